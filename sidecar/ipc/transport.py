@@ -1,0 +1,197 @@
+"""Byte transport for the protocol: a read pipe in, a write pipe out.
+
+Incoming chunks go through the ``FrameDecoder`` to a ``receive`` callback. Outgoing
+frames written during one loop iteration leave in a single pipe write; when the pipe's
+buffer passes its high-water mark, ``wait_writable`` makes producers wait, so a client
+that stops reading bounds our memory instead of growing it.
+
+Where asyncio cannot watch the descriptors (a regular file, or Windows), one reader
+thread and one writer thread do blocking I/O instead (shared/spec/ipc-stdio.md §6.3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sidecar.ipc.framing import FatalStreamError, FrameDecoder
+
+_READ_SIZE = 256 * 1024
+_HIGH_WATER = 4 * 1024 * 1024
+_LOW_WATER = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StreamCallbacks:
+    """Where decoded messages and stream events go."""
+
+    receive: Callable[[Any], None]
+    eof: Callable[[], None]
+    fatal: Callable[[str], None]
+
+
+class _ReadProtocol(asyncio.Protocol):
+    def __init__(self, decoder: FrameDecoder, callbacks: StreamCallbacks) -> None:
+        self._decoder = decoder
+        self._callbacks = callbacks
+        self._failed = False
+
+    def data_received(self, data: bytes) -> None:
+        if self._failed:
+            return
+        try:
+            messages = self._decoder.feed(data)
+        except FatalStreamError as exc:
+            self._failed = True
+            self._callbacks.fatal(f"undecodable input: {exc}")
+            return
+        receive = self._callbacks.receive
+        for message in messages:
+            receive(message)
+
+    def eof_received(self) -> bool:
+        self._callbacks.eof()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._callbacks.eof()
+
+
+class FrameWriter(asyncio.Protocol):
+    """Coalescing, backpressure-aware writer; also the write pipe's protocol."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._frames: list[bytes] = []
+        self._flush_scheduled = False
+        self._transport: asyncio.WriteTransport | None = None
+        self._writable = asyncio.Event()
+        self._writable.set()
+        self._broken = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.set_write_buffer_limits(high=_HIGH_WATER, low=_LOW_WATER)
+        self._transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._broken = True
+        self._writable.set()
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        self._writable.set()
+
+    def write(self, frame: bytes) -> None:
+        if self._broken:
+            return
+        self._frames.append(frame)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._flush_scheduled = False
+        if not self._frames or self._transport is None or self._broken:
+            return
+        frames, self._frames = self._frames, []
+        self._transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
+
+    async def wait_writable(self) -> None:
+        await self._writable.wait()
+
+    async def drain(self, timeout: float) -> None:
+        """Flush and wait until the pipe has taken every byte (or ``timeout``)."""
+        self.flush()
+        transport = self._transport
+        deadline = self._loop.time() + timeout
+        while transport is not None and not self._broken and transport.get_write_buffer_size():
+            if self._loop.time() >= deadline:
+                return
+            await asyncio.sleep(0.005)
+
+
+class _ThreadWriteTransport(asyncio.WriteTransport):
+    """Blocking writes from a thread, for descriptors asyncio cannot watch."""
+
+    def __init__(self, fd: int, protocol: FrameWriter, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._fd = fd
+        self._protocol = protocol
+        self._loop = loop
+        self._buffered = 0
+        self._lock = threading.Condition()
+        self._queue: list[bytes] = []
+        self._closed = False
+        threading.Thread(target=self._run, name="ipc-writer", daemon=True).start()
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        with self._lock:
+            self._queue.append(bytes(data))
+            self._buffered += len(data)
+            if self._buffered > _HIGH_WATER:
+                self._protocol.pause_writing()
+            self._lock.notify()
+
+    def get_write_buffer_size(self) -> int:
+        return self._buffered
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._lock.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._queue and not self._closed:
+                    self._lock.wait()
+                if not self._queue:
+                    return
+                chunk = b"".join(self._queue)
+                self._queue.clear()
+            try:
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(self._fd, view) :]
+            except OSError as exc:
+                self._loop.call_soon_threadsafe(self._protocol.connection_lost, exc)
+                return
+            with self._lock:
+                self._buffered -= len(chunk)
+                if self._buffered < _LOW_WATER:
+                    self._loop.call_soon_threadsafe(self._protocol.resume_writing)
+
+
+def _read_thread(fd: int, protocol: _ReadProtocol, loop: asyncio.AbstractEventLoop) -> None:
+    while True:
+        try:
+            chunk = os.read(fd, _READ_SIZE)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            loop.call_soon_threadsafe(protocol.connection_lost, None)
+            return
+        loop.call_soon_threadsafe(protocol.data_received, chunk)
+
+
+async def open_pipes(
+    read_fd: int, write_fd: int, writer: FrameWriter, decoder: FrameDecoder, callbacks: StreamCallbacks
+) -> None:
+    """Connect ``writer`` to ``write_fd`` and start feeding ``read_fd`` through ``decoder``."""
+    loop = asyncio.get_running_loop()
+    reader = _ReadProtocol(decoder, callbacks)
+    try:
+        await loop.connect_write_pipe(lambda: writer, os.fdopen(write_fd, "wb", buffering=0, closefd=False))
+    except (ValueError, OSError, NotImplementedError):
+        writer.connection_made(_ThreadWriteTransport(write_fd, writer, loop))
+    try:
+        await loop.connect_read_pipe(lambda: reader, os.fdopen(read_fd, "rb", buffering=0, closefd=False))
+    except (ValueError, OSError, NotImplementedError):
+        threading.Thread(target=_read_thread, args=(read_fd, reader, loop), name="ipc-reader", daemon=True).start()
