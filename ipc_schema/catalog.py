@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from ipc_schema import lifecycle, system
+from ipc_schema import diagnostics, lifecycle, system
 from ipc_schema.base import NoParams, PositionalParams
 
 
@@ -28,6 +28,7 @@ class MethodSpec:
     params: type[PositionalParams]
     result: Any
     doc: str
+    diagnostic: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,17 @@ METHODS: tuple[MethodSpec, ...] = (
         NoParams,
         system.SelftestResult,
         "Exercise every native extension and library the process needs; reports each check.",
+    ),
+    MethodSpec("diagnostics:echo", diagnostics.EchoParams, Any, "Answer with the value sent.", diagnostic=True),
+    MethodSpec(
+        "diagnostics:sleep", diagnostics.SleepParams, None, "Answer after `ms` milliseconds.", diagnostic=True
+    ),
+    MethodSpec(
+        "diagnostics:print",
+        diagnostics.PrintParams,
+        None,
+        "print() the text, as a careless handler would; it must land on stderr.",
+        diagnostic=True,
     ),
 )
 

@@ -20,7 +20,7 @@ import structlog
 from ipc_schema.lifecycle import InitializeOptions, ServerInfo, SetLogLevelOptions
 from sidecar import __version__, logs, process
 from sidecar.ipc.framing import FrameDecoder
-from sidecar.ipc.handlers import register_system_methods
+from sidecar.ipc.handlers import diagnostics_enabled, register_diagnostic_methods, register_system_methods
 from sidecar.ipc.methods import MethodTable
 from sidecar.ipc.session import RpcSession, SessionHooks
 from sidecar.ipc.transport import FrameWriter, StreamCallbacks, open_pipes
@@ -43,6 +43,8 @@ class StdioConfig:
 def build_method_table() -> MethodTable:
     table = MethodTable()
     register_system_methods(table)
+    if diagnostics_enabled():
+        register_diagnostic_methods(table)
     return table
 
 
