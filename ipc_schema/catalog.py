@@ -46,7 +46,9 @@ METHODS: tuple[MethodSpec, ...] = (
         lifecycle.InitializeResult,
         "First request of a session. Requests sent before it are answered with -32002.",
     ),
-    MethodSpec("shutdown", NoParams, None, "Stop accepting work, finish or cancel in-flight calls, answer nil."),
+    MethodSpec(
+        "shutdown", NoParams, None, "Stop accepting work, finish or cancel in-flight calls, answer nil."
+    ),
     MethodSpec("$/ping", NoParams, None, "Liveness probe, answered on the event loop."),
     MethodSpec(
         "sidecar:selftest",
@@ -54,7 +56,9 @@ METHODS: tuple[MethodSpec, ...] = (
         system.SelftestResult,
         "Exercise every native extension and library the process needs; reports each check.",
     ),
-    MethodSpec("diagnostics:echo", diagnostics.EchoParams, Any, "Answer with the value sent.", diagnostic=True),
+    MethodSpec(
+        "diagnostics:echo", diagnostics.EchoParams, Any, "Answer with the value sent.", diagnostic=True
+    ),
     MethodSpec(
         "diagnostics:sleep", diagnostics.SleepParams, None, "Answer after `ms` milliseconds.", diagnostic=True
     ),
@@ -68,18 +72,33 @@ METHODS: tuple[MethodSpec, ...] = (
 )
 
 NOTIFICATIONS: tuple[NotificationSpec, ...] = (
-    NotificationSpec("initialized", NoParams, Direction.TO_SIDECAR, "The editor has processed initialize's result."),
+    NotificationSpec(
+        "initialized", NoParams, Direction.TO_SIDECAR, "The editor has processed initialize's result."
+    ),
     NotificationSpec("exit", NoParams, Direction.TO_SIDECAR, "Exit: code 0 after shutdown, 1 otherwise."),
-    NotificationSpec("$/cancelRequest", lifecycle.CancelParams, Direction.TO_SIDECAR, "Cancel a call in flight."),
     NotificationSpec(
-        "$/setLogLevel", lifecycle.SetLogLevelParams, Direction.TO_SIDECAR, "Change the log level at run time."
+        "$/cancelRequest", lifecycle.CancelParams, Direction.TO_SIDECAR, "Cancel a call in flight."
     ),
     NotificationSpec(
-        "$/progress", lifecycle.ProgressParams, Direction.TO_EDITOR, "Progress of a call that sent a progressToken."
+        "$/setLogLevel",
+        lifecycle.SetLogLevelParams,
+        Direction.TO_SIDECAR,
+        "Change the log level at run time.",
     ),
-    NotificationSpec("$/log", lifecycle.LogParams, Direction.TO_EDITOR, "A log record, when the editor asked for them."),
     NotificationSpec(
-        "$/error", lifecycle.ErrorEventParams, Direction.TO_EDITOR, "A notification or an undecodable message failed."
+        "$/progress",
+        lifecycle.ProgressParams,
+        Direction.TO_EDITOR,
+        "Progress of a call that sent a progressToken.",
+    ),
+    NotificationSpec(
+        "$/log", lifecycle.LogParams, Direction.TO_EDITOR, "A log record, when the editor asked for them."
+    ),
+    NotificationSpec(
+        "$/error",
+        lifecycle.ErrorEventParams,
+        Direction.TO_EDITOR,
+        "A notification or an undecodable message failed.",
     ),
 )
 

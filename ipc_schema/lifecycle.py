@@ -52,7 +52,9 @@ class InitializeResult(WireModel):
     server_info: ServerInfo
     protocol_version: str
     capabilities: Capabilities
-    import_ms: float = Field(description="Milliseconds spent importing before the handshake could be answered.")
+    import_ms: float = Field(
+        description="Milliseconds spent importing before the handshake could be answered."
+    )
 
 
 class CancelRequest(WireModel):

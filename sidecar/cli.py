@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     from sidecar import __version__
 
-    parser = argparse.ArgumentParser(prog="noodl-sidecar", description="Local backend for the OpenNoodl editor.")
+    parser = argparse.ArgumentParser(
+        prog="noodl-sidecar", description="Local backend for the OpenNoodl editor."
+    )
     parser.add_argument("--version", action="version", version=f"noodl-sidecar {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("stdio", help="speak msgpack-RPC on stdin/stdout (what the editor spawns)")
@@ -43,7 +45,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _stdio_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="noodl-sidecar stdio")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error", "critical"])
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error", "critical"]
+    )
     parser.add_argument(
         "--parent-pid",
         type=int,

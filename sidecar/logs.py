@@ -140,7 +140,9 @@ def configure(level: str = "info") -> None:
         cache_logger_on_first_use=True,
     )
     handler = _StdlibHandler()
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(processors=[_forward, _render], foreign_pre_chain=shared))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(processors=[_forward, _render], foreign_pre_chain=shared)
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)  # library chatter below warning is not ours to show

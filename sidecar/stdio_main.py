@@ -80,7 +80,11 @@ async def serve(config: StdioConfig) -> int:
     def on_set_log_level(options: SetLogLevelOptions) -> None:
         logs.set_level(options.level)
         if options.log_notifications is not None:
-            forward = (lambda record: session.send_notification("$/log", [record])) if options.log_notifications else None
+            forward = (
+                (lambda record: session.send_notification("$/log", [record]))
+                if options.log_notifications
+                else None
+            )
             logs.forward_to(forward, options.level)
 
     async def stop_services() -> None:
@@ -103,7 +107,9 @@ async def serve(config: StdioConfig) -> int:
     process.arm_parent_death_signal()
     watch_parent(config.parent_pid)
     watchers.append(loop.create_task(_watch_loop_lag(session)))
-    await open_pipes(config.read_fd, config.write_fd, writer, FrameDecoder(config.max_message_bytes), callbacks)
+    await open_pipes(
+        config.read_fd, config.write_fd, writer, FrameDecoder(config.max_message_bytes), callbacks
+    )
     log.info("ready", import_ms=config.import_ms, max_message_bytes=config.max_message_bytes)
 
     code, reason = await closed

@@ -118,5 +118,7 @@ class FrameDecoder:
             self._walker = None
             too_large = walker.size > self.max_message_bytes
             reason = f"message of {walker.size} bytes exceeds the limit of {self.max_message_bytes} bytes"
-            out.append(RejectedMessage(walker.size, walker.envelope, reason if too_large else self._walk_reason))
+            out.append(
+                RejectedMessage(walker.size, walker.envelope, reason if too_large else self._walk_reason)
+            )
         return used

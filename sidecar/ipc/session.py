@@ -91,7 +91,9 @@ class SessionHooks:
 
 
 class RpcSession:
-    def __init__(self, table: MethodTable, sink: FrameSink, hooks: SessionHooks, max_message_bytes: int) -> None:
+    def __init__(
+        self, table: MethodTable, sink: FrameSink, hooks: SessionHooks, max_message_bytes: int
+    ) -> None:
         self.state = SessionState.AWAITING_INITIALIZE
         self._table = table
         self._sink = sink
@@ -159,7 +161,9 @@ class RpcSession:
             if method == "initialize":
                 self._initialize(request)
             else:
-                self._send_error(request.msgid, ServerNotInitializedError(f"{method}: server not initialized"))
+                self._send_error(
+                    request.msgid, ServerNotInitializedError(f"{method}: server not initialized")
+                )
         else:
             self._send_error(request.msgid, InvalidRequestError(f"{method}: server is shutting down"))
 
@@ -172,8 +176,13 @@ class RpcSession:
         options = params.options
         major = options.protocol_version.split(".")[0]
         if major != PROTOCOL_VERSION.split(".")[0]:
-            message = f"protocol version {options.protocol_version} is not supported; this sidecar speaks {PROTOCOL_VERSION}"
-            self._send_error(request.msgid, InvalidRequestError(message, data={"supported": PROTOCOL_VERSION}))
+            message = (
+                f"protocol version {options.protocol_version} is not supported;"
+                f" this sidecar speaks {PROTOCOL_VERSION}"
+            )
+            self._send_error(
+                request.msgid, InvalidRequestError(message, data={"supported": PROTOCOL_VERSION})
+            )
             self.close(1, "protocol version mismatch")
             return
         self._hooks.on_initialize(options)
@@ -354,7 +363,9 @@ _NO_META = RequestMeta()
 
 
 def _invalid_params(exc: pydantic.ValidationError) -> InvalidParamsError:
-    errors = exc.errors(include_url=False, include_context=False)
-    for error in errors:
-        error.pop("input", None)  # may be large or hold secrets; the caller has it anyway
+    # "input" may be large or hold secrets; the caller has it anyway.
+    errors = [
+        {key: value for key, value in error.items() if key != "input"}
+        for error in exc.errors(include_url=False, include_context=False)
+    ]
     return InvalidParamsError(f"invalid params: {exc.error_count()} error(s)", data=errors)

@@ -106,11 +106,11 @@ class FrameWriter(asyncio.Protocol):
     async def wait_writable(self) -> None:
         await self._writable.wait()
 
-    async def drain(self, timeout: float) -> None:
-        """Flush and wait until the pipe has taken every byte (or ``timeout``)."""
+    async def drain(self, limit_s: float) -> None:
+        """Flush and wait until the pipe has taken every byte, for at most ``limit_s``."""
         self.flush()
         transport = self._transport
-        deadline = self._loop.time() + timeout
+        deadline = self._loop.time() + limit_s
         while transport is not None and not self._broken and transport.get_write_buffer_size():
             if self._loop.time() >= deadline:
                 return
@@ -194,4 +194,6 @@ async def open_pipes(
     try:
         await loop.connect_read_pipe(lambda: reader, os.fdopen(read_fd, "rb", buffering=0, closefd=False))
     except (ValueError, OSError, NotImplementedError):
-        threading.Thread(target=_read_thread, args=(read_fd, reader, loop), name="ipc-reader", daemon=True).start()
+        threading.Thread(
+            target=_read_thread, args=(read_fd, reader, loop), name="ipc-reader", daemon=True
+        ).start()

@@ -1,0 +1,45 @@
+"""The frozen onedir build speaks the same protocol as the source tree.
+
+Builds with scripts/build-binary, copies the result under a path with a space and
+non-ASCII letters, and runs the Node smoke test against it from another directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.binary
+
+
+def test_the_onedir_binary_passes_the_protocol_smoke_test(tmp_path: Path) -> None:
+    if shutil.which("node") is None or not (PROJECT_ROOT / "tests" / "js" / "node_modules").is_dir():
+        pytest.skip("Node.js and tests/js's npm packages are needed: run scripts/test")
+    built = subprocess.run(
+        [str(PROJECT_ROOT / "scripts" / "build-binary")], capture_output=True, text=True, timeout=900
+    )
+    assert built.returncode == 0, built.stderr[-4000:]
+    dist = PROJECT_ROOT / built.stdout.strip().splitlines()[-1]
+    target = tmp_path / "Program Files ü" / "noodl-sidecar"
+    shutil.copytree(dist.parent, target, symlinks=True)
+    env = {
+        **os.environ,
+        "SIDECAR_COMMAND": json.dumps([str(target / "noodl-sidecar"), "stdio"]),
+        "SIDECAR_EXPECT_FROZEN": "1",
+    }
+    smoke = subprocess.run(
+        ["node", "--test", str(PROJECT_ROOT / "tests" / "js" / "smoke.test.mjs")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert smoke.returncode == 0, smoke.stdout[-6000:] + smoke.stderr[-2000:]
