@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from ipc_schema import diagnostics, lifecycle, system
+from ipc_schema import backends as b
+from ipc_schema import diagnostics, lifecycle, runtime, system
 from ipc_schema.base import NoParams, PositionalParams
 
 
@@ -57,6 +58,52 @@ METHODS: tuple[MethodSpec, ...] = (
         "Exercise every native extension and library the process needs; reports each check.",
     ),
     MethodSpec(
+        "runtime:nodeLibrary",
+        NoParams,
+        list[runtime.NodeType],
+        "Every node type cloud functions can use, with ports, types and defaults.",
+    ),
+    MethodSpec("backend:list", NoParams, list[b.BackendMetadata], "Every backend in the registry."),
+    MethodSpec("backend:create", b.CreateBackendParams, b.BackendMetadata, "Create a backend folder."),
+    MethodSpec("backend:delete", b.BackendIdParams, b.Deleted, "Stop a backend and remove its folder."),
+    MethodSpec("backend:get", b.BackendIdParams, b.BackendMetadata | None, "One backend's metadata, or nil."),
+    MethodSpec("backend:start", b.StartBackendParams, b.BackendStatus, "Open persistence and bind the port."),
+    MethodSpec("backend:stop", b.BackendIdParams, b.Stopped, "Stop serving; the data stays."),
+    MethodSpec("backend:status", b.BackendIdParams, b.BackendStatus, "Running or stopped, with persistence."),
+    MethodSpec("backend:getSchema", b.BackendIdParams, b.SchemaDefinition, "Every user table's schema."),
+    MethodSpec("backend:getTableSchema", b.TableParams, b.TableSchema | None, "One table's schema, or nil."),
+    MethodSpec("backend:createTable", b.CreateTableParams, b.TableChange, "Create a table with columns."),
+    MethodSpec("backend:addColumn", b.AddColumnParams, b.TableChange, "Add a column to a table."),
+    MethodSpec("backend:renameColumn", b.RenameColumnParams, b.TableChange, "Rename a column."),
+    MethodSpec("backend:deleteTable", b.TableParams, b.TableChange, "Drop a table and its relation tables."),
+    MethodSpec(
+        "backend:export-schema", b.ExportSchemaParams, str, "The schema as PostgreSQL, Supabase or JSON text."
+    ),
+    MethodSpec(
+        "backend:queryRecords", b.QueryRecordsParams, b.RecordsPage, "Find records (limit 50 default)."
+    ),
+    MethodSpec("backend:getRecordCount", b.TableParams, int, "Rows in a table; 0 when it cannot be counted."),
+    MethodSpec(
+        "backend:createRecord", b.CreateRecordParams, dict[str, Any], "Create a record; the full record."
+    ),
+    MethodSpec("backend:saveRecord", b.SaveRecordParams, dict[str, Any], "Update a record; the full record."),
+    MethodSpec("backend:deleteRecord", b.DeleteRecordParams, b.RecordDeleted, "Delete a record."),
+    MethodSpec(
+        "backend:update-workflow",
+        b.UpdateWorkflowParams,
+        b.WorkflowUpdated,
+        "Hot-deploy one bundle: validated before it replaces the running one.",
+    ),
+    MethodSpec("backend:reload-workflows", b.BackendIdParams, b.WorkflowsReloaded, "Reload every bundle."),
+    MethodSpec("backend:workflow-status", b.BackendIdParams, b.WorkflowStatus, "Loaded functions."),
+    MethodSpec(
+        "backend:subscribeCollection",
+        b.CollectionParams,
+        None,
+        "Push `backend:collectionChanged` for this collection's committed changes.",
+    ),
+    MethodSpec("backend:unsubscribeCollection", b.CollectionParams, None, "Stop those pushes."),
+    MethodSpec(
         "diagnostics:echo", diagnostics.EchoParams, Any, "Answer with the value sent.", diagnostic=True
     ),
     MethodSpec(
@@ -84,6 +131,12 @@ NOTIFICATIONS: tuple[NotificationSpec, ...] = (
         lifecycle.SetLogLevelParams,
         Direction.TO_SIDECAR,
         "Change the log level at run time.",
+    ),
+    NotificationSpec(
+        "backend:collectionChanged",
+        b.CollectionChangedParams,
+        Direction.TO_EDITOR,
+        "A subscribed collection changed (after commit).",
     ),
     NotificationSpec(
         "$/progress",

@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 _MIB = 1024 * 1024
 
@@ -23,12 +24,18 @@ def main(argv: list[str] | None = None) -> int:
 
         read_fd, write_fd = claim_stdio()
         return _stdio(args[1:], read_fd, write_fd, started)
+    if args[:1] == ["run"]:
+        from sidecar.runtime.run_command import main as run_main
+
+        return run_main(args[1:])
     parser = _parser()
     parsed = parser.parse_args(args)
-    if parsed.command is None:
-        parser.print_help(sys.stderr)
-        return 2
-    return 0  # pragma: no cover - every command returns from its own branch
+    if parsed.command == "serve":
+        return _serve(parsed)
+    if parsed.command == "doctor":
+        return _doctor(parsed)
+    parser.print_help(sys.stderr)
+    return 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,7 +47,69 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"noodl-sidecar {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("stdio", help="speak msgpack-RPC on stdin/stdout (what the editor spawns)")
+    commands.add_parser(
+        "run", help="run one cloud function of an export and print its response", add_help=False
+    )
+    serve = commands.add_parser(
+        "serve", help="serve one backend over HTTP (the editor supervisor's contract)"
+    )
+    serve.add_argument("--data-dir", type=Path, required=True)
+    serve.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--token", default=None, help="admin token (stored in secrets.json)")
+    serve.add_argument("--backend-id", default=None, help="default: the data directory's name")
+    serve.add_argument("--backend-name", default=None)
+    serve.add_argument("--parent-pid", type=int, default=None, help="drain and exit when this process dies")
+    serve.add_argument("--ephemeral", action="store_true", help="keep data in memory only")
+    serve.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error", "critical"]
+    )
+    doctor = commands.add_parser("doctor", help="check that persistence opens, without binding a port")
+    doctor.add_argument("--data-dir", type=Path, required=True)
+    doctor.add_argument("--ephemeral", action="store_true")
     return parser
+
+
+def _serve(parsed: argparse.Namespace) -> int:
+    import asyncio
+
+    from sidecar import logs
+    from sidecar.errors import SidecarError
+    from sidecar.serve_main import ServeConfig, serve
+
+    logs.configure(parsed.log_level)
+    data_dir: Path = parsed.data_dir.resolve()
+    config = ServeConfig(
+        data_dir=data_dir,
+        port=parsed.port,
+        host=parsed.host,
+        token=parsed.token,
+        backend_id=parsed.backend_id or data_dir.name,
+        backend_name=parsed.backend_name or parsed.backend_id or data_dir.name,
+        parent_pid=parsed.parent_pid,
+        ephemeral=parsed.ephemeral,
+    )
+    try:
+        code = asyncio.run(serve(config))
+    except SidecarError as exc:
+        code_name = (exc.data or {}).get("code") if isinstance(exc.data, dict) else None
+        sys.stderr.write(
+            f"noodl-sidecar serve: {exc.message}" + (f" ({code_name})" if code_name else "") + "\n"
+        )
+        code = 1
+    logs.flush()
+    return code
+
+
+def _doctor(parsed: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
+    from sidecar.backends.doctor import check_persistence
+
+    report = asyncio.run(check_persistence(parsed.data_dir.resolve(), ephemeral=parsed.ephemeral))
+    sys.stdout.write(json.dumps(report) + "\n")
+    return 0 if report["ok"] else 1
 
 
 def _stdio_parser() -> argparse.ArgumentParser:

@@ -8,8 +8,53 @@
     │   ├── InvalidParamsError        -32602 (data = pydantic's error list)
     │   ├── ServerNotInitializedError -32002
     │   └── RequestCancelledError     -32800
-    └── RequestFailedError            -32803 an understood request that cannot be done
-        └── NotAvailableYetError      a channel whose capability has not landed yet
+    ├── RequestFailedError            -32803 an understood request that cannot be done
+    │   └── NotAvailableYetError      a channel whose capability has not landed yet
+    └── StoreError                    records store; carries a Parse code (parse-wire.md §1.6)
+        ├── ObjectNotFoundError       101 (HTTP 404) missing or invisible object, bad credentials
+        ├── InvalidQueryError         102
+        ├── InvalidClassNameError     103
+        ├── InvalidKeyNameError       105
+        ├── InvalidJsonError          107 bad operator arguments
+        ├── CommandUnavailableError   108 unsupported __op
+        ├── IncorrectTypeError        111 schema mismatch
+        ├── OperationForbiddenError   119 (HTTP 403) CLP denial
+        ├── InvalidNestedKeyError     121
+        ├── InvalidAclError           123
+        ├── MissingRequiredFieldError 135
+        ├── ImmutableFieldError       136
+        ├── DuplicateValueError       137 unique index violation
+        ├── InvalidRoleNameError      139
+        ├── InvalidEmailError         125
+        ├── UsernameMissingError      200
+        ├── PasswordMissingError      201
+        ├── UsernameTakenError        202
+        ├── EmailTakenError           203
+        ├── SessionMissingError       206
+        ├── InvalidSessionTokenError  209
+        ├── InvalidSchemaOperationError 255
+        ├── QueryTimeoutError         124 a read ran past the store's time limit
+        ├── DuplicateObjectIdError    (HTTP 409) client objectId already used
+        ├── PreconditionFailedError   (HTTP 412) save `expect` no longer holds
+        ├── ExportRefusedError        an export that cannot carry the schema (CANNOT_CROSS)
+        ├── InvalidFileNameError      122 upload name Parse refuses
+        ├── FileSaveError             130 no file storage, or the disk failed
+        └── StorageError              (HTTP 500) SQLite itself failed (disk full, I/O error, locked)
+    TriggerError (SidecarError)       triggers: registry, schedules (HTTP 400)
+        ├── TriggerFileError          triggers.json invalid: the backend must not start (data.problems)
+        ├── InvalidTriggerError       -32602 a definition refused on create/update (data.problems)
+        ├── TriggerNotFoundError      404
+        └── InvalidCronError          unparsable cron, or no fire within 4 years
+    WebError (SidecarError)           HTTP door refusals, answered {"error": message} without a Parse code
+        ├── AppIdUnauthorizedError    403 missing/unknown application id or client key
+        ├── MasterKeyRequiredError    403 master-only route
+        ├── BadCredentialError        401 wrong master key / bearer token
+        ├── HostNotAllowedError       403 Host header not this backend (DNS rebinding)
+        ├── BodyTooLargeError         413
+        ├── InvalidJsonBodyError      400
+        ├── RouteNotFoundError        404
+        ├── TooManyAttemptsError      429 after repeated bad credentials (Retry-After)
+        └── UnsafeBindError           non-loopback bind without an admin token
 
 The doors translate these into their wire shapes; this module imports nothing so any
 layer may raise them.
@@ -75,3 +120,357 @@ class NotAvailableYetError(RequestFailedError):
 
     def __init__(self, capability: str) -> None:
         super().__init__(f"not available yet: {capability}", data={"capability": capability})
+
+
+class StoreError(SidecarError):
+    """A records-store failure with its Parse error code; HTTP 400 unless the subclass says otherwise."""
+
+    rpc_code = -32803
+    http_status = 400
+    parse_code: int = 1
+
+    def to_parse_body(self) -> dict[str, Any]:
+        return {"code": self.parse_code, "error": self.message}
+
+
+class ObjectNotFoundError(StoreError):
+    parse_code = 101
+    http_status = 404
+
+    def __init__(self, message: str = "Object not found.") -> None:
+        super().__init__(message)
+
+
+class InvalidQueryError(StoreError):
+    parse_code = 102
+
+
+class InvalidClassNameError(StoreError):
+    parse_code = 103
+
+
+class InvalidKeyNameError(StoreError):
+    parse_code = 105
+
+
+class InvalidJsonError(StoreError):
+    parse_code = 107
+
+
+class CommandUnavailableError(StoreError):
+    parse_code = 108
+
+
+class IncorrectTypeError(StoreError):
+    parse_code = 111
+
+
+class OperationForbiddenError(StoreError):
+    parse_code = 119
+    http_status = 403
+
+
+class InvalidNestedKeyError(StoreError):
+    parse_code = 121
+
+
+class InvalidAclError(StoreError):
+    parse_code = 123
+
+
+class InvalidEmailError(StoreError):
+    parse_code = 125
+
+
+class MissingRequiredFieldError(StoreError):
+    parse_code = 135
+
+
+class ImmutableFieldError(StoreError):
+    parse_code = 136
+
+
+class DuplicateValueError(StoreError):
+    parse_code = 137
+
+
+class InvalidRoleNameError(StoreError):
+    parse_code = 139
+
+
+class UsernameMissingError(StoreError):
+    parse_code = 200
+
+
+class PasswordMissingError(StoreError):
+    parse_code = 201
+
+
+class UsernameTakenError(StoreError):
+    parse_code = 202
+
+
+class EmailTakenError(StoreError):
+    parse_code = 203
+
+
+class SessionMissingError(StoreError):
+    parse_code = 206
+
+
+class InvalidSessionTokenError(StoreError):
+    parse_code = 209
+
+
+class InvalidSchemaOperationError(StoreError):
+    parse_code = 255
+
+
+class QueryTimeoutError(StoreError):
+    """A read ran longer than the store allows (Parse's TIMEOUT code)."""
+
+    parse_code = 124
+
+
+class DuplicateObjectIdError(StoreError):
+    """The built backend answers 409 for a client-chosen objectId already in use (contract §5)."""
+
+    parse_code = 137
+    http_status = 409
+
+
+class PreconditionFailedError(StoreError):
+    """A save's ``expect`` fields no longer hold (contract edge case 14); distinct from not-found."""
+
+    parse_code = 142
+    http_status = 412
+
+
+class StorageError(StoreError):
+    """The database engine failed; sqlite3 errors are translated to this where they enter the store."""
+
+    parse_code = 1
+    http_status = 500
+
+
+class ExportRefusedError(StoreError):
+    """An export target cannot carry part of the schema (the contract's CANNOT_CROSS)."""
+
+    parse_code = 1
+
+
+# --- cloud-function runtime (sidecar/runtime) ---------------------------------------------------
+
+
+class GraphRuntimeError(SidecarError):
+    """Base of the cloud-function graph runtime's errors."""
+
+
+class WorkflowExportError(GraphRuntimeError):
+    """A deploy export that cannot be loaded; names the component and node at fault."""
+
+    http_status = 400
+
+    def __init__(self, message: str, *, component: str | None = None, node: str | None = None) -> None:
+        where = "".join(
+            [f" in component {component!r}" if component else "", f" at node {node!r}" if node else ""]
+        )
+        super().__init__(message + where, data={"component": component, "node": node})
+        self.component = component
+        self.node = node
+
+
+class FunctionNotFoundError(GraphRuntimeError):
+    """No ``/#__cloud__/<name>`` component in the loaded export."""
+
+    http_status = 404
+    code = "function/not-found"
+
+
+class FunctionFailedError(GraphRuntimeError):
+    """The run was rejected (auth, missing Request node, a node raising while sending the request)."""
+
+    http_status = 500
+    code = "function/failed"
+
+
+class FunctionTimeoutError(GraphRuntimeError):
+    """No Response node answered within the function's time limit."""
+
+    http_status = 504
+    code = "function/timeout"
+
+
+class ScriptError(GraphRuntimeError):
+    """A script in an Expression or Function node threw, or hit its time or memory limit."""
+
+    code = "function/script-error"
+
+
+class ScriptLimitError(ScriptError):
+    """A script hit its time or memory limit; the run fails instead of hanging."""
+
+
+class InvalidFileNameError(StoreError):
+    """A file name Parse refuses (empty, too long, or with characters outside its allowed set)."""
+
+    parse_code = 122
+
+
+class FileSaveError(StoreError):
+    """A file upload that cannot be stored (no file storage configured, or the disk failed)."""
+
+    parse_code = 130
+
+
+# --- HTTP door (sidecar/web): answers without a Parse code --------------------------------------
+
+
+class WebError(SidecarError):
+    """A refusal of the HTTP door itself; answered as ``{"error": message}`` with ``http_status``."""
+
+    http_status = 400
+
+
+class AppIdUnauthorizedError(WebError):
+    """Missing or unknown application id (or client key): Parse's bare 403 ``unauthorized``."""
+
+    http_status = 403
+
+    def __init__(self) -> None:
+        super().__init__("unauthorized")
+
+
+class MasterKeyRequiredError(WebError):
+    """A master-only route called without the master key."""
+
+    http_status = 403
+
+    def __init__(self) -> None:
+        super().__init__("unauthorized: master key is required")
+
+
+class BadCredentialError(WebError):
+    """An admin credential (master key, bearer token) that does not match: never downgraded to anonymous."""
+
+    http_status = 401
+
+    def __init__(self) -> None:
+        super().__init__("Unauthorized.")
+
+
+class HostNotAllowedError(WebError):
+    """A ``Host`` header naming another host: the request came through DNS rebinding or a proxy."""
+
+    http_status = 403
+
+
+class BodyTooLargeError(WebError):
+    """A request body over the JSON or file limit."""
+
+    http_status = 413
+
+    def __init__(self) -> None:
+        super().__init__("Request body too large")
+
+
+class InvalidJsonBodyError(WebError):
+    def __init__(self) -> None:
+        super().__init__("Invalid JSON body")
+
+
+class RouteNotFoundError(WebError):
+    http_status = 404
+
+
+class UnsafeBindError(WebError):
+    """Refusal to listen on a non-loopback address without an admin token."""
+
+
+# --- execution history (sidecar/history, sidecar/events) ----------------------------------------
+
+
+class HistoryError(SidecarError):
+    """Base of the execution-history errors (``executions.sqlite``, queries, live events)."""
+
+    rpc_code = -32803
+    http_status = 400
+
+
+class ExecutionNotFoundError(HistoryError):
+    """No execution with that id (deleted, pruned by retention, or never recorded)."""
+
+    http_status = 404
+
+    def __init__(self, execution_id: str) -> None:
+        super().__init__(f"execution not found: {execution_id}", data={"executionId": execution_id})
+
+
+class InvalidHistoryQueryError(HistoryError):
+    """An ExecutionQuery, filter, cursor or Last-Event-ID that cannot be honoured; never widened to "all"."""
+
+    rpc_code = -32602
+
+
+class RerunUnavailableError(HistoryError):
+    """A past execution whose recorded request cannot be replayed (truncated, unparsable, not a function run)."""
+
+    http_status = 409
+
+
+class HistoryStorageError(HistoryError):
+    """SQLite failed under ``executions.sqlite``; sqlite3 errors are translated to this where they enter."""
+
+    http_status = 500
+
+
+# --- triggers (sidecar/triggers) ----------------------------------------------------------------
+
+
+class TriggerError(SidecarError):
+    """Base of the trigger registry's and scheduler's errors."""
+
+    rpc_code = -32803
+    http_status = 400
+
+
+class TriggerFileError(TriggerError):
+    """``triggers.json`` is invalid: the backend must not start. ``data`` lists every problem."""
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        listing = "; ".join(problems)
+        super().__init__(
+            f"invalid triggers file {path}: {listing}", data={"path": path, "problems": problems}
+        )
+        self.problems = problems
+
+
+class InvalidTriggerError(TriggerError):
+    """A trigger definition refused on create/update; ``data`` lists every problem."""
+
+    rpc_code = -32602
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid trigger: " + "; ".join(problems), data={"problems": problems})
+        self.problems = problems
+
+
+class TriggerNotFoundError(TriggerError):
+    http_status = 404
+
+    def __init__(self, trigger_id: str) -> None:
+        super().__init__(f"trigger not found: {trigger_id}", data={"triggerId": trigger_id})
+
+
+class InvalidCronError(TriggerError):
+    """A cron expression that cannot be parsed, or that has no fire within the 4-year horizon."""
+
+
+class TooManyAttemptsError(WebError):
+    """A client that sent too many bad credentials; answered 429 with ``Retry-After``."""
+
+    http_status = 429
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(f"Too many failed credential attempts. Try again in {retry_after_seconds}s.")
+        self.retry_after_seconds = retry_after_seconds

@@ -14,13 +14,22 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
 from ipc_schema.lifecycle import InitializeOptions, ServerInfo, SetLogLevelOptions
 from sidecar import __version__, logs, process
+from sidecar.backends.manager import BackendManager
+from sidecar.backends.registry import BackendRegistry
 from sidecar.ipc.framing import FrameDecoder
-from sidecar.ipc.handlers import diagnostics_enabled, register_diagnostic_methods, register_system_methods
+from sidecar.ipc.handlers import (
+    diagnostics_enabled,
+    register_backend_methods,
+    register_diagnostic_methods,
+    register_runtime_methods,
+    register_system_methods,
+)
 from sidecar.ipc.methods import MethodTable
 from sidecar.ipc.session import RpcSession, SessionHooks
 from sidecar.ipc.transport import FrameWriter, StreamCallbacks, open_pipes
@@ -40,9 +49,11 @@ class StdioConfig:
     import_ms: float
 
 
-def build_method_table() -> MethodTable:
+def build_method_table(manager: BackendManager) -> MethodTable:
     table = MethodTable()
     register_system_methods(table)
+    register_backend_methods(table, manager)
+    register_runtime_methods(table)
     if diagnostics_enabled():
         register_diagnostic_methods(table)
     return table
@@ -71,6 +82,8 @@ async def serve(config: StdioConfig) -> int:
         watchers.append(loop.create_task(process.watch_parent(pid, lambda why: session.close(1, why))))
 
     def on_initialize(options: InitializeOptions) -> None:
+        # The handshake is answered; now load what the first backend:start will need.
+        watchers.append(loop.create_task(asyncio.to_thread(_preload_services)))
         logs.set_level(options.log_level)
         if options.log_notifications:
             logs.forward_to(lambda record: session.send_notification("$/log", [record]), options.log_level)
@@ -88,7 +101,10 @@ async def serve(config: StdioConfig) -> int:
             logs.forward_to(forward, options.level)
 
     async def stop_services() -> None:
-        """Later issues stop backends and flush their databases here."""
+        await manager.stop_all()
+
+    def push_collection_change(change: dict[str, Any]) -> None:
+        session.send_notification("backend:collectionChanged", [change])
 
     writer = FrameWriter(loop)
     hooks = SessionHooks(
@@ -99,7 +115,8 @@ async def serve(config: StdioConfig) -> int:
         on_shutdown=stop_services,
         on_close=on_close,
     )
-    session = RpcSession(build_method_table(), writer, hooks, config.max_message_bytes)
+    manager = BackendManager(BackendRegistry.default(), push_collection_change)
+    session = RpcSession(build_method_table(manager), writer, hooks, config.max_message_bytes)
     callbacks = StreamCallbacks(receive=session.receive, eof=session.connection_lost, fatal=session.fatal)
 
     loop.add_signal_handler(signal.SIGTERM, lambda: session.close(0, "SIGTERM"))
@@ -121,6 +138,14 @@ async def serve(config: StdioConfig) -> int:
     if logs.dropped_lines():
         log.warning("log_lines_dropped", count=logs.dropped_lines())
     return code
+
+
+def _preload_services() -> None:
+    """Import the heavy service modules off the event loop, before the editor needs them."""
+    import importlib
+
+    for module in ("aiohttp.web", "sidecar.store", "sidecar.web", "sidecar.runtime.runtime"):
+        importlib.import_module(module)
 
 
 async def _watch_loop_lag(session: RpcSession) -> None:

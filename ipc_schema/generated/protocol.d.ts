@@ -10,6 +10,24 @@ export interface RpcErrorObject {
   data?: unknown;
 }
 
+/** ``config.json`` of a backend. */
+export interface BackendMetadata {
+  id: string;
+  name: string;
+  createdAt: string;
+  port: number;
+  projectIds?: Array<string>;
+}
+
+export interface BackendStatus {
+  running: boolean;
+  port?: number | null;
+  endpoint?: string | null;
+  pid?: number | null;
+  persistence: Persistence;
+  workflows?: WorkflowStatus | null;
+}
+
 export interface CancelRequest {
   id: number;
 }
@@ -29,11 +47,38 @@ export interface ClientInfo {
   version?: string | null;
 }
 
+/** Pushed as ``backend:collectionChanged`` after a subscribed collection changes. */
+export interface CollectionChanged {
+  backendId: string;
+  collection: string;
+  event: "change" | "resync";
+  data: Record<string, unknown>;
+}
+
+export interface ColumnDefinition {
+  name: string;
+  /** A Parse type: String, Number, Boolean, Date, Object, Array, Pointer, … */
+  type: string;
+  required?: boolean;
+  default?: unknown;
+  targetClass?: string | null;
+}
+
+export interface Deleted {
+  deleted: boolean;
+  id: string;
+}
+
 /** Sent as `$/error` when a notification (which cannot be answered) fails. */
 export interface ErrorEvent {
   code: number;
   message: string;
   data?: unknown;
+}
+
+export interface FunctionEntry {
+  name: string;
+  workflow: string;
 }
 
 export interface InitializeOptions {
@@ -60,6 +105,39 @@ export interface LogRecord {
   timestamp?: string | null;
 }
 
+export interface NodePort {
+  [key: string]: unknown;
+  name: string;
+  plug: "input" | "output";
+  /** A type name (`string`, `signal`, `*`, …) or a type object. */
+  type: unknown;
+  displayName?: string | null;
+  default?: unknown;
+}
+
+/** One node type as the editor's node picker shows it (shaped like cloud-nodelib.json). */
+export interface NodeType {
+  [key: string]: unknown;
+  name: string;
+  displayNodeName: string;
+  category: string;
+  docs?: string;
+  ports: Array<NodePort>;
+}
+
+export interface Persistence {
+  mode: "unknown" | "persistent" | "ephemeral" | "failed";
+  engine?: string | null;
+  persistent: boolean;
+  ephemeral: boolean;
+  error?: PersistenceError | null;
+}
+
+export interface PersistenceError {
+  code: string;
+  message: string;
+}
+
 export interface ProgressEvent {
   token: string | number;
   value: ProgressValue;
@@ -71,6 +149,30 @@ export interface ProgressValue {
   message?: string | null;
   percentage?: number | null;
   cancellable?: boolean | null;
+}
+
+export interface RecordDeleted {
+  success: boolean;
+}
+
+export interface RecordQuery {
+  collection: string;
+  limit?: number;
+  skip?: number;
+  where?: Record<string, unknown>;
+  /** Field names, `-name` for descending. */
+  sort?: Array<string>;
+  count?: boolean;
+}
+
+export interface RecordsPage {
+  results: Array<Record<string, unknown>>;
+  count?: number | null;
+}
+
+export interface SchemaDefinition {
+  version: number;
+  tables: Array<TableSchema>;
 }
 
 export interface SelftestCheck {
@@ -105,6 +207,65 @@ export interface SleepOptions {
   ms: number;
 }
 
+export interface StartOptions {
+  ephemeral?: boolean;
+}
+
+export interface Stopped {
+  running?: false;
+}
+
+export interface TableChange {
+  success: boolean;
+  tableName: string;
+  created?: boolean | null;
+  deleted?: boolean | null;
+  column?: string | null;
+  oldName?: string | null;
+  newName?: string | null;
+}
+
+export interface TableColumn {
+  name: string;
+  type: string;
+  required: boolean;
+  defaultValue?: unknown;
+  targetClass?: string | null;
+}
+
+export interface TableDefinition {
+  name: string;
+  columns?: Array<ColumnDefinition>;
+}
+
+export interface TableSchema {
+  name: string;
+  columns: Array<TableColumn>;
+}
+
+export interface WorkflowStatus {
+  initialized: boolean;
+  workflowCount: number;
+  functions: Array<FunctionEntry>;
+}
+
+export interface WorkflowUpdate {
+  backendId: string;
+  name: string;
+  /** The runtime export of one cloud function bundle. */
+  workflow: Record<string, unknown>;
+}
+
+export interface WorkflowUpdated {
+  success: boolean;
+  error?: string | null;
+}
+
+export interface WorkflowsReloaded {
+  success: boolean;
+  count: number;
+}
+
 /** Requests the editor sends; `params` is the argument array. */
 export interface SidecarMethods {
   /** First request of a session. Requests sent before it are answered with -32002. */
@@ -115,6 +276,56 @@ export interface SidecarMethods {
   "$/ping": { params: []; result: null };
   /** Exercise every native extension and library the process needs; reports each check. */
   "sidecar:selftest": { params: []; result: SelftestResult };
+  /** Every node type cloud functions can use, with ports, types and defaults. */
+  "runtime:nodeLibrary": { params: []; result: Array<NodeType> };
+  /** Every backend in the registry. */
+  "backend:list": { params: []; result: Array<BackendMetadata> };
+  /** Create a backend folder. */
+  "backend:create": { params: [name: string]; result: BackendMetadata };
+  /** Stop a backend and remove its folder. */
+  "backend:delete": { params: [backendId: string]; result: Deleted };
+  /** One backend's metadata, or nil. */
+  "backend:get": { params: [backendId: string]; result: BackendMetadata | null };
+  /** Open persistence and bind the port. */
+  "backend:start": { params: [backendId: string, options?: StartOptions]; result: BackendStatus };
+  /** Stop serving; the data stays. */
+  "backend:stop": { params: [backendId: string]; result: Stopped };
+  /** Running or stopped, with persistence. */
+  "backend:status": { params: [backendId: string]; result: BackendStatus };
+  /** Every user table's schema. */
+  "backend:getSchema": { params: [backendId: string]; result: SchemaDefinition };
+  /** One table's schema, or nil. */
+  "backend:getTableSchema": { params: [backendId: string, table: string]; result: TableSchema | null };
+  /** Create a table with columns. */
+  "backend:createTable": { params: [backendId: string, definition: TableDefinition]; result: TableChange };
+  /** Add a column to a table. */
+  "backend:addColumn": { params: [backendId: string, table: string, column: ColumnDefinition]; result: TableChange };
+  /** Rename a column. */
+  "backend:renameColumn": { params: [backendId: string, table: string, oldName: string, newName: string]; result: TableChange };
+  /** Drop a table and its relation tables. */
+  "backend:deleteTable": { params: [backendId: string, table: string]; result: TableChange };
+  /** The schema as PostgreSQL, Supabase or JSON text. */
+  "backend:export-schema": { params: [backendId: string, format: "postgres" | "supabase" | "json"]; result: string };
+  /** Find records (limit 50 default). */
+  "backend:queryRecords": { params: [backendId: string, query: RecordQuery]; result: RecordsPage };
+  /** Rows in a table; 0 when it cannot be counted. */
+  "backend:getRecordCount": { params: [backendId: string, table: string]; result: number };
+  /** Create a record; the full record. */
+  "backend:createRecord": { params: [backendId: string, collection: string, data: Record<string, unknown>]; result: Record<string, unknown> };
+  /** Update a record; the full record. */
+  "backend:saveRecord": { params: [backendId: string, collection: string, objectId: string, data: Record<string, unknown>]; result: Record<string, unknown> };
+  /** Delete a record. */
+  "backend:deleteRecord": { params: [backendId: string, collection: string, objectId: string]; result: RecordDeleted };
+  /** Hot-deploy one bundle: validated before it replaces the running one. */
+  "backend:update-workflow": { params: [update: WorkflowUpdate]; result: WorkflowUpdated };
+  /** Reload every bundle. */
+  "backend:reload-workflows": { params: [backendId: string]; result: WorkflowsReloaded };
+  /** Loaded functions. */
+  "backend:workflow-status": { params: [backendId: string]; result: WorkflowStatus };
+  /** Push `backend:collectionChanged` for this collection's committed changes. */
+  "backend:subscribeCollection": { params: [backendId: string, collection: string]; result: null };
+  /** Stop those pushes. */
+  "backend:unsubscribeCollection": { params: [backendId: string, collection: string]; result: null };
   /** Answer with the value sent. */
   "diagnostics:echo": { params: [value: unknown]; result: unknown };
   /** Answer after `ms` milliseconds. */
@@ -137,6 +348,8 @@ export interface SidecarNotifications {
 
 /** Notifications sent to the editor. */
 export interface EditorNotifications {
+  /** A subscribed collection changed (after commit). */
+  "backend:collectionChanged": [change: CollectionChanged];
   /** Progress of a call that sent a progressToken. */
   "$/progress": [event: ProgressEvent];
   /** A log record, when the editor asked for them. */

@@ -110,6 +110,7 @@ def _result_dumper(result_type: Any) -> Callable[[Any], Any]:
     adapter: TypeAdapter[Any] = TypeAdapter(result_type)
 
     def dump(value: Any) -> Any:
-        return adapter.dump_python(value, by_alias=True, exclude_none=True)
+        # Declared optional fields stay as null: the editor's code compares against null.
+        return adapter.dump_python(value, by_alias=True)
 
     return dump

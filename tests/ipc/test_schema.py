@@ -10,7 +10,14 @@ import pytest
 
 from ipc_schema import generate
 from ipc_schema.catalog import METHODS
-from sidecar.ipc.handlers import register_diagnostic_methods, register_system_methods
+from sidecar.backends.manager import BackendManager
+from sidecar.backends.registry import BackendRegistry
+from sidecar.ipc.handlers import (
+    register_backend_methods,
+    register_diagnostic_methods,
+    register_runtime_methods,
+    register_system_methods,
+)
 from sidecar.ipc.methods import MethodTable
 from sidecar.ipc.session import BUILTIN_METHODS
 from tests.conftest import PROJECT_ROOT
@@ -25,6 +32,9 @@ def test_generated_files_are_current() -> None:
 def test_every_catalog_method_has_exactly_one_handler() -> None:
     table = MethodTable()
     register_system_methods(table)
+    manager = BackendManager(BackendRegistry(Path("/nonexistent")), lambda _change: None)
+    register_backend_methods(table, manager)
+    register_runtime_methods(table)
     register_diagnostic_methods(table)
     assert sorted([*BUILTIN_METHODS, *table.names()]) == sorted(spec.name for spec in METHODS)
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Packr } from 'msgpackr';
@@ -135,6 +135,25 @@ describe('handshake and lifecycle', () => {
     }
     assert.deepEqual(progress[0], { token: 'st-1', value: { kind: 'begin', title: 'Self-test' } });
     assert.equal(progress.at(-1).value.kind, 'end');
+  });
+});
+
+describe('runtime', () => {
+  test('runtime:nodeLibrary lists every node type of the cloud node library with its ports', async (t) => {
+    const libraryPath = path.join(REPO_ROOT, '..', 'shared', 'spec', 'cloud-nodelib.json');
+    if (!existsSync(libraryPath)) {
+      t.skip('../shared is absent (standalone clone)');
+      return;
+    }
+    const expected = JSON.parse(readFileSync(libraryPath, 'utf8')).nodetypes.map((type) => type.name);
+    const client = await started();
+    const library = await client.request('runtime:nodeLibrary');
+    const names = new Set(library.map((type) => type.name));
+    const missing = expected.filter((name) => name !== 'Component Children' && !names.has(name));
+    assert.deepEqual(missing, []);
+    const expression = library.find((type) => type.name === 'Expression');
+    assert.equal(expression.category, 'CustomCode');
+    assert.ok(expression.ports.some((port) => port.name === 'result' && port.plug === 'output'));
   });
 });
 

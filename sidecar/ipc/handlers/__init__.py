@@ -1,6 +1,14 @@
 """Handlers for the editor's channels, grouped by the service they call."""
 
+from sidecar.ipc.handlers.backends import register_backend_methods
 from sidecar.ipc.handlers.diagnostics import diagnostics_enabled, register_diagnostic_methods
+from sidecar.ipc.handlers.runtime import register_runtime_methods
 from sidecar.ipc.handlers.system import register_system_methods
 
-__all__ = ["diagnostics_enabled", "register_diagnostic_methods", "register_system_methods"]
+__all__ = [
+    "diagnostics_enabled",
+    "register_backend_methods",
+    "register_diagnostic_methods",
+    "register_runtime_methods",
+    "register_system_methods",
+]

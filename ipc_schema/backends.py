@@ -1,0 +1,234 @@
+"""The editor's ``backend:*`` channels (noodl-backend-contract.md §6): arguments and results."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from ipc_schema.base import PositionalParams, WireModel
+
+JsonObject = dict[str, Any]
+
+# ---- values --------------------------------------------------------------------------------
+
+
+class BackendMetadata(WireModel):
+    """``config.json`` of a backend."""
+
+    id: str
+    name: str
+    created_at: str
+    port: int
+    project_ids: list[str] = Field(default_factory=list)
+
+
+class PersistenceError(WireModel):
+    code: str
+    message: str
+
+
+class Persistence(WireModel):
+    mode: Literal["unknown", "persistent", "ephemeral", "failed"]
+    engine: str | None = None
+    persistent: bool
+    ephemeral: bool
+    error: PersistenceError | None = None
+
+
+class FunctionEntry(WireModel):
+    name: str
+    workflow: str
+
+
+class WorkflowStatus(WireModel):
+    initialized: bool
+    workflow_count: int
+    functions: list[FunctionEntry]
+
+
+class BackendStatus(WireModel):
+    running: bool
+    port: int | None = None
+    endpoint: str | None = None
+    pid: int | None = None
+    persistence: Persistence
+    workflows: WorkflowStatus | None = None
+
+
+class Stopped(WireModel):
+    running: Literal[False] = False
+
+
+class Deleted(WireModel):
+    deleted: bool
+    id: str
+
+
+class StartOptions(WireModel):
+    ephemeral: bool = False
+
+
+class ColumnDefinition(WireModel):
+    name: str
+    type: str = Field(description="A Parse type: String, Number, Boolean, Date, Object, Array, Pointer, …")
+    required: bool = False
+    default: Any = None
+    target_class: str | None = None
+
+
+class TableDefinition(WireModel):
+    name: str
+    columns: list[ColumnDefinition] = Field(default_factory=list)
+
+
+class TableColumn(WireModel):
+    name: str
+    type: str
+    required: bool
+    default_value: Any = None
+    target_class: str | None = None
+
+
+class TableSchema(WireModel):
+    name: str
+    columns: list[TableColumn]
+
+
+class SchemaDefinition(WireModel):
+    version: int
+    tables: list[TableSchema]
+
+
+class RecordQuery(WireModel):
+    collection: str
+    limit: int = Field(default=50, ge=0)
+    skip: int = Field(default=0, ge=0)
+    where: JsonObject = Field(default_factory=dict)
+    sort: list[str] = Field(default_factory=list, description="Field names, `-name` for descending.")
+    count: bool = False
+
+
+class RecordsPage(WireModel):
+    results: list[JsonObject]
+    count: int | None = None
+
+
+class TableChange(WireModel):
+    success: bool
+    table_name: str
+    created: bool | None = None
+    deleted: bool | None = None
+    column: str | None = None
+    old_name: str | None = None
+    new_name: str | None = None
+
+
+class RecordDeleted(WireModel):
+    success: bool
+
+
+class WorkflowUpdate(WireModel):
+    backend_id: str
+    name: str
+    workflow: JsonObject = Field(description="The runtime export of one cloud function bundle.")
+
+
+class WorkflowUpdated(WireModel):
+    success: bool
+    error: str | None = None
+
+
+class WorkflowsReloaded(WireModel):
+    success: bool
+    count: int
+
+
+class CollectionChanged(WireModel):
+    """Pushed as ``backend:collectionChanged`` after a subscribed collection changes."""
+
+    backend_id: str
+    collection: str
+    event: Literal["change", "resync"]
+    data: JsonObject
+
+
+# ---- argument arrays -----------------------------------------------------------------------
+
+
+class BackendIdParams(PositionalParams):
+    backend_id: str
+
+
+class CreateBackendParams(PositionalParams):
+    name: str
+
+
+class StartBackendParams(PositionalParams):
+    backend_id: str
+    options: StartOptions = Field(default_factory=StartOptions)
+
+
+class ExportSchemaParams(PositionalParams):
+    backend_id: str
+    format: Literal["postgres", "supabase", "json"]
+
+
+class TableParams(PositionalParams):
+    backend_id: str
+    table: str
+
+
+class CreateTableParams(PositionalParams):
+    backend_id: str
+    definition: TableDefinition
+
+
+class AddColumnParams(PositionalParams):
+    backend_id: str
+    table: str
+    column: ColumnDefinition
+
+
+class RenameColumnParams(PositionalParams):
+    backend_id: str
+    table: str
+    old_name: str
+    new_name: str
+
+
+class QueryRecordsParams(PositionalParams):
+    backend_id: str
+    query: RecordQuery
+
+
+class CreateRecordParams(PositionalParams):
+    backend_id: str
+    collection: str
+    data: JsonObject
+
+
+class SaveRecordParams(PositionalParams):
+    backend_id: str
+    collection: str
+    object_id: str
+    data: JsonObject
+
+
+class DeleteRecordParams(PositionalParams):
+    backend_id: str
+    collection: str
+    object_id: str
+
+
+class UpdateWorkflowParams(PositionalParams):
+    update: WorkflowUpdate
+
+
+class CollectionParams(PositionalParams):
+    backend_id: str
+    collection: str
+
+
+class CollectionChangedParams(PositionalParams):
+    change: CollectionChanged

@@ -1,0 +1,339 @@
+// Prelude of the embedded JavaScript engine (QuickJS) that runs Expression and Function nodes.
+//
+// The engine cannot call back into Python while a time limit is set, so the bridge is message
+// passing: Python calls in with JSON, scripts run, and what they did (output writes, signals, object
+// changes, requests for host services such as Noodl.Records) is collected as "effects" that Python
+// takes after the call. Host requests return promises that Python settles later via __noodl.settle.
+// Nothing here can reach the file system or the network: QuickJS has neither without the host.
+"use strict";
+
+var __noodl = (function () {
+  var MODEL_TAG = "__noodlModel";
+  var runs = Object.create(null);
+  var fns = Object.create(null);
+  var isModel = new WeakSet();
+  var AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+  var MATH_NAMES = ["min", "max", "cos", "sin", "tan", "sqrt", "pi", "round", "floor", "ceil", "abs", "random"];
+  var MATH_VALUES = [Math.min, Math.max, Math.cos, Math.sin, Math.tan, Math.sqrt, Math.PI, Math.round,
+    Math.floor, Math.ceil, Math.abs, Math.random];
+
+  function encode(value) {
+    if (value === undefined) return "";
+    if (typeof value === "number" && !isFinite(value)) return String(value);
+    if (typeof value === "function" || typeof value === "symbol") return "";
+    return JSON.stringify(value, function (key, v) {
+      // The holder still has the original: an object's toJSON has already replaced v by its data.
+      var original = this[key];
+      if (original !== null && typeof original === "object" && isModel.has(original)) {
+        var tag = {};
+        tag[MODEL_TAG] = original.id;
+        return tag;
+      }
+      return v;
+    });
+  }
+
+  function decode(run, text) {
+    return JSON.parse(text, function (key, v) {
+      if (v !== null && typeof v === "object" && typeof v[MODEL_TAG] === "string" && Object.keys(v).length === 1) {
+        return modelProxy(run, v[MODEL_TAG]);
+      }
+      return v;
+    });
+  }
+
+  function modelData(run, id) {
+    var data = run.models[id];
+    if (data === undefined) {
+      data = run.models[id] = {};
+      run.changedModels[id] = true;
+    }
+    return data;
+  }
+
+  function modelProxy(run, id) {
+    var cached = run.proxies[id];
+    if (cached) return cached;
+    var proxy = new Proxy({}, {
+      get: function (target, key) {
+        if (key === "id" || key === "getId") return key === "id" ? id : function () { return id; };
+        if (key === "toJSON") return function () { return Object.assign({}, modelData(run, id), { id: id }); };
+        if (key === "get") return function (k) { return modelData(run, id)[k]; };
+        if (key === "set") return function (k, v) { modelData(run, id)[k] = v; run.changedModels[id] = true; };
+        if (key === "data") return modelData(run, id);
+        return modelData(run, id)[key];
+      },
+      set: function (target, key, value) {
+        modelData(run, id)[key] = value;
+        run.changedModels[id] = true;
+        return true;
+      },
+      has: function (target, key) { return key in modelData(run, id); },
+      ownKeys: function () { return Reflect.ownKeys(modelData(run, id)); },
+      getOwnPropertyDescriptor: function (target, key) {
+        var data = modelData(run, id);
+        if (!(key in data)) return undefined;
+        return { value: data[key], writable: true, enumerable: true, configurable: true };
+      },
+    });
+    isModel.add(proxy);
+    run.proxies[id] = proxy;
+    return proxy;
+  }
+
+  function schemaOf(run, collection) {
+    var lists = [run.metadata.dbCollections || [], run.metadata.systemCollections || []];
+    for (var i = 0; i < lists.length; i++) {
+      for (var j = 0; j < lists[i].length; j++) {
+        var entry = lists[i][j];
+        if (entry && entry.name === collection) return (entry.schema && entry.schema.properties) || {};
+      }
+    }
+    return {};
+  }
+
+  function filterValue(v) {
+    return v instanceof Date ? { __type: "Date", iso: v.toISOString() } : v;
+  }
+
+  // Noodl's filter language (equalTo, containedIn, and/or, ...) → a Parse where clause.
+  var SIMPLE_OPS = { equalTo: "$eq", notEqualTo: "$ne", lessThan: "$lt", greaterThan: "$gt",
+    lessThanOrEqualTo: "$lte", greaterThanOrEqualTo: "$gte" };
+
+  function convertFilter(filter, schema, errors) {
+    var keys = Object.keys(filter || {});
+    if (keys.length === 0) return {};
+    if (keys.length !== 1) { errors.push("Filter must only have one key found " + keys.join(",")); return {}; }
+    var key = keys[0];
+    var spec = filter[key];
+    var res = {};
+    if (key === "and" && Array.isArray(spec)) {
+      res.$and = spec.map(function (f) { return convertFilter(f, schema, errors); });
+    } else if (key === "or" && Array.isArray(spec)) {
+      res.$or = spec.map(function (f) { return convertFilter(f, schema, errors); });
+    } else if (key === "idEqualTo") {
+      res.objectId = { $eq: spec };
+    } else if (key === "idContainedIn") {
+      res.objectId = { $in: spec };
+    } else if (key === "relatedTo") {
+      res.$relatedTo = { object: { __type: "Pointer", objectId: spec.id, className: spec.className }, key: spec.key };
+    } else if (spec !== null && typeof spec === "object") {
+      var prop = schema[key] || {};
+      var op = Object.keys(SIMPLE_OPS).find(function (name) { return spec[name] !== undefined; });
+      if (op) res[key] = {}, res[key][SIMPLE_OPS[op]] = filterValue(spec[op]);
+      else if (spec.exists !== undefined) res[key] = { $exists: spec.exists };
+      else if (spec.containedIn !== undefined) res[key] = { $in: spec.containedIn };
+      else if (spec.notContainedIn !== undefined) res[key] = { $nin: spec.notContainedIn };
+      else if (spec.pointsTo !== undefined) {
+        var pointer = function (id) { return { __type: "Pointer", objectId: id, className: prop.targetClass }; };
+        if (prop.type === "Relation") res[key] = pointer(spec.pointsTo);
+        else if (Array.isArray(spec.pointsTo)) res[key] = { $in: spec.pointsTo.map(pointer) };
+        else res[key] = { $eq: pointer(spec.pointsTo) };
+      } else if (spec.matchesRegex !== undefined) res[key] = { $regex: spec.matchesRegex, $options: spec.options };
+      else if (spec.text !== undefined && spec.text.search !== undefined) {
+        var t = spec.text.search;
+        res[key] = { $text: { $search: typeof t === "string" ? { $term: t, $caseSensitive: false } : {
+          $term: t.term, $language: t.language, $caseSensitive: t.caseSensitive,
+          $diacriticSensitive: t.diacriticSensitive } } };
+      } else errors.push("Unrecognized filter keys " + Object.keys(spec).join(","));
+    } else {
+      errors.push("Unrecognized filter keys " + keys.join(","));
+    }
+    return res;
+  }
+
+  // A limit hit inside an async script surfaces as a rejection; report it apart from user errors.
+  function describeError(nodeKey, e) {
+    var internal = typeof InternalError !== "undefined" && e instanceof InternalError;
+    if (internal && (e.message === "interrupted" || e.message === "out of memory")) return ["limit", nodeKey, e.message];
+    return ["error", nodeKey, String(e) + (e && e.stack ? "\n" + e.stack : "")];
+  }
+
+  function hostCall(run, op, args) {
+    return new Promise(function (resolve, reject) {
+      var callId = ++run.nextCallId;
+      run.pending[callId] = { resolve: resolve, reject: reject };
+      run.effects.push(["host", callId, op, encode(args)]);
+    });
+  }
+
+  function makeRecords(run) {
+    function records(op) {
+      return function (collection, a, b) { return hostCall(run, "records." + op, [collection, a, b]); };
+    }
+    function filtered(op) {
+      return function (collection, filter, options) {
+        var errors = [];
+        var where = convertFilter(filter, schemaOf(run, collection), errors);
+        if (errors.length) return Promise.reject(new Error(errors[0]));
+        return hostCall(run, "records." + op, [collection, where, options || {}]);
+      };
+    }
+    return {
+      query: filtered("query"),
+      fetch: function (idOrRecord, options) {
+        var id = typeof idOrRecord === "string" ? idOrRecord : idOrRecord && idOrRecord.id;
+        var collection = (options && options.collection) || undefined;
+        return hostCall(run, "records.fetch", [collection, id, options || {}]);
+      },
+      count: filtered("count"),
+      create: records("create"),
+      save: records("save"),
+      delete: records("delete"),
+      distinct: function (collection, property, filter) {
+        var errors = [];
+        var where = convertFilter(filter, schemaOf(run, collection), errors);
+        if (errors.length) return Promise.reject(new Error(errors[0]));
+        return hostCall(run, "records.distinct", [collection, property, where]);
+      },
+      aggregate: records("aggregate"),
+      increment: records("increment"),
+      addRelation: function (options) { return hostCall(run, "records.addRelation", [options]); },
+      removeRelation: function (options) { return hostCall(run, "records.removeRelation", [options]); },
+    };
+  }
+
+  // The cloud Noodl API of one run; parts are built on first use (most scripts touch one or two).
+  function makeNoodl(run) {
+    var objects, object, records;
+    return {
+      get Objects() {
+        return objects || (objects = new Proxy({}, {
+          get: function (target, id) { return typeof id === "string" ? modelProxy(run, id) : undefined; },
+        }));
+      },
+      get Object() {
+        return object || (object = {
+          get: function (id) { return modelProxy(run, String(id)); },
+          create: function (data) {
+            var id = (data && data.id) || "js-" + (++run.nextObjectId) + "-" + run.id;
+            var proxy = modelProxy(run, id);
+            Object.assign(modelData(run, id), data || {});
+            run.changedModels[id] = true;
+            return proxy;
+          },
+          exists: function (id) { return run.models[id] !== undefined; },
+        });
+      },
+      get Variables() { return modelProxy(run, "--ndl--global-variables"); },
+      get Records() { return records || (records = makeRecords(run)); },
+      Users: { get Current() { return run.user; } },
+      Files: {
+        upload: function () { return Promise.reject(new Error("Noodl.Files is not available in cloud functions")); },
+      },
+      getMetaData: function (key) { return key === undefined ? run.metadata : run.metadata[key]; },
+      getProjectSettings: function () { return run.settings; },
+    };
+  }
+
+  function makeOutputs(run, nodeKey, signals) {
+    var previous = run.outputs[nodeKey] || (run.outputs[nodeKey] = Object.create(null));
+    var target = {};
+    signals.forEach(function (name) {
+      target[name] = function () { run.effects.push(["signal", nodeKey, name]); };
+    });
+    return new Proxy(target, {
+      set: function (t, name, value) {
+        if (typeof t[name] === "function" && signals.indexOf(name) >= 0) return true;
+        if (previous[name] !== value) {
+          previous[name] = value;
+          run.effects.push(["set", nodeKey, name, encode(value)]);
+        }
+        return true;
+      },
+    });
+  }
+
+  return {
+    openRun: function (id, settingsJson, metadataJson) {
+      runs[id] = {
+        id: id, models: Object.create(null), proxies: Object.create(null), changedModels: Object.create(null),
+        outputs: Object.create(null), pending: Object.create(null), effects: [], nextCallId: 0,
+        nextObjectId: 0, settings: JSON.parse(settingsJson), metadata: JSON.parse(metadataJson),
+        user: undefined, noodl: null, component: {},
+      };
+    },
+    closeRun: function (id) { delete runs[id]; },
+    syncModels: function (id, modelsJson) {
+      var run = runs[id];
+      var incoming = decode(run, modelsJson);
+      Object.keys(incoming).forEach(function (modelId) {
+        // Assign into the existing object so proxies already handed to scripts stay live.
+        var data = run.models[modelId] || (run.models[modelId] = {});
+        Object.assign(data, incoming[modelId]);
+      });
+    },
+    compileExpression: function (fnId, paramsJson, body) {
+      fns[fnId] = Function.apply(null, MATH_NAMES.concat(JSON.parse(paramsJson)).concat(["return (" + body + ");"]));
+    },
+    callExpressionDirect: function (fnId) {
+      // Arguments arrive as JS primitives; the result comes back tagged so Python can tell
+      // undefined from null and a string from encoded JSON without parsing primitives.
+      var args = Array.prototype.slice.call(arguments, 1);
+      var r = fns[fnId].apply(null, MATH_VALUES.concat(args));
+      if (r === null || typeof r === "number" || typeof r === "boolean") return r;
+      if (typeof r === "string") return "s" + r;
+      return "j" + encode(r);
+    },
+    callExpression: function (fnId, argsJson) {
+      var args = JSON.parse(argsJson);
+      return encode(fns[fnId].apply(null, MATH_VALUES.concat(args)));
+    },
+    compileFunction: function (fnId, script) {
+      fns[fnId] = new AsyncFunction("Inputs", "Outputs", "Noodl", "Component", script);
+    },
+    runFunction: function (id, fnId, nodeKey, inputsJson, signalsJson, usesNoodl) {
+      var run = runs[id];
+      if (usesNoodl && !run.noodl) run.noodl = makeNoodl(run);
+      var inputs = decode(run, inputsJson);
+      var outputs = makeOutputs(run, nodeKey, JSON.parse(signalsJson));
+      var report = function (e) { run.effects.push(describeError(nodeKey, e)); };
+      try {
+        fns[fnId](inputs, outputs, run.noodl, run.component).catch(report);
+      } catch (e) {
+        report(e);
+      }
+    },
+    queryFilter: function (code, inputsJson, collection, metadataJson) {
+      // Runs a Query Records JSON filter script: where()/filter() and sort() record what it asks for.
+      var cleaned = code.replace(/\/\*[\s\S]*?\*\/|\/\/.*/g, "");
+      var variables = cleaned.match(/\$[A-Za-z0-9]+/g) || [];
+      var inputs = JSON.parse(inputsJson);
+      var metadata = JSON.parse(metadataJson);
+      var schema = schemaOf({ metadata: metadata }, collection);
+      var result = { where: {}, sort: [], errors: [] };
+      var take = function (f) { result.where = convertFilter(f, schema, result.errors); };
+      var fn = Function.apply(null, ["filter", "where", "sort", "Inputs"].concat(variables).concat([cleaned]));
+      fn.apply(null, [take, take, function (s) { result.sort = s; }, inputs].concat(
+        variables.map(function (v) { return inputs[v.substring(1)]; })));
+      return JSON.stringify(result);
+    },
+    compileScript: function (fnId, paramsJson, script) {
+      fns[fnId] = Function.apply(null, JSON.parse(paramsJson).concat([script]));
+    },
+    runScript: function (id, fnId, nodeKey, inputsJson, payloadJson) {
+      // REST request/response scripts: (Inputs, Outputs, Request|Response); returns the payload after.
+      var run = runs[id];
+      var payload = decode(run, payloadJson);
+      fns[fnId](decode(run, inputsJson), makeOutputs(run, nodeKey, []), payload);
+      return encode(payload);
+    },
+    settle: function (id, callId, ok, valueJson) {
+      var run = runs[id];
+      var call = run && run.pending[callId];
+      if (!call) return;
+      delete run.pending[callId];
+      if (ok) call.resolve(valueJson === "" ? undefined : decode(run, valueJson));
+      else call.reject(new Error(valueJson));
+    },
+    takeEffects: function (id) {
+      var run = runs[id];
+      var changed = {};
+      Object.keys(run.changedModels).forEach(function (modelId) { changed[modelId] = run.models[modelId]; });
+      run.changedModels = Object.create(null);
+      var effects = run.effects;
+      run.effects = [];
+      return encode({ effects: effects, models: changed });
+    },
+  };
+})();

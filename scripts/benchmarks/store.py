@@ -1,0 +1,131 @@
+"""Records-store figures: create throughput (one by one, concurrent, batched), indexed equality and range
+queries over N rows (p50/p99), and a full-scan filter.
+
+``run(quick=True)`` uses small sizes so the smoke test finishes in seconds; the full run uses 100,000 rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from sidecar.store import BatchMethod, BatchOp, CallerContext, QueryOptions, SqliteRecordStore
+
+MASTER = CallerContext.master()
+
+
+def _row(i: int) -> dict[str, Any]:
+    return {"n": i, "bucket": i % 1000, "name": f"row-{i:07d}", "flag": i % 2 == 0, "tags": [f"t{i % 10}"]}
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
+async def _timings(calls: int, make: Callable[[int], Awaitable[Any]]) -> dict[str, float]:
+    samples = []
+    for i in range(calls):
+        start = time.perf_counter()
+        await make(i)
+        samples.append((time.perf_counter() - start) * 1000)
+    samples.sort()
+    return {
+        "p50_ms": round(statistics.median(samples), 3),
+        "p99_ms": round(samples[min(len(samples) - 1, int(len(samples) * 0.99))], 3),
+    }
+
+
+async def _bench(directory: Path, quick: bool) -> dict[str, object]:
+    singles, rows, batch_size, queries = (300, 5_000, 1_000, 50) if quick else (3_000, 100_000, 1_000, 1_000)
+    store = await SqliteRecordStore.open(directory / "bench.db")
+    try:
+        await store.create_class(
+            "Item",
+            {
+                "fields": {
+                    "n": {"type": "Number"},
+                    "bucket": {"type": "Number"},
+                    "name": {"type": "String"},
+                    "flag": {"type": "Boolean"},
+                    "tags": {"type": "Array"},
+                },
+                "indexes": {"bucket_1": {"bucket": 1}, "n_1": {"n": 1}},
+            },
+        )
+        start = time.perf_counter()
+        for i in range(singles):
+            await store.create("Single", _row(i), MASTER)
+        single_rate = singles / (time.perf_counter() - start)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(store.create("Concurrent", _row(i), MASTER) for i in range(singles)))
+        concurrent_rate = singles / (time.perf_counter() - start)
+
+        start = time.perf_counter()
+        for offset in range(0, rows, batch_size):
+            ops = [BatchOp(BatchMethod.CREATE, "Item", _row(i)) for i in range(offset, offset + batch_size)]
+            await store.batch(ops, MASTER, transaction=True)
+        batched_rate = rows / (time.perf_counter() - start)
+
+        indexed = await _timings(
+            queries, lambda i: store.query("Item", QueryOptions(where={"bucket": i % 1000}), MASTER)
+        )
+        ranged = await _timings(
+            queries,
+            lambda i: store.query(
+                "Item",
+                QueryOptions(where={"n": {"$gte": (i * 97) % rows, "$lt": (i * 97) % rows + 50}}),
+                MASTER,
+            ),
+        )
+        scans = await _timings(
+            10 if quick else 30,
+            lambda i: store.query("Item", QueryOptions(where={"name": f"row-{rows - 1 - i:07d}"}), MASTER),
+        )
+        counted = await _timings(
+            5 if quick else 20, lambda i: store.count("Item", {"flag": True, "tags": "t3"}, MASTER)
+        )
+        return {
+            "machine": {
+                "cpu": _cpu_name(),
+                "cores": os.cpu_count(),
+                "python": platform.python_version(),
+                "sqlite": sqlite3.sqlite_version,
+            },
+            "rows": rows,
+            "single_creates_per_s": round(single_rate),
+            "concurrent_creates_per_s": round(concurrent_rate),
+            "batched_rows_per_s": round(batched_rate),
+            "indexed_equality": indexed,
+            "indexed_range_50_rows": ranged,
+            "full_scan_equality": scans,
+            "full_scan_count_array_element": counted,
+        }
+    finally:
+        await store.close()
+
+
+def run(quick: bool) -> dict[str, object]:
+    with tempfile.TemporaryDirectory(prefix="store-bench-") as directory:
+        return asyncio.run(_bench(Path(directory), quick))
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    sys.stderr.write(json.dumps(run("--quick" in sys.argv), indent=2) + "\n")

@@ -1,0 +1,224 @@
+"""One backend: a data directory served — records, cloud functions and an HTTP port.
+
+Lifecycle::
+
+    STOPPED --start()--> STARTING --bound--> RUNNING --stop()--> STOPPING --> STOPPED
+                              └── persistence or bind failed ──> FAILED (error kept for status)
+
+``start`` opens persistence first (a backend whose SQLite cannot be opened refuses to
+start unless it is ephemeral), loads the workflows (a broken bundle is skipped), then
+binds the port; ``stop`` closes in reverse order.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from sidecar.errors import RequestFailedError, SidecarError
+
+log = structlog.get_logger("sidecar.backends")
+
+ENGINE = "sqlite3"
+
+
+class BackendState(enum.Enum):
+    STOPPED = "stopped"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    FAILED = "failed"
+
+
+class PersistenceUnavailableError(RequestFailedError):
+    code = "PERSISTENCE_ENGINE_UNAVAILABLE"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"persistence unavailable: {detail}", data={"code": self.code})
+
+
+class BackendStartError(RequestFailedError):
+    code = "BACKEND_START_FAILED"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, data={"code": self.code})
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    data_dir: Path
+    backend_id: str
+    name: str
+    admin_token: str
+    host: str = "127.0.0.1"
+    port: int = 0
+    ephemeral: bool = False
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "data" / "local.db"
+
+
+@dataclass(frozen=True)
+class FailureInfo:
+    code: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+def failure_from(exc: BaseException) -> FailureInfo:
+    code = getattr(exc, "code", None)
+    message = exc.message if isinstance(exc, SidecarError) else f"{type(exc).__name__}: {exc}"
+    return FailureInfo(code if isinstance(code, str) else BackendStartError.code, message)
+
+
+class Uptime:
+    def __init__(self) -> None:
+        self._started = time.monotonic()
+
+    @property
+    def ms(self) -> int:
+        return int((time.monotonic() - self._started) * 1000)
+
+
+def persistence_json(state: BackendState, ephemeral: bool, failure: FailureInfo | None) -> dict[str, Any]:
+    if state is BackendState.FAILED:
+        mode = "failed"
+    elif state in (BackendState.RUNNING, BackendState.STARTING):
+        mode = "ephemeral" if ephemeral else "persistent"
+    else:
+        mode = "unknown"
+    return {
+        "mode": mode,
+        "engine": ENGINE if mode in ("persistent", "ephemeral") else None,
+        "persistent": mode == "persistent",
+        "ephemeral": mode == "ephemeral",
+        "error": failure.to_json() if failure else None,
+    }
+
+
+class Backend:
+    """Composition of one backend's services; the only place that knows all of them."""
+
+    def __init__(self, spec: BackendSpec) -> None:
+        self.spec = spec
+        self.state = BackendState.STOPPED
+        self.failure: FailureInfo | None = None
+        self.port = spec.port
+        self.engine = ENGINE
+        self._uptime = Uptime()
+        self._store: Any = None
+        self._runner: Any = None
+        self.workflows: Any = None
+
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            raise RequestFailedError(f"Backend must be running to use its data ({self.spec.backend_id})")
+        return self._store
+
+    async def start(self) -> None:
+        if self.state in (BackendState.RUNNING, BackendState.STARTING):
+            return
+        self.state = BackendState.STARTING
+        self.failure = None
+        try:
+            await self._open_persistence()
+            self._load_workflows()
+            await self._bind()
+        except BaseException as exc:
+            self.failure = failure_from(exc)
+            self.state = BackendState.FAILED
+            await self._close_everything()
+            raise
+        self._uptime = Uptime()
+        self.state = BackendState.RUNNING
+        log.info("backend_started", backend_id=self.spec.backend_id, port=self.port)
+
+    async def stop(self) -> None:
+        if self.state in (BackendState.STOPPED, BackendState.FAILED):
+            return
+        self.state = BackendState.STOPPING
+        await self._close_everything()
+        self.state = BackendState.STOPPED
+        log.info("backend_stopped", backend_id=self.spec.backend_id)
+
+    async def _open_persistence(self) -> None:
+        from sidecar.store import SqliteRecordStore
+
+        try:
+            if self.spec.ephemeral:
+                self._store = await SqliteRecordStore.open(None, ephemeral=True)
+            else:
+                self._store = await SqliteRecordStore.open(self.spec.database_path)
+        except (OSError, SidecarError) as exc:
+            raise PersistenceUnavailableError(str(exc)) from exc
+        except Exception as exc:  # sqlite3.DatabaseError and friends: the file is unusable
+            raise PersistenceUnavailableError(f"{type(exc).__name__}: {exc}") from exc
+
+    def _load_workflows(self) -> None:
+        from sidecar.backends.functions import make_workflow_set
+
+        self.workflows = make_workflow_set(self.spec.data_dir / "workflows", self._store)
+        self.workflows.load_all()
+
+    async def _bind(self) -> None:
+        from aiohttp import web
+
+        from sidecar.backends.functions import FunctionHost
+        from sidecar.web import WebSettings, build_app
+
+        settings = WebSettings(
+            app_id=self.spec.backend_id,
+            master_key=self.spec.admin_token,
+            host=self.spec.host,
+            port=self.spec.port,
+            files_dir=self.spec.data_dir / "files",
+            config_path=self.spec.data_dir / "config-params.json",
+        )
+        settings.check_bind()
+        app = build_app(self._store, settings, FunctionHost(self))
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self.spec.host, self.spec.port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise BackendStartError(
+                f"cannot listen on {self.spec.host}:{self.spec.port}: {exc.strerror}"
+            ) from exc
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
+
+    async def _close_everything(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._store is not None:
+            await self._store.close()
+            self._store = None
+
+    def health(self) -> dict[str, Any]:
+        workflows = (
+            self.workflows.status()
+            if self.workflows is not None
+            else {"initialized": False, "workflowCount": 0, "functions": []}
+        )
+        return {
+            "ok": self.state is BackendState.RUNNING,
+            "service": "nodegx-backend",
+            "backendId": self.spec.backend_id,
+            "backendName": self.spec.name,
+            "uptimeMs": self._uptime.ms if self.state is BackendState.RUNNING else 0,
+            "persistence": persistence_json(self.state, self.spec.ephemeral, self.failure),
+            "security": {"devOpen": True, "enforced": False, "migratedThisStart": False},
+            "workflows": workflows,
+        }

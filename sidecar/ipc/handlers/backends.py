@@ -1,0 +1,162 @@
+"""The editor's ``backend:*`` channels, answered by the backend manager."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ipc_schema import backends as b
+from sidecar.backends import data
+from sidecar.backends.manager import BackendManager
+from sidecar.errors import InvalidParamsError, SidecarError
+from sidecar.ipc.methods import CallContext, MethodTable
+
+
+def register_backend_methods(table: MethodTable, manager: BackendManager) -> None:
+    _register_lifecycle(table, manager)
+    _register_schema(table, manager)
+    _register_records(table, manager)
+    _register_workflows(table, manager)
+    _register_subscriptions(table, manager)
+
+
+def _register_lifecycle(table: MethodTable, manager: BackendManager) -> None:
+    @table.method("backend:list")
+    async def list_backends(_ctx: CallContext, _params: Any) -> list[b.BackendMetadata]:
+        return [b.BackendMetadata.model_validate(config) for config in manager.list()]
+
+    @table.method("backend:create")
+    async def create(_ctx: CallContext, params: b.CreateBackendParams) -> b.BackendMetadata:
+        return b.BackendMetadata.model_validate(manager.create(params.name))
+
+    @table.method("backend:delete")
+    async def delete(_ctx: CallContext, params: b.BackendIdParams) -> b.Deleted:
+        return b.Deleted.model_validate(await manager.delete(params.backend_id))
+
+    @table.method("backend:get")
+    async def get(_ctx: CallContext, params: b.BackendIdParams) -> b.BackendMetadata | None:
+        config = manager.get(params.backend_id)
+        return b.BackendMetadata.model_validate(config) if config else None
+
+    @table.method("backend:start")
+    async def start(_ctx: CallContext, params: b.StartBackendParams) -> b.BackendStatus:
+        status = await manager.start(params.backend_id, ephemeral=params.options.ephemeral)
+        return b.BackendStatus.model_validate(status)
+
+    @table.method("backend:stop")
+    async def stop(_ctx: CallContext, params: b.BackendIdParams) -> b.Stopped:
+        return b.Stopped.model_validate(await manager.stop(params.backend_id))
+
+    @table.method("backend:status")
+    async def status(_ctx: CallContext, params: b.BackendIdParams) -> b.BackendStatus:
+        return b.BackendStatus.model_validate(manager.status(params.backend_id))
+
+
+def _register_schema(table: MethodTable, manager: BackendManager) -> None:
+    def store(backend_id: str, action: str) -> Any:
+        return manager.running(backend_id, action).store
+
+    @table.method("backend:getSchema")
+    async def get_schema(_ctx: CallContext, params: b.BackendIdParams) -> b.SchemaDefinition:
+        return b.SchemaDefinition.model_validate(
+            await data.get_schema(store(params.backend_id, "read its schema"))
+        )
+
+    @table.method("backend:getTableSchema")
+    async def get_table_schema(_ctx: CallContext, params: b.TableParams) -> b.TableSchema | None:
+        found = await data.get_table_schema(store(params.backend_id, "read its schema"), params.table)
+        return b.TableSchema.model_validate(found) if found else None
+
+    @table.method("backend:createTable")
+    async def create_table(_ctx: CallContext, params: b.CreateTableParams) -> b.TableChange:
+        definition = params.definition.model_dump(by_alias=True)
+        changed = await data.create_table(store(params.backend_id, "create a table"), definition)
+        return b.TableChange.model_validate(changed)
+
+    @table.method("backend:addColumn")
+    async def add_column(_ctx: CallContext, params: b.AddColumnParams) -> b.TableChange:
+        column = params.column.model_dump(by_alias=True)
+        changed = await data.add_column(store(params.backend_id, "add a column"), params.table, column)
+        return b.TableChange.model_validate(changed)
+
+    @table.method("backend:renameColumn")
+    async def rename_column(_ctx: CallContext, params: b.RenameColumnParams) -> b.TableChange:
+        target = store(params.backend_id, "rename a column")
+        changed = await data.rename_column(target, params.table, params.old_name, params.new_name)
+        return b.TableChange.model_validate(changed)
+
+    @table.method("backend:deleteTable")
+    async def delete_table(_ctx: CallContext, params: b.TableParams) -> b.TableChange:
+        changed = await data.delete_table(store(params.backend_id, "delete a table"), params.table)
+        return b.TableChange.model_validate(changed)
+
+    @table.method("backend:export-schema")
+    async def export_schema(_ctx: CallContext, params: b.ExportSchemaParams) -> str:
+        return await data.export_schema(store(params.backend_id, "export its schema"), params.format)
+
+
+def _register_records(table: MethodTable, manager: BackendManager) -> None:
+    def store(backend_id: str, action: str) -> Any:
+        return manager.running(backend_id, action).store
+
+    @table.method("backend:queryRecords")
+    async def query_records(_ctx: CallContext, params: b.QueryRecordsParams) -> b.RecordsPage:
+        request = params.query.model_dump(by_alias=True)
+        page = await data.query_records(store(params.backend_id, "query records"), request)
+        return b.RecordsPage.model_validate(page)
+
+    @table.method("backend:getRecordCount")
+    async def record_count(_ctx: CallContext, params: b.TableParams) -> int:
+        return await data.record_count(store(params.backend_id, "count records"), params.table)
+
+    @table.method("backend:createRecord")
+    async def create_record(_ctx: CallContext, params: b.CreateRecordParams) -> dict[str, Any]:
+        return await data.create_record(
+            store(params.backend_id, "create a record"), params.collection, params.data
+        )
+
+    @table.method("backend:saveRecord")
+    async def save_record(_ctx: CallContext, params: b.SaveRecordParams) -> dict[str, Any]:
+        target = store(params.backend_id, "save a record")
+        return await data.save_record(target, params.collection, params.object_id, params.data)
+
+    @table.method("backend:deleteRecord")
+    async def delete_record(_ctx: CallContext, params: b.DeleteRecordParams) -> b.RecordDeleted:
+        target = store(params.backend_id, "delete a record")
+        return b.RecordDeleted.model_validate(
+            await data.delete_record(target, params.collection, params.object_id)
+        )
+
+
+def _register_workflows(table: MethodTable, manager: BackendManager) -> None:
+    @table.method("backend:update-workflow")
+    async def update_workflow(_ctx: CallContext, params: b.UpdateWorkflowParams) -> b.WorkflowUpdated:
+        update = params.update
+        backend = manager.running(update.backend_id, "update a workflow")
+        try:
+            backend.workflows.deploy(update.name, update.workflow)
+        except InvalidParamsError:
+            raise
+        except SidecarError as exc:  # a bad export is refused and the running one stays (contract §4.6)
+            return b.WorkflowUpdated(success=False, error=exc.message)
+        return b.WorkflowUpdated(success=True)
+
+    @table.method("backend:reload-workflows")
+    async def reload_workflows(_ctx: CallContext, params: b.BackendIdParams) -> b.WorkflowsReloaded:
+        backend = manager.running(params.backend_id, "reload workflows")
+        return b.WorkflowsReloaded(success=True, count=backend.workflows.load_all())
+
+    @table.method("backend:workflow-status")
+    async def workflow_status(_ctx: CallContext, params: b.BackendIdParams) -> b.WorkflowStatus:
+        status = manager.status(params.backend_id)
+        workflows = status.get("workflows") or {"initialized": False, "workflowCount": 0, "functions": []}
+        return b.WorkflowStatus.model_validate(workflows)
+
+
+def _register_subscriptions(table: MethodTable, manager: BackendManager) -> None:
+    @table.method("backend:subscribeCollection")
+    async def subscribe(_ctx: CallContext, params: b.CollectionParams) -> None:
+        manager.subscribe_collection(params.backend_id, params.collection)
+
+    @table.method("backend:unsubscribeCollection")
+    async def unsubscribe(_ctx: CallContext, params: b.CollectionParams) -> None:
+        manager.unsubscribe_collection(params.backend_id, params.collection)

@@ -1,0 +1,15 @@
+"""Methods about the graph runtime."""
+
+from __future__ import annotations
+
+from ipc_schema.base import NoParams
+from ipc_schema.runtime import NodeType
+from sidecar.ipc.methods import CallContext, MethodTable
+
+
+def register_runtime_methods(table: MethodTable) -> None:
+    @table.method("runtime:nodeLibrary")
+    async def node_library(_ctx: CallContext, _params: NoParams) -> list[NodeType]:
+        from sidecar.runtime.library import node_library  # the runtime loads after the handshake
+
+        return [NodeType.model_validate(entry) for entry in node_library()]

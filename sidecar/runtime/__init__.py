@@ -1,0 +1,60 @@
+"""CloudRunner-compatible graph runtime: run Noodl cloud functions as OpenNoodl does.
+
+Public surface (pinned by ``tests/runtime/test_public_surface.py``)::
+
+    runtime = Runtime.from_export(export_json, records=port, js=shared_engine)  # WorkflowExportError
+    response = await runtime.run("echo", make_request({"message": "hi"}), recorder=recorder)
+    response.status_code, response.body, response.outcome
+    node_library()                                     # IPC runtime:nodeLibrary
+
+A hot swap builds the new ``Runtime`` first and replaces the reference; a run keeps the runtime it
+started with until it settles, so in-flight runs are never dropped.
+
+Outcomes: RESPONDED (a Response node answered; body byte-identical to the real runner), REJECTED
+(the cloud host's 400 ``{"error"}``; the local backend maps it to 500), NOT_FOUND (400 "Can't find
+component model…"; the backend maps it to 404), TIMED_OUT (504 ``function/timeout``).
+
+Compatibility decisions (spec §9):
+- a script that throws is logged and recorded; the run then ends as the real one would, by the
+  timeout answer; scripts that hit their time or memory limit fail the run at once (REJECTED);
+- Run Tasks with no items keeps the real behaviour (Success only, no Done), answered by the timeout;
+- the Request node does not wait for ``GET /config`` (#20); Config nodes read a 15-minute cache
+  fetched before the run;
+- Filter Records compares ``$lte``/``$nin`` with their own operands (#19 fixed);
+- records read from the store list user fields before ``createdAt``/``updatedAt``, as Parse does;
+- access-control inputs of Records nodes are accepted and not applied (functions run as admin);
+- Expression/Function scripts run in QuickJS: async continuations run right after the call that
+  started them rather than after the current frame.
+"""
+
+from __future__ import annotations
+
+from sidecar.runtime.context import FunctionResponse, NoodlRequest, Outcome
+from sidecar.runtime.export import ExportDef, load_export
+from sidecar.runtime.http_client import HttpClient, HttpResult
+from sidecar.runtime.jsengine import JsEngine, JsLimits
+from sidecar.runtime.library import node_library
+from sidecar.runtime.recorder import Recorder
+from sidecar.runtime.records_port import RecordQuery, RecordsPort
+from sidecar.runtime.runtime import DEFAULT_TIMEOUT_SECONDS, Runtime, make_request
+from sidecar.runtime.services import ConfigPort
+
+__all__ = [
+    "DEFAULT_TIMEOUT_SECONDS",
+    "ConfigPort",
+    "ExportDef",
+    "FunctionResponse",
+    "HttpClient",
+    "HttpResult",
+    "JsEngine",
+    "JsLimits",
+    "NoodlRequest",
+    "Outcome",
+    "RecordQuery",
+    "Recorder",
+    "RecordsPort",
+    "Runtime",
+    "load_export",
+    "make_request",
+    "node_library",
+]

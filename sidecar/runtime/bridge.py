@@ -1,0 +1,86 @@
+"""The Python side of the script bridge: replay scripts' effects, serve their host requests.
+
+Scripts cannot call into Python while they run (see ``jsengine``), so each call returns effects:
+output writes and signals of script nodes, changed objects, and host requests
+(``Noodl.Records.*``) that are started here and settle the script's promise in a later loop turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+
+from sidecar.errors import ScriptError
+from sidecar.runtime.context import RunContext
+from sidecar.runtime.jsengine import MEMORY_LIMIT_MESSAGE, TIME_LIMIT_MESSAGE, Effects, decode_value
+from sidecar.runtime.records_api import script_records_call
+
+log = structlog.get_logger()
+
+
+def start_host_call(ctx: RunContext, call_id: int, op: str, args: Any) -> None:
+    """Start the service call ``op``; its result settles the script's promise in a later frame."""
+    work: Awaitable[Any] | None = None
+    error: str | None = None
+    records = ctx.services.records
+    if op.startswith("records.") and records is not None:
+        work = script_records_call(ctx, records, op[len("records.") :], args)
+    elif op.startswith("records."):
+        error = "Noodl.Records is not available: this backend has no record store"
+    else:
+        error = f"unknown host call {op}"
+    if work is None:
+        ctx.loop.call_soon(_settle, ctx, call_id, False, error)
+        return
+
+    def done(result: Any, failure: BaseException | None) -> None:
+        if failure is None:
+            _settle(ctx, call_id, True, result)
+        else:
+            _settle(ctx, call_id, False, getattr(failure, "message", None) or str(failure))
+
+    ctx.spawn(work, done)
+
+
+def _settle(ctx: RunContext, call_id: int, ok: bool, value: Any) -> None:
+    if ctx.settled:
+        return
+    settle: Callable[..., Any] = ctx.services.js.settle_host_call
+    try:
+        effects = settle(ctx, call_id, ok, value)
+    except ScriptError as failure:
+        ctx.reject(failure.message)
+        return
+    apply_effects(ctx, effects)
+
+
+def apply_effects(ctx: RunContext, effects: Effects) -> None:
+    """Replay what scripts did, in order: object changes first, then outputs, signals, host calls."""
+    for model_id, data in effects.models.items():
+        model = ctx.models.get(model_id)
+        for key, value in data.items():
+            model.set(key, value)
+        ctx.models.changed.discard(model_id)
+    for effect in effects.effects:
+        if ctx.settled:
+            return
+        kind = effect[0]
+        if kind == "host":
+            start_host_call(ctx, effect[1], effect[2], decode_value(effect[3], ctx))
+            continue
+        node = ctx.script_nodes.get(effect[1])
+        if node is None or node.deleted:
+            continue
+        if kind == "set":
+            node.set_script_output(effect[2], decode_value(effect[3], ctx))
+        elif kind == "signal":
+            node.send_signal("out-" + effect[2])
+        elif kind == "limit":
+            ctx.reject(MEMORY_LIMIT_MESSAGE if effect[2] == "out of memory" else TIME_LIMIT_MESSAGE)
+            return
+        elif kind == "error":
+            log.warning("Error in JS node run code.", node_id=node.id, error=effect[2])
+            if ctx.recorder is not None:
+                ctx.recorder.node_failed(ctx.run_id, node.id, node.type_name, effect[2])

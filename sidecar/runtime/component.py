@@ -1,0 +1,231 @@
+"""Component instances (R11): build a component's node scope and bridge its ports.
+
+An instance node's inputs are the component's input ports; inside, ``Component Inputs`` exposes
+one output per input port and ``Component Outputs`` one input per output port. Signals cross the
+boundary as plain ``True``/``False`` values.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from sidecar.runtime.context import RunContext
+from sidecar.runtime.export import ComponentDef, ConnectionDef, NodeDef
+from sidecar.runtime.node import Node
+from sidecar.runtime.ports import InputSpec, OutputSpec
+from sidecar.runtime.values import UNDEFINED, for_in_keys
+
+log = structlog.get_logger()
+
+
+class ComponentInstance(Node):
+    """An instance of a component; ``TYPE`` is set per instance to the component name."""
+
+    CATEGORY = "Component"
+
+    def __init__(self, ctx: RunContext, node_id: str, component: ComponentDef) -> None:
+        super().__init__(ctx, node_id)
+        self.component = component
+        self.inner: dict[str, Node] = {}
+        self.component_inputs: list[ComponentInputs] = []
+        self.output_values: dict[str, Any] = {}
+        self.component_input_values: dict[str, Any] = {}
+        # Set by Run Tasks: told of every component output change (name, new, old).
+        self.on_output_changed: Callable[[str, Any, Any], None] | None = None
+        self.always_connected: frozenset[str] = frozenset()
+        inputs, outputs = _port_specs(component)
+        self._dyn_inputs.update(inputs)
+        self._dyn_outputs.update(outputs)
+
+    @property
+    def type_name(self) -> str:
+        return self.component.name
+
+    def is_input_connected(self, name: str) -> bool:
+        return name in self.always_connected or super().is_input_connected(name)
+
+    def delete(self) -> None:
+        for node in self.inner.values():
+            node.delete()
+        self.inner.clear()
+        self.component_inputs.clear()
+        self.on_output_changed = None
+        super().delete()
+
+    def set_component_input(self, name: str, value: Any) -> None:
+        self.component_input_values[name] = value
+        for inputs_node in self.component_inputs:
+            inputs_node.flag_output_dirty(name)
+
+    def set_component_output(self, name: str, value: Any) -> None:
+        if not self.has_output(name):
+            return
+        previous = self.output_values.get(name, UNDEFINED)
+        if self.on_output_changed is not None:
+            self.on_output_changed(name, value, previous)
+        self.output_values[name] = value
+        self.flag_output_dirty(name)
+
+
+_PORT_SPECS: dict[int, tuple[ComponentDef, dict[str, InputSpec], dict[str, OutputSpec]]] = {}
+
+
+def _port_specs(component: ComponentDef) -> tuple[dict[str, InputSpec], dict[str, OutputSpec]]:
+    """Instance port specs depend only on the component; built once per component definition."""
+    cached = _PORT_SPECS.get(id(component))
+    if cached is None or cached[0] is not component:
+        inputs = {
+            p.name: InputSpec(p.name, p.type, set=_forward_input(p.name))
+            for p in component.ports
+            if p.is_input
+        }
+        outputs = {
+            p.name: OutputSpec(p.name, p.type, get=_instance_output(p.name))
+            for p in component.ports
+            if p.is_output
+        }
+        cached = _PORT_SPECS[id(component)] = (component, inputs, outputs)
+    return cached[1], cached[2]
+
+
+def _forward_input(name: str) -> Callable[[Node, Any], None]:
+    def setter(node: Node, value: Any) -> None:
+        assert isinstance(node, ComponentInstance)
+        node.set_component_input(name, value)
+
+    return setter
+
+
+def _instance_output(name: str) -> Callable[[Node], Any]:
+    def getter(node: Node) -> Any:
+        assert isinstance(node, ComponentInstance)
+        return node.output_values.get(name, UNDEFINED)
+
+    return getter
+
+
+@functools.cache
+def _inputs_node_output(name: str) -> OutputSpec:
+    return OutputSpec(name, "*", get=lambda node: node.owner.component_input_values.get(name, UNDEFINED))
+
+
+@functools.cache
+def _outputs_node_input(name: str) -> InputSpec:
+    return InputSpec(name, "*", set=lambda node, value: node.owner.set_component_output(name, value))
+
+
+class ComponentInputs(Node):
+    TYPE = "Component Inputs"
+    DISPLAY_NAME = "Component Inputs"
+    CATEGORY = "Component Utilities"
+
+    def __init__(self, ctx: RunContext, node_id: str, owner: ComponentInstance) -> None:
+        super().__init__(ctx, node_id)
+        self.owner = owner
+        owner.component_inputs.append(self)
+        self._upstream.append(owner)  # its values come from the instance's inputs: pull the instance
+
+    def make_dynamic_output(self, name: str) -> OutputSpec | None:
+        return _inputs_node_output(name)
+
+    def feeds_from_connection(self, output: str) -> bool:
+        return self.owner.is_input_connected(output)
+
+
+class ComponentOutputs(Node):
+    TYPE = "Component Outputs"
+    DISPLAY_NAME = "Component Outputs"
+    CATEGORY = "Component Utilities"
+
+    def __init__(self, ctx: RunContext, node_id: str, owner: ComponentInstance) -> None:
+        super().__init__(ctx, node_id)
+        self.owner = owner
+
+    def make_dynamic_input(self, name: str) -> InputSpec | None:
+        return _outputs_node_input(name)
+
+
+_CREATION_ORDER: dict[int, tuple[ComponentDef, list[NodeDef]]] = {}
+
+
+def creation_order(component: ComponentDef) -> list[NodeDef]:
+    """All nodes, children included, in the real scope's order: a plain JS object keyed by id."""
+    cached = _CREATION_ORDER.get(id(component))
+    if cached is None or cached[0] is not component:
+        by_id = {node_def.id: node_def for node_def in component.walk_nodes()}
+        cached = _CREATION_ORDER[id(component)] = (component, [by_id[i] for i in for_in_keys(by_id)])
+    return cached[1]
+
+
+def instantiate(ctx: RunContext, component: ComponentDef, instance_id: str) -> ComponentInstance:
+    """Create the function's top-level instance; it takes part in dirty flagging at once."""
+    instance = ComponentInstance(ctx, instance_id, component)
+    instance.dirty_flagging = True
+    ctx.nodes.append(instance)
+    populate(ctx, instance)
+    return instance
+
+
+def populate(ctx: RunContext, instance: ComponentInstance) -> None:
+    """Build a component's scope as Noodl's ``NodeScope.setComponentModel`` does.
+
+    All nodes are created (parameters queued) with dirty flagging held back, then connections are
+    made in export order, then nodes join the frame's dirty list in creation order.
+    """
+    component = instance.component
+    created: list[Node] = []
+    for node_def in creation_order(component):
+        node = _create_node(ctx, node_def, instance)
+        if node is not None:
+            instance.inner[node_def.id] = node
+            created.append(node)
+    for conn in component.connections:
+        _connect(instance, conn)
+    for node in created:
+        node.dirty_flagging = True
+        if node._dirty:
+            node.perform_dirty_update()
+
+
+def _connect(instance: ComponentInstance, conn: ConnectionDef) -> None:
+    source = instance.inner.get(conn.source_id)
+    target = instance.inner.get(conn.target_id)
+    if source is None or target is None:
+        return  # a dropped (unknown-type) node takes its connections with it
+    if source.get_output(conn.source_port) is None or target.get_input(conn.target_port) is None:
+        log.warning(
+            "connection dropped: port cannot exist",
+            component=instance.component.name,
+            source=f"{conn.source_id}.{conn.source_port}",
+            target=f"{conn.target_id}.{conn.target_port}",
+        )
+        return
+    source.connect_output(conn.source_port, target, conn.target_port)
+
+
+def _create_node(ctx: RunContext, node_def: NodeDef, owner: ComponentInstance) -> Node | None:
+    services = ctx.services
+    node: Node
+    if node_def.type == ComponentInputs.TYPE:
+        node = ComponentInputs(ctx, node_def.id, owner)
+    elif node_def.type == ComponentOutputs.TYPE:
+        node = ComponentOutputs(ctx, node_def.id, owner)
+    elif node_def.type in services.export.components:
+        node = ComponentInstance(ctx, node_def.id, services.export.components[node_def.type])
+        ctx.nodes.append(node)
+        populate(ctx, node)
+        node.apply_parameters(node_def.parameters)
+        return node
+    else:
+        node_class = services.node_types.get(node_def.type)
+        if node_class is None:
+            return None  # unknown types were reported at load (spec §1.6)
+        node = node_class(ctx, node_def.id)
+        node.setup(node_def)
+    ctx.nodes.append(node)
+    node.apply_parameters(node_def.parameters)
+    return node

@@ -1,0 +1,231 @@
+"""One run's world: its node scope, model scope, update frames (R1) and settlement (R14).
+
+Run lifecycle: RUNNING → SETTLED (first Response, a rejection, or the timeout) → torn down.
+Frames follow Noodl: an update is requested with ``call_soon`` (``setImmediate``); a frame makes up
+to 10 passes over dirty nodes in the order they were flagged, then the after-update callbacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import structlog
+
+from sidecar.runtime.objects import ModelScope
+from sidecar.runtime.recorder import Recorder
+from sidecar.runtime.values import js_stringify
+
+if TYPE_CHECKING:
+    from sidecar.runtime.node import Node
+    from sidecar.runtime.services import RunServices
+
+MAX_PASSES_PER_FRAME = 10
+
+log = structlog.get_logger()
+
+
+class ScriptHost(Protocol):
+    """A node whose script effects the bridge replays (Function, REST)."""
+
+    id: str
+    deleted: bool
+
+    @property
+    def type_name(self) -> str: ...
+
+    def set_script_output(self, name: str, value: Any) -> None: ...
+
+    def send_signal(self, name: str) -> None: ...
+
+
+class Outcome(enum.Enum):
+    RESPONDED = "responded"
+    REJECTED = "rejected"
+    NOT_FOUND = "not-found"
+    TIMED_OUT = "timed-out"
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionResponse:
+    """What a run resolves with; ``body`` is the exact text the real runner would produce."""
+
+    status_code: int
+    body: str
+    outcome: Outcome = Outcome.RESPONDED
+
+
+@dataclass(frozen=True, slots=True)
+class NoodlRequest:
+    headers: dict[str, str]
+    body: str
+
+
+class RunContext:
+    def __init__(
+        self,
+        services: RunServices,
+        run_id: str,
+        function: str,
+        request: NoodlRequest,
+        recorder: Recorder | None,
+    ) -> None:
+        self.services = services
+        self.run_id = run_id
+        self.function = function
+        self.request = request
+        self.recorder = recorder
+        self.models = ModelScope()
+        self.loop = asyncio.get_running_loop()
+        self.result: asyncio.Future[FunctionResponse] = self.loop.create_future()
+        self.nodes: list[Node] = []
+        self.js_state: Any = None  # owned by the JS engine for this run
+        self.user: Any = None  # the session user once the Request node authenticated one
+        self.config: Mapping[str, Any] | None = None  # config parameters, fetched before the run
+        self.record_classes: dict[str, str] = {}  # object id → collection, for records read or written
+        self.script_nodes: dict[str, ScriptHost] = {}  # script nodes by their key in the JS bridge
+        self._dirty: list[Node] = []
+        self._after_update: list[Callable[[], None]] = []
+        self._frame_requested = False
+        self._in_frame = False
+        self._frame_end: list[Callable[[], None]] = []
+        self.frame_number = 0
+        self._outputs_seen: dict[str, dict[str, Any]] = {}
+        self._tasks: set[asyncio.Future[Any]] = set()
+
+    @property
+    def settled(self) -> bool:
+        return self.result.done()
+
+    # ---- frames ------------------------------------------------------------------------------------
+    def node_is_dirty(self, node: Node) -> None:
+        self._dirty.append(node)
+        self.request_frame()
+
+    def after_update(self, callback: Callable[[], None]) -> None:
+        self._after_update.append(callback)
+        self.request_frame()
+
+    def request_frame(self) -> None:
+        if not self._frame_requested and not self.settled:
+            self._frame_requested = True
+            self.loop.call_soon(self._run_frame)
+
+    def at_frame_end(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` when the current frame ends, like a microtask queued during it."""
+        if self._in_frame:
+            self._frame_end.append(callback)
+        else:
+            self.loop.call_soon(callback)
+
+    def _run_frame(self) -> None:
+        self._frame_requested = False
+        self.frame_number += 1
+        self._in_frame = True
+        try:
+            self._passes()
+        finally:
+            self._in_frame = False
+        while self._frame_end and not self.settled:
+            callbacks, self._frame_end = self._frame_end, []
+            for callback in callbacks:
+                if not self.settled:
+                    callback()
+        if self._dirty or self._after_update:
+            self.request_frame()
+
+    def _passes(self) -> None:
+        for _ in range(MAX_PASSES_PER_FRAME):
+            if self.settled:
+                return
+            nodes, self._dirty = self._dirty, []
+            for node in nodes:
+                self._update_node(node)
+            callbacks, self._after_update = self._after_update, []
+            for callback in callbacks:
+                callback()
+            if not self._dirty and not self._after_update:
+                break
+
+    def _update_node(self, node: Node) -> None:
+        if node.deleted:
+            return
+        try:
+            node.update()
+        except Exception as error:  # a node failing is logged; the pass goes on (R1)
+            log.warning("node update failed", node_id=node.id, node_type=node.type_name, error=repr(error))
+            if self.recorder is not None:
+                self.recorder.node_failed(self.run_id, node.id, node.type_name, repr(error))
+
+    def note_cyclic(self, node: Node) -> None:
+        """The node stops for this frame and continues in the next one (R2)."""
+        log.warning("cyclic loop detected", node_id=node.id, node_type=node.type_name)
+        self.loop.call_soon(self._resume_cyclic, node)
+        self.request_frame()
+
+    def _resume_cyclic(self, node: Node) -> None:
+        if not node.deleted and not self.settled:
+            self.node_is_dirty(node)
+
+    # ---- async work started by nodes ------------------------------------------------------------------
+    def spawn(
+        self, awaitable: asyncio.Future[Any] | Any, done: Callable[[Any, BaseException | None], None]
+    ) -> None:
+        """Run node work (store calls) off the frame; ``done`` runs unless the run has settled."""
+        task = asyncio.ensure_future(awaitable)
+        self._tasks.add(task)
+
+        def finished(fut: asyncio.Future[Any]) -> None:
+            self._tasks.discard(fut)
+            if self.settled or fut.cancelled():
+                return
+            error = fut.exception()
+            done(None if error else fut.result(), error)
+
+        task.add_done_callback(finished)
+
+    # ---- settlement -----------------------------------------------------------------------------------
+    def settle(self, response: FunctionResponse) -> bool:
+        """First settlement wins; tears the run down before delivering (R14)."""
+        if self.settled:
+            return False
+        self.teardown()
+        self.result.set_result(response)
+        return True
+
+    def reject(self, message: str) -> bool:
+        """End the run as a rejection: the cloud host's 400 ``{"error": message}``."""
+        log.warning("function run rejected", function=self.function, error=message)
+        return self.settle(FunctionResponse(400, js_stringify({"error": message}) or "{}", Outcome.REJECTED))
+
+    def teardown(self) -> None:
+        for node in self.nodes:
+            node.delete()
+        self.nodes.clear()
+        self._dirty.clear()
+        self._after_update.clear()
+        self._frame_end.clear()
+        self.models.clear()
+        self.script_nodes.clear()
+        for task in self._tasks:
+            task.cancel()
+        self.services.js.release_run(self)
+
+    # ---- recorder plumbing ----------------------------------------------------------------------------
+    def note_node_start(self, node: Node, inputs: dict[str, Any]) -> None:
+        assert self.recorder is not None
+        self._outputs_seen[node.id] = {}
+        self.recorder.node_started(self.run_id, node.id, node.type_name, inputs)
+
+    def note_output(self, node: Node, name: str, value: Any) -> None:
+        seen = self._outputs_seen.get(node.id)
+        if seen is not None:
+            seen[name] = value
+
+    def note_node_end(self, node: Node) -> None:
+        assert self.recorder is not None
+        outputs = self._outputs_seen.pop(node.id, {})
+        self.recorder.node_finished(self.run_id, node.id, node.type_name, outputs)

@@ -1,0 +1,336 @@
+"""The node base class: ports, input queues, dirty flags and the Noodl update rules (spec §5).
+
+Lifecycle of a node: created → parameters queued (R8) → connections made (R7) → updated whenever
+dirty (R2: pull upstream, drain queues round-robin, after-inputs callbacks) → deleted at teardown.
+Values flow by pushing: an output flagged dirty reads its getter and queues the value on every
+connected input (R5); a signal queues ``True`` then ``False`` (R6). ``undefined`` is never sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from sidecar.runtime.ports import InputSpec, OutputSpec
+from sidecar.runtime.values import UNDEFINED, js_truthy
+
+if TYPE_CHECKING:
+    from sidecar.runtime.context import RunContext
+    from sidecar.runtime.export import NodeDef
+
+MAX_UPDATE_ITERATIONS = 100
+MAX_VALUES_PER_OUTPUT = 500
+
+
+class Node:
+    """Base of every node type. Subclasses declare ``INPUTS``/``OUTPUTS`` and editor metadata."""
+
+    TYPE: ClassVar[str] = ""
+    DISPLAY_NAME: ClassVar[str] = ""
+    CATEGORY: ClassVar[str] = ""
+    DOCS: ClassVar[str] = ""
+    INPUTS: ClassVar[tuple[InputSpec, ...]] = ()
+    OUTPUTS: ClassVar[tuple[OutputSpec, ...]] = ()
+    _static_inputs: ClassVar[Mapping[str, InputSpec]] = {}
+    _static_outputs: ClassVar[Mapping[str, OutputSpec]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._static_inputs = {spec.name: spec for spec in cls.INPUTS}
+        cls._static_outputs = {spec.name: spec for spec in cls.OUTPUTS}
+
+    def __init__(self, ctx: RunContext, node_id: str) -> None:
+        self.ctx = ctx
+        self.id = node_id
+        self.deleted = False
+        self._dyn_inputs: dict[str, InputSpec] = {}
+        self._dyn_outputs: dict[str, OutputSpec] = {}
+        self._out_conns: dict[str, list[tuple[Node, str]]] = {}
+        self._upstream: list[Node] = []
+        self._input_sources: dict[str, list[tuple[Node, str]]] = {}
+        self._queue: dict[str, list[Any]] = {}
+        self._after_inputs: list[Callable[[], None]] = []
+        self._edges: dict[str, bool] = {}
+        self.input_values: dict[str, Any] = {}
+        self._signals_sent: set[str] = set()
+        self._dirty = False
+        self._updating = False
+        self._updated_once = False
+        self._frame = -1
+        self._iterations = 0
+        self._sent_frame = -1
+        self._sent_counts: dict[str, int] = {}
+        self._cyclic = False
+        # False while the component is being built: nodes only join the dirty list once all
+        # connections exist (Noodl's ``updateOnDirtyFlagging``).
+        self.dirty_flagging = False
+
+    @property
+    def type_name(self) -> str:
+        return self.TYPE
+
+    def setup(self, node_def: NodeDef) -> None:
+        """Hook run once after creation, before parameters; e.g. for exported instance ports."""
+
+    # ---- ports -------------------------------------------------------------------------------
+    def get_input(self, name: str) -> InputSpec | None:
+        spec = self._static_inputs.get(name) or self._dyn_inputs.get(name)
+        if spec is None:
+            spec = self.make_dynamic_input(name)
+            if spec is not None:
+                self._dyn_inputs[name] = spec
+        return spec
+
+    def get_output(self, name: str) -> OutputSpec | None:
+        spec = self._static_outputs.get(name) or self._dyn_outputs.get(name)
+        if spec is None:
+            spec = self.make_dynamic_output(name)
+            if spec is not None:
+                self._dyn_outputs[name] = spec
+        return spec
+
+    def make_dynamic_input(self, name: str) -> InputSpec | None:
+        """Register an input on demand (R9); ``None`` when this type cannot have it."""
+        return None
+
+    def make_dynamic_output(self, name: str) -> OutputSpec | None:
+        return None
+
+    def register_input(self, spec: InputSpec) -> None:
+        self._dyn_inputs[spec.name] = spec
+
+    def register_output(self, spec: OutputSpec) -> None:
+        self._dyn_outputs[spec.name] = spec
+
+    def has_input(self, name: str) -> bool:
+        return name in self._static_inputs or name in self._dyn_inputs
+
+    def input_names(self) -> list[str]:
+        return [*self._static_inputs, *self._dyn_inputs]
+
+    def has_output(self, name: str) -> bool:
+        return name in self._static_outputs or name in self._dyn_outputs
+
+    def is_input_connected(self, name: str) -> bool:
+        """Connected to a real source; a Component Inputs port counts only if the instance's is."""
+        sources = self._input_sources.get(name)
+        if not sources:
+            return False
+        return any(source.feeds_from_connection(port) for source, port in sources)
+
+    def feeds_from_connection(self, output: str) -> bool:
+        return True
+
+    def has_output_connections(self, name: str) -> bool:
+        return bool(self._out_conns.get(name))
+
+    def output_value(self, name: str) -> Any:
+        spec = self._static_outputs.get(name) or self._dyn_outputs.get(name) or self.get_output(name)
+        if spec is None or spec.get is None:
+            return UNDEFINED
+        return spec.get(self)
+
+    # ---- wiring --------------------------------------------------------------------------------
+    def connect_output(self, output: str, target: Node, target_input: str) -> None:
+        """Wire ``output`` to ``target``; deliver the current value at once unless undefined (R7)."""
+        self._out_conns.setdefault(output, []).append((target, target_input))
+        target._input_sources.setdefault(target_input, []).append((self, output))
+        target._upstream.append(self)
+        if output in self._signals_sent:
+            target.queue_input(target_input, True)
+            target.queue_input(target_input, False)
+        else:
+            value = self.output_value(output)
+            if value is not UNDEFINED:
+                target.queue_input(target_input, value)
+        target.flag_dirty()
+
+    def apply_parameters(self, parameters: Mapping[str, Any]) -> None:
+        """Queue parameters by input priority, highest first, stable (R8); unknown inputs are dropped."""
+        known: list[tuple[int, str, Any]] = []
+        for name, value in parameters.items():
+            spec = self.get_input(name)
+            if spec is not None:
+                known.append((spec.priority, name, value))
+        known.sort(key=lambda item: -item[0])
+        for _priority, name, value in known:
+            self.queue_input(name, value)
+
+    # ---- pushing values --------------------------------------------------------------------------
+    def queue_input(self, name: str, value: Any) -> None:
+        queue = self._queue.get(name)
+        if queue is None:
+            self._queue[name] = [value]
+        else:
+            # Before the first update the last value wins, except that a pending signal
+            # (a queue starting with True) keeps its True/False pair (R4).
+            if not self._updated_once and queue and queue[0] is not True:
+                queue.clear()
+            queue.append(value)
+        if not self._dirty and not self.deleted:  # flag_dirty, inlined on the hottest path
+            self._dirty = True
+            if self.dirty_flagging:
+                self.perform_dirty_update()
+
+    def flag_output_dirty(self, name: str) -> None:
+        connections = self._out_conns.get(name)
+        recorder = self.ctx.recorder
+        if not connections and recorder is None:
+            return
+        value = self.output_value(name)
+        if value is UNDEFINED:
+            return
+        if recorder is not None:
+            self.ctx.note_output(self, name, value)
+        if connections:
+            self._count_sent(name, 1)
+            for target, port in connections:
+                target.queue_input(port, value)
+
+    def send_signal(self, name: str) -> None:
+        if self.ctx.recorder is not None:
+            self.ctx.note_output(self, name, True)
+        connections = self._out_conns.get(name)
+        if connections:
+            self._count_sent(name, 2)
+            for target, port in connections:
+                target.queue_input(port, True)
+                target.queue_input(port, False)
+        # Remembered until this node's inputs settle, so a connection made meanwhile replays it (R7).
+        # One pending clean-up covers every signal sent before it runs, as Noodl's per-signal ones do.
+        if not self._signals_sent:
+            self._after_inputs.append(self._signals_sent.clear)
+        self._signals_sent.add(name)
+        self.flag_dirty()
+
+    def _count_sent(self, name: str, values: int) -> None:
+        """R3: more than 500 values on one output within a frame marks the node cyclic."""
+        if self._sent_frame != self._frame:
+            self._sent_frame = self._frame
+            self._sent_counts = {}
+        count = self._sent_counts.get(name, -1) + values
+        self._sent_counts[name] = count
+        if count > MAX_VALUES_PER_OUTPUT:
+            self._cyclic = True
+
+    def schedule_after_inputs(self, callback: Callable[[], None]) -> None:
+        self._after_inputs.append(callback)
+        self.flag_dirty()
+
+    def flag_dirty(self) -> None:
+        if self._dirty or self.deleted:
+            return
+        self._dirty = True
+        if self.dirty_flagging:
+            self.perform_dirty_update()
+
+    def perform_dirty_update(self) -> None:
+        """Put this node on the frame's dirty list and flag everything downstream dirty too."""
+        self.ctx.node_is_dirty(self)
+        for connections in self._out_conns.values():
+            for target, _port in connections:
+                target.flag_dirty()
+
+    # ---- the update step (R2) --------------------------------------------------------------------
+    def update(self) -> None:
+        if self._updating or not self._dirty or self.deleted:
+            return
+        frame = self.ctx.frame_number
+        if self._frame != frame:
+            self._frame = frame
+            self._iterations = 0
+            self._cyclic = False
+        self._updating = True
+        recorder = self.ctx.recorder
+        if recorder is not None:
+            self.ctx.note_node_start(self, self._queued_snapshot())
+        try:
+            while self._dirty and not self._cyclic and not self.deleted:
+                self.update_dependencies()
+                self._dirty = False
+                self._drain()
+                self._iterations += 1
+                if self._iterations >= MAX_UPDATE_ITERATIONS:
+                    self._cyclic = True
+        finally:
+            self._updating = False
+            self._updated_once = True
+        if recorder is not None:
+            self.ctx.note_node_end(self)
+        if self._cyclic:
+            self.ctx.note_cyclic(self)
+
+    def update_dependencies(self) -> None:
+        """Pull: update every node connected to an input first."""
+        for upstream in self._upstream:
+            if upstream._dirty:  # update() would return at once; skip the call on the hot path
+                upstream.update()
+
+    def _drain(self) -> None:
+        """Round-robin sweeps, one value per input, inputs in first-queued order, then callbacks."""
+        queue = self._queue
+        names = list(queue)
+        more = True
+        while more and not self._cyclic and not self.deleted:
+            more = False
+            for name in names:
+                values = queue[name]  # names are never removed, except at teardown (checked below)
+                if values:
+                    self.set_input(name, values.pop(0))
+                    if values:
+                        more = True
+                if self.deleted:  # the run settled meanwhile; nothing after teardown is observable
+                    return
+            if self._after_inputs:
+                callbacks, self._after_inputs = self._after_inputs, []
+                for callback in callbacks:
+                    if not self.deleted:
+                        callback()
+
+    def _queued_snapshot(self) -> dict[str, Any]:
+        return {name: values[0] for name, values in self._queue.items() if values}
+
+    def input_value(self, name: str) -> Any:
+        """The last value set on an input, else its declared default (Noodl ``getInputValue``)."""
+        if name in self.input_values:
+            return self.input_values[name]
+        spec = self.get_input(name)
+        return spec.default if spec is not None else UNDEFINED
+
+    def set_input(self, name: str, value: Any) -> None:
+        spec = self._static_inputs.get(name) or self._dyn_inputs.get(name) or self.get_input(name)
+        if spec is None:
+            return
+        if spec.type == "array" and isinstance(value, str):
+            value = self.ctx.services.js.eval_array_literal(value)  # R10: strings are evaluated as JS
+        self.input_values[name] = value
+        if spec.on_signal is not None:
+            now = js_truthy(value)
+            before = self._edges.get(name, False)
+            self._edges[name] = now
+            if now and not before:
+                spec.on_signal(self)
+        elif spec.set is not None:
+            spec.set(self, value)
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+    def delete(self) -> None:
+        """Teardown: also drop the references that form cycles, so the run is freed by refcount."""
+        self.deleted = True
+        self._queue.clear()
+        self._after_inputs.clear()
+        self._out_conns.clear()
+        self._upstream.clear()
+        self._input_sources.clear()
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        """Editor-facing metadata, shaped like an entry of ``cloud-nodelib.json`` ``nodetypes``."""
+        ports = [spec.describe() for spec in cls.INPUTS] + [spec.describe() for spec in cls.OUTPUTS]
+        return {
+            "name": cls.TYPE,
+            "displayNodeName": cls.DISPLAY_NAME or cls.TYPE,
+            "category": cls.CATEGORY,
+            "docs": cls.DOCS,
+            "ports": ports,
+        }

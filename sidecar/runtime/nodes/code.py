@@ -1,0 +1,269 @@
+"""Expression and Function nodes: user JavaScript run in the embedded engine (§6.3)."""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+import structlog
+
+from sidecar.errors import ScriptError, ScriptLimitError
+from sidecar.runtime.bridge import apply_effects
+from sidecar.runtime.export import NodeDef
+from sidecar.runtime.node import Node
+from sidecar.runtime.ports import InputSpec, OutputSpec
+from sidecar.runtime.values import UNDEFINED, js_to_string, js_truthy, strict_equals
+
+log = structlog.get_logger()
+
+_STRING_LITERAL = re.compile(r"([\"'`])(?:\\.|(?!\1).)*?\1")
+_IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z0-9_$]+)*")
+_IGNORED_IDENTIFIERS = frozenset(
+    [
+        "min",
+        "max",
+        "cos",
+        "sin",
+        "tan",
+        "sqrt",
+        "pi",
+        "round",
+        "floor",
+        "ceil",
+        "abs",
+        "random",
+        "Math",
+        "window",
+        "document",
+        "undefined",
+        "Vars",
+        "true",
+        "false",
+        "null",
+        "Boolean",
+    ]
+)
+
+
+def expression_identifiers(expression: str) -> tuple[str, ...]:
+    """Inputs of an Expression: identifiers outside strings, first segment of ``a.b``, in order."""
+    stripped = _STRING_LITERAL.sub("", expression)
+    names: dict[str, None] = {}
+    for match in _IDENTIFIER.finditer(stripped):
+        name = match.group().split(".", 1)[0]
+        if name not in _IGNORED_IDENTIFIERS:
+            names[name] = None
+    return tuple(names)
+
+
+@functools.cache
+def _identifier_input(name: str) -> InputSpec:
+    def store(node: Any, value: Any) -> None:
+        node.values[name] = value
+        if not node.is_input_connected("run"):
+            node.schedule_evaluation()
+
+    return InputSpec(name, "*", set=store, default=0)
+
+
+@functools.cache
+def _script_input(name: str) -> InputSpec:
+    key = name[3:]
+
+    def store(node: Any, value: Any) -> None:
+        node.inputs[key] = value
+        if not node.is_input_connected("run"):
+            node.schedule_run()
+
+    return InputSpec(name, "*", set=store)
+
+
+@functools.cache
+def _script_output(name: str, signal: bool) -> OutputSpec:
+    if signal:
+        return OutputSpec(name, "signal")
+    key = name[4:]
+    return OutputSpec(name, "*", get=lambda node: node.outputs.get(key, UNDEFINED))
+
+
+_IGNORED_INPUT = InputSpec("*", "*", set=lambda node, value: None)
+
+
+class ExpressionNode(Node):
+    TYPE = "Expression"
+    DISPLAY_NAME = "Expression"
+    CATEGORY = "CustomCode"
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.identifiers: tuple[str, ...] = ()
+        self.values: dict[str, Any] = {}
+        self.handle: str | None = None
+        self.result: Any = 0
+        self._scheduled = False
+
+    def make_dynamic_input(self, name: str) -> InputSpec | None:
+        return _identifier_input(name)
+
+    def _set_expression(self, value: Any) -> None:
+        source = js_to_string(value)
+        self.identifiers = expression_identifiers(source)
+        for name in self.identifiers:
+            self.get_input(name)
+            self.values.setdefault(name, 0)
+        try:
+            self.handle = self.ctx.services.js.compile_expression(source, self.identifiers)
+        except ScriptLimitError:
+            raise
+        except ScriptError as error:
+            log.info("expression does not compile", node_id=self.id, error=error.message)
+            self.handle = None
+        if not self.is_input_connected("run"):
+            self.schedule_evaluation()
+
+    def _on_run(self) -> None:
+        self.schedule_evaluation()
+
+    def schedule_evaluation(self) -> None:
+        if not self._scheduled:
+            self._scheduled = True
+            self.schedule_after_inputs(self._evaluate)
+
+    def _evaluate(self) -> None:
+        self._scheduled = False
+        previous = self.result
+        self.result = self._compute()
+        if not strict_equals(previous, self.result):
+            self.flag_output_dirty("result")
+            self.flag_output_dirty("isTrue")
+            self.flag_output_dirty("isFalse")
+        self.send_signal("isTrueEv" if js_truthy(self.result) else "isFalseEv")
+
+    def _compute(self) -> Any:
+        if self.handle is None:
+            return 0
+        args = [self.values.get(name, 0) for name in self.identifiers]
+        try:
+            return self.ctx.services.js.call_expression(self.handle, args)
+        except ScriptLimitError as error:
+            self.ctx.reject(error.message)
+            return UNDEFINED
+        except ScriptError as error:
+            log.info("expression failed", node_id=self.id, error=error.message)
+            return 0
+
+    INPUTS = (
+        InputSpec("expression", "string", set=_set_expression, priority=1, display_name="Expression"),
+        InputSpec("run", "signal", on_signal=_on_run, display_name="Run"),
+    )
+    OUTPUTS = (
+        OutputSpec("result", "*", get=lambda node: node.result, display_name="Result"),
+        OutputSpec("isTrue", "boolean", get=lambda node: js_truthy(node.result), display_name="Is True"),
+        OutputSpec(
+            "isFalse", "boolean", get=lambda node: not js_truthy(node.result), display_name="Is False"
+        ),
+        OutputSpec("isTrueEv", "signal", display_name="On True"),
+        OutputSpec("isFalseEv", "signal", display_name="On False"),
+    )
+
+
+class ScriptHostNode(Node):
+    """A node whose scripts write ``Outputs.x``: registered with the bridge, outputs ``out-*``."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.inputs: dict[str, Any] = {}
+        self.outputs: dict[str, Any] = {}
+        self.signal_outputs: list[str] = []
+        self.key = f"{self.id}#{len(self.ctx.script_nodes)}"
+        self.ctx.script_nodes[self.key] = self
+
+    def make_dynamic_output(self, name: str) -> OutputSpec | None:
+        return _script_output(name, name[4:] in self.signal_outputs) if name.startswith("out-") else None
+
+    def set_script_output(self, name: str, value: Any) -> None:
+        self.outputs[name] = value
+        self.flag_output_dirty("out-" + name)
+
+
+class FunctionNode(ScriptHostNode):
+    """``JavaScriptFunction``: an async script with ``Inputs``, ``Outputs``, ``Noodl``, ``Component``."""
+
+    TYPE = "JavaScriptFunction"
+    DISPLAY_NAME = "Function"
+    CATEGORY = "CustomCode"
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.handle: str | None = None
+        self._scheduled = False
+
+    def setup(self, node_def: NodeDef) -> None:
+        # Outputs.X() exists only for exported `out-X` ports of type signal (§12.16).
+        self.signal_outputs = [
+            port.name[4:] for port in node_def.ports if port.name.startswith("out-") and port.is_signal
+        ]
+
+    def make_dynamic_input(self, name: str) -> InputSpec | None:
+        if name.startswith("in-"):
+            return _script_input(name)
+        if name.startswith(("intype-", "outtype-")):
+            return _IGNORED_INPUT
+        return None
+
+    def _set_script(self, value: Any) -> None:
+        try:
+            self.handle = self.ctx.services.js.compile_function(js_to_string(value))
+        except ScriptLimitError as error:
+            self.ctx.reject(error.message)
+            return
+        except ScriptError as error:
+            log.warning("Error in JS node code", node_id=self.id, error=error.message)
+            self.handle = None
+            return
+        if not self.is_input_connected("run"):
+            self.schedule_run()
+
+    def _on_run(self) -> None:
+        self.schedule_run()
+
+    def schedule_run(self) -> None:
+        if not self._scheduled:
+            self._scheduled = True
+            self.schedule_after_inputs(self._run_script)
+
+    def _run_script(self) -> None:
+        self._scheduled = False
+        if self.handle is None:
+            return
+        try:
+            effects = self.ctx.services.js.run_function(
+                self.ctx, self.handle, self.key, self.inputs, self.signal_outputs
+            )
+        except ScriptError as error:
+            self.ctx.reject(error.message)
+            return
+        apply_effects(self.ctx, effects)
+        self.ctx.at_frame_end(self._continue_script)
+
+    def _continue_script(self) -> None:
+        """Continuations after ``await`` run once the frame is over, as microtasks do in Node."""
+        try:
+            effects = self.ctx.services.js.run_pending(self.ctx)
+        except ScriptError as error:
+            self.ctx.reject(error.message)
+            return
+        apply_effects(self.ctx, effects)
+
+    INPUTS = (
+        InputSpec(
+            "functionScript",
+            {"name": "string", "codeeditor": "javascript"},
+            set=_set_script,
+            display_name="Script",
+        ),
+        InputSpec("run", "signal", on_signal=_on_run, display_name="Run"),
+        InputSpec("scriptInputs", "proplist", set=lambda node, value: None, display_name="Inputs"),
+        InputSpec("scriptOutputs", "proplist", set=lambda node, value: None, display_name="Outputs"),
+    )

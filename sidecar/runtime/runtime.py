@@ -1,0 +1,206 @@
+"""``Runtime``: one loaded export and ``run(name, request)`` with the CloudRunner contract (§2).
+
+A run: create a request scope → instantiate ``/#__cloud__/<name>`` → find the top-level Request node
+→ on the next loop turn send the request into the graph → resolve with the first Response, a
+rejection, or the timeout answer (504 ``function/timeout``), whichever comes first.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import string
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+
+from sidecar.errors import ScriptError
+from sidecar.runtime.component import instantiate
+from sidecar.runtime.context import FunctionResponse, NoodlRequest, Outcome, RunContext
+from sidecar.runtime.export import CLOUD_PREFIX, ExportDef, load_export
+from sidecar.runtime.http_client import HttpClient
+from sidecar.runtime.jsengine import JsEngine
+from sidecar.runtime.nodes import NODE_TYPES
+from sidecar.runtime.nodes.io import RequestNode
+from sidecar.runtime.recorder import Recorder
+from sidecar.runtime.records_port import RecordsPort
+from sidecar.runtime.services import ConfigPort, RunServices
+from sidecar.runtime.values import js_stringify
+
+DEFAULT_TIMEOUT_SECONDS = 30.0
+CONFIG_TTL_SECONDS = 15 * 60
+_COMPONENT_TYPES = ("Component Inputs", "Component Outputs")
+
+log = structlog.get_logger()
+
+
+_RUN_PREFIX = "".join(secrets.choice(string.ascii_lowercase) for _ in range(6))
+_run_numbers = itertools.count(1)
+
+
+def _run_id() -> str:
+    """Unique within the process (run ids key the JS bridge's state), random across processes."""
+    return f"{_RUN_PREFIX}{next(_run_numbers):x}"
+
+
+def _error_body(message: str) -> str:
+    return js_stringify({"error": message}) or "{}"
+
+
+def unknown_node_types(export: ExportDef, node_types: Mapping[str, Any]) -> list[str]:
+    """``component: node (type)`` for every node the real runner would drop at load (§1.6)."""
+    found = []
+    for component in export.components.values():
+        for node in component.walk_nodes():
+            known = node.type in node_types or node.type in export.components or node.type in _COMPONENT_TYPES
+            if not known:
+                found.append(f"{component.name}: node {node.id!r} has unknown type {node.type!r}")
+    return found
+
+
+class Runtime:
+    """Runs the cloud functions of one export; safe for any number of concurrent runs."""
+
+    def __init__(
+        self,
+        export: ExportDef,
+        *,
+        js: JsEngine | None = None,
+        records: RecordsPort | None = None,
+        config: ConfigPort | None = None,
+        http: HttpClient | None = None,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    ) -> None:
+        self.export = export
+        self.timeout_seconds = timeout_seconds
+        self.services = RunServices(
+            export=export,
+            node_types=NODE_TYPES,
+            js=js or JsEngine(),
+            records=records,
+            config=config,
+            http=http,
+        )
+        self.warnings = unknown_node_types(export, NODE_TYPES)
+        self._config = ConfigCache(config) if config is not None and _uses_config(export) else None
+        for warning in self.warnings:
+            log.warning("node dropped at load", detail=warning)
+
+    @classmethod
+    def from_export(cls, data: object, **options: Any) -> Runtime:
+        """Validate a parsed export (raises ``WorkflowExportError``) and build its runtime."""
+        return cls(load_export(data), **options)
+
+    def has_function(self, name: str) -> bool:
+        return CLOUD_PREFIX + name in self.export.components
+
+    async def run(
+        self,
+        name: str,
+        request: NoodlRequest,
+        *,
+        recorder: Recorder | None = None,
+        timeout_seconds: float | None = None,
+    ) -> FunctionResponse:
+        component = self.export.components.get(CLOUD_PREFIX + name)
+        if component is None:
+            message = f"Can't find component model for {CLOUD_PREFIX}{name}"
+            return FunctionResponse(400, _error_body(message), Outcome.NOT_FOUND)
+        ctx = RunContext(self.services, _run_id(), name, request, recorder)
+        if self._config is not None:
+            ctx.config = await self._config.get()
+        if recorder is not None:
+            recorder.run_started(ctx.run_id, name, {"headers": request.headers, "body": request.body})
+        limit = self.timeout_seconds if timeout_seconds is None else timeout_seconds
+        timer = ctx.loop.call_later(limit, self._time_out, ctx, limit) if limit > 0 else None
+        try:
+            self._start(ctx, component)
+            response = await ctx.result
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if not ctx.settled:  # the awaiting task was cancelled: free the run all the same
+                ctx.teardown()
+        if recorder is not None:
+            recorder.run_finished(ctx.run_id, response.status_code, response.body, response.outcome.value)
+        return response
+
+    def _start(self, ctx: RunContext, component: Any) -> None:
+        try:
+            instance = instantiate(ctx, component, f"{ctx.run_id}-{ctx.function}")
+        except ScriptError as error:
+            ctx.reject(error.message)
+            return
+        request_node = next(
+            (
+                instance.inner[n.id]
+                for n in component.walk_nodes()
+                if n.type == RequestNode.TYPE and n.id in instance.inner
+            ),
+            None,
+        )
+        if not isinstance(request_node, RequestNode):
+            ctx.reject("Could not find request node for function")
+            return
+        ctx.loop.call_soon(self._send_request, ctx, request_node)
+
+    @staticmethod
+    def _send_request(ctx: RunContext, request_node: RequestNode) -> None:
+        if ctx.settled:
+            return
+        recorder = ctx.recorder
+        try:
+            if recorder is not None:
+                ctx.note_node_start(request_node, {"headers": ctx.request.headers, "body": ctx.request.body})
+            request_node.send_request()
+            if recorder is not None:
+                ctx.note_node_end(request_node)
+        except Exception as error:  # a throw while sending rejects run() (§2.2 step 5)
+            ctx.reject(str(error) or type(error).__name__)
+
+    @staticmethod
+    def _time_out(ctx: RunContext, limit: float) -> None:
+        ms = round(limit * 1000)
+        body = {
+            "error": (
+                f'Cloud function "{ctx.function}" did not send a response within {ms}ms and was stopped. '
+                "Check that every path through the function reaches a Response node."
+            ),
+            "code": "function/timeout",
+            "function": ctx.function,
+            "timeoutMs": ms,
+        }
+        ctx.settle(FunctionResponse(504, js_stringify(body) or "{}", Outcome.TIMED_OUT))
+
+
+def _uses_config(export: ExportDef) -> bool:
+    return any(node.type == "DbConfig" for c in export.components.values() for node in c.walk_nodes())
+
+
+class ConfigCache:
+    """Config parameters shared by runs for 15 minutes, as the real runner's ConfigService."""
+
+    def __init__(self, port: ConfigPort, ttl_seconds: float = CONFIG_TTL_SECONDS) -> None:
+        self._port = port
+        self._ttl = ttl_seconds
+        self._value: Mapping[str, Any] | None = None
+        self._fetched_at = 0.0
+
+    async def get(self) -> Mapping[str, Any] | None:
+        now = time.monotonic()
+        if self._value is None or now - self._fetched_at > self._ttl:
+            try:
+                self._value = await self._port.get_config()
+            except Exception as error:  # a config failure leaves Config nodes empty, never fails the run
+                log.warning("config fetch failed", error=repr(error))
+                return self._value
+            self._fetched_at = now
+        return self._value
+
+
+def make_request(body: Any = None, headers: Mapping[str, str] | None = None) -> NoodlRequest:
+    """A ``NoodlRequest`` from a parsed body (JSON-encoded like the local backend) or raw text."""
+    text = body if isinstance(body, str) else (js_stringify(body if body is not None else {}) or "")
+    return NoodlRequest(headers=dict(headers or {}), body=text)

@@ -1,0 +1,36 @@
+"""What a run may use from outside the graph, handed in by the composition root.
+
+The runtime imports nothing from ``sidecar.store``; the Records and User nodes reach the backend
+through :class:`~sidecar.runtime.records_port.RecordsPort`, Config nodes through :class:`ConfigPort`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sidecar.runtime.export import ExportDef
+from sidecar.runtime.http_client import HttpClient
+from sidecar.runtime.jsengine import JsEngine
+from sidecar.runtime.records_port import RecordsPort
+
+if TYPE_CHECKING:
+    from sidecar.runtime.node import Node
+
+
+class ConfigPort(Protocol):
+    async def get_config(self) -> Mapping[str, Any]:
+        """The backend's config parameters (``GET /config``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunServices:
+    export: ExportDef
+    node_types: Mapping[str, type[Node]]
+    js: JsEngine
+    records: RecordsPort | None = None
+    config: ConfigPort | None = None
+    http: HttpClient | None = None  # outbound HTTP for REST nodes; None means aiohttp
+    settings_json: str = "{}"  # the export's settings and metadata as scripts see them, encoded once
+    metadata_json: str = "{}"

@@ -1,0 +1,239 @@
+"""JavaScript value semantics the graph relies on, expressed over Python values.
+
+Graph values are plain Python values standing for JavaScript ones: ``None`` is ``null``,
+:data:`UNDEFINED` is ``undefined``, ``int``/``float`` are JS numbers (doubles), ``str``, ``bool``,
+``list`` (Array), ``dict`` (plain object, insertion-ordered) and :class:`~sidecar.runtime.objects.Model`.
+The helpers reproduce what the real runner observably does with them: ``JSON.stringify`` text,
+``String(v)``, truthiness, ``JSON.parse`` of a request body and ``for…in`` key order.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+from json.encoder import encode_basestring
+from typing import Any, Final
+
+
+class _Undefined:
+    """The JavaScript ``undefined``: never sent on a connection, dropped from objects."""
+
+    _instance: _Undefined | None = None
+
+    def __new__(cls) -> _Undefined:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "undefined"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNDEFINED: Final = _Undefined()
+
+_MAX_SAFE_INT: Final = 2**53
+_INDEX_KEY = re.compile(r"0|[1-9][0-9]{0,9}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def is_undefined(value: object) -> bool:
+    return value is UNDEFINED
+
+
+def js_truthy(value: object) -> bool:
+    """JavaScript ``!!value``: objects and arrays are truthy even when empty; NaN is falsy."""
+    if value is None or value is UNDEFINED or value is False:
+        return False
+    if value is True:
+        return True
+    if isinstance(value, float):
+        return value != 0.0 and not math.isnan(value)
+    if isinstance(value, int):
+        return value != 0
+    if isinstance(value, str):
+        return value != ""
+    return True
+
+
+def js_number_str(number: float) -> str:
+    """ECMAScript ``Number::toString`` (shortest round-trip digits, JS exponent thresholds)."""
+    if isinstance(number, int) and not isinstance(number, bool) and abs(number) < _MAX_SAFE_INT:
+        return str(number)
+    number = float(number)
+    if math.isnan(number):
+        return "NaN"
+    if math.isinf(number):
+        return "Infinity" if number > 0 else "-Infinity"
+    if number == 0:
+        return "0"  # -0 prints as 0 in JavaScript
+    sign = "-" if number < 0 else ""
+    mantissa, _, exp_text = repr(abs(number)).partition("e")
+    int_part, _, frac_part = mantissa.partition(".")
+    all_digits = int_part + frac_part
+    significant = all_digits.lstrip("0")
+    # point: where the decimal point sits relative to the first significant digit (ECMAScript "n").
+    point = len(int_part) + (int(exp_text) if exp_text else 0) - (len(all_digits) - len(significant))
+    digits = significant.rstrip("0")
+    count = len(digits)
+    if count <= point <= 21:
+        return sign + digits + "0" * (point - count)
+    if 0 < point <= 21:
+        return sign + digits[:point] + "." + digits[point:]
+    if -6 < point <= 0:
+        return sign + "0." + "0" * (-point) + digits
+    exponent = point - 1
+    exp_sign = "+" if exponent >= 0 else "-"
+    body = digits[0] + ("." + digits[1:] if count > 1 else "")
+    return f"{sign}{body}e{exp_sign}{abs(exponent)}"
+
+
+def js_to_string(value: object) -> str:
+    """JavaScript ``String(value)``."""
+    if isinstance(value, str):
+        return value
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int | float):
+        return js_number_str(value)
+    if value is None:
+        return "null"
+    if value is UNDEFINED:
+        return "undefined"
+    if isinstance(value, list):
+        return ",".join("" if item is None or item is UNDEFINED else js_to_string(item) for item in value)
+    return "[object Object]"
+
+
+def _encode_string(text: str) -> str:
+    encoded: str = encode_basestring(text)
+    if _SURROGATE.search(encoded):
+        # Well-formed JSON.stringify escapes lone surrogates instead of emitting them raw.
+        encoded = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", encoded)
+    return encoded
+
+
+def js_stringify(value: object) -> str | None:
+    """``JSON.stringify(value)``; ``None`` where JavaScript returns ``undefined``."""
+    parts: list[str] = []
+    if not _write(value, parts):
+        return None
+    return "".join(parts)
+
+
+def _write(value: object, out: list[str]) -> bool:
+    """Append the JSON text of ``value``; False when the value is not serialisable (undefined)."""
+    if isinstance(value, str):
+        out.append(_encode_string(value))
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif value is None:
+        out.append("null")
+    elif isinstance(value, int | float):
+        text = js_number_str(value)
+        out.append("null" if text in ("NaN", "Infinity", "-Infinity") else text)
+    elif isinstance(value, list | tuple):
+        out.append("[")
+        for index, item in enumerate(value):
+            if index:
+                out.append(",")
+            if not _write(item, out):
+                out.append("null")
+        out.append("]")
+    elif isinstance(value, dict):
+        _write_object(value, out)
+    else:
+        to_json: Callable[[], object] | None = getattr(value, "to_json", None)
+        if to_json is None:
+            return False
+        return _write(to_json(), out)
+    return True
+
+
+def _write_object(value: dict[str, Any], out: list[str]) -> None:
+    out.append("{")
+    first = True
+    for key in for_in_keys(value):
+        mark = len(out)
+        out.append(("" if first else ",") + _encode_string(key) + ":")
+        if _write(value[key], out):
+            first = False
+        else:
+            del out[mark:]
+    out.append("}")
+
+
+def for_in_keys(obj: dict[str, Any]) -> list[str]:
+    """Own-key order of a JavaScript object: array-index keys ascending, then the rest as inserted."""
+    keys = list(obj)
+    index_keys = [key for key in keys if _INDEX_KEY.fullmatch(key) and int(key) < 2**32 - 1]
+    if not index_keys:
+        return keys
+    rest = [key for key in keys if not (_INDEX_KEY.fullmatch(key) and int(key) < 2**32 - 1)]
+    return sorted(index_keys, key=int) + rest
+
+
+def _parse_int(text: str) -> int | float:
+    number = int(text)
+    return number if abs(number) < _MAX_SAFE_INT else float(text)
+
+
+def _reject_constant(text: str) -> object:
+    raise ValueError(f"not JSON: {text}")
+
+
+def js_json_parse(text: str) -> object:
+    """``JSON.parse``: numbers become doubles (ints kept exact below 2**53); raises ValueError."""
+    return json.loads(text, parse_int=_parse_int, parse_constant=_reject_constant)
+
+
+def strict_equals(left: object, right: object) -> bool:
+    """JavaScript ``===``: numbers by value (NaN unequal), other primitives by value, objects by identity."""
+    left_number = isinstance(left, int | float) and not isinstance(left, bool)
+    right_number = isinstance(right, int | float) and not isinstance(right, bool)
+    if left_number or right_number:
+        return left_number and right_number and left == right
+    if isinstance(left, str | bool) or left is None or left is UNDEFINED:
+        return type(left) is type(right) and left == right
+    return left is right
+
+
+_JS_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_JS_RADIX = {"0x": 16, "0o": 8, "0b": 2}
+
+
+def js_to_number(value: object) -> int | float:
+    """JavaScript ``Number(value)``."""
+    if value is True or value is False:
+        return int(value)
+    if isinstance(value, int | float):
+        return value
+    if value is None:
+        return 0
+    if isinstance(value, list):
+        return js_to_number(js_to_string(value))
+    if not isinstance(value, str):
+        return math.nan
+    text = value.strip(" \t\n\r\v\f\u00a0\u2028\u2029\ufeff")
+    if not text:
+        return 0
+    radix = _JS_RADIX.get(text[:2].lower())
+    if radix is not None:
+        try:
+            return int(text[2:], radix)
+        except ValueError:
+            return math.nan
+    if text.lstrip("+-") == "Infinity":
+        return -math.inf if text.startswith("-") else math.inf
+    if not _JS_DECIMAL.fullmatch(text):
+        return math.nan
+    number = float(text)
+    return int(number) if number.is_integer() and abs(number) < _MAX_SAFE_INT else number

@@ -1,0 +1,92 @@
+"""Composition root of ``noodl-sidecar serve``: one backend, the editor supervisor's contract.
+
+The contract (noodl-backend-contract.md §1): stdin is ignored (the supervisor leaves it
+closed, so its EOF means nothing here); exactly one ``NODEGX_BACKEND_READY {json}``
+line on stdout once the port is bound and persistence is open; SIGTERM (or the death
+of ``--parent-pid``) drains and exits well within the supervisor's 3 s grace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from sidecar import process
+from sidecar.backends.backend import Backend, BackendSpec
+from sidecar.backends.registry import ensure_admin_token
+from sidecar.errors import UnsafeBindError
+from sidecar.web.settings import is_loopback
+
+log = structlog.get_logger("sidecar.serve")
+
+READY_PREFIX = "NODEGX_BACKEND_READY "
+STOP_DEADLINE_S = 2.5
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    data_dir: Path
+    port: int
+    host: str
+    token: str | None
+    backend_id: str
+    backend_name: str
+    parent_pid: int | None
+    ephemeral: bool
+
+
+def ready_line(port: int, ephemeral: bool, engine: str) -> str:
+    ready = {
+        "port": port,
+        "url": f"http://127.0.0.1:{port}",
+        "persistence": "ephemeral" if ephemeral else "persistent",
+        "engine": engine,
+    }
+    return READY_PREFIX + json.dumps(ready, separators=(",", ":"))
+
+
+async def serve(config: ServeConfig) -> int:
+    loop = asyncio.get_running_loop()
+    stopping: asyncio.Future[str] = loop.create_future()
+
+    def request_stop(reason: str) -> None:
+        if not stopping.done():
+            stopping.set_result(reason)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, request_stop, signal.Signals(signum).name)
+    watcher = loop.create_task(process.watch_parent(config.parent_pid, request_stop))
+
+    if not is_loopback(config.host) and not config.token:
+        # A generated token nobody knows would leave the port open to the network in practice.
+        raise UnsafeBindError(f"refusing to bind {config.host} without an admin token (pass --token)")
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    spec = BackendSpec(
+        data_dir=config.data_dir,
+        backend_id=config.backend_id,
+        name=config.backend_name,
+        admin_token=ensure_admin_token(config.data_dir, config.token),
+        host=config.host,
+        port=config.port,
+        ephemeral=config.ephemeral,
+    )
+    backend = Backend(spec)
+    await backend.start()  # raises with a clear message: persistence, bind, unsafe host
+    sys.stdout.write(ready_line(backend.port, config.ephemeral, backend.engine) + "\n")
+    sys.stdout.flush()
+
+    reason = await stopping
+    log.info("stopping", reason=reason)
+    watcher.cancel()
+    try:
+        await asyncio.wait_for(backend.stop(), STOP_DEADLINE_S)
+    except TimeoutError:
+        log.error("stop_deadline_passed", seconds=STOP_DEADLINE_S)
+        return 1
+    return 0

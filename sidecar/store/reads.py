@@ -1,0 +1,227 @@
+"""Read operations as plain functions over one connection snapshot (run on a reader thread)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sidecar.errors import InvalidQueryError, ObjectNotFoundError
+from sidecar.store import acl, clp
+from sidecar.store.codec import dump_json, type_tag
+from sidecar.store.interface import CallerContext, FetchOptions, QueryOptions, QueryResult
+from sidecar.store.names import quote, validate_class_name
+from sidecar.store.operands import ArrayColumn, Column, JsonValue, resolve
+from sidecar.store.records import decode_row, project
+from sidecar.store.schema import ClassSchema
+from sidecar.store.sqlfrag import Sql, all_of, fmt, sql
+from sidecar.store.where import compile_where
+
+Schemas = Mapping[str, ClassSchema]
+_HIDDEN_USER_FIELDS = ("sessionToken", "authData")
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    connection: sqlite3.Connection
+    schemas: Schemas
+    caller: CallerContext
+
+    def lookup(self) -> Callable[[str], ClassSchema | None]:
+        return self.schemas.get
+
+    def acl(self, alias: str) -> Sql:
+        return acl.visible(self.caller, alias)
+
+
+def matching(ctx: ReadContext, class_name: str, where: Mapping[str, Any]) -> tuple[Sql, Sql | None]:
+    """WHERE clause (filter AND row ACL) for alias ``t``, and the implied ``$nearSphere`` order."""
+    compiled = compile_where(where, class_name, ctx.lookup(), ctx.acl)
+    return all_of([compiled.condition, ctx.acl("t")]), compiled.near_order
+
+
+def order_by(schema: ClassSchema, order: tuple[str, ...], near: Sql | None) -> Sql:
+    terms: list[Sql] = []
+    for raw in order:
+        key = raw.strip()
+        descending = key.startswith("-")
+        key = key.lstrip("-")
+        if not key or key == "$score":
+            continue
+        operand = resolve(schema, key, "t")
+        direction = " DESC" if descending else ""
+        if isinstance(operand, Column | ArrayColumn):
+            terms.append(sql(operand.sql + direction))
+        elif isinstance(operand, JsonValue):
+            terms.append(sql(operand.value_sql + direction))
+    if not terms and near is not None:
+        terms.append(near)
+    if not terms:
+        return sql("")
+    params: list[Any] = []
+    for term in terms:
+        params.extend(term.params)
+    return Sql(" ORDER BY " + ", ".join(term.text for term in terms), tuple(params))
+
+
+def query(ctx: ReadContext, class_name: str, options: QueryOptions) -> QueryResult:
+    validate_class_name(class_name)
+    schema = ctx.schemas.get(class_name)
+    if schema is None:
+        return QueryResult([], 0 if options.count else None)
+    clp.check(schema.clp, "find", ctx.caller, class_name)
+    condition, near = matching(ctx, class_name, options.where)
+    ordering = order_by(schema, options.order, near)
+    limit = options.limit if options.limit >= 0 else -1
+    statement = fmt(
+        f"SELECT t.* FROM {quote(class_name)} AS t WHERE {{}}{{}} LIMIT ? OFFSET ?", condition, ordering
+    )
+    rows = ctx.connection.execute(statement.text, (*statement.params, limit, max(options.skip, 0))).fetchall()
+    objects = [decode_row(schema, row) for row in rows]
+    include = _includes(schema, options.include, options.keys)
+    objects = [present(ctx.schemas, ctx.caller, class_name, obj) for obj in objects]
+    if include:
+        expand(ctx, objects, schema, include)
+    results = [project(obj, options.keys, options.exclude_keys) for obj in objects]
+    total = count_matching(ctx, class_name, condition) if options.count else None
+    return QueryResult(results, total)
+
+
+def count(ctx: ReadContext, class_name: str, where: Mapping[str, Any]) -> int:
+    validate_class_name(class_name)
+    schema = ctx.schemas.get(class_name)
+    if schema is None:
+        return 0
+    clp.check(schema.clp, "count", ctx.caller, class_name)
+    condition, _ = matching(ctx, class_name, where)
+    return count_matching(ctx, class_name, condition)
+
+
+def count_matching(ctx: ReadContext, class_name: str, condition: Sql) -> int:
+    statement = fmt(f"SELECT COUNT(*) FROM {quote(class_name)} AS t WHERE {{}}", condition)
+    return int(ctx.connection.execute(statement.text, statement.params).fetchone()[0])
+
+
+def fetch(ctx: ReadContext, class_name: str, object_id: str, options: FetchOptions) -> dict[str, Any]:
+    schema = ctx.schemas.get(validate_class_name(class_name))
+    if schema is None or not isinstance(object_id, str):
+        raise ObjectNotFoundError()
+    clp.check(schema.clp, "get", ctx.caller, class_name)
+    row = load_row(ctx, schema, object_id)
+    obj = present(ctx.schemas, ctx.caller, class_name, decode_row(schema, row))
+    include = _includes(schema, options.include, options.keys)
+    if include:
+        expand(ctx, [obj], schema, include)
+    return project(obj, options.keys, options.exclude_keys)
+
+
+def load_row(ctx: ReadContext, schema: ClassSchema, object_id: str, perm: str = "_rperm") -> sqlite3.Row:
+    """The row if it exists and the caller holds ``perm`` on it; otherwise 101 (missing and forbidden look
+    the same)."""
+    visible = acl.visible(ctx.caller, "t", perm)
+    statement = fmt(
+        f'SELECT t.* FROM {quote(schema.class_name)} AS t WHERE t."objectId" = ? AND {{}}', visible
+    )
+    row = ctx.connection.execute(statement.text, (object_id, *visible.params)).fetchone()
+    if row is None:
+        raise ObjectNotFoundError()
+    return row  # type: ignore[no-any-return]
+
+
+def present(schemas: Schemas, caller: CallerContext, class_name: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """Hide what a non-master caller may not see: the class's protectedFields, and other users' secrets
+    (a user always sees all of their own ``_User`` row)."""
+    if caller.is_master:
+        return obj
+    if class_name == "_User" and obj.get("objectId") == caller.user_id:
+        return obj
+    schema = schemas.get(class_name)
+    hidden = clp.protected_fields(schema.clp, caller) if schema else set()
+    if class_name == "_User":
+        hidden.update(_HIDDEN_USER_FIELDS)
+    return {k: v for k, v in obj.items() if k not in hidden} if hidden else obj
+
+
+def _includes(schema: ClassSchema, include: tuple[str, ...], keys: tuple[str, ...] | None) -> list[list[str]]:
+    paths = [path.strip() for path in include if path.strip()]
+    paths += [key.rsplit(".", 1)[0] for key in keys or () if "." in key]
+    if "*" in paths:
+        paths = [p for p in paths if p != "*"]
+        paths += [name for name, spec in schema.fields.items() if spec.type == "Pointer"]
+    return [path.split(".") for path in dict.fromkeys(paths)]
+
+
+def expand(
+    ctx: ReadContext, objects: list[dict[str, Any]], schema: ClassSchema, paths: list[list[str]]
+) -> None:
+    """Replace pointers along each include path by full objects the caller may read, level by level."""
+    heads: dict[str, list[list[str]]] = {}
+    for path in paths:
+        heads.setdefault(path[0], []).append(path[1:])
+    for head, tails in heads.items():
+        holders = [obj for obj in objects if head in obj]
+        by_class: dict[str, set[str]] = {}
+        for obj in holders:
+            for pointer in _pointers(obj[head]):
+                by_class.setdefault(pointer["className"], set()).add(pointer["objectId"])
+        loaded: dict[tuple[str, str], dict[str, Any]] = {}
+        for class_name, ids in by_class.items():
+            target = ctx.schemas.get(class_name)
+            if target is None:
+                continue
+            found = _load_many(ctx, target, sorted(ids))
+            deeper = [tail for tail in tails if tail]
+            if deeper:
+                expand(ctx, found, target, deeper)
+            loaded.update({(class_name, o["objectId"]): o for o in found})
+        for obj in holders:
+            obj[head] = _swap(obj[head], loaded)
+
+
+def _pointers(value: Any) -> list[dict[str, Any]]:
+    items = value if isinstance(value, list) else [value]
+    return [v for v in items if type_tag(v) == "Pointer" and isinstance(v.get("className"), str)]
+
+
+def _swap(value: Any, loaded: dict[tuple[str, str], dict[str, Any]]) -> Any:
+    if isinstance(value, list):
+        return [_swap(item, loaded) for item in value]
+    if type_tag(value) == "Pointer":
+        found = loaded.get((value.get("className"), value.get("objectId")))
+        if found is not None:
+            return {"__type": "Object", "className": value["className"], **found}
+    return value
+
+
+def _load_many(ctx: ReadContext, schema: ClassSchema, ids: list[str]) -> list[dict[str, Any]]:
+    marks = ", ".join("?" * len(ids))
+    visible = acl.visible(ctx.caller, "t")
+    statement = fmt(
+        f'SELECT t.* FROM {quote(schema.class_name)} AS t WHERE t."objectId" IN ({marks}) AND {{}}', visible
+    )
+    rows = ctx.connection.execute(statement.text, (*ids, *visible.params)).fetchall()
+    return [present(ctx.schemas, ctx.caller, schema.class_name, decode_row(schema, row)) for row in rows]
+
+
+def distinct(ctx: ReadContext, class_name: str, field_name: str, where: Mapping[str, Any]) -> list[Any]:
+    validate_class_name(class_name)
+    schema = ctx.schemas.get(class_name)
+    if schema is None:
+        return []
+    clp.check(schema.clp, "find", ctx.caller, class_name)
+    if not isinstance(field_name, str) or not field_name:
+        raise InvalidQueryError("distinct needs a field name")
+    condition, _ = matching(ctx, class_name, where)
+    statement = fmt(f"SELECT t.* FROM {quote(class_name)} AS t WHERE {{}}", condition)
+    seen: dict[str, Any] = {}
+    head, *rest = field_name.split(".")
+    resolve(schema, field_name, "t")  # validates the name
+    for row in ctx.connection.execute(statement.text, statement.params):
+        value: Any = decode_row(schema, row).get(head)
+        for segment in rest:
+            value = value.get(segment) if isinstance(value, dict) else None
+        for item in value if isinstance(value, list) else [value]:
+            if item is not None:
+                seen.setdefault(dump_json(item), item)
+    return list(seen.values())

@@ -1,0 +1,134 @@
+"""Rows ↔ Parse objects: decoding stored rows, and turning a request body into column writes."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sidecar.errors import IncorrectTypeError, InvalidJsonError, InvalidKeyNameError
+from sidecar.store.acl import lists_to_acl
+from sidecar.store.codec import from_sql, infer_type, to_sql
+from sidecar.store.names import is_valid_field_name
+from sidecar.store.schema import ClassSchema, FieldSchema
+from sidecar.store.updates import RELATION_OPS, RelationChange, flatten_for_create, op_name, relation_change
+
+ALWAYS_KEPT = ("objectId", "createdAt", "updatedAt", "ACL")
+CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_IGNORED_ON_WRITE = frozenset({"createdAt", "updatedAt", "className", "__type"})
+
+
+def decode_row(schema: ClassSchema, row: sqlite3.Row | Mapping[str, Any]) -> dict[str, Any]:
+    """A stored row (or the column map just inserted) as Parse REST JSON: nulls absent, Relation markers
+    always present."""
+    obj: dict[str, Any] = {
+        "objectId": row["objectId"],
+        "createdAt": row["createdAt"],
+        "updatedAt": row["updatedAt"],
+    }
+    keys = row.keys()
+    for name, spec in schema.columns().items():
+        raw = row[name] if name in keys else None
+        if raw is not None:
+            obj[name] = from_sql(spec.type, raw, spec.target_class)
+    for name, spec in schema.relations().items():
+        obj[name] = {"__type": "Relation", "className": spec.target_class}
+    acl = lists_to_acl(row["_rperm"], row["_wperm"])
+    if acl is not None:
+        obj["ACL"] = acl
+    return obj
+
+
+def project(obj: dict[str, Any], keys: Iterable[str] | None, exclude: Iterable[str]) -> dict[str, Any]:
+    """Apply ``keys``/``excludeKeys``; the four base keys always stay, dot keys select their head."""
+    if keys is not None:
+        wanted = {key.split(".")[0] for key in keys} | set(ALWAYS_KEPT)
+        obj = {
+            k: v
+            for k, v in obj.items()
+            if k in wanted or (isinstance(v, dict) and v.get("__type") == "Relation")
+        }
+        nested: dict[str, list[str]] = {}
+        for key in keys:
+            head, _, rest = key.partition(".")
+            if rest:
+                nested.setdefault(head, []).append(rest)
+        for head, subkeys in nested.items():
+            if head in obj:
+                obj[head] = _project_included(obj[head], subkeys)
+    dropped = set(exclude) - set(ALWAYS_KEPT)
+    return {k: v for k, v in obj.items() if k not in dropped}
+
+
+def _project_included(value: Any, keys: list[str]) -> Any:
+    """``keys=a.b`` restricts the included object ``a`` to ``b`` (plus its identity)."""
+    if isinstance(value, list):
+        return [_project_included(item, keys) for item in value]
+    if isinstance(value, dict) and value.get("__type") == "Object":
+        marker = {"__type": "Object", "className": value.get("className")}
+        return {**marker, **project({k: v for k, v in value.items() if k not in marker}, keys, ())}
+    return value
+
+
+@dataclass
+class FieldWrites:
+    """What one body asks for, split by kind."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    """Top-level fields → new Parse value (None = unset)."""
+    ops: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Top-level fields with Increment/Add/AddUnique/Remove (applied to the current value)."""
+    nested: dict[str, Any] = field(default_factory=dict)
+    """Dot keys into Object fields (``meta.x``) → value or Delete op."""
+    relations: list[RelationChange] = field(default_factory=list)
+    acl: Any = None
+    acl_given: bool = False
+
+
+def split_body(body: Mapping[str, Any], *, creating: bool) -> FieldWrites:
+    writes = FieldWrites()
+    for key, value in body.items():
+        if key in _IGNORED_ON_WRITE or key == "objectId":
+            continue
+        if key == "ACL":
+            writes.acl, writes.acl_given = value, True
+            continue
+        head = key.split(".")[0]
+        if not is_valid_field_name(head) or ("." in key and creating):
+            raise InvalidKeyNameError(f"Invalid field name: {key}.")
+        op = op_name(value)
+        if op in RELATION_OPS or op == "Batch":
+            writes.relations.append(relation_change(key, value))
+        elif "." in key:
+            writes.nested[key] = value
+        elif op is None:
+            writes.values[key] = value
+        elif creating or op == "Delete":
+            writes.values[key] = flatten_for_create(value, key)
+        else:
+            writes.ops[key] = value
+    return writes
+
+
+def field_spec_for(value: Any) -> FieldSchema | None:
+    kind = infer_type(value)
+    if kind is None:
+        return None
+    if kind == "Relation":
+        raise InvalidJsonError("A Relation can only be written with AddRelation/RemoveRelation")
+    target = value.get("className") if kind == "Pointer" else None
+    return FieldSchema(kind, target)
+
+
+def encode(schema: ClassSchema, name: str, value: Any) -> Any:
+    spec = schema.fields[name]
+    if value is None:
+        return None
+    if spec.type == "Pointer" and value.get("className") not in (None, spec.target_class):
+        raise IncorrectTypeError(
+            f"schema mismatch for {schema.class_name}.{name}; expected Pointer<{spec.target_class}> "
+            f"but got Pointer<{value.get('className')}>"
+        )
+    return to_sql(spec.type, value, name, schema.class_name)

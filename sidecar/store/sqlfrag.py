@@ -1,0 +1,63 @@
+"""A tiny value type for SQL text with its bound parameters, combined in reading order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Sql:
+    text: str
+    params: tuple[Any, ...] = ()
+
+    def __str__(self) -> str:
+        return self.text
+
+
+TRUE = Sql("1")
+FALSE = Sql("0")
+
+
+def sql(text: str, *params: Any) -> Sql:
+    return Sql(text, tuple(params))
+
+
+def fmt(template: str, *parts: Sql) -> Sql:
+    """Fill ``{}`` placeholders left to right; parameters follow the same order as the text."""
+    params: list[Any] = []
+    for part in parts:
+        params.extend(part.params)
+    return Sql(template.format(*(part.text for part in parts)), tuple(params))
+
+
+def join(separator: str, parts: Iterable[Sql]) -> Sql:
+    items = list(parts)
+    params: list[Any] = []
+    for part in items:
+        params.extend(part.params)
+    return Sql(separator.join(f"({part.text})" for part in items), tuple(params))
+
+
+def all_of(parts: Iterable[Sql]) -> Sql:
+    items = [p for p in parts if p != TRUE]
+    if FALSE in items:
+        return FALSE
+    return join(" AND ", items) if items else TRUE
+
+
+def any_of(parts: Iterable[Sql]) -> Sql:
+    items = [p for p in parts if p != FALSE]
+    if TRUE in items:
+        return TRUE
+    return join(" OR ", items) if items else FALSE
+
+
+def negate(part: Sql) -> Sql:
+    """Logical NOT; sound because every predicate we build is two-valued (never NULL)."""
+    if part == TRUE:
+        return FALSE
+    if part == FALSE:
+        return TRUE
+    return fmt("NOT ({})", part)

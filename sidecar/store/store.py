@@ -1,0 +1,303 @@
+"""SqliteRecordStore: the async shell over the pure read/write functions.
+
+Composition: one :class:`WriteQueue` (writer thread, group commit) + a :class:`ReadPool` of reader
+threads (WAL lets them read while the writer writes) + the :class:`ChangeBus`. In ephemeral mode
+(``:memory:``) every call goes through the writer's connection, since a private in-memory database
+cannot be shared.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sidecar.errors import InvalidClassNameError, RequestFailedError
+from sidecar.store import aggregate as aggregation
+from sidecar.store import auth, export, reads, schema_admin, writes
+from sidecar.store import catalog as catalog_module
+from sidecar.store.catalog import WorkingCatalog
+from sidecar.store.changes import ChangeBus
+from sidecar.store.interface import (
+    BatchItemResult,
+    BatchOp,
+    CallerContext,
+    ChangeEvent,
+    ChangeListener,
+    CreateResult,
+    FetchOptions,
+    JsonObject,
+    QueryOptions,
+    QueryResult,
+    SaveResult,
+    Subscription,
+)
+from sidecar.store.matcher import RecordMatcher
+from sidecar.store.schema import ClassSchema
+from sidecar.store.sqlite.connection import MEMORY, Durability, open_connection
+from sidecar.store.sqlite.readpool import ReadPool
+from sidecar.store.sqlite.writer import WriteQueue
+
+T = TypeVar("T")
+WriteFn = Callable[[writes.WriteContext], tuple[T, Sequence[ChangeEvent]]]
+ReadFn = Callable[[reads.ReadContext], T]
+
+
+class SqliteRecordStore:
+    """Implements :class:`RecordStore`, :class:`SchemaAdmin` and :class:`AuthStore` over one SQLite file."""
+
+    def __init__(
+        self,
+        path: str,
+        writer: WriteQueue,
+        catalog: WorkingCatalog,
+        readers: ReadPool | None,
+        bus: ChangeBus,
+        allow_class_creation: bool,
+        session_lifetime: timedelta,
+    ) -> None:
+        self.path = path
+        self._writer = writer
+        self._catalog = catalog
+        self._readers = readers
+        self._bus = bus
+        self._schemas: dict[str, ClassSchema] = catalog.snapshot()
+        self._allow_class_creation = allow_class_creation
+        self._session_lifetime = session_lifetime
+        self._matcher = RecordMatcher()
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | Path | None,
+        *,
+        ephemeral: bool = False,
+        durability: Durability = Durability.NORMAL,
+        readers: int = 2,
+        read_time_limit: float = 10.0,
+        allow_client_class_creation: bool = True,
+        session_lifetime: timedelta = auth.DEFAULT_SESSION_LIFETIME,
+    ) -> SqliteRecordStore:
+        """Open (creating if needed) the store at ``path``; ``:memory:``/``None`` only with ``ephemeral``."""
+        location = MEMORY if path is None else str(path)
+        if (location == MEMORY) != ephemeral:
+            raise RequestFailedError(
+                "an in-memory store needs ephemeral=True, and ephemeral needs ':memory:'"
+            )
+        if location != MEMORY:
+            Path(location).parent.mkdir(parents=True, exist_ok=True)
+        connection = open_connection(location, readonly=False, durability=durability)
+        catalog_module.bootstrap(connection)
+        catalog = WorkingCatalog(catalog_module.load(connection))
+        bus = ChangeBus()
+        store: SqliteRecordStore
+
+        def published(schemas: dict[str, Any], events: list[Any]) -> None:
+            store._schemas = schemas
+            bus.emit(events)
+
+        writer = WriteQueue(connection, catalog, published)
+        pool = None if location == MEMORY else ReadPool(location, readers, read_time_limit)
+        store = cls(location, writer, catalog, pool, bus, allow_client_class_creation, session_lifetime)
+        writer.start()
+        await store._write(CallerContext.master(), _precreate)
+        return store
+
+    async def close(self) -> None:
+        await self._writer.close()
+        if self._readers is not None:
+            await self._readers.close()
+        await self._bus.drain()
+        self._matcher.close()
+
+    # ---- plumbing ---------------------------------------------------------------------------------
+
+    async def _write(self, caller: CallerContext, fn: WriteFn[T]) -> T:
+        def job(connection: sqlite3.Connection, catalog: WorkingCatalog) -> tuple[T, Sequence[ChangeEvent]]:
+            return fn(
+                writes.WriteContext(
+                    connection, catalog, caller, self._allow_class_creation, self._bus.has_listeners
+                )
+            )
+
+        return await self._writer.submit(job)
+
+    async def _read(self, caller: CallerContext, fn: ReadFn[T], *, limited: bool = True) -> T:
+        if self._readers is None:
+
+            def job(
+                connection: sqlite3.Connection, catalog: WorkingCatalog
+            ) -> tuple[T, Sequence[ChangeEvent]]:
+                return fn(reads.ReadContext(connection, catalog.schemas, caller)), ()
+
+            return await self._writer.submit(job)
+        schemas = self._schemas
+        return await self._readers.submit(
+            lambda connection: fn(reads.ReadContext(connection, schemas, caller)), limited=limited
+        )
+
+    def schemas(self) -> Mapping[str, ClassSchema]:
+        """The schemas as of the last commit."""
+        return self._schemas
+
+    # ---- RecordStore --------------------------------------------------------------------------------
+
+    async def query(self, class_name: str, options: QueryOptions, caller: CallerContext) -> QueryResult:
+        return await self._read(caller, lambda ctx: reads.query(ctx, class_name, options))
+
+    async def count(self, class_name: str, where: Mapping[str, Any], caller: CallerContext) -> int:
+        return await self._read(caller, lambda ctx: reads.count(ctx, class_name, where))
+
+    async def fetch(
+        self, class_name: str, object_id: str, caller: CallerContext, options: FetchOptions | None = None
+    ) -> JsonObject:
+        chosen = options or FetchOptions()
+        return await self._read(caller, lambda ctx: reads.fetch(ctx, class_name, object_id, chosen))
+
+    async def create(self, class_name: str, body: Mapping[str, Any], caller: CallerContext) -> CreateResult:
+        return await self._write(caller, lambda ctx: writes.create(ctx, class_name, body))
+
+    async def save(
+        self,
+        class_name: str,
+        object_id: str,
+        body: Mapping[str, Any],
+        caller: CallerContext,
+        expect: Mapping[str, Any] | None = None,
+    ) -> SaveResult:
+        return await self._write(caller, lambda ctx: writes.save(ctx, class_name, object_id, body, expect))
+
+    async def delete(self, class_name: str, object_id: str, caller: CallerContext) -> None:
+        await self._write(caller, lambda ctx: writes.delete(ctx, class_name, object_id))
+
+    async def increment(
+        self, class_name: str, object_id: str, field_name: str, amount: float, caller: CallerContext
+    ) -> SaveResult:
+        body = {field_name: {"__op": "Increment", "amount": amount}}
+        return await self.save(class_name, object_id, body, caller)
+
+    async def add_relation(
+        self,
+        class_name: str,
+        object_id: str,
+        key: str,
+        targets: Sequence[Mapping[str, Any]],
+        caller: CallerContext,
+    ) -> SaveResult:
+        body = {key: {"__op": "AddRelation", "objects": list(targets)}}
+        return await self.save(class_name, object_id, body, caller)
+
+    async def remove_relation(
+        self,
+        class_name: str,
+        object_id: str,
+        key: str,
+        targets: Sequence[Mapping[str, Any]],
+        caller: CallerContext,
+    ) -> SaveResult:
+        body = {key: {"__op": "RemoveRelation", "objects": list(targets)}}
+        return await self.save(class_name, object_id, body, caller)
+
+    async def aggregate(
+        self, class_name: str, pipeline: Sequence[Mapping[str, Any]], caller: CallerContext
+    ) -> list[JsonObject]:
+        return await self._read(caller, lambda ctx: aggregation.run(ctx, class_name, pipeline))
+
+    async def distinct(
+        self, class_name: str, field_name: str, where: Mapping[str, Any], caller: CallerContext
+    ) -> list[Any]:
+        return await self._read(caller, lambda ctx: reads.distinct(ctx, class_name, field_name, where))
+
+    async def batch(
+        self, ops: Sequence[BatchOp], caller: CallerContext, *, transaction: bool = False
+    ) -> list[BatchItemResult]:
+        return await self._write(caller, lambda ctx: writes.batch(ctx, list(ops), transaction))
+
+    def subscribe(self, listener: ChangeListener) -> Subscription:
+        return self._bus.subscribe(listener)
+
+    # ---- realtime filters (not part of RecordStore: an SQLite-specific helper for the SSE door) ---------
+
+    def check_filter(self, class_name: str, where: Mapping[str, Any]) -> None:
+        """Validate a subscription filter up front (same errors as a query; cross-class operators refused)."""
+        self._matcher.check(self._schemas.get(class_name), where)
+
+    def matches(
+        self, class_name: str, where: Mapping[str, Any], record: Mapping[str, Any], caller: CallerContext
+    ) -> bool:
+        """Whether a change record passes ``where`` and is readable by ``caller``, with query semantics."""
+        schema = self._schemas.get(class_name)
+        return schema is not None and self._matcher.matches(schema, where, record, caller)
+
+    def redact(self, class_name: str, record: Mapping[str, Any], caller: CallerContext) -> JsonObject:
+        """A change record as ``caller`` may see it (protectedFields, other users' secrets), as reads do."""
+        return reads.present(self._schemas, caller, class_name, dict(record))
+
+    # ---- SchemaAdmin (callers must be master; the doors check that) -------------------------------------
+
+    async def list_schemas(self) -> list[JsonObject]:
+        return [self._schemas[name].to_wire() for name in sorted(self._schemas)]
+
+    async def get_schema(self, class_name: str) -> JsonObject:
+        schema = self._schemas.get(class_name)
+        if schema is None:
+            raise InvalidClassNameError(f"Class {class_name} does not exist.")
+        return schema.to_wire()
+
+    async def create_class(self, class_name: str, definition: Mapping[str, Any]) -> JsonObject:
+        return await self._write(_MASTER, lambda ctx: schema_admin.create_class(ctx, class_name, definition))
+
+    async def update_class(self, class_name: str, definition: Mapping[str, Any]) -> JsonObject:
+        return await self._write(_MASTER, lambda ctx: schema_admin.update_class(ctx, class_name, definition))
+
+    async def delete_class(self, class_name: str) -> None:
+        await self._write(_MASTER, lambda ctx: schema_admin.delete_class(ctx, class_name))
+
+    async def rename_field(self, class_name: str, old: str, new: str) -> JsonObject:
+        return await self._write(_MASTER, lambda ctx: schema_admin.rename_field(ctx, class_name, old, new))
+
+    async def change_field_type(self, class_name: str, field_name: str, new_type: str) -> JsonObject:
+        return await self._write(
+            _MASTER, lambda ctx: schema_admin.change_field_type(ctx, class_name, field_name, new_type)
+        )
+
+    async def export_schema(self, fmt: str) -> str:
+        return await self._read(
+            _MASTER, lambda ctx: export.export_schema(ctx.connection, ctx.schemas, fmt), limited=False
+        )
+
+    async def export_data(self, fmt: str) -> str:
+        return await self._read(
+            _MASTER, lambda ctx: export.export_data(ctx.connection, ctx.schemas, fmt), limited=False
+        )
+
+    # ---- AuthStore ------------------------------------------------------------------------------------
+
+    async def signup(self, body: Mapping[str, Any], caller: CallerContext) -> JsonObject:
+        return await self._write(caller, lambda ctx: auth.signup(ctx, body, self._session_lifetime))
+
+    async def login(self, username: str | None, email: str | None, password: str) -> JsonObject:
+        return await self._write(
+            _MASTER, lambda ctx: auth.login(ctx, username, email, password, self._session_lifetime)
+        )
+
+    async def logout(self, session_token: str) -> None:
+        await self._write(_MASTER, lambda ctx: auth.logout(ctx, session_token))
+
+    async def caller_for_session(self, session_token: str) -> CallerContext:
+        return await self._read(_MASTER, lambda ctx: auth.caller_for_session(ctx, session_token))
+
+    async def current_user(self, session_token: str) -> JsonObject:
+        return await self._read(_MASTER, lambda ctx: auth.current_user(ctx, session_token))
+
+
+_MASTER = CallerContext.master()
+
+
+def _precreate(ctx: writes.WriteContext) -> tuple[None, list[ChangeEvent]]:
+    """``_User``, ``_Session`` and ``_Role`` exist from the start (contract §5, edge case 17)."""
+    for class_name in catalog_module.PRECREATED:
+        ctx.catalog.ensure_class(ctx.connection, class_name)
+    return None, []

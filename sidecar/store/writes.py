@@ -1,0 +1,368 @@
+"""Write operations as plain functions run by the writer thread inside a transaction.
+
+Each returns ``(result, events)``; events are released only after the commit (see ``sqlite.writer``).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import re
+import sqlite3
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sidecar.errors import (
+    DuplicateObjectIdError,
+    DuplicateValueError,
+    EmailTakenError,
+    ImmutableFieldError,
+    IncorrectTypeError,
+    InvalidJsonError,
+    InvalidKeyNameError,
+    InvalidRoleNameError,
+    MissingRequiredFieldError,
+    ObjectNotFoundError,
+    OperationForbiddenError,
+    PreconditionFailedError,
+    UsernameTakenError,
+)
+from sidecar.store import acl, clp, passwords
+from sidecar.store.catalog import WorkingCatalog
+from sidecar.store.codec import dump_json, now_iso
+from sidecar.store.interface import (
+    BatchItemResult,
+    BatchMethod,
+    BatchOp,
+    CallerContext,
+    CallerKind,
+    ChangeAction,
+    ChangeEvent,
+    CreateResult,
+    SaveResult,
+)
+from sidecar.store.names import join_table, quote, validate_class_name
+from sidecar.store.reads import ReadContext, load_row
+from sidecar.store.records import CLIENT_ID_RE, FieldWrites, decode_row, encode, field_spec_for, split_body
+from sidecar.store.schema import ClassSchema, FieldSchema
+from sidecar.store.updates import RelationChange, apply_op
+
+Events = list[ChangeEvent]
+_ROLE_NAME_RE = re.compile(r"^[A-Za-z0-9_\- ]+$")
+
+
+@dataclass
+class WriteContext:
+    connection: sqlite3.Connection
+    catalog: WorkingCatalog
+    caller: CallerContext
+    allow_class_creation: bool = True
+    records_wanted: bool = True
+    """False when nobody listens to changes: batch creates then skip building the full record."""
+    _now: str | None = None
+
+    def now(self) -> str:
+        """One timestamp per job: every object written by one batch carries the same instant."""
+        if self._now is None:
+            self._now = now_iso()
+        return self._now
+
+    def reader(self) -> ReadContext:
+        return ReadContext(self.connection, self.catalog.schemas, self.caller)
+
+    def schema_for_write(self, class_name: str) -> ClassSchema:
+        validate_class_name(class_name)
+        schema = self.catalog.get(class_name)
+        if schema is not None:
+            return schema
+        if not (self.caller.is_master or self.allow_class_creation):
+            raise OperationForbiddenError(
+                f"This user is not allowed to access non-existent class: {class_name}"
+            )
+        return self.catalog.ensure_class(self.connection, class_name)
+
+    def ensure_field(self, schema: ClassSchema, name: str, spec: FieldSchema) -> ClassSchema:
+        """Add a column on first write (addField CLP for non-master), or check the type matches (111)."""
+        existing = schema.fields.get(name)
+        if existing is not None:
+            if existing.type != spec.type:
+                raise IncorrectTypeError(
+                    f"schema mismatch for {schema.class_name}.{name}; "
+                    f"expected {existing.type} but got {spec.type}"
+                )
+            return schema
+        clp.check(schema.clp, "addField", self.caller, schema.class_name)
+        return self.catalog.add_field(self.connection, schema.class_name, name, spec)
+
+
+def create(
+    ctx: WriteContext, class_name: str, body: Mapping[str, Any], *, full_record: bool = True
+) -> tuple[CreateResult, Events]:
+    schema = ctx.schema_for_write(class_name)
+    clp.check(schema.clp, "create", ctx.caller, class_name)
+    object_id = _new_object_id(body.get("objectId"))
+    writes = split_body(body, creating=True)
+    if class_name == "_Role":
+        _check_new_role(writes)
+    owner = _creator_owner(ctx, schema)
+    if owner is not None:
+        writes.values["owner"] = {"__type": "Pointer", "className": "_User", "objectId": owner}
+    acl_value = _acl_for_create(ctx, class_name, writes, object_id, owner)
+    now = ctx.now()
+    columns: dict[str, Any] = {}
+    for name, value in writes.values.items():
+        if value is None:
+            continue
+        if name == "password" and class_name == "_User":
+            columns["_hashed_password"] = passwords.hash_password(_password(value))
+            continue
+        if name not in schema.fields:
+            spec = field_spec_for(value)
+            assert spec is not None
+            schema = ctx.ensure_field(schema, name, spec)
+        columns[name] = encode(schema, name, value)
+    rperm, wperm = acl.acl_to_lists(acl_value)
+    columns.update(
+        {"objectId": object_id, "createdAt": now, "updatedAt": now, "_rperm": rperm, "_wperm": wperm}
+    )
+    try:
+        ctx.connection.execute(_insert_statement(class_name, tuple(columns)), tuple(columns.values()))
+    except sqlite3.IntegrityError as exc:
+        raise _integrity_error(exc, class_name, object_id) from exc
+    for change in writes.relations:
+        schema = _apply_relation(ctx, schema, object_id, change)
+    # What was inserted, decoded (no need to read it back); skipped for unobserved batch items.
+    stored = decode_row(schema, columns) if full_record else {"objectId": object_id}
+    event = ChangeEvent(ChangeAction.CREATE, class_name, object_id, stored)
+    return CreateResult(object_id, now, stored), [event]
+
+
+def save(
+    ctx: WriteContext,
+    class_name: str,
+    object_id: str,
+    body: Mapping[str, Any],
+    expect: Mapping[str, Any] | None = None,
+) -> tuple[SaveResult, Events]:
+    schema = ctx.catalog.get(class_name)
+    if schema is None or not isinstance(object_id, str):
+        raise ObjectNotFoundError()
+    clp.check(schema.clp, "update", ctx.caller, class_name)
+    current = decode_row(schema, load_row(ctx.reader(), schema, object_id, "_wperm"))
+    _check_expectations(current, expect)
+    writes = split_body(body, creating=False)
+    if class_name == "_Role" and "name" in writes.values and writes.values["name"] != current.get("name"):
+        raise ImmutableFieldError("A role's name can only be set before it has been saved.")
+    changed, echoed = _new_values(current, writes)
+    assignments: dict[str, Any] = {}
+    for name, value in changed.items():
+        if name == "password" and class_name == "_User":
+            assignments["_hashed_password"] = passwords.hash_password(_password(value))
+            continue
+        spec = field_spec_for(value)
+        if spec is not None:
+            schema = ctx.ensure_field(schema, name, spec)
+        if name in schema.fields:
+            assignments[name] = encode(schema, name, value)
+    if writes.acl_given:
+        rperm, wperm = acl.acl_to_lists(None if writes.acl is None else acl.validate_acl(writes.acl))
+        assignments.update({"_rperm": rperm, "_wperm": wperm})
+    now = ctx.now()
+    assignments["updatedAt"] = now
+    sets = ", ".join(f"{quote(n)} = ?" for n in assignments)
+    try:
+        ctx.connection.execute(
+            f'UPDATE {quote(class_name)} SET {sets} WHERE "objectId" = ?', (*assignments.values(), object_id)
+        )
+    except sqlite3.IntegrityError as exc:
+        raise _integrity_error(exc, class_name, object_id) from exc
+    for change in writes.relations:
+        schema = _apply_relation(ctx, schema, object_id, change)
+    stored = decode_row(schema, load_row(_master(ctx), schema, object_id))
+    event = ChangeEvent(ChangeAction.UPDATE, class_name, object_id, stored)
+    return SaveResult(now, echoed, stored), [event]
+
+
+def delete(ctx: WriteContext, class_name: str, object_id: str) -> tuple[None, Events]:
+    schema = ctx.catalog.get(class_name)
+    if schema is None or not isinstance(object_id, str):
+        raise ObjectNotFoundError()
+    clp.check(schema.clp, "delete", ctx.caller, class_name)
+    before = decode_row(schema, load_row(ctx.reader(), schema, object_id, "_wperm"))
+    ctx.connection.execute(f'DELETE FROM {quote(class_name)} WHERE "objectId" = ?', (object_id,))
+    return None, [ChangeEvent(ChangeAction.DELETE, class_name, object_id, before)]
+
+
+def batch(ctx: WriteContext, ops: list[BatchOp], transaction: bool) -> tuple[list[BatchItemResult], Events]:
+    """All ops in this one transaction; without ``transaction`` each op can fail alone (own savepoint)."""
+    results: list[BatchItemResult] = []
+    events: Events = []
+    if transaction:  # all or nothing: the writer's job savepoint already covers the whole batch
+        for op in ops:
+            body, op_events = _run_batch_op(ctx, op)
+            results.append(BatchItemResult(success=body))
+            events.extend(op_events)
+        return results, events
+    for index, op in enumerate(ops):
+        savepoint = f"batch_{index}"
+        ctx.connection.execute(f"SAVEPOINT {savepoint}")
+        before = ctx.catalog.snapshot()
+        try:
+            body, op_events = _run_batch_op(ctx, op)
+        except Exception as exc:
+            ctx.connection.execute(f"ROLLBACK TO {savepoint}")
+            ctx.connection.execute(f"RELEASE {savepoint}")
+            ctx.catalog.restore(before)
+            results.append(BatchItemResult(error=exc))
+            continue
+        ctx.connection.execute(f"RELEASE {savepoint}")
+        results.append(BatchItemResult(success=body))
+        events.extend(op_events)
+    return results, events
+
+
+def _run_batch_op(ctx: WriteContext, op: BatchOp) -> tuple[dict[str, Any], Events]:
+    if op.method is BatchMethod.CREATE:
+        created, events = create(ctx, op.class_name, op.body, full_record=ctx.records_wanted)
+        return created.to_wire(), events
+    if op.object_id is None:
+        raise ObjectNotFoundError()
+    if op.method is BatchMethod.SAVE:
+        saved, events = save(ctx, op.class_name, op.object_id, op.body)
+        return saved.to_wire(), events
+    _, events = delete(ctx, op.class_name, op.object_id)
+    return {}, events
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1024)
+def _insert_statement(class_name: str, names: tuple[str, ...]) -> str:
+    """Statement text per column set; names were validated before they got here."""
+    columns = ", ".join(quote(n) for n in names)
+    return f"INSERT INTO {quote(class_name)} ({columns}) VALUES ({', '.join('?' * len(names))})"
+
+
+def _master(ctx: WriteContext) -> ReadContext:
+    return ReadContext(ctx.connection, ctx.catalog.schemas, CallerContext.master())
+
+
+def _new_object_id(given: Any) -> str:
+    if given is None:
+        return str(uuid.uuid4())
+    if not isinstance(given, str) or not CLIENT_ID_RE.match(given):
+        raise InvalidKeyNameError('objectId must be a string of 1 to 128 letters, digits, "-" or "_".')
+    return given
+
+
+def _password(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidJsonError("password must be a non-empty string")
+    return value
+
+
+def _creator_owner(ctx: WriteContext, schema: ClassSchema) -> str | None:
+    """With the ``creatorOwns`` CLP (contract §4.2), a user's new row belongs to that user."""
+    if schema.clp.get("creatorOwns") is True and ctx.caller.kind is CallerKind.USER:
+        return ctx.caller.user_id
+    return None
+
+
+def _acl_for_create(
+    ctx: WriteContext, class_name: str, writes: FieldWrites, object_id: str, owner: str | None
+) -> dict[str, dict[str, bool]] | None:
+    if writes.acl_given and writes.acl is not None:
+        return acl.validate_acl(writes.acl)
+    if class_name == "_User":
+        return {object_id: {"read": True, "write": True}}  # private users by default (enforcePrivateUsers)
+    if owner is not None:
+        return {owner: {"read": True, "write": True}}
+    return None
+
+
+def _check_new_role(writes: FieldWrites) -> None:
+    """Roles need a valid, unique name and an explicit ACL (``parse-wire.md`` §4.5)."""
+    name = writes.values.get("name")
+    if not isinstance(name, str) or not _ROLE_NAME_RE.match(name):
+        raise InvalidRoleNameError("Role names must be nonempty strings of letters, digits, spaces, - and _.")
+    if not writes.acl_given:
+        raise MissingRequiredFieldError("Roles must have an ACL.")
+
+
+def _check_expectations(current: dict[str, Any], expect: Mapping[str, Any] | None) -> None:
+    for name, wanted in (expect or {}).items():
+        if dump_json(current.get(name)) != dump_json(wanted):
+            raise PreconditionFailedError(f"precondition failed: {name} has changed", data={"field": name})
+
+
+def _new_values(current: dict[str, Any], writes: FieldWrites) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Fields to store after applying plain sets, operators and dot-key updates; and the operator echo."""
+    changed: dict[str, Any] = dict(writes.values)
+    echoed: dict[str, Any] = {}
+    for name, op in writes.ops.items():
+        changed[name] = echoed[name] = apply_op(op, current.get(name), name)
+    for key, value in writes.nested.items():
+        head, *path = key.split(".")
+        container = copy.deepcopy(changed.get(head, current.get(head)) or {})
+        if not isinstance(container, dict):
+            raise IncorrectTypeError(f"{head} is not an Object")
+        _set_path(container, path, value)
+        changed[head] = container
+    return changed, echoed
+
+
+def _set_path(container: dict[str, Any], path: list[str], value: Any) -> None:
+    for segment in path[:-1]:
+        inner = container.get(segment)
+        if not isinstance(inner, dict):
+            inner = container[segment] = {}
+        container = inner
+    if isinstance(value, Mapping) and value.get("__op") == "Delete":
+        container.pop(path[-1], None)
+    elif isinstance(value, Mapping) and value.get("__op") == "Increment":
+        container[path[-1]] = apply_op(value, container.get(path[-1]), path[-1])
+    else:
+        container[path[-1]] = value
+
+
+def _apply_relation(
+    ctx: WriteContext, schema: ClassSchema, owner_id: str, change: RelationChange
+) -> ClassSchema:
+    spec = FieldSchema("Relation", change.target_class or _declared_target(schema, change.field_name))
+    schema = ctx.ensure_field(schema, change.field_name, spec)
+    declared = schema.fields[change.field_name].target_class
+    if change.target_class not in (None, declared):
+        raise IncorrectTypeError(f"Relation {change.field_name} holds {declared}, not {change.target_class}")
+    table = quote(join_table(schema.class_name, change.field_name))
+    ctx.connection.executemany(
+        f'INSERT OR IGNORE INTO {table} ("owningId", "relatedId") VALUES (?, ?)',
+        [(owner_id, related) for related in change.add],
+    )
+    ctx.connection.executemany(
+        f'DELETE FROM {table} WHERE "owningId" = ? AND "relatedId" = ?',
+        [(owner_id, related) for related in change.remove],
+    )
+    return schema
+
+
+def _declared_target(schema: ClassSchema, field_name: str) -> str | None:
+    spec = schema.fields.get(field_name)
+    return spec.target_class if spec else None
+
+
+def _integrity_error(exc: sqlite3.IntegrityError, class_name: str, object_id: str) -> Exception:
+    message = str(exc)
+    if message.endswith(f"{class_name}.objectId"):
+        return DuplicateObjectIdError(f'objectId "{object_id}" is already used in "{class_name}".')
+    fields = [part.split(".", 1)[-1].strip() for part in message.split(":", 1)[-1].split(",")]
+    if class_name == "_User" and fields == ["username"]:
+        return UsernameTakenError("Account already exists for this username.")
+    if class_name == "_User" and fields == ["email"]:
+        return EmailTakenError("Account already exists for this email address.")
+    return DuplicateValueError(
+        "A duplicate value for a field with unique values was provided",
+        data={"collection": class_name, "fields": fields},
+    )

@@ -1,0 +1,155 @@
+"""From an aiohttp request to a :class:`WireRequest`: the body read within its limit and parsed as JSON
+whatever the Content-Type, body-tunnelled credentials lifted out, ``_method`` applied, and query-string
+parameters JSON-decoded and merged (``parse-wire.md`` §1.3)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from sidecar.errors import BodyTooLargeError, InvalidJsonBodyError
+
+_TUNNELLED = (
+    "_ApplicationId",
+    "_JavaScriptKey",
+    "_ClientKey",
+    "_ClientVersion",
+    "_InstallationId",
+    "_SessionToken",
+    "_MasterKey",
+    "_context",
+    "_ContentType",
+    "_RevocableSession",
+    "_noBody",
+)
+_OVERRIDABLE = frozenset({"GET", "PUT", "DELETE"})
+_CLIENT_KEY_HEADERS = (
+    "X-Parse-REST-API-Key",
+    "X-Parse-Javascript-Key",
+    "X-Parse-Client-Key",
+    "X-Parse-Windows-Key",
+)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Every credential a request carries, headers first, body-tunnelled values as fallback."""
+
+    app_id: str | None = None
+    master_key: str | None = None
+    session_token: str | None = None
+    client_key: str | None = None
+    bearer: str | None = None
+
+
+@dataclass(frozen=True)
+class WireRequest:
+    method: str
+    """After ``_method`` override."""
+    path: str
+    """Relative to the mount, always starting with ``/``."""
+    params: dict[str, Any]
+    credentials: Credentials
+    raw: bytes
+    content_type: str
+    """The request's type, or the body's ``_ContentType`` (the SDK's upload form sets it)."""
+
+
+async def read_body(request: web.BaseRequest, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise BodyTooLargeError()
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise BodyTooLargeError() from exc
+    if len(raw) > limit:
+        raise BodyTooLargeError()
+    return raw
+
+
+def decode_json_object(raw: bytes) -> dict[str, Any]:
+    """An empty body is ``{}``; anything else must be a JSON object."""
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidJsonBodyError() from exc
+    if not isinstance(value, dict):
+        raise InvalidJsonBodyError()
+    return value
+
+
+def query_params(query: Mapping[str, str]) -> dict[str, Any]:
+    """Each value JSON-decoded when it decodes (``limit=10`` → 10, ``where={..}`` → dict), else a string."""
+    decoded: dict[str, Any] = {}
+    for key, text in query.items():
+        try:
+            decoded[key] = json.loads(text)
+        except ValueError:
+            decoded[key] = text
+    return decoded
+
+
+def header_credentials(headers: Mapping[str, str]) -> Credentials:
+    authorization = headers.get("Authorization", "")
+    bearer = authorization[7:].strip() if authorization[:7].lower() == "bearer " else None
+    client_key = next((headers[name] for name in _CLIENT_KEY_HEADERS if name in headers), None)
+    return Credentials(
+        app_id=headers.get("X-Parse-Application-Id"),
+        master_key=headers.get("X-Parse-Master-Key"),
+        session_token=headers.get("X-Parse-Session-Token"),
+        client_key=client_key,
+        bearer=bearer,
+    )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def lift_tunnelled(body: dict[str, Any], headers: Credentials) -> tuple[Credentials, str | None]:
+    """Remove the ``_ApplicationId``-style keys from ``body``; header values win over body values."""
+    found = {key: body.pop(key) for key in _TUNNELLED if key in body}
+    credentials = Credentials(
+        app_id=headers.app_id or _text(found.get("_ApplicationId")),
+        master_key=headers.master_key or _text(found.get("_MasterKey")),
+        session_token=headers.session_token or _text(found.get("_SessionToken")),
+        client_key=headers.client_key or _text(found.get("_JavaScriptKey") or found.get("_ClientKey")),
+        bearer=headers.bearer,
+    )
+    return credentials, _text(found.get("_ContentType"))
+
+
+def apply_method_override(method: str, body: dict[str, Any]) -> str:
+    """``POST`` with ``_method`` ∈ GET/PUT/DELETE is routed as that method; the key is removed."""
+    if method != "POST" or "_method" not in body:
+        return method
+    override = body.pop("_method")
+    if isinstance(override, str) and override.upper() in _OVERRIDABLE:
+        return override.upper()
+    return method
+
+
+def build_wire_request(
+    request: web.BaseRequest, path: str, raw: bytes, body: dict[str, Any] | None
+) -> WireRequest:
+    """``body`` is the decoded JSON object, or ``None`` for a raw upload (whose bytes stay in ``raw``)."""
+    headers = header_credentials(request.headers)
+    fields = body if body is not None else {}
+    credentials, tunnelled_type = lift_tunnelled(fields, headers)
+    method = apply_method_override(request.method, fields)
+    params = query_params(request.query) if request.query_string else {}
+    params.update(fields)
+    return WireRequest(
+        method=method,
+        path=path,
+        params=params,
+        credentials=credentials,
+        raw=raw,
+        content_type=tunnelled_type or request.content_type,
+    )

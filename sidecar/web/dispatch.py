@@ -1,0 +1,71 @@
+"""The Parse door's one entry handler: read and parse the request, find its route, authenticate, run the
+handler, encode the reply. Also routes ``/batch`` sub-requests through the same table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from aiohttp import web
+
+from sidecar.errors import MasterKeyRequiredError
+from sidecar.store import CallerContext
+from sidecar.web.auth import resolve_caller
+from sidecar.web.body import Credentials, build_wire_request, decode_json_object, read_body
+from sidecar.web.router import Access, Call, Route, Router
+from sidecar.web.routes_batch import make_batch_route
+from sidecar.web.services import Services
+from sidecar.web.wire import Reply, reply_response
+
+_ANONYMOUS = CallerContext.anonymous()
+_HEADER_CREDENTIALS = ("X-Parse-Application-Id", "X-Parse-Master-Key", "Authorization")
+
+
+class ParseDoor:
+    def __init__(self, services: Services, routes: Iterable[Route]) -> None:
+        self._services = services
+        self._router = Router([*routes, make_batch_route(self.run_sub_request)])
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        settings = self._services.settings
+        path = request.path[len(settings.mount_prefix) :] or "/"
+        upload = request.method == "POST" and path.startswith("/files/")
+        raw = await read_body(request, settings.file_body_limit if upload else settings.json_body_limit)
+        # A REST upload carries its credentials in headers and sends raw bytes; the SDK's form is JSON.
+        raw_upload = upload and any(name in request.headers for name in _HEADER_CREDENTIALS)
+        wire = build_wire_request(request, path, raw, None if raw_upload else decode_json_object(raw))
+        match = self._router.match(wire.method, wire.path)
+        caller = await self._authenticate(match.route, wire.credentials, request.remote or "")
+        call = Call(
+            services=self._services,
+            method=wire.method,
+            args=match.args,
+            params=wire.params,
+            caller=caller,
+            credentials=wire.credentials,
+            base_url=f"{request.scheme}://{request.host}{settings.mount_prefix}",
+            raw=raw,
+            content_type=wire.content_type,
+            headers=request.headers,
+        )
+        return reply_response(await match.route.handler(call))
+
+    async def _authenticate(self, route: Route, credentials: Credentials, client: str) -> CallerContext:
+        if route.access is Access.PUBLIC:
+            return _ANONYMOUS
+        services = self._services
+        resolving = resolve_caller(
+            credentials, services.settings, services.store, use_session=route.use_session
+        )
+        caller = await services.limiter.guard(client, resolving)
+        if route.access is Access.MASTER and not caller.is_master:
+            raise MasterKeyRequiredError()
+        return caller
+
+    async def run_sub_request(self, call: Call, method: str, path: str, body: dict[str, Any]) -> Reply:
+        """One ``/batch`` item, with the batch's caller."""
+        match = self._router.match(method, path)
+        if match.route.access is Access.MASTER and not call.caller.is_master:
+            raise MasterKeyRequiredError()
+        return await match.route.handler(replace(call, method=method, args=match.args, params=body))

@@ -1,0 +1,1 @@
+"""Realtime change frames over Server-Sent Events (contract §7)."""

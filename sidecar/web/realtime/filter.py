@@ -1,0 +1,195 @@
+"""Subscription filters: the Parse ``where`` grammar compiled to a predicate over one record.
+
+The store answers queries in SQL; a change frame needs the same question asked of a single record in
+memory (a deleted row no longer exists to query). The operators a filter can use here are the ones a
+record alone can answer; the others (``$relatedTo``, ``$inQuery``, ``$select``, geo, ``$text``) are
+refused when the subscription is made, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+Predicate = Callable[[Mapping[str, Any]], bool]
+_MISSING = object()
+_ORDERING: dict[str, Callable[[Any, Any], bool]] = {
+    "$lt": lambda a, b: a < b,
+    "$lte": lambda a, b: a <= b,
+    "$gt": lambda a, b: a > b,
+    "$gte": lambda a, b: a >= b,
+}
+
+
+class UnsupportedFilterError(ValueError):
+    """A filter the realtime door cannot evaluate; the message is the subscription's rejection reason."""
+
+
+def compile_filter(where: Any) -> Predicate:
+    if where is None:
+        return lambda record: True
+    if not isinstance(where, Mapping):
+        raise UnsupportedFilterError("filter must be a JSON object")
+    tests = [_clause(key, value) for key, value in where.items()]
+    return lambda record: all(test(record) for test in tests)
+
+
+def _clause(key: str, value: Any) -> Predicate:
+    if key in ("$or", "$and", "$nor"):
+        if not isinstance(value, list) or (key == "$nor" and not value):
+            raise UnsupportedFilterError(f"{key} needs a non-empty array")
+        parts = [compile_filter(part) for part in value]
+        if key == "$or":
+            return lambda record: any(part(record) for part in parts)
+        if key == "$and":
+            return lambda record: all(part(record) for part in parts)
+        return lambda record: not any(part(record) for part in parts)
+    if key.startswith("$"):
+        raise UnsupportedFilterError(f"{key} is not supported in realtime filters")
+    if key == "ACL":
+        raise UnsupportedFilterError("Cannot query on ACL.")
+    path = key.split(".")
+    field_test = _field_test(value)
+    return lambda record: field_test(_lookup(record, path))
+
+
+def _lookup(record: Mapping[str, Any], path: list[str]) -> Any:
+    value: Any = record
+    for part in path:
+        if not isinstance(value, Mapping) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def _is_operator_map(value: Any) -> bool:
+    return isinstance(value, Mapping) and bool(value) and all(str(key).startswith("$") for key in value)
+
+
+def _field_test(constraint: Any) -> Callable[[Any], bool]:
+    if not _is_operator_map(constraint):
+        expected = normalise(constraint)
+        return lambda actual: _equals(actual, expected)
+    made = [_operator(name, argument, constraint) for name, argument in constraint.items()]
+    tests = [test for test in made if test is not None]
+    return lambda actual: all(test(actual) for test in tests)
+
+
+def _operator(name: str, argument: Any, constraint: Mapping[str, Any]) -> Callable[[Any], bool] | None:
+    if name == "$eq":
+        expected = normalise(argument)
+        return lambda actual: _equals(actual, expected)
+    if name == "$ne":
+        expected = normalise(argument)
+        return lambda actual: not _equals(actual, expected)
+    if name in _ORDERING:
+        return _ordered(_ORDERING[name], normalise(argument))
+    if name in ("$in", "$nin"):
+        if not isinstance(argument, list):
+            raise UnsupportedFilterError(f"bad {name} value")
+        options = [normalise(item) for item in argument]
+        inside: Callable[[Any], bool] = lambda actual: any(_equals(actual, option) for option in options)  # noqa: E731
+        return inside if name == "$in" else (lambda actual: not inside(actual))
+    if name == "$exists":
+        wanted = bool(argument)
+        return lambda actual: (actual is not _MISSING and actual is not None) == wanted
+    if name == "$all":
+        return _contains_all(argument)
+    if name == "$containedBy":
+        return _contained_by(argument)
+    if name == "$regex":
+        return _regex(argument, constraint.get("$options", ""))
+    if name == "$options":
+        return None
+    raise UnsupportedFilterError(f"{name} is not supported in realtime filters")
+
+
+def normalise(value: Any) -> Any:
+    """Typed values as comparable scalars: a Date as its ISO text, a Pointer (or included Object) as its
+    class and id, so an included pointee still equals the pointer a filter names."""
+    if isinstance(value, Mapping):
+        kind = value.get("__type")
+        if kind == "Date":
+            return value.get("iso")
+        if kind in ("Pointer", "Object"):
+            return ("Pointer", value.get("className"), value.get("objectId"))
+        return {key: normalise(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [normalise(item) for item in value]
+    return value
+
+
+def _same(actual: Any, expected: Any) -> bool:
+    if isinstance(actual, bool) != isinstance(expected, bool):
+        return False
+    return bool(actual == expected)
+
+
+def _equals(actual: Any, expected: Any) -> bool:
+    """Mongo equality: ``null`` matches null or missing; an array field matches an element or itself."""
+    if actual is _MISSING:
+        return expected is None
+    actual = normalise(actual)
+    if isinstance(actual, list) and not isinstance(expected, list):
+        return any(_same(item, expected) for item in actual)
+    return _same(actual, expected)
+
+
+def _ordered(compare: Callable[[Any, Any], bool], bound: Any) -> Callable[[Any], bool]:
+    def test(actual: Any) -> bool:
+        value = normalise(actual)
+        both_numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (value, bound))
+        both_strings = isinstance(value, str) and isinstance(bound, str)
+        return (both_numbers or both_strings) and compare(value, bound)
+
+    return test
+
+
+def _contains_all(argument: Any) -> Callable[[Any], bool]:
+    if not isinstance(argument, list):
+        raise UnsupportedFilterError("bad $all value")
+    wanted = [normalise(item) for item in argument]
+
+    def test(actual: Any) -> bool:
+        values = normalise(actual)
+        return isinstance(values, list) and all(any(_same(v, w) for v in values) for w in wanted)
+
+    return test
+
+
+def _contained_by(argument: Any) -> Callable[[Any], bool]:
+    if not isinstance(argument, list):
+        raise UnsupportedFilterError("bad $containedBy: should be an array")
+    allowed = [normalise(item) for item in argument]
+
+    def test(actual: Any) -> bool:
+        values = normalise(actual)
+        return isinstance(values, list) and all(any(_same(v, a) for a in allowed) for v in values)
+
+    return test
+
+
+def translate_regex(pattern: str) -> str:
+    """PCRE ``\\Q…\\E`` literal spans (the SDK's startsWith/contains) → escaped Python text."""
+    out, rest = [], pattern
+    while "\\Q" in rest:
+        before, _, after = rest.partition("\\Q")
+        literal, _, rest = after.partition("\\E")
+        out.extend([before, re.escape(literal)])
+    out.append(rest)
+    return "".join(out)
+
+
+def _regex(pattern: Any, options: Any) -> Callable[[Any], bool]:
+    if not isinstance(pattern, str) or not isinstance(options, str) or set(options) - set("imxs"):
+        raise UnsupportedFilterError("bad regex")
+    flags = 0
+    for letter, flag in (("i", re.I), ("m", re.M), ("x", re.X), ("s", re.S)):
+        if letter in options:
+            flags |= flag
+    try:
+        compiled = re.compile(translate_regex(pattern), flags)
+    except re.error as exc:
+        raise UnsupportedFilterError(f"bad regex: {exc}") from exc
+    return lambda actual: isinstance(actual, str) and compiled.search(actual) is not None

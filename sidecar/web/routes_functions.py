@@ -1,0 +1,38 @@
+"""``POST /functions/:name`` (contract §4.4): the parameters go to the function invoker as JSON text
+with the request headers; its ``(status, body)`` is written back as-is."""
+
+from __future__ import annotations
+
+import json
+
+from sidecar.errors import FunctionNotFoundError
+from sidecar.web.router import Call, Route
+from sidecar.web.services import FunctionRequest
+from sidecar.web.wire import Reply
+
+
+def not_found(name: str) -> FunctionNotFoundError:
+    return FunctionNotFoundError(f"Function '{name}' not found")
+
+
+async def run_function(call: Call) -> Reply:
+    name = call.args["name"]
+    invoker = call.services.functions
+    if invoker is None:
+        raise not_found(name)
+    request = FunctionRequest(
+        body=json.dumps(call.params, separators=(",", ":"), ensure_ascii=False),
+        headers={key.lower(): value for key, value in call.headers.items()},
+        caller=call.caller,
+    )
+    try:
+        status, text = await invoker.invoke(name, request)
+    except FunctionNotFoundError as exc:
+        raise not_found(name) from exc
+    return Reply(text, status, is_json_text=True)
+
+
+ROUTES: list[Route] = [
+    Route("POST", "/functions/:name", run_function),
+    Route("GET", "/functions/:name", run_function),
+]

@@ -1,0 +1,101 @@
+"""Object routes: ``/classes/:className[/:objectId]`` and their ``/users`` and ``/roles`` aliases
+(``parse-wire.md`` §4 to §5). A create on ``_User`` is a signup."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sidecar.store import fetch_options_from_params, query_options_from_params
+from sidecar.web.router import Call, Handler, Route
+from sidecar.web.wire import Reply
+
+_NOT_WRITABLE = ("objectId", "createdAt", "updatedAt")
+"""Ignored in an update body, as Parse ignores them (Noodl's save sends the whole model)."""
+
+
+def class_of(call: Call, fixed: str | None) -> str:
+    return fixed if fixed is not None else call.args["className"]
+
+
+def writable(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in params.items() if key not in _NOT_WRITABLE}
+
+
+def find_handler(fixed: str | None) -> Handler:
+    async def find(call: Call) -> Reply:
+        options = query_options_from_params(call.params)
+        result = await call.services.store.query(class_of(call, fixed), options, call.caller)
+        return Reply(result.to_wire())
+
+    return find
+
+
+def create_handler(fixed: str | None, location_prefix: str) -> Handler:
+    async def create(call: Call) -> Reply:
+        class_name = class_of(call, fixed)
+        store = call.services.store
+        if class_name == "_User":
+            body = await store.signup(call.params, call.caller)
+            object_id = body["objectId"]
+            location = f"{call.base_url}/users/{object_id}"
+        else:
+            created = await store.create(class_name, call.params, call.caller)
+            body, object_id = created.to_wire(), created.object_id
+            location = f"{call.base_url}{location_prefix or '/classes/' + class_name}/{object_id}"
+        return Reply(body, 201, {"Location": location})
+
+    return create
+
+
+def get_handler(fixed: str | None) -> Handler:
+    async def get(call: Call) -> Reply:
+        options = fetch_options_from_params(call.params)
+        found = await call.services.store.fetch(
+            class_of(call, fixed), call.args["objectId"], call.caller, options
+        )
+        return Reply(found)
+
+    return get
+
+
+def update_handler(fixed: str | None) -> Handler:
+    async def update(call: Call) -> Reply:
+        result = await call.services.store.save(
+            class_of(call, fixed), call.args["objectId"], writable(call.params), call.caller
+        )
+        return Reply(result.to_wire())
+
+    return update
+
+
+def delete_handler(fixed: str | None) -> Handler:
+    async def delete(call: Call) -> Reply:
+        await call.services.store.delete(class_of(call, fixed), call.args["objectId"], call.caller)
+        return Reply({})
+
+    return delete
+
+
+def object_routes(prefix: str, fixed: str | None) -> list[Route]:
+    """The five routes of one collection path (``/classes/:className`` or an alias such as ``/roles``)."""
+    one = f"{prefix}/:objectId"
+    location_prefix = prefix if fixed is not None else ""
+    return [
+        Route("GET", prefix, find_handler(fixed)),
+        Route("POST", prefix, create_handler(fixed, location_prefix)),
+        Route("GET", one, get_handler(fixed)),
+        Route("PUT", one, update_handler(fixed)),
+        Route("DELETE", one, delete_handler(fixed)),
+    ]
+
+
+ROUTES: list[Route] = [
+    *object_routes("/classes/:className", None),
+    *object_routes("/users", "_User"),
+    *object_routes("/roles", "_Role"),
+    # The caller's own sessions (finding them is /sessions in routes_users): read, revoke, edit.
+    Route("GET", "/sessions/:objectId", get_handler("_Session")),
+    Route("PUT", "/sessions/:objectId", update_handler("_Session")),
+    Route("DELETE", "/sessions/:objectId", delete_handler("_Session")),
+]

@@ -1,0 +1,88 @@
+"""Local security and cross-origin rules, as aiohttp middlewares and a response hook.
+
+- ``Host`` check: a loopback-bound backend answers only requests addressed to a loopback name (or a
+  configured extra name), so a web page cannot reach it through DNS rebinding;
+- CORS on every response (contract §3.1), ``OPTIONS`` on any path → 204 without credentials;
+- every error leaves in its wire shape (:mod:`sidecar.web.wire`); an unexpected exception is logged and
+  answered 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from sidecar.errors import HostNotAllowedError, RouteNotFoundError, SidecarError
+from sidecar.web.settings import WebSettings, is_loopback
+from sidecar.web.wire import error_response
+
+log = structlog.get_logger()
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+_ALLOWED_HEADERS = (
+    "X-Parse-Master-Key, X-Parse-REST-API-Key, X-Parse-Javascript-Key, X-Parse-Application-Id, "
+    "X-Parse-Client-Version, X-Parse-Session-Token, X-Requested-With, X-Parse-Revocable-Session, "
+    "X-Parse-Request-Id, X-Parse-Installation-Id, X-Parse-Client-Key, X-Parse-Windows-Key, "
+    "X-Parse-Cloud-Context, X-NodeGX-Api-Key, X-NodeGX-File-Private, Last-Event-ID, Authorization, "
+    "Content-Type, Pragma, Cache-Control"
+)
+
+
+def host_name(host_header: str) -> str:
+    """``127.0.0.1:8578`` → ``127.0.0.1``; ``[::1]:80`` → ``::1``."""
+    if host_header.startswith("["):
+        return host_header[1 : host_header.find("]")] if "]" in host_header else host_header
+    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
+
+
+def host_guard(settings: WebSettings) -> Middleware:
+    allowed = _LOOPBACK_NAMES | settings.allowed_hosts | {settings.host}
+    enforce = is_loopback(settings.host)
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        host = request.headers.get("Host")
+        if enforce and host is not None and host_name(host).lower() not in allowed:
+            return error_response(HostNotAllowedError(f"Host not allowed: {host}"))
+        return await handler(request)
+
+    return guard
+
+
+@web.middleware
+async def preflight(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.method == "OPTIONS":
+        return web.Response(status=204, headers={"Access-Control-Max-Age": "86400"})
+    return await handler(request)
+
+
+@web.middleware
+async def wire_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except SidecarError as error:
+        return error_response(error)
+    except web.HTTPNotFound:
+        return error_response(RouteNotFoundError(f"Not found: {request.method} {request.path}"))
+    except web.HTTPException:
+        raise
+    except Exception as error:
+        log.exception("web.unhandled_error", method=request.method, path=request.path)
+        return error_response(error)
+
+
+def cors_hook(settings: WebSettings) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+    async def add_cors(request: web.Request, response: web.StreamResponse) -> None:
+        headers = response.headers
+        headers["Access-Control-Allow-Origin"] = settings.cors_origin
+        headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, DELETE, OPTIONS"
+        headers["Access-Control-Allow-Headers"] = request.headers.get(
+            "Access-Control-Request-Headers", _ALLOWED_HEADERS
+        )
+        headers["Access-Control-Expose-Headers"] = "X-Parse-Job-Status-Id, X-Parse-Push-Status-Id"
+
+    return add_cors

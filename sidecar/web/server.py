@@ -1,0 +1,34 @@
+"""Listening: bind the app where the settings say, after the local-security check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from sidecar.web.settings import WebSettings
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    runner: web.AppRunner
+    port: int
+    """The bound port (the chosen one when ``settings.port`` is 0)."""
+
+    async def stop(self) -> None:
+        """Stop listening, end open SSE streams, release the app (the store stays open)."""
+        await self.runner.cleanup()
+
+
+async def start_server(app: web.Application, settings: WebSettings) -> RunningServer:
+    """Refuses (``UnsafeBindError``) to listen beyond loopback without an admin token."""
+    settings.check_bind()
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return RunningServer(runner, runner.addresses[0][1])

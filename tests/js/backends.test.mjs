@@ -1,0 +1,140 @@
+// The editor's backend:* channels end to end: the Node client stands in for Electron's main process.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { RpcError, SidecarClient } from './sidecar-client.mjs';
+
+let home;
+let client;
+
+before(async () => {
+  home = mkdtempSync(path.join(tmpdir(), 'noodl-home-'));
+  client = SidecarClient.spawn({ env: { NOODL_HOME: home } });
+  await client.initialize();
+});
+
+after(async () => {
+  if (client.exitInfo === undefined) await client.shutdownAndExit().catch(() => client.kill());
+  rmSync(home, { recursive: true, force: true });
+});
+
+async function http(port, method, route, { body, token, headers = {} } = {}) {
+  const response = await fetch(`http://127.0.0.1:${port}${route}`, {
+    method,
+    headers: {
+      'X-Parse-Application-Id': 'ignored-for-local',
+      ...(token ? { Authorization: `Bearer ${token}` } : {}),
+      ...(body ? { 'Content-Type': 'application/json' } : {}),
+      ...headers,
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+  return { status: response.status, json: text ? JSON.parse(text) : null };
+}
+
+async function rpcError(promise) {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof RpcError, String(error));
+    return error;
+  }
+  assert.fail('expected an error');
+}
+
+describe('backend manager over stdio', () => {
+  test('two backends: create, start, records over IPC and HTTP, pushes, export, stop one, delete it', async () => {
+    const first = await client.request('backend:create', ['First']);
+    const second = await client.request('backend:create', ['Second']);
+    assert.match(first.id, /^backend_[0-9a-z]+$/);
+    assert.notEqual(first.port, second.port);
+    const listed = await client.request('backend:list');
+    assert.deepEqual(listed.map((b) => b.id), [first.id, second.id]);
+    assert.deepEqual(await client.request('backend:get', [first.id]), first);
+
+    const stopped = await client.request('backend:status', [first.id]);
+    assert.equal(stopped.running, false);
+    const notRunning = await rpcError(client.request('backend:queryRecords', [first.id, { collection: 'Todo' }]));
+    assert.match(notRunning.message, /Backend must be running to query records/);
+
+    const status = await client.request('backend:start', [first.id, {}]);
+    assert.equal(status.running, true);
+    assert.equal(status.port, first.port);
+    assert.equal(status.persistence.mode, 'persistent');
+    assert.equal(status.persistence.persistent, true);
+    const secondStatus = await client.request('backend:start', [second.id]);
+    assert.equal(secondStatus.running, true);
+
+    const token = JSON.parse(readFileSync(path.join(home, 'backends', first.id, 'secrets.json'), 'utf8')).adminToken;
+
+    await client.request('backend:subscribeCollection', [first.id, 'Todo']);
+    const pushed = client.waitForNotification('backend:collectionChanged', ([change]) => change.collection === 'Todo');
+    const created = await client.request('backend:createRecord', [first.id, 'Todo', { title: 'write tests', done: false }]);
+    assert.equal(created.title, 'write tests');
+    assert.ok(created.objectId);
+    const [change] = await pushed;
+    assert.equal(change.backendId, first.id);
+    assert.equal(change.event, 'change');
+    assert.equal(change.data.action, 'create');
+    assert.equal(change.data.record.objectId, created.objectId);
+
+    const saved = await client.request('backend:saveRecord', [first.id, 'Todo', created.objectId, { done: true }]);
+    assert.equal(saved.done, true);
+    const page = await client.request('backend:queryRecords', [
+      first.id,
+      { collection: 'Todo', where: { done: true }, count: true },
+    ]);
+    assert.equal(page.count, 1);
+    assert.equal(page.results[0].objectId, created.objectId);
+    assert.equal(await client.request('backend:getRecordCount', [first.id, 'Todo']), 1);
+
+    // The same data over the backend's own HTTP port (Parse wire).
+    const overHttp = await http(first.port, 'GET', `/classes/Todo/${created.objectId}`, {
+      headers: { 'X-Parse-Master-Key': token },
+    });
+    assert.equal(overHttp.status, 200);
+    assert.equal(overHttp.json.done, true);
+    const health = await http(first.port, 'GET', '/health');
+    assert.equal(health.status, 200);
+    assert.equal(health.json.ok, true);
+
+    const schema = await client.request('backend:getSchema', [first.id]);
+    const todo = schema.tables.find((table) => table.name === 'Todo');
+    assert.deepEqual(
+      todo.columns.map((c) => [c.name, c.type]),
+      [
+        ['title', 'String'],
+        ['done', 'Boolean'],
+      ],
+    );
+    const exported = await client.request('backend:export-schema', [first.id, 'postgres']);
+    assert.match(exported, /CREATE TABLE/);
+
+    await client.request('backend:stop', [second.id]);
+    assert.equal((await client.request('backend:status', [second.id])).running, false);
+    assert.equal((await http(first.port, 'GET', '/health')).status, 200, 'the other backend keeps serving');
+    await assert.rejects(fetch(`http://127.0.0.1:${second.port}/health`));
+
+    const deleted = await client.request('backend:delete', [second.id]);
+    assert.deepEqual(deleted, { deleted: true, id: second.id });
+    assert.equal(existsSync(path.join(home, 'backends', second.id)), false);
+    assert.deepEqual((await client.request('backend:list')).map((b) => b.id), [first.id]);
+    await client.request('backend:deleteRecord', [first.id, 'Todo', created.objectId]);
+    assert.equal(await client.request('backend:getRecordCount', [first.id, 'Todo']), 0);
+  });
+
+  test('bad input is a clear error and changes nothing on disk', async () => {
+    const unknown = await rpcError(client.request('backend:start', ['backend_nosuchthing']));
+    assert.match(unknown.message, /Backend not found: backend_nosuchthing/);
+    const escaping = await rpcError(client.request('backend:get', ['../../etc']));
+    assert.equal(escaping.code, -32602);
+    const wrongArity = await rpcError(client.request('backend:createRecord', ['backend_x']));
+    assert.equal(wrongArity.code, -32602);
+    const emptyName = await rpcError(client.request('backend:create', ['   ']));
+    assert.equal(emptyName.code, -32602);
+    assert.equal((await client.request('backend:list')).length, 1);
+  });
+});

@@ -1,0 +1,28 @@
+"""Fixtures for the runtime tests: conformance cases, exports and a runner helper."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import SHARED_DIR
+
+CONFORMANCE_DIR = SHARED_DIR / "conformance" / "cloudrunner"
+
+
+def conformance_cases() -> list[dict[str, Any]]:
+    """Every recorded case of the real runner; empty when ../shared is absent."""
+    cases_file = CONFORMANCE_DIR / "cases.jsonl"
+    if not cases_file.is_file():
+        return []
+    return [json.loads(line) for line in cases_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def load_conformance_export(relative: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((CONFORMANCE_DIR / relative).read_text(encoding="utf-8"))
+    return data
+
+
+def export_path(name: str) -> Path:
+    return CONFORMANCE_DIR / "exports" / name

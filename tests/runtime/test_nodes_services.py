@@ -1,0 +1,224 @@
+"""Nodes that reach outside the graph: Config, REST, Cloud File, Run Tasks, records and users."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sidecar.runtime.http_client import HttpResult
+from sidecar.store import CallerContext, QueryOptions, SqliteRecordStore
+from tests.runtime.conftest import CONFORMANCE_DIR, load_conformance_export
+from tests.runtime.graphs import conn, node, response_node, run_graph
+from tests.runtime.store_adapter import StoreRecordsPort
+
+MASTER = CallerContext.master()
+SEND = conn("req", "receive", "resp", "send")
+
+
+class StaticConfig:
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self.values = values
+
+    async def get_config(self) -> Mapping[str, Any]:
+        return self.values
+
+
+class RecordingHttp:
+    """A real ``HttpClient`` that answers from memory and keeps the requests."""
+
+    def __init__(self, result: HttpResult) -> None:
+        self.result = result
+        self.requests: list[tuple[str, str, dict[str, str], str | None]] = []
+
+    async def request(
+        self, method: str, url: str, headers: Mapping[str, str], body: str | None
+    ) -> HttpResult:
+        self.requests.append((method, url, dict(headers), body))
+        return self.result
+
+
+@pytest.fixture
+async def store() -> AsyncIterator[SqliteRecordStore]:
+    opened = await SqliteRecordStore.open(None, ephemeral=True)
+    yield opened
+    await opened.close()
+
+
+async def test_config_node_reads_the_backends_config(shared_dir: Path) -> None:
+    from sidecar.runtime import Runtime, make_request
+
+    values = json.loads((CONFORMANCE_DIR / "exports" / "i_config.config.json").read_text())
+    runtime = Runtime.from_export(
+        load_conformance_export("exports/i_config.export.json"), config=StaticConfig(values)
+    )
+
+    response = await runtime.run("config", make_request({}))
+
+    assert response.body == '{"result":{"greeting":"hi from Parse config"}}'
+
+
+async def test_rest_node_shapes_the_request_and_reads_the_response_with_scripts() -> None:
+    http = RecordingHttp(HttpResult(200, {"temp": 21.5}))
+    rest = node(
+        "rest",
+        "REST2",
+        {
+            "resource": "https://api.example.test/weather/{city}",
+            "method": "POST",
+            "requestScript": "Request.parameters.units = 'metric'; Request.content = {city: Inputs.city};",
+            "responseScript": "Outputs.temp = Response.content.temp; Outputs.status = Response.status;",
+        },
+    )
+    connections = [
+        conn("req", "pm-city", "rest", "in-city"),
+        conn("req", "receive", "rest", "fetch"),
+        conn("rest", "out-temp", "resp", "pm-temp"),
+        conn("rest", "out-status", "resp", "pm-status"),
+        conn("rest", "success", "resp", "send"),
+    ]
+
+    assert await run_graph([rest, response_node()], connections, {"city": "Oslo"}, http=http) == (
+        200,
+        '{"result":{"temp":21.5,"status":200}}',
+    )
+    method, url, headers, body = http.requests[0]
+    assert (method, url, body) == (
+        "POST",
+        "https://api.example.test/weather/Oslo?units=metric",
+        '{"city":"Oslo"}',
+    )
+    assert headers["Content-Type"] == "application/json"
+
+
+async def test_cloud_file_exposes_url_and_original_name() -> None:
+    nodes = [node("file", "Cloud File"), response_node()]
+    connections = [
+        conn("req", "pm-file", "file", "file"),
+        conn("file", "name", "resp", "pm-name"),
+        conn("file", "url", "resp", "pm-url"),
+        SEND,
+    ]
+    body = {"file": {"__type": "File", "name": "a1b2_report.pdf", "url": "http://files/a1b2_report.pdf"}}
+    assert await run_graph(nodes, connections, body) == (
+        200,
+        '{"result":{"name":"report.pdf","url":"http://files/a1b2_report.pdf"}}',
+    )
+
+
+async def test_run_tasks_with_stop_on_failure_aborts_and_never_sends_done(shared_dir: Path) -> None:
+    data = load_conformance_export("exports/h_runtasks.export.json")
+    tasks = next(n for n in data["components"][1]["nodes"] if n["id"] == "tasks")
+    tasks["parameters"].update(stopOnFailure=True, maxRunningTasks=1)  # one at a time: 3 never starts
+    from sidecar.runtime import Outcome, Runtime, make_request
+
+    response = await Runtime.from_export(data, timeout_seconds=0.2).run(
+        "runtasks", make_request({"items": [{"value": 1}, {"value": "x"}, {"value": 3}]})
+    )
+
+    assert response.outcome is Outcome.TIMED_OUT
+
+
+async def test_query_filter_and_aggregate_records(store: SqliteRecordStore) -> None:
+    for n, group in ((1, "a"), (2, "b"), (3, "a"), (4, "a")):
+        await store.create("Item", {"n": n, "group": group}, MASTER)
+    metadata = {
+        "dbCollections": [
+            {"name": "Item", "schema": {"properties": {"n": {"type": "Number"}, "group": {"type": "String"}}}}
+        ]
+    }
+    query = node(
+        "q",
+        "DbCollection2",
+        {
+            "collectionName": "Item",
+            "visualFilter": {
+                "combinator": "and",
+                "rules": [{"property": "group", "operator": "equal to", "input": "g"}],
+            },
+            "visualSort": [{"property": "n", "order": "descending"}],
+        },
+    )
+    local = node(
+        "filter",
+        "FilterDBModels",
+        {
+            "collectionName": "Item",
+            "visualFilter": {
+                "combinator": "and",
+                "rules": [{"property": "n", "operator": "less than or equal to", "value": 3}],
+            },
+        },
+    )
+    aggregate = node(
+        "agg",
+        "noodl.cloud.aggregate",
+        {
+            "collectionName": "Item",
+            "aggregates": "total,top",
+            "aggprop-total": "n",
+            "aggop-total": "sum",
+            "aggprop-top": "n",
+            "aggop-top": "max",
+        },
+    )
+    nodes = [query, local, aggregate, response_node()]
+    connections = [
+        conn("req", "pm-group", "q", "qp-g"),
+        conn("req", "receive", "q", "storageFetch"),
+        conn("q", "items", "filter", "items"),
+        conn("filter", "count", "resp", "pm-kept"),
+        conn("q", "count", "resp", "pm-count"),
+        conn("q", "firstItemId", "resp", "pm-first"),
+        conn("q", "fetched", "agg", "storageFetch"),
+        conn("agg", "agg-total", "resp", "pm-total"),
+        conn("agg", "agg-top", "resp", "pm-top"),
+        conn("agg", "fetched", "resp", "send"),
+    ]
+
+    status, body = await run_graph(
+        nodes, connections, {"group": "a"}, records=StoreRecordsPort(store), metadata=metadata
+    )
+
+    result = json.loads(body)["result"]
+    assert status == 200
+    assert (result["kept"], result["count"], result["total"], result["top"]) == (2, 3, 10, 4)
+
+
+async def test_create_then_delete_a_record(store: SqliteRecordStore) -> None:
+    nodes = [
+        node("create", "NewDbModelProperties", {"collectionName": "Note"}),
+        node("delete", "DeleteDbModelProperties", {"collectionName": "Note"}),
+        response_node(),
+    ]
+    connections = [
+        conn("req", "pm-text", "create", "prop-text"),
+        conn("req", "receive", "create", "store"),
+        conn("create", "id", "delete", "modelId"),
+        conn("create", "created", "delete", "store"),
+        conn("delete", "id", "resp", "pm-deleted"),
+        conn("delete", "deleted", "resp", "send"),
+    ]
+
+    status, body = await run_graph(nodes, connections, {"text": "hi"}, records=StoreRecordsPort(store))
+
+    assert status == 200
+    assert (await store.query("Note", QueryOptions(), MASTER)).results == []
+    assert json.loads(body)["result"]["deleted"]
+
+
+async def test_record_node_failure_reaches_the_error_output(store: SqliteRecordStore) -> None:
+    nodes = [node("get", "DbModel2", {"collectionName": "Item"}), response_node(status="failure")]
+    connections = [
+        conn("req", "pm-id", "get", "modelId"),
+        conn("get", "error", "resp", "errorMessage"),
+        conn("get", "failure", "resp", "send"),
+    ]
+
+    status, body = await run_graph(nodes, connections, {"id": "missing"}, records=StoreRecordsPort(store))
+
+    assert status == 400
+    assert json.loads(body)["error"]

@@ -1,0 +1,69 @@
+"""Every error leaves the door in one of two shapes, built in one place (``sidecar.web.wire``)."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+import sidecar.errors as errors
+from sidecar.web.wire import error_body, error_response, error_status
+from tests.web.conftest import Client, app_headers
+
+
+def store_error_classes() -> list[type[errors.StoreError]]:
+    return [
+        cls
+        for _, cls in inspect.getmembers(errors, inspect.isclass)
+        if issubclass(cls, errors.StoreError) and cls is not errors.StoreError
+    ]
+
+
+def make(cls: type[errors.StoreError]) -> errors.StoreError:
+    return cls() if cls is errors.ObjectNotFoundError else cls("why it failed")
+
+
+@pytest.mark.parametrize("cls", store_error_classes(), ids=lambda cls: cls.__name__)
+def test_store_errors_answer_code_and_message_with_a_non_retried_status(cls: type[errors.StoreError]) -> None:
+    error = make(cls)
+    assert error_body(error) == {"code": cls.parse_code, "error": error.message}
+    status = error_status(error)
+    if cls.parse_code == 101:
+        assert status == 404
+    elif cls is errors.StorageError:
+        assert status == 500, "only a real storage failure is worth the SDK's retries"
+    else:
+        assert 400 <= status < 500
+
+
+def test_door_refusals_answer_error_only() -> None:
+    assert error_body(errors.AppIdUnauthorizedError()) == {"error": "unauthorized"}
+    assert error_status(errors.AppIdUnauthorizedError()) == 403
+    assert error_status(errors.BadCredentialError()) == 401
+    assert error_status(errors.BodyTooLargeError()) == 413
+
+
+def test_runtime_errors_keep_their_string_code() -> None:
+    error = errors.FunctionTimeoutError("did not answer")
+    assert error_body(error) == {"error": "did not answer", "code": "function/timeout"}
+    assert error_status(error) == 504
+
+
+def test_an_unexpected_exception_is_a_500_without_details() -> None:
+    response = error_response(RuntimeError("secret internals"))
+    assert response.status == 500
+    assert response.body == b'{"error":"Internal server error."}'
+
+
+def test_a_413_closes_the_connection_and_a_429_says_when_to_retry() -> None:
+    assert error_response(errors.BodyTooLargeError()).headers["Connection"] == "close"
+    assert error_response(errors.TooManyAttemptsError(42)).headers["Retry-After"] == "42"
+
+
+async def test_api_answers_are_json_utf8(client: Client) -> None:
+    for response in (
+        await client.get("/classes/X", headers=app_headers()),
+        await client.get("/classes/X/missing", headers=app_headers()),
+        await client.get("/classes/X"),
+    ):
+        assert response.headers["Content-Type"] == "application/json; charset=utf-8"
