@@ -413,7 +413,9 @@ class InvalidHistoryQueryError(HistoryError):
 
 
 class RerunUnavailableError(HistoryError):
-    """A past execution whose recorded request cannot be replayed (truncated, unparsable, not a function run)."""
+    """A past execution whose recorded request cannot be replayed.
+
+    The request was truncated or unparsable, or the execution was not a function run."""
 
     http_status = 409
 

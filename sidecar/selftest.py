@@ -66,6 +66,15 @@ def _check_croniter() -> str:
     return "croniter ok"
 
 
+def _check_quickjs() -> str:
+    import quickjs  # type: ignore[import-untyped]  # the engine Expression and Function nodes run in
+
+    context = quickjs.Context()
+    if context.eval("[1, 2, 3].map(x => x * 2).join(',')") != "2,4,6":
+        raise AssertionError("QuickJS evaluated a script wrongly")
+    return "QuickJS ok"
+
+
 def _check_zoneinfo() -> str:
     from zoneinfo import ZoneInfo
 
@@ -123,6 +132,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("sqlite3", _threaded(_check_sqlite)),
     ("croniter", _threaded(_check_croniter)),
     ("zoneinfo", _threaded(_check_zoneinfo)),
+    ("quickjs", _threaded(_check_quickjs)),
     ("aiosqlite", _check_aiosqlite),
     ("aiohttp", _check_aiohttp),
 )

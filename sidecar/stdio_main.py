@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 
 from ipc_schema.lifecycle import InitializeOptions, ServerInfo, SetLogLevelOptions
-from sidecar import __version__, logs, process
+from sidecar import __version__, logs, preload, process
 from sidecar.backends.manager import BackendManager
 from sidecar.backends.registry import BackendRegistry
 from sidecar.ipc.framing import FrameDecoder
@@ -83,7 +83,7 @@ async def serve(config: StdioConfig) -> int:
 
     def on_initialize(options: InitializeOptions) -> None:
         # The handshake is answered; now load what the first backend:start will need.
-        watchers.append(loop.create_task(asyncio.to_thread(_preload_services)))
+        preload.start_preloading()
         logs.set_level(options.log_level)
         if options.log_notifications:
             logs.forward_to(lambda record: session.send_notification("$/log", [record]), options.log_level)
@@ -138,14 +138,6 @@ async def serve(config: StdioConfig) -> int:
     if logs.dropped_lines():
         log.warning("log_lines_dropped", count=logs.dropped_lines())
     return code
-
-
-def _preload_services() -> None:
-    """Import the heavy service modules off the event loop, before the editor needs them."""
-    import importlib
-
-    for module in ("aiohttp.web", "sidecar.store", "sidecar.web", "sidecar.runtime.runtime"):
-        importlib.import_module(module)
 
 
 async def _watch_loop_lag(session: RpcSession) -> None:

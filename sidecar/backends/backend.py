@@ -20,6 +20,7 @@ from typing import Any
 
 import structlog
 
+from sidecar import preload
 from sidecar.errors import RequestFailedError, SidecarError
 
 log = structlog.get_logger("sidecar.backends")
@@ -129,6 +130,7 @@ class Backend:
             return
         self.state = BackendState.STARTING
         self.failure = None
+        await preload.services_loaded()
         try:
             await self._open_persistence()
             self._load_workflows()

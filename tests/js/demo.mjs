@@ -1,13 +1,24 @@
-// scripts/demo: spawn the sidecar exactly as the editor would and show what it says.
-import { SidecarClient } from './sidecar-client.mjs';
+// scripts/demo: spawn the sidecar exactly as the editor would, then run a demo backend on the
+// embedded default (SQLite): a table, some records, a cloud function deployed and called over HTTP.
+//   node tests/js/demo.mjs           run through the demo and shut down
+//   node tests/js/demo.mjs --serve   keep the demo backend serving until Ctrl-C
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { REPO_ROOT, SidecarClient } from './sidecar-client.mjs';
+
+const keepServing = process.argv.includes('--serve');
+const ownHome = !process.env.NOODL_HOME;
+const home = process.env.NOODL_HOME ?? mkdtempSync(path.join(tmpdir(), 'noodl-demo-'));
 
 const started = process.hrtime.bigint();
-const client = SidecarClient.spawn();
+const client = SidecarClient.spawn({ env: { NOODL_HOME: home } });
 const handshake = await client.initialize({ clientInfo: { name: 'scripts/demo', version: '1' } });
 const handshakeMs = Number(process.hrtime.bigint() - started) / 1e6;
-console.log(`noodl-sidecar ${handshake.serverInfo.version} (pid ${handshake.serverInfo.pid}, Python ${handshake.serverInfo.python})`);
+const info = handshake.serverInfo;
+console.log(`noodl-sidecar ${info.version} (pid ${info.pid}, Python ${info.python})`);
 console.log(`handshake answered ${handshakeMs.toFixed(1)} ms after spawn (imports took ${handshake.importMs} ms)`);
-console.log(JSON.stringify(handshake, null, 2));
+console.log(`${handshake.capabilities.methods.length} methods, e.g. ${handshake.capabilities.methods.slice(0, 6).join(', ')}, …`);
 
 const selftest = await client.request('sidecar:selftest');
 console.log(`\nself-test: ${selftest.ok ? 'all checks passed' : 'FAILED'}`);
@@ -15,6 +26,45 @@ for (const check of selftest.checks) {
   console.log(`  ${check.ok ? 'ok  ' : 'FAIL'} ${check.name.padEnd(14)} ${check.ms.toFixed(1).padStart(7)} ms  ${check.detail ?? ''}`);
 }
 
+console.log(`\nbackends live in ${path.join(home, 'backends')}`);
+const backend = await client.request('backend:create', ['Demo']);
+const status = await client.request('backend:start', [backend.id]);
+console.log(`backend ${backend.id} serving at ${status.endpoint} (${status.persistence.mode}, ${status.persistence.engine})`);
+
+await client.request('backend:subscribeCollection', [backend.id, 'Todo']);
+client.notificationListeners.add((note) => {
+  if (note.method === 'backend:collectionChanged') {
+    const { data } = note.params[0];
+    console.log(`  ← backend:collectionChanged ${data.action} ${data.collection}/${data.record.objectId}`);
+  }
+});
+await client.request('backend:createTable', [backend.id, { name: 'Todo', columns: [{ name: 'title', type: 'String' }, { name: 'done', type: 'Boolean' }] }]);
+for (const [title, done] of [['Try the sidecar', true], ['Draw a cloud function', false], ['Deploy it', false]]) {
+  await client.request('backend:createRecord', [backend.id, 'Todo', { title, done }]);
+}
+const open = await client.request('backend:queryRecords', [backend.id, { collection: 'Todo', where: { done: false }, count: true }]);
+console.log(`open todos (${open.count}): ${open.results.map((todo) => todo.title).join('; ')}`);
+
+const hello = JSON.parse(readFileSync(path.join(REPO_ROOT, 'examples', 'hello.workflow.json'), 'utf8'));
+const deployed = await client.request('backend:update-workflow', [{ backendId: backend.id, name: 'hello', workflow: hello }]);
+console.log(`\ndeployed examples/hello.workflow.json: ${deployed.success ? 'ok' : deployed.error}`);
+const reply = await fetch(`${status.endpoint}/functions/hello`, {
+  method: 'POST',
+  headers: { 'Content-Type': 'application/json', 'X-Parse-Application-Id': backend.id },
+  body: JSON.stringify({ name: 'newcomer' }),
+});
+console.log(`POST ${status.endpoint}/functions/hello → ${reply.status} ${await reply.text()}`);
+
+const secrets = JSON.parse(readFileSync(path.join(home, 'backends', backend.id, 'secrets.json'), 'utf8'));
+console.log(`\ntry it yourself while it runs:`);
+console.log(`  curl -s -X POST ${status.endpoint}/functions/hello -d '{"name":"you"}'`);
+console.log(`  curl -s ${status.endpoint}/classes/Todo -H 'X-Parse-Master-Key: ${secrets.adminToken}'`);
+
+if (keepServing) {
+  console.log('\nserving until Ctrl-C');
+  await new Promise((resolve) => process.once('SIGINT', resolve));
+}
 const exit = await client.shutdownAndExit();
 console.log(`\nshutdown → exit code ${exit.code}`);
-process.exitCode = selftest.ok && exit.code === 0 ? 0 : 1;
+if (ownHome) rmSync(home, { recursive: true, force: true });
+process.exitCode = selftest.ok && exit.code === 0 && reply.ok ? 0 : 1;

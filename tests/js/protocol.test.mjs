@@ -130,7 +130,7 @@ describe('handshake and lifecycle', () => {
     const result = await client.request('sidecar:selftest', [{ $meta: { progressToken: 'st-1' } }]);
     assert.equal(result.ok, true, JSON.stringify(result.checks));
     const names = result.checks.map((check) => check.name);
-    for (const needed of ['msgpack', 'pydantic-core', 'sqlite3', 'aiosqlite', 'aiohttp', 'croniter']) {
+    for (const needed of ['msgpack', 'pydantic-core', 'sqlite3', 'aiosqlite', 'aiohttp', 'croniter', 'quickjs']) {
       assert.ok(names.includes(needed), `selftest lacks ${needed}`);
     }
     assert.deepEqual(progress[0], { token: 'st-1', value: { kind: 'begin', title: 'Self-test' } });

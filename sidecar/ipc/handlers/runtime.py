@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from ipc_schema.base import NoParams
 from ipc_schema.runtime import NodeType
+from sidecar import preload
 from sidecar.ipc.methods import CallContext, MethodTable
 
 
 def register_runtime_methods(table: MethodTable) -> None:
     @table.method("runtime:nodeLibrary")
     async def node_library(_ctx: CallContext, _params: NoParams) -> list[NodeType]:
-        from sidecar.runtime.library import node_library  # the runtime loads after the handshake
+        await preload.services_loaded()  # the runtime loads after the handshake, once
+        from sidecar.runtime.library import node_library
 
         return [NodeType.model_validate(entry) for entry in node_library()]
