@@ -232,3 +232,21 @@ class CollectionParams(PositionalParams):
 
 class CollectionChangedParams(PositionalParams):
     change: CollectionChanged
+
+
+class FunctionCall(WireModel):
+    body: Any = Field(default=None, description="The parameters: an object (sent as JSON) or raw text.")
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class FunctionRunParams(PositionalParams):
+    backend_id: str
+    name: str
+    request: FunctionCall = Field(default_factory=FunctionCall)
+
+
+class FunctionResult(WireModel):
+    """What the real runner resolves with: the HTTP status and the exact body text."""
+
+    status_code: int
+    body: str

@@ -94,6 +94,12 @@ METHODS: tuple[MethodSpec, ...] = (
         b.WorkflowUpdated,
         "Hot-deploy one bundle: validated before it replaces the running one.",
     ),
+    MethodSpec(
+        "function:run",
+        b.FunctionRunParams,
+        b.FunctionResult,
+        "Run a cloud function of a running backend, as POST /functions/:name would.",
+    ),
     MethodSpec("backend:reload-workflows", b.BackendIdParams, b.WorkflowsReloaded, "Reload every bundle."),
     MethodSpec("backend:workflow-status", b.BackendIdParams, b.WorkflowStatus, "Loaded functions."),
     MethodSpec(

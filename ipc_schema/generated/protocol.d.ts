@@ -76,9 +76,21 @@ export interface ErrorEvent {
   data?: unknown;
 }
 
+export interface FunctionCall {
+  /** The parameters: an object (sent as JSON) or raw text. */
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
 export interface FunctionEntry {
   name: string;
   workflow: string;
+}
+
+/** What the real runner resolves with: the HTTP status and the exact body text. */
+export interface FunctionResult {
+  statusCode: number;
+  body: string;
 }
 
 export interface InitializeOptions {
@@ -318,6 +330,8 @@ export interface SidecarMethods {
   "backend:deleteRecord": { params: [backendId: string, collection: string, objectId: string]; result: RecordDeleted };
   /** Hot-deploy one bundle: validated before it replaces the running one. */
   "backend:update-workflow": { params: [update: WorkflowUpdate]; result: WorkflowUpdated };
+  /** Run a cloud function of a running backend, as POST /functions/:name would. */
+  "function:run": { params: [backendId: string, name: string, request?: FunctionCall]; result: FunctionResult };
   /** Reload every bundle. */
   "backend:reload-workflows": { params: [backendId: string]; result: WorkflowsReloaded };
   /** Loaded functions. */

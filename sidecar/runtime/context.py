@@ -2,7 +2,8 @@
 
 Run lifecycle: RUNNING → SETTLED (first Response, a rejection, or the timeout) → torn down.
 Frames follow Noodl: an update is requested with ``call_soon`` (``setImmediate``); a frame makes up
-to 10 passes over dirty nodes in the order they were flagged, then the after-update callbacks.
+to 10 passes over dirty nodes in the order they were flagged, then the after-update callbacks; work
+queued with ``at_frame_end`` (script continuations, task creation) then runs, as microtasks do.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ class FunctionResponse:
 
 @dataclass(frozen=True, slots=True)
 class NoodlRequest:
+    """``headers`` with lower-case keys (as Node's http gives them to the real runner); raw ``body``."""
+
     headers: dict[str, str]
     body: str
 

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { RpcError, SidecarClient } from './sidecar-client.mjs';
+import { REPO_ROOT, RpcError, SidecarClient } from './sidecar-client.mjs';
 
 let home;
 let client;
@@ -20,11 +20,11 @@ after(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
-async function http(port, method, route, { body, token, headers = {} } = {}) {
+async function http(port, method, route, { body, token, appId, headers = {} } = {}) {
   const response = await fetch(`http://127.0.0.1:${port}${route}`, {
     method,
     headers: {
-      'X-Parse-Application-Id': 'ignored-for-local',
+      ...(appId ? { 'X-Parse-Application-Id': appId } : {}),
       ...(token ? { Authorization: `Bearer ${token}` } : {}),
       ...(body ? { 'Content-Type': 'application/json' } : {}),
       ...headers,
@@ -93,6 +93,7 @@ describe('backend manager over stdio', () => {
 
     // The same data over the backend's own HTTP port (Parse wire).
     const overHttp = await http(first.port, 'GET', `/classes/Todo/${created.objectId}`, {
+      appId: first.id,
       headers: { 'X-Parse-Master-Key': token },
     });
     assert.equal(overHttp.status, 200);
@@ -126,6 +127,38 @@ describe('backend manager over stdio', () => {
     assert.equal(await client.request('backend:getRecordCount', [first.id, 'Todo']), 0);
   });
 
+  test('workflows: hot deploy, function:run, a bad export refused while the old one keeps running', async () => {
+    const backend = await client.request('backend:create', ['Functions']);
+    await client.request('backend:start', [backend.id]);
+    const hello = JSON.parse(readFileSync(path.join(REPO_ROOT, 'examples', 'hello.workflow.json'), 'utf8'));
+    const deployed = await client.request('backend:update-workflow', [{ backendId: backend.id, name: 'hello', workflow: hello }]);
+    assert.deepEqual(deployed, { success: true, error: null });
+    const status = await client.request('backend:workflow-status', [backend.id]);
+    assert.deepEqual(status, { initialized: true, workflowCount: 1, functions: [{ name: 'hello', workflow: 'hello' }] });
+
+    const result = await client.request('function:run', [backend.id, 'hello', { body: { name: 'IPC' } }]);
+    assert.deepEqual(result, {
+      statusCode: 200,
+      body: '{"result":{"message":"Hello IPC, this answer came from noodl-sidecar.","letters":3}}',
+    });
+    const overHttp = await http(backend.port, 'POST', '/functions/hello', { appId: backend.id, body: { name: 'HTTP' } });
+    assert.equal(overHttp.status, 200);
+    assert.equal(overHttp.json.result.message, 'Hello HTTP, this answer came from noodl-sidecar.');
+
+    const broken = await client.request('backend:update-workflow', [
+      { backendId: backend.id, name: 'hello', workflow: { components: [{ name: '/#__cloud__/hello', nodes: 'nope' }] } },
+    ]);
+    assert.equal(broken.success, false);
+    assert.match(broken.error, /hello/);
+    const still = await client.request('function:run', [backend.id, 'hello', { body: { name: 'again' } }]);
+    assert.equal(still.statusCode, 200, 'the previous bundle keeps serving');
+
+    const missing = await rpcError(client.request('function:run', [backend.id, 'nope', {}]));
+    assert.match(missing.message, /Function 'nope' not found/);
+    assert.equal((await client.request('backend:reload-workflows', [backend.id])).count, 1);
+    await client.request('backend:delete', [backend.id]);
+  });
+
   test('bad input is a clear error and changes nothing on disk', async () => {
     const unknown = await rpcError(client.request('backend:start', ['backend_nosuchthing']));
     assert.match(unknown.message, /Backend not found: backend_nosuchthing/);
@@ -135,6 +168,8 @@ describe('backend manager over stdio', () => {
     assert.equal(wrongArity.code, -32602);
     const emptyName = await rpcError(client.request('backend:create', ['   ']));
     assert.equal(emptyName.code, -32602);
-    assert.equal((await client.request('backend:list')).length, 1);
+    const before = await client.request('backend:list');
+    await rpcError(client.request('backend:create', [42]));
+    assert.deepEqual(await client.request('backend:list'), before);
   });
 });

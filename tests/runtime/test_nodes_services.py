@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from sidecar.backends.records_port import StoreRecordsPort
 from sidecar.runtime.http_client import HttpResult
 from sidecar.store import CallerContext, QueryOptions, SqliteRecordStore
 from tests.runtime.conftest import CONFORMANCE_DIR, load_conformance_export
 from tests.runtime.graphs import conn, node, response_node, run_graph
-from tests.runtime.store_adapter import StoreRecordsPort
 
 MASTER = CallerContext.master()
 SEND = conn("req", "receive", "resp", "send")

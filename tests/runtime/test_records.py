@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from sidecar.backends.records_port import StoreRecordsPort
 from sidecar.runtime import Runtime, make_request
 from sidecar.store import CallerContext, SqliteRecordStore
 from tests.runtime.conftest import load_conformance_export
 from tests.runtime.graphs import component, conn, export, node, request_node, response_node
-from tests.runtime.store_adapter import StoreRecordsPort
 
 MASTER = CallerContext.master()
 

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from sidecar.backends.records_port import StoreRecordsPort
 from sidecar.store import CallerContext, QueryOptions, SqliteRecordStore
 from tests.runtime.graphs import component, conn, export, node, response_node, run_graph
-from tests.runtime.store_adapter import StoreRecordsPort
 
 MASTER = CallerContext.master()
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ipc_schema import backends as b
-from sidecar.backends import data
+from sidecar.backends import data, functions
 from sidecar.backends.manager import BackendManager
 from sidecar.errors import InvalidParamsError, SidecarError
 from sidecar.ipc.methods import CallContext, MethodTable
@@ -139,6 +140,14 @@ def _register_workflows(table: MethodTable, manager: BackendManager) -> None:
         except SidecarError as exc:  # a bad export is refused and the running one stays (contract §4.6)
             return b.WorkflowUpdated(success=False, error=exc.message)
         return b.WorkflowUpdated(success=True)
+
+    @table.method("function:run")
+    async def run_function(_ctx: CallContext, params: b.FunctionRunParams) -> b.FunctionResult:
+        backend = manager.running(params.backend_id, "run a function")
+        body = {} if params.request.body is None else params.request.body
+        text = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))
+        response = await functions.invoke(backend, params.name, text, params.request.headers)
+        return b.FunctionResult(status_code=response.status_code, body=response.body)
 
     @table.method("backend:reload-workflows")
     async def reload_workflows(_ctx: CallContext, params: b.BackendIdParams) -> b.WorkflowsReloaded:

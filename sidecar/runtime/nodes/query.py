@@ -96,7 +96,7 @@ class QueryRecordsNode(QuerySettingsNode):
                 skip=int(js_to_number(self.settings.get("storageSkip") or 0)) if limited else None,
                 count=js_truthy(self.settings.get("storageEnableCount")),
             )
-            return self.records.query(js_to_string(self.collection), query)  # type: ignore[no-any-return]
+            return self.records.query(js_to_string(self.collection), query)
 
         def done(result: Any) -> None:
             rows, total = result
@@ -199,7 +199,7 @@ class AggregateRecordsNode(QuerySettingsNode):
             grouping = self.group()
             self._names = [k for k in grouping if k != "_id"]
             pipeline = [{"$match": where or {}}, {"$group": grouping}]
-            return self.records.aggregate(js_to_string(self.collection), pipeline)  # type: ignore[no-any-return]
+            return self.records.aggregate(js_to_string(self.collection), pipeline)
 
         def done(rows: Any) -> None:
             row = rows[0] if isinstance(rows, list) and len(rows) == 1 else None

@@ -16,6 +16,7 @@ from sidecar.runtime.nodes.objects import ID_SOURCE_TYPE, model_id_of
 from sidecar.runtime.objects import Model
 from sidecar.runtime.ports import InputSpec, OutputSpec
 from sidecar.runtime.records_codec import collection_schema, from_json, serialize
+from sidecar.runtime.records_port import RecordsPort
 from sidecar.runtime.values import UNDEFINED, js_to_string
 
 NO_STORE = "No record store is available to this function"
@@ -109,8 +110,11 @@ class RecordNodeBase(Node):
         return None if self.model_id is UNDEFINED else js_to_string(self.model_id)
 
     @property
-    def records(self) -> Any:
-        return self.ctx.services.records
+    def records(self) -> RecordsPort:
+        """The store port; ``schedule_call`` has already answered the failure path when it is absent."""
+        records = self.ctx.services.records
+        assert records is not None
+        return records
 
 
 def _common_outputs(success: str, success_name: str) -> tuple[OutputSpec, ...]:
@@ -162,7 +166,7 @@ class RecordNode(RecordNodeBase):
             if object_id is None:
                 self.set_error("No record id specified")
                 return None
-            return self.records.fetch(js_to_string(self.collection), object_id)  # type: ignore[no-any-return]
+            return self.records.fetch(js_to_string(self.collection), object_id)
 
         def done(record: Any) -> None:
             self.set_model(from_json(self.ctx, record, js_to_string(self.collection)))
@@ -218,7 +222,7 @@ class CreateRecordNode(RecordNodeBase):
                 initial.update(self.ctx.models.get(js_to_string(self.source_id)).data)
             initial.update(self.values)
             collection = js_to_string(self.collection)
-            return self.records.create(collection, serialize(self.ctx, initial, collection))  # type: ignore[no-any-return]
+            return self.records.create(collection, serialize(self.ctx, initial, collection))
 
         def done(record: Any) -> None:
             self.set_model(from_json(self.ctx, record, js_to_string(self.collection)))
@@ -248,7 +252,7 @@ class SetRecordNode(RecordNodeBase):
                 return None
             collection = js_to_string(self.collection)
             body = serialize(self.ctx, self.values, collection)
-            return self.records.save(collection, object_id, body)  # type: ignore[no-any-return]
+            return self.records.save(collection, object_id, body)
 
         def done(record: Any) -> None:
             model = self.ctx.models.get(self.object_id() or "")
@@ -283,7 +287,7 @@ class DeleteRecordNode(RecordNodeBase):
             if object_id is None:
                 self.set_error("No record id specified")
                 return None
-            return self.records.delete(js_to_string(self.collection), object_id)  # type: ignore[no-any-return]
+            return self.records.delete(js_to_string(self.collection), object_id)
 
         def done(_result: Any) -> None:
             self.send_signal("deleted")
@@ -318,7 +322,7 @@ class RelationNodeBase(RecordNodeBase):
                 "objectId": js_to_string(self.target_id),
             }
             method = self.records.add_relation if self.ADD else self.records.remove_relation
-            return method(collection, object_id, js_to_string(self.relation), [pointer])  # type: ignore[no-any-return]
+            return method(collection, object_id, js_to_string(self.relation), [pointer])
 
         def done(_result: Any) -> None:
             self.send_signal(self.DONE_SIGNAL)

@@ -1,0 +1,121 @@
+"""What the trigger service needs from the rest of the backend, as small structural Protocols.
+
+The composition root hands in real implementations (the graph runtime, execution history, the records
+store); tests hand in simple real ones. Values crossing these ports are frozen dataclasses.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class TriggerKind(enum.StrEnum):
+    """``trigger_type`` as execution history stores it (contract §8.1)."""
+
+    WEBHOOK = "webhook"
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+    DB_CHANGE = "db_change"
+
+
+@dataclass(frozen=True)
+class FunctionRequest:
+    """What the function's Request node receives: the JSON text of the run payload and headers."""
+
+    body: str
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class TriggerInfo:
+    """Who fired: recorded by history as ``triggerType`` and ``metadata.triggerSource/triggerId``."""
+
+    kind: TriggerKind
+    source: str
+    trigger_id: str
+
+
+class FunctionTarget(Protocol):
+    def has_function(self, name: str) -> bool: ...
+
+    async def invoke(self, name: str, request: FunctionRequest, trigger: TriggerInfo) -> tuple[int, str]:
+        """Run a cloud function (recorded in history by the implementation); ``(status_code, body_text)``."""
+        ...
+
+
+class WorkflowTarget(Protocol):
+    async def run_workflow(
+        self, definition_id: str, payload: Mapping[str, Any], trigger: TriggerInfo
+    ) -> tuple[int, str]:
+        """Start a WF-001 step-DAG run (it writes its own history rows)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A fire that never reached its target (contract §9.5): written as a failed execution row with
+    ``metadata.rejected = true`` (the recorder adds ``backendId``/``backendName``)."""
+
+    kind: TriggerKind
+    trigger_id: str
+    workflow_id: str
+    source: str
+    reason: str
+    status_code: int
+    trigger_data: Mapping[str, Any]
+
+
+class RejectionRecorder(Protocol):
+    async def record_rejection(self, rejection: Rejection) -> None: ...
+
+
+class Subscription(Protocol):
+    def close(self) -> None: ...
+
+
+class ChangeRecord(Protocol):
+    """A committed change, as the records store's ``ChangeEvent`` carries it."""
+
+    @property
+    def action(self) -> enum.Enum:
+        """``create`` | ``update`` | ``delete`` (its ``value``)."""
+        ...
+
+    @property
+    def class_name(self) -> str: ...
+
+    @property
+    def object_id(self) -> str: ...
+
+    @property
+    def record(self) -> Mapping[str, Any]:
+        """The full object after the write; for a delete, the object as it was before."""
+        ...
+
+
+ChangeListener = Callable[[ChangeRecord], Awaitable[None] | None]
+
+
+class ChangeSource(Protocol):
+    """The records store's post-commit change bus and its filter semantics (see ``store_source``)."""
+
+    def subscribe(self, listener: ChangeListener) -> Subscription: ...
+
+    def check_filter(self, class_name: str, where: Mapping[str, Any]) -> None:
+        """Raise a ``SidecarError`` when ``where`` cannot be compiled."""
+        ...
+
+    def matches(self, class_name: str, where: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
+        """``record`` passes ``where`` with query semantics (no ACL: triggers act with master rights)."""
+        ...
+
+
+class SecretStore(Protocol):
+    def webhook_secret(self, trigger_id: str) -> str | None: ...
+
+    def set_webhook_secret(self, trigger_id: str, secret: str) -> None: ...
+
+    def delete_webhook_secret(self, trigger_id: str) -> None: ...

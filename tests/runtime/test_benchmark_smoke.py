@@ -1,0 +1,22 @@
+"""The runtime benchmark runs in quick mode and reports every figure the issue asks for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scripts.benchmarks import runtime as runtime_benchmark
+
+
+def test_quick_benchmark_reports_latency_and_concurrency_figures(shared_dir: Path) -> None:
+    figures = runtime_benchmark.run(quick=True)
+
+    latency = figures["latency"]
+    assert isinstance(latency, dict)
+    assert set(latency) == {"echo", "expression", "function", "sum3", "runtasks"}
+    assert all(0 < timing["p50_us"] <= timing["p99_us"] for timing in latency.values())
+    burst = figures["concurrent_1000"]
+    assert isinstance(burst, dict)
+    assert burst["echo"]["wall_ms"] > 0
+    waiting = figures["in_flight_waiting"]
+    assert isinstance(waiting, dict)
+    assert waiting["peak_rss_mib"] > 0
