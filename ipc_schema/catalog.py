@@ -13,6 +13,8 @@ from typing import Any
 
 from ipc_schema import backends as b
 from ipc_schema import diagnostics, lifecycle, runtime, system
+from ipc_schema import history as h
+from ipc_schema import triggers as t
 from ipc_schema.base import NoParams, PositionalParams
 
 
@@ -103,6 +105,57 @@ METHODS: tuple[MethodSpec, ...] = (
     MethodSpec("backend:reload-workflows", b.BackendIdParams, b.WorkflowsReloaded, "Reload every bundle."),
     MethodSpec("backend:workflow-status", b.BackendIdParams, b.WorkflowStatus, "Loaded functions."),
     MethodSpec(
+        "backend:listTriggers",
+        b.BackendIdParams,
+        dict[str, Any],
+        "`{triggers: TriggerDef[] (with status), maxChangeDepth, suppressedCount}`.",
+    ),
+    MethodSpec("backend:getTrigger", t.TriggerIdParams, dict[str, Any], "One TriggerDef with its status."),
+    MethodSpec(
+        "backend:createTrigger",
+        t.CreateTriggerParams,
+        dict[str, Any],
+        "`{trigger, secret?}`; a webhook's secret is returned this once only.",
+    ),
+    MethodSpec("backend:updateTrigger", t.UpdateTriggerParams, dict[str, Any], "`{trigger, secret?}`."),
+    MethodSpec("backend:setTriggerEnabled", t.SetTriggerEnabledParams, dict[str, Any], "`{trigger}`."),
+    MethodSpec("backend:deleteTrigger", t.TriggerIdParams, dict[str, Any], "`{deleted: true, id}`."),
+    MethodSpec(
+        "backend:fireTrigger",
+        t.FireTriggerParams,
+        dict[str, Any],
+        "Fire now with a payload: `{ok, statusCode, body}`.",
+    ),
+    MethodSpec(
+        "execution-history:list",
+        h.ExecutionQueryParams,
+        dict[str, Any],
+        "`{executions: WorkflowExecution[], sources: [{id, name, kind, reachable, count, error?}], error?}`.",
+    ),
+    MethodSpec(
+        "execution-history:get", h.ExecutionIdParams, dict[str, Any] | None, "ExecutionWithSteps, or nil."
+    ),
+    MethodSpec("execution-history:delete", h.ExecutionIdParams, dict[str, Any], "`{deleted: true, id}`."),
+    MethodSpec(
+        "execution-history:clear",
+        h.ExecutionQueryParams,
+        dict[str, Any],
+        "Delete finished executions matching the filters: `{deleted: n}`.",
+    ),
+    MethodSpec(
+        "execution-history:stats",
+        h.StatsParams,
+        dict[str, Any],
+        "Counts, success rate and p50/p95/p99 durations of a backend (or one workflow).",
+    ),
+    MethodSpec(
+        "execution:subscribe",
+        h.SubscribeParams,
+        str,
+        "Push execution:started/step/finished of a backend (or one workflow); answers the subscription id.",
+    ),
+    MethodSpec("execution:unsubscribe", h.UnsubscribeParams, bool, "End a subscription; false if unknown."),
+    MethodSpec(
         "backend:subscribeCollection",
         b.CollectionParams,
         None,
@@ -143,6 +196,14 @@ NOTIFICATIONS: tuple[NotificationSpec, ...] = (
         b.CollectionChangedParams,
         Direction.TO_EDITOR,
         "A subscribed collection changed (after commit).",
+    ),
+    *(
+        NotificationSpec(name, h.ExecutionEventParams, Direction.TO_EDITOR, doc)
+        for name, doc in (
+            ("execution:started", "A run started (seq 1)."),
+            ("execution:step", "A node of a run started or finished: nodeId, status, timings, previews."),
+            ("execution:finished", "A run ended: status, duration, error."),
+        )
     ),
     NotificationSpec(
         "$/progress",

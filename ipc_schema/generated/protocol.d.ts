@@ -76,6 +76,11 @@ export interface ErrorEvent {
   data?: unknown;
 }
 
+export interface ExecutionSubscription {
+  backendId: string;
+  workflowId?: string | null;
+}
+
 export interface FunctionCall {
   /** The parameters: an object (sent as JSON) or raw text. */
   body?: unknown;
@@ -223,6 +228,11 @@ export interface StartOptions {
   ephemeral?: boolean;
 }
 
+export interface StatsRequest {
+  backendId: string;
+  workflowId?: string | null;
+}
+
 export interface Stopped {
   running?: false;
 }
@@ -336,6 +346,34 @@ export interface SidecarMethods {
   "backend:reload-workflows": { params: [backendId: string]; result: WorkflowsReloaded };
   /** Loaded functions. */
   "backend:workflow-status": { params: [backendId: string]; result: WorkflowStatus };
+  /** `{triggers: TriggerDef[] (with status), maxChangeDepth, suppressedCount}`. */
+  "backend:listTriggers": { params: [backendId: string]; result: Record<string, unknown> };
+  /** One TriggerDef with its status. */
+  "backend:getTrigger": { params: [backendId: string, triggerId: string]; result: Record<string, unknown> };
+  /** `{trigger, secret?}`; a webhook's secret is returned this once only. */
+  "backend:createTrigger": { params: [backendId: string, definition: Record<string, unknown>]; result: Record<string, unknown> };
+  /** `{trigger, secret?}`. */
+  "backend:updateTrigger": { params: [backendId: string, triggerId: string, definition: Record<string, unknown>]; result: Record<string, unknown> };
+  /** `{trigger}`. */
+  "backend:setTriggerEnabled": { params: [backendId: string, triggerId: string, enabled: boolean]; result: Record<string, unknown> };
+  /** `{deleted: true, id}`. */
+  "backend:deleteTrigger": { params: [backendId: string, triggerId: string]; result: Record<string, unknown> };
+  /** Fire now with a payload: `{ok, statusCode, body}`. */
+  "backend:fireTrigger": { params: [backendId: string, triggerId: string, payload?: Record<string, unknown>]; result: Record<string, unknown> };
+  /** `{executions: WorkflowExecution[], sources: [{id, name, kind, reachable, count, error?}], error?}`. */
+  "execution-history:list": { params: [query?: Record<string, unknown>]; result: Record<string, unknown> };
+  /** ExecutionWithSteps, or nil. */
+  "execution-history:get": { params: [executionId: string]; result: Record<string, unknown> | null };
+  /** `{deleted: true, id}`. */
+  "execution-history:delete": { params: [executionId: string]; result: Record<string, unknown> };
+  /** Delete finished executions matching the filters: `{deleted: n}`. */
+  "execution-history:clear": { params: [query?: Record<string, unknown>]; result: Record<string, unknown> };
+  /** Counts, success rate and p50/p95/p99 durations of a backend (or one workflow). */
+  "execution-history:stats": { params: [request: StatsRequest]; result: Record<string, unknown> };
+  /** Push execution:started/step/finished of a backend (or one workflow); answers the subscription id. */
+  "execution:subscribe": { params: [subscription: ExecutionSubscription]; result: string };
+  /** End a subscription; false if unknown. */
+  "execution:unsubscribe": { params: [subscriptionId: string]; result: boolean };
   /** Push `backend:collectionChanged` for this collection's committed changes. */
   "backend:subscribeCollection": { params: [backendId: string, collection: string]; result: null };
   /** Stop those pushes. */
@@ -364,6 +402,12 @@ export interface SidecarNotifications {
 export interface EditorNotifications {
   /** A subscribed collection changed (after commit). */
   "backend:collectionChanged": [change: CollectionChanged];
+  /** A run started (seq 1). */
+  "execution:started": [event: Record<string, unknown>];
+  /** A node of a run started or finished: nodeId, status, timings, previews. */
+  "execution:step": [event: Record<string, unknown>];
+  /** A run ended: status, duration, error. */
+  "execution:finished": [event: Record<string, unknown>];
   /** Progress of a call that sent a progressToken. */
   "$/progress": [event: ProgressEvent];
   /** A log record, when the editor asked for them. */

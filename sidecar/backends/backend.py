@@ -108,8 +108,11 @@ def persistence_json(state: BackendState, ephemeral: bool, failure: FailureInfo 
 class Backend:
     """Composition of one backend's services; the only place that knows all of them."""
 
-    def __init__(self, spec: BackendSpec) -> None:
+    def __init__(self, spec: BackendSpec, bus: Any = None) -> None:
         self.spec = spec
+        self.bus = bus
+        self.history: Any = None
+        self.triggers: Any = None
         self.state = BackendState.STOPPED
         self.failure: FailureInfo | None = None
         self.port = spec.port
@@ -133,7 +136,9 @@ class Backend:
         await preload.services_loaded()
         try:
             await self._open_persistence()
+            await self._open_history()
             self._load_workflows()
+            await self._open_triggers()
             await self._bind()
         except BaseException as exc:
             self.failure = failure_from(exc)
@@ -165,11 +170,37 @@ class Backend:
         except Exception as exc:  # sqlite3.DatabaseError and friends: the file is unusable
             raise PersistenceUnavailableError(f"{type(exc).__name__}: {exc}") from exc
 
+    async def _open_history(self) -> None:
+        from sidecar.history import ExecutionHistory, HistoryConfig
+
+        # An ephemeral backend keeps nothing on disk, its history included.
+        self.history = await ExecutionHistory.open(
+            self.spec.data_dir,
+            backend_id=self.spec.backend_id,
+            backend_name=self.spec.name,
+            bus=self.bus,
+            config=HistoryConfig(enabled=not self.spec.ephemeral),
+        )
+
     def _load_workflows(self) -> None:
         from sidecar.backends.functions import make_workflow_set
 
-        self.workflows = make_workflow_set(self.spec.data_dir / "workflows", self._store)
+        self.workflows = make_workflow_set(self.spec.data_dir, self._store)
         self.workflows.load_all()
+
+    async def _open_triggers(self) -> None:
+        """Load triggers.json (an invalid file refuses the start, naming every bad entry) and arm it."""
+        from sidecar.backends.trigger_host import HistoryRejections, TriggerFunctions
+        from sidecar.triggers import TriggerService, TriggerServiceConfig
+        from sidecar.triggers.store_source import StoreChangeSource
+
+        self.triggers = TriggerService.open(
+            TriggerServiceConfig(self.spec.data_dir, self.spec.backend_id),
+            recorder=HistoryRejections(self),
+            functions=TriggerFunctions(self),
+            changes=StoreChangeSource(self._store),
+        )
+        await self.triggers.start()
 
     async def _bind(self) -> None:
         from aiohttp import web
@@ -204,6 +235,12 @@ class Backend:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self.triggers is not None:
+            await self.triggers.close()
+            self.triggers = None
+        if self.history is not None:
+            await self.history.close()
+            self.history = None
         if self._store is not None:
             await self._store.close()
             self._store = None

@@ -6,6 +6,7 @@ the IPC method ``function:run`` and trigger firings.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,17 +16,41 @@ from sidecar.errors import FunctionNotFoundError, RequestFailedError
 
 if TYPE_CHECKING:
     from sidecar.backends.backend import Backend
+    from sidecar.history import RunTrigger
     from sidecar.runtime.context import FunctionResponse
     from sidecar.web.services import FunctionRequest
+
+
+class ConfigFile:
+    """The runtime's ``ConfigPort`` over ``config-params.json`` (what ``GET /config`` serves)."""
+
+    def __init__(self, path: Path) -> None:
+        from sidecar.web.configparams import ConfigParams
+
+        self._params = ConfigParams(path)
+
+    async def get_config(self) -> dict[str, Any]:
+        return await self._params.read()
+
+
+@dataclass(frozen=True)
+class RuntimeServices:
+    """What every bundle of one backend shares: one JavaScript engine, the store, the config."""
+
+    js: Any
+    records: StoreRecordsPort | None
+    config: ConfigFile
 
 
 class BundleRuntime:
     """A runtime for one workflow bundle, with the name listing the backend needs."""
 
-    def __init__(self, export: Any, records: StoreRecordsPort | None) -> None:
+    def __init__(self, export: Any, services: RuntimeServices) -> None:
         from sidecar.runtime.runtime import Runtime
 
-        self.runtime = Runtime.from_export(export, records=records)
+        self.runtime = Runtime.from_export(
+            export, js=services.js, records=services.records, config=services.config
+        )
 
     def has_function(self, name: str) -> bool:
         return self.runtime.has_function(name)
@@ -34,12 +59,21 @@ class BundleRuntime:
         return self.runtime.export.function_names()
 
 
-def make_workflow_set(folder: Path, store: Any) -> WorkflowSet:
-    records = StoreRecordsPort(store) if store is not None else None
-    return WorkflowSet(folder, lambda export: BundleRuntime(export, records))
+def make_workflow_set(data_dir: Path, store: Any) -> WorkflowSet:
+    from sidecar.runtime.jsengine import JsEngine
+
+    services = RuntimeServices(
+        js=JsEngine(),
+        records=StoreRecordsPort(store) if store is not None else None,
+        config=ConfigFile(data_dir / "config-params.json"),
+    )
+    return WorkflowSet(data_dir / "workflows", lambda export: BundleRuntime(export, services))
 
 
-async def invoke(backend: Backend, name: str, body: str, headers: dict[str, str]) -> FunctionResponse:
+async def invoke(
+    backend: Backend, name: str, body: str, headers: dict[str, str], trigger: RunTrigger | None = None
+) -> FunctionResponse:
+    """Run function ``name``; the run is recorded in the backend's history (``webhook`` by default)."""
     from sidecar.runtime.context import NoodlRequest
 
     workflows = backend.workflows
@@ -48,7 +82,8 @@ async def invoke(backend: Backend, name: str, body: str, headers: dict[str, str]
     bundle = workflows.find(name)
     if not isinstance(bundle, BundleRuntime):
         raise FunctionNotFoundError(f"Function '{name}' not found")
-    return await bundle.runtime.run(name, NoodlRequest(headers=headers, body=body))
+    recorder = backend.history.recorder_for(trigger) if backend.history is not None else None
+    return await bundle.runtime.run(name, NoodlRequest(headers=headers, body=body), recorder=recorder)
 
 
 class FunctionHost:
@@ -58,5 +93,11 @@ class FunctionHost:
         self._backend = backend
 
     async def invoke(self, name: str, request: FunctionRequest) -> tuple[int, str]:
+        from sidecar.runtime.context import Outcome
+
         response = await invoke(self._backend, name, request.body, dict(request.headers))
+        if response.outcome is Outcome.REJECTED:
+            # The local backend answers a rejected run with 500 (contract §4.4.7); the cloud
+            # host's 400 stays for `noodl-sidecar run`, which imitates that host.
+            return 500, response.body
         return response.status_code, response.body

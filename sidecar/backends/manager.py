@@ -37,14 +37,24 @@ class _SubscriptionKey:
 class BackendManager:
     def __init__(self, registry: BackendRegistry, on_collection_changed: CollectionChanged) -> None:
         self.registry = registry
+        self._bus: Any = None
         self._running: dict[str, Backend] = {}
         self._failed: dict[str, Backend] = {}
         self._subscriptions: dict[_SubscriptionKey, Any] = {}
         self._on_collection_changed = on_collection_changed
 
+    @property
+    def bus(self) -> Any:
+        """Every backend's execution events, for the editor's live views (made on first use)."""
+        if self._bus is None:
+            from sidecar.events import EventBus
+
+            self._bus = EventBus()
+        return self._bus
+
     # ---- registry --------------------------------------------------------------------
 
-    def list(self) -> list[dict[str, Any]]:
+    def list_backends(self) -> list[dict[str, Any]]:
         return [config.to_json() for config in self.registry.list()]
 
     def get(self, backend_id: str) -> dict[str, Any] | None:
@@ -67,7 +77,7 @@ class BackendManager:
         config = self.registry.require(backend_id)
         if backend_id in self._running:
             return self.status(backend_id)
-        backend = Backend(self._spec(config, ephemeral))
+        backend = Backend(self._spec(config, ephemeral), self.bus)
         try:
             await backend.start()
         except Exception:
@@ -110,6 +120,9 @@ class BackendManager:
         if failed is not None:
             return {"running": False, "persistence": persistence_json(failed.state, False, failed.failure)}
         return {"running": False, "persistence": persistence_json(BackendState.STOPPED, False, None)}
+
+    def running_backends(self) -> list[Backend]:
+        return [b for b in self._running.values() if b.state is BackendState.RUNNING]
 
     def running(self, backend_id: str, action: str) -> Backend:
         """The running backend, or the contract's "Backend must be running to <action>"."""

@@ -15,8 +15,10 @@ from sidecar.backends.registry import BackendRegistry
 from sidecar.ipc.handlers import (
     register_backend_methods,
     register_diagnostic_methods,
+    register_history_methods,
     register_runtime_methods,
     register_system_methods,
+    register_trigger_methods,
 )
 from sidecar.ipc.methods import MethodTable
 from sidecar.ipc.session import BUILTIN_METHODS
@@ -34,6 +36,8 @@ def test_every_catalog_method_has_exactly_one_handler() -> None:
     register_system_methods(table)
     manager = BackendManager(BackendRegistry(Path("/nonexistent")), lambda _change: None)
     register_backend_methods(table, manager)
+    register_trigger_methods(table, manager)
+    register_history_methods(table, manager, lambda _method, _params: None)
     register_runtime_methods(table)
     register_diagnostic_methods(table)
     assert sorted([*BUILTIN_METHODS, *table.names()]) == sorted(spec.name for spec in METHODS)

@@ -23,7 +23,7 @@ def register_backend_methods(table: MethodTable, manager: BackendManager) -> Non
 def _register_lifecycle(table: MethodTable, manager: BackendManager) -> None:
     @table.method("backend:list")
     async def list_backends(_ctx: CallContext, _params: Any) -> list[b.BackendMetadata]:
-        return [b.BackendMetadata.model_validate(config) for config in manager.list()]
+        return [b.BackendMetadata.model_validate(config) for config in manager.list_backends()]
 
     @table.method("backend:create")
     async def create(_ctx: CallContext, params: b.CreateBackendParams) -> b.BackendMetadata:
@@ -146,7 +146,10 @@ def _register_workflows(table: MethodTable, manager: BackendManager) -> None:
         backend = manager.running(params.backend_id, "run a function")
         body = {} if params.request.body is None else params.request.body
         text = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))
-        response = await functions.invoke(backend, params.name, text, params.request.headers)
+        from sidecar.history import RunTrigger
+
+        trigger = RunTrigger("test", trigger_source="editor function:run")
+        response = await functions.invoke(backend, params.name, text, params.request.headers, trigger)
         return b.FunctionResult(status_code=response.status_code, body=response.body)
 
     @table.method("backend:reload-workflows")

@@ -1,0 +1,344 @@
+"""Execution-history figures (issue 7): list/get latency on a large file, bytes per step, recorder
+overhead (a 5-node function with history off vs on, same process), and event latency from a step's end
+to an in-process subscriber receiving it.
+
+The large file (1,000,000 executions, 10,000,000 steps) comes from ``scripts/make-history-db``; the full
+run reuses ``$HISTORY_BENCH_DB_DIR`` (default ``bench-results/history-db``) and generates it there when it
+is missing (a few minutes). ``run(quick=True)`` generates 2,000 executions in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.machinery
+import importlib.util
+import os
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import closing
+from functools import partial
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from sidecar.events import EventBus, EventKind, ExecutionEvent
+from sidecar.history import ExecutionHistory, HistoryConfig, RetentionConfig, RunRecorder
+from sidecar.runtime import Runtime, make_request
+
+ROOT = Path(__file__).resolve().parents[2]
+KEEP_ALL = HistoryConfig(retention=RetentionConfig(max_age_ms=None, interval_seconds=86_400))
+
+
+def _generator() -> ModuleType:
+    loader = importlib.machinery.SourceFileLoader(
+        "make_history_db", str(ROOT / "scripts" / "make-history-db")
+    )
+    spec = importlib.util.spec_from_loader("make_history_db", loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    samples = sorted(samples)
+    return {
+        "p50_ms": round(statistics.median(samples), 3),
+        "p99_ms": round(samples[min(len(samples) - 1, int(len(samples) * 0.99))], 3),
+    }
+
+
+async def _timed(calls: int, work: Callable[[int], Awaitable[Any]]) -> dict[str, float]:
+    samples = []
+    for i in range(calls):
+        started = time.perf_counter()
+        await work(i)
+        samples.append((time.perf_counter() - started) * 1000)
+    return _percentiles(samples)
+
+
+# ---- queries on a large file ------------------------------------------------------------------------
+
+
+def _database(quick: bool, scratch: Path) -> tuple[Path, int]:
+    if quick:
+        executions = 2_000
+        data_dir = scratch / "quick-db"
+    else:
+        executions = 1_000_000
+        data_dir = Path(os.environ.get("HISTORY_BENCH_DB_DIR", ROOT / "bench-results" / "history-db"))
+    if not (data_dir / "executions.sqlite").is_file():
+        _generator().generate(data_dir, executions, 10, log=not quick)
+    return data_dir, executions
+
+
+def _sample_ids(path: Path, count: int) -> list[str]:
+    with closing(sqlite3.connect(path)) as db:
+        top = db.execute("SELECT max(rowid) FROM workflow_executions").fetchone()[0]
+        rng = random.Random(1)
+        ids: list[str] = []
+        while len(ids) < count:
+            row = db.execute(
+                "SELECT id FROM workflow_executions WHERE rowid = ?", (rng.randint(1, top),)
+            ).fetchone()
+            if row:
+                ids.append(row[0])
+        return ids
+
+
+def _size_figures(path: Path) -> dict[str, Any]:
+    with closing(sqlite3.connect(path)) as db:
+        executions = db.execute("SELECT count(*) FROM workflow_executions").fetchone()[0]
+        steps = db.execute("SELECT count(*) FROM execution_steps").fetchone()[0]
+    size = path.stat().st_size
+    return {
+        "executions": executions,
+        "steps": steps,
+        "file_bytes": size,
+        "bytes_per_step_all_tables": round(size / max(1, steps), 1),
+    }
+
+
+async def _query_figures(data_dir: Path, calls: int) -> dict[str, Any]:
+    history = await ExecutionHistory.open(
+        data_dir, backend_id="bench", backend_name="Bench", bus=None, config=KEEP_ALL
+    )
+    try:
+        ids = _sample_ids(history.db_path, calls)
+        first_page = await history.list_executions({"limit": 100})
+        cursor = first_page["nextCursor"]
+        queries: dict[str, Mapping[str, Any]] = {
+            "list_newest_100": {"limit": 100},
+            "list_workflow_100": {"workflowId": "function-07", "limit": 100},
+            "list_failed_100": {"status": "error", "limit": 100},
+            "list_trigger_and_range_100": {"triggerType": "schedule", "startedAfter": 0, "limit": 100},
+            "list_second_page_by_cursor": {"limit": 100, "cursor": cursor},
+            "list_node_filter_100": {"nodeId": "node-3", "limit": 100},
+            "list_fulltext_search_100": {"search": "TypeError", "limit": 100},
+        }
+        figures: dict[str, Any] = {}
+        for name, params in queries.items():
+            figures[name] = await _timed(calls, partial(_list_ignoring_index, history, params))
+        figures["get_with_10_steps"] = await _timed(calls, lambda i: history.get_execution(ids[i]))
+        return figures
+    finally:
+        await history.close()
+
+
+async def _list_ignoring_index(history: ExecutionHistory, params: Mapping[str, Any], _call: int) -> object:
+    return await history.list_executions(params)
+
+
+# ---- recorder overhead and event latency ----------------------------------------------------------
+
+
+def _five_node_export() -> dict[str, Any]:
+    """Request → Function → Function → Condition → Response."""
+
+    def node(node_id: str, node_type: str, params: dict[str, Any], ports: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+        port_defs = [
+            {
+                "name": p,
+                "displayName": p[4:] if p.startswith(("in-", "out")) else p,
+                "plug": "input" if p.startswith("in-") else "output",
+                "type": "signal" if p == "out-Done" else "*",
+                "group": "x",
+            }
+            for p in ports
+        ]
+        return {"id": node_id, "type": node_type, "parameters": params, "ports": port_defs, "children": []}
+
+    def conn(a: str, ap: str, b: str, bp: str) -> dict[str, str]:
+        return {"sourceId": a, "sourcePort": ap, "targetId": b, "targetPort": bp}
+
+    nodes = [
+        node("req", "noodl.cloud.request", {"allowNoAuth": True, "params": "name,n"}),
+        node(
+            "fa",
+            "JavaScriptFunction",
+            {"functionScript": "Outputs.v = Inputs.n * 2; Outputs.Done();"},
+            ["in-n", "out-v", "out-Done"],
+        ),
+        node(
+            "fb",
+            "JavaScriptFunction",
+            {"functionScript": "Outputs.v = 'Hi ' + Inputs.name + Inputs.v; Outputs.Done();"},
+            ["in-name", "in-v", "out-v", "out-Done"],
+        ),
+        node("cond", "Condition", {}),
+        node("resp", "noodl.cloud.response", {"params": "greeting"}),
+    ]
+    connections = [
+        conn("req", "receive", "fa", "run"),
+        conn("req", "pm-n", "fa", "in-n"),
+        conn("fa", "out-Done", "fb", "run"),
+        conn("fa", "out-v", "fb", "in-v"),
+        conn("req", "pm-name", "fb", "in-name"),
+        conn("fb", "out-v", "cond", "condition"),
+        conn("fb", "out-Done", "cond", "eval"),
+        conn("fb", "out-v", "resp", "pm-greeting"),
+        conn("cond", "ontrue", "resp", "send"),
+    ]
+    component = {
+        "name": "/#__cloud__/five",
+        "ports": [],
+        "roots": [],
+        "nodes": nodes,
+        "connections": connections,
+    }
+    return {"settings": {}, "metadata": {}, "components": [component]}
+
+
+async def _throughput(
+    runtime: Runtime, runs: int, recorder: Callable[[], RunRecorder | None]
+) -> tuple[float, float]:
+    """(runs per second, process CPU µs per run) for ``runs`` runs, 50 at a time."""
+    concurrency = 50
+    started, cpu_started = time.perf_counter(), time.process_time()
+    for offset in range(0, runs, concurrency):
+        await asyncio.gather(
+            *(
+                runtime.run("five", make_request({"name": "Ada", "n": i}), recorder=recorder())
+                for i in range(offset, min(runs, offset + concurrency))
+            )
+        )
+    return runs / (time.perf_counter() - started), (time.process_time() - cpu_started) / runs * 1e6
+
+
+async def _recorder_figures(scratch: Path, runs: int) -> dict[str, Any]:
+    """History off and on alternate twice in one process; the best of each pair is reported, so a
+    neighbour's load on a shared machine penalises neither side alone. CPU per run counts the writer
+    thread too (process time)."""
+    runtime = Runtime.from_export(_five_node_export())
+    probe = await runtime.run("five", make_request({"name": "Ada", "n": 1}))
+    assert probe.status_code == 200, probe.body
+    await _throughput(runtime, runs // 5, lambda: None)  # warm-up
+    history = await ExecutionHistory.open(
+        scratch / "recorder", backend_id="bench", backend_name="Bench", bus=EventBus(), config=KEEP_ALL
+    )
+    off: list[tuple[float, float]] = []
+    on: list[tuple[float, float]] = []
+    try:
+        assert history.writer is not None
+        for _ in range(2):
+            off.append(await _throughput(runtime, runs, lambda: None))
+            started, cpu_started = time.perf_counter(), time.process_time()
+            await _throughput(runtime, runs, history.recorder_for)
+            await history.writer.flush()  # the writer's work counts: time until every row is committed
+            on.append(
+                (runs / (time.perf_counter() - started), (time.process_time() - cpu_started) / runs * 1e6)
+            )
+    finally:
+        await history.close()
+    size = _size_figures(history.db_path)
+    best_off, best_on = max(off), max(on)
+    return {
+        "runs_per_measure": runs,
+        "history_off_runs_per_s": round(best_off[0], 1),
+        "history_on_runs_per_s": round(best_on[0], 1),
+        "on_vs_off_percent": round(100 * best_on[0] / best_off[0], 1),
+        "cpu_us_per_run_off": round(min(c for _, c in off), 1),
+        "cpu_us_per_run_on": round(min(c for _, c in on), 1),
+        "executions_recorded": size["executions"],
+        "steps_recorded": size["steps"],
+        "steps_per_run": round(size["steps"] / max(1, size["executions"]), 2),
+        "bytes_per_step_small_payloads": size["bytes_per_step_all_tables"],
+    }
+
+
+class _StepClock:
+    """When the node whose finish is being recorded ended its work, and when each of its events
+    was published / received, keyed by (execution id, seq)."""
+
+    def __init__(self) -> None:
+        self.current_end = 0
+        self.ended: dict[tuple[str, int], int] = {}
+        self.received: dict[tuple[str, int], int] = {}
+
+
+class _StampingBus(EventBus):
+    def __init__(self, clock: _StepClock) -> None:
+        super().__init__()
+        self._clock = clock
+
+    def publish(self, event: ExecutionEvent) -> None:
+        if event.kind == EventKind.STEP and event.data["status"] == "success":
+            self._clock.ended[(event.execution_id, event.seq)] = self._clock.current_end
+        super().publish(event)
+
+
+class _TimingRecorder:
+    """Wraps a RunRecorder and notes when each node's work ended, before the recorder sees it."""
+
+    def __init__(self, inner: RunRecorder, clock: _StepClock) -> None:
+        self._inner = inner
+        self._clock = clock
+
+    def run_started(self, run_id: str, function: str, request: Mapping[str, Any]) -> None:
+        self._inner.run_started(run_id, function, request)
+
+    def node_started(self, run_id: str, node_id: str, node_type: str, inputs: Mapping[str, Any]) -> None:
+        self._inner.node_started(run_id, node_id, node_type, inputs)
+
+    def node_finished(self, run_id: str, node_id: str, node_type: str, outputs: Mapping[str, Any]) -> None:
+        self._clock.current_end = time.perf_counter_ns()
+        self._inner.node_finished(run_id, node_id, node_type, outputs)
+
+    def node_failed(self, run_id: str, node_id: str, node_type: str, error: str) -> None:
+        self._inner.node_failed(run_id, node_id, node_type, error)
+
+    def run_finished(self, run_id: str, status_code: int, body: str, outcome: str) -> None:
+        self._inner.run_finished(run_id, status_code, body, outcome)
+
+
+async def _event_latency(scratch: Path, runs: int) -> dict[str, Any]:
+    clock = _StepClock()
+    bus = _StampingBus(clock)
+    history = await ExecutionHistory.open(
+        scratch / "events", backend_id="bench", backend_name="Bench", bus=bus, config=KEEP_ALL
+    )
+    runtime = Runtime.from_export(_five_node_export())
+    subscription = bus.subscribe("bench")
+
+    async def listen() -> None:
+        async for event in subscription:
+            clock.received[(event.execution_id, event.seq)] = time.perf_counter_ns()
+
+    listener = asyncio.ensure_future(listen())
+    try:
+        for i in range(runs):
+            inner = history.recorder_for()
+            assert inner is not None
+            request = make_request({"name": "Ada", "n": i})
+            await runtime.run("five", request, recorder=_TimingRecorder(inner, clock))
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.05)
+    finally:
+        bus.unsubscribe(subscription.id)
+        await listener
+        await history.close()
+    samples = [(clock.received[key] - end) / 1e6 for key, end in clock.ended.items() if key in clock.received]
+    return {
+        "step_events": len(samples),
+        **_percentiles(samples),
+        "note": "from a node's end to an in-process subscriber holding the event; the IPC hop comes on top",
+    }
+
+
+async def _bench(quick: bool) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as scratch_name:
+        scratch = Path(scratch_name)
+        data_dir, _ = _database(quick, scratch)
+        figures: dict[str, Any] = {"database": _size_figures(data_dir / "executions.sqlite")}
+        figures["queries"] = await _query_figures(data_dir, 50 if quick else 1_000)
+        figures["recorder"] = await _recorder_figures(scratch, 500 if quick else 5_000)
+        figures["events"] = await _event_latency(scratch, 50 if quick else 1_000)
+        return figures
+
+
+def run(quick: bool) -> dict[str, object]:
+    return asyncio.run(_bench(quick))

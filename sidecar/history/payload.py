@@ -1,0 +1,108 @@
+"""JSON text for the database: serialization, the contract's truncation markers, previews and sizes (§8.5).
+
+A value whose JSON is larger than the limit is stored as
+``{"__truncated": true, "__originalSize": <bytes>, "__maxSize": <limit>, "__preview": <first chars>...}``;
+a value that cannot be serialized as ``{"__error": "Failed to serialize data"}``. Events never carry stored
+payloads whole: they carry :func:`preview` text and the byte size.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sidecar.runtime.values import UNDEFINED
+
+MAX_STORED_BYTES = 50 * 1024
+STORED_PREVIEW_CHARS = 1000
+EVENT_PREVIEW_CHARS = 256
+SERIALIZE_FAILED = '{"__error":"Failed to serialize data"}'
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """A value ready to store: its (possibly truncated) JSON text and its full size in bytes."""
+
+    text: str
+    size: int
+
+    @property
+    def preview(self) -> str:
+        return preview(self.text)
+
+
+def _plain(value: Any) -> Any:
+    """Fallback for json.dumps: mappings and iterables become objects and arrays; anything else fails."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    if value is UNDEFINED:
+        return None
+    to_json_method = getattr(value, "to_json", None)  # Noodl objects serialise themselves
+    if callable(to_json_method):
+        return to_json_method()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or Infinity; JavaScript's JSON.stringify writes null for them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _make_encoder() -> Callable[[Any], str]:
+    """Compact JSON text. json.dumps builds a new C encoder on every call, a third of its cost on the
+    small payloads of node steps; we build it once (pure-Python fallback when the C accelerator is absent)."""
+    make_c = getattr(json.encoder, "c_make_encoder", None)
+    if make_c is None:
+        slow = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_plain, allow_nan=False)
+        return slow.encode
+    # markers=None: no cycle check, a cyclic value ends in RecursionError, caught like any failure
+    chunks = make_c(None, _plain, json.encoder.encode_basestring, None, ":", ",", False, False, False)
+    return lambda value: "".join(chunks(value, 0))
+
+
+_encode_compact = _make_encoder()
+
+
+def to_json(value: Any) -> str:
+    try:
+        return _encode_compact(value)
+    except ValueError:
+        return json.dumps(_finite(json.loads(json.dumps(value, default=_plain))), separators=(",", ":"))
+
+
+def encode(value: Any, limit: int = MAX_STORED_BYTES) -> Payload:
+    """Serialize ``value``; above ``limit`` bytes store the truncation marker instead."""
+    try:
+        text = to_json(value)
+    except (TypeError, ValueError, RecursionError):
+        return Payload(SERIALIZE_FAILED, len(SERIALIZE_FAILED))
+    size = len(text) if text.isascii() else len(text.encode("utf-8"))
+    if size <= limit:
+        return Payload(text, size)
+    marker = {
+        "__truncated": True,
+        "__originalSize": size,
+        "__maxSize": limit,
+        "__preview": text[:STORED_PREVIEW_CHARS] + "...",
+    }
+    return Payload(json.dumps(marker, ensure_ascii=False, separators=(",", ":")), size)
+
+
+def preview(text: str, chars: int = EVENT_PREVIEW_CHARS) -> str:
+    return text if len(text) <= chars else text[:chars] + "..."
+
+
+def decode(text: str | None) -> Any:
+    """Stored JSON text back to a value; ``None`` stays ``None``."""
+    return None if text is None else json.loads(text)

@@ -1,0 +1,226 @@
+"""ExecutionQuery (contract §8.3 plus our filters) and its compilation to SQL — pure, no I/O.
+
+A query that cannot be honoured raises ``InvalidHistoryQueryError``; it is never widened to "all rows".
+Pagination is either ``offset`` (the contract's) or an opaque ``cursor`` taken from the previous page
+(keyset: stable while new runs arrive).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sidecar.errors import InvalidHistoryQueryError
+from sidecar.history.rows import TRIGGER_TYPES, ExecutionStatus
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+ORDER_COLUMNS = {"started_at": "started_at", "duration_ms": "COALESCE(duration_ms, -1)", "status": "status"}
+_STRING_FIELDS = {"workflowId", "status", "triggerType", "errorText", "search", "nodeId", "cursor"}
+_INT_FIELDS = {"startedAfter", "startedBefore", "minDurationMs", "maxDurationMs", "limit", "offset"}
+_ALL_FIELDS = _STRING_FIELDS | _INT_FIELDS | {"orderBy", "orderDir"}
+
+
+@dataclass(frozen=True)
+class ExecutionQuery:
+    workflow_id: str | None = None
+    status: str | None = None
+    trigger_type: str | None = None
+    started_after: int | None = None
+    started_before: int | None = None
+    min_duration_ms: int | None = None
+    max_duration_ms: int | None = None
+    error_text: str | None = None
+    """Substring of the execution's error message (case-insensitive for ASCII)."""
+    search: str | None = None
+    """Full-text words over error text and step output previews (all words must match); with the
+    default order, matches come newest-recorded first."""
+    node_id: str | None = None
+    """Only executions with a step on this canvas node."""
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+    order_by: str = "started_at"
+    order_dir: str = "desc"
+    cursor: str | None = None
+
+    @classmethod
+    def from_wire(cls, params: Mapping[str, Any] | None) -> ExecutionQuery:
+        """From the editor's camelCase ExecutionQuery or HTTP query parameters (numbers may be strings)."""
+        params = params or {}
+        unknown = set(params) - _ALL_FIELDS
+        if unknown:
+            raise InvalidHistoryQueryError(f"unknown query parameters: {', '.join(sorted(unknown))}")
+        values: dict[str, Any] = {}
+        for name, value in params.items():
+            if value is None or value == "":
+                continue
+            if name in _INT_FIELDS:
+                values[name] = _as_int(name, value)
+            elif not isinstance(value, str):
+                raise InvalidHistoryQueryError(f"{name} must be a string")
+            else:
+                values[name] = value
+        query = cls(
+            workflow_id=values.get("workflowId"),
+            status=values.get("status"),
+            trigger_type=values.get("triggerType"),
+            started_after=values.get("startedAfter"),
+            started_before=values.get("startedBefore"),
+            min_duration_ms=values.get("minDurationMs"),
+            max_duration_ms=values.get("maxDurationMs"),
+            error_text=values.get("errorText"),
+            search=values.get("search"),
+            node_id=values.get("nodeId"),
+            limit=values.get("limit", DEFAULT_LIMIT),
+            offset=values.get("offset", 0),
+            order_by=values.get("orderBy", "started_at"),
+            order_dir=values.get("orderDir", "desc"),
+            cursor=values.get("cursor"),
+        )
+        query.validate()
+        return query
+
+    def validate(self) -> None:
+        if self.status is not None and self.status not in set(ExecutionStatus):
+            raise InvalidHistoryQueryError(f"unknown status {self.status!r}")
+        if self.trigger_type is not None and self.trigger_type not in TRIGGER_TYPES:
+            raise InvalidHistoryQueryError(f"unknown triggerType {self.trigger_type!r}")
+        if self.order_by not in ORDER_COLUMNS:
+            raise InvalidHistoryQueryError(f"orderBy must be one of {', '.join(ORDER_COLUMNS)}")
+        if self.order_dir not in ("asc", "desc"):
+            raise InvalidHistoryQueryError("orderDir must be 'asc' or 'desc'")
+        if not 0 <= self.limit <= MAX_LIMIT:
+            raise InvalidHistoryQueryError(f"limit must be between 0 and {MAX_LIMIT}")
+        if self.offset < 0:
+            raise InvalidHistoryQueryError("offset must not be negative")
+        if self.cursor is not None and self.offset:
+            raise InvalidHistoryQueryError("use either cursor or offset, not both")
+        if self.search is not None and not _fts_phrases(self.search):
+            raise InvalidHistoryQueryError("search needs at least one word")
+
+
+def _as_int(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise InvalidHistoryQueryError(f"{name} must be an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise InvalidHistoryQueryError(f"{name} must be an integer")
+
+
+def _fts_phrases(text: str) -> str:
+    """Each word as a quoted FTS5 phrase, so user text can never be FTS5 syntax."""
+    return " ".join('"' + word.replace('"', '""') + '"' for word in text.split())
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def encode_cursor(sort_value: Any, rowid: int) -> str:
+    raw = json.dumps([sort_value, rowid], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[Any, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value, rowid = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError) as error:
+        raise InvalidHistoryQueryError("invalid cursor") from error
+    if not isinstance(rowid, int) or not isinstance(value, int | str):
+        raise InvalidHistoryQueryError("invalid cursor")
+    return value, rowid
+
+
+def compile_filters(query: ExecutionQuery, *, with_search: bool = True) -> tuple[list[str], list[Any]]:
+    """WHERE terms over ``workflow_executions e`` (without pagination)."""
+    terms: list[str] = []
+    params: list[Any] = []
+    equalities = (
+        ("e.workflow_id", query.workflow_id),
+        ("e.status", query.status),
+        ("e.trigger_type", query.trigger_type),
+    )
+    for column, value in equalities:
+        if value is not None:
+            terms.append(f"{column} = ?")
+            params.append(value)
+    ranges = (
+        ("e.started_at >= ?", query.started_after),
+        ("e.started_at <= ?", query.started_before),
+        ("e.duration_ms >= ?", query.min_duration_ms),
+        ("e.duration_ms <= ?", query.max_duration_ms),
+    )
+    for term, bound in ranges:
+        if bound is not None:
+            terms.append(term)
+            params.append(bound)
+    if query.error_text is not None:
+        terms.append("e.error_message LIKE ? ESCAPE '\\'")
+        params.append(_like_pattern(query.error_text))
+    if query.search is not None and with_search:
+        terms.append("e.rowid IN (SELECT rowid FROM execution_search WHERE execution_search MATCH ?)")
+        params.append(_fts_phrases(query.search))
+    if query.node_id is not None:
+        terms.append("EXISTS (SELECT 1 FROM execution_steps s WHERE s.execution_id = e.id AND s.node_id = ?)")
+        params.append(query.node_id)
+    return terms, params
+
+
+def compile_list(query: ExecutionQuery, columns: str) -> tuple[str, list[Any]]:
+    """The page's SELECT: filters, keyset or offset pagination, order with rowid as the tie-breaker."""
+    if query.search is not None and query.order_by == "started_at":
+        return _compile_search_by_recency(query, columns)
+    terms, params = compile_filters(query)
+    sort = ORDER_COLUMNS[query.order_by].replace("duration_ms", "e.duration_ms")
+    if query.order_by != "duration_ms":
+        sort = "e." + sort
+    descending = query.order_dir == "desc"
+    if query.cursor is not None:
+        value, rowid = decode_cursor(query.cursor)
+        before, strictly = ("<=", "<") if descending else (">=", ">")
+        # The first term lets SQLite range-scan the index; the second breaks ties on rowid.
+        terms.append(f"{sort} {before} ? AND ({sort} {strictly} ? OR e.rowid {strictly} ?)")
+        params.extend([value, value, rowid])
+    where = f"WHERE {' AND '.join(terms)}" if terms else ""
+    direction = "DESC" if descending else "ASC"
+    sql = (
+        f"SELECT {columns}, e.rowid, {sort} FROM workflow_executions e {where} "
+        f"ORDER BY {sort} {direction}, e.rowid {direction} LIMIT ? OFFSET ?"
+    )
+    params.extend([query.limit, query.offset])
+    return sql, params
+
+
+def _compile_search_by_recency(query: ExecutionQuery, columns: str) -> tuple[str, list[Any]]:
+    """Full-text search in recording order, driven by the FTS index so it stops after one page.
+
+    Executions are inserted when they start, so rowid order is start order; sorting every match by
+    ``started_at`` instead would cost time in proportion to the matches (100+ ms for a common word in
+    a million runs)."""
+    assert query.search is not None
+    terms, params = compile_filters(query, with_search=False)
+    terms.insert(0, "execution_search MATCH ?")
+    params.insert(0, _fts_phrases(query.search))
+    descending = query.order_dir == "desc"
+    if query.cursor is not None:
+        _, rowid = decode_cursor(query.cursor)
+        terms.append(f"s.rowid {'<' if descending else '>'} ?")
+        params.append(rowid)
+    direction = "DESC" if descending else "ASC"
+    sql = (
+        f"SELECT {columns}, e.rowid, e.started_at FROM execution_search s "
+        f"JOIN workflow_executions e ON e.rowid = s.rowid WHERE {' AND '.join(terms)} "
+        f"ORDER BY s.rowid {direction} LIMIT ? OFFSET ?"
+    )
+    params.extend([query.limit, query.offset])
+    return sql, params

@@ -1,0 +1,430 @@
+"""The runtime's recorder hooks, implemented: one ``RunRecorder`` per function run.
+
+Each hook scrubs and encodes what it was given, queues the row on the :class:`HistoryWriter` and, when
+someone is listening, publishes an execution event with the next ``seq``. Nothing here awaits; any
+exception is logged and turns recording off for that run, so a logging failure never fails a run.
+
+What is a step: each node update after the request entered the graph (the Request node's update that
+receives it), numbered in the order nodes *start* (``step_index``); a node that runs again gets a new
+step with the next ``run_index``. Not steps: the setup frame before the request, where every node
+applies its parameters (recording it would mark nodes on branches that never ran as run), and updates
+that consumed no input and sent no output. A failure is always a step; one reported after the node's
+step ended (script errors arrive that way) turns that step into an error step with a new event.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+
+from sidecar.events import EventBus, ExecutionEvent
+from sidecar.history import event_build
+from sidecar.history.payload import Payload, encode, preview
+from sidecar.history.rows import (
+    ExecutionRow,
+    ExecutionStatus,
+    SearchText,
+    StepRow,
+    StepStatus,
+    new_execution_id,
+    now_ms,
+    step_id,
+)
+from sidecar.history.scrub import Scrubber, is_request_shape
+from sidecar.history.writer import HistoryWriter
+
+SEARCH_BODY_MAX_CHARS = 16_000
+_TIMED_OUT = "timed-out"
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class RunTrigger:
+    """How a run was started; becomes ``triggerType`` and ``metadata`` of its execution row."""
+
+    trigger_type: str = "webhook"
+    trigger_source: str | None = None
+    trigger_id: str | None = None
+    request_id: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """More metadata, e.g. ``{"retryOf": <executionId>}`` for a re-run."""
+
+
+@dataclass(slots=True)
+class _OpenStep:
+    """A node whose work has started; becomes a StepRow when it ends (one row build per step).
+
+    ``step_index`` stays -1 while the step is tentative: an update with nothing queued is numbered
+    (and announced) only once it sends something or fails."""
+
+    execution_id: str
+    node_id: str
+    node_type: str
+    node_name: str | None
+    started_at: int
+    started_ns: int
+    input: Payload
+    step_index: int = -1
+    run_index: int = 0
+    start_seq: int = 0
+
+    def row(
+        self,
+        status: str,
+        seq: int,
+        output: Payload | None = None,
+        error_message: str | None = None,
+    ) -> StepRow:
+        """The step at ``seq``; ``running`` has no end, the others end now."""
+        ended = status != StepStatus.RUNNING
+        return StepRow(
+            id=step_id(self.execution_id, self.step_index),
+            execution_id=self.execution_id,
+            node_id=self.node_id,
+            node_type=self.node_type,
+            step_index=self.step_index,
+            started_at=self.started_at,
+            status=status,
+            node_name=self.node_name,
+            completed_at=now_ms() if ended else None,
+            duration_ms=(time.perf_counter_ns() - self.started_ns) // 1_000_000 if ended else None,
+            input_data=self.input.text,
+            output_data=None if output is None else output.text,
+            error_message=error_message,
+            run_index=self.run_index,
+            start_seq=self.start_seq,
+            seq=seq,
+            input_size=self.input.size,
+            output_size=0 if output is None else output.size,
+        )
+
+
+class RunRecorder:
+    """Implements ``sidecar.runtime.Recorder`` structurally, for exactly one run."""
+
+    def __init__(
+        self,
+        writer: HistoryWriter,
+        bus: EventBus | None,
+        backend_id: str,
+        metadata: dict[str, Any],
+        trigger: RunTrigger,
+        node_names: Mapping[str, str],
+    ) -> None:
+        self._writer = writer
+        self._bus = bus
+        self._backend_id = backend_id
+        self._metadata = metadata
+        self._trigger = trigger
+        self._node_names = node_names
+        self._scrubber = Scrubber()
+        self._execution: ExecutionRow | None = None
+        self._started_ns = 0
+        self._seq = 0
+        self._step_count = 0
+        self._runs_per_node: dict[str, int] = {}
+        self._open: dict[str, _OpenStep] = {}
+        self._last: dict[str, StepRow] = {}
+        self._search: list[str] = []
+        self._search_chars = 0
+        self._request_sent = False
+        self._request_scrubbed: dict[str, Any] = {}
+        self._broken = False
+
+    @property
+    def execution_id(self) -> str | None:
+        return None if self._execution is None else self._execution.id
+
+    # ---- Recorder protocol -----------------------------------------------------------------------------
+    def run_started(self, run_id: str, function: str, request: Mapping[str, Any]) -> None:
+        try:
+            self._run_started(function, request)
+        except Exception as error:
+            self._fail("run_started", error)
+
+    def node_started(self, run_id: str, node_id: str, node_type: str, inputs: Mapping[str, Any]) -> None:
+        if self._execution is None or self._broken:
+            return
+        try:
+            self._node_started(node_id, node_type, inputs)
+        except Exception as error:
+            self._fail("node_started", error)
+
+    def node_finished(self, run_id: str, node_id: str, node_type: str, outputs: Mapping[str, Any]) -> None:
+        if self._execution is None or self._broken:
+            return
+        try:
+            self._node_finished(node_id, outputs)
+        except Exception as error:
+            self._fail("node_finished", error)
+
+    def node_failed(self, run_id: str, node_id: str, node_type: str, error: str) -> None:
+        if self._execution is None or self._broken:
+            return
+        try:
+            self._node_failed(node_id, node_type, error)
+        except Exception as failure:
+            self._fail("node_failed", failure)
+
+    def run_finished(self, run_id: str, status_code: int, body: str, outcome: str) -> None:
+        if self._execution is None or self._broken:
+            return
+        try:
+            self._run_finished(status_code, body, outcome)
+        except Exception as error:
+            self._fail("run_finished", error)
+
+    # ---- implementation --------------------------------------------------------------------------------
+    def _run_started(self, function: str, request: Mapping[str, Any]) -> None:
+        body = str(request.get("body") or "")
+        trigger_data = self._scrubber.request(request.get("headers") or {}, body)
+        self._request_scrubbed = {body: trigger_data}
+        self._started_ns = time.perf_counter_ns()
+        self._seq = event_build.STARTED_SEQ
+        row = ExecutionRow(
+            id=new_execution_id(),
+            workflow_id=function,
+            workflow_name=function,
+            trigger_type=self._trigger.trigger_type,
+            status=ExecutionStatus.RUNNING,
+            started_at=now_ms(),
+            trigger_data=encode(trigger_data).text,
+            metadata=json.dumps(self._metadata, separators=(",", ":")),
+            last_seq=self._seq,
+        )
+        self._execution = row
+        self._writer.submit_execution(row)
+        if self._listening():
+            self._publish_started(row)
+
+    def _node_started(self, node_id: str, node_type: str, inputs: Mapping[str, Any]) -> None:
+        if is_request_shape(inputs):
+            self._request_sent = True
+            clean: Any = self._request_scrubbed.get(inputs["body"])  # the run's own request: scrubbed once
+            if clean is None:
+                clean = self._scrubber.request(inputs["headers"], inputs["body"])
+        elif not self._request_sent:
+            return  # the setup frame: nodes apply their parameters before the request enters the graph
+        else:
+            clean = self._scrubber.value(inputs)
+        step = self._open_step(node_id, node_type, encode(clean))
+        # No running row for the writer: the runtime calls node_started and node_finished in one
+        # synchronous stretch, so the writer could never commit it before the finished row replaces it.
+        self._open[node_id] = step
+        if inputs:
+            self._begin(step)
+
+    def _open_step(self, node_id: str, node_type: str, payload: Payload) -> _OpenStep:
+        assert self._execution is not None
+        node_name = self._node_names.get(node_id)
+        return _OpenStep(
+            self._execution.id, node_id, node_type, node_name, now_ms(), time.perf_counter_ns(), payload
+        )
+
+    def _begin(self, step: _OpenStep) -> None:
+        """Number the step in execution order and announce it."""
+        step.step_index = self._step_count
+        self._step_count += 1
+        step.run_index = self._runs_per_node.get(step.node_id, 0)
+        self._runs_per_node[step.node_id] = step.run_index + 1
+        self._seq += 1
+        step.start_seq = self._seq
+        if self._listening():
+            self._publish_step(event_build.step_started_event, step.row(StepStatus.RUNNING, self._seq))
+
+    def _node_finished(self, node_id: str, outputs: Mapping[str, Any]) -> None:
+        step = self._open.pop(node_id, None)
+        if step is None:
+            return
+        if step.step_index < 0:
+            if not outputs:
+                return  # an update that consumed nothing and sent nothing is not a step
+            self._begin(step)
+        payload = encode(self._scrubber.value(outputs))
+        self._seq += 1
+        row = step.row(StepStatus.SUCCESS, self._seq, output=payload)
+        self._end_step(row)
+        self._note_search(row.output_data)
+
+    def _node_failed(self, node_id: str, node_type: str, error: str) -> None:
+        message = self._scrubber.text(error)
+        step = self._open.pop(node_id, None)
+        if step is None and node_id in self._last:
+            self._seq += 1
+            row = self._last[node_id]._replace(status=StepStatus.ERROR, error_message=message, seq=self._seq)
+        else:
+            # A failure is always a step, even in the setup frame or before any reported start.
+            step = step or self._open_step(node_id, node_type, encode({}))
+            if step.step_index < 0:
+                self._begin(step)
+            self._seq += 1
+            row = step.row(StepStatus.ERROR, self._seq, error_message=message)
+        self._end_step(row)
+        self._note_search(message)
+
+    def _end_step(self, row: StepRow) -> None:
+        self._last[row.node_id] = row
+        self._writer.submit_step(row)
+        if self._listening():
+            self._publish_step(event_build.step_ended_event, row)
+
+    def _run_finished(self, status_code: int, body: str, outcome: str) -> None:
+        assert self._execution is not None
+        for node_id in list(self._open):  # a node still open when the run settled never finished its work
+            self._node_failed(node_id, self._open[node_id].node_type, "Run ended before the node finished")
+        ok = 200 <= status_code < 300
+        error_text = None if ok else _error_text(status_code, body)
+        metadata = dict(self._metadata)
+        if outcome == _TIMED_OUT:
+            metadata.update(timedOut=True, disposition="timeout", timeoutMs=_timeout_ms(body))
+        elif outcome != "responded":
+            metadata["disposition"] = outcome
+        self._seq += 1
+        row = self._execution._replace(
+            status=ExecutionStatus.SUCCESS if ok else ExecutionStatus.ERROR,
+            completed_at=now_ms(),
+            duration_ms=(time.perf_counter_ns() - self._started_ns) // 1_000_000,
+            error_message=None if error_text is None else self._scrubber.text(error_text),
+            metadata=json.dumps(metadata, separators=(",", ":")),
+            last_seq=self._seq,
+        )
+        self._execution = row
+        self._writer.submit_execution(row)
+        if row.error_message:
+            self._note_search(row.error_message)
+        if self._search:
+            self._writer.submit_search(SearchText(row.id, "\n".join(self._search)))
+        if self._listening():
+            self._publish(event_build.finished_event(self._backend_id, row))
+
+    # ---- helpers --------------------------------------------------------------------------------------
+    def _note_search(self, text: str | None) -> None:
+        if text and self._search_chars < SEARCH_BODY_MAX_CHARS:
+            piece = preview(text)
+            self._search.append(piece)
+            self._search_chars += len(piece)
+
+    def _listening(self) -> bool:
+        return self._bus is not None and self._bus.subscriber_count > 0
+
+    def _publish_started(self, row: ExecutionRow) -> None:
+        self._publish(event_build.started_event(self._backend_id, row))
+
+    def _publish_step(self, build: Callable[[str, str, StepRow], ExecutionEvent], row: StepRow) -> None:
+        assert self._execution is not None
+        self._publish(build(self._backend_id, self._execution.workflow_id, row))
+
+    def _publish(self, event: ExecutionEvent) -> None:
+        assert self._bus is not None
+        self._bus.publish(event)
+
+    def _fail(self, hook: str, error: Exception) -> None:
+        self._broken = True
+        log.error("execution recording failed; this run is no longer recorded", hook=hook, error=repr(error))
+
+
+def _error_text(status_code: int, body: str) -> str:
+    """``HTTP <code>`` as the contract says, followed by the body's ``error`` text when there is one."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = None
+    detail = parsed.get("error") if isinstance(parsed, dict) else None
+    return f"HTTP {status_code}: {detail}" if isinstance(detail, str) and detail else f"HTTP {status_code}"
+
+
+def _timeout_ms(body: str) -> int | None:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    value = parsed.get("timeoutMs") if isinstance(parsed, dict) else None
+    return value if isinstance(value, int) else None
+
+
+class HistoryRecorder:
+    """Per backend: hands each run its own :class:`RunRecorder`."""
+
+    def __init__(
+        self, writer: HistoryWriter, bus: EventBus | None, *, backend_id: str, backend_name: str
+    ) -> None:
+        self._writer = writer
+        self._bus = bus
+        self._backend_id = backend_id
+        self._backend_name = backend_name
+
+    def record_rejection(self, rejection: RejectedFire) -> str:
+        """Queue the failed row of a rejected trigger fire and announce it; returns the execution id."""
+        base = {"backendId": self._backend_id, "backendName": self._backend_name}
+        row = rejection_row(rejection, base)
+        self._writer.submit_execution(row)
+        self._writer.submit_search(SearchText(row.id, row.error_message or ""))
+        if self._bus is not None and self._bus.subscriber_count:
+            self._bus.publish(event_build.started_event(self._backend_id, row))
+            self._bus.publish(event_build.finished_event(self._backend_id, row))
+        return row.id
+
+    def for_run(
+        self, trigger: RunTrigger | None = None, node_names: Mapping[str, str] | None = None
+    ) -> RunRecorder:
+        """``node_names`` maps canvas node ids to labels (``node_name``); the hooks do not carry labels."""
+        trigger = trigger or RunTrigger()
+        metadata: dict[str, Any] = {"backendId": self._backend_id, "backendName": self._backend_name}
+        optional = {
+            "triggerSource": trigger.trigger_source,
+            "triggerId": trigger.trigger_id,
+            "requestId": trigger.request_id,
+        }
+        metadata.update({key: value for key, value in optional.items() if value is not None})
+        metadata.update(trigger.extra)
+        return RunRecorder(self._writer, self._bus, self._backend_id, metadata, trigger, node_names or {})
+
+
+class RejectedFire(Protocol):
+    """A trigger fire that never reached its target (``sidecar.triggers.Rejection`` fits)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def trigger_id(self) -> str: ...
+    @property
+    def workflow_id(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def trigger_data(self) -> Mapping[str, Any]: ...
+
+
+def rejection_row(rejection: RejectedFire, base_metadata: Mapping[str, Any]) -> ExecutionRow:
+    """The failed row of a rejected fire (contract §8.6): ``metadata.rejected = true``, nothing dropped."""
+    at = now_ms()
+    metadata = {
+        **base_metadata,
+        "triggerSource": rejection.source,
+        "triggerId": rejection.trigger_id,
+        "rejected": True,
+    }
+    return ExecutionRow(
+        id=new_execution_id(at),
+        workflow_id=rejection.workflow_id,
+        workflow_name=rejection.workflow_id,
+        trigger_type=str(rejection.kind),
+        status=ExecutionStatus.ERROR,
+        started_at=at,
+        trigger_data=encode(Scrubber().value(rejection.trigger_data)).text,
+        completed_at=at,
+        duration_ms=0,
+        error_message=f"HTTP {rejection.status_code}: {rejection.reason}",
+        metadata=json.dumps(metadata, separators=(",", ":")),
+        last_seq=event_build.STARTED_SEQ + 1,
+    )

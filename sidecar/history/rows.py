@@ -1,0 +1,126 @@
+"""Values the recorder produces and the store writes: one execution row, one step row, ids and statuses.
+
+JSON columns arrive here already scrubbed and serialized (text); the store never sees live objects.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+import secrets
+import string
+import time
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+_BASE36 = string.digits + string.ascii_lowercase
+# Ids need to be unique, not secret: a PRNG seeded from the OS once avoids a system call per run.
+_ids = random.Random(secrets.randbits(128))
+
+
+class ExecutionStatus(enum.StrEnum):
+    """``running`` → ``success`` | ``error``; a crash leaves ``running``, fixed to ``error`` at start."""
+
+    RUNNING = "running"
+    SUCCESS = "success"
+    ERROR = "error"
+
+
+class StepStatus(enum.StrEnum):
+    """``running`` → ``success`` | ``error``; ``skipped`` steps never ran."""
+
+    RUNNING = "running"
+    SUCCESS = "success"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+TRIGGER_TYPES = frozenset({"webhook", "schedule", "manual", "db_change", "internal_event", "test"})
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def base36(number: int) -> str:
+    digits = []
+    while True:
+        number, rest = divmod(number, 36)
+        digits.append(_BASE36[rest])
+        if number == 0:
+            return "".join(reversed(digits))
+
+
+def new_execution_id(at_ms: int | None = None) -> str:
+    """``exec_`` + base36(epoch ms) + 8 random base36 characters (contract §8.1)."""
+    stamp = base36(now_ms() if at_ms is None else at_ms)
+    return "exec_" + stamp + base36(_ids.getrandbits(41) % 36**8).rjust(8, "0")
+
+
+def step_id(execution_id: str, step_index: int) -> str:
+    """Steps are named after their execution and position: unique without another random draw."""
+    return f"step_{execution_id.removeprefix('exec_')}_{step_index}"
+
+
+class ExecutionRow(NamedTuple):
+    """One ``workflow_executions`` row, fields in column order (the tuple is the statement's parameters).
+
+    Rows are named tuples rather than frozen dataclasses: the recorder builds one per node step on the
+    runtime's hot path, where a frozen dataclass's ``__init__`` costs several times more."""
+
+    id: str
+    workflow_id: str
+    workflow_name: str
+    trigger_type: str
+    status: str
+    started_at: int
+    trigger_data: str | None = None
+    completed_at: int | None = None
+    duration_ms: int | None = None
+    error_message: str | None = None
+    error_stack: str | None = None
+    metadata: str | None = None
+    last_seq: int = 0
+
+
+class StepRow(NamedTuple):
+    """One ``execution_steps`` row, fields in column order."""
+
+    id: str
+    execution_id: str
+    node_id: str
+    node_type: str
+    step_index: int
+    started_at: int
+    status: str
+    node_name: str | None = None
+    completed_at: int | None = None
+    duration_ms: int | None = None
+    input_data: str | None = None
+    output_data: str | None = None
+    error_message: str | None = None
+    run_index: int = 0
+    start_seq: int = 0
+    seq: int = 0
+    input_size: int = 0
+    output_size: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SearchText:
+    """The full-text body of one finished execution: error text and step previews."""
+
+    execution_id: str
+    body: str
+
+
+@dataclass(frozen=True)
+class WriteBatch:
+    """One writer transaction. Rows with the same id replace earlier ones (latest state wins)."""
+
+    executions: list[ExecutionRow] = field(default_factory=list)
+    steps: list[StepRow] = field(default_factory=list)
+    search: list[SearchText] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.executions) + len(self.steps) + len(self.search)

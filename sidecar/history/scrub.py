@@ -1,0 +1,151 @@
+"""Scrubbing of secrets before anything reaches ``executions.sqlite`` (contract §8.5).
+
+Headers on the contract's list and body keys matching its pattern become ``[REDACTED]``; containers deeper
+than the depth limit are cut. Every redacted string is also remembered as a *secret value*, so a run's
+later step data that carries the same string (a password wired from the Request node into a Function
+node under another port name) is redacted too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+REDACTED = "[REDACTED]"
+TOO_DEEP = "[MAX_DEPTH]"
+UNPARSABLE_BODY = "[unparsable body]"
+MAX_DEPTH = 6
+_SCALARS = frozenset({int, float, bool, type(None)})
+_SCALARS_AND_TEXT = _SCALARS | {str}
+_MIN_SECRET_LENGTH = 4  # shorter strings ("1", "yes") would blank out unrelated data
+
+SECRET_HEADERS = frozenset(
+    {
+        "authorization",
+        "cookie",
+        "set-cookie",
+        "x-api-key",
+        "api-key",
+        "x-auth-token",
+        "x-nodegx-api-key",
+        "x-parse-master-key",
+        "x-parse-session-token",
+        "proxy-authorization",
+    }
+)
+SECRET_KEY = re.compile(
+    r"pass(word|wd)?|secret|token|api[-_]?key|access[-_]?key|signing[-_]?key|private[-_]?key"
+    r"|key[-_]?hash|hmac|authorization|credential|salt",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class Scrubber:
+    """Scrubs one run's data; keeps the secret values it has seen so later payloads hide them too."""
+
+    secrets: set[str] = field(default_factory=set)
+
+    def headers(self, headers: Mapping[str, Any]) -> dict[str, Any]:
+        clean: dict[str, Any] = {}
+        for name, value in headers.items():
+            if name.lower() in SECRET_HEADERS or is_secret_key(name):
+                self._remember(value)
+                clean[name] = REDACTED
+            else:
+                clean[name] = self.value(value)
+        return clean
+
+    def value(self, value: Any, depth: int = 0) -> Any:
+        """``value`` with secret keys, headers and known secret strings redacted (a copy when any is)."""
+        kind = type(value)
+        if kind is str:
+            return self._hide_known(value) if self.secrets else value
+        if kind in _SCALARS:  # the common case on the hot path: checked before any isinstance
+            return value
+        if kind is dict and depth < MAX_DEPTH and self._is_clean_flat(value):
+            return value
+        if isinstance(value, str):
+            return self._hide_known(value)
+        to_json = getattr(value, "to_json", None)  # a Noodl object: scrub the fields it serialises
+        if callable(to_json):
+            value = to_json()
+        if isinstance(value, Mapping):
+            if depth >= MAX_DEPTH:
+                return TOO_DEEP
+            return {str(k): self._entry(str(k), v, depth + 1) for k, v in value.items()}
+        if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
+            if depth >= MAX_DEPTH:
+                return TOO_DEEP
+            return [self.value(item, depth + 1) for item in value]
+        return value
+
+    def _is_clean_flat(self, mapping: dict[Any, Any]) -> bool:
+        """Scalars (and strings while no secret is known) under harmless keys: nothing to redact."""
+        plain = _SCALARS if self.secrets else _SCALARS_AND_TEXT
+        return all(
+            type(item) in plain and type(key) is str and not is_secret_key(key)
+            for key, item in mapping.items()
+        )
+
+    def request(self, headers: Mapping[str, Any], body: str) -> dict[str, Any]:
+        """The logged request shape: ``{headers, bodySize, body}`` with the body parsed when it is JSON."""
+        clean_headers = self.headers(headers)
+        try:
+            parsed: Any = json.loads(body) if body else {}
+        except ValueError:
+            return {"headers": clean_headers, "bodySize": len(body), "body": UNPARSABLE_BODY}
+        # Scrub keys first so the secrets are known before strings elsewhere in the body are checked.
+        clean_body = self.value(parsed)
+        return {"headers": clean_headers, "bodySize": len(body), "body": self.value(clean_body)}
+
+    def text(self, text: str) -> str:
+        return self._hide_known(text)
+
+    def _entry(self, key: str, value: Any, depth: int) -> Any:
+        if is_secret_key(key):
+            self._remember(value)
+            return REDACTED
+        if key.lower() == "headers" and isinstance(value, Mapping):
+            return self.headers(value)
+        return self.value(value, depth)
+
+    def _remember(self, value: Any) -> None:
+        if isinstance(value, str) and value != REDACTED and len(value) >= _MIN_SECRET_LENGTH:
+            self.secrets.add(value)
+            # "Bearer abc…": the credential alone may travel on without its scheme.
+            scheme, _, credential = value.partition(" ")
+            if credential and len(credential) >= _MIN_SECRET_LENGTH and scheme.isalpha():
+                self.secrets.add(credential)
+        elif isinstance(value, Mapping):
+            for item in value.values():
+                self._remember(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                self._remember(item)
+
+    def _hide_known(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+
+def scrub_request(headers: Mapping[str, Any], body: str) -> dict[str, Any]:
+    """Stateless convenience for a single request (trigger data of rejected fires, tests)."""
+    return Scrubber().request(headers, body)
+
+
+@lru_cache(maxsize=4096)
+def is_secret_key(key: str) -> bool:
+    """Port and field names repeat run after run; the pattern is tested once per distinct name."""
+    return SECRET_KEY.search(key) is not None
+
+
+def is_request_shape(inputs: Mapping[str, Any]) -> bool:
+    """The runtime hands the Request node the raw request: ``{headers, body}`` with the body as text."""
+    return inputs.keys() == {"headers", "body"} and isinstance(inputs.get("body"), str)

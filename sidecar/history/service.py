@@ -1,0 +1,206 @@
+"""``ExecutionHistory``: the history of one backend, wired in one place — store, writer, recorder,
+retention and replay — with the methods the IPC and HTTP doors call.
+
+Lifecycle: ``open()`` → enabled | turned off by config (nothing recorded; queries answer empty) |
+unavailable (SQLite cannot open the file: a loud status, queries raise ``HistoryStorageError``; runs
+still work, unrecorded) → ``close()`` flushes the writer and stops retention.
+
+Door mapping (the doors own transport and error translation):
+
+- ``execution-history:list`` / ``GET /executions`` → :meth:`list_executions` (HTTP: ``["executions"]`` bare)
+- ``execution-history:get`` / ``GET /executions/:id`` → :meth:`get_execution` (None → null / 404)
+- ``execution-history:stats``, ``:delete``, ``:clear`` → :meth:`stats`, :meth:`delete`, :meth:`clear`
+- ``GET /executions/stream`` → ``sidecar.events.replay_and_follow(bus, history, backend_id, …)``
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from sidecar.errors import ExecutionNotFoundError, HistoryStorageError
+from sidecar.events import EventBus, EventPosition, ExecutionEvent
+from sidecar.history.empty_store import EmptyHistoryStore
+from sidecar.history.event_build import replay_execution
+from sidecar.history.interface import HistoryStore
+from sidecar.history.query import ExecutionQuery
+from sidecar.history.recorder import HistoryRecorder, RejectedFire, RunRecorder, RunTrigger
+from sidecar.history.rerun import RerunRequest, rerun_request
+from sidecar.history.retention import RetentionConfig, RetentionTask
+from sidecar.history.shapes import execution_json, execution_with_steps_json
+from sidecar.history.sqlite_store import FILE_NAME, SqliteHistoryStore
+from sidecar.history.writer import HistoryWriter
+
+CLEAR_BATCH = 500
+DISABLED = "disabled"
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class HistoryConfig:
+    enabled: bool = True
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+
+
+class ExecutionHistory:
+    def __init__(
+        self,
+        backend_id: str,
+        db_path: Path,
+        store: SqliteHistoryStore | None,
+        bus: EventBus | None,
+        *,
+        backend_name: str,
+        config: HistoryConfig,
+        error: str | None = None,
+    ) -> None:
+        self.backend_id = backend_id
+        self.db_path = db_path
+        self._store = store
+        # What queries read: the file, or (history turned off on purpose) an always-empty store.
+        self._queries: HistoryStore | None = (
+            store if store is not None or error != DISABLED else EmptyHistoryStore()
+        )
+        self._error = error
+        self._closed = False
+        self.writer = HistoryWriter(store) if store is not None else None
+        self.recorder = (
+            HistoryRecorder(self.writer, bus, backend_id=backend_id, backend_name=backend_name)
+            if self.writer is not None
+            else None
+        )
+        self._retention = RetentionTask(store, config.retention) if store is not None else None
+
+    @classmethod
+    async def open(
+        cls,
+        data_dir: Path,
+        *,
+        backend_id: str,
+        backend_name: str,
+        bus: EventBus | None,
+        config: HistoryConfig | None = None,
+    ) -> ExecutionHistory:
+        """Open ``<data_dir>/executions.sqlite``, mark interrupted runs, start writer and retention."""
+        config = config or HistoryConfig()
+        path = data_dir / FILE_NAME
+        if not config.enabled:
+            return cls(backend_id, path, None, bus, backend_name=backend_name, config=config, error=DISABLED)
+        try:
+            store = await SqliteHistoryStore.open(path)
+            interrupted = await store.mark_interrupted()
+        except HistoryStorageError as error:
+            log.error("execution history disabled", db_path=str(path), error=error.message)
+            failed = error.message
+            return cls(backend_id, path, None, bus, backend_name=backend_name, config=config, error=failed)
+        if interrupted:
+            log.warning("executions interrupted by the last stop", count=interrupted)
+        history = cls(backend_id, path, store, bus, backend_name=backend_name, config=config)
+        history._start()
+        return history
+
+    def _start(self) -> None:
+        assert self.writer is not None
+        assert self._retention is not None
+        self.writer.start()
+        self._retention.start()
+
+    @property
+    def status(self) -> dict[str, Any]:
+        """``{enabled, dbPath, error?, dropped?}`` — the contract's loud status when history is off."""
+        status: dict[str, Any] = {"enabled": self._store is not None, "dbPath": str(self.db_path)}
+        if self._error is not None:
+            status["error"] = self._error
+        if self.writer is not None and self.writer.dropped:
+            status["dropped"] = self.writer.dropped
+        return status
+
+    def recorder_for(
+        self, trigger: RunTrigger | None = None, node_names: Mapping[str, str] | None = None
+    ) -> RunRecorder | None:
+        """The ``recorder=`` to pass to ``Runtime.run``; None when history is disabled."""
+        return None if self.recorder is None else self.recorder.for_run(trigger, node_names)
+
+    async def record_rejection(self, rejection: RejectedFire) -> None:
+        """``sidecar.triggers``' RejectionRecorder: a rejected fire becomes a failed execution row."""
+        if self.recorder is not None:
+            self.recorder.record_rejection(rejection)
+
+    def _require_store(self) -> HistoryStore:
+        if self._queries is None:
+            raise HistoryStorageError("execution history is unavailable", data=self.status)
+        return self._queries
+
+    # ---- queries ----------------------------------------------------------------------------------------
+    async def list_executions(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """``{executions: WorkflowExecution[], nextCursor?}``; raises ``InvalidHistoryQueryError``."""
+        query = ExecutionQuery.from_wire(params)
+        page = await self._require_store().list_executions(query)
+        result: dict[str, Any] = {"executions": [execution_json(row) for row in page.rows]}
+        if page.next_cursor is not None:
+            result["nextCursor"] = page.next_cursor
+        return result
+
+    async def get_execution(self, execution_id: str) -> dict[str, Any] | None:
+        """ExecutionWithSteps (steps by ``stepIndex``), or None."""
+        store = self._require_store()
+        row = await store.get_execution(execution_id)
+        if row is None:
+            return None
+        return execution_with_steps_json(row, await store.get_steps(execution_id))
+
+    async def stats(self, workflow_id: str | None = None) -> dict[str, object]:
+        return await self._require_store().stats(workflow_id)
+
+    async def delete(self, execution_id: str) -> dict[str, Any]:
+        """``{deleted: true, id}``; raises ``ExecutionNotFoundError``."""
+        store = self._require_store()
+        if self.writer is not None:
+            await self.writer.flush()  # a run's queued rows must not re-create what we delete
+        if not await store.delete_executions([execution_id]):
+            raise ExecutionNotFoundError(execution_id)
+        return {"deleted": True, "id": execution_id}
+
+    async def clear(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Delete every finished execution matching the filters, in small batches → ``{deleted: n}``."""
+        query = ExecutionQuery.from_wire(params)
+        store = self._require_store()
+        deleted = 0
+        while ids := await store.matching_ids(query, CLEAR_BATCH):
+            deleted += await store.delete_executions(ids)
+        return {"deleted": deleted}
+
+    async def rerun_request(self, execution_id: str) -> RerunRequest:
+        """The request to run again (redacted parts left out), linked by ``metadata.retryOf``."""
+        execution = await self.get_execution(execution_id)
+        if execution is None:
+            raise ExecutionNotFoundError(execution_id)
+        return rerun_request(execution)
+
+    # ---- replay (sidecar.events.ReplaySource) -------------------------------------------------------------
+    async def events_after(self, position: EventPosition, workflow_id: str | None) -> list[ExecutionEvent]:
+        store = self._require_store()
+        if self.writer is not None:
+            await self.writer.flush()  # events already published must be readable before we read
+        events: list[ExecutionEvent] = []
+        for execution, steps in await store.replay_rows(position.execution_id, workflow_id):
+            after = position.seq if execution.id == position.execution_id else 0
+            events.extend(replay_execution(self.backend_id, execution, steps, after))
+        return events
+
+    async def close(self) -> None:
+        """Stop retention, flush the writer, close the file; a second call does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._retention is not None:
+            await self._retention.stop()
+        if self.writer is not None:
+            await self.writer.stop()
+        if self._store is not None:
+            await self._store.close()

@@ -1,0 +1,189 @@
+"""The recorder in a real run: steps keyed by canvas node ids, in order, with data, timings and errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sidecar.events import EventBus
+from sidecar.history import ExecutionHistory, HistoryRecorder, RunTrigger
+from sidecar.history.rows import WriteBatch
+from sidecar.history.writer import HistoryWriter
+from sidecar.runtime import Recorder, Runtime, make_request
+from tests.history.graphs import condition_then_function
+
+
+async def run_recorded(
+    history: ExecutionHistory,
+    body: dict[str, Any],
+    headers: dict[str, str] | None = None,
+    *,
+    script: str | None = None,
+    trigger: RunTrigger | None = None,
+) -> dict[str, Any]:
+    """Run the Condition → Function graph with history on; return the stored ExecutionWithSteps."""
+    export = condition_then_function() if script is None else condition_then_function(script)
+    runtime = Runtime.from_export(export, timeout_seconds=0.2)
+    recorder = history.recorder_for(trigger, node_names={"cond-7": "Is flag set?"})
+    assert recorder is not None
+    checked: Recorder = recorder  # structural fit with the runtime's hook Protocol
+    await runtime.run("greet", make_request(body, headers), recorder=checked)
+    assert history.writer is not None
+    await history.writer.flush()
+    assert recorder.execution_id is not None
+    stored = await history.get_execution(recorder.execution_id)
+    assert stored is not None
+    return stored
+
+
+def database_bytes(data_dir: Path) -> bytes:
+    """Every byte of the history database, its WAL and shared-memory files included."""
+    return b"".join(p.read_bytes() for p in data_dir.iterdir() if p.name.startswith("executions.sqlite"))
+
+
+async def test_steps_carry_canvas_node_ids_in_execution_order_with_data(history: ExecutionHistory) -> None:
+    stored = await run_recorded(history, {"flag": True, "name": "Ada"})
+
+    assert stored["status"] == "success"
+    assert stored["workflowId"] == stored["workflowName"] == "greet"
+    steps = stored["steps"]
+    assert [(s["stepIndex"], s["nodeId"]) for s in steps] == [
+        (0, "req-1"),
+        (1, "cond-7"),
+        (2, "fn-3"),
+        (3, "resp-ok"),
+    ]
+    request, condition, function, response = steps
+    assert request["inputData"]["body"] == {"flag": True, "name": "Ada"}
+    assert request["outputData"] == {"auth": False, "pm-flag": True, "pm-name": "Ada", "receive": True}
+    assert condition["inputData"] == {"condition": True, "eval": True}
+    assert condition["outputData"] == {"result": True, "isfalse": False, "ontrue": True}
+    assert condition["nodeName"] == "Is flag set?"
+    assert function["inputData"] == {"in-name": "Ada", "run": True}
+    assert function["outputData"] == {"out-greeting": "Hello Ada", "out-Done": True}
+    assert response["inputData"] == {"pm-greeting": "Hello Ada", "send": True}
+    for s in stored["steps"]:
+        assert s["status"] == "success"
+        assert s["startedAt"] <= s["completedAt"]
+        assert s["durationMs"] >= 0
+
+
+async def test_nodes_on_the_untaken_branch_do_not_look_run(history: ExecutionHistory) -> None:
+    stored = await run_recorded(history, {"flag": False, "name": "Ada"})
+    steps = {s["nodeId"]: s for s in stored["steps"]}
+    assert list(steps) == ["req-1", "cond-7", "fn-3", "resp-no"]
+    assert "resp-ok" not in steps  # the setup frame (parameters only) is not recorded
+    # The Function node received its data input but was never told to run: no outputs.
+    assert (steps["fn-3"]["inputData"], steps["fn-3"]["outputData"]) == ({"in-name": "Ada"}, {})
+
+
+async def test_a_node_that_runs_again_gets_a_new_step_with_the_next_run_index(
+    history: ExecutionHistory,
+) -> None:
+    recorder = history.recorder_for()
+    assert recorder is not None
+    recorder.run_started("r", "loop", {"headers": {}, "body": "{}"})
+    recorder.node_started("r", "param-only", "Condition", {"condition": True})  # setup frame: not a step
+    recorder.node_finished("r", "param-only", "Condition", {})
+    recorder.node_started("r", "req", "noodl.cloud.request", {"headers": {}, "body": "{}"})
+    recorder.node_finished("r", "req", "noodl.cloud.request", {"receive": True})
+    for value in (1, 2):
+        recorder.node_started("r", "counter", "Counter", {"increase": True})
+        recorder.node_finished("r", "counter", "Counter", {"value": value})
+    recorder.node_started("r", "idle", "Counter", {})  # consumed nothing, sent nothing: not a step
+    recorder.node_finished("r", "idle", "Counter", {})
+    recorder.node_started("r", "late", "Counter", {})  # consumed nothing but sent something: a step
+    recorder.node_finished("r", "late", "Counter", {"value": 0})
+    recorder.run_finished("r", 200, "{}", "responded")
+    assert history.writer is not None
+    await history.writer.flush()
+    assert recorder.execution_id is not None
+    stored = await history.get_execution(recorder.execution_id)
+    assert stored is not None
+
+    assert [(s["nodeId"], s["runIndex"], s.get("outputData")) for s in stored["steps"]] == [
+        ("req", 0, {"receive": True}),
+        ("counter", 0, {"value": 1}),
+        ("counter", 1, {"value": 2}),
+        ("late", 0, {"value": 0}),
+    ]
+
+
+async def test_a_failing_node_records_its_error_and_the_run_fails(history: ExecutionHistory) -> None:
+    stored = await run_recorded(history, {"flag": True, "name": "Ada"}, script="throw new Error('kaboom')")
+
+    failed = [s for s in stored["steps"] if s["status"] == "error"]
+    assert [s["nodeId"] for s in failed] == ["fn-3"]
+    assert "Error: kaboom" in failed[0]["errorMessage"]
+    assert stored["status"] == "error"
+    assert stored["errorMessage"].startswith("HTTP 504")
+    assert stored["metadata"]["timedOut"] is True
+    assert stored["metadata"]["timeoutMs"] == 200
+
+
+async def test_trigger_and_backend_metadata(history: ExecutionHistory) -> None:
+    trigger = RunTrigger("schedule", trigger_source="cron", trigger_id="trg_1", extra={"retryOf": "exec_old"})
+    stored = await run_recorded(history, {"flag": False}, trigger=trigger)
+    assert stored["triggerType"] == "schedule"
+    assert stored["metadata"] == {
+        "backendId": "backend_test",
+        "backendName": "Test backend",
+        "triggerSource": "cron",
+        "triggerId": "trg_1",
+        "retryOf": "exec_old",
+    }
+
+
+async def test_secrets_in_headers_and_body_never_reach_the_database_file(
+    history: ExecutionHistory, tmp_path: Path
+) -> None:
+    secrets = ["Bearer eyJhbGciOi.SECRET-JWT", "mk-MASTER-KEY-123", "hunter2-PASSWORD", "sk_live_APIKEY999"]
+    headers = {
+        "Authorization": secrets[0],
+        "X-Parse-Master-Key": secrets[1],
+        "Content-Type": "application/json",
+    }
+    # The password also flows into the Function node under another port name ("in-name").
+    body = {"flag": True, "name": secrets[2], "password": secrets[2], "nested": {"apiKey": secrets[3]}}
+
+    stored = await run_recorded(history, body, headers)
+    await history.close()
+
+    assert stored["triggerData"]["headers"]["Content-Type"] == "application/json"
+    raw = database_bytes(tmp_path)
+    assert b"[REDACTED]" in raw
+    for secret in [*secrets, "eyJhbGciOi.SECRET-JWT"]:
+        assert secret.encode() not in raw
+
+
+async def test_a_storage_failure_never_fails_the_run(tmp_path: Path) -> None:
+    class BrokenStore:
+        async def write(self, batch: WriteBatch) -> None:
+            raise OSError("disk full")
+
+    writer = HistoryWriter(BrokenStore())  # type: ignore[arg-type]  # only ``write`` is needed here
+    writer.start()
+
+    recorder = HistoryRecorder(writer, None, backend_id="b", backend_name="B").for_run()
+    response = await Runtime.from_export(condition_then_function()).run(
+        "greet", make_request({"flag": True, "name": "Ada"}), recorder=recorder
+    )
+    await writer.stop()
+
+    assert (response.status_code, json.loads(response.body)) == (200, {"result": {"greeting": "Hello Ada"}})
+    assert writer.dropped > 0
+    assert writer.last_error == "disk full"
+
+
+async def test_a_recorder_failure_never_fails_the_run(history: ExecutionHistory, bus: EventBus) -> None:
+    def exploding_publish(event: object) -> None:
+        raise RuntimeError("subscriber bug")
+
+    bus.subscribe("backend_test")
+    bus.publish = exploding_publish  # type: ignore[method-assign]
+    recorder = history.recorder_for()
+    response = await Runtime.from_export(condition_then_function()).run(
+        "greet", make_request({"flag": True, "name": "Ada"}), recorder=recorder
+    )
+    assert response.status_code == 200
