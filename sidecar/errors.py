@@ -266,6 +266,16 @@ class GraphRuntimeError(SidecarError):
     """Base of the cloud-function graph runtime's errors."""
 
 
+class WorkflowsStartingError(GraphRuntimeError):
+    """``/functions`` before the backend's workflows are loaded (contract §4.4.1)."""
+
+    http_status = 503
+    rpc_code = -32803
+
+    def __init__(self) -> None:
+        super().__init__("Workflows are still starting up")
+
+
 class WorkflowExportError(GraphRuntimeError):
     """A deploy export that cannot be loaded; names the component and node at fault."""
 

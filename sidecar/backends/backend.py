@@ -170,9 +170,16 @@ class Backend:
         except Exception as exc:  # sqlite3.DatabaseError and friends: the file is unusable
             raise PersistenceUnavailableError(f"{type(exc).__name__}: {exc}") from exc
 
+    @property
+    def backend_id(self) -> str:
+        return self.spec.backend_id
+
     async def _open_history(self) -> None:
+        from sidecar.events import EventBus
         from sidecar.history import ExecutionHistory, HistoryConfig
 
+        if self.bus is None:  # served alone (`serve`): the backend keeps its own event bus
+            self.bus = EventBus()
         # An ephemeral backend keeps nothing on disk, its history included.
         self.history = await ExecutionHistory.open(
             self.spec.data_dir,
@@ -190,13 +197,13 @@ class Backend:
 
     async def _open_triggers(self) -> None:
         """Load triggers.json (an invalid file refuses the start, naming every bad entry) and arm it."""
-        from sidecar.backends.trigger_host import HistoryRejections, TriggerFunctions
+        from sidecar.backends.trigger_host import TriggerFunctions
         from sidecar.triggers import TriggerService, TriggerServiceConfig
         from sidecar.triggers.store_source import StoreChangeSource
 
         self.triggers = TriggerService.open(
             TriggerServiceConfig(self.spec.data_dir, self.spec.backend_id),
-            recorder=HistoryRejections(self),
+            recorder=self.history,
             functions=TriggerFunctions(self),
             changes=StoreChangeSource(self._store),
         )
@@ -207,6 +214,7 @@ class Backend:
 
         from sidecar.backends.functions import FunctionHost
         from sidecar.web import WebSettings, build_app
+        from sidecar.web.routes_backend import backend_routes
 
         settings = WebSettings(
             app_id=self.spec.backend_id,
@@ -217,7 +225,8 @@ class Backend:
             config_path=self.spec.data_dir / "config-params.json",
         )
         settings.check_bind()
-        app = build_app(self._store, settings, FunctionHost(self))
+        routes = [*self.triggers.webhooks.routes(), *backend_routes(self, settings)]
+        app = build_app(self._store, settings, FunctionHost(self), health=self.health, routes=routes)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, self.spec.host, self.spec.port, reuse_address=True)

@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from sidecar.backends.records_port import StoreRecordsPort
 from sidecar.backends.workflows import WorkflowSet
-from sidecar.errors import FunctionNotFoundError, RequestFailedError
+from sidecar.errors import FunctionNotFoundError, OperationForbiddenError, WorkflowsStartingError
+
+CLOUD_PREFIX = "/#__cloud__/"
+REQUEST_TYPE = "noodl.cloud.request"
 
 if TYPE_CHECKING:
     from sidecar.backends.backend import Backend
@@ -70,18 +73,30 @@ def make_workflow_set(data_dir: Path, store: Any) -> WorkflowSet:
     return WorkflowSet(data_dir / "workflows", lambda export: BundleRuntime(export, services))
 
 
+def find_bundle(backend: Backend, name: str) -> BundleRuntime:
+    workflows = backend.workflows
+    if workflows is None or not workflows.initialized:
+        raise WorkflowsStartingError()
+    bundle = workflows.find(name)
+    if not isinstance(bundle, BundleRuntime):
+        raise FunctionNotFoundError(f"Function '{name}' not found")
+    return bundle
+
+
+def allows_anonymous(bundle: BundleRuntime, name: str) -> bool:
+    """True when the function's Request node says ``allowNoAuth`` (searched through children too)."""
+    component = bundle.runtime.export.components[CLOUD_PREFIX + name]
+    nodes = component.walk_nodes()
+    return any(node.type == REQUEST_TYPE and node.parameters.get("allowNoAuth") is True for node in nodes)
+
+
 async def invoke(
     backend: Backend, name: str, body: str, headers: dict[str, str], trigger: RunTrigger | None = None
 ) -> FunctionResponse:
     """Run function ``name``; the run is recorded in the backend's history (``webhook`` by default)."""
     from sidecar.runtime.context import NoodlRequest
 
-    workflows = backend.workflows
-    if workflows is None or not workflows.initialized:
-        raise RequestFailedError("Workflows are still starting up", data={"httpStatus": 503})
-    bundle = workflows.find(name)
-    if not isinstance(bundle, BundleRuntime):
-        raise FunctionNotFoundError(f"Function '{name}' not found")
+    bundle = find_bundle(backend, name)
     recorder = backend.history.recorder_for(trigger) if backend.history is not None else None
     return await bundle.runtime.run(name, NoodlRequest(headers=headers, body=body), recorder=recorder)
 
@@ -93,8 +108,13 @@ class FunctionHost:
         self._backend = backend
 
     async def invoke(self, name: str, request: FunctionRequest) -> tuple[int, str]:
+        """Contract §4.4: admin always; otherwise public only where the Request node allows it."""
         from sidecar.runtime.context import Outcome
 
+        caller = request.caller
+        anonymous = not caller.is_master and caller.user_id is None
+        if anonymous and not allows_anonymous(find_bundle(self._backend, name), name):
+            raise OperationForbiddenError(f'Permission denied: function "{name}" needs a signed-in user.')
         response = await invoke(self._backend, name, request.body, dict(request.headers))
         if response.outcome is Outcome.REJECTED:
             # The local backend answers a rejected run with 500 (contract §4.4.7); the cloud

@@ -219,8 +219,8 @@ class RecordStore(Protocol):
     """Records of one backend. All methods are coroutines safe to call concurrently."""
 
     async def query(self, class_name: str, options: QueryOptions, caller: CallerContext) -> QueryResult:
-        """Find objects. A missing class yields no rows; an invalid ``where`` raises (code 102/107), never
-        widens."""
+        """Find objects. A missing class yields no rows, an invalid class name is 103; an invalid ``where``
+        raises (102, 105 or 107 as Parse answers), never widens."""
         ...
 
     async def count(self, class_name: str, where: Mapping[str, Any], caller: CallerContext) -> int: ...
@@ -278,8 +278,9 @@ class RecordStore(Protocol):
     async def aggregate(
         self, class_name: str, pipeline: Sequence[Mapping[str, Any]], caller: CallerContext
     ) -> list[JsonObject]:
-        """Mongo-style pipeline (``$match $group $project $sort $limit $skip $count $unwind``); each group's
-        ``_id`` comes back as ``objectId``."""
+        """Mongo-style pipeline (``$match $group $project $sort $limit $skip $count $unwind $sample``);
+        ``$match`` only before other stages; each group's ``_id`` comes back as ``objectId``; ``$addToSet``
+        yields the set of values (Parse wire decision, contract §14)."""
         ...
 
     async def distinct(

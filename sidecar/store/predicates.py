@@ -288,7 +288,8 @@ class Predicates:
             return any_of([direct, inner])
         return FALSE
 
-    def text(self, operand: Operand, arg: Any) -> Sql:
+    def text(self, operand: Operand, arg: Any) -> tuple[Sql, Sql | None]:
+        """The ``$text`` condition and its relevance expression (for ``order=$score``)."""
         search = arg.get("$search") if isinstance(arg, Mapping) else None
         if not isinstance(search, Mapping):
             raise InvalidJsonError("$text: $search must be an object")
@@ -299,8 +300,12 @@ class Predicates:
         if not isinstance(case_sensitive, bool):
             raise InvalidJsonError("$text: $caseSensitive must be a boolean")
         if not (isinstance(operand, Column) and operand.type == "String"):
-            return FALSE
-        return sql(f"parse_text_match(?, ?, {operand.sql})", term, int(case_sensitive))
+            return FALSE, None
+        flag = int(case_sensitive)
+        return (
+            sql(f"parse_text_match(?, ?, {operand.sql})", term, flag),
+            sql(f"parse_text_score(?, ?, {operand.sql})", term, flag),
+        )
 
     def in_subquery(self, operand: Operand, subquery: Sql) -> Sql:
         if isinstance(operand, Column):

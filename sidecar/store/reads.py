@@ -16,7 +16,7 @@ from sidecar.store.operands import ArrayColumn, Column, JsonValue, resolve
 from sidecar.store.records import decode_row, project
 from sidecar.store.schema import ClassSchema
 from sidecar.store.sqlfrag import Sql, all_of, fmt, sql
-from sidecar.store.where import compile_where
+from sidecar.store.where import CompiledWhere, compile_where
 
 Schemas = Mapping[str, ClassSchema]
 _HIDDEN_USER_FIELDS = ("sessionToken", "authData")
@@ -35,18 +35,22 @@ class ReadContext:
         return acl.visible(self.caller, alias)
 
 
-def matching(ctx: ReadContext, class_name: str, where: Mapping[str, Any]) -> tuple[Sql, Sql | None]:
-    """WHERE clause (filter AND row ACL) for alias ``t``, and the implied ``$nearSphere`` order."""
+def matching(ctx: ReadContext, class_name: str, where: Mapping[str, Any]) -> tuple[Sql, CompiledWhere]:
+    """WHERE clause (filter AND row ACL) for alias ``t``, and the compiled filter (for implied orders)."""
     compiled = compile_where(where, class_name, ctx.lookup(), ctx.acl)
-    return all_of([compiled.condition, ctx.acl("t")]), compiled.near_order
+    return all_of([compiled.condition, ctx.acl("t")]), compiled
 
 
-def order_by(schema: ClassSchema, order: tuple[str, ...], near: Sql | None) -> Sql:
+def order_by(schema: ClassSchema, order: tuple[str, ...], compiled: CompiledWhere) -> Sql:
+    """ORDER BY from ``order`` keys; ``$score`` ranks ``$text`` matches; ``$nearSphere`` orders by distance
+    when nothing else does. Keys the class lacks are ignored, as Parse does."""
     terms: list[Sql] = []
     for raw in order:
         key = raw.strip()
         descending = key.startswith("-")
         key = key.lstrip("-")
+        if key == "$score" and compiled.text_score is not None:
+            terms.append(Sql(compiled.text_score.text + " DESC", compiled.text_score.params))
         if not key or key == "$score":
             continue
         operand = resolve(schema, key, "t")
@@ -55,8 +59,8 @@ def order_by(schema: ClassSchema, order: tuple[str, ...], near: Sql | None) -> S
             terms.append(sql(operand.sql + direction))
         elif isinstance(operand, JsonValue):
             terms.append(sql(operand.value_sql + direction))
-    if not terms and near is not None:
-        terms.append(near)
+    if not terms and compiled.near_order is not None:
+        terms.append(compiled.near_order)
     if not terms:
         return sql("")
     params: list[Any] = []
@@ -71,8 +75,8 @@ def query(ctx: ReadContext, class_name: str, options: QueryOptions) -> QueryResu
     if schema is None:
         return QueryResult([], 0 if options.count else None)
     clp.check(schema.clp, "find", ctx.caller, class_name)
-    condition, near = matching(ctx, class_name, options.where)
-    ordering = order_by(schema, options.order, near)
+    condition, compiled = matching(ctx, class_name, options.where)
+    ordering = order_by(schema, options.order, compiled)
     limit = options.limit if options.limit >= 0 else -1
     statement = fmt(
         f"SELECT t.* FROM {quote(class_name)} AS t WHERE {{}}{{}} LIMIT ? OFFSET ?", condition, ordering

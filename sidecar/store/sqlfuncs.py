@@ -60,6 +60,16 @@ def _text_match(term: str, case_sensitive: int, value: object) -> int:
     return int(bool(words) and all(word in value for word in words))
 
 
+def _text_score(term: str, case_sensitive: int, value: object) -> float:
+    """Relevance for ``order=$score``: how often the search words occur in ``value``."""
+    if not isinstance(value, str):
+        return 0.0
+    words = term.split()
+    if not case_sensitive:
+        value, words = value.casefold(), [w.casefold() for w in words]
+    return float(sum(value.count(word) for word in words))
+
+
 def great_circle_radians(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     phi1, phi2 = math.radians(lat1), math.radians(lat2)
     dphi, dlmb = phi2 - phi1, math.radians(lng2 - lng1)
@@ -99,6 +109,7 @@ def _polygon_contains(polygon_json: object, lat: float, lng: float) -> int:
 def register(connection: sqlite3.Connection) -> None:
     connection.create_function("parse_regexp", 3, _regexp, deterministic=True)
     connection.create_function("parse_text_match", 3, _text_match, deterministic=True)
+    connection.create_function("parse_text_score", 3, _text_score, deterministic=True)
     connection.create_function("parse_geo_distance", 3, _geo_distance, deterministic=True)
     connection.create_function("parse_point_in_polygon", 2, _point_in_polygon, deterministic=True)
     connection.create_function("parse_polygon_contains", 3, _polygon_contains, deterministic=True)

@@ -62,6 +62,8 @@ class CompiledWhere:
     condition: Sql
     near_order: Sql | None = None
     """Distance ordering implied by ``$nearSphere`` (used when no explicit order is given)."""
+    text_score: Sql | None = None
+    """Relevance of the ``$text`` match, for ``order=$score``."""
 
 
 @dataclass
@@ -71,6 +73,7 @@ class _State:
     now: datetime
     aliases: int = 0
     near: list[Sql] = field(default_factory=list)
+    scores: list[Sql] = field(default_factory=list)
 
     def next_alias(self) -> str:
         self.aliases += 1
@@ -88,7 +91,9 @@ def compile_where(
 ) -> CompiledWhere:
     state = _State(lookup, acl, now or datetime.now(UTC))
     condition = _compile(state, where, lookup(class_name), alias)
-    return CompiledWhere(condition, state.near[0] if state.near else None)
+    return CompiledWhere(
+        condition, state.near[0] if state.near else None, state.scores[0] if state.scores else None
+    )
 
 
 def _compile(state: _State, where: Any, schema: ClassSchema | None, alias: str) -> Sql:
@@ -143,7 +148,6 @@ def _one_constraint(
         "$exists": preds.exists,
         "$all": preds.all_,
         "$containedBy": preds.contained_by,
-        "$text": preds.text,
         "$geoIntersects": preds.geo_intersects,
         "$within": preds.within,
         "$geoWithin": preds.geo_within,
@@ -154,6 +158,11 @@ def _one_constraint(
         return preds.compare(operand, op, arg)
     if op == "$regex":
         return preds.regex(operand, arg, siblings.get("$options"))
+    if op == "$text":
+        condition, score = preds.text(operand, arg)
+        if score is not None:
+            state.scores.append(score)
+        return condition
     if op == "$nearSphere":
         condition, distance = preds.near_sphere(operand, arg, siblings)
         if distance is not None:

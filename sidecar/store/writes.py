@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
 import re
 import sqlite3
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -106,6 +106,8 @@ def create(
     writes = split_body(body, creating=True)
     if class_name == "_Role":
         _check_new_role(writes)
+    if class_name == "_User" and "emailVerified" in writes.values and not ctx.caller.is_master:
+        raise OperationForbiddenError("Clients aren't allowed to manually update email verification.")
     owner = _creator_owner(ctx, schema)
     if owner is not None:
         writes.values["owner"] = {"__type": "Pointer", "className": "_User", "objectId": owner}
@@ -156,6 +158,8 @@ def save(
     if class_name == "_Role" and "name" in writes.values and writes.values["name"] != current.get("name"):
         raise ImmutableFieldError("A role's name can only be set before it has been saved.")
     changed, echoed = _new_values(current, writes)
+    if class_name == "_User":
+        _check_user_update(ctx, changed, object_id)
     assignments: dict[str, Any] = {}
     for name, value in changed.items():
         if name == "password" and class_name == "_User":
@@ -250,9 +254,18 @@ def _master(ctx: WriteContext) -> ReadContext:
     return ReadContext(ctx.connection, ctx.catalog.schemas, CallerContext.master())
 
 
+def uuid4_text() -> str:
+    """A random (version 4) UUID as text; formatting the hex directly is ~3x faster than ``uuid.uuid4()``."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+
+_VARIANT = "89ab"
+
+
 def _new_object_id(given: Any) -> str:
     if given is None:
-        return str(uuid.uuid4())
+        return uuid4_text()
     if not isinstance(given, str) or not CLIENT_ID_RE.match(given):
         raise InvalidKeyNameError('objectId must be a string of 1 to 128 letters, digits, "-" or "_".')
     return given
@@ -281,6 +294,17 @@ def _acl_for_create(
     if owner is not None:
         return {owner: {"read": True, "write": True}}
     return None
+
+
+def _check_user_update(ctx: WriteContext, changed: Mapping[str, Any], user_id: str) -> None:
+    """Only master may set ``emailVerified``; a new password ends the user's other sessions (as Parse 9.x)."""
+    if "emailVerified" in changed and not ctx.caller.is_master:
+        raise OperationForbiddenError("Clients aren't allowed to manually update email verification.")
+    if "password" in changed:
+        ctx.connection.execute(
+            'DELETE FROM "_Session" WHERE "user" = ? AND "sessionToken" IS NOT ?',
+            (user_id, ctx.caller.session_token),
+        )
 
 
 def _check_new_role(writes: FieldWrites) -> None:

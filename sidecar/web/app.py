@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from aiohttp import web
 
@@ -20,7 +22,7 @@ from sidecar.web.filestore import FileStore
 from sidecar.web.limiter import CredentialLimiter
 from sidecar.web.realtime.hub import RealtimeHub
 from sidecar.web.realtime.sse import RealtimeRoutes
-from sidecar.web.security import cors_hook, host_guard, preflight, wire_errors
+from sidecar.web.security import cors_hook, door_middleware
 from sidecar.web.services import DataStore, FunctionInvoker, Services
 from sidecar.web.settings import WebSettings
 from sidecar.web.wire import json_response
@@ -33,15 +35,25 @@ ROUTES = [
     *routes_functions.ROUTES,
     *routes_files.ROUTES,
 ]
+HealthReport = Callable[[], Mapping[str, Any]]
+"""Builds the ``/health`` body; called on every probe, so it must be cheap and never raise."""
 
 
 def build_app(
-    store: DataStore, settings: WebSettings, functions: FunctionInvoker | None = None
+    store: DataStore,
+    settings: WebSettings,
+    functions: FunctionInvoker | None = None,
+    *,
+    health: HealthReport | None = None,
+    routes: Sequence[web.AbstractRouteDef] = (),
 ) -> web.Application:
     """The Parse routes under ``settings.mount``, ``/health``, file downloads and ``/realtime``.
 
-    The app subscribes to the store's changes on startup and ends open SSE streams on shutdown; the
-    caller owns the store (opens and closes it)."""
+    ``health`` supplies the ``/health`` body (the backend's status, contract §4.1); without it the
+    door answers a minimal one. ``routes`` (the backend's admin routes, webhooks) are matched before
+    the Parse routes, whose last pattern catches every other path. The app subscribes to the store's
+    changes on startup and ends open SSE streams on shutdown; the caller owns the store (opens and
+    closes it)."""
     services = Services(
         store=store,
         settings=settings,
@@ -51,32 +63,37 @@ def build_app(
         limiter=CredentialLimiter(settings.credential_failures_allowed, settings.credential_window_seconds),
     )
     app = web.Application(
-        middlewares=[host_guard(settings), preflight, wire_errors],
+        middlewares=[door_middleware(settings)],
         client_max_size=settings.file_body_limit + 1,
     )
     hub = RealtimeHub(settings.realtime_queue_size)
-    _add_routes(app, services, hub)
+    app.router.add_routes(routes)
+    _add_routes(app, services, hub, health or _minimal_health(settings))
     app.on_response_prepare.append(cors_hook(settings))
     _manage_subscription(app, store, hub)
     return app
 
 
-def _add_routes(app: web.Application, services: Services, hub: RealtimeHub) -> None:
-    prefix = services.settings.mount_prefix
+def _minimal_health(settings: WebSettings) -> HealthReport:
     started = time.monotonic()
-    settings = services.settings
+
+    def report() -> Mapping[str, Any]:
+        return {
+            "status": "ok",
+            "ok": True,
+            "service": settings.service_name,
+            "backendId": settings.app_id,
+            "uptimeMs": int((time.monotonic() - started) * 1000),
+        }
+
+    return report
+
+
+def _add_routes(app: web.Application, services: Services, hub: RealtimeHub, report: HealthReport) -> None:
+    prefix = services.settings.mount_prefix
 
     async def health(request: web.Request) -> web.Response:
-        uptime_ms = int((time.monotonic() - started) * 1000)
-        return json_response(
-            {
-                "status": "ok",
-                "ok": True,
-                "service": settings.service_name,
-                "backendId": settings.app_id,
-                "uptimeMs": uptime_ms,
-            }
-        )
+        return json_response(report())
 
     async def download(request: web.Request) -> web.StreamResponse:
         return routes_files.download_response(services.files, request.match_info["name"])

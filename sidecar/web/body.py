@@ -114,6 +114,8 @@ def _text(value: Any) -> str | None:
 
 def lift_tunnelled(body: dict[str, Any], headers: Credentials) -> tuple[Credentials, str | None]:
     """Remove the ``_ApplicationId``-style keys from ``body``; header values win over body values."""
+    if not body:
+        return headers, None
     found = {key: body.pop(key) for key in _TUNNELLED if key in body}
     credentials = Credentials(
         app_id=headers.app_id or _text(found.get("_ApplicationId")),
@@ -151,5 +153,5 @@ def build_wire_request(
         params=params,
         credentials=credentials,
         raw=raw,
-        content_type=tunnelled_type or request.content_type,
+        content_type=tunnelled_type or request.headers.get("Content-Type") or "",
     )

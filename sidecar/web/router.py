@@ -55,12 +55,6 @@ class Route:
     access: Access = Access.APP
     use_session: bool = True
     """``False`` for ``/login``: a stale token must not block logging in."""
-    raw_body: bool = False
-    """Uploads: the body is file bytes unless it is the SDK's JSON form."""
-
-    @property
-    def segments(self) -> tuple[str, ...]:
-        return tuple(part for part in self.pattern.split("/") if part)
 
 
 @dataclass(frozen=True)
@@ -70,15 +64,22 @@ class Match:
 
 
 class Router:
+    """Routes are indexed by method, segment count and first segment (always a literal)."""
+
     def __init__(self, routes: Iterable[Route]) -> None:
-        self._table: dict[tuple[str, int], list[Route]] = {}
+        self._table: dict[tuple[str, int, str], list[tuple[tuple[str, ...], Route]]] = {}
         for route in routes:
-            self._table.setdefault((route.method, len(route.segments)), []).append(route)
+            segments = tuple(part for part in route.pattern.split("/") if part)
+            if not segments or segments[0].startswith(":"):
+                raise ValueError(f"a route pattern starts with a literal segment: {route.pattern}")
+            key = (route.method, len(segments), segments[0])
+            self._table.setdefault(key, []).append((segments, route))
 
     def match(self, method: str, path: str) -> Match:
         parts = [unquote(part) for part in path.split("/") if part]
-        for route in self._table.get((method, len(parts)), ()):
-            args = _bind(route.segments, parts)
+        candidates = self._table.get((method, len(parts), parts[0]), ()) if parts else ()
+        for segments, route in candidates:
+            args = _bind(segments, parts)
             if args is not None:
                 return Match(route, args)
         raise RouteNotFoundError(f"Not found: {method} {path}")
@@ -87,7 +88,7 @@ class Router:
 def _bind(segments: tuple[str, ...], parts: list[str]) -> dict[str, str] | None:
     args: dict[str, str] = {}
     for segment, part in zip(segments, parts, strict=True):
-        if segment.startswith(":"):
+        if segment[0] == ":":
             args[segment[1:]] = part
         elif segment != part:
             return None

@@ -68,11 +68,15 @@ def make_batch_route(run_route: RunRoute) -> Route:
     async def batch(call: Call) -> Reply:
         items = parse_items(call.params, call.services.settings.mount_prefix)
         ops = [store_op(item) for item in items]
-        if ops and all(op is not None for op in ops):
-            transaction = bool(call.params.get("transaction"))
-            writes = [op for op in ops if op is not None]
+        writes = [op for op in ops if op is not None]
+        transaction = bool(call.params.get("transaction"))
+        if writes and len(writes) == len(ops):
             outcomes = await call.services.store.batch(writes, call.caller, transaction=transaction)
             return Reply([_outcome(outcome) for outcome in outcomes])
+        if transaction:
+            raise InvalidJsonError(
+                "a transactional batch may only contain class creates, updates and deletes"
+            )
         return Reply([await _routed(call, run_route, item) for item in items])
 
     return Route("POST", "/batch", batch)

@@ -68,7 +68,7 @@ def download_response(files: FileStore | None, name: str) -> web.StreamResponse:
 
 
 ROUTES: list[Route] = [
-    Route("POST", "/files/:name", upload, raw_body=True),
+    Route("POST", "/files/:name", upload),
     Route("POST", "/files", upload_without_name),
     Route("DELETE", "/files/:name", delete, Access.MASTER),
 ]

@@ -1,4 +1,4 @@
-"""Local security and cross-origin rules, as aiohttp middlewares and a response hook.
+"""Local security and cross-origin rules, as one aiohttp middleware and a response hook.
 
 - ``Host`` check: a loopback-bound backend answers only requests addressed to a loopback name (or a
   configured extra name), so a web page cannot reach it through DNS rebinding;
@@ -39,29 +39,25 @@ def host_name(host_header: str) -> str:
     return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
 
 
-def host_guard(settings: WebSettings) -> Middleware:
+def door_middleware(settings: WebSettings) -> Middleware:
+    """One middleware (each layer costs on every request): the Host check, then ``OPTIONS``, then the
+    request with its errors translated to their wire shape."""
     allowed = _LOOPBACK_NAMES | settings.allowed_hosts | {settings.host}
     enforce = is_loopback(settings.host)
 
     @web.middleware
-    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def door(request: web.Request, handler: Handler) -> web.StreamResponse:
         host = request.headers.get("Host")
         if enforce and host is not None and host_name(host).lower() not in allowed:
             return error_response(HostNotAllowedError(f"Host not allowed: {host}"))
-        return await handler(request)
+        if request.method == "OPTIONS":
+            return web.Response(status=204, headers={"Access-Control-Max-Age": "86400"})
+        return await answer_in_wire_shape(request, handler)
 
-    return guard
-
-
-@web.middleware
-async def preflight(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.method == "OPTIONS":
-        return web.Response(status=204, headers={"Access-Control-Max-Age": "86400"})
-    return await handler(request)
+    return door
 
 
-@web.middleware
-async def wire_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def answer_in_wire_shape(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except SidecarError as error:
@@ -76,13 +72,17 @@ async def wire_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 def cors_hook(settings: WebSettings) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+    static = {
+        "Access-Control-Allow-Origin": settings.cors_origin,
+        "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
+        "Access-Control-Expose-Headers": "X-Parse-Job-Status-Id, X-Parse-Push-Status-Id",
+    }
+
     async def add_cors(request: web.Request, response: web.StreamResponse) -> None:
         headers = response.headers
-        headers["Access-Control-Allow-Origin"] = settings.cors_origin
-        headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, DELETE, OPTIONS"
+        headers.update(static)
         headers["Access-Control-Allow-Headers"] = request.headers.get(
             "Access-Control-Request-Headers", _ALLOWED_HEADERS
         )
-        headers["Access-Control-Expose-Headers"] = "X-Parse-Job-Status-Id, X-Parse-Push-Status-Id"
 
     return add_cors

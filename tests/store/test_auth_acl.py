@@ -321,3 +321,25 @@ async def test_renaming_a_user_onto_a_taken_username_is_202(
     assert bob.user_id is not None
     with pytest.raises(UsernameTakenError):
         await store.save("_User", bob.user_id, {"username": "ann"}, master)
+
+
+async def test_a_password_change_ends_the_users_other_sessions(store: SqliteRecordStore) -> None:
+    ann = await signed_up(store, "ann")
+    assert ann.user_id is not None
+    other = await store.login("ann", None, "pw-ann")
+    await store.save("_User", ann.user_id, {"password": "new-secret"}, ann)
+    assert (await store.caller_for_session(ann.session_token or "")).user_id == ann.user_id
+    with pytest.raises(InvalidSessionTokenError):
+        await store.caller_for_session(other["sessionToken"])
+    assert (await store.login("ann", None, "new-secret"))["objectId"] == ann.user_id
+
+
+async def test_only_master_sets_email_verified(store: SqliteRecordStore, master: CallerContext) -> None:
+    ann = await signed_up(store, "ann")
+    assert ann.user_id is not None
+    with pytest.raises(OperationForbiddenError):
+        await store.save("_User", ann.user_id, {"emailVerified": True}, ann)
+    body = {"username": "bob", "password": "x", "emailVerified": True}
+    bob = await store.signup(body, CallerContext.anonymous())
+    assert "emailVerified" not in await store.fetch("_User", bob["objectId"], master)  # ignored on signup
+    await store.save("_User", ann.user_id, {"emailVerified": True}, master)

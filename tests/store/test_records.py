@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -90,9 +91,16 @@ async def test_client_object_ids_are_validated_and_unique(
 
 
 async def test_generated_ids_are_uuid4(store: SqliteRecordStore, master: CallerContext) -> None:
-    created = await store.create("Item", {}, master)
-    assert len(created.object_id) == 36
-    assert created.object_id[14] == "4"
+    from sidecar.store import BatchMethod, BatchOp
+
+    results = await store.batch([BatchOp(BatchMethod.CREATE, "Item") for _ in range(200)], master)
+    object_ids = {result.success["objectId"] for result in results if result.success}
+    assert len(object_ids) == 200
+    for object_id in object_ids:
+        parsed = uuid.UUID(object_id)
+        assert str(parsed) == object_id
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
 
 
 @pytest.mark.parametrize("object_id", ["missing", "null", "undefined"])
@@ -529,3 +537,10 @@ async def test_long_reads_are_stopped_with_code_124(tmp_path: Any, master: Calle
         assert (await store.query("Item", QueryOptions(limit=1), master)).results  # the reader still works
     finally:
         await store.close()
+
+
+async def test_text_matches_rank_by_score(store: SqliteRecordStore, master: CallerContext) -> None:
+    once = await store.create("Item", {"s": "a fox"}, master)
+    thrice = await store.create("Item", {"s": "fox fox fox"}, master)
+    where = {"s": {"$text": {"$search": {"$term": "fox"}}}}
+    assert await ids(store, "Item", where, order=("$score",)) == [thrice.object_id, once.object_id]

@@ -283,3 +283,16 @@ async def test_a_user_lists_and_revokes_only_its_own_sessions(client: Client) ->
     revoked = await client.delete(f"/sessions/{mine['objectId']}", headers=as_ann)
     assert revoked.status == 200
     assert (await client.get("/users/me", headers=as_ann)).status == 400
+
+
+async def test_a_transactional_batch_refuses_items_it_cannot_make_atomic(client: Client) -> None:
+    requests = [
+        {"method": "POST", "path": "/classes/Game", "body": {"score": 1}},
+        {"method": "GET", "path": "/classes/Game"},
+    ]
+    response = await client.post(
+        "/batch", json={"requests": requests, "transaction": True}, headers=app_headers()
+    )
+    assert (response.status, (await response.json())["code"]) == (400, 107)
+    found = await client.get("/classes/Game", headers=master_headers())
+    assert (await found.json())["results"] == []

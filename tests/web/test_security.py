@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from aiohttp import ClientSession
+from aiohttp.test_utils import TestClient, TestServer
 
 from sidecar.errors import TooManyAttemptsError, UnsafeBindError
 from sidecar.store import SqliteRecordStore
@@ -140,3 +141,16 @@ async def test_start_server_listens_on_a_loopback_port(store: SqliteRecordStore)
             assert response.status == 200
     finally:
         await server.stop()
+
+
+async def test_the_backend_can_supply_the_health_body(
+    store: SqliteRecordStore, settings: WebSettings
+) -> None:
+    app = build_app(store, settings, health=lambda: {"ok": True, "service": "nodegx-backend"})
+    client: Client = TestClient(TestServer(app, host="127.0.0.1"))
+    await client.start_server()
+    try:
+        response = await client.get("/health")
+        assert await response.json() == {"ok": True, "service": "nodegx-backend"}
+    finally:
+        await client.close()

@@ -1,0 +1,266 @@
+"""The backend's own HTTP routes: ``/admin/*`` and ``/executions*`` (contract §4.1, §4.5, §4.8).
+
+These are the editor's routes rather than Parse's: JSON in and out, the admin token as
+``Authorization: Bearer`` (or ``X-Parse-Master-Key``), ``{error}`` bodies. Each handler
+parses the wire and calls the same backend services the stdio channels call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from sidecar.backends import data
+from sidecar.errors import BadCredentialError, InvalidParamsError, SidecarError
+from sidecar.web.auth import is_admin
+from sidecar.web.body import header_credentials
+from sidecar.web.settings import WebSettings
+from sidecar.web.wire import json_response
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class BackendServices(Protocol):
+    """What these routes reach on the backend they serve (``sidecar.backends.backend.Backend``)."""
+
+    @property
+    def backend_id(self) -> str: ...
+
+    @property
+    def store(self) -> Any: ...
+
+    bus: Any
+    workflows: Any
+    history: Any
+    triggers: Any
+
+    def health(self) -> dict[str, Any]: ...
+
+
+# Credentials a browser's EventSource can only send in the query string (contract §7).
+_QUERY_CREDENTIALS = ("authToken", "apiKey", "token", "sessionToken")
+_HEARTBEAT_S = 25.0
+
+
+def admin_only(settings: WebSettings, handler: Handler) -> Handler:
+    """Refuse without the admin token (401); the door's middleware shapes every error."""
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        credentials = header_credentials(request.headers)
+        if credentials.bearer is None and "authToken" in request.query:
+            credentials = replace(credentials, bearer=request.query["authToken"])
+        if not is_admin(credentials, settings):
+            raise BadCredentialError()
+        return await handler(request)
+
+    return guarded
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise InvalidParamsError("Invalid JSON body") from None
+    if not isinstance(body, dict):
+        raise InvalidParamsError("the body must be a JSON object")
+    return body
+
+
+def backend_routes(backend: BackendServices, settings: WebSettings) -> list[web.RouteDef]:
+    """Every route of this module, bound to ``backend``; mount them before the Parse catch-all."""
+    admin = _AdminRoutes(backend)
+    guarded = [
+        web.get("/admin/status", admin.status),
+        web.get("/admin/schema", admin.schema),
+        web.get("/admin/schema/{table}", admin.table_schema),
+        web.post("/admin/schema", admin.change_schema),
+        web.get("/admin/schema-export", admin.export_schema),
+        web.get("/admin/workflows", admin.workflows),
+        web.put("/admin/workflows/{name}", admin.deploy_workflow),
+        web.delete("/admin/workflows/{name}", admin.remove_workflow),
+        web.post("/admin/workflows/reload", admin.reload_workflows),
+        web.get("/executions", admin.list_executions),
+        web.get("/executions/stream", admin.stream_executions),
+        web.get("/executions/{id}", admin.get_execution),
+        web.get("/admin/triggers", admin.list_triggers),
+        web.post("/admin/triggers", admin.create_trigger),
+        web.get("/admin/triggers/{id}", admin.get_trigger),
+        web.put("/admin/triggers/{id}", admin.update_trigger),
+        web.delete("/admin/triggers/{id}", admin.delete_trigger),
+        web.post("/admin/triggers/{id}/enabled", admin.set_trigger_enabled),
+        web.post("/admin/triggers/{id}/fire", admin.fire_trigger),
+    ]
+    return [web.route(route.method, route.path, admin_only(settings, route.handler)) for route in guarded]
+
+
+class _AdminRoutes:
+    def __init__(self, backend: BackendServices) -> None:
+        self.backend = backend
+
+    async def status(self, _request: web.Request) -> web.StreamResponse:
+        return json_response(self.backend.health())
+
+    # ---- schema --------------------------------------------------------------------------
+
+    async def schema(self, _request: web.Request) -> web.StreamResponse:
+        return json_response(await data.get_schema(self.backend.store))
+
+    async def table_schema(self, request: web.Request) -> web.StreamResponse:
+        found = await data.get_table_schema(self.backend.store, request.match_info["table"])
+        if found is None:
+            return json_response({"error": f"Table not found: {request.match_info['table']}"}, 404)
+        return json_response(found)
+
+    async def change_schema(self, request: web.Request) -> web.StreamResponse:
+        body = await json_body(request)
+        store = self.backend.store
+        action, table = body.get("action"), body.get("table")
+        if action == "createTable":
+            definition = {"name": table, "columns": body.get("columns") or []}
+            return json_response(await data.create_table(store, definition))
+        if not isinstance(table, str):
+            raise InvalidParamsError("the schema action needs a `table`")
+        if action == "addColumn":
+            return json_response(await data.add_column(store, table, _mapping(body.get("column"), "column")))
+        if action == "renameColumn":
+            old, new = body.get("oldName"), body.get("newName")
+            if not isinstance(old, str) or not isinstance(new, str):
+                raise InvalidParamsError("renameColumn needs `oldName` and `newName`")
+            return json_response(await data.rename_column(store, table, old, new))
+        if action == "deleteTable":
+            return json_response(await data.delete_table(store, table))
+        raise InvalidParamsError(f"unknown schema action {action!r}")
+
+    async def export_schema(self, request: web.Request) -> web.StreamResponse:
+        content = await data.export_schema(self.backend.store, request.query.get("format", "json"))
+        return json_response({"content": content})
+
+    # ---- workflows -----------------------------------------------------------------------
+
+    async def workflows(self, _request: web.Request) -> web.StreamResponse:
+        return json_response(self.backend.workflows.status())
+
+    async def deploy_workflow(self, request: web.Request) -> web.StreamResponse:
+        export = await json_body(request)
+        try:
+            self.backend.workflows.deploy(request.match_info["name"], export)
+        except InvalidParamsError:
+            raise
+        except SidecarError as exc:  # refused: the running bundle stays (contract §4.6)
+            return json_response({"success": False, "error": exc.message}, 400)
+        return json_response({"success": True})
+
+    async def remove_workflow(self, request: web.Request) -> web.StreamResponse:
+        removed = self.backend.workflows.remove(request.match_info["name"])
+        return json_response({"success": removed}, 200 if removed else 404)
+
+    async def reload_workflows(self, _request: web.Request) -> web.StreamResponse:
+        return json_response({"success": True, "count": self.backend.workflows.load_all()})
+
+    # ---- executions ----------------------------------------------------------------------
+
+    async def list_executions(self, request: web.Request) -> web.StreamResponse:
+        query = {key: value for key, value in request.query.items() if key not in _QUERY_CREDENTIALS}
+        page = await self.backend.history.list_executions(query)
+        return json_response(page["executions"])  # the contract's bare array
+
+    async def stream_executions(self, request: web.Request) -> web.StreamResponse:
+        """SSE of execution events; ``Last-Event-ID`` replays everything after it from the database."""
+        from sidecar.events import replay_and_follow
+
+        last_event_id = request.headers.get("Last-Event-ID") or request.query.get("lastEventId")
+        events = replay_and_follow(
+            self.backend.bus,
+            self.backend.history,
+            self.backend.backend_id,
+            workflow_id=request.query.get("workflowId"),
+            last_event_id=last_event_id or None,
+        )
+        first = asyncio.ensure_future(anext(events, None))
+        try:
+            # A malformed Last-Event-ID fails here, while an {error} answer is still possible.
+            await asyncio.wait({first}, timeout=0.05)
+            if first.done():
+                first.result()
+        except SidecarError:
+            await events.aclose()
+            raise
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache, no-transform",
+                "X-Accel-Buffering": "no",
+            }
+        )
+        await response.prepare(request)
+        pending = first
+        try:
+            while True:
+                done, _ = await asyncio.wait({pending}, timeout=_HEARTBEAT_S)
+                if not done:
+                    await response.write(b":\n\n")
+                    continue
+                event = pending.result()
+                if event is None:
+                    break
+                frame = f"id: {event.event_id}\nevent: {event.kind}\ndata: {json.dumps(event.to_wire())}\n\n"
+                await response.write(frame.encode())
+                pending = asyncio.ensure_future(anext(events, None))
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            pending.cancel()
+            await events.aclose()
+        return response
+
+    async def get_execution(self, request: web.Request) -> web.StreamResponse:
+        found = await self.backend.history.get_execution(request.match_info["id"])
+        if found is None:
+            return json_response({"error": "Execution not found"}, 404)
+        return json_response(found)
+
+    # ---- triggers ------------------------------------------------------------------------
+
+    async def list_triggers(self, _request: web.Request) -> web.StreamResponse:
+        return json_response(self.backend.triggers.list_triggers())
+
+    async def create_trigger(self, request: web.Request) -> web.StreamResponse:
+        return json_response(await self.backend.triggers.create_trigger(await json_body(request)), 201)
+
+    async def get_trigger(self, request: web.Request) -> web.StreamResponse:
+        return json_response(self.backend.triggers.get_trigger(request.match_info["id"]))
+
+    async def update_trigger(self, request: web.Request) -> web.StreamResponse:
+        definition = await json_body(request)
+        return json_response(await self.backend.triggers.update_trigger(request.match_info["id"], definition))
+
+    async def delete_trigger(self, request: web.Request) -> web.StreamResponse:
+        return json_response(self.backend.triggers.delete_trigger(request.match_info["id"]))
+
+    async def set_trigger_enabled(self, request: web.Request) -> web.StreamResponse:
+        enabled = (await json_body(request)).get("enabled")
+        if not isinstance(enabled, bool):
+            raise InvalidParamsError("`enabled` must be true or false")
+        return json_response(
+            await self.backend.triggers.set_trigger_enabled(request.match_info["id"], enabled)
+        )
+
+    async def fire_trigger(self, request: web.Request) -> web.StreamResponse:
+        from sidecar.triggers.payloads import admin_fire_payload
+
+        payload = admin_fire_payload(await json_body(request))
+        return json_response(await self.backend.triggers.fire_trigger(request.match_info["id"], payload))
+
+
+def _mapping(value: Any, name: str) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidParamsError(f"`{name}` must be an object")
+    return value
