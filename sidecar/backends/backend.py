@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,7 @@ class Backend:
         self._uptime = Uptime()
         self._store: Any = None
         self._runner: Any = None
+        self._close_streams: Callable[[], None] | None = None
         self.workflows: Any = None
 
     @property
@@ -225,7 +227,9 @@ class Backend:
             config_path=self.spec.data_dir / "config-params.json",
         )
         settings.check_bind()
-        routes = [*self.triggers.webhooks.routes(), *backend_routes(self, settings)]
+        admin = backend_routes(self, settings)
+        self._close_streams = admin.close
+        routes = [*self.triggers.webhooks.routes(), *admin.routes]
         app = build_app(self._store, settings, FunctionHost(self), health=self.health, routes=routes)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
@@ -241,6 +245,9 @@ class Backend:
         self.port = int(runner.addresses[0][1])
 
     async def _close_everything(self) -> None:
+        if self._close_streams is not None:
+            self._close_streams()
+            self._close_streams = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

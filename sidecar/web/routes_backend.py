@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -45,6 +46,7 @@ class BackendServices(Protocol):
 # Credentials a browser's EventSource can only send in the query string (contract §7).
 _QUERY_CREDENTIALS = ("authToken", "apiKey", "token", "sessionToken")
 _HEARTBEAT_S = 25.0
+_TICK_S = 0.5  # how soon a stream notices that its client left or the backend is stopping
 
 
 def admin_only(settings: WebSettings, handler: Handler) -> Handler:
@@ -74,7 +76,14 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def backend_routes(backend: BackendServices, settings: WebSettings) -> list[web.RouteDef]:
+@dataclass(frozen=True)
+class BackendRoutes:
+    routes: list[web.RouteDef]
+    close: Callable[[], None]
+    """Ends open event streams, so stopping the server never waits on them."""
+
+
+def backend_routes(backend: BackendServices, settings: WebSettings) -> BackendRoutes:
     """Every route of this module, bound to ``backend``; mount them before the Parse catch-all."""
     admin = _AdminRoutes(backend)
     guarded = [
@@ -98,12 +107,18 @@ def backend_routes(backend: BackendServices, settings: WebSettings) -> list[web.
         web.post("/admin/triggers/{id}/enabled", admin.set_trigger_enabled),
         web.post("/admin/triggers/{id}/fire", admin.fire_trigger),
     ]
-    return [web.route(route.method, route.path, admin_only(settings, route.handler)) for route in guarded]
+    routes = [web.route(route.method, route.path, admin_only(settings, route.handler)) for route in guarded]
+    return BackendRoutes(routes, admin.closing.set)
+
+
+def _gone(request: web.Request) -> bool:
+    return request.transport is None or request.transport.is_closing()
 
 
 class _AdminRoutes:
     def __init__(self, backend: BackendServices) -> None:
         self.backend = backend
+        self.closing = asyncio.Event()
 
     async def status(self, _request: web.Request) -> web.StreamResponse:
         return json_response(self.backend.health())
@@ -202,17 +217,21 @@ class _AdminRoutes:
         )
         await response.prepare(request)
         pending = first
+        quiet_since = time.monotonic()
         try:
-            while True:
-                done, _ = await asyncio.wait({pending}, timeout=_HEARTBEAT_S)
+            while not self.closing.is_set() and not _gone(request):
+                done, _ = await asyncio.wait({pending}, timeout=_TICK_S)
                 if not done:
-                    await response.write(b":\n\n")
+                    if time.monotonic() - quiet_since >= _HEARTBEAT_S:
+                        await response.write(b":\n\n")
+                        quiet_since = time.monotonic()
                     continue
                 event = pending.result()
                 if event is None:
                     break
                 frame = f"id: {event.event_id}\nevent: {event.kind}\ndata: {json.dumps(event.to_wire())}\n\n"
                 await response.write(frame.encode())
+                quiet_since = time.monotonic()
                 pending = asyncio.ensure_future(anext(events, None))
         except (ConnectionResetError, asyncio.CancelledError):
             pass
