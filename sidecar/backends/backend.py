@@ -216,6 +216,7 @@ class Backend:
 
         from sidecar.backends.functions import FunctionHost
         from sidecar.web import WebSettings, build_app
+        from sidecar.web.routes_api import ApiRoutes
         from sidecar.web.routes_backend import backend_routes
 
         settings = WebSettings(
@@ -229,7 +230,8 @@ class Backend:
         settings.check_bind()
         admin = backend_routes(self, settings)
         self._close_streams = admin.close
-        routes = [*self.triggers.webhooks.routes(), *admin.routes]
+        api = ApiRoutes(self._store, settings)
+        routes = [*self.triggers.webhooks.routes(), *admin.routes, *api.routes()]
         app = build_app(self._store, settings, FunctionHost(self), health=self.health, routes=routes)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()

@@ -96,7 +96,9 @@ async def export_schema(store: Any, fmt: str) -> str:
     return text
 
 
-async def query_records(store: Any, request: Mapping[str, Any]) -> dict[str, Any]:
+async def query_records(
+    store: Any, request: Mapping[str, Any], caller: Any = None, *, default_limit: int = RECORDS_DEFAULT_LIMIT
+) -> dict[str, Any]:
     collection = request.get("collection")
     if not isinstance(collection, str):
         raise InvalidParamsError("queryRecords needs a `collection`")
@@ -111,11 +113,11 @@ async def query_records(store: Any, request: Mapping[str, Any]) -> dict[str, Any
     options = QueryOptions(
         where=where,
         order=tuple(sort),
-        limit=_non_negative(request.get("limit"), RECORDS_DEFAULT_LIMIT, "limit"),
+        limit=_non_negative(request.get("limit"), default_limit, "limit"),
         skip=_non_negative(request.get("skip"), 0, "skip"),
         count=bool(request.get("count")),
     )
-    result = await store.query(collection, options, _master())
+    result = await store.query(collection, options, caller or _master())
     answer: dict[str, Any] = {"results": result.results}
     if options.count:
         answer["count"] = result.count
@@ -138,18 +140,27 @@ async def record_count(store: Any, table: str) -> int:
     return count
 
 
-async def create_record(store: Any, collection: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    created = await store.create(collection, data, _master())
+async def fetch_record(store: Any, collection: str, object_id: str, caller: Any = None) -> dict[str, Any]:
+    found: dict[str, Any] = await store.fetch(collection, object_id, caller or _master())
+    return found
+
+
+async def create_record(
+    store: Any, collection: str, data: Mapping[str, Any], caller: Any = None
+) -> dict[str, Any]:
+    created = await store.create(collection, data, caller or _master())
     return dict(created.object)
 
 
-async def save_record(store: Any, collection: str, object_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    saved = await store.save(collection, object_id, data, _master())
+async def save_record(
+    store: Any, collection: str, object_id: str, data: Mapping[str, Any], caller: Any = None
+) -> dict[str, Any]:
+    saved = await store.save(collection, object_id, data, caller or _master())
     return dict(saved.object)
 
 
-async def delete_record(store: Any, collection: str, object_id: str) -> dict[str, Any]:
-    await store.delete(collection, object_id, _master())
+async def delete_record(store: Any, collection: str, object_id: str, caller: Any = None) -> dict[str, Any]:
+    await store.delete(collection, object_id, caller or _master())
     return {"success": True}
 
 

@@ -19,7 +19,7 @@ from aiohttp import web
 from sidecar.backends import data
 from sidecar.errors import BadCredentialError, InvalidParamsError, SidecarError
 from sidecar.web.auth import is_admin
-from sidecar.web.body import header_credentials
+from sidecar.web.body import decode_json_object, header_credentials
 from sidecar.web.settings import WebSettings
 from sidecar.web.wire import json_response
 
@@ -64,16 +64,7 @@ def admin_only(settings: WebSettings, handler: Handler) -> Handler:
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise InvalidParamsError("Invalid JSON body") from None
-    if not isinstance(body, dict):
-        raise InvalidParamsError("the body must be a JSON object")
-    return body
+    return decode_json_object(await request.read())
 
 
 @dataclass(frozen=True)

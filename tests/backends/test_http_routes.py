@@ -193,3 +193,49 @@ async def test_execution_events_stream_over_sse(http: aiohttp.ClientSession) -> 
     assert frames[0]["event"] == "execution:started"
     execution_id = json.loads(frames[0]["data"])["executionId"]
     assert [f["id"] for f in frames] == [f"{execution_id}:{n}" for n in range(1, len(frames) + 1)]
+
+
+async def test_byob_api_records_and_schema(http: aiohttp.ClientSession) -> None:
+    table = {"table": {"name": "Item", "columns": [{"name": "name", "type": "String"}]}}
+    assert (await http.post("/api/_schema", json=table)).status == 401
+    assert (await http.post("/api/_schema", json=table, headers=ADMIN)).status == 200
+    column = {"table": "Item", "column": {"name": "price", "type": "Number"}}
+    assert (await http.post("/api/_schema", json=column, headers=ADMIN)).status == 200
+    status, schema = await answer(await http.get("/api/_schema", headers=ADMIN))
+    assert schema["version"] == 1
+    assert [c["name"] for c in next(t for t in schema["tables"] if t["name"] == "Item")["columns"]] == [
+        "name",
+        "price",
+    ]
+
+    status, created = await answer(
+        await http.post("/api/Item", json={"name": "pen", "price": 2}, headers=ADMIN)
+    )
+    assert status == 201
+    assert created["name"] == "pen"
+    item = created["objectId"]
+    status, updated = await answer(await http.put(f"/api/Item/{item}", json={"price": 3}, headers=ADMIN))
+    assert updated["price"] == 3
+    await http.post("/api/Item", json={"name": "cup", "price": 9}, headers=ADMIN)
+    params = {"where": json.dumps({"price": {"$lt": 5}}), "sort": json.dumps(["-price"]), "count": "1"}
+    status, page = await answer(await http.get("/api/Item", params=params, headers=ADMIN))
+    assert (page["count"], [row["name"] for row in page["results"]]) == (1, ["pen"])
+    status, body = await answer(await http.get("/api/Item", params={"where": "{oops"}, headers=ADMIN))
+    assert status == 400
+    status, body = await answer(
+        await http.get("/api/Item", params={"where": '{"a":{"$bogus":1}}'}, headers=ADMIN)
+    )
+    assert status == 400, "an unknown operator is an error, never a wider result"
+
+    batch = {
+        "requests": [
+            {"method": "POST", "path": "/api/Item", "body": {"name": "ink"}},
+            {"method": "DELETE", "path": f"/api/Item/{item}"},
+            {"method": "PATCH", "path": "/api/Item"},
+        ]
+    }
+    status, results = await answer(await http.post("/api/_batch", json=batch, headers=ADMIN))
+    assert results["results"][0]["name"] == "ink"
+    assert results["results"][1] == {"success": True}
+    assert "error" in results["results"][2]
+    assert (await http.get(f"/api/Item/{item}", headers=ADMIN)).status == 404

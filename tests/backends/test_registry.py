@@ -52,6 +52,7 @@ def test_create_writes_the_contract_layout(registry: BackendRegistry) -> None:
 
 def test_ports_start_at_8578_and_skip_known_and_busy_ports(registry: BackendRegistry) -> None:
     with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             squatter.bind(("127.0.0.1", FIRST_PORT))
         except OSError:
