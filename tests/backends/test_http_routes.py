@@ -221,11 +221,12 @@ async def test_byob_api_records_and_schema(http: aiohttp.ClientSession) -> None:
     status, page = await answer(await http.get("/api/Item", params=params, headers=ADMIN))
     assert (page["count"], [row["name"] for row in page["results"]]) == (1, ["pen"])
     status, body = await answer(await http.get("/api/Item", params={"where": "{oops"}, headers=ADMIN))
-    assert status == 400
+    assert (status, body) == (400, {"error": "Invalid where parameter"})
     status, body = await answer(
         await http.get("/api/Item", params={"where": '{"a":{"$bogus":1}}'}, headers=ADMIN)
     )
     assert status == 400, "an unknown operator is an error, never a wider result"
+    assert "$bogus" in body["error"]
 
     batch = {
         "requests": [
