@@ -1,6 +1,6 @@
 """Run benchmark suites and write their figures as one JSON document.
 
-Each module beside this file (except this one) is a suite exposing
+Each module beside this file (except this one and ``_``-prefixed helpers) is a suite exposing
 ``run(quick: bool) -> dict``. The document goes to stdout and to
 ``bench-results/bench-<UTC time>.json``, with a description of the machine, because
 figures only compare within one run on one machine.
@@ -26,7 +26,12 @@ sys.path.insert(0, str(ROOT))
 
 
 def suites() -> dict[str, Path]:
-    return {path.stem: path for path in sorted(HERE.glob("*.py")) if path.stem not in ("harness", "__init__")}
+    # Modules starting with "_" are helpers the suites run (servers, clients), not suites.
+    return {
+        path.stem: path
+        for path in sorted(HERE.glob("*.py"))
+        if path.stem != "harness" and not path.stem.startswith("_")
+    }
 
 
 def load(name: str, path: Path) -> ModuleType:

@@ -11,7 +11,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent.parent
 CLIENT = ROOT / "tests" / "js" / "bench-ipc.mjs"
 SOURCE = [str(ROOT / ".venv" / "bin" / "noodl-sidecar"), "stdio"]
-BARE = [sys.executable, str(ROOT / "scripts" / "benchmarks" / "bare_echo_server.py")]
+BARE = [sys.executable, str(ROOT / "scripts" / "benchmarks" / "_bare_echo_server.py")]
 BINARY = ROOT / "build" / "dist" / "noodl-sidecar" / "noodl-sidecar"
 
 
