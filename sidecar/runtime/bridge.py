@@ -82,5 +82,4 @@ def apply_effects(ctx: RunContext, effects: Effects) -> None:
             return
         elif kind == "error":
             log.warning("Error in JS node run code.", node_id=node.id, error=effect[2])
-            if ctx.recorder is not None:
-                ctx.recorder.node_failed(ctx.run_id, node.id, node.type_name, effect[2])
+            ctx.report_node_error(node, effect[2])

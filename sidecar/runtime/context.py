@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from sidecar.runtime.services import RunServices
 
 MAX_PASSES_PER_FRAME = 10
+RELEASE_BATCH = 256
 
 log = structlog.get_logger()
 
@@ -98,6 +99,9 @@ class RunContext:
         self.frame_number = 0
         self._outputs_seen: dict[str, dict[str, Any]] = {}
         self._tasks: set[asyncio.Future[Any]] = set()
+        # Error scopes (Workflow Try/Catch): a node listed here hands its failures to the handler.
+        self.error_scopes: dict[object, Callable[[str, str], None]] = {}
+        self._released = 0
 
     @property
     def settled(self) -> bool:
@@ -160,8 +164,17 @@ class RunContext:
             node.update()
         except Exception as error:  # a node failing is logged; the pass goes on (R1)
             log.warning("node update failed", node_id=node.id, node_type=node.type_name, error=repr(error))
-            if self.recorder is not None:
-                self.recorder.node_failed(self.run_id, node.id, node.type_name, repr(error))
+            self.report_node_error(node, repr(error))
+
+    def report_node_error(self, node: Node | ScriptHost, message: str) -> bool:
+        """Record a node's failure; True when an error scope (Try/Catch) took it over."""
+        if self.recorder is not None:
+            self.recorder.node_failed(self.run_id, node.id, node.type_name, message)
+        handler = self.error_scopes.get(node)
+        if handler is None:
+            return False
+        handler(message, node.id)
+        return True
 
     def note_cyclic(self, node: Node) -> None:
         """The node stops for this frame and continues in the next one (R2)."""
@@ -190,6 +203,14 @@ class RunContext:
 
         task.add_done_callback(finished)
 
+    def node_released(self) -> None:
+        """A child component was deleted mid-run (For Each, Try/Catch): now and then drop deleted
+        nodes from the registry, so long loops free their children instead of keeping every one."""
+        self._released += 1
+        if self._released >= RELEASE_BATCH:
+            self._released = 0
+            self.nodes = [node for node in self.nodes if not node.deleted]
+
     # ---- settlement -----------------------------------------------------------------------------------
     def settle(self, response: FunctionResponse) -> bool:
         """First settlement wins; tears the run down before delivering (R14)."""
@@ -213,6 +234,7 @@ class RunContext:
         self._frame_end.clear()
         self.models.clear()
         self.script_nodes.clear()
+        self.error_scopes.clear()
         for task in self._tasks:
             task.cancel()
         self.services.js.release_run(self)

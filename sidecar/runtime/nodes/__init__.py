@@ -29,6 +29,7 @@ from sidecar.runtime.nodes.strings import (
 from sidecar.runtime.nodes.tasks import RunTasksNode
 from sidecar.runtime.nodes.utilities import CounterNode, UniqueIdNode
 from sidecar.runtime.nodes.variables import BooleanNode, NumberNode, StringNode
+from sidecar.runtime.nodes.workflow import WORKFLOW_NODE_CLASSES
 
 NODE_CLASSES: tuple[type[Node], ...] = (
     RequestNode,
@@ -67,6 +68,7 @@ NODE_CLASSES: tuple[type[Node], ...] = (
     UserNode,
     SetUserPropertiesNode,
     RestNode,
+    *WORKFLOW_NODE_CLASSES,
 )
 
 NODE_TYPES: dict[str, type[Node]] = {cls.TYPE: cls for cls in NODE_CLASSES}
