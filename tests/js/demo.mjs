@@ -3,6 +3,7 @@
 //   node tests/js/demo.mjs           run through the demo and shut down
 //   node tests/js/demo.mjs --serve   keep the demo backend serving until Ctrl-C
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT, SidecarClient } from './sidecar-client.mjs';
@@ -55,6 +56,47 @@ const reply = await fetch(`${status.endpoint}/functions/hello`, {
 });
 console.log(`POST ${status.endpoint}/functions/hello → ${reply.status} ${await reply.text()}`);
 
+// The order flow: IF/Switch branches, a For Each over the lines, a Retry around an outbound POST
+// to a warehouse this demo serves itself (it refuses the first call), Merge, and the answer.
+let warehouseCalls = 0;
+const warehouse = http.createServer((request, response) => {
+  warehouseCalls += 1;
+  request.resume();
+  response.writeHead(warehouseCalls === 1 ? 503 : 200, { 'Content-Type': 'application/json' });
+  response.end(JSON.stringify(warehouseCalls === 1 ? { error: 'busy' } : { ref: `WH-${warehouseCalls}` }));
+});
+await new Promise((resolve) => warehouse.listen(0, '127.0.0.1', resolve));
+const orderFlow = JSON.parse(readFileSync(path.join(REPO_ROOT, 'examples', 'order-flow.workflow.json'), 'utf8'));
+await client.request('backend:update-workflow', [{ backendId: backend.id, name: 'order-flow', workflow: orderFlow }]);
+const order = {
+  orderId: 'A-1',
+  tier: 'gold',
+  items: [
+    { sku: 'pen', qty: 3, price: 2.5 },
+    { sku: 'ink', qty: 1, price: 12 },
+  ],
+  notifyUrl: `http://127.0.0.1:${warehouse.address().port}/notify`,
+};
+const orderReply = await fetch(`${status.endpoint}/functions/order-flow`, {
+  method: 'POST',
+  headers: { 'Content-Type': 'application/json', 'X-Parse-Application-Id': backend.id },
+  body: JSON.stringify(order),
+});
+console.log(`\nPOST /functions/order-flow → ${orderReply.status} ${await orderReply.text()}`);
+console.log(`(the warehouse was called ${warehouseCalls} times: the first answer was a 503, Retry tried again)`);
+warehouse.close();
+let orderRun;
+for (let attempt = 0; attempt < 50 && !orderRun; attempt += 1) {
+  const page = await client.request('execution-history:list', [{ workflowId: 'order-flow', limit: 1 }]);
+  if (page.executions[0]?.status && page.executions[0].status !== 'running') orderRun = page.executions[0];
+  else await new Promise((resolve) => setTimeout(resolve, 50));
+}
+const detail = await client.request('execution-history:get', [orderRun.id]);
+console.log(`execution ${detail.id}: ${detail.status} in ${detail.durationMs} ms, ${detail.steps.length} steps:`);
+for (const step of detail.steps) {
+  console.log(`  ${String(step.stepIndex).padStart(2)} ${step.status.padEnd(7)} ${step.nodeId.padEnd(14)} ${step.nodeType}`);
+}
+
 const secrets = JSON.parse(readFileSync(path.join(home, 'backends', backend.id, 'secrets.json'), 'utf8'));
 console.log(`\ntry it yourself while it runs:`);
 console.log(`  curl -s -X POST ${status.endpoint}/functions/hello -d '{"name":"you"}'`);
@@ -67,4 +109,4 @@ if (keepServing) {
 const exit = await client.shutdownAndExit();
 console.log(`\nshutdown → exit code ${exit.code}`);
 if (ownHome) rmSync(home, { recursive: true, force: true });
-process.exitCode = selftest.ok && exit.code === 0 && reply.ok ? 0 : 1;
+process.exitCode = selftest.ok && exit.code === 0 && reply.ok && orderReply.ok ? 0 : 1;
