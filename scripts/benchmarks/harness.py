@@ -1,9 +1,10 @@
 """Run benchmark suites and write their figures as one JSON document.
 
 Each module beside this file (except this one and ``_``-prefixed helpers) is a suite exposing
-``run(quick: bool) -> dict``. The document goes to stdout and to
-``bench-results/bench-<UTC time>.json``, with a description of the machine, because
-figures only compare within one run on one machine.
+``run(quick: bool) -> dict``. Every suite runs in a fresh process, so one suite's heap (the
+history suite builds a million-row database) never skews another's timings or memory. The
+document goes to stdout and to ``bench-results/bench-<UTC time>.json``, with a description of
+the machine, because figures only compare within one run on one machine.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import importlib.util
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -43,6 +45,27 @@ def load(name: str, path: Path) -> ModuleType:
     return module
 
 
+def run_isolated(name: str, quick: bool) -> dict[str, Any]:
+    """Run one suite in a child process; its JSON figures, or ``{"error"}``."""
+    argv = [sys.executable, __file__, "--suite-child", name] + (["--quick"] if quick else [])
+    child = subprocess.run(argv, capture_output=True, text=True, check=False)
+    sys.stderr.write(child.stderr)
+    try:
+        figures: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        figures = {"error": f"suite exited {child.returncode} without figures"}
+    return figures
+
+
+def suite_child(name: str, quick: bool) -> int:
+    try:
+        figures = load(name, suites()[name]).run(quick)
+    except Exception as exc:  # one broken suite must not hide the others' figures
+        figures = {"error": f"{type(exc).__name__}: {exc}"}
+    sys.stdout.write(json.dumps(figures) + "\n")
+    return 0
+
+
 def machine() -> dict[str, Any]:
     cpu = platform.processor() or platform.machine()
     try:
@@ -62,6 +85,8 @@ def machine() -> dict[str, Any]:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["--suite-child"]:
+        return suite_child(sys.argv[2], "--quick" in sys.argv)
     available = suites()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("suites", nargs="*", help=f"suites to run (default: all of {', '.join(available)})")
@@ -74,10 +99,7 @@ def main() -> int:
     results: dict[str, Any] = {}
     for name in args.suites or list(available):
         started = time.perf_counter()
-        try:
-            figures = load(name, available[name]).run(args.quick)
-        except Exception as exc:  # one broken suite must not hide the others' figures
-            figures = {"error": f"{type(exc).__name__}: {exc}"}
+        figures = run_isolated(name, args.quick)
         figures["suite_seconds"] = round(time.perf_counter() - started, 2)
         results[name] = figures
         sys.stderr.write(f"bench: {name} done in {figures['suite_seconds']} s\n")
