@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sidecar.backends.records_port import StoreRecordsPort
 from sidecar.backends.workflows import WorkflowSet
 from sidecar.errors import FunctionNotFoundError, OperationForbiddenError, WorkflowsStartingError
 
@@ -41,7 +40,7 @@ class RuntimeServices:
     """What every bundle of one backend shares: one JavaScript engine, the store, the config."""
 
     js: Any
-    records: StoreRecordsPort | None
+    records: Any
     config: ConfigFile
 
 
@@ -63,6 +62,7 @@ class BundleRuntime:
 
 
 def make_workflow_set(data_dir: Path, store: Any) -> WorkflowSet:
+    from sidecar.backends.records_port import StoreRecordsPort
     from sidecar.runtime.jsengine import JsEngine
 
     services = RuntimeServices(

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from ipc_schema import backends as b
-from sidecar.backends import data, functions
+from sidecar.backends import data
 from sidecar.backends.manager import BackendManager
 from sidecar.errors import InvalidParamsError, SidecarError
 from sidecar.ipc.methods import CallContext, MethodTable
@@ -146,6 +146,7 @@ def _register_workflows(table: MethodTable, manager: BackendManager) -> None:
         backend = manager.running(params.backend_id, "run a function")
         body = {} if params.request.body is None else params.request.body
         text = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))
+        from sidecar.backends import functions  # loaded with the runtime, once a backend runs
         from sidecar.history import RunTrigger
 
         trigger = RunTrigger("test", trigger_source="editor function:run")
