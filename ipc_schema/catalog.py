@@ -14,6 +14,7 @@ from typing import Any
 from ipc_schema import backends as b
 from ipc_schema import diagnostics, lifecycle, runtime, system
 from ipc_schema import history as h
+from ipc_schema import security as s
 from ipc_schema import triggers as t
 from ipc_schema.base import NoParams, PositionalParams
 
@@ -126,6 +127,49 @@ METHODS: tuple[MethodSpec, ...] = (
         dict[str, Any],
         "Fire now with a payload: `{ok, statusCode, body}`.",
     ),
+    MethodSpec(
+        "backend:getPermissions",
+        b.BackendIdParams,
+        dict[str, Any],
+        "The whole security.json policy: `{version, devOpen, collections, functions}`.",
+    ),
+    MethodSpec(
+        "backend:setPermissions",
+        s.SetPermissionsParams,
+        dict[str, Any],
+        "Replace the policy (validated strictly, written atomically, CLPs applied); answers the policy.",
+    ),
+    MethodSpec(
+        "backend:setCollectionPermissions",
+        s.CollectionPermissionsParams,
+        dict[str, Any],
+        "Set one collection's class-level permissions; answers the policy.",
+    ),
+    MethodSpec(
+        "backend:resetCollectionPermissions",
+        s.CollectionNameParams,
+        dict[str, Any],
+        "Give one collection Parse's open defaults back; answers the policy.",
+    ),
+    MethodSpec(
+        "backend:checkAccess",
+        s.CheckAccessParams,
+        s.AccessResult,
+        "Would this caller be allowed? `{allowed, reason}` for a collection operation or a function.",
+    ),
+    MethodSpec("backend:listRoles", b.BackendIdParams, s.RoleList, "Every role with its members."),
+    MethodSpec("backend:createRole", s.RoleParams, s.Role, "Create an empty role."),
+    MethodSpec("backend:deleteRole", s.RoleParams, s.RoleDeleted, "Delete a role."),
+    MethodSpec("backend:addRoleUser", s.RoleUserParams, s.Role, "Add a user to a role."),
+    MethodSpec("backend:removeRoleUser", s.RoleUserParams, s.Role, "Remove a user from a role."),
+    MethodSpec("backend:listApiKeys", b.BackendIdParams, s.ApiKeyList, "Every API key (never the secret)."),
+    MethodSpec(
+        "backend:createApiKey",
+        s.CreateApiKeyParams,
+        s.CreatedApiKey,
+        "Issue a key with scopes; its plaintext `key` is returned this once only.",
+    ),
+    MethodSpec("backend:revokeApiKey", s.ApiKeyIdParams, s.ApiKeyInfo, "Revoke a key for good (401 after)."),
     MethodSpec(
         "execution-history:list",
         h.ExecutionQueryParams,

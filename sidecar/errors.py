@@ -54,7 +54,13 @@
         ├── InvalidJsonBodyError      400
         ├── RouteNotFoundError        404
         ├── TooManyAttemptsError      429 after repeated bad credentials (Retry-After)
-        └── UnsafeBindError           non-loopback bind without an admin token
+        ├── UnsafeBindError           non-loopback bind without an admin token
+        └── InvalidApiKeyError        401 unknown or revoked X-NodeGX-Api-Key
+    SecurityError (SidecarError)      permissions, roles, API keys (HTTP 400)
+        ├── SecurityFileError         security.json / api-keys.json unreadable: the backend must not start
+        ├── InvalidSecurityPolicyError -32602 a policy, rule set, query or scope refused (data.problems)
+        ├── RoleNotFoundError         404
+        └── ApiKeyNotFoundError       404
 
 The doors translate these into their wire shapes; this module imports nothing so any
 layer may raise them.
@@ -486,3 +492,58 @@ class TooManyAttemptsError(WebError):
     def __init__(self, retry_after_seconds: int) -> None:
         super().__init__(f"Too many failed credential attempts. Try again in {retry_after_seconds}s.")
         self.retry_after_seconds = retry_after_seconds
+
+
+# --- security: permissions, roles, API keys (sidecar/backends/security.py) ----------------------
+
+
+class SecurityError(SidecarError):
+    """Base of the security service's errors (security.json, roles, API keys)."""
+
+    rpc_code = -32803
+    http_status = 400
+
+
+class SecurityFileError(SecurityError):
+    """``security.json`` or ``api-keys.json`` cannot be read: the backend must not start (failing open
+    would serve every collection and function without the rules the user wrote)."""
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        super().__init__(
+            f"invalid security file {path}: " + "; ".join(problems), data={"path": path, "problems": problems}
+        )
+        self.problems = problems
+
+
+class InvalidSecurityPolicyError(SecurityError):
+    """A permissions policy, collection rule set, access query or key scope refused; ``data`` lists every
+    problem, each naming the bad key."""
+
+    rpc_code = -32602
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid security settings: " + "; ".join(problems), data={"problems": problems})
+        self.problems = problems
+
+
+class RoleNotFoundError(SecurityError):
+    http_status = 404
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"role not found: {name}", data={"role": name})
+
+
+class ApiKeyNotFoundError(SecurityError):
+    http_status = 404
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"API key not found: {key_id}", data={"keyId": key_id})
+
+
+class InvalidApiKeyError(WebError):
+    """An ``X-NodeGX-Api-Key`` that is unknown or revoked: 401, never downgraded to anonymous."""
+
+    http_status = 401
+
+    def __init__(self) -> None:
+        super().__init__("Invalid or revoked API key.")

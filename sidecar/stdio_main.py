@@ -29,6 +29,7 @@ from sidecar.ipc.handlers import (
     register_diagnostic_methods,
     register_history_methods,
     register_runtime_methods,
+    register_security_methods,
     register_system_methods,
     register_trigger_methods,
 )
@@ -56,6 +57,7 @@ def build_method_table(manager: BackendManager, notify: Notify) -> MethodTable:
     register_system_methods(table)
     register_backend_methods(table, manager)
     register_trigger_methods(table, manager)
+    register_security_methods(table, manager)
     register_history_methods(table, manager, notify)
     register_runtime_methods(table)
     if diagnostics_enabled():

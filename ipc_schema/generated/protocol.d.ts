@@ -10,6 +10,31 @@ export interface RpcErrorObject {
   data?: unknown;
 }
 
+export interface AccessResult {
+  allowed: boolean;
+  reason: string;
+}
+
+export interface ApiKeyInfo {
+  objectId: string;
+  name: string;
+  scopes: Array<string>;
+  /** The key's first characters, to tell keys apart. */
+  prefix: string;
+  createdAt: string;
+  actsAsUserId?: string | null;
+  revoked: boolean;
+  revokedAt?: string | null;
+}
+
+export interface ApiKeyList {
+  keys: Array<ApiKeyInfo>;
+}
+
+export interface ApiKeyOptions {
+  actsAsUserId?: string | null;
+}
+
 /** ``config.json`` of a backend. */
 export interface BackendMetadata {
   id: string;
@@ -62,6 +87,20 @@ export interface ColumnDefinition {
   required?: boolean;
   default?: unknown;
   targetClass?: string | null;
+}
+
+export interface CreatedApiKey {
+  objectId: string;
+  name: string;
+  scopes: Array<string>;
+  /** The key's first characters, to tell keys apart. */
+  prefix: string;
+  createdAt: string;
+  actsAsUserId?: string | null;
+  revoked: boolean;
+  revokedAt?: string | null;
+  /** The key itself: returned by this call only, never stored in clear. */
+  key: string;
 }
 
 export interface Deleted {
@@ -185,6 +224,23 @@ export interface RecordQuery {
 export interface RecordsPage {
   results: Array<Record<string, unknown>>;
   count?: number | null;
+}
+
+export interface Role {
+  objectId: string;
+  name: string;
+  /** User ids of the direct members. */
+  users: Array<string>;
+  createdAt?: string | null;
+}
+
+export interface RoleDeleted {
+  deleted: boolean;
+  name: string;
+}
+
+export interface RoleList {
+  roles: Array<Role>;
 }
 
 export interface SchemaDefinition {
@@ -360,6 +416,32 @@ export interface SidecarMethods {
   "backend:deleteTrigger": { params: [backendId: string, triggerId: string]; result: Record<string, unknown> };
   /** Fire now with a payload: `{ok, statusCode, body}`. */
   "backend:fireTrigger": { params: [backendId: string, triggerId: string, payload?: Record<string, unknown>]; result: Record<string, unknown> };
+  /** The whole security.json policy: `{version, devOpen, collections, functions}`. */
+  "backend:getPermissions": { params: [backendId: string]; result: Record<string, unknown> };
+  /** Replace the policy (validated strictly, written atomically, CLPs applied); answers the policy. */
+  "backend:setPermissions": { params: [backendId: string, config: Record<string, unknown>]; result: Record<string, unknown> };
+  /** Set one collection's class-level permissions; answers the policy. */
+  "backend:setCollectionPermissions": { params: [backendId: string, collection: string, rules: Record<string, unknown>]; result: Record<string, unknown> };
+  /** Give one collection Parse's open defaults back; answers the policy. */
+  "backend:resetCollectionPermissions": { params: [backendId: string, collection: string]; result: Record<string, unknown> };
+  /** Would this caller be allowed? `{allowed, reason}` for a collection operation or a function. */
+  "backend:checkAccess": { params: [backendId: string, query: Record<string, unknown>]; result: AccessResult };
+  /** Every role with its members. */
+  "backend:listRoles": { params: [backendId: string]; result: RoleList };
+  /** Create an empty role. */
+  "backend:createRole": { params: [backendId: string, name: string]; result: Role };
+  /** Delete a role. */
+  "backend:deleteRole": { params: [backendId: string, name: string]; result: RoleDeleted };
+  /** Add a user to a role. */
+  "backend:addRoleUser": { params: [backendId: string, role: string, userId: string]; result: Role };
+  /** Remove a user from a role. */
+  "backend:removeRoleUser": { params: [backendId: string, role: string, userId: string]; result: Role };
+  /** Every API key (never the secret). */
+  "backend:listApiKeys": { params: [backendId: string]; result: ApiKeyList };
+  /** Issue a key with scopes; its plaintext `key` is returned this once only. */
+  "backend:createApiKey": { params: [backendId: string, name: string, scopes: Array<string>, options?: ApiKeyOptions]; result: CreatedApiKey };
+  /** Revoke a key for good (401 after). */
+  "backend:revokeApiKey": { params: [backendId: string, keyObjectId: string]; result: ApiKeyInfo };
   /** `{executions: WorkflowExecution[], sources: [{id, name, kind, reachable, count, error?}], error?}`. */
   "execution-history:list": { params: [query?: Record<string, unknown>]; result: Record<string, unknown> };
   /** ExecutionWithSteps, or nil. */

@@ -114,6 +114,7 @@ class Backend:
         self.bus = bus
         self.history: Any = None
         self.triggers: Any = None
+        self.security: Any = None
         self.state = BackendState.STOPPED
         self.failure: FailureInfo | None = None
         self.port = spec.port
@@ -138,6 +139,7 @@ class Backend:
         await preload.services_loaded()
         try:
             await self._open_persistence()
+            await self._open_security()
             await self._open_history()
             self._load_workflows()
             await self._open_triggers()
@@ -175,6 +177,20 @@ class Backend:
     @property
     def backend_id(self) -> str:
         return self.spec.backend_id
+
+    async def _open_security(self) -> None:
+        """security.json and api-keys.json; an unreadable one refuses the start rather than serve
+        without the rules the user wrote."""
+        from sidecar.backends.functions import allows_anonymous, find_bundle
+        from sidecar.backends.security import SecurityService
+        from sidecar.web.settings import is_loopback
+
+        self.security = await SecurityService.open(
+            self.spec.data_dir,
+            self._store,
+            loopback=is_loopback(self.spec.host),
+            allows_no_auth=lambda name: allows_anonymous(find_bundle(self, name), name),
+        )
 
     async def _open_history(self) -> None:
         from sidecar.events import EventBus
@@ -218,6 +234,7 @@ class Backend:
         from sidecar.web import WebSettings, build_app
         from sidecar.web.routes_api import ApiRoutes
         from sidecar.web.routes_backend import backend_routes
+        from sidecar.web.routes_security import security_routes
 
         settings = WebSettings(
             app_id=self.spec.backend_id,
@@ -230,9 +247,17 @@ class Backend:
         settings.check_bind()
         admin = backend_routes(self, settings)
         self._close_streams = admin.close
-        api = ApiRoutes(self._store, settings)
-        routes = [*self.triggers.webhooks.routes(), *admin.routes, *api.routes()]
-        app = build_app(self._store, settings, FunctionHost(self), health=self.health, routes=routes)
+        api = ApiRoutes(self._store, settings, self.security)
+        guarded = security_routes(self.security, settings)
+        routes = [*self.triggers.webhooks.routes(), *admin.routes, *guarded, *api.routes()]
+        app = build_app(
+            self._store,
+            settings,
+            FunctionHost(self),
+            health=self.health,
+            routes=routes,
+            api_keys=self.security,
+        )
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, self.spec.host, self.spec.port, reuse_address=True)
@@ -259,9 +284,14 @@ class Backend:
         if self.history is not None:
             await self.history.close()
             self.history = None
+        self.security = None
         if self._store is not None:
             await self._store.close()
             self._store = None
+
+    def _security_health(self) -> dict[str, Any]:
+        dev_open = bool(self.security is not None and self.security.policy.dev_open)
+        return {"devOpen": dev_open, "enforced": not dev_open, "migratedThisStart": False}
 
     def health(self) -> dict[str, Any]:
         workflows = (
@@ -276,6 +306,6 @@ class Backend:
             "backendName": self.spec.name,
             "uptimeMs": self._uptime.ms if self.state is BackendState.RUNNING else 0,
             "persistence": persistence_json(self.state, self.spec.ephemeral, self.failure),
-            "security": {"devOpen": True, "enforced": False, "migratedThisStart": False},
+            "security": self._security_health(),
             "workflows": workflows,
         }

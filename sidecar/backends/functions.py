@@ -98,7 +98,9 @@ async def invoke(
 
     bundle = find_bundle(backend, name)
     recorder = backend.history.recorder_for(trigger) if backend.history is not None else None
-    return await bundle.runtime.run(name, NoodlRequest(headers=headers, body=body), recorder=recorder)
+    timeout = backend.security.function_timeout_seconds(name) if backend.security is not None else None
+    request = NoodlRequest(headers=headers, body=body)
+    return await bundle.runtime.run(name, request, recorder=recorder, timeout_seconds=timeout)
 
 
 class FunctionHost:
@@ -108,13 +110,15 @@ class FunctionHost:
         self._backend = backend
 
     async def invoke(self, name: str, request: FunctionRequest) -> tuple[int, str]:
-        """Contract §4.4: admin always; otherwise public only where the Request node allows it."""
+        """Contract §4.4: admin always, an API key by its scopes, then security.json, then the Request."""
         from sidecar.runtime.context import Outcome
 
-        caller = request.caller
-        anonymous = not caller.is_master and caller.user_id is None
-        if anonymous and not allows_anonymous(find_bundle(self._backend, name), name):
-            raise OperationForbiddenError(f'Permission denied: function "{name}" needs a signed-in user.')
+        bundle = find_bundle(self._backend, name)
+        decision = self._backend.security.function_access(
+            name, request.caller, lambda: allows_anonymous(bundle, name)
+        )
+        if not decision.allowed:
+            raise OperationForbiddenError(f'Permission denied: function "{name}": {decision.reason}.')
         response = await invoke(self._backend, name, request.body, dict(request.headers))
         if response.outcome is Outcome.REJECTED:
             # The local backend answers a rejected run with 500 (contract §4.4.7); the cloud

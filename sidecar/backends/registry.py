@@ -29,6 +29,7 @@ from typing import Any
 import structlog
 
 from sidecar.errors import InvalidParamsError, RequestFailedError
+from sidecar.jsonfile import write_json_atomic
 
 log = structlog.get_logger("sidecar.backends")
 
@@ -121,21 +122,6 @@ def pick_port(taken: Iterable[int]) -> int:
         if port not in known and port_is_free(port):
             return port
     raise RequestFailedError("no free port left for a new backend")
-
-
-def write_json_atomic(path: Path, data: Any, mode: int = 0o644) -> None:
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
 
 
 class BackendRegistry:

@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 import structlog
 
-from sidecar.backends.registry import write_json_atomic
 from sidecar.errors import InvalidParamsError, RequestFailedError, SidecarError
+from sidecar.jsonfile import write_json_atomic
 
 log = structlog.get_logger("sidecar.backends.workflows")
 

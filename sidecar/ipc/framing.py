@@ -43,6 +43,7 @@ class FrameDecoder:
         self._boundary = 0  # the unpacker's tell() at the end of the last complete message
         self._walker: MessageWalker | None = None
         self._walk_reason = ""
+        self.failure: str | None = None
 
     def _new_unpacker(self) -> msgpack.Unpacker:
         limit = self.max_message_bytes
@@ -59,10 +60,20 @@ class FrameDecoder:
     def feed(self, data: bytes | bytearray | memoryview) -> list[Any]:
         """Return every message completed by ``data`` (values or ``RejectedMessage``s).
 
-        Raises FatalStreamError when the stream holds bytes that are not msgpack.
+        Bytes that are not msgpack end the stream: the messages before them are still
+        returned (a request answered before garbage arrived is answered), ``failure``
+        says why, and later input is ignored.
         """
         out: list[Any] = []
-        rest = memoryview(data)
+        if self.failure is not None:
+            return out
+        try:
+            self._feed(memoryview(data), out)
+        except FatalStreamError as exc:
+            self.failure = str(exc)
+        return out
+
+    def _feed(self, rest: memoryview, out: list[Any]) -> None:
         while len(rest):
             if self._walker is not None:
                 rest = rest[self._walk(rest, out) :]
@@ -71,7 +82,6 @@ class FrameDecoder:
             handed_back = self._decode(piece, out)
             if handed_back:
                 rest = memoryview(handed_back + bytes(rest))
-        return out
 
     def _decode(self, data: memoryview, out: list[Any]) -> bytes:
         """Decode with the C unpacker; return bytes to walk when it gives up on a message."""

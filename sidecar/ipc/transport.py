@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sidecar.ipc.framing import FatalStreamError, FrameDecoder
+from sidecar.ipc.framing import FrameDecoder
 
 _READ_SIZE = 256 * 1024
 _HIGH_WATER = 4 * 1024 * 1024
@@ -43,15 +43,12 @@ class _ReadProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._failed:
             return
-        try:
-            messages = self._decoder.feed(data)
-        except FatalStreamError as exc:
-            self._failed = True
-            self._callbacks.fatal(f"undecodable input: {exc}")
-            return
         receive = self._callbacks.receive
-        for message in messages:
+        for message in self._decoder.feed(data):
             receive(message)
+        if self._decoder.failure is not None:
+            self._failed = True
+            self._callbacks.fatal(f"undecodable input: {self._decoder.failure}")
 
     def eof_received(self) -> bool:
         self._callbacks.eof()

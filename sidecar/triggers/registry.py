@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from sidecar.errors import InvalidCronError, InvalidTriggerError, TriggerFileError, TriggerNotFoundError
+from sidecar.jsonfile import read_json, write_json_atomic
 from sidecar.triggers.cron import next_fire, parse_cron
-from sidecar.triggers.files import read_json, write_json_atomic
 from sidecar.triggers.model import LastResult, TriggerDef, TriggersFile, TriggerStatus, TriggerType
 from sidecar.triggers.ports import SecretStore
 from sidecar.triggers.secrets_file import mint_webhook_secret

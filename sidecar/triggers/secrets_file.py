@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sidecar.errors import TriggerFileError
-from sidecar.triggers.files import read_json, write_json_atomic
+from sidecar.jsonfile import read_json, write_json_atomic
 
 WEBHOOK_NAMESPACE = "webhooks"
 SECRET_FILE_MODE = 0o600

@@ -16,6 +16,7 @@ from sidecar.web import (
     routes_objects,
     routes_users,
 )
+from sidecar.web.auth import ApiKeyDirectory
 from sidecar.web.configparams import ConfigParams
 from sidecar.web.dispatch import ParseDoor
 from sidecar.web.filestore import FileStore
@@ -46,12 +47,14 @@ def build_app(
     *,
     health: HealthReport | None = None,
     routes: Sequence[web.AbstractRouteDef] = (),
+    api_keys: ApiKeyDirectory | None = None,
 ) -> web.Application:
     """The Parse routes under ``settings.mount``, ``/health``, file downloads and ``/realtime``.
 
     ``health`` supplies the ``/health`` body (the backend's status, contract §4.1); without it the
     door answers a minimal one. ``routes`` (the backend's admin routes, webhooks) are matched before
-    the Parse routes, whose last pattern catches every other path. The app subscribes to the store's
+    the Parse routes, whose last pattern catches every other path. ``api_keys`` resolves
+    ``X-NodeGX-Api-Key`` principals (without it a key is refused). The app subscribes to the store's
     changes on startup and ends open SSE streams on shutdown; the caller owns the store (opens and
     closes it)."""
     services = Services(
@@ -61,6 +64,7 @@ def build_app(
         files=FileStore(settings.files_dir) if settings.files_dir is not None else None,
         functions=functions,
         limiter=CredentialLimiter(settings.credential_failures_allowed, settings.credential_window_seconds),
+        api_keys=api_keys,
     )
     app = web.Application(
         middlewares=[door_middleware(settings)],

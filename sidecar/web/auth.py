@@ -5,19 +5,60 @@
 - the master key (``X-Parse-Master-Key`` / ``_MasterKey``) and ``Authorization: Bearer`` both carry the
   backend's admin token; a wrong value is 401, never a silent downgrade, except the literal
   ``undefined`` that older Noodl runtimes send, which counts as absent;
-- a session token resolves through the store (unknown or expired → 400/209).
+- a session token resolves through the store (unknown or expired → 400/209);
+- an API key (``X-NodeGX-Api-Key``) resolves through the backend's key directory: unknown or revoked →
+  401; it needs no application id, acts as its ``actsAsUserId`` user (else as an anonymous, keyed
+  principal) and is held to its scopes: ``data:read`` for reads, ``data:write`` for writes, a function
+  scope for ``/functions`` (checked by the function invoker).
 """
 
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
+from typing import Protocol
 
-from sidecar.errors import AppIdUnauthorizedError, BadCredentialError
+from sidecar.errors import (
+    AppIdUnauthorizedError,
+    BadCredentialError,
+    InvalidApiKeyError,
+    OperationForbiddenError,
+)
 from sidecar.store import AuthStore, CallerContext
 from sidecar.web.body import Credentials
 from sidecar.web.settings import WebSettings
 
 _ABSENT_VALUES = frozenset({"", "undefined", "null"})
+_READ_METHODS = frozenset({"GET", "HEAD"})
+# Function routes are checked by the invoker (function scopes). ``POST /batch`` counts as a write (its
+# writes go to the store in one call); its routed sub-requests are checked again one by one.
+_SCOPED_ELSEWHERE = ("/functions/", "/jobs/")
+
+
+@dataclass(frozen=True)
+class ApiKeyCaller(CallerContext):
+    """A caller that presented an API key: the store sees the user it acts as (or an anonymous caller);
+    the doors check its scopes."""
+
+    key_id: str = ""
+    scopes: frozenset[str] = frozenset()
+
+
+class ApiKeyDirectory(Protocol):
+    async def caller_for_api_key(self, key: str) -> ApiKeyCaller:
+        """The key's caller; raises ``InvalidApiKeyError`` (401) for an unknown or revoked key."""
+        ...
+
+
+def check_key_scope(caller: CallerContext, method: str, route_pattern: str) -> None:
+    """Refuse (403/119) a data route the key has no scope for."""
+    if not isinstance(caller, ApiKeyCaller) or route_pattern.startswith(_SCOPED_ELSEWHERE):
+        return
+    needed = "data:read" if method in _READ_METHODS else "data:write"
+    if needed not in caller.scopes:
+        raise OperationForbiddenError(f"Permission denied: this API key lacks the scope {needed}.")
+
+
 _ANONYMOUS = CallerContext.anonymous()
 _MASTER = CallerContext.master()
 
@@ -52,14 +93,31 @@ def check_application(credentials: Credentials, settings: WebSettings, admin: bo
             raise AppIdUnauthorizedError()
 
 
+async def _key_caller(credentials: Credentials, keys: ApiKeyDirectory | None) -> ApiKeyCaller | None:
+    key = _present(credentials.api_key)
+    if key is None:
+        return None
+    if keys is None:
+        raise InvalidApiKeyError()
+    return await keys.caller_for_api_key(key)
+
+
 async def resolve_caller(
-    credentials: Credentials, settings: WebSettings, users: AuthStore, *, use_session: bool = True
+    credentials: Credentials,
+    settings: WebSettings,
+    users: AuthStore,
+    keys: ApiKeyDirectory | None = None,
+    *,
+    use_session: bool = True,
 ) -> CallerContext:
-    """The caller of an ordinary Parse route (application id checked first)."""
+    """The caller of an ordinary Parse route (application id checked first, except for an API key)."""
     admin = is_admin(credentials, settings)
-    check_application(credentials, settings, admin)
     if admin:
         return _MASTER
+    keyed = await _key_caller(credentials, keys)
+    if keyed is not None:
+        return keyed
+    check_application(credentials, settings, admin)
     token = credentials.session_token
     if not use_session or token is None:
         return _ANONYMOUS
@@ -67,11 +125,16 @@ async def resolve_caller(
 
 
 async def resolve_stream_caller(
-    credentials: Credentials, settings: WebSettings, users: AuthStore
+    credentials: Credentials, settings: WebSettings, users: AuthStore, keys: ApiKeyDirectory | None = None
 ) -> CallerContext:
-    """The caller of a realtime route: no application id needed (EventSource cannot send headers)."""
+    """The caller of a realtime route: no application id needed (EventSource cannot send headers).
+    A key needs ``data:read`` to listen."""
     if is_admin(credentials, settings):
         return _MASTER
+    keyed = await _key_caller(credentials, keys)
+    if keyed is not None:
+        check_key_scope(keyed, "GET", "/realtime")
+        return keyed
     if credentials.session_token is None:
         return _ANONYMOUS
     return await users.caller_for_session(credentials.session_token)

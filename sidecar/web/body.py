@@ -44,6 +44,8 @@ class Credentials:
     session_token: str | None = None
     client_key: str | None = None
     bearer: str | None = None
+    api_key: str | None = None
+    """``X-NodeGX-Api-Key`` (``?apiKey=`` on realtime): a scoped key issued by the backend's admin."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ def header_credentials(headers: Mapping[str, str]) -> Credentials:
         session_token=headers.get("X-Parse-Session-Token"),
         client_key=client_key,
         bearer=bearer,
+        api_key=headers.get("X-NodeGX-Api-Key"),
     )
 
 
@@ -123,6 +126,7 @@ def lift_tunnelled(body: dict[str, Any], headers: Credentials) -> tuple[Credenti
         session_token=headers.session_token or _text(found.get("_SessionToken")),
         client_key=headers.client_key or _text(found.get("_JavaScriptKey") or found.get("_ClientKey")),
         bearer=headers.bearer,
+        api_key=headers.api_key,
     )
     return credentials, _text(found.get("_ContentType"))
 

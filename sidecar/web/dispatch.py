@@ -11,8 +11,8 @@ from aiohttp import web
 
 from sidecar.errors import MasterKeyRequiredError
 from sidecar.store import CallerContext
-from sidecar.web.auth import resolve_caller
-from sidecar.web.body import Credentials, build_wire_request, decode_json_object, read_body
+from sidecar.web.auth import check_key_scope, resolve_caller
+from sidecar.web.body import WireRequest, build_wire_request, decode_json_object, read_body
 from sidecar.web.router import Access, Call, Route, Router
 from sidecar.web.routes_batch import make_batch_route
 from sidecar.web.services import Services
@@ -36,7 +36,7 @@ class ParseDoor:
         raw_upload = upload and any(name in request.headers for name in _HEADER_CREDENTIALS)
         wire = build_wire_request(request, path, raw, None if raw_upload else decode_json_object(raw))
         match = self._router.match(wire.method, wire.path)
-        caller = await self._authenticate(match.route, wire.credentials, request.remote or "")
+        caller = await self._authenticate(match.route, wire, request.remote or "")
         call = Call(
             services=self._services,
             method=wire.method,
@@ -51,16 +51,18 @@ class ParseDoor:
         )
         return reply_response(await match.route.handler(call))
 
-    async def _authenticate(self, route: Route, credentials: Credentials, client: str) -> CallerContext:
+    async def _authenticate(self, route: Route, wire: WireRequest, client: str) -> CallerContext:
         if route.access is Access.PUBLIC:
             return _ANONYMOUS
         services = self._services
+        credentials, method = wire.credentials, wire.method
         resolving = resolve_caller(
-            credentials, services.settings, services.store, use_session=route.use_session
+            credentials, services.settings, services.store, services.api_keys, use_session=route.use_session
         )
         caller = await services.limiter.guard(client, resolving)
         if route.access is Access.MASTER and not caller.is_master:
             raise MasterKeyRequiredError()
+        check_key_scope(caller, method, route.pattern)
         return caller
 
     async def run_sub_request(self, call: Call, method: str, path: str, body: dict[str, Any]) -> Reply:
@@ -68,4 +70,5 @@ class ParseDoor:
         match = self._router.match(method, path)
         if match.route.access is Access.MASTER and not call.caller.is_master:
             raise MasterKeyRequiredError()
+        check_key_scope(call.caller, method, match.route.pattern)
         return await match.route.handler(replace(call, method=method, args=match.args, params=body))

@@ -1,9 +1,10 @@
 """The failed-credential limiter (contract §3.2, edge case 4 "LOCKOUT").
 
 Only requests that *carry* a credential which fails (a wrong admin token, an unknown or expired session
-token) are counted, per client address. Once a client has failed ``allowed`` times within the window,
-its further *failing* attempts are answered 429; a credential that resolves always passes, so a locked
-out client can still use a good token, and ``/health`` never authenticates at all.
+token, an unknown or revoked API key) are counted, per client address. Once a client has failed
+``allowed`` times within the window, its further *failing* attempts are answered 429; a credential that
+resolves always passes, so a locked out client can still use a good token, and ``/health`` never
+authenticates at all.
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from sidecar.errors import BadCredentialError, InvalidSessionTokenError, TooManyAttemptsError
+from sidecar.errors import (
+    BadCredentialError,
+    InvalidApiKeyError,
+    InvalidSessionTokenError,
+    TooManyAttemptsError,
+)
 
 T = TypeVar("T")
 
@@ -41,6 +47,6 @@ class CredentialLimiter:
     async def guard(self, client: str, resolving: Awaitable[T]) -> T:
         try:
             return await resolving
-        except (BadCredentialError, InvalidSessionTokenError):
+        except (BadCredentialError, InvalidSessionTokenError, InvalidApiKeyError):
             self.failed(client)
             raise

@@ -1,8 +1,9 @@
 """The editor's BYOB data routes ``/api/*`` (contract §4.3): the Data Browser and ``noodl.byob.*`` nodes.
 
 Plain JSON records with ``objectId`` and real booleans. The caller is resolved as on the
-Parse routes (admin token, or a session token, else anonymous) and the store applies its
-class permissions and row ACLs; the schema routes are admin only.
+Parse routes (admin token, an API key held to its data scopes, or a session token, else
+anonymous) and the store applies its class permissions and row ACLs; the schema routes are
+admin only.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from aiohttp import web
 
 from sidecar.backends import data
 from sidecar.errors import BadCredentialError, InvalidParamsError, SidecarError
-from sidecar.web.auth import is_admin
+from sidecar.web.auth import ApiKeyDirectory, check_key_scope, is_admin
 from sidecar.web.body import decode_json_object, header_credentials
 from sidecar.web.settings import WebSettings
 from sidecar.web.wire import error_body, error_status, json_response
@@ -25,9 +26,10 @@ _METHODS = ("POST", "PUT", "DELETE")
 
 
 class ApiRoutes:
-    def __init__(self, store: Any, settings: WebSettings) -> None:
+    def __init__(self, store: Any, settings: WebSettings, api_keys: ApiKeyDirectory | None = None) -> None:
         self.store = store
         self.settings = settings
+        self.api_keys = api_keys
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -47,6 +49,10 @@ class ApiRoutes:
         credentials = header_credentials(request.headers)
         if is_admin(credentials, self.settings):
             return CallerContext.master()
+        if credentials.api_key and self.api_keys is not None:
+            keyed = await self.api_keys.caller_for_api_key(credentials.api_key)
+            check_key_scope(keyed, request.method, "/api")
+            return keyed
         if credentials.session_token:
             return await self.store.caller_for_session(credentials.session_token)
         return CallerContext.anonymous()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sidecar.store import AuthStore, CallerContext, RecordStore, SchemaAdmin
+from sidecar.web.auth import ApiKeyDirectory
 from sidecar.web.configparams import ConfigParams
 from sidecar.web.filestore import FileStore
 from sidecar.web.limiter import CredentialLimiter
@@ -46,3 +47,5 @@ class Services:
     files: FileStore | None
     functions: FunctionInvoker | None
     limiter: CredentialLimiter
+    api_keys: ApiKeyDirectory | None = None
+    """Resolves ``X-NodeGX-Api-Key``; without one, a request carrying a key is refused (401)."""

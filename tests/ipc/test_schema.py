@@ -17,6 +17,7 @@ from sidecar.ipc.handlers import (
     register_diagnostic_methods,
     register_history_methods,
     register_runtime_methods,
+    register_security_methods,
     register_system_methods,
     register_trigger_methods,
 )
@@ -37,6 +38,7 @@ def test_every_catalog_method_has_exactly_one_handler() -> None:
     manager = BackendManager(BackendRegistry(Path("/nonexistent")), lambda _change: None)
     register_backend_methods(table, manager)
     register_trigger_methods(table, manager)
+    register_security_methods(table, manager)
     register_history_methods(table, manager, lambda _method, _params: None)
     register_runtime_methods(table)
     register_diagnostic_methods(table)

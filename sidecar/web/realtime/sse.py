@@ -31,6 +31,7 @@ def stream_credentials(request: web.Request) -> Credentials:
         master_key=headers.master_key,
         bearer=headers.bearer or query.get("authToken"),
         session_token=headers.session_token or query.get("token") or query.get("sessionToken"),
+        api_key=headers.api_key or query.get("apiKey"),
     )
 
 
@@ -47,7 +48,9 @@ class RealtimeRoutes:
         if "text/event-stream" not in request.headers.get("Accept", ""):
             return json_response({"hint": "open this route with 'Accept: text/event-stream'"})
         settings = self._services.settings
-        resolving = resolve_stream_caller(stream_credentials(request), settings, self._services.store)
+        resolving = resolve_stream_caller(
+            stream_credentials(request), settings, self._services.store, self._services.api_keys
+        )
         caller = await self._services.limiter.guard(request.remote or "", resolving)
         response = web.StreamResponse(headers=_STREAM_HEADERS)
         await response.prepare(request)

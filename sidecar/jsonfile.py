@@ -1,4 +1,9 @@
-"""Atomic JSON files: temp file in the same folder, fsync, rename; pretty with a trailing newline."""
+"""Atomic JSON files: temp file in the same folder, fsync, rename; pretty with a trailing newline.
+
+Every config and registry file of a backend is written this way (config.json, secrets.json,
+triggers.json, security.json, api-keys.json, workflow bundles), so a reader sees the old file or
+the new one, never half of one, and a crash leaves the old file whole.
+"""
 
 from __future__ import annotations
 
