@@ -1,6 +1,7 @@
 // The editor's backend:* channels end to end: the Node client stands in for Electron's main process.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -157,6 +158,36 @@ describe('backend manager over stdio', () => {
     assert.match(missing.message, /Function 'nope' not found/);
     assert.equal((await client.request('backend:reload-workflows', [backend.id])).count, 1);
     await client.request('backend:delete', [backend.id]);
+  });
+
+  test('a backend that cannot start is reported in its status and the process keeps serving', async () => {
+    const broken = await client.request('backend:create', ['Broken']);
+    const dataDir = path.join(home, 'backends', broken.id, 'data');
+    writeFileSync(path.join(dataDir, 'local.db'), 'this is not an SQLite database'.repeat(100));
+    const refused = await rpcError(client.request('backend:start', [broken.id]));
+    assert.match(refused.message, /persistence unavailable/);
+    const status = await client.request('backend:status', [broken.id]);
+    assert.equal(status.running, false);
+    assert.equal(status.persistence.mode, 'failed');
+    assert.equal(status.persistence.error.code, 'PERSISTENCE_ENGINE_UNAVAILABLE');
+
+    const ephemeral = await client.request('backend:start', [broken.id, { ephemeral: true }]);
+    assert.equal(ephemeral.persistence.mode, 'ephemeral');
+    await client.request('backend:stop', [broken.id]);
+
+    const blocker = net.createServer();
+    const portTaken = await client.request('backend:create', ['Port taken']);
+    await new Promise((resolve) => blocker.listen(portTaken.port, '127.0.0.1', resolve));
+    try {
+      const clash = await rpcError(client.request('backend:start', [portTaken.id]));
+      assert.match(clash.message, new RegExp(`cannot listen on 127.0.0.1:${portTaken.port}`));
+      assert.equal((await client.request('backend:status', [portTaken.id])).persistence.error.code, 'BACKEND_START_FAILED');
+    } finally {
+      blocker.close();
+    }
+    assert.equal(await client.request('$/ping'), null);
+    await client.request('backend:delete', [broken.id]);
+    await client.request('backend:delete', [portTaken.id]);
   });
 
   test('bad input is a clear error and changes nothing on disk', async () => {
