@@ -179,6 +179,13 @@ METHODS: tuple[MethodSpec, ...] = (
     MethodSpec(
         "execution-history:get", h.ExecutionIdParams, dict[str, Any] | None, "ExecutionWithSteps, or nil."
     ),
+    MethodSpec(
+        "execution-history:rerun",
+        h.ExecutionIdParams,
+        dict[str, Any],
+        "Run a past execution again with its recorded request: `{statusCode, body, omitted}`; "
+        "the new run's metadata.retryOf names the original. Redacted parts are left out.",
+    ),
     MethodSpec("execution-history:delete", h.ExecutionIdParams, dict[str, Any], "`{deleted: true, id}`."),
     MethodSpec(
         "execution-history:clear",

@@ -446,6 +446,8 @@ export interface SidecarMethods {
   "execution-history:list": { params: [query?: Record<string, unknown>]; result: Record<string, unknown> };
   /** ExecutionWithSteps, or nil. */
   "execution-history:get": { params: [executionId: string]; result: Record<string, unknown> | null };
+  /** Run a past execution again with its recorded request: `{statusCode, body, omitted}`; the new run's metadata.retryOf names the original. Redacted parts are left out. */
+  "execution-history:rerun": { params: [executionId: string]; result: Record<string, unknown> };
   /** `{deleted: true, id}`. */
   "execution-history:delete": { params: [executionId: string]; result: Record<string, unknown> };
   /** Delete finished executions matching the filters: `{deleted: n}`. */
