@@ -89,7 +89,7 @@ class SecurityService:
     ) -> SecurityService:
         """Load both files (an unreadable one refuses the start) and apply the collection rules.
         ``allows_no_auth(name)`` reads a function's Request node (for ``checkAccess``)."""
-        policy = load_policy(data_dir)
+        policy = load_policy(data_dir, loopback=loopback)
         keys = ApiKeyRing.open(data_dir)
         service = cls(data_dir, store, policy, keys, loopback=loopback, allows_no_auth=allows_no_auth)
         service._check_dev_open(policy)

@@ -202,13 +202,14 @@ def _parse_function(where: str, raw: Any, problems: list[str]) -> FunctionRule:
 # ---- the file ---------------------------------------------------------------------------------
 
 
-def load_policy(data_dir: Path) -> SecurityPolicy:
-    """The policy in ``<data_dir>/security.json``; the empty policy when the file is absent."""
+def load_policy(data_dir: Path, *, loopback: bool = True) -> SecurityPolicy:
+    """The policy in ``<data_dir>/security.json``. Without the file a loopback backend is dev-open,
+    the local default of the contract (§3.2); one bound beyond loopback starts closed."""
     path = data_dir / FILE_NAME
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return SecurityPolicy()
+        return SecurityPolicy(dev_open=loopback)
     except OSError as exc:
         raise SecurityFileError(str(path), [exc.strerror or str(exc)]) from exc
     try:

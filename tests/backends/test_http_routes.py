@@ -115,6 +115,11 @@ async def test_a_function_without_allow_no_auth_refuses_anonymous_callers(
     private = copy.deepcopy(HELLO)
     private["components"][0]["nodes"][0]["parameters"]["allowNoAuth"] = False
     assert (await http.put("/admin/workflows/private", json=private, headers=ADMIN)).status == 200
+    # A new local backend is dev-open (contract §3.2): the door lets anyone through and the graph's
+    # Request node refuses; an enforced policy refuses at the door with 403/119.
+    status, body = await answer(await http.post("/functions/hello", json={}, headers=APP))
+    assert (status, body) == (500, {"error": "Unauthenticated requests not accepted."})
+    assert (await http.put("/admin/permissions", json={"devOpen": False}, headers=ADMIN)).status == 200
     status, body = await answer(await http.post("/functions/hello", json={}, headers=APP))
     assert status == 403
     assert body["code"] == 119

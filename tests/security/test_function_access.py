@@ -42,7 +42,13 @@ async def set_rule(http: aiohttp.ClientSession, rule: dict[str, Any], dev_open: 
     assert (await http.put("/admin/permissions", json=policy, headers=ADMIN)).status == 200
 
 
+async def enforce(http: aiohttp.ClientSession) -> None:
+    """Leave the local dev-open default: the policy the gate applies in production."""
+    assert (await http.put("/admin/permissions", json={"devOpen": False}, headers=ADMIN)).status == 200
+
+
 async def test_without_a_rule_the_request_node_decides(http: aiohttp.ClientSession, deploy: Any) -> None:
+    await enforce(http)
     await deploy(hello(allow_no_auth=True))
     assert (await call(http, APP))[0] == 200
     await deploy(hello(allow_no_auth=False))
@@ -106,6 +112,7 @@ async def test_a_key_needs_a_function_scope(http: aiohttp.ClientSession, deploy:
 
 
 async def test_check_access_explains_a_function_decision(http: aiohttp.ClientSession, deploy: Any) -> None:
+    await enforce(http)
     await deploy(hello(allow_no_auth=False))
     status, body = await answer(
         await http.post("/admin/permissions/check", json={"function": "hello"}, headers=ADMIN)

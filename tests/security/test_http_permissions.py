@@ -16,9 +16,14 @@ from tests.security.conftest import ADMIN, APP, BACKEND_ID, TOKEN, answer, sign_
 STAFF_ONLY_FIND = {"find": {"role:staff": True}, "get": {"role:staff": True}}
 
 
-async def test_a_new_backend_has_the_empty_enforced_policy(http: aiohttp.ClientSession) -> None:
+async def test_a_new_local_backend_is_dev_open_until_a_policy_says_otherwise(
+    http: aiohttp.ClientSession,
+) -> None:
     status, policy = await answer(await http.get("/admin/permissions", headers=ADMIN))
-    assert (status, policy) == (200, {"version": 1, "devOpen": False, "collections": {}, "functions": {}})
+    assert (status, policy) == (200, {"version": 1, "devOpen": True, "collections": {}, "functions": {}})
+    _, health = await answer(await http.get("/health"))
+    assert health["security"] == {"devOpen": True, "enforced": False, "migratedThisStart": False}
+    assert (await http.put("/admin/permissions", json={"devOpen": False}, headers=ADMIN)).status == 200
     _, health = await answer(await http.get("/health"))
     assert health["security"] == {"devOpen": False, "enforced": True, "migratedThisStart": False}
 

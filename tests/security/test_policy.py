@@ -91,8 +91,9 @@ def test_collection_rules_are_validated_like_a_policy_entry() -> None:
         parse_collection_rules("../etc", {})
 
 
-def test_a_missing_file_is_the_empty_policy(tmp_path: Path) -> None:
-    assert load_policy(tmp_path) == SecurityPolicy()
+def test_a_missing_file_is_the_empty_policy_dev_open_only_on_loopback(tmp_path: Path) -> None:
+    assert load_policy(tmp_path) == SecurityPolicy(dev_open=True)
+    assert load_policy(tmp_path, loopback=False) == SecurityPolicy(dev_open=False)
 
 
 def test_a_saved_policy_loads_back_and_only_its_owner_can_read_it(tmp_path: Path) -> None:
