@@ -149,7 +149,7 @@ describe('runtime', () => {
     const client = await started();
     const library = await client.request('runtime:nodeLibrary');
     const names = new Set(library.map((type) => type.name));
-    const missing = expected.filter((name) => name !== 'Component Children' && !names.has(name));
+    const missing = expected.filter((name) => !names.has(name));
     assert.deepEqual(missing, []);
     const expression = library.find((type) => type.name === 'Expression');
     assert.equal(expression.category, 'CustomCode');
