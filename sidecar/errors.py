@@ -9,7 +9,6 @@
     │   ├── ServerNotInitializedError -32002
     │   └── RequestCancelledError     -32800
     ├── RequestFailedError            -32803 an understood request that cannot be done
-    │   └── NotAvailableYetError      a channel whose capability has not landed yet
     └── StoreError                    records store; carries a Parse code (parse-wire.md §1.6)
         ├── ObjectNotFoundError       101 (HTTP 404) missing or invisible object, bad credentials
         ├── InvalidQueryError         102
@@ -40,6 +39,17 @@
         ├── InvalidFileNameError      122 upload name Parse refuses
         ├── FileSaveError             130 no file storage, or the disk failed
         └── StorageError              (HTTP 500) SQLite itself failed (disk full, I/O error, locked)
+    GraphRuntimeError (SidecarError)  cloud functions and their exports
+        ├── WorkflowsStartingError    503 /functions before the workflows are loaded
+        ├── WorkflowExportError       400 an export that cannot load (names component and node)
+        ├── FunctionNotFoundError     404 no /#__cloud__/<name> component
+        ├── FunctionTimeoutError      504 function/timeout, for the doors
+        └── ScriptError               a JavaScript node failed; ScriptLimitError: time or memory limit
+    HistoryError (SidecarError)       execution history and live events
+        ├── ExecutionNotFoundError    404
+        ├── InvalidHistoryQueryError  -32602 / 400 a query, cursor or Last-Event-ID never widened
+        ├── RerunUnavailableError     409 the request was not recorded in full
+        └── HistoryStorageError       500 executions.sqlite unavailable (history disabled, loudly)
     TriggerError (SidecarError)       triggers: registry, schedules (HTTP 400)
         ├── TriggerFileError          triggers.json invalid: the backend must not start (data.problems)
         ├── InvalidTriggerError       -32602 a definition refused on create/update (data.problems)
@@ -119,13 +129,6 @@ class RequestFailedError(SidecarError):
 
     rpc_code = -32803
     http_status = 400
-
-
-class NotAvailableYetError(RequestFailedError):
-    """A channel whose capability belongs to a part of the sidecar that has not landed."""
-
-    def __init__(self, capability: str) -> None:
-        super().__init__(f"not available yet: {capability}", data={"capability": capability})
 
 
 class StoreError(SidecarError):
@@ -301,13 +304,6 @@ class FunctionNotFoundError(GraphRuntimeError):
 
     http_status = 404
     code = "function/not-found"
-
-
-class FunctionFailedError(GraphRuntimeError):
-    """The run was rejected (auth, missing Request node, a node raising while sending the request)."""
-
-    http_status = 500
-    code = "function/failed"
 
 
 class FunctionTimeoutError(GraphRuntimeError):
