@@ -52,7 +52,7 @@ class StdioConfig:
     import_ms: float
 
 
-def build_method_table(manager: BackendManager, notify: Notify) -> MethodTable:
+def build_method_table(manager: BackendManager, notify: Notify, *, diagnostics: bool) -> MethodTable:
     table = MethodTable()
     register_system_methods(table)
     register_backend_methods(table, manager)
@@ -60,7 +60,7 @@ def build_method_table(manager: BackendManager, notify: Notify) -> MethodTable:
     register_security_methods(table, manager)
     register_history_methods(table, manager, notify)
     register_runtime_methods(table)
-    if diagnostics_enabled():
+    if diagnostics:
         register_diagnostic_methods(table)
     return table
 
@@ -122,7 +122,11 @@ async def serve(config: StdioConfig) -> int:
         on_close=on_close,
     )
     manager = BackendManager(BackendRegistry.default(), push_collection_change)
-    table = build_method_table(manager, lambda method, params: session.send_notification(method, params))
+    table = build_method_table(
+        manager,
+        lambda method, params: session.send_notification(method, params),  # the session comes next
+        diagnostics=diagnostics_enabled(),
+    )
     session = RpcSession(table, writer, hooks, config.max_message_bytes)
     callbacks = StreamCallbacks(receive=session.receive, eof=session.connection_lost, fatal=session.fatal)
 

@@ -10,7 +10,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from sidecar.backends.backend import Backend
-from sidecar.errors import ExecutionNotFoundError, InvalidHistoryQueryError, SidecarError
+from sidecar.errors import (
+    ExecutionNotFoundError,
+    HistoryStorageError,
+    InvalidHistoryQueryError,
+    SidecarError,
+)
 
 DEFAULT_LIMIT = 100
 
@@ -68,9 +73,11 @@ async def get_execution(backends: list[Backend], execution_id: str) -> dict[str,
 
 async def delete_execution(backends: list[Backend], execution_id: str) -> dict[str, Any]:
     for backend in backends:
-        if await get_execution([backend], execution_id) is not None:
+        try:
             result: dict[str, Any] = await backend.history.delete(execution_id)
-            return result
+        except (ExecutionNotFoundError, HistoryStorageError):
+            continue  # not this backend's run, or its history is off
+        return result
     raise ExecutionNotFoundError(execution_id)
 
 

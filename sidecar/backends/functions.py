@@ -94,9 +94,20 @@ async def invoke(
     backend: Backend, name: str, body: str, headers: dict[str, str], trigger: RunTrigger | None = None
 ) -> FunctionResponse:
     """Run function ``name``; the run is recorded in the backend's history (``webhook`` by default)."""
+    return await run_bundle(backend, find_bundle(backend, name), name, body, headers, trigger)
+
+
+async def run_bundle(
+    backend: Backend,
+    bundle: BundleRuntime,
+    name: str,
+    body: str,
+    headers: dict[str, str],
+    trigger: RunTrigger | None = None,
+) -> FunctionResponse:
+    """Run function ``name`` of a bundle already found (the door looks it up once for its access check)."""
     from sidecar.runtime.context import NoodlRequest
 
-    bundle = find_bundle(backend, name)
     recorder = backend.history.recorder_for(trigger) if backend.history is not None else None
     timeout = backend.security.function_timeout_seconds(name) if backend.security is not None else None
     request = NoodlRequest(headers=headers, body=body)
@@ -119,7 +130,7 @@ class FunctionHost:
         )
         if not decision.allowed:
             raise OperationForbiddenError(f'Permission denied: function "{name}": {decision.reason}.')
-        response = await invoke(self._backend, name, request.body, dict(request.headers))
+        response = await run_bundle(self._backend, bundle, name, request.body, dict(request.headers))
         if response.outcome is Outcome.REJECTED:
             # The local backend answers a rejected run with 500 (contract §4.4.7); the cloud
             # host's 400 stays for `noodl-sidecar run`, which imitates that host.

@@ -12,17 +12,8 @@ from ipc_schema import generate
 from ipc_schema.catalog import METHODS
 from sidecar.backends.manager import BackendManager
 from sidecar.backends.registry import BackendRegistry
-from sidecar.ipc.handlers import (
-    register_backend_methods,
-    register_diagnostic_methods,
-    register_history_methods,
-    register_runtime_methods,
-    register_security_methods,
-    register_system_methods,
-    register_trigger_methods,
-)
-from sidecar.ipc.methods import MethodTable
 from sidecar.ipc.session import BUILTIN_METHODS
+from sidecar.stdio_main import build_method_table
 from tests.conftest import PROJECT_ROOT
 
 
@@ -33,15 +24,8 @@ def test_generated_files_are_current() -> None:
 
 
 def test_every_catalog_method_has_exactly_one_handler() -> None:
-    table = MethodTable()
-    register_system_methods(table)
     manager = BackendManager(BackendRegistry(Path("/nonexistent")), lambda _change: None)
-    register_backend_methods(table, manager)
-    register_trigger_methods(table, manager)
-    register_security_methods(table, manager)
-    register_history_methods(table, manager, lambda _method, _params: None)
-    register_runtime_methods(table)
-    register_diagnostic_methods(table)
+    table = build_method_table(manager, lambda _method, _params: None, diagnostics=True)
     assert sorted([*BUILTIN_METHODS, *table.names()]) == sorted(spec.name for spec in METHODS)
 
 
