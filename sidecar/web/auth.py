@@ -81,6 +81,12 @@ def is_admin(credentials: Credentials, settings: WebSettings) -> bool:
     return True
 
 
+def require_admin(credentials: Credentials, settings: WebSettings) -> None:
+    """Admin-only routes: no admin credential is as refused (401) as a wrong one."""
+    if not is_admin(credentials, settings):
+        raise BadCredentialError()
+
+
 def check_application(credentials: Credentials, settings: WebSettings, admin: bool) -> None:
     if admin:
         return

@@ -15,8 +15,8 @@ from typing import Any
 from aiohttp import web
 
 from sidecar.backends import data
-from sidecar.errors import BadCredentialError, InvalidParamsError, SidecarError
-from sidecar.web.auth import ApiKeyDirectory, check_key_scope, is_admin
+from sidecar.errors import InvalidParamsError, SidecarError
+from sidecar.web.auth import ApiKeyDirectory, check_key_scope, is_admin, require_admin
 from sidecar.web.body import decode_json_object, header_credentials
 from sidecar.web.settings import WebSettings
 from sidecar.web.wire import error_body, error_status, json_response
@@ -58,8 +58,7 @@ class ApiRoutes:
         return CallerContext.anonymous()
 
     async def _admin(self, request: web.Request) -> None:
-        if not is_admin(header_credentials(request.headers), self.settings):
-            raise BadCredentialError()
+        require_admin(header_credentials(request.headers), self.settings)
 
     # ---- schema ----------------------------------------------------------------------
 

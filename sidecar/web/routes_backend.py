@@ -17,8 +17,8 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from sidecar.backends import data
-from sidecar.errors import BadCredentialError, InvalidParamsError, SidecarError
-from sidecar.web.auth import is_admin
+from sidecar.errors import InvalidParamsError, SidecarError
+from sidecar.web.auth import require_admin
 from sidecar.web.body import decode_json_object, header_credentials
 from sidecar.web.settings import WebSettings
 from sidecar.web.wire import json_response
@@ -56,8 +56,7 @@ def admin_only(settings: WebSettings, handler: Handler) -> Handler:
         credentials = header_credentials(request.headers)
         if credentials.bearer is None and "authToken" in request.query:
             credentials = replace(credentials, bearer=request.query["authToken"])
-        if not is_admin(credentials, settings):
-            raise BadCredentialError()
+        require_admin(credentials, settings)
         return await handler(request)
 
     return guarded
