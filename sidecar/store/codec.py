@@ -66,23 +66,48 @@ def normalise_iso(text: str) -> str:
     return format_iso(moment)
 
 
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+"""One encoder for every call: ``json.dumps`` with options builds a new one each time."""
+
+
 def dump_json(value: Any) -> str:
     """Canonical JSON text used for storage and for comparing stored JSON with query values.
 
     Integral floats are written as integers: Parse numbers are doubles, so ``1.0`` and ``1`` are one value
     and must compare equal as text too.
     """
-    return json.dumps(_canonical_numbers(value), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _JSON.encode(_canonical_numbers(value))
 
 
 def _canonical_numbers(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    if isinstance(value, list):
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        return int(value) if value.is_integer() and abs(value) < 2**53 else value
+    if kind is list:
         return [_canonical_numbers(item) for item in value]
-    if isinstance(value, dict):
+    if kind is dict:
         return {key: _canonical_numbers(item) for key, item in value.items()}
     return value
+
+
+def _stored_json(value: Any) -> Any:
+    """``_canonical_numbers`` that also refuses ``$`` and ``.`` in keys of nested objects (code 121)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is list:
+        return [_stored_json(item) for item in value]
+    if kind is dict:
+        if not type_tag(value):
+            for key in value:
+                if "$" in key or "." in key:
+                    raise InvalidNestedKeyError(
+                        f"Nested keys should not contain the '$' or '.' characters: {key}"
+                    )
+        return {key: _stored_json(item) for key, item in value.items()}
+    return _canonical_numbers(value)
 
 
 def is_number(value: Any) -> bool:
@@ -121,26 +146,14 @@ def infer_type(value: Any) -> str | None:
     raise IncorrectTypeError(f"unsupported value: {value!r}")
 
 
-def check_nested_keys(value: Any) -> None:
-    """Keys inside Object values may not contain ``$`` or ``.`` (code 121)."""
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            if not type_tag(value) and ("$" in key or "." in key):
-                raise InvalidNestedKeyError(
-                    f"Nested keys should not contain the '$' or '.' characters: {key}"
-                )
-            check_nested_keys(inner)
-    elif isinstance(value, list):
-        for inner in value:
-            check_nested_keys(inner)
-
-
 def to_sql(field_type: str, value: Any, field_name: str, class_name: str) -> Any:
     """Encode a non-null Parse value for a column of ``field_type``; a mismatch is code 111."""
     if field_type == "String" and type(value) is str:  # the common cases first, cheaply
         return value
     if field_type == "Number" and type(value) is int:
         return float(value)
+    if field_type == "Boolean" and type(value) is bool:
+        return 1 if value else 0
     actual = infer_type(value)
     if actual != field_type:
         raise IncorrectTypeError(
@@ -166,8 +179,7 @@ def to_sql(field_type: str, value: Any, field_name: str, class_name: str) -> Any
         return dump_json(polygon_ring(value))
     if field_type == "File":
         return dump_json({"name": _string_member(value, "name"), "url": value.get("url")})
-    check_nested_keys(value)
-    return dump_json(value)
+    return _JSON.encode(_stored_json(value))
 
 
 def from_sql(field_type: str, raw: Any, target_class: str | None) -> Any:

@@ -129,7 +129,7 @@ class QueryResult:
         return body
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built once per written row, and freezing triples that cost
 class CreateResult:
     object_id: str
     created_at: str
@@ -170,7 +170,7 @@ class BatchOp:
     object_id: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built once per written row, and freezing triples that cost
 class BatchItemResult:
     """Exactly one of ``success`` (the single call's wire body) and ``error`` is set."""
 
@@ -184,7 +184,7 @@ class ChangeAction(enum.Enum):
     DELETE = "delete"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built once per written row, and freezing triples that cost
 class ChangeEvent:
     """Emitted after commit only; a rolled-back batch emits nothing.
 

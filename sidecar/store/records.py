@@ -13,11 +13,18 @@ from sidecar.store.acl import lists_to_acl
 from sidecar.store.codec import from_sql, infer_type, to_sql
 from sidecar.store.names import is_valid_field_name
 from sidecar.store.schema import ClassSchema, FieldSchema
-from sidecar.store.updates import RELATION_OPS, RelationChange, flatten_for_create, op_name, relation_change
+from sidecar.store.updates import (
+    PLAIN_TYPES,
+    RELATION_OPS,
+    RelationChange,
+    flatten_for_create,
+    op_name,
+    relation_change,
+)
 
 ALWAYS_KEPT = ("objectId", "createdAt", "updatedAt", "ACL")
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-_IGNORED_ON_WRITE = frozenset({"createdAt", "updatedAt", "className", "__type"})
+_IGNORED_ON_WRITE = frozenset({"createdAt", "updatedAt", "className", "__type", "objectId"})
 
 
 def decode_row(schema: ClassSchema, row: sqlite3.Row | Mapping[str, Any]) -> dict[str, Any]:
@@ -90,21 +97,21 @@ class FieldWrites:
 def split_body(body: Mapping[str, Any], *, creating: bool) -> FieldWrites:
     writes = FieldWrites()
     for key, value in body.items():
-        if key in _IGNORED_ON_WRITE or key == "objectId":
+        if key in _IGNORED_ON_WRITE:
             continue
         if key == "ACL":
             writes.acl, writes.acl_given = value, True
             continue
-        head = key.split(".")[0]
-        if not is_valid_field_name(head) or ("." in key and creating):
+        dotted = "." in key
+        if not is_valid_field_name(key.split(".")[0] if dotted else key) or (dotted and creating):
             raise InvalidKeyNameError(f"Invalid field name: {key}.")
-        op = op_name(value)
-        if op in RELATION_OPS or op == "Batch":
-            writes.relations.append(relation_change(key, value))
-        elif "." in key:
-            writes.nested[key] = value
-        elif op is None:
+        op = None if type(value) in PLAIN_TYPES else op_name(value)
+        if op is None and not dotted:
             writes.values[key] = value
+        elif op in RELATION_OPS or op == "Batch":
+            writes.relations.append(relation_change(key, value))
+        elif dotted:
+            writes.nested[key] = value
         elif creating or op == "Delete":
             writes.values[key] = flatten_for_create(value, key)
         else:
@@ -124,11 +131,17 @@ def field_spec_for(value: Any) -> FieldSchema | None:
 
 def encode(schema: ClassSchema, name: str, value: Any) -> Any:
     spec = schema.fields[name]
+    kind, value_type = spec.type, type(value)
+    if kind == "String" and value_type is str:  # the common cases first, without another call
+        return value
+    if kind == "Number" and value_type is int:
+        return float(value)
     if value is None:
         return None
-    if spec.type == "Pointer" and value.get("className") not in (None, spec.target_class):
+    pointer_class = value.get("className") if kind == "Pointer" and isinstance(value, dict) else None
+    if pointer_class not in (None, spec.target_class):
         raise IncorrectTypeError(
             f"schema mismatch for {schema.class_name}.{name}; expected Pointer<{spec.target_class}> "
-            f"but got Pointer<{value.get('className')}>"
+            f"but got Pointer<{pointer_class}>"
         )
-    return to_sql(spec.type, value, name, schema.class_name)
+    return to_sql(kind, value, name, schema.class_name)

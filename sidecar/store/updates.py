@@ -11,7 +11,7 @@ from sidecar.store.codec import is_number, type_tag
 
 ARRAY_OPS = frozenset({"Add", "AddUnique", "Remove"})
 RELATION_OPS = frozenset({"AddRelation", "RemoveRelation"})
-_PLAIN_TYPES = frozenset({str, int, float, bool, list, type(None)})
+PLAIN_TYPES = frozenset({str, int, float, bool, list, type(None)})
 KNOWN_OPS = ARRAY_OPS | RELATION_OPS | {"Increment", "Delete", "Batch", "SetOnInsert"}
 
 
@@ -24,7 +24,7 @@ class RelationChange:
 
 
 def op_name(value: Any) -> str | None:
-    if type(value) in _PLAIN_TYPES or not isinstance(value, Mapping):
+    if type(value) in PLAIN_TYPES or not isinstance(value, Mapping):
         return None
     if isinstance(value, Mapping) and isinstance(value.get("__op"), str):
         op: str = value["__op"]

@@ -104,9 +104,10 @@ def create(
     clp.check(schema.clp, "create", ctx.caller, class_name)
     object_id = _new_object_id(body.get("objectId"))
     writes = split_body(body, creating=True)
+    is_user = class_name == "_User"
     if class_name == "_Role":
         _check_new_role(writes)
-    if class_name == "_User" and "emailVerified" in writes.values and not ctx.caller.is_master:
+    if is_user and "emailVerified" in writes.values and not ctx.caller.is_master:
         raise OperationForbiddenError("Clients aren't allowed to manually update email verification.")
     owner = _creator_owner(ctx, schema)
     if owner is not None:
@@ -117,7 +118,7 @@ def create(
     for name, value in writes.values.items():
         if value is None:
             continue
-        if name == "password" and class_name == "_User":
+        if is_user and name == "password":
             columns["_hashed_password"] = passwords.hash_password(_password(value))
             continue
         if name not in schema.fields:
@@ -125,10 +126,9 @@ def create(
             assert spec is not None
             schema = ctx.ensure_field(schema, name, spec)
         columns[name] = encode(schema, name, value)
-    rperm, wperm = acl.acl_to_lists(acl_value)
-    columns.update(
-        {"objectId": object_id, "createdAt": now, "updatedAt": now, "_rperm": rperm, "_wperm": wperm}
-    )
+    columns["objectId"] = object_id
+    columns["createdAt"] = columns["updatedAt"] = now
+    columns["_rperm"], columns["_wperm"] = acl.acl_to_lists(acl_value)
     try:
         ctx.connection.execute(_insert_statement(class_name, tuple(columns)), tuple(columns.values()))
     except sqlite3.IntegrityError as exc:

@@ -78,6 +78,18 @@ async def test_a_later_write_of_another_type_is_code_111(
     assert raised.value.parse_code == 111
 
 
+async def test_a_plain_value_for_a_pointer_column_is_code_111_and_leaves_the_table_as_it_was(
+    store: SqliteRecordStore, master: CallerContext
+) -> None:
+    pointer = {"__type": "Pointer", "className": "Owner", "objectId": "o1"}
+    await store.create("Item", {"owner": pointer}, master)
+    with pytest.raises(IncorrectTypeError) as raised:
+        await store.create("Item", {"extra": 1, "owner": "o1"}, master)
+    assert raised.value.parse_code == 111
+    assert await store.count("Item", {}, master) == 1
+    assert "extra" not in store.schemas()["Item"].fields  # the failed write's new column was rolled back
+
+
 async def test_client_object_ids_are_validated_and_unique(
     store: SqliteRecordStore, master: CallerContext
 ) -> None:

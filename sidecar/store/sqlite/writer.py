@@ -3,9 +3,10 @@
 Lifecycle: ``start()`` → RUNNING → ``close()`` drains the queue, then stops the thread.
 
 Each job runs inside ``SAVEPOINT`` within a shared ``BEGIN IMMEDIATE … COMMIT`` (group commit): a failing
-job rolls back alone, and every job's future resolves only after the COMMIT returned, so an acknowledged
-write is on disk (WAL). Jobs return ``(result, events)``; events are handed to ``on_commit`` after the
-commit, in job order, and are dropped with a rolled-back job.
+job rolls back alone (a job alone in its group needs no savepoint: the transaction is its own), and every
+job's future resolves only after the COMMIT returned, so an acknowledged write is on disk (WAL). Jobs return
+``(result, events)``; events are handed to ``on_commit`` after the commit, in job order, and are dropped with
+a rolled-back job.
 """
 
 from __future__ import annotations
@@ -114,9 +115,11 @@ class WriteQueue:
         outcomes: list[tuple[_Pending[Any], Any, BaseException | None, Sequence[Any]]] = []
         try:
             connection.execute("BEGIN IMMEDIATE")
+            alone = len(group) == 1
             for pending in group:
-                outcomes.append(self._run_job(pending))
-            connection.execute("COMMIT")
+                outcomes.append(self._run_job(pending, alone=alone))
+            if connection.in_transaction:  # a lone job that failed has rolled the transaction back
+                connection.execute("COMMIT")
         except Exception as exc:  # the commit itself failed: every job of the group fails
             log.error("store.commit_failed", error=str(exc))
             if connection.in_transaction:
@@ -127,19 +130,26 @@ class WriteQueue:
         self._deliver(outcomes, self._catalog.snapshot())
 
     def _run_job(
-        self, pending: _Pending[Any]
+        self, pending: _Pending[Any], *, alone: bool
     ) -> tuple[_Pending[Any], Any, BaseException | None, Sequence[Any]]:
+        """Run one job in a savepoint; a job alone in its group uses the transaction itself, which spares
+        SQLite a copy of every page the job touches (a savepoint journals each page's first change)."""
         connection = self._connection
         before = self._catalog.snapshot()
-        connection.execute("SAVEPOINT job")
+        if not alone:
+            connection.execute("SAVEPOINT job")
         try:
             result, events = pending.job(connection, self._catalog)
         except Exception as exc:
-            connection.execute("ROLLBACK TO job")
-            connection.execute("RELEASE job")
+            if alone:
+                connection.execute("ROLLBACK")
+            else:
+                connection.execute("ROLLBACK TO job")
+                connection.execute("RELEASE job")
             self._catalog.restore(before)
             return pending, None, translate(exc), ()
-        connection.execute("RELEASE job")
+        if not alone:
+            connection.execute("RELEASE job")
         return pending, result, None, events
 
     def _deliver(
