@@ -5,6 +5,7 @@ Every function here runs on the store's single write connection; each batch is o
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -17,11 +18,19 @@ _STEP_COLUMNS = list(StepRow._fields)
 _IMMUTABLE = {"id", "execution_id", "workflow_id", "workflow_name", "trigger_type", "started_at"}
 
 
-def _upsert(table: str, columns: list[str], guard: str = "") -> str:
+def _upsert(table: str, columns: list[str], guard: str = "true") -> str:
+    """Upsert every row of a JSON array of rows (bound as one parameter) in one statement.
+
+    One statement per table and batch, rather than ``executemany``: SQLite then inserts the whole batch in
+    one call that runs without the GIL, where ``executemany`` takes the GIL back between rows and so
+    waits on the event loop's thread for each one.
+    """
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in _IMMUTABLE)
-    marks = ", ".join("?" for _ in columns)
-    source = f"SELECT {marks} WHERE {guard}" if guard else f"VALUES ({marks})"
-    return f"INSERT INTO {table} ({', '.join(columns)}) {source} ON CONFLICT(id) DO UPDATE SET {updates}"
+    values = ", ".join(f"value ->> {index}" for index in range(len(columns)))
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values} FROM json_each(?) WHERE {guard} "
+        f"ON CONFLICT(id) DO UPDATE SET {updates}"
+    )
 
 
 _UPSERT_EXECUTION = _upsert("workflow_executions", _EXEC_COLUMNS)
@@ -29,11 +38,18 @@ _UPSERT_STEP = _upsert("execution_steps", _STEP_COLUMNS)
 # Slow path after a foreign-key failure: steps of an execution deleted meanwhile (clear, retention)
 # are dropped instead of failing the batch.
 _UPSERT_STEP_GUARDED = _upsert(
-    "execution_steps", _STEP_COLUMNS, "EXISTS (SELECT 1 FROM workflow_executions WHERE id = ?)"
+    "execution_steps",
+    _STEP_COLUMNS,
+    f"EXISTS (SELECT 1 FROM workflow_executions WHERE id = value ->> {_STEP_COLUMNS.index('execution_id')})",
 )
 _INSERT_SEARCH = (
-    "INSERT INTO execution_search (rowid, body) SELECT rowid, ? FROM workflow_executions WHERE id = ?"
+    "INSERT INTO execution_search (rowid, body) SELECT e.rowid, j.value ->> 1 FROM json_each(?) AS j "
+    "JOIN workflow_executions AS e ON e.id = j.value ->> 0"
 )
+
+
+def _rows_json(rows: Sequence[Sequence[Any]]) -> str:
+    return json.dumps(rows, separators=(",", ":"))
 
 
 def _latest_by_id(rows: Iterable[Any]) -> list[Any]:
@@ -63,13 +79,11 @@ def _write(
 ) -> None:
     with transaction(connection):
         if executions:
-            connection.executemany(_UPSERT_EXECUTION, executions)
-        if steps and guarded:
-            connection.executemany(_UPSERT_STEP_GUARDED, [(*values, values[1]) for values in steps])
-        elif steps:
-            connection.executemany(_UPSERT_STEP, steps)
+            connection.execute(_UPSERT_EXECUTION, (_rows_json(executions),))
+        if steps:
+            connection.execute(_UPSERT_STEP_GUARDED if guarded else _UPSERT_STEP, (_rows_json(steps),))
         if search:
-            connection.executemany(_INSERT_SEARCH, [(s.body, s.execution_id) for s in search])
+            connection.execute(_INSERT_SEARCH, (_rows_json([(s.execution_id, s.body) for s in search]),))
 
 
 def mark_interrupted(connection: sqlite3.Connection) -> int:
