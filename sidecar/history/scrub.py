@@ -87,10 +87,10 @@ class Scrubber:
     def _is_clean_flat(self, mapping: dict[Any, Any]) -> bool:
         """Scalars (and strings while no secret is known) under harmless keys: nothing to redact."""
         plain = _SCALARS if self.secrets else _SCALARS_AND_TEXT
-        return all(
-            type(item) in plain and type(key) is str and not is_secret_key(key)
-            for key, item in mapping.items()
-        )
+        for key, item in mapping.items():  # a plain loop: cheaper than all() over a generator here
+            if type(item) not in plain or type(key) is not str or is_secret_key(key):
+                return False
+        return True
 
     def request(self, headers: Mapping[str, Any], body: str) -> dict[str, Any]:
         """The logged request shape: ``{headers, bodySize, body}`` with the body parsed when it is JSON."""

@@ -82,6 +82,9 @@ class RunContext:
         self.function = function
         self.request = request
         self.recorder = recorder
+        # The recorder hears of node work once the request enters the graph: the setup frame before it
+        # only applies parameters and is no step of the run (failures in it are still reported).
+        self.step_recorder: Recorder | None = None
         self.models = ModelScope()
         self.loop = asyncio.get_running_loop()
         self.result: asyncio.Future[FunctionResponse] = self.loop.create_future()
@@ -117,7 +120,8 @@ class RunContext:
         self.request_frame()
 
     def request_frame(self) -> None:
-        if not self._frame_requested and not self.settled:
+        # Inside a frame the passes pick up new dirty nodes themselves; the frame's end asks again if needed.
+        if not self._frame_requested and not self._in_frame and not self.settled:
             self._frame_requested = True
             self.loop.call_soon(self._run_frame)
 
@@ -240,10 +244,13 @@ class RunContext:
         self.services.js.release_run(self)
 
     # ---- recorder plumbing ----------------------------------------------------------------------------
+    def start_recording_steps(self) -> None:
+        self.step_recorder = self.recorder
+
     def note_node_start(self, node: Node, inputs: dict[str, Any]) -> None:
-        assert self.recorder is not None
+        assert self.step_recorder is not None
         self._outputs_seen[node.id] = {}
-        self.recorder.node_started(self.run_id, node.id, node.type_name, inputs)
+        self.step_recorder.node_started(self.run_id, node.id, node.type_name, inputs)
 
     def note_output(self, node: Node, name: str, value: Any) -> None:
         seen = self._outputs_seen.get(node.id)
@@ -251,6 +258,6 @@ class RunContext:
             seen[name] = value
 
     def note_node_end(self, node: Node) -> None:
-        assert self.recorder is not None
+        assert self.step_recorder is not None
         outputs = self._outputs_seen.pop(node.id, {})
-        self.recorder.node_finished(self.run_id, node.id, node.type_name, outputs)
+        self.step_recorder.node_finished(self.run_id, node.id, node.type_name, outputs)

@@ -174,7 +174,7 @@ class Node:
 
     def flag_output_dirty(self, name: str) -> None:
         connections = self._out_conns.get(name)
-        recorder = self.ctx.recorder
+        recorder = self.ctx.step_recorder
         if not connections and recorder is None:
             return
         value = self.output_value(name)
@@ -188,7 +188,7 @@ class Node:
                 target.queue_input(port, value)
 
     def send_signal(self, name: str) -> None:
-        if self.ctx.recorder is not None:
+        if self.ctx.step_recorder is not None:
             self.ctx.note_output(self, name, True)
         connections = self._out_conns.get(name)
         if connections:
@@ -241,7 +241,7 @@ class Node:
             self._iterations = 0
             self._cyclic = False
         self._updating = True
-        recorder = self.ctx.recorder
+        recorder = self.ctx.step_recorder
         if recorder is not None:
             self.ctx.note_node_start(self, self._queued_snapshot())
         try:

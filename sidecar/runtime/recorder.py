@@ -1,7 +1,9 @@
 """Recorder hooks the engine calls during a run; the history package implements them.
 
 When no recorder is attached the engine skips every hook behind one ``is None`` check, so the hot
-path pays nothing. Node ids are canvas node ids (the export keeps them), types are node type names.
+path pays nothing. Node hooks begin when the request enters the graph (the Request node's update):
+the setup frame before it only applies parameters, so it is not reported, except for failures.
+Node ids are canvas node ids (the export keeps them), types are node type names.
 """
 
 from __future__ import annotations

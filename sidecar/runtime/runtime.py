@@ -150,7 +150,8 @@ class Runtime:
     def _send_request(ctx: RunContext, request_node: RequestNode) -> None:
         if ctx.settled:
             return
-        recorder = ctx.recorder
+        ctx.start_recording_steps()
+        recorder = ctx.step_recorder
         try:
             if recorder is not None:
                 ctx.note_node_start(request_node, {"headers": ctx.request.headers, "body": ctx.request.body})

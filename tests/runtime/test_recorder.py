@@ -48,12 +48,13 @@ async def test_echo_run_is_recorded_with_canvas_ids_types_inputs_and_outputs(sha
         "noodl.cloud.request",
         {"auth": False, "pm-message": "hi", "pm-count": 2, "receive": True},
     ) in calls
-    response_starts = [c for c in calls if c[0] == "node_started" and c[1] == "resp"]
-    assert response_starts[0][2:] == (
-        "noodl.cloud.response",
-        {"params": "echo,count"},
-    )  # first frame: parameters
-    assert response_starts[-1][2:] == ("noodl.cloud.response", {"send": True, "pm-echo": "hi", "pm-count": 2})
+    starts = [c for c in calls if c[0] == "node_started"]
+    # Node work is reported from the request on: the setup frame that applies parameters is not.
+    assert starts[0][1:3] == ("req", "noodl.cloud.request")
+    response_starts = [c for c in starts if c[1] == "resp"]
+    assert response_starts == [
+        ("node_started", "resp", "noodl.cloud.response", {"send": True, "pm-echo": "hi", "pm-count": 2})
+    ]
     assert calls[-1] == ("run_finished", 200, '{"result":{"echo":"hi","count":2}}', "responded")
 
 

@@ -32,7 +32,7 @@ def run_as_step(node: Node, inputs: Mapping[str, Any], work: Callable[[], None])
     ctx = node.ctx
     if node.deleted or ctx.settled:
         return
-    recorder = ctx.recorder
+    recorder = ctx.step_recorder
     if recorder is not None:
         ctx.note_node_start(node, dict(inputs))
     try:
