@@ -37,9 +37,10 @@ class ComponentInstance(Node):
         # Set by Run Tasks: told of every component output change (name, new, old).
         self.on_output_changed: Callable[[str, Any, Any], None] | None = None
         self.always_connected: frozenset[str] = frozenset()
+        # Copies: the cached specs are shared by every instance of the component.
         inputs, outputs = _port_specs(component)
-        self._dyn_inputs.update(inputs)
-        self._dyn_outputs.update(outputs)
+        self._inputs = dict(inputs)
+        self._outputs = dict(outputs)
 
     @property
     def type_name(self) -> str:
@@ -49,6 +50,8 @@ class ComponentInstance(Node):
         return name in self.always_connected or super().is_input_connected(name)
 
     def delete(self) -> None:
+        if self.deleted:
+            return
         for node in self.inner.values():
             node.delete()
         self.inner.clear()
@@ -59,7 +62,7 @@ class ComponentInstance(Node):
     def set_component_input(self, name: str, value: Any) -> None:
         self.component_input_values[name] = value
         for inputs_node in self.component_inputs:
-            inputs_node.flag_output_dirty(name)
+            inputs_node.send_output(name, value)  # what its output getter reads
 
     def set_component_output(self, name: str, value: Any) -> None:
         if not self.has_output(name):
@@ -68,7 +71,7 @@ class ComponentInstance(Node):
         if self.on_output_changed is not None:
             self.on_output_changed(name, value, previous)
         self.output_values[name] = value
-        self.flag_output_dirty(name)
+        self.send_output(name, value)  # what the instance output getter reads
 
 
 _PORT_SPECS: dict[int, tuple[ComponentDef, dict[str, InputSpec], dict[str, OutputSpec]]] = {}

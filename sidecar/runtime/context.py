@@ -113,7 +113,8 @@ class RunContext:
     # ---- frames ------------------------------------------------------------------------------------
     def node_is_dirty(self, node: Node) -> None:
         self._dirty.append(node)
-        self.request_frame()
+        if not self._frame_requested and not self._in_frame:  # request_frame's own first checks
+            self.request_frame()
 
     def after_update(self, callback: Callable[[], None]) -> None:
         self._after_update.append(callback)

@@ -31,8 +31,8 @@ class Node:
     DOCS: ClassVar[str] = ""
     INPUTS: ClassVar[tuple[InputSpec, ...]] = ()
     OUTPUTS: ClassVar[tuple[OutputSpec, ...]] = ()
-    _static_inputs: ClassVar[Mapping[str, InputSpec]] = {}
-    _static_outputs: ClassVar[Mapping[str, OutputSpec]] = {}
+    _static_inputs: ClassVar[dict[str, InputSpec]] = {}  # never mutated: shared by every instance
+    _static_outputs: ClassVar[dict[str, OutputSpec]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -43,8 +43,10 @@ class Node:
         self.ctx = ctx
         self.id = node_id
         self.deleted = False
-        self._dyn_inputs: dict[str, InputSpec] = {}
-        self._dyn_outputs: dict[str, OutputSpec] = {}
+        # Static and dynamic ports in one mapping (static first), so a lookup is one dict probe. It
+        # starts as the class's shared static mapping and is copied on the first dynamic port.
+        self._inputs: dict[str, InputSpec] = self._static_inputs
+        self._outputs: dict[str, OutputSpec] = self._static_outputs
         self._out_conns: dict[str, list[tuple[Node, str]]] = {}
         self._upstream: list[Node] = []
         self._input_sources: dict[str, list[tuple[Node, str]]] = {}
@@ -74,19 +76,19 @@ class Node:
 
     # ---- ports -------------------------------------------------------------------------------
     def get_input(self, name: str) -> InputSpec | None:
-        spec = self._static_inputs.get(name) or self._dyn_inputs.get(name)
+        spec = self._inputs.get(name)
         if spec is None:
             spec = self.make_dynamic_input(name)
             if spec is not None:
-                self._dyn_inputs[name] = spec
+                self.register_input(spec)
         return spec
 
     def get_output(self, name: str) -> OutputSpec | None:
-        spec = self._static_outputs.get(name) or self._dyn_outputs.get(name)
+        spec = self._outputs.get(name)
         if spec is None:
             spec = self.make_dynamic_output(name)
             if spec is not None:
-                self._dyn_outputs[name] = spec
+                self.register_output(spec)
         return spec
 
     def make_dynamic_input(self, name: str) -> InputSpec | None:
@@ -97,26 +99,35 @@ class Node:
         return None
 
     def register_input(self, spec: InputSpec) -> None:
-        self._dyn_inputs[spec.name] = spec
+        """Add a dynamic input; a static input of the same name keeps precedence."""
+        if spec.name in self._static_inputs:
+            return
+        if self._inputs is self._static_inputs:
+            self._inputs = dict(self._static_inputs)
+        self._inputs[spec.name] = spec
 
     def register_output(self, spec: OutputSpec) -> None:
-        self._dyn_outputs[spec.name] = spec
+        if spec.name in self._static_outputs:
+            return
+        if self._outputs is self._static_outputs:
+            self._outputs = dict(self._static_outputs)
+        self._outputs[spec.name] = spec
 
     def has_input(self, name: str) -> bool:
-        return name in self._static_inputs or name in self._dyn_inputs
+        return name in self._inputs
 
     def input_names(self) -> list[str]:
-        return [*self._static_inputs, *self._dyn_inputs]
+        return list(self._inputs)
 
     def has_output(self, name: str) -> bool:
-        return name in self._static_outputs or name in self._dyn_outputs
+        return name in self._outputs
 
     def is_input_connected(self, name: str) -> bool:
         """Connected to a real source; a Component Inputs port counts only if the instance's is."""
-        sources = self._input_sources.get(name)
-        if not sources:
-            return False
-        return any(source.feeds_from_connection(port) for source, port in sources)
+        for source, port in self._input_sources.get(name, ()):  # noqa: SIM110 - no generator on a hot path
+            if source.feeds_from_connection(port):
+                return True
+        return False
 
     def feeds_from_connection(self, output: str) -> bool:
         return True
@@ -125,7 +136,7 @@ class Node:
         return bool(self._out_conns.get(name))
 
     def output_value(self, name: str) -> Any:
-        spec = self._static_outputs.get(name) or self._dyn_outputs.get(name) or self.get_output(name)
+        spec = self._outputs.get(name) or self.get_output(name)
         if spec is None or spec.get is None:
             return UNDEFINED
         return spec.get(self)
@@ -187,6 +198,20 @@ class Node:
             for target, port in connections:
                 target.queue_input(port, value)
 
+    def send_output(self, name: str, value: Any) -> None:
+        """``flag_output_dirty`` for a caller that knows the value the output's getter returns.
+
+        Component boundaries forward every value this way; skipping the getter lookup and call
+        matters there. With a recorder attached the ordinary path runs, so recording is unchanged.
+        """
+        connections = self._out_conns.get(name)
+        if self.ctx.step_recorder is not None:
+            self.flag_output_dirty(name)
+        elif connections and value is not UNDEFINED:
+            self._count_sent(name, 1)
+            for target, port in connections:
+                target.queue_input(port, value)
+
     def send_signal(self, name: str) -> None:
         if self.ctx.step_recorder is not None:
             self.ctx.note_output(self, name, True)
@@ -229,24 +254,30 @@ class Node:
         self.ctx.node_is_dirty(self)
         for connections in self._out_conns.values():
             for target, _port in connections:
-                target.flag_dirty()
+                if not target._dirty and not target.deleted:  # flag_dirty, inlined: most are dirty already
+                    target._dirty = True
+                    if target.dirty_flagging:
+                        target.perform_dirty_update()
 
     # ---- the update step (R2) --------------------------------------------------------------------
     def update(self) -> None:
         if self._updating or not self._dirty or self.deleted:
             return
-        frame = self.ctx.frame_number
-        if self._frame != frame:
-            self._frame = frame
+        ctx = self.ctx
+        if self._frame != ctx.frame_number:
+            self._frame = ctx.frame_number
             self._iterations = 0
             self._cyclic = False
         self._updating = True
-        recorder = self.ctx.step_recorder
+        recorder = ctx.step_recorder
         if recorder is not None:
-            self.ctx.note_node_start(self, self._queued_snapshot())
+            ctx.note_node_start(self, self._queued_snapshot())
         try:
             while self._dirty and not self._cyclic and not self.deleted:
-                self.update_dependencies()
+                # Pull: update every node connected to an input first (a clean one would return at once).
+                for upstream in self._upstream:
+                    if upstream._dirty:
+                        upstream.update()
                 self._dirty = False
                 self._drain()
                 self._iterations += 1
@@ -256,15 +287,9 @@ class Node:
             self._updating = False
             self._updated_once = True
         if recorder is not None:
-            self.ctx.note_node_end(self)
+            ctx.note_node_end(self)
         if self._cyclic:
-            self.ctx.note_cyclic(self)
-
-    def update_dependencies(self) -> None:
-        """Pull: update every node connected to an input first."""
-        for upstream in self._upstream:
-            if upstream._dirty:  # update() would return at once; skip the call on the hot path
-                upstream.update()
+            ctx.note_cyclic(self)
 
     def _drain(self) -> None:
         """Round-robin sweeps, one value per input, inputs in first-queued order, then callbacks."""
@@ -298,7 +323,7 @@ class Node:
         return spec.default if spec is not None else UNDEFINED
 
     def set_input(self, name: str, value: Any) -> None:
-        spec = self._static_inputs.get(name) or self._dyn_inputs.get(name) or self.get_input(name)
+        spec = self._inputs.get(name) or self.get_input(name)
         if spec is None:
             return
         if spec.type == "array" and isinstance(value, str):
@@ -316,6 +341,8 @@ class Node:
     # ---- lifecycle -------------------------------------------------------------------------------
     def delete(self) -> None:
         """Teardown: also drop the references that form cycles, so the run is freed by refcount."""
+        if self.deleted:  # teardown reaches inner nodes twice: via their instance and the run's list
+            return
         self.deleted = True
         self._queue.clear()
         self._after_inputs.clear()
