@@ -128,10 +128,7 @@ class JsEngine:
         return handle
 
     def call_expression(self, handle: str, args: list[Any]) -> Any:
-        if all(
-            type(arg) in _DIRECT_TYPES or (type(arg) is int and _INT32_MIN <= arg <= _INT32_MAX)
-            for arg in args
-        ):
+        if _all_direct(args):
             result = self._call("callExpressionDirect", handle, *args)
             if not isinstance(result, str):
                 return result
@@ -294,6 +291,15 @@ _API_NAMES = (
     "compileScript",
     "runScript",
 )
+
+
+def _all_direct(args: list[Any]) -> bool:
+    """Whether the binding converts every argument exactly, so no JSON round trip is needed."""
+    for arg in args:  # a loop, not all(<generator>): this runs for every expression evaluation
+        kind = type(arg)
+        if kind not in _DIRECT_TYPES and not (kind is int and _INT32_MIN <= arg <= _INT32_MAX):
+            return False
+    return True
 
 
 def _first_line(message: str) -> str:

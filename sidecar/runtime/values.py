@@ -38,6 +38,7 @@ UNDEFINED: Final = _Undefined()
 
 _MAX_SAFE_INT: Final = 2**53
 _INDEX_KEY = re.compile(r"0|[1-9][0-9]{0,9}")
+_DIGITS = frozenset("0123456789")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -113,7 +114,7 @@ def js_to_string(value: object) -> str:
 
 def _encode_string(text: str) -> str:
     encoded: str = encode_basestring(text)
-    if _SURROGATE.search(encoded):
+    if not encoded.isascii() and _SURROGATE.search(encoded):  # isascii is O(1): skips the scan
         # Well-formed JSON.stringify escapes lone surrogates instead of emitting them raw.
         encoded = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", encoded)
     return encoded
@@ -137,6 +138,8 @@ def _write(value: object, out: list[str]) -> bool:
         out.append("false")
     elif value is None:
         out.append("null")
+    elif type(value) is int and -_MAX_SAFE_INT < value < _MAX_SAFE_INT:
+        out.append(str(value))  # the common case, printed by js_number_str just the same
     elif isinstance(value, int | float):
         text = js_number_str(value)
         out.append("null" if text in ("NaN", "Infinity", "-Infinity") else text)
@@ -174,7 +177,10 @@ def _write_object(value: dict[str, Any], out: list[str]) -> None:
 def for_in_keys(obj: dict[str, Any]) -> list[str]:
     """Own-key order of a JavaScript object: array-index keys ascending, then the rest as inserted."""
     keys = list(obj)
-    index_keys = [key for key in keys if _INDEX_KEY.fullmatch(key) and int(key) < 2**32 - 1]
+    # The first-character test spares the regex for the usual keys, which cannot be indexes.
+    index_keys = [
+        key for key in keys if key[:1] in _DIGITS and _INDEX_KEY.fullmatch(key) and int(key) < 2**32 - 1
+    ]
     if not index_keys:
         return keys
     rest = [key for key in keys if not (_INDEX_KEY.fullmatch(key) and int(key) < 2**32 - 1)]
@@ -190,9 +196,12 @@ def _reject_constant(text: str) -> object:
     raise ValueError(f"not JSON: {text}")
 
 
+_DECODER = json.JSONDecoder(parse_int=_parse_int, parse_constant=_reject_constant)  # built once, not per call
+
+
 def js_json_parse(text: str) -> object:
     """``JSON.parse``: numbers become doubles (ints kept exact below 2**53); raises ValueError."""
-    return json.loads(text, parse_int=_parse_int, parse_constant=_reject_constant)
+    return _DECODER.decode(text)
 
 
 def strict_equals(left: object, right: object) -> bool:

@@ -46,6 +46,7 @@ _IGNORED_IDENTIFIERS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=1024)  # an export has few distinct expressions; each run re-reads them
 def expression_identifiers(expression: str) -> tuple[str, ...]:
     """Inputs of an Expression: identifiers outside strings, first segment of ``a.b``, in order."""
     stripped = _STRING_LITERAL.sub("", expression)
