@@ -33,7 +33,7 @@ from sidecar.history.rerun import RerunRequest, rerun_request
 from sidecar.history.retention import RetentionConfig, RetentionTask
 from sidecar.history.shapes import execution_json, execution_with_steps_json
 from sidecar.history.sqlite_store import FILE_NAME, SqliteHistoryStore
-from sidecar.history.writer import HistoryWriter
+from sidecar.history.writer import DEFAULT_LINGER_SECONDS, HistoryWriter
 
 CLEAR_BATCH = 500
 DISABLED = "disabled"
@@ -45,6 +45,8 @@ log = structlog.get_logger()
 class HistoryConfig:
     enabled: bool = True
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    write_linger_seconds: float = DEFAULT_LINGER_SECONDS
+    """How long queued rows gather before the writer commits them (readers never wait for it)."""
 
 
 class ExecutionHistory:
@@ -68,7 +70,9 @@ class ExecutionHistory:
         )
         self._error = error
         self._closed = False
-        self.writer = HistoryWriter(store) if store is not None else None
+        self.writer = (
+            HistoryWriter(store, linger_seconds=config.write_linger_seconds) if store is not None else None
+        )
         self.recorder = (
             HistoryRecorder(self.writer, bus, backend_id=backend_id, backend_name=backend_name)
             if self.writer is not None
@@ -136,11 +140,18 @@ class ExecutionHistory:
             raise HistoryStorageError("execution history is unavailable", data=self.status)
         return self._queries
 
+    async def _current_store(self) -> HistoryStore:
+        """The store once every row queued so far is written: a reader sees the runs whose events it got."""
+        store = self._require_store()
+        if self.writer is not None:
+            await self.writer.flush()
+        return store
+
     # ---- queries ----------------------------------------------------------------------------------------
     async def list_executions(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """``{executions: WorkflowExecution[], nextCursor?}``; raises ``InvalidHistoryQueryError``."""
         query = ExecutionQuery.from_wire(params)
-        page = await self._require_store().list_executions(query)
+        page = await (await self._current_store()).list_executions(query)
         result: dict[str, Any] = {"executions": [execution_json(row) for row in page.rows]}
         if page.next_cursor is not None:
             result["nextCursor"] = page.next_cursor
@@ -148,20 +159,18 @@ class ExecutionHistory:
 
     async def get_execution(self, execution_id: str) -> dict[str, Any] | None:
         """ExecutionWithSteps (steps by ``stepIndex``), or None."""
-        store = self._require_store()
+        store = await self._current_store()
         row = await store.get_execution(execution_id)
         if row is None:
             return None
         return execution_with_steps_json(row, await store.get_steps(execution_id))
 
     async def stats(self, workflow_id: str | None = None) -> dict[str, object]:
-        return await self._require_store().stats(workflow_id)
+        return await (await self._current_store()).stats(workflow_id)
 
     async def delete(self, execution_id: str) -> dict[str, Any]:
         """``{deleted: true, id}``; raises ``ExecutionNotFoundError``."""
-        store = self._require_store()
-        if self.writer is not None:
-            await self.writer.flush()  # a run's queued rows must not re-create what we delete
+        store = await self._current_store()  # a run's queued rows must not re-create what we delete
         if not await store.delete_executions([execution_id]):
             raise ExecutionNotFoundError(execution_id)
         return {"deleted": True, "id": execution_id}
@@ -169,7 +178,7 @@ class ExecutionHistory:
     async def clear(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Delete every finished execution matching the filters, in small batches → ``{deleted: n}``."""
         query = ExecutionQuery.from_wire(params)
-        store = self._require_store()
+        store = await self._current_store()
         deleted = 0
         while ids := await store.matching_ids(query, CLEAR_BATCH):
             deleted += await store.delete_executions(ids)
@@ -184,9 +193,7 @@ class ExecutionHistory:
 
     # ---- replay (sidecar.events.ReplaySource) -------------------------------------------------------------
     async def events_after(self, position: EventPosition, workflow_id: str | None) -> list[ExecutionEvent]:
-        store = self._require_store()
-        if self.writer is not None:
-            await self.writer.flush()  # events already published must be readable before we read
+        store = await self._current_store()  # events already published must be readable before we read
         events: list[ExecutionEvent] = []
         for execution, steps in await store.replay_rows(position.execution_id, workflow_id):
             after = position.seq if execution.id == position.execution_id else 0

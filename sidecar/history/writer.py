@@ -8,6 +8,7 @@ history never fails a run. Lifecycle: created → ``start()`` → running → ``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import structlog
 
@@ -35,6 +36,7 @@ class HistoryWriter:
         self._linger = linger_seconds
         self._batch = WriteBatch()
         self._wake = asyncio.Event()
+        self._hurry = asyncio.Event()  # a reader waits: end the linger now
         self._submitted = 0
         self._written = 0
         self._taken = 0  # submissions handed to a batch so far; submitted - taken = pending rows
@@ -77,6 +79,7 @@ class HistoryWriter:
             return
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append((self._submitted, waiter))
+        self._hurry.set()
         await waiter
 
     async def stop(self) -> None:
@@ -90,9 +93,11 @@ class HistoryWriter:
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
-            if self._linger and not self._stopping:
-                await asyncio.sleep(self._linger)
+            if self._linger and not self._stopping and not self._hurry.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._hurry.wait(), self._linger)
             self._wake.clear()
+            self._hurry.clear()
             while len(self._batch):
                 batch, self._batch = self._batch, WriteBatch()
                 upto = self._taken = self._submitted

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 from sidecar.events import EventBus
-from sidecar.history import ExecutionHistory, HistoryRecorder, RunTrigger
+from sidecar.history import ExecutionHistory, HistoryConfig, HistoryRecorder, RunTrigger
 from sidecar.history.rows import WriteBatch
 from sidecar.history.writer import HistoryWriter
 from sidecar.runtime import Recorder, Runtime, make_request
@@ -187,3 +188,47 @@ async def test_a_recorder_failure_never_fails_the_run(history: ExecutionHistory,
         "greet", make_request({"flag": True, "name": "Ada"}), recorder=recorder
     )
     assert response.status_code == 200
+
+
+async def test_a_finished_run_is_readable_at_once_without_waiting_for_the_writer(tmp_path: Path) -> None:
+    """The editor reads a run as soon as it got its finished event: reads flush queued rows first."""
+    # The writer would hold the rows back for a minute before committing them.
+    config = HistoryConfig(write_linger_seconds=60.0)
+    history = await ExecutionHistory.open(
+        tmp_path, backend_id="b", backend_name="B", bus=EventBus(), config=config
+    )
+    try:
+        recorder = history.recorder_for()
+        assert recorder is not None
+        runtime = Runtime.from_export(condition_then_function(), timeout_seconds=0.2)
+        await runtime.run("greet", make_request({"flag": True, "name": "Ada"}), recorder=recorder)
+        assert recorder.execution_id is not None
+
+        stored = await asyncio.wait_for(history.get_execution(recorder.execution_id), timeout=5)
+        assert stored is not None
+        assert stored["status"] == "success"
+        assert [s["nodeId"] for s in stored["steps"]] == ["req-1", "cond-7", "fn-3", "resp-ok"]
+        listed = await asyncio.wait_for(history.list_executions({"workflowId": "greet"}), timeout=5)
+        assert [row["id"] for row in listed["executions"]] == [recorder.execution_id]
+    finally:
+        await history.close()
+
+
+async def test_a_lone_surrogate_in_the_request_is_stored_escaped_and_loses_no_run(
+    history: ExecutionHistory,
+) -> None:
+    """JSON may carry "\\ud800", which UTF-8 cannot: the run is still recorded, as are its neighbours."""
+    runtime = Runtime.from_export(condition_then_function(), timeout_seconds=0.2)
+    odd, plain = history.recorder_for(), history.recorder_for()
+    assert odd is not None
+    assert plain is not None
+    await runtime.run("greet", make_request('{"flag": false, "name": "a\\ud800b"}'), recorder=odd)
+    await runtime.run("greet", make_request({"flag": False, "name": "Ada"}), recorder=plain)
+
+    assert odd.execution_id is not None
+    assert plain.execution_id is not None
+    stored = await history.get_execution(odd.execution_id)
+    assert stored is not None
+    assert stored["status"] == "success"
+    assert stored["steps"][0]["inputData"]["body"]["name"] == "a\ud800b"  # the escape reads back as it came
+    assert await history.get_execution(plain.execution_id) is not None
