@@ -6,6 +6,7 @@ Every function here runs on the store's single write connection; each batch is o
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -15,6 +16,7 @@ from sidecar.history.schema import transaction
 
 _EXEC_COLUMNS = list(ExecutionRow._fields)
 _STEP_COLUMNS = list(StepRow._fields)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _IMMUTABLE = {"id", "execution_id", "workflow_id", "workflow_name", "trigger_type", "started_at"}
 
 
@@ -49,7 +51,16 @@ _INSERT_SEARCH = (
 
 
 def _rows_json(rows: Sequence[Sequence[Any]]) -> str:
-    return json.dumps(rows, separators=(",", ":"))
+    text = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate somewhere (an error message, a node name): UTF-8 cannot carry it and SQLite
+        # would refuse the whole batch, so it becomes U+FFFD rather than losing every run in the batch.
+        return _LONE_SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def _latest_by_id(rows: Iterable[Any]) -> list[Any]:

@@ -78,16 +78,30 @@ def to_json(value: Any) -> str:
     try:
         return _encode_compact(value)
     except ValueError:
-        return json.dumps(_finite(json.loads(json.dumps(value, default=_plain))), separators=(",", ":"))
+        return _finite_json(value)
+
+
+def _finite_json(value: Any) -> str:
+    return json.dumps(_finite(json.loads(json.dumps(value, default=_plain))), separators=(",", ":"))
+
+
+EMPTY = Payload("{}", 2)
+"""The payload of ``{}``: updates that consumed nothing are frequent enough to skip encoding them."""
 
 
 def encode(value: Any, limit: int = MAX_STORED_BYTES) -> Payload:
     """Serialize ``value``; above ``limit`` bytes store the truncation marker instead."""
     try:
-        text = to_json(value)
+        try:
+            text = _encode_compact(value)
+        except ValueError:  # NaN or Infinity somewhere: JSON.stringify writes null for them
+            text = _finite_json(value)
     except (TypeError, ValueError, RecursionError):
         return Payload(SERIALIZE_FAILED, len(SERIALIZE_FAILED))
-    size = len(text) if text.isascii() else len(text.encode("utf-8"))
+    size = len(text) if text.isascii() else _utf8_size(text)
+    if size < 0:  # a lone surrogate (from a JSON "\ud800" escape) has no UTF-8 form: store it escaped
+        text = json.dumps(json.loads(text), separators=(",", ":"))
+        size = len(text)
     if size <= limit:
         return Payload(text, size)
     marker = {
@@ -97,6 +111,14 @@ def encode(value: Any, limit: int = MAX_STORED_BYTES) -> Payload:
         "__preview": text[:STORED_PREVIEW_CHARS] + "...",
     }
     return Payload(json.dumps(marker, ensure_ascii=False, separators=(",", ":")), size)
+
+
+def _utf8_size(text: str) -> int:
+    """Bytes of ``text`` in UTF-8; -1 when it holds a lone surrogate, which UTF-8 cannot carry."""
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        return -1
 
 
 def preview(text: str, chars: int = EVENT_PREVIEW_CHARS) -> str:
