@@ -24,7 +24,7 @@ import structlog
 
 from sidecar.events import EventBus, ExecutionEvent
 from sidecar.history import event_build
-from sidecar.history.payload import Payload, encode, preview
+from sidecar.history.payload import EMPTY, Payload, encode, preview, to_json
 from sidecar.history.rows import (
     ExecutionRow,
     ExecutionStatus,
@@ -138,7 +138,7 @@ class RunRecorder:
         self._search: list[str] = []
         self._search_chars = 0
         self._request_sent = False
-        self._request_scrubbed: dict[str, Any] = {}
+        self._request_scrubbed: dict[str, Payload] = {}  # request body → its scrubbed trigger data
         self._broken = False
 
     @property
@@ -156,7 +156,17 @@ class RunRecorder:
         if self._execution is None or self._broken:
             return
         try:
-            self._node_started(node_id, node_type, inputs)
+            if self._request_sent:
+                payload = encode(self._scrubber.value(inputs)) if inputs else EMPTY
+            elif is_request_shape(inputs):
+                payload = self._request_payload(inputs)
+            else:
+                return  # the setup frame: nodes apply their parameters before the request enters the graph
+            # No running row for the writer: the runtime calls node_started and node_finished in one
+            # synchronous stretch, so the writer could never commit it before the finished row replaces it.
+            step = self._open[node_id] = self._open_step(node_id, node_type, payload)
+            if inputs:
+                self._begin(step)
         except Exception as error:
             self._fail("node_started", error)
 
@@ -164,7 +174,17 @@ class RunRecorder:
         if self._execution is None or self._broken:
             return
         try:
-            self._node_finished(node_id, outputs)
+            step = self._open.pop(node_id, None)
+            if step is None:
+                return
+            if step.step_index < 0:
+                if not outputs:
+                    return  # an update that consumed nothing and sent nothing is not a step
+                self._begin(step)
+            self._seq += 1
+            row = step.row(StepStatus.SUCCESS, self._seq, output=encode(self._scrubber.value(outputs)))
+            self._end_step(row)
+            self._note_search(row.output_data)
         except Exception as error:
             self._fail("node_finished", error)
 
@@ -187,7 +207,7 @@ class RunRecorder:
     # ---- implementation --------------------------------------------------------------------------------
     def _run_started(self, function: str, request: Mapping[str, Any]) -> None:
         body = str(request.get("body") or "")
-        trigger_data = self._scrubber.request(request.get("headers") or {}, body)
+        trigger_data = encode(self._scrubber.request(request.get("headers") or {}, body))
         self._request_scrubbed = {body: trigger_data}
         self._started_ns = time.perf_counter_ns()
         self._seq = event_build.STARTED_SEQ
@@ -198,8 +218,8 @@ class RunRecorder:
             trigger_type=self._trigger.trigger_type,
             status=ExecutionStatus.RUNNING,
             started_at=now_ms(),
-            trigger_data=encode(trigger_data).text,
-            metadata=json.dumps(self._metadata, separators=(",", ":")),
+            trigger_data=trigger_data.text,
+            metadata=to_json(self._metadata),
             last_seq=self._seq,
         )
         self._execution = row
@@ -207,22 +227,13 @@ class RunRecorder:
         if self._listening():
             self._publish_started(row)
 
-    def _node_started(self, node_id: str, node_type: str, inputs: Mapping[str, Any]) -> None:
-        if is_request_shape(inputs):
-            self._request_sent = True
-            clean: Any = self._request_scrubbed.get(inputs["body"])  # the run's own request: scrubbed once
-            if clean is None:
-                clean = self._scrubber.request(inputs["headers"], inputs["body"])
-        elif not self._request_sent:
-            return  # the setup frame: nodes apply their parameters before the request enters the graph
-        else:
-            clean = self._scrubber.value(inputs)
-        step = self._open_step(node_id, node_type, encode(clean))
-        # No running row for the writer: the runtime calls node_started and node_finished in one
-        # synchronous stretch, so the writer could never commit it before the finished row replaces it.
-        self._open[node_id] = step
-        if inputs:
-            self._begin(step)
+    def _request_payload(self, inputs: Mapping[str, Any]) -> Payload:
+        """The Request node's input: the run's own request, already scrubbed at run start."""
+        self._request_sent = True
+        payload = self._request_scrubbed.get(inputs["body"])
+        if payload is None:
+            payload = encode(self._scrubber.request(inputs["headers"], inputs["body"]))
+        return payload
 
     def _open_step(self, node_id: str, node_type: str, payload: Payload) -> _OpenStep:
         assert self._execution is not None
@@ -241,20 +252,6 @@ class RunRecorder:
         step.start_seq = self._seq
         if self._listening():
             self._publish_step(event_build.step_started_event, step.row(StepStatus.RUNNING, self._seq))
-
-    def _node_finished(self, node_id: str, outputs: Mapping[str, Any]) -> None:
-        step = self._open.pop(node_id, None)
-        if step is None:
-            return
-        if step.step_index < 0:
-            if not outputs:
-                return  # an update that consumed nothing and sent nothing is not a step
-            self._begin(step)
-        payload = encode(self._scrubber.value(outputs))
-        self._seq += 1
-        row = step.row(StepStatus.SUCCESS, self._seq, output=payload)
-        self._end_step(row)
-        self._note_search(row.output_data)
 
     def _node_failed(self, node_id: str, node_type: str, error: str) -> None:
         message = self._scrubber.text(error)
@@ -295,7 +292,7 @@ class RunRecorder:
             completed_at=now_ms(),
             duration_ms=(time.perf_counter_ns() - self._started_ns) // 1_000_000,
             error_message=None if error_text is None else self._scrubber.text(error_text),
-            metadata=json.dumps(metadata, separators=(",", ":")),
+            metadata=to_json(metadata),
             last_seq=self._seq,
         )
         self._execution = row
@@ -430,6 +427,6 @@ def rejection_row(rejection: RejectedFire, base_metadata: Mapping[str, Any]) -> 
         completed_at=at,
         duration_ms=0,
         error_message=f"HTTP {rejection.status_code}: {rejection.reason}",
-        metadata=json.dumps(metadata, separators=(",", ":")),
+        metadata=to_json(metadata),
         last_seq=event_build.STARTED_SEQ + 1,
     )

@@ -6,6 +6,7 @@ JSON columns arrive here already scrubbed and serialized (text); the store never
 from __future__ import annotations
 
 import enum
+import functools
 import random
 import secrets
 import string
@@ -53,8 +54,14 @@ def base36(number: int) -> str:
 
 def new_execution_id(at_ms: int | None = None) -> str:
     """``exec_`` + base36(epoch ms) + 8 random base36 characters (contract §8.1)."""
-    stamp = base36(now_ms() if at_ms is None else at_ms)
+    stamp = _stamp(now_ms() if at_ms is None else at_ms)
     return "exec_" + stamp + base36(_ids.getrandbits(41) % 36**8).rjust(8, "0")
+
+
+@functools.lru_cache(maxsize=1)
+def _stamp(ms: int) -> str:
+    """Runs started within one millisecond share their stamp: convert it once."""
+    return base36(ms)
 
 
 def step_id(execution_id: str, step_index: int) -> str:

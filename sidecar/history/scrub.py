@@ -99,9 +99,12 @@ class Scrubber:
             parsed: Any = json.loads(body) if body else {}
         except ValueError:
             return {"headers": clean_headers, "bodySize": len(body), "body": UNPARSABLE_BODY}
-        # Scrub keys first so the secrets are known before strings elsewhere in the body are checked.
+        # Scrub keys first so the secrets are known before strings elsewhere in the body are checked
+        # (a second pass, needed only once some secret is known).
         clean_body = self.value(parsed)
-        return {"headers": clean_headers, "bodySize": len(body), "body": self.value(clean_body)}
+        if self.secrets:
+            clean_body = self.value(clean_body)
+        return {"headers": clean_headers, "bodySize": len(body), "body": clean_body}
 
     def text(self, text: str) -> str:
         return self._hide_known(text)
