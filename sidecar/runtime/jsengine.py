@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -40,6 +41,7 @@ MEMORY_LIMIT_MESSAGE = "script exceeded the memory limit"
 # Values the binding converts to JS primitives exactly; it truncates ints to 32 bits.
 _DIRECT_TYPES = frozenset({str, bool, float, type(None)})
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 
 
@@ -101,10 +103,12 @@ class JsEngine:
         self._ctx.set_time_limit(limit)
         started = time.perf_counter()
         try:
-            return self._api[name](*args)
+            return self._api[name](*map(_binding_safe, args))
         except quickjs.JSException as error:
             self._raise_limit(str(error))
             raise ScriptError(_first_line(str(error))) from None
+        except UnicodeDecodeError:  # the binding cannot return a string holding a lone surrogate
+            raise ScriptError("a script produced text with an unpaired surrogate") from None
         finally:
             if state is not None:
                 state.spent_seconds += time.perf_counter() - started
@@ -297,9 +301,28 @@ def _all_direct(args: list[Any]) -> bool:
     """Whether the binding converts every argument exactly, so no JSON round trip is needed."""
     for arg in args:  # a loop, not all(<generator>): this runs for every expression evaluation
         kind = type(arg)
-        if kind not in _DIRECT_TYPES and not (kind is int and _INT32_MIN <= arg <= _INT32_MAX):
+        if kind is str:
+            if not arg.isascii() and _has_lone_surrogate(arg):
+                return False  # JSON carries it exactly (as an escape); the binding cannot
+        elif kind not in _DIRECT_TYPES and not (kind is int and _INT32_MIN <= arg <= _INT32_MAX):
             return False
     return True
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    """A string JSON can hold ("\\ud800") but UTF-8 cannot; the QuickJS binding crashes on one."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _binding_safe(arg: Any) -> Any:
+    """Last guard before the binding (script sources, names): a lone surrogate becomes U+FFFD."""
+    if type(arg) is str and not arg.isascii() and _has_lone_surrogate(arg):
+        return _LONE_SURROGATE.sub("\ufffd", arg)
+    return arg
 
 
 def _first_line(message: str) -> str:
@@ -327,9 +350,13 @@ def encode_value(value: Any, referenced: set[str] | None = None) -> str:
         default = noting
 
     try:
-        return json.dumps(value, default=default, ensure_ascii=False, allow_nan=False)
+        text = json.dumps(value, default=default, ensure_ascii=False, allow_nan=False)
     except ValueError:  # NaN/Infinity have no JSON form; JSON.stringify would also give null
-        return json.dumps(_finite(value), default=default, ensure_ascii=False, allow_nan=False)
+        value = _finite(value)
+        text = json.dumps(value, default=default, ensure_ascii=False, allow_nan=False)
+    if text.isascii() or not _has_lone_surrogate(text):
+        return text
+    return json.dumps(value, default=default, allow_nan=False)  # escaped: JavaScript decodes it exactly
 
 
 def _finite(value: Any) -> Any:

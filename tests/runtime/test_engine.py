@@ -271,3 +271,28 @@ async def test_a_graph_that_loops_forever_yields_between_frames_and_times_out() 
     assert time.monotonic() - started < 0.1
     assert echoed.body == '{"result":{"a":1}}'
     assert (await spinning).outcome is Outcome.TIMED_OUT
+
+
+async def test_an_unpaired_surrogate_reaches_scripts_and_comes_back_as_javascript_would_send_it() -> None:
+    """JSON may carry "\\ud800", which crashes the QuickJS binding: it must never get such a string raw."""
+    function = _function_node(
+        "Outputs.text = Inputs.name + '!'; Outputs.size = Inputs.name.length; Outputs.Done();",
+        outputs=("text", "size"),
+    )
+    function["ports"].append({"name": "in-name", "plug": "input", "type": "*"})
+    expression = node("expr", "Expression", {"expression": "name + '?'"})
+    nodes = [function, expression, response_node(params="text,size,asked")]
+    connections = [
+        conn("req", "receive", "fn", "run"),
+        conn("req", "pm-name", "fn", "in-name"),
+        conn("req", "pm-name", "expr", "name"),
+        conn("fn", "out-text", "resp", "pm-text"),
+        conn("fn", "out-size", "resp", "pm-size"),
+        conn("expr", "result", "resp", "pm-asked"),
+        conn("fn", "out-Done", "resp", "send"),
+    ]
+
+    status, body = await run_graph(nodes, connections, '{"name": "a\\ud800"}')
+
+    assert status == 200
+    assert json.loads(body) == {"result": {"text": "a\ud800!", "size": 2, "asked": "a\ud800?"}}
