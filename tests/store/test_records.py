@@ -11,6 +11,7 @@ from sidecar.errors import (
     CommandUnavailableError,
     DuplicateObjectIdError,
     IncorrectTypeError,
+    InvalidJsonError,
     InvalidKeyNameError,
     ObjectNotFoundError,
     PreconditionFailedError,
@@ -556,3 +557,13 @@ async def test_text_matches_rank_by_score(store: SqliteRecordStore, master: Call
     thrice = await store.create("Item", {"s": "fox fox fox"}, master)
     where = {"s": {"$text": {"$search": {"$term": "fox"}}}}
     assert await ids(store, "Item", where, order=("$score",)) == [thrice.object_id, once.object_id]
+
+
+async def test_an_unpaired_surrogate_is_refused_with_107_and_stores_nothing(
+    store: SqliteRecordStore, master: CallerContext
+) -> None:
+    for body in ({"name": "a\ud800"}, {"nested": {"k": "\udc00"}}):
+        with pytest.raises(InvalidJsonError) as raised:
+            await store.create("Item", body, master)
+        assert raised.value.parse_code == 107
+    assert "Item" not in store.schemas() or await store.count("Item", {}, master) == 0

@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar
 
 import structlog
 
-from sidecar.errors import RequestFailedError, StorageError
+from sidecar.errors import InvalidJsonError, RequestFailedError, StorageError
 from sidecar.store.catalog import WorkingCatalog
 
 T = TypeVar("T")
@@ -34,9 +34,11 @@ CommitHook = Callable[[dict[str, Any], list[Any]], None]
 
 
 def translate(exc: Exception) -> Exception:
-    """sqlite3 failures become :class:`StorageError`; our own errors pass through."""
+    """sqlite3 failures become :class:`StorageError`, text SQLite cannot store is 107; ours pass through."""
     if isinstance(exc, sqlite3.Error):
         return StorageError(f"database error: {exc}")
+    if isinstance(exc, UnicodeEncodeError):  # JSON can carry an unpaired surrogate ("\ud800"); UTF-8 cannot
+        return InvalidJsonError("strings must be valid Unicode: unpaired surrogates cannot be stored")
     return exc
 
 
