@@ -143,7 +143,10 @@ var __noodl = (function () {
   }
 
   // A limit hit inside an async script surfaces as a rejection; report it apart from user errors.
+  // QuickJS throws null when it cannot even allocate its "out of memory" error (a script filling
+  // memory with small objects), so a thrown null is taken for the memory limit too.
   function describeError(nodeKey, e) {
+    if (e === null) return ["limit", nodeKey, "out of memory"];
     var internal = typeof InternalError !== "undefined" && e instanceof InternalError;
     if (internal && (e.message === "interrupted" || e.message === "out of memory")) return ["limit", nodeKey, e.message];
     return ["error", nodeKey, String(e) + (e && e.stack ? "\n" + e.stack : "")];

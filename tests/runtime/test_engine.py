@@ -196,6 +196,22 @@ async def test_unbounded_allocation_hits_the_memory_limit_and_the_engine_recover
     assert await run_graph([fine, response_node()], ok_connections, js=engine) == (200, '{"result":{"x":2}}')
 
 
+async def test_a_script_filling_memory_with_small_objects_hits_the_memory_limit() -> None:
+    # QuickJS may then lack the memory for its own "out of memory" error and throw null instead.
+    engine = JsEngine(JsLimits(memory_bytes=16 * 1024 * 1024))
+    connections = [conn("req", "receive", "fn", "run"), conn("fn", "out-Done", "resp", "send")]
+    for hog_script in (
+        "const a = []; while (true) a.push({ n: a.length });",
+        "const a = []; while (true) a.push(new Array(100000).fill(1));",
+        "let s = 'x'; const a = []; while (true) { s += 'y'; a.push(s); }",
+    ):
+        hog = _function_node(hog_script)
+        assert await run_graph([hog, response_node()], connections, js=engine) == (
+            400,
+            '{"error":"script exceeded the memory limit"}',
+        ), hog_script
+
+
 async def test_scripts_have_no_file_system_or_network() -> None:
     script = (
         "Outputs.kinds = [typeof require, typeof fetch, typeof process, typeof std, typeof os];\n"
