@@ -65,7 +65,7 @@ class ComponentInstance(Node):
             inputs_node.send_output(name, value)  # what its output getter reads
 
     def set_component_output(self, name: str, value: Any) -> None:
-        if not self.has_output(name):
+        if name not in self._outputs:  # has_output, inlined
             return
         previous = self.output_values.get(name, UNDEFINED)
         if self.on_output_changed is not None:
@@ -95,17 +95,15 @@ def _port_specs(component: ComponentDef) -> tuple[dict[str, InputSpec], dict[str
     return cached[1], cached[2]
 
 
-def _forward_input(name: str) -> Callable[[Node, Any], None]:
-    def setter(node: Node, value: Any) -> None:
-        assert isinstance(node, ComponentInstance)
+def _forward_input(name: str) -> Callable[[ComponentInstance, Any], None]:
+    def setter(node: ComponentInstance, value: Any) -> None:
         node.set_component_input(name, value)
 
     return setter
 
 
-def _instance_output(name: str) -> Callable[[Node], Any]:
-    def getter(node: Node) -> Any:
-        assert isinstance(node, ComponentInstance)
+def _instance_output(name: str) -> Callable[[ComponentInstance], Any]:
+    def getter(node: ComponentInstance) -> Any:
         return node.output_values.get(name, UNDEFINED)
 
     return getter

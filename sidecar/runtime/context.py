@@ -155,21 +155,21 @@ class RunContext:
                 return
             nodes, self._dirty = self._dirty, []
             for node in nodes:
-                self._update_node(node)
+                if node.deleted:
+                    continue
+                try:
+                    node.update()
+                except Exception as error:  # a node failing is logged; the pass goes on (R1)
+                    self._node_failed(node, error)
             callbacks, self._after_update = self._after_update, []
             for callback in callbacks:
                 callback()
             if not self._dirty and not self._after_update:
                 break
 
-    def _update_node(self, node: Node) -> None:
-        if node.deleted:
-            return
-        try:
-            node.update()
-        except Exception as error:  # a node failing is logged; the pass goes on (R1)
-            log.warning("node update failed", node_id=node.id, node_type=node.type_name, error=repr(error))
-            self.report_node_error(node, repr(error))
+    def _node_failed(self, node: Node, error: Exception) -> None:
+        log.warning("node update failed", node_id=node.id, node_type=node.type_name, error=repr(error))
+        self.report_node_error(node, repr(error))
 
     def report_node_error(self, node: Node | ScriptHost, message: str) -> bool:
         """Record a node's failure; True when an error scope (Try/Catch) took it over."""

@@ -151,13 +151,20 @@ class Node:
             target.queue_input(target_input, True)
             target.queue_input(target_input, False)
         else:
-            value = self.output_value(output)
-            if value is not UNDEFINED:
-                target.queue_input(target_input, value)
-        target.flag_dirty()
+            spec = self._outputs.get(output) or self.get_output(output)  # output_value, inlined
+            if spec is not None and spec.get is not None:
+                value = spec.get(self)
+                if value is not UNDEFINED:
+                    target.queue_input(target_input, value)
+        if not target._dirty and not target.deleted:  # flag_dirty, inlined: every build wires many
+            target._dirty = True
+            if target.dirty_flagging:
+                target.perform_dirty_update()
 
     def apply_parameters(self, parameters: Mapping[str, Any]) -> None:
         """Queue parameters by input priority, highest first, stable (R8); unknown inputs are dropped."""
+        if not parameters:  # most nodes of a component have none
+            return
         known: list[tuple[int, str, Any]] = []
         for name, value in parameters.items():
             spec = self.get_input(name)
@@ -302,10 +309,10 @@ class Node:
                 values = queue[name]  # names are never removed, except at teardown (checked below)
                 if values:
                     self.set_input(name, values.pop(0))
+                    if self.deleted:  # the run settled meanwhile; nothing after teardown is observable
+                        return
                     if values:
                         more = True
-                if self.deleted:  # the run settled meanwhile; nothing after teardown is observable
-                    return
             if self._after_inputs:
                 callbacks, self._after_inputs = self._after_inputs, []
                 for callback in callbacks:
