@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from sidecar.history.payload import EVENT_PREVIEW_CHARS, SEARCH_BODY_MAX_CHARS, finite
 from sidecar.history.rows import ExecutionRow, SearchText, StepRow, WriteBatch, now_ms
 from sidecar.history.schema import transaction
 
@@ -20,38 +21,62 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _IMMUTABLE = {"id", "execution_id", "workflow_id", "workflow_name", "trigger_type", "started_at"}
 
 
-def _upsert(table: str, columns: list[str], guard: str = "true") -> str:
+def _upsert(
+    table: str, columns: list[str], guard: str = "true", computed: dict[str, str] | None = None
+) -> str:
     """Upsert every row of a JSON array of rows (bound as one parameter) in one statement.
 
     One statement per table and batch, rather than ``executemany``: SQLite then inserts the whole batch in
     one call that runs without the GIL, where ``executemany`` takes the GIL back between rows and so
-    waits on the event loop's thread for each one.
+    waits on the event loop's thread for each one. ``computed`` replaces a column's value by an expression.
     """
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in _IMMUTABLE)
-    values = ", ".join(f"value ->> {index}" for index in range(len(columns)))
+    values = ", ".join((computed or {}).get(column, f"value ->> {i}") for i, column in enumerate(columns))
     return (
         f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values} FROM json_each(?) WHERE {guard} "
         f"ON CONFLICT(id) DO UPDATE SET {updates}"
     )
 
 
+def _measured(size_column: str, data_column: str) -> str:
+    """A size of -1 (data the writer serialized, see ``rows.StepData``) becomes the stored text's bytes."""
+    size, data = _STEP_COLUMNS.index(size_column), _STEP_COLUMNS.index(data_column)
+    measured = f"length(CAST(value ->> {data} AS BLOB))"
+    return f"CASE WHEN value ->> {size} < 0 THEN {measured} ELSE value ->> {size} END"
+
+
+_STEP_SIZES = {
+    "input_size": _measured("input_size", "input_data"),
+    "output_size": _measured("output_size", "output_data"),
+}
 _UPSERT_EXECUTION = _upsert("workflow_executions", _EXEC_COLUMNS)
-_UPSERT_STEP = _upsert("execution_steps", _STEP_COLUMNS)
+_UPSERT_STEP = _upsert("execution_steps", _STEP_COLUMNS, computed=_STEP_SIZES)
 # Slow path after a foreign-key failure: steps of an execution deleted meanwhile (clear, retention)
 # are dropped instead of failing the batch.
 _UPSERT_STEP_GUARDED = _upsert(
     "execution_steps",
     _STEP_COLUMNS,
     f"EXISTS (SELECT 1 FROM workflow_executions WHERE id = value ->> {_STEP_COLUMNS.index('execution_id')})",
+    computed=_STEP_SIZES,
 )
-_INSERT_SEARCH = (
-    "INSERT INTO execution_search (rowid, body) SELECT e.rowid, j.value ->> 1 FROM json_each(?) AS j "
-    "JOIN workflow_executions AS e ON e.id = j.value ->> 0"
-)
+# The search body: the execution's error texts, then a preview of each step's stored output.
+_INSERT_SEARCH = f"""
+    INSERT INTO execution_search (rowid, body)
+    SELECT e.rowid, substr(j.value ->> 1 || char(10) || coalesce((
+        SELECT group_concat(
+            CASE WHEN length(s.output_data) > {EVENT_PREVIEW_CHARS}
+                 THEN substr(s.output_data, 1, {EVENT_PREVIEW_CHARS}) || '...' ELSE s.output_data END,
+            char(10))
+        FROM execution_steps AS s WHERE s.execution_id = e.id
+    ), ''), 1, {SEARCH_BODY_MAX_CHARS})
+    FROM json_each(?) AS j JOIN workflow_executions AS e ON e.id = j.value ->> 0"""
 
 
 def _rows_json(rows: Sequence[Sequence[Any]]) -> str:
-    text = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text = json.dumps(rows, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # NaN or Infinity in step data left for us to serialize: null, as JSON.stringify
+        text = json.dumps(finite(rows), ensure_ascii=False, separators=(",", ":"))
     if text.isascii():
         return text
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sidecar.events import EventKind, ExecutionEvent
-from sidecar.history.payload import preview
+from sidecar.history.payload import as_text, preview
 from sidecar.history.rows import ExecutionRow, StepRow
 
 STARTED_SEQ = 1
@@ -44,26 +44,29 @@ def finished_event(backend_id: str, row: ExecutionRow) -> ExecutionEvent:
 
 
 def step_started_event(backend_id: str, workflow_id: str, row: StepRow) -> ExecutionEvent:
+    input_text, input_size = as_text(row.input_data, row.input_size)
     data = _step_identity(row) | {
         "status": "running",
         "startedAt": row.started_at,
-        "inputPreview": preview(row.input_data or "null"),
-        "inputSize": row.input_size,
+        "inputPreview": preview(input_text or "null"),
+        "inputSize": input_size,
     }
     return ExecutionEvent(EventKind.STEP, backend_id, row.execution_id, workflow_id, row.start_seq, data)
 
 
 def step_ended_event(backend_id: str, workflow_id: str, row: StepRow) -> ExecutionEvent:
+    input_text, input_size = as_text(row.input_data, row.input_size)
+    output_text, output_size = as_text(row.output_data, row.output_size)
     data = _step_identity(row) | _present(
         {
             "status": row.status,
             "startedAt": row.started_at,
             "completedAt": row.completed_at,
             "durationMs": row.duration_ms,
-            "inputPreview": preview(row.input_data or "null"),
-            "inputSize": row.input_size,
-            "outputPreview": None if row.output_data is None else preview(row.output_data),
-            "outputSize": row.output_size if row.output_data is not None else None,
+            "inputPreview": preview(input_text or "null"),
+            "inputSize": input_size,
+            "outputPreview": None if output_text is None else preview(output_text),
+            "outputSize": output_size if output_text is not None else None,
             "errorMessage": row.error_message,
         }
     )

@@ -19,6 +19,7 @@ from sidecar.runtime.values import UNDEFINED
 MAX_STORED_BYTES = 50 * 1024
 STORED_PREVIEW_CHARS = 1000
 EVENT_PREVIEW_CHARS = 256
+SEARCH_BODY_MAX_CHARS = 16_000  # of an execution's full-text search body
 SERIALIZE_FAILED = '{"__error":"Failed to serialize data"}'
 
 
@@ -48,14 +49,14 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
-def _finite(value: Any) -> Any:
+def finite(value: Any) -> Any:
     """JSON has no NaN or Infinity; JavaScript's JSON.stringify writes null for them."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
     return value
 
 
@@ -82,11 +83,7 @@ def to_json(value: Any) -> str:
 
 
 def _finite_json(value: Any) -> str:
-    return json.dumps(_finite(json.loads(json.dumps(value, default=_plain))), separators=(",", ":"))
-
-
-EMPTY = Payload("{}", 2)
-"""The payload of ``{}``: updates that consumed nothing are frequent enough to skip encoding them."""
+    return json.dumps(finite(json.loads(json.dumps(value, default=_plain))), separators=(",", ":"))
 
 
 def encode(value: Any, limit: int = MAX_STORED_BYTES) -> Payload:
@@ -125,6 +122,14 @@ def preview(text: str, chars: int = EVENT_PREVIEW_CHARS) -> str:
     return text if len(text) <= chars else text[:chars] + "..."
 
 
-def decode(text: str | None) -> Any:
-    """Stored JSON text back to a value; ``None`` stays ``None``."""
-    return None if text is None else json.loads(text)
+def decode(data: str | dict[str, Any] | None) -> Any:
+    """Stored JSON text back to a value; ``None`` stays ``None`` (a dict not yet serialized is itself)."""
+    return json.loads(data) if isinstance(data, str) else data
+
+
+def as_text(data: str | dict[str, Any] | None, size: int) -> tuple[str | None, int]:
+    """Step data as JSON text and its size in bytes, also for a dict the writer has not serialized yet."""
+    if data is None or isinstance(data, str):
+        return data, size
+    payload = encode(data)
+    return payload.text, payload.size

@@ -24,11 +24,12 @@ import structlog
 
 from sidecar.events import EventBus, ExecutionEvent
 from sidecar.history import event_build
-from sidecar.history.payload import EMPTY, Payload, encode, preview, to_json
+from sidecar.history.payload import SEARCH_BODY_MAX_CHARS, Payload, encode, preview, to_json
 from sidecar.history.rows import (
     ExecutionRow,
     ExecutionStatus,
     SearchText,
+    StepData,
     StepRow,
     StepStatus,
     new_execution_id,
@@ -38,7 +39,7 @@ from sidecar.history.rows import (
 from sidecar.history.scrub import Scrubber, is_request_shape
 from sidecar.history.writer import HistoryWriter
 
-SEARCH_BODY_MAX_CHARS = 16_000
+_EMPTY: tuple[StepData, int] = ("{}", 2)  # an update that consumed nothing: frequent, not worth encoding
 _TIMED_OUT = "timed-out"
 
 log = structlog.get_logger()
@@ -69,7 +70,8 @@ class _OpenStep:
     node_name: str | None
     started_at: int
     started_ns: int
-    input: Payload
+    input_data: StepData
+    input_size: int
     step_index: int = -1
     run_index: int = 0
     start_seq: int = 0
@@ -78,7 +80,7 @@ class _OpenStep:
         self,
         status: str,
         seq: int,
-        output: Payload | None = None,
+        output: tuple[StepData, int] = (None, 0),
         error_message: str | None = None,
     ) -> StepRow:
         """The step at ``seq``; ``running`` has no end, the others end now."""
@@ -97,14 +99,14 @@ class _OpenStep:
                 self.node_name,
                 now_ms() if ended else None,  # completed_at
                 (time.perf_counter_ns() - self.started_ns) // 1_000_000 if ended else None,  # duration_ms
-                self.input.text,
-                None if output is None else output.text,
+                self.input_data,
+                output[0],
                 error_message,
                 self.run_index,
                 self.start_seq,
                 seq,
-                self.input.size,
-                0 if output is None else output.size,
+                self.input_size,
+                output[1],
             )
         )
 
@@ -157,14 +159,14 @@ class RunRecorder:
             return
         try:
             if self._request_sent:
-                payload = encode(self._scrubber.value(inputs)) if inputs else EMPTY
+                data = self._data(inputs) if inputs else _EMPTY
             elif is_request_shape(inputs):
-                payload = self._request_payload(inputs)
+                data = self._request_data(inputs)
             else:
                 return  # the setup frame: nodes apply their parameters before the request enters the graph
             # No running row for the writer: the runtime calls node_started and node_finished in one
             # synchronous stretch, so the writer could never commit it before the finished row replaces it.
-            step = self._open[node_id] = self._open_step(node_id, node_type, payload)
+            step = self._open[node_id] = self._open_step(node_id, node_type, data)
             if inputs:
                 self._begin(step)
         except Exception as error:
@@ -182,9 +184,7 @@ class RunRecorder:
                     return  # an update that consumed nothing and sent nothing is not a step
                 self._begin(step)
             self._seq += 1
-            row = step.row(StepStatus.SUCCESS, self._seq, output=encode(self._scrubber.value(outputs)))
-            self._end_step(row)
-            self._note_search(row.output_data)
+            self._end_step(step.row(StepStatus.SUCCESS, self._seq, output=self._data(outputs)))
         except Exception as error:
             self._fail("node_finished", error)
 
@@ -227,19 +227,27 @@ class RunRecorder:
         if self._listening():
             self._publish_started(row)
 
-    def _request_payload(self, inputs: Mapping[str, Any]) -> Payload:
+    def _request_data(self, inputs: Mapping[str, Any]) -> tuple[StepData, int]:
         """The Request node's input: the run's own request, already scrubbed at run start."""
         self._request_sent = True
         payload = self._request_scrubbed.get(inputs["body"])
         if payload is None:
             payload = encode(self._scrubber.request(inputs["headers"], inputs["body"]))
-        return payload
+        return payload.text, payload.size
 
-    def _open_step(self, node_id: str, node_type: str, payload: Payload) -> _OpenStep:
+    def _data(self, value: Mapping[str, Any]) -> tuple[StepData, int]:
+        """A step's inputs or outputs as stored, with their size: most are small flat dicts of port values,
+        left for the writer to serialize with its batch (size -1: measured on write)."""
+        if self._scrubber.storable_as_is(value):
+            return value, -1
+        payload = encode(self._scrubber.value(value))
+        return payload.text, payload.size
+
+    def _open_step(self, node_id: str, node_type: str, data: tuple[StepData, int]) -> _OpenStep:
         assert self._execution is not None
         node_name = self._node_names.get(node_id)
         return _OpenStep(
-            self._execution.id, node_id, node_type, node_name, now_ms(), time.perf_counter_ns(), payload
+            self._execution.id, node_id, node_type, node_name, now_ms(), time.perf_counter_ns(), *data
         )
 
     def _begin(self, step: _OpenStep) -> None:
@@ -261,7 +269,7 @@ class RunRecorder:
             row = self._last[node_id]._replace(status=StepStatus.ERROR, error_message=message, seq=self._seq)
         else:
             # A failure is always a step, even in the setup frame or before any reported start.
-            step = step or self._open_step(node_id, node_type, encode({}))
+            step = step or self._open_step(node_id, node_type, _EMPTY)
             if step.step_index < 0:
                 self._begin(step)
             self._seq += 1
@@ -299,8 +307,8 @@ class RunRecorder:
         self._writer.submit_execution(row)
         if row.error_message:
             self._note_search(row.error_message)
-        if self._search:
-            self._writer.submit_search(SearchText(row.id, "\n".join(self._search)))
+        # The writer adds the previews of the steps' outputs to these error texts.
+        self._writer.submit_search(SearchText(row.id, "\n".join(self._search)))
         if self._listening():
             self._publish(event_build.finished_event(self._backend_id, row))
 

@@ -12,7 +12,7 @@ import secrets
 import string
 import time
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 _BASE36 = string.digits + string.ascii_lowercase
 # Ids need to be unique, not secret: a PRNG seeded from the OS once avoids a system call per run.
@@ -90,6 +90,12 @@ class ExecutionRow(NamedTuple):
     last_seq: int = 0
 
 
+StepData = str | dict[str, Any] | None
+"""A step's input or output: JSON text as stored. On the way to the database it may also be a small flat
+dict of scalars, which the writer serializes with its batch; its size is then -1 until the database
+measures the stored text (see ``payload.small_flat`` and ``db_write``)."""
+
+
 class StepRow(NamedTuple):
     """One ``execution_steps`` row, fields in column order."""
 
@@ -103,8 +109,8 @@ class StepRow(NamedTuple):
     node_name: str | None = None
     completed_at: int | None = None
     duration_ms: int | None = None
-    input_data: str | None = None
-    output_data: str | None = None
+    input_data: StepData = None
+    output_data: StepData = None
     error_message: str | None = None
     run_index: int = 0
     start_seq: int = 0
@@ -115,7 +121,8 @@ class StepRow(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class SearchText:
-    """The full-text body of one finished execution: error text and step previews."""
+    """The full-text body of one finished execution: its error texts; the writer adds its steps' output
+    previews, read back from the stored steps (see ``db_write``)."""
 
     execution_id: str
     body: str

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeGuard
 
 REDACTED = "[REDACTED]"
 TOO_DEEP = "[MAX_DEPTH]"
@@ -21,6 +21,10 @@ UNPARSABLE_BODY = "[unparsable body]"
 MAX_DEPTH = 6
 _SCALARS = frozenset({int, float, bool, type(None)})
 _SCALARS_AND_TEXT = _SCALARS | {str}
+# At most 64 keys and 4,000 characters: even with every character escaped (6 bytes) and the longest
+# numbers, the JSON stays well under the 50 KB above which stored payloads are truncated.
+_AS_IS_MAX_KEYS = 64
+_AS_IS_MAX_CHARS = 4_000
 _MIN_SECRET_LENGTH = 4  # shorter strings ("1", "yes") would blank out unrelated data
 
 SECRET_HEADERS = frozenset(
@@ -83,6 +87,19 @@ class Scrubber:
                 return TOO_DEEP
             return [self.value(item, depth + 1) for item in value]
         return value
+
+    def storable_as_is(self, value: Any) -> TypeGuard[dict[str, Any]]:
+        """A dict the writer may serialize itself: clean and flat (nothing to redact) and short enough that
+        its JSON can never need truncation. Steps mostly carry such dicts of port values."""
+        if type(value) is not dict or len(value) > _AS_IS_MAX_KEYS:
+            return False
+        plain = _SCALARS if self.secrets else _SCALARS_AND_TEXT
+        chars = 0
+        for key, item in value.items():
+            if type(item) not in plain or type(key) is not str or is_secret_key(key):
+                return False
+            chars += len(key) + (len(item) if type(item) is str else 0)
+        return chars <= _AS_IS_MAX_CHARS
 
     def _is_clean_flat(self, mapping: dict[Any, Any]) -> bool:
         """Scalars (and strings while no secret is known) under harmless keys: nothing to redact."""

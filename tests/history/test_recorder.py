@@ -232,3 +232,38 @@ async def test_a_lone_surrogate_in_the_request_is_stored_escaped_and_loses_no_ru
     assert stored["status"] == "success"
     assert stored["steps"][0]["inputData"]["body"]["name"] == "a\ud800b"  # the escape reads back as it came
     assert await history.get_execution(plain.execution_id) is not None
+
+
+async def test_port_values_json_cannot_write_are_stored_as_javascript_would_send_them(
+    history: ExecutionHistory,
+) -> None:
+    """A step's small port dicts are serialized by the writer with its batch: NaN and Infinity become null
+    (JSON.stringify), and the sizes are those of the stored text."""
+    recorder = history.recorder_for()
+    assert recorder is not None
+    recorder.run_started("r", "f", {"headers": {}, "body": "{}"})
+    recorder.node_started("r", "req", "noodl.cloud.request", {"headers": {}, "body": "{}"})
+    recorder.node_finished("r", "req", "noodl.cloud.request", {"receive": True})
+    recorder.node_started("r", "calc", "Expression", {"a": float("nan"), "b": "é"})
+    recorder.node_finished("r", "calc", "Expression", {"result": float("inf")})
+    recorder.run_finished("r", 200, '{"result":{}}', "responded")
+    assert recorder.execution_id is not None
+
+    stored = await history.get_execution(recorder.execution_id)
+
+    assert stored is not None
+    calc = stored["steps"][1]
+    assert calc["inputData"] == {"a": None, "b": "é"}
+    assert calc["outputData"] == {"result": None}
+    assert calc["inputSize"] == len('{"a":null,"b":"é"}'.encode())
+    assert calc["outputSize"] == len(b'{"result":null}')
+
+
+async def test_a_run_is_found_by_words_in_its_step_outputs_and_its_error(history: ExecutionHistory) -> None:
+    await run_recorded(history, {"flag": True, "name": "Zebediah"})
+    await run_recorded(history, {"flag": True, "name": "Ada"}, script="throw new Error('Quetzalcoatl')")
+
+    found = await history.list_executions({"search": "zebediah"})
+    assert [row["status"] for row in found["executions"]] == ["success"]
+    failed = await history.list_executions({"search": "quetzalcoatl"})
+    assert [row["status"] for row in failed["executions"]] == ["error"]
