@@ -13,6 +13,7 @@ from sidecar.runtime.bridge import apply_effects
 from sidecar.runtime.export import NodeDef
 from sidecar.runtime.node import Node
 from sidecar.runtime.ports import InputSpec, OutputSpec
+from sidecar.runtime.simple_expressions import NOT_SIMPLE, Evaluator, compile_simple
 from sidecar.runtime.values import UNDEFINED, js_to_string, js_truthy, strict_equals
 
 log = structlog.get_logger()
@@ -101,6 +102,7 @@ class ExpressionNode(Node):
         self.identifiers: tuple[str, ...] = ()
         self.values: dict[str, Any] = {}
         self.handle: str | None = None
+        self.simple: Evaluator | None = None  # evaluated in Python when the operands allow it
         self.result: Any = 0
         self._scheduled = False
 
@@ -113,6 +115,7 @@ class ExpressionNode(Node):
         for name in self.identifiers:
             self.get_input(name)
             self.values.setdefault(name, 0)
+        self.simple = None
         try:
             self.handle = self.ctx.services.js.compile_expression(source, self.identifiers)
         except ScriptLimitError:
@@ -120,6 +123,8 @@ class ExpressionNode(Node):
         except ScriptError as error:
             log.info("expression does not compile", node_id=self.id, error=error.message)
             self.handle = None
+        else:
+            self.simple = compile_simple(source, self.identifiers)
         if not self.is_input_connected("run"):
             self.schedule_evaluation()
 
@@ -145,6 +150,10 @@ class ExpressionNode(Node):
         if self.handle is None:
             return 0
         args = [self.values.get(name, 0) for name in self.identifiers]
+        if self.simple is not None:
+            result = self.simple(args)
+            if result is not NOT_SIMPLE:
+                return result
         try:
             return self.ctx.services.js.call_expression(self.handle, args)
         except ScriptLimitError as error:
