@@ -258,7 +258,10 @@ class Node:
 
     def perform_dirty_update(self) -> None:
         """Put this node on the frame's dirty list and flag everything downstream dirty too."""
-        self.ctx.node_is_dirty(self)
+        ctx = self.ctx
+        ctx._dirty.append(self)  # ctx.node_is_dirty, inlined: hot path
+        if not ctx._frame_requested and not ctx._in_frame:
+            ctx.request_frame()
         for connections in self._out_conns.values():
             for target, _port in connections:
                 if not target._dirty and not target.deleted:  # flag_dirty, inlined: most are dirty already
