@@ -197,7 +197,9 @@ def _connect(instance: ComponentInstance, conn: ConnectionDef) -> None:
     target = instance.inner.get(conn.target_id)
     if source is None or target is None:
         return  # a dropped (unknown-type) node takes its connections with it
-    if source.get_output(conn.source_port) is None or target.get_input(conn.target_port) is None:
+    # get_output/get_input inlined for ports that already exist: every run wires every connection
+    output = source._outputs.get(conn.source_port) or source.get_output(conn.source_port)
+    if output is None or (target._inputs.get(conn.target_port) or target.get_input(conn.target_port)) is None:
         log.warning(
             "connection dropped: port cannot exist",
             component=instance.component.name,
@@ -205,7 +207,7 @@ def _connect(instance: ComponentInstance, conn: ConnectionDef) -> None:
             target=f"{conn.target_id}.{conn.target_port}",
         )
         return
-    source.connect_output(conn.source_port, target, conn.target_port)
+    source.connect_output(output, target, conn.target_port)
 
 
 def _create_node(ctx: RunContext, node_def: NodeDef, owner: ComponentInstance) -> Node | None:

@@ -142,20 +142,20 @@ class Node:
         return spec.get(self)
 
     # ---- wiring --------------------------------------------------------------------------------
-    def connect_output(self, output: str, target: Node, target_input: str) -> None:
-        """Wire ``output`` to ``target``; deliver the current value at once unless undefined (R7)."""
+    def connect_output(self, spec: OutputSpec, target: Node, target_input: str) -> None:
+        """Wire the output ``spec`` (one of this node's) to ``target``; deliver the current value at
+        once unless undefined (R7)."""
+        output = spec.name
         self._out_conns.setdefault(output, []).append((target, target_input))
         target._input_sources.setdefault(target_input, []).append((self, output))
         target._upstream.append(self)
         if output in self._signals_sent:
             target.queue_input(target_input, True)
             target.queue_input(target_input, False)
-        else:
-            spec = self._outputs.get(output) or self.get_output(output)  # output_value, inlined
-            if spec is not None and spec.get is not None:
-                value = spec.get(self)
-                if value is not UNDEFINED:
-                    target.queue_input(target_input, value)
+        elif spec.get is not None:  # output_value, inlined
+            value = spec.get(self)
+            if value is not UNDEFINED:
+                target.queue_input(target_input, value)
         if not target._dirty and not target.deleted:  # flag_dirty, inlined: every build wires many
             target._dirty = True
             if target.dirty_flagging:
