@@ -75,10 +75,13 @@ class EventBus:
         self._subscriptions: dict[str, Subscription] = {}
         self._ids = itertools.count(1)
         self._max_queue = max_queue
+        self.listening = False
+        """Whether anyone is subscribed: publishers read it for every step, before building an event."""
 
     def subscribe(self, backend_id: str, workflow_id: str | None = None) -> Subscription:
         subscription = Subscription(f"sub_{next(self._ids)}", backend_id, workflow_id, self._max_queue)
         self._subscriptions[subscription.id] = subscription
+        self.listening = True
         return subscription
 
     def unsubscribe(self, subscription_id: str) -> bool:
@@ -86,6 +89,7 @@ class EventBus:
         subscription = self._subscriptions.pop(subscription_id, None)
         if subscription is None:
             return False
+        self.listening = bool(self._subscriptions)
         subscription.close("unsubscribed")
         return True
 
@@ -97,6 +101,7 @@ class EventBus:
         for subscription in overflowed:
             log.warning("execution event subscriber overflowed", subscription=subscription.id)
             del self._subscriptions[subscription.id]
+            self.listening = bool(self._subscriptions)
             subscription.close("overflow")
 
     @property

@@ -14,6 +14,7 @@ step ended (script errors arrive that way) turns that step into an error step wi
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -34,11 +35,15 @@ from sidecar.history.rows import (
     StepStatus,
     new_execution_id,
     now_ms,
-    step_id,
 )
 from sidecar.history.scrub import Scrubber, is_request_shape
 from sidecar.history.writer import HistoryWriter
 
+# StepRow._make without its length check (the one call site builds the full tuple): a Python-level
+# call less per step.
+_make_step = functools.partial(tuple.__new__, StepRow)
+_time_ns = time.time_ns
+_perf_ns = time.perf_counter_ns
 _EMPTY: tuple[StepData, int] = ("{}", 2)  # an update that consumed nothing: frequent, not worth encoding
 _TIMED_OUT = "timed-out"
 
@@ -87,9 +92,9 @@ class _OpenStep:
         ended = status != StepStatus.RUNNING
         # _make from a tuple in column order: one row per step on the run's hot path, and keyword
         # construction of an 18-field named tuple costs several times more.
-        return StepRow._make(
+        return _make_step(
             (
-                step_id(self.execution_id, self.step_index),
+                f"step_{self.execution_id[5:]}_{self.step_index}",  # rows.step_id, inlined
                 self.execution_id,
                 self.node_id,
                 self.node_type,
@@ -97,8 +102,8 @@ class _OpenStep:
                 self.started_at,
                 status,
                 self.node_name,
-                now_ms() if ended else None,  # completed_at
-                (time.perf_counter_ns() - self.started_ns) // 1_000_000 if ended else None,  # duration_ms
+                _time_ns() // 1_000_000 if ended else None,  # completed_at (now_ms, inlined)
+                (_perf_ns() - self.started_ns) // 1_000_000 if ended else None,  # duration_ms
                 self.input_data,
                 output[0],
                 error_message,
@@ -130,8 +135,10 @@ class RunRecorder:
         self._trigger = trigger
         self._node_names = node_names
         self._scrubber = Scrubber()
+        self._storable_as_is = self._scrubber.storable_as_is  # bound once: called for every step
         self._execution: ExecutionRow | None = None
         self._started_ns = 0
+        self._metadata_json = "{}"
         self._seq = 0
         self._step_count = 0
         self._runs_per_node: dict[str, int] = {}
@@ -159,14 +166,27 @@ class RunRecorder:
             return
         try:
             if self._request_sent:
-                data = self._data(inputs) if inputs else _EMPTY
+                if not inputs:
+                    data = _EMPTY
+                elif self._storable_as_is(inputs):  # _data, inlined: once per step
+                    data = (inputs, -1)
+                else:
+                    data = self._encoded(inputs)
             elif is_request_shape(inputs):
                 data = self._request_data(inputs)
             else:
                 return  # the setup frame: nodes apply their parameters before the request enters the graph
             # No running row for the writer: the runtime calls node_started and node_finished in one
             # synchronous stretch, so the writer could never commit it before the finished row replaces it.
-            step = self._open[node_id] = self._open_step(node_id, node_type, data)
+            step = self._open[node_id] = _OpenStep(
+                self._execution.id,
+                node_id,
+                node_type,
+                self._node_names.get(node_id),
+                _time_ns() // 1_000_000,
+                _perf_ns(),
+                *data,
+            )
             if inputs:
                 self._begin(step)
         except Exception as error:
@@ -184,7 +204,8 @@ class RunRecorder:
                     return  # an update that consumed nothing and sent nothing is not a step
                 self._begin(step)
             self._seq += 1
-            self._end_step(step.row(StepStatus.SUCCESS, self._seq, output=self._data(outputs)))
+            output = (outputs, -1) if self._storable_as_is(outputs) else self._data(outputs)
+            self._end_step(step.row(StepStatus.SUCCESS, self._seq, output=output))
         except Exception as error:
             self._fail("node_finished", error)
 
@@ -207,6 +228,7 @@ class RunRecorder:
     # ---- implementation --------------------------------------------------------------------------------
     def _run_started(self, function: str, request: Mapping[str, Any]) -> None:
         body = str(request.get("body") or "")
+        self._metadata_json = to_json(self._metadata)
         trigger_data = encode(self._scrubber.request(request.get("headers") or {}, body))
         self._request_scrubbed = {body: trigger_data}
         self._started_ns = time.perf_counter_ns()
@@ -219,7 +241,7 @@ class RunRecorder:
             status=ExecutionStatus.RUNNING,
             started_at=now_ms(),
             trigger_data=trigger_data.text,
-            metadata=to_json(self._metadata),
+            metadata=self._metadata_json,
             last_seq=self._seq,
         )
         self._execution = row
@@ -238,8 +260,11 @@ class RunRecorder:
     def _data(self, value: Mapping[str, Any]) -> tuple[StepData, int]:
         """A step's inputs or outputs as stored, with their size: most are small flat dicts of port values,
         left for the writer to serialize with its batch (size -1: measured on write)."""
-        if self._scrubber.storable_as_is(value):
+        if self._storable_as_is(value):
             return value, -1
+        return self._encoded(value)
+
+    def _encoded(self, value: Mapping[str, Any]) -> tuple[StepData, int]:
         payload = encode(self._scrubber.value(value))
         return payload.text, payload.size
 
@@ -258,7 +283,7 @@ class RunRecorder:
         self._runs_per_node[step.node_id] = step.run_index + 1
         self._seq += 1
         step.start_seq = self._seq
-        if self._listening():
+        if self._bus is not None and self._bus.listening:  # _listening, inlined: every step
             self._publish_step(event_build.step_started_event, step.row(StepStatus.RUNNING, self._seq))
 
     def _node_failed(self, node_id: str, node_type: str, error: str) -> None:
@@ -280,7 +305,7 @@ class RunRecorder:
     def _end_step(self, row: StepRow) -> None:
         self._last[row.node_id] = row
         self._writer.submit_step(row)
-        if self._listening():
+        if self._bus is not None and self._bus.listening:  # _listening, inlined: every step
             self._publish_step(event_build.step_ended_event, row)
 
     def _run_finished(self, status_code: int, body: str, outcome: str) -> None:
@@ -289,19 +314,32 @@ class RunRecorder:
             self._node_failed(node_id, self._open[node_id].node_type, "Run ended before the node finished")
         ok = 200 <= status_code < 300
         error_text = None if ok else _error_text(status_code, body)
-        metadata = dict(self._metadata)
-        if outcome == _TIMED_OUT:
-            metadata.update(timedOut=True, disposition="timeout", timeoutMs=_timeout_ms(body))
-        elif outcome != "responded":
-            metadata["disposition"] = outcome
+        metadata_json = self._metadata_json  # unchanged for a run that responded
+        if outcome != "responded":
+            metadata = dict(self._metadata)
+            if outcome == _TIMED_OUT:
+                metadata.update(timedOut=True, disposition="timeout", timeoutMs=_timeout_ms(body))
+            else:
+                metadata["disposition"] = outcome
+            metadata_json = to_json(metadata)
         self._seq += 1
-        row = self._execution._replace(
-            status=ExecutionStatus.SUCCESS if ok else ExecutionStatus.ERROR,
-            completed_at=now_ms(),
-            duration_ms=(time.perf_counter_ns() - self._started_ns) // 1_000_000,
-            error_message=None if error_text is None else self._scrubber.text(error_text),
-            metadata=to_json(metadata),
-            last_seq=self._seq,
+        started = self._execution
+        row = ExecutionRow._make(  # _replace, spelled out: it costs several times more
+            (
+                started.id,
+                started.workflow_id,
+                started.workflow_name,
+                started.trigger_type,
+                ExecutionStatus.SUCCESS if ok else ExecutionStatus.ERROR,
+                started.started_at,
+                started.trigger_data,
+                _time_ns() // 1_000_000,  # completed_at
+                (_perf_ns() - self._started_ns) // 1_000_000,  # duration_ms
+                None if error_text is None else self._scrubber.text(error_text),
+                started.error_stack,
+                metadata_json,
+                self._seq,
+            )
         )
         self._execution = row
         self._writer.submit_execution(row)
@@ -321,7 +359,7 @@ class RunRecorder:
 
     def _listening(self) -> bool:
         bus = self._bus
-        return bus is not None and bus.subscriber_count > 0
+        return bus is not None and bus.listening
 
     def _publish_started(self, row: ExecutionRow) -> None:
         self._publish(event_build.started_event(self._backend_id, row))

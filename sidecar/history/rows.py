@@ -52,10 +52,15 @@ def base36(number: int) -> str:
             return "".join(reversed(digits))
 
 
+_BASE36_PAIRS = [a + b for a in _BASE36 for b in _BASE36]  # "00" … "zz": two digits per lookup
+
+
 def new_execution_id(at_ms: int | None = None) -> str:
     """``exec_`` + base36(epoch ms) + 8 random base36 characters (contract §8.1)."""
     stamp = _stamp(now_ms() if at_ms is None else at_ms)
-    return "exec_" + stamp + base36(_ids.getrandbits(41) % 36**8).rjust(8, "0")
+    high, low = divmod(_ids.randrange(36**8), 36**4)
+    pairs = _BASE36_PAIRS
+    return "exec_" + stamp + pairs[high // 1296] + pairs[high % 1296] + pairs[low // 1296] + pairs[low % 1296]
 
 
 @functools.lru_cache(maxsize=1)

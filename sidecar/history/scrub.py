@@ -21,10 +21,14 @@ UNPARSABLE_BODY = "[unparsable body]"
 MAX_DEPTH = 6
 _SCALARS = frozenset({int, float, bool, type(None)})
 _SCALARS_AND_TEXT = _SCALARS | {str}
-# At most 64 keys and 4,000 characters: even with every character escaped (6 bytes) and the longest
-# numbers, the JSON stays well under the 50 KB above which stored payloads are truncated.
-_AS_IS_MAX_KEYS = 64
+# At most 32 keys of at most 64 characters and 4,000 characters of text: even with every character
+# escaped (6 bytes) and the longest numbers, the JSON stays well under the 50 KB above which stored
+# payloads are truncated.
+_AS_IS_MAX_KEYS = 32
+_AS_IS_MAX_KEY_CHARS = 64
 _AS_IS_MAX_CHARS = 4_000
+_HARMLESS_KEYS: set[str] = set()  # port names seen to be short and not secret-like; they repeat run after run
+_HARMLESS_KEYS_MAX = 4096
 _MIN_SECRET_LENGTH = 4  # shorter strings ("1", "yes") would blank out unrelated data
 
 SECRET_HEADERS = frozenset(
@@ -93,12 +97,16 @@ class Scrubber:
         its JSON can never need truncation. Steps mostly carry such dicts of port values."""
         if type(value) is not dict or len(value) > _AS_IS_MAX_KEYS:
             return False
-        plain = _SCALARS if self.secrets else _SCALARS_AND_TEXT
+        text_allowed = not self.secrets  # once a secret is known, strings must be checked for it
         chars = 0
         for key, item in value.items():
-            if type(item) not in plain or type(key) is not str or is_secret_key(key):
+            kind = type(item)
+            if kind is str and text_allowed:
+                chars += len(item)
+            elif kind not in _SCALARS:
                 return False
-            chars += len(key) + (len(item) if type(item) is str else 0)
+            if key not in _HARMLESS_KEYS and not _harmless_key(key):
+                return False
         return chars <= _AS_IS_MAX_CHARS
 
     def _is_clean_flat(self, mapping: dict[Any, Any]) -> bool:
@@ -158,6 +166,14 @@ class Scrubber:
 def scrub_request(headers: Mapping[str, Any], body: str) -> dict[str, Any]:
     """Stateless convenience for a single request (trigger data of rejected fires, tests)."""
     return Scrubber().request(headers, body)
+
+
+def _harmless_key(key: object) -> bool:
+    if type(key) is not str or len(key) > _AS_IS_MAX_KEY_CHARS or is_secret_key(key):
+        return False
+    if len(_HARMLESS_KEYS) < _HARMLESS_KEYS_MAX:
+        _HARMLESS_KEYS.add(key)
+    return True
 
 
 @lru_cache(maxsize=4096)

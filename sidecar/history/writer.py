@@ -57,8 +57,13 @@ class HistoryWriter:
             self._batch.executions.append(row)
 
     def submit_step(self, row: StepRow) -> None:
-        if self._accept():
+        # _accept, inlined: several steps per run
+        if self._submitted - self._taken < self._max_pending and not self._stopping:
+            self._submitted += 1
             self._batch.steps.append(row)
+            self._wake.set()
+        else:
+            self.dropped += 1
 
     def submit_search(self, text: SearchText) -> None:
         if self._accept():
