@@ -127,7 +127,10 @@ class RunRecorder:
         metadata: dict[str, Any],
         trigger: RunTrigger,
         node_names: Mapping[str, str],
+        *,
+        metadata_json: str | None = None,
     ) -> None:
+        """``metadata`` is never changed here (it may be shared); ``metadata_json`` is its JSON, if known."""
         self._writer = writer
         self._bus = bus
         self._backend_id = backend_id
@@ -138,7 +141,7 @@ class RunRecorder:
         self._storable_as_is = self._scrubber.storable_as_is  # bound once: called for every step
         self._execution: ExecutionRow | None = None
         self._started_ns = 0
-        self._metadata_json = "{}"
+        self._metadata_json = metadata_json
         self._seq = 0
         self._step_count = 0
         self._runs_per_node: dict[str, int] = {}
@@ -228,7 +231,8 @@ class RunRecorder:
     # ---- implementation --------------------------------------------------------------------------------
     def _run_started(self, function: str, request: Mapping[str, Any]) -> None:
         body = str(request.get("body") or "")
-        self._metadata_json = to_json(self._metadata)
+        if self._metadata_json is None:
+            self._metadata_json = to_json(self._metadata)
         trigger_data = encode(self._scrubber.request(request.get("headers") or {}, body))
         self._request_scrubbed = {body: trigger_data}
         self._started_ns = time.perf_counter_ns()
@@ -406,6 +410,9 @@ class HistoryRecorder:
         self._bus = bus
         self._backend_id = backend_id
         self._backend_name = backend_name
+        # Most runs carry only these: their metadata, and its JSON, are shared rather than rebuilt per run.
+        self._base_metadata = {"backendId": backend_id, "backendName": backend_name}
+        self._base_metadata_json = to_json(self._base_metadata)
 
     def record_rejection(self, rejection: RejectedFire) -> str:
         """Queue the failed row of a rejected trigger fire and announce it; returns the execution id."""
@@ -423,7 +430,18 @@ class HistoryRecorder:
     ) -> RunRecorder:
         """``node_names`` maps canvas node ids to labels (``node_name``); the hooks do not carry labels."""
         trigger = trigger or RunTrigger()
-        metadata: dict[str, Any] = {"backendId": self._backend_id, "backendName": self._backend_name}
+        names = node_names or {}
+        if _plain_trigger(trigger):
+            return RunRecorder(
+                self._writer,
+                self._bus,
+                self._backend_id,
+                self._base_metadata,
+                trigger,
+                names,
+                metadata_json=self._base_metadata_json,
+            )
+        metadata: dict[str, Any] = dict(self._base_metadata)
         optional = {
             "triggerSource": trigger.trigger_source,
             "triggerId": trigger.trigger_id,
@@ -431,7 +449,7 @@ class HistoryRecorder:
         }
         metadata.update({key: value for key, value in optional.items() if value is not None})
         metadata.update(trigger.extra)
-        return RunRecorder(self._writer, self._bus, self._backend_id, metadata, trigger, node_names or {})
+        return RunRecorder(self._writer, self._bus, self._backend_id, metadata, trigger, names)
 
 
 class RejectedFire(Protocol):
@@ -451,6 +469,15 @@ class RejectedFire(Protocol):
     def status_code(self) -> int: ...
     @property
     def trigger_data(self) -> Mapping[str, Any]: ...
+
+
+def _plain_trigger(trigger: RunTrigger) -> bool:
+    return (
+        trigger.trigger_source is None
+        and trigger.trigger_id is None
+        and trigger.request_id is None
+        and not trigger.extra
+    )
 
 
 def rejection_row(rejection: RejectedFire, base_metadata: Mapping[str, Any]) -> ExecutionRow:
