@@ -83,7 +83,8 @@ def to_json(value: Any) -> str:
 
 
 def _finite_json(value: Any) -> str:
-    return json.dumps(finite(json.loads(json.dumps(value, default=_plain))), separators=(",", ":"))
+    plain = json.loads(json.dumps(value, default=_plain))
+    return json.dumps(finite(plain), ensure_ascii=False, separators=(",", ":"))
 
 
 def encode(value: Any, limit: int = MAX_STORED_BYTES) -> Payload:

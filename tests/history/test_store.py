@@ -127,6 +127,23 @@ async def test_the_latest_row_per_id_wins_within_and_across_batches(store: Sqlit
     assert [s.status for s in await store.get_steps("exec_a")] == ["error"]
 
 
+async def test_a_large_batch_stores_every_row_exactly_once(store: SqliteHistoryStore) -> None:
+    # 300 executions and 901 steps: more rows than one statement takes, in uneven chunks.
+    executions = [execution(f"exec_{n:03d}") for n in range(300)]
+    steps = [step(f"exec_{n % 300:03d}", n // 300, f"node{n}") for n in range(901)]
+    await store.write(WriteBatch(executions=executions, steps=steps))
+
+    assert len((await store.list_executions(ExecutionQuery(limit=300))).rows) == 300
+    stored = await store.get_steps("exec_000")
+    assert [(s.step_index, s.node_id) for s in stored] == [
+        (0, "node0"),
+        (1, "node300"),
+        (2, "node600"),
+        (3, "node900"),
+    ]
+    assert [s.node_id for s in await store.get_steps("exec_299")] == ["node299", "node599", "node899"]
+
+
 async def test_a_step_of_a_deleted_execution_is_dropped_not_a_failed_batch(store: SqliteHistoryStore) -> None:
     await seed(store, execution("exec_kept"))
     await store.write(WriteBatch(executions=[execution("exec_new")], steps=[step("exec_gone", 0, "n1")]))
