@@ -58,7 +58,7 @@ _BASE36_PAIRS = [a + b for a in _BASE36 for b in _BASE36]  # "00" … "zz": two 
 def new_execution_id(at_ms: int | None = None) -> str:
     """``exec_`` + base36(epoch ms) + 8 random base36 characters (contract §8.1)."""
     stamp = _stamp(now_ms() if at_ms is None else at_ms)
-    high, low = divmod(_ids.randrange(36**8), 36**4)
+    high, low = divmod(_ids.getrandbits(64) % 36**8, 36**4)  # 64 bits: a negligible modulo bias
     pairs = _BASE36_PAIRS
     return "exec_" + stamp + pairs[high // 1296] + pairs[high % 1296] + pairs[low // 1296] + pairs[low % 1296]
 
