@@ -5,17 +5,29 @@ They are deterministic and take only bound values, so the compiled SQL stays par
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
 import re
 import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+
+import regex
 
 from sidecar.errors import InvalidJsonError, InvalidQueryError
 
 _QUOTED_SPAN = re.compile(r"\\Q(.*?)(?:\\E|$)", re.DOTALL)
-_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "x": re.VERBOSE, "s": re.DOTALL}
+# Patterns run on the ``regex`` engine (``re``'s syntax and results) because it can stop a match after a
+# time: a pattern that backtracks catastrophically would otherwise hold a thread for ever, inside a
+# function call that SQLite's own interrupt cannot reach.
+_FLAGS = {"i": regex.IGNORECASE, "m": regex.MULTILINE, "x": regex.VERBOSE, "s": regex.DOTALL}
+# A match outside any read deadline (the writer, the change matcher) gets this long.
+DEFAULT_REGEX_SECONDS = 1.0
 EARTH_RADIUS_KM = 6371.0
+_regex_budget = threading.local()
 
 
 def translate_pattern(pattern: str) -> str:
@@ -33,21 +45,46 @@ def check_regex(pattern: object, options: object) -> tuple[str, str]:
         raise InvalidQueryError(f"Bad $options value for query: {options}")
     try:
         compile_regex(pattern, options)
-    except re.error as exc:
+    except regex.error as exc:
         raise InvalidJsonError(f"bad regex: {exc}") from exc
     return pattern, options
 
 
 @functools.lru_cache(maxsize=256)
-def compile_regex(pattern: str, options: str) -> re.Pattern[str]:
-    flags = 0
+def compile_regex(pattern: str, options: str) -> regex.Pattern[str]:
+    flags = regex.VERSION0  # the ``re`` module's behaviour
     for letter in options:
         flags |= _FLAGS[letter]
-    return re.compile(translate_pattern(pattern), flags)
+    return regex.compile(translate_pattern(pattern), flags)
+
+
+@contextlib.contextmanager
+def regex_deadline(deadline: float) -> Iterator[None]:
+    """Regex matches on this thread stop at ``deadline`` (``time.monotonic``) with ``TimeoutError``."""
+    _regex_budget.deadline = deadline
+    try:
+        yield
+    finally:
+        _regex_budget.deadline = None
 
 
 def _regexp(pattern: str, options: str, value: object) -> int:
-    return int(isinstance(value, str) and compile_regex(pattern, options).search(value) is not None)
+    if not isinstance(value, str):
+        return 0
+    deadline = getattr(_regex_budget, "deadline", None)
+    timeout = DEFAULT_REGEX_SECONDS if deadline is None else max(0.0, deadline - time.monotonic())
+    try:
+        return int(compile_regex(pattern, options).search(value, timeout=timeout) is not None)
+    except TimeoutError:
+        _regex_budget.timed_out = True  # SQLite only reports "user-defined function raised exception"
+        raise
+
+
+def take_regex_timeout() -> bool:
+    """Whether a regex match on this thread ran out of time since the last call."""
+    timed_out: bool = getattr(_regex_budget, "timed_out", False)
+    _regex_budget.timed_out = False
+    return timed_out
 
 
 def _text_match(term: str, case_sensitive: int, value: object) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -548,6 +549,28 @@ async def test_long_reads_are_stopped_with_code_124(tmp_path: Any, master: Calle
             await store.count("Item", {"s": {"$regex": "z"}}, master)
         assert raised.value.parse_code == 124
         assert (await store.query("Item", QueryOptions(limit=1), master)).results  # the reader still works
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("ephemeral", [False, True])
+async def test_a_catastrophically_backtracking_regex_is_stopped_with_124(
+    tmp_path: Any, master: CallerContext, ephemeral: bool
+) -> None:
+    from sidecar.errors import QueryTimeoutError
+
+    # On a file the read deadline stops the match; in memory (reads share the writer) a fixed 1 s does.
+    path = None if ephemeral else tmp_path / "regex.db"
+    store = await SqliteRecordStore.open(path, ephemeral=ephemeral, read_time_limit=0.5)
+    try:
+        await store.create("Item", {"s": "a" * 5_000 + "!"}, master)
+        started = time.monotonic()
+        with pytest.raises(QueryTimeoutError) as raised:
+            await store.query("Item", QueryOptions(where={"s": {"$regex": "(a+)+$"}}), master)
+        assert raised.value.parse_code == 124
+        assert time.monotonic() - started < 5
+        for _ in range(4):  # the threads that ran it serve the next queries
+            assert (await store.query("Item", QueryOptions(where={"s": {"$regex": "^a+!$"}}), master)).results
     finally:
         await store.close()
 

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from sidecar.errors import QueryTimeoutError
+from sidecar.store import sqlfuncs
 from sidecar.store.sqlite.connection import open_connection
 from sidecar.store.sqlite.writer import translate
 
@@ -45,11 +46,13 @@ class ReadPool:
             connection.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
             connection.execute("BEGIN")  # one snapshot for every statement of the job
             try:
-                return job(connection)
+                with sqlfuncs.regex_deadline(deadline):
+                    return job(connection)
             finally:
                 connection.execute("COMMIT")
         except sqlite3.OperationalError as exc:
-            if time.monotonic() > deadline and "interrupt" in str(exc):
+            regex_timed_out = sqlfuncs.take_regex_timeout()
+            if regex_timed_out or (time.monotonic() > deadline and "interrupt" in str(exc)):
                 raise QueryTimeoutError(f"the query ran longer than {time_limit:g} s") from exc
             raise translate(exc) from exc
         except sqlite3.Error as exc:

@@ -22,7 +22,8 @@ from typing import Any, Generic, TypeVar
 
 import structlog
 
-from sidecar.errors import InvalidJsonError, RequestFailedError, StorageError
+from sidecar.errors import InvalidJsonError, QueryTimeoutError, RequestFailedError, StorageError
+from sidecar.store import sqlfuncs
 from sidecar.store.catalog import WorkingCatalog
 
 T = TypeVar("T")
@@ -36,6 +37,8 @@ CommitHook = Callable[[dict[str, Any], list[Any]], None]
 def translate(exc: Exception) -> Exception:
     """sqlite3 failures become :class:`StorageError`, text SQLite cannot store is 107; ours pass through."""
     if isinstance(exc, sqlite3.Error):
+        if sqlfuncs.take_regex_timeout():
+            return QueryTimeoutError(f"a $regex match ran longer than {sqlfuncs.DEFAULT_REGEX_SECONDS:g} s")
         return StorageError(f"database error: {exc}")
     if isinstance(exc, UnicodeEncodeError):  # JSON can carry an unpaired surrogate ("\ud800"); UTF-8 cannot
         return InvalidJsonError("strings must be valid Unicode: unpaired surrogates cannot be stored")
