@@ -221,13 +221,22 @@ class Node:
         recorder = self.ctx.step_recorder
         if not connections and recorder is None:
             return
-        value = self.output_value(name)
+        spec = self._outputs.get(name) or self.get_output(name)  # output_value, inlined: hot path
+        if spec is None or spec.get is None:
+            return
+        value = spec.get(self)
         if value is UNDEFINED:
             return
         if recorder is not None:
             self.ctx.note_output(self, name, value)
         if connections:
-            self._count_sent(name, 1)
+            if self._sent_frame == self._frame:  # _count_sent within a frame, inlined: hot path
+                counts = self._sent_counts
+                counts[name] = count = counts.get(name, -1) + 1
+                if count > MAX_VALUES_PER_OUTPUT:
+                    self._cyclic = True
+            else:
+                self._count_sent(name, 1)
             for target, port in connections:
                 target.queue_input(port, value)
 
@@ -241,7 +250,13 @@ class Node:
         if self.ctx.step_recorder is not None:
             self.flag_output_dirty(name)
         elif connections and value is not UNDEFINED:
-            self._count_sent(name, 1)
+            if self._sent_frame == self._frame:  # _count_sent within a frame, inlined: hot path
+                counts = self._sent_counts
+                counts[name] = count = counts.get(name, -1) + 1
+                if count > MAX_VALUES_PER_OUTPUT:
+                    self._cyclic = True
+            else:
+                self._count_sent(name, 1)
             for target, port in connections:
                 target.queue_input(port, value)
 
