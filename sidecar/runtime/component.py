@@ -47,7 +47,7 @@ class ComponentInstance(Node):
         return self.component.name
 
     def is_input_connected(self, name: str) -> bool:
-        return name in self.always_connected or super().is_input_connected(name)
+        return name in self.always_connected or Node.is_input_connected(self, name)
 
     def delete(self) -> None:
         if self.deleted:
@@ -58,20 +58,6 @@ class ComponentInstance(Node):
         self.component_inputs.clear()
         self.on_output_changed = None
         super().delete()
-
-    def set_component_input(self, name: str, value: Any) -> None:
-        self.component_input_values[name] = value
-        for inputs_node in self.component_inputs:
-            inputs_node.send_output(name, value)  # what its output getter reads
-
-    def set_component_output(self, name: str, value: Any) -> None:
-        if name not in self._outputs:  # has_output, inlined
-            return
-        previous = self.output_values.get(name, UNDEFINED)
-        if self.on_output_changed is not None:
-            self.on_output_changed(name, value, previous)
-        self.output_values[name] = value
-        self.send_output(name, value)  # what the instance output getter reads
 
 
 _PORT_SPECS: dict[int, tuple[ComponentDef, dict[str, InputSpec], dict[str, OutputSpec]]] = {}
@@ -96,8 +82,12 @@ def _port_specs(component: ComponentDef) -> tuple[dict[str, InputSpec], dict[str
 
 
 def _forward_input(name: str) -> Callable[[ComponentInstance, Any], None]:
+    """An instance input: sent on by every ``Component Inputs`` node inside."""
+
     def setter(node: ComponentInstance, value: Any) -> None:
-        node.set_component_input(name, value)
+        node.component_input_values[name] = value
+        for inputs_node in node.component_inputs:
+            inputs_node.send_output(name, value)  # what its output getter reads
 
     return setter
 
@@ -116,7 +106,19 @@ def _inputs_node_output(name: str) -> OutputSpec:
 
 @functools.cache
 def _outputs_node_input(name: str) -> InputSpec:
-    return InputSpec(name, "*", set=lambda node, value: node.owner.set_component_output(name, value))
+    """An input of ``Component Outputs``: sets the instance output of that name, if it has one."""
+
+    def setter(node: ComponentOutputs, value: Any) -> None:
+        owner = node.owner
+        if name not in owner._outputs:  # has_output, inlined
+            return
+        previous = owner.output_values.get(name, UNDEFINED)
+        if owner.on_output_changed is not None:
+            owner.on_output_changed(name, value, previous)
+        owner.output_values[name] = value
+        owner.send_output(name, value)  # what the instance output getter reads
+
+    return InputSpec(name, "*", set=setter)
 
 
 class ComponentInputs(Node):
