@@ -275,7 +275,8 @@ var __noodl = (function () {
       var args = Array.prototype.slice.call(arguments, 1);
       var r = fns[fnId].apply(null, MATH_VALUES.concat(args));
       if (r === null || typeof r === "number" || typeof r === "boolean") return r;
-      if (typeof r === "string") return "s" + r;
+      // The binding ends a returned string at its first NUL: such a string travels as JSON.
+      if (typeof r === "string") return r.indexOf("\u0000") < 0 ? "s" + r : "j" + encode(r);
       return "j" + encode(r);
     },
     callExpression: function (fnId, argsJson) {

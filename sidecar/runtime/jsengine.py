@@ -302,8 +302,10 @@ def _all_direct(args: list[Any]) -> bool:
     for arg in args:  # a loop, not all(<generator>): this runs for every expression evaluation
         kind = type(arg)
         if kind is str:
-            if not arg.isascii() and _has_lone_surrogate(arg):
-                return False  # JSON carries it exactly (as an escape); the binding cannot
+            if "\x00" in arg or (not arg.isascii() and _has_lone_surrogate(arg)):
+                # JSON carries these exactly (as escapes); the binding ends a string at NUL and
+                # cannot carry a lone surrogate
+                return False
         elif kind not in _DIRECT_TYPES and not (kind is int and _INT32_MIN <= arg <= _INT32_MAX):
             return False
     return True

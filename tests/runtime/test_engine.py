@@ -312,3 +312,21 @@ async def test_an_unpaired_surrogate_reaches_scripts_and_comes_back_as_javascrip
 
     assert status == 200
     assert json.loads(body) == {"result": {"text": "a\ud800!", "size": 2, "asked": "a\ud800?"}}
+
+
+async def test_a_nul_character_survives_the_trip_through_the_engine() -> None:
+    """The binding ends strings at NUL; such strings must travel as JSON both ways."""
+    nodes = [
+        node("in", "Expression", {"expression": "name + '|' + name.length"}),
+        node("out", "Expression", {"expression": "'p\\u0000q'"}),
+        response_node(params="inside,made"),
+    ]
+    connections = [
+        conn("req", "pm-name", "in", "name"),
+        conn("in", "result", "resp", "pm-inside"),
+        conn("out", "result", "resp", "pm-made"),
+        conn("req", "receive", "resp", "send"),
+    ]
+    status, body = await run_graph(nodes, connections, {"name": "a\u0000b"})
+    assert status == 200
+    assert json.loads(body) == {"result": {"inside": "a\u0000b|3", "made": "p\u0000q"}}
