@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from sidecar.runtime import request_contract
 from sidecar.runtime.context import FunctionResponse
 from sidecar.runtime.node import Node
 from sidecar.runtime.ports import InputSpec, OutputSpec
@@ -35,6 +36,18 @@ def _parameter_output(name: str) -> OutputSpec:
     return OutputSpec(name, "*", get=lambda node: node.params.get(key, UNDEFINED))
 
 
+# The typed request contract's per-parameter settings: ptype-<name>, preq-<name>, pdef-<name>.
+_CONTRACT_PREFIXES = ("ptype-", "preq-", "pdef-")
+
+
+@functools.cache
+def _contract_input(name: str) -> InputSpec:
+    def store(node: Any, value: Any) -> None:
+        node.contract[name] = value
+
+    return InputSpec(name, "*", set=store)
+
+
 @functools.cache
 def _parameter_input(name: str) -> InputSpec:
     key = name[3:]
@@ -43,6 +56,13 @@ def _parameter_input(name: str) -> InputSpec:
         node.params[key] = value  # a key keeps the position of its first assignment (R13)
 
     return InputSpec(name, "*", set=store)
+
+
+def _default_text(value: Any) -> str | None:
+    """A ``pdef-`` default; an empty one is no default."""
+    if value is UNDEFINED or value is None or value == "":
+        return None
+    return value if isinstance(value, str) else js_stringify(value)
 
 
 class RequestNode(Node):
@@ -56,12 +76,42 @@ class RequestNode(Node):
         self.authenticated = False
         self.user_id: Any = UNDEFINED
         self.params: dict[str, Any] = {}
+        self.parameter_names: list[str] = []
+        self.contract: dict[str, Any] = {}  # ptype-/preq-/pdef- settings by input name
 
     def _set_allow_no_auth(self, value: Any) -> None:
         self.allow_no_auth = js_truthy(value)
 
+    def _set_parameter_names(self, value: Any) -> None:
+        self.parameter_names = request_contract.parameter_names(value)
+
+    def make_dynamic_input(self, name: str) -> InputSpec | None:
+        return _contract_input(name) if name.startswith(_CONTRACT_PREFIXES) else None
+
     def make_dynamic_output(self, name: str) -> OutputSpec | None:
         return _parameter_output(name) if name.startswith("pm-") else None
+
+    def _declarations(self) -> list[request_contract.Declaration]:
+        contract = self.contract
+        if not contract:
+            return []
+        return [
+            request_contract.Declaration(
+                name,
+                request_contract.declared_type(contract.get("ptype-" + name)),
+                js_truthy(contract.get("preq-" + name, False)),
+                _default_text(contract.get("pdef-" + name)),
+            )
+            for name in self.parameter_names
+        ]
+
+    def _origin(self) -> str:
+        headers = self.ctx.request.headers
+        origin = headers.get("origin")
+        if origin:
+            return origin
+        host = headers.get("host")
+        return f"http://{host}" if host else ""
 
     def send_request(self) -> None:
         """Steps 1-8 of §3, synchronously: the ``GET /config`` wait was dropped (quirk #20)."""
@@ -100,11 +150,17 @@ class RequestNode(Node):
         self.ctx.spawn(users.current_user(token), done)
 
     def _deliver(self, params: object) -> None:
+        params, problems = request_contract.apply(self._declarations(), params)
+        if problems:  # checked after authentication, before the graph sees the request
+            self.ctx.settle(FunctionResponse(400, request_contract.failure_body(problems)))
+            return
         request = self.ctx.request
         data = {"Authenticated": self.authenticated, "UserId": self.user_id, "Parameters": params}
         data["Headers"] = dict(request.headers)
         self.ctx.models.put("Request", data)  # fresh per request (§12.14)
         self.flag_output_dirty("auth")
+        if self.has_output_connections("origin"):  # newer runners' output; not part of every step's record
+            self.flag_output_dirty("origin")
         for key, value in _param_entries(params):
             self.params[key] = value
             if self.has_output("pm-" + key):
@@ -119,10 +175,11 @@ class RequestNode(Node):
             default=False,
             display_name="Allow Unauthenticated",
         ),
-        InputSpec("params", "stringlist", set=_ignore, display_name="Parameters"),
+        InputSpec("params", "stringlist", set=_set_parameter_names, display_name="Parameters"),
     )
     OUTPUTS = (
         OutputSpec("receive", "signal", display_name="Received"),
+        OutputSpec("origin", "string", get=lambda node: node._origin(), display_name="Origin"),
         OutputSpec("auth", "boolean", get=lambda node: node.authenticated, display_name="Authenticated"),
         OutputSpec("userId", "boolean", get=lambda node: node.user_id, display_name="User Id"),
     )
