@@ -9,6 +9,7 @@ connected input (R5); a signal queues ``True`` then ``False`` (R6). ``undefined`
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sidecar.runtime.ports import InputSpec, OutputSpec
@@ -196,7 +197,7 @@ class Node:
             spec = self.get_input(name)
             if spec is not None:
                 known.append((spec.priority, name, value))
-        known.sort(key=lambda item: -item[0])
+        known.sort(key=itemgetter(0), reverse=True)  # stable: equal priorities keep their order
         for _priority, name, value in known:
             self.queue_input(name, value)
 

@@ -85,6 +85,7 @@ class Runtime:
         )
         self.warnings = unknown_node_types(export, NODE_TYPES)
         self._config = ConfigCache(config) if config is not None and _uses_config(export) else None
+        self._request_ids: dict[str, tuple[str, ...]] = {}  # per function, built on its first run
         for warning in self.warnings:
             log.warning("node dropped at load", detail=warning)
 
@@ -133,14 +134,11 @@ class Runtime:
         except ScriptError as error:
             ctx.reject(error.message)
             return
-        request_node = next(
-            (
-                instance.inner[n.id]
-                for n in component.walk_nodes()
-                if n.type == RequestNode.TYPE and n.id in instance.inner
-            ),
-            None,
-        )
+        request_ids = self._request_ids.get(component.name)
+        if request_ids is None:
+            request_ids = tuple(n.id for n in component.walk_nodes() if n.type == RequestNode.TYPE)
+            self._request_ids[component.name] = request_ids
+        request_node = next((instance.inner[i] for i in request_ids if i in instance.inner), None)
         if not isinstance(request_node, RequestNode):
             ctx.reject("Could not find request node for function")
             return
