@@ -1,6 +1,7 @@
 """Execution-history figures (issue 7): list/get latency on a large file, bytes per step, recorder
-overhead (a 5-node function with history off vs on, same process), and event latency from a step's end
-to an in-process subscriber receiving it.
+overhead (a 5-node function with history off vs on: in one process, runs started directly, and over
+HTTP against real backends with wrk), and event latency from a step's end to an in-process subscriber
+receiving it.
 
 The large file (1,000,000 executions, 10,000,000 steps) comes from ``scripts/make-history-db``; the full
 run reuses ``$HISTORY_BENCH_DB_DIR`` (default ``bench-results/history-db``) and generates it there when it
@@ -12,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import importlib.machinery
 import importlib.util
+import json
 import os
 import random
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -28,6 +31,9 @@ from typing import Any
 from sidecar.events import EventBus, EventKind, ExecutionEvent
 from sidecar.history import ExecutionHistory, HistoryConfig, RetentionConfig, RunRecorder
 from sidecar.runtime import Runtime, make_request
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the "_" helper modules beside the suites
+from _http_load import serve, wrk, wrk_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 KEEP_ALL = HistoryConfig(retention=RetentionConfig(max_age_ms=None, interval_seconds=86_400))
@@ -250,6 +256,32 @@ async def _recorder_figures(scratch: Path, runs: int) -> dict[str, Any]:
     }
 
 
+def _http_figures(scratch: Path, quick: bool) -> dict[str, Any]:
+    """The 5-node function over HTTP at 20 clients: a backend without history (``--ephemeral``) and one
+    with it, alternating twice; the best of each is reported, as for the in-process figure."""
+    if wrk_missing():
+        return {"skipped": "wrk is not installed (apt-get install -y wrk)"}
+    body = json.dumps({"name": "Ada", "n": 1})
+    seconds = 2 if quick else 6
+    rates: dict[str, list[int]] = {"off": [], "on": []}
+    for _ in range(2):
+        for label in ("off", "on"):
+            data_dir = scratch / f"http_{label}_{len(rates[label])}"
+            with serve(data_dir, ephemeral=label == "off") as backend:
+                url = backend.deploy("five", _five_node_export())
+                wrk(url, backend, body, 1, 4, scratch)  # warm-up
+                figures = wrk(url, backend, body, seconds, 20, scratch)
+                assert figures["non_2xx"] == 0, figures
+                rates[label].append(figures["calls_per_s"])
+    best_off, best_on = max(rates["off"]), max(rates["on"])
+    return {
+        "clients": 20,
+        "history_off_calls_per_s": best_off,
+        "history_on_calls_per_s": best_on,
+        "on_vs_off_percent": round(100 * best_on / best_off, 1),
+    }
+
+
 class _StepClock:
     """When the node whose finish is being recorded ended its work, and when each of its events
     was published / received, keyed by (execution id, seq)."""
@@ -336,6 +368,7 @@ async def _bench(quick: bool) -> dict[str, Any]:
         figures: dict[str, Any] = {"database": _size_figures(data_dir / "executions.sqlite")}
         figures["queries"] = await _query_figures(data_dir, 50 if quick else 1_000)
         figures["recorder"] = await _recorder_figures(scratch, 500 if quick else 5_000)
+        figures["recorder_over_http"] = await asyncio.to_thread(_http_figures, scratch, quick)
         figures["events"] = await _event_latency(scratch, 50 if quick else 1_000)
         return figures
 
