@@ -35,6 +35,7 @@ class ScriptHost(Protocol):
 
     id: str
     deleted: bool
+    reported_as: str | None
 
     @property
     def type_name(self) -> str: ...
@@ -174,7 +175,7 @@ class RunContext:
     def report_node_error(self, node: Node | ScriptHost, message: str) -> bool:
         """Record a node's failure; True when an error scope (Try/Catch) took it over."""
         if self.recorder is not None:
-            self.recorder.node_failed(self.run_id, node.id, node.type_name, message)
+            self.recorder.node_failed(self.run_id, node.reported_as or node.id, node.type_name, message)
         handler = self.error_scopes.get(node)
         if handler is None:
             return False

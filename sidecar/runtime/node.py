@@ -34,6 +34,9 @@ class Node:
     OUTPUTS: ClassVar[tuple[OutputSpec, ...]] = ()
     _static_inputs: ClassVar[dict[str, InputSpec]] = {}  # never mutated: shared by every instance
     _static_outputs: ClassVar[dict[str, OutputSpec]] = {}
+    # The canvas node this node's failures are reported under when it is none itself (a component
+    # instance a For Each, Try/Catch or Retry node creates per item); such a node's updates are no steps.
+    reported_as: str | None = None
     # Slots, not an instance dict: the base methods run on every node type, and an attribute read at
     # a call site that sees many types is far cheaper through a slot than through a dict lookup.
     __slots__ = (
@@ -322,6 +325,8 @@ class Node:
             self._cyclic = False
         self._updating = True
         recorder = ctx.step_recorder
+        if recorder is not None and self.reported_as is not None:
+            recorder = None  # not a canvas node: its owner records the work as its own steps
         if recorder is not None:
             ctx.note_node_start(self, self._queued_snapshot())
         try:

@@ -130,8 +130,9 @@ async def test_every_item_is_its_own_step_with_a_run_index(history: ExecutionHis
     assert second["inputData"]["currentIndex"] == 1
     assert done["outputData"]["completed"] is True
     assert done["outputData"]["allResults"] == [2, 4]
-    # The child's own nodes are steps too, keyed by their canvas ids inside the template.
-    assert {"calc", "out"} <= {s["nodeId"] for s in stored["steps"]}
+    # The child's own nodes are steps too, keyed by their canvas ids inside the template; the child
+    # instance itself is no canvas node, so it is no step.
+    assert {s["nodeId"] for s in stored["steps"]} == {"req", "loop", "calc", "out", "resp"}
 
 
 async def test_an_unknown_template_is_an_error_step(history: ExecutionHistory) -> None:

@@ -75,6 +75,7 @@ def start_child(
     """Create and start one child instance; ``on_end`` runs once, after which the child is deleted."""
     ctx = owner.ctx
     child = ComponentInstance(ctx, f"{owner.id}#{next(_child_numbers)}", component)
+    child.reported_as = owner.id  # no canvas node has the child's id: the owner's steps stand for it
     child.dirty_flagging = True
     child.always_connected = frozenset({"Do"})  # actions wired to Do wait for the signal
     ctx.nodes.append(child)
