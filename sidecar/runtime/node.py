@@ -234,15 +234,7 @@ class Node:
         if recorder is not None:
             self.ctx.note_output(self, name, value)
         if connections:
-            if self._sent_frame == self._frame:  # _count_sent within a frame, inlined: hot path
-                counts = self._sent_counts
-                counts[name] = count = counts.get(name, -1) + 1
-                if count > MAX_VALUES_PER_OUTPUT:
-                    self._cyclic = True
-            else:
-                self._count_sent(name, 1)
-            for target, port in connections:
-                target.queue_input(port, value)
+            self._push(name, value, connections)
 
     def send_output(self, name: str, value: Any) -> None:
         """``flag_output_dirty`` for a caller that knows the value the output's getter returns.
@@ -254,15 +246,19 @@ class Node:
         if self.ctx.step_recorder is not None:
             self.flag_output_dirty(name)
         elif connections and value is not UNDEFINED:
-            if self._sent_frame == self._frame:  # _count_sent within a frame, inlined: hot path
-                counts = self._sent_counts
-                counts[name] = count = counts.get(name, -1) + 1
-                if count > MAX_VALUES_PER_OUTPUT:
-                    self._cyclic = True
-            else:
-                self._count_sent(name, 1)
-            for target, port in connections:
-                target.queue_input(port, value)
+            self._push(name, value, connections)
+
+    def _push(self, name: str, value: Any, connections: list[tuple[Node, str]]) -> None:
+        """Queue ``value`` on every connected input, counting it for R3."""
+        if self._sent_frame == self._frame:  # _count_sent within a frame, inlined: hot path
+            counts = self._sent_counts
+            counts[name] = count = counts.get(name, -1) + 1
+            if count > MAX_VALUES_PER_OUTPUT:
+                self._cyclic = True
+        else:
+            self._count_sent(name, 1)
+        for target, port in connections:
+            target.queue_input(port, value)
 
     def send_signal(self, name: str) -> None:
         if self.ctx.step_recorder is not None:
