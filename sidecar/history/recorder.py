@@ -171,7 +171,7 @@ class RunRecorder:
             if self._request_sent:
                 if not inputs:
                     data = _EMPTY
-                elif self._storable_as_is(inputs):  # _data, inlined: once per step
+                elif self._storable_as_is(inputs):  # left for the writer to serialize (size -1)
                     data = (inputs, -1)
                 else:
                     data = self._encoded(inputs)
@@ -207,7 +207,7 @@ class RunRecorder:
                     return  # an update that consumed nothing and sent nothing is not a step
                 self._begin(step)
             self._seq += 1
-            output = (outputs, -1) if self._storable_as_is(outputs) else self._data(outputs)
+            output = (outputs, -1) if self._storable_as_is(outputs) else self._encoded(outputs)
             self._end_step(step.row(StepStatus.SUCCESS, self._seq, output=output))
         except Exception as error:
             self._fail("node_finished", error)
@@ -261,14 +261,9 @@ class RunRecorder:
             payload = encode(self._scrubber.request(inputs["headers"], inputs["body"]))
         return payload.text, payload.size
 
-    def _data(self, value: Mapping[str, Any]) -> tuple[StepData, int]:
-        """A step's inputs or outputs as stored, with their size: most are small flat dicts of port values,
-        left for the writer to serialize with its batch (size -1: measured on write)."""
-        if self._storable_as_is(value):
-            return value, -1
-        return self._encoded(value)
-
     def _encoded(self, value: Mapping[str, Any]) -> tuple[StepData, int]:
+        """Step data that is not storable as is (``Scrubber.storable_as_is``, which most small flat dicts of
+        port values are: the writer serializes those with its batch), scrubbed and encoded now."""
         payload = encode(self._scrubber.value(value))
         return payload.text, payload.size
 

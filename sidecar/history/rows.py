@@ -97,8 +97,8 @@ class ExecutionRow(NamedTuple):
 
 StepData = str | dict[str, Any] | None
 """A step's input or output: JSON text as stored. On the way to the database it may also be a small flat
-dict of scalars, which the writer serializes with its batch; its size is then -1 until the database
-measures the stored text (see ``payload.small_flat`` and ``db_write``)."""
+dict of scalars, which the writer serializes with its batch; its size is then -1 until the writer
+measures the text (see ``scrub.Scrubber.storable_as_is`` and ``db_write``)."""
 
 
 class StepRow(NamedTuple):
