@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sidecar.runtime.values import js_json_parse, js_number_str, js_stringify, js_to_number
+from sidecar.runtime.values import js_json_parse, js_stringify, js_to_number, js_to_string
 
 TYPES = ("*", "string", "number", "boolean", "object", "array", "date")
 _NO_VALUE = object()  # a coercion that failed
@@ -105,13 +105,8 @@ def received_type(value: Any) -> str:
 
 
 def _to_string(value: Any) -> Any:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return js_number_str(value)
-    return js_stringify(value)
+    """``String(value)`` for text, numbers and booleans; objects and arrays as their JSON."""
+    return js_stringify(value) if isinstance(value, dict | list) else js_to_string(value)
 
 
 def _to_number(value: Any) -> Any:
