@@ -32,7 +32,7 @@ def start_host_call(ctx: RunContext, call_id: int, op: str, args: Any) -> None:
     else:
         error = f"unknown host call {op}"
     if work is None:
-        ctx.loop.call_soon(_settle, ctx, call_id, False, error)
+        ctx.call_soon(_settle, ctx, call_id, False, error)
         return
 
     def done(result: Any, failure: BaseException | None) -> None:

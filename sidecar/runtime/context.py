@@ -98,8 +98,12 @@ class RunContext:
         self._dirty: list[Node] = []
         self._after_update: list[Callable[[], None]] = []
         self._frame_requested = False
+        self._frame_handle: asyncio.Handle | None = None
         self._in_frame = False
         self._frame_end: list[Callable[[], None]] = []
+        # Work this run handed to the event loop other than frames (tasks, callbacks). While there is none,
+        # the runtime may run requested frames at once: nothing of this run could come between.
+        self.deferred = 0
         self.frame_number = 0
         self._outputs_seen: dict[str, dict[str, Any]] = {}
         self._tasks: set[asyncio.Future[Any]] = set()
@@ -125,14 +129,29 @@ class RunContext:
         # Inside a frame the passes pick up new dirty nodes themselves; the frame's end asks again if needed.
         if not self._frame_requested and not self._in_frame and not self.settled:
             self._frame_requested = True
-            self.loop.call_soon(self._run_frame)
+            self._frame_handle = self.loop.call_soon(self._run_frame)
 
     def at_frame_end(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` when the current frame ends, like a microtask queued during it."""
         if self._in_frame:
             self._frame_end.append(callback)
         else:
-            self.loop.call_soon(callback)
+            self.call_soon(callback)
+
+    def call_soon(self, callback: Callable[..., None], *args: Any) -> None:
+        """Run ``callback`` on the loop's next turn, after the frames already requested."""
+        self.deferred += 1
+        self.loop.call_soon(callback, *args)
+
+    def run_frames_now(self, limit: int) -> None:
+        """Run up to ``limit`` requested frames now rather than on the loop's next turns, while this run
+        has handed nothing else to the loop: the run's own order of work is then unchanged, and a short
+        run settles without waiting for the loop at all (two turns fewer per call)."""
+        for _ in range(limit):
+            if not self._frame_requested or self.deferred or self.settled or self._frame_handle is None:
+                return
+            self._frame_handle.cancel()
+            self._run_frame()
 
     def _run_frame(self) -> None:
         self._frame_requested = False
@@ -185,7 +204,7 @@ class RunContext:
     def note_cyclic(self, node: Node) -> None:
         """The node stops for this frame and continues in the next one (R2)."""
         log.warning("cyclic loop detected", node_id=node.id, node_type=node.type_name)
-        self.loop.call_soon(self._resume_cyclic, node)
+        self.call_soon(self._resume_cyclic, node)
         self.request_frame()
 
     def _resume_cyclic(self, node: Node) -> None:
@@ -197,6 +216,7 @@ class RunContext:
         self, awaitable: asyncio.Future[Any] | Any, done: Callable[[Any, BaseException | None], None]
     ) -> None:
         """Run node work (store calls) off the frame; ``done`` runs unless the run has settled."""
+        self.deferred += 1
         task = asyncio.ensure_future(awaitable)
         self._tasks.add(task)
 

@@ -31,6 +31,9 @@ from sidecar.runtime.values import js_stringify
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 CONFIG_TTL_SECONDS = 15 * 60
+# Frames a run may go through inside its first step before it yields to the loop like any other (a chain
+# of frames longer than this is rare, and the cap keeps one run from holding the loop).
+MAX_FRAMES_AT_START = 20
 _COMPONENT_TYPES = ("Component Inputs", "Component Outputs")
 
 log = structlog.get_logger()
@@ -142,7 +145,12 @@ class Runtime:
         if not isinstance(request_node, RequestNode):
             ctx.reject("Could not find request node for function")
             return
-        ctx.loop.call_soon(self._send_request, ctx, request_node)
+        if ctx.deferred:  # building the scope handed work to the loop: keep the loop's order
+            ctx.loop.call_soon(self._send_request, ctx, request_node)
+            return
+        ctx.run_frames_now(1)  # the setup frame, which the loop would run next anyway
+        self._send_request(ctx, request_node)
+        ctx.run_frames_now(MAX_FRAMES_AT_START)
 
     @staticmethod
     def _send_request(ctx: RunContext, request_node: RequestNode) -> None:
