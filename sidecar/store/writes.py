@@ -10,6 +10,7 @@ import functools
 import os
 import re
 import sqlite3
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -254,13 +255,33 @@ def _master(ctx: WriteContext) -> ReadContext:
     return ReadContext(ctx.connection, ctx.catalog.schemas, CallerContext.master())
 
 
+class _RandomHex(threading.local):
+    """Random hex digits drawn from the OS 4 KB at a time, per thread (so no two threads share a draw).
+
+    Ids stay as unpredictable as ``uuid.uuid4()``'s, but one ``getrandom`` call serves 256 of them: a call
+    per id releases and retakes the GIL each time, which was a third of a batched create's cost."""
+
+    def __init__(self) -> None:
+        self.digits = ""
+        self.used = 0
+
+    def take(self, count: int) -> str:
+        if self.used + count > len(self.digits):
+            self.digits = os.urandom(4096).hex()
+            self.used = 0
+        start = self.used
+        self.used = start + count
+        return self.digits[start : self.used]
+
+
+_random_hex = _RandomHex()
+_VARIANT = "89ab"
+
+
 def uuid4_text() -> str:
     """A random (version 4) UUID as text; formatting the hex directly is ~3x faster than ``uuid.uuid4()``."""
-    h = os.urandom(16).hex()
+    h = _random_hex.take(32)
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
-
-
-_VARIANT = "89ab"
 
 
 def _new_object_id(given: Any) -> str:
