@@ -1,11 +1,19 @@
 """Write-side SQL for ``executions.sqlite``: batches, start-up recovery, deletes. Sync; one writer thread.
 
-Every function here runs on the store's single write connection; each batch is one transaction.
+Every function here runs on the store's single write connection, except :func:`batch_document`, which
+runs on the event loop's thread (see below). Each batch is one transaction.
+
+A batch reaches SQLite as one JSON document bound to one statement: an insert into a staging table
+whose trigger upserts the executions, steps and search bodies it carries (``json_each``) and then drops
+the staged row (``RAISE(IGNORE)``). Why: the writer thread takes the GIL back from the event loop's
+thread after each statement and for any Python it runs, and the loop's thread then waits for it in
+turn; on a busy backend those waits cost runs more than the SQL did. Now the loop's thread encodes the
+batch in one C-speed call, the writer thread holds the GIL only to bind that text, and the parsing and
+inserting run without it. One statement is atomic by itself: no BEGIN/COMMIT either.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import sqlite3
@@ -13,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sidecar.history.payload import EVENT_PREVIEW_CHARS, SEARCH_BODY_MAX_CHARS, finite, to_json
-from sidecar.history.rows import ExecutionRow, SearchText, StepRow, WriteBatch, now_ms
+from sidecar.history.rows import ExecutionRow, StepRow, WriteBatch, now_ms
 from sidecar.history.schema import transaction
 
 _EXEC_COLUMNS = list(ExecutionRow._fields)
@@ -22,29 +30,40 @@ _INPUT, _OUTPUT = _STEP_COLUMNS.index("input_data"), _STEP_COLUMNS.index("output
 _INPUT_SIZE, _OUTPUT_SIZE = _STEP_COLUMNS.index("input_size"), _STEP_COLUMNS.index("output_size")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _IMMUTABLE = {"id", "execution_id", "workflow_id", "workflow_name", "trigger_type", "started_at"}
-# Rows per INSERT: 256 rows of 18 columns stay far below SQLite's limit of 32,766 parameters.
-_MAX_ROWS_PER_STATEMENT = 256
+_STAGING = "history_batch"
 
 
-@functools.lru_cache(maxsize=32)
-def _upsert(table: str, columns: tuple[str, ...], rows: int) -> str:
-    """Upsert ``rows`` rows given as one flat parameter list, in one statement.
-
-    One multi-row statement rather than ``executemany``: SQLite inserts the whole chunk in one call that
-    runs without the GIL, where ``executemany`` takes the GIL back between rows and so waits on the event
-    loop's thread for each one. (Rows as a JSON array read back with ``json_each`` avoid that too, but
-    SQLite then parses the JSON again for every column it extracts: several times the cost.)
-    """
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in _IMMUTABLE)
-    row = "(" + ", ".join("?" for _ in columns) + ")"
-    return (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row] * rows)} "
-        f"ON CONFLICT(id) DO UPDATE SET {updates}"
-    )
+def _updates(columns: list[str]) -> str:
+    return ", ".join(f"{c} = excluded.{c}" for c in columns if c not in _IMMUTABLE)
 
 
-# The search body: the execution's error texts, then a preview of each step's stored output.
-_INSERT_SEARCH = f"""
+def _step_value(position: int) -> str:
+    """A step column out of its document row. Step data is JSON text either way: stored text arrives as a
+    JSON string and ``->>`` unquotes it; a dict the recorder left to us arrives as an object, and ``->>``
+    gives its compact text, the very text ``to_json`` writes. Sizes the recorder left at -1 are measured."""
+    value = f"value ->> {position}"
+    size_of = {_INPUT_SIZE: _INPUT, _OUTPUT_SIZE: _OUTPUT}.get(position)
+    if size_of is None:
+        return value
+    return f"CASE WHEN {value} < 0 THEN length(CAST(value ->> {size_of} AS BLOB)) ELSE {value} END"
+
+
+# The document: [executions, steps, search], each a list of rows in column order; a search row is
+# [execution id, error texts]. Executions come first (steps reference them); the search body then adds
+# a preview of each stored step output. Steps of an execution deleted meanwhile (clear, retention) are
+# dropped rather than failing the batch.
+_WRITE_TRIGGER = f"""CREATE TEMP TRIGGER {_STAGING}_write BEFORE INSERT ON {_STAGING} BEGIN
+    INSERT INTO workflow_executions ({", ".join(_EXEC_COLUMNS)})
+    SELECT {", ".join(f"value ->> {i}" for i in range(len(_EXEC_COLUMNS)))}
+    FROM json_each(NEW.document, '$[0]') WHERE true
+    ON CONFLICT(id) DO UPDATE SET {_updates(_EXEC_COLUMNS)};
+
+    INSERT INTO execution_steps ({", ".join(_STEP_COLUMNS)})
+    SELECT {", ".join(_step_value(i) for i in range(len(_STEP_COLUMNS)))}
+    FROM json_each(NEW.document, '$[1]')
+    WHERE EXISTS (SELECT 1 FROM workflow_executions WHERE id = value ->> 1)
+    ON CONFLICT(id) DO UPDATE SET {_updates(_STEP_COLUMNS)};
+
     INSERT INTO execution_search (rowid, body)
     SELECT e.rowid, substr(j.value ->> 1 || char(10) || coalesce((
         SELECT group_concat(
@@ -53,16 +72,53 @@ _INSERT_SEARCH = f"""
             char(10))
         FROM execution_steps AS s WHERE s.execution_id = e.id
     ), ''), 1, {SEARCH_BODY_MAX_CHARS})
-    FROM json_each(?) AS j JOIN workflow_executions AS e ON e.id = j.value ->> 0"""
+    FROM json_each(NEW.document, '$[2]') AS j JOIN workflow_executions AS e ON e.id = j.value ->> 0;
+
+    SELECT RAISE(IGNORE);
+END"""
 
 
-def _rows_json(rows: Sequence[Sequence[Any]]) -> str:
-    return _storable_text(json.dumps(rows, ensure_ascii=False, separators=(",", ":")))
+def prepare(connection: sqlite3.Connection) -> None:
+    """Create the staging table and its trigger on the write connection (after migrations). Both are
+    TEMP: they live as long as the connection and never reach the file."""
+    connection.execute(f"CREATE TEMP TABLE {_STAGING} (document TEXT NOT NULL)")
+    connection.execute(_WRITE_TRIGGER)
+
+
+def batch_document(batch: WriteBatch) -> str:
+    """The batch as the writer's JSON document; run on the event loop's thread (see the module notes)."""
+    search = [(text.execution_id, text.body) for text in batch.search]
+    # Rows are tuples in column order, step data dicts included: one encoder call for the whole batch.
+    return to_json((_latest_by_id(batch.executions), _latest_by_id(batch.steps), search))
+
+
+def write_batch(connection: sqlite3.Connection, batch: WriteBatch) -> None:
+    write_document(connection, batch_document(batch), batch)
+
+
+def write_document(connection: sqlite3.Connection, document: str, batch: WriteBatch) -> None:
+    """Commit one batch from its document (``batch`` itself is needed only for text SQLite can't store)."""
+    try:
+        connection.execute(f"INSERT INTO {_STAGING} (document) VALUES (?)", (document,))
+    except UnicodeEncodeError:
+        connection.execute(f"INSERT INTO {_STAGING} (document) VALUES (?)", (_storable_document(batch),))
+
+
+def _storable_document(batch: WriteBatch) -> str:
+    """The document when some text holds a lone surrogate (an error message, a node name, port data),
+    which has no UTF-8 form: SQLite would refuse the whole batch. Text columns get U+FFFD instead; step
+    data is stored as JSON with the surrogate escaped, as ``payload.encode`` stores it."""
+    executions = [_storable_row(row) for row in _latest_by_id(batch.executions)]
+    steps = [_storable_row(_step_values(row)) for row in _latest_by_id(batch.steps)]
+    search = [(_storable_text(text.execution_id), _storable_text(text.body)) for text in batch.search]
+    return to_json((executions, steps, search))
+
+
+def _storable_row(row: Sequence[Any]) -> list[Any]:
+    return [_storable_text(value) if type(value) is str else value for value in row]
 
 
 def _storable_text(text: str) -> str:
-    """A lone surrogate (from an error message, a node name) has no UTF-8 form: SQLite would refuse the
-    whole batch, so it becomes U+FFFD rather than losing every run in the batch."""
     if text.isascii():
         return text
     try:
@@ -73,20 +129,16 @@ def _storable_text(text: str) -> str:
 
 
 def _data_text(data: dict[str, Any]) -> tuple[str, int]:
-    """Step data the recorder left for us to serialize (see ``rows.StepData``), with its size in bytes."""
+    """Step data the recorder left for us to serialize, as text (escaped JSON if it has lone surrogates)."""
     text = to_json(data)  # NaN and Infinity become null, as JSON.stringify writes them
-    if text.isascii():
-        return text, len(text)
     try:
         return text, len(text.encode("utf-8"))
-    except UnicodeEncodeError:  # a lone surrogate: stored as its JSON escape, as payload.encode does
+    except UnicodeEncodeError:
         text = json.dumps(finite(data), separators=(",", ":"))
         return text, len(text)
 
 
 def _step_values(row: StepRow) -> Sequence[Any]:
-    if type(row.input_data) is not dict and type(row.output_data) is not dict:
-        return row
     values: list[Any] = list(row)
     for data, size in ((_INPUT, _INPUT_SIZE), (_OUTPUT, _OUTPUT_SIZE)):
         if type(values[data]) is dict:
@@ -99,57 +151,6 @@ def _latest_by_id(rows: Iterable[Any]) -> list[Any]:
     for row in rows:
         latest[row.id] = row
     return list(latest.values())
-
-
-def write_batch(connection: sqlite3.Connection, batch: WriteBatch) -> None:
-    """One transaction: executions first (steps reference them), then steps, then search bodies."""
-    executions = _latest_by_id(batch.executions)  # rows are tuples in column order
-    steps = [_step_values(row) for row in _latest_by_id(batch.steps)]
-    try:
-        _write(connection, executions, steps, batch.search)
-    except sqlite3.IntegrityError:
-        # Steps of an execution deleted meanwhile (clear, retention) are dropped instead of failing the batch.
-        _write(connection, executions, _with_execution(connection, steps), batch.search)
-
-
-def _with_execution(connection: sqlite3.Connection, steps: list[Sequence[Any]]) -> list[Sequence[Any]]:
-    ids = list({step[1] for step in steps})  # execution_id
-    existing: set[str] = set()
-    for start in range(0, len(ids), _MAX_ROWS_PER_STATEMENT):
-        chunk = ids[start : start + _MAX_ROWS_PER_STATEMENT]
-        marks = ", ".join("?" for _ in chunk)
-        query = f"SELECT id FROM workflow_executions WHERE id IN ({marks})"
-        existing.update(found for (found,) in connection.execute(query, chunk))
-    return [step for step in steps if step[1] in existing]
-
-
-def _write(
-    connection: sqlite3.Connection,
-    executions: list[Any],
-    steps: list[Sequence[Any]],
-    search: list[SearchText],
-) -> None:
-    with transaction(connection):
-        _upsert_rows(connection, "workflow_executions", _EXEC_COLUMNS, executions)
-        _upsert_rows(connection, "execution_steps", _STEP_COLUMNS, steps)
-        if search:
-            connection.execute(_INSERT_SEARCH, (_rows_json([(s.execution_id, s.body) for s in search]),))
-
-
-def _upsert_rows(
-    connection: sqlite3.Connection, table: str, columns: list[str], rows: Sequence[Sequence[Any]]
-) -> None:
-    """Chunks of 2**k rows (largest first), so a table needs at most nine statement texts in the cache."""
-    start = 0
-    while start < len(rows):
-        size = min(_MAX_ROWS_PER_STATEMENT, 1 << ((len(rows) - start).bit_length() - 1))
-        params = [value for row in rows[start : start + size] for value in row]
-        sql = _upsert(table, tuple(columns), size)
-        try:
-            connection.execute(sql, params)
-        except UnicodeEncodeError:
-            connection.execute(sql, [_storable_text(v) if type(v) is str else v for v in params])
-        start += size
 
 
 def mark_interrupted(connection: sqlite3.Connection) -> int:

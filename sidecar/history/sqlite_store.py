@@ -28,6 +28,7 @@ def open_sync(path: Path) -> sqlite3.Connection:
     """A migrated write connection (also used by scripts and crash tests that write without asyncio)."""
     connection = connect(str(path))
     migrate(connection)
+    db_write.prepare(connection)
     return connection
 
 
@@ -68,7 +69,8 @@ class SqliteHistoryStore:
 
     # ---- HistoryStore --------------------------------------------------------------------------------
     async def write(self, batch: WriteBatch) -> None:
-        await self._write(lambda c: db_write.write_batch(c, batch))
+        document = db_write.batch_document(batch)  # here, on the loop's thread: see db_write
+        await self._write(lambda c: db_write.write_document(c, document, batch))
 
     async def mark_interrupted(self) -> int:
         return await self._write(db_write.mark_interrupted)

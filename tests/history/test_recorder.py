@@ -259,6 +259,58 @@ async def test_port_values_json_cannot_write_are_stored_as_javascript_would_send
     assert calc["outputSize"] == len(b'{"result":null}')
 
 
+async def test_lone_surrogates_in_port_values_and_errors_lose_no_run(history: ExecutionHistory) -> None:
+    """Port data keeps the escape (as JSON); a text column gets U+FFFD; the rest of the batch is stored."""
+    odd, plain = history.recorder_for(), history.recorder_for()
+    assert odd is not None
+    assert plain is not None
+    for recorder in (odd, plain):
+        recorder.run_started("r", "f", {"headers": {}, "body": "{}"})
+        recorder.node_started("r", "req", "noodl.cloud.request", {"headers": {}, "body": "{}"})
+        recorder.node_finished("r", "req", "noodl.cloud.request", {"receive": True})
+    odd.node_started("r", "calc", "Expression", {"a": "x\ud800y"})
+    odd.node_failed("r", "calc", "Expression", "bad \udfff value")
+    for recorder in (odd, plain):
+        recorder.run_finished("r", 200, "{}", "responded")
+    assert odd.execution_id is not None
+    assert plain.execution_id is not None
+
+    stored = await history.get_execution(odd.execution_id)
+
+    assert stored is not None
+    calc = stored["steps"][1]
+    assert calc["inputData"] == {"a": "x\ud800y"}
+    assert calc["errorMessage"] == "bad \ufffd value"
+    assert await history.get_execution(plain.execution_id) is not None
+
+
+async def test_steps_of_an_execution_deleted_while_they_were_queued_are_dropped(
+    history: ExecutionHistory,
+) -> None:
+    """Clear or retention may delete an execution whose later steps are still queued: they are dropped
+    and the rest of their batch is stored."""
+    gone, kept = history.recorder_for(), history.recorder_for()
+    assert gone is not None
+    assert kept is not None
+    for recorder in (gone, kept):
+        recorder.run_started("r", "f", {"headers": {}, "body": "{}"})
+        recorder.node_started("r", "req", "noodl.cloud.request", {"headers": {}, "body": "{}"})
+        recorder.node_finished("r", "req", "noodl.cloud.request", {"receive": True})
+    assert gone.execution_id is not None
+    assert kept.execution_id is not None
+    await history.delete(gone.execution_id)  # writes what is queued first
+    for recorder in (gone, kept):
+        recorder.node_started("r", "calc", "Expression", {"a": 1})
+        recorder.node_finished("r", "calc", "Expression", {"result": 2})
+    kept.run_finished("r", 200, "{}", "responded")
+
+    stored = await history.get_execution(kept.execution_id)
+
+    assert stored is not None
+    assert [step["nodeId"] for step in stored["steps"]] == ["req", "calc"]
+    assert await history.get_execution(gone.execution_id) is None
+
+
 async def test_a_run_is_found_by_words_in_its_step_outputs_and_its_error(history: ExecutionHistory) -> None:
     await run_recorded(history, {"flag": True, "name": "Zebediah"})
     await run_recorded(history, {"flag": True, "name": "Ada"}, script="throw new Error('Quetzalcoatl')")
