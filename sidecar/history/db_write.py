@@ -87,9 +87,8 @@ def prepare(connection: sqlite3.Connection) -> None:
 
 def batch_document(batch: WriteBatch) -> str:
     """The batch as the writer's JSON document; run on the event loop's thread (see the module notes)."""
-    search = [(text.execution_id, text.body) for text in batch.search]
     # Rows are tuples in column order, step data dicts included: one encoder call for the whole batch.
-    return to_json((_latest_by_id(batch.executions), _latest_by_id(batch.steps), search))
+    return to_json((_latest_by_id(batch.executions), _latest_by_id(batch.steps), batch.search))
 
 
 def write_batch(connection: sqlite3.Connection, batch: WriteBatch) -> None:

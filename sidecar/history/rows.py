@@ -43,16 +43,16 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def base36(number: int) -> str:
-    digits = []
-    while True:
-        number, rest = divmod(number, 36)
-        digits.append(_BASE36[rest])
-        if number == 0:
-            return "".join(reversed(digits))
-
-
 _BASE36_PAIRS = [a + b for a in _BASE36 for b in _BASE36]  # "00" … "zz": two digits per lookup
+
+
+def base36(number: int) -> str:
+    pairs = []
+    while True:
+        number, rest = divmod(number, 1296)
+        pairs.append(_BASE36_PAIRS[rest])
+        if number == 0:
+            return "".join(reversed(pairs)).lstrip("0") or "0"
 
 
 def new_execution_id(at_ms: int | None = None) -> str:
@@ -124,10 +124,9 @@ class StepRow(NamedTuple):
     output_size: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class SearchText:
+class SearchText(NamedTuple):
     """The full-text body of one finished execution: its error texts; the writer adds its steps' output
-    previews, read back from the stored steps (see ``db_write``)."""
+    previews, read back from the stored steps (see ``db_write``). A named tuple: one per run."""
 
     execution_id: str
     body: str

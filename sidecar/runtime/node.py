@@ -323,8 +323,10 @@ class Node:
         recorder = ctx.step_recorder
         if recorder is not None and self.reported_as is not None:
             recorder = None  # not a canvas node: its owner records the work as its own steps
-        if recorder is not None:
-            ctx.note_node_start(self, self._queued_snapshot())
+        if recorder is not None:  # ctx.note_node_start, inlined: every step of a recorded run
+            ctx._outputs_seen[self.id] = {}
+            queued = {name: values[0] for name, values in self._queue.items() if values}
+            recorder.node_started(ctx.run_id, self.id, self.type_name, queued)
         try:
             while self._dirty and not self._cyclic and not self.deleted:
                 # Pull: update every node connected to an input first (a clean one would return at once).
@@ -339,8 +341,8 @@ class Node:
         finally:
             self._updating = False
             self._updated_once = True
-        if recorder is not None:
-            ctx.note_node_end(self)
+        if recorder is not None:  # ctx.note_node_end, inlined
+            recorder.node_finished(ctx.run_id, self.id, self.type_name, ctx._outputs_seen.pop(self.id, {}))
         if self._cyclic:
             ctx.note_cyclic(self)
 
@@ -364,9 +366,6 @@ class Node:
                 for callback in callbacks:
                     if not self.deleted:
                         callback()
-
-    def _queued_snapshot(self) -> dict[str, Any]:
-        return {name: values[0] for name, values in self._queue.items() if values}
 
     def input_value(self, name: str) -> Any:
         """The last value set on an input, else its declared default (Noodl ``getInputValue``)."""
