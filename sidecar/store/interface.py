@@ -160,7 +160,7 @@ class BatchMethod(enum.Enum):
     DELETE = "delete"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a batch builds one per item, and freezing triples that cost
 class BatchOp:
     """One write of a batch. ``object_id`` is required for SAVE and DELETE."""
 

@@ -122,10 +122,14 @@ def create(
         if is_user and name == "password":
             columns["_hashed_password"] = passwords.hash_password(_password(value))
             continue
-        if name not in schema.fields:
+        field = schema.fields.get(name)
+        if field is None:
             spec = field_spec_for(value)
             assert spec is not None
             schema = ctx.ensure_field(schema, name, spec)
+        elif field.type == "String" and type(value) is str:  # records.encode's first case, inlined
+            columns[name] = value
+            continue
         columns[name] = encode(schema, name, value)
     columns["objectId"] = object_id
     columns["createdAt"] = columns["updatedAt"] = now
