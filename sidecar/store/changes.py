@@ -42,6 +42,8 @@ class ChangeBus:
 
     def emit(self, events: Iterable[ChangeEvent]) -> None:
         """Deliver synchronously to plain listeners; coroutine listeners run as tasks (errors are logged)."""
+        if not self._subscriptions:  # a batch of thousands of rows and nobody listening: common
+            return
         for event in events:
             for subscription in list(self._subscriptions):
                 try:
