@@ -79,7 +79,7 @@ def _project_included(value: Any, keys: list[str]) -> Any:
     return value
 
 
-@dataclass
+@dataclass(slots=True)
 class FieldWrites:
     """What one body asks for, split by kind."""
 
