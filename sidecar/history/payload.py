@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sidecar.jsontext import compact_encoder
 from sidecar.runtime.values import UNDEFINED
 
 MAX_STORED_BYTES = 50 * 1024
@@ -60,19 +61,9 @@ def finite(value: Any) -> Any:
     return value
 
 
-def _make_encoder() -> Callable[[Any], str]:
-    """Compact JSON text. json.dumps builds a new C encoder on every call, a third of its cost on the
-    small payloads of node steps; we build it once (pure-Python fallback when the C accelerator is absent)."""
-    make_c = getattr(json.encoder, "c_make_encoder", None)
-    if make_c is None:
-        slow = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_plain, allow_nan=False)
-        return slow.encode
-    # markers=None: no cycle check, a cyclic value ends in RecursionError, caught like any failure
-    chunks = make_c(None, _plain, json.encoder.encode_basestring, None, ":", ",", False, False, False)
-    return lambda value: "".join(chunks(value, 0))
-
-
-_encode_compact = _make_encoder()
+# No cycle check: values come from JSON or the JS engine; a cyclic one ends in RecursionError, caught
+# like any failure.
+_encode_compact = compact_encoder(allow_nan=False, default=_plain, check_circular=False)
 
 
 def to_json(value: Any) -> str:

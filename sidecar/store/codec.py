@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from sidecar.errors import IncorrectTypeError, InvalidNestedKeyError
+from sidecar.jsontext import compact_encoder
 
 FIELD_TYPES = frozenset(
     {
@@ -67,19 +67,7 @@ def normalise_iso(text: str) -> str:
     return format_iso(moment)
 
 
-def _make_encoder() -> Callable[[Any], str]:
-    """Compact JSON text, non-finite numbers refused. ``JSONEncoder.encode`` builds a new C encoder on every
-    call (about a third of its cost on small values); this one is built once. Pure Python where the C
-    accelerator is missing."""
-    slow = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    make_c = getattr(json.encoder, "c_make_encoder", None)
-    if make_c is None:
-        return slow.encode
-    chunks = make_c({}, slow.default, json.encoder.encode_basestring, None, ":", ",", False, False, False)
-    return lambda value: "".join(chunks(value, 0))
-
-
-_encode_json = _make_encoder()
+_encode_json = compact_encoder(allow_nan=False)
 
 
 def dump_json(value: Any) -> str:

@@ -3,12 +3,13 @@ with the request headers; its ``(status, body)`` is written back as-is."""
 
 from __future__ import annotations
 
-import json
-
 from sidecar.errors import FunctionNotFoundError
+from sidecar.jsontext import compact_encoder
 from sidecar.web.router import Call, Route
 from sidecar.web.services import FunctionRequest
 from sidecar.web.wire import Reply
+
+_params_json = compact_encoder(allow_nan=True)  # json.dumps(params, compact), its encoder built once
 
 
 def not_found(name: str) -> FunctionNotFoundError:
@@ -21,7 +22,7 @@ async def run_function(call: Call) -> Reply:
     if invoker is None:
         raise not_found(name)
     request = FunctionRequest(
-        body=json.dumps(call.params, separators=(",", ":"), ensure_ascii=False),
+        body=_params_json(call.params),
         headers={key.lower(): value for key, value in call.headers.items()},
         caller=call.caller,
     )

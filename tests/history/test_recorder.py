@@ -259,6 +259,24 @@ async def test_port_values_json_cannot_write_are_stored_as_javascript_would_send
     assert calc["outputSize"] == len(b'{"result":null}')
 
 
+async def test_integers_beyond_64_bits_in_port_values_are_stored_exactly(history: ExecutionHistory) -> None:
+    recorder = history.recorder_for()
+    assert recorder is not None
+    recorder.run_started("r", "f", {"headers": {}, "body": "{}"})
+    recorder.node_started("r", "req", "noodl.cloud.request", {"headers": {}, "body": "{}"})
+    recorder.node_finished("r", "req", "noodl.cloud.request", {"receive": True})
+    recorder.node_started("r", "calc", "Expression", {"a": 2**70})
+    recorder.node_finished("r", "calc", "Expression", {"result": -(2**70)})
+    recorder.run_finished("r", 200, "{}", "responded")
+    assert recorder.execution_id is not None
+
+    stored = await history.get_execution(recorder.execution_id)
+
+    assert stored is not None
+    assert stored["steps"][1]["inputData"] == {"a": 2**70}
+    assert stored["steps"][1]["outputData"] == {"result": -(2**70)}
+
+
 async def test_lone_surrogates_in_port_values_and_errors_lose_no_run(history: ExecutionHistory) -> None:
     """Port data keeps the escape (as JSON); a text column gets U+FFFD; the rest of the batch is stored."""
     odd, plain = history.recorder_for(), history.recorder_for()
