@@ -52,7 +52,7 @@ SECRET_KEY = re.compile(
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class Scrubber:
     """Scrubs one run's data; keeps the secret values it has seen so later payloads hide them too."""
 
@@ -61,9 +61,11 @@ class Scrubber:
     def headers(self, headers: Mapping[str, Any]) -> dict[str, Any]:
         clean: dict[str, Any] = {}
         for name, value in headers.items():
-            if name.lower() in SECRET_HEADERS or is_secret_key(name):
+            if _is_secret_header(name):
                 self._remember(value)
                 clean[name] = REDACTED
+            elif type(value) is str and not self.secrets:  # self.value's first case, inlined: every header
+                clean[name] = value
             else:
                 clean[name] = self.value(value)
         return clean
@@ -174,6 +176,12 @@ def _harmless_key(key: object) -> bool:
     if len(_HARMLESS_KEYS) < _HARMLESS_KEYS_MAX:
         _HARMLESS_KEYS.add(key)
     return True
+
+
+@lru_cache(maxsize=1024)
+def _is_secret_header(name: str) -> bool:
+    """Header names repeat request after request; each is judged once."""
+    return name.lower() in SECRET_HEADERS or is_secret_key(name)
 
 
 @lru_cache(maxsize=4096)
