@@ -105,7 +105,6 @@ class RunContext:
         # the runtime may run requested frames at once: nothing of this run could come between.
         self.deferred = 0
         self.frame_number = 0
-        self._outputs_seen: dict[str, dict[str, Any]] = {}
         self._tasks: set[asyncio.Future[Any]] = set()
         # Error scopes (Workflow Try/Catch): a node listed here hands its failures to the handler.
         self.error_scopes: dict[object, Callable[[str, str], None]] = {}
@@ -270,16 +269,17 @@ class RunContext:
         self.step_recorder = self.recorder
 
     def note_node_start(self, node: Node, inputs: dict[str, Any]) -> None:
+        """A step of ``node`` outside its update (the request, a workflow node's own work) begins."""
         assert self.step_recorder is not None
-        self._outputs_seen[node.id] = {}
+        node._recorded_outputs = {}
         self.step_recorder.node_started(self.run_id, node.id, node.type_name, inputs)
 
     def note_output(self, node: Node, name: str, value: Any) -> None:
-        seen = self._outputs_seen.get(node.id)
-        if seen is not None:
-            seen[name] = value
+        recorded = node._recorded_outputs
+        if recorded is not None:
+            recorded[name] = value
 
     def note_node_end(self, node: Node) -> None:
         assert self.step_recorder is not None
-        outputs = self._outputs_seen.pop(node.id, {})
+        outputs, node._recorded_outputs = node._recorded_outputs or {}, None
         self.step_recorder.node_finished(self.run_id, node.id, node.type_name, outputs)

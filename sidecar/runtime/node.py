@@ -51,6 +51,7 @@ class Node:
         "_out_conns",
         "_outputs",
         "_queue",
+        "_recorded_outputs",
         "_sent_counts",
         "_sent_frame",
         "_signals_sent",
@@ -93,6 +94,8 @@ class Node:
         self._sent_frame = -1
         self._sent_counts: dict[str, int] = {}
         self._cyclic = False
+        # While a recorded run's step of this node is open: the outputs it sent, for the recorder.
+        self._recorded_outputs: dict[str, Any] | None = None
         # False while the component is being built: nodes only join the dirty list once all
         # connections exist (Noodl's ``updateOnDirtyFlagging``).
         self.dirty_flagging = False
@@ -231,8 +234,9 @@ class Node:
         value = spec.get(self)
         if value is UNDEFINED:
             return
-        if recorder is not None:
-            self.ctx.note_output(self, name, value)
+        recorded = self._recorded_outputs
+        if recorded is not None:
+            recorded[name] = value
         if connections:
             self._push(name, value, connections)
 
@@ -261,8 +265,9 @@ class Node:
             target.queue_input(port, value)
 
     def send_signal(self, name: str) -> None:
-        if self.ctx.step_recorder is not None:
-            self.ctx.note_output(self, name, True)
+        recorded = self._recorded_outputs
+        if recorded is not None:
+            recorded[name] = True
         connections = self._out_conns.get(name)
         if connections:
             self._count_sent(name, 2)
@@ -324,7 +329,7 @@ class Node:
         if recorder is not None and self.reported_as is not None:
             recorder = None  # not a canvas node: its owner records the work as its own steps
         if recorder is not None:  # ctx.note_node_start, inlined: every step of a recorded run
-            ctx._outputs_seen[self.id] = {}
+            self._recorded_outputs = {}
             queued = {name: values[0] for name, values in self._queue.items() if values}
             recorder.node_started(ctx.run_id, self.id, self.type_name, queued)
         try:
@@ -342,7 +347,8 @@ class Node:
             self._updating = False
             self._updated_once = True
         if recorder is not None:  # ctx.note_node_end, inlined
-            recorder.node_finished(ctx.run_id, self.id, self.type_name, ctx._outputs_seen.pop(self.id, {}))
+            outputs, self._recorded_outputs = self._recorded_outputs or {}, None
+            recorder.node_finished(ctx.run_id, self.id, self.type_name, outputs)
         if self._cyclic:
             ctx.note_cyclic(self)
 
