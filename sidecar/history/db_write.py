@@ -87,6 +87,25 @@ def prepare(connection: sqlite3.Connection) -> None:
     connection.execute(_WRITE_TRIGGER)
 
 
+# Rows per document: a backlog (the disk stalled while runs went on) is written as several documents, each
+# encoded in a few milliseconds, so the loop's thread is never held for long.
+MAX_DOCUMENT_ROWS = 5_000
+
+
+def split_batch(batch: WriteBatch) -> list[WriteBatch]:
+    """``batch`` in parts of at most ``MAX_DOCUMENT_ROWS`` rows, to be written in order: executions, then
+    steps, then search bodies, so each part finds the executions its rows refer to already written."""
+    rows = MAX_DOCUMENT_ROWS
+    if len(batch) <= rows:
+        return [batch]
+    parts: list[WriteBatch] = []
+    for kind in ("executions", "steps", "search"):
+        items: list[Any] = getattr(batch, kind)
+        for start in range(0, len(items), rows):
+            parts.append(WriteBatch(**{kind: items[start : start + rows]}))
+    return parts
+
+
 def batch_document(batch: WriteBatch) -> str:
     """The batch as the writer's JSON document; run on the event loop's thread (see the module notes).
 

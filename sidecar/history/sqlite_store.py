@@ -7,6 +7,7 @@ get answer while a batch commits (WAL). sqlite3 errors are translated to ``Histo
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -69,8 +70,9 @@ class SqliteHistoryStore:
 
     # ---- HistoryStore --------------------------------------------------------------------------------
     async def write(self, batch: WriteBatch) -> None:
-        document = db_write.batch_document(batch)  # here, on the loop's thread: see db_write
-        await self._write(lambda c: db_write.write_document(c, document, batch))
+        for part in db_write.split_batch(batch):
+            document = db_write.batch_document(part)  # here, on the loop's thread: see db_write
+            await self._write(functools.partial(db_write.write_document, document=document, batch=part))
 
     async def mark_interrupted(self) -> int:
         return await self._write(db_write.mark_interrupted)

@@ -7,8 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sidecar.events import EventBus
-from sidecar.history import ExecutionHistory, HistoryConfig, HistoryRecorder, RunTrigger
+from sidecar.history import ExecutionHistory, HistoryConfig, HistoryRecorder, RunTrigger, db_write
 from sidecar.history.rows import WriteBatch
 from sidecar.history.writer import HistoryWriter
 from sidecar.runtime import Recorder, Runtime, make_request
@@ -257,6 +259,33 @@ async def test_port_values_json_cannot_write_are_stored_as_javascript_would_send
     assert calc["outputData"] == {"result": None}
     assert calc["inputSize"] == len('{"a":null,"b":"é"}'.encode())
     assert calc["outputSize"] == len(b'{"result":null}')
+
+
+async def test_a_backlog_is_written_in_parts_and_loses_nothing(
+    history: ExecutionHistory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch larger than one document (the disk stalled while runs went on) is split: executions first,
+    so every step finds its execution already written."""
+    monkeypatch.setattr(db_write, "MAX_DOCUMENT_ROWS", 3)
+    recorders = [history.recorder_for() for _ in range(4)]
+    for recorder in recorders:
+        assert recorder is not None
+        recorder.run_started("r", "f", {"headers": {}, "body": "{}"})
+        recorder.node_started("r", "req", "noodl.cloud.request", {"headers": {}, "body": "{}"})
+        recorder.node_finished("r", "req", "noodl.cloud.request", {"receive": True})
+        recorder.node_started("r", "calc", "Expression", {"a": 1})
+        recorder.node_finished("r", "calc", "Expression", {"result": "needle"})
+        recorder.run_finished("r", 200, "{}", "responded")
+
+    for recorder in recorders:
+        assert recorder is not None
+        assert recorder.execution_id is not None
+        stored = await history.get_execution(recorder.execution_id)
+        assert stored is not None
+        assert stored["status"] == "success"
+        assert [step["nodeId"] for step in stored["steps"]] == ["req", "calc"]
+    found = await history.list_executions({"search": "needle"})
+    assert len(found["executions"]) == 4
 
 
 async def test_integers_beyond_64_bits_in_port_values_are_stored_exactly(history: ExecutionHistory) -> None:
