@@ -154,6 +154,8 @@ def to_sql(field_type: str, value: Any, field_name: str, class_name: str) -> Any
         return float(value)
     if field_type == "Boolean" and type(value) is bool:
         return 1 if value else 0
+    if field_type == "Array" and type(value) is list and all(type(item) is str for item in value):
+        return _encode_json(value)  # strings only (tags, names): nothing to canonicalise or refuse
     actual = infer_type(value)
     if actual != field_type:
         raise IncorrectTypeError(
