@@ -104,7 +104,8 @@ def create(
 ) -> tuple[CreateResult, Events]:
     schema = ctx.schema_for_write(class_name)
     clp.check(schema.clp, "create", ctx.caller, class_name)
-    object_id = _new_object_id(body.get("objectId"))
+    given_id = body.get("objectId")
+    object_id = uuid4_text() if given_id is None else _client_object_id(given_id)
     writes = split_body(body, creating=True)
     is_user = class_name == "_User"
     if class_name == "_Role":
@@ -294,9 +295,7 @@ uuid4_text = _random_ids.take
 """A random (version 4) UUID as text."""
 
 
-def _new_object_id(given: Any) -> str:
-    if given is None:
-        return uuid4_text()
+def _client_object_id(given: Any) -> str:
     if not isinstance(given, str) or not CLIENT_ID_RE.match(given):
         raise InvalidKeyNameError('objectId must be a string of 1 to 128 letters, digits, "-" or "_".')
     return given
