@@ -39,11 +39,12 @@ class Payload:
 
 
 def _plain(value: Any) -> Any:
-    """Fallback for json.dumps: mappings and iterables become objects and arrays; anything else fails."""
-    if isinstance(value, Mapping):
-        return dict(value)
+    """Fallback for the encoders: mappings and iterables become objects and arrays; anything else fails.
+    Tuples first: the writer's rows are named tuples, one call per row."""
     if isinstance(value, set | frozenset | tuple):
         return list(value)
+    if isinstance(value, Mapping):
+        return dict(value)
     if value is UNDEFINED:
         return None
     to_json_method = getattr(value, "to_json", None)  # Noodl objects serialise themselves
@@ -73,7 +74,11 @@ def to_json(value: Any) -> str:
     try:
         return orjson.dumps(value, default=_plain).decode()  # several times faster than the json module
     except orjson.JSONEncodeError:  # integers beyond 64 bits, lone surrogates, non-string keys, cycles
-        pass
+        return _json_module_text(value)
+
+
+def _json_module_text(value: Any) -> str:
+    """``to_json`` for what orjson refuses."""
     try:
         return _encode_compact(value)
     except ValueError:
@@ -92,7 +97,7 @@ def encode(value: Any, limit: int = MAX_STORED_BYTES) -> Payload:
         text, size = encoded.decode(), len(encoded)
     except orjson.JSONEncodeError:  # what orjson refuses (see to_json) goes the slow way
         try:
-            text = to_json(value)
+            text = _json_module_text(value)
         except (TypeError, ValueError, RecursionError):
             return Payload(SERIALIZE_FAILED, len(SERIALIZE_FAILED))
         size = len(text) if text.isascii() else _utf8_size(text)

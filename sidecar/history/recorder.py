@@ -62,6 +62,9 @@ class RunTrigger:
     """More metadata, e.g. ``{"retryOf": <executionId>}`` for a re-run."""
 
 
+_WEBHOOK = RunTrigger()  # a run with no trigger details: one shared instance rather than one per run
+
+
 @dataclass(slots=True)
 class _OpenStep:
     """A node whose work has started; becomes a StepRow when it ends (one row build per step).
@@ -424,7 +427,7 @@ class HistoryRecorder:
         self, trigger: RunTrigger | None = None, node_names: Mapping[str, str] | None = None
     ) -> RunRecorder:
         """``node_names`` maps canvas node ids to labels (``node_name``); the hooks do not carry labels."""
-        trigger = trigger or _WEBHOOK  # one shared instance: a frozen dataclass per run costs microseconds
+        trigger = trigger or _WEBHOOK
         names = node_names or {}
         if _plain_trigger(trigger):
             return RunRecorder(
@@ -445,9 +448,6 @@ class HistoryRecorder:
         metadata.update({key: value for key, value in optional.items() if value is not None})
         metadata.update(trigger.extra)
         return RunRecorder(self._writer, self._bus, self._backend_id, metadata, trigger, names)
-
-
-_WEBHOOK = RunTrigger()
 
 
 class RejectedFire(Protocol):

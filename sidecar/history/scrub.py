@@ -64,8 +64,6 @@ class Scrubber:
             if _is_secret_header(name):
                 self._remember(value)
                 clean[name] = REDACTED
-            elif type(value) is str and not self.secrets:  # self.value's first case, inlined: every header
-                clean[name] = value
             else:
                 clean[name] = self.value(value)
         return clean

@@ -42,7 +42,6 @@ def validate_field_name(name: object) -> str:
     return name
 
 
-@functools.lru_cache(maxsize=4096)
 @functools.lru_cache(maxsize=4096)  # every key of every written object: the same few names, over and over
 def is_valid_field_name(name: str) -> bool:
     return bool(_NAME_RE.match(name)) and name not in ("className", "length")

@@ -147,8 +147,6 @@ def encode(schema: ClassSchema, name: str, value: Any) -> Any:
         return value
     if kind == "Number" and value_type is int:
         return float(value)
-    if kind == "Boolean" and value_type is bool:
-        return 1 if value else 0
     if value is None:
         return None
     pointer_class = value.get("className") if kind == "Pointer" and isinstance(value, dict) else None
