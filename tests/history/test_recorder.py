@@ -11,6 +11,7 @@ import pytest
 
 from sidecar.events import EventBus
 from sidecar.history import ExecutionHistory, HistoryConfig, HistoryRecorder, RunTrigger, db_write
+from sidecar.history.recorder import RunRecorder
 from sidecar.history.rows import WriteBatch
 from sidecar.history.writer import HistoryWriter
 from sidecar.runtime import Recorder, Runtime, make_request
@@ -43,6 +44,16 @@ async def run_recorded(
 def database_bytes(data_dir: Path) -> bytes:
     """Every byte of the history database, its WAL and shared-memory files included."""
     return b"".join(p.read_bytes() for p in data_dir.iterdir() if p.name.startswith("executions.sqlite"))
+
+
+def request_received(history: ExecutionHistory) -> RunRecorder:
+    """A recorder whose run has started and whose Request node has taken the (empty) request."""
+    recorder = history.recorder_for()
+    assert recorder is not None
+    recorder.run_started("r", "f", {"headers": {}, "body": "{}"})
+    recorder.node_started("r", "req", "noodl.cloud.request", {"headers": {}, "body": "{}"})
+    recorder.node_finished("r", "req", "noodl.cloud.request", {"receive": True})
+    return recorder
 
 
 async def test_steps_carry_canvas_node_ids_in_execution_order_with_data(history: ExecutionHistory) -> None:
@@ -241,11 +252,7 @@ async def test_port_values_json_cannot_write_are_stored_as_javascript_would_send
 ) -> None:
     """A step's small port dicts are serialized by the writer with its batch: NaN and Infinity become null
     (JSON.stringify), and the sizes are those of the stored text."""
-    recorder = history.recorder_for()
-    assert recorder is not None
-    recorder.run_started("r", "f", {"headers": {}, "body": "{}"})
-    recorder.node_started("r", "req", "noodl.cloud.request", {"headers": {}, "body": "{}"})
-    recorder.node_finished("r", "req", "noodl.cloud.request", {"receive": True})
+    recorder = request_received(history)
     recorder.node_started("r", "calc", "Expression", {"a": float("nan"), "b": "é"})
     recorder.node_finished("r", "calc", "Expression", {"result": float("inf")})
     recorder.run_finished("r", 200, '{"result":{}}', "responded")
@@ -267,18 +274,13 @@ async def test_a_backlog_is_written_in_parts_and_loses_nothing(
     """A batch larger than one document (the disk stalled while runs went on) is split: executions first,
     so every step finds its execution already written."""
     monkeypatch.setattr(db_write, "MAX_DOCUMENT_ROWS", 3)
-    recorders = [history.recorder_for() for _ in range(4)]
+    recorders = [request_received(history) for _ in range(4)]
     for recorder in recorders:
-        assert recorder is not None
-        recorder.run_started("r", "f", {"headers": {}, "body": "{}"})
-        recorder.node_started("r", "req", "noodl.cloud.request", {"headers": {}, "body": "{}"})
-        recorder.node_finished("r", "req", "noodl.cloud.request", {"receive": True})
         recorder.node_started("r", "calc", "Expression", {"a": 1})
         recorder.node_finished("r", "calc", "Expression", {"result": "needle"})
         recorder.run_finished("r", 200, "{}", "responded")
 
     for recorder in recorders:
-        assert recorder is not None
         assert recorder.execution_id is not None
         stored = await history.get_execution(recorder.execution_id)
         assert stored is not None
@@ -289,11 +291,7 @@ async def test_a_backlog_is_written_in_parts_and_loses_nothing(
 
 
 async def test_integers_beyond_64_bits_in_port_values_are_stored_exactly(history: ExecutionHistory) -> None:
-    recorder = history.recorder_for()
-    assert recorder is not None
-    recorder.run_started("r", "f", {"headers": {}, "body": "{}"})
-    recorder.node_started("r", "req", "noodl.cloud.request", {"headers": {}, "body": "{}"})
-    recorder.node_finished("r", "req", "noodl.cloud.request", {"receive": True})
+    recorder = request_received(history)
     recorder.node_started("r", "calc", "Expression", {"a": 2**70})
     recorder.node_finished("r", "calc", "Expression", {"result": -(2**70)})
     recorder.run_finished("r", 200, "{}", "responded")
@@ -308,13 +306,7 @@ async def test_integers_beyond_64_bits_in_port_values_are_stored_exactly(history
 
 async def test_lone_surrogates_in_port_values_and_errors_lose_no_run(history: ExecutionHistory) -> None:
     """Port data keeps the escape (as JSON); a text column gets U+FFFD; the rest of the batch is stored."""
-    odd, plain = history.recorder_for(), history.recorder_for()
-    assert odd is not None
-    assert plain is not None
-    for recorder in (odd, plain):
-        recorder.run_started("r", "f", {"headers": {}, "body": "{}"})
-        recorder.node_started("r", "req", "noodl.cloud.request", {"headers": {}, "body": "{}"})
-        recorder.node_finished("r", "req", "noodl.cloud.request", {"receive": True})
+    odd, plain = request_received(history), request_received(history)
     odd.node_started("r", "calc", "Expression", {"a": "x\ud800y"})
     odd.node_failed("r", "calc", "Expression", "bad \udfff value")
     for recorder in (odd, plain):
@@ -336,13 +328,7 @@ async def test_steps_of_an_execution_deleted_while_they_were_queued_are_dropped(
 ) -> None:
     """Clear or retention may delete an execution whose later steps are still queued: they are dropped
     and the rest of their batch is stored."""
-    gone, kept = history.recorder_for(), history.recorder_for()
-    assert gone is not None
-    assert kept is not None
-    for recorder in (gone, kept):
-        recorder.run_started("r", "f", {"headers": {}, "body": "{}"})
-        recorder.node_started("r", "req", "noodl.cloud.request", {"headers": {}, "body": "{}"})
-        recorder.node_finished("r", "req", "noodl.cloud.request", {"receive": True})
+    gone, kept = request_received(history), request_received(history)
     assert gone.execution_id is not None
     assert kept.execution_id is not None
     await history.delete(gone.execution_id)  # writes what is queued first
