@@ -1,7 +1,9 @@
 """The embedded JavaScript engine (QuickJS) for Expression and Function nodes.
 
 Chosen by measurement on the target machine (2 vCPU): calling a compiled function costs ~0.7 µs
-with ``quickjs`` versus ~130 µs with ``mini-racer`` (V8) and ~22 µs with ``dukpy``.
+with QuickJS versus ~130 µs with ``mini-racer`` (V8) and ~22 µs with ``dukpy``. The binding is
+``quickjs-ng`` (the maintained QuickJS fork): the archived ``quickjs`` package's 2021 engine could
+crash the process when a script ran out of memory at an unlucky allocation.
 
 Limits: every call into the engine runs under a time limit (the smaller of the per-call limit and
 what is left of the run's script budget), so a script never blocks the event loop for longer; the

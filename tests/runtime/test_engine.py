@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -11,7 +14,9 @@ import pytest
 
 from sidecar.errors import WorkflowExportError
 from sidecar.runtime import JsEngine, JsLimits, Outcome, Runtime, make_request
+from tests.conftest import PROJECT_ROOT
 from tests.runtime.graphs import component, conn, export, node, request_node, response_node, run_graph
+from tests.runtime.memory_hog_child import HOG_SCRIPTS
 
 SEND = conn("req", "receive", "resp", "send")
 
@@ -210,6 +215,25 @@ async def test_a_script_filling_memory_with_small_objects_hits_the_memory_limit(
             400,
             '{"error":"script exceeded the memory limit"}',
         ), hog_script
+
+
+def test_running_out_of_memory_anywhere_fails_the_run_and_never_the_process() -> None:
+    # Sweep the heap limit so each hog runs out at a different allocation inside the engine.
+    lowest, highest, step = 1_000_000, 4_000_000, 25_000
+    child = subprocess.run(
+        [sys.executable, "-m", "tests.runtime.memory_hog_child", str(lowest), str(highest), str(step)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    answers = collections.Counter(line.split(" ", 1)[1] for line in child.stdout.splitlines())
+    limits = (highest - lowest) // step + 1
+    assert answers == {
+        '400 {"error":"script exceeded the memory limit"}': limits * len(HOG_SCRIPTS),
+        '200 {"result":{"x":42}}': limits,
+    }
 
 
 async def test_scripts_have_no_file_system_or_network() -> None:
