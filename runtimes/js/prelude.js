@@ -13,9 +13,63 @@ var __noodl = (function () {
   var fns = Object.create(null);
   var isModel = new WeakSet();
   var AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+  // The unguarded originals (see guardArrayLoops), for the bridge's own hot paths.
+  var arraySlice = Array.prototype.slice;
+  var arrayConcat = Array.prototype.concat;
   var MATH_NAMES = ["min", "max", "cos", "sin", "tan", "sqrt", "pi", "round", "floor", "ceil", "abs", "random"];
   var MATH_VALUES = [Math.min, Math.max, Math.cos, Math.sin, Math.tan, Math.sqrt, Math.PI, Math.round,
     Math.floor, Math.ceil, Math.abs, Math.random];
+
+  // These Array methods loop over indexes up to `length` in C, where QuickJS never checks the
+  // time limit. On a sparse array or an array-like with a huge length, which costs no memory, one
+  // call would hold the whole process for minutes. The engine passes a length no real array can
+  // reach within the memory limit (and whose loop takes under a second); longer is refused.
+  var LOOPING_ARRAY_METHODS = ["concat", "copyWithin", "fill", "flat", "flatMap", "join", "reverse", "shift",
+    "slice", "sort", "splice", "toLocaleString", "unshift"];
+
+  function guardArrayLoops(maxLength) {
+    function check(name, value) {
+      if (value === null || (typeof value !== "object" && typeof value !== "string")) return;
+      var length = Number(value.length);
+      if (length > maxLength) {
+        throw new RangeError("Array.prototype." + name + " refused an array of length " + length +
+          ": longer than any array that fits in the memory limit");
+      }
+    }
+    function checkNested(name, array, depth) {
+      check(name, array);
+      if (!(depth > 0) || !Array.isArray(array)) return;
+      for (var i = 0; i < array.length; i++) {
+        if (Array.isArray(array[i])) checkNested(name, array[i], depth - 1);
+      }
+    }
+    function checkArguments(name, target, args) {
+      if (name === "concat") {
+        for (var i = 0; i < args.length; i++) {
+          var arg = args[i];
+          if (arg !== null && typeof arg === "object" && (Array.isArray(arg) || arg[Symbol.isConcatSpreadable])) {
+            check(name, arg);
+          }
+        }
+      } else if (name === "flat") {
+        checkNested(name, target, args.length === 0 || args[0] === undefined ? 1 : Number(args[0]));
+      } else if (name === "flatMap") {
+        checkNested(name, target, 1);  // the mapper's results are checked only by the time limit
+      }
+    }
+    LOOPING_ARRAY_METHODS.forEach(function (name) {
+      var original = Array.prototype[name];
+      var guarded = {
+        [name]: function () {
+          if (this !== null && this !== undefined) check(name, Object(this));
+          checkArguments(name, this, arguments);
+          return Reflect.apply(original, this, arguments);
+        },
+      }[name];
+      Object.defineProperty(guarded, "length", { value: original.length });
+      Object.defineProperty(Array.prototype, name, { value: guarded, writable: true, configurable: true });
+    });
+  }
 
   function encode(value) {
     if (value === undefined) return "";
@@ -272,8 +326,8 @@ var __noodl = (function () {
     callExpressionDirect: function (fnId) {
       // Arguments arrive as JS primitives; the result comes back tagged so Python can tell
       // undefined from null and a string from encoded JSON without parsing primitives.
-      var args = Array.prototype.slice.call(arguments, 1);
-      var r = fns[fnId].apply(null, MATH_VALUES.concat(args));
+      var args = arraySlice.call(arguments, 1);
+      var r = fns[fnId].apply(null, arrayConcat.call(MATH_VALUES, args));
       if (r === null || typeof r === "number" || typeof r === "boolean") return r;
       // The binding ends a returned string at its first NUL: such a string travels as JSON.
       if (typeof r === "string") return r.indexOf("\u0000") < 0 ? "s" + r : "j" + encode(r);
@@ -281,7 +335,7 @@ var __noodl = (function () {
     },
     callExpression: function (fnId, argsJson) {
       var args = JSON.parse(argsJson);
-      return encode(fns[fnId].apply(null, MATH_VALUES.concat(args)));
+      return encode(fns[fnId].apply(null, arrayConcat.call(MATH_VALUES, args)));
     },
     compileFunction: function (fnId, script) {
       fns[fnId] = new AsyncFunction("Inputs", "Outputs", "Noodl", "Component", script);
@@ -330,6 +384,7 @@ var __noodl = (function () {
       if (ok) call.resolve(valueJson === "" ? undefined : decode(run, valueJson));
       else call.reject(new Error(valueJson));
     },
+    guardArrayLoops: guardArrayLoops,
     takeEffects: function (id) {
       var run = runs[id];
       var changed = {};

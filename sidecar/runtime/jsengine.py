@@ -43,6 +43,10 @@ MEMORY_LIMIT_MESSAGE = "script exceeded the memory limit"
 # Values the binding converts to JS primitives exactly; it truncates ints to 32 bits.
 _DIRECT_TYPES = frozenset({str, bool, float, type(None)})
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+# What one array element costs QuickJS: no array longer than memory_bytes / this can exist. Below
+# 2**24 elements even a sparse array's loop in C takes well under a second, so it is not refused.
+_JS_VALUE_BYTES = 16
+_SHORTEST_ARRAY_GUARD = 2**24
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 
@@ -85,6 +89,8 @@ class JsEngine:
         ctx.set_memory_limit(self.limits.memory_bytes)
         ctx.set_max_stack_size(self.limits.stack_bytes)
         ctx.eval(PRELUDE_PATH.read_text(encoding="utf-8"))
+        longest = max(self.limits.memory_bytes // _JS_VALUE_BYTES, _SHORTEST_ARRAY_GUARD)
+        ctx.eval(f"__noodl.guardArrayLoops({longest})")
         self._api = {name: ctx.eval(f"__noodl.{name}") for name in _API_NAMES}
         ctx.set_time_limit(self.limits.call_seconds)
         return ctx

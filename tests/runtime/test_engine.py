@@ -236,6 +236,44 @@ def test_running_out_of_memory_anywhere_fails_the_run_and_never_the_process() ->
     }
 
 
+async def test_array_methods_that_loop_in_c_refuse_lengths_no_real_array_has() -> None:
+    # QuickJS checks the time limit only between JS steps: these loops would otherwise run for minutes.
+    script = """
+    const huge = new Array(2 ** 32 - 1);
+    const arrayLike = { length: 2 ** 53 - 1 };
+    const attempts = [
+      () => huge.join(""), () => String(huge), () => huge.slice(), () => huge.sort((a, b) => a - b),
+      () => huge.reverse(), () => [huge].flat(), () => [].concat(huge),
+      () => Array.prototype.splice.call(arrayLike, 0, 1), () => Array.prototype.shift.call(arrayLike),
+      () => Array.prototype.unshift.call(arrayLike, 1),
+      () => Array.prototype.copyWithin.call(arrayLike, 0, 1),
+      () => Array.prototype.toLocaleString.call(arrayLike),
+    ];
+    Outputs.errors = attempts.map((attempt) => {
+      try { attempt(); return "finished"; } catch (e) { return e.name; }
+    });
+    Outputs.usual = [
+      [3, 1, 2].sort().join("-"), [1, [2, [3]]].flat(Infinity), [1].concat([2], 3),
+      "abc".split("").reverse().join(""),
+    ];
+    Outputs.Done();
+    """
+    nodes = [_function_node(script, outputs=("errors", "usual")), response_node()]
+    connections = [
+        conn("req", "receive", "fn", "run"),
+        conn("fn", "out-errors", "resp", "pm-errors"),
+        conn("fn", "out-usual", "resp", "pm-usual"),
+        conn("fn", "out-Done", "resp", "send"),
+    ]
+    started = time.monotonic()
+    status, body = await run_graph(nodes, connections, timeout_seconds=30)
+    assert time.monotonic() - started < 5  # without the guard: minutes
+    assert status == 200
+    assert json.loads(body) == {
+        "result": {"errors": ["RangeError"] * 12, "usual": ["1-2-3", [1, 2, 3], [1, 2, 3], "cba"]}
+    }
+
+
 async def test_scripts_have_no_file_system_or_network() -> None:
     script = (
         "Outputs.kinds = [typeof require, typeof fetch, typeof process, typeof std, typeof os];\n"
