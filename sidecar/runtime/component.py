@@ -125,6 +125,7 @@ class ComponentInputs(Node):
     TYPE = "Component Inputs"
     DISPLAY_NAME = "Component Inputs"
     CATEGORY = "Component Utilities"
+    SHARES_DYNAMIC_PORTS = True
 
     def __init__(self, ctx: RunContext, node_id: str, owner: ComponentInstance) -> None:
         super().__init__(ctx, node_id)
@@ -143,6 +144,7 @@ class ComponentOutputs(Node):
     TYPE = "Component Outputs"
     DISPLAY_NAME = "Component Outputs"
     CATEGORY = "Component Utilities"
+    SHARES_DYNAMIC_PORTS = True
 
     def __init__(self, ctx: RunContext, node_id: str, owner: ComponentInstance) -> None:
         super().__init__(ctx, node_id)
@@ -173,6 +175,21 @@ def instantiate(ctx: RunContext, component: ComponentDef, instance_id: str) -> C
     return instance
 
 
+# Per component: the port tables each node had once its scope was built, for the node types that
+# share dynamic ports. The next build hands copies to the new nodes, so wiring finds every port at
+# once instead of making and registering it again.
+_BUILT_PORTS: dict[int, tuple[ComponentDef, dict[str, _PortTables]]] = {}
+# (node class, inputs, outputs); None where the node kept its class's static table.
+_PortTables = tuple[type[Node], dict[str, InputSpec] | None, dict[str, OutputSpec] | None]
+
+
+def _built_ports(component: ComponentDef) -> dict[str, _PortTables]:
+    cached = _BUILT_PORTS.get(id(component))
+    if cached is None or cached[0] is not component:
+        cached = _BUILT_PORTS[id(component)] = (component, {})
+    return cached[1]
+
+
 def populate(ctx: RunContext, instance: ComponentInstance) -> None:
     """Build a component's scope as Noodl's ``NodeScope.setComponentModel`` does.
 
@@ -180,9 +197,10 @@ def populate(ctx: RunContext, instance: ComponentInstance) -> None:
     made in export order, then nodes join the frame's dirty list in creation order.
     """
     component = instance.component
+    built_ports = _built_ports(component)
     created: list[Node] = []
     for node_def in creation_order(component):
-        node = _create_node(ctx, node_def, instance)
+        node = _create_node(ctx, node_def, instance, built_ports)
         if node is not None:
             instance.inner[node_def.id] = node
             created.append(node)
@@ -192,6 +210,12 @@ def populate(ctx: RunContext, instance: ComponentInstance) -> None:
         node.dirty_flagging = True
         if node._dirty:
             node.perform_dirty_update()
+        if node.SHARES_DYNAMIC_PORTS and node.id not in built_ports:
+            built_ports[node.id] = (
+                type(node),
+                None if node._inputs is node._static_inputs else dict(node._inputs),
+                None if node._outputs is node._static_outputs else dict(node._outputs),
+            )
 
 
 def _connect(instance: ComponentInstance, conn: ConnectionDef) -> None:
@@ -212,7 +236,9 @@ def _connect(instance: ComponentInstance, conn: ConnectionDef) -> None:
     source.connect_output(output, target, conn.target_port)
 
 
-def _create_node(ctx: RunContext, node_def: NodeDef, owner: ComponentInstance) -> Node | None:
+def _create_node(
+    ctx: RunContext, node_def: NodeDef, owner: ComponentInstance, built_ports: dict[str, _PortTables]
+) -> Node | None:
     services = ctx.services
     node: Node
     if node_def.type == ComponentInputs.TYPE:
@@ -231,6 +257,14 @@ def _create_node(ctx: RunContext, node_def: NodeDef, owner: ComponentInstance) -
             return None  # unknown types were reported at load (spec §1.6)
         node = node_class(ctx, node_def.id)
         node.setup(node_def)
+    if node.SHARES_DYNAMIC_PORTS:
+        tables = built_ports.get(node_def.id)
+        if tables is not None and tables[0] is type(node):
+            inputs, outputs = tables[1], tables[2]
+            if inputs is not None:  # copies: a node may still register ports while it runs
+                node._inputs = dict(inputs)
+            if outputs is not None:
+                node._outputs = dict(outputs)
     ctx.nodes.append(node)
     node.apply_parameters(node_def.parameters)
     return node

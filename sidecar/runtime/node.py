@@ -34,6 +34,10 @@ class Node:
     OUTPUTS: ClassVar[tuple[OutputSpec, ...]] = ()
     _static_inputs: ClassVar[dict[str, InputSpec]] = {}  # never mutated: shared by every instance
     _static_outputs: ClassVar[dict[str, OutputSpec]] = {}
+    # True when make_dynamic_input/output give the same specs for the same node definition, none of
+    # them tied to this node: a later build of the node may then start with the ports an earlier one
+    # registered (see component.populate).
+    SHARES_DYNAMIC_PORTS: ClassVar[bool] = False
     # The canvas node this node's failures are reported under when it is none itself (a component
     # instance a For Each, Try/Catch or Retry node creates per item); such a node's updates are no steps.
     reported_as: str | None = None

@@ -38,5 +38,19 @@ async def test_conformance_case(case: dict[str, Any], shared_dir: Path) -> None:
         assert (response.status_code, response.body) == (want["statusCode"], want["body"])
 
 
+ANSWERED = [case for case in CASES if not case["expected"].get("timeout")]
+
+
+@pytest.mark.parametrize("case", ANSWERED, ids=[case["id"] for case in ANSWERED])
+async def test_a_function_answers_the_same_on_every_run(case: dict[str, Any]) -> None:
+    # Later runs reuse what earlier builds learned (port tables, compiled scripts): never their state.
+    runtime = Runtime.from_export(load_conformance_export(case["export"]), timeout_seconds=TIMEOUT_SECONDS)
+    want = case["expected"]["response"] if case["expected"]["ok"] else case["expected"]["isolate_response"]
+
+    for _ in range(3):
+        response = await runtime.run(case["function"], _request_of(case))
+        assert (response.status_code, response.body) == (want["statusCode"], want["body"])
+
+
 def test_every_recorded_case_is_collected(shared_dir: Path) -> None:
     assert len(CASES) >= 20

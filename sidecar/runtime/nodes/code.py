@@ -96,6 +96,7 @@ class ExpressionNode(Node):
     TYPE = "Expression"
     DISPLAY_NAME = "Expression"
     CATEGORY = "CustomCode"
+    SHARES_DYNAMIC_PORTS = True
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -203,6 +204,7 @@ class FunctionNode(ScriptHostNode):
     TYPE = "JavaScriptFunction"
     DISPLAY_NAME = "Function"
     CATEGORY = "CustomCode"
+    SHARES_DYNAMIC_PORTS = True
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)

@@ -69,6 +69,7 @@ class RequestNode(Node):
     TYPE = "noodl.cloud.request"
     DISPLAY_NAME = "Request"
     CATEGORY = "Cloud"
+    SHARES_DYNAMIC_PORTS = True
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -189,6 +190,7 @@ class ResponseNode(Node):
     TYPE = "noodl.cloud.response"
     DISPLAY_NAME = "Response"
     CATEGORY = "Cloud"
+    SHARES_DYNAMIC_PORTS = True
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
