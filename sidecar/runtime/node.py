@@ -366,7 +366,14 @@ class Node:
             for name in names:
                 values = queue[name]  # names are never removed, except at teardown (checked below)
                 if values:
-                    self.set_input(name, values.pop(0))
+                    spec = self._inputs.get(name)
+                    plain_set = spec.plain_set if spec is not None else None
+                    if plain_set is not None:  # set_input, inlined for plain inputs: the hottest call
+                        value = values.pop(0)
+                        self.input_values[name] = value
+                        plain_set(self, value)
+                    else:
+                        self.set_input(name, values.pop(0))
                     if self.deleted:  # the run settled meanwhile; nothing after teardown is observable
                         return
                     if values:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sidecar.runtime.values import UNDEFINED
@@ -26,6 +26,13 @@ class InputSpec:
     display_name: str | None = None
     group: str | None = None
     priority: int = 0
+    # ``set`` when setting a value is all the input does (not a signal, not an array input, whose
+    # string values are evaluated first): the node's drain then calls it without set_input.
+    plain_set: Setter | None = field(init=False, default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.on_signal is None and self.type != "array":
+            object.__setattr__(self, "plain_set", self.set)
 
     @property
     def is_signal(self) -> bool:

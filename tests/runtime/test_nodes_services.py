@@ -122,6 +122,17 @@ async def test_run_tasks_with_stop_on_failure_aborts_and_never_sends_done(shared
     assert response.outcome is Outcome.TIMED_OUT
 
 
+async def test_a_string_arriving_at_an_array_input_is_evaluated_as_javascript(shared_dir: Path) -> None:
+    from sidecar.runtime import Runtime, make_request
+
+    runtime = Runtime.from_export(load_conformance_export("exports/h_runtasks.export.json"))
+    items = "[1, 2, 3].map((n) => ({ value: n * 10 }))"  # JavaScript, not JSON (spec R10)
+
+    response = await runtime.run("runtasks", make_request({"items": items}))
+
+    assert response.body == '{"result":{"outcome":"","sum":60,"order":[10,20,30]}}'
+
+
 async def test_query_filter_and_aggregate_records(store: SqliteRecordStore) -> None:
     for n, group in ((1, "a"), (2, "b"), (3, "a"), (4, "a")):
         await store.create("Item", {"n": n, "group": group}, MASTER)
