@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -20,6 +20,22 @@ from sidecar.runtime.ports import InputSpec, OutputSpec
 from sidecar.runtime.values import UNDEFINED, for_in_keys
 
 log = structlog.get_logger()
+
+_T = TypeVar("_T")
+
+
+def _per_component(make: Callable[[ComponentDef], _T]) -> Callable[[ComponentDef], _T]:
+    """``make``, computed once per component definition. Keyed by identity: hashing a definition walks
+    all its nodes, and an id alone may be reused by a definition loaded later (hot reload)."""
+    cache: dict[int, tuple[ComponentDef, _T]] = {}
+
+    def cached(component: ComponentDef) -> _T:
+        hit = cache.get(id(component))
+        if hit is None or hit[0] is not component:
+            hit = cache[id(component)] = (component, make(component))
+        return hit[1]
+
+    return cached
 
 
 class ComponentInstance(Node):
@@ -60,25 +76,18 @@ class ComponentInstance(Node):
         super().delete()
 
 
-_PORT_SPECS: dict[int, tuple[ComponentDef, dict[str, InputSpec], dict[str, OutputSpec]]] = {}
-
-
+@_per_component
 def _port_specs(component: ComponentDef) -> tuple[dict[str, InputSpec], dict[str, OutputSpec]]:
-    """Instance port specs depend only on the component; built once per component definition."""
-    cached = _PORT_SPECS.get(id(component))
-    if cached is None or cached[0] is not component:
-        inputs = {
-            p.name: InputSpec(p.name, p.type, set=_forward_input(p.name))
-            for p in component.ports
-            if p.is_input
-        }
-        outputs = {
-            p.name: OutputSpec(p.name, p.type, get=_instance_output(p.name))
-            for p in component.ports
-            if p.is_output
-        }
-        cached = _PORT_SPECS[id(component)] = (component, inputs, outputs)
-    return cached[1], cached[2]
+    """Instance port specs depend only on the component."""
+    inputs = {
+        p.name: InputSpec(p.name, p.type, set=_forward_input(p.name)) for p in component.ports if p.is_input
+    }
+    outputs = {
+        p.name: OutputSpec(p.name, p.type, get=_instance_output(p.name))
+        for p in component.ports
+        if p.is_output
+    }
+    return inputs, outputs
 
 
 def _forward_input(name: str) -> Callable[[ComponentInstance, Any], None]:
@@ -154,16 +163,11 @@ class ComponentOutputs(Node):
         return _outputs_node_input(name)
 
 
-_CREATION_ORDER: dict[int, tuple[ComponentDef, list[NodeDef]]] = {}
-
-
+@_per_component
 def creation_order(component: ComponentDef) -> list[NodeDef]:
     """All nodes, children included, in the real scope's order: a plain JS object keyed by id."""
-    cached = _CREATION_ORDER.get(id(component))
-    if cached is None or cached[0] is not component:
-        by_id = {node_def.id: node_def for node_def in component.walk_nodes()}
-        cached = _CREATION_ORDER[id(component)] = (component, [by_id[i] for i in for_in_keys(by_id)])
-    return cached[1]
+    by_id = {node_def.id: node_def for node_def in component.walk_nodes()}
+    return [by_id[i] for i in for_in_keys(by_id)]
 
 
 def instantiate(ctx: RunContext, component: ComponentDef, instance_id: str) -> ComponentInstance:
@@ -175,19 +179,16 @@ def instantiate(ctx: RunContext, component: ComponentDef, instance_id: str) -> C
     return instance
 
 
-# Per component: the port tables each node had once its scope was built, for the node types that
-# share dynamic ports. The next build hands copies to the new nodes, so wiring finds every port at
-# once instead of making and registering it again.
-_BUILT_PORTS: dict[int, tuple[ComponentDef, dict[str, _PortTables]]] = {}
 # (node class, inputs, outputs); None where the node kept its class's static table.
 _PortTables = tuple[type[Node], dict[str, InputSpec] | None, dict[str, OutputSpec] | None]
 
 
+@_per_component
 def _built_ports(component: ComponentDef) -> dict[str, _PortTables]:
-    cached = _BUILT_PORTS.get(id(component))
-    if cached is None or cached[0] is not component:
-        cached = _BUILT_PORTS[id(component)] = (component, {})
-    return cached[1]
+    """The port tables each node had once its scope was built, for the node types that share dynamic
+    ports, filled by the first build. Later builds hand copies to their new nodes, so wiring finds
+    every port at once instead of making and registering it again."""
+    return {}
 
 
 def populate(ctx: RunContext, instance: ComponentInstance) -> None:
