@@ -31,6 +31,15 @@ def response_node(node_id: str = "resp", **parameters: Any) -> dict[str, Any]:
     return node(node_id, "noodl.cloud.response", parameters)
 
 
+def function_node(
+    script: str, outputs: tuple[str, ...] = (), signals: tuple[str, ...] = ("Done",)
+) -> dict[str, Any]:
+    """A Function node ``fn`` running ``script``, with value outputs ``out-<o>`` and signals ``out-<s>``."""
+    ports = [{"name": f"out-{o}", "plug": "output", "type": "*"} for o in outputs]
+    ports += [{"name": f"out-{s}", "plug": "output", "type": "signal"} for s in signals]
+    return node("fn", "JavaScriptFunction", {"functionScript": script}, ports=ports)
+
+
 def conn(source: str, source_port: str, target: str, target_port: str) -> dict[str, str]:
     return {"sourceId": source, "sourcePort": source_port, "targetId": target, "targetPort": target_port}
 

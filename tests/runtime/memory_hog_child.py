@@ -13,7 +13,7 @@ import sys
 
 from sidecar import logs
 from sidecar.runtime import JsEngine, JsLimits
-from tests.runtime.graphs import conn, node, response_node, run_graph
+from tests.runtime.graphs import conn, function_node, response_node, run_graph
 
 HOG_SCRIPTS = (
     "const a = []; while (true) a.push({ n: a.length });",
@@ -24,23 +24,17 @@ HOG_SCRIPTS = (
 FINE_SCRIPT = "Outputs.x = 40 + 2; Outputs.Done();"
 
 
-def _function_node(script: str, outputs: tuple[str, ...] = ()) -> dict[str, object]:
-    ports = [{"name": f"out-{name}", "plug": "output", "type": "*"} for name in outputs]
-    ports.append({"name": "out-Done", "plug": "output", "type": "signal"})
-    return node("fn", "JavaScriptFunction", {"functionScript": script}, ports=ports)
-
-
 async def sweep(lowest: int, highest: int, step: int) -> None:
     run_then_send = [conn("req", "receive", "fn", "run"), conn("fn", "out-Done", "resp", "send")]
     with_output = [*run_then_send, conn("fn", "out-x", "resp", "pm-x")]
     for limit in range(lowest, highest + 1, step):
         engine = JsEngine(JsLimits(memory_bytes=limit))
         for script in HOG_SCRIPTS:
-            hog = _function_node(script)
+            hog = function_node(script)
             status, body = await run_graph([hog, response_node()], run_then_send, js=engine)
             print(limit, status, body, flush=True)
         # The engine that ran out of memory still serves the next run.
-        fine = _function_node(FINE_SCRIPT, outputs=("x",))
+        fine = function_node(FINE_SCRIPT, outputs=("x",))
         status, body = await run_graph([fine, response_node()], with_output, js=engine)
         print(limit, status, body, flush=True)
 

@@ -15,18 +15,19 @@ import pytest
 from sidecar.errors import WorkflowExportError
 from sidecar.runtime import JsEngine, JsLimits, Outcome, Runtime, make_request
 from tests.conftest import PROJECT_ROOT
-from tests.runtime.graphs import component, conn, export, node, request_node, response_node, run_graph
+from tests.runtime.graphs import (
+    component,
+    conn,
+    export,
+    function_node,
+    node,
+    request_node,
+    response_node,
+    run_graph,
+)
 from tests.runtime.memory_hog_child import HOG_SCRIPTS
 
 SEND = conn("req", "receive", "resp", "send")
-
-
-def _function_node(
-    script: str, outputs: tuple[str, ...] = (), signals: tuple[str, ...] = ("Done",)
-) -> dict[str, Any]:
-    ports = [{"name": f"out-{o}", "plug": "output", "type": "*"} for o in outputs]
-    ports += [{"name": f"out-{s}", "plug": "output", "type": "signal"} for s in signals]
-    return node("fn", "JavaScriptFunction", {"functionScript": script}, ports=ports)
 
 
 @pytest.mark.parametrize(
@@ -166,7 +167,7 @@ async def test_no_response_answers_504_function_timeout() -> None:
 
 
 async def test_a_script_that_throws_is_logged_and_the_run_ends_by_timeout() -> None:
-    nodes = [_function_node("throw new Error('boom')"), response_node()]
+    nodes = [function_node("throw new Error('boom')"), response_node()]
     connections = [conn("req", "receive", "fn", "run"), conn("fn", "out-Done", "resp", "send")]
 
     status, body = await run_graph(nodes, connections, timeout_seconds=0.1)
@@ -177,7 +178,7 @@ async def test_a_script_that_throws_is_logged_and_the_run_ends_by_timeout() -> N
 
 async def test_infinite_loops_hit_the_time_limit_and_fail_the_run_quickly() -> None:
     engine = JsEngine(JsLimits(call_seconds=0.1, run_seconds=0.2))
-    nodes = [_function_node("while (true) {}"), response_node()]
+    nodes = [function_node("while (true) {}"), response_node()]
     connections = [conn("req", "receive", "fn", "run"), conn("fn", "out-Done", "resp", "send")]
 
     started = time.monotonic()
@@ -189,14 +190,14 @@ async def test_infinite_loops_hit_the_time_limit_and_fail_the_run_quickly() -> N
 
 async def test_unbounded_allocation_hits_the_memory_limit_and_the_engine_recovers() -> None:
     engine = JsEngine(JsLimits(memory_bytes=32 * 1024 * 1024))
-    hog = _function_node("const a = []; while (true) a.push(new Array(100000).fill(1));")
+    hog = function_node("const a = []; while (true) a.push(new Array(100000).fill(1));")
     connections = [conn("req", "receive", "fn", "run"), conn("fn", "out-Done", "resp", "send")]
 
     assert await run_graph([hog, response_node()], connections, js=engine) == (
         400,
         '{"error":"script exceeded the memory limit"}',
     )
-    fine = _function_node("Outputs.x = 1 + 1; Outputs.Done();", outputs=("x",))
+    fine = function_node("Outputs.x = 1 + 1; Outputs.Done();", outputs=("x",))
     ok_connections = [*connections[:1], conn("fn", "out-x", "resp", "pm-x"), connections[1]]
     assert await run_graph([fine, response_node()], ok_connections, js=engine) == (200, '{"result":{"x":2}}')
 
@@ -210,7 +211,7 @@ async def test_a_script_filling_memory_with_small_objects_hits_the_memory_limit(
         "const a = []; while (true) a.push(new Array(100000).fill(1));",
         "let s = 'x'; const a = []; while (true) { s += 'y'; a.push(s); }",
     ):
-        hog = _function_node(hog_script)
+        hog = function_node(hog_script)
         assert await run_graph([hog, response_node()], connections, js=engine) == (
             400,
             '{"error":"script exceeded the memory limit"}',
@@ -258,7 +259,7 @@ async def test_array_methods_that_loop_in_c_refuse_lengths_no_real_array_has() -
     ];
     Outputs.Done();
     """
-    nodes = [_function_node(script, outputs=("errors", "usual")), response_node()]
+    nodes = [function_node(script, outputs=("errors", "usual")), response_node()]
     connections = [
         conn("req", "receive", "fn", "run"),
         conn("fn", "out-errors", "resp", "pm-errors"),
@@ -279,7 +280,7 @@ async def test_scripts_have_no_file_system_or_network() -> None:
         "Outputs.kinds = [typeof require, typeof fetch, typeof process, typeof std, typeof os];\n"
         "Outputs.Done();"
     )
-    nodes = [_function_node(script, outputs=("kinds",)), response_node()]
+    nodes = [function_node(script, outputs=("kinds",)), response_node()]
     connections = [
         conn("req", "receive", "fn", "run"),
         conn("fn", "out-kinds", "resp", "pm-kinds"),
@@ -300,7 +301,7 @@ async def test_concurrent_runs_are_isolated() -> None:
     graph = export(
         component(
             "f",
-            [request_node(), _function_node(script, outputs=("n",)), response_node()],
+            [request_node(), function_node(script, outputs=("n",)), response_node()],
             [
                 conn("req", "pm-v", "fn", "in-v"),
                 conn("req", "receive", "fn", "run"),
@@ -353,7 +354,7 @@ async def test_a_graph_that_loops_forever_yields_between_frames_and_times_out() 
 
 async def test_an_unpaired_surrogate_reaches_scripts_and_comes_back_as_javascript_would_send_it() -> None:
     """JSON may carry "\\ud800", which crashes the QuickJS binding: it must never get such a string raw."""
-    function = _function_node(
+    function = function_node(
         "Outputs.text = Inputs.name + '!'; Outputs.size = Inputs.name.length; Outputs.Done();",
         outputs=("text", "size"),
     )

@@ -6,7 +6,6 @@ import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -14,7 +13,7 @@ from sidecar.backends.records_port import StoreRecordsPort
 from sidecar.runtime import Runtime, make_request
 from sidecar.store import CallerContext, SqliteRecordStore
 from tests.runtime.conftest import load_conformance_export
-from tests.runtime.graphs import component, conn, export, node, request_node, response_node
+from tests.runtime.graphs import component, conn, export, function_node, node, request_node, response_node
 
 MASTER = CallerContext.master()
 
@@ -58,12 +57,6 @@ async def test_g_records_without_a_store_answers_the_failure_response(shared_dir
     )
 
 
-def _function(script: str, outputs: list[str]) -> dict[str, Any]:
-    ports = [{"name": f"out-{o}", "plug": "output", "type": "*"} for o in outputs]
-    ports.append({"name": "out-Done", "plug": "output", "type": "signal"})
-    return node("fn", "JavaScriptFunction", {"functionScript": script}, ports=ports)
-
-
 async def test_function_nodes_query_records_through_the_prelude(store: SqliteRecordStore) -> None:
     for n in (3, 1, 2):
         await store.create("Item", {"name": f"item{n}", "n": n}, MASTER)
@@ -76,7 +69,7 @@ async def test_function_nodes_query_records_through_the_prelude(store: SqliteRec
     graph = export(
         component(
             "q",
-            [request_node(), _function(script, ["names", "count"]), response_node()],
+            [request_node(), function_node(script, ("names", "count")), response_node()],
             [
                 conn("req", "receive", "fn", "run"),
                 conn("fn", "out-names", "resp", "pm-names"),
