@@ -36,33 +36,42 @@ var __noodl = (function () {
           ": longer than any array that fits in the memory limit");
       }
     }
-    function checkNested(name, array, depth) {
-      check(name, array);
+    function checkNestedArrays(name, array, depth) {
+      // The arrays flat and flatMap walk, to `depth` levels below `array`.
       if (!(depth > 0) || !Array.isArray(array)) return;
       for (var i = 0; i < array.length; i++) {
-        if (Array.isArray(array[i])) checkNested(name, array[i], depth - 1);
+        var item = array[i];
+        if (Array.isArray(item)) {
+          check(name, item);
+          checkNestedArrays(name, item, depth - 1);
+        }
       }
     }
-    function checkArguments(name, target, args) {
-      if (name === "concat") {
+    // Besides `this`, what a method also loops over: concat every spreadable argument, flat and
+    // flatMap the nested arrays (flatMap's mapper results are left to the time limit).
+    var CHECK_ARGUMENTS = {
+      concat: function (target, args) {
         for (var i = 0; i < args.length; i++) {
           var arg = args[i];
           if (arg !== null && typeof arg === "object" && (Array.isArray(arg) || arg[Symbol.isConcatSpreadable])) {
-            check(name, arg);
+            check("concat", arg);
           }
         }
-      } else if (name === "flat") {
-        checkNested(name, target, args.length === 0 || args[0] === undefined ? 1 : Number(args[0]));
-      } else if (name === "flatMap") {
-        checkNested(name, target, 1);  // the mapper's results are checked only by the time limit
-      }
-    }
+      },
+      flat: function (target, args) {
+        checkNestedArrays("flat", target, args.length === 0 || args[0] === undefined ? 1 : Number(args[0]));
+      },
+      flatMap: function (target) {
+        checkNestedArrays("flatMap", target, 1);
+      },
+    };
     LOOPING_ARRAY_METHODS.forEach(function (name) {
       var original = Array.prototype[name];
+      var checkArguments = CHECK_ARGUMENTS[name];
       var guarded = {
         [name]: function () {
           if (this !== null && this !== undefined) check(name, Object(this));
-          checkArguments(name, this, arguments);
+          if (checkArguments) checkArguments(this, arguments);
           return Reflect.apply(original, this, arguments);
         },
       }[name];
