@@ -22,6 +22,13 @@ def _request_of(case: dict[str, Any]) -> Any:
     return make_request(request)  # the request object is itself the parameters
 
 
+def _answer_of(case: dict[str, Any]) -> tuple[int, str]:
+    """(status, body) the real runner answered; the isolate host's answer for a rejection."""
+    expected = case["expected"]
+    answer = expected["response"] if expected["ok"] else expected["isolate_response"]
+    return answer["statusCode"], answer["body"]
+
+
 @pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
 async def test_conformance_case(case: dict[str, Any], shared_dir: Path) -> None:
     runtime = Runtime.from_export(load_conformance_export(case["export"]), timeout_seconds=TIMEOUT_SECONDS)
@@ -34,8 +41,7 @@ async def test_conformance_case(case: dict[str, Any], shared_dir: Path) -> None:
         assert response.status_code == 504
         assert '"code":"function/timeout"' in response.body
     else:
-        want = expected["response"] if expected["ok"] else expected["isolate_response"]
-        assert (response.status_code, response.body) == (want["statusCode"], want["body"])
+        assert (response.status_code, response.body) == _answer_of(case)
 
 
 ANSWERED = [case for case in CASES if not case["expected"].get("timeout")]
@@ -45,11 +51,10 @@ ANSWERED = [case for case in CASES if not case["expected"].get("timeout")]
 async def test_a_function_answers_the_same_on_every_run(case: dict[str, Any]) -> None:
     # Later runs reuse what earlier builds learned (port tables, compiled scripts): never their state.
     runtime = Runtime.from_export(load_conformance_export(case["export"]), timeout_seconds=TIMEOUT_SECONDS)
-    want = case["expected"]["response"] if case["expected"]["ok"] else case["expected"]["isolate_response"]
 
     for _ in range(3):
         response = await runtime.run(case["function"], _request_of(case))
-        assert (response.status_code, response.body) == (want["statusCode"], want["body"])
+        assert (response.status_code, response.body) == _answer_of(case)
 
 
 def test_every_recorded_case_is_collected(shared_dir: Path) -> None:
