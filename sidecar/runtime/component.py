@@ -42,6 +42,7 @@ class ComponentInstance(Node):
     """An instance of a component; ``TYPE`` is set per instance to the component name."""
 
     CATEGORY = "Component"
+    SAME_EVERY_RUN = True
 
     def __init__(self, ctx: RunContext, node_id: str, component: ComponentDef) -> None:
         super().__init__(ctx, node_id)
@@ -135,6 +136,7 @@ class ComponentInputs(Node):
     DISPLAY_NAME = "Component Inputs"
     CATEGORY = "Component Utilities"
     SHARES_DYNAMIC_PORTS = True
+    SAME_EVERY_RUN = True
 
     def __init__(self, ctx: RunContext, node_id: str, owner: ComponentInstance) -> None:
         super().__init__(ctx, node_id)
@@ -154,6 +156,7 @@ class ComponentOutputs(Node):
     DISPLAY_NAME = "Component Outputs"
     CATEGORY = "Component Utilities"
     SHARES_DYNAMIC_PORTS = True
+    SAME_EVERY_RUN = True
 
     def __init__(self, ctx: RunContext, node_id: str, owner: ComponentInstance) -> None:
         super().__init__(ctx, node_id)

@@ -109,10 +109,27 @@ class RunContext:
         # Error scopes (Workflow Try/Catch): a node listed here hands its failures to the handler.
         self.error_scopes: dict[object, Callable[[str, str], None]] = {}
         self._released = 0
+        self.failures = 0  # node failures reported so far
 
     @property
     def settled(self) -> bool:
         return self.result.done()
+
+    def holds_only_nodes(self) -> bool:
+        """Nothing of this run is pending or kept besides its nodes: no frame or loop work, objects,
+        script state, user, failure or answer. A scope template copies such a run's nodes alone."""
+        pending = self._dirty or self._after_update or self._frame_end or self._frame_requested
+        kept = self.models.all() or self.script_nodes or self.error_scopes or self.record_classes
+        return not (
+            pending
+            or kept
+            or self.settled
+            or self.deferred
+            or self._tasks
+            or self.failures
+            or self.js_state is not None
+            or self.user is not None
+        )
 
     # ---- frames ------------------------------------------------------------------------------------
     def node_is_dirty(self, node: Node) -> None:
@@ -192,6 +209,7 @@ class RunContext:
 
     def report_node_error(self, node: Node | ScriptHost, message: str) -> bool:
         """Record a node's failure; True when an error scope (Try/Catch) took it over."""
+        self.failures += 1
         if self.recorder is not None:
             self.recorder.node_failed(self.run_id, node.reported_as or node.id, node.type_name, message)
         handler = self.error_scopes.get(node)

@@ -38,6 +38,10 @@ class Node:
     # them tied to this node: a later build of the node may then start with the ports an earlier one
     # registered (see component.populate).
     SHARES_DYNAMIC_PORTS: ClassVar[bool] = False
+    # True when the node's state after its scope's setup frame depends only on the export and the
+    # nodes wired to it (no clock, randomness, run data or script results): a function whose nodes
+    # are all such starts later runs from a copy of its first run's scope (see scope_template).
+    SAME_EVERY_RUN: ClassVar[bool] = False
     # The canvas node this node's failures are reported under when it is none itself (a component
     # instance a For Each, Try/Catch or Retry node creates per item); such a node's updates are no steps.
     reported_as: str | None = None
@@ -107,6 +111,10 @@ class Node:
     @property
     def type_name(self) -> str:
         return self.TYPE
+
+    def copyable_after_setup(self) -> bool:
+        """Whether this node, as the setup frame left it, is what every run's setup would give."""
+        return self.SAME_EVERY_RUN
 
     def setup(self, node_def: NodeDef) -> None:
         """Hook run once after creation, before parameters; e.g. for exported instance ports."""

@@ -3,6 +3,9 @@
 A run: create a request scope → instantiate ``/#__cloud__/<name>`` → find the top-level Request node
 → on the next loop turn send the request into the graph → resolve with the first Response, a
 rejection, or the timeout answer (504 ``function/timeout``), whichever comes first.
+
+Later runs of a function whose first scope could be captured (``scope_template``) start from a copy
+of that scope as its setup frame left it, instead of instantiating and setting it up again.
 """
 
 from __future__ import annotations
@@ -17,15 +20,17 @@ from typing import Any
 import structlog
 
 from sidecar.errors import ScriptError
-from sidecar.runtime.component import instantiate
+from sidecar.runtime.component import ComponentInstance, instantiate
 from sidecar.runtime.context import FunctionResponse, NoodlRequest, Outcome, RunContext
-from sidecar.runtime.export import CLOUD_PREFIX, ExportDef, load_export
+from sidecar.runtime.export import CLOUD_PREFIX, ComponentDef, ExportDef, load_export
 from sidecar.runtime.http_client import HttpClient
 from sidecar.runtime.jsengine import JsEngine
+from sidecar.runtime.node import Node
 from sidecar.runtime.nodes import NODE_TYPES
 from sidecar.runtime.nodes.io import RequestNode
 from sidecar.runtime.recorder import Recorder
 from sidecar.runtime.records_port import RecordsPort
+from sidecar.runtime.scope_template import ScopeTemplate, capture
 from sidecar.runtime.services import ConfigPort, RunServices
 from sidecar.runtime.values import js_stringify
 
@@ -89,6 +94,8 @@ class Runtime:
         self.warnings = unknown_node_types(export, NODE_TYPES)
         self._config = ConfigCache(config) if config is not None and _uses_config(export) else None
         self._request_ids: dict[str, tuple[str, ...]] = {}  # per function, built on its first run
+        # Per function, after its first run: the template later runs start from, None when it has none.
+        self._templates: dict[str, ScopeTemplate | None] = {}
         for warning in self.warnings:
             log.warning("node dropped at load", detail=warning)
 
@@ -131,26 +138,40 @@ class Runtime:
             recorder.run_finished(ctx.run_id, response.status_code, response.body, response.outcome.value)
         return response
 
-    def _start(self, ctx: RunContext, component: Any) -> None:
+    def _start(self, ctx: RunContext, component: ComponentDef) -> None:
+        template = self._templates.get(component.name)
+        if template is not None and template.engine_generation != self.services.js.generation:
+            template = None  # its expression handles went with the engine's reset: build and capture again
+            del self._templates[component.name]
+        instance_id = f"{ctx.run_id}-{ctx.function}"
         try:
-            instance = instantiate(ctx, component, f"{ctx.run_id}-{ctx.function}")
+            if template is not None:
+                instance = template.build(ctx, instance_id)
+            else:
+                instance = instantiate(ctx, component, instance_id)
         except ScriptError as error:
             ctx.reject(error.message)
             return
-        request_ids = self._request_ids.get(component.name)
-        if request_ids is None:
-            request_ids = tuple(n.id for n in component.walk_nodes() if n.type == RequestNode.TYPE)
-            self._request_ids[component.name] = request_ids
-        request_node = next((instance.inner[i] for i in request_ids if i in instance.inner), None)
+        request_node = self._request_node(component, instance)
         if not isinstance(request_node, RequestNode):
             ctx.reject("Could not find request node for function")
             return
         if ctx.deferred:  # building the scope handed work to the loop: keep the loop's order
             ctx.loop.call_soon(self._send_request, ctx, request_node)
             return
-        ctx.run_frames_now(1)  # the setup frame, which the loop would run next anyway
+        if template is None:
+            ctx.run_frames_now(1)  # the setup frame, which the loop would run next anyway
+            if component.name not in self._templates:
+                self._templates[component.name] = capture(ctx, instance)
         self._send_request(ctx, request_node)
         ctx.run_frames_now(MAX_FRAMES_AT_START)
+
+    def _request_node(self, component: ComponentDef, instance: ComponentInstance) -> Node | None:
+        request_ids = self._request_ids.get(component.name)
+        if request_ids is None:
+            request_ids = tuple(n.id for n in component.walk_nodes() if n.type == RequestNode.TYPE)
+            self._request_ids[component.name] = request_ids
+        return next((instance.inner[i] for i in request_ids if i in instance.inner), None)
 
     @staticmethod
     def _send_request(ctx: RunContext, request_node: RequestNode) -> None:

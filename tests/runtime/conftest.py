@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sidecar.runtime import NoodlRequest, make_request
 from tests.conftest import SHARED_DIR
 
 CONFORMANCE_DIR = SHARED_DIR / "conformance" / "cloudrunner"
@@ -26,3 +27,18 @@ def load_conformance_export(relative: str) -> dict[str, Any]:
 
 def export_path(name: str) -> Path:
     return CONFORMANCE_DIR / "exports" / name
+
+
+def conformance_request(case: dict[str, Any]) -> NoodlRequest:
+    """The request a recorded case sent."""
+    request = case["request"]
+    if "body" in request or "headers" in request:
+        return make_request(request.get("body", {}), request.get("headers"))
+    return make_request(request)  # the request object is itself the parameters
+
+
+def conformance_answer(case: dict[str, Any]) -> tuple[int, str]:
+    """(status, body) the real runner answered; the isolate host's answer for a rejection."""
+    expected = case["expected"]
+    answer = expected["response"] if expected["ok"] else expected["isolate_response"]
+    return answer["statusCode"], answer["body"]

@@ -7,33 +7,24 @@ from typing import Any
 
 import pytest
 
-from sidecar.runtime import Outcome, Runtime, make_request
-from tests.runtime.conftest import conformance_cases, load_conformance_export
+from sidecar.runtime import Outcome, Runtime
+from tests.runtime.conftest import (
+    conformance_answer,
+    conformance_cases,
+    conformance_request,
+    load_conformance_export,
+)
 
 CASES = conformance_cases()
 # A case the real runner never answers is answered by our timeout; keep it short in tests.
 TIMEOUT_SECONDS = 0.3
 
 
-def _request_of(case: dict[str, Any]) -> Any:
-    request = case["request"]
-    if "body" in request or "headers" in request:
-        return make_request(request.get("body", {}), request.get("headers"))
-    return make_request(request)  # the request object is itself the parameters
-
-
-def _answer_of(case: dict[str, Any]) -> tuple[int, str]:
-    """(status, body) the real runner answered; the isolate host's answer for a rejection."""
-    expected = case["expected"]
-    answer = expected["response"] if expected["ok"] else expected["isolate_response"]
-    return answer["statusCode"], answer["body"]
-
-
 @pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
 async def test_conformance_case(case: dict[str, Any], shared_dir: Path) -> None:
     runtime = Runtime.from_export(load_conformance_export(case["export"]), timeout_seconds=TIMEOUT_SECONDS)
 
-    response = await runtime.run(case["function"], _request_of(case))
+    response = await runtime.run(case["function"], conformance_request(case))
 
     expected = case["expected"]
     if expected.get("timeout"):
@@ -41,7 +32,7 @@ async def test_conformance_case(case: dict[str, Any], shared_dir: Path) -> None:
         assert response.status_code == 504
         assert '"code":"function/timeout"' in response.body
     else:
-        assert (response.status_code, response.body) == _answer_of(case)
+        assert (response.status_code, response.body) == conformance_answer(case)
 
 
 ANSWERED = [case for case in CASES if not case["expected"].get("timeout")]
@@ -53,8 +44,8 @@ async def test_a_function_answers_the_same_on_every_run(case: dict[str, Any]) ->
     runtime = Runtime.from_export(load_conformance_export(case["export"]), timeout_seconds=TIMEOUT_SECONDS)
 
     for _ in range(3):
-        response = await runtime.run(case["function"], _request_of(case))
-        assert (response.status_code, response.body) == _answer_of(case)
+        response = await runtime.run(case["function"], conformance_request(case))
+        assert (response.status_code, response.body) == conformance_answer(case)
 
 
 def test_every_recorded_case_is_collected(shared_dir: Path) -> None:

@@ -97,6 +97,7 @@ class ExpressionNode(Node):
     DISPLAY_NAME = "Expression"
     CATEGORY = "CustomCode"
     SHARES_DYNAMIC_PORTS = True
+    SAME_EVERY_RUN = True
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -106,9 +107,13 @@ class ExpressionNode(Node):
         self.simple: Evaluator | None = None  # evaluated in Python when the operands allow it
         self.result: Any = 0
         self._scheduled = False
+        self.engine_evaluated = False  # a script result may differ between runs (Math.random, Date)
 
     def make_dynamic_input(self, name: str) -> InputSpec | None:
         return _identifier_input(name)
+
+    def copyable_after_setup(self) -> bool:
+        return not self.engine_evaluated
 
     def _set_expression(self, value: Any) -> None:
         source = js_to_string(value)
@@ -155,6 +160,7 @@ class ExpressionNode(Node):
             result = self.simple(args)
             if result is not NOT_SIMPLE:
                 return result
+        self.engine_evaluated = True
         try:
             return self.ctx.services.js.call_expression(self.handle, args)
         except ScriptLimitError as error:

@@ -70,6 +70,7 @@ class RequestNode(Node):
     DISPLAY_NAME = "Request"
     CATEGORY = "Cloud"
     SHARES_DYNAMIC_PORTS = True
+    SAME_EVERY_RUN = True
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -191,6 +192,7 @@ class ResponseNode(Node):
     DISPLAY_NAME = "Response"
     CATEGORY = "Cloud"
     SHARES_DYNAMIC_PORTS = True
+    SAME_EVERY_RUN = True
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)

@@ -19,6 +19,7 @@ def _numbered_index(name: str) -> int | None:
 class ConditionNode(Node):
     TYPE = "Condition"
     CATEGORY = "Logic"
+    SAME_EVERY_RUN = True
 
     def _set_condition(self, value: Any) -> None:
         if not self.is_input_connected("eval"):
@@ -64,6 +65,7 @@ class AndNode(Node):
 
     TYPE = "And"
     CATEGORY = "Logic"
+    SAME_EVERY_RUN = True
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -93,6 +95,7 @@ class AndNode(Node):
 class OrNode(Node):
     TYPE = "Or"
     CATEGORY = "Logic"
+    SAME_EVERY_RUN = True
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -124,6 +127,7 @@ class OrNode(Node):
 class InverterNode(Node):
     TYPE = "Inverter"
     CATEGORY = "Logic"
+    SAME_EVERY_RUN = True
 
     def _set_value(self, value: Any) -> None:
         self.flag_output_dirty("result")

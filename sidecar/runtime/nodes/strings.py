@@ -55,6 +55,7 @@ def _to_integer(value: Any) -> int:
 class StringFormatNode(Node):
     TYPE = "String Format"
     CATEGORY = "String Manipulation"
+    SAME_EVERY_RUN = True
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -72,12 +73,12 @@ class StringFormatNode(Node):
         self._schedule()
 
     def make_dynamic_input(self, name: str) -> InputSpec | None:
-        def store(node: Node, value: Any) -> None:
-            if name in self.values and strict_equals(self.values[name], value):
+        def store(node: StringFormatNode, value: Any) -> None:
+            if name in node.values and strict_equals(node.values[name], value):
                 return
-            self.values[name] = value
-            self.result_dirty = True
-            self._schedule()
+            node.values[name] = value
+            node.result_dirty = True
+            node._schedule()
 
         return InputSpec(name, "string", set=store)
 
@@ -118,6 +119,7 @@ class StringFormatNode(Node):
 class SubstringNode(Node):
     TYPE = "Substring"
     CATEGORY = "String Manipulation"
+    SAME_EVERY_RUN = True
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -155,6 +157,7 @@ class StringMapperNode(Node):
 
     TYPE = "String Mapper"
     CATEGORY = "Utilities"
+    SAME_EVERY_RUN = True
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -212,6 +215,7 @@ class StringMapperNode(Node):
 class BooleanToStringNode(Node):
     TYPE = "Boolean To String"
     CATEGORY = "Utilities"
+    SAME_EVERY_RUN = True
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -275,6 +279,7 @@ class DateToStringNode(Node):
 
     TYPE = "Date To String"
     CATEGORY = "Utilities"
+    SAME_EVERY_RUN = True
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)

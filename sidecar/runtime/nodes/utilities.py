@@ -13,6 +13,7 @@ from sidecar.runtime.values import js_to_number, js_truthy
 class CounterNode(Node):
     TYPE = "Counter"
     CATEGORY = "Math"
+    SAME_EVERY_RUN = True
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)

@@ -18,6 +18,7 @@ class VariableNode(Node):
 
     CATEGORY = "Variables"
     START_VALUE: ClassVar[Any] = 0
+    SAME_EVERY_RUN = True
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)

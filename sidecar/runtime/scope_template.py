@@ -1,0 +1,278 @@
+"""Scope templates: later runs of a function start from a copy of the scope its first run built.
+
+Every run builds its function's scope the same way: create the nodes, queue their parameters, wire
+the connections, run the setup frame. When every node in the scope is of a type whose state after
+that depends only on the export (``Node.copyable_after_setup``: no clock, randomness, run data or
+script engine results), that state is the same on every run. The first run's state is then written
+out as straight-line Python that recreates it object by object, and later runs execute that instead
+of building: several times cheaper, since no port is looked up, no value queued and no node updated.
+
+The capture refuses anything it does not understand (an object of an unknown type, a closure over
+run state, a reference to a node outside the scope): such a function keeps building every run.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from sidecar.runtime.export import ComponentDef, NodeDef
+from sidecar.runtime.node import Node
+from sidecar.runtime.ports import InputSpec, OutputSpec
+from sidecar.runtime.values import UNDEFINED
+
+if TYPE_CHECKING:
+    from sidecar.runtime.component import ComponentInstance
+    from sidecar.runtime.context import RunContext
+
+log = structlog.get_logger()
+
+# Shared by every run already: definitions, classes and the undefined marker.
+_SHARED_TYPES = (ComponentDef, NodeDef, type, type(UNDEFINED))
+_SCALARS = (str, int, bool, bytes, type(None))  # exactly written by repr
+_IMMUTABLE = (*_SCALARS, float)
+_MAX_DEPTH = 64
+
+Build = Callable[["RunContext", str], "ComponentInstance"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeTemplate:
+    """Builds a scope in the state the captured run had after its setup frame."""
+
+    engine_generation: int  # expression handles in the scope belong to this script engine generation
+    build: Build
+
+
+class _NotCopyable(Exception):
+    """Something in the scope cannot be recreated exactly; the function keeps building."""
+
+
+def capture(ctx: RunContext, instance: ComponentInstance) -> ScopeTemplate | None:
+    """A template of ``instance``'s scope right after its setup frame, or None when it has none."""
+    try:
+        _check_quiet(ctx)
+        source, constants = _Writer(ctx, instance).write()
+    except _NotCopyable as reason:
+        log.debug("function builds its scope every run", function=ctx.function, reason=str(reason))
+        return None
+    namespace: dict[str, Any] = dict(constants)
+    namespace["new"] = object.__new__
+    exec(compile(source, f"<scope template of {instance.component.name}>", "exec"), namespace)
+    return ScopeTemplate(ctx.services.js.generation, namespace["build"])
+
+
+def _check_quiet(ctx: RunContext) -> None:
+    if not ctx.holds_only_nodes():
+        raise _NotCopyable("the setup frame did more than set parameters")
+    for node in ctx.nodes:
+        if not node.copyable_after_setup():
+            raise _NotCopyable(f"node {node.id!r} ({node.type_name}) may differ between runs")
+
+
+class _Writer:
+    """Writes ``def build(ctx, instance_id)`` recreating every node and everything they hold.
+
+    Node objects are made first, so any value may refer to any node. A mutable container reached
+    from two places (or whose bound method is held) is made once into a variable, keeping identity.
+    Values shared by every run anyway (specs, definitions, functions over constants) and the export's
+    own parameter values are passed in as constants, as a fresh build would share them.
+    """
+
+    def __init__(self, ctx: RunContext, instance: ComponentInstance) -> None:
+        self.ctx = ctx
+        self.instance = instance
+        self.node_names = {id(node): f"n{index}" for index, node in enumerate(ctx.nodes)}
+        self.constants: dict[str, Any] = {}
+        self.constant_names: dict[int, str] = {}
+        self.shared_ids = _shared_by_reference(ctx.nodes) | _parameter_ids(instance.component, ctx)
+        self.references: dict[int, int] = {}
+        self.hoisted: dict[int, str] = {}
+        self.pending: list[str] = []
+
+    def write(self) -> tuple[str, dict[str, Any]]:
+        nodes = self.ctx.nodes
+        if not nodes or nodes[0] is not self.instance:
+            raise _NotCopyable("the instance is not the scope's first node")
+        for node in nodes:
+            for _name, value in _attributes(node):
+                self._count(value, 0)
+        lines = [f"    {self.node_names[id(node)]} = new({self._constant(type(node))})" for node in nodes]
+        for node in nodes:
+            variable = self.node_names[id(node)]
+            for name, value in _attributes(node):
+                # The only per-run value: the top instance is named after the run.
+                is_run_name = node is self.instance and name == "id"
+                text = "instance_id" if is_run_name else self._expression(value, 0)
+                lines.extend(f"    {line}" for line in self.pending)
+                self.pending.clear()
+                lines.append(f"    {variable}.{name} = {text}")
+        lines.append(f"    ctx.nodes = [{', '.join(self.node_names[id(node)] for node in nodes)}]")
+        lines.append(f"    ctx.frame_number = {self.ctx.frame_number}")
+        lines.append(f"    return {self.node_names[id(self.instance)]}")
+        return "def build(ctx, instance_id):\n" + "\n".join(lines) + "\n", self.constants
+
+    # ---- pass 1: which containers are reached more than once -----------------------------------
+    def _count(self, value: Any, depth: int) -> None:
+        if depth > _MAX_DEPTH:
+            raise _NotCopyable("a value nests too deeply (or contains itself)")
+        kind = type(value)
+        if kind is types.BuiltinMethodType and type(value.__self__) in (dict, list, set):
+            self._count(value.__self__, depth + 1)
+            self.references[id(value.__self__)] += 1  # its method is held: the container needs a name
+        elif kind is tuple:  # immutable: its identity never matters, only what it holds
+            for item in value:
+                self._count(item, depth + 1)
+        elif kind in (dict, list, set) and id(value) not in self.shared_ids:
+            seen = self.references.get(id(value), 0)
+            self.references[id(value)] = seen + 1
+            if not seen:
+                for item in value.values() if kind is dict else value:
+                    self._count(item, depth + 1)
+
+    # ---- pass 2: an expression recreating a value ------------------------------------------------
+    def _expression(self, value: Any, depth: int) -> str:
+        if depth > _MAX_DEPTH:
+            raise _NotCopyable("a value nests too deeply")
+        kind = type(value)
+        if kind is str and self.ctx.run_id in value:
+            raise _NotCopyable("a value holds the run id")  # made for this run: the next needs its own
+        if kind in _SCALARS:
+            return repr(value)
+        if kind is float:
+            return repr(value) if math.isfinite(value) else self._constant(value)
+        if id(value) in self.node_names:
+            return self.node_names[id(value)]
+        if value is self.ctx:
+            return "ctx"
+        if kind is tuple and _is_constant(value, 0):
+            return self._constant(value)
+        if kind in (dict, list, set, tuple):
+            return self._container(value, depth)
+        if isinstance(value, Node):
+            raise _NotCopyable(f"a value refers to node {value.id!r} of another scope")
+        if isinstance(value, types.MethodType):
+            return self._bound_method(value, depth)
+        if kind is types.BuiltinMethodType and type(value.__self__) in (dict, list, set):
+            return f"{self._container(value.__self__, depth)}.{value.__name__}"
+        if _is_constant(value, 0):
+            return self._constant(value)
+        raise _NotCopyable(f"cannot recreate a {kind.__name__}")
+
+    def _container(self, value: Any, depth: int) -> str:
+        key = id(value)
+        if key in self.shared_ids:
+            return self._constant(value)
+        if key in self.hoisted:
+            return self.hoisted[key]
+        if type(value) is not tuple and _all_constant(value):
+            # A C-level copy of a private original beats rebuilding the literal item by item.
+            text = f"{self._constant(type(value)(value))}.copy()" if value else _EMPTY[type(value)]
+        else:
+            text = self._literal(value, depth)
+        if self.references.get(key, 0) > 1:
+            name = self.hoisted[key] = f"h{len(self.hoisted)}"
+            self.pending.append(f"{name} = {text}")
+            return name
+        return text
+
+    def _literal(self, value: Any, depth: int) -> str:
+        if type(value) is dict:
+            for item_key in value:
+                if type(item_key) not in (str, int):
+                    raise _NotCopyable(f"a dict key is a {type(item_key).__name__}")
+            items = ", ".join(f"{k!r}: {self._expression(v, depth + 1)}" for k, v in value.items())
+            return "{" + items + "}"
+        items = ", ".join(self._expression(item, depth + 1) for item in value)
+        if type(value) is list:
+            return f"[{items}]"
+        if type(value) is set:
+            return "{" + items + "}" if value else "set()"
+        return f"({items},)" if len(value) == 1 else f"({items})"
+
+    def _bound_method(self, method: types.MethodType, depth: int) -> str:
+        owner, name = method.__self__, method.__func__.__name__
+        if getattr(type(owner), name, None) is not method.__func__:
+            raise _NotCopyable(f"cannot recreate the bound method {name}")
+        return f"{self._expression(owner, depth + 1)}.{name}"
+
+    def _constant(self, value: Any) -> str:
+        name = self.constant_names.get(id(value))
+        if name is None:
+            name = self.constant_names[id(value)] = f"c{len(self.constants)}"
+            self.constants[name] = value
+        return name
+
+
+_EMPTY: dict[type, str] = {dict: "{}", list: "[]", set: "set()"}
+
+
+def _attributes(node: Node) -> list[tuple[str, Any]]:
+    """Every slot and instance attribute of ``node``, slots first, dict attributes in their order."""
+    found: list[tuple[str, Any]] = []
+    for cls in reversed(type(node).__mro__):
+        for slot in cls.__dict__.get("__slots__", ()):
+            if hasattr(node, slot):
+                found.append((slot, getattr(node, slot)))
+    found.extend(getattr(node, "__dict__", {}).items())
+    return found
+
+
+def _shared_by_reference(nodes: list[Node]) -> set[int]:
+    """The classes' static port tables: a node still using its class's table must keep using it."""
+    tables: set[int] = set()
+    for node in nodes:
+        tables.add(id(type(node)._static_inputs))
+        tables.add(id(type(node)._static_outputs))
+    return tables
+
+
+def _parameter_ids(component: ComponentDef, ctx: RunContext) -> set[int]:
+    """Parameter values of every node definition the scope was built from (shared by every build)."""
+    found: set[int] = set()
+    pending = [component]
+    seen: set[str] = set()
+    while pending:
+        current = pending.pop()
+        if current.name in seen:
+            continue
+        seen.add(current.name)
+        for node_def in current.walk_nodes():
+            found.update(id(value) for value in node_def.parameters.values())
+            inner = ctx.services.export.components.get(node_def.type)
+            if inner is not None:
+                pending.append(inner)
+    return found
+
+
+def _all_constant(container: Any) -> bool:
+    items: Iterable[Any] = container.values() if type(container) is dict else container
+    return all(_is_constant(item, 0) for item in items)
+
+
+def _is_constant(value: Any, depth: int) -> bool:
+    """Safe to share between runs: immutable, or a function whose closure holds only such values."""
+    if depth > _MAX_DEPTH:
+        return False
+    if type(value) in _IMMUTABLE or isinstance(value, _SHARED_TYPES):
+        return True
+    if type(value) is InputSpec:  # a port made for one node may close over it
+        handlers = (value.set, value.on_signal, value.default)
+        return all(_is_constant(handler, depth + 1) for handler in handlers)
+    if type(value) is OutputSpec:
+        return _is_constant(value.get, depth + 1)
+    if type(value) in (tuple, frozenset):
+        return all(_is_constant(item, depth + 1) for item in value)
+    if isinstance(value, types.FunctionType):
+        try:
+            return all(_is_constant(cell.cell_contents, depth + 1) for cell in value.__closure__ or ())
+        except ValueError:  # a cell not filled yet
+            return False
+    if type(value) is types.BuiltinFunctionType:
+        return value.__self__ is None or isinstance(value.__self__, types.ModuleType)
+    return False
