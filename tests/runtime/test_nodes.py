@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
+from sidecar.runtime.objects import new_object_id
 from tests.runtime.graphs import conn, node, response_node, run_graph
 
 SEND = conn("req", "receive", "resp", "send")
@@ -175,6 +177,17 @@ async def test_unique_id_is_ten_alphanumerics() -> None:
     assert status == 200
     assert len(guid) == 10
     assert guid.isalnum()
+
+
+def test_object_ids_never_repeat_and_use_every_character_equally() -> None:
+    ids = [new_object_id() for _ in range(100_000)]
+    assert len(set(ids)) == len(ids)
+    assert all(len(i) == 10 and i.isascii() and i.isalnum() for i in ids)
+    counts = Counter("".join(ids))
+    assert len(counts) == 62
+    expected = 1_000_000 / 62
+    chi_square = sum((count - expected) ** 2 / expected for count in counts.values())
+    assert chi_square < 200  # 61 degrees of freedom: a fair draw stays under 200 all but ~1e-15 of the time
 
 
 async def test_objects_are_request_scoped_and_typed_defaults_come_first() -> None:
