@@ -116,10 +116,11 @@ class RunContext:
         return self.result.done()
 
     def holds_only_nodes(self) -> bool:
-        """Nothing of this run is pending or kept besides its nodes: no frame or loop work, objects,
-        script state, user, failure or answer. A scope template copies such a run's nodes alone."""
+        """Nothing of this run is pending or kept besides its nodes (and their registry as script
+        hosts): no frame or loop work, objects, script state, user, failure or answer. A scope
+        template copies such a run's nodes alone."""
         pending = self._dirty or self._after_update or self._frame_end or self._frame_requested
-        kept = self.models.all() or self.script_nodes or self.error_scopes or self.record_classes
+        kept = self.models.all() or self.error_scopes or self.record_classes
         return not (
             pending
             or kept

@@ -13,6 +13,7 @@ run state, a reference to a node outside the scope): such a function keeps build
 
 from __future__ import annotations
 
+import enum
 import math
 import types
 from collections.abc import Callable, Iterable
@@ -32,8 +33,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger()
 
-# Shared by every run already: definitions, classes and the undefined marker.
-_SHARED_TYPES = (ComponentDef, NodeDef, type, type(UNDEFINED))
+# Shared by every run already: definitions, classes, enum members and the undefined marker.
+_SHARED_TYPES = (ComponentDef, NodeDef, type, enum.Enum, type(UNDEFINED))
 _SCALARS = (str, int, bool, bytes, type(None))  # exactly written by repr
 _IMMUTABLE = (*_SCALARS, float)
 _MAX_DEPTH = 64
@@ -113,6 +114,8 @@ class _Writer:
                 self.pending.clear()
                 lines.append(f"    {variable}.{name} = {text}")
         lines.append(f"    ctx.nodes = [{', '.join(self.node_names[id(node)] for node in nodes)}]")
+        if self.ctx.script_nodes:  # the bridge's registry of Function nodes, by key
+            lines.append(f"    ctx.script_nodes = {self._expression(self.ctx.script_nodes, 0)}")
         lines.append(f"    ctx.frame_number = {self.ctx.frame_number}")
         lines.append(f"    return {self.node_names[id(self.instance)]}")
         return "def build(ctx, instance_id):\n" + "\n".join(lines) + "\n", self.constants

@@ -32,7 +32,7 @@ from tests.runtime.test_recorder import ListRecorder
 CASES = conformance_cases()
 FUNCTIONS = sorted({(case["export"], case["function"]) for case in CASES if "nope" not in case["function"]})
 # Functions whose scopes hold only nodes that set up the same way every run: these must be copied.
-COPIED = {"echo", "condition", "greet", "sum3"}
+COPIED = {"echo", "condition", "function", "greet", "runtasks", "sum3"}
 
 
 class _Dump:
@@ -44,7 +44,8 @@ class _Dump:
         self.containers: dict[int, int] = {}  # id → order first seen
 
     def scope(self) -> list[Any]:
-        return [(type(n), [(name, self.value(v)) for name, v in _attributes(n)]) for n in self.ctx.nodes]
+        nodes = [(type(n), [(name, self.value(v)) for name, v in _attributes(n)]) for n in self.ctx.nodes]
+        return [*nodes, self.value(self.ctx.script_nodes)]
 
     def value(self, v: Any) -> Any:
         if id(v) in self.positions:

@@ -211,6 +211,7 @@ class FunctionNode(ScriptHostNode):
     DISPLAY_NAME = "Function"
     CATEGORY = "CustomCode"
     SHARES_DYNAMIC_PORTS = True
+    SAME_EVERY_RUN = True
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)

@@ -29,6 +29,7 @@ class RunTasksNode(Node):
     TYPE = "RunTasks"
     DISPLAY_NAME = "Run Tasks"
     CATEGORY = "Data"
+    SAME_EVERY_RUN = True
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
