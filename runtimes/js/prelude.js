@@ -12,6 +12,9 @@ var __noodl = (function () {
   var runs = Object.create(null);
   var fns = Object.create(null);
   var isModel = new WeakSet();
+  // Until a first object proxy exists no value can hold one: encoding then needs no replacer, which
+  // QuickJS would call for every key.
+  var anyModelProxy = false;
   var AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
   // The unguarded originals (see guardArrayLoops), for the bridge's own hot paths.
   var arraySlice = Array.prototype.slice;
@@ -84,6 +87,7 @@ var __noodl = (function () {
     if (value === undefined) return "";
     if (typeof value === "number" && !isFinite(value)) return String(value);
     if (typeof value === "function" || typeof value === "symbol") return "";
+    if (!anyModelProxy) return JSON.stringify(value);
     return JSON.stringify(value, function (key, v) {
       // The holder still has the original: an object's toJSON has already replaced v by its data.
       var original = this[key];
@@ -97,6 +101,7 @@ var __noodl = (function () {
   }
 
   function decode(run, text) {
+    if (text.indexOf(MODEL_TAG) < 0) return JSON.parse(text);  // no tag, nothing to revive
     return JSON.parse(text, function (key, v) {
       if (v !== null && typeof v === "object" && typeof v[MODEL_TAG] === "string" && Object.keys(v).length === 1) {
         return modelProxy(run, v[MODEL_TAG]);
@@ -140,6 +145,7 @@ var __noodl = (function () {
       },
     });
     isModel.add(proxy);
+    anyModelProxy = true;
     run.proxies[id] = proxy;
     return proxy;
   }
@@ -292,6 +298,15 @@ var __noodl = (function () {
     };
   }
 
+  function takeEffects(run) {
+    var changed = {};
+    Object.keys(run.changedModels).forEach(function (modelId) { changed[modelId] = run.models[modelId]; });
+    run.changedModels = Object.create(null);
+    var effects = run.effects;
+    run.effects = [];
+    return encode({ effects: effects, models: changed });
+  }
+
   function makeOutputs(run, nodeKey, signals) {
     var previous = run.outputs[nodeKey] || (run.outputs[nodeKey] = Object.create(null));
     var target = {};
@@ -360,6 +375,7 @@ var __noodl = (function () {
       } catch (e) {
         report(e);
       }
+      return takeEffects(run);  // what the synchronous part did, without another call from Python
     },
     queryFilter: function (code, inputsJson, collection, metadataJson) {
       // Runs a Query Records JSON filter script: where()/filter() and sort() record what it asks for.
@@ -394,14 +410,6 @@ var __noodl = (function () {
       else call.reject(new Error(valueJson));
     },
     guardArrayLoops: guardArrayLoops,
-    takeEffects: function (id) {
-      var run = runs[id];
-      var changed = {};
-      Object.keys(run.changedModels).forEach(function (modelId) { changed[modelId] = run.models[modelId]; });
-      run.changedModels = Object.create(null);
-      var effects = run.effects;
-      run.effects = [];
-      return encode({ effects: effects, models: changed });
-    },
+    takeEffects: function (id) { return takeEffects(runs[id]); },
   };
 })();

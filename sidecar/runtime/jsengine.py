@@ -181,7 +181,7 @@ class JsEngine:
         encoded_inputs = encode_value(inputs, referenced)
         self._open(run, None if handle in self._uses_noodl else referenced)  # see _open
         uses_noodl = handle in self._uses_noodl
-        self._call(
+        effects = self._call(
             "runFunction",
             run.run_id,
             handle,
@@ -192,7 +192,7 @@ class JsEngine:
             run=run,
         )
         # Only the synchronous part: continuations after an await run at the frame's end (run_pending).
-        return self._drain(run, jobs=False)
+        return self._effects(effects, run)
 
     def compile_script(self, script: str, params: tuple[str, ...]) -> str:
         """A plain (non-async) function of ``params`` with ``script`` as its body."""
@@ -255,11 +255,9 @@ class JsEngine:
             return Effects(effects=[], models={})
         return self._drain(run)
 
-    def _drain(self, run: RunContext, jobs: bool = True) -> Effects:
-        """Run pending promise jobs under the time limit (unless ``jobs`` is False), take the effects."""
+    def _drain(self, run: RunContext) -> Effects:
+        """Run pending promise jobs under the time limit, take the effects."""
         state: JsRunState = run.js_state
-        if not jobs:
-            return self._take(run)
         started = time.perf_counter()
         deadline = started + min(self.limits.call_seconds, self.limits.run_seconds - state.spent_seconds)
         try:
@@ -274,7 +272,11 @@ class JsEngine:
         return self._take(run)
 
     def _take(self, run: RunContext) -> Effects:
-        raw = json.loads(self._call("takeEffects", run.run_id, run=run))
+        return self._effects(self._call("takeEffects", run.run_id, run=run), run)
+
+    @staticmethod
+    def _effects(text: str, run: RunContext) -> Effects:
+        raw = json.loads(text)
         models = {
             model_id: {key: _revive(value, run) for key, value in data.items()}
             for model_id, data in raw["models"].items()
