@@ -38,6 +38,9 @@ _SHARED_TYPES = (ComponentDef, NodeDef, type, enum.Enum, type(UNDEFINED))
 _SCALARS = (str, int, bool, bytes, type(None))  # exactly written by repr
 _IMMUTABLE = (*_SCALARS, float)
 _MAX_DEPTH = 64
+# Writing and compiling a copy costs about 0.3 ms per node, once, on the event loop: a larger scope
+# keeps building every run rather than hold the loop for tens of milliseconds on its first run.
+MAX_NODES = 100
 
 Build = Callable[["RunContext", str], "ComponentInstance"]
 
@@ -69,6 +72,8 @@ def capture(ctx: RunContext, instance: ComponentInstance) -> ScopeTemplate | Non
 
 
 def _check_quiet(ctx: RunContext) -> None:
+    if len(ctx.nodes) > MAX_NODES:
+        raise _NotCopyable(f"more than {MAX_NODES} nodes")
     if not ctx.holds_only_nodes():
         raise _NotCopyable("the setup frame did more than set parameters")
     for node in ctx.nodes:

@@ -19,7 +19,7 @@ from sidecar.runtime.context import RunContext
 from sidecar.runtime.export import CLOUD_PREFIX
 from sidecar.runtime.node import Node
 from sidecar.runtime.ports import InputSpec, OutputSpec
-from sidecar.runtime.scope_template import capture
+from sidecar.runtime.scope_template import MAX_NODES, capture
 from tests.runtime.conftest import (
     conformance_answer,
     conformance_cases,
@@ -182,3 +182,30 @@ async def test_a_run_on_a_copied_scope_records_the_same_steps() -> None:
 
     assert len(first.calls) > 10
     assert again.calls == first.calls
+
+
+async def test_a_scope_of_more_than_a_hundred_nodes_is_built_every_run() -> None:
+    # Copying it would hold the event loop on its first run for longer than a build takes.
+    chain = [node(f"f{i}", "String Format", {"format": "{a}."}) for i in range(MAX_NODES)]
+    links = [conn(f"f{i}", "formatted", f"f{i + 1}", "a") for i in range(MAX_NODES - 1)]
+    export = {
+        "components": [
+            component(
+                "long",
+                [request_node(), *chain, response_node()],
+                [
+                    conn("req", "pm-a", "f0", "a"),
+                    *links,
+                    conn(f"f{MAX_NODES - 1}", "formatted", "resp", "pm-v"),
+                    conn("req", "receive", "resp", "send"),
+                ],
+            )
+        ]
+    }
+    runtime = Runtime.from_export(export)
+    first, instance = _built(runtime, "long", "run1")
+
+    assert capture(first, instance) is None
+    for _ in range(2):
+        response = await runtime.run("long", make_request({"a": "x"}))
+        assert response.body == '{"result":{"v":"x' + "." * MAX_NODES + '"}}'
