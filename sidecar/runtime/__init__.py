@@ -7,6 +7,10 @@ Public surface (pinned by ``tests/runtime/test_public_surface.py``)::
     response.status_code, response.body, response.outcome
     node_library()                                     # IPC runtime:nodeLibrary
 
+Later runs of a function start from a copy of its first run's scope after the setup frame when every
+node in it sets up the same way every run (``scope_template``): answers and recorded steps are those
+of a fresh build; warnings logged while building (a dropped connection) then appear on the first run.
+
 A hot swap builds the new ``Runtime`` first and replaces the reference; a run keeps the runtime it
 started with until it settles, so in-flight runs are never dropped.
 
