@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import string
-import threading
 from collections.abc import Callable
 from typing import Any
 
+from sidecar.random_batches import RandomBatches
 from sidecar.runtime.values import UNDEFINED, strict_equals
 
 _ID_ALPHABET = string.ascii_letters + string.digits
@@ -19,21 +18,13 @@ _DROPPED_BYTES = bytes(range(248, 256))
 ChangeListener = Callable[["Model", str, Any], None]
 
 
-class _RandomIds(threading.local):
-    """Object ids cut from one 4 KB draw of OS randomness, per thread: a draw per character (what
-    ``secrets.choice`` does) made ids a large part of a run that creates a few objects."""
-
-    def __init__(self) -> None:
-        self.ready: list[str] = []
-
-    def take(self) -> str:
-        if not self.ready:
-            text = os.urandom(4096).translate(_BYTE_TO_CHAR, _DROPPED_BYTES).decode("ascii")
-            self.ready = [text[i : i + _ID_LENGTH] for i in range(0, len(text) - _ID_LENGTH + 1, _ID_LENGTH)]
-        return self.ready.pop()
+def _object_ids(draw: bytes) -> list[str]:
+    """Ids of ten equally likely alphanumerics from the bytes of ``draw`` below 248."""
+    text = draw.translate(_BYTE_TO_CHAR, _DROPPED_BYTES).decode("ascii")
+    return [text[i : i + _ID_LENGTH] for i in range(0, len(text) - _ID_LENGTH + 1, _ID_LENGTH)]
 
 
-new_object_id = _RandomIds().take
+new_object_id = RandomBatches(_object_ids).take
 """Ten random alphanumerics, as the real runtime generates for new objects (§12.13)."""
 
 

@@ -8,10 +8,8 @@ from __future__ import annotations
 import copy
 import functools
 import math
-import os
 import re
 import sqlite3
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +29,7 @@ from sidecar.errors import (
     PreconditionFailedError,
     UsernameTakenError,
 )
+from sidecar.random_batches import RandomBatches
 from sidecar.store import acl, clp, passwords
 from sidecar.store.catalog import WorkingCatalog
 from sidecar.store.codec import dump_json, now_iso
@@ -269,20 +268,10 @@ def _master(ctx: WriteContext) -> ReadContext:
     return ReadContext(ctx.connection, ctx.catalog.schemas, CallerContext.master())
 
 
-class _RandomIds(threading.local):
-    """Random (version 4) UUIDs made 256 at a time from one 4 KB draw of OS randomness, per thread (so
-    no two threads share a draw). As unpredictable as ``uuid.uuid4()``'s, but one ``getrandom`` call
-    serves 256 ids: a call per id released and retook the GIL each time, a large part of a batched
-    create; formatting them in one comprehension is cheaper too."""
-
-    def __init__(self) -> None:
-        self.ready: list[str] = []
-
-    def take(self) -> str:
-        if not self.ready:
-            digits = os.urandom(4096).hex()
-            self.ready = [_uuid4_text(digits[i : i + 32]) for i in range(0, len(digits), 32)]
-        return self.ready.pop()
+def _uuid4_texts(draw: bytes) -> list[str]:
+    """Random (version 4) UUIDs as text, 32 hex digits of ``draw`` each."""
+    digits = draw.hex()
+    return [_uuid4_text(digits[i : i + 32]) for i in range(0, len(digits), 32)]
 
 
 def _uuid4_text(h: str) -> str:
@@ -290,8 +279,7 @@ def _uuid4_text(h: str) -> str:
 
 
 _VARIANT = "89ab"
-_random_ids = _RandomIds()
-uuid4_text = _random_ids.take
+uuid4_text = RandomBatches(_uuid4_texts).take
 """A random (version 4) UUID as text."""
 
 
