@@ -105,13 +105,14 @@ class _Writer:
         nodes = self.ctx.nodes
         if not nodes or nodes[0] is not self.instance:
             raise _NotCopyable("the instance is not the scope's first node")
-        for node in nodes:
-            for _name, value in _attributes(node):
+        attributes = [_attributes(node) for node in nodes]
+        for found in attributes:
+            for _name, value in found:
                 self._count(value, 0)
         lines = [f"    {self.node_names[id(node)]} = new({self._constant(type(node))})" for node in nodes]
-        for node in nodes:
+        for node, found in zip(nodes, attributes, strict=True):
             variable = self.node_names[id(node)]
-            for name, value in _attributes(node):
+            for name, value in found:
                 # The only per-run value: the top instance is named after the run.
                 is_run_name = node is self.instance and name == "id"
                 text = "instance_id" if is_run_name else self._expression(value, 0)
@@ -132,7 +133,8 @@ class _Writer:
         kind = type(value)
         if kind is types.BuiltinMethodType and type(value.__self__) in (dict, list, set):
             self._count(value.__self__, depth + 1)
-            self.references[id(value.__self__)] += 1  # its method is held: the container needs a name
+            owner = id(value.__self__)  # its method is held: the container needs a name
+            self.references[owner] = self.references.get(owner, 0) + 1
         elif kind is tuple:  # immutable: its identity never matters, only what it holds
             for item in value:
                 self._count(item, depth + 1)
@@ -227,7 +229,10 @@ def _attributes(node: Node) -> list[tuple[str, Any]]:
         for slot in cls.__dict__.get("__slots__", ()):
             if hasattr(node, slot):
                 found.append((slot, getattr(node, slot)))
-    found.extend(getattr(node, "__dict__", {}).items())
+    for name, value in getattr(node, "__dict__", {}).items():
+        if not name.isidentifier():  # setattr accepts any string; the generated code could not write it
+            raise _NotCopyable(f"node {node.id!r} has an attribute named {name!r}")
+        found.append((name, value))
     return found
 
 

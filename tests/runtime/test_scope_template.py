@@ -209,3 +209,26 @@ async def test_a_scope_of_more_than_a_hundred_nodes_is_built_every_run() -> None
     for _ in range(2):
         response = await runtime.run("long", make_request({"a": "x"}))
         assert response.body == '{"result":{"v":"x' + "." * MAX_NODES + '"}}'
+
+
+async def test_an_attribute_the_generated_code_cannot_write_leaves_the_function_building() -> None:
+    runtime = Runtime.from_export(load_conformance_export("exports/f_component.export.json"))
+    ctx, instance = _built(runtime, "sum3", "run1")
+    expression = next(n for n in ctx.nodes if n.type_name == "Expression")
+    setattr(expression, "not-a-name", 1)
+
+    assert capture(ctx, instance) is None
+
+
+async def test_a_held_method_of_a_table_every_run_shares_is_copied_as_shared() -> None:
+    runtime = Runtime.from_export(load_conformance_export("exports/f_component.export.json"))
+    ctx, instance = _built(runtime, "sum3", "run1")
+    request = instance.inner["req"]
+    request.lookup = type(request)._static_inputs.get  # type: ignore[attr-defined]
+
+    template = capture(ctx, instance)
+
+    assert template is not None
+    copied = RunContext(runtime.services, "run2", "sum3", make_request({}), None)
+    copy = template.build(copied, "run2-sum3").inner["req"]
+    assert copy.lookup.__self__ is type(request)._static_inputs  # type: ignore[attr-defined]
