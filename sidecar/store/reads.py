@@ -206,7 +206,7 @@ def _swap(value: Any, loaded: dict[tuple[str, str], dict[str, Any]]) -> Any:
 
 def _load_many(ctx: ReadContext, schema: ClassSchema, ids: list[str]) -> list[dict[str, Any]]:
     marks = ", ".join("?" * len(ids))
-    visible = acl.visible(ctx.caller, "t")
+    visible = all_of([acl.visible(ctx.caller, "t"), special_classes.include_scope(ctx.caller, schema, "t")])
     statement = fmt(
         f'SELECT t.* FROM {quote(schema.class_name)} AS t WHERE t."objectId" IN ({marks}) AND {{}}', visible
     )

@@ -150,9 +150,12 @@ def hide_token(obj: dict[str, Any]) -> dict[str, Any]:
 
 def digest_stored_tokens(connection: sqlite3.Connection) -> int:
     """Migration ``session-tokens-hashed``: replace every plaintext token left by an older version by its
-    digest (rows written since are digests already); returns how many rows changed."""
-    columns = {row[1] for row in connection.execute(f'PRAGMA table_info("{SESSION_CLASS}")')}
-    if TOKEN_FIELD not in columns:
+    digest (rows written since are digests already), and drop tokens an older version let a client save
+    on ``_User`` rows (Noodl's ``Users.Current.save()`` sends the whole user model, token included);
+    returns how many session rows changed."""
+    if TOKEN_FIELD in _columns(connection, "_User"):
+        connection.execute(f'UPDATE "_User" SET "{TOKEN_FIELD}" = NULL')
+    if TOKEN_FIELD not in _columns(connection, SESSION_CLASS):
         return 0
     rows = connection.execute(
         f'SELECT "objectId", "{TOKEN_FIELD}" FROM "{SESSION_CLASS}" WHERE "{TOKEN_FIELD}" IS NOT NULL'
@@ -160,6 +163,10 @@ def digest_stored_tokens(connection: sqlite3.Connection) -> int:
     changes = [(token_digest(row[1]), row[0]) for row in rows if not is_digest(row[1])]
     connection.executemany(f'UPDATE "{SESSION_CLASS}" SET "{TOKEN_FIELD}" = ? WHERE "objectId" = ?', changes)
     return len(changes)
+
+
+def _columns(connection: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in connection.execute(f'PRAGMA table_info("{table}")')}
 
 
 def _pointer_id(value: Any) -> str | None:

@@ -25,7 +25,8 @@ from sidecar.errors import (
 )
 from sidecar.store import sessions
 from sidecar.store.interface import CallerContext
-from sidecar.store.sqlfrag import TRUE, Sql
+from sidecar.store.schema import ClassSchema
+from sidecar.store.sqlfrag import FALSE, TRUE, Sql
 
 GUARDED = frozenset({"_Session", "_User", "_Role", "_Installation"})
 ALWAYS_HIDDEN = {"_Session": frozenset({"sessionToken"}), "_User": frozenset({"sessionToken"})}
@@ -86,6 +87,13 @@ def row_scope(caller: CallerContext, class_name: str, alias: str) -> Sql:
     if class_name == "_Session":
         return sessions.row_scope(caller, alias)
     return TRUE
+
+
+def include_scope(caller: CallerContext, target: ClassSchema, alias: str) -> Sql:
+    """Rows an ``include`` may expand: a pointer to a session the caller may not read stays a pointer."""
+    if target.class_name == "_Session" and not caller.is_master and caller.user_id is None:
+        return FALSE
+    return row_scope(caller, target.class_name, alias)
 
 
 def user_fields(caller: CallerContext, body: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -232,3 +232,39 @@ async def test_installations_follow_parses_rules(store: SqliteRecordStore, maste
         await store.save("_Installation", created.object_id, {"deviceType": "android"}, anonymous)
     await store.save("_Installation", created.object_id, {"installationId": "ABC-1", "badge": 2}, anonymous)
     assert len((await store.query("_Installation", QueryOptions(), master)).results) == 1
+
+
+async def test_an_include_expands_only_the_callers_own_sessions(
+    store: SqliteRecordStore, master: CallerContext
+) -> None:
+    ann_token = (await store.signup({"username": "ann", "password": "pw"}, CallerContext.anonymous()))[
+        "sessionToken"
+    ]
+    ann = await store.caller_for_session(ann_token)
+    bob = await store.signup({"username": "bob", "password": "pw"}, CallerContext.anonymous())
+    public = {"user": pointer(bob["objectId"]), "ACL": {"*": {"read": True}}}
+    bobs = await store.create("_Session", public, master)
+    anns = await store.current_session(ann_token)
+    for session_id in (bobs.object_id, anns["objectId"]):
+        link = {"session": {"__type": "Pointer", "className": "_Session", "objectId": session_id}}
+        await store.create("Link", link, master)
+    found = await store.query("Link", QueryOptions(include=("session",)), ann)
+    expanded = {row["session"]["objectId"]: row["session"].get("__type") for row in found.results}
+    assert expanded == {bobs.object_id: "Pointer", anns["objectId"]: "Object"}
+    anonymous = await store.query("Link", QueryOptions(include=("session",)), CallerContext.anonymous())
+    assert {row["session"]["__type"] for row in anonymous.results} == {"Pointer"}
+
+
+async def test_the_migration_drops_tokens_saved_on_user_rows(tmp_path: Path) -> None:
+    path = tmp_path / "local.db"
+    store = await SqliteRecordStore.open(path)
+    answer = await store.signup({"username": "ann", "password": "pw"}, CallerContext.anonymous())
+    await store.close()
+    with sqlite3.connect(path) as db:  # an older version stored what Users.Current.save() sent
+        db.execute('ALTER TABLE "_User" ADD COLUMN "sessionToken" TEXT')
+        db.execute('UPDATE "_User" SET "sessionToken" = ?', (answer["sessionToken"],))
+        db.execute('DROP TABLE "_StoreMigrations"')
+    store = await SqliteRecordStore.open(path)
+    await store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute('SELECT "sessionToken" FROM "_User"').fetchall() == [(None,)]
