@@ -21,6 +21,7 @@ from sidecar.backends import data
 from sidecar.errors import InvalidParamsError, SidecarError
 from sidecar.web.auth import ApiKeyDirectory, check_key_scope, require_admin, resolve_caller
 from sidecar.web.body import decode_json_object, header_credentials
+from sidecar.web.limiter import CredentialLimiter
 from sidecar.web.settings import WebSettings
 from sidecar.web.wire import error_body, error_status, json_response
 
@@ -29,10 +30,18 @@ _METHODS = ("POST", "PUT", "DELETE")
 
 
 class ApiRoutes:
-    def __init__(self, store: Any, settings: WebSettings, api_keys: ApiKeyDirectory | None = None) -> None:
+    def __init__(
+        self,
+        store: Any,
+        settings: WebSettings,
+        api_keys: ApiKeyDirectory | None = None,
+        limiter: CredentialLimiter | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.api_keys = api_keys
+        self.limiter = limiter
+        """The Parse door's failed-credential limiter, so both doors share one count per client."""
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -48,7 +57,11 @@ class ApiRoutes:
 
     async def _caller(self, request: web.Request) -> Any:
         credentials = header_credentials(request.headers)
-        caller = await resolve_caller(credentials, self.settings, self.store, self.api_keys)
+        resolving = resolve_caller(credentials, self.settings, self.store, self.api_keys)
+        if self.limiter is None:
+            caller = await resolving
+        else:
+            caller = await self.limiter.guard(request.remote or "", resolving)
         check_key_scope(caller, request.method, "/api")
         return caller
 

@@ -212,3 +212,28 @@ async def test_signup_login_me_sessions_me_and_logout_still_work(
 def stored_tokens(backend: Backend) -> list[str]:
     with sqlite3.connect(backend.spec.data_dir / "data" / "local.db") as db:
         return [row[0] for row in db.execute('SELECT "sessionToken" FROM "_Session"')]
+
+
+async def test_api_and_classes_answer_every_credential_alike(http: aiohttp.ClientSession) -> None:
+    """The two doors resolve callers with the same function and count failed credentials in one limiter:
+    the same status for the same credentials, down to the 429 once a client has failed too often."""
+    _, as_user = await sign_up(http, "ann")
+    private = {"classLevelPermissions": {"find": {"requiresAuthentication": True}, "create": {}}}
+    assert (await http.post("/schemas/Locked", json=private, headers=ADMIN)).status in (200, 201)
+    credentials: list[dict[str, str]] = [
+        {},
+        {"X-Parse-Application-Id": "some-other-app"},
+        APP,
+        {**APP, "X-Parse-Session-Token": FORGED},
+        {**APP, "X-Parse-Master-Key": "wrong"},
+        {"X-NodeGX-Api-Key": "ngx_unknown"},
+        as_user,
+        ADMIN,
+    ]
+    for headers in credentials:
+        for table in ("Locked", "Open"):
+            for method, body in (("GET", None), ("POST", {"n": 1})):
+                on_classes = await http.request(method, f"/classes/{table}", json=body, headers=headers)
+                on_api = await http.request(method, f"/api/{table}", json=body, headers=headers)
+                seen = (table, method, headers, on_classes.status, on_api.status)
+                assert on_api.status == on_classes.status, seen
