@@ -4,8 +4,8 @@ Every door reaches the store, so the rules live here, once:
 
 - a session is minted by the server (signup, login) or by the master key; a signed-in client that creates
   a ``_Session`` gets a fresh restricted session *for itself*: ``user``, ``sessionToken``, ``expiresAt``
-  and ``createdWith`` in its body are ignored, as Parse Server ignores them; without a user the create is
-  209 ``Session token required.``;
+  and ``createdWith`` in its body are ignored, as Parse Server ignores them; without a session (no
+  user, or an API key acting as one) the create is 209 ``Session token required.``;
 - clients may not set ``ACL`` on a session (105), nor change ``user`` (to anyone else), ``sessionToken``,
   ``installationId``, ``expiresAt`` or ``createdWith`` (105 ``Invalid key name: <field>``);
 - a non-master caller sees, changes and deletes only its own sessions (another user's session is 101,
@@ -74,7 +74,9 @@ def prepare_create(
     (the token, shown this once)."""
     if caller.is_master:
         return _master_create(body, lifetime)
-    if caller.user_id is None:
+    if caller.user_id is None or caller.session_token is None:
+        # A session comes from a session: an API key acting as a user cannot turn itself into one
+        # (the session would escape the key's scopes).
         raise InvalidSessionTokenError("Session token required.")
     if "ACL" in body:
         raise InvalidKeyNameError("Cannot set ACL on a Session.")

@@ -237,3 +237,16 @@ async def test_api_and_classes_answer_every_credential_alike(http: aiohttp.Clien
                 on_api = await http.request(method, f"/api/{table}", json=body, headers=headers)
                 seen = (table, method, headers, on_classes.status, on_api.status)
                 assert on_api.status == on_classes.status, seen
+
+
+async def test_an_api_key_acting_as_a_user_cannot_mint_a_session(http: aiohttp.ClientSession) -> None:
+    """A session would escape the key's scopes (a key without a function scope could call functions)."""
+    user, _ = await sign_up(http, "ann")
+    body = {"name": "writer", "scopes": ["data:read", "data:write"], "actsAsUserId": user}
+    status, key = await answer(await http.post("/admin/keys", json=body, headers=ADMIN))
+    assert status == 201, key
+    for path in ("/classes/_Session", "/api/_Session"):
+        status, refused = await answer(
+            await http.post(path, json={}, headers={"X-NodeGX-Api-Key": key["key"]})
+        )
+        assert (status, refused["code"]) == (400, 209), (path, refused)
