@@ -163,7 +163,16 @@ def digest_stored_tokens(connection: sqlite3.Connection) -> int:
         f'SELECT "objectId", "{TOKEN_FIELD}" FROM "{SESSION_CLASS}" WHERE "{TOKEN_FIELD}" IS NOT NULL'
     ).fetchall()
     changes = [(token_digest(row[1]), row[0]) for row in rows if not is_digest(row[1])]
-    connection.executemany(f'UPDATE "{SESSION_CLASS}" SET "{TOKEN_FIELD}" = ? WHERE "objectId" = ?', changes)
+    # OR REPLACE: a digest already present is the same session twice; keeping one must not stop the open.
+    # secure_delete zeroes the plaintext cells the update frees, so no token lingers in free pages.
+    secure = connection.execute("PRAGMA secure_delete").fetchone()[0]
+    connection.execute("PRAGMA secure_delete = ON")
+    try:
+        connection.executemany(
+            f'UPDATE OR REPLACE "{SESSION_CLASS}" SET "{TOKEN_FIELD}" = ? WHERE "objectId" = ?', changes
+        )
+    finally:
+        connection.execute(f"PRAGMA secure_delete = {int(secure)}")
     return len(changes)
 
 

@@ -79,6 +79,27 @@ async def test_a_data_directory_with_plaintext_tokens_is_migrated_at_open(tmp_pa
     with sqlite3.connect(path) as db:
         names = [row[0] for row in db.execute('SELECT name FROM "_StoreMigrations"')]
     assert names == ["session-tokens-hashed"]
+    assert answer["sessionToken"].encode() not in path.read_bytes()  # not even in a freed cell
+
+
+async def test_the_migration_keeps_one_row_when_a_token_is_stored_both_ways(tmp_path: Path) -> None:
+    path = tmp_path / "local.db"
+    store = await SqliteRecordStore.open(path)
+    answer = await store.signup({"username": "ann", "password": "pw"}, CallerContext.anonymous())
+    await store.close()
+    with sqlite3.connect(path) as db:  # the same token once as a digest and once in plaintext
+        db.execute(
+            'INSERT INTO "_Session" ("objectId", "createdAt", "updatedAt", "user", "sessionToken") '
+            "VALUES ('legacy', '2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z', ?, ?)",
+            (answer["objectId"], answer["sessionToken"]),
+        )
+        db.execute('DROP TABLE "_StoreMigrations"')
+    store = await SqliteRecordStore.open(path)
+    try:
+        assert (await store.caller_for_session(answer["sessionToken"])).user_id == answer["objectId"]
+    finally:
+        await store.close()
+    assert len(stored_tokens(path)) == 1
 
 
 async def test_reopening_does_not_digest_a_digest_again(tmp_path: Path) -> None:
