@@ -31,6 +31,7 @@
         ├── EmailTakenError           203
         ├── SessionMissingError       206
         ├── InvalidSessionTokenError  209
+        ├── UnsupportedServiceError   252 authData of a provider the backend cannot verify
         ├── InvalidSchemaOperationError 255
         ├── QueryTimeoutError         124 a read ran past the store's time limit
         ├── DuplicateObjectIdError    (HTTP 409) client objectId already used
@@ -229,6 +230,12 @@ class SessionMissingError(StoreError):
 
 class InvalidSessionTokenError(StoreError):
     parse_code = 209
+
+
+class UnsupportedServiceError(StoreError):
+    """``authData`` for a provider the backend cannot verify (Parse's UNSUPPORTED_SERVICE)."""
+
+    parse_code = 252
 
 
 class InvalidSchemaOperationError(StoreError):

@@ -135,9 +135,13 @@ class CreateResult:
     created_at: str
     object: JsonObject
     """The full stored object as a read by master would return it (for events and callers that want it)."""
+    shown: JsonObject | None = None
+    """Server-set fields the create also answers: a new ``_Session``'s token, shown this once."""
 
     def to_wire(self) -> JsonObject:
-        """The create response body: ``{objectId, createdAt}`` only."""
+        """The create response body: ``{objectId, createdAt}`` (plus :attr:`shown`)."""
+        if self.shown:
+            return {"objectId": self.object_id, "createdAt": self.created_at, **self.shown}
         return {"objectId": self.object_id, "createdAt": self.created_at}
 
 
@@ -361,4 +365,9 @@ class AuthStore(Protocol):
 
     async def current_user(self, session_token: str) -> JsonObject:
         """``/users/me``: the user plus the same ``sessionToken``."""
+        ...
+
+    async def current_session(self, session_token: str) -> JsonObject:
+        """``/sessions/me``: the caller's ``_Session`` object plus the same ``sessionToken``; unknown or
+        expired → 209."""
         ...

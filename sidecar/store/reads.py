@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sidecar.errors import InvalidQueryError, ObjectNotFoundError
-from sidecar.store import acl, clp
+from sidecar.store import acl, clp, special_classes
 from sidecar.store.codec import dump_json, type_tag
 from sidecar.store.interface import CallerContext, FetchOptions, QueryOptions, QueryResult
 from sidecar.store.names import quote, validate_class_name
@@ -37,8 +37,9 @@ class ReadContext:
 
 def matching(ctx: ReadContext, class_name: str, where: Mapping[str, Any]) -> tuple[Sql, CompiledWhere]:
     """WHERE clause (filter AND row ACL) for alias ``t``, and the compiled filter (for implied orders)."""
+    scope = special_classes.find_scope(ctx.caller, class_name, "t")
     compiled = compile_where(where, class_name, ctx.lookup(), ctx.acl)
-    return all_of([compiled.condition, ctx.acl("t")]), compiled
+    return all_of([compiled.condition, ctx.acl("t"), scope]), compiled
 
 
 def order_by(schema: ClassSchema, order: tuple[str, ...], compiled: CompiledWhere) -> Sql:
@@ -123,7 +124,9 @@ def fetch(ctx: ReadContext, class_name: str, object_id: str, options: FetchOptio
 def load_row(ctx: ReadContext, schema: ClassSchema, object_id: str, perm: str = "_rperm") -> sqlite3.Row:
     """The row if it exists and the caller holds ``perm`` on it; otherwise 101 (missing and forbidden look
     the same)."""
-    visible = acl.visible(ctx.caller, "t", perm)
+    visible = all_of(
+        [acl.visible(ctx.caller, "t", perm), special_classes.row_scope(ctx.caller, schema.class_name, "t")]
+    )
     statement = fmt(
         f'SELECT t.* FROM {quote(schema.class_name)} AS t WHERE t."objectId" = ? AND {{}}', visible
     )
@@ -135,7 +138,10 @@ def load_row(ctx: ReadContext, schema: ClassSchema, object_id: str, perm: str = 
 
 def present(schemas: Schemas, caller: CallerContext, class_name: str, obj: dict[str, Any]) -> dict[str, Any]:
     """Hide what a non-master caller may not see: the class's protectedFields, and other users' secrets
-    (a user always sees all of their own ``_User`` row)."""
+    (a user always sees all of their own ``_User`` row). Session token columns are never returned."""
+    always = special_classes.ALWAYS_HIDDEN.get(class_name)
+    if always is not None and not always.isdisjoint(obj):
+        obj = {k: v for k, v in obj.items() if k not in always}
     if caller.is_master:
         return obj
     if class_name == "_User" and obj.get("objectId") == caller.user_id:
@@ -200,7 +206,7 @@ def _swap(value: Any, loaded: dict[tuple[str, str], dict[str, Any]]) -> Any:
 
 def _load_many(ctx: ReadContext, schema: ClassSchema, ids: list[str]) -> list[dict[str, Any]]:
     marks = ", ".join("?" * len(ids))
-    visible = acl.visible(ctx.caller, "t")
+    visible = all_of([acl.visible(ctx.caller, "t"), special_classes.include_scope(ctx.caller, schema, "t")])
     statement = fmt(
         f'SELECT t.* FROM {quote(schema.class_name)} AS t WHERE t."objectId" IN ({marks}) AND {{}}', visible
     )

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from sidecar.errors import InvalidClassNameError, RequestFailedError
 from sidecar.store import aggregate as aggregation
-from sidecar.store import auth, export, reads, schema_admin, writes
+from sidecar.store import auth, export, migrations, reads, schema_admin, sessions, writes
 from sidecar.store import catalog as catalog_module
 from sidecar.store.catalog import WorkingCatalog
 from sidecar.store.changes import ChangeBus
@@ -78,7 +78,7 @@ class SqliteRecordStore:
         readers: int = 2,
         read_time_limit: float = 10.0,
         allow_client_class_creation: bool = True,
-        session_lifetime: timedelta = auth.DEFAULT_SESSION_LIFETIME,
+        session_lifetime: timedelta = sessions.DEFAULT_SESSION_LIFETIME,
     ) -> SqliteRecordStore:
         """Open (creating if needed) the store at ``path``; ``:memory:``/``None`` only with ``ephemeral``."""
         location = MEMORY if path is None else str(path)
@@ -118,7 +118,12 @@ class SqliteRecordStore:
         def job(connection: sqlite3.Connection, catalog: WorkingCatalog) -> tuple[T, Sequence[ChangeEvent]]:
             return fn(
                 writes.WriteContext(
-                    connection, catalog, caller, self._allow_class_creation, self._bus.has_listeners
+                    connection,
+                    catalog,
+                    caller,
+                    self._allow_class_creation,
+                    self._bus.has_listeners,
+                    self._session_lifetime,
                 )
             )
 
@@ -292,12 +297,17 @@ class SqliteRecordStore:
     async def current_user(self, session_token: str) -> JsonObject:
         return await self._read(_MASTER, lambda ctx: auth.current_user(ctx, session_token))
 
+    async def current_session(self, session_token: str) -> JsonObject:
+        return await self._read(_MASTER, lambda ctx: auth.current_session(ctx, session_token))
+
 
 _MASTER = CallerContext.master()
 
 
 def _precreate(ctx: writes.WriteContext) -> tuple[None, list[ChangeEvent]]:
-    """``_User``, ``_Session`` and ``_Role`` exist from the start (contract §5, edge case 17)."""
+    """``_User``, ``_Session`` and ``_Role`` exist from the start (contract §5, edge case 17); then the
+    named data migrations an older ``local.db`` still needs (see :mod:`sidecar.store.migrations`)."""
     for class_name in catalog_module.PRECREATED:
         ctx.catalog.ensure_class(ctx.connection, class_name)
+    migrations.migrate(ctx.connection)
     return None, []

@@ -48,13 +48,15 @@ def build_app(
     health: HealthReport | None = None,
     routes: Sequence[web.AbstractRouteDef] = (),
     api_keys: ApiKeyDirectory | None = None,
+    limiter: CredentialLimiter | None = None,
 ) -> web.Application:
     """The Parse routes under ``settings.mount``, ``/health``, file downloads and ``/realtime``.
 
     ``health`` supplies the ``/health`` body (the backend's status, contract §4.1); without it the
     door answers a minimal one. ``routes`` (the backend's admin routes, webhooks) are matched before
     the Parse routes, whose last pattern catches every other path. ``api_keys`` resolves
-    ``X-NodeGX-Api-Key`` principals (without it a key is refused). The app subscribes to the store's
+    ``X-NodeGX-Api-Key`` principals (without it a key is refused). ``limiter`` counts failed credentials;
+    pass the one the extra ``routes`` use, so every door shares one count. The app subscribes to the store's
     changes on startup and ends open SSE streams on shutdown; the caller owns the store (opens and
     closes it)."""
     services = Services(
@@ -63,7 +65,7 @@ def build_app(
         config=ConfigParams(settings.config_path),
         files=FileStore(settings.files_dir) if settings.files_dir is not None else None,
         functions=functions,
-        limiter=CredentialLimiter(settings.credential_failures_allowed, settings.credential_window_seconds),
+        limiter=limiter or credential_limiter(settings),
         api_keys=api_keys,
     )
     app = web.Application(
@@ -76,6 +78,10 @@ def build_app(
     app.on_response_prepare.append(cors_hook(settings))
     _manage_subscription(app, store, hub)
     return app
+
+
+def credential_limiter(settings: WebSettings) -> CredentialLimiter:
+    return CredentialLimiter(settings.credential_failures_allowed, settings.credential_window_seconds)
 
 
 def _minimal_health(settings: WebSettings) -> HealthReport:

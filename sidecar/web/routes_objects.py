@@ -94,7 +94,9 @@ ROUTES: list[Route] = [
     *object_routes("/classes/:className", None),
     *object_routes("/users", "_User"),
     *object_routes("/roles", "_Role"),
-    # The caller's own sessions (finding them is /sessions in routes_users): read, revoke, edit.
+    # The caller's own sessions (finding them is /sessions in routes_users): create (a new session for
+    # the caller itself), read, revoke, edit; the store holds them to Parse's _Session rules.
+    Route("POST", "/sessions", create_handler("_Session", "/sessions")),
     Route("GET", "/sessions/:objectId", get_handler("_Session")),
     Route("PUT", "/sessions/:objectId", update_handler("_Session")),
     Route("DELETE", "/sessions/:objectId", delete_handler("_Session")),

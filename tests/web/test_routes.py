@@ -267,17 +267,20 @@ async def test_an_admin_can_upload_raw_bytes_with_only_a_bearer_token(client: Cl
 
 
 async def test_a_user_lists_and_revokes_only_its_own_sessions(client: Client) -> None:
-    tokens = []
+    tokens, users = [], []
     for name in ("ann", "bob"):
         signup = await client.post("/users", json={"username": name, "password": "pw"}, headers=app_headers())
         tokens.append((await signup.json())["sessionToken"])
+        users.append((await signup.json())["objectId"])
     as_ann = app_headers(**{"X-Parse-Session-Token": tokens[0]})
     listed = (await (await client.get("/sessions", headers=as_ann)).json())["results"]
-    assert [session["sessionToken"] for session in listed] == [tokens[0]]
+    assert [session["user"]["objectId"] for session in listed] == [users[0]]
+    assert all("sessionToken" not in session for session in listed)  # stored as digests, never listed
     mine = await (await client.get("/sessions/me", headers=as_ann)).json()
     assert mine["objectId"] == listed[0]["objectId"]
+    assert mine["sessionToken"] == tokens[0]  # the presented token is echoed
     all_sessions = (await (await client.get("/sessions", headers=master_headers())).json())["results"]
-    bobs = next(session for session in all_sessions if session["sessionToken"] == tokens[1])
+    bobs = next(session for session in all_sessions if session["user"]["objectId"] == users[1])
     refused = await client.delete(f"/sessions/{bobs['objectId']}", headers=as_ann)
     assert refused.status == 404
     revoked = await client.delete(f"/sessions/{mine['objectId']}", headers=as_ann)

@@ -40,6 +40,12 @@ def readable(caller: CallerContext, record: Mapping[str, Any]) -> bool:
     return any(isinstance(acl.get(key), Mapping) and acl[key].get("read") for key in caller.principals())
 
 
+def owns_session(caller: CallerContext, record: Mapping[str, Any]) -> bool:
+    """``_Session`` changes reach their owner (and master) only, whatever the row's ACL, as reads do."""
+    user = record.get("user")
+    return caller.is_master or (isinstance(user, Mapping) and user.get("objectId") == caller.user_id)
+
+
 def presented(caller: CallerContext, event: ChangeEvent) -> dict[str, Any]:
     """The change frame's data; other users' ``_User`` secrets and email never reach a non-master."""
     record = event.record
@@ -110,6 +116,8 @@ class RealtimeHub:
         for client in list(self._clients.values()):
             tests = client.subscriptions.get(event.class_name)
             if not tests or not readable(client.caller, event.record):
+                continue
+            if event.class_name == "_Session" and not owns_session(client.caller, event.record):
                 continue
             if not any(test(event.record) for test in tests):
                 continue
