@@ -15,7 +15,7 @@ import structlog
 
 from sidecar.runtime.context import RunContext
 from sidecar.runtime.export import ComponentDef, ConnectionDef, NodeDef
-from sidecar.runtime.node import Node
+from sidecar.runtime.node import Node, UpdateSteps
 from sidecar.runtime.ports import InputSpec, OutputSpec
 from sidecar.runtime.values import UNDEFINED, for_in_keys
 
@@ -75,6 +75,11 @@ class ComponentInstance(Node):
         for outputs_node in self.component_outputs:
             outputs_node.flag_dirty()
 
+    def dirty_followers(self) -> list[Node]:
+        followers = Node.dirty_followers(self)
+        followers.extend(self.component_outputs)
+        return followers
+
     def update(self) -> None:
         """Noodl's instance update: its own inputs, then every ``Component Outputs`` node inside.
 
@@ -84,6 +89,12 @@ class ComponentInstance(Node):
         for outputs_node in self.component_outputs:
             if outputs_node._dirty:
                 outputs_node.update()
+
+    def update_steps(self) -> UpdateSteps:
+        yield from Node.update_steps(self)
+        for outputs_node in self.component_outputs:
+            if outputs_node._dirty:
+                yield outputs_node
 
     def delete(self) -> None:
         if self.deleted:
