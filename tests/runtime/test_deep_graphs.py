@@ -12,7 +12,10 @@ from typing import Any
 
 import pytest
 
-from tests.runtime.graphs import component, conn, node, response_node, run_graph
+from sidecar.errors import WorkflowExportError
+from sidecar.runtime import Runtime
+from sidecar.runtime.export import MAX_INSTANCE_NESTING
+from tests.runtime.graphs import component, conn, export, node, request_node, response_node, run_graph
 
 SEND = conn("req", "receive", "resp", "send")
 BOUNDARY = [node("ci", "Component Inputs"), node("co", "Component Outputs")]
@@ -48,9 +51,9 @@ async def test_every_node_of_a_deep_chain_runs_once_per_value_in_order() -> None
     assert (status, json.loads(body)["result"]["y"]) == (200, "a" + "+" * 1_500)
 
 
-async def test_a_chain_of_nested_component_instances_deeper_than_the_recursion_limit() -> None:
+def nested_levels(depth: int) -> list[dict[str, Any]]:
+    """Components L0 … L<depth-1>: L0 wraps its input in ``<…>``, each other level holds the one below."""
     ports = [{"name": "in", "plug": "input", "type": "*"}, {"name": "out", "plug": "output", "type": "*"}]
-    depth = 400
     levels = [
         component(
             "L0",
@@ -68,9 +71,29 @@ async def test_a_chain_of_nested_component_instances_deeper_than_the_recursion_l
                 ports=ports,
             )
         )
+    return levels
+
+
+async def test_component_instances_nested_to_the_load_limit_propagate_through_every_level() -> None:
+    depth = MAX_INSTANCE_NESTING - 1  # the function's own component is the top level
     nodes = [node("top", f"/#__cloud__/L{depth - 1}"), response_node()]
     connections = [conn("req", "pm-x", "top", "in"), conn("top", "out", "resp", "pm-y"), SEND]
     status, body = await run_graph(
-        nodes, connections, {"x": "a"}, extra_components=tuple(levels), timeout_seconds=10.0
+        nodes, connections, {"x": "a"}, extra_components=tuple(nested_levels(depth)), timeout_seconds=10.0
     )
     assert (status, json.loads(body)["result"]["y"]) == (200, "<a>")
+
+
+def test_an_export_nesting_instances_past_the_limit_is_refused_at_load_naming_the_component() -> None:
+    levels = nested_levels(5 * MAX_INSTANCE_NESTING)
+    graph = export(component("f", [request_node(), node("top", levels[-1]["name"])], []), *levels)
+    with pytest.raises(WorkflowExportError, match="nest more than 200 levels") as refused:
+        Runtime.from_export(graph)
+    assert refused.value.http_status == 400
+
+
+def test_a_long_cycle_of_instances_is_reported_as_a_cycle_not_a_stack_overflow() -> None:
+    levels = nested_levels(3 * MAX_INSTANCE_NESTING)
+    levels[0]["nodes"].append(node("back", levels[-1]["name"]))  # the innermost level holds the outermost
+    with pytest.raises(WorkflowExportError, match="which contains it"):
+        Runtime.from_export(export(*levels))
