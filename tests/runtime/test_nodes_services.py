@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,7 +47,7 @@ async def store() -> AsyncIterator[SqliteRecordStore]:
     await opened.close()
 
 
-async def test_config_node_reads_the_backends_config(shared_dir: Path) -> None:
+async def test_config_node_reads_the_backends_config() -> None:
     from sidecar.runtime import Runtime, make_request
 
     values = json.loads((CONFORMANCE_DIR / "exports" / "i_config.config.json").read_text())
@@ -109,7 +108,7 @@ async def test_cloud_file_exposes_url_and_original_name() -> None:
     )
 
 
-async def test_run_tasks_with_stop_on_failure_aborts_and_never_sends_done(shared_dir: Path) -> None:
+async def test_run_tasks_with_stop_on_failure_aborts_and_never_sends_done() -> None:
     data = load_conformance_export("exports/h_runtasks.export.json")
     tasks = next(n for n in data["components"][1]["nodes"] if n["id"] == "tasks")
     tasks["parameters"].update(stopOnFailure=True, maxRunningTasks=1)  # one at a time: 3 never starts
@@ -122,7 +121,7 @@ async def test_run_tasks_with_stop_on_failure_aborts_and_never_sends_done(shared
     assert response.outcome is Outcome.TIMED_OUT
 
 
-async def test_a_string_arriving_at_an_array_input_is_evaluated_as_javascript(shared_dir: Path) -> None:
+async def test_a_string_arriving_at_an_array_input_is_evaluated_as_javascript() -> None:
     from sidecar.runtime import Runtime, make_request
 
     runtime = Runtime.from_export(load_conformance_export("exports/h_runtasks.export.json"))
