@@ -94,12 +94,13 @@ async def test_rest_node_shapes_the_request_and_reads_the_response_with_scripts(
 
 
 async def test_cloud_file_exposes_url_and_original_name() -> None:
-    nodes = [node("file", "Cloud File"), response_node()]
+    nodes = [node("file", "Cloud File"), response_node(), node("later", "Workflow Wait", {"duration": 0})]
     connections = [
         conn("req", "pm-file", "file", "file"),
         conn("file", "name", "resp", "pm-name"),
         conn("file", "url", "resp", "pm-url"),
-        SEND,
+        conn("req", "receive", "later", "run"),  # a frame later: the file's outputs are set by then
+        conn("later", "done", "resp", "send"),
     ]
     body = {"file": {"__type": "File", "name": "a1b2_report.pdf", "url": "http://files/a1b2_report.pdf"}}
     assert await run_graph(nodes, connections, body) == (
