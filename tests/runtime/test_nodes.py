@@ -89,8 +89,9 @@ async def test_inverter_passes_undefined_through() -> None:
     # Inverter's result is undefined when the connection is made: a Response sent in the request's
     # frame goes out before the inverted value reaches it.
     assert await run_graph(nodes, [*connections, SEND], {"v": False}) == result()
-    assert await run_graph([LATER, *nodes], [*connections, *SEND_LATER], {"v": False}) == result(inverted=True)
-    assert await run_graph([LATER, *nodes], [*connections, *SEND_LATER], {}) == result()
+    later = ([LATER, *nodes], [*connections, *SEND_LATER])
+    assert await run_graph(*later, {"v": False}) == result(inverted=True)
+    assert await run_graph(*later, {}) == result()
 
 
 async def test_variables_store_on_set_and_cast_like_javascript() -> None:
