@@ -242,3 +242,47 @@ async def test_objects_are_request_scoped_and_typed_defaults_come_first() -> Non
     status, body = await run_graph(nodes, connections, {"title": "first", "title2": "second"})
     # The typed property without a value gets its default and comes first (spec §12.13).
     assert (status, body) == result(done=False, title="second")
+
+
+EVERY_TOKEN = "{yearShort}/{month}/{date} {monthShort} {hours}:{minutes}"
+
+
+async def test_date_to_string_reads_date_strings_as_javascript_does_and_knows_every_token() -> None:
+    # Local times (no offset in the string) print the same whatever the machine's zone.
+    nodes = [
+        node("d2s", "Date To String", {"formatString": EVERY_TOKEN}),
+        response_node(),
+        LATER,
+    ]
+    connections = [
+        conn("req", "pm-when", "d2s", "input"),
+        conn("d2s", "currentValue", "resp", "pm-day"),
+        *SEND_LATER,
+    ]
+    for when, shown in [
+        ("March 9, 2024 4:05 PM", "24/03/09 Mar 16:05"),
+        ("3/9/2024", "24/03/09 Mar 00:00"),
+        ("2024-03-09T10:30", "24/03/09 Mar 10:30"),
+        ("2/31/2024", "24/03/02 Mar 00:00"),
+        ("not a date", ""),
+    ]:
+        assert await run_graph(nodes, connections, {"when": when}) == result(day=shown)
+
+
+async def test_date_to_string_fires_date_changed_for_every_string_even_a_repeated_one() -> None:
+    # Noodl makes a new Date of every string it receives, so the same text twice is two changes.
+    nodes = [
+        node("d2s", "Date To String"),
+        node("count", "Counter"),
+        node("send", "Workflow Wait", {"duration": 0}),
+        response_node(),
+    ]
+    connections = [
+        conn("req", "pm-a", "d2s", "input"),
+        conn("req", "receive", "send", "run"),
+        conn("d2s", "inputChanged", "count", "increase"),
+        conn("count", "currentCount", "resp", "pm-changes"),
+        conn("send", "done", "resp", "send"),
+        conn("req", "pm-b", "d2s", "input"),
+    ]
+    assert await run_graph(nodes, connections, {"a": "2024-03-09", "b": "2024-03-09"}) == result(changes=2)
