@@ -150,7 +150,7 @@ async def test_query_filter_and_aggregate_records(store: SqliteRecordStore) -> N
                 "combinator": "and",
                 "rules": [{"property": "group", "operator": "equal to", "input": "g"}],
             },
-            "visualSort": [{"property": "n", "order": "descending"}],
+            "visualSorting": [{"property": "n", "order": "descending"}],
         },
     )
     local = node(
@@ -233,3 +233,44 @@ async def test_record_node_failure_reaches_the_error_output(store: SqliteRecordS
 
     assert status == 400
     assert json.loads(body)["error"]
+
+
+async def test_filter_records_compares_and_sorts_like_javascript(store: SqliteRecordStore) -> None:
+    # Noodl matches locally with JavaScript's == and >, and sorts with its > and <: a filter value
+    # typed as text ("4", "3") still compares with numbers, and a record without the field matches
+    # no ordered comparison.
+    ids = {}
+    for label, n in (("a", 9), ("b", 10), ("c", 3), ("d", None)):
+        fields: dict[str, Any] = {"label": label} if n is None else {"label": label, "n": n}
+        ids[label] = (await store.create("Item", fields, MASTER)).object_id
+    by_label_descending = [{"property": "label", "order": "descending"}]
+    everything = node("q", "DbCollection2", {"collectionName": "Item", "visualSorting": by_label_descending})
+
+    def local(node_id: str, operator: str, value: str) -> dict[str, Any]:
+        rules = [{"property": "n", "operator": operator, "value": value}]
+        return node(
+            node_id,
+            "FilterDBModels",
+            {
+                "collectionName": "Item",
+                "visualFilter": {"combinator": "and", "rules": rules},
+                "visualSorting": [{"property": "n", "order": "ascending"}],
+            },
+        )
+
+    nodes = [everything, local("big", "greater than", "4"), local("three", "equal to", "3"), response_node()]
+    nodes.append(node("later", "Workflow Wait", {"duration": 0}))
+    connections = [
+        conn("req", "receive", "q", "storageFetch"),
+        conn("q", "items", "big", "items"),
+        conn("q", "items", "three", "items"),
+        conn("big", "count", "resp", "pm-big"),
+        conn("big", "firstItemId", "resp", "pm-smallest"),
+        conn("three", "count", "resp", "pm-three"),
+        conn("q", "fetched", "later", "run"),
+        conn("later", "done", "resp", "send"),
+    ]
+
+    status, body = await run_graph(nodes, connections, {}, records=StoreRecordsPort(store))
+
+    assert (status, json.loads(body)["result"]) == (200, {"big": 2, "smallest": ids["a"], "three": 1})
