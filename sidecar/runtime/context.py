@@ -96,6 +96,8 @@ class RunContext:
         self.record_classes: dict[str, str] = {}  # object id → collection, for records read or written
         self.script_nodes: dict[str, ScriptHost] = {}  # script nodes by their key in the JS bridge
         self._dirty: list[Node] = []
+        # Pulls and dirty flags nested right now (see node.MAX_NESTING).
+        self.nesting = 0
         self._after_update: list[Callable[[], None]] = []
         self._frame_requested = False
         self._frame_handle: asyncio.Handle | None = None

@@ -7,16 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from sidecar.runtime import NoodlRequest, make_request
-from tests.conftest import SHARED_DIR
+from tests.conftest import FIXTURES_DIR
 
-CONFORMANCE_DIR = SHARED_DIR / "conformance" / "cloudrunner"
+CONFORMANCE_DIR = FIXTURES_DIR / "cloudrunner"
 
 
 def conformance_cases() -> list[dict[str, Any]]:
-    """Every recorded case of the real runner; empty when ../shared is absent."""
+    """Every recorded case of the real runner."""
     cases_file = CONFORMANCE_DIR / "cases.jsonl"
-    if not cases_file.is_file():
-        return []
     return [json.loads(line) for line in cases_file.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 

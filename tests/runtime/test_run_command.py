@@ -18,7 +18,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60, check=False)
 
 
-def test_runs_a_conformance_function_from_a_request_file(tmp_path: Path, shared_dir: Path) -> None:
+def test_runs_a_conformance_function_from_a_request_file(tmp_path: Path) -> None:
     request = tmp_path / "request.json"
     request.write_text(json.dumps({"headers": {}, "body": {"message": "hello noodl", "count": 3}}))
 
@@ -50,7 +50,7 @@ def test_a_rejection_prints_the_cloud_hosts_400_line(tmp_path: Path) -> None:
     ]
 
 
-def test_an_unanswered_run_times_out_with_504(shared_dir: Path) -> None:
+def test_an_unanswered_run_times_out_with_504() -> None:
     done = _run(
         str(export_path("h_runtasks.export.json")), "runtasks", "--body", '{"items":[]}', "--timeout", "0.1"
     )

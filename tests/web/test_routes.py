@@ -188,7 +188,24 @@ async def test_config_is_public_to_read_and_master_to_write(client: Client) -> N
     assert await saved.json() == {"result": True}
     await client.put("/config", json={"params": {"b": None}}, headers=master_headers())
     read = await client.get("/config", headers=app_headers())
-    assert await read.json() == {"params": {"a": 1}}
+    assert await read.json() == {"params": {"a": 1}, "masterKeyOnly": {"a": False}}
+
+
+async def test_master_key_only_config_is_hidden_without_the_master_key(client: Client) -> None:
+    body = {"params": {"public": 1, "secret": "s3"}, "masterKeyOnly": {"secret": True}}
+    await client.put("/config", json=body, headers=master_headers())
+
+    anonymous = await client.get("/config", headers=app_headers())
+    master = await client.get("/config", headers=master_headers())
+
+    assert await anonymous.json() == {"params": {"public": 1}, "masterKeyOnly": {"public": False}}
+    assert await master.json() == {
+        "params": {"public": 1, "secret": "s3"},
+        "masterKeyOnly": {"public": False, "secret": True},
+    }
+    # A later PUT that does not repeat the flag makes the parameter public again, as in Parse Server.
+    await client.put("/config", json={"params": {"secret": "s4"}}, headers=master_headers())
+    assert (await (await client.get("/config", headers=app_headers())).json())["params"]["secret"] == "s4"
 
 
 async def test_raw_file_upload_download_and_master_delete(client: Client) -> None:
