@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from sidecar.errors import InvalidClassNameError, RequestFailedError
 from sidecar.store import aggregate as aggregation
-from sidecar.store import auth, export, reads, schema_admin, writes
+from sidecar.store import auth, export, read_scope, reads, schema_admin, writes
 from sidecar.store import catalog as catalog_module
 from sidecar.store.catalog import WorkingCatalog
 from sidecar.store.changes import ChangeBus
@@ -217,6 +217,12 @@ class SqliteRecordStore:
 
     def subscribe(self, listener: ChangeListener) -> Subscription:
         return self._bus.subscribe(listener)
+
+    def visible_record(self, class_name: str, record: JsonObject, caller: CallerContext) -> JsonObject | None:
+        schema = self._schemas.get(class_name)
+        if schema is None or not read_scope.record_readable(schema, "find", caller, record):
+            return None
+        return reads.present(self._schemas, caller, class_name, record)
 
     # ---- realtime filters (not part of RecordStore: an SQLite-specific helper for the SSE door) ---------
 
