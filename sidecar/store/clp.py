@@ -15,8 +15,8 @@ def protected_fields(clp: Mapping[str, Any], caller: CallerContext) -> set[str]:
     """Fields hidden from this caller: the intersection of every protectedFields list that applies to it
     (``*``, its user id, its roles, ``authenticated``), as Parse computes it."""
     rules = clp.get("protectedFields")
-    if caller.is_master or not isinstance(rules, Mapping):
-        return set()
+    if caller.is_master or not isinstance(rules, Mapping) or not any(rules.values()):
+        return set()  # the common case: no rule hides anything (``{"*": []}``)
     principals = set(caller.principals())
     if caller.kind is CallerKind.USER:
         principals.add("authenticated")
@@ -74,7 +74,7 @@ def read_owner_fields(
 
 
 def _names_caller(rule: Mapping[str, Any], caller: CallerContext) -> bool:
-    return any(rule.get(key) is True for key in caller.principals())
+    return rule.get("*") is True or any(rule.get(key) is True for key in caller.principals())
 
 
 def _pointer_fields(clp: Mapping[str, Any], rule: Mapping[str, Any], operation: str) -> tuple[str, ...]:
