@@ -233,9 +233,11 @@ class SqliteRecordStore:
     def matches(
         self, class_name: str, where: Mapping[str, Any], record: Mapping[str, Any], caller: CallerContext
     ) -> bool:
-        """Whether a change record passes ``where`` and is readable by ``caller``, with query semantics."""
+        """Whether a change record passes ``where`` and ``caller`` may find it, with query semantics."""
         schema = self._schemas.get(class_name)
-        return schema is not None and self._matcher.matches(schema, where, record, caller)
+        if schema is None or not read_scope.record_readable(schema, "find", caller, record):
+            return False
+        return self._matcher.matches(schema, where, record, caller)
 
     def redact(self, class_name: str, record: Mapping[str, Any], caller: CallerContext) -> JsonObject:
         """A change record as ``caller`` may see it (protectedFields, other users' secrets), as reads do."""

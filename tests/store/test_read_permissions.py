@@ -348,3 +348,27 @@ async def test_the_master_caller_passes_every_read_permission(
     assert row["ptr"]["code"] == "hunter2"
     with pytest.raises(OperationForbiddenError):
         await query(store, "Pub", world.ann, include=("ptr",))
+
+
+# ---- change records (realtime) --------------------------------------------------------------------------
+
+
+async def test_a_change_record_is_shown_only_as_a_find_would_show_it(
+    store: SqliteRecordStore, world: World, anonymous: CallerContext, master: CallerContext
+) -> None:
+    record = await store.fetch("Secret", world.secret_id, master)
+    assert store.visible_record("Secret", record, anonymous) is None
+    assert store.visible_record("Secret", record, world.ann) == {
+        k: v for k, v in record.items() if k != "salary"
+    }
+    assert store.visible_record("Secret", record, master) is record
+    assert not store.matches("Secret", {}, record, anonymous)
+    assert store.matches("Secret", {"code": "hunter2"}, record, world.ann)
+
+    await store.create_class("Ticket", {"classLevelPermissions": {"find": {"pointerFields": ["owner"]}}})
+    owner = {"__type": "Pointer", "className": "_User", "objectId": world.ann.user_id}
+    ticket = {"objectId": "t1", "owner": owner, "ACL": {"*": {"read": True}}}
+    assert store.visible_record("Ticket", ticket, world.ann) is ticket
+    assert store.visible_record("Ticket", ticket, world.bob) is None
+    hidden = {**ticket, "ACL": {world.bob.user_id: {"read": True}}}
+    assert store.visible_record("Ticket", hidden, world.ann) is None
