@@ -304,6 +304,12 @@ class RecordStore(Protocol):
         """Receive every committed change of this store."""
         ...
 
+    def visible_record(self, class_name: str, record: JsonObject, caller: CallerContext) -> JsonObject | None:
+        """A change record as ``caller`` would see it in a find of its class (protectedFields and other
+        users' secrets removed; ``record`` itself when nothing is), or ``None`` when the class's find
+        permission, a pointer permission or the row's ACL hides it. Decided on the current permissions."""
+        ...
+
     async def close(self) -> None:
         """Finish queued writes, then release connections."""
         ...

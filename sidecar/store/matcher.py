@@ -16,8 +16,9 @@ from sidecar.store import acl
 from sidecar.store.codec import SQL_AFFINITY, to_sql
 from sidecar.store.interface import CallerContext
 from sidecar.store.names import quote
+from sidecar.store.read_scope import UNRESTRICTED
 from sidecar.store.schema import ClassSchema
-from sidecar.store.sqlfrag import FALSE, Sql, all_of
+from sidecar.store.sqlfrag import FALSE, all_of
 from sidecar.store.sqlite.connection import MEMORY, open_connection
 from sidecar.store.where import compile_where
 
@@ -57,7 +58,7 @@ class RecordMatcher:
             raise InvalidQueryError(f"{cross} is not supported in subscription filters")
         class_name = schema.class_name if schema else "_Missing"
         compile_where(
-            where, class_name, lambda name: schema if schema and name == class_name else None, _public
+            where, class_name, lambda name: schema if schema and name == class_name else None, UNRESTRICTED
         )
 
     def matches(
@@ -69,7 +70,7 @@ class RecordMatcher:
         self._connection.execute("SAVEPOINT probe")
         try:
             self._insert(schema, table, record)
-            condition = compile_where(where, schema.class_name, lambda n: schema, _public).condition
+            condition = compile_where(where, schema.class_name, lambda n: schema, UNRESTRICTED).condition
             visible = acl.visible(caller, "t")
             test = all_of([condition, visible])
             if test == FALSE:
@@ -113,8 +114,3 @@ class RecordMatcher:
         names = ", ".join(quote(n) for n in values)
         marks = ", ".join("?" * len(values))
         self._connection.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", tuple(values.values()))
-
-
-def _public(alias: str) -> Sql:
-    """Subqueries are refused in filters, so no ACL clause is ever needed for them."""
-    return FALSE

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from sidecar.errors import InvalidClassNameError, RequestFailedError
 from sidecar.store import aggregate as aggregation
-from sidecar.store import auth, export, migrations, reads, schema_admin, sessions, writes
+from sidecar.store import auth, export, migrations, read_scope, reads, schema_admin, sessions, writes
 from sidecar.store import catalog as catalog_module
 from sidecar.store.catalog import WorkingCatalog
 from sidecar.store.changes import ChangeBus
@@ -223,6 +223,12 @@ class SqliteRecordStore:
     def subscribe(self, listener: ChangeListener) -> Subscription:
         return self._bus.subscribe(listener)
 
+    def visible_record(self, class_name: str, record: JsonObject, caller: CallerContext) -> JsonObject | None:
+        schema = self._schemas.get(class_name)
+        if schema is None or not read_scope.record_readable(schema, "find", caller, record):
+            return None
+        return reads.present(self._schemas, caller, class_name, record)
+
     # ---- realtime filters (not part of RecordStore: an SQLite-specific helper for the SSE door) ---------
 
     def check_filter(self, class_name: str, where: Mapping[str, Any]) -> None:
@@ -232,9 +238,11 @@ class SqliteRecordStore:
     def matches(
         self, class_name: str, where: Mapping[str, Any], record: Mapping[str, Any], caller: CallerContext
     ) -> bool:
-        """Whether a change record passes ``where`` and is readable by ``caller``, with query semantics."""
+        """Whether a change record passes ``where`` and ``caller`` may find it, with query semantics."""
         schema = self._schemas.get(class_name)
-        return schema is not None and self._matcher.matches(schema, where, record, caller)
+        if schema is None or not read_scope.record_readable(schema, "find", caller, record):
+            return False
+        return self._matcher.matches(schema, where, record, caller)
 
     def redact(self, class_name: str, record: Mapping[str, Any], caller: CallerContext) -> JsonObject:
         """A change record as ``caller`` may see it (protectedFields, other users' secrets), as reads do."""

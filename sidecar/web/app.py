@@ -72,7 +72,7 @@ def build_app(
         middlewares=[door_middleware(settings)],
         client_max_size=settings.file_body_limit + 1,
     )
-    hub = RealtimeHub(settings.realtime_queue_size)
+    hub = RealtimeHub(settings.realtime_queue_size, store.visible_record)
     app.router.add_routes(routes)
     _add_routes(app, services, hub, health or _minimal_health(settings))
     app.on_response_prepare.append(cors_hook(settings))
