@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sidecar.errors import OperationForbiddenError
-from sidecar.store import acl, clp
+from sidecar.store import acl, clp, special_classes
 from sidecar.store.codec import type_tag
 from sidecar.store.interface import CallerContext
 from sidecar.store.operands import resolve
@@ -114,7 +114,9 @@ class CallerScope:
     caller: CallerContext
 
     def rows(self, schema: ClassSchema, operation: str, alias: str) -> Sql:
-        return rows(schema, operation, self.caller, alias)
+        """Also the class's own rules (a user's subquery on ``_Session`` sees their sessions only)."""
+        own = special_classes.find_scope(self.caller, schema.class_name, alias)
+        return all_of([rows(schema, operation, self.caller, alias), own])
 
     def check_constrained_fields(self, schema: ClassSchema | None, where: Mapping[str, Any]) -> None:
         check_constrained_fields(schema, self.caller, where)

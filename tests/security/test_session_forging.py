@@ -163,6 +163,30 @@ async def test_a_user_reads_and_deletes_only_its_own_sessions(http: aiohttp.Clie
     assert me["objectId"] == victim  # the victim's session survived every attempt
 
 
+async def test_a_subquery_on_sessions_sees_only_the_callers_own(http: aiohttp.ClientSession) -> None:
+    """Even a session the master made publicly readable is no oracle through $inQuery/$select."""
+    victim, _ = await sign_up(http, "victim")
+    _, as_attacker = await sign_up(http, "attacker")
+    public = {**forged_body(victim), "sessionToken": "r:" + "cd" * 16, "ACL": {"*": {"read": True}}}
+    status, made = await answer(await http.post("/classes/_Session", json=public, headers=ADMIN))
+    assert status == 201, made
+    status, _ = await answer(await http.post("/classes/Probe", json={"sid": made["objectId"]}, headers=APP))
+    assert status == 201
+    victim_pointer = {"__type": "Pointer", "className": "_User", "objectId": victim}
+    subquery = {"className": "_Session", "where": {"user": victim_pointer}}
+    for where in (
+        {"sid": {"$select": {"query": subquery, "key": "objectId"}}},
+        {"sid": {"$exists": True}, "$or": [{"sid": {"$select": {"query": subquery, "key": "objectId"}}}]},
+    ):
+        status, found = await answer(
+            await http.get("/classes/Probe", params={"where": json.dumps(where)}, headers=as_attacker)
+        )
+        assert (status, found["results"]) == (200, [])
+    selected = json.dumps({"sid": {"$select": {"query": subquery, "key": "objectId"}}})
+    _, by_master = await answer(await http.get("/classes/Probe", params={"where": selected}, headers=ADMIN))
+    assert len(by_master["results"]) == 1  # the rows exist: only the caller's scope hides them
+
+
 async def test_the_master_key_may_mint_a_session_with_its_own_token(http: aiohttp.ClientSession) -> None:
     """Noodl's ``impersonate`` posts a token of its choosing to ``/classes/_Session`` as master."""
     user, _ = await sign_up(http, "ann")
