@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sidecar.backends.workflows import WorkflowSet
+from sidecar.backends.workflows import DeployProblem, WorkflowSet
 from sidecar.errors import FunctionNotFoundError, OperationForbiddenError, WorkflowsStartingError
 
 CLOUD_PREFIX = "/#__cloud__/"
@@ -59,6 +59,13 @@ class BundleRuntime:
 
     def function_names(self) -> list[str]:
         return self.runtime.export.function_names()
+
+    def deploy_problems(self) -> list[DeployProblem]:
+        """What would break this bundle's functions (checked before a deploy replaces anything)."""
+        from sidecar.runtime.deploy_check import check_export
+
+        services = self.runtime.services
+        return list(check_export(self.runtime.export, services.js, services.node_types))
 
 
 def make_workflow_set(data_dir: Path, store: Any) -> WorkflowSet:
