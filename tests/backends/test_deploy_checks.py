@@ -24,6 +24,7 @@ from sidecar.backends.workflows import WorkflowSet
 from sidecar.ipc.handlers import register_backend_methods
 from sidecar.ipc.methods import CallContext, MethodTable
 from tests.conftest import PROJECT_ROOT
+from tests.runtime.conftest import CONFORMANCE_DIR
 from tests.runtime.graphs import component, conn, export, function_node, node, request_node, response_node
 
 TOKEN = "admin-token-for-deploy-tests-0123"
@@ -168,10 +169,8 @@ async def test_components_used_as_instances_or_templates_need_no_request_node(
     assert (status, deployed["success"]) == (200, True), deployed
 
 
-async def test_every_public_conformance_export_and_example_deploys(
-    http: aiohttp.ClientSession, shared_dir: Path
-) -> None:
-    exports = sorted((shared_dir / "conformance" / "cloudrunner" / "exports").glob("*.export.json"))
+async def test_every_public_conformance_export_and_example_deploys(http: aiohttp.ClientSession) -> None:
+    exports = sorted((CONFORMANCE_DIR / "exports").glob("*.export.json"))
     exports += sorted((PROJECT_ROOT / "examples").glob("*.workflow.json"))
     for index, path in enumerate(exports):
         status, deployed = await deploy(http, json.loads(path.read_text()), f"w{index}")

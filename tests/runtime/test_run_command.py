@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from tests.runtime.conftest import conformance_cases, export_path
+from tests.runtime.conftest import CONFORMANCE_DIR, conformance_cases, export_path
 from tests.runtime.graphs import (
     component,
     conn,
@@ -52,11 +52,14 @@ def _write_export(tmp_path: Path, graph: dict[str, Any]) -> str:
     return str(path)
 
 
-def test_every_public_conformance_case_prints_exactly_one_json_line(tmp_path: Path, shared_dir: Path) -> None:
+def test_every_public_conformance_case_prints_exactly_one_json_line(tmp_path: Path) -> None:
+    if not CASES:
+        pytest.skip("the public conformance cases are absent")
+
     def run_case(case: dict[str, Any]) -> tuple[dict[str, Any], subprocess.CompletedProcess[str]]:
         request = tmp_path / f"{case['id']}.request.json"
         request.write_text(json.dumps(case["request"]))
-        export_file = str(shared_dir / "conformance" / "cloudrunner" / case["export"])
+        export_file = str(CONFORMANCE_DIR / case["export"])
         args = [export_file, case["function"], "--request", str(request), "--timeout", "0.3"]
         return case, _run(*args)
 
