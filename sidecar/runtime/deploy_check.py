@@ -9,7 +9,7 @@ named by component and node id so the editor can highlight them:
 - every function has a Request node. Functions are the ``/#__cloud__/`` components no node of the
   export uses (as its type, or as the template a parameter names); the others are building blocks;
 - every node type is known: the runtime's library, a component of the export, or Component
-  Inputs/Outputs;
+  Inputs/Outputs/Children;
 - every connection joins two nodes of its component, from an output its source can have to an input its
   target can have — the ports the runtime resolves while building a scope (static, on-demand, and a
   component instance's declared ports);
@@ -39,6 +39,9 @@ log = structlog.get_logger()
 
 _COMPONENT_INPUTS = "Component Inputs"
 _COMPONENT_OUTPUTS = "Component Outputs"
+# In the real runner's library, and inert in a cloud function (it places a visual component's children):
+# the runtime skips it, and a deploy is not refused for it.
+_COMPONENT_CHILDREN = "Component Children"
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +138,7 @@ class _ComponentCheck:
         return (
             node_type in self._node_types
             or node_type in self._export.components
-            or node_type in (_COMPONENT_INPUTS, _COMPONENT_OUTPUTS)
+            or node_type in (_COMPONENT_INPUTS, _COMPONENT_OUTPUTS, _COMPONENT_CHILDREN)
         )
 
     def _problem(self, node_id: str | None, problem: str) -> DeployProblem:
@@ -148,6 +151,8 @@ class _ComponentCheck:
             return _Ports(lambda _name: False, lambda _name: True)
         if node_def.type == _COMPONENT_OUTPUTS:
             return _Ports(lambda _name: True, lambda _name: False)
+        if node_def.type == _COMPONENT_CHILDREN:
+            return _ANY_PORTS
         instance_of = self._export.components.get(node_def.type)
         if instance_of is not None:
             inputs = {port.name for port in instance_of.ports if port.is_input}

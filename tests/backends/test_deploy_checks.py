@@ -148,10 +148,14 @@ async def test_scripts_and_expressions_that_do_not_compile_are_named_by_node(
     assert all("SyntaxError" in p["problem"] for p in refused["problems"])
 
 
-async def test_components_used_as_instances_or_templates_need_no_request_node(
+async def test_building_blocks_need_no_request_node_and_real_library_nodes_pass(
     http: aiohttp.ClientSession,
 ) -> None:
-    helper = component("lib/Echo", [node("ci", "Component Inputs"), node("co", "Component Outputs")], [])
+    helper = component(
+        "lib/Echo",
+        [node("ci", "Component Inputs"), node("co", "Component Outputs"), node("cc", "Component Children")],
+        [],
+    )
     template = component("lib/Task", [], [])
     main = component(
         "f",
