@@ -312,6 +312,11 @@ class FunctionNotFoundError(GraphRuntimeError):
     http_status = 404
     code = "function/not-found"
 
+    @classmethod
+    def for_function(cls, name: str) -> FunctionNotFoundError:
+        """The one wording every door uses (contract §4.4.2)."""
+        return cls(f"Function '{name}' not found")
+
 
 class FunctionTimeoutError(GraphRuntimeError):
     """No Response node answered within the function's time limit."""

@@ -12,8 +12,9 @@ import asyncio
 import json
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import structlog
 
@@ -39,6 +40,8 @@ class ServeConfig:
     backend_name: str
     parent_pid: int | None
     ephemeral: bool
+    ready_stream: TextIO = field(default_factory=lambda: sys.stdout)
+    """Where the READY line goes: the real stdout, which the command keeps for that line alone."""
 
 
 def ready_line(port: int, ephemeral: bool, engine: str) -> str:
@@ -78,8 +81,8 @@ async def serve(config: ServeConfig) -> int:
     )
     backend = Backend(spec)
     await backend.start()  # raises with a clear message: persistence, bind, unsafe host
-    sys.stdout.write(ready_line(backend.port, config.ephemeral, backend.engine) + "\n")
-    sys.stdout.flush()
+    config.ready_stream.write(ready_line(backend.port, config.ephemeral, backend.engine) + "\n")
+    config.ready_stream.flush()
 
     reason = await stopping
     log.info("stopping", reason=reason)

@@ -85,7 +85,7 @@ async def test_schema_actions(http: aiohttp.ClientSession) -> None:
 
 async def test_deploy_run_and_read_the_history(http: aiohttp.ClientSession) -> None:
     status, deployed = await answer(await http.put("/admin/workflows/hello", json=HELLO, headers=ADMIN))
-    assert (status, deployed) == (200, {"success": True})
+    assert (status, deployed["success"], deployed["version"]["workflow"]) == (200, True, "hello")
     status, workflows = await answer(await http.get("/admin/workflows", headers=ADMIN))
     assert workflows["functions"] == [{"name": "hello", "workflow": "hello"}]
 
