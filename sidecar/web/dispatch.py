@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sidecar.errors import MasterKeyRequiredError
+from sidecar.errors import MasterKeyRequiredError, RouteNotFoundError
 from sidecar.store import CallerContext
 from sidecar.web.auth import check_key_scope, resolve_caller
 from sidecar.web.body import WireRequest, build_wire_request, decode_json_object, read_body
@@ -25,7 +25,7 @@ _HEADER_CREDENTIALS = ("X-Parse-Application-Id", "X-Parse-Master-Key", "Authoriz
 class ParseDoor:
     def __init__(self, services: Services, routes: Iterable[Route]) -> None:
         self._services = services
-        self._router = Router([*routes, make_batch_route(self.run_sub_request)])
+        self._router = Router([*routes, make_batch_route(self.run_sub_request, self._can_route)])
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         settings = self._services.settings
@@ -64,6 +64,13 @@ class ParseDoor:
             raise MasterKeyRequiredError()
         check_key_scope(caller, method, route.pattern)
         return caller
+
+    def _can_route(self, method: str, path: str) -> bool:
+        try:
+            self._router.match(method, path)
+        except RouteNotFoundError:
+            return False
+        return True
 
     async def run_sub_request(self, call: Call, method: str, path: str, body: dict[str, Any]) -> Reply:
         """One ``/batch`` item, with the batch's caller."""

@@ -72,6 +72,18 @@ async def test_a_batch_path_outside_the_mount_cannot_be_routed(make_client: Make
     assert await response.json() == {"code": 107, "error": "cannot route batch path /classes/Game"}
 
 
+async def test_a_batch_with_a_path_no_route_serves_is_refused_whole_and_runs_nothing(client: Client) -> None:
+    requests = [
+        {"method": "POST", "path": "/classes/Game", "body": {"score": 1}},
+        {"method": "POST", "path": "/nothing/here", "body": {}},
+    ]
+    response = await client.post("/batch", json={"requests": requests}, headers=app_headers())
+    assert response.status == 400
+    assert await response.json() == {"code": 107, "error": "cannot route POST /nothing/here"}
+    found = await client.get("/classes/Game", headers=master_headers())
+    assert (found.status, (await found.json())["results"]) == (200, [])
+
+
 async def test_batch_routes_reads_and_other_routes_item_by_item(client: Client) -> None:
     created = await create(client, "Game", {"score": 7})
     requests = [
