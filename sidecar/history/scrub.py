@@ -80,7 +80,7 @@ DATA_KEY_WORDS = frozenset(
 _SECRET_MIN = MIN_SECRET_CHARS
 # A string longer than the storage limit makes its payload truncated to a preview of its head
 # (payload.encode): only that head can reach the database, so only it is searched for secret formats.
-_STORED_HEAD_CHARS = 2 * STORED_PREVIEW_CHARS
+_STORED_HEAD_CHARS = STORED_PREVIEW_CHARS + 256  # and a secret that straddles its end
 _LONG_TEXT = 512  # strings from here on are remembered per run once searched: values flow node to node
 _LONG_TEXTS_KEPT = 64
 
@@ -151,11 +151,14 @@ class Scrubber:
         return chars <= _AS_IS_MAX_CHARS
 
     def _is_clean_flat(self, mapping: dict[Any, Any]) -> bool:
-        """Scalars (and strings while no secret is known) under harmless keys: nothing to redact."""
+        """Scalars (and strings while no secret is known) under harmless keys, no string holding a secret
+        format: nothing to redact. Types and keys first: a nested value ends the check before any string
+        is searched."""
         plain = _SCALARS if self.secrets else _SCALARS_AND_TEXT
         for key, item in mapping.items():  # a plain loop: cheaper than all() over a generator here
             if type(item) not in plain or type(key) is not str or is_secret_key(key):
                 return False
+        for item in mapping.values():
             if (
                 type(item) is str
                 and len(item) >= _SECRET_MIN
