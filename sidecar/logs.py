@@ -93,7 +93,8 @@ def _add_pid(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> 
     return event_dict
 
 
-def _hide_secrets(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> Any:
+def hide_secrets(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """The processor that replaces well-known secret formats in every field, nested ones included."""
     for key, value in event_dict.items():
         clean = _without_secrets(value, 0)
         if clean is not value:
@@ -167,7 +168,7 @@ def configure(level: str = "info") -> None:
             _drop_below_level,
             *shared,
             structlog.processors.format_exc_info,
-            _hide_secrets,
+            hide_secrets,
             _forward,
             _render,
         ],
@@ -177,7 +178,7 @@ def configure(level: str = "info") -> None:
     handler = _StdlibHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processors=[_hide_secrets, _forward, _render], foreign_pre_chain=shared
+            processors=[hide_secrets, _forward, _render], foreign_pre_chain=shared
         )
     )
     root = logging.getLogger()

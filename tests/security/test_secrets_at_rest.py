@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from sidecar import logs
 from sidecar.backends.backend import Backend, BackendSpec
 from sidecar.backends.registry import BackendRegistry, read_admin_token
 from tests.conftest import PROJECT_ROOT
@@ -95,6 +96,26 @@ async def test_an_existing_backend_with_loose_modes_is_tightened_when_it_starts(
             assert mode(data_dir / name) == 0o600, name
     finally:
         await again.stop()
+
+
+def test_log_fields_nested_values_and_exceptions_lose_their_secrets() -> None:
+    github = WHOLE["github"][0]
+    plain = {"path": "/functions/greet", "status": 504}
+    record = {
+        "event": f"calling https://ada:hunter2@api.test with {github}",
+        "headers": {"x-trace": f"trace {JWT}", "accept": "json"},
+        "attempts": [1, f"retry with {github}"],
+        "error": ValueError(f"refused {github}"),
+        "plain": plain,
+    }
+
+    cleaned = logs.hide_secrets(None, "info", record)
+
+    assert cleaned["event"] == "calling https://ada:[REDACTED:password]@api.test with [REDACTED:github]"
+    assert cleaned["headers"] == {"x-trace": "trace [REDACTED:jwt]", "accept": "json"}
+    assert cleaned["attempts"] == [1, "retry with [REDACTED:github]"]
+    assert cleaned["error"] == "ValueError('refused [REDACTED:github]')"
+    assert cleaned["plain"] is plain  # nothing to hide: not copied
 
 
 # ---- a real serve process -----------------------------------------------------------------------------
