@@ -77,6 +77,8 @@ DATA_KEY_WORDS = frozenset(
         "shortcut", "sort", "table", "translation", "unique",
     }
 )  # fmt: skip
+# Port names prefix a user's name (in-key, pm-key): these read like the bare name "key", which stays clear.
+_PORT_PREFIXES = frozenset({"in", "out", "pm"})
 _SECRET_MIN = MIN_SECRET_CHARS
 # A string longer than the storage limit makes its payload truncated to a preview of its head
 # (payload.encode): only that head can reach the database, so only it is searched for secret formats.
@@ -263,7 +265,8 @@ def is_secret_key(key: str) -> bool:
     if suffix is None:
         return False
     words = _LAST_WORD.findall(suffix.group(1))
-    return not words or words[-1].lower() not in DATA_KEY_WORDS
+    word = words[-1].lower() if words else ""
+    return word not in DATA_KEY_WORDS and word not in _PORT_PREFIXES
 
 
 def _with_aws_secret_hidden(mapping: dict[str, Any]) -> dict[str, Any]:

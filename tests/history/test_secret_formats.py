@@ -147,7 +147,17 @@ def test_plain_strings_come_back_as_the_same_objects() -> None:
 
 
 @pytest.mark.parametrize(
-    "key", ["stripe_key", "STRIPE_KEY", "stripeKey", "openai-key", "license_key", "encryptionKey", "jwt"]
+    "key",
+    [
+        "stripe_key",
+        "STRIPE_KEY",
+        "stripeKey",
+        "openai-key",
+        "license_key",
+        "encryptionKey",
+        "jwt",
+        "pm-stripe_key",
+    ],
 )
 def test_key_names_ending_in_key_are_secret(key: str) -> None:
     logged = scrub_request({}, json.dumps({key: "value-123", "name": "ada"}))
@@ -155,7 +165,8 @@ def test_key_names_ending_in_key_are_secret(key: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "key", ["sortKey", "primary_key", "publicKey", "idempotency_key", "monkey", "keyboard", "key", "keys"]
+    "key",
+    ["sortKey", "primary_key", "publicKey", "idempotency_key", "monkey", "keyboard", "key", "keys", "in-key"],
 )
 def test_data_keys_and_words_containing_key_are_not(key: str) -> None:
     assert not is_secret_key(key)
