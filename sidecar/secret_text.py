@@ -44,29 +44,36 @@ _ALTERNATIVES = (
     r"K(?<=SECRET_ACCESS_K)EY[\"']?\s*[:=]\s*[\"']?(?P<aws4>[0-9A-Za-z/+]{40})(?![0-9A-Za-z/+=])",
     # Slack: bot, app, user, refresh and legacy tokens; incoming-webhook and workflow URLs.
     r"-(?<=\bxox[baprse]-)[0-9A-Za-z-]{10,}(?P<slack1>)",
+    r"-(?<=\bxapp-)[0-9A-Za-z-]{10,}(?P<slack3>)",
     r"\.(?<=hooks\.)slack\.com/(?:services|workflows|triggers)/[0-9A-Za-z/_-]+(?P<slack2>)",
-    # Anthropic before OpenAI: both start with "sk-". An OpenAI key has a digit or capital somewhere, so
-    # kebab-case words after "sk-" are left alone.
-    r"-(?<=\bsk-)ant-[0-9A-Za-z_-]{20,}(?P<anthropic1>)",
-    r"-(?<=\bsk-)(?=[0-9A-Za-z_-]*[0-9A-Z])[0-9A-Za-z_-]{20,}(?P<openai1>)",
+    # Anthropic before OpenAI: both start with "sk-". An OpenAI key is long and has capitals (random
+    # base62), so a kebab-case id after "sk-" is left alone.
+    r"-(?<=\bsk-)ant-[0-9A-Za-z_-]{32,}(?P<anthropic1>)",
+    r"-(?<=\bsk-)(?=[0-9A-Za-z_-]*[A-Z])[0-9A-Za-z_-]{32,}(?P<openai1>)",
     # Google API keys.
-    r"A(?<=\bA)Iza[0-9A-Za-z_-]{35}(?P<google1>)",
+    r"A(?<=\bA)Iza[0-9A-Za-z_-]{35,}(?P<google1>)",
     # JWT (and JWS): a base64url JSON header, a payload and a signature.
     r"J(?<=\beyJ)[0-9A-Za-z_-]{5,}\.[0-9A-Za-z_-]{2,}\.[0-9A-Za-z_-]{10,}(?P<jwt1>)",
     # PEM private keys (RSA, EC, DSA, OpenSSH, PKCS#8, encrypted); a block cut short is hidden to the end.
-    r"-----BEGIN[A-Z ]{0,20} PRIVATE KEY-----[\s\S]*?(?:-----END[A-Z ]{0,20} PRIVATE KEY-----|\Z)"
+    r"-----BEGIN[A-Z ]{0,20} PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
+    r"(?:-----END[A-Z ]{0,20} PRIVATE KEY(?: BLOCK)?-----|\Z)"
     r"(?P<pem1>)",
     # Bearer credentials in text ("Authorization: Bearer …"); the word alone in prose is not followed by a
     # token with a digit or a symbol. Lower case "bearer" counts only after "authorization".
     r"B(?:earer|EARER)\s+(?P<bearer1>(?=[0-9A-Za-z._~+/=-]*[0-9._~+/=-])[0-9A-Za-z._~+/-]{8,}=*)",
-    # "Authorization: Basic <base64>" (or any other scheme) written out in text.
-    r"z(?<=[Aa]uthoriz)ation[\"']?\s*[:=]\s*[\"']?[A-Za-z]+\s+(?P<authorization1>[0-9A-Za-z._~+/-]{6,}=*)",
-    r"Z(?<=AUTHORIZ)ATION[\"']?\s*[:=]\s*[\"']?[A-Za-z]+\s+(?P<authorization2>[0-9A-Za-z._~+/-]{6,}=*)",
+    # "Authorization: Basic <base64>" (or any other scheme, or none) written out in text; without a scheme
+    # the credential needs a digit or a symbol ("Authorization: required" is prose).
+    r"z(?<=[Aa]uthoriz)ation[\"']?\s*[:=]\s*[\"']?"
+    r"(?:[A-Za-z]+\s+(?P<authorization1>[0-9A-Za-z._~+/-]{6,}=*)"
+    r"|(?P<authorization2>(?=[0-9A-Za-z._~+/=-]*[0-9._~+/=-])[0-9A-Za-z._~+/-]{8,}=*))",
+    r"Z(?<=AUTHORIZ)ATION[\"']?\s*[:=]\s*[\"']?"
+    r"(?:[A-Za-z]+\s+(?P<authorization3>[0-9A-Za-z._~+/-]{6,}=*)"
+    r"|(?P<authorization4>(?=[0-9A-Za-z._~+/=-]*[0-9._~+/=-])[0-9A-Za-z._~+/-]{8,}=*))",
     # The password of a URL: scheme://user:password@host (the user may be empty: redis://:pw@host).
     r"://[^\s/?#@:\"'<>]*:(?P<password1>[^\s/?#@\"'<>]+)@",
 )
 # Characters of a secret that lie before its alternative's first character (matched by the lookbehind).
-_LEAD = {"stripe1": 2, "stripe2": 5, "github1": 3, "github2": 6, "slack1": 4, "slack2": 5}
+_LEAD = {"stripe1": 2, "stripe2": 5, "github1": 3, "github2": 6, "slack1": 4, "slack2": 5, "slack3": 4}
 _LEAD |= {"anthropic1": 2, "openai1": 2, "jwt1": 2}
 SECRET_PATTERN = re.compile("|".join(_ALTERNATIVES))
 _search = SECRET_PATTERN.search
@@ -89,7 +96,7 @@ def may_hold_secret(text: str) -> bool:
     and the pattern's own scan slower still. Most text (ids, dates, prose, base64) fails them all."""
     return (
         "_" in text  # Stripe (sk_live_, whsec_), GitHub (ghp_, github_pat_), secret_access_key
-        or ("-" in text and ("sk-" in text or "xox" in text or "-----" in text))  # OpenAI, Slack, PEM
+        or ("-" in text and ("sk-" in text or "xox" in text or "xapp" in text or "-----" in text))  # PEM
         or ("I" in text and ("AKIA" in text or "ASIA" in text or "AIza" in text))  # AWS key id, Google
         or ("J" in text and "eyJ" in text)  # JWT
         or ("K" in text and "ccessKey" in text)  # SecretAccessKey

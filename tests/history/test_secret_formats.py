@@ -61,19 +61,21 @@ WHOLE: dict[str, list[str]] = {
     "slack": [
         "xoxb-" + _token("0123456789", 12) + "-" + _token("0123456789", 13) + "-" + _token(ALNUM, 24),
         "xoxp-" + _token("0123456789", 12) + "-" + _token(ALNUM, 32),
+        "xapp-1-A" + _token("0123456789", 10) + "-" + _token(ALNUM, 40),
         "hooks.slack.com/services/T" + _token(ALNUM, 8) + "/B" + _token(ALNUM, 8) + "/" + _token(ALNUM, 24),
     ],
     "openai": ["sk-" + _token(ALNUM, 48), "sk-" + "proj-" + _token(URLSAFE, 64)],
     "anthropic": ["sk-" + "ant-api03-" + _token(URLSAFE, 80)],
     "google": ["AIza" + _token(URLSAFE, 35)],
     "jwt": [JWT],
-    "pem": [PEM],
+    "pem": [PEM, PEM.replace("RSA PRIVATE KEY", "PGP PRIVATE KEY BLOCK")],
 }
 # (text, what is left of it): the credential of a scheme or the password of a URL, the rest kept
 PARTIAL = [
     ("Authorization: Bearer abc.DEF-123_456", "Authorization: Bearer [REDACTED:authorization]"),
     ("authorization=Basic dXNlcjpodW50ZXIy", "authorization=Basic [REDACTED:authorization]"),
     ("header was Bearer 9f8e7d6c5b4a3210", "header was Bearer [REDACTED:bearer]"),
+    ("Authorization: tok_9f8e7d6c5b4a", "Authorization: [REDACTED:authorization]"),
     ("https://ada:hunter2@api.example.com/v1", "https://ada:[REDACTED:password]@api.example.com/v1"),
     ("redis://:s3cr3t@cache:6379/0", "redis://:[REDACTED:password]@cache:6379/0"),
     (f"aws_secret_access_key = {AWS_SECRET}", "aws_secret_access_key = [REDACTED:aws]"),
@@ -123,6 +125,8 @@ def _plain_samples() -> list[str]:
         "the bearer of this letter is welcome",
         "Basic settings are explained in chapter 2.",
         "Authorization required: please log in first",
+        "Authorization: required for every admin route",
+        "sk-2024-report-final-version-of-the-plan-b",
         "https://example.com:8443/path@v2?q=1",
         "mailto:ada@example.com",
         "ada.lovelace+orders@example.com",
@@ -207,7 +211,7 @@ def _carrier() -> str:
 def _leaked(text: str) -> list[str]:
     """The secrets (or their secret parts) still present in ``text``."""
     parts = [*EVERY_SECRET, AWS_SECRET, "hunter2", "s3cr3t", "dXNlcjpodW50ZXIy", "abc.DEF-123_456"]
-    parts += ["9f8e7d6c5b4a3210", PEM_BODY.splitlines()[0]]
+    parts += ["9f8e7d6c5b4a3210", "tok_9f8e7d6c5b4a", PEM_BODY.splitlines()[0]]
     escaped = [json.dumps(part)[1:-1] for part in parts]  # as they would appear inside stored JSON
     return [part for part, raw in zip(parts, escaped, strict=True) if part in text or raw in text]
 
