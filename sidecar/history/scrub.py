@@ -67,7 +67,7 @@ SECRET_KEY = re.compile(
 # stripeKey, license-key), unless the word before it says it is a data key (sortKey, primary_key).
 _KEY_SUFFIX = re.compile(r"([0-9A-Za-z]*[0-9A-Za-z])(?:[-_. ](?:key|Key|KEY)|(?<=[a-z0-9])Key)s?$")
 _LAST_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+")
-DATA_KEY_WORDS = frozenset(
+_DATA_KEY_WORDS = frozenset(
     {
         "attribute", "blob", "bucket", "cache", "child", "column", "composite", "cursor", "dedup", "dedupe",
         "dictionary", "entity", "event", "field", "file", "foreign", "group", "hot", "i18n", "idempotency",
@@ -266,7 +266,7 @@ def is_secret_key(key: str) -> bool:
         return False
     words = _LAST_WORD.findall(suffix.group(1))
     word = words[-1].lower() if words else ""
-    return word not in DATA_KEY_WORDS and word not in _PORT_PREFIXES
+    return word not in _DATA_KEY_WORDS and word not in _PORT_PREFIXES
 
 
 def _with_aws_secret_hidden(mapping: dict[str, Any]) -> dict[str, Any]:
