@@ -22,6 +22,7 @@ from sidecar import process
 from sidecar.backends.backend import Backend, BackendSpec
 from sidecar.backends.registry import ensure_admin_token
 from sidecar.errors import UnsafeBindError
+from sidecar.private_files import private_dir
 from sidecar.web.settings import is_loopback
 
 log = structlog.get_logger("sidecar.serve")
@@ -69,7 +70,7 @@ async def serve(config: ServeConfig) -> int:
     if not is_loopback(config.host) and not config.token:
         # A generated token nobody knows would leave the port open to the network in practice.
         raise UnsafeBindError(f"refusing to bind {config.host} without an admin token (pass --token)")
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(config.data_dir)
     spec = BackendSpec(
         data_dir=config.data_dir,
         backend_id=config.backend_id,

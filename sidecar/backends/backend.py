@@ -23,6 +23,7 @@ import structlog
 
 from sidecar import preload
 from sidecar.errors import RequestFailedError, SidecarError
+from sidecar.private_files import private_dir
 
 log = structlog.get_logger("sidecar.backends")
 
@@ -165,6 +166,8 @@ class Backend:
         from sidecar.store import SqliteRecordStore
 
         try:
+            # Owner-only, also a folder made before modes were enforced (its files are tightened as opened).
+            private_dir(self.spec.data_dir)
             if self.spec.ephemeral:
                 self._store = await SqliteRecordStore.open(None, ephemeral=True)
             else:

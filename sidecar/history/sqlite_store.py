@@ -20,13 +20,16 @@ from sidecar.history.db_read import ExecutionPage
 from sidecar.history.query import ExecutionQuery
 from sidecar.history.rows import ExecutionRow, StepRow, WriteBatch
 from sidecar.history.schema import connect, migrate
+from sidecar.private_files import private_database, private_dir
 
 T = TypeVar("T")
 FILE_NAME = "executions.sqlite"
 
 
 def open_sync(path: Path) -> sqlite3.Connection:
-    """A migrated write connection (also used by scripts and crash tests that write without asyncio)."""
+    """A migrated write connection (also used by scripts and crash tests that write without asyncio).
+    The file is made owner-only before SQLite writes to it: recorded runs are private data."""
+    private_database(path)
     connection = connect(str(path))
     migrate(connection)
     db_write.prepare(connection)
@@ -46,7 +49,7 @@ class SqliteHistoryStore:
         """Open (creating and migrating) ``path``; raises ``HistoryStorageError`` when SQLite cannot."""
 
         def opened() -> tuple[sqlite3.Connection, sqlite3.Connection]:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
             writer = open_sync(path)
             return writer, connect(str(path))
 

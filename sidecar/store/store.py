@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sidecar.errors import InvalidClassNameError, RequestFailedError
+from sidecar.private_files import private_database, private_dir
 from sidecar.store import aggregate as aggregation
 from sidecar.store import auth, export, migrations, read_scope, reads, schema_admin, sessions, writes
 from sidecar.store import catalog as catalog_module
@@ -87,7 +88,9 @@ class SqliteRecordStore:
                 "an in-memory store needs ephemeral=True, and ephemeral needs ':memory:'"
             )
         if location != MEMORY:
-            Path(location).parent.mkdir(parents=True, exist_ok=True)
+            # local.db holds session tokens: owner-only before SQLite writes its first page.
+            private_dir(Path(location).parent)
+            private_database(Path(location))
         connection = open_connection(location, readonly=False, durability=durability)
         catalog_module.bootstrap(connection)
         catalog = WorkingCatalog(catalog_module.load(connection))

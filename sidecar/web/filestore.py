@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sidecar.errors import FileSaveError, InvalidFileNameError, ObjectNotFoundError
+from sidecar.private_files import private_dir, write_private_bytes
 
 _NAME_RE = re.compile(r"^[_a-zA-Z0-9][a-zA-Z0-9@. ~_-]*$")
 _MAX_NAME = 128
@@ -55,9 +56,9 @@ class FileStore:
         return final
 
     def _write(self, name: str, data: bytes) -> None:
-        self._directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self._directory)
         temporary = self._directory / f".{name}.part"
-        temporary.write_bytes(data)
+        write_private_bytes(temporary, data)
         os.replace(temporary, self._directory / name)
 
     def find(self, name: str) -> StoredFile:
