@@ -170,6 +170,43 @@ def _latest_by_id(rows: Iterable[Any]) -> list[Any]:
     return list(latest.values())
 
 
+_RECOVER = f"""INSERT INTO workflow_executions ({", ".join(_EXEC_COLUMNS)})
+    VALUES ({", ".join("?" for _ in _EXEC_COLUMNS)})
+    ON CONFLICT(id) DO UPDATE SET {_updates(_EXEC_COLUMNS)} WHERE workflow_executions.status = 'running'"""
+
+
+def recover_answered(connection: sqlite3.Connection, rows: Sequence[ExecutionRow]) -> int:
+    """At start-up, before :func:`mark_interrupted`: answered runs from the journal (see ``journal``) whose
+    final row never reached the file are stored now, with ``metadata.recovered = true`` (their steps
+    may be missing). A run the file already holds finished is left alone; one it holds ``running`` gets
+    its final row. Returns how many were restored. One transaction."""
+    restored = 0
+    with transaction(connection):
+        for row in rows:
+            values = _storable_row(row._replace(metadata=_recovered_metadata(row.metadata)))
+            cursor = connection.execute(_RECOVER, values)
+            if cursor.rowcount <= 0:
+                continue  # already stored as finished
+            restored += 1
+            connection.execute(
+                "INSERT OR REPLACE INTO execution_search (rowid, body) "
+                "SELECT rowid, ? FROM workflow_executions WHERE id = ?",
+                (_storable_text(row.error_message or ""), row.id),
+            )
+    return restored
+
+
+def _recovered_metadata(metadata: str | None) -> str:
+    try:
+        parsed = json.loads(metadata) if metadata else {}
+    except ValueError:
+        parsed = {}
+    if not isinstance(parsed, dict):
+        parsed = {}
+    parsed["recovered"] = True
+    return to_json(parsed)
+
+
 def mark_interrupted(connection: sqlite3.Connection) -> int:
     """Rows left ``running`` by a crash become ``error`` with ``metadata.interrupted = true``."""
     at = now_ms()

@@ -1,0 +1,179 @@
+"""Answered runs survive a kill of the process: the journal holds what the writer had not committed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from sidecar.history import ExecutionHistory, HistoryConfig, SqliteHistoryStore
+from sidecar.history.journal import FILE_NAMES, UNWRITTEN_NAME, read_answered
+from sidecar.history.rows import WriteBatch
+from sidecar.runtime import Runtime, make_request
+from tests.conftest import PROJECT_ROOT
+from tests.history.conftest import NO_RETENTION, execution, seed
+from tests.history.graphs import condition_then_function
+
+RUNS = 10
+
+
+async def _answer_then_get_killed(data_dir: Path) -> None:
+    """A child answers RUNS runs with a writer that never commits them, and is killed with SIGKILL."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.history.answer_child",
+        str(data_dir),
+        str(RUNS),
+        cwd=PROJECT_ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        assert child.stdout is not None
+        line = b""
+        while not line.startswith(b"answered"):  # log lines may come first
+            line = await asyncio.wait_for(child.stdout.readline(), 30)
+            assert line, "the child exited before its runs answered"
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            child.kill()
+        await child.wait()
+
+
+async def _open(data_dir: Path) -> ExecutionHistory:
+    return await ExecutionHistory.open(
+        data_dir, backend_id="journal", backend_name="Journal", bus=None, config=NO_RETENTION
+    )
+
+
+async def test_answered_runs_the_writer_never_committed_come_back_after_a_kill(tmp_path: Path) -> None:
+    await _answer_then_get_killed(tmp_path)
+    assert len(read_answered(tmp_path)) == RUNS  # what the dead process left
+
+    history = await _open(tmp_path)
+    try:
+        rows = (await history.list_executions({"limit": 100}))["executions"]
+        assert history.recording["recoveredAtStart"] == RUNS
+        assert history.recording["interruptedAtStart"] == 0
+    finally:
+        await history.close()
+
+    assert len(rows) == RUNS
+    assert all(row["metadata"]["recovered"] is True for row in rows)
+    by_name = {row["triggerData"]["body"]["name"]: row for row in rows}
+    assert set(by_name) == {f"run-{i}" for i in range(RUNS)}
+    answered_ok = by_name["run-1"]  # the final row as it was answered, not a guess
+    assert (answered_ok["status"], answered_ok["workflowId"]) == ("success", "greet")
+    assert answered_ok["completedAt"] >= answered_ok["startedAt"]
+    timed_out = by_name["run-0"]
+    assert timed_out["status"] == "error"
+    assert timed_out["errorMessage"].startswith("HTTP 504")
+    assert timed_out["metadata"]["timedOut"] is True
+
+    # Restored once: the journal was emptied after its rows reached the file, and a clean close removes it.
+    assert not any((tmp_path / name).exists() for name in (*FILE_NAMES, UNWRITTEN_NAME))
+    again = await _open(tmp_path)
+    try:
+        assert again.recording["recoveredAtStart"] == 0
+        assert len((await again.list_executions({"limit": 100}))["executions"]) == RUNS
+        searched = await again.list_executions({"search": "504"})
+        assert {row["id"] for row in searched["executions"]} == {
+            row["id"] for row in rows if row["status"] == "error"
+        }
+    finally:
+        await again.close()
+
+
+async def test_a_batch_that_failed_to_commit_is_restored_at_the_next_start(tmp_path: Path) -> None:
+    history = await _open(tmp_path)
+    assert history.writer is not None
+    store = history.writer._store
+    real_write = store.write
+    failures = [OSError("disk I/O error")]
+
+    async def fails_once(batch: WriteBatch) -> None:
+        if failures:
+            raise failures.pop()
+        await real_write(batch)
+
+    store.write = fails_once  # type: ignore[method-assign]
+    runtime = Runtime.from_export(condition_then_function())
+    response = await runtime.run(
+        "greet", make_request({"flag": True, "name": "Ada"}), recorder=history.recorder_for()
+    )
+    assert response.status_code == 200
+    await history.writer.flush()
+    assert history.recording["droppedRows"] > 0
+    assert (await history.list_executions({}))["executions"] == []
+    await history.close()
+    assert (tmp_path / UNWRITTEN_NAME).is_file()
+
+    reopened = await _open(tmp_path)
+    try:
+        rows = (await reopened.list_executions({}))["executions"]
+    finally:
+        await reopened.close()
+    assert [(row["status"], row["metadata"]["recovered"]) for row in rows] == [("success", True)]
+    assert not (tmp_path / UNWRITTEN_NAME).exists()
+
+
+async def test_a_clean_run_and_close_leave_no_journal_and_nothing_to_restore(tmp_path: Path) -> None:
+    history = await _open(tmp_path)
+    assert all((tmp_path / name).is_file() for name in FILE_NAMES)
+    runtime = Runtime.from_export(condition_then_function())
+    for i in range(5):
+        await runtime.run(
+            "greet", make_request({"flag": True, "name": f"n{i}"}), recorder=history.recorder_for()
+        )
+    assert history.writer is not None
+    await history.writer.flush()
+    # Committed batches leave nothing behind in the journal, even before the close.
+    assert read_answered(tmp_path) == []
+    await history.close()
+    assert not any((tmp_path / name).exists() for name in (*FILE_NAMES, UNWRITTEN_NAME))
+
+    reopened = await _open(tmp_path)
+    try:
+        rows = (await reopened.list_executions({}))["executions"]
+        assert reopened.recording["recoveredAtStart"] == 0
+    finally:
+        await reopened.close()
+    assert len(rows) == 5
+    assert not any("recovered" in row["metadata"] for row in rows)
+
+
+async def test_recovery_finishes_running_rows_and_leaves_finished_ones(store: SqliteHistoryStore) -> None:
+    await seed(store, execution("exec_done", status="error", error_message="HTTP 500"))
+    await seed(store, execution("exec_running", status="running"))
+    journal = [
+        execution("exec_done", status="success"),  # stored finished already: the file wins
+        execution("exec_running", status="success"),
+        execution("exec_lost", status="success"),
+    ]
+    assert await store.recover_answered(journal) == 2
+
+    done = await store.get_execution("exec_done")
+    assert done is not None
+    assert (done.status, json.loads(done.metadata or "{}").get("recovered")) == ("error", None)
+    for execution_id in ("exec_running", "exec_lost"):
+        row = await store.get_execution(execution_id)
+        assert row is not None
+        assert row.status == "success"
+        assert json.loads(row.metadata or "{}") == {"backendId": "backend_test", "recovered": True}
+
+
+async def test_journal_turned_off_writes_no_files(tmp_path: Path) -> None:
+    history = await ExecutionHistory.open(
+        tmp_path, backend_id="b", backend_name="B", bus=None, config=HistoryConfig(journal=False)
+    )
+    try:
+        assert history.recording["journal"] is False
+        assert not any((tmp_path / name).exists() for name in FILE_NAMES)
+    finally:
+        await history.close()
