@@ -1,6 +1,6 @@
 """Issue 15, reproduction 9: kill -9 of a real ``noodl-sidecar serve`` under HTTP load, then a restart on
 the same data directory: no acknowledged record and no answered run is missing (the load, kill and checks
-are ``scripts/benchmarks/crash.py``, which also runs the 20-cycle figure)."""
+are ``scripts/benchmarks/_kill_load.py``; the ``crash`` bench suite runs the 20-cycle figure)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.benchmarks.crash import kill_cycles
+from scripts.benchmarks._kill_load import kill_cycles
 
 
 @pytest.mark.slow
