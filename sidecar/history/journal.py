@@ -69,7 +69,7 @@ class RunJournal:
     @classmethod
     def open(cls, directory: Path) -> RunJournal:
         """Create (or empty) both files and drop the unwritten file; call once its rows are restored."""
-        flags = os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
         first = os.open(directory / FILE_NAMES[0], flags, 0o600)
         try:
             second = os.open(directory / FILE_NAMES[1], flags, 0o600)
@@ -106,8 +106,7 @@ class RunJournal:
         """The batch whose lines are in ``taken`` failed to commit: move its lines to the unwritten file,
         which only the next start reads, so the file can be reused."""
         try:
-            size = os.fstat(self._fds[taken]).st_size
-            data = os.pread(self._fds[taken], size, 0)
+            data = (self.directory / FILE_NAMES[taken]).read_bytes()
             fd = os.open(self.directory / UNWRITTEN_NAME, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             try:
                 _write_all(fd, data)
