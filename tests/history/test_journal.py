@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from sidecar.history import ExecutionHistory, HistoryConfig, SqliteHistoryStore
-from sidecar.history.journal import FILE_NAMES, UNWRITTEN_NAME, read_answered
+from sidecar.history.journal import FILE_NAMES, SEGMENT_BYTES, UNWRITTEN_NAME, RunJournal, read_answered
 from sidecar.history.rows import WriteBatch
 from sidecar.runtime import Runtime, make_request
 from tests.conftest import PROJECT_ROOT
@@ -177,3 +177,18 @@ async def test_journal_turned_off_writes_no_files(tmp_path: Path) -> None:
         assert not any((tmp_path / name).exists() for name in FILE_NAMES)
     finally:
         await history.close()
+
+
+def test_a_batch_larger_than_the_journal_file_grows_it_and_keeps_every_line(tmp_path: Path) -> None:
+    journal = RunJournal.open(tmp_path)
+    big_request = json.dumps({"headers": {}, "body": {"text": "x" * 2000}})
+    rows = [execution(f"exec_{i}", status="success")._replace(trigger_data=big_request) for i in range(1000)]
+    for row in rows:  # ~2 MB: more than the 1 MiB the file starts with, and no batch taken meanwhile
+        journal.append(row)
+    try:
+        assert (tmp_path / FILE_NAMES[0]).stat().st_size > SEGMENT_BYTES
+        assert read_answered(tmp_path) == rows
+        journal.release(journal.switch())
+        assert read_answered(tmp_path) == []
+    finally:
+        journal.close(remove=True)
