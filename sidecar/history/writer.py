@@ -14,8 +14,8 @@ The backlog is bounded, and overload is declared rather than hidden:
   reader, which waits for the backlog before it reads, may wait at worst in normal operation — and
   ~5 MB of queued rows (~4.8 KB per run). A steady load stays far below (a 5 ms linger of runs plus
   the batch being committed: tens of runs at 4,000 runs/s).
-- ``max_pending`` (default 50,000 rows, ~25 MB) is the hard cap for a stalled disk: past it rows are
-  refused and counted in ``dropped``.
+- ``max_pending`` (default 50,000 rows, ~30 MB at ~600 bytes a row) is the hard cap for a stalled
+  disk: past it rows are refused and counted in ``dropped``.
 
 A :class:`~sidecar.history.journal.RunJournal`, when given, receives each answered run's final row
 before the run answers, and is told which file to empty once the batch that held them is committed.
