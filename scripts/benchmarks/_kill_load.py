@@ -76,7 +76,8 @@ class CycleFigures:
     runs_interrupted: int = 0
     """Answered runs found only as interrupted (should stay 0: the journal has their final rows)."""
     runs_recovered: int = 0
-    """Answered runs the restart restored from the journal (their batch had not been committed)."""
+    """Runs the restart restored from the journal (their batch had not been committed): answered ones as
+    they answered, started ones as interrupted."""
     interrupted_at_start: int = 0
     """Runs in flight at the kill that the restart marked interrupted (none of them was answered)."""
 

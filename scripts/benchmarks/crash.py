@@ -1,7 +1,7 @@
 """Kill -9 under load (issue 15, reproduction 9): 20 cycles of load, SIGKILL and restart of a real
 ``noodl-sidecar serve`` backend (quick: 3); reports acknowledged records lost, answered runs missing
-from the history, answered runs found only as interrupted, and the runs the restarts restored from the
-answered-runs journal. The mechanics are in ``_kill_load``."""
+from the history, answered runs found only as interrupted, the runs the restarts restored from the
+runs journal and the runs they marked interrupted. The mechanics are in ``_kill_load``."""
 
 from __future__ import annotations
 

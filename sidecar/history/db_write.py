@@ -170,24 +170,29 @@ def _latest_by_id(rows: Iterable[Any]) -> list[Any]:
     return list(latest.values())
 
 
-_RECOVER = f"""INSERT INTO workflow_executions ({", ".join(_EXEC_COLUMNS)})
-    VALUES ({", ".join("?" for _ in _EXEC_COLUMNS)})
+_INSERT_EXECUTION = f"""INSERT INTO workflow_executions ({", ".join(_EXEC_COLUMNS)})
+    VALUES ({", ".join("?" for _ in _EXEC_COLUMNS)})"""
+_RECOVER_FINISHED = f"""{_INSERT_EXECUTION}
     ON CONFLICT(id) DO UPDATE SET {_updates(_EXEC_COLUMNS)} WHERE workflow_executions.status = 'running'"""
+_RECOVER_STARTED = f"{_INSERT_EXECUTION} ON CONFLICT(id) DO NOTHING"
 
 
-def recover_answered(connection: sqlite3.Connection, rows: Sequence[ExecutionRow]) -> int:
-    """At start-up, before :func:`mark_interrupted`: answered runs from the journal (see ``journal``) whose
-    final row never reached the file are stored now, with ``metadata.recovered = true`` (their steps
-    may be missing). A run the file already holds finished is left alone; one it holds ``running`` gets
-    its final row. Returns how many were restored. One transaction."""
+def recover_journaled(connection: sqlite3.Connection, rows: Sequence[ExecutionRow]) -> int:
+    """At start-up, before :func:`mark_interrupted`: the journal's rows (see ``journal``) the file lacks
+    are stored now, with ``metadata.recovered = true`` (their steps may be missing). A finished row
+    replaces a ``running`` one and never a finished one; a ``running`` row is only added, and
+    :func:`mark_interrupted` then fails it. Returns how many rows were restored. One transaction."""
     restored = 0
     with transaction(connection):
         for row in rows:
             values = _storable_row(row._replace(metadata=_recovered_metadata(row.metadata)))
-            cursor = connection.execute(_RECOVER, values)
+            finished = row.status != "running"
+            cursor = connection.execute(_RECOVER_FINISHED if finished else _RECOVER_STARTED, values)
             if cursor.rowcount <= 0:
-                continue  # already stored as finished
+                continue  # the file had it already
             restored += 1
+            if not finished:
+                continue
             connection.execute(
                 "INSERT OR REPLACE INTO execution_search (rowid, body) "
                 "SELECT rowid, ? FROM workflow_executions WHERE id = ?",

@@ -1,27 +1,26 @@
-"""``RunJournal``: the final row of every answered run, on disk before its answer leaves the process.
+"""``RunJournal``: every run's execution row, on disk the moment it is queued: at its start and at its end.
 
-The writer commits runs a few milliseconds after they answer (it gathers rows into batches), so a
-process kill in between would lose runs whose callers already have their answer. The journal closes
-that gap cheaply: when a run's final execution row is queued, the row (one compact JSON line, no
-steps) is copied into ``executions.answered.<0|1>.jsonl`` in the data directory, which is mapped into
-memory (``mmap``, shared). What is copied into a shared mapping is in the kernel's page cache at once,
-so it survives a kill of the process (not a power cut: neither does the database's WAL with
-``synchronous=NORMAL``). Cost: about 1 µs per run, no system call (see ``_Segment`` for why not
-``write``).
+The writer commits rows a few milliseconds after they are queued (it gathers them into batches), so a
+process kill in between would lose runs, including runs whose callers already have their answer. The
+journal closes that gap cheaply: each execution row the writer accepts (a run's ``running`` row when it
+starts, its final row before it answers; no steps) is copied as one compact JSON line into
+``executions.runs.<0|1>.jsonl`` in the data directory, which is mapped into memory (``mmap``, shared).
+What is copied into a shared mapping is in the kernel's page cache at once, so it survives a kill of
+the process (not a power cut: neither does the database's WAL with ``synchronous=NORMAL``). Cost:
+about 0.8 µs per line, no system call (see ``_Segment`` for why not ``write``).
 
 Two files alternate so that neither grows: lines go to the *current* file; when the writer takes a
 batch it switches files (:meth:`~RunJournal.switch`), and once that batch is committed it zeroes the
 file that held the batch's lines (:meth:`~RunJournal.release`). Batches commit one after another, so
-by the next switch the other file is empty again. A batch that failed to commit has its
-lines copied to ``executions.answered.unwritten.jsonl`` first (:meth:`~RunJournal.keep`), so the next
-start restores them.
+by the next switch the other file is empty again. A batch that failed to commit has its lines copied
+to ``executions.runs.unwritten.jsonl`` first (:meth:`~RunJournal.keep`), so the next start restores
+them.
 
-At start, before the writer runs, :func:`read_answered` collects the rows of every journal file;
-the history restores those the database lacks (``db_write.recover_answered``) and only then opens
-the journal afresh, emptying the files. A clean close removes them.
-
-What the journal cannot help with: a run cut by the kill before it answered and before its
-``running`` row was committed (within ~10 ms of its start) leaves no trace; its caller got no answer.
+At start, before the writer runs, :func:`read_journal` collects the rows of every journal file (a
+run's final row wins over its start); the history stores those the database lacks
+(``db_write.recover_journaled``): answered runs come back as they answered, started ones as
+``running`` and are then marked interrupted with the database's own unfinished rows. Only then is the
+journal opened afresh, emptying the files. A clean close removes them.
 """
 
 from __future__ import annotations
@@ -38,8 +37,8 @@ import structlog
 
 from sidecar.history.rows import ExecutionRow
 
-FILE_NAMES = ("executions.answered.0.jsonl", "executions.answered.1.jsonl")
-UNWRITTEN_NAME = "executions.answered.unwritten.jsonl"
+FILE_NAMES = ("executions.runs.0.jsonl", "executions.runs.1.jsonl")
+UNWRITTEN_NAME = "executions.runs.unwritten.jsonl"
 # Each file starts at 1 MiB: about 4,000 lines of a typical run (~250 bytes), far more than a batch holds
 # unless the writer stalls, in which case the file doubles as needed.
 SEGMENT_BYTES = 1 << 20
@@ -106,7 +105,7 @@ class _Segment:
 
 
 class RunJournal:
-    """Appends answered runs' final rows; see the module notes for the protocol with the writer."""
+    """Appends runs' execution rows; see the module notes for the protocol with the writer."""
 
     def __init__(self, directory: Path, segments: tuple[_Segment, _Segment]) -> None:
         self.directory = directory
@@ -130,7 +129,7 @@ class RunJournal:
 
     # ---- the run's hot path ---------------------------------------------------------------------------
     def append(self, row: ExecutionRow) -> None:
-        """One line for one answered run; never raises."""
+        """One line for one execution row; never raises."""
         try:
             self._current.append(_line(row))
         except (OSError, ValueError) as error:
@@ -173,16 +172,17 @@ class RunJournal:
         self.failures += 1
         self.last_error = f"{action}: {error}"
         if self.failures == 1 or self.failures % 1000 == 0:  # loud, but not once per run on a full disk
-            log.error("answered-runs journal failed", action=action, error=str(error), failures=self.failures)
+            log.error("runs journal failed", action=action, error=str(error), failures=self.failures)
 
 
 def journal_paths(directory: Path) -> list[Path]:
     return [directory / name for name in (*FILE_NAMES, UNWRITTEN_NAME)]
 
 
-def read_answered(directory: Path) -> list[ExecutionRow]:
-    """Every final row the journal files hold (a later line for the same run wins). A line that is not
-    a whole row (a torn write after a power cut) is skipped."""
+def read_journal(directory: Path) -> list[ExecutionRow]:
+    """The latest row of each run the journal files hold: its final row if there is one, else its start
+    (the files are read in a fixed order, not the order lines were written). A line that is not a whole
+    row (cut by the kill while it was copied, or torn by a power cut) is skipped."""
     rows: dict[str, ExecutionRow] = {}
     for path in journal_paths(directory):
         try:
@@ -190,7 +190,8 @@ def read_answered(directory: Path) -> list[ExecutionRow]:
         except FileNotFoundError:
             continue
         for row in _parse_lines(data.split(b"\n")):
-            rows[row.id] = row
+            if row.status != "running" or row.id not in rows:
+                rows[row.id] = row
     return list(rows.values())
 
 

@@ -5,9 +5,10 @@ Lifecycle: ``open()`` → enabled | turned off by config (nothing recorded; quer
 unavailable (SQLite cannot open the file: a loud status, queries raise ``HistoryStorageError``; runs
 still work, unrecorded) → ``close()`` flushes the writer and stops retention.
 
-Crash recovery at ``open()``: answered runs the last process journaled but never committed come back
-(``metadata.recovered``), then rows still ``running`` become interrupted errors; the counts of the last
-open are in :attr:`recording` beside the writer's backlog figures (``/health`` shows them).
+Crash recovery at ``open()``: runs the last process journaled but never committed come back
+(``metadata.recovered``; answered ones as they answered), then rows still ``running`` become
+interrupted errors; the counts of the last open are in :attr:`recording` beside the writer's backlog
+figures (``/health`` shows them).
 
 Door mapping (the doors own transport and error translation):
 
@@ -32,7 +33,7 @@ from sidecar.events import EventBus, EventPosition, ExecutionEvent
 from sidecar.history.empty_store import EmptyHistoryStore
 from sidecar.history.event_build import replay_execution
 from sidecar.history.interface import HistoryStore
-from sidecar.history.journal import RunJournal, read_answered
+from sidecar.history.journal import RunJournal, read_journal
 from sidecar.history.query import ExecutionQuery
 from sidecar.history.recorder import HistoryRecorder, RejectedFire, RunRecorder, RunTrigger
 from sidecar.history.rerun import RerunRequest, rerun_request
@@ -56,7 +57,7 @@ class HistoryConfig:
     summary_above: int = DEFAULT_SUMMARY_ABOVE
     """Answered runs waiting for the writer at which new runs are recorded summary-only (``writer``)."""
     journal: bool = True
-    """Journal answered runs so a kill of the process cannot lose them (``journal``)."""
+    """Journal execution rows so a kill of the process cannot lose runs (``journal``)."""
 
 
 class ExecutionHistory:
@@ -92,7 +93,7 @@ class ExecutionHistory:
             else None
         )
         self.recovered_runs = 0
-        """Answered runs restored from the journal when this history opened."""
+        """Runs restored from the journal when this history opened (answered ones and started ones)."""
         self.interrupted_runs = 0
         """Runs marked interrupted when this history opened."""
         self.recorder = (
@@ -121,14 +122,14 @@ class ExecutionHistory:
             store = await SqliteHistoryStore.open(path)
             # Journal files are left as they are until their rows are in the file: a failure here keeps
             # them for the next start.
-            recovered = await store.recover_answered(await asyncio.to_thread(read_answered, data_dir))
+            recovered = await store.recover_journaled(await asyncio.to_thread(read_journal, data_dir))
             interrupted = await store.mark_interrupted()
         except HistoryStorageError as error:
             log.error("execution history disabled", db_path=str(path), error=error.message)
             failed = error.message
             return cls(backend_id, path, None, bus, backend_name=backend_name, config=config, error=failed)
         if recovered:
-            log.warning("answered runs restored from the journal after an unclean stop", count=recovered)
+            log.warning("runs restored from the journal after an unclean stop", count=recovered)
         if interrupted:
             log.warning("executions interrupted by the last stop", count=interrupted)
         journal = await _open_journal(data_dir) if config.journal else None
@@ -262,10 +263,10 @@ class ExecutionHistory:
 
 
 async def _open_journal(data_dir: Path) -> RunJournal | None:
-    """The answered-runs journal, or None (logged) when its files cannot be created: runs are then
+    """The runs journal, or None (logged) when its files cannot be created: runs are then
     recorded as before, only without crash protection for the last few milliseconds."""
     try:
         return await asyncio.to_thread(RunJournal.open, data_dir)
     except OSError as error:
-        log.error("answered-runs journal unavailable", data_dir=str(data_dir), error=str(error))
+        log.error("runs journal unavailable", data_dir=str(data_dir), error=str(error))
         return None

@@ -17,8 +17,9 @@ The backlog is bounded, and overload is declared rather than hidden:
 - ``max_pending`` (default 50,000 rows, ~30 MB at ~600 bytes a row) is the hard cap for a stalled
   disk: past it rows are refused and counted in ``dropped``.
 
-A :class:`~sidecar.history.journal.RunJournal`, when given, receives each answered run's final row
-before the run answers, and is told which file to empty once the batch that held them is committed.
+A :class:`~sidecar.history.journal.RunJournal`, when given, receives each accepted execution row (a
+run's start, and its final row before it answers), and is told which file to empty once the batch
+that held them is committed.
 """
 
 from __future__ import annotations
@@ -112,10 +113,10 @@ class HistoryWriter:
     def submit_execution(self, row: ExecutionRow) -> None:
         if self._accept():
             self._batch.executions.append(row)
-            if row.status != "running":  # an answered (or rejected) run: journal it before it answers
+            if self._journal is not None:  # before the run answers: see journal
+                self._journal.append(row)
+            if row.status != "running":  # an answered (or rejected) run
                 self._answered += 1
-                if self._journal is not None:
-                    self._journal.append(row)
 
     def submit_step(self, row: StepRow) -> None:
         # _accept, inlined: several steps per run

@@ -1,4 +1,4 @@
-"""Answered runs survive a kill of the process: the journal holds what the writer had not committed."""
+"""Runs survive a kill of the process: the journal holds what the writer had not committed."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from sidecar.history import ExecutionHistory, HistoryConfig, SqliteHistoryStore
-from sidecar.history.journal import FILE_NAMES, SEGMENT_BYTES, UNWRITTEN_NAME, RunJournal, read_answered
+from sidecar.history.journal import FILE_NAMES, SEGMENT_BYTES, UNWRITTEN_NAME, RunJournal, read_journal
 from sidecar.history.rows import WriteBatch
 from sidecar.runtime import Runtime, make_request
 from tests.conftest import PROJECT_ROOT
@@ -22,7 +22,8 @@ RUNS = 10
 
 
 async def _answer_then_get_killed(data_dir: Path) -> None:
-    """A child answers RUNS runs with a writer that never commits them, and is killed with SIGKILL."""
+    """A child answers RUNS runs and starts one that never answers, with a writer that never commits
+    them, and is killed with SIGKILL."""
     child = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -52,22 +53,25 @@ async def _open(data_dir: Path) -> ExecutionHistory:
     )
 
 
-async def test_answered_runs_the_writer_never_committed_come_back_after_a_kill(tmp_path: Path) -> None:
+async def test_runs_the_writer_never_committed_come_back_after_a_kill(tmp_path: Path) -> None:
     await _answer_then_get_killed(tmp_path)
-    assert len(read_answered(tmp_path)) == RUNS  # what the dead process left
+    assert len(read_journal(tmp_path)) == RUNS + 1  # what the dead process left
 
     history = await _open(tmp_path)
     try:
         rows = (await history.list_executions({"limit": 100}))["executions"]
-        assert history.recording["recoveredAtStart"] == RUNS
-        assert history.recording["interruptedAtStart"] == 0
+        assert history.recording["recoveredAtStart"] == RUNS + 1
+        assert history.recording["interruptedAtStart"] == 1
     finally:
         await history.close()
 
-    assert len(rows) == RUNS
     assert all(row["metadata"]["recovered"] is True for row in rows)
     by_name = {row["triggerData"]["body"]["name"]: row for row in rows}
-    assert set(by_name) == {f"run-{i}" for i in range(RUNS)}
+    assert set(by_name) == {"hanging", *(f"run-{i}" for i in range(RUNS))}
+    # The run that never answered was cut by the kill: an interrupted error, as the contract has it.
+    cut = by_name.pop("hanging")
+    assert (cut["status"], cut["metadata"]["interrupted"]) == ("error", True)
+    assert cut["errorMessage"].startswith("Interrupted")
     answered_ok = by_name["run-1"]  # the final row as it was answered, not a guess
     assert (answered_ok["status"], answered_ok["workflowId"]) == ("success", "greet")
     assert answered_ok["completedAt"] >= answered_ok["startedAt"]
@@ -75,16 +79,17 @@ async def test_answered_runs_the_writer_never_committed_come_back_after_a_kill(t
     assert timed_out["status"] == "error"
     assert timed_out["errorMessage"].startswith("HTTP 504")
     assert timed_out["metadata"]["timedOut"] is True
+    assert not any(row["metadata"].get("interrupted") for row in by_name.values())
 
     # Restored once: the journal was emptied after its rows reached the file, and a clean close removes it.
     assert not any((tmp_path / name).exists() for name in (*FILE_NAMES, UNWRITTEN_NAME))
     again = await _open(tmp_path)
     try:
         assert again.recording["recoveredAtStart"] == 0
-        assert len((await again.list_executions({"limit": 100}))["executions"]) == RUNS
+        assert len((await again.list_executions({"limit": 100}))["executions"]) == RUNS + 1
         searched = await again.list_executions({"search": "504"})
         assert {row["id"] for row in searched["executions"]} == {
-            row["id"] for row in rows if row["status"] == "error"
+            row["id"] for row in by_name.values() if row["status"] == "error"
         }
     finally:
         await again.close()
@@ -134,7 +139,7 @@ async def test_a_clean_run_and_close_leave_no_journal_and_nothing_to_restore(tmp
     assert history.writer is not None
     await history.writer.flush()
     # Committed batches leave nothing behind in the journal, even before the close.
-    assert read_answered(tmp_path) == []
+    assert read_journal(tmp_path) == []
     await history.close()
     assert not any((tmp_path / name).exists() for name in (*FILE_NAMES, UNWRITTEN_NAME))
 
@@ -153,10 +158,15 @@ async def test_recovery_finishes_running_rows_and_leaves_finished_ones(store: Sq
     await seed(store, execution("exec_running", status="running"))
     journal = [
         execution("exec_done", status="success"),  # stored finished already: the file wins
+        execution("exec_done", status="running"),
         execution("exec_running", status="success"),
         execution("exec_lost", status="success"),
+        execution("exec_started", status="running"),  # added as running; the open marks it interrupted
     ]
-    assert await store.recover_answered(journal) == 2
+    assert await store.recover_journaled(journal) == 3
+    started = await store.get_execution("exec_started")
+    assert started is not None
+    assert started.status == "running"
 
     done = await store.get_execution("exec_done")
     assert done is not None
@@ -187,8 +197,20 @@ def test_a_batch_larger_than_the_journal_file_grows_it_and_keeps_every_line(tmp_
         journal.append(row)
     try:
         assert (tmp_path / FILE_NAMES[0]).stat().st_size > SEGMENT_BYTES
-        assert read_answered(tmp_path) == rows
+        assert read_journal(tmp_path) == rows
         journal.release(journal.switch())
-        assert read_answered(tmp_path) == []
+        assert read_journal(tmp_path) == []
+    finally:
+        journal.close(remove=True)
+
+
+def test_a_runs_final_row_wins_over_its_start_whichever_file_holds_them(tmp_path: Path) -> None:
+    journal = RunJournal.open(tmp_path)
+    try:
+        journal.switch()  # the start goes to the second file, the end to the first
+        journal.append(execution("exec_a", status="running"))
+        journal.switch()
+        journal.append(execution("exec_a", status="error", error_message="HTTP 500"))
+        assert [(row.id, row.status) for row in read_journal(tmp_path)] == [("exec_a", "error")]
     finally:
         journal.close(remove=True)
