@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import signal
+import stat
 import sys
 from pathlib import Path
 
@@ -130,7 +131,8 @@ async def test_a_batch_that_failed_to_commit_is_restored_at_the_next_start(tmp_p
 
 async def test_a_clean_run_and_close_leave_no_journal_and_nothing_to_restore(tmp_path: Path) -> None:
     history = await _open(tmp_path)
-    assert all((tmp_path / name).is_file() for name in FILE_NAMES)
+    # Request bodies (scrubbed) are in the journal as in the database: readable by the owner only.
+    assert [stat.S_IMODE((tmp_path / name).stat().st_mode) for name in FILE_NAMES] == [0o600, 0o600]
     runtime = Runtime.from_export(condition_then_function())
     for i in range(5):
         await runtime.run(
