@@ -314,4 +314,7 @@ class Backend:
             "persistence": persistence_json(self.state, self.spec.ephemeral, self.failure),
             "security": self._security_health(),
             "workflows": workflows,
+            # Beyond the contract: whether runs are being recorded, the writer's backlog, and the runs
+            # recorded summary-only or restored after a crash (``ExecutionHistory.recording``).
+            "history": self.history.recording if self.history is not None else {"enabled": False},
         }

@@ -77,6 +77,9 @@ class SqliteHistoryStore:
             document = db_write.batch_document(part)  # here, on the loop's thread: see db_write
             await self._write(functools.partial(db_write.write_document, document=document, batch=part))
 
+    async def recover_journaled(self, rows: list[ExecutionRow]) -> int:
+        return await self._write(lambda c: db_write.recover_journaled(c, rows))
+
     async def mark_interrupted(self) -> int:
         return await self._write(db_write.mark_interrupted)
 
