@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
+from sidecar import safe_regex
 from sidecar.runtime.objects import Model
 from sidecar.runtime.values import UNDEFINED, js_to_string
 
+REGEX_MATCH_SECONDS = 0.05
 _VISUAL_OPERATORS = {
     "greater than": "$gt",
     "greater than or equal to": "$gte",
@@ -96,13 +97,20 @@ def _matches_key(model: Model, key: str, cond: Any) -> bool:
         "$exists": lambda t: (value is not UNDEFINED) == bool(t),
         "$in": lambda t: value in t,
         "$nin": lambda t: value not in t,
-        "$regex": lambda t: isinstance(value, str) and re.search(t, value, _regex_flags(cond)) is not None,
+        "$regex": lambda t: isinstance(value, str) and _regex_search(t, cond, value),
     }
     return all(check(cond[op]) for op, check in checks.items() if op in cond)
 
 
-def _regex_flags(cond: dict[str, Any]) -> int:
-    return re.IGNORECASE if "i" in str(cond.get("$options") or "") else 0
+def _regex_search(pattern: Any, cond: dict[str, Any], value: str) -> bool:
+    """Checked and compiled as the store's ``$regex`` (a bomb is refused, 102); the match runs on the event
+    loop, so it stops after ``REGEX_MATCH_SECONDS`` and a value it could not decide does not match."""
+    options = "i" if "i" in str(cond.get("$options") or "") else ""
+    compiled = safe_regex.compile_pattern(pattern, options)
+    try:
+        return compiled.search(value, timeout=REGEX_MATCH_SECONDS) is not None
+    except TimeoutError:
+        return False
 
 
 def _compare(left: Any, right: Any) -> int:
