@@ -230,3 +230,14 @@ async def test_the_store_refuses_a_page_sqlite_cannot_hold_from_any_door(items: 
         with pytest.raises(InvalidQueryError):
             await items.query("Item", options, MASTER)
     assert (await items.query("Item", QueryOptions(limit=2**63 - 1), MASTER)).results
+
+
+async def test_the_change_matcher_stops_a_backtracking_regex_with_124(items: SqliteRecordStore) -> None:
+    # Trigger filters are matched on the event loop: a record the regex cannot decide in 50 ms is a 124
+    # (which the trigger logs and skips), not a second-long stall ending in a raw sqlite3 error.
+    record = {"objectId": "r1", "s": "a" * 34 + "!"}
+    started = time.monotonic()
+    with pytest.raises(QueryTimeoutError):
+        items.matches("Item", {"s": {"$regex": "(a|aa)+$"}}, record, MASTER)
+    assert time.monotonic() - started < 0.9
+    assert items.matches("Item", {"s": {"$regex": "^a+!$"}}, record, MASTER)
