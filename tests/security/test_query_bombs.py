@@ -136,6 +136,20 @@ async def test_oversized_queries_are_400_with_code_102(
         assert body.get("code") == 102, body
 
 
+@pytest.mark.parametrize("path", ["/classes/Inj", "/api/Inj"])
+async def test_a_where_nested_past_the_json_decoder_is_400(server: Server, path: str) -> None:
+    async with aiohttp.ClientSession(server.base) as session:
+        status, body = await call(session, "GET", path, params={"where": "[" * 1_100 + "]" * 1_100})
+        assert status == 400, body
+
+
+async def test_a_body_nested_past_the_json_decoder_is_400(server: Server) -> None:
+    async with aiohttp.ClientSession(server.base) as session:
+        deep = io.BytesIO(b'{"where":' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+        status, body = await call(session, "POST", "/classes/Inj", data=deep)
+        assert status == 400, body
+
+
 @pytest.mark.slow
 async def test_redos_queries_do_not_starve_other_reads(server: Server) -> None:
     async with aiohttp.ClientSession(server.base) as session:
