@@ -14,10 +14,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import regex
+
 from sidecar import safe_regex
 from sidecar.errors import InvalidJsonError
 
-# A match outside any budget (the change matcher, trigger filters) gets this long.
+# A match outside any budget gets this long (the readers, ephemeral reads and the change matcher set one).
 DEFAULT_REGEX_SECONDS = 1.0
 EARTH_RADIUS_KM = 6371.0
 _regex_state = threading.local()
@@ -59,13 +61,23 @@ def _regexp(pattern: str, options: str, value: object) -> int:
     else:
         timeout = max(0.0, min(budget.remaining, budget.deadline - started))
     try:
-        return int(safe_regex.compile_pattern(pattern, options).search(value, timeout=timeout) is not None)
+        return int(_compiled(pattern, options).search(value, timeout=timeout) is not None)
     except TimeoutError:
         _regex_state.timed_out = True  # SQLite only reports "user-defined function raised exception"
         raise
     finally:
         if budget is not None:
             budget.remaining -= time.monotonic() - started
+
+
+def _compiled(pattern: str, options: str) -> regex.Pattern[str]:
+    """The statement's pattern, called for every row: remembered per thread before the shared cache."""
+    last: tuple[str, str, regex.Pattern[str]] | None = getattr(_regex_state, "last", None)
+    if last is not None and last[0] == pattern and last[1] == options:
+        return last[2]
+    compiled = safe_regex.compile_pattern(pattern, options)
+    _regex_state.last = (pattern, options, compiled)
+    return compiled
 
 
 def take_regex_timeout() -> bool:

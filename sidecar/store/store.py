@@ -146,7 +146,8 @@ class SqliteRecordStore:
     async def _read(
         self, caller: CallerContext, fn: ReadFn[T], *, limited: bool = True, costly: bool = False
     ) -> T:
-        """``costly``: the filter runs Python on every row (see :mod:`sidecar.store.sqlite.readpool`)."""
+        """``costly``: a filter that runs Python on every row or is large to plan (own reader threads, see
+        :mod:`sidecar.store.sqlite.readpool`; :func:`query_limits.is_costly` decides)."""
         if self._readers is None:
             budget = self._ephemeral_regex_budget
 
