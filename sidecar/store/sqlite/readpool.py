@@ -2,9 +2,10 @@
 
 Two sets of threads: reads whose filter calls back into Python on every row (``$regex``, ``$text``) or is
 large enough to take SQLite time to plan (the caller says so with ``costly=True``) run on their own threads,
-so however many of them are queued, a plain read (a fetch by id, a page of a class) finds a free reader. Every read stops at the time limit
-(124), and the regular expressions of one read share one matching budget (124 as well), so a pattern that
-backtracks catastrophically holds its thread for ``regex_budget`` seconds, not for every row it is tried on.
+so however many of them are queued, a plain read (a fetch by id, a page of a class) finds a free reader.
+Every read stops at the time limit (124), and the regular expressions of one read share one matching budget
+(124 as well), so a pattern that backtracks catastrophically holds its thread for ``regex_budget`` seconds,
+not for every row it is tried on.
 """
 
 from __future__ import annotations
