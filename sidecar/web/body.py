@@ -79,7 +79,7 @@ def decode_json_object(raw: bytes) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested ~1,000 deep
         raise InvalidJsonBodyError() from exc
     if not isinstance(value, dict):
         raise InvalidJsonBodyError()
@@ -92,7 +92,7 @@ def query_params(query: Mapping[str, str]) -> dict[str, Any]:
     for key, text in query.items():
         try:
             decoded[key] = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             decoded[key] = text
     return decoded
 

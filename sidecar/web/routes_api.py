@@ -170,7 +170,7 @@ def _json_param(query: Mapping[str, str], name: str, default: Any) -> Any:
         return default
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past the decoder's ~1,000 levels
         raise InvalidParamsError(f"Invalid {name} parameter") from None
 
 
