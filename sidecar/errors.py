@@ -59,6 +59,7 @@
         ├── AppIdUnauthorizedError    403 missing/unknown application id or client key
         ├── MasterKeyRequiredError    403 master-only route
         ├── BadCredentialError        401 wrong master key / bearer token
+        ├── AdminCredentialMissingError 401 admin route without any admin credential (not counted)
         ├── HostNotAllowedError       403 Host header not this backend (DNS rebinding)
         ├── BodyTooLargeError         413
         ├── InvalidJsonBodyError      400
@@ -364,6 +365,16 @@ class MasterKeyRequiredError(WebError):
 
 class BadCredentialError(WebError):
     """An admin credential (master key, bearer token) that does not match: never downgraded to anonymous."""
+
+    http_status = 401
+
+    def __init__(self) -> None:
+        super().__init__("Unauthorized.")
+
+
+class AdminCredentialMissingError(WebError):
+    """An admin-only route called without any admin credential: 401 as for a wrong one, but nothing was
+    guessed, so the failed-credential limiter does not count it."""
 
     http_status = 401
 

@@ -21,6 +21,7 @@ from sidecar.web.configparams import ConfigParams
 from sidecar.web.dispatch import ParseDoor
 from sidecar.web.filestore import FileStore
 from sidecar.web.limiter import CredentialLimiter
+from sidecar.web.limits import BodyLimits
 from sidecar.web.realtime.hub import RealtimeHub
 from sidecar.web.realtime.sse import RealtimeRoutes
 from sidecar.web.security import cors_hook, door_middleware
@@ -57,18 +58,19 @@ def build_app(
     ``X-NodeGX-Api-Key`` principals (without it a key is refused). The app subscribes to the store's
     changes on startup and ends open SSE streams on shutdown; the caller owns the store (opens and
     closes it)."""
+    limiter = CredentialLimiter(settings.credential_failures_allowed, settings.credential_window_seconds)
     services = Services(
         store=store,
         settings=settings,
         config=ConfigParams(settings.config_path),
         files=FileStore(settings.files_dir) if settings.files_dir is not None else None,
         functions=functions,
-        limiter=CredentialLimiter(settings.credential_failures_allowed, settings.credential_window_seconds),
         api_keys=api_keys,
     )
     app = web.Application(
-        middlewares=[door_middleware(settings)],
-        client_max_size=settings.file_body_limit + 1,
+        # Every route, the backend's own included, reads its body within the door's limits.
+        middlewares=[door_middleware(settings, limiter)],
+        client_max_size=BodyLimits(settings).default,
     )
     hub = RealtimeHub(settings.realtime_queue_size)
     app.router.add_routes(routes)

@@ -1,6 +1,6 @@
-"""From an aiohttp request to a :class:`WireRequest`: the body read within its limit and parsed as JSON
-whatever the Content-Type, body-tunnelled credentials lifted out, ``_method`` applied, and query-string
-parameters JSON-decoded and merged (``parse-wire.md`` §1.3)."""
+"""From an aiohttp request to a :class:`WireRequest`: the body (read within its route's limit, see
+:mod:`sidecar.web.limits`) parsed as JSON whatever the Content-Type, body-tunnelled credentials lifted
+out, ``_method`` applied, and query-string parameters JSON-decoded and merged (``parse-wire.md`` §1.3)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sidecar.errors import BodyTooLargeError, InvalidJsonBodyError
+from sidecar.errors import InvalidJsonBodyError
 
 _TUNNELLED = (
     "_ApplicationId",
@@ -59,18 +59,6 @@ class WireRequest:
     raw: bytes
     content_type: str
     """The request's type, or the body's ``_ContentType`` (the SDK's upload form sets it)."""
-
-
-async def read_body(request: web.BaseRequest, limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise BodyTooLargeError()
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge as exc:
-        raise BodyTooLargeError() from exc
-    if len(raw) > limit:
-        raise BodyTooLargeError()
-    return raw
 
 
 def decode_json_object(raw: bytes) -> dict[str, Any]:
