@@ -23,12 +23,13 @@ class BodyLimits:
         self.default = settings.json_body_limit
         self._files = settings.file_body_limit
         self._webhooks = settings.webhook_body_limit
-        self._upload_prefix = f"{settings.mount_prefix}/files/"
+        self._larger = (f"{settings.mount_prefix}/files/", _WEBHOOK_PREFIX)
+        """Where a limit other than the default may apply (one test on every request)."""
 
     def for_request(self, method: str, path: str) -> int:
         """The limit in bytes of a request to ``path`` (the full path, mount included)."""
-        if method == "POST" and path.startswith(self._upload_prefix):
-            return self._files
+        if not path.startswith(self._larger):
+            return self.default
         if path.startswith(_WEBHOOK_PREFIX):
             return self._webhooks
-        return self.default
+        return self._files if method == "POST" else self.default

@@ -57,14 +57,16 @@ def door_middleware(settings: WebSettings, limiter: CredentialLimiter) -> Middle
         host = request.headers.get("Host")
         if enforce and host is not None and host_name(host).lower() not in allowed:
             return error_response(HostNotAllowedError(f"Host not allowed: {host}"))
-        if request.method == "OPTIONS":
+        method = request.method
+        if method == "OPTIONS":
             return web.Response(status=204, headers={"Access-Control-Max-Age": "86400"})
-        limit = limits.for_request(request.method, request.path)
-        declared = request.content_length
-        if declared is not None and declared > limit:
-            return error_response(BodyTooLargeError())
-        if limit != limits.default:  # the app's client_max_size is the default limit; uploads get theirs
-            request = request.clone(client_max_size=limit)
+        if request.body_exists:
+            limit = limits.for_request(method, request.path)
+            declared = request.content_length
+            if declared is not None and declared > limit:
+                return error_response(BodyTooLargeError())
+            if limit != limits.default:  # the app's client_max_size is the default; uploads get theirs
+                request = request.clone(client_max_size=limit)
         return await answer_in_wire_shape(request, handler, limiter)
 
     return door
@@ -88,7 +90,8 @@ async def answer_in_wire_shape(
     except Exception as error:
         log.exception("web.unhandled_error", method=request.method, path=request.path)
         return error_response(error)
-    if request.get(CREDENTIAL_FAILED):
+    # The request's storage is empty unless a handler flagged something: len() is cheaper than a miss.
+    if len(request) and request.get(CREDENTIAL_FAILED):
         try:
             limiter.failed(request.remote or "")
         except SidecarError as blocked:
