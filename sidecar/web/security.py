@@ -18,7 +18,13 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from sidecar.errors import BodyTooLargeError, HostNotAllowedError, RouteNotFoundError, SidecarError
+from sidecar.errors import (
+    BodyTooLargeError,
+    HostNotAllowedError,
+    RouteNotFoundError,
+    SidecarError,
+    TooManyAttemptsError,
+)
 from sidecar.web.limiter import CREDENTIAL_FAILED, FAILED_CREDENTIALS, CredentialLimiter
 from sidecar.web.limits import BodyLimits
 from sidecar.web.settings import WebSettings, is_loopback
@@ -94,7 +100,7 @@ async def answer_in_wire_shape(
     if len(request) and request.get(CREDENTIAL_FAILED):
         try:
             limiter.failed(request.remote or "")
-        except SidecarError as blocked:
+        except TooManyAttemptsError as blocked:
             return error_response(blocked)
     return response
 
