@@ -63,6 +63,7 @@
         ├── HostNotAllowedError       403 Host header not this backend (DNS rebinding)
         ├── BodyTooLargeError         413
         ├── InvalidJsonBodyError      400 (107)
+        ├── UnreadableBodyError       400 broken chunked or compressed body
         ├── RouteNotFoundError        404
         ├── TooManyAttemptsError      429 (100) after repeated bad credentials (Retry-After)
         ├── UnsafeBindError           non-loopback bind without an admin token
@@ -404,6 +405,13 @@ class InvalidJsonBodyError(WebError):
 
     def __init__(self) -> None:
         super().__init__("Invalid JSON body")
+
+
+class UnreadableBodyError(WebError):
+    """A body whose transfer or content encoding is broken (bad chunks, a gzip body that is not gzip)."""
+
+    def __init__(self) -> None:
+        super().__init__("The request body could not be read.")
 
 
 class RouteNotFoundError(WebError):

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from aiohttp.web_protocol import RequestPayloadError
 
 from sidecar.errors import (
     BodyTooLargeError,
@@ -24,6 +25,7 @@ from sidecar.errors import (
     RouteNotFoundError,
     SidecarError,
     TooManyAttemptsError,
+    UnreadableBodyError,
 )
 from sidecar.web.limiter import CREDENTIAL_FAILED, FAILED_CREDENTIALS, CredentialLimiter
 from sidecar.web.limits import BodyLimits
@@ -89,6 +91,8 @@ async def answer_in_wire_shape(
         return error_response(error)
     except web.HTTPRequestEntityTooLarge:
         return error_response(BodyTooLargeError())
+    except RequestPayloadError:
+        return error_response(UnreadableBodyError())
     except web.HTTPNotFound:
         return error_response(RouteNotFoundError(f"Not found: {request.method} {request.path}"))
     except web.HTTPException:

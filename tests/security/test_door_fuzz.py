@@ -9,6 +9,7 @@ compiler's own bounds, such as nesting depth or an out-of-range ``limit``, are t
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 from urllib.parse import quote
@@ -18,9 +19,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sidecar.backends.backend import Backend
 from tests.security.conftest import ADMIN, APP, BACKEND_ID
 
 Route = tuple[str, str, list[Any]]
+WEBHOOK = {
+    "type": "webhook",
+    "target": {"kind": "function", "name": "hello"},
+    "webhook": {"slug": "greet", "scheme": "token"},
+}
 ROUTES: list[Route] = [
     # (method, path, well-formed bodies, or query parameters for GET, that the fuzzing mutates)
     ("GET", "/classes/{name}", [{"where": {"a": {"$gt": 1}}, "order": "-a", "keys": "a", "include": "p"}]),
@@ -275,6 +282,11 @@ FOUND = [
     ("GET", "/executions?startedAfter=99999999999999999999999", None),
     ("GET", "/executions?startedBefore=%C2%B2", None),
     ("DELETE", "/files/" + "x" * 300, None),
+    # JSON escapes of lone surrogates decode to strings no store, file or answer can encode
+    ("PUT", "/config", {"params": {"a": "\ud800"}}),
+    ("POST", "/admin/keys", {"name": "\udcff", "scopes": ["data:read"]}),
+    ("POST", "/schemas/Fresh3", {"fields": {"\ud800": {"type": "String"}}}),
+    ("POST", "/classes/Todo", {"\ud800": 1}),
 ]
 
 
@@ -288,3 +300,38 @@ async def test_malformed_requests_found_by_fuzzing_are_4xx(
         answered = await response.json()
     assert 400 <= response.status < 500, answered
     assert error_shaped(answered)
+
+
+# Header bytes that are not UTF-8 (aiohttp hands them over as lone surrogates): each was a 500.
+RAW_HEADERS = [
+    ("GET /admin/status", b"Authorization: Bearer \xff\xfe"),
+    ("GET /classes/X", b"X-Parse-Application-Id: b\xff"),
+    ("GET /classes/X", b"X-Parse-Application-Id: " + BACKEND_ID.encode() + b"\r\nAuthorization: Bearer \xff"),
+    ("GET /api/X", b"X-Parse-Master-Key: \xff"),
+    ("GET /api/X", b"X-Parse-Session-Token: r:\xff"),
+    ("GET /api/X", b"X-NodeGX-Api-Key: ngx_\xff"),
+    ("GET /realtime", b"Accept: text/event-stream\r\nX-Parse-Session-Token: r:\xff"),
+    ("POST /hooks/" + BACKEND_ID + "/greet", b"X-Webhook-Token: \xff"),
+    ("GET /health", b"X-Forwarded-Host: x\r\nHost: \xff"),
+    ("POST /api/X", b"Content-Encoding: gzip\r\nContent-Type: application/json"),
+]
+
+
+@pytest.mark.parametrize(("line", "header"), RAW_HEADERS)
+async def test_header_bytes_that_are_not_utf8_are_4xx(
+    backend: Backend, http: aiohttp.ClientSession, line: str, header: bytes
+) -> None:
+    await http.post("/admin/triggers", json=WEBHOOK, headers=ADMIN)
+    head = line.encode() + b" HTTP/1.1\r\n"
+    if b"Host:" not in header:
+        head += b"Host: 127.0.0.1\r\n"
+    body = b"\r\nContent-Length: 4\r\n\r\nabcd" if line.startswith("POST") else b"\r\n\r\n"
+    request = head + header + body
+    reader, writer = await asyncio.open_connection("127.0.0.1", backend.port)
+    try:
+        writer.write(request)
+        async with asyncio.timeout(5):
+            status_line = await reader.readline()
+    finally:
+        writer.close()
+    assert 400 <= int(status_line.split()[1]) < 500, status_line
