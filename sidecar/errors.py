@@ -56,15 +56,17 @@
         ├── InvalidTriggerError       -32602 a definition refused on create/update (data.problems)
         ├── TriggerNotFoundError      404
         └── InvalidCronError          unparsable cron, or no fire within 4 years
-    WebError (SidecarError)           HTTP door refusals, answered {"error": message} without a Parse code
+    WebError (SidecarError)           HTTP door refusals, answered {"error": message} (+ Parse code if any)
         ├── AppIdUnauthorizedError    403 missing/unknown application id or client key
         ├── MasterKeyRequiredError    403 master-only route
         ├── BadCredentialError        401 wrong master key / bearer token
+        ├── AdminCredentialMissingError 401 admin route without any admin credential (not counted)
         ├── HostNotAllowedError       403 Host header not this backend (DNS rebinding)
         ├── BodyTooLargeError         413
-        ├── InvalidJsonBodyError      400
+        ├── InvalidJsonBodyError      400 (107)
+        ├── UnreadableBodyError       400 broken chunked or compressed body
         ├── RouteNotFoundError        404
-        ├── TooManyAttemptsError      429 after repeated bad credentials (Retry-After)
+        ├── TooManyAttemptsError      429 (100) after repeated bad credentials (Retry-After)
         ├── UnsafeBindError           non-loopback bind without an admin token
         └── InvalidApiKeyError        401 unknown or revoked X-NodeGX-Api-Key
     SecurityError (SidecarError)      permissions, roles, API keys (HTTP 400)
@@ -347,7 +349,7 @@ class FileSaveError(StoreError):
     parse_code = 130
 
 
-# --- HTTP door (sidecar/web): answers without a Parse code --------------------------------------
+# --- HTTP door (sidecar/web): {"error"} answers, with a Parse code where Parse has one -------------
 
 
 class WebError(SidecarError):
@@ -383,6 +385,16 @@ class BadCredentialError(WebError):
         super().__init__("Unauthorized.")
 
 
+class AdminCredentialMissingError(WebError):
+    """An admin-only route called without any admin credential: 401 as for a wrong one, but nothing was
+    guessed, so the failed-credential limiter does not count it."""
+
+    http_status = 401
+
+    def __init__(self) -> None:
+        super().__init__("Unauthorized.")
+
+
 class HostNotAllowedError(WebError):
     """A ``Host`` header naming another host: the request came through DNS rebinding or a proxy."""
 
@@ -399,8 +411,19 @@ class BodyTooLargeError(WebError):
 
 
 class InvalidJsonBodyError(WebError):
+    """A body that is not a JSON object: Parse's INVALID_JSON."""
+
+    code = 107
+
     def __init__(self) -> None:
         super().__init__("Invalid JSON body")
+
+
+class UnreadableBodyError(WebError):
+    """A body whose transfer or content encoding is broken (bad chunks, a gzip body that is not gzip)."""
+
+    def __init__(self) -> None:
+        super().__init__("The request body could not be read.")
 
 
 class RouteNotFoundError(WebError):
@@ -493,9 +516,11 @@ class InvalidCronError(TriggerError):
 
 
 class TooManyAttemptsError(WebError):
-    """A client that sent too many bad credentials; answered 429 with ``Retry-After``."""
+    """A client that sent too many bad credentials; answered 429 with ``Retry-After`` and the code Parse
+    Server's rate limiter answers (CONNECTION_FAILED)."""
 
     http_status = 429
+    code = 100
 
     def __init__(self, retry_after_seconds: int) -> None:
         super().__init__(f"Too many failed credential attempts. Try again in {retry_after_seconds}s.")

@@ -235,7 +235,6 @@ class Backend:
 
         from sidecar.backends.functions import FunctionHost
         from sidecar.web import WebSettings, build_app
-        from sidecar.web.app import credential_limiter
         from sidecar.web.routes_api import ApiRoutes
         from sidecar.web.routes_backend import backend_routes
         from sidecar.web.routes_security import security_routes
@@ -251,8 +250,7 @@ class Backend:
         settings.check_bind()
         admin = backend_routes(self, settings)
         self._close_streams = admin.close
-        limiter = credential_limiter(settings)  # one failed-credential count for /api and the Parse door
-        api = ApiRoutes(self._store, settings, self.security, limiter)
+        api = ApiRoutes(self._store, settings, self.security)
         guarded = security_routes(self.security, settings)
         routes = [*self.triggers.webhooks.routes(), *admin.routes, *guarded, *api.routes()]
         app = build_app(
@@ -262,7 +260,6 @@ class Backend:
             health=self.health,
             routes=routes,
             api_keys=self.security,
-            limiter=limiter,
         )
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()

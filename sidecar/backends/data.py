@@ -68,7 +68,10 @@ async def create_table(store: Any, definition: Mapping[str, Any]) -> dict[str, A
     name = definition.get("name")
     if not isinstance(name, str):
         raise InvalidParamsError("createTable needs a table `name`")
-    fields = dict(_field_definition(column) for column in definition.get("columns") or [])
+    columns = definition.get("columns") or []
+    if not isinstance(columns, list) or not all(isinstance(column, Mapping) for column in columns):
+        raise InvalidParamsError("`columns` must be an array of column objects")
+    fields = dict(_field_definition(column) for column in columns)
     await store.create_class(name, {"fields": fields})
     return {"success": True, "created": True, "tableName": name}
 

@@ -12,7 +12,7 @@ from aiohttp import web
 from sidecar.errors import MasterKeyRequiredError, RouteNotFoundError
 from sidecar.store import CallerContext
 from sidecar.web.auth import check_key_scope, resolve_caller
-from sidecar.web.body import WireRequest, build_wire_request, decode_json_object, read_body
+from sidecar.web.body import WireRequest, build_wire_request, decode_json_object
 from sidecar.web.router import Access, Call, Route, Router
 from sidecar.web.routes_batch import make_batch_route
 from sidecar.web.services import Services
@@ -31,12 +31,12 @@ class ParseDoor:
         settings = self._services.settings
         path = request.path[len(settings.mount_prefix) :] or "/"
         upload = request.method == "POST" and path.startswith("/files/")
-        raw = await read_body(request, settings.file_body_limit if upload else settings.json_body_limit)
+        raw = await request.read()  # within the route's limit (the door's middleware, sidecar.web.limits)
         # A REST upload carries its credentials in headers and sends raw bytes; the SDK's form is JSON.
         raw_upload = upload and any(name in request.headers for name in _HEADER_CREDENTIALS)
         wire = build_wire_request(request, path, raw, None if raw_upload else decode_json_object(raw))
         match = self._router.match(wire.method, wire.path)
-        caller = await self._authenticate(match.route, wire, request.remote or "")
+        caller = await self._authenticate(match.route, wire)
         call = Call(
             services=self._services,
             method=wire.method,
@@ -51,15 +51,15 @@ class ParseDoor:
         )
         return reply_response(await match.route.handler(call))
 
-    async def _authenticate(self, route: Route, wire: WireRequest, client: str) -> CallerContext:
+    async def _authenticate(self, route: Route, wire: WireRequest) -> CallerContext:
+        """A failing credential raises; the door's middleware counts it (sidecar.web.limiter)."""
         if route.access is Access.PUBLIC:
             return _ANONYMOUS
         services = self._services
         credentials, method = wire.credentials, wire.method
-        resolving = resolve_caller(
+        caller = await resolve_caller(
             credentials, services.settings, services.store, services.api_keys, use_session=route.use_session
         )
-        caller = await services.limiter.guard(client, resolving)
         if route.access is Access.MASTER and not caller.is_master:
             raise MasterKeyRequiredError()
         check_key_scope(caller, method, route.pattern)

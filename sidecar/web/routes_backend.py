@@ -50,12 +50,15 @@ _HEARTBEAT_S = 25.0
 _TICK_S = 0.5  # how soon a stream notices that its client left or the backend is stopping
 
 
-def admin_only(settings: WebSettings, handler: Handler) -> Handler:
-    """Refuse without the admin token (401); the door's middleware shapes every error."""
+def admin_only(settings: WebSettings, handler: Handler, *, event_stream: bool = False) -> Handler:
+    """Refuse without the admin token (401); the door's middleware shapes every error and counts failed
+    tokens. Only an ``event_stream`` route (SSE: a browser's EventSource cannot send headers) also takes
+    the token as ``?authToken=``; elsewhere a token in a URL, which ends up in logs and can be sent by
+    any page, is no credential (contract §3.2)."""
 
     async def guarded(request: web.Request) -> web.StreamResponse:
         credentials = header_credentials(request.headers)
-        if credentials.bearer is None and "authToken" in request.query:
+        if event_stream and credentials.bearer is None and "authToken" in request.query:
             credentials = replace(credentials, bearer=request.query["authToken"])
         require_admin(credentials, settings)
         return await handler(request)
@@ -100,7 +103,15 @@ def backend_routes(backend: BackendServices, settings: WebSettings) -> BackendRo
         web.post("/admin/triggers/{id}/enabled", admin.set_trigger_enabled),
         web.post("/admin/triggers/{id}/fire", admin.fire_trigger),
     ]
-    routes = [web.route(route.method, route.path, admin_only(settings, route.handler)) for route in guarded]
+    streams = {admin.stream_executions}
+    routes = [
+        web.route(
+            route.method,
+            route.path,
+            admin_only(settings, route.handler, event_stream=route.handler in streams),
+        )
+        for route in guarded
+    ]
     return BackendRoutes(routes, admin.closing.set)
 
 
