@@ -318,6 +318,10 @@ class RecordStore(Protocol):
 class SchemaAdmin(Protocol):
     """The ``/schemas`` API (master only) and exports."""
 
+    def has_file_fields(self) -> bool:
+        """Whether any class has a File field (as of the last commit): reads may then carry files."""
+        ...
+
     async def list_schemas(self) -> list[JsonObject]:
         """``{className, fields, classLevelPermissions, indexes}`` per class, system classes included."""
         ...

@@ -79,6 +79,8 @@ class SqliteRecordStore:
         self._readers = readers
         self._bus = bus
         self._schemas: dict[str, ClassSchema] = catalog.snapshot()
+        self._file_fields_of: Mapping[str, ClassSchema] | None = None
+        self._file_fields = False
         self._allow_class_creation = allow_class_creation
         self._session_lifetime = session_lifetime
         self._matcher = RecordMatcher()
@@ -187,6 +189,13 @@ class SqliteRecordStore:
     def schemas(self) -> Mapping[str, ClassSchema]:
         """The schemas as of the last commit."""
         return self._schemas
+
+    def has_file_fields(self) -> bool:
+        schemas = self._schemas
+        if self._file_fields_of is not schemas:  # recomputed once per published schema set
+            self._file_fields_of = schemas
+            self._file_fields = any(f.type == "File" for c in schemas.values() for f in c.fields.values())
+        return self._file_fields
 
     # ---- RecordStore --------------------------------------------------------------------------------
 

@@ -13,8 +13,10 @@ from sidecar.errors import MasterKeyRequiredError, RouteNotFoundError
 from sidecar.store import CallerContext
 from sidecar.web.auth import check_key_scope, resolve_caller
 from sidecar.web.body import WireRequest, build_wire_request, decode_json_object
+from sidecar.web.file_urls import fill_file_urls
 from sidecar.web.router import Access, Call, Route, Router
 from sidecar.web.routes_batch import make_batch_route
+from sidecar.web.routes_files import file_url
 from sidecar.web.services import Services
 from sidecar.web.wire import Reply, reply_response
 
@@ -49,7 +51,10 @@ class ParseDoor:
             content_type=wire.content_type,
             headers=request.headers,
         )
-        return reply_response(await match.route.handler(call))
+        reply = await match.route.handler(call)
+        if self._services.store.has_file_fields():
+            fill_file_urls(reply.body, lambda name: file_url(call, name))
+        return reply_response(reply)
 
     async def _authenticate(self, route: Route, wire: WireRequest) -> CallerContext:
         """A failing credential raises; the door's middleware counts it (sidecar.web.limiter)."""
