@@ -62,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--parent-pid", type=int, default=None, help="drain and exit when this process dies")
     serve.add_argument("--ephemeral", action="store_true", help="keep data in memory only")
     serve.add_argument(
+        "--project-dir",
+        type=Path,
+        default=None,
+        help="the editor project this backend serves: its nodegx.security.json seeds security.json",
+    )
+    serve.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error", "critical"]
     )
     doctor = commands.add_parser("doctor", help="check that persistence opens, without binding a port")
@@ -88,6 +94,7 @@ def _serve(parsed: argparse.Namespace) -> int:
         backend_name=parsed.backend_name or parsed.backend_id or data_dir.name,
         parent_pid=parsed.parent_pid,
         ephemeral=parsed.ephemeral,
+        project_dir=parsed.project_dir.resolve() if parsed.project_dir is not None else None,
     )
     try:
         code = asyncio.run(serve(config))
