@@ -105,7 +105,11 @@ def _serve(parsed: argparse.Namespace) -> int:
         )
         code = 1
     logs.flush()
-    return code
+    sys.stderr.flush()
+    # Leave at once, as `stdio` does: the backend is closed, and interpreter teardown (module
+    # finalizers, worker threads) would only stretch the supervisor's 3 s grace and the 2 s in which
+    # an orphaned backend must be gone.
+    os._exit(code)
 
 
 def _doctor(parsed: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,10 @@ class WorkflowDefinitions:
         return problems, (None if problems else definition)
 
     def upsert(self, raw: Any, definition_id: str | None = None) -> tuple[bool, dict[str, Any]]:
-        """``(created, definition)``; raises ``WorkflowDefinitionError`` naming every problem."""
+        """``(created, definition)``; raises ``WorkflowDefinitionError`` naming every problem. A
+        definition created without an ``id`` gets one from its ``name`` (or a random one)."""
+        if definition_id is None and isinstance(raw, Mapping) and not raw.get("id"):
+            definition_id = self._new_id(raw.get("name"))
         problems, definition = self.preview(raw, definition_id)
         if definition is None:
             raise WorkflowDefinitionError("invalid workflow definition: " + "; ".join(problems))
@@ -86,6 +90,12 @@ class WorkflowDefinitions:
             return False
         path.unlink()
         return True
+
+    def _new_id(self, name: Any) -> str:
+        base = re.sub(r"[^A-Za-z0-9_\-]+", "-", name).strip("-_")[:100] if isinstance(name, str) else ""
+        if base and _ID.match(base) and self.get(base) is None:
+            return base
+        return f"{base or 'workflow'}-{secrets.token_hex(3)}"
 
     def _path(self, definition_id: str) -> Path:
         return self._dir / f"{definition_id}.json"
