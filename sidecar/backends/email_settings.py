@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import re
-import smtplib
-import ssl
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sidecar.backends.secret_names import SecretNamespace
 from sidecar.backends.settings_file import SettingsFile
 from sidecar.errors import EmailSendError, FeatureUnavailableError, InvalidParamsError, SettingNotFoundError
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
 
 SEND_TIMEOUT_S = 15.0
 _ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -113,6 +113,8 @@ class EmailSettings:
         reason = _not_configured_reason(config)
         if reason is not None:
             raise FeatureUnavailableError(reason)
+        from email.message import EmailMessage  # mail modules load on the first send, not at start
+
         message = EmailMessage()
         message["From"] = config["from"]
         message["To"] = to
@@ -223,6 +225,9 @@ def _not_configured_reason(config: dict[str, Any]) -> str | None:
 
 
 def _send(smtp: dict[str, Any], password: str | None, message: EmailMessage) -> None:
+    import smtplib
+    import ssl
+
     host, port = str(smtp["host"]), int(smtp["port"])
     try:
         if smtp.get("secure"):
