@@ -488,6 +488,27 @@ test('kill -9 of the editor leaves neither launcher nor sidecar behind within 2 
   assert.equal(alive(launcherPid), false, 'the launcher outlived the editor by 2 s');
 });
 
+test('NOODL_SIDECAR_BIN wins; argv passes unchanged (spaces kept), --parent-pid is added, the exit code comes back', { skip: process.platform === 'win32' && 'a shell script stands in for the sidecar' }, async () => {
+  const dir = path.join(scratch, 'bin override');
+  mkdirSync(dir, { recursive: true });
+  const fake = path.join(dir, 'fake sidecar.sh');
+  writeFileSync(fake, '#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\nprintf "electron=%s\\n" "${ELECTRON_RUN_AS_NODE:-unset}"\nexit 7\n', { mode: 0o755 });
+  const run = (args) => new Promise((resolve) => {
+    const child = spawn(process.execPath, [LAUNCHER, ...args], {
+      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', NOODL_SIDECAR_BIN: fake },
+      stdio: ['ignore', 'pipe', 'pipe']
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.on('exit', (code) => resolve({ code, lines: stdout.trim().split('\n'), pid: child.pid }));
+  });
+  const given = await run(['serve', '--data-dir', '/a b/c', '--parent-pid', '42', '--project-dir', '/My Project']);
+  assert.equal(given.code, 7);
+  assert.deepEqual(given.lines, ['serve', '--data-dir', '/a b/c', '--parent-pid', '42', '--project-dir', '/My Project', 'electron=unset']);
+  const added = await run(['serve', '--data-dir', '/d']);
+  assert.deepEqual(added.lines, ['serve', '--data-dir', '/d', '--parent-pid', String(added.pid), 'electron=unset']);
+});
+
 test('without a sidecar to run, the launcher says where it looked and exits 127', async () => {
   const lonely = path.join(scratch, 'lonely', 'nodegx-backend');
   mkdirSync(lonely, { recursive: true });
