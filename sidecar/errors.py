@@ -9,6 +9,9 @@
     │   ├── ServerNotInitializedError -32002
     │   └── RequestCancelledError     -32800
     ├── RequestFailedError            -32803 an understood request that cannot be done
+    │   └── EditorSettingError        the editor's settings routes: SettingNotFoundError 404,
+    │                                 FeatureUnavailableError 503 (stored, no engine yet),
+    │                                 FeatureNotImplementedError 501, EmailSendError 502
     └── StoreError                    records store; carries a Parse code (parse-wire.md §1.6)
         ├── ObjectNotFoundError       101 (HTTP 404) missing or invisible object, bad credentials
         ├── InvalidQueryError         102
