@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--parent-pid", type=int, default=None, help="drain and exit when this process dies")
     serve.add_argument("--ephemeral", action="store_true", help="keep data in memory only")
     serve.add_argument(
+        "--project-dir",
+        type=Path,
+        default=None,
+        help="the editor project this backend serves: its nodegx.security.json seeds security.json",
+    )
+    serve.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error", "critical"]
     )
     doctor = commands.add_parser(
@@ -103,6 +109,7 @@ def _serve(parsed: argparse.Namespace) -> int:
         parent_pid=parsed.parent_pid,
         ephemeral=parsed.ephemeral,
         ready_stream=product,
+        project_dir=parsed.project_dir.resolve() if parsed.project_dir is not None else None,
     )
     try:
         code = asyncio.run(serve(config))
@@ -113,7 +120,11 @@ def _serve(parsed: argparse.Namespace) -> int:
         )
         code = 1
     logs.flush()
-    return code
+    sys.stderr.flush()
+    # Leave at once, as `stdio` does: the backend is closed, and interpreter teardown (module
+    # finalizers, worker threads) would only stretch the supervisor's 3 s grace and the 2 s in which
+    # an orphaned backend must be gone.
+    os._exit(code)
 
 
 def _doctor(parsed: argparse.Namespace) -> int:

@@ -9,6 +9,9 @@
     │   ├── ServerNotInitializedError -32002
     │   └── RequestCancelledError     -32800
     ├── RequestFailedError            -32803 an understood request that cannot be done
+    │   └── EditorSettingError        the editor's settings routes: SettingNotFoundError 404,
+    │                                 FeatureUnavailableError 503 (stored, no engine yet),
+    │                                 FeatureNotImplementedError 501, EmailSendError 502
     └── StoreError                    records store; carries a Parse code (parse-wire.md §1.6)
         ├── ObjectNotFoundError       101 (HTTP 404) missing or invisible object, bad credentials
         ├── InvalidQueryError         102
@@ -580,3 +583,30 @@ class InvalidApiKeyError(WebError):
 
     def __init__(self) -> None:
         super().__init__("Invalid or revoked API key.")
+
+
+class EditorSettingError(RequestFailedError):
+    """A request of the editor's settings routes (``/admin/search``, ``/admin/auth``, ``/admin/email``,
+    ``/admin/workflow-defs``…) that cannot be carried out; the subclass says which HTTP status."""
+
+
+class SettingNotFoundError(EditorSettingError):
+    http_status = 404
+
+
+class FeatureUnavailableError(EditorSettingError):
+    """The setting is stored, but this backend has no engine to honour it (yet)."""
+
+    http_status = 503
+
+
+class FeatureNotImplementedError(EditorSettingError):
+    """The route exists so the editor gets a clear answer; the backend cannot do this (yet)."""
+
+    http_status = 501
+
+
+class EmailSendError(EditorSettingError):
+    """The mail server refused or could not be reached."""
+
+    http_status = 502

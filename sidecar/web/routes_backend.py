@@ -167,6 +167,11 @@ class _AdminRoutes:
             if not isinstance(old, str) or not isinstance(new, str):
                 raise InvalidParamsError("renameColumn needs `oldName` and `newName`")
             return json_response(await data.rename_column(store, table, old, new))
+        if action == "changeColumnType":
+            column, new_type = body.get("column"), body.get("type")
+            if not isinstance(column, str) or not isinstance(new_type, str):
+                raise InvalidParamsError("changeColumnType needs `column` and `type`")
+            return json_response(await data.change_column_type(store, table, column, new_type))
         if action == "deleteTable":
             return json_response(await data.delete_table(store, table))
         raise InvalidParamsError(f"unknown schema action {action!r}")
