@@ -141,7 +141,7 @@ async def test_wrong_bearer_tokens_on_admin_routes_end_in_429(http: aiohttp.Clie
     [
         {"Authorization": "Bearer wrong"},
         {"X-Parse-Master-Key": "wrong"},
-        {"X-Parse-Session-Token": "r:unknown"},
+        {**APP, "X-Parse-Session-Token": "r:unknown"},  # /api, like /classes, wants the app id first
         {"X-NodeGX-Api-Key": "ngx_unknown"},
     ],
 )
