@@ -207,9 +207,7 @@ def render(docs_dir: Path = DOCS_DIR) -> dict[Path, str]:
 def stale_files(docs_dir: Path = DOCS_DIR) -> list[str]:
     """Names of the docs files whose generated sections differ from what the code says."""
     return sorted(
-        path.name
-        for path, text in render(docs_dir).items()
-        if path.read_text(encoding="utf-8") != text
+        path.name for path, text in render(docs_dir).items() if path.read_text(encoding="utf-8") != text
     )
 
 
