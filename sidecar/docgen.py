@@ -123,6 +123,27 @@ def errors_table() -> str:
     return "\n".join(rows)
 
 
+# ---- http-api.md ----------------------------------------------------------------------
+
+_ACCESS = {
+    "public": "none",
+    "app": "application id",
+    "master": "master key (admin token)",
+}
+
+
+def parse_routes_table() -> str:
+    from sidecar.web.app import ROUTES
+
+    # /batch is added by the door itself (it routes its items through the same table).
+    found = [(route.method, route.pattern, route.access.value) for route in ROUTES]
+    found.append(("POST", "/batch", "app"))
+    rows = ["| method | path | credential needed |", "|---|---|---|"]
+    for method, pattern, access in sorted(found, key=lambda r: (r[1].split("/")[1], r[1], r[0])):
+        rows.append(f"| {method} | `{pattern}` | {_ACCESS[access]} |")
+    return "\n".join(rows)
+
+
 # ---- nodes.md -------------------------------------------------------------------------
 
 
@@ -182,6 +203,7 @@ SECTIONS: dict[str, tuple[str, Callable[[], str]]] = {
     "methods": ("protocol.md", methods_table),
     "notifications": ("protocol.md", notifications_table),
     "errors": ("protocol.md", errors_table),
+    "parse-routes": ("http-api.md", parse_routes_table),
     "nodes": ("nodes.md", nodes_reference),
 }
 
