@@ -88,7 +88,8 @@ def _free_port() -> int:
 
 def _env(tmp: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env["PATH"] = f"{REPO / '.venv' / 'bin'}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    paths = [str(REPO / ".venv" / "bin"), str(Path(sys.executable).parent), env["PATH"]]
+    env["PATH"] = os.pathsep.join(paths)
     env["NOODL_HOME"] = str(tmp / "noodl-home")
     env.pop("NOODL_SIDECAR_DIAGNOSTICS", None)
     return env
@@ -233,9 +234,8 @@ def test_shell_blocks_run_as_printed(path: Path, tmp_path: Path) -> None:
                 text=True,
                 timeout=300,
             )
-            assert result.returncode == 0, (
-                f"exit {result.returncode}\nstdout:\n{result.stdout[-3000:]}\nstderr:\n{result.stderr[-3000:]}"
-            )
+            output = f"stdout:\n{result.stdout[-3000:]}\nstderr:\n{result.stderr[-3000:]}"
+            assert result.returncode == 0, f"exit {result.returncode}\n{output}"
     finally:
         for server in servers:
             _stop(server)
