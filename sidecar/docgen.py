@@ -144,6 +144,26 @@ def parse_routes_table() -> str:
     return "\n".join(rows)
 
 
+_AIOHTTP_ROUTE = re.compile(r"web\.(get|post|put|delete|patch)\(\s*\"(/[^\"]*)\",\s*([\w.]+)")
+
+
+def other_routes_table() -> str:
+    """The routes mounted beside the Parse door, read from their ``web.get("/…", handler)`` lines."""
+    package = Path(__file__).resolve().parent
+    found: set[tuple[str, str, str, str]] = set()
+    for path in sorted(package.rglob("*.py")):
+        if path.name == "docgen.py":
+            continue
+        for method, route, handler in _AIOHTTP_ROUTE.findall(path.read_text(encoding="utf-8")):
+            pattern = re.sub(r"\{(\w+)\}", r":\1", route)
+            action = handler.rsplit(".", 1)[-1].strip("_").replace("_", " ")
+            found.add((pattern, method.upper(), action, path.relative_to(package.parent).as_posix()))
+    rows = ["| method | path | handler | defined in |", "|---|---|---|---|"]
+    for pattern, method, action, where in sorted(found):
+        rows.append(f"| {method} | `{pattern}` | {action} | `{where}` |")
+    return "\n".join(rows)
+
+
 # ---- nodes.md -------------------------------------------------------------------------
 
 
@@ -204,6 +224,7 @@ SECTIONS: dict[str, tuple[str, Callable[[], str]]] = {
     "notifications": ("protocol.md", notifications_table),
     "errors": ("protocol.md", errors_table),
     "parse-routes": ("http-api.md", parse_routes_table),
+    "other-routes": ("http-api.md", other_routes_table),
     "nodes": ("nodes.md", nodes_reference),
 }
 

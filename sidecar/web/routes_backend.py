@@ -54,7 +54,7 @@ def admin_only(settings: WebSettings, handler: Handler, *, event_stream: bool = 
     """Refuse without the admin token (401); the door's middleware shapes every error and counts failed
     tokens. Only an ``event_stream`` route (SSE: a browser's EventSource cannot send headers) also takes
     the token as ``?authToken=``; elsewhere a token in a URL, which ends up in logs and can be sent by
-    any page, is no credential (contract §3.2)."""
+    any page, is no credential."""
 
     async def guarded(request: web.Request) -> web.StreamResponse:
         credentials = header_credentials(request.headers)
