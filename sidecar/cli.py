@@ -2,7 +2,7 @@
 
 ``stdio`` is what the editor spawns: the protocol owns stdin/stdout, logs go to
 stderr. Its descriptors are claimed before anything else is imported, and heavy
-modules load after that, so start-up stays short (ipc-stdio.md §10.4).
+modules load after that, so start-up stays short.
 
 Every other command keeps stdout for its one product and sends logs to stderr:
 ``run`` its JSON answer line, ``serve`` its READY line, ``doctor`` its report.

@@ -12,7 +12,7 @@
     │   └── EditorSettingError        the editor's settings routes: SettingNotFoundError 404,
     │                                 FeatureUnavailableError 503 (stored, no engine yet),
     │                                 FeatureNotImplementedError 501, EmailSendError 502
-    └── StoreError                    records store; carries a Parse code (parse-wire.md §1.6)
+    └── StoreError                    records store; carries a Parse code
         ├── ObjectNotFoundError       101 (HTTP 404) missing or invisible object, bad credentials
         ├── InvalidQueryError         102
         ├── InvalidClassNameError     103
@@ -254,14 +254,14 @@ class QueryTimeoutError(StoreError):
 
 
 class DuplicateObjectIdError(StoreError):
-    """The built backend answers 409 for a client-chosen objectId already in use (contract §5)."""
+    """The built backend answers 409 for a client-chosen objectId already in use."""
 
     parse_code = 137
     http_status = 409
 
 
 class PreconditionFailedError(StoreError):
-    """A save's ``expect`` fields no longer hold (contract edge case 14); distinct from not-found."""
+    """A save's ``expect`` fields no longer hold; distinct from not-found."""
 
     parse_code = 142
     http_status = 412
@@ -288,7 +288,7 @@ class GraphRuntimeError(SidecarError):
 
 
 class WorkflowsStartingError(GraphRuntimeError):
-    """``/functions`` before the backend's workflows are loaded (contract §4.4.1)."""
+    """``/functions`` before the backend's workflows are loaded."""
 
     http_status = 503
     rpc_code = -32803
@@ -319,7 +319,7 @@ class FunctionNotFoundError(GraphRuntimeError):
 
     @classmethod
     def for_function(cls, name: str) -> FunctionNotFoundError:
-        """The one wording every door uses (contract §4.4.2)."""
+        """The one wording every door uses."""
         return cls(f"Function '{name}' not found")
 
 

@@ -1,6 +1,6 @@
 """Composition root of ``noodl-sidecar serve``: one backend, the editor supervisor's contract.
 
-The contract (noodl-backend-contract.md §1): stdin is ignored (the supervisor leaves it
+The contract: stdin is ignored (the supervisor leaves it
 closed, so its EOF means nothing here); exactly one ``NODEGX_BACKEND_READY {json}``
 line on stdout once the port is bound and persistence is open; SIGTERM (or the death
 of ``--parent-pid``) drains and exits well within the supervisor's 3 s grace.

@@ -1,7 +1,7 @@
 """The editor's data and schema operations on one backend, in the contract's shapes.
 
 Both doors call these: the IPC ``backend:*`` channels and the HTTP ``/admin/schema`` and
-``/api/*`` routes (noodl-backend-contract.md §4.3, §4.5, §6.2). The editor works as
+``/api/*`` routes. The editor works as
 admin, so every call runs as the master caller. The store loads on first use, after
 the stdio handshake (it is the slowest import of the process).
 """
@@ -199,7 +199,7 @@ async def record_count(store: Any, table: str) -> int:
     try:
         count: int = await store.count(table, {}, _master())
     except SidecarError:
-        return 0  # the editor shows 0 for a table it cannot count (contract §6.2)
+        return 0  # the editor shows 0 for a table it cannot count
     return count
 
 

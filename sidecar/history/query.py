@@ -1,4 +1,4 @@
-"""ExecutionQuery (contract §8.3 plus our filters) and its compilation to SQL — pure, no I/O.
+"""ExecutionQuery and its compilation to SQL — pure, no I/O.
 
 A query that cannot be honoured raises ``InvalidHistoryQueryError``; it is never widened to "all rows".
 Pagination is either ``offset`` (the contract's) or an opaque ``cursor`` taken from the previous page

@@ -1,4 +1,4 @@
-"""Parse REST query parameters → :class:`QueryOptions` / :class:`FetchOptions` (``parse-wire.md`` §5.1)."""
+"""Parse REST query parameters → :class:`QueryOptions` / :class:`FetchOptions`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Class schemas as values, and their ``/schemas`` wire shape (``parse-wire.md`` §3.5)."""
+"""Class schemas as values, and their ``/schemas`` wire shape."""
 
 from __future__ import annotations
 

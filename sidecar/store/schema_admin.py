@@ -1,4 +1,4 @@
-"""The ``/schemas`` operations (master only) as writer-thread functions (``parse-wire.md`` §3.5)."""
+"""The ``/schemas`` operations (master only) as writer-thread functions."""
 
 from __future__ import annotations
 

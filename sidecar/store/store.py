@@ -385,7 +385,7 @@ _MASTER = CallerContext.master()
 
 
 def _precreate(ctx: writes.WriteContext) -> tuple[None, list[ChangeEvent]]:
-    """``_User``, ``_Session`` and ``_Role`` exist from the start (contract §5, edge case 17); then the
+    """``_User``, ``_Session`` and ``_Role`` exist from the start; then the
     named data migrations an older ``local.db`` still needs (see :mod:`sidecar.store.migrations`)."""
     for class_name in catalog_module.PRECREATED:
         ctx.catalog.ensure_class(ctx.connection, class_name)

@@ -1,6 +1,6 @@
 """Parse ``where`` JSON → parameterised SQL (a pure function of the where, the schemas and the caller).
 
-Mongo semantics are the reference (``parse-wire.md`` §5.2): equality on an Array matches an element, a
+Mongo semantics are the reference: equality on an Array matches an element, a
 missing column acts as NULL, ``$in []`` matches nothing and ``$nin []`` everything. Every predicate built here
 is two-valued (never SQL NULL), so ``NOT``/``$nor`` are exact. Anything not understood raises; a filter is
 never dropped.

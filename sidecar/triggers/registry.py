@@ -1,4 +1,4 @@
-"""The trigger registry: ``triggers.json`` CRUD, secrets, and per-trigger status (contract §9.1-9.3).
+"""The trigger registry: ``triggers.json`` CRUD, secrets, and per-trigger status.
 
 CRUD writes the file at once (atomic, pretty). Status updates from fires are frequent (a busy webhook),
 so they change memory at once and reach the file in one coalesced write within ``STATUS_FLUSH_SECONDS``;

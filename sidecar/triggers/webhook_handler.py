@@ -1,4 +1,4 @@
-"""``POST|PUT /hooks/:backendId/:slug``: verify, then fire the webhook trigger (contract §9.4).
+"""``POST|PUT /hooks/:backendId/:slug``: verify, then fire the webhook trigger.
 
 The HTTP door mounts :meth:`WebhookGateway.routes`. Order of checks: unknown backend or slug (or a
 disabled trigger) → 404 with nothing recorded; ``Content-Length`` over ``maxBodyBytes`` → 413 before any

@@ -1,4 +1,4 @@
-"""Webhook verification over the raw body bytes (contract §9.4), as pure functions.
+"""Webhook verification over the raw body bytes (docs/triggers.md, "Webhooks"), as pure functions.
 
 Comparisons hash both sides first and then compare the digests in constant time, so neither the length
 nor the content of the expected value leaks through timing. Each function returns ``None`` when the

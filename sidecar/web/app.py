@@ -52,7 +52,7 @@ def build_app(
 ) -> web.Application:
     """The Parse routes under ``settings.mount``, ``/health``, file downloads and ``/realtime``.
 
-    ``health`` supplies the ``/health`` body (the backend's status, contract §4.1); without it the
+    ``health`` supplies the ``/health`` body (the backend's status); without it the
     door answers a minimal one. ``routes`` (the backend's admin routes, webhooks) are matched before
     the Parse routes, whose last pattern catches every other path. ``api_keys`` resolves
     ``X-NodeGX-Api-Key`` principals (without it a key is refused). One failed-credential count covers

@@ -1,4 +1,4 @@
-"""Credentials → who is asking (``parse-wire.md`` §1.2, contract §3.2).
+"""Credentials → who is asking (docs/http-api.md, "Credentials").
 
 - the application id must name this backend (else bare 403 ``unauthorized``), unless the caller proves
   to be admin; configured client keys must match for non-admin callers;

@@ -1,6 +1,6 @@
 """From an aiohttp request to a :class:`WireRequest`: the body (read within its route's limit, see
 :mod:`sidecar.web.limits`) parsed as JSON whatever the Content-Type, body-tunnelled credentials lifted
-out, ``_method`` applied, and query-string parameters JSON-decoded and merged (``parse-wire.md`` §1.3)."""
+out, ``_method`` applied, and query-string parameters JSON-decoded and merged."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Uploaded files on disk (``parse-wire.md`` §8): Parse's name rules, a random prefix per upload, and
+"""Uploaded files on disk: Parse's name rules, a random prefix per upload, and
 write-then-rename so a half-written file is never served."""
 
 from __future__ import annotations

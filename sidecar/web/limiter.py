@@ -1,4 +1,4 @@
-"""The failed-credential limiter (contract §3.2, edge case 4 "LOCKOUT").
+"""The failed-credential limiter.
 
 Only requests that *carry* a credential which fails (a wrong admin token or master key, an unknown or
 expired session token, an unknown or revoked API key, a webhook token or signature that does not match)

@@ -1,4 +1,4 @@
-"""The editor's BYOB data routes ``/api/*`` (contract §4.3): the Data Browser and ``noodl.byob.*`` nodes.
+"""The editor's BYOB data routes ``/api/*``: the Data Browser and ``noodl.byob.*`` nodes.
 
 Plain JSON records with ``objectId`` and real booleans. The caller is resolved exactly as on the
 Parse routes, by the same function (:func:`sidecar.web.auth.resolve_caller`): the admin token, or

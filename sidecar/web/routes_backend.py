@@ -1,4 +1,4 @@
-"""The backend's own HTTP routes: ``/admin/*`` and ``/executions*`` (contract §4.1, §4.5, §4.8).
+"""The backend's own HTTP routes: ``/admin/*`` and ``/executions*``.
 
 These are the editor's routes rather than Parse's: JSON in and out, the admin token as
 ``Authorization: Bearer`` (or ``X-Parse-Master-Key``), ``{error}`` bodies. Each handler
@@ -44,7 +44,7 @@ class BackendServices(Protocol):
     def health(self) -> dict[str, Any]: ...
 
 
-# Credentials a browser's EventSource can only send in the query string (contract §7).
+# Credentials a browser's EventSource can only send in the query string.
 _QUERY_CREDENTIALS = ("authToken", "apiKey", "token", "sessionToken")
 _HEARTBEAT_S = 25.0
 _TICK_S = 0.5  # how soon a stream notices that its client left or the backend is stopping
@@ -54,7 +54,7 @@ def admin_only(settings: WebSettings, handler: Handler, *, event_stream: bool = 
     """Refuse without the admin token (401); the door's middleware shapes every error and counts failed
     tokens. Only an ``event_stream`` route (SSE: a browser's EventSource cannot send headers) also takes
     the token as ``?authToken=``; elsewhere a token in a URL, which ends up in logs and can be sent by
-    any page, is no credential (contract §3.2)."""
+    any page, is no credential."""
 
     async def guarded(request: web.Request) -> web.StreamResponse:
         credentials = header_credentials(request.headers)
@@ -117,7 +117,7 @@ def backend_routes(backend: BackendServices, settings: WebSettings) -> BackendRo
 
 def _deployed(deploy: Callable[[], WorkflowVersion]) -> web.StreamResponse:
     """``{success, version}``, or 400 ``{success: false, error, problems}`` when the deploy is refused
-    (the running bundle stays, contract §4.6); a version not kept is the error envelope's 404."""
+    (the running bundle stays); a version not kept is the error envelope's 404."""
     try:
         version = deploy()
     except (InvalidParamsError, WorkflowVersionNotFoundError):

@@ -2,7 +2,7 @@
 
 - ``Host`` check: a loopback-bound backend answers only requests addressed to a loopback name (or a
   configured extra name), so a web page cannot reach it through DNS rebinding;
-- CORS on every response (contract §3.1), ``OPTIONS`` on any path → 204 without credentials;
+- CORS on every response, ``OPTIONS`` on any path → 204 without credentials;
 - the body limit of every route (:mod:`sidecar.web.limits`): a declared length over it → 413 before a
   byte is read, a chunked body cut at it while read;
 - failed credentials counted on every route (:mod:`sidecar.web.limiter`): 429 once a client is over;

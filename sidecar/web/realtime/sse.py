@@ -1,4 +1,4 @@
-"""``GET /realtime`` (the SSE stream) and ``POST /realtime/subscriptions`` (contract §7).
+"""``GET /realtime`` (the SSE stream) and ``POST /realtime/subscriptions``.
 
 Frames: ``connected {clientId}`` first; ``change {action, collection, id, record}`` after each matching
 commit; ``resync {reason}`` on a reconnect (``Last-Event-ID``) or after an overflow. Every frame has an
