@@ -1,0 +1,142 @@
+"""``execution:cancel``: a running execution stops at once, its caller gets 499 ``function/cancelled``,
+nothing of it stays scheduled, and the history records ``cancelled`` with the node at work."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import aiohttp
+import pytest
+
+from sidecar.backends.backend import Backend
+from sidecar.errors import ExecutionNotFoundError, ExecutionNotRunningError
+from sidecar.runtime.export import CLOUD_PREFIX
+from tests.debugging.conftest import Channels, call_flow
+from tests.runtime.graphs import component, conn, export, node, request_node, response_node
+from tests.workflow.graphs import child
+
+PARKED = {"flag": True, "name": "Ada", "items": [{"n": 1}], "waitMs": 1_000}
+
+
+async def running_id(backend: Backend) -> str:
+    """The execution id of the one run in progress, once it is parked in its Wait."""
+    for _ in range(200):
+        ids = backend.running.ids()
+        if ids and backend.running._runs[ids[0]].recorder.current_node_id() == "nap":
+            return ids[0]
+        await asyncio.sleep(0.005)
+    raise AssertionError("the run never reached its Wait")
+
+
+async def test_cancel_answers_the_caller_stops_the_timer_and_records_the_node(
+    backend: Backend, channels: Channels
+) -> None:
+    started = time.perf_counter()
+    call = asyncio.ensure_future(call_flow(backend, PARKED))
+    execution_id = await running_id(backend)
+    ctx = backend.running._runs[execution_id].ctx
+    assert ctx._tasks  # the Wait's timer is pending
+
+    cancelled = await channels("execution:cancel", execution_id)
+
+    assert cancelled == {"cancelled": True, "executionId": execution_id, "nodeId": "nap"}
+    response, answered_id = await call
+    assert answered_id == execution_id
+    assert time.perf_counter() - started < 0.9  # the caller did not wait for the 1 s timer
+    assert response.status_code == 499
+    assert json.loads(response.body) == {
+        "error": 'Cloud function "f" was cancelled.',
+        "code": "function/cancelled",
+        "function": "f",
+        "nodeId": "nap",
+    }
+    await asyncio.sleep(0)
+    assert not ctx._tasks  # the timer is cancelled: nothing left to fire into the run
+    assert not ctx.nodes
+    assert execution_id not in backend.running
+
+    found = await backend.history.get_execution(execution_id)
+    assert found is not None
+    assert found["status"] == "cancelled"
+    assert found["metadata"]["cancelledNodeId"] == "nap"
+    assert found["metadata"]["disposition"] == "cancelled"
+    steps_then = len(found["steps"])
+    await asyncio.sleep(1.1)  # past the timer: the Wait never fires into the cancelled run
+    later = await backend.history.get_execution(execution_id)
+    assert later is not None
+    assert len(later["steps"]) == steps_then
+    pinned = await channels("execution:pin", execution_id)
+    assert (pinned["status"], pinned["cancelledNodeId"]) == ("cancelled", "nap")
+    assert (await backend.history.list_executions({"status": "cancelled"}))["executions"][0][
+        "id"
+    ] == execution_id
+
+
+async def test_cancel_refuses_finished_and_unknown_executions(backend: Backend, channels: Channels) -> None:
+    _response, finished = await call_flow(backend, {"flag": False})
+    with pytest.raises(ExecutionNotRunningError) as refused:
+        await channels("execution:cancel", finished)
+    assert refused.value.http_status == 409
+    assert refused.value.data == {"executionId": finished, "status": "success"}
+    with pytest.raises(ExecutionNotFoundError):
+        await channels("execution:cancel", "exec_nope")
+
+
+async def test_an_http_caller_gets_499_when_its_run_is_cancelled_over_the_admin_route(
+    backend: Backend,
+) -> None:
+    admin = {"Authorization": f"Bearer {backend.spec.admin_token}"}
+    async with aiohttp.ClientSession(f"http://127.0.0.1:{backend.port}", headers=admin) as http:
+        call = asyncio.ensure_future(http.post("/functions/f", json=PARKED))
+        execution_id = await running_id(backend)
+        stop = await http.post(f"/executions/{execution_id}/cancel")
+        assert (stop.status, (await stop.json())["nodeId"]) == (200, "nap")
+        answered = await call
+        body: dict[str, Any] = await answered.json()
+        assert (answered.status, body["code"]) == (499, "function/cancelled")
+        again = await http.post(f"/executions/{execution_id}/cancel")
+        assert again.status == 409
+
+
+async def test_cancel_reaches_the_timers_of_child_components(backend: Backend, channels: Channels) -> None:
+    """A For Each whose child parks in a Wait: cancelling deletes the child and cancels its timer."""
+    sleeper = child(
+        "lib/sleeper",
+        [node("nap", "Workflow Wait", {"unit": "ms", "duration": 1_000})],
+        [conn("in", "Do", "nap", "run"), conn("nap", "done", "out", "Success")],
+    )
+    loop = node("loop", "Workflow For Each", {"template": CLOUD_PREFIX + "lib/sleeper"})
+    wiring = [
+        conn("req", "pm-items", "loop", "items"),
+        conn("req", "receive", "loop", "run"),
+        conn("loop", "completed", "resp", "send"),
+    ]
+    backend.workflows.deploy(
+        "g", export(component("g", [request_node(params="items"), response_node(), loop], wiring), sleeper)
+    )
+    from sidecar.backends import functions
+
+    call = asyncio.ensure_future(functions.invoke_recorded(backend, "g", json.dumps({"items": [1, 2]}), {}))
+    for _ in range(200):
+        if backend.running.ids():
+            break
+        await asyncio.sleep(0.005)
+    execution_id = backend.running.ids()[0]
+    ctx = backend.running._runs[execution_id].ctx
+    for _ in range(200):  # the first item's child is built after the frame that started the loop
+        if ctx._tasks:
+            break
+        await asyncio.sleep(0.005)
+    assert ctx._tasks
+    await channels("execution:cancel", execution_id)
+    response, _ = await call
+    assert response.status_code == 499
+    await asyncio.sleep(0)
+    assert not ctx._tasks
+    assert not ctx.nodes
+    found = await backend.history.get_execution(execution_id)
+    assert found is not None
+    assert found["status"] == "cancelled"
