@@ -7,7 +7,8 @@ runtime's one way to end a run, so it tears the run down as a timeout does — i
 components of For Each, Try/Catch and Retry included) are deleted, its frames dropped, its pending
 tasks (Wait timers, store and HTTP calls) cancelled and its JavaScript state released — and its
 caller is answered at once. The history then records status ``cancelled`` with ``cancelledNodeId``,
-the node that was at work.
+the node that was at work: the node whose pending task (a Wait's timer, a store or HTTP call) was
+started last, else the node of the run's latest step (a Function awaiting inside its script).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class RunningExecutions:
             return None
         from sidecar.runtime import answers
 
-        node_id = run.recorder.current_node_id()
+        node_id = run.ctx.waiting_node() or run.recorder.current_node_id()
         if not run.ctx.settle(answers.cancelled(run.ctx.function, node_id)):
             return None
         result: dict[str, Any] = {"cancelled": True, "executionId": execution_id}

@@ -322,7 +322,7 @@ class RunRecorder:
 
     def _run_finished(self, status_code: int, body: str, outcome: str) -> None:
         assert self._execution is not None
-        cancelled_at = self.current_node_id() if outcome == _CANCELLED else None
+        cancelled_at = _answer_field(body, "nodeId") if outcome == _CANCELLED else None
         unfinished = "Run cancelled before the node finished" if outcome == _CANCELLED else None
         for node_id in list(self._open):  # a node still open when the run settled never finished its work
             self._node_failed(
@@ -410,12 +410,17 @@ def _error_text(status_code: int, body: str) -> str:
 
 
 def _timeout_ms(body: str) -> int | None:
+    value = _answer_field(body, "timeoutMs")
+    return value if isinstance(value, int) else None
+
+
+def _answer_field(body: str, name: str) -> Any:
+    """One field of a run's JSON answer (the timeout's ``timeoutMs``, a cancel's ``nodeId``)."""
     try:
         parsed = json.loads(body)
     except ValueError:
         return None
-    value = parsed.get("timeoutMs") if isinstance(parsed, dict) else None
-    return value if isinstance(value, int) else None
+    return parsed.get(name) if isinstance(parsed, dict) else None
 
 
 class HistoryRecorder:

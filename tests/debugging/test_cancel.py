@@ -140,3 +140,53 @@ async def test_cancel_reaches_the_timers_of_child_components(backend: Backend, c
     found = await backend.history.get_execution(execution_id)
     assert found is not None
     assert found["status"] == "cancelled"
+
+
+async def test_cancel_stops_a_function_awaiting_a_store_call(
+    backend: Backend, channels: Channels, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = "Outputs.count = await Noodl.Records.count('Slow');\nOutputs.Done();\n"
+    ports = [
+        {"name": "out-count", "plug": "output", "type": "*"},
+        {"name": "out-Done", "plug": "output", "type": "signal"},
+    ]
+    awaiting = node("fn", "JavaScriptFunction", {"functionScript": script}, ports=ports)
+    wiring = [
+        conn("req", "receive", "fn", "run"),
+        conn("fn", "out-count", "resp", "pm-count"),
+        conn("fn", "out-Done", "resp", "send"),
+    ]
+    backend.workflows.deploy(
+        "h", export(component("h", [request_node(), response_node(params="count"), awaiting], wiring))
+    )
+    bundle = backend.workflows.find("h")
+    records = bundle.runtime.services.records
+    store_call_cancelled = asyncio.Event()
+
+    async def slow_count(*_args: Any) -> int:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            store_call_cancelled.set()
+            raise
+        return 0
+
+    monkeypatch.setattr(records, "count", slow_count)
+    from sidecar.backends import functions
+
+    call = asyncio.ensure_future(functions.invoke_recorded(backend, "h", "{}", {}))
+    for _ in range(200):
+        ids = backend.running.ids()
+        if ids and backend.running._runs[ids[0]].ctx._tasks:
+            break
+        await asyncio.sleep(0.005)
+    execution_id = backend.running.ids()[0]
+    cancelled = await channels("execution:cancel", execution_id)
+    assert cancelled["nodeId"] == "fn"
+    response, _ = await call
+    assert response.status_code == 499
+    async with asyncio.timeout(1):
+        await store_call_cancelled.wait()
+    found = await backend.history.get_execution(execution_id)
+    assert found is not None
+    assert (found["status"], found["metadata"]["cancelledNodeId"]) == ("cancelled", "fn")
