@@ -116,3 +116,20 @@ async def test_the_admin_routes_answer_as_the_channels(backend: Backend, channel
         assert (
             await http.get(f"/executions/{execution_id}/pin", headers={"Authorization": "Bearer no"})
         ).status == 401
+
+
+async def test_a_payload_the_history_cut_at_record_time_is_shown_as_cut(
+    backend: Backend, channels: Channels
+) -> None:
+    huge = "y" * 60_000  # over the history's 50 kB per stored payload
+    _response, execution_id = await call_flow(backend, {"flag": True, "name": huge, "items": [], "waitMs": 0})
+    fn = (await channels("execution:pin", execution_id))["nodes"]["fn"]
+    assert fn["inputs"] == {}
+    assert fn["inputsTruncated"]["size"] > 60_000
+    assert len(fn["inputsTruncated"]["preview"]) <= 200
+    full = await channels(
+        "execution:step-value", {"stepId": fn["shownStepId"], "side": "input", "port": "in-name"}
+    )
+    assert full["truncatedAtRecord"] is True
+    assert full["originalSize"] == fn["inputsTruncated"]["size"]
+    assert full["size"] < 2_000  # the marker the history kept, not the 60 kB value
