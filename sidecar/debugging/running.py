@@ -9,6 +9,8 @@ tasks (Wait timers, store and HTTP calls) cancelled and its JavaScript state rel
 caller is answered at once. The history then records status ``cancelled`` with ``cancelledNodeId``,
 the node that was at work: the node whose pending task (a Wait's timer, a store or HTTP call) was
 started last, else the node of the run's latest step (a Function awaiting inside its script).
+Runs are known by execution id, which the history gives: a backend whose history is off records no
+execution and so has no run to cancel.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ async def running_id(backend: Backend) -> str:
     """The execution id of the one run in progress, once it is parked in its Wait."""
     for _ in range(200):
         ids = backend.running.ids()
-        if ids and backend.running._runs[ids[0]].recorder.current_node_id() == "nap":
+        if ids and backend.running._runs[ids[0]].ctx.waiting_node() == "nap":
             return ids[0]
         await asyncio.sleep(0.005)
     raise AssertionError("the run never reached its Wait")
@@ -39,6 +39,9 @@ async def test_cancel_answers_the_caller_stops_the_timer_and_records_the_node(
     execution_id = await running_id(backend)
     ctx = backend.running._runs[execution_id].ctx
     assert ctx._tasks  # the Wait's timer is pending
+    live = await channels("execution:pin", execution_id)  # a running execution pins with its steps so far
+    assert live["status"] == "running"
+    assert "nap" in live["order"]
 
     cancelled = await channels("execution:cancel", execution_id)
 
