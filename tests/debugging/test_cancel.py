@@ -193,3 +193,44 @@ async def test_cancel_stops_a_function_awaiting_a_store_call(
     found = await backend.history.get_execution(execution_id)
     assert found is not None
     assert (found["status"], found["metadata"]["cancelledNodeId"]) == ("cancelled", "fn")
+
+
+async def test_cancel_closes_an_http_call_in_flight(backend: Backend, channels: Channels) -> None:
+    """A REST node waiting on a slow server: the cancelled run closes its connection."""
+    from aiohttp import web
+
+    arrived, closed = asyncio.Event(), asyncio.Event()
+
+    async def slow(request: web.Request) -> web.Response:
+        arrived.set()
+        for _ in range(500):
+            if request.transport is None or request.transport.is_closing():
+                closed.set()
+                break
+            await asyncio.sleep(0.01)
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_get("/slow", slow)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        rest = node("rest", "REST2", {"resource": f"http://127.0.0.1:{port}/slow", "method": "GET"})
+        wiring = [conn("req", "receive", "rest", "fetch"), conn("rest", "success", "resp", "send")]
+        backend.workflows.deploy("r", export(component("r", [request_node(), response_node(), rest], wiring)))
+        from sidecar.backends import functions
+
+        call = asyncio.ensure_future(functions.invoke_recorded(backend, "r", "{}", {}))
+        async with asyncio.timeout(2):
+            await arrived.wait()
+        execution_id = backend.running.ids()[0]
+        assert (await channels("execution:cancel", execution_id))["nodeId"] == "rest"
+        response, _ = await call
+        assert response.status_code == 499
+        async with asyncio.timeout(1):
+            await closed.wait()
+    finally:
+        await runner.cleanup()
