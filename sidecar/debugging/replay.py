@@ -67,9 +67,25 @@ class RerunEdits:
 
 
 def edited_rerun_request(execution: Mapping[str, Any], edits: RerunEdits) -> RerunRequest:
-    """The request to run: the recorded one (redacted parts left out) with ``edits`` applied."""
-    base = rerun_request(execution)
+    """The request to run: the recorded one (redacted parts left out) with ``edits`` applied.
+
+    A request the history could not keep whole (over its size limit, an unparsable body, a secret
+    inside a string) refuses a plain re-run; a caller who replaces the body may still re-run. When
+    the whole request was cut, its headers are lost too: only the caller's are sent, and ``omitted``
+    says ``headers``."""
     recorded = execution.get("triggerData")
+    lost_headers = False
+    try:
+        base = rerun_request(execution)
+    except RerunUnavailableError:
+        if not (edits.replaces_body and isinstance(recorded, dict)):
+            raise
+        lost_headers = "body" not in recorded  # the whole request is the truncation marker
+        kept = {"headers": {} if lost_headers else recorded.get("headers") or {}, "body": {}}
+        base = rerun_request({**execution, "triggerData": kept})
+        if lost_headers:
+            base = replace(base, omitted=("headers",))
+        recorded = {"headers": {}, "body": recorded if lost_headers else recorded["body"]}
     assert isinstance(recorded, dict)  # rerun_request refused anything else
     recorded_headers: dict[str, Any] = dict(recorded.get("headers") or {})
     headers = dict(base.headers)
@@ -129,7 +145,7 @@ def _dropped(dotted: str, edits: RerunEdits) -> bool:
     if dotted.startswith("headers."):
         name = dotted.removeprefix("headers.")
         return name in edits.headers and edits.headers[name] is None
-    return edits.replaces_body
+    return dotted.startswith("body") and edits.replaces_body
 
 
 def _marker_paths(value: Any, pointer: str) -> list[str]:
@@ -149,6 +165,9 @@ def _diff(old: Any, new: Any, pointer: str, changes: list[str], supplied: list[s
     """Pointers of the paths where ``new`` differs from ``old``; recorded secrets go to ``supplied``."""
     if isinstance(old, str) and old in _MARKERS:
         supplied.append(pointer)
+        return
+    if isinstance(old, dict) and old.get("__truncated") is True:
+        changes.append(pointer)  # cut when recorded: what it held is unknown, so it counts as changed
         return
     if isinstance(old, dict) and isinstance(new, dict):
         for key in list(old) + [key for key in new if key not in old]:

@@ -119,3 +119,24 @@ async def test_the_admin_route_reruns_with_or_without_edits(backend: Backend) ->
         assert refused.status == 409
         assert (await http.post("/executions/exec_nope/rerun", json={})).status == 404
         assert (await http.post(f"/executions/{original}/rerun", data=b"[1]")).status == 400
+
+
+async def test_a_request_the_history_cut_can_be_replaced_but_not_replayed(
+    backend: Backend, channels: Channels
+) -> None:
+    _response, original = await call_flow(backend, {"flag": False, "blob": "z" * 60_000}, {"x-trace": "t-1"})
+    assert (await stored(backend, original))["triggerData"]["__truncated"] is True
+    with pytest.raises(RerunUnavailableError):
+        await channels("execution-history:rerun", original)
+    with pytest.raises(RerunUnavailableError):
+        await channels("execution-history:rerun", original, {"headers": {"x-trace": "t-2"}})
+    replaced = await channels(
+        "execution-history:rerun",
+        original,
+        {"body": {"flag": False, "blob": "small"}, "headers": {"x-trace": "t-2"}},
+    )
+    assert replaced["statusCode"] == 200
+    assert replaced["omitted"] == ["headers"]  # the recorded headers were lost with the cut request
+    assert replaced["inputChanges"] == ["/headers/x-trace", "/body"]
+    again = await stored(backend, replaced["executionId"])
+    assert again["triggerData"]["headers"] == {"x-trace": "t-2"}
