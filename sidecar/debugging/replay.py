@@ -10,6 +10,8 @@ The recorded request is the scrubbed one (``sidecar.history.scrub``): a header o
 redacted holds only the marker text. Such a part is left out unless the caller supplies it (as a
 plain re-run does), and a request that still carries the marker text anywhere (copied back from the
 pinned view) is refused with the paths to supply, so a secret is never "replayed" as ``[REDACTED]``.
+A request the history cut (over its size limit) cannot be replayed, but can be re-run with a
+replacement body.
 
 The new run's metadata carries ``retryOf`` (the original id), ``inputChanges`` (JSON pointers,
 RFC 6901, of every path of ``{headers, body}`` that differs from the recorded request, a redacted
