@@ -12,6 +12,7 @@ from enum import Enum
 from typing import Any
 
 from ipc_schema import backends as b
+from ipc_schema import debugging as dbg
 from ipc_schema import diagnostics, lifecycle, runtime, system
 from ipc_schema import history as h
 from ipc_schema import security as s
@@ -193,10 +194,12 @@ METHODS: tuple[MethodSpec, ...] = (
     ),
     MethodSpec(
         "execution-history:rerun",
-        h.ExecutionIdParams,
+        dbg.RerunParams,
         dict[str, Any],
-        "Run a past execution again with its recorded request: `{statusCode, body, omitted}`; "
-        "the new run's metadata.retryOf names the original. Redacted parts are left out.",
+        "Run a past execution again with its recorded request, or with `edits` (body, headers, "
+        "sessionToken) applied: `{statusCode, body, omitted, executionId?, inputChanges?}`; the new run's "
+        "metadata.retryOf names the original and metadata.inputChanges lists the changed JSON pointers. "
+        "Redacted parts are left out unless supplied; the [REDACTED] marker is never sent (409).",
     ),
     MethodSpec("execution-history:delete", h.ExecutionIdParams, dict[str, Any], "`{deleted: true, id}`."),
     MethodSpec(
@@ -218,6 +221,29 @@ METHODS: tuple[MethodSpec, ...] = (
         "Push execution:started/step/finished of a backend (or one workflow); answers the subscription id.",
     ),
     MethodSpec("execution:unsubscribe", h.UnsubscribeParams, bool, "End a subscription; false if unknown."),
+    MethodSpec(
+        "execution:pin",
+        h.ExecutionIdParams,
+        dict[str, Any],
+        "One execution shaped for the canvas overlay: per node id `{nodeType, status, runCount, durationMs, "
+        "inputs, outputs (port previews of at most 200 characters), error?, runs[{stepId, runIndex, status, "
+        "path?, error?}]}`, plus `order`, `error {message, nodeId, stepId}`, `retryOf`.",
+    ),
+    MethodSpec(
+        "execution:step-value",
+        dbg.StepValueParams,
+        dict[str, Any],
+        "One port's whole stored value of one step: `{stepId, nodeId, side, port?, value, size, "
+        "truncatedAtRecord?, originalSize?}`.",
+    ),
+    MethodSpec(
+        "execution:cancel",
+        h.ExecutionIdParams,
+        dict[str, Any],
+        "Stop a running execution: `{cancelled: true, executionId, nodeId?}`. Its caller gets HTTP 499 "
+        "`function/cancelled`; the history records status `cancelled` with metadata.cancelledNodeId. "
+        "A finished execution is refused (409), an unknown one 404.",
+    ),
     MethodSpec(
         "backend:subscribeCollection",
         b.CollectionParams,

@@ -48,11 +48,13 @@
         ├── WorkflowExportError       400 an export that cannot load (names component and node)
         ├── FunctionNotFoundError     404 no /#__cloud__/<name> component
         ├── FunctionTimeoutError      504 function/timeout, for the doors
+        ├── FunctionCancelledError    499 function/cancelled: execution:cancel stopped the run
         └── ScriptError               a JavaScript node failed; ScriptLimitError: time or memory limit
     HistoryError (SidecarError)       execution history and live events
         ├── ExecutionNotFoundError    404
         ├── InvalidHistoryQueryError  -32602 / 400 a query, cursor or Last-Event-ID never widened
         ├── RerunUnavailableError     409 the request was not recorded in full
+        ├── ExecutionNotRunningError  409 cancel of an execution that is not running (here)
         └── HistoryStorageError       500 executions.sqlite unavailable (history disabled, loudly)
     TriggerError (SidecarError)       triggers: registry, schedules (HTTP 400)
         ├── TriggerFileError          triggers.json invalid: the backend must not start (data.problems)
@@ -330,6 +332,14 @@ class FunctionTimeoutError(GraphRuntimeError):
     code = "function/timeout"
 
 
+class FunctionCancelledError(GraphRuntimeError):
+    """The run was stopped by ``execution:cancel``: its caller's answer. 499 is the status nginx gave
+    a request closed before its answer ("client closed request"); here the closing side is the editor."""
+
+    http_status = 499
+    code = "function/cancelled"
+
+
 class ScriptError(GraphRuntimeError):
     """A script in an Expression or Function node threw, or hit its time or memory limit."""
 
@@ -468,6 +478,19 @@ class RerunUnavailableError(HistoryError):
     The request was truncated or unparsable, or the execution was not a function run."""
 
     http_status = 409
+
+
+class ExecutionNotRunningError(HistoryError):
+    """A cancel for an execution that has already finished (or runs in no backend of this process)."""
+
+    http_status = 409
+
+    def __init__(self, execution_id: str, status: str | None = None) -> None:
+        detail = f" (status {status})" if status else ""
+        super().__init__(
+            f"execution is not running: {execution_id}{detail}",
+            data={"executionId": execution_id, "status": status},
+        )
 
 
 class HistoryStorageError(HistoryError):

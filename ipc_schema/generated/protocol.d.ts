@@ -234,6 +234,16 @@ export interface RecordsPage {
   count?: number | null;
 }
 
+/** A replacement request: each field given replaces (body) or is merged over (headers) the recorded */
+export interface RerunEdits {
+  /** The new JSON body (a trigger's payload is its body). */
+  body?: unknown;
+  /** Header values merged over the recorded ones; null removes a header. */
+  headers?: Record<string, string | null> | null;
+  /** Run as this user (x-parse-session-token). */
+  sessionToken?: string | null;
+}
+
 export interface Role {
   objectId: string;
   name: string;
@@ -295,6 +305,14 @@ export interface StartOptions {
 export interface StatsRequest {
   backendId: string;
   workflowId?: string | null;
+}
+
+export interface StepValueRequest {
+  /** An ExecutionStep id, as `execution:pin` lists it per run. */
+  stepId: string;
+  side?: "input" | "output";
+  /** A port name; omitted: the whole side. */
+  port?: string | null;
 }
 
 export interface Stopped {
@@ -483,8 +501,8 @@ export interface SidecarMethods {
   "execution-history:list": { params: [query?: Record<string, unknown>]; result: Record<string, unknown> };
   /** ExecutionWithSteps, or nil. */
   "execution-history:get": { params: [executionId: string]; result: Record<string, unknown> | null };
-  /** Run a past execution again with its recorded request: `{statusCode, body, omitted}`; the new run's metadata.retryOf names the original. Redacted parts are left out. */
-  "execution-history:rerun": { params: [executionId: string]; result: Record<string, unknown> };
+  /** Run a past execution again with its recorded request, or with `edits` (body, headers, sessionToken) applied: `{statusCode, body, omitted, executionId?, inputChanges?}`; the new run's metadata.retryOf names the original and metadata.inputChanges lists the changed JSON pointers. Redacted parts are left out unless supplied; the [REDACTED] marker is never sent (409). */
+  "execution-history:rerun": { params: [executionId: string, edits?: RerunEdits | null]; result: Record<string, unknown> };
   /** `{deleted: true, id}`. */
   "execution-history:delete": { params: [executionId: string]; result: Record<string, unknown> };
   /** Delete finished executions matching the filters: `{deleted: n}`. */
@@ -495,6 +513,12 @@ export interface SidecarMethods {
   "execution:subscribe": { params: [subscription: ExecutionSubscription]; result: string };
   /** End a subscription; false if unknown. */
   "execution:unsubscribe": { params: [subscriptionId: string]; result: boolean };
+  /** One execution shaped for the canvas overlay: per node id `{nodeType, status, runCount, durationMs, inputs, outputs (port previews of at most 200 characters), error?, runs[{stepId, runIndex, status, path?, error?}]}`, plus `order`, `error {message, nodeId, stepId}`, `retryOf`. */
+  "execution:pin": { params: [executionId: string]; result: Record<string, unknown> };
+  /** One port's whole stored value of one step: `{stepId, nodeId, side, port?, value, size, truncatedAtRecord?, originalSize?}`. */
+  "execution:step-value": { params: [request: StepValueRequest]; result: Record<string, unknown> };
+  /** Stop a running execution: `{cancelled: true, executionId, nodeId?}`. Its caller gets HTTP 499 `function/cancelled`; the history records status `cancelled` with metadata.cancelledNodeId. A finished execution is refused (409), an unknown one 404. */
+  "execution:cancel": { params: [executionId: string]; result: Record<string, unknown> };
   /** Push `backend:collectionChanged` for this collection's committed changes. */
   "backend:subscribeCollection": { params: [backendId: string, collection: string]; result: null };
   /** Stop those pushes. */

@@ -30,6 +30,7 @@ from typing import Any
 
 from sidecar.events import EventBus, EventKind, ExecutionEvent
 from sidecar.history import ExecutionHistory, HistoryConfig, RetentionConfig, RunRecorder
+from sidecar.history.rows import ExecutionRow, StepRow, step_id
 from sidecar.runtime import Runtime, make_request
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the "_" helper modules beside the suites
@@ -361,6 +362,95 @@ async def _event_latency(scratch: Path, runs: int) -> dict[str, Any]:
     }
 
 
+# ---- execution:pin on a large execution --------------------------------------------------------------
+
+PIN_STEPS = 1_000
+
+
+def _pin_steps(execution_id: str, started: int) -> list[StepRow]:
+    """1,000 steps as a long run records them: 20 canvas nodes, a For Each node with most of the runs
+    (each item its own step), small port maps, every 50th step carrying a 4 kB value."""
+    steps = []
+    for index in range(PIN_STEPS):
+        looping = index % 4 != 0
+        node_id = "loop" if looping else f"node-{index % 20}"
+        inputs: dict[str, Any] = (
+            {"currentIndex": index, "currentItem": {"id": index, "name": f"item {index}", "tags": ["a", "b"]}}
+            if looping
+            else {"value": index, "run": True}
+        )
+        outputs: dict[str, Any] = {"result": {"n": index * 2, "ok": True}, "done": True}
+        if index % 50 == 0:
+            outputs["payload"] = "x" * 4_000
+        input_text, output_text = json.dumps(inputs), json.dumps(outputs)
+        steps.append(
+            StepRow(
+                id=step_id(execution_id, index),
+                execution_id=execution_id,
+                node_id=node_id,
+                node_type="Workflow For Each" if looping else "Expression",
+                step_index=index,
+                started_at=started + index,
+                completed_at=started + index + 1,
+                duration_ms=1,
+                status="error" if index == 777 else "success",
+                input_data=input_text,
+                output_data=output_text,
+                error_message="item 777: boom" if index == 777 else None,
+                run_index=index // 20,
+                start_seq=2 + 2 * index,
+                seq=3 + 2 * index,
+                input_size=len(input_text),
+                output_size=len(output_text),
+            )
+        )
+    return steps
+
+
+async def _pin_figures(scratch: Path, calls: int) -> dict[str, Any]:
+    """``execution:pin`` for one execution of 1,000 steps: the two reads and the overlay the channel
+    makes (target p99 <= 20 ms); the answer's size in JSON."""
+    from sidecar.debugging.pin import pin_execution
+
+    history = await ExecutionHistory.open(
+        scratch / "pin", backend_id="bench", backend_name="Bench", bus=None, config=KEEP_ALL
+    )
+    try:
+        assert history.writer is not None
+        started = int(time.time() * 1000)
+        execution_id = "exec_pinbench0001"
+        history.writer.submit_execution(
+            ExecutionRow(
+                id=execution_id,
+                workflow_id="long",
+                workflow_name="long",
+                trigger_type="webhook",
+                status="error",
+                started_at=started,
+                completed_at=started + PIN_STEPS,
+                duration_ms=PIN_STEPS,
+                error_message="HTTP 500: item 777: boom",
+                trigger_data='{"headers":{},"bodySize":2,"body":{}}',
+                last_seq=2 * PIN_STEPS + 3,
+            )
+        )
+        for row in _pin_steps(execution_id, started):
+            history.writer.submit_step(row)
+        await history.writer.flush()
+
+        async def pin(_call: int) -> dict[str, Any]:
+            found = await history.execution_rows(execution_id)
+            assert found is not None
+            return pin_execution(*found)
+
+        answer = await pin(0)
+        figures: dict[str, Any] = {"steps": PIN_STEPS, "answer_json_bytes": len(json.dumps(answer))}
+        figures["pin_1000_steps"] = await _timed(calls, pin) | {"target_p99_ms": 20}
+        return figures
+    finally:
+        await history.close()
+
+
 async def _bench(quick: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
@@ -370,6 +460,7 @@ async def _bench(quick: bool) -> dict[str, Any]:
         figures["recorder"] = await _recorder_figures(scratch, 500 if quick else 5_000)
         figures["recorder_over_http"] = await asyncio.to_thread(_http_figures, scratch, quick)
         figures["events"] = await _event_latency(scratch, 50 if quick else 1_000)
+        figures["pin"] = await _pin_figures(scratch, 50 if quick else 500)
         return figures
 
 

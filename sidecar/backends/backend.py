@@ -129,6 +129,9 @@ class Backend:
         self._runner: Any = None
         self._close_streams: Callable[[], None] | None = None
         self.workflows: Any = None
+        from sidecar.debugging.running import RunningExecutions
+
+        self.running = RunningExecutions()  # runs in progress by execution id, for execution:cancel
 
     @property
     def store(self) -> Any:

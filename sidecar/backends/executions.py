@@ -96,24 +96,3 @@ async def stats(backends: list[Backend], backend_id: str, workflow_id: str | Non
     from sidecar.backends.manager import BackendNotRunningError
 
     raise BackendNotRunningError("read execution statistics")
-
-
-async def rerun_execution(backends: list[Backend], execution_id: str) -> dict[str, Any]:
-    """Run a past execution's function again with its recorded request (secrets left out).
-
-    ``{statusCode, body, omitted}``; the new run's metadata names the original as ``retryOf``.
-    """
-    from sidecar.backends import functions
-
-    for backend in backends:
-        if await get_execution([backend], execution_id) is not None:
-            request = await backend.history.rerun_request(execution_id)
-            response = await functions.invoke(
-                backend, request.function, request.body, request.headers, request.trigger
-            )
-            return {
-                "statusCode": response.status_code,
-                "body": response.body,
-                "omitted": list(request.omitted),
-            }
-    raise ExecutionNotFoundError(execution_id)

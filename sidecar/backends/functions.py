@@ -18,7 +18,7 @@ REQUEST_TYPE = "noodl.cloud.request"
 
 if TYPE_CHECKING:
     from sidecar.backends.backend import Backend
-    from sidecar.history import RunTrigger
+    from sidecar.history import RunRecorder, RunTrigger
     from sidecar.runtime.context import FunctionResponse
     from sidecar.web.services import FunctionRequest
 
@@ -104,6 +104,15 @@ async def invoke(
     return await run_bundle(backend, find_bundle(backend, name), name, body, headers, trigger)
 
 
+async def invoke_recorded(
+    backend: Backend, name: str, body: str, headers: dict[str, str], trigger: RunTrigger | None = None
+) -> tuple[FunctionResponse, str | None]:
+    """:func:`invoke`, also answering the new run's execution id (None when history is off)."""
+    recorder = backend.history.recorder_for(trigger) if backend.history is not None else None
+    response = await _run(backend, find_bundle(backend, name), name, body, headers, recorder)
+    return response, None if recorder is None else recorder.execution_id
+
+
 async def run_bundle(
     backend: Backend,
     bundle: BundleRuntime,
@@ -113,12 +122,32 @@ async def run_bundle(
     trigger: RunTrigger | None = None,
 ) -> FunctionResponse:
     """Run function ``name`` of a bundle already found (the door looks it up once for its access check)."""
+    recorder = backend.history.recorder_for(trigger) if backend.history is not None else None
+    return await _run(backend, bundle, name, body, headers, recorder)
+
+
+async def _run(
+    backend: Backend,
+    bundle: BundleRuntime,
+    name: str,
+    body: str,
+    headers: dict[str, str],
+    recorder: RunRecorder | None,
+) -> FunctionResponse:
+    """The run, registered by execution id while it runs so ``execution:cancel`` can stop it."""
     from sidecar.runtime.context import NoodlRequest
 
-    recorder = backend.history.recorder_for(trigger) if backend.history is not None else None
     timeout = backend.security.function_timeout_seconds(name) if backend.security is not None else None
     request = NoodlRequest(headers=headers, body=body)
-    return await bundle.runtime.run(name, request, recorder=recorder, timeout_seconds=timeout)
+    if recorder is None:
+        return await bundle.runtime.run(name, request, timeout_seconds=timeout)
+    running = backend.running
+    try:
+        return await bundle.runtime.run(
+            name, request, recorder=recorder, timeout_seconds=timeout, on_start=running.watcher(recorder)
+        )
+    finally:
+        running.ended(recorder)
 
 
 class FunctionHost:

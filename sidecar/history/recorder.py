@@ -50,6 +50,7 @@ _time_ns = time.time_ns
 _perf_ns = time.perf_counter_ns
 _EMPTY: tuple[StepData, int] = ("{}", 2)  # an update that consumed nothing: frequent, not worth encoding
 _TIMED_OUT = "timed-out"
+_CANCELLED = "cancelled"  # answers.Outcome.CANCELLED
 
 log = structlog.get_logger()
 
@@ -166,6 +167,15 @@ class RunRecorder:
     @property
     def execution_id(self) -> str | None:
         return None if self._execution is None else self._execution.id
+
+    def current_node_id(self) -> str | None:
+        """The canvas node at work: the latest step still open, else the node of the latest step that
+        ended (a Wait parked on its timer, a Function awaiting). None before any step."""
+        if self._open:
+            return max(self._open.values(), key=lambda step: step.start_seq).node_id
+        if self._last:
+            return max(self._last.values(), key=lambda row: row.seq).node_id
+        return None
 
     # ---- Recorder protocol -----------------------------------------------------------------------------
     def run_started(self, run_id: str, function: str, request: Mapping[str, Any]) -> None:
@@ -330,8 +340,12 @@ class RunRecorder:
 
     def _run_finished(self, status_code: int, body: str, outcome: str) -> None:
         assert self._execution is not None
+        cancelled_at = _answer_field(body, "nodeId") if outcome == _CANCELLED else None
+        unfinished = "Run cancelled before the node finished" if outcome == _CANCELLED else None
         for node_id in list(self._open):  # a node still open when the run settled never finished its work
-            self._node_failed(node_id, self._open[node_id].node_type, "Run ended before the node finished")
+            self._node_failed(
+                node_id, self._open[node_id].node_type, unfinished or "Run ended before the node finished"
+            )
         ok = 200 <= status_code < 300
         error_text = None if ok else _error_text(status_code, body)
         metadata_json = self._metadata_json  # unchanged for a run that responded
@@ -341,7 +355,13 @@ class RunRecorder:
                 metadata.update(timedOut=True, disposition="timeout", timeoutMs=_timeout_ms(body))
             else:
                 metadata["disposition"] = outcome
+            if cancelled_at is not None:
+                metadata["cancelledNodeId"] = cancelled_at
             metadata_json = to_json(metadata)
+        if outcome == _CANCELLED:
+            status = ExecutionStatus.CANCELLED
+        else:
+            status = ExecutionStatus.SUCCESS if ok else ExecutionStatus.ERROR
         self._seq += 1
         started = self._execution
         row = ExecutionRow._make(  # _replace, spelled out: it costs several times more
@@ -350,7 +370,7 @@ class RunRecorder:
                 started.workflow_id,
                 started.workflow_name,
                 started.trigger_type,
-                ExecutionStatus.SUCCESS if ok else ExecutionStatus.ERROR,
+                status,
                 started.started_at,
                 started.trigger_data,
                 _time_ns() // 1_000_000,  # completed_at
@@ -408,12 +428,17 @@ def _error_text(status_code: int, body: str) -> str:
 
 
 def _timeout_ms(body: str) -> int | None:
+    value = _answer_field(body, "timeoutMs")
+    return value if isinstance(value, int) else None
+
+
+def _answer_field(body: str, name: str) -> Any:
+    """One field of a run's JSON answer (the timeout's ``timeoutMs``, a cancel's ``nodeId``)."""
     try:
         parsed = json.loads(body)
     except ValueError:
         return None
-    value = parsed.get("timeoutMs") if isinstance(parsed, dict) else None
-    return value if isinstance(value, int) else None
+    return parsed.get(name) if isinstance(parsed, dict) else None
 
 
 class HistoryRecorder:

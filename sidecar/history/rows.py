@@ -20,11 +20,13 @@ _ids = random.Random(secrets.randbits(128))
 
 
 class ExecutionStatus(enum.StrEnum):
-    """``running`` → ``success`` | ``error``; a crash leaves ``running``, fixed to ``error`` at start."""
+    """``running`` → ``success`` | ``error`` | ``cancelled`` (``execution:cancel``); a crash leaves
+    ``running``, fixed to ``error`` at start."""
 
     RUNNING = "running"
     SUCCESS = "success"
     ERROR = "error"
+    CANCELLED = "cancelled"
 
 
 class StepStatus(enum.StrEnum):

@@ -38,6 +38,7 @@ from sidecar.history.query import ExecutionQuery
 from sidecar.history.recorder import HistoryRecorder, RejectedFire, RunRecorder, RunTrigger
 from sidecar.history.rerun import RerunRequest, rerun_request
 from sidecar.history.retention import RetentionConfig, RetentionTask
+from sidecar.history.rows import ExecutionRow, StepRow
 from sidecar.history.shapes import execution_json, execution_with_steps_json
 from sidecar.history.sqlite_store import FILE_NAME, SqliteHistoryStore
 from sidecar.history.writer import DEFAULT_LINGER_SECONDS, DEFAULT_SUMMARY_ABOVE, HistoryWriter
@@ -207,6 +208,15 @@ class ExecutionHistory:
         if row is None:
             return None
         return execution_with_steps_json(row, await store.get_steps(execution_id))
+
+    async def execution_rows(self, execution_id: str) -> tuple[ExecutionRow, list[StepRow]] | None:
+        """The stored rows of one execution (steps by ``step_index``), for readers that shape their
+        own view (``sidecar.debugging.pin``); None when there is no such execution."""
+        store = await self._current_store()
+        row = await store.get_execution(execution_id)
+        if row is None:
+            return None
+        return row, await store.get_steps(execution_id)
 
     async def stats(self, workflow_id: str | None = None) -> dict[str, object]:
         """The store's figures; for the whole backend also ``recording`` (see :attr:`recording`), taken

@@ -17,6 +17,8 @@ REJECTED   500    ``{"error": message}``: the runner's ``run()`` rejected (authe
                   run). The cloud's isolate host answered these with 400; the local backend with 500.
 NOT_FOUND  404    ``{"error": "Function '<name>' not found", "code": "function/not-found"}``
 TIMED_OUT  504    ``{"error": …, "code": "function/timeout", "function", "timeoutMs"}``
+CANCELLED  499    ``{"error": …, "code": "function/cancelled", "function", "nodeId"?}``: stopped by
+                  ``execution:cancel`` (``sidecar.debugging.running``); ``nodeId`` the node at work
 ========== ====== =====================================================================================
 """
 
@@ -25,7 +27,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from sidecar.errors import FunctionNotFoundError
+from sidecar.errors import FunctionCancelledError, FunctionNotFoundError
 from sidecar.runtime.values import js_stringify
 
 REJECTED_STATUS = 500
@@ -39,6 +41,7 @@ class Outcome(enum.Enum):
     REJECTED = "rejected"
     NOT_FOUND = "not-found"
     TIMED_OUT = "timed-out"
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,3 +76,16 @@ def timed_out(function: str, limit_seconds: float) -> FunctionResponse:
         "timeoutMs": ms,
     }
     return FunctionResponse(TIMED_OUT_STATUS, js_stringify(body) or "{}", Outcome.TIMED_OUT)
+
+
+def cancelled(function: str, node_id: str | None) -> FunctionResponse:
+    """The answer of a run stopped by ``execution:cancel``."""
+    body: dict[str, object] = {
+        "error": f'Cloud function "{function}" was cancelled.',
+        "code": FunctionCancelledError.code,
+        "function": function,
+    }
+    if node_id is not None:
+        body["nodeId"] = node_id
+    status = FunctionCancelledError.http_status
+    return FunctionResponse(status, js_stringify(body) or "{}", Outcome.CANCELLED)

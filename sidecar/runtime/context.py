@@ -93,6 +93,7 @@ class RunContext:
         self.deferred = 0
         self.frame_number = 0
         self._tasks: set[asyncio.Future[Any]] = set()
+        self._task_owners: dict[asyncio.Future[Any], str] = {}  # pending tasks a node said it waits on
         # Error scopes (Workflow Try/Catch): a node listed here hands its failures to the handler.
         self.error_scopes: dict[object, Callable[[str, str], None]] = {}
         self._released = 0
@@ -218,21 +219,33 @@ class RunContext:
 
     # ---- async work started by nodes ------------------------------------------------------------------
     def spawn(
-        self, awaitable: asyncio.Future[Any] | Any, done: Callable[[Any, BaseException | None], None]
+        self,
+        awaitable: asyncio.Future[Any] | Any,
+        done: Callable[[Any, BaseException | None], None],
+        *,
+        owner: str | None = None,
     ) -> None:
-        """Run node work (store calls) off the frame; ``done`` runs unless the run has settled."""
+        """Run node work (store calls) off the frame; ``done`` runs unless the run has settled.
+        ``owner``: the id of the node waiting on it (what a cancelled run reports as at work)."""
         self.deferred += 1
         task = asyncio.ensure_future(awaitable)
         self._tasks.add(task)
+        if owner is not None:
+            self._task_owners[task] = owner
 
         def finished(fut: asyncio.Future[Any]) -> None:
             self._tasks.discard(fut)
+            self._task_owners.pop(fut, None)
             if self.settled or fut.cancelled():
                 return
             error = fut.exception()
             done(None if error else fut.result(), error)
 
         task.add_done_callback(finished)
+
+    def waiting_node(self) -> str | None:
+        """The node of the latest pending task that names one (a Wait's timer, a store or HTTP call)."""
+        return next(reversed(self._task_owners.values()), None)
 
     def node_released(self) -> None:
         """A child component was deleted mid-run (For Each, Try/Catch): now and then drop deleted

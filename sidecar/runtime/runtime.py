@@ -16,7 +16,7 @@ import itertools
 import secrets
 import string
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
@@ -114,7 +114,10 @@ class Runtime:
         *,
         recorder: Recorder | None = None,
         timeout_seconds: float | None = None,
+        on_start: Callable[[RunContext], None] | None = None,
     ) -> FunctionResponse:
+        """Run function ``name``; ``on_start`` is handed the run's context once the recorder knows the run
+        (``sidecar.debugging.running`` keeps it to cancel the run with ``RunContext.settle``)."""
         component = self.export.components.get(CLOUD_PREFIX + name)
         if component is None:
             return answers.not_found(name)
@@ -123,6 +126,8 @@ class Runtime:
             ctx.config = await self._config.get()
         if recorder is not None:
             recorder.run_started(ctx.run_id, name, {"headers": request.headers, "body": request.body})
+        if on_start is not None:
+            on_start(ctx)
         limit = self.timeout_seconds if timeout_seconds is None else timeout_seconds
         timer = ctx.loop.call_later(limit, self._time_out, ctx, limit) if limit > 0 else None
         try:

@@ -40,6 +40,7 @@ class BackendServices(Protocol):
     workflows: Any
     history: Any
     triggers: Any
+    running: Any
 
     def health(self) -> dict[str, Any]: ...
 
@@ -95,6 +96,10 @@ def backend_routes(backend: BackendServices, settings: WebSettings) -> BackendRo
         web.get("/executions", admin.list_executions),
         web.get("/executions/stream", admin.stream_executions),
         web.get("/executions/{id}", admin.get_execution),
+        web.get("/executions/{id}/pin", admin.pin_execution),
+        web.get("/executions/{id}/steps/{step}/{side}", admin.step_value),
+        web.post("/executions/{id}/rerun", admin.rerun_execution),
+        web.post("/executions/{id}/cancel", admin.cancel_execution),
         web.get("/admin/triggers", admin.list_triggers),
         web.post("/admin/triggers", admin.create_trigger),
         web.get("/admin/triggers/{id}", admin.get_trigger),
@@ -271,6 +276,38 @@ class _AdminRoutes:
         if found is None:
             return json_response({"error": "Execution not found"}, 404)
         return json_response(found)
+
+    # ---- debugging (sidecar.debugging.service: the same operations as the execution:* channels) ----
+
+    async def pin_execution(self, request: web.Request) -> web.StreamResponse:
+        from sidecar.debugging import service
+
+        return json_response(await service.pin([self.backend], request.match_info["id"]))
+
+    async def step_value(self, request: web.Request) -> web.StreamResponse:
+        from sidecar.debugging import service
+
+        step_id = request.match_info["step"]
+        if service.execution_of_step(step_id) != request.match_info["id"]:
+            raise InvalidParamsError(f"step {step_id} is not a step of execution {request.match_info['id']}")
+        value = await service.step_value(
+            [self.backend], step_id, request.match_info["side"], request.query.get("port")
+        )
+        return json_response(value)
+
+    async def rerun_execution(self, request: web.Request) -> web.StreamResponse:
+        """An empty body re-runs the recorded request; a JSON object holds the edits
+        (``sidecar.debugging.replay``)."""
+        from sidecar.debugging import service
+
+        raw = await request.read()
+        edits = decode_json_object(raw) if raw.strip() else None
+        return json_response(await service.rerun([self.backend], request.match_info["id"], edits))
+
+    async def cancel_execution(self, request: web.Request) -> web.StreamResponse:
+        from sidecar.debugging import service
+
+        return json_response(await service.cancel([self.backend], request.match_info["id"]))
 
     # ---- triggers ------------------------------------------------------------------------
 

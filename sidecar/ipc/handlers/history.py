@@ -20,10 +20,6 @@ def register_history_methods(table: MethodTable, manager: BackendManager, notify
     async def get_execution(_ctx: CallContext, params: h.ExecutionIdParams) -> dict[str, Any] | None:
         return await executions.get_execution(manager.running_backends(), params.execution_id)
 
-    @table.method("execution-history:rerun")
-    async def rerun(_ctx: CallContext, params: h.ExecutionIdParams) -> dict[str, Any]:
-        return await executions.rerun_execution(manager.running_backends(), params.execution_id)
-
     @table.method("execution-history:delete")
     async def delete_execution(_ctx: CallContext, params: h.ExecutionIdParams) -> dict[str, Any]:
         return await executions.delete_execution(manager.running_backends(), params.execution_id)

@@ -122,7 +122,7 @@ class UserNode(Node):
                     self.flag_output_dirty("prop-" + key)
             self.send_signal("fetched")
 
-        self.ctx.spawn(records.current_user(token), done)
+        self.ctx.spawn(records.current_user(token), done, owner=self.id)
 
     def _fail(self, message: str) -> None:
         self.error = message
@@ -187,7 +187,7 @@ class SetUserPropertiesNode(Node):
             else:
                 self.send_signal("success")
 
-        self.ctx.spawn(work, done)
+        self.ctx.spawn(work, done, owner=self.id)
 
     def _fail(self, message: str) -> None:
         self.error = message

@@ -149,7 +149,7 @@ class RequestNode(Node):
                 return
             self._deliver(params)
 
-        self.ctx.spawn(users.current_user(token), done)
+        self.ctx.spawn(users.current_user(token), done, owner=self.id)
 
     def _deliver(self, params: object) -> None:
         params, problems = request_contract.apply(self._declarations(), params)

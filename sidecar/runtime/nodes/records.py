@@ -100,7 +100,7 @@ class RecordNodeBase(Node):
                 else:
                     done(result)
 
-            self.ctx.spawn(work, finished)
+            self.ctx.spawn(work, finished, owner=self.id)
 
         self.schedule_after_inputs(start)
 

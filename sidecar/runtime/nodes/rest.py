@@ -124,7 +124,8 @@ class RestNode(ScriptHostNode):
                 return
             self._respond(result, request)
 
-        self.ctx.spawn(client.request(js_to_string(request.get("method", "GET")), url, headers, body), done)
+        call = client.request(js_to_string(request.get("method", "GET")), url, headers, body)
+        self.ctx.spawn(call, done, owner=self.id)
 
     def _respond(self, result: HttpResult, request: dict[str, Any]) -> None:
         payload = {"status": result.status, "content": result.content, "request": request}

@@ -26,7 +26,7 @@ UNIT_MS = {"ms": 1.0, "s": 1000.0, "min": 60_000.0, "h": 3_600_000.0}
 
 def start_timer(node: Node, delay_ms: float, fire: Any) -> None:
     """Call ``fire()`` after ``delay_ms`` unless the run has settled by then."""
-    node.ctx.spawn(asyncio.sleep(max(0.0, delay_ms) / 1000), lambda _result, _error: fire())
+    node.ctx.spawn(asyncio.sleep(max(0.0, delay_ms) / 1000), lambda _result, _error: fire(), owner=node.id)
 
 
 def wait_ms(duration: Any, unit: Any) -> float:

@@ -1,0 +1,43 @@
+"""Debugging channels: pin an execution to the canvas, one port's full value, edited re-runs, cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ipc_schema import debugging as dbg
+from ipc_schema import history as h
+from sidecar import preload
+from sidecar.backends.manager import BackendManager
+from sidecar.ipc.methods import CallContext, MethodTable
+
+
+def register_debugging_methods(table: MethodTable, manager: BackendManager) -> None:
+    @table.method("execution:pin")
+    async def pin(_ctx: CallContext, params: h.ExecutionIdParams) -> dict[str, Any]:
+        await preload.services_loaded()
+        from sidecar.debugging import service
+
+        return await service.pin(manager.running_backends(), params.execution_id)
+
+    @table.method("execution:step-value")
+    async def step_value(_ctx: CallContext, params: dbg.StepValueParams) -> dict[str, Any]:
+        await preload.services_loaded()
+        from sidecar.debugging import service
+
+        wanted = params.request
+        return await service.step_value(manager.running_backends(), wanted.step_id, wanted.side, wanted.port)
+
+    @table.method("execution-history:rerun")
+    async def rerun(_ctx: CallContext, params: dbg.RerunParams) -> dict[str, Any]:
+        await preload.services_loaded()
+        from sidecar.debugging import service
+
+        edits = None if params.edits is None else params.edits.model_dump(by_alias=True, exclude_unset=True)
+        return await service.rerun(manager.running_backends(), params.execution_id, edits)
+
+    @table.method("execution:cancel")
+    async def cancel(_ctx: CallContext, params: h.ExecutionIdParams) -> dict[str, Any]:
+        await preload.services_loaded()
+        from sidecar.debugging import service
+
+        return await service.cancel(manager.running_backends(), params.execution_id)

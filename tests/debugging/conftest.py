@@ -1,0 +1,71 @@
+"""A running (persistent) backend with the test flow, and the debugging channels over the method table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from ipc_schema.lifecycle import RequestMeta
+from sidecar.backends.backend import Backend, BackendSpec
+from sidecar.backends.manager import BackendManager
+from sidecar.ipc.handlers import register_debugging_methods
+from sidecar.ipc.methods import CallContext, MethodTable
+from tests.debugging.graphs import FLOW
+
+TOKEN = "admin-token-for-debug-tests-0123"
+
+
+class OneBackend:
+    """The manager as the channels see it (``running_backends``), over one backend on a free port."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    def running_backends(self) -> list[Backend]:
+        return [self.backend]
+
+
+class Channels:
+    """Calls a channel as the session would: validate the argument array, run, dump the result."""
+
+    def __init__(self, manager: BackendManager) -> None:
+        self.table = MethodTable()
+        register_debugging_methods(self.table, manager)
+
+    async def __call__(self, name: str, *args: Any) -> Any:
+        bound = self.table.get(name)
+        assert bound is not None, name
+        ctx = CallContext(msgid=1, method=name, meta=RequestMeta(), notify=lambda _m, _p: None)
+        return bound.dump_result(await bound.handler(ctx, bound.parse_params(list(args))))
+
+
+@pytest.fixture
+async def backend(tmp_path: Path) -> AsyncIterator[Backend]:
+    """A persistent backend (an ephemeral one records no history) with the test flow deployed as ``f``."""
+    served = Backend(
+        BackendSpec(data_dir=tmp_path, backend_id="backend_debug", name="Debug", admin_token=TOKEN)
+    )
+    await served.start()
+    served.workflows.deploy("f", FLOW)
+    # A run that never answers (a thrown script) ends at this limit rather than after 30 s.
+    await served.security.set_permissions({"functions": {"f": {"timeoutMs": 1500}}})
+    yield served
+    await served.stop()
+
+
+@pytest.fixture
+def channels(backend: Backend) -> Channels:
+    return Channels(cast(BackendManager, OneBackend(backend)))
+
+
+async def call_flow(backend: Backend, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+    """Run ``f`` as a webhook call would; answers ``(FunctionResponse, executionId)``."""
+    from sidecar.backends import functions
+
+    return await functions.invoke_recorded(
+        backend, "f", json.dumps(body), {"content-type": "application/json", **(headers or {})}
+    )
