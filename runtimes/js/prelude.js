@@ -357,6 +357,12 @@ var __noodl = (function () {
       if (typeof r === "string") return r.indexOf("\u0000") < 0 ? "s" + r : "j" + encode(r);
       return "j" + encode(r);
     },
+    evalArrayLiteral: function (source) {
+      // A string at an array input: evaluated as JavaScript, as the real runner does (see
+      // docs/runtime-javascript.md), but in this run's own context and without the node's scope.
+      var fn = Function.apply(null, MATH_NAMES.concat(["return (" + source + ");"]));
+      return encode(fn.apply(null, MATH_VALUES));
+    },
     callExpression: function (fnId, argsJson) {
       var args = JSON.parse(argsJson);
       return encode(fns[fnId].apply(null, arrayConcat.call(MATH_VALUES, args)));

@@ -127,7 +127,7 @@ class Runtime:
         limit = self.timeout_seconds if timeout_seconds is None else timeout_seconds
         timer = ctx.loop.call_later(limit, self._time_out, ctx, limit) if limit > 0 else None
         try:
-            self._start(ctx, component)
+            ctx.strand.run(self._start, ctx, component)
             response = await ctx.result
         finally:
             if timer is not None:
@@ -157,7 +157,7 @@ class Runtime:
             ctx.reject("Could not find request node for function")
             return
         if ctx.deferred:  # building the scope handed work to the loop: keep the loop's order
-            ctx.loop.call_soon(self._send_request, ctx, request_node)
+            ctx.loop.call_soon(ctx.strand.run, self._send_request, ctx, request_node)
             return
         if template is None:
             ctx.run_frames_now(1)  # the setup frame, which the loop would run next anyway

@@ -162,7 +162,7 @@ class ExpressionNode(Node):
                 return result
         self.engine_evaluated = True
         try:
-            return self.ctx.services.js.call_expression(self.handle, args)
+            return self.ctx.services.js.call_expression(self.ctx, self.handle, args)
         except ScriptLimitError as error:
             self.ctx.reject(error.message)
             return UNDEFINED

@@ -1,0 +1,211 @@
+"""The threads that run JavaScript, and the fresh QuickJS contexts each run gets.
+
+Two facts about the ``quickjs-ng`` binding shape this module. It releases the GIL while a script
+runs, so a script spinning in a worker thread leaves the event loop free. And a context keeps the
+stack position of the thread that created it for its stack-overflow check: used from another thread,
+it reports an overflow at once (or, where the other stack lies higher, misses a real one). So every
+context is created, used and freed on one worker thread; calls reach it as jobs on that thread.
+
+Each run that uses JavaScript gets a context of its own (:class:`RunJs`) with the prelude loaded and
+drops it when the run ends, so nothing a script changes (globals, built-ins, prototypes) outlives its
+run. Loading the prelude takes about a millisecond, so every worker keeps a few contexts ready and
+prepares the next ones while it has no job.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import quickjs  # type: ignore[import-untyped]
+
+# The prelude ships beside the package; a PyInstaller build unpacks data files under sys._MEIPASS.
+PRELUDE_PATH = (
+    Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parents[2])) / "runtimes" / "js" / "prelude.js"
+)
+API_NAMES = (
+    "openRun",
+    "syncModels",
+    "compileExpression",
+    "callExpression",
+    "callExpressionDirect",
+    "evalArrayLiteral",
+    "compileFunction",
+    "runFunction",
+    "settle",
+    "takeEffects",
+    "queryFilter",
+    "compileScript",
+    "runScript",
+)
+# What one array element costs QuickJS: no array longer than memory_bytes / this can exist. Below
+# 2**24 elements even a sparse array's loop in C takes well under a second, so it is not refused.
+_JS_VALUE_BYTES = 16
+_SHORTEST_ARRAY_GUARD = 2**24
+# QuickJS's own stack limit is 1 MiB by default; the thread's C stack must be well above any limit.
+_THREAD_STACK_BYTES = 16 * 1024 * 1024
+WARM_CONTEXTS = 2  # per worker and per limits: enough for a burst while the next ones are prepared
+
+
+@dataclass(frozen=True, slots=True)
+class ContextShape:
+    """The limits a context is created with; ready contexts are kept per shape."""
+
+    memory_bytes: int
+    stack_bytes: int
+
+
+class RunJs:
+    """One run's own QuickJS context, bound to the worker that created it.
+
+    Only jobs on ``worker`` touch ``context`` and ``api``; the event loop keeps the handle and the set
+    of script handles compiled into the context (it decides what a job must compile first).
+    """
+
+    __slots__ = ("api", "compiled", "context", "dropped", "elapsed", "shape", "worker")
+
+    def __init__(self, worker: JsWorker, shape: ContextShape) -> None:
+        self.worker = worker
+        self.shape = shape
+        self.context: Any = None  # set by the first job, on the worker
+        self.api: dict[str, Any] = {}
+        self.compiled: set[str] = set()
+        self.elapsed = 0.0  # seconds the last job spent in the engine (written by the worker)
+        self.dropped = False
+
+    def ensure(self) -> None:
+        """On the worker: take a ready context of this shape, or make one."""
+        if self.context is None:
+            self.context, self.api = self.worker.take_ready(self.shape)
+
+    def drop(self) -> None:
+        """On the worker: free the context here, where it was made."""
+        self.context = None
+        self.api = {}
+
+
+def _new_context(shape: ContextShape, prelude: str) -> tuple[Any, dict[str, Any]]:
+    ctx = quickjs.Context()
+    ctx.set_memory_limit(shape.memory_bytes)
+    ctx.set_max_stack_size(shape.stack_bytes)
+    ctx.eval(prelude)
+    longest = max(shape.memory_bytes // _JS_VALUE_BYTES, _SHORTEST_ARRAY_GUARD)
+    ctx.eval(f"__noodl.guardArrayLoops({longest})")
+    api = {name: ctx.eval(f"__noodl.{name}") for name in API_NAMES}
+    return ctx, api
+
+
+class JsWorker:
+    """A thread that runs jobs in order and keeps ready contexts between them."""
+
+    def __init__(self, name: str, prelude: str) -> None:
+        self._prelude = prelude
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = queue.SimpleQueue()
+        self._ready: dict[ContextShape, deque[tuple[Any, dict[str, Any]]]] = {}
+        self._wanted: set[ContextShape] = set()  # shapes to keep ready (those runs asked for)
+        # Each counter is written by one thread only (submitted: the loop's, finished: the worker's).
+        self._submitted = 0
+        self._finished = 0
+        previous = threading.stack_size()
+        try:
+            threading.stack_size(_THREAD_STACK_BYTES)
+            self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+            self._thread.start()
+        finally:
+            threading.stack_size(previous)
+
+    def submit(self, job: Callable[[], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._submitted += 1
+        self._jobs.put((job, future))
+        return future
+
+    @property
+    def pending(self) -> int:
+        """Jobs submitted and not finished yet."""
+        return self._submitted - self._finished
+
+    def want(self, shape: ContextShape) -> None:
+        """Keep contexts of ``shape`` ready from now on (prepared when the worker is idle)."""
+        if shape not in self._wanted:
+            self._ready.setdefault(shape, deque())
+            self._wanted.add(shape)
+            self._jobs.put(None)  # wakes the worker to prepare them
+
+    def take_ready(self, shape: ContextShape) -> tuple[Any, dict[str, Any]]:
+        """On this worker's thread: a prepared context, or a new one."""
+        ready = self._ready.get(shape)
+        if ready:
+            return ready.popleft()
+        return _new_context(shape, self._prelude)
+
+    def _main(self) -> None:
+        while True:
+            try:
+                item = self._jobs.get_nowait()
+            except queue.Empty:
+                if self._prepare_one():
+                    continue
+                item = self._jobs.get()
+            if item is None:
+                continue  # a wake-up: prepare contexts of a newly wanted shape
+            job, future = item
+            del item
+            try:
+                result = job()
+            except BaseException as error:  # handed to the waiting run
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+            self._finished += 1
+            del job, future  # a job that dropped a context frees it here, on this thread
+
+    def _prepare_one(self) -> bool:
+        """Prepare one ready context of a shape that is short of them; False when none is."""
+        for shape in tuple(self._wanted):
+            ready = self._ready[shape]
+            if len(ready) < WARM_CONTEXTS:
+                ready.append(_new_context(shape, self._prelude))
+                return True
+        return False
+
+
+class JsThreads:
+    """The process's JavaScript workers (one per core unless configured); started on first use."""
+
+    def __init__(self, count: int | None = None) -> None:
+        self._count = count or _configured_threads()
+        self._workers: list[JsWorker] = []
+        self._lock = threading.Lock()
+
+    def worker_for_new_run(self, shape: ContextShape) -> JsWorker:
+        """The worker with the fewest jobs waiting: a new run's context is made and used there."""
+        workers = self._workers or self._start()
+        best = min(workers, key=lambda worker: worker.pending)
+        best.want(shape)
+        return best
+
+    def _start(self) -> list[JsWorker]:
+        with self._lock:
+            if not self._workers:
+                prelude = PRELUDE_PATH.read_text(encoding="utf-8")
+                self._workers = [JsWorker(f"noodl-js-{i}", prelude) for i in range(self._count)]
+        return self._workers
+
+
+def _configured_threads() -> int:
+    configured = os.environ.get("NOODL_SIDECAR_JS_THREADS", "")
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return max(1, os.cpu_count() or 1)
+
+
+JS_THREADS = JsThreads()
