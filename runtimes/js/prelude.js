@@ -16,6 +16,9 @@ var __noodl = (function () {
   // QuickJS would call for every key.
   var anyModelProxy = false;
   var AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+  // The bridge's own JSON: a script that replaces JSON's methods in its run does not see its traffic.
+  var jsonParse = JSON.parse;
+  var jsonStringify = JSON.stringify;
   // The unguarded originals (see guardArrayLoops), for the bridge's own hot paths.
   var arraySlice = Array.prototype.slice;
   var arrayConcat = Array.prototype.concat;
@@ -87,8 +90,8 @@ var __noodl = (function () {
     if (value === undefined) return "";
     if (typeof value === "number" && !isFinite(value)) return String(value);
     if (typeof value === "function" || typeof value === "symbol") return "";
-    if (!anyModelProxy) return JSON.stringify(value);
-    return JSON.stringify(value, function (key, v) {
+    if (!anyModelProxy) return jsonStringify(value);
+    return jsonStringify(value, function (key, v) {
       // The holder still has the original: an object's toJSON has already replaced v by its data.
       var original = this[key];
       if (original !== null && typeof original === "object" && isModel.has(original)) {
@@ -101,8 +104,8 @@ var __noodl = (function () {
   }
 
   function decode(run, text) {
-    if (text.indexOf(MODEL_TAG) < 0) return JSON.parse(text);  // no tag, nothing to revive
-    return JSON.parse(text, function (key, v) {
+    if (text.indexOf(MODEL_TAG) < 0) return jsonParse(text);  // no tag, nothing to revive
+    return jsonParse(text, function (key, v) {
       if (v !== null && typeof v === "object" && typeof v[MODEL_TAG] === "string" && Object.keys(v).length === 1) {
         return modelProxy(run, v[MODEL_TAG]);
       }
@@ -330,7 +333,7 @@ var __noodl = (function () {
       runs[id] = {
         id: id, models: Object.create(null), proxies: Object.create(null), changedModels: Object.create(null),
         outputs: Object.create(null), pending: Object.create(null), effects: [], nextCallId: 0,
-        nextObjectId: 0, settings: JSON.parse(settingsJson), metadata: JSON.parse(metadataJson),
+        nextObjectId: 0, settings: jsonParse(settingsJson), metadata: jsonParse(metadataJson),
         user: undefined, noodl: null, component: {},
       };
     },
@@ -345,7 +348,7 @@ var __noodl = (function () {
       });
     },
     compileExpression: function (fnId, paramsJson, body) {
-      fns[fnId] = Function.apply(null, MATH_NAMES.concat(JSON.parse(paramsJson)).concat(["return (" + body + ");"]));
+      fns[fnId] = Function.apply(null, MATH_NAMES.concat(jsonParse(paramsJson)).concat(["return (" + body + ");"]));
     },
     callExpressionDirect: function (fnId) {
       // Arguments arrive as JS primitives; the result comes back tagged so Python can tell
@@ -364,7 +367,7 @@ var __noodl = (function () {
       return encode(fn.apply(null, MATH_VALUES));
     },
     callExpression: function (fnId, argsJson) {
-      var args = JSON.parse(argsJson);
+      var args = jsonParse(argsJson);
       return encode(fns[fnId].apply(null, arrayConcat.call(MATH_VALUES, args)));
     },
     compileFunction: function (fnId, script) {
@@ -374,7 +377,7 @@ var __noodl = (function () {
       var run = runs[id];
       if (usesNoodl && !run.noodl) run.noodl = makeNoodl(run);
       var inputs = decode(run, inputsJson);
-      var outputs = makeOutputs(run, nodeKey, JSON.parse(signalsJson));
+      var outputs = makeOutputs(run, nodeKey, jsonParse(signalsJson));
       var report = function (e) { run.effects.push(describeError(nodeKey, e)); };
       try {
         fns[fnId](inputs, outputs, run.noodl, run.component).catch(report);
@@ -387,18 +390,18 @@ var __noodl = (function () {
       // Runs a Query Records JSON filter script: where()/filter() and sort() record what it asks for.
       var cleaned = code.replace(/\/\*[\s\S]*?\*\/|\/\/.*/g, "");
       var variables = cleaned.match(/\$[A-Za-z0-9]+/g) || [];
-      var inputs = JSON.parse(inputsJson);
-      var metadata = JSON.parse(metadataJson);
+      var inputs = jsonParse(inputsJson);
+      var metadata = jsonParse(metadataJson);
       var schema = schemaOf({ metadata: metadata }, collection);
       var result = { where: {}, sort: [], errors: [] };
       var take = function (f) { result.where = convertFilter(f, schema, result.errors); };
       var fn = Function.apply(null, ["filter", "where", "sort", "Inputs"].concat(variables).concat([cleaned]));
       fn.apply(null, [take, take, function (s) { result.sort = s; }, inputs].concat(
         variables.map(function (v) { return inputs[v.substring(1)]; })));
-      return JSON.stringify(result);
+      return jsonStringify(result);
     },
     compileScript: function (fnId, paramsJson, script) {
-      fns[fnId] = Function.apply(null, JSON.parse(paramsJson).concat([script]));
+      fns[fnId] = Function.apply(null, jsonParse(paramsJson).concat([script]));
     },
     runScript: function (id, fnId, nodeKey, inputsJson, payloadJson) {
       // REST request/response scripts: (Inputs, Outputs, Request|Response); returns the payload after.
