@@ -7,7 +7,9 @@
 // Nothing here can reach the file system or the network: QuickJS has neither without the host.
 "use strict";
 
-var __noodl = (function () {
+// The engine takes the functions it calls and removes the global (see lockdown): scripts never
+// reach the bridge itself.
+globalThis.__noodl = (function () {
   var MODEL_TAG = "__noodlModel";
   var runs = Object.create(null);
   var fns = Object.create(null);
@@ -84,6 +86,120 @@ var __noodl = (function () {
       Object.defineProperty(guarded, "length", { value: original.length });
       Object.defineProperty(Array.prototype, name, { value: guarded, writable: true, configurable: true });
     });
+  }
+
+  // ---- reuse of a context by later runs -------------------------------------------------------------
+  // Every run has a context no other run uses at the same time. A context goes on to a later run only
+  // when the run before cannot have left anything in it: its built-ins are frozen (lockdown(true)),
+  // and after the run the global object holds exactly what it held before (isClean). A run may still
+  // add globals (declared or not) for itself; its context is then dropped instead of reused. Runs of
+  // an export whose scripts look like they change built-ins get unfrozen contexts, never reused.
+  var globalBaseline = null;
+
+  // Properties that ordinary code overrides by assignment on its own objects (`this.name = ...` in
+  // an Error subclass, `obj.toString = ...`). Frozen as data properties, such assignments would fail
+  // (the "override mistake"); as accessors they define the property on the object assigned to.
+  var OVERRIDABLE = [
+    [Object.prototype, ["constructor", "hasOwnProperty", "isPrototypeOf", "propertyIsEnumerable",
+      "toLocaleString", "toString", "valueOf"]],
+    [Function.prototype, ["constructor", "toString", "apply", "call", "bind"]],
+    [Array.prototype, ["constructor", "toString", "push", "join"]],
+    [Promise.prototype, ["constructor", "then", "catch", "finally"]],
+    [Error.prototype, ["constructor", "message", "name", "toString"]],
+  ];
+  [EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError].forEach(function (E) {
+    OVERRIDABLE.push([E.prototype, ["constructor", "message", "name"]]);
+  });
+
+  function makeOverridable(proto, key) {
+    var d = Object.getOwnPropertyDescriptor(proto, key);
+    if (!d || !("value" in d) || !d.configurable) return;
+    var value = d.value;
+    Object.defineProperty(proto, key, {
+      get: function () { return value; },
+      set: function (v) {
+        if (this === proto) throw new TypeError("Cannot assign to '" + String(key) + "' of a shared built-in");
+        if (this === null || (typeof this !== "object" && typeof this !== "function")) return;
+        Object.defineProperty(this, key, { value: v, writable: true, enumerable: true, configurable: true });
+      },
+      enumerable: d.enumerable,
+      configurable: false,
+    });
+  }
+
+  function hiddenIntrinsics() {
+    // Built-ins no global names, reachable through values scripts can make.
+    var found = [];
+    var strictArguments = (function () { "use strict"; return arguments; })();
+    found.push(Object.getOwnPropertyDescriptor(strictArguments, "callee").get);
+    [[][Symbol.iterator](), new Map()[Symbol.iterator](), new Set()[Symbol.iterator](), ""[Symbol.iterator](),
+      /a/[Symbol.matchAll](""), (function* () {})(), (async function* () {})(), function* () {},
+      async function* () {}, async function () {}, async () => {},
+      Iterator.from({ next: function () { return { done: true }; } }),
+      [].values().map(function (x) { return x; })].forEach(function (value) {
+      found.push(Object.getPrototypeOf(value));
+      if (typeof value === "function") found.push(value.constructor);
+    });
+    return found;
+  }
+
+  function lockdown(freeze) {
+    delete globalThis.__noodl;
+    if (freeze) freezeBuiltins();
+    globalBaseline = describeGlobals();
+  }
+
+  function freezeBuiltins() {
+    OVERRIDABLE.forEach(function (entry) {
+      entry[1].forEach(function (key) { makeOverridable(entry[0], key); });
+    });
+    var seen = new Set();
+    var pending = [];
+    function reach(value) {
+      if (value === globalThis || value === null || (typeof value !== "object" && typeof value !== "function")) return;
+      if (!seen.has(value)) { seen.add(value); pending.push(value); }
+    }
+    Reflect.ownKeys(globalThis).forEach(function (key) {
+      var d = Object.getOwnPropertyDescriptor(globalThis, key);
+      reach(d.value); reach(d.get); reach(d.set);
+    });
+    hiddenIntrinsics().forEach(reach);
+    while (pending.length) {
+      var object = pending.pop();
+      reach(Object.getPrototypeOf(object));
+      Reflect.ownKeys(object).forEach(function (key) {
+        var d = Object.getOwnPropertyDescriptor(object, key);
+        reach(d.value); reach(d.get); reach(d.set);
+      });
+    }
+    seen.forEach(function (object) { Object.freeze(object); });
+  }
+
+  function describeGlobals() {
+    var described = [Object.getPrototypeOf(globalThis), Object.isExtensible(globalThis)];
+    Reflect.ownKeys(globalThis).forEach(function (key) {
+      var d = Object.getOwnPropertyDescriptor(globalThis, key);
+      described.push(key, d.value, d.get, d.set, d.writable, d.enumerable, d.configurable);
+    });
+    return described;
+  }
+
+  // Whether the context is as lockdown left it: no run state, the same global properties.
+  function isClean() {
+    if (globalBaseline === null || Object.keys(runs).length !== 0) return false;
+    var now = describeGlobals();
+    if (now.length !== globalBaseline.length) return false;
+    for (var i = 0; i < now.length; i++) {
+      if (!Object.is(now[i], globalBaseline[i])) return false;
+    }
+    return true;
+  }
+
+  function frozenFunction(fn) {
+    // A compiled script outlives its run in a reused context: a sloppy script reaches itself through
+    // arguments.callee, so neither it nor its prototype object may keep what a run puts there.
+    if (fn.prototype) Object.freeze(fn.prototype);
+    return Object.freeze(fn);
   }
 
   function encode(value) {
@@ -337,7 +453,10 @@ var __noodl = (function () {
         user: undefined, noodl: null, component: {},
       };
     },
-    closeRun: function (id) { delete runs[id]; },
+    closeRun: function (id) {
+      delete runs[id];
+      if (Object.keys(runs).length === 0) anyModelProxy = false;
+    },
     syncModels: function (id, modelsJson) {
       var run = runs[id];
       var incoming = decode(run, modelsJson);
@@ -348,7 +467,7 @@ var __noodl = (function () {
       });
     },
     compileExpression: function (fnId, paramsJson, body) {
-      fns[fnId] = Function.apply(null, MATH_NAMES.concat(jsonParse(paramsJson)).concat(["return (" + body + ");"]));
+      fns[fnId] = frozenFunction(Function.apply(null, MATH_NAMES.concat(jsonParse(paramsJson)).concat(["return (" + body + ");"])));
     },
     callExpressionDirect: function (fnId) {
       // Arguments arrive as JS primitives; the result comes back tagged so Python can tell
@@ -371,7 +490,7 @@ var __noodl = (function () {
       return encode(fns[fnId].apply(null, arrayConcat.call(MATH_VALUES, args)));
     },
     compileFunction: function (fnId, script) {
-      fns[fnId] = new AsyncFunction("Inputs", "Outputs", "Noodl", "Component", script);
+      fns[fnId] = frozenFunction(new AsyncFunction("Inputs", "Outputs", "Noodl", "Component", script));
     },
     runFunction: function (id, fnId, nodeKey, inputsJson, signalsJson, usesNoodl) {
       var run = runs[id];
@@ -401,7 +520,7 @@ var __noodl = (function () {
       return jsonStringify(result);
     },
     compileScript: function (fnId, paramsJson, script) {
-      fns[fnId] = Function.apply(null, jsonParse(paramsJson).concat([script]));
+      fns[fnId] = frozenFunction(Function.apply(null, jsonParse(paramsJson).concat([script])));
     },
     runScript: function (id, fnId, nodeKey, inputsJson, payloadJson) {
       // REST request/response scripts: (Inputs, Outputs, Request|Response); returns the payload after.
@@ -419,6 +538,8 @@ var __noodl = (function () {
       else call.reject(new Error(valueJson));
     },
     guardArrayLoops: guardArrayLoops,
+    lockdown: lockdown,
+    isClean: isClean,
     takeEffects: function (id) { return takeEffects(runs[id]); },
   };
 })();

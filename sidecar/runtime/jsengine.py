@@ -21,13 +21,15 @@ is set, so the prelude (``runtimes/js/prelude.js``) collects effects that Python
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import math
 import os
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -51,6 +53,31 @@ _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 STRETCH_ENV = "NOODL_SIDECAR_JS_STRETCH_MS"
+_HANDLE_NUMBERS = itertools.count()
+_BUILTIN = (
+    r"(?:Object|Function|Array|String|Number|Boolean|Symbol|BigInt|Math|JSON|Date|RegExp|Promise|Reflect"
+    r"|Proxy|Map|Set|WeakMap|WeakSet|WeakRef|Iterator|ArrayBuffer|DataView|Atomics"
+    r"|(?:Eval|Range|Reference|Syntax|Type|URI|Aggregate|Internal)?Error"
+    r"|(?:Int8|Uint8|Uint8Clamped|Int16|Uint16|Int32|Uint32|Float16|Float32|Float64|BigInt64|BigUint64)Array)"
+)
+# Source text that may change a built-in: prototypes, property definitions, assignments to or
+# deletions of a built-in's members, Object.assign onto a built-in.
+_CHANGES_BUILTINS = re.compile(
+    r"[Pp]rototype|__proto__|defineProperty"
+    rf"|\b(?:globalThis\s*\.\s*)?{_BUILTIN}\s*(?:\.\s*[\w$]+|\[[^\]]*\])\s*(?:[-+*/%&|^]|\*\*|<<|>>>?|\?\?|&&|\|\|)?=(?!=)"
+    rf"|\bdelete\s+(?:globalThis\s*\.\s*)?{_BUILTIN}\s*[.\[]"
+    rf"|\bObject\s*\.\s*assign\s*\(\s*(?:globalThis\s*\.\s*)?{_BUILTIN}\b"
+)
+
+
+def may_change_builtins(sources: Iterable[str]) -> bool:
+    """Whether any of ``sources`` (an export's scripts) looks like it changes a built-in.
+
+    Runs of such an export get contexts whose built-ins are not frozen (as in the real runner),
+    used once; other runs get frozen built-ins in contexts that later runs may reuse. A script the
+    test misses only finds the built-in frozen (its change has no effect); isolation holds either way.
+    """
+    return any(_CHANGES_BUILTINS.search(source) for source in sources)
 
 
 def _stretch_from_env() -> float:
@@ -114,7 +141,8 @@ class JsEngine:
     def __init__(self, limits: JsLimits | None = None, threads: JsThreads | None = None) -> None:
         self.limits = limits or JsLimits()
         self._threads = threads or JS_THREADS
-        self._shape = ContextShape(self.limits.memory_bytes, self.limits.stack_bytes)
+        self._locked = ContextShape(self.limits.memory_bytes, self.limits.stack_bytes, locked=True)
+        self._unlocked = ContextShape(self.limits.memory_bytes, self.limits.stack_bytes, locked=False)
         self._handles: dict[tuple[str, str], str] = {}
         self._sources: dict[str, Step] = {}  # handle → the prelude call that compiles it
         self._uses_noodl: set[str] = set()
@@ -126,7 +154,8 @@ class JsEngine:
         if state is None:
             state = run.js_state = JsRunState()
         if state.js is None:
-            state.js = RunJs(self._threads.worker_for_new_run(self._shape), self._shape)
+            shape = self._unlocked if run.services.js_changes_builtins else self._locked
+            state.js = self._threads.context_for_new_run(shape)
             state.opened = False
             state.synced_models.clear()
         return state
@@ -160,7 +189,7 @@ class JsEngine:
         except quickjs.JSException as error:
             message = str(error)
             if "out of memory" in message:
-                self._drop(state)  # a context that ran out of memory is not used again
+                self._drop(run, state)  # a context that ran out of memory is not used again
                 raise ScriptLimitError(MEMORY_LIMIT_MESSAGE) from None
             if "interrupted" in message:
                 raise ScriptLimitError(TIME_LIMIT_MESSAGE) from None
@@ -180,16 +209,17 @@ class JsEngine:
         if not _done_within(future, self.limits.stretch_seconds):
             # Not a piece of the run's work (nothing to pause): stop waiting; the script runs on to
             # its time limit in the worker and its context is dropped after it.
-            self._drop(state)
+            self._drop(run, state)
             raise ScriptLimitError(stretch_message(self.limits.stretch_seconds))
 
     @staticmethod
-    def _drop(state: JsRunState) -> None:
+    def _drop(run: RunContext, state: JsRunState, reusable: bool = False) -> None:
+        """The run is done with its context: retire it on its worker, after any job still in it."""
         js, state.js = state.js, None
         state.opened = False
-        if js is not None and not js.dropped:
-            js.dropped = True
-            js.worker.submit(js.drop)  # after any job still running in it, on its own thread
+        if js is not None and not js.retired:
+            js.retired = True
+            js.worker.submit(functools.partial(js.retire, run.run_id, reusable))
 
     def _check(self, name: str, *args: Any) -> None:
         """Compile a script in this thread's syntax checker, where no run's data goes."""
@@ -221,7 +251,7 @@ class JsEngine:
         handle = self._handles.get(key)
         if handle is None:
             self._check(compile_name, *args)
-            handle = f"{prefix}{len(self._handles)}"
+            handle = f"{prefix}{next(_HANDLE_NUMBERS)}"  # unique in the process: contexts are reused
             self._handles[key] = handle
             self._sources[handle] = (compile_name, (handle, *args))
         return handle
@@ -384,7 +414,7 @@ class JsEngine:
         """The run has ended: its context is dropped (on its worker, after any job still in it)."""
         state: JsRunState | None = run.js_state
         if state is not None:
-            self._drop(state)
+            self._drop(run, state, reusable=True)
         run.js_state = None
 
 

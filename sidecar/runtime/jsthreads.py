@@ -18,6 +18,7 @@ import os
 import queue
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -33,6 +34,8 @@ PRELUDE_PATH = (
 )
 API_NAMES = (
     "openRun",
+    "closeRun",
+    "isClean",
     "syncModels",
     "compileExpression",
     "callExpression",
@@ -53,6 +56,12 @@ _SHORTEST_ARRAY_GUARD = 2**24
 # QuickJS's own stack limit is 1 MiB by default; the thread's C stack must be well above any limit.
 _THREAD_STACK_BYTES = 16 * 1024 * 1024
 WARM_CONTEXTS = 2  # per worker and per limits: enough for a burst while the next ones are prepared
+KEPT_CONTEXTS = 8  # per worker and per limits: clean contexts kept for later runs
+MOST_COMPILED = 500  # a context that compiled more scripts than this is not reused (memory)
+CLEANUP_SECONDS = 0.01  # for a finished run's leftover promise jobs before its context is reused
+
+
+Ready = tuple[Any, dict[str, Any], set[str]]  # a context on its worker, its API, its compiled handles
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,35 +70,53 @@ class ContextShape:
 
     memory_bytes: int
     stack_bytes: int
+    # Built-ins frozen and the context reused by later runs when a run leaves it clean; else a fresh
+    # context per run, whose scripts may change built-ins for themselves.
+    locked: bool = True
 
 
 class RunJs:
-    """One run's own QuickJS context, bound to the worker that created it.
+    """One run's QuickJS context, bound to the worker that created it.
 
     Only jobs on ``worker`` touch ``context`` and ``api``; the event loop keeps the handle and the set
     of script handles compiled into the context (it decides what a job must compile first).
     """
 
-    __slots__ = ("api", "compiled", "context", "dropped", "elapsed", "shape", "worker")
+    __slots__ = ("api", "compiled", "context", "elapsed", "retired", "shape", "worker")
 
-    def __init__(self, worker: JsWorker, shape: ContextShape) -> None:
+    def __init__(self, worker: JsWorker, shape: ContextShape, ready: Ready | None) -> None:
         self.worker = worker
         self.shape = shape
-        self.context: Any = None  # set by the first job, on the worker
+        self.context: Any = None
         self.api: dict[str, Any] = {}
         self.compiled: set[str] = set()
+        if ready is not None:
+            self.context, self.api, self.compiled = ready
         self.elapsed = 0.0  # seconds the last job spent in the engine (written by the worker)
-        self.dropped = False
+        self.retired = False
 
     def ensure(self) -> None:
-        """On the worker: take a ready context of this shape, or make one."""
+        """On the worker: make the context if the run got none ready."""
         if self.context is None:
-            self.context, self.api = self.worker.take_ready(self.shape)
+            self.context, self.api = _new_context(self.shape, self.worker.prelude)
 
-    def drop(self) -> None:
-        """On the worker: free the context here, where it was made."""
-        self.context = None
-        self.api = {}
+    def retire(self, run_id: str, reusable: bool) -> None:
+        """On the worker, after the run: keep the context for a later run if nothing of this run can
+        be left in it, else free it here, where it was made."""
+        context, api, self.context, self.api = self.context, self.api, None, {}
+        if context is None or not reusable or not self.shape.locked or len(self.compiled) > MOST_COMPILED:
+            return
+        try:
+            context.set_time_limit(CLEANUP_SECONDS)
+            api["closeRun"](run_id)
+            deadline = time.perf_counter() + CLEANUP_SECONDS
+            while context.execute_pending_job():  # the run's leftover continuations, if any
+                if time.perf_counter() > deadline:
+                    return
+            if api["isClean"]() is True:
+                self.worker.keep(self.shape, (context, api, self.compiled))
+        except quickjs.JSException:
+            return
 
 
 def _new_context(shape: ContextShape, prelude: str) -> tuple[Any, dict[str, Any]]:
@@ -100,6 +127,7 @@ def _new_context(shape: ContextShape, prelude: str) -> tuple[Any, dict[str, Any]
     longest = max(shape.memory_bytes // _JS_VALUE_BYTES, _SHORTEST_ARRAY_GUARD)
     ctx.eval(f"__noodl.guardArrayLoops({longest})")
     api = {name: ctx.eval(f"__noodl.{name}") for name in API_NAMES}
+    ctx.eval("__noodl.lockdown")(shape.locked)  # removes the global __noodl; freezes built-ins
     return ctx, api
 
 
@@ -107,9 +135,10 @@ class JsWorker:
     """A thread that runs jobs in order and keeps ready contexts between them."""
 
     def __init__(self, name: str, prelude: str) -> None:
-        self._prelude = prelude
+        self.prelude = prelude
         self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = queue.SimpleQueue()
-        self._ready: dict[ContextShape, deque[tuple[Any, dict[str, Any]]]] = {}
+        # Contexts ready for a new run, per shape: taken on the loop thread, added on the worker's.
+        self._ready: dict[ContextShape, deque[Ready]] = {}
         self._wanted: set[ContextShape] = set()  # shapes to keep ready (those runs asked for)
         # Each counter is written by one thread only (submitted: the loop's, finished: the worker's).
         self._submitted = 0
@@ -140,12 +169,19 @@ class JsWorker:
             self._wanted.add(shape)
             self._jobs.put(None)  # wakes the worker to prepare them
 
-    def take_ready(self, shape: ContextShape) -> tuple[Any, dict[str, Any]]:
-        """On this worker's thread: a prepared context, or a new one."""
+    def take_ready(self, shape: ContextShape) -> Ready | None:
+        """A ready context for a new run (any thread may take one), or None."""
         ready = self._ready.get(shape)
-        if ready:
-            return ready.popleft()
-        return _new_context(shape, self._prelude)
+        try:
+            return ready.pop() if ready else None  # the most recently used: its memory is warm
+        except IndexError:
+            return None
+
+    def keep(self, shape: ContextShape, ready: Ready) -> None:
+        """On this worker's thread: a clean context goes back to the ready ones, if room is left."""
+        contexts = self._ready.setdefault(shape, deque())
+        if len(contexts) < KEPT_CONTEXTS:
+            contexts.append(ready)
 
     def _main(self) -> None:
         while True:
@@ -173,7 +209,7 @@ class JsWorker:
         for shape in tuple(self._wanted):
             ready = self._ready[shape]
             if len(ready) < WARM_CONTEXTS:
-                ready.append(_new_context(shape, self._prelude))
+                ready.appendleft((*_new_context(shape, self.prelude), set()))
                 return True
         return False
 
@@ -186,12 +222,13 @@ class JsThreads:
         self._workers: list[JsWorker] = []
         self._lock = threading.Lock()
 
-    def worker_for_new_run(self, shape: ContextShape) -> JsWorker:
-        """The worker with the fewest jobs waiting: a new run's context is made and used there."""
+    def context_for_new_run(self, shape: ContextShape) -> RunJs:
+        """A context for a new run, on the worker with the fewest jobs waiting (a ready one if it has
+        one; else the run's first job makes it there)."""
         workers = self._workers or self._start()
         best = min(workers, key=lambda worker: worker.pending)
         best.want(shape)
-        return best
+        return RunJs(best, shape, best.take_ready(shape))
 
     def _start(self) -> list[JsWorker]:
         with self._lock:

@@ -14,7 +14,7 @@ import itertools
 import secrets
 import string
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import structlog
@@ -24,7 +24,7 @@ from sidecar.runtime.component import ComponentInstance, instantiate
 from sidecar.runtime.context import FunctionResponse, NoodlRequest, Outcome, RunContext
 from sidecar.runtime.export import CLOUD_PREFIX, ComponentDef, ExportDef, load_export
 from sidecar.runtime.http_client import HttpClient
-from sidecar.runtime.jsengine import JsEngine
+from sidecar.runtime.jsengine import JsEngine, may_change_builtins
 from sidecar.runtime.node import Node
 from sidecar.runtime.nodes import NODE_TYPES
 from sidecar.runtime.nodes.io import RequestNode
@@ -90,6 +90,7 @@ class Runtime:
             records=records,
             config=config,
             http=http,
+            js_changes_builtins=may_change_builtins(_strings_in(export)),
         )
         self.warnings = unknown_node_types(export, NODE_TYPES)
         self._config = ConfigCache(config) if config is not None and _uses_config(export) else None
@@ -201,6 +202,15 @@ class Runtime:
             "timeoutMs": ms,
         }
         ctx.settle(FunctionResponse(504, js_stringify(body) or "{}", Outcome.TIMED_OUT))
+
+
+def _strings_in(export: ExportDef) -> Iterator[str]:
+    """Every string parameter of every node: scripts, expressions, filters, array literals."""
+    for component in export.components.values():
+        for node in component.walk_nodes():
+            for value in node.parameters.values():
+                if isinstance(value, str):
+                    yield value
 
 
 def _uses_config(export: ExportDef) -> bool:

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from sidecar.runtime import JsEngine, Runtime, make_request
+from sidecar.runtime.jsengine import may_change_builtins
 from tests.runtime.graphs import component, conn, export, function_node, node, request_node, response_node
 
 # A Run Tasks graph whose items come from the request: each item's value is appended to a log the
@@ -168,3 +169,37 @@ async def test_an_array_literal_still_evaluates_as_javascript_in_its_run() -> No
     answer = await runtime.run("tasks", make_request({"items": items}))
 
     assert json.loads(answer.body) == {"result": {"items": [20, 20, 30]}}
+
+
+async def test_changes_a_script_makes_out_of_sight_of_the_export_check_stay_in_its_run() -> None:
+    # Nothing in this export looks like it changes a built-in, so its runs get frozen built-ins in
+    # contexts that later runs reuse: the aliased change has no effect, the added global ends reuse.
+    script = (
+        "const j = JSON; j.parse = function () { return 'hijacked'; };\n"
+        "const g = Function('return this')(); g['left' + 'over'] = Inputs.secret;\n"
+        "if (typeof counter === 'undefined') counter = 0; counter++;\n"
+        "Outputs.out = [JSON.parse('1'), typeof leftover, counter]; Outputs.Done();"
+    )
+    assert not may_change_builtins([script])
+    runtime = Runtime.from_export(victim_graph(script), js=JsEngine())
+
+    answers = [await runtime.run("victim", make_request({"secret": "s"})) for _ in range(5)]
+    answers += await asyncio.gather(*(runtime.run("victim", make_request({"secret": "s"})) for _ in range(5)))
+
+    assert [a.body for a in answers] == ['{"result":{"out":[1,"string",1]}}'] * 10
+
+
+async def test_scripts_may_still_override_inherited_methods_on_their_own_objects() -> None:
+    # With frozen built-ins, assigning a property an object inherits from one would fail (the
+    # "override mistake"); the usual cases keep working.
+    script = (
+        "class MyError extends Error { constructor(m) { super(m); this.name = 'MyError'; } }\n"
+        "const o = {}; o.toString = function () { return 'custom'; };\n"
+        "const list = [1, 2]; list.push = function () { return 'own push'; };\n"
+        "Outputs.out = [new MyError('x').name, String(o), list.push(3), String([1, 2])];\n"
+        "Outputs.Done();"
+    )
+    assert not may_change_builtins([script])  # so its built-ins are frozen
+    answer = await Runtime.from_export(victim_graph(script), js=JsEngine()).run("victim", make_request({}))
+
+    assert answer.body == '{"result":{"out":["MyError","custom","own push","1,2"]}}'
