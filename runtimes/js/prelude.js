@@ -13,6 +13,7 @@ globalThis.__noodl = (function () {
   var MODEL_TAG = "__noodlModel";
   var runs = Object.create(null);
   var fns = Object.create(null);
+  var syncFns = Object.create(null);
   var isModel = new WeakSet();
   // Until a first object proxy exists no value can hold one: encoding then needs no replacer, which
   // QuickJS would call for every key.
@@ -417,13 +418,13 @@ globalThis.__noodl = (function () {
     };
   }
 
-  function takeEffects(run) {
+  function takeEffects(run, late) {
     var changed = {};
     Object.keys(run.changedModels).forEach(function (modelId) { changed[modelId] = run.models[modelId]; });
     run.changedModels = Object.create(null);
     var effects = run.effects;
     run.effects = [];
-    return encode({ effects: effects, models: changed });
+    return encode(late && late.length ? { effects: effects, models: changed, late: late } : { effects: effects, models: changed });
   }
 
   function makeOutputs(run, nodeKey, signals) {
@@ -489,14 +490,28 @@ globalThis.__noodl = (function () {
       var args = jsonParse(argsJson);
       return encode(fns[fnId].apply(null, arrayConcat.call(MATH_VALUES, args)));
     },
-    compileFunction: function (fnId, script) {
-      fns[fnId] = frozenFunction(new AsyncFunction("Inputs", "Outputs", "Noodl", "Component", script));
+    compileFunction: function (fnId, script, sync) {
+      // A script that can neither await nor start promise jobs finishes in its synchronous part: as a
+      // plain function it leaves nothing for the frame's end to run (see jsengine.compile_function).
+      var Kind = sync ? Function : AsyncFunction;
+      fns[fnId] = frozenFunction(new Kind("Inputs", "Outputs", "Noodl", "Component", script));
+      if (sync) syncFns[fnId] = true;
     },
     runFunction: function (id, fnId, nodeKey, inputsJson, signalsJson, usesNoodl) {
       var run = runs[id];
       if (usesNoodl && !run.noodl) run.noodl = makeNoodl(run);
       var inputs = decode(run, inputsJson);
       var outputs = makeOutputs(run, nodeKey, jsonParse(signalsJson));
+      if (syncFns[fnId]) {
+        // A throw is reported when the frame ends, as the async function's rejection would be.
+        var late = [];
+        try {
+          fns[fnId](inputs, outputs, run.noodl, run.component);
+        } catch (e) {
+          late.push(describeError(nodeKey, e));
+        }
+        return takeEffects(run, late);
+      }
       var report = function (e) { run.effects.push(describeError(nodeKey, e)); };
       try {
         fns[fnId](inputs, outputs, run.noodl, run.component).catch(report);

@@ -54,6 +54,12 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 STRETCH_ENV = "NOODL_SIDECAR_JS_STRETCH_MS"
 _HANDLE_NUMBERS = itertools.count()
+# Source text that may await or start promise jobs (conservatively: any mention). A Function script
+# without it runs as a plain function, so no call at the frame's end is needed for it.
+_MAY_CONTINUE = re.compile(
+    r"await|async|Promise|queueMicrotask|set(?:Timeout|Interval|Immediate)"
+    r"|\.\s*(?:then|catch|finally)\b|[\"'`](?:then|catch|finally)[\"'`]"
+)
 _BUILTIN = (
     r"(?:Object|Function|Array|String|Number|Boolean|Symbol|BigInt|Math|JSON|Date|RegExp|Promise|Reflect"
     r"|Proxy|Map|Set|WeakMap|WeakSet|WeakRef|Iterator|ArrayBuffer|DataView|Atomics"
@@ -121,10 +127,17 @@ class JsRunState:
 
 @dataclass(frozen=True, slots=True)
 class Effects:
-    """What scripts did during one call: ordered effects and changed objects."""
+    """What scripts did during one call: ordered effects and changed objects.
+
+    After a Function node's call, ``continues`` tells whether its script may have left promise jobs
+    (then the frame's end runs them, ``run_pending``); ``late`` holds what a script that cannot have
+    any reports at the frame's end instead (its throw).
+    """
 
     effects: list[list[Any]]
     models: dict[str, dict[str, Any]]
+    continues: bool = True
+    late: list[list[Any]] = field(default_factory=list)
 
 
 class _DeadlinePassed(Exception):
@@ -146,6 +159,7 @@ class JsEngine:
         self._handles: dict[tuple[str, str], str] = {}
         self._sources: dict[str, Step] = {}  # handle → the prelude call that compiles it
         self._uses_noodl: set[str] = set()
+        self._sync: set[str] = set()  # Function scripts compiled as plain functions
         self._checkers = threading.local()
 
     # ---- the run's context -------------------------------------------------------------------------
@@ -299,7 +313,10 @@ class JsEngine:
 
     # ---- function nodes ----------------------------------------------------------------------------
     def compile_function(self, script: str) -> str:
-        handle = self._register(("fn", script), "f", "compileFunction", script)
+        sync = not _MAY_CONTINUE.search(script)
+        handle = self._register(("fn", script), "f", "compileFunction", script, sync)
+        if sync:
+            self._sync.add(handle)
         if "Noodl" in script:  # only then can the script reach objects it was not given
             self._uses_noodl.add(handle)
         return handle
@@ -323,7 +340,7 @@ class JsEngine:
             steps=self._compiling(run, handle, steps),
         )
         # Only the synchronous part: continuations after an await run at the frame's end (run_pending).
-        return self._effects(effects, run)
+        return self._effects(effects, run, continues=handle not in self._sync)
 
     def compile_script(self, script: str, params: tuple[str, ...]) -> str:
         """A plain (non-async) function of ``params`` with ``script`` as its body."""
@@ -402,13 +419,13 @@ class JsEngine:
         return self._effects(self._call(run, "", job=job), run)
 
     @staticmethod
-    def _effects(text: str, run: RunContext) -> Effects:
+    def _effects(text: str, run: RunContext, continues: bool = True) -> Effects:
         raw = json.loads(text)
         models = {
             model_id: {key: _revive(value, run) for key, value in data.items()}
             for model_id, data in raw["models"].items()
         }
-        return Effects(effects=raw["effects"], models=models)
+        return Effects(raw["effects"], models, continues, raw.get("late") or [])
 
     def release_run(self, run: RunContext) -> None:
         """The run has ended: its context is dropped (on its worker, after any job still in it)."""
