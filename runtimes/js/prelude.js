@@ -91,10 +91,10 @@ globalThis.__noodl = (function () {
 
   // ---- reuse of a context by later runs -------------------------------------------------------------
   // Every run has a context no other run uses at the same time. A context goes on to a later run only
-  // when the run before cannot have left anything in it: its built-ins are frozen (lockdown(true)),
-  // and after the run the global object holds exactly what it held before (isClean). A run may still
-  // add globals (declared or not) for itself; its context is then dropped instead of reused. Runs of
-  // an export whose scripts look like they change built-ins get unfrozen contexts, never reused.
+  // when the run before cannot have left anything in it: its built-ins and global bindings are frozen
+  // (lockdown(true)), and after the run the global object has no property more (isClean). A run may
+  // still add globals (declared or not) for itself; its context is then dropped instead of reused.
+  // Runs of an export whose scripts look like they change built-ins get unfrozen contexts, used once.
   var globalBaseline = null;
 
   // Properties that ordinary code overrides by assignment on its own objects (`this.name = ...` in
@@ -146,8 +146,16 @@ globalThis.__noodl = (function () {
 
   function lockdown(freeze) {
     delete globalThis.__noodl;
-    if (freeze) freezeBuiltins();
-    globalBaseline = describeGlobals();
+    if (!freeze) return;
+    freezeBuiltins();
+    // The global bindings there are stay as they are (a run may still add its own globals), so a
+    // reused context is clean when nothing was added: checking that is cheap (isClean).
+    Reflect.ownKeys(globalThis).forEach(function (key) {
+      var d = Object.getOwnPropertyDescriptor(globalThis, key);
+      if ("value" in d) Object.defineProperty(globalThis, key, { writable: false, configurable: false });
+      else Object.defineProperty(globalThis, key, { configurable: false });
+    });
+    globalBaseline = [Reflect.ownKeys(globalThis).length, Object.getPrototypeOf(globalThis)];
   }
 
   function freezeBuiltins() {
@@ -176,24 +184,11 @@ globalThis.__noodl = (function () {
     seen.forEach(function (object) { Object.freeze(object); });
   }
 
-  function describeGlobals() {
-    var described = [Object.getPrototypeOf(globalThis), Object.isExtensible(globalThis)];
-    Reflect.ownKeys(globalThis).forEach(function (key) {
-      var d = Object.getOwnPropertyDescriptor(globalThis, key);
-      described.push(key, d.value, d.get, d.set, d.writable, d.enumerable, d.configurable);
-    });
-    return described;
-  }
-
-  // Whether the context is as lockdown left it: no run state, the same global properties.
+  // Whether the context is as lockdown left it: no run state, no global added, nothing reshaped.
   function isClean() {
     if (globalBaseline === null || Object.keys(runs).length !== 0) return false;
-    var now = describeGlobals();
-    if (now.length !== globalBaseline.length) return false;
-    for (var i = 0; i < now.length; i++) {
-      if (!Object.is(now[i], globalBaseline[i])) return false;
-    }
-    return true;
+    return Reflect.ownKeys(globalThis).length === globalBaseline[0] &&
+      Object.getPrototypeOf(globalThis) === globalBaseline[1] && Object.isExtensible(globalThis);
   }
 
   function frozenFunction(fn) {

@@ -68,9 +68,11 @@ _BUILTIN = (
 )
 # Source text that may change a built-in: prototypes, property definitions, assignments to or
 # deletions of a built-in's members, Object.assign onto a built-in.
+_ASSIGN = r"\s*(?:[-+*/%&|^]|\*\*|<<|>>>?|\?\?|&&|\|\|)?=(?![=>])"
 _CHANGES_BUILTINS = re.compile(
     r"[Pp]rototype|__proto__|defineProperty"
-    rf"|\b(?:globalThis\s*\.\s*)?{_BUILTIN}\s*(?:\.\s*[\w$]+|\[[^\]]*\])\s*(?:[-+*/%&|^]|\*\*|<<|>>>?|\?\?|&&|\|\|)?=(?!=)"
+    rf"|\b(?:globalThis\s*\.\s*)?{_BUILTIN}{_ASSIGN}"
+    rf"|\b(?:globalThis\s*\.\s*)?{_BUILTIN}\s*(?:\.\s*[\w$]+|\[[^\]]*\]){_ASSIGN}"
     rf"|\bdelete\s+(?:globalThis\s*\.\s*)?{_BUILTIN}\s*[.\[]"
     rf"|\bObject\s*\.\s*assign\s*\(\s*(?:globalThis\s*\.\s*)?{_BUILTIN}\b"
 )
@@ -96,11 +98,12 @@ def _stretch_from_env() -> float:
 
 
 def stretch_message(seconds: float) -> str:
-    """Why a script that could not be moved off the event loop was stopped, and what to do instead."""
+    """Why a script was stopped on the event loop, and where CPU-heavy code runs instead."""
+    ms = round(seconds * 1000)
     return (
-        f"{TIME_LIMIT_MESSAGE}: it ran for more than {round(seconds * 1000)} ms where it could not "
-        "leave the server's event loop; run CPU-heavy code in a Function node (its scripts run in a "
-        f"worker thread) or raise {STRETCH_ENV}"
+        f"{TIME_LIMIT_MESSAGE}: it held the server's event loop for more than {ms} ms. CPU-heavy scripts "
+        "run in a worker thread, up to the full time limit; this function's next runs do "
+        f"({STRETCH_ENV} sets the {ms} ms)"
     )
 
 
@@ -121,6 +124,9 @@ class JsRunState:
 
     js: RunJs | None = None  # the run's own context, made on first use
     opened: bool = False  # openRun has run in ``js``
+    inline: bool = False  # ``js`` lives on the loop thread (the function's scripts have been quick)
+    user_code_ran: bool = False  # a script of the run has run in ``js``
+    longest: float = 0.0  # the longest call of the run so far, in seconds
     spent_seconds: float = 0.0
     synced_models: set[str] = field(default_factory=set)
 
@@ -144,6 +150,40 @@ class _DeadlinePassed(Exception):
     """Pending promise jobs ran past the call's time limit."""
 
 
+class _MovedToWorker(Exception):
+    """A run's first script call outran the stretch on the loop thread; it is made again in a worker."""
+
+
+# A function's runs call scripts on the loop thread (no round trip to a worker) once this many runs in
+# a row had no call longer than QUICK_CALL_SECONDS, a tenth of the default stretch.
+QUICK_RUNS_BEFORE_INLINE = 20
+QUICK_CALL_SECONDS = 0.005
+_USER_CODE = frozenset(
+    {
+        "callExpression",
+        "callExpressionDirect",
+        "evalArrayLiteral",
+        "queryFilter",
+        "runFunction",
+        "runScript",
+        "",
+    }
+)
+
+
+def _replaying(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Make ``method`` again, once, after its run moved from the loop thread to a worker."""
+
+    @functools.wraps(method)
+    def replayed(self: JsEngine, run: RunContext, *args: Any) -> Any:
+        try:
+            return method(self, run, *args)
+        except _MovedToWorker:
+            return method(self, run, *args)
+
+    return replayed
+
+
 Step = tuple[str, tuple[Any, ...]]
 
 
@@ -161,6 +201,9 @@ class JsEngine:
         self._uses_noodl: set[str] = set()
         self._sync: set[str] = set()  # Function scripts compiled as plain functions
         self._checkers = threading.local()
+        # Per function (its runtime's services and its name): quick runs in a row, or None once its
+        # runs call scripts on the loop thread.
+        self._quick_runs: dict[tuple[int, str], int | None] = {}
 
     # ---- the run's context -------------------------------------------------------------------------
     def _state(self, run: RunContext) -> JsRunState:
@@ -169,8 +212,13 @@ class JsEngine:
             state = run.js_state = JsRunState()
         if state.js is None:
             shape = self._unlocked if run.services.js_changes_builtins else self._locked
-            state.js = self._threads.context_for_new_run(shape)
+            state.inline = shape.locked and self._quick_runs.get(_function_key(run), 0) is None
+            if state.inline:
+                state.js = self._threads.context_here(shape)
+            else:
+                state.js = self._threads.context_for_new_run(shape)
             state.opened = False
+            state.user_code_ran = False
             state.synced_models.clear()
         return state
 
@@ -189,6 +237,12 @@ class JsEngine:
         limit = min(self.limits.call_seconds, self.limits.run_seconds - state.spent_seconds)
         if limit <= 0:
             raise ScriptLimitError(TIME_LIMIT_MESSAGE)  # the run's script budget is spent
+        stretched = state.inline and self.limits.stretch_seconds < limit
+        if stretched:
+            limit = self.limits.stretch_seconds  # on the loop thread: never longer than the stretch
+        replayable = not state.user_code_ran
+        if job is not None or name in _USER_CODE:
+            state.user_code_ran = True
         prepared = [(step_name, tuple(map(_binding_safe, step_args))) for step_name, step_args in steps or ()]
         call_args = tuple(map(_binding_safe, args))
         if job is None:
@@ -198,6 +252,7 @@ class JsEngine:
             future = js.worker.submit(lambda: work(js, limit))
         self._wait(run, state, js, future)
         state.spent_seconds += js.elapsed
+        state.longest = max(state.longest, js.elapsed)
         try:
             return future.result()
         except quickjs.JSException as error:
@@ -206,12 +261,26 @@ class JsEngine:
                 self._drop(run, state)  # a context that ran out of memory is not used again
                 raise ScriptLimitError(MEMORY_LIMIT_MESSAGE) from None
             if "interrupted" in message:
+                if stretched:
+                    self._outran_stretch(run, state, replayable)
                 raise ScriptLimitError(TIME_LIMIT_MESSAGE) from None
             raise ScriptError(_first_line(message)) from None
         except _DeadlinePassed:
+            if stretched:
+                self._outran_stretch(run, state, replayable)
             raise ScriptLimitError(TIME_LIMIT_MESSAGE) from None
         except UnicodeDecodeError:  # the binding cannot return a string holding a lone surrogate
             raise ScriptError("a script produced text with an unpaired surrogate") from None
+
+    def _outran_stretch(self, run: RunContext, state: JsRunState, replayable: bool) -> None:
+        """A call on the loop thread outran the stretch: the function's runs go back to workers. The
+        run goes on in a worker when no script of it had run yet (the call is then made again from a
+        fresh start); otherwise it fails, saying so."""
+        self._quick_runs[_function_key(run)] = 0
+        self._drop(run, state)
+        if replayable:
+            raise _MovedToWorker()
+        raise ScriptLimitError(stretch_message(self.limits.stretch_seconds))
 
     def _wait(self, run: RunContext, state: JsRunState, js: RunJs, future: Future[Any]) -> None:
         """Wait on the loop thread while the run's work has held it under the stretch; else pause."""
@@ -286,6 +355,7 @@ class JsEngine:
             ("expr:" + ",".join(params), body), "e", "compileExpression", json.dumps(list(params)), body
         )
 
+    @_replaying
     def call_expression(self, run: RunContext, handle: str, args: list[Any]) -> Any:
         steps = self._compiling(run, handle, [])
         if _all_direct(args):
@@ -295,6 +365,7 @@ class JsEngine:
             return result[1:] if result[0] == "s" else decode_value(result[1:], None)
         return decode_value(self._call(run, "callExpression", handle, encode_value(args), steps=steps), None)
 
+    @_replaying
     def eval_array_literal(self, run: RunContext, source: str) -> Any:
         """A string arriving at an array input is evaluated as JavaScript in the run's own context
         (as the real runner does); failures give ``[]``."""
@@ -303,6 +374,7 @@ class JsEngine:
         except ScriptError:
             return []
 
+    @_replaying
     def query_filter(
         self, run: RunContext, code: str, inputs: dict[str, Any], collection: str, metadata: Any
     ) -> dict[str, Any]:
@@ -321,6 +393,7 @@ class JsEngine:
             self._uses_noodl.add(handle)
         return handle
 
+    @_replaying
     def run_function(
         self, run: RunContext, handle: str, node_key: str, inputs: dict[str, Any], signals: list[str]
     ) -> Effects:
@@ -348,6 +421,7 @@ class JsEngine:
             ("script:" + ",".join(params), script), "s", "compileScript", json.dumps(list(params)), script
         )
 
+    @_replaying
     def run_script(
         self, run: RunContext, handle: str, node_key: str, inputs: dict[str, Any], payload: Any
     ) -> tuple[Any, Effects]:
@@ -365,6 +439,7 @@ class JsEngine:
         )
         return decode_value(after, run), self._drain(run)
 
+    @_replaying
     def settle_host_call(self, run: RunContext, call_id: int, ok: bool, value: Any) -> Effects:
         steps = self._open(run)
         payload = encode_value(value) if ok else str(value)
@@ -428,11 +503,29 @@ class JsEngine:
         return Effects(raw["effects"], models, continues, raw.get("late") or [])
 
     def release_run(self, run: RunContext) -> None:
-        """The run has ended: its context is dropped (on its worker, after any job still in it)."""
+        """The run has ended: its context is retired (on its worker, after any job still in it)."""
         state: JsRunState | None = run.js_state
         if state is not None:
+            if state.js is not None and not state.inline:
+                self._note_run(run, state)
             self._drop(run, state, reusable=True)
         run.js_state = None
+
+    def _note_run(self, run: RunContext, state: JsRunState) -> None:
+        key = _function_key(run)
+        quick = self._quick_runs.get(key, 0)
+        if quick is None:
+            return
+        if state.longest >= QUICK_CALL_SECONDS or run.services.js_changes_builtins:
+            self._quick_runs[key] = 0
+        elif quick + 1 >= QUICK_RUNS_BEFORE_INLINE:
+            self._quick_runs[key] = None
+        else:
+            self._quick_runs[key] = quick + 1
+
+
+def _function_key(run: RunContext) -> tuple[int, str]:
+    return id(run.services), run.function
 
 
 def _done_within(future: Future[Any], seconds: float) -> bool:

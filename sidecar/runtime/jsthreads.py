@@ -84,7 +84,7 @@ class RunJs:
 
     __slots__ = ("api", "compiled", "context", "elapsed", "retired", "shape", "worker")
 
-    def __init__(self, worker: JsWorker, shape: ContextShape, ready: Ready | None) -> None:
+    def __init__(self, worker: JsWorker | LoopHost, shape: ContextShape, ready: Ready | None) -> None:
         self.worker = worker
         self.shape = shape
         self.context: Any = None
@@ -214,6 +214,39 @@ class JsWorker:
         return False
 
 
+class LoopHost:
+    """Contexts made and used on the calling thread (the event loop's): jobs run at once, inline.
+
+    For runs of functions whose scripts have always been quick: no round trip to a worker, but a
+    script may hold the loop, so calls here run under the engine's stretch limit (see jsengine).
+    """
+
+    def __init__(self, prelude: str) -> None:
+        self.prelude = prelude
+        self._ready: dict[ContextShape, deque[Ready]] = {}
+        self.pending = 0
+
+    def submit(self, job: Callable[[], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(job())
+        except BaseException as error:  # handed to the run, as a worker's job would
+            future.set_exception(error)
+        return future
+
+    def want(self, shape: ContextShape) -> None:
+        self._ready.setdefault(shape, deque())
+
+    def take_ready(self, shape: ContextShape) -> Ready | None:
+        ready = self._ready.get(shape)
+        return ready.pop() if ready else None
+
+    def keep(self, shape: ContextShape, ready: Ready) -> None:
+        contexts = self._ready.setdefault(shape, deque())
+        if len(contexts) < KEPT_CONTEXTS:
+            contexts.append(ready)
+
+
 class JsThreads:
     """The process's JavaScript workers (one per core unless configured); started on first use."""
 
@@ -221,6 +254,7 @@ class JsThreads:
         self._count = count or _configured_threads()
         self._workers: list[JsWorker] = []
         self._lock = threading.Lock()
+        self._hosts = threading.local()
 
     def context_for_new_run(self, shape: ContextShape) -> RunJs:
         """A context for a new run, on the worker with the fewest jobs waiting (a ready one if it has
@@ -229,6 +263,14 @@ class JsThreads:
         best = min(workers, key=lambda worker: worker.pending)
         best.want(shape)
         return RunJs(best, shape, best.take_ready(shape))
+
+    def context_here(self, shape: ContextShape) -> RunJs:
+        """A context for a new run on the calling thread (see :class:`LoopHost`)."""
+        host: LoopHost | None = getattr(self._hosts, "host", None)
+        if host is None:
+            host = self._hosts.host = LoopHost(PRELUDE_PATH.read_text(encoding="utf-8"))
+        host.want(shape)
+        return RunJs(host, shape, host.take_ready(shape))
 
     def _start(self) -> list[JsWorker]:
         with self._lock:
