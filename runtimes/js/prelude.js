@@ -103,9 +103,7 @@ globalThis.__noodl = (function () {
   var OVERRIDABLE = [
     [Object.prototype, ["constructor", "hasOwnProperty", "isPrototypeOf", "propertyIsEnumerable",
       "toLocaleString", "toString", "valueOf"]],
-    [Function.prototype, ["constructor", "toString", "apply", "call", "bind"]],
-    [Array.prototype, ["constructor", "toString", "push", "join"]],
-    [Promise.prototype, ["constructor", "then", "catch", "finally"]],
+    [Function.prototype, ["toString"]],
     [Error.prototype, ["constructor", "message", "name", "toString"]],
   ];
   [EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError].forEach(function (E) {
