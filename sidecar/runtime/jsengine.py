@@ -158,6 +158,8 @@ class _MovedToWorker(Exception):
 # a row had no call longer than QUICK_CALL_SECONDS, a tenth of the default stretch.
 QUICK_RUNS_BEFORE_INLINE = 20
 QUICK_CALL_SECONDS = 0.005
+# How long a run's work waits on the loop thread for a worker's answer before it pauses instead.
+PAUSE_AFTER_SECONDS = 0.002
 _USER_CODE = frozenset(
     {
         "callExpression",
@@ -283,10 +285,15 @@ class JsEngine:
         raise ScriptLimitError(stretch_message(self.limits.stretch_seconds))
 
     def _wait(self, run: RunContext, state: JsRunState, js: RunJs, future: Future[Any]) -> None:
-        """Wait on the loop thread while the run's work has held it under the stretch; else pause."""
+        """Wait on the loop thread for a quick answer; else pause the run's work until the script ends.
+
+        The wait is short (PAUSE_AFTER_SECONDS) rather than the whole stretch: many runs waiting in
+        turn would otherwise hold the loop for a stretch each.
+        """
         strand = run.strand
         if strand.inside():
-            if not _done_within(future, self.limits.stretch_seconds - strand.elapsed()):
+            wait = min(PAUSE_AFTER_SECONDS, self.limits.stretch_seconds - strand.elapsed())
+            if not _done_within(future, wait):
                 strand.pause_until(future)
             return
         if not _done_within(future, self.limits.stretch_seconds):
