@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import quickjs  # type: ignore[import-untyped]
 
 from sidecar.errors import ScriptError, ScriptLimitError
-from sidecar.runtime.jsthreads import JS_THREADS, PRELUDE_PATH, ContextShape, JsThreads, RunJs
+from sidecar.runtime.jsthreads import JS_THREADS, PRELUDE_PATH, ContextShape, JsThreads, RunJs, new_context
 from sidecar.runtime.objects import Model
 from sidecar.runtime.values import UNDEFINED
 
@@ -312,22 +312,20 @@ class JsEngine:
             js.worker.submit(functools.partial(js.retire, run.run_id, reusable))
 
     def _check(self, name: str, *args: Any) -> None:
-        """Compile a script in this thread's syntax checker, where no run's data goes."""
-        checker = getattr(self._checkers, "context", None)
+        """Compile a script in this thread's syntax checker, a context no run's data goes into.
+
+        QuickJS's Function constructor runs code that closes the function body early, so a source
+        (which may come from a request, at an Expression's input) can run code here: the checker's
+        built-ins are frozen like a reused run context's, and such code stops at the stretch.
+        """
+        checker: tuple[Any, dict[str, Any]] | None = getattr(self._checkers, "context", None)
         if checker is None:
-            ctx = quickjs.Context()
-            ctx.set_memory_limit(self.limits.memory_bytes)
-            ctx.set_max_stack_size(self.limits.stack_bytes)
-            ctx.eval(PRELUDE_PATH.read_text(encoding="utf-8"))
-            checker = self._checkers.context = (ctx, {})
+            shape = ContextShape(self.limits.memory_bytes, self.limits.stack_bytes, locked=True)
+            checker = self._checkers.context = new_context(shape, PRELUDE_PATH.read_text(encoding="utf-8"))
         ctx, api = checker
-        assert isinstance(api, dict)
-        function = api.get(name) or api.setdefault(name, ctx.eval(f"__noodl.{name}"))
-        # QuickJS's Function constructor runs code that closes the function early: the checker only
-        # ever holds sources from the export, and such code stops at the stretch limit.
         ctx.set_time_limit(self.limits.stretch_seconds)
         try:
-            function("check", *map(_binding_safe, args))
+            api[name]("check", *map(_binding_safe, args))
         except quickjs.JSException as error:
             message = str(error)
             if "out of memory" in message or "interrupted" in message:

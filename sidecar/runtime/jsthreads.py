@@ -99,7 +99,7 @@ class RunJs:
     def ensure(self) -> None:
         """On the worker: make the context if the run got none ready."""
         if self.context is None:
-            self.context, self.api = _new_context(self.shape, self.worker.prelude)
+            self.context, self.api = new_context(self.shape, self.worker.prelude)
 
     def retire(self, run_id: str, reusable: bool) -> None:
         """On the worker, after the run: keep the context for a later run if nothing of this run can
@@ -120,7 +120,7 @@ class RunJs:
             return
 
 
-def _new_context(shape: ContextShape, prelude: str) -> tuple[Any, dict[str, Any]]:
+def new_context(shape: ContextShape, prelude: str) -> tuple[Any, dict[str, Any]]:
     ctx = quickjs.Context()
     ctx.set_memory_limit(shape.memory_bytes)
     ctx.set_max_stack_size(shape.stack_bytes)
@@ -211,7 +211,7 @@ class JsWorker:
         for shape in tuple(self._wanted):
             ready = self._ready[shape]
             if len(ready) < WARM_CONTEXTS:
-                ready.appendleft((*_new_context(shape, self.prelude), set()))
+                ready.appendleft((*new_context(shape, self.prelude), set()))
                 return True
         return False
 
