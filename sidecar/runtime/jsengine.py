@@ -213,6 +213,8 @@ class JsEngine:
         if state is None:
             state = run.js_state = JsRunState()
         if state.js is None:
+            if run.settled:  # torn down: a context taken now would never be retired
+                raise ScriptError("the run has ended")
             shape = self._unlocked if run.services.js_changes_builtins else self._locked
             state.inline = shape.locked and self._quick_runs.get(_function_key(run), 0) is None
             if state.inline:
