@@ -250,15 +250,17 @@ class JsEngine:
         prepared = [(step_name, tuple(map(_binding_safe, step_args))) for step_name, step_args in steps or ()]
         call_args = tuple(map(_binding_safe, args))
         if job is None:
-            future = js.worker.submit(lambda: _run_steps(js, limit, prepared, name, call_args))
+            work: Callable[[], Any] = lambda: _run_steps(js, limit, prepared, name, call_args)  # noqa: E731
         else:
-            work = job
-            future = js.worker.submit(lambda: work(js, limit))
-        self._wait(run, state, js, future)
-        state.spent_seconds += js.elapsed
-        state.longest = max(state.longest, js.elapsed)
+            given = job
+            work = lambda: given(js, limit)  # noqa: E731
+        outcome = work
+        if not state.inline:
+            future = js.worker.submit(work)
+            self._wait(run, state, js, future)
+            outcome = future.result
         try:
-            return future.result()
+            return outcome()  # an inline context runs the job here, on the loop thread
         except quickjs.JSException as error:
             message = str(error)
             if "out of memory" in message:
@@ -275,6 +277,9 @@ class JsEngine:
             raise ScriptLimitError(TIME_LIMIT_MESSAGE) from None
         except UnicodeDecodeError:  # the binding cannot return a string holding a lone surrogate
             raise ScriptError("a script produced text with an unpaired surrogate") from None
+        finally:
+            state.spent_seconds += js.elapsed
+            state.longest = max(state.longest, js.elapsed)
 
     def _outran_stretch(self, run: RunContext, state: JsRunState, replayable: bool) -> None:
         """A call on the loop thread outran the stretch: the function's runs go back to workers. The
