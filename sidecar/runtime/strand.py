@@ -23,7 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from greenlet import getcurrent  # type: ignore[import-untyped]
+from greenlet import GreenletExit, getcurrent  # type: ignore[import-untyped]
 from greenlet import greenlet as Greenlet
 
 _DONE = object()
@@ -44,6 +44,8 @@ def _strand_main(strand: Strand, callback: Callable[..., None], args: tuple[Any,
         try:
             callback(*args)
             report: object = _DONE
+        except GreenletExit:  # the greenlet is being collected (its run was abandoned): let it end
+            raise
         except BaseException as error:  # handed to whoever switched in, as a plain call would raise
             report = _Failed(error)
         del callback, args
