@@ -448,8 +448,10 @@ globalThis.__noodl = (function () {
       };
     },
     closeRun: function (id) {
+      // Whether the context may go on to a later run (see isClean).
       delete runs[id];
       if (Object.keys(runs).length === 0) anyModelProxy = false;
+      return isClean();
     },
     syncModels: function (id, modelsJson) {
       var run = runs[id];

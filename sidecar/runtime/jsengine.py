@@ -316,7 +316,10 @@ class JsEngine:
         state.opened = False
         if js is not None and not js.retired:
             js.retired = True
-            js.worker.submit(functools.partial(js.retire, run.run_id, reusable))
+            if state.inline:
+                js.retire(run.run_id, reusable)  # its context lives on this thread
+            else:
+                js.worker.submit(functools.partial(js.retire, run.run_id, reusable))
 
     def _check(self, name: str, *args: Any) -> None:
         """Compile a script in this thread's syntax checker, a context no run's data goes into.

@@ -36,7 +36,6 @@ PRELUDE_PATH = (
 API_NAMES = (
     "openRun",
     "closeRun",
-    "isClean",
     "syncModels",
     "compileExpression",
     "callExpression",
@@ -109,12 +108,11 @@ class RunJs:
             return
         try:
             context.set_time_limit(CLEANUP_SECONDS)
-            api["closeRun"](run_id)
             deadline = time.perf_counter() + CLEANUP_SECONDS
             while context.execute_pending_job():  # the run's leftover continuations, if any
                 if time.perf_counter() > deadline:
                     return
-            if api["isClean"]() is True:
+            if api["closeRun"](run_id) is True:  # closed, and the context is clean
                 self.worker.keep(self.shape, (context, api, self.compiled))
         except quickjs.JSException:
             return
