@@ -134,9 +134,37 @@ class WorkflowUpdate(WireModel):
     workflow: JsonObject = Field(description="The runtime export of one cloud function bundle.")
 
 
+class DeployProblem(WireModel):
+    """Why a deploy was refused, where: the editor highlights ``nodeId`` in ``componentName``."""
+
+    node_id: str | None = Field(description="The canvas node at fault; null for the component as a whole.")
+    component_name: str | None
+    problem: str
+
+
+class WorkflowVersion(WireModel):
+    """A kept deploy of one bundle (the backend keeps its last 10)."""
+
+    version: int = Field(description="Counts up per backend.")
+    workflow: str
+    deployed_at: int = Field(description="Epoch milliseconds.")
+    hash: str = Field(description="SHA-256 (hex) of the export as canonical JSON.")
+    functions: list[str]
+    rollback_of: int | None = Field(default=None, description="The version this deploy rolled back to.")
+    active: bool = Field(default=False, description="The content the bundle runs now.")
+
+
 class WorkflowUpdated(WireModel):
     success: bool
     error: str | None = None
+    problems: list[DeployProblem] = Field(
+        default_factory=list, description="When refused: every problem found, with its node."
+    )
+    version: WorkflowVersion | None = Field(default=None, description="When deployed: the version it is.")
+
+
+class WorkflowVersions(WireModel):
+    versions: list[WorkflowVersion] = Field(description="Newest first.")
 
 
 class WorkflowsReloaded(WireModel):
@@ -223,6 +251,11 @@ class DeleteRecordParams(PositionalParams):
 
 class UpdateWorkflowParams(PositionalParams):
     update: WorkflowUpdate
+
+
+class RollbackWorkflowParams(PositionalParams):
+    backend_id: str
+    version: int
 
 
 class CollectionParams(PositionalParams):

@@ -95,7 +95,7 @@ METHODS: tuple[MethodSpec, ...] = (
         "backend:update-workflow",
         b.UpdateWorkflowParams,
         b.WorkflowUpdated,
-        "Hot-deploy one bundle: validated before it replaces the running one.",
+        "Hot-deploy one bundle: checked before it replaces the running one; a refusal lists its problems.",
     ),
     MethodSpec(
         "function:run",
@@ -104,6 +104,18 @@ METHODS: tuple[MethodSpec, ...] = (
         "Run a cloud function of a running backend, as POST /functions/:name would.",
     ),
     MethodSpec("backend:reload-workflows", b.BackendIdParams, b.WorkflowsReloaded, "Reload every bundle."),
+    MethodSpec(
+        "backend:workflow-versions",
+        b.BackendIdParams,
+        b.WorkflowVersions,
+        "The kept deploys of the backend's bundles, newest first, with time and content hash.",
+    ),
+    MethodSpec(
+        "backend:rollback-workflow",
+        b.RollbackWorkflowParams,
+        b.WorkflowUpdated,
+        "Deploy a kept version again (checked like any deploy); an unknown version is an error.",
+    ),
     MethodSpec("backend:workflow-status", b.BackendIdParams, b.WorkflowStatus, "Loaded functions."),
     MethodSpec(
         "backend:listTriggers",

@@ -1,4 +1,4 @@
-"""Lifecycle methods and control notifications (LSP-style; see shared/spec/ipc-stdio.md §3)."""
+"""Lifecycle methods and control notifications (LSP-style; see docs/protocol.md, "Lifecycle")."""
 
 from __future__ import annotations
 

@@ -3,6 +3,9 @@
 ``stdio`` is what the editor spawns: the protocol owns stdin/stdout, logs go to
 stderr. Its descriptors are claimed before anything else is imported, and heavy
 modules load after that, so start-up stays short (ipc-stdio.md §10.4).
+
+Every other command keeps stdout for its one product and sends logs to stderr:
+``run`` its JSON answer line, ``serve`` its READY line, ``doctor`` its report.
 """
 
 from __future__ import annotations
@@ -48,7 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("stdio", help="speak msgpack-RPC on stdin/stdout (what the editor spawns)")
     commands.add_parser(
-        "run", help="run one cloud function of an export and print its response", add_help=False
+        "run",
+        help="run one cloud function of an export and print its answer as one JSON line",
+        add_help=False,
     )
     serve = commands.add_parser(
         "serve", help="serve one backend over HTTP (the editor supervisor's contract)"
@@ -62,11 +67,24 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--parent-pid", type=int, default=None, help="drain and exit when this process dies")
     serve.add_argument("--ephemeral", action="store_true", help="keep data in memory only")
     serve.add_argument(
+        "--project-dir",
+        type=Path,
+        default=None,
+        help="the editor project this backend serves: its nodegx.security.json seeds security.json",
+    )
+    serve.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error", "critical"]
     )
-    doctor = commands.add_parser("doctor", help="check that persistence opens, without binding a port")
+    doctor = commands.add_parser(
+        "doctor",
+        help="check that persistence opens, without binding a port; prints one JSON report",
+        description="Exit status 0 when persistence opens, 1 when it does not (the report says why).",
+    )
     doctor.add_argument("--data-dir", type=Path, required=True)
     doctor.add_argument("--ephemeral", action="store_true")
+    doctor.add_argument(
+        "--log-level", default="warning", choices=["debug", "info", "warning", "error", "critical"]
+    )
     return parser
 
 
@@ -75,8 +93,10 @@ def _serve(parsed: argparse.Namespace) -> int:
 
     from sidecar import logs
     from sidecar.errors import SidecarError
+    from sidecar.product_stream import claim_stdout
     from sidecar.serve_main import ServeConfig, serve
 
+    product = claim_stdout()
     logs.configure(parsed.log_level)
     data_dir: Path = parsed.data_dir.resolve()
     config = ServeConfig(
@@ -88,6 +108,8 @@ def _serve(parsed: argparse.Namespace) -> int:
         backend_name=parsed.backend_name or parsed.backend_id or data_dir.name,
         parent_pid=parsed.parent_pid,
         ephemeral=parsed.ephemeral,
+        ready_stream=product,
+        project_dir=parsed.project_dir.resolve() if parsed.project_dir is not None else None,
     )
     try:
         code = asyncio.run(serve(config))
@@ -98,17 +120,29 @@ def _serve(parsed: argparse.Namespace) -> int:
         )
         code = 1
     logs.flush()
-    return code
+    sys.stderr.flush()
+    # Leave at once, as `stdio` does: the backend is closed, and interpreter teardown (module
+    # finalizers, worker threads) would only stretch the supervisor's 3 s grace and the 2 s in which
+    # an orphaned backend must be gone.
+    os._exit(code)
 
 
 def _doctor(parsed: argparse.Namespace) -> int:
     import asyncio
     import json
 
+    from sidecar import logs
     from sidecar.backends.doctor import check_persistence
+    from sidecar.product_stream import claim_stdout
 
-    report = asyncio.run(check_persistence(parsed.data_dir.resolve(), ephemeral=parsed.ephemeral))
-    sys.stdout.write(json.dumps(report) + "\n")
+    product = claim_stdout()
+    logs.configure(parsed.log_level)
+    try:
+        report = asyncio.run(check_persistence(parsed.data_dir.resolve(), ephemeral=parsed.ephemeral))
+        product.write(json.dumps(report) + "\n")
+        product.flush()
+    finally:
+        logs.flush()
     return 0 if report["ok"] else 1
 
 

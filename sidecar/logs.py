@@ -3,7 +3,9 @@
 Lines go through a bounded queue to a writer thread: if the editor stops draining
 stderr, the pipe fills and only that thread blocks; once the queue is full, lines are
 dropped and counted rather than freezing the event loop (ipc-stdio.md §6.2, §8).
-Records can also be forwarded as ``$/log`` notifications when the editor asks.
+Records can also be forwarded as ``$/log`` notifications when the editor asks. Before either, well-known
+secret formats in any field (a URL with a password, a bearer token in an error) are replaced by
+``[REDACTED:<kind>]`` (``sidecar.secret_text``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import structlog
+
+from sidecar.secret_text import redact_secrets
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 _MAX_LINE = 4000  # a write below PIPE_BUF (4096) is atomic on a pipe
@@ -89,6 +93,37 @@ def _add_pid(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> 
     return event_dict
 
 
+def hide_secrets(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """The processor that replaces well-known secret formats in every field, nested ones included."""
+    for key, value in event_dict.items():
+        clean = _without_secrets(value, 0)
+        if clean is not value:
+            event_dict[key] = clean  # an existing key: the mapping does not change size while iterated
+    return event_dict
+
+
+_PLAIN = (int, float, bool, type(None))
+_MAX_DEPTH = 4
+
+
+def _without_secrets(value: Any, depth: int) -> Any:
+    """``value`` itself when it holds no secret; otherwise a copy (or its repr) with the secrets hidden."""
+    if isinstance(value, str):
+        return redact_secrets(value)
+    if isinstance(value, _PLAIN):
+        return value
+    if depth < _MAX_DEPTH and isinstance(value, dict):
+        items = {key: _without_secrets(item, depth + 1) for key, item in value.items()}
+        return value if all(items[key] is item for key, item in value.items()) else items
+    if depth < _MAX_DEPTH and isinstance(value, list | tuple):
+        listed = [_without_secrets(item, depth + 1) for item in value]
+        return value if all(new is old for new, old in zip(listed, value, strict=True)) else listed
+    # Anything else is rendered with repr (an exception, a URL object, exc_info): hide secrets in that.
+    text = repr(value)
+    clean = redact_secrets(text)
+    return value if clean is text else clean
+
+
 def _forward(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> Any:
     forward = _Settings.forward
     level = LEVELS.get(str(event_dict.get("level")), 20)
@@ -133,6 +168,7 @@ def configure(level: str = "info") -> None:
             _drop_below_level,
             *shared,
             structlog.processors.format_exc_info,
+            hide_secrets,
             _forward,
             _render,
         ],
@@ -141,7 +177,9 @@ def configure(level: str = "info") -> None:
     )
     handler = _StdlibHandler()
     handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(processors=[_forward, _render], foreign_pre_chain=shared)
+        structlog.stdlib.ProcessorFormatter(
+            processors=[hide_secrets, _forward, _render], foreign_pre_chain=shared
+        )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

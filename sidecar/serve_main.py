@@ -12,15 +12,18 @@ import asyncio
 import json
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import structlog
 
 from sidecar import process
 from sidecar.backends.backend import Backend, BackendSpec
+from sidecar.backends.project_dir import adopt_project
 from sidecar.backends.registry import ensure_admin_token
 from sidecar.errors import UnsafeBindError
+from sidecar.private_files import private_dir
 from sidecar.web.settings import is_loopback
 
 log = structlog.get_logger("sidecar.serve")
@@ -39,6 +42,9 @@ class ServeConfig:
     backend_name: str
     parent_pid: int | None
     ephemeral: bool
+    ready_stream: TextIO = field(default_factory=lambda: sys.stdout)
+    """Where the READY line goes: the real stdout, which the command keeps for that line alone."""
+    project_dir: Path | None = None
 
 
 def ready_line(port: int, ephemeral: bool, engine: str) -> str:
@@ -66,7 +72,8 @@ async def serve(config: ServeConfig) -> int:
     if not is_loopback(config.host) and not config.token:
         # A generated token nobody knows would leave the port open to the network in practice.
         raise UnsafeBindError(f"refusing to bind {config.host} without an admin token (pass --token)")
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(config.data_dir)
+    project = adopt_project(config.project_dir, config.data_dir)  # before the backend reads security.json
     spec = BackendSpec(
         data_dir=config.data_dir,
         backend_id=config.backend_id,
@@ -75,11 +82,13 @@ async def serve(config: ServeConfig) -> int:
         host=config.host,
         port=config.port,
         ephemeral=config.ephemeral,
+        project_dir=config.project_dir,
+        project_policy=project.policy.value,
     )
     backend = Backend(spec)
     await backend.start()  # raises with a clear message: persistence, bind, unsafe host
-    sys.stdout.write(ready_line(backend.port, config.ephemeral, backend.engine) + "\n")
-    sys.stdout.flush()
+    config.ready_stream.write(ready_line(backend.port, config.ephemeral, backend.engine) + "\n")
+    config.ready_stream.flush()
 
     reason = await stopping
     log.info("stopping", reason=reason)

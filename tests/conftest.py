@@ -7,12 +7,11 @@ from pathlib import Path
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DIR = PROJECT_ROOT.parent / "shared"
+# Recorded behaviour of the real CloudRunner and its node library (see fixtures/README.md).
+FIXTURES_DIR = PROJECT_ROOT / "tests" / "fixtures"
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    """The read-only ``../shared`` folder (specs, conformance cases); skips where it is absent."""
-    if not SHARED_DIR.is_dir():
-        pytest.skip("../shared is absent (standalone clone): contract files unavailable")
-    return SHARED_DIR
+def fixtures_dir() -> Path:
+    """``tests/fixtures``: recorded CloudRunner cases, exports and node-library metadata."""
+    return FIXTURES_DIR

@@ -108,6 +108,14 @@ export interface Deleted {
   id: string;
 }
 
+/** Why a deploy was refused, where: the editor highlights ``nodeId`` in ``componentName``. */
+export interface DeployProblem {
+  /** The canvas node at fault; null for the component as a whole. */
+  nodeId: string | null;
+  componentName: string | null;
+  problem: string;
+}
+
 /** Sent as `$/error` when a notification (which cannot be answered) fails. */
 export interface ErrorEvent {
   code: number;
@@ -337,6 +345,31 @@ export interface WorkflowUpdate {
 export interface WorkflowUpdated {
   success: boolean;
   error?: string | null;
+  /** When refused: every problem found, with its node. */
+  problems?: Array<DeployProblem>;
+  /** When deployed: the version it is. */
+  version?: WorkflowVersion | null;
+}
+
+/** A kept deploy of one bundle (the backend keeps its last 10). */
+export interface WorkflowVersion {
+  /** Counts up per backend. */
+  version: number;
+  workflow: string;
+  /** Epoch milliseconds. */
+  deployedAt: number;
+  /** SHA-256 (hex) of the export as canonical JSON. */
+  hash: string;
+  functions: Array<string>;
+  /** The version this deploy rolled back to. */
+  rollbackOf?: number | null;
+  /** The content the bundle runs now. */
+  active?: boolean;
+}
+
+export interface WorkflowVersions {
+  /** Newest first. */
+  versions: Array<WorkflowVersion>;
 }
 
 export interface WorkflowsReloaded {
@@ -394,12 +427,16 @@ export interface SidecarMethods {
   "backend:saveRecord": { params: [backendId: string, collection: string, objectId: string, data: Record<string, unknown>]; result: Record<string, unknown> };
   /** Delete a record. */
   "backend:deleteRecord": { params: [backendId: string, collection: string, objectId: string]; result: RecordDeleted };
-  /** Hot-deploy one bundle: validated before it replaces the running one. */
+  /** Hot-deploy one bundle: checked before it replaces the running one; a refusal lists its problems. */
   "backend:update-workflow": { params: [update: WorkflowUpdate]; result: WorkflowUpdated };
   /** Run a cloud function of a running backend, as POST /functions/:name would. */
   "function:run": { params: [backendId: string, name: string, request?: FunctionCall]; result: FunctionResult };
   /** Reload every bundle. */
   "backend:reload-workflows": { params: [backendId: string]; result: WorkflowsReloaded };
+  /** The kept deploys of the backend's bundles, newest first, with time and content hash. */
+  "backend:workflow-versions": { params: [backendId: string]; result: WorkflowVersions };
+  /** Deploy a kept version again (checked like any deploy); an unknown version is an error. */
+  "backend:rollback-workflow": { params: [backendId: string, version: number]; result: WorkflowUpdated };
   /** Loaded functions. */
   "backend:workflow-status": { params: [backendId: string]; result: WorkflowStatus };
   /** `{triggers: TriggerDef[] (with status), maxChangeDepth, suppressedCount}`. */

@@ -39,9 +39,7 @@ from sidecar.triggers.model import OverlapPolicy
 from sidecar.triggers.plan import MisfireConfig
 from sidecar.triggers.scheduler import ScheduledFire, Scheduler
 
-ECHO_EXPORT = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "cloudrunner" / "exports"
-)
+EXPORTS = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "cloudrunner" / "exports"
 BACKEND_ID = "backend_bench"
 CLIENTS = 20
 
@@ -102,7 +100,7 @@ async def _runtime_with_history(data_dir: Path) -> tuple[Any, Callable[[], Await
     from sidecar.history import ExecutionHistory, RunTrigger
     from sidecar.runtime import Runtime, make_request
 
-    export = json.loads((ECHO_EXPORT / "a_echo.export.json").read_text(encoding="utf-8"))
+    export = json.loads((EXPORTS / "a_echo.export.json").read_text(encoding="utf-8"))
     runtime = Runtime.from_export(export)
     history = await ExecutionHistory.open(data_dir, backend_id=BACKEND_ID, backend_name="Bench", bus=None)
 

@@ -67,15 +67,24 @@ def collection_decision(
 ) -> AccessDecision:
     """The store's class-level permission check for ``operation`` on ``collection``."""
     from sidecar.errors import OperationForbiddenError
-    from sidecar.store.clp import check
+    from sidecar.store.clp import READ_OPERATIONS, check, read_owner_fields
 
     if caller.is_master:
         return AccessDecision(True, "admin credential")
     try:
-        check(clp, operation, caller, collection)
+        owners = None
+        if operation in READ_OPERATIONS:
+            owners = read_owner_fields(clp, operation, caller, collection)
+        else:
+            check(clp, operation, caller, collection)
     except OperationForbiddenError:
         return AccessDecision(
             False, f"class-level permission {operation} of {collection} does not name the caller"
+        )
+    if owners is not None:
+        fields = ", ".join(owners)
+        return AccessDecision(
+            True, f"pointer permission of {collection}: only rows whose {fields} point at the caller"
         )
     rule = clp.get(operation)
     if rule is None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sidecar.backends.workflows import WorkflowSet
+from sidecar.backends.workflows import DeployProblem, WorkflowSet
 from sidecar.errors import FunctionNotFoundError, OperationForbiddenError, WorkflowsStartingError
 
 CLOUD_PREFIX = "/#__cloud__/"
@@ -60,6 +60,13 @@ class BundleRuntime:
     def function_names(self) -> list[str]:
         return self.runtime.export.function_names()
 
+    def deploy_problems(self) -> list[DeployProblem]:
+        """What would break this bundle's functions (checked before a deploy replaces anything)."""
+        from sidecar.runtime.deploy_check import check_export
+
+        services = self.runtime.services
+        return list(check_export(self.runtime.export, services.js, services.node_types))
+
 
 def make_workflow_set(data_dir: Path, store: Any) -> WorkflowSet:
     from sidecar.backends.records_port import StoreRecordsPort
@@ -79,7 +86,7 @@ def find_bundle(backend: Backend, name: str) -> BundleRuntime:
         raise WorkflowsStartingError()
     bundle = workflows.find(name)
     if not isinstance(bundle, BundleRuntime):
-        raise FunctionNotFoundError(f"Function '{name}' not found")
+        raise FunctionNotFoundError.for_function(name)
     return bundle
 
 
@@ -122,8 +129,6 @@ class FunctionHost:
 
     async def invoke(self, name: str, request: FunctionRequest) -> tuple[int, str]:
         """Contract §4.4: admin always, an API key by its scopes, then security.json, then the Request."""
-        from sidecar.runtime.context import Outcome
-
         bundle = find_bundle(self._backend, name)
         decision = self._backend.security.function_access(
             name, request.caller, lambda: allows_anonymous(bundle, name)
@@ -131,8 +136,4 @@ class FunctionHost:
         if not decision.allowed:
             raise OperationForbiddenError(f'Permission denied: function "{name}": {decision.reason}.')
         response = await run_bundle(self._backend, bundle, name, request.body, dict(request.headers))
-        if response.outcome is Outcome.REJECTED:
-            # The local backend answers a rejected run with 500 (contract §4.4.7); the cloud
-            # host's 400 stays for `noodl-sidecar run`, which imitates that host.
-            return 500, response.body
-        return response.status_code, response.body
+        return response.status_code, response.body  # the run's own answer (sidecar.runtime.answers)

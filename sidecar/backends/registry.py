@@ -5,10 +5,12 @@ Layout of a backend folder (noodl-backend-contract.md §2)::
     <id>/config.json     {id, name, createdAt, port, projectIds}   (the editor's metadata)
     <id>/schema.json     {tables: []}                              (git-trackable schema)
     <id>/secrets.json    {adminToken}                              (mode 0600)
-    <id>/data/           local.db lives here
+    <id>/data/           local.db lives here (mode 0600, as executions.sqlite)
     <id>/workflows/      <name>.workflow.json, one runtime export per cloud function
+    <id>/files/          uploaded files (mode 0600)
 
-Every write is atomic (temp file + rename), so a crash never leaves half a config.
+Every write is atomic (temp file + rename), so a crash never leaves half a config. The folders are
+owner-only (0700, ``sidecar.private_files``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import structlog
 
 from sidecar.errors import InvalidParamsError, RequestFailedError
 from sidecar.jsonfile import write_json_atomic
+from sidecar.private_files import private_dir
 
 log = structlog.get_logger("sidecar.backends")
 
@@ -160,7 +163,7 @@ class BackendRegistry:
     def create(self, name: str) -> BackendConfig:
         """Make the folder complete in a temporary place, then rename it into the registry."""
         clean_name = validate_name(name)
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)
         backend_id = new_backend_id()
         config = BackendConfig(
             id=backend_id,
@@ -169,10 +172,11 @@ class BackendRegistry:
             port=pick_port(c.port for c in self.list()),
         )
         staging = self.root / f".{backend_id}.creating"
-        staging.mkdir()
+        staging.mkdir(mode=0o700)
         try:
+            private_dir(staging)  # exactly 0700 whatever the umask, before anything is written in it
             for sub in ("data", "workflows", "files"):
-                (staging / sub).mkdir()
+                private_dir(staging / sub)
             write_json_atomic(staging / "config.json", config.to_json())
             write_json_atomic(staging / "schema.json", {"tables": []})
             write_json_atomic(staging / "secrets.json", {"adminToken": secrets.token_urlsafe(32)}, mode=0o600)

@@ -170,6 +170,48 @@ def _latest_by_id(rows: Iterable[Any]) -> list[Any]:
     return list(latest.values())
 
 
+_INSERT_EXECUTION = f"""INSERT INTO workflow_executions ({", ".join(_EXEC_COLUMNS)})
+    VALUES ({", ".join("?" for _ in _EXEC_COLUMNS)})"""
+_RECOVER_FINISHED = f"""{_INSERT_EXECUTION}
+    ON CONFLICT(id) DO UPDATE SET {_updates(_EXEC_COLUMNS)} WHERE workflow_executions.status = 'running'"""
+_RECOVER_STARTED = f"{_INSERT_EXECUTION} ON CONFLICT(id) DO NOTHING"
+
+
+def recover_journaled(connection: sqlite3.Connection, rows: Sequence[ExecutionRow]) -> int:
+    """At start-up, before :func:`mark_interrupted`: the journal's rows (see ``journal``) the file lacks
+    are stored now, with ``metadata.recovered = true`` (their steps may be missing). A finished row
+    replaces a ``running`` one and never a finished one; a ``running`` row is only added, and
+    :func:`mark_interrupted` then fails it. Returns how many rows were restored. One transaction."""
+    restored = 0
+    with transaction(connection):
+        for row in rows:
+            values = _storable_row(row._replace(metadata=_recovered_metadata(row.metadata)))
+            finished = row.status != "running"
+            cursor = connection.execute(_RECOVER_FINISHED if finished else _RECOVER_STARTED, values)
+            if cursor.rowcount <= 0:
+                continue  # the file had it already
+            restored += 1
+            if not finished:
+                continue
+            connection.execute(
+                "INSERT OR REPLACE INTO execution_search (rowid, body) "
+                "SELECT rowid, ? FROM workflow_executions WHERE id = ?",
+                (_storable_text(row.error_message or ""), row.id),
+            )
+    return restored
+
+
+def _recovered_metadata(metadata: str | None) -> str:
+    try:
+        parsed = json.loads(metadata) if metadata else {}
+    except ValueError:
+        parsed = {}
+    if not isinstance(parsed, dict):
+        parsed = {}
+    parsed["recovered"] = True
+    return to_json(parsed)
+
+
 def mark_interrupted(connection: sqlite3.Connection) -> int:
     """Rows left ``running`` by a crash become ``error`` with ``metadata.interrupted = true``."""
     at = now_ms()

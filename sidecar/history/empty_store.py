@@ -15,6 +15,9 @@ class EmptyHistoryStore:
     async def write(self, batch: WriteBatch) -> None:
         return None
 
+    async def recover_journaled(self, rows: list[ExecutionRow]) -> int:
+        return 0
+
     async def mark_interrupted(self) -> int:
         return 0
 

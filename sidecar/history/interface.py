@@ -18,6 +18,10 @@ class HistoryStore(Protocol):
         """Apply one batch in one transaction (latest row per id wins)."""
         ...
 
+    async def recover_journaled(self, rows: list[ExecutionRow]) -> int:
+        """At start-up: store the journal's runs the file lacks (``metadata.recovered``); returns how many."""
+        ...
+
     async def mark_interrupted(self) -> int:
         """At start-up: rows left ``running`` become failed, ``metadata.interrupted``; returns the count."""
         ...

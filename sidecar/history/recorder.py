@@ -10,6 +10,10 @@ step with the next ``run_index``. Not steps: the setup frame before the request,
 applies its parameters (recording it would mark nodes on branches that never ran as run), and updates
 that consumed no input and sent no output. A failure is always a step; one reported after the node's
 step ended (script errors arrive that way) turns that step into an error step with a new event.
+
+Summary-only runs: when the writer's backlog is at its limit as a run starts (``HistoryWriter.summary_only``),
+the run records its execution row alone, with ``metadata.summaryOnly = true``; its node updates are
+counted (``steps_not_recorded``), not recorded, and publish no step events.
 """
 
 from __future__ import annotations
@@ -143,6 +147,7 @@ class RunRecorder:
         self._scrubber = Scrubber()
         self._storable_as_is = self._scrubber.storable_as_is  # bound once: called for every step
         self._execution: ExecutionRow | None = None
+        self._execution_id = ""  # its id, once the run started
         self._started_ns = 0
         self._metadata_json = metadata_json
         self._seq = 0
@@ -155,6 +160,8 @@ class RunRecorder:
         self._request_sent = False
         self._request_scrubbed: dict[str, Payload] = {}  # request body → its scrubbed trigger data
         self._broken = False
+        self._steps_off = True  # node hooks do nothing: before the start, summary-only, or broken
+        self._summary_only = False
 
     @property
     def execution_id(self) -> str | None:
@@ -168,7 +175,7 @@ class RunRecorder:
             self._fail("run_started", error)
 
     def node_started(self, run_id: str, node_id: str, node_type: str, inputs: Mapping[str, Any]) -> None:
-        if self._execution is None or self._broken:
+        if self._steps_off:
             return
         try:
             if self._request_sent:
@@ -185,7 +192,7 @@ class RunRecorder:
             # No running row for the writer: the runtime calls node_started and node_finished in one
             # synchronous stretch, so the writer could never commit it before the finished row replaces it.
             step = self._open[node_id] = _OpenStep(
-                self._execution.id,
+                self._execution_id,
                 node_id,
                 node_type,
                 self._node_names.get(node_id),
@@ -199,7 +206,9 @@ class RunRecorder:
             self._fail("node_started", error)
 
     def node_finished(self, run_id: str, node_id: str, node_type: str, outputs: Mapping[str, Any]) -> None:
-        if self._execution is None or self._broken:
+        if self._steps_off:
+            if self._summary_only and outputs:
+                self._writer.steps_not_recorded += 1
             return
         try:
             step = self._open.pop(node_id, None)
@@ -216,7 +225,9 @@ class RunRecorder:
             self._fail("node_finished", error)
 
     def node_failed(self, run_id: str, node_id: str, node_type: str, error: str) -> None:
-        if self._execution is None or self._broken:
+        if self._steps_off:
+            if self._summary_only:
+                self._writer.steps_not_recorded += 1
             return
         try:
             self._node_failed(node_id, node_type, error)
@@ -234,6 +245,11 @@ class RunRecorder:
     # ---- implementation --------------------------------------------------------------------------------
     def _run_started(self, function: str, request: Mapping[str, Any]) -> None:
         body = str(request.get("body") or "")
+        if self._writer.summary_only():
+            self._summary_only = True
+            self._writer.summary_runs += 1
+            self._metadata = {**self._metadata, "summaryOnly": True}
+            self._metadata_json = None
         if self._metadata_json is None:
             self._metadata_json = to_json(self._metadata)
         trigger_data = encode(self._scrubber.request(request.get("headers") or {}, body))
@@ -252,6 +268,8 @@ class RunRecorder:
             last_seq=self._seq,
         )
         self._execution = row
+        self._execution_id = row.id
+        self._steps_off = self._summary_only
         self._writer.submit_execution(row)
         if self._listening():
             self._publish_started(row)
@@ -375,7 +393,7 @@ class RunRecorder:
         self._bus.publish(event)
 
     def _fail(self, hook: str, error: Exception) -> None:
-        self._broken = True
+        self._broken = self._steps_off = True
         log.error("execution recording failed; this run is no longer recorded", hook=hook, error=repr(error))
 
 

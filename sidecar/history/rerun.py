@@ -14,7 +14,8 @@ from typing import Any
 
 from sidecar.errors import RerunUnavailableError
 from sidecar.history.recorder import RunTrigger
-from sidecar.history.scrub import REDACTED, TOO_DEEP, UNPARSABLE_BODY
+from sidecar.history.scrub import TOO_DEEP, UNPARSABLE_BODY
+from sidecar.secret_text import MARKER_PREFIX, is_marker
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def rerun_request(execution: Mapping[str, Any]) -> RerunRequest:
 
 
 def _redacted(value: Any, path: str, omitted: list[str]) -> bool:
-    if value in (REDACTED, TOO_DEEP):
+    if value == TOO_DEEP or (isinstance(value, str) and is_marker(value)):
         omitted.append(path)
         return True
     return False
@@ -75,6 +76,6 @@ def _without_redacted(value: Any, path: str, omitted: list[str]) -> Any:
         }
     if isinstance(value, list):
         return [_without_redacted(item, f"{path}[{i}]", omitted) for i, item in enumerate(value)]
-    if isinstance(value, str) and REDACTED in value:
+    if isinstance(value, str) and MARKER_PREFIX in value:
         raise RerunUnavailableError(f"{path} held a secret that was redacted")
     return value

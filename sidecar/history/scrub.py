@@ -1,9 +1,11 @@
 """Scrubbing of secrets before anything reaches ``executions.sqlite`` (contract §8.5).
 
-Headers on the contract's list and body keys matching its pattern become ``[REDACTED]``; containers deeper
-than the depth limit are cut. Every redacted string is also remembered as a *secret value*, so a run's
-later step data that carries the same string (a password wired from the Request node into a Function
-node under another port name) is redacted too.
+Headers on the contract's list and body keys matching its pattern (plus names such as ``stripe_key`` that
+end in *key*, see :func:`is_secret_key`) become ``[REDACTED]``; containers deeper than the depth limit are
+cut. Every redacted string is also remembered as a *secret value*, so a run's later step data that carries
+the same string (a password wired from the Request node into a Function node under another port name) is
+redacted too. Strings anywhere are also searched for well-known secret formats (``sidecar.secret_text``):
+a Stripe key inside a note becomes ``[REDACTED:stripe]`` with the note around it kept.
 """
 
 from __future__ import annotations
@@ -14,6 +16,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypeGuard
+
+from sidecar.history.payload import MAX_STORED_BYTES, STORED_PREVIEW_CHARS
+from sidecar.secret_text import (
+    AWS_MARKER,
+    MIN_SECRET_CHARS,
+    has_secret,
+    may_hold_secret,
+    redact_aws_secret_key,
+    redact_secrets,
+)
 
 REDACTED = "[REDACTED]"
 TOO_DEEP = "[MAX_DEPTH]"
@@ -47,9 +59,32 @@ SECRET_HEADERS = frozenset(
 )
 SECRET_KEY = re.compile(
     r"pass(word|wd)?|secret|token|api[-_]?key|access[-_]?key|signing[-_]?key|private[-_]?key"
-    r"|key[-_]?hash|hmac|authorization|credential|salt",
+    r"|key[-_]?hash|hmac|authorization|credential|salt"
+    r"|bearer|jwt|cookie",
     re.IGNORECASE,
 )
+# Beyond the contract's list: a name ending in "key" as a word of its own (stripe_key, STRIPE_KEY,
+# stripeKey, license-key), unless the word before it says it is a data key (sortKey, primary_key).
+_KEY_SUFFIX = re.compile(r"([0-9A-Za-z]*[0-9A-Za-z])(?:[-_. ](?:key|Key|KEY)|(?<=[a-z0-9])Key)s?$")
+_LAST_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+")
+_DATA_KEY_WORDS = frozenset(
+    {
+        "attribute", "blob", "bucket", "cache", "child", "column", "composite", "cursor", "dedup", "dedupe",
+        "dictionary", "entity", "event", "field", "file", "foreign", "group", "hot", "i18n", "idempotency",
+        "index", "item", "keyboard", "label", "list", "lock", "lookup", "message", "music", "node", "object",
+        "order", "page", "parent", "partition", "path", "primary", "property", "public", "publishable",
+        "range", "record", "region", "routing", "row", "s3", "search", "sequence", "shard", "short",
+        "shortcut", "sort", "table", "translation", "unique",
+    }
+)  # fmt: skip
+# Port names prefix a user's name (in-key, pm-key): these read like the bare name "key", which stays clear.
+_PORT_PREFIXES = frozenset({"in", "out", "pm"})
+_SECRET_MIN = MIN_SECRET_CHARS
+# A string longer than the storage limit makes its payload truncated to a preview of its head
+# (payload.encode): only that head can reach the database, so only it is searched for secret formats.
+_STORED_HEAD_CHARS = STORED_PREVIEW_CHARS + 256  # and a secret that straddles its end
+_LONG_TEXT = 512  # strings from here on are remembered per run once searched: values flow node to node
+_LONG_TEXTS_KEPT = 64
 
 
 @dataclass(slots=True)
@@ -57,6 +92,9 @@ class Scrubber:
     """Scrubs one run's data; keeps the secret values it has seen so later payloads hide them too."""
 
     secrets: set[str] = field(default_factory=set)
+    aws_key_seen: bool = False
+    """An AWS access key id was redacted: objects are then checked for the secret key beside it."""
+    _long_texts: dict[int, tuple[str, str]] = field(default_factory=dict)
 
     def headers(self, headers: Mapping[str, Any]) -> dict[str, Any]:
         clean: dict[str, Any] = {}
@@ -72,20 +110,23 @@ class Scrubber:
         """``value`` with secret keys, headers and known secret strings redacted (a copy when any is)."""
         kind = type(value)
         if kind is str:
+            if len(value) >= _SECRET_MIN and (len(value) >= _LONG_TEXT or may_hold_secret(value)):
+                value = self._redacted(value)
             return self._hide_known(value) if self.secrets else value
         if kind in _SCALARS:  # the common case on the hot path: checked before any isinstance
             return value
         if kind is dict and depth < MAX_DEPTH and self._is_clean_flat(value):
             return value
         if isinstance(value, str):
-            return self._hide_known(value)
+            return self._hide_known(self._redacted(str(value)))
         to_json = getattr(value, "to_json", None)  # a Noodl object: scrub the fields it serialises
         if callable(to_json):
             value = to_json()
         if isinstance(value, Mapping):
             if depth >= MAX_DEPTH:
                 return TOO_DEEP
-            return {str(k): self._entry(str(k), v, depth + 1) for k, v in value.items()}
+            clean = {str(k): self._entry(str(k), v, depth + 1) for k, v in value.items()}
+            return _with_aws_secret_hidden(clean) if self.aws_key_seen else clean
         if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
             if depth >= MAX_DEPTH:
                 return TOO_DEEP
@@ -103,6 +144,8 @@ class Scrubber:
             kind = type(item)
             if kind is str and text_allowed:
                 chars += len(item)
+                if len(item) >= _SECRET_MIN and may_hold_secret(item) and has_secret(item):
+                    return False
             elif kind not in _SCALARS:
                 return False
             if key not in _HARMLESS_KEYS and not _harmless_key(key):
@@ -110,10 +153,20 @@ class Scrubber:
         return chars <= _AS_IS_MAX_CHARS
 
     def _is_clean_flat(self, mapping: dict[Any, Any]) -> bool:
-        """Scalars (and strings while no secret is known) under harmless keys: nothing to redact."""
+        """Scalars (and strings while no secret is known) under harmless keys, no string holding a secret
+        format: nothing to redact. Types and keys first: a nested value ends the check before any string
+        is searched."""
         plain = _SCALARS if self.secrets else _SCALARS_AND_TEXT
         for key, item in mapping.items():  # a plain loop: cheaper than all() over a generator here
             if type(item) not in plain or type(key) is not str or is_secret_key(key):
+                return False
+        for item in mapping.values():
+            if (
+                type(item) is str
+                and len(item) >= _SECRET_MIN
+                and (len(item) >= _LONG_TEXT or may_hold_secret(item))
+                and self._redacted(item) is not item
+            ):
                 return False
         return True
 
@@ -132,7 +185,28 @@ class Scrubber:
         return {"headers": clean_headers, "bodySize": len(body), "body": clean_body}
 
     def text(self, text: str) -> str:
-        return self._hide_known(text)
+        """Free text (an error message): known secret values and well-known secret formats hidden."""
+        return self._hide_known(self._redacted(text))
+
+    def _redacted(self, text: str) -> str:
+        """``text`` with secret formats hidden (see ``sidecar.secret_text``); long texts are searched once."""
+        if len(text) < _LONG_TEXT:
+            redacted = redact_secrets(text)
+        else:
+            known = self._long_texts.get(id(text))
+            if known is not None and known[0] is text:
+                return known[1]
+            if len(text) > MAX_STORED_BYTES:
+                head = text[:_STORED_HEAD_CHARS]
+                clean_head = redact_secrets(head)
+                redacted = text if clean_head is head else clean_head + text[_STORED_HEAD_CHARS:]
+            else:
+                redacted = redact_secrets(text)
+            if len(self._long_texts) < _LONG_TEXTS_KEPT:
+                self._long_texts[id(text)] = (text, redacted)  # holding text keeps its id from being reused
+        if redacted is not text and AWS_MARKER in redacted:
+            self.aws_key_seen = True
+        return redacted
 
     def _entry(self, key: str, value: Any, depth: int) -> Any:
         if is_secret_key(key):
@@ -184,8 +258,23 @@ def _is_secret_header(name: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
-    """Port and field names repeat run after run; the pattern is tested once per distinct name."""
-    return SECRET_KEY.search(key) is not None
+    """Port and field names repeat run after run; the patterns are tested once per distinct name."""
+    if SECRET_KEY.search(key) is not None:
+        return True
+    suffix = _KEY_SUFFIX.search(key)
+    if suffix is None:
+        return False
+    words = _LAST_WORD.findall(suffix.group(1))
+    word = words[-1].lower() if words else ""
+    return word not in _DATA_KEY_WORDS and word not in _PORT_PREFIXES
+
+
+def _with_aws_secret_hidden(mapping: dict[str, Any]) -> dict[str, Any]:
+    """An object that held an AWS key id: a sibling string that looks like the secret key is hidden too
+    (``{"id": "AKIA…", "secret": …}`` under names the key pattern would not know)."""
+    if not any(type(item) is str and AWS_MARKER in item for item in mapping.values()):
+        return mapping
+    return {key: redact_aws_secret_key(item) if type(item) is str else item for key, item in mapping.items()}
 
 
 def is_request_shape(inputs: Mapping[str, Any]) -> bool:

@@ -5,6 +5,11 @@ Lifecycle: ``open()`` → enabled | turned off by config (nothing recorded; quer
 unavailable (SQLite cannot open the file: a loud status, queries raise ``HistoryStorageError``; runs
 still work, unrecorded) → ``close()`` flushes the writer and stops retention.
 
+Crash recovery at ``open()``: runs the last process journaled but never committed come back
+(``metadata.recovered``; answered ones as they answered), then rows still ``running`` become
+interrupted errors; the counts of the last open are in :attr:`recording` beside the writer's backlog
+figures (``/health`` shows them).
+
 Door mapping (the doors own transport and error translation):
 
 - ``execution-history:list`` / ``GET /executions`` → :meth:`list_executions` (HTTP: ``["executions"]`` bare)
@@ -15,6 +20,7 @@ Door mapping (the doors own transport and error translation):
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,13 +33,14 @@ from sidecar.events import EventBus, EventPosition, ExecutionEvent
 from sidecar.history.empty_store import EmptyHistoryStore
 from sidecar.history.event_build import replay_execution
 from sidecar.history.interface import HistoryStore
+from sidecar.history.journal import RunJournal, read_journal
 from sidecar.history.query import ExecutionQuery
 from sidecar.history.recorder import HistoryRecorder, RejectedFire, RunRecorder, RunTrigger
 from sidecar.history.rerun import RerunRequest, rerun_request
 from sidecar.history.retention import RetentionConfig, RetentionTask
 from sidecar.history.shapes import execution_json, execution_with_steps_json
 from sidecar.history.sqlite_store import FILE_NAME, SqliteHistoryStore
-from sidecar.history.writer import DEFAULT_LINGER_SECONDS, HistoryWriter
+from sidecar.history.writer import DEFAULT_LINGER_SECONDS, DEFAULT_SUMMARY_ABOVE, HistoryWriter
 
 CLEAR_BATCH = 500
 DISABLED = "disabled"
@@ -47,6 +54,10 @@ class HistoryConfig:
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     write_linger_seconds: float = DEFAULT_LINGER_SECONDS
     """How long queued rows gather before the writer commits them (readers never wait for it)."""
+    summary_above: int = DEFAULT_SUMMARY_ABOVE
+    """Answered runs waiting for the writer at which new runs are recorded summary-only (``writer``)."""
+    journal: bool = True
+    """Journal execution rows so a kill of the process cannot lose runs (``journal``)."""
 
 
 class ExecutionHistory:
@@ -60,6 +71,7 @@ class ExecutionHistory:
         backend_name: str,
         config: HistoryConfig,
         error: str | None = None,
+        journal: RunJournal | None = None,
     ) -> None:
         self.backend_id = backend_id
         self.db_path = db_path
@@ -71,8 +83,19 @@ class ExecutionHistory:
         self._error = error
         self._closed = False
         self.writer = (
-            HistoryWriter(store, linger_seconds=config.write_linger_seconds) if store is not None else None
+            HistoryWriter(
+                store,
+                linger_seconds=config.write_linger_seconds,
+                summary_above=config.summary_above,
+                journal=journal,
+            )
+            if store is not None
+            else None
         )
+        self.recovered_runs = 0
+        """Runs restored from the journal when this history opened (answered ones and started ones)."""
+        self.interrupted_runs = 0
+        """Runs marked interrupted when this history opened."""
         self.recorder = (
             HistoryRecorder(self.writer, bus, backend_id=backend_id, backend_name=backend_name)
             if self.writer is not None
@@ -97,14 +120,21 @@ class ExecutionHistory:
             return cls(backend_id, path, None, bus, backend_name=backend_name, config=config, error=DISABLED)
         try:
             store = await SqliteHistoryStore.open(path)
+            # Journal files are left as they are until their rows are in the file: a failure here keeps
+            # them for the next start.
+            recovered = await store.recover_journaled(await asyncio.to_thread(read_journal, data_dir))
             interrupted = await store.mark_interrupted()
         except HistoryStorageError as error:
             log.error("execution history disabled", db_path=str(path), error=error.message)
             failed = error.message
             return cls(backend_id, path, None, bus, backend_name=backend_name, config=config, error=failed)
+        if recovered:
+            log.warning("runs restored from the journal after an unclean stop", count=recovered)
         if interrupted:
             log.warning("executions interrupted by the last stop", count=interrupted)
-        history = cls(backend_id, path, store, bus, backend_name=backend_name, config=config)
+        journal = await _open_journal(data_dir) if config.journal else None
+        history = cls(backend_id, path, store, bus, backend_name=backend_name, config=config, journal=journal)
+        history.recovered_runs, history.interrupted_runs = recovered, interrupted
         history._start()
         return history
 
@@ -123,6 +153,19 @@ class ExecutionHistory:
         if self.writer is not None and self.writer.dropped:
             status["dropped"] = self.writer.dropped
         return status
+
+    @property
+    def recording(self) -> dict[str, Any]:
+        """Figures about recording itself: ``{enabled}`` plus, when enabled, the writer's backlog and
+        degradation counts (``HistoryWriter.figures``) and what the last open recovered."""
+        if self.writer is None:
+            return {"enabled": False}
+        return {
+            "enabled": True,
+            **self.writer.figures(),
+            "recoveredAtStart": self.recovered_runs,
+            "interruptedAtStart": self.interrupted_runs,
+        }
 
     def recorder_for(
         self, trigger: RunTrigger | None = None, node_names: Mapping[str, str] | None = None
@@ -166,7 +209,13 @@ class ExecutionHistory:
         return execution_with_steps_json(row, await store.get_steps(execution_id))
 
     async def stats(self, workflow_id: str | None = None) -> dict[str, object]:
-        return await (await self._current_store()).stats(workflow_id)
+        """The store's figures; for the whole backend also ``recording`` (see :attr:`recording`), taken
+        before waiting for the writer, so it shows the backlog the call found."""
+        recording = self.recording if workflow_id is None and self.writer is not None else None
+        figures = await (await self._current_store()).stats(workflow_id)
+        if recording is not None:
+            figures["recording"] = recording
+        return figures
 
     async def delete(self, execution_id: str) -> dict[str, Any]:
         """``{deleted: true, id}``; raises ``ExecutionNotFoundError``."""
@@ -211,3 +260,13 @@ class ExecutionHistory:
             await self.writer.stop()
         if self._store is not None:
             await self._store.close()
+
+
+async def _open_journal(data_dir: Path) -> RunJournal | None:
+    """The runs journal, or None (logged) when its files cannot be created: runs are then
+    recorded as before, only without crash protection for the last few milliseconds."""
+    try:
+        return await asyncio.to_thread(RunJournal.open, data_dir)
+    except OSError as error:
+        log.error("runs journal unavailable", data_dir=str(data_dir), error=str(error))
+        return None

@@ -20,13 +20,16 @@ from sidecar.history.db_read import ExecutionPage
 from sidecar.history.query import ExecutionQuery
 from sidecar.history.rows import ExecutionRow, StepRow, WriteBatch
 from sidecar.history.schema import connect, migrate
+from sidecar.private_files import private_database, private_dir
 
 T = TypeVar("T")
 FILE_NAME = "executions.sqlite"
 
 
 def open_sync(path: Path) -> sqlite3.Connection:
-    """A migrated write connection (also used by scripts and crash tests that write without asyncio)."""
+    """A migrated write connection (also used by scripts and crash tests that write without asyncio).
+    The file is made owner-only before SQLite writes to it: recorded runs are private data."""
+    private_database(path)
     connection = connect(str(path))
     migrate(connection)
     db_write.prepare(connection)
@@ -46,7 +49,7 @@ class SqliteHistoryStore:
         """Open (creating and migrating) ``path``; raises ``HistoryStorageError`` when SQLite cannot."""
 
         def opened() -> tuple[sqlite3.Connection, sqlite3.Connection]:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
             writer = open_sync(path)
             return writer, connect(str(path))
 
@@ -73,6 +76,9 @@ class SqliteHistoryStore:
         for part in db_write.split_batch(batch):
             document = db_write.batch_document(part)  # here, on the loop's thread: see db_write
             await self._write(functools.partial(db_write.write_document, document=document, batch=part))
+
+    async def recover_journaled(self, rows: list[ExecutionRow]) -> int:
+        return await self._write(lambda c: db_write.recover_journaled(c, rows))
 
     async def mark_interrupted(self) -> int:
         return await self._write(db_write.mark_interrupted)

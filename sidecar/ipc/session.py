@@ -1,6 +1,6 @@
 """The msgpack-RPC session: lifecycle, dispatch, cancellation.
 
-Lifecycle (LSP's, see shared/spec/ipc-stdio.md §3)::
+Lifecycle (LSP's, see docs/protocol.md, "Lifecycle")::
 
     AWAITING_INITIALIZE --initialize--> RUNNING --shutdown--> SHUT_DOWN --exit--> CLOSED
           │                                │                      │

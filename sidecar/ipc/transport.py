@@ -6,7 +6,7 @@ buffer passes its high-water mark, ``wait_writable`` makes producers wait, so a 
 that stops reading bounds our memory instead of growing it.
 
 Where asyncio cannot watch the descriptors (a regular file, or Windows), one reader
-thread and one writer thread do blocking I/O instead (shared/spec/ipc-stdio.md §6.3).
+thread and one writer thread do blocking I/O instead (docs/protocol.md, "Transport").
 """
 
 from __future__ import annotations

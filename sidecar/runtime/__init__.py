@@ -14,9 +14,10 @@ of a fresh build; warnings logged while building (a dropped connection) then app
 A hot swap builds the new ``Runtime`` first and replaces the reference; a run keeps the runtime it
 started with until it settles, so in-flight runs are never dropped.
 
-Outcomes: RESPONDED (a Response node answered; body byte-identical to the real runner), REJECTED
-(the cloud host's 400 ``{"error"}``; the local backend maps it to 500), NOT_FOUND (400 "Can't find
-component model…"; the backend maps it to 404), TIMED_OUT (504 ``function/timeout``).
+Outcomes (``answers``): RESPONDED (a Response node answered; body byte-identical to the real
+runner), REJECTED (500 ``{"error"}``, where the cloud's isolate host answered 400), NOT_FOUND (404
+``Function '<name>' not found``), TIMED_OUT (504 ``function/timeout``). A run's response is what
+every caller answers and records: the HTTP door, ``function:run``, the history and ``run`` agree.
 
 Compatibility decisions (spec §9):
 - a script that throws is logged and recorded; the run then ends as the real one would, by the
@@ -33,7 +34,8 @@ Compatibility decisions (spec §9):
 
 from __future__ import annotations
 
-from sidecar.runtime.context import FunctionResponse, NoodlRequest, Outcome
+from sidecar.runtime.answers import FunctionResponse, Outcome
+from sidecar.runtime.context import NoodlRequest
 from sidecar.runtime.export import ExportDef, load_export
 from sidecar.runtime.http_client import HttpClient, HttpResult
 from sidecar.runtime.jsengine import JsEngine, JsLimits

@@ -15,7 +15,7 @@ import structlog
 
 from sidecar.runtime.context import RunContext
 from sidecar.runtime.export import ComponentDef, ConnectionDef, NodeDef
-from sidecar.runtime.node import Node
+from sidecar.runtime.node import Node, UpdateSteps
 from sidecar.runtime.ports import InputSpec, OutputSpec
 from sidecar.runtime.values import UNDEFINED, for_in_keys
 
@@ -49,6 +49,7 @@ class ComponentInstance(Node):
         self.component = component
         self.inner: dict[str, Node] = {}
         self.component_inputs: list[ComponentInputs] = []
+        self.component_outputs: list[ComponentOutputs] = []
         self.output_values: dict[str, Any] = {}
         self.component_input_values: dict[str, Any] = {}
         # Set by Run Tasks: told of every component output change (name, new, old).
@@ -66,6 +67,35 @@ class ComponentInstance(Node):
     def is_input_connected(self, name: str) -> bool:
         return name in self.always_connected or Node.is_input_connected(self, name)
 
+    def perform_dirty_update(self) -> None:
+        """Dirty together with its ``Component Outputs`` nodes, as Noodl's instance is, so its update
+        below finds them dirty. (Noodl flags ``Component Inputs`` too; they hold no queued values, so
+        that only added an empty step to the history.)"""
+        Node.perform_dirty_update(self)
+        for outputs_node in self.component_outputs:
+            outputs_node.flag_dirty()
+
+    def dirty_followers(self) -> list[Node]:
+        followers = Node.dirty_followers(self)
+        followers.extend(self.component_outputs)
+        return followers
+
+    def update(self) -> None:
+        """Noodl's instance update: its own inputs, then every ``Component Outputs`` node inside.
+
+        Updating an outputs node pulls the inner nodes wired to it, which pull ``Component Inputs``,
+        so a value sent into the instance comes back out within the update of whoever pulled it."""
+        Node.update(self)
+        for outputs_node in self.component_outputs:
+            if outputs_node._dirty:
+                outputs_node.update()
+
+    def update_steps(self) -> UpdateSteps:
+        yield from Node.update_steps(self)
+        for outputs_node in self.component_outputs:
+            if outputs_node._dirty:
+                yield outputs_node
+
     def delete(self) -> None:
         if self.deleted:
             return
@@ -73,6 +103,7 @@ class ComponentInstance(Node):
             node.delete()
         self.inner.clear()
         self.component_inputs.clear()
+        self.component_outputs.clear()
         self.on_output_changed = None
         super().delete()
 
@@ -161,6 +192,7 @@ class ComponentOutputs(Node):
     def __init__(self, ctx: RunContext, node_id: str, owner: ComponentInstance) -> None:
         super().__init__(ctx, node_id)
         self.owner = owner
+        owner.component_outputs.append(self)
 
     def make_dynamic_input(self, name: str) -> InputSpec | None:
         return _outputs_node_input(name)

@@ -9,17 +9,18 @@ queued with ``at_frame_end`` (script continuations, task creation) then runs, as
 from __future__ import annotations
 
 import asyncio
-import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
+from sidecar.runtime import answers
+from sidecar.runtime.answers import FunctionResponse as FunctionResponse  # re-exported: where runs settle
+from sidecar.runtime.answers import Outcome as Outcome
 from sidecar.runtime.objects import ModelScope
 from sidecar.runtime.recorder import Recorder
 from sidecar.runtime.strand import Strand
-from sidecar.runtime.values import js_stringify
 
 if TYPE_CHECKING:
     from sidecar.runtime.node import Node
@@ -44,22 +45,6 @@ class ScriptHost(Protocol):
     def set_script_output(self, name: str, value: Any) -> None: ...
 
     def send_signal(self, name: str) -> None: ...
-
-
-class Outcome(enum.Enum):
-    RESPONDED = "responded"
-    REJECTED = "rejected"
-    NOT_FOUND = "not-found"
-    TIMED_OUT = "timed-out"
-
-
-@dataclass(frozen=True, slots=True)
-class FunctionResponse:
-    """What a run resolves with; ``body`` is the exact text the real runner would produce."""
-
-    status_code: int
-    body: str
-    outcome: Outcome = Outcome.RESPONDED
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +84,8 @@ class RunContext:
         self.record_classes: dict[str, str] = {}  # object id → collection, for records read or written
         self.script_nodes: dict[str, ScriptHost] = {}  # script nodes by their key in the JS bridge
         self._dirty: list[Node] = []
+        # Pulls and dirty flags nested right now (see node.MAX_NESTING).
+        self.nesting = 0
         self._after_update: list[Callable[[], None]] = []
         self._frame_requested = False
         self._frame_handle: asyncio.Handle | None = None
@@ -268,9 +255,9 @@ class RunContext:
         return True
 
     def reject(self, message: str) -> bool:
-        """End the run as a rejection: the cloud host's 400 ``{"error": message}``."""
+        """End the run as a rejection (``answers.rejected``: 500 ``{"error": message}``)."""
         log.warning("function run rejected", function=self.function, error=message)
-        return self.settle(FunctionResponse(400, js_stringify({"error": message}) or "{}", Outcome.REJECTED))
+        return self.settle(answers.rejected(message))
 
     def teardown(self) -> None:
         for node in self.nodes:

@@ -6,13 +6,16 @@ a warning as the real runner does. Every error names the component and node at f
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sidecar.errors import WorkflowExportError
 
 CLOUD_PREFIX = "/#__cloud__/"
+# Deeper nesting of component instances is refused at load. Real projects nest a handful of levels;
+# building a scope nests a few Python calls per level, which this keeps well inside the stack.
+MAX_INSTANCE_NESTING = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,24 +110,39 @@ def load_export(data: object) -> ExportDef:
 
 
 def _refuse_instance_cycles(components: Mapping[str, ComponentDef]) -> None:
-    """A component that (indirectly) contains an instance of itself could never be instantiated."""
-    done: set[str] = set()
-
-    def visit(name: str, path: list[str]) -> None:
-        if name in done:
-            return
-        for node in components[name].walk_nodes():
-            if node.type not in components:
+    """A component that (indirectly) contains an instance of itself could never be instantiated, and
+    one nested deeper than ``MAX_INSTANCE_NESTING`` levels is refused (building a scope nests one
+    call per level). Walked with an explicit stack, so an export cannot exhaust the Python stack."""
+    depth_of: dict[str, int] = {}  # levels of instances below a component, itself included
+    for root in components:
+        if root in depth_of:
+            continue
+        path = [root]
+        pending = [_instanced(components, root)]
+        while pending:
+            name = path[-1]
+            following = next(pending[-1], None)
+            if following is None:
+                depth = 1 + max((depth_of[inner] for _id, inner in _instanced(components, name)), default=0)
+                if depth > MAX_INSTANCE_NESTING:
+                    message = f"component instances nest more than {MAX_INSTANCE_NESTING} levels deep"
+                    raise WorkflowExportError(message, component=name)
+                depth_of[name] = depth
+                path.pop()
+                pending.pop()
                 continue
-            if node.type in path or node.type == name:
-                raise WorkflowExportError(
-                    f"instantiates {node.type!r}, which contains it", component=name, node=node.id
-                )
-            visit(node.type, [*path, name])
-        done.add(name)
+            node_id, inner = following
+            if inner in path:
+                message = f"instantiates {inner!r}, which contains it"
+                raise WorkflowExportError(message, component=name, node=node_id)
+            if inner not in depth_of:
+                path.append(inner)
+                pending.append(_instanced(components, inner))
 
-    for name in components:
-        visit(name, [])
+
+def _instanced(components: Mapping[str, ComponentDef], name: str) -> Iterator[tuple[str, str]]:
+    """(node id, component name) of every instance node in component ``name``."""
+    return ((node.id, node.type) for node in components[name].walk_nodes() if node.type in components)
 
 
 def _component(raw: dict[str, Any]) -> ComponentDef:

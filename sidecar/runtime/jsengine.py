@@ -206,6 +206,9 @@ class JsEngine:
         # Per function (its runtime's services and its name): quick runs in a row, or None once its
         # runs call scripts on the loop thread.
         self._quick_runs: dict[tuple[int, str], int | None] = {}
+        # Contexts take milliseconds to make: the first run should not wait for them.
+        self._threads.prepare(self._locked)
+        self._check("compileExpression", "[]", "0")
 
     # ---- the run's context -------------------------------------------------------------------------
     def _state(self, run: RunContext) -> JsRunState:

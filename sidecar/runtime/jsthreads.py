@@ -14,7 +14,6 @@ prepares the next ones while it has no job.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import queue
 import sys
@@ -183,7 +182,6 @@ class JsWorker:
             contexts.append(ready)
 
     def _main(self) -> None:
-        _lower_priority()
         while True:
             try:
                 item = self._jobs.get_nowait()
@@ -264,6 +262,11 @@ class JsThreads:
         best.want(shape)
         return RunJs(best, shape, best.take_ready(shape))
 
+    def prepare(self, shape: ContextShape) -> None:
+        """Start the workers and have them make ready contexts of ``shape`` now, before runs ask."""
+        for worker in self._workers or self._start():
+            worker.want(shape)
+
     def context_here(self, shape: ContextShape) -> RunJs:
         """A context for a new run on the calling thread (see :class:`LoopHost`)."""
         host: LoopHost | None = getattr(self._hosts, "host", None)
@@ -278,14 +281,6 @@ class JsThreads:
                 prelude = PRELUDE_PATH.read_text(encoding="utf-8")
                 self._workers = [JsWorker(f"noodl-js-{i}", prelude) for i in range(self._count)]
         return self._workers
-
-
-def _lower_priority() -> None:
-    """Let the event loop's thread win the CPU over scripts: a spinning script slows other scripts,
-    never the doors. (Linux gives each thread its own nice value; elsewhere this does nothing.)"""
-    with contextlib.suppress(AttributeError, OSError):
-        thread = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + 5))
 
 
 def _configured_threads() -> int:

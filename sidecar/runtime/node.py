@@ -8,7 +8,7 @@ connected input (R5); a signal queues ``True`` then ``False`` (R6). ``undefined`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -18,9 +18,17 @@ from sidecar.runtime.values import UNDEFINED, js_truthy
 if TYPE_CHECKING:
     from sidecar.runtime.context import RunContext
     from sidecar.runtime.export import NodeDef
+    from sidecar.runtime.recorder import Recorder
 
 MAX_UPDATE_ITERATIONS = 100
 MAX_VALUES_PER_OUTPUT = 500
+# Noodl pulls upstream nodes and flags downstream ones recursively, one nested call per node, which
+# JavaScript's deep stack absorbs; Python's recursion limit (about 1,000 frames) would stop a chain of
+# a few hundred nodes. Past this many nested pulls and flags, a walk goes on iteratively in the same
+# order (see _flag_downstream_iteratively and _drive).
+MAX_NESTING = 100
+# An update as a generator: it yields each node to update before it goes on.
+UpdateSteps = Generator["Node", None, None]
 
 
 class Node:
@@ -320,17 +328,70 @@ class Node:
         ctx._dirty.append(self)  # ctx.node_is_dirty, inlined: hot path
         if not ctx._frame_requested and not ctx._in_frame:
             ctx.request_frame()
-        for connections in self._out_conns.values():
-            for target, _port in connections:
-                if not target._dirty and not target.deleted:  # flag_dirty, inlined: most are dirty already
-                    target._dirty = True
-                    if target.dirty_flagging:
-                        target.perform_dirty_update()
+        if ctx.nesting > MAX_NESTING:
+            _flag_downstream_iteratively(self)
+            return
+        ctx.nesting += 1
+        try:
+            for connections in self._out_conns.values():
+                for target, _port in connections:
+                    if not target._dirty and not target.deleted:  # flag_dirty, inlined: most are dirty
+                        target._dirty = True
+                        if target.dirty_flagging:
+                            target.perform_dirty_update()
+        finally:
+            ctx.nesting -= 1
+
+    def dirty_followers(self) -> list[Node]:
+        """The nodes ``perform_dirty_update`` flags after this one, in its order."""
+        return [target for connections in self._out_conns.values() for target, _port in connections]
 
     # ---- the update step (R2) --------------------------------------------------------------------
     def update(self) -> None:
         if self._updating or not self._dirty or self.deleted:
             return
+        ctx = self.ctx
+        if ctx.nesting >= MAX_NESTING:
+            _drive(self.update_steps())
+            return
+        recorder = self._begin_update()
+        ctx.nesting += 1
+        try:
+            while self._dirty and not self._cyclic and not self.deleted:
+                # Pull: update every node connected to an input first (a clean one would return at once).
+                for upstream in self._upstream:
+                    if upstream._dirty:
+                        upstream.update()
+                self._dirty = False  # _drain_pass, inlined: every update of every node
+                self._drain()
+                self._iterations += 1
+                if self._iterations >= MAX_UPDATE_ITERATIONS:
+                    self._cyclic = True
+        finally:
+            ctx.nesting -= 1
+            self._updating = False
+            self._updated_once = True
+        self._end_update(recorder)
+
+    def update_steps(self) -> UpdateSteps:
+        """``update`` for deep graphs: the same steps, but each node it would update first is yielded
+        to the driver (``_drive``), which updates it and then resumes this one."""
+        if self._updating or not self._dirty or self.deleted:
+            return
+        recorder = self._begin_update()
+        try:
+            while self._dirty and not self._cyclic and not self.deleted:
+                for upstream in self._upstream:
+                    if upstream._dirty:
+                        yield upstream
+                self._drain_pass()
+        finally:
+            self._updating = False
+            self._updated_once = True
+        self._end_update(recorder)
+
+    def _begin_update(self) -> Recorder | None:
+        """Start an update: a new frame's counters, the updating flag, the step's start."""
         ctx = self.ctx
         if self._frame != ctx.frame_number:
             self._frame = ctx.frame_number
@@ -344,25 +405,22 @@ class Node:
             self._recorded_outputs = {}
             queued = {name: values[0] for name, values in self._queue.items() if values}
             recorder.node_started(ctx.run_id, self.id, self.type_name, queued)
-        try:
-            while self._dirty and not self._cyclic and not self.deleted:
-                # Pull: update every node connected to an input first (a clean one would return at once).
-                for upstream in self._upstream:
-                    if upstream._dirty:
-                        upstream.update()
-                self._dirty = False
-                self._drain()
-                self._iterations += 1
-                if self._iterations >= MAX_UPDATE_ITERATIONS:
-                    self._cyclic = True
-        finally:
-            self._updating = False
-            self._updated_once = True
+        return recorder
+
+    def _drain_pass(self) -> None:
+        """One pass of the update loop, once the upstream nodes are settled."""
+        self._dirty = False
+        self._drain()
+        self._iterations += 1
+        if self._iterations >= MAX_UPDATE_ITERATIONS:
+            self._cyclic = True
+
+    def _end_update(self, recorder: Recorder | None) -> None:
         if recorder is not None:  # ctx.note_node_end, inlined
             outputs, self._recorded_outputs = self._recorded_outputs or {}, None
-            recorder.node_finished(ctx.run_id, self.id, self.type_name, outputs)
+            recorder.node_finished(self.ctx.run_id, self.id, self.type_name, outputs)
         if self._cyclic:
-            ctx.note_cyclic(self)
+            self.ctx.note_cyclic(self)
 
     def _drain(self) -> None:
         """Round-robin sweeps, one value per input, inputs in first-queued order, then callbacks."""
@@ -438,3 +496,49 @@ class Node:
             "docs": cls.DOCS,
             "ports": ports,
         }
+
+
+def _flag_downstream_iteratively(start: Node) -> None:
+    """``perform_dirty_update``'s recursion below ``start`` (already listed) as a loop, same order.
+
+    A node is marked when it is reached in depth-first preorder, as the recursion marks it; one
+    reached again through another path before that is skipped then, as the recursion skips it."""
+    ctx = start.ctx
+    stack = start.dirty_followers()
+    stack.reverse()
+    while stack:
+        node = stack.pop()
+        if node._dirty or node.deleted:
+            continue
+        node._dirty = True
+        if not node.dirty_flagging:
+            continue
+        ctx._dirty.append(node)
+        followers = node.dirty_followers()
+        followers.reverse()
+        stack.extend(followers)
+
+
+def _drive(first: UpdateSteps) -> None:
+    """Run nested updates without nesting Python calls: a stack of ``update_steps`` generators.
+
+    Each yielded node's steps run before the yielding node resumes, exactly where the recursive
+    ``update`` would have called it; an exception travels back through every suspended update (each
+    clearing its flags on the way, as the recursion's ``finally`` clauses do) to the caller."""
+    stack = [first]
+    failure: BaseException | None = None
+    while stack:
+        steps = stack[-1]
+        error, failure = failure, None
+        try:
+            following = next(steps) if error is None else steps.throw(error)
+        except StopIteration:
+            stack.pop()
+            continue
+        except BaseException as raised:
+            stack.pop()
+            if not stack:
+                raise
+            failure = raised
+            continue
+        stack.append(following.update_steps())

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
+from sidecar import safe_regex
 from sidecar.runtime.objects import Model
-from sidecar.runtime.values import UNDEFINED, js_to_string
+from sidecar.runtime.values import (
+    UNDEFINED,
+    js_at_most,
+    js_less_than,
+    js_loose_equals,
+    js_to_string,
+    strict_equals,
+)
 
+REGEX_MATCH_SECONDS = 0.05
 _VISUAL_OPERATORS = {
     "greater than": "$gt",
     "greater than or equal to": "$gte",
@@ -86,39 +94,48 @@ def _matches_key(model: Model, key: str, cond: Any) -> bool:
     value = model.id if key == "objectId" else model.get(key)
     if "$eq" in cond:
         target = cond["$eq"]
-        return value == (target.get("objectId") if isinstance(target, dict) else target)
+        if isinstance(target, dict) and target.get("__type") == "Pointer":
+            return strict_equals(value, target.get("objectId"))
+        return js_loose_equals(value, target)  # loose, as Noodl's: a port often gives "3" for 3
     checks: dict[str, Callable[[Any], bool]] = {
-        "$ne": lambda t: value != t,
-        "$lt": lambda t: _compare(value, t) < 0,
-        "$lte": lambda t: _compare(value, t) <= 0,
-        "$gt": lambda t: _compare(value, t) > 0,
-        "$gte": lambda t: _compare(value, t) >= 0,
+        "$ne": lambda t: not js_loose_equals(value, t),
+        "$lt": lambda t: js_less_than(value, t),
+        "$lte": lambda t: js_at_most(value, t),
+        "$gt": lambda t: js_less_than(t, value),
+        "$gte": lambda t: js_at_most(t, value),
         "$exists": lambda t: (value is not UNDEFINED) == bool(t),
-        "$in": lambda t: value in t,
-        "$nin": lambda t: value not in t,
-        "$regex": lambda t: isinstance(value, str) and re.search(t, value, _regex_flags(cond)) is not None,
+        "$in": lambda t: isinstance(t, list) and any(strict_equals(value, item) for item in t),  # indexOf
+        "$nin": lambda t: isinstance(t, list) and not any(strict_equals(value, item) for item in t),
+        "$regex": lambda t: value is not None and value is not UNDEFINED and _regex_search(t, cond, value),
     }
     return all(check(cond[op]) for op, check in checks.items() if op in cond)
 
 
-def _regex_flags(cond: dict[str, Any]) -> int:
-    return re.IGNORECASE if "i" in str(cond.get("$options") or "") else 0
-
-
-def _compare(left: Any, right: Any) -> int:
+def _regex_search(pattern: Any, cond: dict[str, Any], value: Any) -> bool:
+    """Checked and compiled as the store's ``$regex`` (a bomb is refused, 102) and tried on the value's
+    text, as Noodl's ``RegExp.test(String(value))``; the match runs on the event loop, so it stops after
+    ``REGEX_MATCH_SECONDS`` and a value it could not decide does not match."""
+    options = "i" if "i" in str(cond.get("$options") or "") else ""
+    compiled = safe_regex.compile_pattern(pattern, options)
     try:
-        return -1 if left < right else (1 if left > right else 0)
-    except TypeError:
-        return 2  # incomparable: every ordered comparison fails, as in JavaScript with NaN
+        return compiled.search(js_to_string(value), timeout=REGEX_MATCH_SECONDS) is not None
+    except TimeoutError:
+        return False
 
 
-def sort_key_of(prop: str) -> Callable[[Model], tuple[int, Any]]:
-    return lambda model: _sort_key(model.get(prop))
+def compare_records(sort: tuple[str, ...]) -> Callable[[Model, Model], int]:
+    """Noodl's ``compareObjects``: by each key in turn with JavaScript's ``>``/``<``; a ``-`` key is
+    descending. Values that neither order (undefined, NaN, mixed types) count as equal."""
 
+    def compare(a: Model, b: Model) -> int:
+        for key in sort:
+            descending = key.startswith("-")
+            prop = key[1:] if descending else key
+            left, right = a.get(prop), b.get(prop)
+            if js_less_than(right, left):
+                return -1 if descending else 1
+            if js_less_than(left, right):
+                return 1 if descending else -1
+        return 0
 
-def _sort_key(value: Any) -> tuple[int, Any]:
-    if value is UNDEFINED or value is None:
-        return (0, 0)
-    if isinstance(value, int | float):
-        return (1, value)
-    return (2, js_to_string(value))
+    return compare

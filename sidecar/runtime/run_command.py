@@ -1,10 +1,10 @@
-"""``noodl-sidecar run EXPORT.json FUNCTION [--body TEXT | --request FILE] [--timeout SECONDS]``.
+"""``noodl-sidecar run EXPORT.json FUNCTION [--body TEXT | --request FILE] [--timeout S] [--log-level L]``.
 
 Runs one cloud function with no backend server and prints exactly one JSON line on stdout,
-``{"statusCode": N, "body": "<text>"}``: the object the real runner resolves with. Rejections give
-the cloud host's ``400 {"error": …}``, an unanswered run the 504 ``function/timeout`` answer. This
-is the one place where writing the result to stdout is right. Exit status: 0 when a Response node
-answered, 1 for a rejection, unknown function or timeout, 2 for bad arguments or a bad export.
+``{"statusCode": N, "body": "<text>"}``: the answer ``POST /functions/FUNCTION`` of a local backend
+would give (``sidecar.runtime.answers``). stdout carries that line and nothing else: it is claimed
+before anything runs, and log lines go to stderr, at ``warning`` and above unless ``--log-level``
+says otherwise.
 """
 
 from __future__ import annotations
@@ -19,16 +19,37 @@ from typing import Any
 import structlog
 
 from sidecar.errors import WorkflowExportError
-from sidecar.runtime.context import NoodlRequest, Outcome
+from sidecar.runtime import answers
+from sidecar.runtime.answers import FunctionResponse, Outcome
+from sidecar.runtime.context import NoodlRequest
 from sidecar.runtime.runtime import DEFAULT_TIMEOUT_SECONDS, Runtime, make_request
 from sidecar.runtime.values import js_stringify
 
 log = structlog.get_logger()
 
+EXIT_RESPONDED = 0
+EXIT_NO_RESPONSE = 1
+EXIT_USAGE = 2
+
+_EXIT_STATUS = f"""\
+stdout: exactly one line, {{"statusCode": N, "body": "<text>"}}, the answer POST /functions/FUNCTION
+gives: the Response node's, 500 {{"error"}} when the run fails, 504 function/timeout when no Response
+node answers in time, 404 when the export has no such function. Logs go to stderr.
+
+exit status:
+  {EXIT_RESPONDED}  the function sent a response (whatever its status code)
+  {EXIT_NO_RESPONSE}  no response: the run failed, timed out, or the function does not exist
+     (the line on stdout says which)
+  {EXIT_USAGE}  bad arguments, or the export or request file cannot be read (nothing on stdout)
+"""
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="noodl-sidecar run", description="Run one cloud function of an export."
+        prog="noodl-sidecar run",
+        description="Run one cloud function of an export and print its answer as one JSON line.",
+        epilog=_EXIT_STATUS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("export", type=Path, help="deploy export (JSON) of the cloud functions")
     parser.add_argument("function", help="function name, without the /#__cloud__/ prefix")
@@ -37,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--request", type=Path, help="JSON file {headers, body} as in the conformance cases")
     parser.add_argument(
         "--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS, help="function timeout (seconds)"
+    )
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["debug", "info", "warning", "error", "critical"],
+        help="log lines on stderr at this level and above (default: warning)",
     )
     return parser
 
@@ -49,7 +76,25 @@ def request_from_file(data: Any) -> NoodlRequest:
 
 
 def main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
+    """The command: parse, claim stdout for the answer line, run, print it; returns the exit status."""
+    from sidecar import logs
+    from sidecar.product_stream import claim_stdout
+
+    args = _parser().parse_args(argv)  # --help and usage errors are written before stdout is claimed
+    product = claim_stdout()
+    logs.configure(args.log_level)
+    try:
+        code, line = run_once(args)
+        if line is not None:
+            product.write(line + "\n")
+            product.flush()
+    finally:
+        logs.flush()
+    return code
+
+
+def run_once(args: argparse.Namespace) -> tuple[int, str | None]:
+    """The exit status and the answer line (None for a usage error, which is logged instead)."""
     try:
         runtime = Runtime.from_export(
             json.loads(args.export.read_text(encoding="utf-8")), timeout_seconds=args.timeout
@@ -60,17 +105,22 @@ def main(argv: list[str]) -> int:
             request = make_request(args.body if args.body is not None else "{}")
     except (OSError, ValueError, WorkflowExportError) as error:
         log.error("cannot run function", error=getattr(error, "message", None) or str(error))
-        return 2
-    response = asyncio.run(runtime.run(args.function, request))
-    sys.stdout.write((js_stringify({"statusCode": response.status_code, "body": response.body}) or "") + "\n")
-    sys.stdout.flush()
-    return 0 if response.outcome is Outcome.RESPONDED else 1
+        return EXIT_USAGE, None
+    try:
+        response = asyncio.run(runtime.run(args.function, request))
+    except Exception as error:  # a fault of ours still answers, as the backend's door would
+        log.exception("function run failed", function=args.function)
+        response = answers.rejected(str(error) or type(error).__name__)
+    return _exit_status(response), answer_line(response)
+
+
+def answer_line(response: FunctionResponse) -> str:
+    return js_stringify({"statusCode": response.status_code, "body": response.body}) or "{}"
+
+
+def _exit_status(response: FunctionResponse) -> int:
+    return EXIT_RESPONDED if response.outcome is Outcome.RESPONDED else EXIT_NO_RESPONSE
 
 
 if __name__ == "__main__":
-    from sidecar import logs
-
-    logs.configure()
-    code = main(sys.argv[1:])
-    logs.flush()
-    sys.exit(code)
+    sys.exit(main(sys.argv[1:]))

@@ -2,7 +2,9 @@
 
 A run: create a request scope → instantiate ``/#__cloud__/<name>`` → find the top-level Request node
 → on the next loop turn send the request into the graph → resolve with the first Response, a
-rejection, or the timeout answer (504 ``function/timeout``), whichever comes first.
+rejection, or the timeout answer (504 ``function/timeout``), whichever comes first. What each of
+those answers is comes from ``answers``; an exception escaping the runtime's own code while it
+builds or starts the run is a rejection too, never a crash of the caller.
 
 Later runs of a function whose first scope could be captured (``scope_template``) start from a copy
 of that scope as its setup frame left it, instead of instantiating and setting it up again.
@@ -20,8 +22,10 @@ from typing import Any
 import structlog
 
 from sidecar.errors import ScriptError
+from sidecar.runtime import answers
+from sidecar.runtime.answers import FunctionResponse
 from sidecar.runtime.component import ComponentInstance, instantiate
-from sidecar.runtime.context import FunctionResponse, NoodlRequest, Outcome, RunContext
+from sidecar.runtime.context import NoodlRequest, RunContext
 from sidecar.runtime.export import CLOUD_PREFIX, ComponentDef, ExportDef, load_export
 from sidecar.runtime.http_client import HttpClient
 from sidecar.runtime.jsengine import JsEngine, may_change_builtins
@@ -51,10 +55,6 @@ _run_numbers = itertools.count(1)
 def _run_id() -> str:
     """Unique within the process (run ids key the JS bridge's state), random across processes."""
     return f"{_RUN_PREFIX}{next(_run_numbers):x}"
-
-
-def _error_body(message: str) -> str:
-    return js_stringify({"error": message}) or "{}"
 
 
 def unknown_node_types(export: ExportDef, node_types: Mapping[str, Any]) -> list[str]:
@@ -118,8 +118,7 @@ class Runtime:
     ) -> FunctionResponse:
         component = self.export.components.get(CLOUD_PREFIX + name)
         if component is None:
-            message = f"Can't find component model for {CLOUD_PREFIX}{name}"
-            return FunctionResponse(400, _error_body(message), Outcome.NOT_FOUND)
+            return answers.not_found(name)
         ctx = RunContext(self.services, _run_id(), name, request, recorder)
         if self._config is not None:
             ctx.config = await self._config.get()
@@ -128,7 +127,7 @@ class Runtime:
         limit = self.timeout_seconds if timeout_seconds is None else timeout_seconds
         timer = ctx.loop.call_later(limit, self._time_out, ctx, limit) if limit > 0 else None
         try:
-            ctx.strand.run(self._start, ctx, component)
+            ctx.strand.run(self._start_or_fail, ctx, component)
             response = await ctx.result
         finally:
             if timer is not None:
@@ -138,6 +137,14 @@ class Runtime:
         if recorder is not None:
             recorder.run_finished(ctx.run_id, response.status_code, response.body, response.outcome.value)
         return response
+
+    def _start_or_fail(self, ctx: RunContext, component: ComponentDef) -> None:
+        """``_start`` as a piece of the run's work (it may pause while a script runs)."""
+        try:
+            self._start(ctx, component)
+        except Exception as error:  # a fault while building: the run fails, its caller gets the answer
+            log.exception("function run failed to start", function=ctx.function)
+            ctx.reject(str(error) or type(error).__name__)
 
     def _start(self, ctx: RunContext, component: ComponentDef) -> None:
         template = self._templates.get(component.name)
@@ -191,17 +198,7 @@ class Runtime:
 
     @staticmethod
     def _time_out(ctx: RunContext, limit: float) -> None:
-        ms = round(limit * 1000)
-        body = {
-            "error": (
-                f'Cloud function "{ctx.function}" did not send a response within {ms}ms and was stopped. '
-                "Check that every path through the function reaches a Response node."
-            ),
-            "code": "function/timeout",
-            "function": ctx.function,
-            "timeoutMs": ms,
-        }
-        ctx.settle(FunctionResponse(504, js_stringify(body) or "{}", Outcome.TIMED_OUT))
+        ctx.settle(answers.timed_out(ctx.function, limit))
 
 
 def _strings_in(export: ExportDef) -> Iterator[str]:

@@ -216,7 +216,16 @@ def strict_equals(left: object, right: object) -> bool:
 
 
 _JS_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-_JS_RADIX = {"0x": 16, "0o": 8, "0b": 2}
+_JS_RADIX = {
+    "0x": (16, re.compile(r"[0-9a-fA-F]+")),
+    "0o": (8, re.compile(r"[0-7]+")),
+    "0b": (2, re.compile(r"[01]+")),
+}
+# What Number() trims: JavaScript's WhiteSpace (every Unicode space separator) and line terminators.
+_JS_WHITESPACE = (
+    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
 
 
 def js_to_number(value: object) -> int | float:
@@ -231,18 +240,75 @@ def js_to_number(value: object) -> int | float:
         return js_to_number(js_to_string(value))
     if not isinstance(value, str):
         return math.nan
-    text = value.strip(" \t\n\r\v\f\u00a0\u2028\u2029\ufeff")
+    text = value.strip(_JS_WHITESPACE)
     if not text:
         return 0
     radix = _JS_RADIX.get(text[:2].lower())
     if radix is not None:
-        try:
-            return int(text[2:], radix)
-        except ValueError:
-            return math.nan
+        base, digits = radix
+        return int(text[2:], base) if digits.fullmatch(text[2:]) else math.nan
     if text.lstrip("+-") == "Infinity":
         return -math.inf if text.startswith("-") else math.inf
     if not _JS_DECIMAL.fullmatch(text):
         return math.nan
     number = float(text)
+    if number == 0:
+        return number if text.startswith("-") else 0  # Number("-0") is -0
     return int(number) if number.is_integer() and abs(number) < _MAX_SAFE_INT else number
+
+
+def _to_primitive(value: object) -> object:
+    """ToPrimitive with hint number, for the values the runtime holds: arrays join, objects print."""
+    if isinstance(value, list | dict) or not (
+        value is None or value is UNDEFINED or isinstance(value, str | bool | int | float)
+    ):
+        return js_to_string(value)
+    return value
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def js_loose_equals(left: object, right: object) -> bool:
+    """JavaScript ``left == right`` (the abstract equality comparison)."""
+    nullish = (None, UNDEFINED)
+    if left in nullish or right in nullish:
+        return left in nullish and right in nullish
+    if type(left) is type(right) or (_is_number(left) and _is_number(right)):
+        return strict_equals(left, right)
+    if isinstance(left, bool) or isinstance(right, bool):
+        return js_loose_equals(
+            int(left) if isinstance(left, bool) else left, int(right) if isinstance(right, bool) else right
+        )
+    if (isinstance(left, str) and _is_number(right)) or (_is_number(left) and isinstance(right, str)):
+        return js_to_number(left) == js_to_number(right)
+    left_object = isinstance(left, list | dict)
+    right_object = isinstance(right, list | dict)
+    if left_object != right_object:  # an object against a string or number compares its primitive
+        return js_loose_equals(_to_primitive(left), _to_primitive(right))
+    return left is right
+
+
+def js_less_than(left: object, right: object) -> bool:
+    """JavaScript ``left < right``."""
+    return _relation(left, right) is True
+
+
+def js_at_most(left: object, right: object) -> bool:
+    """JavaScript ``left <= right``: ``right < left`` is false (and neither side is NaN)."""
+    return _relation(right, left) is False
+
+
+def _relation(left: object, right: object) -> bool | None:
+    """The abstract relational comparison ``left < right``; None where JavaScript's is undefined (a
+    NaN side). Two strings compare by UTF-16 code units, anything else as numbers."""
+    left, right = _to_primitive(left), _to_primitive(right)
+    if isinstance(left, str) and isinstance(right, str):
+        if left.isascii() and right.isascii():
+            return left < right
+        return left.encode("utf-16-be", "surrogatepass") < right.encode("utf-16-be", "surrogatepass")
+    left_number, right_number = js_to_number(left), js_to_number(right)
+    if math.isnan(left_number) or math.isnan(right_number):
+        return None
+    return left_number < right_number

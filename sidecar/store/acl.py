@@ -69,3 +69,13 @@ def visible(caller: CallerContext, alias: str, column: str = "_rperm") -> Sql:
         f"WHERE value IN ({marks})))",
         *principals,
     )
+
+
+def readable(caller: CallerContext, stored_acl: Any) -> bool:
+    """:func:`visible` for one object in REST form: no ACL is public, else a read grant to a principal."""
+    if caller.is_master or not isinstance(stored_acl, Mapping):
+        return True
+    return any(
+        isinstance(stored_acl.get(key), Mapping) and stored_acl[key].get("read") is True
+        for key in caller.principals()
+    )

@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sidecar.errors import InvalidQueryError
-from sidecar.store import clp
 from sidecar.store.codec import dump_json, is_number, type_tag
 from sidecar.store.names import quote, validate_class_name
 from sidecar.store.reads import ReadContext, matching, present
@@ -29,11 +28,10 @@ def run(ctx: ReadContext, class_name: str, pipeline: Sequence[Mapping[str, Any]]
     schema = ctx.schemas.get(validate_class_name(class_name))
     if schema is None:
         return []
-    clp.check(schema.clp, "find", ctx.caller, class_name)
     where: dict[str, Any] = {}
     while stages and stages[0][0] == "$match":
         where = {"$and": [where, stages.pop(0)[1]]} if where else dict(stages.pop(0)[1])
-    condition, _ = matching(ctx, class_name, where)
+    condition, _ = matching(ctx, schema, where)
     statement = fmt(f"SELECT t.* FROM {quote(class_name)} AS t WHERE {{}}", condition)
     docs = [
         _plain(present(ctx.schemas, ctx.caller, class_name, decode_row(schema, row)))

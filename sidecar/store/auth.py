@@ -1,12 +1,13 @@
 """Users, sessions and roles (``parse-wire.md`` §7): signup, login, logout, token → caller.
 
 Sessions are ``_Session`` rows with ``r:``+32 hex tokens and an ``expiresAt`` on every mint (contract P78).
+A row keeps the token's digest only (:mod:`sidecar.store.sessions`): every look-up digests the token
+presented, and the token itself is answered once, by the signup or login that minted it.
 """
 
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,20 +21,16 @@ from sidecar.errors import (
     UsernameMissingError,
     UsernameTakenError,
 )
-from sidecar.store import passwords
+from sidecar.store import passwords, special_classes
 from sidecar.store.codec import format_iso
 from sidecar.store.interface import CallerContext
 from sidecar.store.names import join_table, quote
 from sidecar.store.reads import ReadContext
 from sidecar.store.records import decode_row
+from sidecar.store.sessions import hide_token, new_session_token, token_digest, user_pointer
 from sidecar.store.writes import WriteContext, create
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-DEFAULT_SESSION_LIFETIME = timedelta(days=365)
-
-
-def new_session_token() -> str:
-    return "r:" + secrets.token_hex(16)
 
 
 def signup(
@@ -55,7 +52,8 @@ def signup(
     ):
         raise EmailTakenError("Account already exists for this email address.")
     master = WriteContext(connection, ctx.catalog, CallerContext.master(), ctx.allow_class_creation)
-    fields = {k: v for k, v in body.items() if k not in ("emailVerified", "sessionToken", "authData")}
+    checked = special_classes.user_fields(ctx.caller, body)  # authData of an unverifiable provider: 252
+    fields = {k: v for k, v in checked.items() if k not in ("emailVerified", "authData")}
     created, events = create(master, "_User", fields)
     token, session_events = mint_session(master, created.object_id, "signup", lifetime)
     return {"objectId": created.object_id, "createdAt": created.created_at, "sessionToken": token}, [
@@ -69,8 +67,8 @@ def mint_session(
 ) -> tuple[str, list[Any]]:
     token = new_session_token()
     body: dict[str, Any] = {
-        "user": {"__type": "Pointer", "className": "_User", "objectId": user_id},
-        "sessionToken": token,
+        "user": user_pointer(user_id),
+        "sessionToken": token,  # the master's create stores its digest
         "expiresAt": {"__type": "Date", "iso": format_iso(datetime.now(UTC) + lifetime)},
         "createdWith": {"action": action, "authProvider": "password"},
         "restricted": False,
@@ -113,7 +111,9 @@ def _find_login_row(ctx: WriteContext, username: Any, email: Any) -> Any:
 
 
 def logout(ctx: WriteContext, token: str) -> tuple[None, list[Any]]:
-    deleted = ctx.connection.execute('DELETE FROM "_Session" WHERE "sessionToken" = ?', (token,)).rowcount
+    deleted = ctx.connection.execute(
+        'DELETE FROM "_Session" WHERE "sessionToken" = ?', (token_digest(token),)
+    ).rowcount
     if not deleted:
         raise InvalidSessionTokenError("Invalid session token")
     return None, []
@@ -123,7 +123,7 @@ def caller_for_session(ctx: ReadContext, token: Any) -> CallerContext:
     if not isinstance(token, str) or not token:
         raise InvalidSessionTokenError("Invalid session token")
     row = ctx.connection.execute(
-        'SELECT "user", "expiresAt" FROM "_Session" WHERE "sessionToken" = ?', (token,)
+        'SELECT "user", "expiresAt" FROM "_Session" WHERE "sessionToken" = ?', (token_digest(token),)
     ).fetchone()
     if row is None or row["user"] is None:
         raise InvalidSessionTokenError("Invalid session token")
@@ -166,3 +166,14 @@ def current_user(ctx: ReadContext, token: str) -> dict[str, Any]:
     if row is None:
         raise InvalidSessionTokenError("Invalid session token")
     return {**decode_row(ctx.schemas["_User"], row), "sessionToken": token}
+
+
+def current_session(ctx: ReadContext, token: str) -> dict[str, Any]:
+    """The session ``token`` opens, as its owner reads it, with the token echoed back."""
+    caller_for_session(ctx, token)  # unknown or expired: 209
+    row = ctx.connection.execute(
+        'SELECT * FROM "_Session" WHERE "sessionToken" = ?', (token_digest(token),)
+    ).fetchone()
+    if row is None:
+        raise InvalidSessionTokenError("Invalid session token")
+    return {**hide_token(decode_row(ctx.schemas["_Session"], row)), "sessionToken": token}

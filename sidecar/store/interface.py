@@ -135,9 +135,13 @@ class CreateResult:
     created_at: str
     object: JsonObject
     """The full stored object as a read by master would return it (for events and callers that want it)."""
+    shown: JsonObject | None = None
+    """Server-set fields the create also answers: a new ``_Session``'s token, shown this once."""
 
     def to_wire(self) -> JsonObject:
-        """The create response body: ``{objectId, createdAt}`` only."""
+        """The create response body: ``{objectId, createdAt}`` (plus :attr:`shown`)."""
+        if self.shown:
+            return {"objectId": self.object_id, "createdAt": self.created_at, **self.shown}
         return {"objectId": self.object_id, "createdAt": self.created_at}
 
 
@@ -300,6 +304,12 @@ class RecordStore(Protocol):
         """Receive every committed change of this store."""
         ...
 
+    def visible_record(self, class_name: str, record: JsonObject, caller: CallerContext) -> JsonObject | None:
+        """A change record as ``caller`` would see it in a find of its class (protectedFields and other
+        users' secrets removed; ``record`` itself when nothing is), or ``None`` when the class's find
+        permission, a pointer permission or the row's ACL hides it. Decided on the current permissions."""
+        ...
+
     async def close(self) -> None:
         """Finish queued writes, then release connections."""
         ...
@@ -307,6 +317,10 @@ class RecordStore(Protocol):
 
 class SchemaAdmin(Protocol):
     """The ``/schemas`` API (master only) and exports."""
+
+    def has_file_fields(self) -> bool:
+        """Whether any class has a File field (as of the last commit): reads may then carry files."""
+        ...
 
     async def list_schemas(self) -> list[JsonObject]:
         """``{className, fields, classLevelPermissions, indexes}`` per class, system classes included."""
@@ -361,4 +375,9 @@ class AuthStore(Protocol):
 
     async def current_user(self, session_token: str) -> JsonObject:
         """``/users/me``: the user plus the same ``sessionToken``."""
+        ...
+
+    async def current_session(self, session_token: str) -> JsonObject:
+        """``/sessions/me``: the caller's ``_Session`` object plus the same ``sessionToken``; unknown or
+        expired → 209."""
         ...

@@ -8,19 +8,24 @@ when the subscription is checked.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
 from sidecar.errors import InvalidQueryError
-from sidecar.store import acl
+from sidecar.store import acl, sqlfuncs
 from sidecar.store.codec import SQL_AFFINITY, to_sql
 from sidecar.store.interface import CallerContext
 from sidecar.store.names import quote
+from sidecar.store.read_scope import UNRESTRICTED
 from sidecar.store.schema import ClassSchema
-from sidecar.store.sqlfrag import FALSE, Sql, all_of
+from sidecar.store.sqlfrag import FALSE, all_of
 from sidecar.store.sqlite.connection import MEMORY, open_connection
+from sidecar.store.sqlite.writer import translate
 from sidecar.store.where import compile_where
 
+LOOP_REGEX_SECONDS = 0.05
+"""Regex matching time for one record: the matcher runs on the event loop, which must stay free."""
 _CROSS_TABLE = frozenset({"$relatedTo", "$inQuery", "$notInQuery", "$select", "$dontSelect"})
 
 
@@ -57,7 +62,7 @@ class RecordMatcher:
             raise InvalidQueryError(f"{cross} is not supported in subscription filters")
         class_name = schema.class_name if schema else "_Missing"
         compile_where(
-            where, class_name, lambda name: schema if schema and name == class_name else None, _public
+            where, class_name, lambda name: schema if schema and name == class_name else None, UNRESTRICTED
         )
 
     def matches(
@@ -69,14 +74,18 @@ class RecordMatcher:
         self._connection.execute("SAVEPOINT probe")
         try:
             self._insert(schema, table, record)
-            condition = compile_where(where, schema.class_name, lambda n: schema, _public).condition
+            condition = compile_where(where, schema.class_name, lambda n: schema, UNRESTRICTED).condition
             visible = acl.visible(caller, "t")
             test = all_of([condition, visible])
             if test == FALSE:
                 return False
-            row = self._connection.execute(
-                f"SELECT 1 FROM {table} AS t WHERE {test.text}", test.params
-            ).fetchone()
+            try:
+                with sqlfuncs.regex_budget(LOOP_REGEX_SECONDS):
+                    row = self._connection.execute(
+                        f"SELECT 1 FROM {table} AS t WHERE {test.text}", test.params
+                    ).fetchone()
+            except sqlite3.Error as exc:
+                raise translate(exc) from exc  # a regex out of time: 124, which callers log and skip
             return row is not None
         finally:
             self._connection.execute("ROLLBACK TO probe")
@@ -113,8 +122,3 @@ class RecordMatcher:
         names = ", ".join(quote(n) for n in values)
         marks = ", ".join("?" * len(values))
         self._connection.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", tuple(values.values()))
-
-
-def _public(alias: str) -> Sql:
-    """Subqueries are refused in filters, so no ACL clause is ever needed for them."""
-    return FALSE

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sidecar.errors import InvalidQueryError, ObjectNotFoundError
-from sidecar.store import acl, clp
+from sidecar.store import acl, clp, read_scope, special_classes
 from sidecar.store.codec import dump_json, type_tag
 from sidecar.store.interface import CallerContext, FetchOptions, QueryOptions, QueryResult
 from sidecar.store.names import quote, validate_class_name
@@ -31,19 +31,28 @@ class ReadContext:
     def lookup(self) -> Callable[[str], ClassSchema | None]:
         return self.schemas.get
 
-    def acl(self, alias: str) -> Sql:
-        return acl.visible(self.caller, alias)
+    @property
+    def scope(self) -> read_scope.CallerScope:
+        return read_scope.CallerScope(self.caller)
 
 
-def matching(ctx: ReadContext, class_name: str, where: Mapping[str, Any]) -> tuple[Sql, CompiledWhere]:
-    """WHERE clause (filter AND row ACL) for alias ``t``, and the compiled filter (for implied orders)."""
-    compiled = compile_where(where, class_name, ctx.lookup(), ctx.acl)
-    return all_of([compiled.condition, ctx.acl("t")]), compiled
+def matching(
+    ctx: ReadContext, schema: ClassSchema, where: Mapping[str, Any], operation: str = "find"
+) -> tuple[Sql, CompiledWhere]:
+    """WHERE clause (filter AND the rows the caller may ``operation``) for alias ``t``, and the compiled
+    filter (for implied orders). Raises 119 when the class-level permission refuses the operation."""
+    readable = read_scope.rows(schema, operation, ctx.caller, "t")
+    own = special_classes.find_scope(ctx.caller, schema.class_name, "t")
+    compiled = compile_where(where, schema.class_name, ctx.lookup(), ctx.scope)
+    return all_of([compiled.condition, readable, own]), compiled
 
 
-def order_by(schema: ClassSchema, order: tuple[str, ...], compiled: CompiledWhere) -> Sql:
+def order_by(
+    schema: ClassSchema, order: tuple[str, ...], compiled: CompiledWhere, hidden: set[str] | None = None
+) -> Sql:
     """ORDER BY from ``order`` keys; ``$score`` ranks ``$text`` matches; ``$nearSphere`` orders by distance
-    when nothing else does. Keys the class lacks are ignored, as Parse does."""
+    when nothing else does. Keys the class lacks are ignored, as Parse does, and so are ``hidden`` ones
+    (protectedFields: an order would reveal how hidden values compare)."""
     terms: list[Sql] = []
     for raw in order:
         key = raw.strip()
@@ -51,7 +60,7 @@ def order_by(schema: ClassSchema, order: tuple[str, ...], compiled: CompiledWher
         key = key.lstrip("-")
         if key == "$score" and compiled.text_score is not None:
             terms.append(Sql(compiled.text_score.text + " DESC", compiled.text_score.params))
-        if not key or key == "$score":
+        if not key or key == "$score" or (hidden and key.split(".", 1)[0] in hidden):
             continue
         operand = resolve(schema, key, "t")
         direction = " DESC" if descending else ""
@@ -74,9 +83,11 @@ def query(ctx: ReadContext, class_name: str, options: QueryOptions) -> QueryResu
     schema = ctx.schemas.get(class_name)
     if schema is None:
         return QueryResult([], 0 if options.count else None)
-    clp.check(schema.clp, "find", ctx.caller, class_name)
-    condition, compiled = matching(ctx, class_name, options.where)
-    ordering = order_by(schema, options.order, compiled)
+    if options.count and options.limit == 0:  # only a count (the SDK's count()): Parse needs count alone
+        return QueryResult([], count(ctx, class_name, options.where))
+    condition, compiled = matching(ctx, schema, options.where)
+    hidden = clp.protected_fields(schema.clp, ctx.caller)
+    ordering = order_by(schema, options.order, compiled, hidden)
     limit = options.limit if options.limit >= 0 else -1
     statement = fmt(
         f"SELECT t.* FROM {quote(class_name)} AS t WHERE {{}}{{}} LIMIT ? OFFSET ?", condition, ordering
@@ -88,7 +99,11 @@ def query(ctx: ReadContext, class_name: str, options: QueryOptions) -> QueryResu
     if include:
         expand(ctx, objects, schema, include)
     results = [project(obj, options.keys, options.exclude_keys) for obj in objects]
-    total = count_matching(ctx, class_name, condition) if options.count else None
+    total = None
+    if options.count:  # the count needs the count permission too, and may be narrowed differently
+        same_rule = schema.clp.get("count") == schema.clp.get("find")
+        counted = condition if same_rule else matching(ctx, schema, options.where, "count")[0]
+        total = count_matching(ctx, class_name, counted)
     return QueryResult(results, total)
 
 
@@ -97,8 +112,7 @@ def count(ctx: ReadContext, class_name: str, where: Mapping[str, Any]) -> int:
     schema = ctx.schemas.get(class_name)
     if schema is None:
         return 0
-    clp.check(schema.clp, "count", ctx.caller, class_name)
-    condition, _ = matching(ctx, class_name, where)
+    condition, _ = matching(ctx, schema, where, "count")
     return count_matching(ctx, class_name, condition)
 
 
@@ -111,8 +125,8 @@ def fetch(ctx: ReadContext, class_name: str, object_id: str, options: FetchOptio
     schema = ctx.schemas.get(validate_class_name(class_name))
     if schema is None or not isinstance(object_id, str):
         raise ObjectNotFoundError()
-    clp.check(schema.clp, "get", ctx.caller, class_name)
-    row = load_row(ctx, schema, object_id)
+    readable = read_scope.rows(schema, "get", ctx.caller, "t")
+    row = load_row(ctx, schema, object_id, visible=readable)
     obj = present(ctx.schemas, ctx.caller, class_name, decode_row(schema, row))
     include = _includes(schema, options.include, options.keys)
     if include:
@@ -120,10 +134,14 @@ def fetch(ctx: ReadContext, class_name: str, object_id: str, options: FetchOptio
     return project(obj, options.keys, options.exclude_keys)
 
 
-def load_row(ctx: ReadContext, schema: ClassSchema, object_id: str, perm: str = "_rperm") -> sqlite3.Row:
-    """The row if it exists and the caller holds ``perm`` on it; otherwise 101 (missing and forbidden look
+def load_row(
+    ctx: ReadContext, schema: ClassSchema, object_id: str, perm: str = "_rperm", visible: Sql | None = None
+) -> sqlite3.Row:
+    """The row if it exists and the caller holds ``perm`` on it (or it passes ``visible``, a test of alias
+    ``t``) and the class's own rules let the caller reach it; otherwise 101 (missing and forbidden look
     the same)."""
-    visible = acl.visible(ctx.caller, "t", perm)
+    visible = acl.visible(ctx.caller, "t", perm) if visible is None else visible
+    visible = all_of([visible, special_classes.row_scope(ctx.caller, schema.class_name, "t")])
     statement = fmt(
         f'SELECT t.* FROM {quote(schema.class_name)} AS t WHERE t."objectId" = ? AND {{}}', visible
     )
@@ -135,7 +153,10 @@ def load_row(ctx: ReadContext, schema: ClassSchema, object_id: str, perm: str = 
 
 def present(schemas: Schemas, caller: CallerContext, class_name: str, obj: dict[str, Any]) -> dict[str, Any]:
     """Hide what a non-master caller may not see: the class's protectedFields, and other users' secrets
-    (a user always sees all of their own ``_User`` row)."""
+    (a user always sees all of their own ``_User`` row). Session token columns are never returned."""
+    always = special_classes.ALWAYS_HIDDEN.get(class_name)
+    if always is not None and not always.isdisjoint(obj):
+        obj = {k: v for k, v in obj.items() if k not in always}
     if caller.is_master:
         return obj
     if class_name == "_User" and obj.get("objectId") == caller.user_id:
@@ -159,7 +180,10 @@ def _includes(schema: ClassSchema, include: tuple[str, ...], keys: tuple[str, ..
 def expand(
     ctx: ReadContext, objects: list[dict[str, Any]], schema: ClassSchema, paths: list[list[str]]
 ) -> None:
-    """Replace pointers along each include path by full objects the caller may read, level by level."""
+    """Replace pointers along each include path by full objects the caller may read, level by level.
+
+    Each pointee class is read as a ``get`` of it (Parse's include): a class whose permission refuses the
+    caller fails the whole read with 119, a row the caller may not read stays a plain pointer."""
     heads: dict[str, list[list[str]]] = {}
     for path in paths:
         heads.setdefault(path[0], []).append(path[1:])
@@ -200,7 +224,8 @@ def _swap(value: Any, loaded: dict[tuple[str, str], dict[str, Any]]) -> Any:
 
 def _load_many(ctx: ReadContext, schema: ClassSchema, ids: list[str]) -> list[dict[str, Any]]:
     marks = ", ".join("?" * len(ids))
-    visible = acl.visible(ctx.caller, "t")
+    readable = read_scope.rows(schema, "get", ctx.caller, "t")
+    visible = all_of([readable, special_classes.include_scope(ctx.caller, schema, "t")])
     statement = fmt(
         f'SELECT t.* FROM {quote(schema.class_name)} AS t WHERE t."objectId" IN ({marks}) AND {{}}', visible
     )
@@ -213,16 +238,15 @@ def distinct(ctx: ReadContext, class_name: str, field_name: str, where: Mapping[
     schema = ctx.schemas.get(class_name)
     if schema is None:
         return []
-    clp.check(schema.clp, "find", ctx.caller, class_name)
     if not isinstance(field_name, str) or not field_name:
         raise InvalidQueryError("distinct needs a field name")
-    condition, _ = matching(ctx, class_name, where)
+    condition, _ = matching(ctx, schema, where)
     statement = fmt(f"SELECT t.* FROM {quote(class_name)} AS t WHERE {{}}", condition)
     seen: dict[str, Any] = {}
     head, *rest = field_name.split(".")
     resolve(schema, field_name, "t")  # validates the name
     for row in ctx.connection.execute(statement.text, statement.params):
-        value: Any = decode_row(schema, row).get(head)
+        value: Any = present(ctx.schemas, ctx.caller, class_name, decode_row(schema, row)).get(head)
         for segment in rest:
             value = value.get(segment) if isinstance(value, dict) else None
         for item in value if isinstance(value, list) else [value]:

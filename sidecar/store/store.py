@@ -15,8 +15,20 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sidecar.errors import InvalidClassNameError, RequestFailedError
+from sidecar.private_files import private_database, private_dir
 from sidecar.store import aggregate as aggregation
-from sidecar.store import auth, export, reads, schema_admin, writes
+from sidecar.store import (
+    auth,
+    export,
+    migrations,
+    query_limits,
+    read_scope,
+    reads,
+    schema_admin,
+    sessions,
+    sqlfuncs,
+    writes,
+)
 from sidecar.store import catalog as catalog_module
 from sidecar.store.catalog import WorkingCatalog
 from sidecar.store.changes import ChangeBus
@@ -37,7 +49,7 @@ from sidecar.store.interface import (
 from sidecar.store.matcher import RecordMatcher
 from sidecar.store.schema import ClassSchema
 from sidecar.store.sqlite.connection import MEMORY, Durability, open_connection
-from sidecar.store.sqlite.readpool import ReadPool
+from sidecar.store.sqlite.readpool import DEFAULT_REGEX_BUDGET, ReadPool
 from sidecar.store.sqlite.writer import WriteQueue
 
 T = TypeVar("T")
@@ -57,16 +69,22 @@ class SqliteRecordStore:
         bus: ChangeBus,
         allow_class_creation: bool,
         session_lifetime: timedelta,
+        *,
+        regex_budget: float = DEFAULT_REGEX_BUDGET,
     ) -> None:
+        """``regex_budget`` applies to reads in ephemeral mode (the pool has its own)."""
         self.path = path
         self._writer = writer
         self._catalog = catalog
         self._readers = readers
         self._bus = bus
         self._schemas: dict[str, ClassSchema] = catalog.snapshot()
+        self._file_fields_of: Mapping[str, ClassSchema] | None = None
+        self._file_fields = False
         self._allow_class_creation = allow_class_creation
         self._session_lifetime = session_lifetime
         self._matcher = RecordMatcher()
+        self._ephemeral_regex_budget = regex_budget
 
     @classmethod
     async def open(
@@ -77,8 +95,9 @@ class SqliteRecordStore:
         durability: Durability = Durability.NORMAL,
         readers: int = 2,
         read_time_limit: float = 10.0,
+        regex_budget: float = DEFAULT_REGEX_BUDGET,
         allow_client_class_creation: bool = True,
-        session_lifetime: timedelta = auth.DEFAULT_SESSION_LIFETIME,
+        session_lifetime: timedelta = sessions.DEFAULT_SESSION_LIFETIME,
     ) -> SqliteRecordStore:
         """Open (creating if needed) the store at ``path``; ``:memory:``/``None`` only with ``ephemeral``."""
         location = MEMORY if path is None else str(path)
@@ -87,7 +106,9 @@ class SqliteRecordStore:
                 "an in-memory store needs ephemeral=True, and ephemeral needs ':memory:'"
             )
         if location != MEMORY:
-            Path(location).parent.mkdir(parents=True, exist_ok=True)
+            # local.db holds session tokens: owner-only before SQLite writes its first page.
+            private_dir(Path(location).parent)
+            private_database(Path(location))
         connection = open_connection(location, readonly=False, durability=durability)
         catalog_module.bootstrap(connection)
         catalog = WorkingCatalog(catalog_module.load(connection))
@@ -99,8 +120,22 @@ class SqliteRecordStore:
             bus.emit(events)
 
         writer = WriteQueue(connection, catalog, published)
-        pool = None if location == MEMORY else ReadPool(location, readers, read_time_limit)
-        store = cls(location, writer, catalog, pool, bus, allow_client_class_creation, session_lifetime)
+        pool = (
+            None
+            if location == MEMORY
+            else ReadPool(location, readers, read_time_limit, regex_budget=regex_budget)
+        )
+        store = cls(
+            location,
+            writer,
+            catalog,
+            pool,
+            bus,
+            allow_client_class_creation,
+            session_lifetime,
+            # no deadline stops a read on the writer's thread: its regexes get the read time limit at most
+            regex_budget=min(regex_budget, read_time_limit),
+        )
         writer.start()
         await store._write(CallerContext.master(), _precreate)
         return store
@@ -118,37 +153,71 @@ class SqliteRecordStore:
         def job(connection: sqlite3.Connection, catalog: WorkingCatalog) -> tuple[T, Sequence[ChangeEvent]]:
             return fn(
                 writes.WriteContext(
-                    connection, catalog, caller, self._allow_class_creation, self._bus.has_listeners
+                    connection,
+                    catalog,
+                    caller,
+                    self._allow_class_creation,
+                    self._bus.has_listeners,
+                    self._session_lifetime,
                 )
             )
 
         return await self._writer.submit(job)
 
-    async def _read(self, caller: CallerContext, fn: ReadFn[T], *, limited: bool = True) -> T:
+    async def _read(
+        self, caller: CallerContext, fn: ReadFn[T], *, limited: bool = True, costly: bool = False
+    ) -> T:
+        """``costly``: a filter that runs Python on every row or is large to plan (own reader threads, see
+        :mod:`sidecar.store.sqlite.readpool`; :func:`query_limits.is_costly` decides)."""
         if self._readers is None:
+            budget = self._ephemeral_regex_budget
 
             def job(
                 connection: sqlite3.Connection, catalog: WorkingCatalog
             ) -> tuple[T, Sequence[ChangeEvent]]:
-                return fn(reads.ReadContext(connection, catalog.schemas, caller)), ()
+                with sqlfuncs.regex_budget(budget):  # reads share the writer here: keep them short
+                    return fn(reads.ReadContext(connection, catalog.schemas, caller)), ()
 
             return await self._writer.submit(job)
         schemas = self._schemas
         return await self._readers.submit(
-            lambda connection: fn(reads.ReadContext(connection, schemas, caller)), limited=limited
+            lambda connection: fn(reads.ReadContext(connection, schemas, caller)),
+            limited=limited,
+            costly=costly,
         )
 
     def schemas(self) -> Mapping[str, ClassSchema]:
         """The schemas as of the last commit."""
         return self._schemas
 
+    def has_file_fields(self) -> bool:
+        schemas = self._schemas
+        if self._file_fields_of is not schemas:  # recomputed once per published schema set
+            self._file_fields_of = schemas
+            self._file_fields = any(f.type == "File" for c in schemas.values() for f in c.fields.values())
+        return self._file_fields
+
     # ---- RecordStore --------------------------------------------------------------------------------
 
     async def query(self, class_name: str, options: QueryOptions, caller: CallerContext) -> QueryResult:
-        return await self._read(caller, lambda ctx: reads.query(ctx, class_name, options))
+        query_limits.check_page(options.limit, options.skip)
+        for option, names in (
+            ("keys", options.keys),
+            ("excludeKeys", options.exclude_keys),
+            ("include", options.include),
+            ("order", options.order),
+        ):
+            query_limits.check_names(option, names)
+        return await self._read(
+            caller,
+            lambda ctx: reads.query(ctx, class_name, options),
+            costly=query_limits.is_costly(options.where),
+        )
 
     async def count(self, class_name: str, where: Mapping[str, Any], caller: CallerContext) -> int:
-        return await self._read(caller, lambda ctx: reads.count(ctx, class_name, where))
+        return await self._read(
+            caller, lambda ctx: reads.count(ctx, class_name, where), costly=query_limits.is_costly(where)
+        )
 
     async def fetch(
         self, class_name: str, object_id: str, caller: CallerContext, options: FetchOptions | None = None
@@ -203,12 +272,20 @@ class SqliteRecordStore:
     async def aggregate(
         self, class_name: str, pipeline: Sequence[Mapping[str, Any]], caller: CallerContext
     ) -> list[JsonObject]:
-        return await self._read(caller, lambda ctx: aggregation.run(ctx, class_name, pipeline))
+        return await self._read(
+            caller,
+            lambda ctx: aggregation.run(ctx, class_name, pipeline),
+            costly=query_limits.is_costly(pipeline),
+        )
 
     async def distinct(
         self, class_name: str, field_name: str, where: Mapping[str, Any], caller: CallerContext
     ) -> list[Any]:
-        return await self._read(caller, lambda ctx: reads.distinct(ctx, class_name, field_name, where))
+        return await self._read(
+            caller,
+            lambda ctx: reads.distinct(ctx, class_name, field_name, where),
+            costly=query_limits.is_costly(where),
+        )
 
     async def batch(
         self, ops: Sequence[BatchOp], caller: CallerContext, *, transaction: bool = False
@@ -217,6 +294,12 @@ class SqliteRecordStore:
 
     def subscribe(self, listener: ChangeListener) -> Subscription:
         return self._bus.subscribe(listener)
+
+    def visible_record(self, class_name: str, record: JsonObject, caller: CallerContext) -> JsonObject | None:
+        schema = self._schemas.get(class_name)
+        if schema is None or not read_scope.record_readable(schema, "find", caller, record):
+            return None
+        return reads.present(self._schemas, caller, class_name, record)
 
     # ---- realtime filters (not part of RecordStore: an SQLite-specific helper for the SSE door) ---------
 
@@ -227,9 +310,11 @@ class SqliteRecordStore:
     def matches(
         self, class_name: str, where: Mapping[str, Any], record: Mapping[str, Any], caller: CallerContext
     ) -> bool:
-        """Whether a change record passes ``where`` and is readable by ``caller``, with query semantics."""
+        """Whether a change record passes ``where`` and ``caller`` may find it, with query semantics."""
         schema = self._schemas.get(class_name)
-        return schema is not None and self._matcher.matches(schema, where, record, caller)
+        if schema is None or not read_scope.record_readable(schema, "find", caller, record):
+            return False
+        return self._matcher.matches(schema, where, record, caller)
 
     def redact(self, class_name: str, record: Mapping[str, Any], caller: CallerContext) -> JsonObject:
         """A change record as ``caller`` may see it (protectedFields, other users' secrets), as reads do."""
@@ -292,12 +377,17 @@ class SqliteRecordStore:
     async def current_user(self, session_token: str) -> JsonObject:
         return await self._read(_MASTER, lambda ctx: auth.current_user(ctx, session_token))
 
+    async def current_session(self, session_token: str) -> JsonObject:
+        return await self._read(_MASTER, lambda ctx: auth.current_session(ctx, session_token))
+
 
 _MASTER = CallerContext.master()
 
 
 def _precreate(ctx: writes.WriteContext) -> tuple[None, list[ChangeEvent]]:
-    """``_User``, ``_Session`` and ``_Role`` exist from the start (contract §5, edge case 17)."""
+    """``_User``, ``_Session`` and ``_Role`` exist from the start (contract §5, edge case 17); then the
+    named data migrations an older ``local.db`` still needs (see :mod:`sidecar.store.migrations`)."""
     for class_name in catalog_module.PRECREATED:
         ctx.catalog.ensure_class(ctx.connection, class_name)
+    migrations.migrate(ctx.connection)
     return None, []

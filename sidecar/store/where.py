@@ -11,19 +11,35 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sidecar.errors import InvalidJsonError, InvalidKeyNameError, InvalidQueryError
 from sidecar.store.codec import type_tag
 from sidecar.store.names import join_table, quote, validate_class_name
 from sidecar.store.operands import ArrayColumn, Column, JsonValue, Missing, Operand, RelationField, resolve
 from sidecar.store.predicates import Predicates
+from sidecar.store.query_limits import check_terms, check_where
 from sidecar.store.schema import ClassSchema
 from sidecar.store.sqlfrag import FALSE, TRUE, Sql, all_of, any_of, fmt, negate, sql
 
 SchemaLookup = Callable[[str], ClassSchema | None]
-AclClause = Callable[[str], Sql]
-"""Row-visibility predicate for a table alias (``TRUE`` for master)."""
+
+
+class ReadScope(Protocol):
+    """What the caller may read of each class a where reaches (``sidecar.store.read_scope.CallerScope``)."""
+
+    def rows(self, schema: ClassSchema, operation: str, alias: str) -> Sql:
+        """Raise 119 when the class-level permission refuses ``operation``; else the rows' SQL test."""
+        ...
+
+    def check_constrained_fields(self, schema: ClassSchema | None, where: Mapping[str, Any]) -> None:
+        """Raise 119 when one level of a where constrains a field hidden from the caller."""
+        ...
+
+    def selectable(self, schema: ClassSchema, key: str) -> bool:
+        """Whether ``$select`` may read ``key`` of the class's rows."""
+        ...
+
 
 _FIELD_OPERATORS = frozenset(
     {
@@ -69,7 +85,7 @@ class CompiledWhere:
 @dataclass
 class _State:
     lookup: SchemaLookup
-    acl: AclClause
+    scope: ReadScope
     now: datetime
     aliases: int = 0
     near: list[Sql] = field(default_factory=list)
@@ -84,13 +100,15 @@ def compile_where(
     where: Any,
     class_name: str,
     lookup: SchemaLookup,
-    acl: AclClause,
+    scope: ReadScope,
     *,
     alias: str = "t",
     now: datetime | None = None,
 ) -> CompiledWhere:
-    state = _State(lookup, acl, now or datetime.now(UTC))
+    check_where(where)
+    state = _State(lookup, scope, now or datetime.now(UTC))
     condition = _compile(state, where, lookup(class_name), alias)
+    check_terms(condition.text)
     return CompiledWhere(
         condition, state.near[0] if state.near else None, state.scores[0] if state.scores else None
     )
@@ -99,6 +117,7 @@ def compile_where(
 def _compile(state: _State, where: Any, schema: ClassSchema | None, alias: str) -> Sql:
     if not isinstance(where, Mapping):
         raise InvalidQueryError("where must be a JSON object")
+    state.scope.check_constrained_fields(schema, where)
     return all_of(_compile_key(state, key, value, schema, alias) for key, value in where.items())
 
 
@@ -178,7 +197,8 @@ def _one_constraint(
 
 
 def _subquery(state: _State, sub: Any, column: str, usage: str) -> Sql | None:
-    """``SELECT <column> FROM <class> WHERE <where> AND <caller's ACL>``; None when the class is missing."""
+    """``SELECT <column> FROM <class> WHERE <where> AND <rows the caller may find>``; None when the class
+    is missing. The subquery's class must allow the caller to find (119 otherwise), as in Parse."""
     if not isinstance(sub, Mapping) or not isinstance(sub.get("className"), str):
         raise InvalidQueryError(f"improper usage of {usage}")
     class_name = validate_class_name(sub["className"])
@@ -186,13 +206,14 @@ def _subquery(state: _State, sub: Any, column: str, usage: str) -> Sql | None:
     if schema is None:
         return None
     alias = state.next_alias()
+    readable = state.scope.rows(schema, "find", alias)
     target = resolve(schema, column, alias)
-    if not isinstance(target, Column | ArrayColumn):
+    if not isinstance(target, Column | ArrayColumn) or not state.scope.selectable(schema, column):
         return None
     condition = all_of(
         [
             _compile(state, sub.get("where", {}), schema, alias),
-            state.acl(alias),
+            readable,
             sql(f"{target.sql} IS NOT NULL"),
         ]
     )
@@ -242,9 +263,17 @@ def _related_to(state: _State, arg: Any, alias: str) -> Sql:
     owner_class = validate_class_name(owner.get("className"))
     owner_schema = state.lookup(owner_class)
     spec = owner_schema.field_type(arg["key"]) if owner_schema else None
-    if spec is None or spec.type != "Relation":
+    if owner_schema is None or spec is None or spec.type != "Relation":
         return FALSE
+    # The relation is a field of its owner: reading it needs the owner's get permission and a readable row.
+    owner_alias = state.next_alias()
+    readable = state.scope.rows(owner_schema, "get", owner_alias)
+    owner_id = owner["objectId"]
+    members = [sql('"owningId" = ?', owner_id)]
+    if readable != TRUE:
+        owner_row = all_of([sql(f'{owner_alias}."objectId" = ?', owner_id), readable])
+        members.append(
+            fmt(f"EXISTS (SELECT 1 FROM {quote(owner_class)} AS {owner_alias} WHERE {{}})", owner_row)
+        )
     join = quote(join_table(owner_class, arg["key"]))
-    return sql(
-        f'{alias}."objectId" IN (SELECT "relatedId" FROM {join} WHERE "owningId" = ?)', owner["objectId"]
-    )
+    return fmt(f'{alias}."objectId" IN (SELECT "relatedId" FROM {join} WHERE {{}})', all_of(members))

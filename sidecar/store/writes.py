@@ -12,13 +12,13 @@ import re
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sidecar.errors import (
     DuplicateObjectIdError,
     DuplicateValueError,
     EmailTakenError,
-    ImmutableFieldError,
     IncorrectTypeError,
     InvalidJsonError,
     InvalidKeyNameError,
@@ -30,7 +30,7 @@ from sidecar.errors import (
     UsernameTakenError,
 )
 from sidecar.random_batches import RandomBatches
-from sidecar.store import acl, clp, passwords
+from sidecar.store import acl, clp, passwords, sessions, special_classes
 from sidecar.store.catalog import WorkingCatalog
 from sidecar.store.codec import dump_json, now_iso
 from sidecar.store.interface import (
@@ -62,6 +62,8 @@ class WriteContext:
     allow_class_creation: bool = True
     records_wanted: bool = True
     """False when nobody listens to changes: batch creates then skip building the full record."""
+    session_lifetime: timedelta = sessions.DEFAULT_SESSION_LIFETIME
+    """How long a session minted by this job lasts."""
     _now: str | None = None
 
     def now(self) -> str:
@@ -103,6 +105,9 @@ def create(
 ) -> tuple[CreateResult, Events]:
     schema = ctx.schema_for_write(class_name)
     clp.check(schema.clp, "create", ctx.caller, class_name)
+    shown = None
+    if class_name in special_classes.GUARDED:
+        body, shown = special_classes.before_create(ctx.caller, class_name, body, ctx.session_lifetime)
     given_id = body.get("objectId")
     object_id = uuid4_text() if given_id is None else _client_object_id(given_id)
     writes = split_body(body, creating=True)
@@ -151,6 +156,10 @@ def create(
         schema = _apply_relation(ctx, schema, object_id, change)
     # What was inserted, decoded (no need to read it back); skipped for unobserved batch items.
     stored = decode_row(schema, columns) if full_record else {"objectId": object_id}
+    if class_name == "_Session":  # the digest goes nowhere; the token is shown to this caller only
+        stored = sessions.hide_token(stored)
+        event = ChangeEvent(ChangeAction.CREATE, class_name, object_id, stored)
+        return CreateResult(object_id, now, {**stored, **(shown or {})}, shown), [event]
     event = ChangeEvent(ChangeAction.CREATE, class_name, object_id, stored)
     return CreateResult(object_id, now, stored), [event]
 
@@ -168,9 +177,9 @@ def save(
     clp.check(schema.clp, "update", ctx.caller, class_name)
     current = decode_row(schema, load_row(ctx.reader(), schema, object_id, "_wperm"))
     _check_expectations(current, expect)
+    if class_name in special_classes.GUARDED:
+        body = special_classes.before_update(ctx.caller, class_name, body, current)
     writes = split_body(body, creating=False)
-    if class_name == "_Role" and "name" in writes.values and writes.values["name"] != current.get("name"):
-        raise ImmutableFieldError("A role's name can only be set before it has been saved.")
     changed, echoed = _new_values(current, writes)
     if class_name == "_User":
         _check_user_update(ctx, changed, object_id)
@@ -199,6 +208,8 @@ def save(
     for change in writes.relations:
         schema = _apply_relation(ctx, schema, object_id, change)
     stored = decode_row(schema, load_row(_master(ctx), schema, object_id))
+    if class_name == "_Session":
+        stored = sessions.hide_token(stored)
     event = ChangeEvent(ChangeAction.UPDATE, class_name, object_id, stored)
     return SaveResult(now, echoed, stored), [event]
 
@@ -208,7 +219,10 @@ def delete(ctx: WriteContext, class_name: str, object_id: str) -> tuple[None, Ev
     if schema is None or not isinstance(object_id, str):
         raise ObjectNotFoundError()
     clp.check(schema.clp, "delete", ctx.caller, class_name)
+    special_classes.before_delete(ctx.caller, class_name)
     before = decode_row(schema, load_row(ctx.reader(), schema, object_id, "_wperm"))
+    if class_name == "_Session":
+        before = sessions.hide_token(before)
     ctx.connection.execute(f'DELETE FROM {quote(class_name)} WHERE "objectId" = ?', (object_id,))
     return None, [ChangeEvent(ChangeAction.DELETE, class_name, object_id, before)]
 
@@ -319,9 +333,10 @@ def _check_user_update(ctx: WriteContext, changed: Mapping[str, Any], user_id: s
     if "emailVerified" in changed and not ctx.caller.is_master:
         raise OperationForbiddenError("Clients aren't allowed to manually update email verification.")
     if "password" in changed:
+        token = ctx.caller.session_token
         ctx.connection.execute(
             'DELETE FROM "_Session" WHERE "user" = ? AND "sessionToken" IS NOT ?',
-            (user_id, ctx.caller.session_token),
+            (user_id, sessions.token_digest(token) if token else None),
         )
 
 

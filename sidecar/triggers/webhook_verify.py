@@ -60,7 +60,8 @@ def verify_token(secret: str | None, headers: Mapping[str, str], query: Mapping[
         provided = query.get(TOKEN_QUERY)
     if not provided:
         return MISSING_TOKEN
-    if not constant_time_equal(provided.encode(), secret.encode()):
+    # surrogateescape: header bytes that are not UTF-8 compare as the bytes they were (and never match).
+    if not constant_time_equal(provided.encode("utf-8", "surrogateescape"), secret.encode()):
         return TOKEN_MISMATCH
     return None
 

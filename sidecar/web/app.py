@@ -21,6 +21,7 @@ from sidecar.web.configparams import ConfigParams
 from sidecar.web.dispatch import ParseDoor
 from sidecar.web.filestore import FileStore
 from sidecar.web.limiter import CredentialLimiter
+from sidecar.web.limits import BodyLimits
 from sidecar.web.realtime.hub import RealtimeHub
 from sidecar.web.realtime.sse import RealtimeRoutes
 from sidecar.web.security import cors_hook, door_middleware
@@ -54,23 +55,25 @@ def build_app(
     ``health`` supplies the ``/health`` body (the backend's status, contract §4.1); without it the
     door answers a minimal one. ``routes`` (the backend's admin routes, webhooks) are matched before
     the Parse routes, whose last pattern catches every other path. ``api_keys`` resolves
-    ``X-NodeGX-Api-Key`` principals (without it a key is refused). The app subscribes to the store's
+    ``X-NodeGX-Api-Key`` principals (without it a key is refused). One failed-credential count covers
+    every route, ``routes`` included (the door's middleware keeps it). The app subscribes to the store's
     changes on startup and ends open SSE streams on shutdown; the caller owns the store (opens and
     closes it)."""
+    limiter = CredentialLimiter(settings.credential_failures_allowed, settings.credential_window_seconds)
     services = Services(
         store=store,
         settings=settings,
         config=ConfigParams(settings.config_path),
         files=FileStore(settings.files_dir) if settings.files_dir is not None else None,
         functions=functions,
-        limiter=CredentialLimiter(settings.credential_failures_allowed, settings.credential_window_seconds),
         api_keys=api_keys,
     )
     app = web.Application(
-        middlewares=[door_middleware(settings)],
-        client_max_size=settings.file_body_limit + 1,
+        # Every route, the backend's own included, reads its body within the door's limits.
+        middlewares=[door_middleware(settings, limiter)],
+        client_max_size=BodyLimits(settings).default,
     )
-    hub = RealtimeHub(settings.realtime_queue_size)
+    hub = RealtimeHub(settings.realtime_queue_size, store.visible_record)
     app.router.add_routes(routes)
     _add_routes(app, services, hub, health or _minimal_health(settings))
     app.on_response_prepare.append(cors_hook(settings))

@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sidecar.errors import FileSaveError, InvalidFileNameError, ObjectNotFoundError
+from sidecar.private_files import private_dir, write_private_bytes
 
 _NAME_RE = re.compile(r"^[_a-zA-Z0-9][a-zA-Z0-9@. ~_-]*$")
 _MAX_NAME = 128
+_MAX_STORED_NAME = 255
+"""No stored name is longer (32 hex + ``_`` + 128 + an extension), and the file system refuses longer ones."""
 
 
 @dataclass(frozen=True)
@@ -55,9 +58,9 @@ class FileStore:
         return final
 
     def _write(self, name: str, data: bytes) -> None:
-        self._directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self._directory)
         temporary = self._directory / f".{name}.part"
-        temporary.write_bytes(data)
+        write_private_bytes(temporary, data)
         os.replace(temporary, self._directory / name)
 
     def find(self, name: str) -> StoredFile:
@@ -75,7 +78,15 @@ class FileStore:
             raise ObjectNotFoundError("File not found.") from exc
 
     def _path(self, name: str) -> Path:
-        """Only plain names inside the directory: a path with separators or dots-only never resolves."""
-        if not name or "/" in name or "\\" in name or name.startswith("."):
+        """Only plain names inside the directory: a path with separators or dots-only never resolves, nor
+        does a name no upload can have (a NUL, too long), which the OS would refuse with an error."""
+        if (
+            not name
+            or "/" in name
+            or "\\" in name
+            or "\x00" in name
+            or name.startswith(".")
+            or len(name.encode()) > _MAX_STORED_NAME
+        ):
             raise ObjectNotFoundError("File not found.")
         return self._directory / name

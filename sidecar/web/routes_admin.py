@@ -68,17 +68,15 @@ async def server_info(call: Call) -> Reply:
 
 
 async def get_config(call: Call) -> Reply:
-    body: dict[str, Any] = {"params": await call.services.config.read()}
-    if call.caller.is_master:
-        body["masterKeyOnly"] = {}
-    return Reply(body)
+    return Reply(await call.services.config.visible(call.caller.is_master))
 
 
 async def put_config(call: Call) -> Reply:
     params = call.params.get("params", {})
-    if not isinstance(params, Mapping):
-        raise InvalidJsonError("params must be an object")
-    await call.services.config.merge(params)
+    master_only = call.params.get("masterKeyOnly") or {}
+    if not isinstance(params, Mapping) or not isinstance(master_only, Mapping):
+        raise InvalidJsonError("params and masterKeyOnly must be objects")
+    await call.services.config.merge(params, master_only)
     return Reply({"result": True})
 
 

@@ -1,9 +1,12 @@
 """The editor's BYOB data routes ``/api/*`` (contract §4.3): the Data Browser and ``noodl.byob.*`` nodes.
 
-Plain JSON records with ``objectId`` and real booleans. The caller is resolved as on the
-Parse routes (admin token, an API key held to its data scopes, or a session token, else
-anonymous) and the store applies its class permissions and row ACLs; the schema routes are
-admin only.
+Plain JSON records with ``objectId`` and real booleans. The caller is resolved exactly as on the
+Parse routes, by the same function (:func:`sidecar.web.auth.resolve_caller`): the admin token, or
+an API key held to its data scopes, or else the application id (and client key, when configured)
+is required before a session token or an anonymous caller is accepted. Credentials come from
+headers only, so a cross-site form or ``text/plain`` post cannot carry them without a CORS
+preflight. The store applies class permissions, row ACLs and the special classes' rules, as it
+does for ``/classes``; the schema routes are admin only.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from aiohttp import web
 
 from sidecar.backends import data
 from sidecar.errors import InvalidParamsError, SidecarError
-from sidecar.web.auth import ApiKeyDirectory, check_key_scope, is_admin, require_admin
+from sidecar.web.auth import ApiKeyDirectory, check_key_scope, require_admin, resolve_caller
 from sidecar.web.body import decode_json_object, header_credentials
 from sidecar.web.settings import WebSettings
 from sidecar.web.wire import error_body, error_status, json_response
@@ -26,7 +29,12 @@ _METHODS = ("POST", "PUT", "DELETE")
 
 
 class ApiRoutes:
-    def __init__(self, store: Any, settings: WebSettings, api_keys: ApiKeyDirectory | None = None) -> None:
+    def __init__(
+        self,
+        store: Any,
+        settings: WebSettings,
+        api_keys: ApiKeyDirectory | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.api_keys = api_keys
@@ -44,18 +52,11 @@ class ApiRoutes:
         ]
 
     async def _caller(self, request: web.Request) -> Any:
-        from sidecar.store import CallerContext
-
         credentials = header_credentials(request.headers)
-        if is_admin(credentials, self.settings):
-            return CallerContext.master()
-        if credentials.api_key and self.api_keys is not None:
-            keyed = await self.api_keys.caller_for_api_key(credentials.api_key)
-            check_key_scope(keyed, request.method, "/api")
-            return keyed
-        if credentials.session_token:
-            return await self.store.caller_for_session(credentials.session_token)
-        return CallerContext.anonymous()
+        # A failed credential raises, and the door's middleware counts it, as on every route.
+        caller = await resolve_caller(credentials, self.settings, self.store, self.api_keys)
+        check_key_scope(caller, request.method, "/api")
+        return caller
 
     async def _admin(self, request: web.Request) -> None:
         require_admin(header_credentials(request.headers), self.settings)
@@ -162,7 +163,7 @@ def _json_param(query: Mapping[str, str], name: str, default: Any) -> Any:
         return default
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past the decoder's ~1,000 levels
         raise InvalidParamsError(f"Invalid {name} parameter") from None
 
 

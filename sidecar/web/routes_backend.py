@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from sidecar.backends import data
+from sidecar.backends.workflow_versions import WorkflowVersion, WorkflowVersionNotFoundError
 from sidecar.errors import InvalidParamsError, SidecarError
 from sidecar.web.auth import require_admin
 from sidecar.web.body import decode_json_object, header_credentials
@@ -49,12 +50,15 @@ _HEARTBEAT_S = 25.0
 _TICK_S = 0.5  # how soon a stream notices that its client left or the backend is stopping
 
 
-def admin_only(settings: WebSettings, handler: Handler) -> Handler:
-    """Refuse without the admin token (401); the door's middleware shapes every error."""
+def admin_only(settings: WebSettings, handler: Handler, *, event_stream: bool = False) -> Handler:
+    """Refuse without the admin token (401); the door's middleware shapes every error and counts failed
+    tokens. Only an ``event_stream`` route (SSE: a browser's EventSource cannot send headers) also takes
+    the token as ``?authToken=``; elsewhere a token in a URL, which ends up in logs and can be sent by
+    any page, is no credential (contract §3.2)."""
 
     async def guarded(request: web.Request) -> web.StreamResponse:
         credentials = header_credentials(request.headers)
-        if credentials.bearer is None and "authToken" in request.query:
+        if event_stream and credentials.bearer is None and "authToken" in request.query:
             credentials = replace(credentials, bearer=request.query["authToken"])
         require_admin(credentials, settings)
         return await handler(request)
@@ -86,6 +90,8 @@ def backend_routes(backend: BackendServices, settings: WebSettings) -> BackendRo
         web.put("/admin/workflows/{name}", admin.deploy_workflow),
         web.delete("/admin/workflows/{name}", admin.remove_workflow),
         web.post("/admin/workflows/reload", admin.reload_workflows),
+        web.get("/admin/workflows/versions", admin.workflow_versions),
+        web.post("/admin/workflows/versions/{version}/rollback", admin.rollback_workflow),
         web.get("/executions", admin.list_executions),
         web.get("/executions/stream", admin.stream_executions),
         web.get("/executions/{id}", admin.get_execution),
@@ -97,8 +103,29 @@ def backend_routes(backend: BackendServices, settings: WebSettings) -> BackendRo
         web.post("/admin/triggers/{id}/enabled", admin.set_trigger_enabled),
         web.post("/admin/triggers/{id}/fire", admin.fire_trigger),
     ]
-    routes = [web.route(route.method, route.path, admin_only(settings, route.handler)) for route in guarded]
+    streams = {admin.stream_executions}
+    routes = [
+        web.route(
+            route.method,
+            route.path,
+            admin_only(settings, route.handler, event_stream=route.handler in streams),
+        )
+        for route in guarded
+    ]
     return BackendRoutes(routes, admin.closing.set)
+
+
+def _deployed(deploy: Callable[[], WorkflowVersion]) -> web.StreamResponse:
+    """``{success, version}``, or 400 ``{success: false, error, problems}`` when the deploy is refused
+    (the running bundle stays, contract §4.6); a version not kept is the error envelope's 404."""
+    try:
+        version = deploy()
+    except (InvalidParamsError, WorkflowVersionNotFoundError):
+        raise
+    except SidecarError as exc:
+        problems = exc.data.get("problems", []) if isinstance(exc.data, dict) else []
+        return json_response({"success": False, "error": exc.message, "problems": problems}, 400)
+    return json_response({"success": True, "version": version.to_json()})
 
 
 def _gone(request: web.Request) -> bool:
@@ -140,6 +167,11 @@ class _AdminRoutes:
             if not isinstance(old, str) or not isinstance(new, str):
                 raise InvalidParamsError("renameColumn needs `oldName` and `newName`")
             return json_response(await data.rename_column(store, table, old, new))
+        if action == "changeColumnType":
+            column, new_type = body.get("column"), body.get("type")
+            if not isinstance(column, str) or not isinstance(new_type, str):
+                raise InvalidParamsError("changeColumnType needs `column` and `type`")
+            return json_response(await data.change_column_type(store, table, column, new_type))
         if action == "deleteTable":
             return json_response(await data.delete_table(store, table))
         raise InvalidParamsError(f"unknown schema action {action!r}")
@@ -155,13 +187,17 @@ class _AdminRoutes:
 
     async def deploy_workflow(self, request: web.Request) -> web.StreamResponse:
         export = await json_body(request)
-        try:
-            self.backend.workflows.deploy(request.match_info["name"], export)
-        except InvalidParamsError:
-            raise
-        except SidecarError as exc:  # refused: the running bundle stays (contract §4.6)
-            return json_response({"success": False, "error": exc.message}, 400)
-        return json_response({"success": True})
+        return _deployed(lambda: self.backend.workflows.deploy(request.match_info["name"], export))
+
+    async def workflow_versions(self, _request: web.Request) -> web.StreamResponse:
+        versions = self.backend.workflows.list_versions()
+        return json_response({"versions": [version.to_json() for version in versions]})
+
+    async def rollback_workflow(self, request: web.Request) -> web.StreamResponse:
+        text = request.match_info["version"]
+        if not text.isdigit():
+            raise InvalidParamsError(f"a version is a positive integer, not {text!r}")
+        return _deployed(lambda: self.backend.workflows.rollback(int(text)))
 
     async def remove_workflow(self, request: web.Request) -> web.StreamResponse:
         removed = self.backend.workflows.remove(request.match_info["name"])

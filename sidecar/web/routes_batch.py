@@ -22,6 +22,8 @@ from sidecar.web.wire import Reply, error_body
 _STORE_METHODS = {"POST": BatchMethod.CREATE, "PUT": BatchMethod.SAVE, "DELETE": BatchMethod.DELETE}
 RunRoute = Callable[[Call, str, str, dict[str, Any]], Awaitable[Reply]]
 """Routes one sub-request ``(call, method, path, body)`` through the route table, checking its access."""
+CanRoute = Callable[[str, str], bool]
+"""Whether the route table has a route for ``(method, path)``."""
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,14 @@ def store_op(item: BatchItem) -> BatchOp | None:
     return BatchOp(method, parts[1], item.body, parts[2] if len(parts) == 3 else None)
 
 
-def make_batch_route(run_route: RunRoute) -> Route:
+def make_batch_route(run_route: RunRoute, can_route: CanRoute) -> Route:
     async def batch(call: Call) -> Reply:
         items = parse_items(call.params, call.services.settings.mount_prefix)
+        for item in items:
+            # Parse Server refuses the whole batch for a path it cannot route (400, code 107); here it
+            # is refused before any item runs, so nothing of it is half applied.
+            if not can_route(item.method, item.path):
+                raise InvalidJsonError(f"cannot route {item.method} {item.path}")
         ops = [store_op(item) for item in items]
         writes = [op for op in ops if op is not None]
         transaction = bool(call.params.get("transaction"))

@@ -13,7 +13,7 @@ _params_json = compact_encoder(allow_nan=True)  # json.dumps(params, compact), i
 
 
 def not_found(name: str) -> FunctionNotFoundError:
-    return FunctionNotFoundError(f"Function '{name}' not found")
+    return FunctionNotFoundError.for_function(name)
 
 
 async def run_function(call: Call) -> Reply:

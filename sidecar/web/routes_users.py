@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from sidecar.errors import (
     InvalidSessionTokenError,
-    ObjectNotFoundError,
     PasswordMissingError,
     UsernameMissingError,
 )
-from sidecar.store import CallerContext, QueryOptions, query_options_from_params
+from sidecar.store import query_options_from_params
 from sidecar.web.router import Call, Route
 from sidecar.web.wire import Reply
 
@@ -51,11 +50,8 @@ async def sessions(call: Call) -> Reply:
 
 
 async def my_session(call: Call) -> Reply:
-    options = QueryOptions(where={"sessionToken": _token(call)}, limit=1)
-    found = await call.services.store.query("_Session", options, CallerContext.master())
-    if not found.results:
-        raise ObjectNotFoundError()
-    return Reply(found.results[0])
+    """The session the presented token opens (found by its digest), with that token echoed."""
+    return Reply(await call.services.store.current_session(_token(call)))
 
 
 ROUTES: list[Route] = [

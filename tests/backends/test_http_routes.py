@@ -61,6 +61,38 @@ async def test_health_has_the_contract_shape(http: aiohttp.ClientSession) -> Non
     assert isinstance(health["uptimeMs"], int)
 
 
+async def test_health_shows_the_history_writer_backlog_and_degradation(
+    backend: Backend, http: aiohttp.ClientSession
+) -> None:
+    await http.put("/admin/workflows/hello", json=HELLO, headers=ADMIN)
+    for _ in range(3):
+        async with http.post("/functions/hello", json={"name": "Ada"}, headers=APP) as reply:
+            assert reply.status == 200
+    status, health = await answer(await http.get("/health"))
+    assert status == 200
+    history = health["history"]
+    assert history["enabled"] is True
+    assert history["journal"] is True
+    # Three runs were answered: at most that many can still wait for the writer.
+    assert 0 <= history["backlogRuns"] <= 3
+    assert history["summaryOnlyAbove"] == 1000
+    counts = ("summaryOnlyRuns", "stepsNotRecorded", "droppedRows", "recoveredAtStart", "interruptedAtStart")
+    assert {key: history[key] for key in counts} == dict.fromkeys(counts, 0)
+
+
+async def test_an_ephemeral_backend_says_its_history_is_off(tmp_path: Path) -> None:
+    served = Backend(
+        BackendSpec(data_dir=tmp_path, backend_id="backend_eph", name="E", admin_token=TOKEN, ephemeral=True)
+    )
+    await served.start()
+    try:
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{served.port}") as session:
+            _, health = await answer(await session.get("/health"))
+    finally:
+        await served.stop()
+    assert health["history"] == {"enabled": False}
+
+
 async def test_admin_routes_need_the_admin_token(http: aiohttp.ClientSession) -> None:
     assert (await http.get("/admin/schema")).status == 401
     assert (await http.get("/admin/schema", headers={"Authorization": "Bearer wrong"})).status == 401
@@ -85,7 +117,7 @@ async def test_schema_actions(http: aiohttp.ClientSession) -> None:
 
 async def test_deploy_run_and_read_the_history(http: aiohttp.ClientSession) -> None:
     status, deployed = await answer(await http.put("/admin/workflows/hello", json=HELLO, headers=ADMIN))
-    assert (status, deployed) == (200, {"success": True})
+    assert (status, deployed["success"], deployed["version"]["workflow"]) == (200, True, "hello")
     status, workflows = await answer(await http.get("/admin/workflows", headers=ADMIN))
     assert workflows["functions"] == [{"name": "hello", "workflow": "hello"}]
 

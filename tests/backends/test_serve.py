@@ -95,6 +95,16 @@ def test_stdin_at_eof_does_not_stop_serve(served: Served) -> None:
     assert get(served.base + "/health")[0] == 200
 
 
+def test_stdout_carries_the_ready_line_and_nothing_else(tmp_path: Path) -> None:
+    process, line = start(tmp_path / "b", "--log-level", "debug")
+    assert line.startswith(READY)
+    assert get(json.loads(line[len(READY) :])["url"] + "/health")[0] == 200  # work that logs
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=10)
+    assert out == ""
+    assert "stopping" in err
+
+
 def test_sigterm_stops_within_three_seconds(served: Served) -> None:
     started = time.monotonic()
     served.process.send_signal(signal.SIGTERM)

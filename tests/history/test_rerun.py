@@ -33,6 +33,14 @@ def test_the_clear_parts_of_the_request_are_rebuilt_and_secrets_left_out() -> No
     assert request.trigger.trigger_type == "manual"
 
 
+def test_a_value_that_was_a_secret_of_a_known_format_is_left_out_like_a_secret_key() -> None:
+    data = {"headers": {}, "bodySize": 60, "body": {"name": "Ada", "key": "[REDACTED:stripe]"}}
+    request = rerun_request(recorded(data))
+
+    assert json.loads(request.body) == {"name": "Ada"}
+    assert request.omitted == ("body.key",)
+
+
 @pytest.mark.parametrize(
     "trigger_data",
     [
@@ -41,6 +49,7 @@ def test_the_clear_parts_of_the_request_are_rebuilt_and_secrets_left_out() -> No
         {"__error": "Failed to serialize data"},
         {"headers": {}, "bodySize": 9, "body": "[unparsable body]"},
         {"headers": {}, "bodySize": 9, "body": {"note": "code is [REDACTED] ok"}},
+        {"headers": {}, "bodySize": 9, "body": {"note": "pay with [REDACTED:stripe] please"}},
         {"headers": {}, "bodySize": 9, "body": {"big": {"__truncated": True, "__originalSize": 1}}},
     ],
 )

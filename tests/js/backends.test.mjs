@@ -133,7 +133,10 @@ describe('backend manager over stdio', () => {
     await client.request('backend:start', [backend.id]);
     const hello = JSON.parse(readFileSync(path.join(REPO_ROOT, 'examples', 'hello.workflow.json'), 'utf8'));
     const deployed = await client.request('backend:update-workflow', [{ backendId: backend.id, name: 'hello', workflow: hello }]);
-    assert.deepEqual(deployed, { success: true, error: null });
+    assert.equal(deployed.success, true);
+    assert.equal(deployed.version.workflow, 'hello');
+    assert.deepEqual(deployed.version.functions, ['hello']);
+    assert.match(deployed.version.hash, /^[0-9a-f]{64}$/);
     const status = await client.request('backend:workflow-status', [backend.id]);
     assert.deepEqual(status, { initialized: true, workflowCount: 1, functions: [{ name: 'hello', workflow: 'hello' }] });
 
@@ -151,8 +154,13 @@ describe('backend manager over stdio', () => {
     ]);
     assert.equal(broken.success, false);
     assert.match(broken.error, /hello/);
+    assert.equal(broken.problems[0].componentName, '/#__cloud__/hello');
     const still = await client.request('function:run', [backend.id, 'hello', { body: { name: 'again' } }]);
     assert.equal(still.statusCode, 200, 'the previous bundle keeps serving');
+    const versions = await client.request('backend:workflow-versions', [backend.id]);
+    assert.deepEqual(versions.versions.map((v) => [v.workflow, v.active]), [['hello', true]]);
+    const rolled = await client.request('backend:rollback-workflow', [backend.id, versions.versions[0].version]);
+    assert.equal(rolled.success, true);
 
     const missing = await rpcError(client.request('function:run', [backend.id, 'nope', {}]));
     assert.match(missing.message, /Function 'nope' not found/);

@@ -10,7 +10,7 @@ import { Packr, UnpackrStream, isNativeAccelerationEnabled } from 'msgpackr';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-// Production codec options (shared/spec/ipc-stdio.md §7.3): plain maps, never msgpackr records;
+// Production codec options (docs/protocol.md, "Codec"): plain maps, never msgpackr records;
 // 64-bit integers as numbers where they fit, BigInt beyond 2^53.
 const CODEC = { useRecords: false, int64AsType: 'auto', mapsAsObjects: true };
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;

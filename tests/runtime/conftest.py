@@ -7,16 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from sidecar.runtime import NoodlRequest, make_request
-from tests.conftest import SHARED_DIR
+from tests.conftest import FIXTURES_DIR
 
-CONFORMANCE_DIR = SHARED_DIR / "conformance" / "cloudrunner"
+CONFORMANCE_DIR = FIXTURES_DIR / "cloudrunner"
 
 
 def conformance_cases() -> list[dict[str, Any]]:
-    """Every recorded case of the real runner; empty when ../shared is absent."""
+    """Every recorded case of the real runner."""
     cases_file = CONFORMANCE_DIR / "cases.jsonl"
-    if not cases_file.is_file():
-        return []
     return [json.loads(line) for line in cases_file.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
@@ -38,7 +36,14 @@ def conformance_request(case: dict[str, Any]) -> NoodlRequest:
 
 
 def conformance_answer(case: dict[str, Any]) -> tuple[int, str]:
-    """(status, body) the real runner answered; the isolate host's answer for a rejection."""
+    """(status, body) a local backend answers: the real runner's response, byte for byte; for a run the
+    runner rejected, the local backend's answer to that rejection instead of the cloud isolate's 400:
+    404 ``Function '<name>' not found`` for a missing function, 500 with the rejection's message else."""
     expected = case["expected"]
-    answer = expected["response"] if expected["ok"] else expected["isolate_response"]
-    return answer["statusCode"], answer["body"]
+    if expected["ok"]:
+        return expected["response"]["statusCode"], expected["response"]["body"]
+    error: str = expected["error"]
+    if error.startswith("Can't find component model for "):
+        not_found = {"error": f"Function '{case['function']}' not found", "code": "function/not-found"}
+        return 404, json.dumps(not_found, separators=(",", ":"))
+    return 500, json.dumps({"error": error}, separators=(",", ":"))

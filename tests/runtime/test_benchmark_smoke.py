@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from scripts.benchmarks import runtime as runtime_benchmark
 
 
-def test_quick_benchmark_reports_latency_and_concurrency_figures(shared_dir: Path) -> None:
+def test_quick_benchmark_reports_latency_and_concurrency_figures() -> None:
     figures = runtime_benchmark.run(quick=True)
 
     latency = figures["latency"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +20,7 @@ TIMEOUT_SECONDS = 0.3
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
-async def test_conformance_case(case: dict[str, Any], shared_dir: Path) -> None:
+async def test_conformance_case(case: dict[str, Any]) -> None:
     runtime = Runtime.from_export(load_conformance_export(case["export"]), timeout_seconds=TIMEOUT_SECONDS)
 
     response = await runtime.run(case["function"], conformance_request(case))
@@ -48,5 +47,5 @@ async def test_a_function_answers_the_same_on_every_run(case: dict[str, Any]) ->
         assert (response.status_code, response.body) == conformance_answer(case)
 
 
-def test_every_recorded_case_is_collected(shared_dir: Path) -> None:
+def test_every_recorded_case_is_collected() -> None:
     assert len(CASES) >= 20

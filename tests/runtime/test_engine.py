@@ -89,15 +89,15 @@ async def test_unknown_node_types_are_dropped_with_a_warning_and_the_rest_runs()
     assert response.body == '{"result":{"a":1}}'
 
 
-async def test_unknown_function_answers_the_cloud_hosts_400() -> None:
+async def test_unknown_function_answers_the_local_backends_404() -> None:
     runtime = Runtime.from_export(export(component("f", [request_node()], [])))
 
     response = await runtime.run("nope", make_request({}))
 
     assert response.outcome is Outcome.NOT_FOUND
     assert (response.status_code, response.body) == (
-        400,
-        '{"error":"Can\'t find component model for /#__cloud__/nope"}',
+        404,
+        '{"error":"Function \'nope\' not found","code":"function/not-found"}',
     )
 
 
@@ -141,7 +141,7 @@ async def test_unauthenticated_requests_are_rejected_unless_allowed() -> None:
 
     assert response.outcome is Outcome.REJECTED
     assert (response.status_code, response.body) == (
-        400,
+        500,
         '{"error":"Unauthenticated requests not accepted."}',
     )
 
@@ -185,7 +185,7 @@ async def test_infinite_loops_hit_the_time_limit_and_fail_the_run_quickly() -> N
     status, body = await run_graph(nodes, connections, js=engine, timeout_seconds=5)
 
     assert time.monotonic() - started < 1.0
-    assert (status, body) == (400, '{"error":"script exceeded its time limit"}')
+    assert (status, body) == (500, '{"error":"script exceeded its time limit"}')
 
 
 async def test_unbounded_allocation_hits_the_memory_limit_and_the_engine_recovers() -> None:
@@ -194,7 +194,7 @@ async def test_unbounded_allocation_hits_the_memory_limit_and_the_engine_recover
     connections = [conn("req", "receive", "fn", "run"), conn("fn", "out-Done", "resp", "send")]
 
     assert await run_graph([hog, response_node()], connections, js=engine) == (
-        400,
+        500,
         '{"error":"script exceeded the memory limit"}',
     )
     fine = function_node("Outputs.x = 1 + 1; Outputs.Done();", outputs=("x",))
@@ -213,7 +213,7 @@ async def test_a_script_filling_memory_with_small_objects_hits_the_memory_limit(
     ):
         hog = function_node(hog_script)
         assert await run_graph([hog, response_node()], connections, js=engine) == (
-            400,
+            500,
             '{"error":"script exceeded the memory limit"}',
         ), hog_script
 
@@ -232,7 +232,7 @@ def test_running_out_of_memory_anywhere_fails_the_run_and_never_the_process() ->
     answers = collections.Counter(line.split(" ", 1)[1] for line in child.stdout.splitlines())
     limits = (highest - lowest) // step + 1
     assert answers == {
-        '400 {"error":"script exceeded the memory limit"}': limits * len(HOG_SCRIPTS),
+        '500 {"error":"script exceeded the memory limit"}': limits * len(HOG_SCRIPTS),
         '200 {"result":{"x":42}}': limits,
     }
 

@@ -13,21 +13,21 @@ def _type_name(port_type: Any) -> Any:
     return port_type.get("name") if isinstance(port_type, dict) else port_type
 
 
-def _reference(shared_dir: Path) -> dict[str, dict[str, Any]]:
-    data = json.loads((shared_dir / "spec" / "cloud-nodelib.json").read_text(encoding="utf-8"))
+def _reference(fixtures_dir: Path) -> dict[str, dict[str, Any]]:
+    data = json.loads((fixtures_dir / "cloud-nodelib.json").read_text(encoding="utf-8"))
     return {entry["name"]: entry for entry in data["nodetypes"] if entry.get("category") != "Visual"}
 
 
-def test_every_cloud_node_type_is_in_the_library(shared_dir: Path) -> None:
+def test_every_cloud_node_type_is_in_the_library(fixtures_dir: Path) -> None:
     ours = {entry["name"] for entry in node_library()}
 
-    assert sorted(set(_reference(shared_dir)) - ours) == []
+    assert sorted(set(_reference(fixtures_dir)) - ours) == []
 
 
-def test_names_categories_and_static_ports_match_the_reference(shared_dir: Path) -> None:
+def test_names_categories_and_static_ports_match_the_reference(fixtures_dir: Path) -> None:
     ours = {entry["name"]: entry for entry in node_library()}
     mismatches: list[tuple[Any, ...]] = []
-    for name, reference in _reference(shared_dir).items():
+    for name, reference in _reference(fixtures_dir).items():
         mine = ours[name]
         if (mine["displayNodeName"], mine["category"]) != (
             reference.get("displayNodeName") or name,

@@ -10,6 +10,9 @@ from sidecar.runtime.objects import new_object_id
 from tests.runtime.graphs import conn, node, response_node, run_graph
 
 SEND = conn("req", "receive", "resp", "send")
+# Sends the Response a frame after the request: every value computed from the request is in it.
+LATER = node("later", "Workflow Wait", {"duration": 0})
+SEND_LATER = [conn("req", "receive", "later", "run"), conn("later", "done", "resp", "send")]
 
 
 def result(**values: Any) -> tuple[int, str]:
@@ -42,17 +45,38 @@ async def test_and_counts_only_the_inputs_that_were_set_and_or_starts_false() ->
         conn("or", "result", "resp", "pm-or"),
         SEND,
     ]
-    assert await run_graph(nodes, connections, {"a": True}) == result(**{"or": True, "and": True})
-    assert await run_graph(nodes, connections, {"a": "", "b": 1}) == result(**{"or": False, "and": False})
+    assert await run_graph(nodes, connections, {"a": True}) == result(**{"or": True})
+    assert await run_graph(nodes, connections, {"a": "", "b": 1}) == result(**{"or": False})
+    later = [LATER, *nodes]
+    answer = await run_graph(later, [*connections[:-1], *SEND_LATER], {"a": True})
+    assert answer == result(**{"or": True, "and": True})
+    answer = await run_graph(later, [*connections[:-1], *SEND_LATER], {"a": "", "b": 1})
+    assert answer == result(**{"or": False, "and": False})
+
+
+async def test_a_response_sends_what_it_holds_when_send_turns_true() -> None:
+    # Or's result (false) reaches the Response when the connection is made, so its name is queued
+    # before Send; And's result is undefined then, so its first value is queued behind Send and
+    # the body, written the moment Send is set, does not have it (rule: send is processed at once).
+    nodes = [node("and", "And"), node("or", "Or"), response_node()]
+    connections = [
+        conn("req", "pm-a", "and", "input 0"),
+        conn("req", "pm-a", "or", "input 0"),
+        conn("and", "result", "resp", "pm-and"),
+        conn("or", "result", "resp", "pm-or"),
+        SEND,
+    ]
+    assert await run_graph(nodes, connections, {"a": 1}) == result(**{"or": True})
 
 
 async def test_only_the_first_of_several_values_sent_in_one_frame_reaches_the_response() -> None:
-    # And flips true then false while the Request's parameters arrive; the Response's single
-    # sweep before Send takes only the first queued value (spec §12.1).
-    nodes = [node("and", "And"), response_node()]
+    # And flips true then false while the Request's parameters arrive; the Response drains one
+    # value per input per sweep, so the body sent in that sweep holds only the first.
+    nodes = [node("and", "And"), node("or", "Or", {"input 0": False}), response_node()]
     connections = [
         conn("req", "pm-a", "and", "input 0"),
         conn("req", "pm-b", "and", "input 1"),
+        conn("or", "result", "resp", "pm-and"),  # queues pm-and ahead of Send when the scope is built
         conn("and", "result", "resp", "pm-and"),
         SEND,
     ]
@@ -61,9 +85,13 @@ async def test_only_the_first_of_several_values_sent_in_one_frame_reaches_the_re
 
 async def test_inverter_passes_undefined_through() -> None:
     nodes = [node("inv", "Inverter"), response_node()]
-    connections = [conn("req", "pm-v", "inv", "value"), conn("inv", "result", "resp", "pm-inverted"), SEND]
-    assert await run_graph(nodes, connections, {"v": False}) == result(inverted=True)
-    assert await run_graph(nodes, connections, {}) == result()
+    connections = [conn("req", "pm-v", "inv", "value"), conn("inv", "result", "resp", "pm-inverted")]
+    # Inverter's result is undefined when the connection is made: a Response sent in the request's
+    # frame goes out before the inverted value reaches it.
+    assert await run_graph(nodes, [*connections, SEND], {"v": False}) == result()
+    later = ([LATER, *nodes], [*connections, *SEND_LATER])
+    assert await run_graph(*later, {"v": False}) == result(inverted=True)
+    assert await run_graph(*later, {}) == result()
 
 
 async def test_variables_store_on_set_and_cast_like_javascript() -> None:
@@ -138,13 +166,14 @@ async def test_boolean_to_string_and_date_to_string() -> None:
         node("b2s", "Boolean To String", {"trueString": "on", "falseString": "off"}),
         node("d2s", "Date To String", {"formatString": "{year}/{month}/{date} {monthShort}"}),
         response_node(),
+        LATER,
     ]
     connections = [
         conn("req", "pm-flag", "b2s", "input"),
         conn("req", "pm-when", "d2s", "input"),
         conn("b2s", "currentValue", "resp", "pm-state"),
         conn("d2s", "currentValue", "resp", "pm-day"),
-        SEND,
+        *SEND_LATER,
     ]
     assert await run_graph(nodes, connections, {"flag": 1, "when": "2024-03-09"}) == result(
         state="on", day="2024/03/09 Mar"
@@ -196,6 +225,7 @@ async def test_objects_are_request_scoped_and_typed_defaults_come_first() -> Non
         node("set", "SetModelProperties", {"properties": "title"}),
         node("obj", "Model2"),
         response_node(),
+        LATER,
     ]
     connections = [
         conn("req", "pm-title", "new", "prop-title"),
@@ -206,8 +236,53 @@ async def test_objects_are_request_scoped_and_typed_defaults_come_first() -> Non
         conn("new", "id", "obj", "modelId"),
         conn("obj", "prop-title", "resp", "pm-title"),
         conn("obj", "prop-done", "resp", "pm-done"),
-        conn("set", "stored", "resp", "send"),
+        conn("set", "stored", "later", "run"),
+        conn("later", "done", "resp", "send"),
     ]
     status, body = await run_graph(nodes, connections, {"title": "first", "title2": "second"})
     # The typed property without a value gets its default and comes first (spec §12.13).
     assert (status, body) == result(done=False, title="second")
+
+
+EVERY_TOKEN = "{yearShort}/{month}/{date} {monthShort} {hours}:{minutes}"
+
+
+async def test_date_to_string_reads_date_strings_as_javascript_does_and_knows_every_token() -> None:
+    # Local times (no offset in the string) print the same whatever the machine's zone.
+    nodes = [
+        node("d2s", "Date To String", {"formatString": EVERY_TOKEN}),
+        response_node(),
+        LATER,
+    ]
+    connections = [
+        conn("req", "pm-when", "d2s", "input"),
+        conn("d2s", "currentValue", "resp", "pm-day"),
+        *SEND_LATER,
+    ]
+    for when, shown in [
+        ("March 9, 2024 4:05 PM", "24/03/09 Mar 16:05"),
+        ("3/9/2024", "24/03/09 Mar 00:00"),
+        ("2024-03-09T10:30", "24/03/09 Mar 10:30"),
+        ("2/31/2024", "24/03/02 Mar 00:00"),
+        ("not a date", ""),
+    ]:
+        assert await run_graph(nodes, connections, {"when": when}) == result(day=shown)
+
+
+async def test_date_to_string_fires_date_changed_for_every_string_even_a_repeated_one() -> None:
+    # Noodl makes a new Date of every string it receives, so the same text twice is two changes.
+    nodes = [
+        node("d2s", "Date To String"),
+        node("count", "Counter"),
+        node("send", "Workflow Wait", {"duration": 0}),
+        response_node(),
+    ]
+    connections = [
+        conn("req", "pm-a", "d2s", "input"),
+        conn("req", "receive", "send", "run"),
+        conn("d2s", "inputChanged", "count", "increase"),
+        conn("count", "currentCount", "resp", "pm-changes"),
+        conn("send", "done", "resp", "send"),
+        conn("req", "pm-b", "d2s", "input"),
+    ]
+    assert await run_graph(nodes, connections, {"a": "2024-03-09", "b": "2024-03-09"}) == result(changes=2)

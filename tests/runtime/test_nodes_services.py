@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,7 +47,7 @@ async def store() -> AsyncIterator[SqliteRecordStore]:
     await opened.close()
 
 
-async def test_config_node_reads_the_backends_config(shared_dir: Path) -> None:
+async def test_config_node_reads_the_backends_config() -> None:
     from sidecar.runtime import Runtime, make_request
 
     values = json.loads((CONFORMANCE_DIR / "exports" / "i_config.config.json").read_text())
@@ -95,12 +94,13 @@ async def test_rest_node_shapes_the_request_and_reads_the_response_with_scripts(
 
 
 async def test_cloud_file_exposes_url_and_original_name() -> None:
-    nodes = [node("file", "Cloud File"), response_node()]
+    nodes = [node("file", "Cloud File"), response_node(), node("later", "Workflow Wait", {"duration": 0})]
     connections = [
         conn("req", "pm-file", "file", "file"),
         conn("file", "name", "resp", "pm-name"),
         conn("file", "url", "resp", "pm-url"),
-        SEND,
+        conn("req", "receive", "later", "run"),  # a frame later: the file's outputs are set by then
+        conn("later", "done", "resp", "send"),
     ]
     body = {"file": {"__type": "File", "name": "a1b2_report.pdf", "url": "http://files/a1b2_report.pdf"}}
     assert await run_graph(nodes, connections, body) == (
@@ -109,7 +109,7 @@ async def test_cloud_file_exposes_url_and_original_name() -> None:
     )
 
 
-async def test_run_tasks_with_stop_on_failure_aborts_and_never_sends_done(shared_dir: Path) -> None:
+async def test_run_tasks_with_stop_on_failure_aborts_and_never_sends_done() -> None:
     data = load_conformance_export("exports/h_runtasks.export.json")
     tasks = next(n for n in data["components"][1]["nodes"] if n["id"] == "tasks")
     tasks["parameters"].update(stopOnFailure=True, maxRunningTasks=1)  # one at a time: 3 never starts
@@ -122,7 +122,7 @@ async def test_run_tasks_with_stop_on_failure_aborts_and_never_sends_done(shared
     assert response.outcome is Outcome.TIMED_OUT
 
 
-async def test_a_string_arriving_at_an_array_input_is_evaluated_as_javascript(shared_dir: Path) -> None:
+async def test_a_string_arriving_at_an_array_input_is_evaluated_as_javascript() -> None:
     from sidecar.runtime import Runtime, make_request
 
     runtime = Runtime.from_export(load_conformance_export("exports/h_runtasks.export.json"))
@@ -150,7 +150,7 @@ async def test_query_filter_and_aggregate_records(store: SqliteRecordStore) -> N
                 "combinator": "and",
                 "rules": [{"property": "group", "operator": "equal to", "input": "g"}],
             },
-            "visualSort": [{"property": "n", "order": "descending"}],
+            "visualSorting": [{"property": "n", "order": "descending"}],
         },
     )
     local = node(
@@ -233,3 +233,44 @@ async def test_record_node_failure_reaches_the_error_output(store: SqliteRecordS
 
     assert status == 400
     assert json.loads(body)["error"]
+
+
+async def test_filter_records_compares_and_sorts_like_javascript(store: SqliteRecordStore) -> None:
+    # Noodl matches locally with JavaScript's == and >, and sorts with its > and <: a filter value
+    # typed as text ("4", "3") still compares with numbers, and a record without the field matches
+    # no ordered comparison.
+    ids = {}
+    for label, n in (("a", 9), ("b", 10), ("c", 3), ("d", None)):
+        fields: dict[str, Any] = {"label": label} if n is None else {"label": label, "n": n}
+        ids[label] = (await store.create("Item", fields, MASTER)).object_id
+    by_label_descending = [{"property": "label", "order": "descending"}]
+    everything = node("q", "DbCollection2", {"collectionName": "Item", "visualSorting": by_label_descending})
+
+    def local(node_id: str, operator: str, value: str) -> dict[str, Any]:
+        rules = [{"property": "n", "operator": operator, "value": value}]
+        return node(
+            node_id,
+            "FilterDBModels",
+            {
+                "collectionName": "Item",
+                "visualFilter": {"combinator": "and", "rules": rules},
+                "visualSorting": [{"property": "n", "order": "ascending"}],
+            },
+        )
+
+    nodes = [everything, local("big", "greater than", "4"), local("three", "equal to", "3"), response_node()]
+    nodes.append(node("later", "Workflow Wait", {"duration": 0}))
+    connections = [
+        conn("req", "receive", "q", "storageFetch"),
+        conn("q", "items", "big", "items"),
+        conn("q", "items", "three", "items"),
+        conn("big", "count", "resp", "pm-big"),
+        conn("big", "firstItemId", "resp", "pm-smallest"),
+        conn("three", "count", "resp", "pm-three"),
+        conn("q", "fetched", "later", "run"),
+        conn("later", "done", "resp", "send"),
+    ]
+
+    status, body = await run_graph(nodes, connections, {}, records=StoreRecordsPort(store))
+
+    assert (status, json.loads(body)["result"]) == (200, {"big": 2, "smallest": ids["a"], "three": 1})

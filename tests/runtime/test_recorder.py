@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from sidecar.runtime import Recorder, Runtime, make_request
@@ -33,7 +32,7 @@ class ListRecorder:
         self.calls.append(("run_finished", status_code, body, outcome))
 
 
-async def test_echo_run_is_recorded_with_canvas_ids_types_inputs_and_outputs(shared_dir: Path) -> None:
+async def test_echo_run_is_recorded_with_canvas_ids_types_inputs_and_outputs() -> None:
     recorder = ListRecorder()
     runtime = Runtime.from_export(load_conformance_export("exports/a_echo.export.json"))
 

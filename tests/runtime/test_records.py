@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -25,9 +24,7 @@ async def store() -> AsyncIterator[SqliteRecordStore]:
     await opened.close()
 
 
-async def test_g_records_creates_then_queries_with_the_recorded_shape(
-    store: SqliteRecordStore, shared_dir: Path
-) -> None:
+async def test_g_records_creates_then_queries_with_the_recorded_shape(store: SqliteRecordStore) -> None:
     runtime = Runtime.from_export(
         load_conformance_export("exports/g_records.export.json"), records=StoreRecordsPort(store)
     )
@@ -46,7 +43,7 @@ async def test_g_records_creates_then_queries_with_the_recorded_shape(
     assert match.group(1) == match.group(2) == object_id
 
 
-async def test_g_records_without_a_store_answers_the_failure_response(shared_dir: Path) -> None:
+async def test_g_records_without_a_store_answers_the_failure_response() -> None:
     runtime = Runtime.from_export(load_conformance_export("exports/g_records.export.json"))
 
     response = await runtime.run("records", make_request({"name": "x", "n": 1}))

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sidecar.runtime.jsengine import JsEngine, JsLimits
-from sidecar.runtime.values import UNDEFINED, js_json_parse, js_number_str, js_stringify, js_to_number
+from sidecar.runtime.values import (
+    UNDEFINED,
+    js_at_most,
+    js_json_parse,
+    js_less_than,
+    js_loose_equals,
+    js_number_str,
+    js_stringify,
+    js_to_number,
+)
 from tests.runtime.graphs import scratch_run
 
 
@@ -70,3 +81,45 @@ def test_expressions_get_javascript_answers_on_both_argument_paths(
     engine = JsEngine(JsLimits(stretch_seconds=10))
     handle = engine.compile_expression(expression, ("a", "b"))
     assert engine.call_expression(scratch_run(engine), handle, args) == expected
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "equal"),
+    [
+        ("3", 3, True),
+        (True, "1", True),
+        (False, 0, True),
+        (None, UNDEFINED, True),
+        (None, 0, False),
+        ("", 0, True),
+        ([1, 2], "1,2", True),
+        ({"a": 1}, "[object Object]", True),
+        (math.nan, math.nan, False),
+        ("a", "A", False),
+    ],
+)
+def test_loose_equality_is_javascripts(left: object, right: object, equal: bool) -> None:
+    assert js_loose_equals(left, right) is equal
+    assert js_loose_equals(right, left) is equal
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "less", "at_most"),
+    [
+        ("10", "9", True, True),  # two strings compare as text
+        ("10", 9, False, False),  # otherwise as numbers
+        (3, "3", False, True),
+        (UNDEFINED, 1, False, False),  # NaN: every ordered comparison is false
+        (None, 1, True, True),  # null is 0
+        ("\U0001f600", "\uffff", True, True),  # UTF-16 code units: a surrogate sorts below U+FFFF
+    ],
+)
+def test_relational_comparison_is_javascripts(left: object, right: object, less: bool, at_most: bool) -> None:
+    assert (js_less_than(left, right), js_at_most(left, right)) == (less, at_most)
+
+
+def test_number_keeps_negative_zero_and_trims_every_javascript_space() -> None:
+    assert math.copysign(1, js_to_number("-0")) == -1
+    assert js_to_number("\u3000 42\u2003\n") == 42
+    assert math.isnan(js_to_number("\x1c42"))  # a separator Python trims but JavaScript does not
+    assert math.isnan(js_to_number("0x1_0"))

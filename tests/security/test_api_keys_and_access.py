@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.backends.access import function_decision
+from sidecar.backends.access import collection_decision, function_decision
 from sidecar.backends.api_keys import ApiKeyRing, hash_key, validate_scopes
 from sidecar.backends.security_policy import parse_policy
 from sidecar.errors import ApiKeyNotFoundError, InvalidSecurityPolicyError, SecurityFileError
@@ -65,3 +65,15 @@ def test_the_function_gate_applies_its_rules_in_the_contract_order() -> None:
     assert allowed({}, ANONYMOUS, no_auth=True)
     assert not allowed({}, ANONYMOUS, no_auth=False)
     assert allowed({}, USER, no_auth=False)
+
+
+def test_the_collection_explanation_knows_pointer_permissions() -> None:
+    """A read narrowed by pointer permissions is allowed (to the caller's own rows), as the store reads it."""
+    clp = {"find": {"pointerFields": ["owner"]}}
+    ann = CallerContext.user("ann")
+    narrowed = collection_decision(clp, "find", ann, "Ticket")
+    assert narrowed.allowed
+    assert narrowed.reason == "pointer permission of Ticket: only rows whose owner point at the caller"
+    assert not collection_decision(
+        {"find": {"requiresAuthentication": True}}, "find", CallerContext.anonymous(), "T"
+    ).allowed

@@ -301,3 +301,32 @@ async def test_other_users_secrets_and_email_never_reach_a_subscriber(
     record = (await watcher.change()).data["record"]
     assert record["nickname"] == "A"
     assert not {"email", "password", "sessionToken", "authData"} & set(record)
+
+
+async def test_session_changes_reach_their_owner_only_and_never_carry_a_token(
+    client: Client, opened: list[ClientResponse]
+) -> None:
+    ann, bob = [
+        await (
+            await client.post("/users", json={"username": name, "password": "pw"}, headers=app_headers())
+        ).json()
+        for name in ("ann", "bob")
+    ]
+    anonymous = await connect(client, opened)
+    refused = await anonymous.subscribe({"collection": "_Session"})
+    assert [entry["collection"] for entry in refused["rejected"]] == ["_Session"]
+    watcher = await connect(client, opened, query=f"?sessionToken={bob['sessionToken']}")
+    assert (await watcher.subscribe({"collection": "_Session"}))["accepted"] == [{"collection": "_Session"}]
+    # A session the master writes with a public ACL still reaches only its owner.
+    public = {
+        "user": {"__type": "Pointer", "className": "_User", "objectId": ann["objectId"]},
+        "ACL": {"*": {"read": True}},
+    }
+    assert (await client.post("/classes/_Session", json=public, headers=master_headers())).status == 201
+    own = await client.post(
+        "/sessions", json={}, headers=app_headers(**{"X-Parse-Session-Token": bob["sessionToken"]})
+    )
+    assert own.status == 201
+    record = (await watcher.change()).data["record"]
+    assert record["user"]["objectId"] == bob["objectId"]
+    assert "sessionToken" not in record

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from sidecar.errors import FunctionNotFoundError
 from sidecar.web import FunctionRequest
 from tests.web.conftest import APP_ID, MASTER_KEY, Client, MakeClient, app_headers, master_headers
@@ -70,6 +72,18 @@ async def test_a_batch_path_outside_the_mount_cannot_be_routed(make_client: Make
     response = await client.post("/parse/batch", json={"requests": requests}, headers=app_headers())
     assert response.status == 400
     assert await response.json() == {"code": 107, "error": "cannot route batch path /classes/Game"}
+
+
+async def test_a_batch_with_a_path_no_route_serves_is_refused_whole_and_runs_nothing(client: Client) -> None:
+    requests = [
+        {"method": "POST", "path": "/classes/Game", "body": {"score": 1}},
+        {"method": "POST", "path": "/nothing/here", "body": {}},
+    ]
+    response = await client.post("/batch", json={"requests": requests}, headers=app_headers())
+    assert response.status == 400
+    assert await response.json() == {"code": 107, "error": "cannot route POST /nothing/here"}
+    found = await client.get("/classes/Game", headers=master_headers())
+    assert (found.status, (await found.json())["results"]) == (200, [])
 
 
 async def test_batch_routes_reads_and_other_routes_item_by_item(client: Client) -> None:
@@ -188,7 +202,24 @@ async def test_config_is_public_to_read_and_master_to_write(client: Client) -> N
     assert await saved.json() == {"result": True}
     await client.put("/config", json={"params": {"b": None}}, headers=master_headers())
     read = await client.get("/config", headers=app_headers())
-    assert await read.json() == {"params": {"a": 1}}
+    assert await read.json() == {"params": {"a": 1}, "masterKeyOnly": {"a": False}}
+
+
+async def test_master_key_only_config_is_hidden_without_the_master_key(client: Client) -> None:
+    body = {"params": {"public": 1, "secret": "s3"}, "masterKeyOnly": {"secret": True}}
+    await client.put("/config", json=body, headers=master_headers())
+
+    anonymous = await client.get("/config", headers=app_headers())
+    master = await client.get("/config", headers=master_headers())
+
+    assert await anonymous.json() == {"params": {"public": 1}, "masterKeyOnly": {"public": False}}
+    assert await master.json() == {
+        "params": {"public": 1, "secret": "s3"},
+        "masterKeyOnly": {"public": False, "secret": True},
+    }
+    # A later PUT that does not repeat the flag makes the parameter public again, as in Parse Server.
+    await client.put("/config", json={"params": {"secret": "s4"}}, headers=master_headers())
+    assert (await (await client.get("/config", headers=app_headers())).json())["params"]["secret"] == "s4"
 
 
 async def test_raw_file_upload_download_and_master_delete(client: Client) -> None:
@@ -213,6 +244,29 @@ async def test_raw_file_upload_download_and_master_delete(client: Client) -> Non
 async def test_file_names_follow_parse_rules(client: Client) -> None:
     response = await client.post("/files/photo (1).png", data=b"x", headers=app_headers())
     assert (response.status, (await response.json())["code"]) == (400, 122)
+
+
+@pytest.mark.parametrize("name", ["x" * 300, "%00", "a%00b.png"])
+async def test_a_name_no_stored_file_can_have_is_404_not_500(client: Client, name: str) -> None:
+    assert (await client.post("/files/a.txt", data=b"x", headers=app_headers())).status == 201
+    deleted = await client.delete(f"/files/{name}", headers=master_headers())
+    assert (deleted.status, (await deleted.json())["code"]) == (404, 101)
+    assert (await client.get(f"/files/{APP_ID}/{name}")).status == 404
+
+
+@pytest.mark.parametrize("system_class", ["_Session", "_User", "_Role"])
+async def test_deleting_an_empty_system_class_keeps_sessions_working(
+    client: Client, system_class: str
+) -> None:
+    deleted = await client.delete(f"/schemas/{system_class}", headers=master_headers())
+    assert deleted.status == 200
+    stale = await client.get("/classes/Todo", headers=app_headers(**{"X-Parse-Session-Token": "r:nope"}))
+    assert (stale.status, (await stale.json())["code"]) == (400, 209)
+    signup = await client.post("/users", json={"username": "u", "password": "p"}, headers=app_headers())
+    assert signup.status == 201
+    token = (await signup.json())["sessionToken"]
+    me = await client.get("/users/me", headers=app_headers(**{"X-Parse-Session-Token": token}))
+    assert me.status == 200
 
 
 class RecordingInvoker:
@@ -267,17 +321,20 @@ async def test_an_admin_can_upload_raw_bytes_with_only_a_bearer_token(client: Cl
 
 
 async def test_a_user_lists_and_revokes_only_its_own_sessions(client: Client) -> None:
-    tokens = []
+    tokens, users = [], []
     for name in ("ann", "bob"):
         signup = await client.post("/users", json={"username": name, "password": "pw"}, headers=app_headers())
         tokens.append((await signup.json())["sessionToken"])
+        users.append((await signup.json())["objectId"])
     as_ann = app_headers(**{"X-Parse-Session-Token": tokens[0]})
     listed = (await (await client.get("/sessions", headers=as_ann)).json())["results"]
-    assert [session["sessionToken"] for session in listed] == [tokens[0]]
+    assert [session["user"]["objectId"] for session in listed] == [users[0]]
+    assert all("sessionToken" not in session for session in listed)  # stored as digests, never listed
     mine = await (await client.get("/sessions/me", headers=as_ann)).json()
     assert mine["objectId"] == listed[0]["objectId"]
+    assert mine["sessionToken"] == tokens[0]  # the presented token is echoed
     all_sessions = (await (await client.get("/sessions", headers=master_headers())).json())["results"]
-    bobs = next(session for session in all_sessions if session["sessionToken"] == tokens[1])
+    bobs = next(session for session in all_sessions if session["user"]["objectId"] == users[1])
     refused = await client.delete(f"/sessions/{bobs['objectId']}", headers=as_ann)
     assert refused.status == 404
     revoked = await client.delete(f"/sessions/{mine['objectId']}", headers=as_ann)

@@ -92,7 +92,7 @@ async def test_stop_fails_the_run_with_its_message_and_records_an_error_step(
 
     answer, stored = await run_recorded(history, nodes, connections)
 
-    assert (answer.status, answer.body) == (400, {"error": "Out of stock"})
+    assert (answer.status, answer.body) == (500, {"error": "Out of stock"})
     assert error_steps(stored) == [("stop", "Out of stock")]
     assert stored["status"] == "error"
 
@@ -104,5 +104,5 @@ async def test_stop_with_default_message_and_stop_without_error() -> None:
         [conn("req", "receive", "stop", "run")],
     )
 
-    assert (failing.status, failing.body) == (400, {"error": "Workflow stopped"})
+    assert (failing.status, failing.body) == (500, {"error": "Workflow stopped"})
     assert (quiet.status, quiet.body) == (200, {"stopped": "nothing to do"})

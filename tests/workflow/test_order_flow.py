@@ -124,7 +124,7 @@ async def test_an_order_without_items_is_stopped_with_a_recorded_error(
         history, {"orderId": "A-18", "items": [], "notifyUrl": warehouse.url}
     )
 
-    assert (status, answer) == (400, {"error": "Order has no items"})
+    assert (status, answer) == (500, {"error": "Order has no items"})
     assert [(s["nodeId"], s["errorMessage"]) for s in stored["steps"] if s["status"] == "error"] == [
         ("no-items", "Order has no items")
     ]
@@ -140,7 +140,7 @@ async def test_a_line_without_a_price_stops_the_order(
         history, {"orderId": "A-19", "items": items, "notifyUrl": warehouse.url}
     )
 
-    assert (status, answer) == (400, {"error": "An order line has no price"})
+    assert (status, answer) == (500, {"error": "An order line has no price"})
     failed = [s["nodeId"] for s in stored["steps"] if s["status"] == "error"]
     assert failed == ["price-lines", "bad-line"]
 
@@ -153,7 +153,7 @@ async def test_a_warehouse_that_keeps_refusing_fails_the_order_after_every_attem
 
     status, answer, stored = await run_order(history, body)
 
-    assert (status, answer) == (400, {"error": "The warehouse did not accept the order"})
+    assert (status, answer) == (500, {"error": "The warehouse did not accept the order"})
     assert len(warehouse.received) == 4
     failed = [(s["nodeId"], s["errorMessage"]) for s in stored["steps"] if s["status"] == "error"]
     assert failed == [

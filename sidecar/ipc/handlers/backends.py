@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from ipc_schema import backends as b
 from sidecar.backends import data
 from sidecar.backends.manager import BackendManager
+from sidecar.backends.workflow_versions import WorkflowVersion, WorkflowVersionNotFoundError
 from sidecar.errors import InvalidParamsError, SidecarError
 from sidecar.ipc.methods import CallContext, MethodTable
 
@@ -133,13 +135,18 @@ def _register_workflows(table: MethodTable, manager: BackendManager) -> None:
     async def update_workflow(_ctx: CallContext, params: b.UpdateWorkflowParams) -> b.WorkflowUpdated:
         update = params.update
         backend = manager.running(update.backend_id, "update a workflow")
-        try:
-            backend.workflows.deploy(update.name, update.workflow)
-        except InvalidParamsError:
-            raise
-        except SidecarError as exc:  # a bad export is refused and the running one stays (contract §4.6)
-            return b.WorkflowUpdated(success=False, error=exc.message)
-        return b.WorkflowUpdated(success=True)
+        return _deployed(lambda: backend.workflows.deploy(update.name, update.workflow))
+
+    @table.method("backend:workflow-versions")
+    async def workflow_versions(_ctx: CallContext, params: b.BackendIdParams) -> b.WorkflowVersions:
+        backend = manager.running(params.backend_id, "list workflow versions")
+        versions = [b.WorkflowVersion.model_validate(v.to_json()) for v in backend.workflows.list_versions()]
+        return b.WorkflowVersions(versions=versions)
+
+    @table.method("backend:rollback-workflow")
+    async def rollback_workflow(_ctx: CallContext, params: b.RollbackWorkflowParams) -> b.WorkflowUpdated:
+        backend = manager.running(params.backend_id, "roll back a workflow")
+        return _deployed(lambda: backend.workflows.rollback(params.version))
 
     @table.method("function:run")
     async def run_function(_ctx: CallContext, params: b.FunctionRunParams) -> b.FunctionResult:
@@ -163,6 +170,21 @@ def _register_workflows(table: MethodTable, manager: BackendManager) -> None:
         status = manager.status(params.backend_id)
         workflows = status.get("workflows") or {"initialized": False, "workflowCount": 0, "functions": []}
         return b.WorkflowStatus.model_validate(workflows)
+
+
+def _deployed(deploy: Callable[[], WorkflowVersion]) -> b.WorkflowUpdated:
+    """A deploy's answer: its version, or a refusal with every problem (the running bundle stays, contract
+    §4.6). Invalid arguments and a version that is not kept are errors of the call."""
+    try:
+        version = deploy()
+    except (InvalidParamsError, WorkflowVersionNotFoundError):
+        raise
+    except SidecarError as exc:
+        problems = exc.data.get("problems", []) if isinstance(exc.data, dict) else []
+        return b.WorkflowUpdated(
+            success=False, error=exc.message, problems=[b.DeployProblem.model_validate(p) for p in problems]
+        )
+    return b.WorkflowUpdated(success=True, version=b.WorkflowVersion.model_validate(version.to_json()))
 
 
 def _register_subscriptions(table: MethodTable, manager: BackendManager) -> None:

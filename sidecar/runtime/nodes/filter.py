@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from functools import cmp_to_key
 from typing import Any
 
 from sidecar.runtime.node import Node
 from sidecar.runtime.objects import Model
 from sidecar.runtime.ports import InputSpec, OutputSpec
-from sidecar.runtime.query_filters import convert_visual_filter, matches, sort_key_of, visual_sorting
+from sidecar.runtime.query_filters import compare_records, convert_visual_filter, matches, visual_sorting
 from sidecar.runtime.records_codec import collection_schema
 from sidecar.runtime.values import UNDEFINED, js_to_number, js_to_string, js_truthy
 
@@ -36,7 +37,7 @@ class FilterRecordsNode(Node):
         attributes = {
             "collectionName": "collection",
             "visualFilter": "visual_filter",
-            "visualSort": "visual_sort",
+            "visualSorting": "visual_sort",
         }
         if name in attributes:
             return InputSpec(
@@ -77,8 +78,9 @@ class FilterRecordsNode(Node):
             where = convert_visual_filter(self.visual_filter, self.parameters, schema)
             if where:
                 result = [m for m in result if matches(m, where)]
-            for key in reversed(visual_sorting(self.visual_sort)):
-                result.sort(key=sort_key_of(key.lstrip("-")), reverse=key.startswith("-"))
+            sorting = visual_sorting(self.visual_sort)
+            if sorting:
+                result.sort(key=cmp_to_key(compare_records(sorting)))
             skip, limit = self._paging()
             result = result[skip:][:limit] if limit else result[skip:]
         self.filtered = result

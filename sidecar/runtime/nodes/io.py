@@ -210,7 +210,9 @@ class ResponseNode(Node):
         self.error_message = value
 
     def _on_send(self) -> None:
-        self.schedule_after_inputs(self._send_response)
+        """Sends at once, as Noodl's Response does when ``send`` turns true: a value queued behind the
+        signal in the same sweep of this node's inputs is not in the body."""
+        self._send_response()
 
     def _send_response(self) -> None:
         if self.status is UNDEFINED or self.status == "success":

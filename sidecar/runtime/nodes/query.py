@@ -31,7 +31,7 @@ class QuerySettingsNode(RecordNodeBase):
             return InputSpec(name, "string", set=lambda n, v: self._changed("collection", v))
         if name == "storageFetch":
             return InputSpec(name, "signal", on_signal=lambda n: self.schedule_fetch(), display_name="Do")
-        if name in ("visualFilter", "visualSort"):
+        if name in ("visualFilter", "visualSorting"):
             attribute = "visual_filter" if name == "visualFilter" else "visual_sort"
             return InputSpec(name, "*", set=lambda n, v: self._changed(attribute, v))
         if name.startswith("qp-"):

@@ -6,6 +6,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+from sidecar.runtime.js_date import parse_date_string
 from sidecar.runtime.node import Node
 from sidecar.runtime.ports import InputSpec, OutputSpec
 from sidecar.runtime.values import UNDEFINED, js_to_number, js_to_string, js_truthy, strict_equals
@@ -262,16 +263,19 @@ class BooleanToStringNode(Node):
 
 
 def parse_js_date(value: Any) -> datetime | None:
-    """``new Date(string)`` for ISO strings and ``{__type: 'Date', iso}``; None for anything else."""
+    """The local time of ``new Date(string)`` (or of a ``{__type: 'Date', iso}``); None for anything
+    else, where Noodl's ``getDate()`` would throw or give NaN."""
     if isinstance(value, dict) and value.get("__type") == "Date":
         value = value.get("iso")
     if not isinstance(value, str):
         return None
+    moment = parse_date_string(value)
+    if moment is None or moment.tzinfo is None:
+        return moment
     try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+        return moment.astimezone()
+    except (OverflowError, ValueError, OSError):
         return None
-    return parsed.astimezone() if parsed.tzinfo else parsed
 
 
 class DateToStringNode(Node):
@@ -293,34 +297,39 @@ class DateToStringNode(Node):
         self.format = value
         if self.current is not UNDEFINED:
             self._format()
-            self.flag_output_dirty("currentValue")
+            self.flag_output_dirty("currentValue")  # a second time, as Noodl's setter does
 
     def _set_input(self, value: Any) -> None:
-        if strict_equals(self.current, value):
+        # Noodl turns a string into a new Date object before comparing, so a string always counts
+        # as new; anything else is compared with ===.
+        if not isinstance(value, str) and strict_equals(self.current, value):
             return
         self.current = value
         self._format()
-        self.flag_output_dirty("currentValue")
-        self.send_signal("inputChanged")
 
     def _format(self) -> None:
+        """Write Date String (``''`` for an unreadable date), then flag it and fire Date Changed."""
         moment = parse_js_date(self.current)
         if moment is None:
             self.text = ""
-            return
-        parts = {
-            "date": f"{moment.day:02d}",
-            "month": f"{moment.month:02d}",
-            "monthShort": _MONTHS[moment.month - 1],
-            "year": str(moment.year),
-            "hours": f"{moment.hour:02d}",
-            "minutes": f"{moment.minute:02d}",
-            "seconds": f"{moment.second:02d}",
-        }
-        text = js_to_string(self.format)
-        for key, part in parts.items():
-            text = text.replace("{" + key + "}", part)
-        self.text = text
+        else:
+            year = str(moment.year)
+            parts = {
+                "date": f"{moment.day:02d}",
+                "month": f"{moment.month:02d}",
+                "monthShort": _MONTHS[moment.month - 1],
+                "year": year,
+                "yearShort": year[2:],
+                "hours": f"{moment.hour:02d}",
+                "minutes": f"{moment.minute:02d}",
+                "seconds": f"{moment.second:02d}",
+            }
+            text = js_to_string(self.format)
+            for key, part in parts.items():  # Noodl's order of replacements
+                text = text.replace("{" + key + "}", part)
+            self.text = text
+        self.flag_output_dirty("currentValue")
+        self.send_signal("inputChanged")
 
     INPUTS = (
         InputSpec(

@@ -24,7 +24,8 @@ class TasksState(enum.Enum):
 
 
 class RunTasksNode(Node):
-    """Empty ``items`` sends Success only, never Done, as the real runner (quirk #14)."""
+    """Empty ``items`` sends Success only, never Done, as the real runner (quirk #14). As there, a
+    falsy item (``0``, ``""``, ``null``) ends the start of tasks: it and the items after it never run."""
 
     TYPE = "RunTasks"
     DISPLAY_NAME = "Run Tasks"
@@ -45,7 +46,7 @@ class RunTasksNode(Node):
         self._abort_scheduled = False
 
     def _set_items(self, value: Any) -> None:
-        if value:
+        if js_truthy(value):  # JavaScript's: an empty array counts
             self.items = value
 
     def _set_stop(self, value: Any) -> None:
@@ -73,23 +74,31 @@ class RunTasksNode(Node):
 
     def _run(self) -> None:
         self._run_scheduled = False
-        if self.state is not TasksState.IDLE or not self.template or not isinstance(self.items, list):
+        if self.state is not TasksState.IDLE or not js_truthy(self.template) or not js_truthy(self.items):
             return
         self.state = TasksState.RUNNING
-        self.total = len(self.items)
+        items = self.items if isinstance(self.items, list) else [self.items]  # [].concat(items)
+        # A non-array has no length: its one task runs, and the tasks never count as all done.
+        self.total = len(self.items) if isinstance(self.items, list) else -1
         self.completed = self.failed = 0
-        self.queued = list(self.items)
-        if not self.items:
+        self.queued = list(items)
+        if self.total == 0:
             self.send_signal("success")
             self.state = TasksState.IDLE
         for _ in range(min(int(js_to_number(self.max_running)), len(self.queued))):
-            self._start_next()
+            if not self._start_next():
+                break
 
-    def _start_next(self) -> None:
-        if self.queued:
-            item = self.queued.pop(0)
-            # Task creation is asynchronous in the real runner: it happens after this frame.
-            self.ctx.at_frame_end(lambda: self._start_task(item))
+    def _start_next(self) -> bool:
+        """Start the next queued item, unless it is falsy (then nothing starts, as in Noodl)."""
+        if not self.queued:
+            return False
+        item = self.queued.pop(0)
+        if not js_truthy(item):
+            return False
+        # Task creation is asynchronous in the real runner: it happens after this frame.
+        self.ctx.at_frame_end(lambda: self._start_task(item))
+        return True
 
     def _start_task(self, item: Any) -> None:
         if self.deleted or self.ctx.settled:

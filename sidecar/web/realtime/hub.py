@@ -10,15 +10,18 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sidecar.errors import InvalidParamsError, RouteNotFoundError, StoreError
-from sidecar.store import CallerContext, ChangeEvent, QueryOptions, RecordStore
+from sidecar.store import CallerContext, ChangeEvent, JsonObject, QueryOptions, RecordStore
 from sidecar.web.realtime.filter import Predicate, UnsupportedFilterError, compile_filter
 
 _USER_SECRETS = ("password", "sessionToken", "authData")
+
+RecordView = Callable[[str, JsonObject, CallerContext], JsonObject | None]
+"""The store's :meth:`RecordStore.visible_record`: a change record as a subscriber may see it, or None."""
 
 
 @dataclass(frozen=True)
@@ -32,17 +35,15 @@ def frame(event: str, data: Mapping[str, Any]) -> Frame:
     return Frame(event, json.dumps(data, separators=(",", ":"), ensure_ascii=False))
 
 
-def readable(caller: CallerContext, record: Mapping[str, Any]) -> bool:
-    """The row ACL as the store applies it on reads: absent = public, else a read grant to a principal."""
-    acl = record.get("ACL")
-    if caller.is_master or not isinstance(acl, Mapping):
-        return True
-    return any(isinstance(acl.get(key), Mapping) and acl[key].get("read") for key in caller.principals())
+def owns_session(caller: CallerContext, record: Mapping[str, Any]) -> bool:
+    """``_Session`` changes reach their owner (and master) only, whatever the row's ACL, as reads do."""
+    user = record.get("user")
+    return caller.is_master or (isinstance(user, Mapping) and user.get("objectId") == caller.user_id)
 
 
-def presented(caller: CallerContext, event: ChangeEvent) -> dict[str, Any]:
-    """The change frame's data; other users' ``_User`` secrets and email never reach a non-master."""
-    record = event.record
+def presented(caller: CallerContext, event: ChangeEvent, record: JsonObject) -> dict[str, Any]:
+    """The change frame's data around ``record`` (as the store lets the caller see it); other users'
+    ``_User`` secrets and email never reach a non-master."""
     if event.class_name == "_User" and not caller.is_master:
         hidden = _USER_SECRETS if record.get("objectId") == caller.user_id else (*_USER_SECRETS, "email")
         record = {key: value for key, value in record.items() if key not in hidden}
@@ -81,8 +82,9 @@ class RealtimeClient:
 
 
 class RealtimeHub:
-    def __init__(self, queue_size: int) -> None:
+    def __init__(self, queue_size: int, view: RecordView) -> None:
         self._queue_size = queue_size
+        self._view = view
         self._clients: dict[str, RealtimeClient] = {}
 
     def connect(self, caller: CallerContext) -> RealtimeClient:
@@ -104,20 +106,24 @@ class RealtimeHub:
             client.end()
 
     def publish(self, event: ChangeEvent) -> None:
-        """The store's change listener: a frame to every subscriber that may read the row and whose
-        filter matches it."""
+        """The store's change listener: a frame to every subscriber that may find the row now (the
+        class's current permissions and the row's ACL, as a query would decide) and whose filter matches
+        what it may see of it (a filter on a protected field never matches)."""
         shared: Frame | None = None
         for client in list(self._clients.values()):
             tests = client.subscriptions.get(event.class_name)
-            if not tests or not readable(client.caller, event.record):
+            if not tests:
                 continue
-            if not any(test(event.record) for test in tests):
+            if event.class_name == "_Session" and not owns_session(client.caller, event.record):
                 continue
-            if event.class_name == "_User" and not client.caller.is_master:
-                client.offer(frame("change", presented(client.caller, event)))
+            record = self._view(event.class_name, event.record, client.caller)
+            if record is None or not any(test(record) for test in tests):
+                continue
+            if record is not event.record or (event.class_name == "_User" and not client.caller.is_master):
+                client.offer(frame("change", presented(client.caller, event, record)))
                 continue
             if shared is None:
-                shared = frame("change", presented(client.caller, event))
+                shared = frame("change", presented(client.caller, event, record))
             client.offer(shared)
 
 

@@ -1,13 +1,12 @@
 // Batches (saveAll/destroyAll), config, files and cloud-function calls through the official SDK.
 
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { REPO_ROOT } from '../sidecar-client.mjs';
 import { rawRequest, startParse, startServer } from './server.mjs';
 
-const ECHO_EXPORT = path.join(REPO_ROOT, '..', 'shared', 'conformance', 'cloudrunner', 'exports', 'a_echo.export.json');
+const ECHO_EXPORT = path.join(REPO_ROOT, 'tests', 'fixtures', 'cloudrunner', 'exports', 'a_echo.export.json');
 
 let Parse;
 let server;
@@ -86,7 +85,7 @@ describe('cloud functions', () => {
   });
 });
 
-describe('cloud functions of a loaded Noodl export', { skip: !existsSync(ECHO_EXPORT) && '../shared is absent' }, () => {
+describe('cloud functions of a loaded Noodl export', () => {
   let exportServer;
   before(async () => {
     exportServer = await startServer(['--export', ECHO_EXPORT]);
