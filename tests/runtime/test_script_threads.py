@@ -88,7 +88,7 @@ async def test_a_later_script_outrunning_the_stretch_on_the_loop_fails_the_run_o
     again = await runtime.run("f", make_request({"spin": True}))
 
     assert gap < 0.1
-    assert (failed.status_code, json.loads(failed.body)) == (400, {"error": stretch_message(0.05)})
+    assert (failed.status_code, json.loads(failed.body)) == (500, {"error": stretch_message(0.05)})
     assert again.body == '{"result":{"out":"done"}}'  # its runs now call scripts in a worker
 
 
@@ -97,5 +97,5 @@ async def test_a_spinning_script_in_a_worker_leaves_the_loop_free_and_hits_its_t
 
     answer, gap = await widest_gap_while(runtime.run("f", make_request({})))
 
-    assert (answer.status_code, answer.body) == (400, '{"error":"script exceeded its time limit"}')
+    assert (answer.status_code, answer.body) == (500, '{"error":"script exceeded its time limit"}')
     assert gap < 0.1
