@@ -7,15 +7,21 @@
 // Nothing here can reach the file system or the network: QuickJS has neither without the host.
 "use strict";
 
-var __noodl = (function () {
+// The engine takes the functions it calls and removes the global (see lockdown): scripts never
+// reach the bridge itself.
+globalThis.__noodl = (function () {
   var MODEL_TAG = "__noodlModel";
   var runs = Object.create(null);
   var fns = Object.create(null);
+  var syncFns = Object.create(null);
   var isModel = new WeakSet();
   // Until a first object proxy exists no value can hold one: encoding then needs no replacer, which
   // QuickJS would call for every key.
   var anyModelProxy = false;
   var AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+  // The bridge's own JSON: a script that replaces JSON's methods in its run does not see its traffic.
+  var jsonParse = JSON.parse;
+  var jsonStringify = JSON.stringify;
   // The unguarded originals (see guardArrayLoops), for the bridge's own hot paths.
   var arraySlice = Array.prototype.slice;
   var arrayConcat = Array.prototype.concat;
@@ -83,12 +89,119 @@ var __noodl = (function () {
     });
   }
 
+  // ---- reuse of a context by later runs -------------------------------------------------------------
+  // Every run has a context no other run uses at the same time. A context goes on to a later run only
+  // when the run before cannot have left anything in it: its built-ins and global bindings are frozen
+  // (lockdown(true)), and after the run the global object has no property more (isClean). A run may
+  // still add globals (declared or not) for itself; its context is then dropped instead of reused.
+  // Runs of an export whose scripts look like they change built-ins get unfrozen contexts, used once.
+  var globalBaseline = null;
+
+  // Properties that ordinary code overrides by assignment on its own objects (`this.name = ...` in
+  // an Error subclass, `obj.toString = ...`). Frozen as data properties, such assignments would fail
+  // (the "override mistake"); as accessors they define the property on the object assigned to.
+  var OVERRIDABLE = [
+    [Object.prototype, ["constructor", "hasOwnProperty", "isPrototypeOf", "propertyIsEnumerable",
+      "toLocaleString", "toString", "valueOf"]],
+    [Function.prototype, ["toString"]],
+    [Error.prototype, ["constructor", "message", "name", "toString"]],
+  ];
+  [EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError].forEach(function (E) {
+    OVERRIDABLE.push([E.prototype, ["constructor", "message", "name"]]);
+  });
+
+  function makeOverridable(proto, key) {
+    var d = Object.getOwnPropertyDescriptor(proto, key);
+    if (!d || !("value" in d) || !d.configurable) return;
+    var value = d.value;
+    Object.defineProperty(proto, key, {
+      get: function () { return value; },
+      set: function (v) {
+        if (this === proto) throw new TypeError("Cannot assign to '" + String(key) + "' of a shared built-in");
+        if (this === null || (typeof this !== "object" && typeof this !== "function")) return;
+        Object.defineProperty(this, key, { value: v, writable: true, enumerable: true, configurable: true });
+      },
+      enumerable: d.enumerable,
+      configurable: false,
+    });
+  }
+
+  function hiddenIntrinsics() {
+    // Built-ins no global names, reachable through values scripts can make.
+    var found = [];
+    var strictArguments = (function () { "use strict"; return arguments; })();
+    found.push(Object.getOwnPropertyDescriptor(strictArguments, "callee").get);
+    [[][Symbol.iterator](), new Map()[Symbol.iterator](), new Set()[Symbol.iterator](), ""[Symbol.iterator](),
+      /a/[Symbol.matchAll](""), (function* () {})(), (async function* () {})(), function* () {},
+      async function* () {}, async function () {}, async () => {},
+      Iterator.from({ next: function () { return { done: true }; } }),
+      [].values().map(function (x) { return x; })].forEach(function (value) {
+      found.push(Object.getPrototypeOf(value));
+      if (typeof value === "function") found.push(value.constructor);
+    });
+    return found;
+  }
+
+  function lockdown(freeze) {
+    delete globalThis.__noodl;
+    if (!freeze) return;
+    freezeBuiltins();
+    // The global bindings there are stay as they are (a run may still add its own globals), so a
+    // reused context is clean when nothing was added: checking that is cheap (isClean).
+    Reflect.ownKeys(globalThis).forEach(function (key) {
+      var d = Object.getOwnPropertyDescriptor(globalThis, key);
+      if ("value" in d) Object.defineProperty(globalThis, key, { writable: false, configurable: false });
+      else Object.defineProperty(globalThis, key, { configurable: false });
+    });
+    globalBaseline = [Reflect.ownKeys(globalThis).length, Object.getPrototypeOf(globalThis)];
+  }
+
+  function freezeBuiltins() {
+    OVERRIDABLE.forEach(function (entry) {
+      entry[1].forEach(function (key) { makeOverridable(entry[0], key); });
+    });
+    var seen = new Set();
+    var pending = [];
+    function reach(value) {
+      if (value === globalThis || value === null || (typeof value !== "object" && typeof value !== "function")) return;
+      if (!seen.has(value)) { seen.add(value); pending.push(value); }
+    }
+    Reflect.ownKeys(globalThis).forEach(function (key) {
+      var d = Object.getOwnPropertyDescriptor(globalThis, key);
+      reach(d.value); reach(d.get); reach(d.set);
+    });
+    hiddenIntrinsics().forEach(reach);
+    while (pending.length) {
+      var object = pending.pop();
+      reach(Object.getPrototypeOf(object));
+      Reflect.ownKeys(object).forEach(function (key) {
+        var d = Object.getOwnPropertyDescriptor(object, key);
+        reach(d.value); reach(d.get); reach(d.set);
+      });
+    }
+    seen.forEach(function (object) { Object.freeze(object); });
+  }
+
+  // Whether the context is as lockdown left it: no run state, no global added, nothing reshaped.
+  function isClean() {
+    if (globalBaseline === null || Object.keys(runs).length !== 0) return false;
+    return Reflect.ownKeys(globalThis).length === globalBaseline[0] &&
+      Object.getPrototypeOf(globalThis) === globalBaseline[1] && Object.isExtensible(globalThis);
+  }
+
+  function frozenFunction(fn) {
+    // A compiled script outlives its run in a reused context: a sloppy script reaches itself through
+    // arguments.callee, so neither it nor its prototype object may keep what a run puts there.
+    if (fn.prototype) Object.freeze(fn.prototype);
+    return Object.freeze(fn);
+  }
+
   function encode(value) {
     if (value === undefined) return "";
     if (typeof value === "number" && !isFinite(value)) return String(value);
     if (typeof value === "function" || typeof value === "symbol") return "";
-    if (!anyModelProxy) return JSON.stringify(value);
-    return JSON.stringify(value, function (key, v) {
+    if (!anyModelProxy) return jsonStringify(value);
+    return jsonStringify(value, function (key, v) {
       // The holder still has the original: an object's toJSON has already replaced v by its data.
       var original = this[key];
       if (original !== null && typeof original === "object" && isModel.has(original)) {
@@ -101,8 +214,8 @@ var __noodl = (function () {
   }
 
   function decode(run, text) {
-    if (text.indexOf(MODEL_TAG) < 0) return JSON.parse(text);  // no tag, nothing to revive
-    return JSON.parse(text, function (key, v) {
+    if (text.indexOf(MODEL_TAG) < 0) return jsonParse(text);  // no tag, nothing to revive
+    return jsonParse(text, function (key, v) {
       if (v !== null && typeof v === "object" && typeof v[MODEL_TAG] === "string" && Object.keys(v).length === 1) {
         return modelProxy(run, v[MODEL_TAG]);
       }
@@ -298,13 +411,13 @@ var __noodl = (function () {
     };
   }
 
-  function takeEffects(run) {
+  function takeEffects(run, late) {
     var changed = {};
     Object.keys(run.changedModels).forEach(function (modelId) { changed[modelId] = run.models[modelId]; });
     run.changedModels = Object.create(null);
     var effects = run.effects;
     run.effects = [];
-    return encode({ effects: effects, models: changed });
+    return encode(late && late.length ? { effects: effects, models: changed, late: late } : { effects: effects, models: changed });
   }
 
   function makeOutputs(run, nodeKey, signals) {
@@ -330,11 +443,16 @@ var __noodl = (function () {
       runs[id] = {
         id: id, models: Object.create(null), proxies: Object.create(null), changedModels: Object.create(null),
         outputs: Object.create(null), pending: Object.create(null), effects: [], nextCallId: 0,
-        nextObjectId: 0, settings: JSON.parse(settingsJson), metadata: JSON.parse(metadataJson),
+        nextObjectId: 0, settings: jsonParse(settingsJson), metadata: jsonParse(metadataJson),
         user: undefined, noodl: null, component: {},
       };
     },
-    closeRun: function (id) { delete runs[id]; },
+    closeRun: function (id) {
+      // Whether the context may go on to a later run (see isClean).
+      delete runs[id];
+      if (Object.keys(runs).length === 0) anyModelProxy = false;
+      return isClean();
+    },
     syncModels: function (id, modelsJson) {
       var run = runs[id];
       var incoming = decode(run, modelsJson);
@@ -345,7 +463,7 @@ var __noodl = (function () {
       });
     },
     compileExpression: function (fnId, paramsJson, body) {
-      fns[fnId] = Function.apply(null, MATH_NAMES.concat(JSON.parse(paramsJson)).concat(["return (" + body + ");"]));
+      fns[fnId] = frozenFunction(Function.apply(null, MATH_NAMES.concat(jsonParse(paramsJson)).concat(["return (" + body + ");"])));
     },
     callExpressionDirect: function (fnId) {
       // Arguments arrive as JS primitives; the result comes back tagged so Python can tell
@@ -357,18 +475,38 @@ var __noodl = (function () {
       if (typeof r === "string") return r.indexOf("\u0000") < 0 ? "s" + r : "j" + encode(r);
       return "j" + encode(r);
     },
+    evalArrayLiteral: function (source) {
+      // A string at an array input: evaluated as JavaScript, as the real runner does (see
+      // docs/runtime-javascript.md), but in this run's own context and without the node's scope.
+      var fn = Function.apply(null, MATH_NAMES.concat(["return (" + source + ");"]));
+      return encode(fn.apply(null, MATH_VALUES));
+    },
     callExpression: function (fnId, argsJson) {
-      var args = JSON.parse(argsJson);
+      var args = jsonParse(argsJson);
       return encode(fns[fnId].apply(null, arrayConcat.call(MATH_VALUES, args)));
     },
-    compileFunction: function (fnId, script) {
-      fns[fnId] = new AsyncFunction("Inputs", "Outputs", "Noodl", "Component", script);
+    compileFunction: function (fnId, script, sync) {
+      // A script that can neither await nor start promise jobs finishes in its synchronous part: as a
+      // plain function it leaves nothing for the frame's end to run (see jsengine.compile_function).
+      var Kind = sync ? Function : AsyncFunction;
+      fns[fnId] = frozenFunction(new Kind("Inputs", "Outputs", "Noodl", "Component", script));
+      if (sync) syncFns[fnId] = true;
     },
     runFunction: function (id, fnId, nodeKey, inputsJson, signalsJson, usesNoodl) {
       var run = runs[id];
       if (usesNoodl && !run.noodl) run.noodl = makeNoodl(run);
       var inputs = decode(run, inputsJson);
-      var outputs = makeOutputs(run, nodeKey, JSON.parse(signalsJson));
+      var outputs = makeOutputs(run, nodeKey, jsonParse(signalsJson));
+      if (syncFns[fnId]) {
+        // A throw is reported when the frame ends, as the async function's rejection would be.
+        var late = [];
+        try {
+          fns[fnId](inputs, outputs, run.noodl, run.component);
+        } catch (e) {
+          late.push(describeError(nodeKey, e));
+        }
+        return takeEffects(run, late);
+      }
       var report = function (e) { run.effects.push(describeError(nodeKey, e)); };
       try {
         fns[fnId](inputs, outputs, run.noodl, run.component).catch(report);
@@ -381,18 +519,18 @@ var __noodl = (function () {
       // Runs a Query Records JSON filter script: where()/filter() and sort() record what it asks for.
       var cleaned = code.replace(/\/\*[\s\S]*?\*\/|\/\/.*/g, "");
       var variables = cleaned.match(/\$[A-Za-z0-9]+/g) || [];
-      var inputs = JSON.parse(inputsJson);
-      var metadata = JSON.parse(metadataJson);
+      var inputs = jsonParse(inputsJson);
+      var metadata = jsonParse(metadataJson);
       var schema = schemaOf({ metadata: metadata }, collection);
       var result = { where: {}, sort: [], errors: [] };
       var take = function (f) { result.where = convertFilter(f, schema, result.errors); };
       var fn = Function.apply(null, ["filter", "where", "sort", "Inputs"].concat(variables).concat([cleaned]));
       fn.apply(null, [take, take, function (s) { result.sort = s; }, inputs].concat(
         variables.map(function (v) { return inputs[v.substring(1)]; })));
-      return JSON.stringify(result);
+      return jsonStringify(result);
     },
     compileScript: function (fnId, paramsJson, script) {
-      fns[fnId] = Function.apply(null, JSON.parse(paramsJson).concat([script]));
+      fns[fnId] = frozenFunction(Function.apply(null, jsonParse(paramsJson).concat([script])));
     },
     runScript: function (id, fnId, nodeKey, inputsJson, payloadJson) {
       // REST request/response scripts: (Inputs, Outputs, Request|Response); returns the payload after.
@@ -410,6 +548,8 @@ var __noodl = (function () {
       else call.reject(new Error(valueJson));
     },
     guardArrayLoops: guardArrayLoops,
+    lockdown: lockdown,
+    isClean: isClean,
     takeEffects: function (id) { return takeEffects(runs[id]); },
   };
 })();

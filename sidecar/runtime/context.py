@@ -20,6 +20,7 @@ from sidecar.runtime.answers import FunctionResponse as FunctionResponse  # re-e
 from sidecar.runtime.answers import Outcome as Outcome
 from sidecar.runtime.objects import ModelScope
 from sidecar.runtime.recorder import Recorder
+from sidecar.runtime.strand import Strand
 
 if TYPE_CHECKING:
     from sidecar.runtime.node import Node
@@ -74,6 +75,8 @@ class RunContext:
         self.models = ModelScope()
         self.loop = asyncio.get_running_loop()
         self.result: asyncio.Future[FunctionResponse] = self.loop.create_future()
+        # Every piece of the run's work runs on this strand, so it can pause while a script runs.
+        self.strand = Strand(self.loop)
         self.nodes: list[Node] = []
         self.js_state: Any = None  # owned by the JS engine for this run
         self.user: Any = None  # the session user once the Request node authenticated one
@@ -134,7 +137,7 @@ class RunContext:
         # Inside a frame the passes pick up new dirty nodes themselves; the frame's end asks again if needed.
         if not self._frame_requested and not self._in_frame and not self.settled:
             self._frame_requested = True
-            self._frame_handle = self.loop.call_soon(self._run_frame)
+            self._frame_handle = self.loop.call_soon(self.strand.run, self._run_frame)
 
     def at_frame_end(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` when the current frame ends, like a microtask queued during it."""
@@ -146,7 +149,7 @@ class RunContext:
     def call_soon(self, callback: Callable[..., None], *args: Any) -> None:
         """Run ``callback`` on the loop's next turn, after the frames already requested."""
         self.deferred += 1
-        self.loop.call_soon(callback, *args)
+        self.loop.call_soon(self.strand.run, callback, *args)
 
     def run_frames_now(self, limit: int) -> None:
         """Run up to ``limit`` requested frames now rather than on the loop's next turns, while this run
@@ -239,7 +242,7 @@ class RunContext:
             if self.settled or fut.cancelled():
                 return
             error = fut.exception()
-            done(None if error else fut.result(), error)
+            self.strand.run(done, None if error else fut.result(), error)
 
         task.add_done_callback(finished)
 

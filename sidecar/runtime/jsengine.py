@@ -5,50 +5,106 @@ with QuickJS versus ~130 µs with ``mini-racer`` (V8) and ~22 µs with ``dukpy``
 ``quickjs-ng`` (the maintained QuickJS fork): the archived ``quickjs`` package's 2021 engine could
 crash the process when a script ran out of memory at an unlucky allocation.
 
-Limits: every call into the engine runs under a time limit (the smaller of the per-call limit and
-what is left of the run's script budget), so a script never blocks the event loop for longer; the
-context has a memory limit. A context that ran out of memory is replaced (its ``generation``
-changes and runs re-open their JS state). QuickJS refuses to call into Python while a time limit is
-set, so the prelude (``runtimes/js/prelude.js``) collects effects that Python takes after each call.
+Isolation: every run that uses JavaScript gets a QuickJS context of its own (``jsthreads``), so no
+global, prototype change or replaced built-in of one run is seen by another; the context is dropped
+when the run ends. Script handles name sources, not compiled functions: each run's context compiles
+a handle the first time the run uses it. A handle's syntax is checked once per engine, in a context
+where no run's data ever goes.
+
+Limits: every call into a run's context runs under a time limit (the smaller of the per-call limit
+and what is left of the run's script budget) and the context has a memory limit. Calls run in a worker
+thread; the run waits for the answer on the loop thread only while its current piece of work has held
+the loop for less than ``stretch_seconds`` (50 ms), and otherwise pauses (``strand``) so the loop
+serves other requests until the script ends. QuickJS refuses to call into Python while a time limit
+is set, so the prelude (``runtimes/js/prelude.js``) collects effects that Python takes after each call.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import math
+import os
 import re
-import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import quickjs  # type: ignore[import-untyped]
 
 from sidecar.errors import ScriptError, ScriptLimitError
+from sidecar.runtime.jsthreads import JS_THREADS, PRELUDE_PATH, ContextShape, JsThreads, RunJs, new_context
 from sidecar.runtime.objects import Model
 from sidecar.runtime.values import UNDEFINED
 
 if TYPE_CHECKING:
     from sidecar.runtime.context import RunContext
 
-# The prelude ships beside the package; a PyInstaller build unpacks data files under sys._MEIPASS.
-PRELUDE_PATH = (
-    Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parents[2])) / "runtimes" / "js" / "prelude.js"
-)
 MODEL_TAG = "__noodlModel"
 TIME_LIMIT_MESSAGE = "script exceeded its time limit"
 MEMORY_LIMIT_MESSAGE = "script exceeded the memory limit"
 # Values the binding converts to JS primitives exactly; it truncates ints to 32 bits.
 _DIRECT_TYPES = frozenset({str, bool, float, type(None)})
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
-# What one array element costs QuickJS: no array longer than memory_bytes / this can exist. Below
-# 2**24 elements even a sparse array's loop in C takes well under a second, so it is not refused.
-_JS_VALUE_BYTES = 16
-_SHORTEST_ARRAY_GUARD = 2**24
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
+STRETCH_ENV = "NOODL_SIDECAR_JS_STRETCH_MS"
+_HANDLE_NUMBERS = itertools.count()
+# Source text that may await or start promise jobs (conservatively: any mention). A Function script
+# without it runs as a plain function, so no call at the frame's end is needed for it.
+_MAY_CONTINUE = re.compile(
+    r"await|async|Promise|queueMicrotask|set(?:Timeout|Interval|Immediate)"
+    r"|\.\s*(?:then|catch|finally)\b|[\"'`](?:then|catch|finally)[\"'`]"
+)
+_BUILTIN = (
+    r"(?:Object|Function|Array|String|Number|Boolean|Symbol|BigInt|Math|JSON|Date|RegExp|Promise|Reflect"
+    r"|Proxy|Map|Set|WeakMap|WeakSet|WeakRef|Iterator|ArrayBuffer|DataView|Atomics"
+    r"|(?:Eval|Range|Reference|Syntax|Type|URI|Aggregate|Internal)?Error"
+    r"|(?:Int8|Uint8|Uint8Clamped|Int16|Uint16|Int32|Uint32|Float16|Float32|Float64|BigInt64|BigUint64)Array)"
+)
+# Source text that may change a built-in: prototypes, property definitions, assignments to or
+# deletions of a built-in's members, Object.assign onto a built-in.
+_ASSIGN = r"\s*(?:[-+*/%&|^]|\*\*|<<|>>>?|\?\?|&&|\|\|)?=(?![=>])"
+_CHANGES_BUILTINS = re.compile(
+    r"[Pp]rototype|__proto__|defineProperty"
+    rf"|\b(?:globalThis\s*\.\s*)?{_BUILTIN}{_ASSIGN}"
+    rf"|\b(?:globalThis\s*\.\s*)?{_BUILTIN}\s*(?:\.\s*[\w$]+|\[[^\]]*\]){_ASSIGN}"
+    rf"|\bdelete\s+(?:globalThis\s*\.\s*)?{_BUILTIN}\s*[.\[]"
+    rf"|\bObject\s*\.\s*assign\s*\(\s*(?:globalThis\s*\.\s*)?{_BUILTIN}\b"
+)
+
+
+def may_change_builtins(sources: Iterable[str]) -> bool:
+    """Whether any of ``sources`` (an export's scripts) looks like it changes a built-in.
+
+    Runs of such an export get contexts whose built-ins are not frozen (as in the real runner),
+    used once; other runs get frozen built-ins in contexts that later runs may reuse. A script the
+    test misses only finds the built-in frozen (its change has no effect); isolation holds either way.
+    """
+    return any(_CHANGES_BUILTINS.search(source) for source in sources)
+
+
+def _stretch_from_env() -> float:
+    configured = os.environ.get(STRETCH_ENV, "")
+    try:
+        milliseconds = float(configured)
+    except ValueError:
+        return 0.05
+    return milliseconds / 1000 if math.isfinite(milliseconds) and milliseconds > 0 else 0.05
+
+
+def stretch_message(seconds: float) -> str:
+    """Why a script was stopped on the event loop, and where CPU-heavy code runs instead."""
+    ms = round(seconds * 1000)
+    return (
+        f"{TIME_LIMIT_MESSAGE}: it held the server's event loop for more than {ms} ms. CPU-heavy scripts "
+        "run in a worker thread, up to the full time limit; this function's next runs do "
+        f"({STRETCH_ENV} sets the {ms} ms)"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,131 +113,314 @@ class JsLimits:
     run_seconds: float = 5.0
     memory_bytes: int = 256 * 1024 * 1024
     stack_bytes: int = 1024 * 1024
+    # How long a run's work may hold the event loop while it waits for a script; past it the run
+    # pauses and the loop serves others. Environment: NOODL_SIDECAR_JS_STRETCH_MS.
+    stretch_seconds: float = field(default_factory=_stretch_from_env)
 
 
 @dataclass(slots=True)
 class JsRunState:
     """Per-run bookkeeping on the Python side of the bridge."""
 
-    generation: int
+    js: RunJs | None = None  # the run's own context, made on first use
+    opened: bool = False  # openRun has run in ``js``
+    inline: bool = False  # ``js`` lives on the loop thread (the function's scripts have been quick)
+    user_code_ran: bool = False  # a script of the run has run in ``js``
+    longest: float = 0.0  # the longest call of the run so far, in seconds
     spent_seconds: float = 0.0
     synced_models: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True, slots=True)
 class Effects:
-    """What scripts did during one call: ordered effects and changed objects."""
+    """What scripts did during one call: ordered effects and changed objects.
+
+    After a Function node's call, ``continues`` tells whether its script may have left promise jobs
+    (then the frame's end runs them, ``run_pending``); ``late`` holds what a script that cannot have
+    any reports at the frame's end instead (its throw).
+    """
 
     effects: list[list[Any]]
     models: dict[str, dict[str, Any]]
+    continues: bool = True
+    late: list[list[Any]] = field(default_factory=list)
+
+
+class _DeadlinePassed(Exception):
+    """Pending promise jobs ran past the call's time limit."""
+
+
+class _MovedToWorker(Exception):
+    """A run's first script call outran the stretch on the loop thread; it is made again in a worker."""
+
+
+# A function's runs call scripts on the loop thread (no round trip to a worker) once this many runs in
+# a row had no call longer than QUICK_CALL_SECONDS, a tenth of the default stretch.
+QUICK_RUNS_BEFORE_INLINE = 20
+QUICK_CALL_SECONDS = 0.005
+# How long a run's work waits on the loop thread for a worker's answer before it pauses instead.
+PAUSE_AFTER_SECONDS = 0.002
+_USER_CODE = frozenset(
+    {
+        "callExpression",
+        "callExpressionDirect",
+        "evalArrayLiteral",
+        "queryFilter",
+        "runFunction",
+        "runScript",
+        "",
+    }
+)
+
+
+def _replaying(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Make ``method`` again, once, after its run moved from the loop thread to a worker."""
+
+    @functools.wraps(method)
+    def replayed(self: JsEngine, run: RunContext, *args: Any) -> Any:
+        try:
+            return method(self, run, *args)
+        except _MovedToWorker:
+            return method(self, run, *args)
+
+    return replayed
+
+
+Step = tuple[str, tuple[Any, ...]]
 
 
 class JsEngine:
-    def __init__(self, limits: JsLimits | None = None) -> None:
+    # Handles stay valid for the engine's life (they name sources): scope templates keep them.
+    generation = 0
+
+    def __init__(self, limits: JsLimits | None = None, threads: JsThreads | None = None) -> None:
         self.limits = limits or JsLimits()
-        self.generation = 0
-        self._compiled: dict[tuple[str, str], str] = {}
+        self._threads = threads or JS_THREADS
+        self._locked = ContextShape(self.limits.memory_bytes, self.limits.stack_bytes, locked=True)
+        self._unlocked = ContextShape(self.limits.memory_bytes, self.limits.stack_bytes, locked=False)
+        self._handles: dict[tuple[str, str], str] = {}
+        self._sources: dict[str, Step] = {}  # handle → the prelude call that compiles it
         self._uses_noodl: set[str] = set()
-        self._ctx = self._new_context()
+        self._sync: set[str] = set()  # Function scripts compiled as plain functions
+        self._checkers = threading.local()
+        # Per function (its runtime's services and its name): quick runs in a row, or None once its
+        # runs call scripts on the loop thread.
+        self._quick_runs: dict[tuple[int, str], int | None] = {}
+        # Contexts take milliseconds to make: the first run should not wait for them.
+        self._threads.prepare(self._locked)
+        self._check("compileExpression", "[]", "0")
 
-    def _new_context(self) -> quickjs.Context:
-        ctx = quickjs.Context()
-        ctx.set_memory_limit(self.limits.memory_bytes)
-        ctx.set_max_stack_size(self.limits.stack_bytes)
-        ctx.eval(PRELUDE_PATH.read_text(encoding="utf-8"))
-        longest = max(self.limits.memory_bytes // _JS_VALUE_BYTES, _SHORTEST_ARRAY_GUARD)
-        ctx.eval(f"__noodl.guardArrayLoops({longest})")
-        self._api = {name: ctx.eval(f"__noodl.{name}") for name in _API_NAMES}
-        ctx.set_time_limit(self.limits.call_seconds)
-        return ctx
+    # ---- the run's context -------------------------------------------------------------------------
+    def _state(self, run: RunContext) -> JsRunState:
+        state: JsRunState | None = run.js_state
+        if state is None:
+            state = run.js_state = JsRunState()
+        if state.js is None:
+            if run.settled:  # torn down: a context taken now would never be retired
+                raise ScriptError("the run has ended")
+            shape = self._unlocked if run.services.js_changes_builtins else self._locked
+            state.inline = shape.locked and self._quick_runs.get(_function_key(run), 0) is None
+            if state.inline:
+                state.js = self._threads.context_here(shape)
+            else:
+                state.js = self._threads.context_for_new_run(shape)
+            state.opened = False
+            state.user_code_ran = False
+            state.synced_models.clear()
+        return state
 
-    def _reset(self) -> None:
-        self.generation += 1
-        self._compiled.clear()
-        self._uses_noodl.clear()
-        self._ctx = self._new_context()
-
-    def _call(self, name: str, *args: Any, run: RunContext | None = None) -> Any:
-        limit = self.limits.call_seconds
-        state: JsRunState | None = run.js_state if run is not None else None
-        if state is not None:
-            limit = min(limit, self.limits.run_seconds - state.spent_seconds)
-            if limit <= 0:
-                raise ScriptLimitError(TIME_LIMIT_MESSAGE)  # the run's script budget is spent
-        self._ctx.set_time_limit(limit)
-        started = time.perf_counter()
+    def _call(
+        self,
+        run: RunContext,
+        name: str,
+        *args: Any,
+        steps: list[Step] | None = None,
+        job: Callable[[RunJs, float], Any] | None = None,
+    ) -> Any:
+        """Run ``steps`` then the prelude's ``name(*args)`` (or ``job``) in the run's context."""
+        state = self._state(run)
+        js = state.js
+        assert js is not None
+        limit = min(self.limits.call_seconds, self.limits.run_seconds - state.spent_seconds)
+        if limit <= 0:
+            raise ScriptLimitError(TIME_LIMIT_MESSAGE)  # the run's script budget is spent
+        stretched = state.inline and self.limits.stretch_seconds < limit
+        if stretched:
+            limit = self.limits.stretch_seconds  # on the loop thread: never longer than the stretch
+        replayable = not state.user_code_ran
+        if job is not None or name in _USER_CODE:
+            state.user_code_ran = True
+        prepared = [(step_name, tuple(map(_binding_safe, step_args))) for step_name, step_args in steps or ()]
+        call_args = tuple(map(_binding_safe, args))
+        if job is None:
+            work: Callable[[], Any] = lambda: _run_steps(js, limit, prepared, name, call_args)  # noqa: E731
+        else:
+            given = job
+            work = lambda: given(js, limit)  # noqa: E731
+        outcome = work
+        if not state.inline:
+            future = js.worker.submit(work)
+            self._wait(run, state, js, future)
+            outcome = future.result
         try:
-            return self._api[name](*map(_binding_safe, args))
+            return outcome()  # an inline context runs the job here, on the loop thread
         except quickjs.JSException as error:
-            self._raise_limit(str(error))
-            raise ScriptError(_first_line(str(error))) from None
+            message = str(error)
+            if "out of memory" in message:
+                self._drop(run, state)  # a context that ran out of memory is not used again
+                raise ScriptLimitError(MEMORY_LIMIT_MESSAGE) from None
+            if "interrupted" in message:
+                if stretched:
+                    self._outran_stretch(run, state, replayable)
+                raise ScriptLimitError(TIME_LIMIT_MESSAGE) from None
+            raise ScriptError(_first_line(message)) from None
+        except _DeadlinePassed:
+            if stretched:
+                self._outran_stretch(run, state, replayable)
+            raise ScriptLimitError(TIME_LIMIT_MESSAGE) from None
         except UnicodeDecodeError:  # the binding cannot return a string holding a lone surrogate
             raise ScriptError("a script produced text with an unpaired surrogate") from None
         finally:
-            if state is not None:
-                state.spent_seconds += time.perf_counter() - started
+            state.spent_seconds += js.elapsed
+            state.longest = max(state.longest, js.elapsed)
 
-    def _raise_limit(self, message: str) -> None:
-        if "out of memory" in message:
-            self._reset()
-            raise ScriptLimitError(MEMORY_LIMIT_MESSAGE)
-        if "interrupted" in message:
-            raise ScriptLimitError(TIME_LIMIT_MESSAGE)
+    def _outran_stretch(self, run: RunContext, state: JsRunState, replayable: bool) -> None:
+        """A call on the loop thread outran the stretch: the function's runs go back to workers. The
+        run goes on in a worker when no script of it had run yet (the call is then made again from a
+        fresh start); otherwise it fails, saying so."""
+        self._quick_runs[_function_key(run)] = 0
+        self._drop(run, state)
+        if replayable:
+            raise _MovedToWorker()
+        raise ScriptLimitError(stretch_message(self.limits.stretch_seconds))
+
+    def _wait(self, run: RunContext, state: JsRunState, js: RunJs, future: Future[Any]) -> None:
+        """Wait on the loop thread for a quick answer; else pause the run's work until the script ends.
+
+        The wait is short (PAUSE_AFTER_SECONDS) rather than the whole stretch: many runs waiting in
+        turn would otherwise hold the loop for a stretch each.
+        """
+        strand = run.strand
+        if strand.inside():
+            wait = min(PAUSE_AFTER_SECONDS, self.limits.stretch_seconds - strand.elapsed())
+            if not _done_within(future, wait):
+                strand.pause_until(future)
+            return
+        if not _done_within(future, self.limits.stretch_seconds):
+            # Not a piece of the run's work (nothing to pause): stop waiting; the script runs on to
+            # its time limit in the worker and its context is dropped after it.
+            self._drop(run, state)
+            raise ScriptLimitError(stretch_message(self.limits.stretch_seconds))
+
+    @staticmethod
+    def _drop(run: RunContext, state: JsRunState, reusable: bool = False) -> None:
+        """The run is done with its context: retire it on its worker, after any job still in it."""
+        js, state.js = state.js, None
+        state.opened = False
+        if js is not None and not js.retired:
+            js.retired = True
+            if state.inline:
+                js.retire(run.run_id, reusable)  # its context lives on this thread
+            else:
+                js.worker.submit(functools.partial(js.retire, run.run_id, reusable))
+
+    def _check(self, name: str, *args: Any) -> None:
+        """Compile a script in this thread's syntax checker, a context no run's data goes into.
+
+        QuickJS's Function constructor runs code that closes the function body early, so a source
+        (which may come from a request, at an Expression's input) can run code here: the checker's
+        built-ins are frozen like a reused run context's, and such code stops at the stretch.
+        """
+        checker: tuple[Any, dict[str, Any]] | None = getattr(self._checkers, "context", None)
+        if checker is None:
+            shape = ContextShape(self.limits.memory_bytes, self.limits.stack_bytes, locked=True)
+            checker = self._checkers.context = new_context(shape, PRELUDE_PATH.read_text(encoding="utf-8"))
+        ctx, api = checker
+        ctx.set_time_limit(self.limits.stretch_seconds)
+        try:
+            api[name]("check", *map(_binding_safe, args))
+        except quickjs.JSException as error:
+            message = str(error)
+            if "out of memory" in message or "interrupted" in message:
+                self._checkers.context = None
+                raise ScriptLimitError(
+                    MEMORY_LIMIT_MESSAGE if "memory" in message else TIME_LIMIT_MESSAGE
+                ) from None
+            raise ScriptError(_first_line(message)) from None
+
+    def _register(self, key: tuple[str, str], prefix: str, compile_name: str, *args: Any) -> str:
+        handle = self._handles.get(key)
+        if handle is None:
+            self._check(compile_name, *args)
+            handle = f"{prefix}{next(_HANDLE_NUMBERS)}"  # unique in the process: contexts are reused
+            self._handles[key] = handle
+            self._sources[handle] = (compile_name, (handle, *args))
+        return handle
+
+    def _compiling(self, run: RunContext, handle: str, steps: list[Step]) -> list[Step]:
+        """Add the step that compiles ``handle`` when the run's context lacks it."""
+        js = self._state(run).js
+        assert js is not None
+        if handle not in js.compiled:
+            js.compiled.add(handle)
+            steps.append(self._sources[handle])
+        return steps
 
     # ---- expressions -------------------------------------------------------------------------------
     def compile_expression(self, body: str, params: tuple[str, ...]) -> str:
-        """Compile ``return (<body>);`` with Math helpers and ``params`` bound; returns a handle."""
-        key = ("expr:" + ",".join(params), body)
-        handle = self._compiled.get(key)
-        if handle is None:
-            handle = f"e{len(self._compiled)}"
-            self._call("compileExpression", handle, json.dumps(list(params)), body)
-            self._compiled[key] = handle
-        return handle
+        """Register ``return (<body>);`` with Math helpers and ``params`` bound; returns a handle."""
+        return self._register(
+            ("expr:" + ",".join(params), body), "e", "compileExpression", json.dumps(list(params)), body
+        )
 
-    def call_expression(self, handle: str, args: list[Any]) -> Any:
+    @_replaying
+    def call_expression(self, run: RunContext, handle: str, args: list[Any]) -> Any:
+        steps = self._compiling(run, handle, [])
         if _all_direct(args):
-            result = self._call("callExpressionDirect", handle, *args)
+            result = self._call(run, "callExpressionDirect", handle, *args, steps=steps)
             if not isinstance(result, str):
                 return result
             return result[1:] if result[0] == "s" else decode_value(result[1:], None)
-        return decode_value(self._call("callExpression", handle, encode_value(args)), None)
+        return decode_value(self._call(run, "callExpression", handle, encode_value(args), steps=steps), None)
 
-    def eval_array_literal(self, source: str) -> Any:
-        """A string arriving at an array input is evaluated as JavaScript; failures give ``[]``."""
+    @_replaying
+    def eval_array_literal(self, run: RunContext, source: str) -> Any:
+        """A string arriving at an array input is evaluated as JavaScript in the run's own context
+        (as the real runner does); failures give ``[]``."""
         try:
-            return self.call_expression(self.compile_expression(source, ()), [])
+            return decode_value(self._call(run, "evalArrayLiteral", source), None)
         except ScriptError:
             return []
 
+    @_replaying
     def query_filter(
-        self, code: str, inputs: dict[str, Any], collection: str, metadata: Any
+        self, run: RunContext, code: str, inputs: dict[str, Any], collection: str, metadata: Any
     ) -> dict[str, Any]:
         """Run a Query Records JSON filter script; ``{where, sort, errors}`` as a Parse query."""
-        raw = self._call("queryFilter", code, encode_value(inputs), collection, encode_value(metadata))
+        raw = self._call(run, "queryFilter", code, encode_value(inputs), collection, encode_value(metadata))
         result: dict[str, Any] = json.loads(raw)
         return result
 
     # ---- function nodes ----------------------------------------------------------------------------
     def compile_function(self, script: str) -> str:
-        key = ("fn", script)
-        handle = self._compiled.get(key)
-        if handle is None:
-            handle = f"f{len(self._compiled)}"
-            self._call("compileFunction", handle, script)
-            self._compiled[key] = handle
-            if "Noodl" in script:  # only then can the script reach objects it was not given
-                self._uses_noodl.add(handle)
+        sync = not _MAY_CONTINUE.search(script)
+        handle = self._register(("fn", script), "f", "compileFunction", script, sync)
+        if sync:
+            self._sync.add(handle)
+        if "Noodl" in script:  # only then can the script reach objects it was not given
+            self._uses_noodl.add(handle)
         return handle
 
+    @_replaying
     def run_function(
         self, run: RunContext, handle: str, node_key: str, inputs: dict[str, Any], signals: list[str]
     ) -> Effects:
         referenced: set[str] = set()
         encoded_inputs = encode_value(inputs, referenced)
-        self._open(run, None if handle in self._uses_noodl else referenced)  # see _open
         uses_noodl = handle in self._uses_noodl
+        steps = self._open(run, None if uses_noodl else referenced)  # see _open
         effects = self._call(
+            run,
             "runFunction",
             run.run_id,
             handle,
@@ -189,48 +428,53 @@ class JsEngine:
             encoded_inputs,
             json.dumps(signals),
             uses_noodl,
-            run=run,
+            steps=self._compiling(run, handle, steps),
         )
         # Only the synchronous part: continuations after an await run at the frame's end (run_pending).
-        return self._effects(effects, run)
+        return self._effects(effects, run, continues=handle not in self._sync)
 
     def compile_script(self, script: str, params: tuple[str, ...]) -> str:
         """A plain (non-async) function of ``params`` with ``script`` as its body."""
-        key = ("script:" + ",".join(params), script)
-        handle = self._compiled.get(key)
-        if handle is None:
-            handle = f"s{len(self._compiled)}"
-            self._call("compileScript", handle, json.dumps(list(params)), script)
-            self._compiled[key] = handle
-        return handle
+        return self._register(
+            ("script:" + ",".join(params), script), "s", "compileScript", json.dumps(list(params)), script
+        )
 
+    @_replaying
     def run_script(
         self, run: RunContext, handle: str, node_key: str, inputs: dict[str, Any], payload: Any
     ) -> tuple[Any, Effects]:
         """Run a compiled script on a payload it may modify; the payload after, and the effects."""
-        self._open(run)
+        steps = self._compiling(run, handle, self._open(run))
         after = self._call(
-            "runScript", run.run_id, handle, node_key, encode_value(inputs), encode_value(payload), run=run
+            run,
+            "runScript",
+            run.run_id,
+            handle,
+            node_key,
+            encode_value(inputs),
+            encode_value(payload),
+            steps=steps,
         )
         return decode_value(after, run), self._drain(run)
 
+    @_replaying
     def settle_host_call(self, run: RunContext, call_id: int, ok: bool, value: Any) -> Effects:
-        self._open(run)
+        steps = self._open(run)
         payload = encode_value(value) if ok else str(value)
-        self._call("settle", run.run_id, call_id, ok, payload, run=run)
-        return self._drain(run)
+        steps.append(("settle", (run.run_id, call_id, ok, payload)))
+        return self._drain(run, steps)
 
-    def _open(self, run: RunContext, only: set[str] | None = None) -> None:
-        """Make sure the run has JS state, and mirror changed objects into it.
+    def _open(self, run: RunContext, only: set[str] | None = None) -> list[Step]:
+        """The steps that give the run its JS state and mirror changed objects into it.
 
         ``only``: the objects a script can reach through its inputs, when it cannot reach others
         (its code never mentions ``Noodl``); otherwise every object changed since the last call.
         """
-        state: JsRunState | None = run.js_state
-        if state is None or state.generation != self.generation:
-            spent = state.spent_seconds if state is not None else 0.0
-            state = run.js_state = JsRunState(self.generation, spent)
-            self._call("openRun", run.run_id, run.services.settings_json, run.services.metadata_json)
+        state = self._state(run)
+        steps: list[Step] = []
+        if not state.opened:
+            state.opened = True
+            steps.append(("openRun", (run.run_id, run.services.settings_json, run.services.metadata_json)))
             run.models.changed.update(model.id for model in run.models.all())
         changed = run.models.changed
         if only is not None:
@@ -238,7 +482,7 @@ class JsEngine:
         else:
             wanted = set(changed)
         if not wanted:
-            return
+            return steps
         payload = {}
         for model_id in wanted:
             model = run.models.find(model_id)
@@ -247,64 +491,104 @@ class JsEngine:
         changed.difference_update(wanted)
         state.synced_models.update(wanted)
         if payload:
-            self._call("syncModels", run.run_id, encode_value(payload), run=run)
+            steps.append(("syncModels", (run.run_id, encode_value(payload))))
+        return steps
 
     def run_pending(self, run: RunContext) -> Effects:
         """The microtask checkpoint: run pending promise jobs (script continuations), take effects."""
-        if run.js_state is None or run.js_state.generation != self.generation:
+        state: JsRunState | None = run.js_state
+        if state is None or state.js is None or not state.opened:
             return Effects(effects=[], models={})
         return self._drain(run)
 
-    def _drain(self, run: RunContext) -> Effects:
-        """Run pending promise jobs under the time limit, take the effects."""
-        state: JsRunState = run.js_state
-        started = time.perf_counter()
-        deadline = started + min(self.limits.call_seconds, self.limits.run_seconds - state.spent_seconds)
-        try:
-            while self._ctx.execute_pending_job():
-                if time.perf_counter() > deadline:
-                    raise ScriptLimitError(TIME_LIMIT_MESSAGE)
-        except quickjs.JSException as error:
-            self._raise_limit(str(error))
-            raise ScriptError(_first_line(str(error))) from None
-        finally:
-            state.spent_seconds += time.perf_counter() - started
-        return self._take(run)
+    def _drain(self, run: RunContext, steps: list[Step] | None = None) -> Effects:
+        """Run ``steps``, then pending promise jobs under the time limit; take the effects."""
+        prepared = [(name, tuple(map(_binding_safe, args))) for name, args in steps or ()]
+        run_id = run.run_id
 
-    def _take(self, run: RunContext) -> Effects:
-        return self._effects(self._call("takeEffects", run.run_id, run=run), run)
+        def job(js: RunJs, limit: float) -> Any:
+            return _drain_jobs(js, limit, prepared, run_id)
+
+        return self._effects(self._call(run, "", job=job), run)
 
     @staticmethod
-    def _effects(text: str, run: RunContext) -> Effects:
+    def _effects(text: str, run: RunContext, continues: bool = True) -> Effects:
         raw = json.loads(text)
         models = {
             model_id: {key: _revive(value, run) for key, value in data.items()}
             for model_id, data in raw["models"].items()
         }
-        return Effects(effects=raw["effects"], models=models)
+        return Effects(raw["effects"], models, continues, raw.get("late") or [])
 
     def release_run(self, run: RunContext) -> None:
-        if run.js_state is not None and run.js_state.generation == self.generation:
-            self._ctx.set_time_limit(self.limits.call_seconds)
-            self._api["closeRun"](run.run_id)
+        """The run has ended: its context is retired (on its worker, after any job still in it)."""
+        state: JsRunState | None = run.js_state
+        if state is not None:
+            if state.js is not None and not state.inline:
+                self._note_run(run, state)
+            self._drop(run, state, reusable=True)
         run.js_state = None
 
+    def _note_run(self, run: RunContext, state: JsRunState) -> None:
+        key = _function_key(run)
+        quick = self._quick_runs.get(key, 0)
+        if quick is None:
+            return
+        if state.longest >= QUICK_CALL_SECONDS or run.services.js_changes_builtins:
+            self._quick_runs[key] = 0
+        elif quick + 1 >= QUICK_RUNS_BEFORE_INLINE:
+            self._quick_runs[key] = None
+        else:
+            self._quick_runs[key] = quick + 1
 
-_API_NAMES = (
-    "openRun",
-    "closeRun",
-    "syncModels",
-    "compileExpression",
-    "callExpression",
-    "callExpressionDirect",
-    "compileFunction",
-    "runFunction",
-    "settle",
-    "takeEffects",
-    "queryFilter",
-    "compileScript",
-    "runScript",
-)
+
+def _function_key(run: RunContext) -> tuple[int, str]:
+    return id(run.services), run.function
+
+
+def _done_within(future: Future[Any], seconds: float) -> bool:
+    if future.done():
+        return True
+    if seconds <= 0:
+        return False
+    try:
+        future.exception(timeout=seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
+def _run_steps(js: RunJs, limit: float, steps: list[Step], name: str, args: tuple[Any, ...]) -> Any:
+    """A job on the context's worker: the preparing steps, then one prelude call."""
+    js.ensure()
+    js.context.set_time_limit(limit)
+    started = time.perf_counter()
+    try:
+        api = js.api
+        for step_name, step_args in steps:
+            api[step_name](*step_args)
+        return api[name](*args)
+    finally:
+        js.elapsed = time.perf_counter() - started
+
+
+def _drain_jobs(js: RunJs, limit: float, steps: list[Step], run_id: str) -> Any:
+    """A job on the context's worker: steps, then promise jobs until none is left; the effects."""
+    js.ensure()
+    context = js.context
+    context.set_time_limit(limit)
+    started = time.perf_counter()
+    deadline = started + limit
+    try:
+        api = js.api
+        for step_name, step_args in steps:
+            api[step_name](*step_args)
+        while context.execute_pending_job():
+            if time.perf_counter() > deadline:
+                raise _DeadlinePassed()
+        return api["takeEffects"](run_id)
+    finally:
+        js.elapsed = time.perf_counter() - started
 
 
 def _all_direct(args: list[Any]) -> bool:

@@ -462,7 +462,7 @@ class Node:
         if spec is None:
             return
         if spec.type == "array" and isinstance(value, str):
-            value = self.ctx.services.js.eval_array_literal(value)  # strings are evaluated as JS
+            value = self.ctx.services.js.eval_array_literal(self.ctx, value)  # strings are evaluated as JS
         self.input_values[name] = value
         if spec.on_signal is not None:
             now = js_truthy(value)

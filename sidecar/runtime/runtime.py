@@ -16,7 +16,7 @@ import itertools
 import secrets
 import string
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import structlog
@@ -28,7 +28,7 @@ from sidecar.runtime.component import ComponentInstance, instantiate
 from sidecar.runtime.context import NoodlRequest, RunContext
 from sidecar.runtime.export import CLOUD_PREFIX, ComponentDef, ExportDef, load_export
 from sidecar.runtime.http_client import HttpClient
-from sidecar.runtime.jsengine import JsEngine
+from sidecar.runtime.jsengine import JsEngine, may_change_builtins
 from sidecar.runtime.node import Node
 from sidecar.runtime.nodes import NODE_TYPES
 from sidecar.runtime.nodes.io import RequestNode
@@ -90,6 +90,7 @@ class Runtime:
             records=records,
             config=config,
             http=http,
+            js_changes_builtins=may_change_builtins(_strings_in(export)),
         )
         self.warnings = unknown_node_types(export, NODE_TYPES)
         self._config = ConfigCache(config) if config is not None and _uses_config(export) else None
@@ -131,11 +132,7 @@ class Runtime:
         limit = self.timeout_seconds if timeout_seconds is None else timeout_seconds
         timer = ctx.loop.call_later(limit, self._time_out, ctx, limit) if limit > 0 else None
         try:
-            try:
-                self._start(ctx, component)
-            except Exception as error:  # a fault while building: the run fails, its caller gets the answer
-                log.exception("function run failed to start", function=name)
-                ctx.reject(str(error) or type(error).__name__)
+            ctx.strand.run(self._start_or_fail, ctx, component)
             response = await ctx.result
         finally:
             if timer is not None:
@@ -145,6 +142,14 @@ class Runtime:
         if recorder is not None:
             recorder.run_finished(ctx.run_id, response.status_code, response.body, response.outcome.value)
         return response
+
+    def _start_or_fail(self, ctx: RunContext, component: ComponentDef) -> None:
+        """``_start`` as a piece of the run's work (it may pause while a script runs)."""
+        try:
+            self._start(ctx, component)
+        except Exception as error:  # a fault while building: the run fails, its caller gets the answer
+            log.exception("function run failed to start", function=ctx.function)
+            ctx.reject(str(error) or type(error).__name__)
 
     def _start(self, ctx: RunContext, component: ComponentDef) -> None:
         template = self._templates.get(component.name)
@@ -165,7 +170,7 @@ class Runtime:
             ctx.reject("Could not find request node for function")
             return
         if ctx.deferred:  # building the scope handed work to the loop: keep the loop's order
-            ctx.loop.call_soon(self._send_request, ctx, request_node)
+            ctx.loop.call_soon(ctx.strand.run, self._send_request, ctx, request_node)
             return
         if template is None:
             ctx.run_frames_now(1)  # the setup frame, which the loop would run next anyway
@@ -199,6 +204,15 @@ class Runtime:
     @staticmethod
     def _time_out(ctx: RunContext, limit: float) -> None:
         ctx.settle(answers.timed_out(ctx.function, limit))
+
+
+def _strings_in(export: ExportDef) -> Iterator[str]:
+    """Every string parameter of every node: scripts, expressions, filters, array literals."""
+    for component in export.components.values():
+        for node in component.walk_nodes():
+            for value in node.parameters.values():
+                if isinstance(value, str):
+                    yield value
 
 
 def _uses_config(export: ExportDef) -> bool:

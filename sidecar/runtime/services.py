@@ -34,3 +34,4 @@ class RunServices:
     http: HttpClient | None = None  # outbound HTTP for REST nodes; None means aiohttp
     settings_json: str = "{}"  # the export's settings and metadata as scripts see them, encoded once
     metadata_json: str = "{}"
+    js_changes_builtins: bool = False  # the export's scripts may change built-ins (see jsengine)

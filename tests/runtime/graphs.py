@@ -83,3 +83,22 @@ async def run_graph(
         "f", make_request(body if body is not None else {})
     )
     return response.status_code, response.body
+
+
+def scratch_run(engine: Any) -> Any:
+    """A run outside any graph, for calling ``engine`` directly; its JavaScript context lives as long
+    as the returned run does."""
+    import asyncio
+
+    from sidecar.runtime import Runtime, make_request
+    from sidecar.runtime.context import RunContext
+
+    async def make() -> RunContext:
+        runtime = Runtime.from_export(export(), js=engine)
+        return RunContext(runtime.services, "scratch", "scratch", make_request(), None)
+
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(make())
+    finally:
+        loop.close()

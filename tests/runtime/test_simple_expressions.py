@@ -8,11 +8,13 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sidecar.runtime import JsEngine
+from sidecar.runtime import JsEngine, JsLimits
 from sidecar.runtime.simple_expressions import NOT_SIMPLE, compile_simple
 from sidecar.runtime.values import js_number_str, strict_equals
+from tests.runtime.graphs import scratch_run
 
-ENGINE = JsEngine()
+ENGINE = JsEngine(JsLimits(stretch_seconds=10))
+RUN = scratch_run(ENGINE)
 OPERATORS = ("+", "-", "*", "/", "<", ">", "<=", ">=", "===", "!==")
 
 numbers = st.one_of(
@@ -27,7 +29,7 @@ operands = st.one_of(numbers, st.text(max_size=5), st.booleans(), st.none(), st.
 
 
 def engine_result(source: str, params: tuple[str, ...], args: list[Any]) -> Any:
-    return ENGINE.call_expression(ENGINE.compile_expression(source, params), args)
+    return ENGINE.call_expression(RUN, ENGINE.compile_expression(source, params), args)
 
 
 def same_js_value(python: Any, engine: Any) -> bool:

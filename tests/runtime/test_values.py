@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sidecar.runtime.jsengine import JsEngine
+from sidecar.runtime.jsengine import JsEngine, JsLimits
 from sidecar.runtime.values import (
     UNDEFINED,
     js_at_most,
@@ -19,6 +19,7 @@ from sidecar.runtime.values import (
     js_stringify,
     js_to_number,
 )
+from tests.runtime.graphs import scratch_run
 
 
 @pytest.mark.parametrize(
@@ -77,9 +78,9 @@ def test_number_text_is_the_shortest_that_reads_back(number: float) -> None:
 def test_expressions_get_javascript_answers_on_both_argument_paths(
     expression: str, args: list[object], expected: object
 ) -> None:
-    engine = JsEngine()
+    engine = JsEngine(JsLimits(stretch_seconds=10))
     handle = engine.compile_expression(expression, ("a", "b"))
-    assert engine.call_expression(handle, args) == expected
+    assert engine.call_expression(scratch_run(engine), handle, args) == expected
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import structlog
 from sidecar.errors import ScriptError, ScriptLimitError
 from sidecar.runtime.bridge import apply_effects
 from sidecar.runtime.export import NodeDef
+from sidecar.runtime.jsengine import Effects
 from sidecar.runtime.node import Node
 from sidecar.runtime.ports import InputSpec, OutputSpec
 from sidecar.runtime.simple_expressions import NOT_SIMPLE, Evaluator, compile_simple
@@ -162,7 +163,7 @@ class ExpressionNode(Node):
                 return result
         self.engine_evaluated = True
         try:
-            return self.ctx.services.js.call_expression(self.handle, args)
+            return self.ctx.services.js.call_expression(self.ctx, self.handle, args)
         except ScriptLimitError as error:
             self.ctx.reject(error.message)
             return UNDEFINED
@@ -264,7 +265,11 @@ class FunctionNode(ScriptHostNode):
             self.ctx.reject(error.message)
             return
         apply_effects(self.ctx, effects)
-        self.ctx.at_frame_end(self._continue_script)
+        if effects.continues:
+            self.ctx.at_frame_end(self._continue_script)
+        elif effects.late:
+            late = Effects(effects.late, {})
+            self.ctx.at_frame_end(lambda: apply_effects(self.ctx, late))
 
     def _continue_script(self) -> None:
         """Continuations after ``await`` run once the frame is over, as microtasks do in Node."""

@@ -189,7 +189,7 @@ class ObjectWriterNode(Node):
                 model.set(key, _TYPE_DEFAULTS.get(js_to_string(self.types.get(key)), UNDEFINED))
                 continue
             if self.types.get(key) == "array" and isinstance(value, str):
-                value = self.ctx.services.js.eval_array_literal(value)
+                value = self.ctx.services.js.eval_array_literal(self.ctx, value)
             elif self.types.get(key) == "object" and isinstance(value, str):
                 value = self.ctx.models.get(value)
             model.set(key, value)

@@ -68,7 +68,7 @@ class QuerySettingsNode(RecordNodeBase):
         }
         code = js_to_string(self.settings.get("storageJSONFilter", ""))
         result = self.ctx.services.js.query_filter(
-            code, inputs, collection, dict(self.ctx.services.export.metadata)
+            self.ctx, code, inputs, collection, dict(self.ctx.services.export.metadata)
         )
         sort = result.get("sort") or []
         return result.get("where") or {}, tuple(str(s) for s in sort) if isinstance(sort, list) else ()

@@ -20,7 +20,7 @@ def evaluate(node: Node, source: str, values: Mapping[str, Any]) -> Any:
     js = node.ctx.services.js
     try:
         handle = js.compile_expression(source, names)
-        return js.call_expression(handle, [values.get(name) for name in names])
+        return js.call_expression(node.ctx, handle, [values.get(name) for name in names])
     except ScriptLimitError as error:
         node.ctx.reject(error.message)
         raise
