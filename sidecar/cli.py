@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 _MIB = 1024 * 1024
@@ -35,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         from sidecar import process
 
         process.arm_parent_death_signal()
-        return _stdio(args[1:], read_fd, write_fd, started, spawner_pid)
+        stop_watch = process.watch_input_during_startup(read_fd)
+        return _stdio(args[1:], read_fd, write_fd, started, spawner_pid, stop_watch)
     if args[:1] == ["run"]:
         from sidecar.runtime.run_command import main as run_main
 
@@ -202,7 +204,14 @@ def _env_int(name: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def _stdio(argv: list[str], read_fd: int, write_fd: int, started: float, spawner_pid: int) -> int:
+def _stdio(
+    argv: list[str],
+    read_fd: int,
+    write_fd: int,
+    started: float,
+    spawner_pid: int,
+    stop_startup_watch: Callable[[], None],
+) -> int:
     options = _stdio_parser().parse_args(argv)
     import asyncio
 
@@ -223,6 +232,7 @@ def _stdio(argv: list[str], read_fd: int, write_fd: int, started: float, spawner
     # may still be importing (a second or more under load), and the editor is waiting for us to go.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    stop_startup_watch()  # the transport, started in a few milliseconds, takes over
     try:
         code = loop.run_until_complete(serve(config))
     except Exception:  # logged, not lost: the log thread is flushed before the hard exit below

@@ -13,8 +13,12 @@ import asyncio
 import contextlib
 import ctypes
 import os
+import select
 import signal
+import socket
+import stat
 import sys
+import threading
 from collections.abc import Callable
 
 POLL_INTERVAL_S = 0.1
@@ -93,3 +97,71 @@ async def watch_parent(parent_pid: int | None, on_gone: Callable[[str], None]) -
         if pidfd is not None:
             loop.remove_reader(pidfd)
             os.close(pidfd)
+
+
+_STARTUP_POLL_S = 0.01
+
+
+def watch_input_during_startup(read_fd: int) -> Callable[[], None]:
+    """Exit at once if the protocol's input is closed while the program is still importing.
+
+    The editor that spawned us may die in the first instants, before any handler exists (its
+    stdin then hangs up). Waiting for the imports to finish to notice would take as long as
+    they do, a second or more on a loaded machine. Only a definite end counts: a hang-up with
+    no data left to read. Returns the function that stops the watch (call it once the event
+    loop reads the input itself).
+    """
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(_STARTUP_POLL_S):
+            if _input_closed(read_fd) and not stop.is_set():
+                os.write(2, _startup_exit_line())
+                os._exit(1)
+
+    threading.Thread(target=run, name="startup-input-watch", daemon=True).start()
+    return stop.set
+
+
+def _startup_exit_line() -> bytes:
+    """The ``exiting`` log line, written by hand: logging is not set up yet at this point."""
+    import datetime
+    import json
+
+    record = {
+        "code": 1,
+        "reason": "stdin closed during start-up",
+        "event": "exiting",
+        "level": "info",
+        "ts": datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z"),
+        "pid": os.getpid(),
+    }
+    return json.dumps(record).encode() + b"\n"
+
+
+def _input_closed(fd: int) -> bool:
+    if not hasattr(select, "poll"):
+        return False
+    hang_up = select.POLLHUP | getattr(select, "POLLRDHUP", 0)
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | hang_up)
+    try:
+        events = poller.poll(0)
+    except OSError:
+        return False
+    revents = events[0][1] if events else 0
+    if not revents & hang_up:
+        return False
+    if not revents & select.POLLIN:
+        return True
+    return _socket_at_eof(fd)  # readable and hung up: data still to read, or (a socket) the end
+
+
+def _socket_at_eof(fd: int) -> bool:
+    try:
+        if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+            return False
+        with socket.socket(fileno=os.dup(fd)) as peer:
+            return peer.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except OSError:
+        return False

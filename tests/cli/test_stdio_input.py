@@ -9,6 +9,7 @@ or lost the protocol. The lifecycle is the pipe's: EOF before ``shutdown`` exits
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from pathlib import Path
 from typing import IO, Any
@@ -43,7 +44,8 @@ def _ended_at_eof(done: subprocess.CompletedProcess[bytes]) -> None:
     stderr = done.stderr.decode()
     records = log_records(stderr)
     assert done.returncode == 1, stderr[-2000:]
-    assert [r["reason"] for r in records if r.get("event") == "exiting"] == ["stdin closed"]
+    [exiting] = [r for r in records if r.get("event") == "exiting"]
+    assert exiting["reason"] in ("stdin closed", "stdin closed during start-up")
     assert not [r for r in records if r.get("level") in ("error", "critical")], stderr[-2000:]
     assert "Traceback" not in stderr
     assert done.stdout == b""
@@ -131,3 +133,33 @@ def test_stdout_may_be_a_regular_file(tmp_path: Path) -> None:
     unpacker.feed(stdout_file.read_bytes())
     assert [answer[:3] for answer in unpacker] == [[1, 1, None]]
     _ended_at_eof(subprocess.CompletedProcess(done.args, done.returncode, b"", done.stderr))
+
+
+@pytest.mark.parametrize("kind", ["pipe", "socket"])
+def test_input_hung_up_during_start_up_ends_the_process_before_its_imports_finish(
+    tmp_path: Path, kind: str
+) -> None:
+    """The editor's death in the first instants is seen at once, not after a second of imports."""
+    if kind == "pipe":
+        ours, theirs = os.pipe()
+        child_end, keep = ours, theirs
+    else:
+        left, right = socket.socketpair()
+        child_end, keep = left.detach(), right.detach()
+    process = subprocess.Popen(
+        [*SIDECAR, "stdio"],
+        cwd=PROJECT_ROOT,
+        env=sidecar_env(tmp_path),
+        stdin=child_end,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    os.close(child_end)
+    os.close(keep)  # the editor is gone
+
+    _out, err = process.communicate(timeout=DEADLINE_S)
+
+    records = log_records(err.decode())
+    assert process.returncode == 1
+    assert [r["reason"] for r in records if r.get("event") == "exiting"] == ["stdin closed during start-up"]
+    assert not [r for r in records if r.get("event") == "ready"], "it left before finishing its imports"
