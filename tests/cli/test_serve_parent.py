@@ -47,9 +47,9 @@ def _health(ready_line: str) -> int:
         return status
 
 
-def _serve_from_a_shell(tmp_path: Path, *extra: str) -> tuple[int, str]:
+def _serve_from_a_shell(tmp_path: Path, *extra: str, prefix: tuple[str, ...] = ()) -> tuple[int, str]:
     """Start serve in the background of a shell that exits once it is ready; its pid and READY line."""
-    command = shlex.join([*SIDECAR, "serve", "--data-dir", str(tmp_path / "data"), *extra])
+    command = shlex.join([*prefix, *SIDECAR, "serve", "--data-dir", str(tmp_path / "data"), *extra])
     out = tmp_path / "out"
     script = (
         f"{command} >{out} 2>{tmp_path / 'err'} </dev/null & echo $! >{tmp_path / 'pid'}; "
@@ -97,3 +97,15 @@ def test_sighup_drains_and_exits_unless_ignored(tmp_path: Path) -> None:
         time.sleep(0.02)
     assert not _alive(pid)
     assert '"reason": "SIGHUP"' in (tmp_path / "err").read_text()
+
+
+def test_under_nohup_sighup_is_left_ignored(tmp_path: Path) -> None:
+    pid, ready = _serve_from_a_shell(tmp_path, prefix=("nohup",))
+    try:
+        assert ready.startswith(READY)
+        os.kill(pid, signal.SIGHUP)
+        time.sleep(0.5)
+        assert _alive(pid)
+        assert _health(ready) == 200
+    finally:
+        os.kill(pid, signal.SIGTERM)
