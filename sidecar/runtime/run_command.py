@@ -88,6 +88,8 @@ def main(argv: list[str]) -> int:
 
     parser = _parser()
     args = parser.parse_args(argv)  # --help and usage errors are written before stdout is claimed
+    if args.raw_body and args.body is None:
+        parser.error("--raw-body applies to --body, which is missing")
     if args.body is not None and not args.raw_body and not _is_json(args.body):
         parser.error(f"--body is not JSON: {args.body[:80]!r} (pass --raw-body to send it as it is)")
     product = claim_stdout()

@@ -188,6 +188,14 @@ def test_raw_body_sends_the_text_as_it_is() -> None:
     assert _answer_line(done) == {"statusCode": 200, "body": '{"result":{}}'}  # the echo of a non-JSON body
 
 
+def test_raw_body_without_a_body_is_a_usage_error() -> None:
+    done = _echo("--raw-body")
+
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "--raw-body applies to --body" in done.stderr
+
+
 def test_a_json_body_is_sent() -> None:
     done = _echo("--body", '{"message": "hi"}')
 
