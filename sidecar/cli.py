@@ -2,7 +2,7 @@
 
 ``stdio`` is what the editor spawns: the protocol owns stdin/stdout, logs go to
 stderr. Its descriptors are claimed before anything else is imported, and heavy
-modules load after that, so start-up stays short.
+modules load after that, so start-up stays short (docs/protocol.md, "Transport").
 
 Every other command keeps stdout for its one product and sends logs to stderr:
 ``run`` its JSON answer line, ``serve`` its READY line, ``doctor`` its report.
@@ -14,19 +14,30 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 _MIB = 1024 * 1024
 
 
+_LOG_LEVELS = ["debug", "info", "warning", "error", "critical"]
+
+
 def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
+    spawner_pid = os.getppid()  # before anything slow: the parent may die while we import
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["stdio"]:
+        if "-h" in args or "--help" in args:
+            _stdio_parser().parse_args(args[1:])  # prints to the real stdout and exits
         from sidecar.ipc.stdout_guard import claim_stdio
 
         read_fd, write_fd = claim_stdio()
-        return _stdio(args[1:], read_fd, write_fd, started)
+        from sidecar import process
+
+        process.arm_parent_death_signal()
+        stop_watch = process.watch_input_during_startup(read_fd)
+        return _stdio(args[1:], read_fd, write_fd, started, spawner_pid, stop_watch)
     if args[:1] == ["run"]:
         from sidecar.runtime.run_command import main as run_main
 
@@ -49,7 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"noodl-sidecar {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("stdio", help="speak msgpack-RPC on stdin/stdout (what the editor spawns)")
+    # Their own parsers (below and in run_command) hold their options; these entries are for the list.
+    commands.add_parser(
+        "stdio", help="speak msgpack-RPC on stdin/stdout (what the editor spawns)", add_help=False
+    )
     commands.add_parser(
         "run",
         help="run one cloud function of an export and print its answer as one JSON line",
@@ -58,13 +72,30 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve", help="serve one backend over HTTP (the editor supervisor's contract)"
     )
-    serve.add_argument("--data-dir", type=Path, required=True)
-    serve.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--token", default=None, help="admin token (stored in secrets.json)")
-    serve.add_argument("--backend-id", default=None, help="default: the data directory's name")
-    serve.add_argument("--backend-name", default=None)
-    serve.add_argument("--parent-pid", type=int, default=None, help="drain and exit when this process dies")
+    serve.add_argument(
+        "--data-dir", type=Path, required=True, help="the backend's directory (created when missing)"
+    )
+    serve.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free port (default)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need --token)"
+    )
+    serve.add_argument(
+        "--token",
+        default=None,
+        help="admin token, also the Parse master key (default: the one in secrets.json, made once)",
+    )
+    serve.add_argument(
+        "--backend-id",
+        default=None,
+        help="backend id, also the Parse application id (default: the data directory's name)",
+    )
+    serve.add_argument("--backend-name", default=None, help="display name (default: the backend id)")
+    serve.add_argument(
+        "--parent-pid",
+        type=int,
+        default=None,
+        help="drain and exit when this process dies (default: watch no process)",
+    )
     serve.add_argument("--ephemeral", action="store_true", help="keep data in memory only")
     serve.add_argument(
         "--project-dir",
@@ -73,17 +104,27 @@ def _parser() -> argparse.ArgumentParser:
         help="the editor project this backend serves: its nodegx.security.json seeds security.json",
     )
     serve.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warning", "error", "critical"]
+        "--log-level",
+        default="info",
+        choices=_LOG_LEVELS,
+        help="log lines on stderr from this level (default info)",
     )
     doctor = commands.add_parser(
         "doctor",
         help="check that persistence opens, without binding a port; prints one JSON report",
         description="Exit status 0 when persistence opens, 1 when it does not (the report says why).",
     )
-    doctor.add_argument("--data-dir", type=Path, required=True)
-    doctor.add_argument("--ephemeral", action="store_true")
     doctor.add_argument(
-        "--log-level", default="warning", choices=["debug", "info", "warning", "error", "critical"]
+        "--data-dir", type=Path, required=True, help="the backend's directory (nothing is created in it)"
+    )
+    doctor.add_argument(
+        "--ephemeral", action="store_true", help="check an in-memory store instead of the directory's"
+    )
+    doctor.add_argument(
+        "--log-level",
+        default="warning",
+        choices=_LOG_LEVELS,
+        help="log lines on stderr from this level (default warning)",
     )
     return parser
 
@@ -147,9 +188,15 @@ def _doctor(parsed: argparse.Namespace) -> int:
 
 
 def _stdio_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="noodl-sidecar stdio")
+    parser = argparse.ArgumentParser(
+        prog="noodl-sidecar stdio",
+        description="Speak msgpack-RPC on stdin/stdout (what the editor spawns); logs go to stderr.",
+    )
     parser.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warning", "error", "critical"]
+        "--log-level",
+        default="info",
+        choices=_LOG_LEVELS,
+        help="log lines on stderr from this level until initialize says otherwise (default info)",
     )
     parser.add_argument(
         "--parent-pid",
@@ -168,7 +215,14 @@ def _env_int(name: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def _stdio(argv: list[str], read_fd: int, write_fd: int, started: float) -> int:
+def _stdio(
+    argv: list[str],
+    read_fd: int,
+    write_fd: int,
+    started: float,
+    spawner_pid: int,
+    stop_startup_watch: Callable[[], None],
+) -> int:
     options = _stdio_parser().parse_args(argv)
     import asyncio
 
@@ -183,8 +237,20 @@ def _stdio(argv: list[str], read_fd: int, write_fd: int, started: float) -> int:
         max_message_bytes=int(options.max_message_mib * _MIB),
         parent_pid=options.parent_pid,
         import_ms=round((time.perf_counter() - started) * 1000, 2),
+        spawner_pid=spawner_pid,
     )
-    code = asyncio.run(serve(config))
+    # Not asyncio.run: at its end it waits for the default executor, where the service preload
+    # may still be importing (a second or more under load), and the editor is waiting for us to go.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    stop_startup_watch()  # the transport, started in a few milliseconds, takes over
+    try:
+        code = loop.run_until_complete(serve(config))
+    except Exception:  # logged, not lost: the log thread is flushed before the hard exit below
+        import structlog
+
+        structlog.get_logger("sidecar").exception("stdio_failed")
+        code = 1
     logs.flush()
     # Leave at once: a worker thread stuck in a blocking call must not hold the exit.
     os._exit(code)

@@ -1,9 +1,10 @@
 """Composition root of ``noodl-sidecar serve``: one backend, the editor supervisor's contract.
 
-The contract: stdin is ignored (the supervisor leaves it
-closed, so its EOF means nothing here); exactly one ``NODEGX_BACKEND_READY {json}``
-line on stdout once the port is bound and persistence is open; SIGTERM (or the death
-of ``--parent-pid``) drains and exits well within the supervisor's 3 s grace.
+The contract: stdin is ignored (the supervisor leaves it closed, so its EOF means nothing
+here); exactly one ``NODEGX_BACKEND_READY {json}`` line on stdout once the port is bound and
+persistence is open; SIGTERM, SIGINT, SIGHUP (unless ignored, as under ``nohup``) or the
+death of ``--parent-pid`` drains and exits well within the supervisor's 3 s grace. Without
+``--parent-pid`` no process is watched: a ``serve`` started from a shell outlives it.
 """
 
 from __future__ import annotations
@@ -65,7 +66,9 @@ async def serve(config: ServeConfig) -> int:
         if not stopping.done():
             stopping.set_result(reason)
 
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        if signal.getsignal(signum) is signal.SIG_IGN:
+            continue  # nohup (or a supervisor) asked for this signal to be ignored: keep it so
         loop.add_signal_handler(signum, request_stop, signal.Signals(signum).name)
     watcher = loop.create_task(process.watch_parent(config.parent_pid, request_stop))
 

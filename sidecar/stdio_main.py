@@ -51,6 +51,8 @@ class StdioConfig:
     max_message_bytes: int
     parent_pid: int | None
     import_ms: float
+    spawner_pid: int | None = None
+    """The process that started us, as seen first thing at start: its death ends the session too."""
 
 
 def build_method_table(manager: BackendManager, notify: Notify, *, diagnostics: bool) -> MethodTable:
@@ -134,8 +136,10 @@ async def serve(config: StdioConfig) -> int:
 
     loop.add_signal_handler(signal.SIGTERM, lambda: session.close(0, "SIGTERM"))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the editor's terminal is not for us
-    process.arm_parent_death_signal()
+    process.arm_parent_death_signal()  # usually armed already by the command line; idempotent
     watch_parent(config.parent_pid)
+    if config.spawner_pid not in (None, config.parent_pid):
+        watch_parent(config.spawner_pid)
     watchers.append(loop.create_task(_watch_loop_lag(session)))
     await open_pipes(
         config.read_fd, config.write_fd, writer, FrameDecoder(config.max_message_bytes), callbacks

@@ -88,8 +88,12 @@ def _free_port() -> int:
 
 def _env(tmp: Path) -> dict[str, str]:
     env = dict(os.environ)
-    paths = [str(REPO / ".venv" / "bin"), str(Path(sys.executable).parent), env["PATH"]]
+    home = tmp / "home"  # a documented command may write under ~ (the README's PATH example links into it)
+    home.mkdir(exist_ok=True)
+    tools = [REPO / ".venv" / "bin", Path(sys.executable).parent, home / ".local" / "bin"]
+    paths = [*(str(tool) for tool in tools), env["PATH"]]
     env["PATH"] = os.pathsep.join(paths)
+    env["HOME"] = str(home)
     env["NOODL_HOME"] = str(tmp / "noodl-home")
     env.pop("NOODL_SIDECAR_DIAGNOSTICS", None)
     return env

@@ -328,6 +328,8 @@ class RpcSession:
         self.close(0 if self._shutdown_received else 1, "stdin closed")
 
     def fatal(self, reason: str) -> None:
+        if self._closing:
+            return  # the rest of a corrupt chunk decodes into more junk: one report is enough
         log.critical("protocol_fatal", reason=reason)
         self.close(1, reason)
 

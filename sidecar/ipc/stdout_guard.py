@@ -18,7 +18,12 @@ import sys
 
 def claim_stdio() -> tuple[int, int]:
     """Return private (read, write) descriptors for the protocol."""
-    sys.stdout.flush()
+    # A closed standard descriptor would be handed out by the dups below and then overwritten:
+    # give it /dev/null first, so a closed stdin reads as an immediate EOF.
+    for fd in (0, 1, 2):
+        _ensure_open(fd)
+    if sys.stdout is not None:
+        sys.stdout.flush()
     write_fd = os.dup(1)
     read_fd = os.dup(0)
     for fd in (read_fd, write_fd):
@@ -34,3 +39,13 @@ def claim_stdio() -> tuple[int, int]:
         msvcrt.setmode(write_fd, os.O_BINARY)
         msvcrt.setmode(read_fd, os.O_BINARY)
     return read_fd, write_fd
+
+
+def _ensure_open(fd: int) -> None:
+    try:
+        os.fstat(fd)
+    except OSError:
+        null_fd = os.open(os.devnull, os.O_RDWR)
+        if null_fd != fd:
+            os.dup2(null_fd, fd)
+            os.close(null_fd)

@@ -5,14 +5,16 @@ frames written during one loop iteration leave in a single pipe write; when the 
 buffer passes its high-water mark, ``wait_writable`` makes producers wait, so a client
 that stops reading bounds our memory instead of growing it.
 
-Where asyncio cannot watch the descriptors (a regular file, or Windows), one reader
-thread and one writer thread do blocking I/O instead (docs/protocol.md, "Transport").
+Where asyncio cannot watch the descriptors (a regular file, /dev/null and other devices
+epoll refuses, or Windows), one reader thread and one writer thread do blocking I/O
+instead (docs/protocol.md, "Transport"), so such a stdin still ends in a clean EOF.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import stat
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -139,6 +141,9 @@ class _ThreadWriteTransport(asyncio.WriteTransport):
     def get_write_buffer_size(self) -> int:
         return self._buffered
 
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        """The thread's own marks (_HIGH_WATER, _LOW_WATER) apply; nothing to set."""
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
@@ -178,6 +183,19 @@ def _read_thread(fd: int, protocol: _ReadProtocol, loop: asyncio.AbstractEventLo
         loop.call_soon_threadsafe(protocol.data_received, chunk)
 
 
+def _pollable(fd: int) -> bool:
+    """Whether the event loop can watch ``fd``: pipes, sockets and terminals; not files or /dev/null."""
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or (stat.S_ISCHR(mode) and os.isatty(fd))
+
+
+def _start_read_thread(fd: int, reader: _ReadProtocol, loop: asyncio.AbstractEventLoop) -> None:
+    threading.Thread(target=_read_thread, args=(fd, reader, loop), name="ipc-reader", daemon=True).start()
+
+
 async def open_pipes(
     read_fd: int, write_fd: int, writer: FrameWriter, decoder: FrameDecoder, callbacks: StreamCallbacks
 ) -> None:
@@ -188,9 +206,11 @@ async def open_pipes(
         await loop.connect_write_pipe(lambda: writer, os.fdopen(write_fd, "wb", buffering=0, closefd=False))
     except (ValueError, OSError, NotImplementedError):
         writer.connection_made(_ThreadWriteTransport(write_fd, writer, loop))
+    if not _pollable(read_fd):
+        # asyncio would accept /dev/null and then fail to register it, leaving no EOF ever.
+        _start_read_thread(read_fd, reader, loop)
+        return
     try:
         await loop.connect_read_pipe(lambda: reader, os.fdopen(read_fd, "rb", buffering=0, closefd=False))
     except (ValueError, OSError, NotImplementedError):
-        threading.Thread(
-            target=_read_thread, args=(read_fd, reader, loop), name="ipc-reader", daemon=True
-        ).start()
+        _start_read_thread(read_fd, reader, loop)

@@ -1,4 +1,4 @@
-"""``noodl-sidecar run EXPORT.json FUNCTION [--body TEXT | --request FILE] [--timeout S] [--log-level L]``.
+"""``noodl-sidecar run EXPORT.json FUNCTION [--body JSON [--raw-body] | --request FILE] [--timeout S] …``.
 
 Runs one cloud function with no backend server and prints exactly one JSON line on stdout,
 ``{"statusCode": N, "body": "<text>"}``: the answer ``POST /functions/FUNCTION`` of a local backend
@@ -22,6 +22,8 @@ from sidecar.errors import WorkflowExportError
 from sidecar.runtime import answers
 from sidecar.runtime.answers import FunctionResponse, Outcome
 from sidecar.runtime.context import NoodlRequest
+from sidecar.runtime.deploy_check import function_components
+from sidecar.runtime.export import CLOUD_PREFIX
 from sidecar.runtime.runtime import DEFAULT_TIMEOUT_SECONDS, Runtime, make_request
 from sidecar.runtime.values import js_stringify
 
@@ -40,7 +42,8 @@ exit status:
   {EXIT_RESPONDED}  the function sent a response (whatever its status code)
   {EXIT_NO_RESPONSE}  no response: the run failed, timed out, or the function does not exist
      (the line on stdout says which)
-  {EXIT_USAGE}  bad arguments, or the export or request file cannot be read (nothing on stdout)
+  {EXIT_USAGE}  bad arguments (a --body that is not JSON, without --raw-body), or the export or
+     request file cannot be read (nothing on stdout)
 """
 
 
@@ -54,8 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("export", type=Path, help="deploy export (JSON) of the cloud functions")
     parser.add_argument("function", help="function name, without the /#__cloud__/ prefix")
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--body", help="raw request body text (default: {})")
-    source.add_argument("--request", type=Path, help="JSON file {headers, body} as in the conformance cases")
+    source.add_argument("--body", help="request body, JSON (default: {}); see --raw-body for other text")
+    source.add_argument("--request", type=Path, help="JSON file {headers, body}: the whole request")
+    parser.add_argument(
+        "--raw-body", action="store_true", help="send --body as it is, even when it is not JSON"
+    )
     parser.add_argument(
         "--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS, help="function timeout (seconds)"
     )
@@ -80,7 +86,12 @@ def main(argv: list[str]) -> int:
     from sidecar import logs
     from sidecar.product_stream import claim_stdout
 
-    args = _parser().parse_args(argv)  # --help and usage errors are written before stdout is claimed
+    parser = _parser()
+    args = parser.parse_args(argv)  # --help and usage errors are written before stdout is claimed
+    if args.raw_body and args.body is None:
+        parser.error("--raw-body applies to --body, which is missing")
+    if args.body is not None and not args.raw_body and not _is_json(args.body):
+        parser.error(f"--body is not JSON: {args.body[:80]!r} (pass --raw-body to send it as it is)")
     product = claim_stdout()
     logs.configure(args.log_level)
     try:
@@ -106,12 +117,35 @@ def run_once(args: argparse.Namespace) -> tuple[int, str | None]:
     except (OSError, ValueError, WorkflowExportError) as error:
         log.error("cannot run function", error=getattr(error, "message", None) or str(error))
         return EXIT_USAGE, None
+    if not runtime.has_function(args.function):
+        available = sorted(
+            component.name.removeprefix(CLOUD_PREFIX) for component in function_components(runtime.export)
+        )
+        log.error("no such function", function=args.function, available=available)
+        return EXIT_NO_RESPONSE, answer_line(_not_found(args.function, available))
     try:
         response = asyncio.run(runtime.run(args.function, request))
     except Exception as error:  # a fault of ours still answers, as the backend's door would
         log.exception("function run failed", function=args.function)
         response = answers.rejected(str(error) or type(error).__name__)
     return _exit_status(response), answer_line(response)
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _not_found(function: str, available: list[str]) -> FunctionResponse:
+    """The HTTP door's 404, its error text naming the functions the export does have."""
+    door = answers.not_found(function)
+    body = json.loads(door.body)
+    names = ", ".join(available) if available else "none"
+    body["error"] = f"{body['error']} (available: {names})"
+    return FunctionResponse(door.status_code, js_stringify(body) or "{}", door.outcome)
 
 
 def answer_line(response: FunctionResponse) -> str:

@@ -97,14 +97,21 @@ for (const step of detail.steps) {
   console.log(`  ${String(step.stepIndex).padStart(2)} ${step.status.padEnd(7)} ${step.nodeId.padEnd(14)} ${step.nodeType}`);
 }
 
-const secrets = JSON.parse(readFileSync(path.join(home, 'backends', backend.id, 'secrets.json'), 'utf8'));
-console.log(`\ntry it yourself while it runs:`);
-console.log(`  curl -s -X POST ${status.endpoint}/functions/hello -d '{"name":"you"}'`);
-console.log(`  curl -s ${status.endpoint}/classes/Todo -H 'X-Parse-Master-Key: ${secrets.adminToken}'`);
+const secretsPath = path.join(home, 'backends', backend.id, 'secrets.json');
+const secrets = JSON.parse(readFileSync(secretsPath, 'utf8'));
+console.log(`\ncredentials of this backend (Parse REST headers):`);
+console.log(`  X-Parse-Application-Id: ${backend.id}   (the application id is the backend id)`);
+console.log(`  X-Parse-Master-Key: ${secrets.adminToken}   (the master key is the admin token, in ${secretsPath})`);
 
 if (keepServing) {
+  // Every command below is run as printed by tests/cli/test_demo.py.
+  console.log(`\ntry it yourself while it runs:`);
+  console.log(`  curl -s -X POST ${status.endpoint}/functions/hello -H 'X-Parse-Application-Id: ${backend.id}' -H 'Content-Type: application/json' -d '{"name":"you"}'`);
+  console.log(`  curl -s ${status.endpoint}/classes/Todo -H 'X-Parse-Application-Id: ${backend.id}' -H 'X-Parse-Master-Key: ${secrets.adminToken}'`);
   console.log('\nserving until Ctrl-C');
   await new Promise((resolve) => process.once('SIGINT', resolve));
+} else {
+  console.log('\nto keep this backend running and call it yourself: scripts/demo --serve');
 }
 const exit = await client.shutdownAndExit();
 console.log(`\nshutdown → exit code ${exit.code}`);

@@ -151,9 +151,10 @@ def test_an_unanswered_run_times_out_with_504() -> None:
     assert json.loads(line["body"])["code"] == "function/timeout"
 
 
-def test_an_unknown_function_answers_404_as_the_http_door_does(tmp_path: Path) -> None:
+def test_an_unknown_function_answers_404_naming_the_functions_there_are(tmp_path: Path) -> None:
     graph = export(
-        component("f", [request_node(), response_node()], [conn("req", "receive", "resp", "send")])
+        component("f", [request_node(), response_node()], [conn("req", "receive", "resp", "send")]),
+        component("g", [request_node(), response_node()], [conn("req", "receive", "resp", "send")]),
     )
 
     done = _run(_write_export(tmp_path, graph), "nope")
@@ -161,8 +162,45 @@ def test_an_unknown_function_answers_404_as_the_http_door_does(tmp_path: Path) -
     assert done.returncode == 1
     assert _answer_line(done) == {
         "statusCode": 404,
-        "body": '{"error":"Function \'nope\' not found","code":"function/not-found"}',
+        "body": '{"error":"Function \'nope\' not found (available: f, g)","code":"function/not-found"}',
     }
+    [logged] = [json.loads(line) for line in done.stderr.splitlines() if "no such function" in line]
+    assert logged["available"] == ["f", "g"]
+
+
+def _echo(*args: str) -> subprocess.CompletedProcess[str]:
+    return _run(str(export_path("a_echo.export.json")), "echo", *args)
+
+
+def test_a_body_that_is_not_json_is_a_usage_error() -> None:
+    done = _echo("--body", "not json")
+
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "--body is not JSON" in done.stderr
+    assert "--raw-body" in done.stderr
+
+
+def test_raw_body_sends_the_text_as_it_is() -> None:
+    done = _echo("--body", "not json", "--raw-body")
+
+    assert done.returncode == 0, done.stderr
+    assert _answer_line(done) == {"statusCode": 200, "body": '{"result":{}}'}  # the echo of a non-JSON body
+
+
+def test_raw_body_without_a_body_is_a_usage_error() -> None:
+    done = _echo("--raw-body")
+
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "--raw-body applies to --body" in done.stderr
+
+
+def test_a_json_body_is_sent() -> None:
+    done = _echo("--body", '{"message": "hi"}')
+
+    assert done.returncode == 0, done.stderr
+    assert _answer_line(done) == {"statusCode": 200, "body": '{"result":{"echo":"hi"}}'}
 
 
 def test_a_function_answering_an_error_status_still_exits_0(tmp_path: Path) -> None:
