@@ -28,6 +28,7 @@ from sidecar.ipc.handlers import (
     register_backend_methods,
     register_diagnostic_methods,
     register_history_methods,
+    register_monitoring_methods,
     register_runtime_methods,
     register_security_methods,
     register_system_methods,
@@ -59,6 +60,7 @@ def build_method_table(manager: BackendManager, notify: Notify, *, diagnostics: 
     register_trigger_methods(table, manager)
     register_security_methods(table, manager)
     register_history_methods(table, manager, notify)
+    register_monitoring_methods(table, manager)
     register_runtime_methods(table)
     if diagnostics:
         register_diagnostic_methods(table)
