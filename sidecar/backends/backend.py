@@ -224,7 +224,7 @@ class Backend:
             self.spec.data_dir, ephemeral=self.spec.ephemeral, gauges=self._queue_depths
         )
         if self.history.writer is not None:
-            self.history.writer.observers.append(self.monitoring.observe)
+            self.monitoring.attach(self.history.writer)
 
     def _queue_depths(self) -> dict[str, float]:
         writer = self.history.writer if self.history is not None else None

@@ -9,7 +9,7 @@ retention; and the backend's Prometheus registry (``GET /metrics``).
 Public surface::
 
     monitoring = await Monitoring.open(data_dir, ephemeral=False, gauges=lambda: {...})
-    history.writer.observers.append(monitoring.observe)
+    monitoring.attach(history.writer)            # follow its committed batches
     await monitoring.metrics({"from": ..., "to": ..., "bucket": "day", "workflowId": "hello"})
     monitoring.exporter.render()                       # Prometheus text format
     await monitoring.close()

@@ -28,6 +28,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sidecar.errors import MonitoringConfigError
+from sidecar.history.writer import HistoryWriter
 from sidecar.jsonfile import read_json
 from sidecar.monitoring.aggregate import HOUR_MS, Aggregator, BatchLike
 from sidecar.monitoring.prometheus import Gauges, PrometheusExporter
@@ -71,6 +72,7 @@ class Monitoring:
         self._aggregator = Aggregator(self.exporter.run_finished)
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._writer: HistoryWriter | None = None
 
     @classmethod
     async def open(cls, data_dir: Path, *, ephemeral: bool, gauges: Gauges) -> Monitoring:
@@ -81,6 +83,12 @@ class Monitoring:
         monitoring = cls(store, config, gauges)
         monitoring._task = asyncio.get_running_loop().create_task(monitoring._run(), name="metrics-merge")
         return monitoring
+
+    def attach(self, writer: HistoryWriter) -> None:
+        """Follow ``writer``'s committed batches; queries then wait for what it holds, so a run that was
+        answered before the query is in the figures."""
+        writer.observers.append(self.observe)
+        self._writer = writer
 
     def observe(self, batch: BatchLike) -> None:
         """A ``HistoryWriter`` observer: fold one committed batch in (synchronous, in-memory)."""
@@ -100,6 +108,8 @@ class Monitoring:
         """The answer of ``monitoring:metrics`` / ``GET /admin/metrics`` (``sidecar.monitoring.query``)."""
         now = int(time.time() * 1000) if now_ms is None else now_ms
         query = MetricsQuery.from_wire(params, now)
+        if self._writer is not None:
+            await self._writer.flush()
         await self.flush()
         runs = await self._store.run_cells(query.start, query.end, query.workflow_id, query.trigger_type)
         nodes = (

@@ -219,7 +219,7 @@ async def test_ten_thousand_mixed_runs_equal_a_recount_from_history(tmp_path: Pa
     )
     monitoring = await Monitoring.open(tmp_path, ephemeral=False, gauges=dict)
     assert history.writer is not None
-    history.writer.observers.append(monitoring.observe)
+    monitoring.attach(history.writer)
     rng = random.Random(22)
     try:
         for i in range(10_000):
