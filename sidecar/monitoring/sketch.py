@@ -12,9 +12,10 @@ ends, ``2 * GAMMA**(k-1) / (GAMMA + 1)``, so every reported percentile is within
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
+
+import orjson
 
 RELATIVE_ERROR = 0.02
 GAMMA = (1 + RELATIVE_ERROR) / (1 - RELATIVE_ERROR)
@@ -72,13 +73,18 @@ class Histogram:
         return round(bucket_value(max(self.counts)), 1)  # pragma: no cover - rank <= total
 
     def to_text(self) -> str:
-        return json.dumps(self.counts, separators=(",", ":"))
+        """``[key, count, key, count, …]``: a flat array reads back several times faster than an object
+        (no string keys to convert), which is most of a query's time over many hours."""
+        flat = [number for pair in self.counts.items() for number in pair]
+        return orjson.dumps(flat).decode()
 
     @classmethod
     def from_text(cls, text: str | None) -> Histogram:
-        if not text:
-            return cls()
-        return cls({int(key): int(count) for key, count in json.loads(text).items()})
+        histogram = cls()
+        if text:
+            flat = orjson.loads(text)
+            histogram.counts = dict(zip(flat[::2], flat[1::2], strict=True))
+        return histogram
 
     @classmethod
     def merged(cls, histograms: Iterable[Histogram]) -> Histogram:
