@@ -15,6 +15,7 @@ from ipc_schema import backends as b
 from ipc_schema import debugging as dbg
 from ipc_schema import diagnostics, lifecycle, runtime, system
 from ipc_schema import history as h
+from ipc_schema import monitoring as m
 from ipc_schema import security as s
 from ipc_schema import triggers as t
 from ipc_schema.base import NoParams, PositionalParams
@@ -213,6 +214,15 @@ METHODS: tuple[MethodSpec, ...] = (
         h.StatsParams,
         dict[str, Any],
         "Counts, success rate and p50/p95/p99 durations of a backend (or one workflow).",
+    ),
+    MethodSpec(
+        "monitoring:metrics",
+        m.MetricsParams,
+        dict[str, Any],
+        "`{from, to, bucket, relativeError, retentionDays, series, totals, nodes?}`: per bucket (and "
+        "workflow and trigger type) runs, successes, errors, timeouts, errorRate, totalMs, avgMs, "
+        "p50Ms/p95Ms/p99Ms; "
+        "nodes: per workflow node steps, errors, avgMs, p95Ms over the range.",
     ),
     MethodSpec(
         "execution:subscribe",

@@ -53,9 +53,11 @@
     HistoryError (SidecarError)       execution history and live events
         ├── ExecutionNotFoundError    404
         ├── InvalidHistoryQueryError  -32602 / 400 a query, cursor or Last-Event-ID never widened
+        ├── InvalidMetricsQueryError  -32602 / 400 a metrics query (range, bucket, filter)
         ├── RerunUnavailableError     409 the request was not recorded in full
         ├── ExecutionNotRunningError  409 cancel of an execution that is not running (here)
         └── HistoryStorageError       500 executions.sqlite unavailable (history disabled, loudly)
+    MonitoringConfigError (SidecarError) monitoring.json invalid: the backend must not start (400)
     TriggerError (SidecarError)       triggers: registry, schedules (HTTP 400)
         ├── TriggerFileError          triggers.json invalid: the backend must not start (data.problems)
         ├── InvalidTriggerError       -32602 a definition refused on create/update (data.problems)
@@ -470,6 +472,19 @@ class InvalidHistoryQueryError(HistoryError):
     """An ExecutionQuery, filter, cursor or Last-Event-ID that cannot be honoured; never widened to "all"."""
 
     rpc_code = -32602
+
+
+class InvalidMetricsQueryError(HistoryError):
+    """A ``monitoring:metrics`` / ``GET /admin/metrics`` query that cannot be honoured."""
+
+    rpc_code = -32602
+
+
+class MonitoringConfigError(SidecarError):
+    """``monitoring.json`` is not a valid monitoring configuration; the backend refuses to start."""
+
+    rpc_code = -32602
+    http_status = 400
 
 
 class RerunUnavailableError(HistoryError):

@@ -169,6 +169,21 @@ export interface LogRecord {
   timestamp?: string | null;
 }
 
+export interface MetricsRequest {
+  backendId: string;
+  /** Epoch ms; rounded down to its hour. Default: to - 24 h. */
+  from?: number | null;
+  /** Epoch ms, exclusive. Default: now. */
+  to?: number | null;
+  bucket?: "hour" | "day" | "all";
+  workflowId?: string | null;
+  /** Also leaves out the per-node figures (not kept per trigger). */
+  triggerType?: string | null;
+  /** What a series is per (default both); [] sums everything per bucket. */
+  groupBy?: Array<"workflowId" | "triggerType"> | null;
+  nodes?: boolean;
+}
+
 export interface NodePort {
   [key: string]: unknown;
   name: string;
@@ -509,6 +524,8 @@ export interface SidecarMethods {
   "execution-history:clear": { params: [query?: Record<string, unknown>]; result: Record<string, unknown> };
   /** Counts, success rate and p50/p95/p99 durations of a backend (or one workflow). */
   "execution-history:stats": { params: [request: StatsRequest]; result: Record<string, unknown> };
+  /** `{from, to, bucket, relativeError, retentionDays, series, totals, nodes?}`: per bucket (and workflow and trigger type) runs, successes, errors, timeouts, errorRate, totalMs, avgMs, p50Ms/p95Ms/p99Ms; nodes: per workflow node steps, errors, avgMs, p95Ms over the range. */
+  "monitoring:metrics": { params: [request: MetricsRequest]; result: Record<string, unknown> };
   /** Push execution:started/step/finished of a backend (or one workflow); answers the subscription id. */
   "execution:subscribe": { params: [subscription: ExecutionSubscription]; result: string };
   /** End a subscription; false if unknown. */

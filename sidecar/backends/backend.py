@@ -118,6 +118,7 @@ class Backend:
         self.spec = spec
         self.bus = bus
         self.history: Any = None
+        self.monitoring: Any = None
         self.triggers: Any = None
         self.security: Any = None
         self.state = BackendState.STOPPED
@@ -216,6 +217,28 @@ class Backend:
             bus=self.bus,
             config=HistoryConfig(enabled=not self.spec.ephemeral),
         )
+        await self._open_monitoring()
+
+    async def _open_monitoring(self) -> None:
+        """Metrics follow every batch history commits (``sidecar.monitoring``)."""
+        from sidecar.monitoring import Monitoring
+
+        self.monitoring = await Monitoring.open(
+            self.spec.data_dir, ephemeral=self.spec.ephemeral, gauges=self._queue_depths
+        )
+        if self.history.writer is not None:
+            self.monitoring.attach(self.history.writer)
+
+    def _queue_depths(self) -> dict[str, float]:
+        writer = self.history.writer if self.history is not None else None
+        depths: dict[str, float] = {}
+        if writer is not None:
+            depths["history_backlog_rows"] = writer.backlog_rows
+            depths["history_backlog_runs"] = writer.backlog_runs
+            depths["history_dropped_rows"] = writer.dropped
+        if self._store is not None:
+            depths["store_write_queue_depth"] = self._store.write_queue_depth
+        return depths
 
     def _load_workflows(self) -> None:
         from sidecar.backends.functions import make_workflow_set
@@ -241,6 +264,7 @@ class Backend:
         from aiohttp import web
 
         from sidecar.backends.functions import FunctionHost
+        from sidecar.monitoring.routes import monitoring_routes
         from sidecar.web import WebSettings, admin_page, build_app
         from sidecar.web.routes_api import ApiRoutes
         from sidecar.web.routes_backend import backend_routes
@@ -264,6 +288,7 @@ class Backend:
         routes = [
             *self.triggers.webhooks.routes(),
             *admin.routes,
+            *monitoring_routes(lambda: self.monitoring, settings),
             *guarded,
             *editor,
             *admin_page.ROUTES,
@@ -277,6 +302,8 @@ class Backend:
             routes=routes,
             api_keys=self.security,
         )
+        if self.monitoring is not None:
+            app.on_response_prepare.append(self.monitoring.exporter.on_response_prepare)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, self.spec.host, self.spec.port, reuse_address=True)
@@ -342,6 +369,9 @@ class Backend:
         if self.history is not None:
             await self.history.close()
             self.history = None
+        if self.monitoring is not None:  # after history: its last batches reach the metrics first
+            await self.monitoring.close()
+            self.monitoring = None
         self.security = None
         if self._store is not None:
             await self._store.close()

@@ -1,7 +1,10 @@
 """Byte transport for the protocol: a read pipe in, a write pipe out.
 
 Incoming chunks go through the ``FrameDecoder`` to a ``receive`` callback. Outgoing
-frames written during one loop iteration leave in a single pipe write; when the pipe's
+frames written during one loop iteration leave in a single pipe write — unless that iteration is a
+long one (a burst of runs can hold the loop for a second): a frame written more than ``_LATE_S`` after
+the oldest one waiting sends them all at once, so events published during the stretch reach the
+editor as they happen instead of at its end. When the pipe's
 buffer passes its high-water mark, ``wait_writable`` makes producers wait, so a client
 that stops reading bounds our memory instead of growing it.
 
@@ -13,18 +16,28 @@ instead (docs/protocol.md, "Transport"), so such a stdin still ends in a clean E
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import stat
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sidecar.ipc.framing import FrameDecoder
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
 _READ_SIZE = 256 * 1024
 _HIGH_WATER = 4 * 1024 * 1024
 _LOW_WATER = 1024 * 1024
+_PIPE_BYTES = 1024 * 1024  # Linux's default ceiling for unprivileged processes (/proc/sys/fs/pipe-max-size)
+_LATE_S = 0.01
+"""How long a frame may wait for the end of the loop iteration once more frames follow it."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,7 @@ class FrameWriter(asyncio.Protocol):
         self._writable = asyncio.Event()
         self._writable.set()
         self._broken = False
+        self._oldest = 0.0  # monotonic time of the oldest frame waiting
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.WriteTransport)
@@ -90,16 +104,24 @@ class FrameWriter(asyncio.Protocol):
     def write(self, frame: bytes) -> None:
         if self._broken:
             return
-        self._frames.append(frame)
+        frames = self._frames
+        frames.append(frame)
         if not self._flush_scheduled:
             self._flush_scheduled = True
+            self._oldest = time.monotonic()
             self._loop.call_soon(self.flush)
+        elif time.monotonic() - self._oldest > _LATE_S:
+            self._send()
 
     def flush(self) -> None:
         self._flush_scheduled = False
+        self._send()
+
+    def _send(self) -> None:
         if not self._frames or self._transport is None or self._broken:
             return
         frames, self._frames = self._frames, []
+        self._oldest = time.monotonic()
         self._transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
 
     async def wait_writable(self) -> None:
@@ -171,6 +193,18 @@ class _ThreadWriteTransport(asyncio.WriteTransport):
                     self._loop.call_soon_threadsafe(self._protocol.resume_writing)
 
 
+def _grow_pipe(fd: int) -> None:
+    """Give an outgoing pipe room for a burst (Linux; 64 KiB by default, ~200 event notifications): while
+    it is full, asyncio keeps our frames until the loop's next turn, which a burst of runs can hold off
+    for a second. Anything else (a file, a socket, an older kernel, a lower limit) stays as it is."""
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if set_size is None:
+        return
+    with contextlib.suppress(OSError):
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            fcntl.fcntl(fd, set_size, _PIPE_BYTES)
+
+
 def _read_thread(fd: int, protocol: _ReadProtocol, loop: asyncio.AbstractEventLoop) -> None:
     while True:
         try:
@@ -202,6 +236,7 @@ async def open_pipes(
     """Connect ``writer`` to ``write_fd`` and start feeding ``read_fd`` through ``decoder``."""
     loop = asyncio.get_running_loop()
     reader = _ReadProtocol(decoder, callbacks)
+    _grow_pipe(write_fd)
     try:
         await loop.connect_write_pipe(lambda: writer, os.fdopen(write_fd, "wb", buffering=0, closefd=False))
     except (ValueError, OSError, NotImplementedError):

@@ -140,6 +140,11 @@ class SqliteRecordStore:
         await store._write(CallerContext.master(), _precreate)
         return store
 
+    @property
+    def write_queue_depth(self) -> int:
+        """Writes waiting for the writer thread (``/metrics`` shows it)."""
+        return self._writer.depth
+
     async def close(self) -> None:
         await self._writer.close()
         if self._readers is not None:

@@ -24,6 +24,10 @@ _ANONYMOUS = CallerContext.anonymous()
 _HEADER_CREDENTIALS = ("X-Parse-Application-Id", "X-Parse-Master-Key", "Authorization")
 
 
+ROUTE_PATTERN = web.RequestKey("parse_route_pattern", str)
+"""The Parse route a request matched (``/classes/:className``…), behind the door's catch-all."""
+
+
 class ParseDoor:
     def __init__(self, services: Services, routes: Iterable[Route]) -> None:
         self._services = services
@@ -38,6 +42,7 @@ class ParseDoor:
         raw_upload = upload and any(name in request.headers for name in _HEADER_CREDENTIALS)
         wire = build_wire_request(request, path, raw, None if raw_upload else decode_json_object(raw))
         match = self._router.match(wire.method, wire.path)
+        request[ROUTE_PATTERN] = match.route.pattern  # metrics label requests by pattern, not by path
         caller = await self._authenticate(match.route, wire)
         call = Call(
             services=self._services,

@@ -39,14 +39,20 @@ def register_history_methods(table: MethodTable, manager: BackendManager, notify
     async def subscribe(_ctx: CallContext, params: h.SubscribeParams) -> str:
         wanted = params.subscription
         manager.registry.require(wanted.backend_id)
-        subscription = manager.bus.subscribe(wanted.backend_id, wanted.workflow_id)
+        # A sink: each event becomes a frame inside publish, so it never waits for a busy loop
+        # (sidecar.events.bus). The task only notices the end of the subscription.
+        subscription = manager.bus.subscribe(
+            wanted.backend_id,
+            wanted.workflow_id,
+            sink=lambda event: notify(str(event.kind), [event.to_wire()]),
+        )
 
-        async def forward() -> None:
-            async for event in subscription:
-                notify(str(event.kind), [event.to_wire()])
+        async def until_closed() -> None:
+            async for _event in subscription:
+                pass
             forwarders.pop(subscription.id, None)
 
-        forwarders[subscription.id] = asyncio.get_running_loop().create_task(forward())
+        forwarders[subscription.id] = asyncio.get_running_loop().create_task(until_closed())
         return str(subscription.id)
 
     @table.method("execution:unsubscribe")

@@ -91,6 +91,11 @@ class WriteQueue:
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._thread.start()
 
+    @property
+    def depth(self) -> int:
+        """Jobs queued and not yet taken by the writer thread (approximate, as ``qsize`` is)."""
+        return self._queue.qsize()
+
     async def submit(self, job: WriteJob[T]) -> T:
         if self._closed or self._loop is None:
             raise RequestFailedError("the records store is closed")

@@ -1,0 +1,35 @@
+"""Workflow metrics (``monitoring:*``): hourly figures per workflow and trigger type."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from ipc_schema.base import PositionalParams, WireModel
+
+
+class MetricsRequest(WireModel):
+    backend_id: str
+    from_ms: int | None = Field(
+        default=None,
+        ge=0,
+        alias="from",
+        description="Epoch ms; rounded down to its hour. Default: to - 24 h.",
+    )
+    to_ms: int | None = Field(
+        default=None, ge=0, alias="to", description="Epoch ms, exclusive. Default: now."
+    )
+    bucket: Literal["hour", "day", "all"] = "hour"
+    workflow_id: str | None = Field(default=None, min_length=1)
+    trigger_type: str | None = Field(
+        default=None, min_length=1, description="Also leaves out the per-node figures (not kept per trigger)."
+    )
+    group_by: list[Literal["workflowId", "triggerType"]] | None = Field(
+        default=None, description="What a series is per (default both); [] sums everything per bucket."
+    )
+    nodes: bool = True
+
+
+class MetricsParams(PositionalParams):
+    request: MetricsRequest

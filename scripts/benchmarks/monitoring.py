@@ -1,0 +1,240 @@
+"""Monitoring figures (issue 22): live execution events during a burst of concurrent function calls, the
+``monitoring:metrics`` query over 30 days x 100 workflows, and a ``/metrics`` scrape with 1,000 workflows.
+
+Events: a real backend (history on) with ``examples/hello.workflow.json``; 1,000 calls start at once.
+Each event's latency is the time from its ``publish`` to a reader holding it, on two paths:
+
+- ``ipc``: the IPC door's path — a sink subscription encodes each event as a msgpack-RPC notification into
+  a real ``FrameWriter`` on an OS pipe; a thread reads and decodes the pipe (as the editor would);
+- ``queued``: a queued subscription read by a task of its own (the SSE door's path); its step events may
+  be coalesced under pressure, so the figures count the events delivered per kind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sidecar.backends import functions
+from sidecar.backends.backend import Backend, BackendSpec
+from sidecar.events import ExecutionEvent
+from sidecar.history.rows import ExecutionRow, StepRow, WriteBatch, new_execution_id
+from sidecar.ipc.envelope import FrameEncoder
+from sidecar.ipc.transport import FrameWriter
+from sidecar.monitoring import Monitoring
+from sidecar.monitoring.aggregate import HOUR_MS
+from sidecar.monitoring.prometheus import PrometheusExporter
+
+ROOT = Path(__file__).resolve().parents[2]
+PIPE_BYTES = 1 << 20
+HELLO = json.loads((ROOT / "examples" / "hello.workflow.json").read_text())
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "p50_ms": round(statistics.median(ordered), 2),
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2),
+        "max_ms": round(ordered[-1], 2),
+    }
+
+
+async def _burst(calls: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as folder:
+        backend = Backend(
+            BackendSpec(data_dir=Path(folder), backend_id="backend_bench", name="B", admin_token="t" * 32)
+        )
+        await backend.start()
+        try:
+            backend.workflows.deploy("hello", HELLO)
+            published: dict[tuple[str, int], int] = {}
+            bus = backend.bus
+            original = bus.publish
+
+            def stamped(event: ExecutionEvent) -> None:
+                published[(event.execution_id, event.seq)] = time.monotonic_ns()
+                original(event)
+
+            bus.publish = stamped
+            subscription = bus.subscribe("backend_bench")
+            latencies: dict[str, list[float]] = {
+                "execution:started": [],
+                "execution:step": [],
+                "execution:finished": [],
+            }
+            finished = 0
+
+            async def read() -> None:
+                nonlocal finished
+                async for event in subscription:
+                    at = time.monotonic_ns()
+                    sent = published.get((event.execution_id, event.seq))
+                    if sent is not None:
+                        latencies.setdefault(str(event.kind), []).append((at - sent) / 1e6)
+                    if str(event.kind) == "execution:finished":
+                        finished += 1
+                        if finished == calls:
+                            return
+
+            ipc_sink, ipc_finish = await _ipc_reader(published)
+            bus.subscribe("backend_bench", sink=ipc_sink)
+            reader = asyncio.get_running_loop().create_task(read())
+            headers = {"content-type": "application/json"}
+            started = time.perf_counter()
+            await asyncio.gather(
+                *(
+                    functions.invoke(backend, "hello", json.dumps({"name": f"n{i}"}), headers)
+                    for i in range(calls)
+                )
+            )
+            answered_s = time.perf_counter() - started
+            await asyncio.wait_for(reader, 30)
+            ipc_latencies = await asyncio.wait_for(ipc_finish(), 30)
+            every = [value for values in latencies.values() for value in values]
+            return {
+                "calls": calls,
+                "answered_s": round(answered_s, 3),
+                "ipc": {"events": len(ipc_latencies), **_percentiles(ipc_latencies)},
+                "queued": {
+                    "events": {kind: len(values) for kind, values in latencies.items()},
+                    "coalesced_steps": subscription.coalesced,
+                    "all": _percentiles(every),
+                    **{
+                        kind.split(":")[1]: _percentiles(values)
+                        for kind, values in latencies.items()
+                        if values
+                    },
+                },
+            }
+        finally:
+            await backend.stop()
+
+
+_READER = """
+import json, sys, time, msgpack
+unpacker = msgpack.Unpacker(raw=False)
+seen = []
+while chunk := sys.stdin.buffer.raw.read(1 << 20):
+    at = time.monotonic_ns()
+    unpacker.feed(chunk)
+    for _type, method, params in unpacker:
+        seen.append((params[0]["executionId"], params[0]["seq"], at))
+sys.stdout.write(json.dumps(seen))
+"""
+
+
+async def _ipc_reader(published: dict[tuple[str, int], int]) -> tuple[Any, Any]:
+    """A sink writing notifications through a real FrameWriter into a pipe read by another process (as the
+    editor reads the sidecar's stdout); ``finish()`` closes the pipe and returns the latencies."""
+    loop = asyncio.get_running_loop()
+    read_fd, write_fd = os.pipe()
+    if hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux: room for a burst while the reader waits for a core
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _READER, stdin=read_fd, stdout=asyncio.subprocess.PIPE
+    )
+    os.close(read_fd)
+    writer = FrameWriter(loop)
+    transport, _ = await loop.connect_write_pipe(lambda: writer, os.fdopen(write_fd, "wb", buffering=0))
+    encoder = FrameEncoder()
+
+    def sink(event: ExecutionEvent) -> None:
+        writer.write(encoder.notification(str(event.kind), [event.to_wire()]))
+
+    async def finish() -> list[float]:
+        await writer.drain(30)
+        transport.close()
+        out, _ = await child.communicate()
+        latencies = []
+        for execution_id, seq, at in json.loads(out):
+            sent = published.get((execution_id, seq))
+            if sent is not None:
+                latencies.append((at - sent) / 1e6)
+        return latencies
+
+    return sink, finish
+
+
+async def _metrics_query(days: int, workflows: int) -> dict[str, Any]:
+    """``monitoring:metrics`` over ``days`` x ``workflows`` hourly cells (one run each, two nodes)."""
+    with tempfile.TemporaryDirectory() as folder:
+        monitoring = await Monitoring.open(Path(folder), ephemeral=False, gauges=dict)
+        try:
+            now = time.time_ns() // 1_000_000
+            first = now - now % HOUR_MS - days * 24 * HOUR_MS
+            for hour in range(days * 24):
+                batch = WriteBatch()
+                for workflow in range(workflows):
+                    at = first + hour * HOUR_MS
+                    running = ExecutionRow(
+                        new_execution_id(at), f"wf{workflow}", "w", "webhook", "running", at
+                    )
+                    batch.executions.append(running)
+                    for index, node in enumerate(("n1", "n2")):
+                        batch.steps.append(
+                            StepRow(
+                                f"s{workflow}{index}",
+                                running.id,
+                                node,
+                                "T",
+                                index,
+                                at,
+                                "success",
+                                duration_ms=5,
+                            )
+                        )
+                    batch.executions.append(running._replace(status="success", duration_ms=20 + workflow))
+                monitoring.observe(batch)
+            await monitoring.flush()
+            cases = {
+                "one_workflow_by_day": {"from": first, "to": now, "bucket": "day", "workflowId": "wf7"},
+                "all_workflows_by_day": {"from": first, "to": now, "bucket": "day", "nodes": False},
+            }
+            figures: dict[str, Any] = {"cells": days * 24 * workflows}
+            for name, params in cases.items():
+                samples = []
+                for _ in range(5 if name.startswith("all") else 30):
+                    started = time.perf_counter()
+                    await monitoring.metrics(params)
+                    samples.append((time.perf_counter() - started) * 1000)
+                figures[name] = _percentiles(samples)
+            return figures
+        finally:
+            await monitoring.close()
+
+
+def _scrape(workflows: int) -> dict[str, Any]:
+    exporter = PrometheusExporter(dict)
+    for workflow in range(workflows):
+        for status in ("success", "error"):
+            row = ExecutionRow(f"exec_{workflow}", f"wf{workflow}", "w", "webhook", status, 0, duration_ms=30)
+            exporter.run_finished(row, False)
+    samples = []
+    for _ in range(20):
+        started = time.perf_counter()
+        exporter.render()
+        samples.append((time.perf_counter() - started) * 1000)
+    return {"workflows": workflows, "bytes": len(exporter.render()), **_percentiles(samples)}
+
+
+def run(quick: bool) -> dict[str, Any]:
+    figures: dict[str, Any] = {"live_events_during_burst": asyncio.run(_burst(200 if quick else 1000))}
+    days, workflows = (3, 10) if quick else (30, 100)
+    figures["metrics_query"] = asyncio.run(_metrics_query(days, workflows))
+    figures["prometheus_scrape"] = _scrape(100 if quick else 1000)
+    figures["targets"] = {
+        "live_events_during_burst.ipc.p99_ms": 1000,
+        "metrics_query.one_workflow_by_day.p99_ms": 10,
+        "prometheus_scrape.p99_ms": 50,
+    }
+    return figures

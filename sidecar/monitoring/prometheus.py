@@ -1,0 +1,138 @@
+"""One backend's Prometheus metrics: a ``CollectorRegistry`` of its own (one process hosts many backends,
+so nothing goes to the library's global registry), rendered in the text format for ``GET /metrics``.
+
+Series and their labels — every label has a bounded set of values:
+
+- ``noodl_function_duration_seconds{workflow,status}`` histogram of finished runs (status ``success`` |
+  ``error`` | ``timeout``); ``workflow`` takes the first ``MAX_WORKFLOW_LABELS`` workflow ids seen, any
+  later one is counted under ``_other``.
+- ``noodl_trigger_fires_total{trigger_type,outcome}``: runs by how they were started; ``outcome`` is
+  ``run`` or ``rejected`` (a fire refused before it reached its function).
+- ``noodl_http_requests_total{method,route,status}``: ``route`` is the matched route *pattern*
+  (``/admin/schema/{table}``, the Parse door's ``/classes/:className``), never the raw path.
+- ``noodl_history_backlog_rows``, ``noodl_history_backlog_runs``, ``noodl_history_dropped_rows``,
+  ``noodl_store_write_queue_depth``: read at scrape time.
+- ``process_*`` and ``python_info`` from the library's process and platform collectors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from sidecar.monitoring.aggregate import ExecutionLike
+
+MAX_WORKFLOW_LABELS = 1_000
+OTHER = "_other"
+UNMATCHED = "_unmatched"
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_TRIGGER_TYPES = frozenset({"webhook", "schedule", "manual", "db_change", "internal_event", "test"})
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+Gauges = Callable[[], Mapping[str, float]]
+"""Current depths by gauge name (without the ``noodl_`` prefix); read at every scrape."""
+
+
+class LabelBudget:
+    """The first ``limit`` distinct values keep their name; later ones share ``OTHER``."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._seen: set[str] = set()
+
+    def label(self, value: str) -> str:
+        if value in self._seen:
+            return value
+        if len(self._seen) >= self._limit:
+            return OTHER
+        self._seen.add(value)
+        return value
+
+
+class _GaugeCollector(Collector):
+    def __init__(self, gauges: Gauges) -> None:
+        self._gauges = gauges
+
+    def collect(self) -> Iterable[Metric]:
+        for name, value in self._gauges().items():
+            yield GaugeMetricFamily(f"noodl_{name}", _GAUGE_HELP.get(name, name), value=float(value))
+
+
+_GAUGE_HELP = {
+    "history_backlog_rows": "History rows queued and not yet committed.",
+    "history_backlog_runs": "Answered runs whose history rows are not yet committed.",
+    "history_dropped_rows": "History rows refused or lost since the backend started.",
+    "store_write_queue_depth": "Record store writes waiting for the store's writer thread.",
+}
+
+
+class PrometheusExporter:
+    def __init__(self, gauges: Gauges, *, max_workflows: int = MAX_WORKFLOW_LABELS) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self._workflows = LabelBudget(max_workflows)
+        self._durations = Histogram(
+            "noodl_function_duration_seconds",
+            "Duration of finished function runs.",
+            ["workflow", "status"],
+            buckets=DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self._fires = Counter(
+            "noodl_trigger_fires",
+            "Function runs by trigger type, and fires rejected before they ran.",
+            ["trigger_type", "outcome"],
+            registry=self.registry,
+        )
+        self._requests = Counter(
+            "noodl_http_requests",
+            "HTTP requests answered, by route pattern and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.registry.register(_GaugeCollector(gauges))
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+
+    def run_finished(self, row: ExecutionLike, timed_out: bool) -> None:
+        """``sidecar.monitoring.aggregate.FinishedRun``: one committed finished execution row."""
+        status = "timeout" if timed_out else ("success" if row.status == "success" else "error")
+        workflow = self._workflows.label(row.workflow_id)
+        self._durations.labels(workflow, status).observe((row.duration_ms or 0) / 1000)
+        rejected = row.metadata is not None and '"rejected":true' in row.metadata
+        trigger = row.trigger_type if row.trigger_type in _TRIGGER_TYPES else OTHER
+        self._fires.labels(trigger, "rejected" if rejected else "run").inc()
+
+    async def on_response_prepare(self, request: web.Request, response: web.StreamResponse) -> None:
+        """An ``on_response_prepare`` signal handler: every answered request, errors included."""
+        method = request.method if request.method in _METHODS else "OTHER"
+        self._requests.labels(method, route_pattern(request), str(response.status)).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def route_pattern(request: web.Request) -> str:
+    from sidecar.web.dispatch import ROUTE_PATTERN
+
+    pattern = request.get(ROUTE_PATTERN)
+    if pattern is not None:
+        return str(pattern)
+    match_info = request.match_info
+    route = getattr(match_info, "route", None)
+    resource = getattr(route, "resource", None)
+    if resource is None or match_info.http_exception is not None:
+        return UNMATCHED
+    return str(resource.canonical)

@@ -1,0 +1,145 @@
+"""``Monitoring``: one backend's metrics, wired in one place — aggregator, metrics file, Prometheus
+exporter, and the background task that merges cells into the file and applies retention.
+
+Lifecycle: ``open()`` (reads ``monitoring.json``) → ``attach(writer)`` (metrics follow every committed
+history batch) → ``close()`` (merges what is pending, closes the file). While open, ``metrics()`` answers
+queries (after merging what is pending, so a query sees every committed run) and ``exporter`` renders
+``/metrics``.
+
+``<dataDir>/monitoring.json`` (optional)::
+
+    {"retentionDays": 90, "scrapeToken": "a long random string"}
+
+``retentionDays`` (1 … 3650, default 90) is how long hourly cells are kept, independent of history's own
+retention. ``scrapeToken`` (at least 16 characters) is a second credential accepted by ``GET /metrics``
+only, so a Prometheus server need not hold the admin token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import structlog
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sidecar.errors import MonitoringConfigError
+from sidecar.history.writer import HistoryWriter
+from sidecar.jsonfile import read_json
+from sidecar.monitoring.aggregate import HOUR_MS, Aggregator, BatchLike
+from sidecar.monitoring.prometheus import Gauges, PrometheusExporter
+from sidecar.monitoring.query import DAY_MS, MetricsQuery, answer
+from sidecar.monitoring.store import FILE_NAME, MetricsStore
+
+CONFIG_FILE = "monitoring.json"
+FLUSH_SECONDS = 1.0
+RETENTION_EVERY_SECONDS = 600.0
+
+log = structlog.get_logger()
+
+
+class MonitoringConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True, frozen=True)
+
+    retention_days: int = Field(default=90, ge=1, le=3650, alias="retentionDays")
+    scrape_token: str | None = Field(default=None, min_length=16, alias="scrapeToken")
+
+    @classmethod
+    def load(cls, data_dir: Path) -> MonitoringConfig:
+        path = data_dir / CONFIG_FILE
+        try:
+            raw = read_json(path)
+        except (OSError, ValueError) as error:
+            raise MonitoringConfigError(f"{CONFIG_FILE} cannot be read: {error}") from error
+        if raw is None:
+            return cls()
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as error:
+            problems = [f"{'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}" for e in error.errors()]
+            raise MonitoringConfigError(f"{CONFIG_FILE} is invalid", data={"problems": problems}) from error
+
+
+class Monitoring:
+    def __init__(self, store: MetricsStore, config: MonitoringConfig, gauges: Gauges) -> None:
+        self.config = config
+        self._store = store
+        self.exporter = PrometheusExporter(gauges)
+        self._aggregator = Aggregator(self.exporter.run_finished)
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self._writer: HistoryWriter | None = None
+
+    @classmethod
+    async def open(cls, data_dir: Path, *, ephemeral: bool, gauges: Gauges) -> Monitoring:
+        """Read ``monitoring.json`` (raises ``MonitoringConfigError``) and open ``metrics.sqlite``
+        (in memory for an ephemeral backend); starts the background merge."""
+        config = MonitoringConfig.load(data_dir) if not ephemeral else MonitoringConfig()
+        store = await MetricsStore.open(None if ephemeral else data_dir / FILE_NAME)
+        monitoring = cls(store, config, gauges)
+        monitoring._task = asyncio.get_running_loop().create_task(monitoring._run(), name="metrics-merge")
+        return monitoring
+
+    def attach(self, writer: HistoryWriter) -> None:
+        """Follow ``writer``'s committed batches; queries then wait for what it holds, so a run that was
+        answered before the query is in the figures."""
+        writer.observers.append(self.observe)
+        self._writer = writer
+
+    def observe(self, batch: BatchLike) -> None:
+        """A ``HistoryWriter`` observer: fold one committed batch in (synchronous, in-memory)."""
+        self._aggregator.observe(batch)
+
+    async def flush(self) -> None:
+        """Merge the cells gathered so far into the file."""
+        await self._store.merge(self._aggregator.take())
+
+    async def apply_retention(self, now_ms: int | None = None) -> int:
+        """Drop the hours older than ``retentionDays``; the count of cells dropped."""
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        cutoff = now - self.config.retention_days * DAY_MS
+        return await self._store.delete_before(cutoff - cutoff % HOUR_MS)
+
+    async def metrics(self, params: Mapping[str, Any] | None, now_ms: int | None = None) -> dict[str, Any]:
+        """The answer of ``monitoring:metrics`` / ``GET /admin/metrics`` (``sidecar.monitoring.query``)."""
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        query = MetricsQuery.from_wire(params, now)
+        if self._writer is not None:
+            await self._writer.flush()
+        await self.flush()
+        runs = await self._store.run_cells(query.start, query.end, query.workflow_id, query.trigger_type)
+        nodes = (
+            await self._store.node_cells(query.start, query.end, query.workflow_id)
+            if query.nodes and query.trigger_type is None
+            else []
+        )
+        return answer(query, runs, nodes, self.config.retention_days)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        try:
+            await self.flush()
+        finally:
+            await self._store.close()
+
+    async def _run(self) -> None:
+        next_retention = 0.0
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            try:
+                await self.flush()
+                if time.monotonic() >= next_retention:
+                    await self.apply_retention()
+                    next_retention = time.monotonic() + RETENTION_EVERY_SECONDS
+            except Exception as error:  # metrics must never take the backend down
+                log.error("metrics merge failed", error=repr(error))
