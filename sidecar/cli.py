@@ -27,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
 
         read_fd, write_fd = claim_stdio()
         return _stdio(args[1:], read_fd, write_fd, started)
+    if args[:1] == ["python-worker"]:  # hidden: a worker of the Python node pool (sidecar.python_runtime)
+        from sidecar.python_runtime.worker_entry import main as worker_main
+
+        return worker_main(args[1:])
     if args[:1] == ["run"]:
         from sidecar.runtime.run_command import main as run_main
 
