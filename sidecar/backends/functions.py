@@ -37,11 +37,13 @@ class ConfigFile:
 
 @dataclass(frozen=True)
 class RuntimeServices:
-    """What every bundle of one backend shares: one JavaScript engine, the store, the config."""
+    """What every bundle of one backend shares: one JavaScript engine, the store, the config, and the
+    pool of Python workers (started on first use, working in the backend's ``python-scratch``)."""
 
     js: Any
     records: Any
     config: ConfigFile
+    python: Any = None
 
 
 class BundleRuntime:
@@ -51,7 +53,7 @@ class BundleRuntime:
         from sidecar.runtime.runtime import Runtime
 
         self.runtime = Runtime.from_export(
-            export, js=services.js, records=services.records, config=services.config
+            export, js=services.js, records=services.records, config=services.config, python=services.python
         )
 
     def has_function(self, name: str) -> bool:
@@ -70,12 +72,14 @@ class BundleRuntime:
 
 def make_workflow_set(data_dir: Path, store: Any) -> WorkflowSet:
     from sidecar.backends.records_port import StoreRecordsPort
+    from sidecar.python_runtime import PythonPool
     from sidecar.runtime.jsengine import JsEngine
 
     services = RuntimeServices(
         js=JsEngine(),
         records=StoreRecordsPort(store) if store is not None else None,
         config=ConfigFile(data_dir / "config-params.json"),
+        python=PythonPool(data_dir / "python-scratch"),
     )
     return WorkflowSet(data_dir / "workflows", lambda export: BundleRuntime(export, services))
 
