@@ -129,6 +129,7 @@ class Backend:
         self._runner: Any = None
         self._close_streams: Callable[[], None] | None = None
         self.workflows: Any = None
+        self.python: Any = None  # the pool of Python workers of this backend's Python nodes
 
     @property
     def store(self) -> Any:
@@ -215,9 +216,11 @@ class Backend:
         )
 
     def _load_workflows(self) -> None:
-        from sidecar.backends.functions import make_workflow_set
+        from sidecar.backends.functions import make_workflow_set, python_pool
 
-        self.workflows = make_workflow_set(self.spec.data_dir, self._store)
+        if self.python is None:
+            self.python = python_pool(self.spec.data_dir, self.spec.backend_id, self.spec.ephemeral)
+        self.workflows = make_workflow_set(self.spec.data_dir, self._store, self.python)
         self.workflows.load_all()
 
     async def _open_triggers(self) -> None:
@@ -336,6 +339,9 @@ class Backend:
         if self.triggers is not None:
             await self.triggers.close()
             self.triggers = None
+        if self.python is not None:  # after the door and triggers: no run starts a call any more
+            await self.python.close()
+            self.python = None
         if self.history is not None:
             await self.history.close()
             self.history = None

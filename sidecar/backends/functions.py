@@ -70,16 +70,29 @@ class BundleRuntime:
         return list(check_export(self.runtime.export, services.js, services.node_types))
 
 
-def make_workflow_set(data_dir: Path, store: Any) -> WorkflowSet:
-    from sidecar.backends.records_port import StoreRecordsPort
+def python_pool(data_dir: Path, backend_id: str, ephemeral: bool) -> Any:
+    """The backend's pool of Python workers; no process starts until a Python node runs.
+
+    Workers work in ``python-scratch`` of the data directory; an ephemeral backend, which keeps
+    nothing in its data directory, gets a scratch folder under the system's temporary directory."""
+    import tempfile
+
     from sidecar.python_runtime import PythonPool
+
+    if ephemeral:
+        return PythonPool(Path(tempfile.gettempdir()) / f"noodl-sidecar-python-{backend_id}")
+    return PythonPool(data_dir / "python-scratch")
+
+
+def make_workflow_set(data_dir: Path, store: Any, python: Any = None) -> WorkflowSet:
+    from sidecar.backends.records_port import StoreRecordsPort
     from sidecar.runtime.jsengine import JsEngine
 
     services = RuntimeServices(
         js=JsEngine(),
         records=StoreRecordsPort(store) if store is not None else None,
         config=ConfigFile(data_dir / "config-params.json"),
-        python=PythonPool(data_dir / "python-scratch"),
+        python=python,
     )
     return WorkflowSet(data_dir / "workflows", lambda export: BundleRuntime(export, services))
 
