@@ -13,6 +13,12 @@ worker is retired after ``max_runs`` calls or once its resident memory grew by m
 The worker's environment is built from an allow-list (no admin token, API keys or credentials
 of the sidecar reach it), ``HOME`` and ``TMPDIR`` point into the pool's scratch folder, which is
 also its working directory.
+
+Limits by system: on Linux and macOS the worker sets its own rlimits (``RLIMIT_AS`` for memory,
+soft and hard; ``RLIMIT_CPU`` per call, rounded up to whole seconds of the worker's total); on
+Windows there are none, so only the wall time (the run's own timeout, and the pool's ceiling)
+stops a call. macOS does not enforce ``RLIMIT_AS`` on every allocation. What isolation does not
+cover: a worker runs as the sidecar's user, so files that user can read are readable to it.
 """
 
 from __future__ import annotations
@@ -46,7 +52,9 @@ class PoolLimits:
 
     cpu_seconds: float = 10.0
     memory_bytes: int = 512 * _MIB
-    wall_seconds: float = 30.0  # the ceiling when the caller gives no run deadline
+    # A backstop: a node's call is bounded by its run, which cancels the call (killing the worker) when
+    # it settles or times out; this ceiling frees the worker of a run that has no timeout at all.
+    wall_seconds: float = 300.0
     max_runs: int = 500
     max_growth_bytes: int = 64 * _MIB
 
@@ -244,7 +252,9 @@ class PythonPool:
                 stderr=asyncio.subprocess.PIPE,
                 cwd=self.scratch,
                 env=worker_environment(self.scratch),
-                start_new_session=True,  # a Ctrl-C meant for the sidecar reaches its workers through it
+                # Out of the terminal's process group: a Ctrl-C stops the sidecar, which then closes its
+                # workers; a worker whose sidecar died ends when its input closes.
+                start_new_session=True,
             )
         except OSError as error:
             raise PythonLimitError(f"the Python worker could not start: {error}") from error

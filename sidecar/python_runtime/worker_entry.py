@@ -17,6 +17,9 @@ import logging  # noqa: F401
 import math  # noqa: F401
 import sys
 import traceback  # noqa: F401
+
+if sys.platform != "win32":
+    import resource  # noqa: F401
 from pathlib import Path
 
 WORKER_FILE = (

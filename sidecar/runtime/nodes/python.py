@@ -65,7 +65,7 @@ def _log_lines(node: Node, lines: list[dict[str, str]]) -> None:
             "python node output",
             run_id=node.ctx.run_id,
             node_id=node.id,
-            level=line.get("level"),
+            line_level=line.get("level"),
             message=line.get("message"),
         )
 
