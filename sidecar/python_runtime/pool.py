@@ -55,7 +55,7 @@ class PoolLimits:
     # A backstop: a node's call is bounded by its run, which cancels the call (killing the worker) when
     # it settles or times out; this ceiling frees the worker of a run that has no timeout at all.
     wall_seconds: float = 300.0
-    max_runs: int = 500
+    max_runs: int = 5000
     max_growth_bytes: int = 64 * _MIB
 
 
@@ -161,7 +161,7 @@ class PythonPool:
         self._idle: list[_Worker] = []
         self._live = 0  # workers started and not yet gone (idle or busy)
         self._waiters: list[asyncio.Future[None]] = []
-        self._reaping: set[asyncio.Task[Any]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
         self._closed = False
         self.started = 0  # workers started since the pool was made
         self.replaced = 0  # workers killed because a call failed them
@@ -272,6 +272,30 @@ class PythonPool:
                 self.replaced += 1
             self._live -= 1
             self._stop(worker, kill=outcome == "kill")
+            self._warm_replacement()
+        self._wake()
+
+    def _warm_replacement(self) -> None:
+        """Start the successor of a worker that left now, so no later call waits for a start."""
+        if self._closed or self._live >= self.size:
+            return
+        self._live += 1
+        task = asyncio.ensure_future(self._warm())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _warm(self) -> None:
+        try:
+            worker = await self._start()
+        except Exception as error:  # the next call starts one itself and reports why it cannot
+            self._live -= 1
+            log.warning("python worker could not be started", error=str(error))
+        else:
+            if self._closed:
+                self._live -= 1
+                self._stop(worker, kill=False)
+            else:
+                self._idle.append(worker)
         self._wake()
 
     def _wake(self) -> None:
@@ -289,8 +313,8 @@ class PythonPool:
             elif process.stdin is not None:
                 process.stdin.close()  # the worker ends at the end of its input
         task = asyncio.ensure_future(self._reap(worker))
-        self._reaping.add(task)
-        task.add_done_callback(self._reaping.discard)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     @staticmethod
     async def _reap(worker: _Worker) -> None:
@@ -318,5 +342,5 @@ class PythonPool:
         for waiter in self._waiters:
             if not waiter.done():
                 waiter.set_result(None)
-        if self._reaping:
-            await asyncio.gather(*self._reaping, return_exceptions=True)
+        while self._background:  # replacements being started stop themselves once started
+            await asyncio.gather(*self._background, return_exceptions=True)
