@@ -179,3 +179,27 @@ async def test_more_calls_than_workers_queue_and_all_answer(pool: PythonPool) ->
 
     assert [r.result for r in results] == [n * n for n in range(20)]
     assert pool.started == 2
+
+
+async def test_a_worker_whose_memory_grew_is_retired_after_the_call(tmp_path: Path) -> None:
+    growing = PythonPool(tmp_path, size=1, limits=PoolLimits(max_growth_bytes=20 * 1024 * 1024))
+    leak = "import builtins, os\nbuiltins.kept = bytearray(60 * 1024 * 1024)\noutputs['p'] = os.getpid()\n"
+    pid = "import os\noutputs['p'] = os.getpid()\n"
+    try:
+        first = (await run(growing, pid)).effects[0][2]
+        leaked = (await run(growing, leak)).effects[0][2]
+        after = (await run(growing, pid)).effects[0][2]
+    finally:
+        await growing.close()
+
+    assert first == leaked != after
+    assert growing.replaced == 0
+
+
+async def test_writes_to_the_workers_stdout_descriptor_do_not_reach_the_protocol(pool: PythonPool) -> None:
+    source = "import os\nos.write(1, b'not msgpack at all')\noutputs['after'] = 1\n"
+
+    result = await run(pool, source)
+
+    assert result.effects == [["set", "after", 1]]
+    assert pool.replaced == 0
