@@ -271,31 +271,9 @@ class PythonPool:
             if outcome == "kill":
                 self.replaced += 1
             self._live -= 1
+            # The successor starts with the next call that needs it: a start left running in the
+            # background would hold up the loop's shutdown when the pool is never closed (`run`).
             self._stop(worker, kill=outcome == "kill")
-            self._warm_replacement()
-        self._wake()
-
-    def _warm_replacement(self) -> None:
-        """Start the successor of a worker that left now, so no later call waits for a start."""
-        if self._closed or self._live >= self.size:
-            return
-        self._live += 1
-        task = asyncio.ensure_future(self._warm())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _warm(self) -> None:
-        try:
-            worker = await self._start()
-        except Exception as error:  # the next call starts one itself and reports why it cannot
-            self._live -= 1
-            log.warning("python worker could not be started", error=str(error))
-        else:
-            if self._closed:
-                self._live -= 1
-                self._stop(worker, kill=False)
-            else:
-                self._idle.append(worker)
         self._wake()
 
     def _wake(self) -> None:
@@ -342,5 +320,5 @@ class PythonPool:
         for waiter in self._waiters:
             if not waiter.done():
                 waiter.set_result(None)
-        while self._background:  # replacements being started stop themselves once started
+        if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)

@@ -56,11 +56,6 @@ async def test_an_infinite_loop_hits_the_cpu_limit_and_the_pool_replaces_the_wor
         await run(pool, "while True:\n    pass\n")
 
     assert pool.replaced == 1
-    for _ in range(100):  # the successor is started at once, before any call asks for it
-        if pool.started == 2:
-            break
-        await asyncio.sleep(0.05)
-    assert pool.started == 2
     assert await evaluate(pool, "6 * 7") == 42
     assert pool.started == 2
 
