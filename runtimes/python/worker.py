@@ -107,7 +107,7 @@ class Outputs(dict[str, Any]):
 
     def __setitem__(self, name: str, value: Any) -> None:
         super().__setitem__(name, value)
-        self._call.effects.append(["set", str(name), value])
+        self._call.effects.append(["set", str(name), _wire(value)])
 
     def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         for name, value in dict(*args, **kwargs).items():
@@ -167,10 +167,19 @@ def _rss_bytes() -> int:
 
 
 def _plain(value: Any) -> Any:
-    """msgpack's ``default``: sets and tuples as lists, anything else as its ``str``."""
+    """msgpack's ``default``: sets as lists, anything else as its ``str``."""
     if isinstance(value, (set, frozenset)):
         return list(value)
     return str(value)
+
+
+def _wire(value: Any, depth: int = 0) -> Any:
+    """A value as the graph can hold it: map keys as text (JSON's rule; the sidecar refuses others)."""
+    if isinstance(value, dict) and depth < 200:
+        return {k if isinstance(k, str) else str(k): _wire(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) and depth < 200:
+        return [_wire(v, depth + 1) for v in value]
+    return value
 
 
 class Worker:
@@ -265,7 +274,7 @@ class Worker:
         value = eval(code, namespace)
         if inspect.iscoroutine(value):
             value = self._await(value)
-        return value if op == "expression" else None
+        return _wire(value) if op == "expression" else None
 
     def _await(self, coroutine: Any) -> Any:
         loop = self._loop

@@ -198,3 +198,11 @@ async def test_writes_to_the_workers_stdout_descriptor_do_not_reach_the_protocol
 
     assert result.effects == [["set", "after", 1]]
     assert pool.replaced == 0
+
+
+async def test_values_with_keys_that_are_not_text_arrive_with_text_keys(pool: PythonPool) -> None:
+    result = await run(pool, "outputs['m'] = {1: 'one', (2, 3): [{None: True}]}\n")
+
+    assert result.effects == [["set", "m", {"1": "one", "(2, 3)": [{"None": True}]}]]
+    assert await evaluate(pool, "{4: 'four'}") == {"4": "four"}
+    assert pool.replaced == 0
