@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ipc_schema.runtime import NodeType
 from sidecar.python_runtime import PoolLimits, PythonPool
 from sidecar.runtime import Runtime, make_request
 from sidecar.runtime.library import node_library
@@ -201,3 +202,5 @@ def test_the_node_library_lists_both_python_nodes_with_ports_and_docs() -> None:
     assert expression["displayNodeName"] == "Python Expression"
     assert {port["name"] for port in expression["ports"]} >= {"expression", "result", "isTrueEv", "isFalseEv"}
     assert expression["docs"]
+    for entry in (function, expression):  # the shape runtime:nodeLibrary answers with
+        assert NodeType.model_validate(entry).name == entry["name"]
