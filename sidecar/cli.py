@@ -38,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
         process.arm_parent_death_signal()
         stop_watch = process.watch_input_during_startup(read_fd)
         return _stdio(args[1:], read_fd, write_fd, started, spawner_pid, stop_watch)
+    if args[:1] == ["python-worker"]:  # hidden: a worker of the Python node pool (sidecar.python_runtime)
+        from sidecar.python_runtime.worker_entry import main as worker_main
+
+        return worker_main(args[1:])
     if args[:1] == ["run"]:
         from sidecar.runtime.run_command import main as run_main
 

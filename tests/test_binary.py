@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT_ROOT
+from tests.runtime.graphs import component, conn, export, node, request_node, response_node
 
 pytestmark = pytest.mark.binary
 
@@ -43,3 +44,33 @@ def test_the_onedir_binary_passes_the_protocol_smoke_test(tmp_path: Path) -> Non
         timeout=300,
     )
     assert smoke.returncode == 0, smoke.stdout[-6000:] + smoke.stderr[-2000:]
+    _runs_a_python_function(target / "noodl-sidecar", tmp_path)
+
+
+def _runs_a_python_function(binary: Path, folder: Path) -> None:
+    """The binary carries the Python worker: ``run`` answers through a Python Function."""
+    ports = [
+        {"name": "out-x", "plug": "output", "type": "*"},
+        {"name": "out-done", "plug": "output", "type": "signal"},
+    ]
+    script = "import asyncio\nawait asyncio.sleep(0)\noutputs['x'] = inputs['a'] * 2\nsend_signal('done')\n"
+    fn = node("fn", "PythonFunction", {"script": script}, ports=ports)
+    connections = [
+        conn("req", "pm-a", "fn", "in-a"),
+        conn("req", "receive", "fn", "run"),
+        conn("fn", "out-x", "resp", "pm-x"),
+        conn("fn", "out-done", "resp", "send"),
+    ]
+    export_file = folder / "python.export.json"
+    export_file.write_text(
+        json.dumps(export(component("f", [request_node(), fn, response_node()], connections)))
+    )
+    ran = subprocess.run(
+        [str(binary), "run", str(export_file), "f", "--body", '{"a": 21}'],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr[-4000:]
+    assert json.loads(ran.stdout) == {"statusCode": 200, "body": '{"result":{"x":42}}'}

@@ -133,6 +133,7 @@ class Backend:
         from sidecar.debugging.running import RunningExecutions
 
         self.running = RunningExecutions()  # runs in progress by execution id, for execution:cancel
+        self.python: Any = None  # the pool of Python workers of this backend's Python nodes
 
     @property
     def store(self) -> Any:
@@ -241,9 +242,11 @@ class Backend:
         return depths
 
     def _load_workflows(self) -> None:
-        from sidecar.backends.functions import make_workflow_set
+        from sidecar.backends.functions import make_workflow_set, python_pool
 
-        self.workflows = make_workflow_set(self.spec.data_dir, self._store)
+        if self.python is None:
+            self.python = python_pool(self.spec.data_dir, self.spec.backend_id, self.spec.ephemeral)
+        self.workflows = make_workflow_set(self.spec.data_dir, self._store, self.python)
         self.workflows.load_all()
 
     async def _open_triggers(self) -> None:
@@ -366,6 +369,9 @@ class Backend:
         if self.triggers is not None:
             await self.triggers.close()
             self.triggers = None
+        if self.python is not None:  # after the door and triggers: no run starts a call any more
+            await self.python.close()
+            self.python = None
         if self.history is not None:
             await self.history.close()
             self.history = None

@@ -37,11 +37,13 @@ class ConfigFile:
 
 @dataclass(frozen=True)
 class RuntimeServices:
-    """What every bundle of one backend shares: one JavaScript engine, the store, the config."""
+    """What every bundle of one backend shares: one JavaScript engine, the store, the config, and the
+    pool of Python workers (started on first use, working in the backend's ``python-scratch``)."""
 
     js: Any
     records: Any
     config: ConfigFile
+    python: Any = None
 
 
 class BundleRuntime:
@@ -51,7 +53,7 @@ class BundleRuntime:
         from sidecar.runtime.runtime import Runtime
 
         self.runtime = Runtime.from_export(
-            export, js=services.js, records=services.records, config=services.config
+            export, js=services.js, records=services.records, config=services.config, python=services.python
         )
 
     def has_function(self, name: str) -> bool:
@@ -68,7 +70,21 @@ class BundleRuntime:
         return list(check_export(self.runtime.export, services.js, services.node_types))
 
 
-def make_workflow_set(data_dir: Path, store: Any) -> WorkflowSet:
+def python_pool(data_dir: Path, backend_id: str, ephemeral: bool) -> Any:
+    """The backend's pool of Python workers; no process starts until a Python node runs.
+
+    Workers work in ``python-scratch`` of the data directory; an ephemeral backend, which keeps
+    nothing in its data directory, gets a scratch folder under the system's temporary directory."""
+    import tempfile
+
+    from sidecar.python_runtime import PythonPool
+
+    if ephemeral:
+        return PythonPool(Path(tempfile.gettempdir()) / f"noodl-sidecar-python-{backend_id}")
+    return PythonPool(data_dir / "python-scratch")
+
+
+def make_workflow_set(data_dir: Path, store: Any, python: Any = None) -> WorkflowSet:
     from sidecar.backends.records_port import StoreRecordsPort
     from sidecar.runtime.jsengine import JsEngine
 
@@ -76,6 +92,7 @@ def make_workflow_set(data_dir: Path, store: Any) -> WorkflowSet:
         js=JsEngine(),
         records=StoreRecordsPort(store) if store is not None else None,
         config=ConfigFile(data_dir / "config-params.json"),
+        python=python,
     )
     return WorkflowSet(data_dir / "workflows", lambda export: BundleRuntime(export, services))
 

@@ -22,6 +22,7 @@ from typing import Any
 import structlog
 
 from sidecar.errors import ScriptError
+from sidecar.python_runtime import PythonPool
 from sidecar.runtime import answers
 from sidecar.runtime.answers import FunctionResponse
 from sidecar.runtime.component import ComponentInstance, instantiate
@@ -79,6 +80,7 @@ class Runtime:
         records: RecordsPort | None = None,
         config: ConfigPort | None = None,
         http: HttpClient | None = None,
+        python: PythonPool | None = None,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
         self.export = export
@@ -91,6 +93,7 @@ class Runtime:
             config=config,
             http=http,
             js_changes_builtins=may_change_builtins(_strings_in(export)),
+            python=python,
         )
         self.warnings = unknown_node_types(export, NODE_TYPES)
         self._config = ConfigCache(config) if config is not None and _uses_config(export) else None

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sidecar.python_runtime import PythonPool
 from sidecar.runtime.export import ExportDef
 from sidecar.runtime.http_client import HttpClient
 from sidecar.runtime.jsengine import JsEngine
@@ -35,3 +36,4 @@ class RunServices:
     settings_json: str = "{}"  # the export's settings and metadata as scripts see them, encoded once
     metadata_json: str = "{}"
     js_changes_builtins: bool = False  # the export's scripts may change built-ins (see jsengine)
+    python: PythonPool | None = None  # workers for Python nodes; None means the process's shared pool

@@ -9,6 +9,7 @@ from sidecar.runtime.nodes.filter import FilterRecordsNode
 from sidecar.runtime.nodes.io import RequestNode, ResponseNode
 from sidecar.runtime.nodes.logic import AndNode, ConditionNode, InverterNode, OrNode
 from sidecar.runtime.nodes.objects import CreateNewObjectNode, ObjectNode, SetObjectPropertiesNode
+from sidecar.runtime.nodes.python import PythonExpressionNode, PythonFunctionNode
 from sidecar.runtime.nodes.query import AggregateRecordsNode, QueryRecordsNode
 from sidecar.runtime.nodes.records import (
     AddRelationNode,
@@ -36,6 +37,8 @@ NODE_CLASSES: tuple[type[Node], ...] = (
     ResponseNode,
     ExpressionNode,
     FunctionNode,
+    PythonFunctionNode,
+    PythonExpressionNode,
     ConditionNode,
     AndNode,
     OrNode,

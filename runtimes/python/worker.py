@@ -1,0 +1,326 @@
+"""The Python worker: runs user code of Python nodes, one call at a time, in its own process.
+
+The sidecar never runs user Python in its own interpreter. It starts this file in a child process
+(``noodl-sidecar python-worker``, which loads it by path, as the JavaScript prelude is loaded) and
+speaks msgpack over the child's stdin and stdout: one map per call in, one map per answer out.
+
+A call (``op`` ``"function"`` or ``"expression"``) carries the source, the input values and a CPU
+allowance in seconds. The answer carries ``ok``, the effects the code had in order (``["set", name,
+value]``, ``["signal", name]``), the ``result`` of an expression, the captured ``logs``
+(``{"level", "message"}`` from ``print``, ``sys.stderr`` and ``logging``), the ``error`` with a
+traceback trimmed to the user's code, and the worker's resident memory (``rss``) so the pool can
+recycle a worker that grows.
+
+Limits: the memory limit (``RLIMIT_AS``) is set once at start, soft and hard, so user code cannot
+raise it; the CPU allowance is set per call as the soft ``RLIMIT_CPU`` (the kernel ends the process
+with SIGXCPU when it is spent). Both exist on Linux and macOS; elsewhere (Windows) the ``resource``
+module is missing and only the pool's wall-time limit applies. A ``MemoryError`` is answered with
+``limit: "memory"`` and the worker exits, so the pool replaces it with a fresh one.
+
+This file imports only the standard library and msgpack: it is the worker's whole world.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import builtins
+import inspect
+import io
+import logging
+import math
+import os
+import sys
+import traceback
+from typing import Any
+
+import msgpack
+
+try:
+    import resource
+except ImportError:  # Windows: no rlimits, the pool's wall-time limit is the only guard
+    resource = None  # type: ignore[assignment]
+
+_COMPILED_CACHE_SIZE = 256
+_FILENAME = "<python node>"
+_READ_SIZE = 1 << 16
+
+
+class _Call:
+    """What one call of user code did: effects in order and log lines."""
+
+    def __init__(self) -> None:
+        self.effects: list[list[Any]] = []
+        self.logs: list[dict[str, str]] = []
+
+    def log(self, level: str, message: str) -> None:
+        self.logs.append({"level": level, "message": message})
+
+
+_current: _Call | None = None
+
+
+class _LineCapture(io.TextIOBase):
+    """``sys.stdout``/``sys.stderr`` during a call: each complete line becomes a log line."""
+
+    def __init__(self, level: str) -> None:
+        self._level = level
+        self._partial = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            _log(self._level, line)
+        return len(text)
+
+    def flush_partial(self) -> None:
+        if self._partial:
+            _log(self._level, self._partial)
+            self._partial = ""
+
+
+def _log(level: str, message: str) -> None:
+    if _current is not None:
+        _current.log(level, message)
+
+
+class _LogHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            _log(record.levelname.lower(), self.format(record))
+        except Exception:  # a bad log call must not fail the user's code
+            self.handleError(record)
+
+
+class Outputs(dict[str, Any]):
+    """``outputs``: a dict whose assignments are sent on the node's ``out-<name>`` ports."""
+
+    def __init__(self, call: _Call) -> None:
+        super().__init__()
+        self._call = call
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        super().__setitem__(name, value)
+        self._call.effects.append(["set", str(name), _wire(value)])
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        for name, value in dict(*args, **kwargs).items():
+            self[name] = value
+
+
+def _compiled(cache: dict[tuple[str, str], Any], op: str, source: str) -> Any:
+    key = (op, source)
+    code = cache.get(key)
+    if code is None:
+        if op == "expression":
+            code = compile(source, _FILENAME, "eval", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+        else:
+            code = compile(source, _FILENAME, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+        if len(cache) >= _COMPILED_CACHE_SIZE:
+            cache.pop(next(iter(cache)))
+        cache[key] = code
+    return code
+
+
+def _user_traceback(error: BaseException) -> str:
+    """The exception with only the frames of the user's code (the worker's own frames dropped)."""
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename == _FILENAME]
+    lines = traceback.format_list(frames) if frames else []
+    if isinstance(error, SyntaxError) and error.filename == _FILENAME:
+        lines = []
+    text = "".join(traceback.format_exception_only(type(error), error)).rstrip()
+    if not lines:
+        return text
+    return "Traceback (most recent call last):\n" + "".join(lines) + text
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return float(usage.ru_utime + usage.ru_stime)
+
+
+def _allow_cpu(seconds: float) -> None:
+    if resource is None or seconds <= 0:
+        return
+    _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = math.ceil(_cpu_seconds() + seconds)
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        if resource is None:
+            return 0
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return int(peak) if sys.platform == "darwin" else int(peak) * 1024
+
+
+def _plain(value: Any) -> Any:
+    """msgpack's ``default``: sets as lists, anything else as its ``str``."""
+    if isinstance(value, (set, frozenset)):
+        return list(value)
+    return str(value)
+
+
+def _wire(value: Any, depth: int = 0) -> Any:
+    """A value as the graph can hold it: map keys as text (JSON's rule; the sidecar refuses others)."""
+    if isinstance(value, dict) and depth < 200:
+        return {k if isinstance(k, str) else str(k): _wire(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) and depth < 200:
+        return [_wire(v, depth + 1) for v in value]
+    return value
+
+
+class Worker:
+    def __init__(self, read_fd: int, write_fd: int) -> None:
+        self._read_fd = read_fd
+        self._write_fd = write_fd
+        self._cache: dict[tuple[str, str], Any] = {}
+        self._loop = asyncio.new_event_loop()
+        self._stdout = _LineCapture("info")
+        self._stderr = _LineCapture("error")
+
+    def serve(self) -> int:
+        unpacker = msgpack.Unpacker(raw=False, max_buffer_size=256 * 1024 * 1024)
+        while True:
+            data = os.read(self._read_fd, _READ_SIZE)
+            if not data:
+                return 0  # the sidecar closed the pipe (recycling, shutdown, or it died)
+            unpacker.feed(data)
+            for message in unpacker:
+                answer, exit_after = self._answer(message)
+                self._send(answer)
+                if exit_after:
+                    return 3
+
+    def _send(self, answer: dict[str, Any]) -> None:
+        try:
+            data = msgpack.packb(answer, default=_plain, use_bin_type=True)
+        except (TypeError, ValueError, OverflowError) as error:
+            data = msgpack.packb(
+                {
+                    "ok": False,
+                    "error": f"a value could not be sent: {error}",
+                    "effects": [],
+                    "logs": answer.get("logs", []),
+                    "rss": answer.get("rss", 0),
+                },
+                use_bin_type=True,
+            )
+        view = memoryview(data)
+        while view:
+            written = os.write(self._write_fd, view)
+            view = view[written:]
+
+    def _answer(self, message: Any) -> tuple[dict[str, Any], bool]:
+        global _current
+        if not isinstance(message, dict):
+            return {"ok": False, "error": "bad call", "effects": [], "logs": [], "rss": _rss_bytes()}, False
+        call = _Call()
+        _current = call
+        answer: dict[str, Any] = {"ok": True}
+        exit_after = False
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = self._stdout, self._stderr
+        try:
+            _allow_cpu(float(message.get("cpu") or 0))
+            answer["result"] = self._run(message, call)
+        except MemoryError:
+            call.effects.clear()
+            answer = {"ok": False, "limit": "memory", "error": "Python code exceeded its memory limit"}
+            exit_after = True
+        except BaseException as error:  # SystemExit and KeyboardInterrupt from user code are failures too
+            answer = {"ok": False, "error": _user_traceback(error)}
+        finally:
+            self._stdout.flush_partial()
+            self._stderr.flush_partial()
+            sys.stdout, sys.stderr = saved
+            _current = None
+        answer["effects"] = call.effects
+        answer["logs"] = call.logs
+        answer["rss"] = _rss_bytes()
+        return answer, exit_after
+
+    def _run(self, message: dict[str, Any], call: _Call) -> Any:
+        op = message.get("op")
+        source = str(message.get("source") or "")
+        inputs = message.get("inputs") or {}
+        if op not in ("function", "expression"):
+            raise ValueError(f"unknown call {op!r}")
+        code = _compiled(self._cache, op, source)
+        # A fresh namespace per call: no run sees another's globals.
+        namespace: dict[str, Any] = {"__builtins__": builtins, "__name__": "__noodl__"}
+        if op == "expression":
+            namespace.update(inputs)
+        else:
+            namespace["inputs"] = dict(inputs)
+            namespace["outputs"] = Outputs(call)
+
+            def send_signal(name: str) -> None:
+                call.effects.append(["signal", str(name)])
+
+            namespace["send_signal"] = send_signal
+        value = eval(code, namespace)
+        if inspect.iscoroutine(value):
+            value = self._await(value)
+        return _wire(value) if op == "expression" else None
+
+    def _await(self, coroutine: Any) -> Any:
+        loop = self._loop
+        try:
+            return loop.run_until_complete(coroutine)
+        finally:
+            leftovers = asyncio.all_tasks(loop)
+            for task in leftovers:
+                task.cancel()
+            if leftovers:
+                loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+
+
+def _claim_pipes() -> tuple[int, int]:
+    """Keep stdin/stdout for the protocol on private descriptors; fds 0 and 1 become harmless."""
+    read_fd = os.dup(0)
+    write_fd = os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)  # a write to fd 1 from C code or a child process lands on stderr, never the protocol
+    os.close(devnull)
+    return read_fd, write_fd
+
+
+def _set_limits(memory_bytes: int) -> None:
+    if resource is None:
+        return
+    # SIGXCPU would otherwise dump core into the scratch folder.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if memory_bytes > 0:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+
+
+def main(argv: list[str]) -> int:
+    memory_bytes = 0
+    for arg in argv:
+        if arg.startswith("--memory-bytes="):
+            memory_bytes = int(arg.split("=", 1)[1])
+    read_fd, write_fd = _claim_pipes()
+    root = logging.getLogger()
+    root.handlers[:] = [_LogHandler()]
+    root.setLevel(logging.INFO)
+    worker = Worker(read_fd, write_fd)
+    _set_limits(memory_bytes)
+    return worker.serve()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,288 @@
+"""Python Function and Python Expression nodes: user Python run in the worker pool, never in here.
+
+They are the twins of the JavaScript Function and Expression nodes (``code``): the same dynamic
+ports (``in-*``, ``out-*``), the same triggers (the ``run`` signal, else any input change), but the
+code runs in a worker process of :mod:`sidecar.python_runtime`, so a call is asynchronous: its
+effects (outputs set, signals sent) are applied, in the order the code made them, in the frame
+after the worker answers. Lines the code prints or logs are kept on the step as its ``logs``
+output and logged with the run and node ids. A raised exception is reported as the node's failure
+(the run goes on, as for a throwing JavaScript Function); a limit (wall, CPU, memory) or a dead
+worker fails the run with the reason.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import functools
+from typing import Any
+
+import structlog
+
+from sidecar.python_runtime import CallResult, PythonLimitError, PythonPool, shared_pool
+from sidecar.runtime.export import NodeDef
+from sidecar.runtime.node import Node
+from sidecar.runtime.nodes.code import _IGNORED_INPUT, ScriptHostNode, _script_input
+from sidecar.runtime.objects import Model
+from sidecar.runtime.ports import InputSpec, OutputSpec
+from sidecar.runtime.values import UNDEFINED, js_to_string
+
+log = structlog.get_logger()
+
+_BUILTIN_NAMES = frozenset(dir(builtins))
+MAX_DEPTH = 64  # inputs nested deeper than this are cut (a cycle of objects would never end)
+
+
+def plain(value: Any, depth: int = 0) -> Any:
+    """A graph value as plain data for the worker: undefined as None, objects as their properties."""
+    if value is UNDEFINED or depth > MAX_DEPTH:
+        return None
+    if isinstance(value, Model):
+        return {"id": value.id, **{k: plain(v, depth + 1) for k, v in value.data.items()}}
+    if isinstance(value, dict):
+        return {str(k): plain(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v, depth + 1) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool, bytes)):
+        return value
+    return js_to_string(value)
+
+
+def _pool(node: Node) -> PythonPool:
+    pool = getattr(node.ctx.services, "python", None)
+    return pool if isinstance(pool, PythonPool) else shared_pool()
+
+
+def _log_lines(node: Node, lines: list[dict[str, str]]) -> None:
+    """Keep printed lines on the step (its ``logs`` output) and in the sidecar's log."""
+    if not lines:
+        return
+    recorded = node._recorded_outputs
+    if recorded is not None:
+        recorded["logs"] = lines
+    for line in lines:
+        log.info(
+            "python node output",
+            run_id=node.ctx.run_id,
+            node_id=node.id,
+            line_level=line.get("level"),
+            message=line.get("message"),
+        )
+
+
+class PythonFunctionNode(ScriptHostNode):
+    """``PythonFunction``: a Python script with ``inputs``, ``outputs`` and ``send_signal``."""
+
+    TYPE = "PythonFunction"
+    DISPLAY_NAME = "Python Function"
+    CATEGORY = "CustomCode"
+    SHARES_DYNAMIC_PORTS = True
+    DOCS = (
+        "Runs a Python script in an isolated worker process. The script reads `inputs` (a dict of the "
+        "`in-*` inputs), sets `outputs['name'] = value` to send on `out-name`, and calls "
+        "`send_signal('done')` to send the `out-done` signal. Top-level `await` works, so an "
+        "`async def` can be awaited directly. `print` and `logging` lines are kept on the run's step. "
+        "The script runs when `Run` is signalled, or on any input change when `Run` is not connected. "
+        "Each call has a time, CPU and memory limit; exceeding one fails the run."
+    )
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.script: str | None = None
+        self._scheduled = False
+
+    def setup(self, node_def: NodeDef) -> None:
+        self.signal_outputs = [
+            port.name[4:] for port in node_def.ports if port.name.startswith("out-") and port.is_signal
+        ]
+
+    def make_dynamic_input(self, name: str) -> InputSpec | None:
+        if name.startswith("in-"):
+            return _script_input(name)
+        if name.startswith(("intype-", "outtype-")):
+            return _IGNORED_INPUT
+        return None
+
+    def _set_script(self, value: Any) -> None:
+        text = js_to_string(value) if value is not UNDEFINED else ""
+        self.script = text if text.strip() else None
+        if not self.is_input_connected("run"):
+            self.schedule_run()
+
+    def _on_run(self) -> None:
+        self.schedule_run()
+
+    def schedule_run(self) -> None:
+        if not self._scheduled:
+            self._scheduled = True
+            self.schedule_after_inputs(self._start)
+
+    def _start(self) -> None:
+        self._scheduled = False
+        if self.script is None:
+            return
+        message = {"op": "function", "source": self.script, "inputs": plain(self.inputs)}
+        self.ctx.spawn(_pool(self).call(message), self._answered)
+
+    def _answered(self, result: Any, error: BaseException | None) -> None:
+        # Applied in an update of this node, so the step records what the code sent.
+        self.schedule_after_inputs(functools.partial(self._apply, result, error))
+
+    def _apply(self, result: CallResult | None, error: BaseException | None) -> None:
+        if error is not None or result is None:
+            message = error.message if isinstance(error, PythonLimitError) else repr(error)
+            log.warning("python function failed", node_id=self.id, error=message)
+            self.ctx.report_node_error(self, message)
+            self.ctx.reject(message)
+            return
+        _log_lines(self, result.logs)
+        for effect in result.effects:
+            if self.deleted or self.ctx.settled:
+                return
+            if effect[0] == "set":
+                self.set_script_output(str(effect[1]), effect[2])
+            elif effect[0] == "signal":
+                self.send_signal("out-" + str(effect[1]))
+        if not result.ok:
+            message = result.error or "Python code failed"
+            log.warning("Error in Python node code", node_id=self.id, error=message)
+            self.ctx.report_node_error(self, message)
+
+    INPUTS = (
+        InputSpec(
+            "script",
+            {"name": "string", "codeeditor": "python"},
+            set=_set_script,
+            display_name="Script",
+        ),
+        InputSpec("run", "signal", on_signal=_on_run, display_name="Run"),
+        InputSpec("scriptInputs", "proplist", set=lambda node, value: None, display_name="Inputs"),
+        InputSpec("scriptOutputs", "proplist", set=lambda node, value: None, display_name="Outputs"),
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def expression_names(expression: str) -> tuple[str, ...]:
+    """The free names an expression reads (its inputs), in order; () when it does not parse."""
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return ()
+    bound = {
+        target.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.comprehension)
+        for target in ast.walk(node.target)
+        if isinstance(target, ast.Name)
+    }
+    bound |= {arg.arg for node in ast.walk(tree) if isinstance(node, ast.Lambda) for arg in node.args.args}
+    names: dict[str, None] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Name) or not isinstance(node.ctx, ast.Load):
+            continue
+        if node.id not in _BUILTIN_NAMES and node.id not in bound:
+            names[node.id] = None
+    return tuple(sorted(names, key=lambda name: expression.find(name)))
+
+
+@functools.cache
+def _name_input(name: str) -> InputSpec:
+    def store(node: Any, value: Any) -> None:
+        node.values[name] = value
+        if not node.is_input_connected("run"):
+            node.schedule_evaluation()
+
+    return InputSpec(name, "*", set=store)
+
+
+class PythonExpressionNode(Node):
+    """``PythonExpression``: one Python expression over named inputs, evaluated in the worker pool."""
+
+    TYPE = "PythonExpression"
+    DISPLAY_NAME = "Python Expression"
+    CATEGORY = "CustomCode"
+    SHARES_DYNAMIC_PORTS = True
+    DOCS = (
+        "Evaluates one Python expression, such as `price * quantity` or `name.upper()`. Every name the "
+        "expression reads (other than Python's builtins) becomes an input. It is evaluated once every "
+        "input has a value and again when one changes, or when `Run` is signalled if that is connected "
+        "(then an input without a value is `None`). `Result` carries the value; "
+        "`On True`/`On False` fire by its truthiness. It runs in an isolated worker process."
+    )
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.expression: str | None = None
+        self.names: tuple[str, ...] = ()
+        self.values: dict[str, Any] = {}
+        self.result: Any = None
+        self._scheduled = False
+
+    def make_dynamic_input(self, name: str) -> InputSpec | None:
+        return _name_input(name)
+
+    def _set_expression(self, value: Any) -> None:
+        text = js_to_string(value) if value is not UNDEFINED else ""
+        self.expression = text if text.strip() else None
+        self.names = expression_names(text) if self.expression else ()
+        for name in self.names:
+            self.get_input(name)
+        if not self.is_input_connected("run"):
+            self.schedule_evaluation()
+
+    def _on_run(self) -> None:
+        self.schedule_evaluation()
+
+    def schedule_evaluation(self) -> None:
+        if not self._scheduled:
+            self._scheduled = True
+            self.schedule_after_inputs(self._start)
+
+    def _start(self) -> None:
+        self._scheduled = False
+        if self.expression is None:
+            return
+        if not self.is_input_connected("run") and any(name not in self.values for name in self.names):
+            return  # evaluated once every name it reads has a value, not with placeholders before
+        inputs = {name: plain(self.values.get(name)) for name in self.names}
+        message = {"op": "expression", "source": self.expression, "inputs": inputs}
+        self.ctx.spawn(_pool(self).call(message), self._answered)
+
+    def _answered(self, result: Any, error: BaseException | None) -> None:
+        self.schedule_after_inputs(functools.partial(self._apply, result, error))
+
+    def _apply(self, result: CallResult | None, error: BaseException | None) -> None:
+        if error is not None or result is None:
+            message = error.message if isinstance(error, PythonLimitError) else repr(error)
+            self.ctx.report_node_error(self, message)
+            self.ctx.reject(message)
+            return
+        _log_lines(self, result.logs)
+        if not result.ok:
+            message = result.error or "Python expression failed"
+            log.info("python expression failed", node_id=self.id, error=message)
+            self.ctx.report_node_error(self, message)
+            return
+        self.result = result.result
+        self.flag_output_dirty("result")
+        self.flag_output_dirty("isTrue")
+        self.flag_output_dirty("isFalse")
+        self.send_signal("isTrueEv" if self.result else "isFalseEv")
+
+    INPUTS = (
+        InputSpec(
+            "expression",
+            {"name": "string", "codeeditor": "python"},
+            set=_set_expression,
+            priority=1,
+            display_name="Expression",
+        ),
+        InputSpec("run", "signal", on_signal=_on_run, display_name="Run"),
+    )
+    OUTPUTS = (
+        OutputSpec("result", "*", get=lambda node: node.result, display_name="Result"),
+        OutputSpec("isTrue", "boolean", get=lambda node: bool(node.result), display_name="Is True"),
+        OutputSpec("isFalse", "boolean", get=lambda node: not node.result, display_name="Is False"),
+        OutputSpec("isTrueEv", "signal", display_name="On True"),
+        OutputSpec("isFalseEv", "signal", display_name="On False"),
+    )

@@ -1,0 +1,208 @@
+"""The worker pool: user Python runs in other processes, within limits, without the sidecar's secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from sidecar.python_runtime import CallResult, PoolLimits, PythonLimitError, PythonPool
+from tests.python_runtime.conftest import PLANTED_SECRET
+
+
+async def run(
+    pool: PythonPool, source: str, wall_seconds: float | None = None, **inputs: object
+) -> CallResult:
+    return await pool.call({"op": "function", "source": source, "inputs": inputs}, wall_seconds=wall_seconds)
+
+
+async def evaluate(pool: PythonPool, expression: str, **inputs: object) -> object:
+    return (await pool.call({"op": "expression", "source": expression, "inputs": inputs})).result
+
+
+async def test_a_function_runs_in_another_process_and_reports_its_effects_in_order(pool: PythonPool) -> None:
+    source = (
+        "import os\n"
+        "outputs['pid'] = os.getpid()\n"
+        "outputs['sum'] = inputs['a'] + inputs['b']\n"
+        "send_signal('done')\n"
+    )
+    result = await pool.call({"op": "function", "source": source, "inputs": {"a": 2, "b": 3}})
+
+    assert result.ok
+    assert result.effects[1:] == [["set", "sum", 5], ["signal", "done"]]
+    assert result.effects[0][2] != os.getpid()
+
+
+async def test_the_worker_environment_holds_no_secret_and_works_in_the_scratch_folder(
+    pool: PythonPool, tmp_path: Path
+) -> None:
+    source = "import os\noutputs['env'] = dict(os.environ)\noutputs['cwd'] = os.getcwd()\n"
+    result = await pool.call({"op": "function", "source": source, "inputs": {}})
+
+    env, cwd = result.effects[0][2], result.effects[1][2]
+    assert PLANTED_SECRET not in repr(env)
+    assert "NOODL_ADMIN_TOKEN" not in env
+    assert "OPENAI_API_KEY" not in env
+    assert Path(cwd) == (tmp_path / "scratch").resolve()
+    assert env["HOME"] == str(tmp_path / "scratch")
+
+
+async def test_an_infinite_loop_hits_the_cpu_limit_and_the_pool_replaces_the_worker(pool: PythonPool) -> None:
+    with pytest.raises(PythonLimitError, match="CPU time limit"):
+        await run(pool, "while True:\n    pass\n")
+
+    assert pool.replaced == 1
+    assert await evaluate(pool, "6 * 7") == 42
+    assert pool.started == 2
+
+
+async def test_a_sleeping_call_hits_the_wall_time_limit_and_the_worker_is_killed(pool: PythonPool) -> None:
+    started = time.monotonic()
+    with pytest.raises(PythonLimitError, match="time limit"):
+        await run(pool, "import time\ntime.sleep(60)", wall_seconds=0.5)
+
+    assert time.monotonic() - started < 5
+    assert pool.replaced == 1
+    assert await evaluate(pool, "1 + 1") == 2
+
+
+async def test_a_memory_bomb_hits_the_memory_limit_and_the_next_call_gets_a_fresh_worker(
+    pool: PythonPool,
+) -> None:
+    with pytest.raises(PythonLimitError, match="memory limit"):
+        await run(pool, "hog = []\nwhile True:\n    hog.append(bytearray(10 * 1024 * 1024))\n")
+
+    result = await run(pool, "outputs['ok'] = len(bytearray(1024))")
+    assert result.effects == [["set", "ok", 1024]]
+    assert pool.replaced == 1
+
+
+async def test_a_worker_that_exits_is_reported_and_replaced(pool: PythonPool) -> None:
+    with pytest.raises(PythonLimitError, match="exit status 7"):
+        await run(pool, "import os\nos._exit(7)\n")
+
+    assert await evaluate(pool, "'still here'") == "still here"
+
+
+async def test_a_cancelled_call_kills_its_worker(pool: PythonPool) -> None:
+    task = asyncio.ensure_future(run(pool, "import time\ntime.sleep(60)"))
+    await asyncio.sleep(0.5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    assert pool.replaced == 1
+    assert await evaluate(pool, "3") == 3
+
+
+async def test_an_exception_is_answered_with_a_traceback_of_the_user_code_only(pool: PythonPool) -> None:
+    source = "def inner():\n    raise ValueError('bad value')\n\ninner()\n"
+    result = await pool.call({"op": "function", "source": source, "inputs": {}})
+
+    assert not result.ok
+    assert result.error is not None
+    assert result.error.endswith("ValueError: bad value")
+    assert 'File "<python node>", line 2, in inner' in result.error
+    assert "worker.py" not in result.error
+    assert pool.replaced == 0
+
+
+async def test_print_and_logging_lines_are_captured_not_written(pool: PythonPool) -> None:
+    source = (
+        "import logging, sys\n"
+        "print('one', 1)\n"
+        "logging.getLogger('x').warning('two')\n"
+        "print('three', file=sys.stderr)\n"
+    )
+    result = await run(pool, source)
+
+    assert result.logs == [
+        {"level": "info", "message": "one 1"},
+        {"level": "warning", "message": "two"},
+        {"level": "error", "message": "three"},
+    ]
+
+
+async def test_async_code_runs_with_top_level_await(pool: PythonPool) -> None:
+    source = (
+        "import asyncio\n"
+        "async def double(x):\n"
+        "    await asyncio.sleep(0.01)\n"
+        "    return 2 * x\n"
+        "outputs['value'] = await double(inputs['x'])\n"
+    )
+    result = await pool.call({"op": "function", "source": source, "inputs": {"x": 21}})
+
+    assert result.effects == [["set", "value", 42]]
+
+
+async def test_concurrent_calls_do_not_see_each_others_globals(pool: PythonPool) -> None:
+    writer = "import time\nshared = inputs['mine']\ntime.sleep(0.3)\noutputs['saw'] = shared\n"
+    reader = "outputs['saw'] = globals().get('shared', 'nothing')\n"
+
+    results = await asyncio.gather(
+        pool.call({"op": "function", "source": writer, "inputs": {"mine": "a"}}),
+        pool.call({"op": "function", "source": writer, "inputs": {"mine": "b"}}),
+    )
+    after = await pool.call({"op": "function", "source": reader, "inputs": {}})
+
+    assert [r.effects for r in results] == [[["set", "saw", "a"]], [["set", "saw", "b"]]]
+    assert after.effects == [["set", "saw", "nothing"]]
+
+
+async def test_workers_are_recycled_after_their_run_budget(tmp_path: Path) -> None:
+    recycling = PythonPool(tmp_path, size=1, limits=PoolLimits(max_runs=2))
+    try:
+        pids = [
+            (await run(recycling, "import os\noutputs['p'] = os.getpid()")).effects[0][2] for _ in range(4)
+        ]
+    finally:
+        await recycling.close()
+
+    assert pids[0] == pids[1] != pids[2] == pids[3]
+    assert recycling.replaced == 0  # retired, not killed
+
+
+async def test_more_calls_than_workers_queue_and_all_answer(pool: PythonPool) -> None:
+    results = await asyncio.gather(
+        *(pool.call({"op": "expression", "source": "n * n", "inputs": {"n": n}}) for n in range(20))
+    )
+
+    assert [r.result for r in results] == [n * n for n in range(20)]
+    assert pool.started == 2
+
+
+async def test_a_worker_whose_memory_grew_is_retired_after_the_call(tmp_path: Path) -> None:
+    growing = PythonPool(tmp_path, size=1, limits=PoolLimits(max_growth_bytes=20 * 1024 * 1024))
+    leak = "import builtins, os\nbuiltins.kept = bytearray(60 * 1024 * 1024)\noutputs['p'] = os.getpid()\n"
+    pid = "import os\noutputs['p'] = os.getpid()\n"
+    try:
+        first = (await run(growing, pid)).effects[0][2]
+        leaked = (await run(growing, leak)).effects[0][2]
+        after = (await run(growing, pid)).effects[0][2]
+    finally:
+        await growing.close()
+
+    assert first == leaked != after
+    assert growing.replaced == 0
+
+
+async def test_writes_to_the_workers_stdout_descriptor_do_not_reach_the_protocol(pool: PythonPool) -> None:
+    source = "import os\nos.write(1, b'not msgpack at all')\noutputs['after'] = 1\n"
+
+    result = await run(pool, source)
+
+    assert result.effects == [["set", "after", 1]]
+    assert pool.replaced == 0
+
+
+async def test_values_with_keys_that_are_not_text_arrive_with_text_keys(pool: PythonPool) -> None:
+    result = await run(pool, "outputs['m'] = {1: 'one', (2, 3): [{None: True}]}\n")
+
+    assert result.effects == [["set", "m", {"1": "one", "(2, 3)": [{"None": True}]}]]
+    assert await evaluate(pool, "{4: 'four'}") == {"4": "four"}
+    assert pool.replaced == 0

@@ -1,0 +1,206 @@
+"""Python Function and Python Expression nodes in graphs: answers, failures on the step, limits, logs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ipc_schema.runtime import NodeType
+from sidecar.python_runtime import PoolLimits, PythonPool
+from sidecar.runtime import Runtime, make_request
+from sidecar.runtime.library import node_library
+from tests.runtime.graphs import component, conn, export, node, request_node, response_node
+from tests.runtime.test_recorder import ListRecorder
+
+
+@pytest.fixture
+async def pool(tmp_path: Path) -> AsyncIterator[PythonPool]:
+    limits = PoolLimits(cpu_seconds=1, memory_bytes=256 * 1024 * 1024)
+    made = PythonPool(tmp_path / "scratch", size=2, limits=limits)
+    try:
+        yield made
+    finally:
+        await made.close()
+
+
+def python_function(script: str, outputs: tuple[str, ...] = (), signals: tuple[str, ...] = ("done",)) -> Any:
+    ports = [{"name": f"out-{o}", "plug": "output", "type": "*"} for o in outputs]
+    ports += [{"name": f"out-{s}", "plug": "output", "type": "signal"} for s in signals]
+    return node("fn", "PythonFunction", {"script": script}, ports=ports)
+
+
+def function_runtime(pool: PythonPool, script: str, outputs: tuple[str, ...], **options: Any) -> Runtime:
+    """``f``: the request's ``a`` and ``b`` into the Python Function, its outputs into the Response."""
+    connections = [
+        conn("req", "pm-a", "fn", "in-a"),
+        conn("req", "pm-b", "fn", "in-b"),
+        conn("req", "receive", "fn", "run"),
+        conn("fn", "out-done", "resp", "send"),
+        *(conn("fn", f"out-{o}", "resp", f"pm-{o}") for o in outputs),
+    ]
+    graph = export(
+        component("f", [request_node(), python_function(script, outputs), response_node()], connections)
+    )
+    options.setdefault("timeout_seconds", 20.0)
+    return Runtime.from_export(graph, python=pool, **options)
+
+
+async def test_a_python_function_answers_through_a_response(pool: PythonPool) -> None:
+    script = (
+        "outputs['sum'] = inputs['a'] + inputs['b']\n"
+        "outputs['who'] = f\"{inputs['a']}+{inputs['b']}\"\n"
+        "send_signal('done')\n"
+    )
+    runtime = function_runtime(pool, script, ("sum", "who"))
+
+    response = await runtime.run("f", make_request({"a": 2, "b": 40}))
+
+    assert (response.status_code, response.body) == (200, '{"result":{"sum":42,"who":"2+40"}}')
+
+
+async def test_async_code_sends_its_outputs_and_signal(pool: PythonPool) -> None:
+    script = (
+        "import asyncio\n"
+        "async def slow_product(x, y):\n"
+        "    await asyncio.sleep(0.05)\n"
+        "    return x * y\n"
+        "outputs['product'] = await slow_product(inputs['a'], inputs['b'])\n"
+        "send_signal('done')\n"
+    )
+    response = await function_runtime(pool, script, ("product",)).run("f", make_request({"a": 6, "b": 7}))
+
+    assert response.body == '{"result":{"product":42}}'
+
+
+async def test_a_raised_exception_is_reported_on_the_step_with_its_message(pool: PythonPool) -> None:
+    recorder = ListRecorder()
+    script = "raise ValueError('the input was wrong: ' + str(inputs['a']))\n"
+    runtime = function_runtime(pool, script, (), timeout_seconds=1.0)
+
+    response = await runtime.run("f", make_request({"a": 5}), recorder=recorder)
+
+    failures = [call for call in recorder.calls if call[0] == "node_failed"]
+    assert len(failures) == 1
+    assert failures[0][1:3] == ("fn", "PythonFunction")
+    assert failures[0][3].endswith("ValueError: the input was wrong: 5")
+    assert 'File "<python node>", line 1' in failures[0][3]
+    assert response.status_code == 504  # no Response was sent, as for a throwing JavaScript Function
+
+
+async def test_print_lines_reach_the_step(pool: PythonPool) -> None:
+    recorder = ListRecorder()
+    script = (
+        "print('adding', inputs['a'], inputs['b'])\n"
+        "import logging\n"
+        "logging.warning('careful')\n"
+        "outputs['sum'] = inputs['a'] + inputs['b']\n"
+        "send_signal('done')\n"
+    )
+
+    await function_runtime(pool, script, ("sum",)).run("f", make_request({"a": 1, "b": 2}), recorder=recorder)
+
+    steps = [call[3] for call in recorder.calls if call[0] == "node_finished" and call[1] == "fn"]
+    logged = [step for step in steps if "logs" in step]
+    assert logged == [
+        {
+            "logs": [{"level": "info", "message": "adding 1 2"}, {"level": "warning", "message": "careful"}],
+            "out-sum": 3,
+            "out-done": True,
+        }
+    ]
+
+
+async def test_an_infinite_loop_fails_the_run_with_the_cpu_limit_and_the_pool_recovers(
+    pool: PythonPool,
+) -> None:
+    recorder = ListRecorder()
+    runtime = function_runtime(pool, "while True:\n    pass\n", ())
+
+    response = await runtime.run("f", make_request({"a": 1, "b": 2}), recorder=recorder)
+
+    assert response.status_code == 500
+    assert "CPU time limit (1 s)" in response.body
+    assert any(call[0] == "node_failed" and "CPU time limit" in call[3] for call in recorder.calls)
+    assert pool.replaced == 1
+    again = await function_runtime(pool, "outputs['sum'] = 3\nsend_signal('done')", ("sum",)).run(
+        "f", make_request({})
+    )
+    assert again.body == '{"result":{"sum":3}}'
+
+
+async def test_the_run_timeout_stops_a_sleeping_function_and_its_worker(pool: PythonPool) -> None:
+    runtime = function_runtime(
+        pool, "import time\ntime.sleep(60)\nsend_signal('done')\n", (), timeout_seconds=0.5
+    )
+
+    response = await runtime.run("f", make_request({}))
+    for _ in range(50):  # the run's teardown cancelled the call; the pool kills the worker right after
+        if pool.replaced:
+            break
+        await asyncio.sleep(0.02)
+
+    assert response.status_code == 504
+    assert pool.replaced == 1
+
+
+async def test_a_memory_bomb_fails_the_run_with_the_memory_limit(pool: PythonPool) -> None:
+    script = "hog = []\nwhile True:\n    hog.append(bytearray(10 * 1024 * 1024))\n"
+
+    response = await function_runtime(pool, script, ()).run("f", make_request({}))
+
+    assert (response.status_code, response.body) == (
+        500,
+        '{"error":"Python code exceeded its memory limit (256 MiB)"}',
+    )
+
+
+async def test_concurrent_runs_keep_their_own_values(pool: PythonPool) -> None:
+    script = (
+        "import time\n"
+        "mine = inputs['a']\n"
+        "time.sleep(0.2)\n"
+        "outputs['sum'] = mine + inputs['b']\n"
+        "send_signal('done')\n"
+    )
+    runtime = function_runtime(pool, script, ("sum",))
+
+    responses = await asyncio.gather(*(runtime.run("f", make_request({"a": n, "b": 100})) for n in range(4)))
+
+    assert [r.body for r in responses] == [f'{{"result":{{"sum":{100 + n}}}}}' for n in range(4)]
+
+
+async def test_a_python_expression_reads_named_inputs(pool: PythonPool) -> None:
+    expression = node(
+        "ex", "PythonExpression", {"expression": "price * quantity if quantity > 0 else min(price, 0)"}
+    )
+    connections = [
+        conn("req", "pm-price", "ex", "price"),
+        conn("req", "pm-quantity", "ex", "quantity"),
+        conn("ex", "result", "resp", "pm-total"),
+        conn("ex", "isTrueEv", "resp", "send"),
+    ]
+    graph = export(component("f", [request_node(), expression, response_node()], connections))
+    runtime = Runtime.from_export(graph, python=pool, timeout_seconds=20.0)
+
+    response = await runtime.run("f", make_request({"price": 2.5, "quantity": 4}))
+
+    assert response.body == '{"result":{"total":10}}'
+
+
+def test_the_node_library_lists_both_python_nodes_with_ports_and_docs() -> None:
+    library = {entry["name"]: entry for entry in node_library()}
+
+    function = library["PythonFunction"]
+    assert function["displayNodeName"] == "Python Function"
+    assert "send_signal" in function["docs"]
+    assert {port["name"] for port in function["ports"]} >= {"script", "run", "scriptInputs", "scriptOutputs"}
+    expression = library["PythonExpression"]
+    assert expression["displayNodeName"] == "Python Expression"
+    assert {port["name"] for port in expression["ports"]} >= {"expression", "result", "isTrueEv", "isFalseEv"}
+    assert expression["docs"]
+    for entry in (function, expression):  # the shape runtime:nodeLibrary answers with
+        assert NodeType.model_validate(entry).name == entry["name"]
