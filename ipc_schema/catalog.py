@@ -12,6 +12,7 @@ from enum import Enum
 from typing import Any
 
 from ipc_schema import backends as b
+from ipc_schema import credentials as c
 from ipc_schema import diagnostics, lifecycle, runtime, system
 from ipc_schema import history as h
 from ipc_schema import security as s
@@ -182,6 +183,23 @@ METHODS: tuple[MethodSpec, ...] = (
         "Issue a key with scopes; its plaintext `key` is returned this once only.",
     ),
     MethodSpec("backend:revokeApiKey", s.ApiKeyIdParams, s.ApiKeyInfo, "Revoke a key for good (401 after)."),
+    MethodSpec(
+        "credentials:create",
+        c.CreateCredentialParams,
+        c.CredentialInfo,
+        "Store a named credential, encrypted; answers it without its value (409 over an existing name "
+        "unless replace).",
+    ),
+    MethodSpec(
+        "credentials:list", b.BackendIdParams, c.CredentialList, "Every credential, never a value."
+    ),
+    MethodSpec(
+        "credentials:test",
+        c.CredentialNameParams,
+        c.CredentialTestResult,
+        "Run the provider's check: ok, failed (with why) or untested when the provider has none.",
+    ),
+    MethodSpec("credentials:delete", c.CredentialNameParams, c.CredentialDeleted, "Delete a credential."),
     MethodSpec(
         "execution-history:list",
         h.ExecutionQueryParams,

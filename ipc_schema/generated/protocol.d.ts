@@ -103,6 +103,39 @@ export interface CreatedApiKey {
   key: string;
 }
 
+export interface CredentialDeleted {
+  deleted: boolean;
+  name: string;
+}
+
+export interface CredentialInfo {
+  name: string;
+  provider: string;
+  createdAt: string;
+  updatedAt: string;
+  lastTest?: CredentialTest | null;
+  /** The environment variable a deployed backend reads this credential from. */
+  env: string;
+}
+
+export interface CredentialList {
+  credentials: Array<CredentialInfo>;
+}
+
+export interface CredentialTest {
+  status: "ok" | "failed" | "untested";
+  message: string;
+  testedAt: string;
+}
+
+export interface CredentialTestResult {
+  status: "ok" | "failed" | "untested";
+  message: string;
+  testedAt: string;
+  name: string;
+  provider: string;
+}
+
 export interface Deleted {
   deleted: boolean;
   id: string;
@@ -167,6 +200,17 @@ export interface LogRecord {
   level: "debug" | "info" | "warning" | "error" | "critical";
   event: string;
   timestamp?: string | null;
+}
+
+export interface NewCredential {
+  /** 1-64 characters: a letter, then letters, digits, '_', '.', '-'. */
+  name: string;
+  /** The secret; stored encrypted, never answered. */
+  value: string;
+  /** anthropic, openai, fly, railway, render, … (default generic). */
+  provider?: string | null;
+  /** Overwrite a credential of the same name. */
+  replace?: boolean;
 }
 
 export interface NodePort {
@@ -479,6 +523,14 @@ export interface SidecarMethods {
   "backend:createApiKey": { params: [backendId: string, name: string, scopes: Array<string>, options?: ApiKeyOptions]; result: CreatedApiKey };
   /** Revoke a key for good (401 after). */
   "backend:revokeApiKey": { params: [backendId: string, keyObjectId: string]; result: ApiKeyInfo };
+  /** Store a named credential, encrypted; answers it without its value (409 over an existing name unless replace). */
+  "credentials:create": { params: [backendId: string, credential: NewCredential]; result: CredentialInfo };
+  /** Every credential, never a value. */
+  "credentials:list": { params: [backendId: string]; result: CredentialList };
+  /** Run the provider's check: ok, failed (with why) or untested when the provider has none. */
+  "credentials:test": { params: [backendId: string, name: string]; result: CredentialTestResult };
+  /** Delete a credential. */
+  "credentials:delete": { params: [backendId: string, name: string]; result: CredentialDeleted };
   /** `{executions: WorkflowExecution[], sources: [{id, name, kind, reachable, count, error?}], error?}`. */
   "execution-history:list": { params: [query?: Record<string, unknown>]; result: Record<string, unknown> };
   /** ExecutionWithSteps, or nil. */

@@ -238,6 +238,7 @@ class Backend:
         from sidecar.web.app import credential_limiter
         from sidecar.web.routes_api import ApiRoutes
         from sidecar.web.routes_backend import backend_routes
+        from sidecar.web.routes_credentials import credential_routes
         from sidecar.web.routes_security import security_routes
 
         settings = WebSettings(
@@ -254,7 +255,8 @@ class Backend:
         limiter = credential_limiter(settings)  # one failed-credential count for /api and the Parse door
         api = ApiRoutes(self._store, settings, self.security, limiter)
         guarded = security_routes(self.security, settings)
-        routes = [*self.triggers.webhooks.routes(), *admin.routes, *guarded, *api.routes()]
+        credentials = credential_routes(self.spec.data_dir, settings)
+        routes = [*self.triggers.webhooks.routes(), *admin.routes, *guarded, *credentials, *api.routes()]
         app = build_app(
             self._store,
             settings,
