@@ -125,6 +125,8 @@ class Backend:
         self._runner: Any = None
         self._close_streams: Callable[[], None] | None = None
         self.workflows: Any = None
+        self.bundle: dict[str, Any] | None = None
+        """The deploy bundle installed in the data directory (``sidecar.deploy.install``), if any."""
 
     @property
     def store(self) -> Any:
@@ -138,6 +140,9 @@ class Backend:
         self.state = BackendState.STARTING
         self.failure = None
         await preload.services_loaded()
+        from sidecar.deploy.install import installed_bundle
+
+        self.bundle = installed_bundle(self.spec.data_dir)
         try:
             await self._open_persistence()
             await self._open_security()
@@ -319,4 +324,6 @@ class Backend:
             # Beyond the contract: whether runs are being recorded, the writer's backlog, and the runs
             # recorded summary-only or restored after a crash (``ExecutionHistory.recording``).
             "history": self.history.recording if self.history is not None else {"enabled": False},
+            # Beyond the contract: the deployed bundle's hash, so a deploy can tell its release answers.
+            "bundle": self.bundle,
         }
