@@ -140,9 +140,11 @@ class Backend:
         self.state = BackendState.STARTING
         self.failure = None
         await preload.services_loaded()
+        from sidecar.credentials import remember_stored_values
         from sidecar.deploy.install import installed_bundle
 
         self.bundle = installed_bundle(self.spec.data_dir)
+        remember_stored_values(self.spec.data_dir)  # hidden in logs and history before any node uses one
         try:
             await self._open_persistence()
             await self._open_security()

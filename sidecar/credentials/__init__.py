@@ -26,6 +26,7 @@ from sidecar.credentials.store import (
     CredentialStore,
     ResolvedCredential,
     env_name_for,
+    remember_stored_values,
 )
 
 __all__ = [
@@ -39,5 +40,6 @@ __all__ = [
     "env_name_for",
     "load_key",
     "register_check",
+    "remember_stored_values",
     "unregister_check",
 ]

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import structlog
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -34,6 +35,8 @@ from sidecar.errors import (
 )
 from sidecar.jsonfile import write_json_atomic
 from sidecar.secret_text import add_known_secrets, redact_secrets
+
+log = structlog.get_logger("sidecar.credentials")
 
 CredentialList = list["CredentialInfo"]
 Texts = list[str]
@@ -272,6 +275,20 @@ class CredentialStore:
             current["lastTest"] = result
             self._write(fresh)
         return {"name": clean_name, "provider": provider, **result}
+
+
+def remember_stored_values(data_dir: Path) -> int:
+    """Register every stored value with the log and history redaction (a backend does this as it starts,
+    so a value is hidden even before a node looks it up); never raises. Answers how many were found."""
+    if not (data_dir / FILE_NAME).exists():
+        return 0
+    try:
+        values = CredentialStore(data_dir).secret_values()
+    except CredentialKeyError as exc:
+        log.warning("credentials_not_readable", data_dir=str(data_dir), error=exc.message)
+        return 0
+    add_known_secrets(values)
+    return len(values)
 
 
 def _info(entry: dict[str, Any]) -> CredentialInfo:

@@ -11,12 +11,15 @@ import aiohttp
 import pytest
 
 from ipc_schema.lifecycle import RequestMeta
+from sidecar import secret_text
 from sidecar.backends.backend import Backend, BackendSpec
 from sidecar.backends.manager import BackendManager
 from sidecar.backends.registry import BackendRegistry
+from sidecar.credentials import CredentialStore
 from sidecar.errors import CredentialExistsError, CredentialNotFoundError, InvalidCredentialError
 from sidecar.ipc.handlers import register_credential_methods
 from sidecar.ipc.methods import CallContext, MethodTable
+from tests.conftest import PROJECT_ROOT
 
 VALUE = "fo1_live-token-" + "x" * 30
 TOKEN = "admin-token-for-credential-tests-01"
@@ -98,3 +101,43 @@ async def test_admin_routes(backend: Backend) -> None:
         missing = await http.delete("/admin/credentials/claude", headers=ADMIN)
         assert missing.status == 404
         assert (await missing.json())["code"] == 101
+
+
+async def test_a_credential_value_never_reaches_the_history_file(backend: Backend) -> None:
+    hello = json.loads((PROJECT_ROOT / "examples" / "hello.workflow.json").read_text())
+    value = "cred-value-without-any-known-format-31415"
+    unrelated = "an-ordinary-name-that-history-keeps-2718"
+    app = {"X-Parse-Application-Id": "backend_c1"}
+    async with aiohttp.ClientSession(f"http://127.0.0.1:{backend.port}") as http:
+        assert (await http.put("/admin/workflows/hello", json=hello, headers=ADMIN)).status == 200
+        made = await http.post("/admin/credentials", json={"name": "custom", "value": value}, headers=ADMIN)
+        assert made.status == 201
+        for name in (value, unrelated):
+            reply = await http.post("/functions/hello", json={"name": name}, headers=app)
+            assert reply.status == 200
+    await backend.stop()
+    raw = b"".join(path.read_bytes() for path in backend.spec.data_dir.rglob("executions.sqlite*"))
+    assert unrelated.encode() in raw  # what is not a credential is recorded as it was
+    assert value.encode() not in raw
+
+
+async def test_stored_values_are_hidden_from_the_start_of_a_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    value = "stored-before-this-process-started-1618"
+    data_dir = tmp_path / "b" / "backend_c2"
+    CredentialStore(data_dir).create("earlier", value)
+    monkeypatch.setattr(secret_text, "_known", [])  # as in a new process: nothing registered yet
+    hello = json.loads((PROJECT_ROOT / "examples" / "hello.workflow.json").read_text())
+    served = Backend(BackendSpec(data_dir=data_dir, backend_id="backend_c2", name="C", admin_token=TOKEN))
+    await served.start()
+    try:
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{served.port}") as http:
+            assert (await http.put("/admin/workflows/hello", json=hello, headers=ADMIN)).status == 200
+            app = {"X-Parse-Application-Id": "backend_c2"}
+            assert (await http.post("/functions/hello", json={"name": value}, headers=app)).status == 200
+    finally:
+        await served.stop()
+    raw = b"".join(path.read_bytes() for path in data_dir.rglob("executions.sqlite*"))
+    assert b"Hello " in raw
+    assert value.encode() not in raw
