@@ -200,3 +200,27 @@ def test_a_missing_required_variable_stops_the_start_and_names_it(
     assert done.stdout == ""
     assert "NOODL_CONFIG_APISECRET" in done.stderr
     assert not (tmp_path / "volume" / "workflows").exists()
+
+
+def test_a_restart_on_the_same_volume_keeps_the_data(
+    context: tuple[Bundle, BuildContext], running: Started, tmp_path: Path
+) -> None:
+    bundle, built = context
+    headers = {"X-Parse-Application-Id": BACKEND_ID, "X-Parse-Master-Key": NEW_TOKEN}
+    request = urllib.request.Request(
+        running.base + "/classes/Todo",
+        data=b'{"title": "kept across restarts"}',
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as reply:
+        assert reply.status == 201
+    assert running.stop()[0] == 0
+
+    again = Started(built, running.env, tmp_path)
+    try:
+        assert again.ready.startswith("NODEGX_BACKEND_READY ")
+        assert again.get("/health")["bundle"]["hash"] == bundle.hash
+        found = again.get("/classes/Todo", headers)["results"]
+        assert [item["title"] for item in found] == ["kept across restarts"]
+    finally:
+        assert again.stop()[0] == 0
