@@ -13,6 +13,8 @@ import pytest
 from sidecar.backends.backend import Backend, BackendSpec
 from sidecar.backends.registry import ensure_admin_token
 from sidecar.credentials.keys import KEY_ENV, KEY_FILE_ENV, KEYRING_ENV
+from sidecar.deploy.bundle import Bundle, collect_bundle
+from sidecar.deploy.context import BuildContext, write_build_context
 from sidecar.jsonfile import write_json_atomic
 from sidecar.private_files import private_dir
 from tests.conftest import PROJECT_ROOT
@@ -88,3 +90,10 @@ async def _prepare(data_dir: Path) -> str:
 async def prepared(tmp_path: Path) -> Prepared:
     data_dir = tmp_path / "backends" / BACKEND_ID
     return Prepared(data_dir, await _prepare(data_dir))
+
+
+@pytest.fixture
+async def context(prepared: Prepared, tmp_path: Path) -> tuple[Bundle, BuildContext]:
+    """The prepared backend's bundle and the build context written from it."""
+    bundle = await collect_bundle(prepared.data_dir)
+    return bundle, write_build_context(bundle, tmp_path / "context")

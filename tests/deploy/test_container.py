@@ -18,17 +18,11 @@ from typing import Any
 
 import pytest
 
-from sidecar.deploy.bundle import Bundle, collect_bundle
-from sidecar.deploy.context import BuildContext, write_build_context
+from sidecar.deploy.bundle import Bundle
+from sidecar.deploy.context import BuildContext
 from tests.deploy.conftest import BACKEND_ID, CREDENTIAL, MASTER_ONLY, PLANTED, WEBHOOK_SECRET, Prepared
 
 NEW_TOKEN = "token-of-the-deployed-backend-0123456789"
-
-
-@pytest.fixture
-async def context(prepared: Prepared, tmp_path: Path) -> tuple[Bundle, BuildContext]:
-    bundle = await collect_bundle(prepared.data_dir)
-    return bundle, write_build_context(bundle, tmp_path / "context")
 
 
 def instructions(dockerfile: str) -> list[tuple[str, str]]:
