@@ -13,6 +13,7 @@ from typing import Any
 
 from ipc_schema import backends as b
 from ipc_schema import credentials as c
+from ipc_schema import deploy as d
 from ipc_schema import diagnostics, lifecycle, runtime, system
 from ipc_schema import history as h
 from ipc_schema import security as s
@@ -200,6 +201,18 @@ METHODS: tuple[MethodSpec, ...] = (
         "Run the provider's check: ok, failed (with why) or untested when the provider has none.",
     ),
     MethodSpec("credentials:delete", c.CredentialNameParams, c.CredentialDeleted, "Delete a credential."),
+    MethodSpec(
+        "deploy:bundle",
+        d.DeployOutParams,
+        d.BundleWritten,
+        "Write the backend's deploy bundle (never a secret: refused if one would leak); `$/progress` stages.",
+    ),
+    MethodSpec(
+        "deploy:build-context",
+        d.BuildContextParams,
+        d.BuildContextWritten,
+        "Write a Docker build context that serves the bundle (Dockerfile, bin/start, source); `$/progress`.",
+    ),
     MethodSpec(
         "execution-history:list",
         h.ExecutionQueryParams,

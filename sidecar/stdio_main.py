@@ -27,6 +27,7 @@ from sidecar.ipc.handlers import (
     diagnostics_enabled,
     register_backend_methods,
     register_credential_methods,
+    register_deploy_methods,
     register_diagnostic_methods,
     register_history_methods,
     register_runtime_methods,
@@ -60,6 +61,7 @@ def build_method_table(manager: BackendManager, notify: Notify, *, diagnostics: 
     register_trigger_methods(table, manager)
     register_security_methods(table, manager)
     register_credential_methods(table, manager)
+    register_deploy_methods(table, manager)
     register_history_methods(table, manager, notify)
     register_runtime_methods(table)
     if diagnostics:

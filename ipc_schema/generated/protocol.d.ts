@@ -53,6 +53,28 @@ export interface BackendStatus {
   workflows?: WorkflowStatus | null;
 }
 
+export interface BuildContextOptions {
+  /** The Dockerfile's BASE_IMAGE default. */
+  baseImage?: string | null;
+}
+
+export interface BuildContextWritten {
+  bundleHash: string;
+  path: string;
+  dockerfile: string;
+  baseImage: string;
+  /** Variables the container refuses to start without. */
+  requiredEnvironment: Array<string>;
+}
+
+export interface BundleWritten {
+  bundleHash: string;
+  path: string;
+  createdAt: string;
+  /** Path in the bundle → sha256:<hex> of its content. */
+  files: Record<string, string>;
+}
+
 export interface CancelRequest {
   id: number;
 }
@@ -531,6 +553,10 @@ export interface SidecarMethods {
   "credentials:test": { params: [backendId: string, name: string]; result: CredentialTestResult };
   /** Delete a credential. */
   "credentials:delete": { params: [backendId: string, name: string]; result: CredentialDeleted };
+  /** Write the backend's deploy bundle (never a secret: refused if one would leak); `$/progress` stages. */
+  "deploy:bundle": { params: [backendId: string, outDir: string]; result: BundleWritten };
+  /** Write a Docker build context that serves the bundle (Dockerfile, bin/start, source); `$/progress`. */
+  "deploy:build-context": { params: [backendId: string, outDir: string, options?: BuildContextOptions]; result: BuildContextWritten };
   /** `{executions: WorkflowExecution[], sources: [{id, name, kind, reachable, count, error?}], error?}`. */
   "execution-history:list": { params: [query?: Record<string, unknown>]; result: Record<string, unknown> };
   /** ExecutionWithSteps, or nil. */

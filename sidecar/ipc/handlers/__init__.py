@@ -2,6 +2,7 @@
 
 from sidecar.ipc.handlers.backends import register_backend_methods
 from sidecar.ipc.handlers.credentials import register_credential_methods
+from sidecar.ipc.handlers.deploy import register_deploy_methods
 from sidecar.ipc.handlers.diagnostics import diagnostics_enabled, register_diagnostic_methods
 from sidecar.ipc.handlers.history import register_history_methods
 from sidecar.ipc.handlers.runtime import register_runtime_methods
@@ -13,6 +14,7 @@ __all__ = [
     "diagnostics_enabled",
     "register_backend_methods",
     "register_credential_methods",
+    "register_deploy_methods",
     "register_diagnostic_methods",
     "register_history_methods",
     "register_runtime_methods",
