@@ -88,16 +88,18 @@ _AWS_SECRET_KEY = re.compile(r"(?<![0-9A-Za-z/+=])[0-9A-Za-z/+]{40}(?![0-9A-Za-z
 
 
 KNOWN_MARKER = f"{MARKER_PREFIX}:credential]"
-_known: list[str] = []
-"""Exact secret values of this process (credential values), longest first so none is cut by a shorter one."""
+_known: tuple[str, ...] = ()
+"""Exact secret values of this process (credential values), longest first so none is cut by a shorter one.
+Replaced whole, never changed in place: the history writer's thread may be reading it."""
 
 
 def add_known_secrets(values: list[str]) -> None:
     """Hide these exact values too, in history and log lines alike; values shorter than
     :data:`MIN_SECRET_CHARS` are not taken (they would blank out ordinary text)."""
+    global _known
     fresh = {value for value in values if len(value) >= MIN_SECRET_CHARS} - set(_known)
     if fresh:
-        _known[:] = sorted([*_known, *fresh], key=len, reverse=True)
+        _known = tuple(sorted([*_known, *fresh], key=len, reverse=True))
 
 
 def _holds_known(text: str) -> bool:

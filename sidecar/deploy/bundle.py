@@ -186,8 +186,10 @@ def _triggers(data_dir: Path) -> dict[str, Any]:
         for trigger in document.get("triggers", [])
         if isinstance(trigger, dict)
     ]
-    return {"version": document.get("version", 1), "maxChangeDepth": document.get("maxChangeDepth"),
-            "triggers": triggers}  # fmt: skip
+    result: dict[str, Any] = {"version": document.get("version", 1), "triggers": triggers}
+    if document.get("maxChangeDepth") is not None:
+        result["maxChangeDepth"] = document["maxChangeDepth"]
+    return result
 
 
 async def _schema(data_dir: Path, store: Any) -> list[dict[str, Any]]:

@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--bundle", type=Path, default=env.get("NOODL_BUNDLE_DIR"))
     parser.add_argument("--data-dir", type=Path, default=Path(env.get("NOODL_DATA_DIR", "/data")))
     parser.add_argument("--host", default=env.get("NOODL_HOST", "0.0.0.0"))
-    parser.add_argument("--port", type=int, default=int(env.get("PORT", "8080")))
+    parser.add_argument("--port", type=int, default=env.get("PORT", "8080"))  # argparse converts it
     parser.add_argument("--log-level", choices=LEVELS, default=env.get("NOODL_LOG_LEVEL", "info"))
     return parser
 

@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 
 from ipc_schema.lifecycle import RequestMeta
+from sidecar.backends.backend import Backend, BackendSpec
 from sidecar.backends.manager import BackendManager
 from sidecar.backends.registry import BackendRegistry
 from sidecar.deploy.bundle import collect_bundle, read_bundle
+from sidecar.deploy.install import install_bundle
 from sidecar.errors import DeployError
 from sidecar.ipc.handlers import register_deploy_methods
 from sidecar.ipc.methods import CallContext, MethodTable
@@ -74,6 +76,18 @@ async def test_deploy_channels_write_the_bundle_and_the_context_with_progress(
     assert "ARG BASE_IMAGE=local/py" in await asyncio.to_thread(Path(context["dockerfile"]).read_text)
     with pytest.raises(DeployError, match="not empty"):
         await call("deploy:bundle", backend_id, str(tmp_path / "bundle"))
+
+    # What the container's entry does with it: install into an empty volume, then serve.
+    volume = tmp_path / "volume"
+    await install_bundle(read_bundle(tmp_path / "bundle"), volume, {"NOODL_ADMIN_TOKEN": "t" * 20})
+    served = Backend(BackendSpec(data_dir=volume, backend_id=backend_id, name="Shop", admin_token="t" * 20))
+    await served.start()
+    try:
+        health = served.health()
+        assert health["bundle"]["hash"] == written["bundleHash"]
+        assert [item["name"] for item in health["workflows"]["functions"]] == ["hello"]
+    finally:
+        await served.stop()
 
 
 def _deploy(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
