@@ -76,7 +76,7 @@
         ├── InvalidCredentialError    -32602 / 400 (142) a name, provider or value refused
         ├── CredentialNotFoundError   404 (101) no stored credential and no environment variable
         ├── CredentialExistsError     409 (137) create over an existing name without ``replace``
-        └── CredentialKeyError        500 (1) the encryption key is missing, unreadable or not the one used
+        └── CredentialKeyError        409 (1) the encryption key is missing, unreadable or not the one used
     DeployError (SidecarError)        deploy bundles and build contexts (sidecar/deploy)
         └── BundleLeakError           409 a secret value found in a file meant for the bundle
 
@@ -605,9 +605,11 @@ class CredentialExistsError(CredentialError):
 
 class CredentialKeyError(CredentialError):
     """The key that decrypts a backend's credentials is missing, malformed or not the one they were
-    encrypted with; the message names where the key was looked for and how to supply it."""
+    encrypted with; the message names where the key was looked for and how to supply it. 409, not 500:
+    the request is fine and nothing crashed, the machine's key does not match the file (retrying won't
+    help; restoring the key will)."""
 
-    http_status = 500
+    http_status = 409
     code = 1
 
 

@@ -16,6 +16,7 @@ from sidecar.backends.backend import Backend, BackendSpec
 from sidecar.backends.manager import BackendManager
 from sidecar.backends.registry import BackendRegistry
 from sidecar.credentials import CredentialStore
+from sidecar.credentials.keys import KEY_FILE_NAME, encode_key
 from sidecar.errors import CredentialExistsError, CredentialNotFoundError, InvalidCredentialError
 from sidecar.ipc.handlers import register_credential_methods
 from sidecar.ipc.methods import CallContext, MethodTable
@@ -141,3 +142,20 @@ async def test_stored_values_are_hidden_from_the_start_of_a_backend(
     raw = b"".join(path.read_bytes() for path in data_dir.rglob("executions.sqlite*"))
     assert b"Hello " in raw
     assert value.encode() not in raw
+
+
+async def test_a_wrong_key_answers_409_naming_the_key_and_loses_nothing(backend: Backend) -> None:
+    async with aiohttp.ClientSession(f"http://127.0.0.1:{backend.port}") as http:
+        made = await http.post("/admin/credentials", json={"name": "one", "value": VALUE}, headers=ADMIN)
+        assert made.status == 201
+        before = (backend.spec.data_dir / "credentials.json").read_bytes()
+        key_file = backend.spec.data_dir.parent / KEY_FILE_NAME
+        key_file.write_text(encode_key(b"\x02" * 32) + "\n")
+        refused = await http.post("/admin/credentials", json={"name": "two", "value": VALUE}, headers=ADMIN)
+        assert refused.status == 409
+        body = await refused.json()
+        assert body["code"] == 1
+        assert "were encrypted with key" in body["error"]
+        assert (backend.spec.data_dir / "credentials.json").read_bytes() == before
+        listed = await http.get("/admin/credentials", headers=ADMIN)  # names and times need no key
+        assert [item["name"] for item in (await listed.json())["credentials"]] == ["one"]
