@@ -129,6 +129,7 @@ async def test_stored_values_are_hidden_from_the_start_of_a_backend(
     data_dir = tmp_path / "b" / "backend_c2"
     CredentialStore(data_dir).create("earlier", value)
     monkeypatch.setattr(secret_text, "_known", ())  # as in a new process: nothing registered yet
+    monkeypatch.setattr(secret_text, "_known_search", None)
     hello = json.loads((PROJECT_ROOT / "examples" / "hello.workflow.json").read_text())
     served = Backend(BackendSpec(data_dir=data_dir, backend_id="backend_c2", name="C", admin_token=TOKEN))
     await served.start()
