@@ -75,6 +75,12 @@ def _write(path: Path, text: str, *, executable: bool = False) -> None:
 
 def _copy_source(target: Path) -> None:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
+    missing = [name for name in _SOURCE_PACKAGES if not (_PACKAGE_ROOT / name / "__init__.py").is_file()]
+    if missing:  # a frozen binary carries compiled modules only
+        raise DeployError(
+            f"this sidecar has no source of {', '.join(missing)} under {_PACKAGE_ROOT} to put in an image: "
+            "make build contexts with a sidecar installed from source"
+        )
     for package in _SOURCE_PACKAGES:
         shutil.copytree(_PACKAGE_ROOT / package, target / package, ignore=ignore)
     prelude = _PACKAGE_ROOT / _PRELUDE
