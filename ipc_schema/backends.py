@@ -1,4 +1,4 @@
-"""The editor's ``backend:*`` channels (noodl-backend-contract.md §6): arguments and results."""
+"""The editor's ``backend:*`` channels: arguments and results."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Execution history and live execution events (noodl-backend-contract.md §6.2, §8)."""
+"""Execution history and live execution events."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The editor's security channels (noodl-backend-contract.md §4.7, §6.2): arguments and results.
+"""The editor's security channels: arguments and results.
 
 The permissions policy (``security.json``) travels as a plain map, validated strictly by the backend's
 security service, which names every bad key:

@@ -1,4 +1,4 @@
-"""The editor's trigger channels (noodl-backend-contract.md §6.2, §9): arguments and results.
+"""The editor's trigger channels: arguments and results.
 
 Trigger definitions travel as the contract's TriggerDef objects (validated strictly by
 the trigger registry, which names every problem), so they are plain maps here.

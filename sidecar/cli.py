@@ -2,7 +2,7 @@
 
 ``stdio`` is what the editor spawns: the protocol owns stdin/stdout, logs go to
 stderr. Its descriptors are claimed before anything else is imported, and heavy
-modules load after that, so start-up stays short (ipc-stdio.md §10.4).
+modules load after that, so start-up stays short.
 
 Every other command keeps stdout for its one product and sends logs to stderr:
 ``run`` its JSON answer line, ``serve`` its READY line, ``doctor`` its report.
@@ -74,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--parent-pid", type=int, default=None, help="drain and exit when this process dies")
     serve.add_argument("--ephemeral", action="store_true", help="keep data in memory only")
     serve.add_argument(
+        "--project-dir",
+        type=Path,
+        default=None,
+        help="the editor project this backend serves: its nodegx.security.json seeds security.json",
+    )
+    serve.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error", "critical"]
     )
     doctor = commands.add_parser(
@@ -110,6 +116,7 @@ def _serve(parsed: argparse.Namespace) -> int:
         parent_pid=parsed.parent_pid,
         ephemeral=parsed.ephemeral,
         ready_stream=product,
+        project_dir=parsed.project_dir.resolve() if parsed.project_dir is not None else None,
     )
     try:
         code = asyncio.run(serve(config))
@@ -120,7 +127,11 @@ def _serve(parsed: argparse.Namespace) -> int:
         )
         code = 1
     logs.flush()
-    return code
+    sys.stderr.flush()
+    # Leave at once, as `stdio` does: the backend is closed, and interpreter teardown (module
+    # finalizers, worker threads) would only stretch the supervisor's 3 s grace and the 2 s in which
+    # an orphaned backend must be gone.
+    os._exit(code)
 
 
 def _doctor(parsed: argparse.Namespace) -> int:

@@ -9,7 +9,10 @@
     │   ├── ServerNotInitializedError -32002
     │   └── RequestCancelledError     -32800
     ├── RequestFailedError            -32803 an understood request that cannot be done
-    └── StoreError                    records store; carries a Parse code (parse-wire.md §1.6)
+    │   └── EditorSettingError        the editor's settings routes: SettingNotFoundError 404,
+    │                                 FeatureUnavailableError 503 (stored, no engine yet),
+    │                                 FeatureNotImplementedError 501, EmailSendError 502
+    └── StoreError                    records store; carries a Parse code
         ├── ObjectNotFoundError       101 (HTTP 404) missing or invisible object, bad credentials
         ├── InvalidQueryError         102
         ├── InvalidClassNameError     103
@@ -56,15 +59,17 @@
         ├── InvalidTriggerError       -32602 a definition refused on create/update (data.problems)
         ├── TriggerNotFoundError      404
         └── InvalidCronError          unparsable cron, or no fire within 4 years
-    WebError (SidecarError)           HTTP door refusals, answered {"error": message} without a Parse code
+    WebError (SidecarError)           HTTP door refusals, answered {"error": message} (+ Parse code if any)
         ├── AppIdUnauthorizedError    403 missing/unknown application id or client key
         ├── MasterKeyRequiredError    403 master-only route
         ├── BadCredentialError        401 wrong master key / bearer token
+        ├── AdminCredentialMissingError 401 admin route without any admin credential (not counted)
         ├── HostNotAllowedError       403 Host header not this backend (DNS rebinding)
         ├── BodyTooLargeError         413
-        ├── InvalidJsonBodyError      400
+        ├── InvalidJsonBodyError      400 (107)
+        ├── UnreadableBodyError       400 broken chunked or compressed body
         ├── RouteNotFoundError        404
-        ├── TooManyAttemptsError      429 after repeated bad credentials (Retry-After)
+        ├── TooManyAttemptsError      429 (100) after repeated bad credentials (Retry-After)
         ├── UnsafeBindError           non-loopback bind without an admin token
         └── InvalidApiKeyError        401 unknown or revoked X-NodeGX-Api-Key
     SecurityError (SidecarError)      permissions, roles, API keys (HTTP 400)
@@ -256,14 +261,14 @@ class QueryTimeoutError(StoreError):
 
 
 class DuplicateObjectIdError(StoreError):
-    """The built backend answers 409 for a client-chosen objectId already in use (contract §5)."""
+    """The built backend answers 409 for a client-chosen objectId already in use."""
 
     parse_code = 137
     http_status = 409
 
 
 class PreconditionFailedError(StoreError):
-    """A save's ``expect`` fields no longer hold (contract edge case 14); distinct from not-found."""
+    """A save's ``expect`` fields no longer hold; distinct from not-found."""
 
     parse_code = 142
     http_status = 412
@@ -290,7 +295,7 @@ class GraphRuntimeError(SidecarError):
 
 
 class WorkflowsStartingError(GraphRuntimeError):
-    """``/functions`` before the backend's workflows are loaded (contract §4.4.1)."""
+    """``/functions`` before the backend's workflows are loaded."""
 
     http_status = 503
     rpc_code = -32803
@@ -321,7 +326,7 @@ class FunctionNotFoundError(GraphRuntimeError):
 
     @classmethod
     def for_function(cls, name: str) -> FunctionNotFoundError:
-        """The one wording every door uses (contract §4.4.2)."""
+        """The one wording every door uses."""
         return cls(f"Function '{name}' not found")
 
 
@@ -354,7 +359,7 @@ class FileSaveError(StoreError):
     parse_code = 130
 
 
-# --- HTTP door (sidecar/web): answers without a Parse code --------------------------------------
+# --- HTTP door (sidecar/web): {"error"} answers, with a Parse code where Parse has one -------------
 
 
 class WebError(SidecarError):
@@ -390,6 +395,16 @@ class BadCredentialError(WebError):
         super().__init__("Unauthorized.")
 
 
+class AdminCredentialMissingError(WebError):
+    """An admin-only route called without any admin credential: 401 as for a wrong one, but nothing was
+    guessed, so the failed-credential limiter does not count it."""
+
+    http_status = 401
+
+    def __init__(self) -> None:
+        super().__init__("Unauthorized.")
+
+
 class HostNotAllowedError(WebError):
     """A ``Host`` header naming another host: the request came through DNS rebinding or a proxy."""
 
@@ -406,8 +421,19 @@ class BodyTooLargeError(WebError):
 
 
 class InvalidJsonBodyError(WebError):
+    """A body that is not a JSON object: Parse's INVALID_JSON."""
+
+    code = 107
+
     def __init__(self) -> None:
         super().__init__("Invalid JSON body")
+
+
+class UnreadableBodyError(WebError):
+    """A body whose transfer or content encoding is broken (bad chunks, a gzip body that is not gzip)."""
+
+    def __init__(self) -> None:
+        super().__init__("The request body could not be read.")
 
 
 class RouteNotFoundError(WebError):
@@ -500,9 +526,11 @@ class InvalidCronError(TriggerError):
 
 
 class TooManyAttemptsError(WebError):
-    """A client that sent too many bad credentials; answered 429 with ``Retry-After``."""
+    """A client that sent too many bad credentials; answered 429 with ``Retry-After`` and the code Parse
+    Server's rate limiter answers (CONNECTION_FAILED)."""
 
     http_status = 429
+    code = 100
 
     def __init__(self, retry_after_seconds: int) -> None:
         super().__init__(f"Too many failed credential attempts. Try again in {retry_after_seconds}s.")
@@ -562,6 +590,33 @@ class InvalidApiKeyError(WebError):
 
     def __init__(self) -> None:
         super().__init__("Invalid or revoked API key.")
+
+
+class EditorSettingError(RequestFailedError):
+    """A request of the editor's settings routes (``/admin/search``, ``/admin/auth``, ``/admin/email``,
+    ``/admin/workflow-defs``…) that cannot be carried out; the subclass says which HTTP status."""
+
+
+class SettingNotFoundError(EditorSettingError):
+    http_status = 404
+
+
+class FeatureUnavailableError(EditorSettingError):
+    """The setting is stored, but this backend has no engine to honour it (yet)."""
+
+    http_status = 503
+
+
+class FeatureNotImplementedError(EditorSettingError):
+    """The route exists so the editor gets a clear answer; the backend cannot do this (yet)."""
+
+    http_status = 501
+
+
+class EmailSendError(EditorSettingError):
+    """The mail server refused or could not be reached."""
+
+    http_status = 502
 
 
 # --- credentials (sidecar/credentials) and deploy bundles (sidecar/deploy) ---------------------------

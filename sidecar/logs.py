@@ -2,7 +2,7 @@
 
 Lines go through a bounded queue to a writer thread: if the editor stops draining
 stderr, the pipe fills and only that thread blocks; once the queue is full, lines are
-dropped and counted rather than freezing the event loop (ipc-stdio.md §6.2, §8).
+dropped and counted rather than freezing the event loop.
 Records can also be forwarded as ``$/log`` notifications when the editor asks. Before either, well-known
 secret formats in any field (a URL with a password, a bearer token in an error) are replaced by
 ``[REDACTED:<kind>]`` (``sidecar.secret_text``).

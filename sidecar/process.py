@@ -1,4 +1,4 @@
-"""Noticing that the process that started us is gone (ipc-stdio.md §6.4, contract §1.5).
+"""Noticing that the process that started us is gone (docs/protocol.md, "Transport").
 
 Layers, first to fire wins: stdin EOF (stdio mode, handled by the transport), Linux's
 parent-death signal, and a poll of the parent's pid. The poll compares against the pid

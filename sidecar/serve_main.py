@@ -1,6 +1,6 @@
 """Composition root of ``noodl-sidecar serve``: one backend, the editor supervisor's contract.
 
-The contract (noodl-backend-contract.md §1): stdin is ignored (the supervisor leaves it
+The contract: stdin is ignored (the supervisor leaves it
 closed, so its EOF means nothing here); exactly one ``NODEGX_BACKEND_READY {json}``
 line on stdout once the port is bound and persistence is open; SIGTERM (or the death
 of ``--parent-pid``) drains and exits well within the supervisor's 3 s grace.
@@ -20,6 +20,7 @@ import structlog
 
 from sidecar import process
 from sidecar.backends.backend import Backend, BackendSpec
+from sidecar.backends.project_dir import adopt_project
 from sidecar.backends.registry import ensure_admin_token
 from sidecar.errors import UnsafeBindError
 from sidecar.private_files import private_dir
@@ -43,6 +44,7 @@ class ServeConfig:
     ephemeral: bool
     ready_stream: TextIO = field(default_factory=lambda: sys.stdout)
     """Where the READY line goes: the real stdout, which the command keeps for that line alone."""
+    project_dir: Path | None = None
 
 
 def ready_line(port: int, ephemeral: bool, engine: str) -> str:
@@ -71,6 +73,7 @@ async def serve(config: ServeConfig) -> int:
         # A generated token nobody knows would leave the port open to the network in practice.
         raise UnsafeBindError(f"refusing to bind {config.host} without an admin token (pass --token)")
     private_dir(config.data_dir)
+    project = adopt_project(config.project_dir, config.data_dir)  # before the backend reads security.json
     spec = BackendSpec(
         data_dir=config.data_dir,
         backend_id=config.backend_id,
@@ -79,6 +82,8 @@ async def serve(config: ServeConfig) -> int:
         host=config.host,
         port=config.port,
         ephemeral=config.ephemeral,
+        project_dir=config.project_dir,
+        project_policy=project.policy.value,
     )
     backend = Backend(spec)
     await backend.start()  # raises with a clear message: persistence, bind, unsafe host

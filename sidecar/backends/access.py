@@ -1,6 +1,6 @@
 """Access decisions, as plain functions: who may call a function, who may act on a collection.
 
-The function gate (contract §4.4 step 3) in order: admin always; an API key only with a function scope;
+The function gate in order: admin always; an API key only with a function scope;
 ``devOpen`` lets everyone in; then ``security.json`` ``functions.<name>.call``; without a rule the
 function's Request node decides (``allowNoAuth`` → public, else authenticated).
 Collections follow the store's own class-level permission check, so ``checkAccess`` answers exactly

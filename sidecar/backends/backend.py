@@ -61,6 +61,10 @@ class BackendSpec:
     host: str = "127.0.0.1"
     port: int = 0
     ephemeral: bool = False
+    project_dir: Path | None = None
+    """The editor project this backend was started for (``serve --project-dir``), if any."""
+    project_policy: str = "none"
+    """What became of the project's ``nodegx.security.json`` (``sidecar.backends.project_dir``)."""
 
     @property
     def database_path(self) -> Path:
@@ -241,11 +245,11 @@ class Backend:
         from aiohttp import web
 
         from sidecar.backends.functions import FunctionHost
-        from sidecar.web import WebSettings, build_app
-        from sidecar.web.app import credential_limiter
+        from sidecar.web import WebSettings, admin_page, build_app
         from sidecar.web.routes_api import ApiRoutes
         from sidecar.web.routes_backend import backend_routes
         from sidecar.web.routes_credentials import credential_routes
+        from sidecar.web.routes_editor import editor_routes
         from sidecar.web.routes_security import security_routes
 
         settings = WebSettings(
@@ -259,11 +263,19 @@ class Backend:
         settings.check_bind()
         admin = backend_routes(self, settings)
         self._close_streams = admin.close
-        limiter = credential_limiter(settings)  # one failed-credential count for /api and the Parse door
-        api = ApiRoutes(self._store, settings, self.security, limiter)
+        api = ApiRoutes(self._store, settings, self.security)
         guarded = security_routes(self.security, settings)
+        editor = editor_routes(self._editor_services(), settings)
         credentials = credential_routes(self.spec.data_dir, settings)
-        routes = [*self.triggers.webhooks.routes(), *admin.routes, *guarded, *credentials, *api.routes()]
+        routes = [
+            *self.triggers.webhooks.routes(),
+            *admin.routes,
+            *guarded,
+            *editor,
+            *credentials,
+            *admin_page.ROUTES,
+            *api.routes(),
+        ]
         app = build_app(
             self._store,
             settings,
@@ -271,7 +283,6 @@ class Backend:
             health=self.health,
             routes=routes,
             api_keys=self.security,
-            limiter=limiter,
         )
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
@@ -285,6 +296,45 @@ class Backend:
             ) from exc
         self._runner = runner
         self.port = int(runner.addresses[0][1])
+
+    def _editor_services(self) -> Any:
+        """The services behind the editor's settings routes (``sidecar.web.routes_editor``)."""
+        from sidecar import __version__
+        from sidecar.backends.auth_settings import AuthSettings
+        from sidecar.backends.email_settings import EmailSettings
+        from sidecar.backends.function_rules import FunctionRules
+        from sidecar.backends.functions import allows_anonymous, find_bundle
+        from sidecar.backends.search_settings import SearchSettings
+        from sidecar.backends.secret_names import FunctionSecrets
+        from sidecar.backends.workflow_defs import WorkflowDefinitions
+        from sidecar.web.routes_editor import EditorServices
+
+        data_dir = self.spec.data_dir
+        deployed = lambda: [row["name"] for row in self.workflows.status()["functions"]]  # noqa: E731
+        no_auth = lambda name: allows_anonymous(find_bundle(self, name), name)  # noqa: E731
+        return EditorServices(
+            definitions=WorkflowDefinitions(data_dir),
+            rules=FunctionRules(self.security, deployed, no_auth),
+            secrets=FunctionSecrets(data_dir),
+            search=SearchSettings(data_dir, self._store),
+            auth=AuthSettings(data_dir, lambda: f"http://127.0.0.1:{self.port}"),
+            email=EmailSettings(data_dir),
+            triggers=self.triggers,
+            whoami=self._whoami(__version__),
+        )
+
+    def _whoami(self, version: str) -> dict[str, Any]:
+        return {
+            "service": "nodegx-backend",
+            "implementation": "noodl-sidecar",
+            "version": version,
+            "backendId": self.spec.backend_id,
+            "backendName": self.spec.name,
+            "adminAccount": False,
+            "projectDir": str(self.spec.project_dir) if self.spec.project_dir is not None else None,
+            "projectPolicy": self.spec.project_policy,
+            "ephemeral": self.spec.ephemeral,
+        }
 
     async def _close_everything(self) -> None:
         if self._close_streams is not None:

@@ -1,7 +1,7 @@
 """The editor's data and schema operations on one backend, in the contract's shapes.
 
 Both doors call these: the IPC ``backend:*`` channels and the HTTP ``/admin/schema`` and
-``/api/*`` routes (noodl-backend-contract.md §4.3, §4.5, §6.2). The editor works as
+``/api/*`` routes. The editor works as
 admin, so every call runs as the master caller. The store loads on first use, after
 the stdio handshake (it is the slowest import of the process).
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sidecar.errors import InvalidParamsError, SidecarError
+from sidecar.errors import InvalidParamsError, InvalidSchemaOperationError, SidecarError
 
 SYSTEM_COLUMNS = ("objectId", "createdAt", "updatedAt", "ACL")
 RECORDS_DEFAULT_LIMIT = 50
@@ -65,12 +65,75 @@ async def get_table_schema(store: Any, table: str) -> dict[str, Any] | None:
 
 
 async def create_table(store: Any, definition: Mapping[str, Any]) -> dict[str, Any]:
+    """Idempotent, as the editor expects: an existing table answers ``created: false`` and is left as
+    it is (its columns and rows untouched)."""
     name = definition.get("name")
     if not isinstance(name, str):
         raise InvalidParamsError("createTable needs a table `name`")
-    fields = dict(_field_definition(column) for column in definition.get("columns") or [])
+    columns = definition.get("columns") or []
+    if not isinstance(columns, list) or not all(isinstance(column, Mapping) for column in columns):
+        raise InvalidParamsError("`columns` must be an array of column objects")
+    fields = dict(_field_definition(column) for column in columns)
+    if await get_table_schema(store, name) is not None:
+        return {"success": True, "created": False, "tableName": name}
     await store.create_class(name, {"fields": fields})
     return {"success": True, "created": True, "tableName": name}
+
+
+# The conversions a column's values survive: every scalar to text, text and numbers both ways,
+# booleans to and from numbers and text, and JSON text to an object or array. Anything else (a
+# pointer, relation, file, date or location on either side) is refused before any row is touched.
+_CONVERTIBLE: dict[str, frozenset[str]] = {
+    "String": frozenset({"Number", "Boolean", "Object", "Array"}),
+    "Number": frozenset({"String", "Boolean"}),
+    "Boolean": frozenset({"String", "Number"}),
+    "Object": frozenset({"String"}),
+    "Array": frozenset({"String"}),
+}
+
+
+async def change_column_type(store: Any, table: str, column: str, new_type: str) -> dict[str, Any]:
+    """Rebuild ``column`` as ``new_type``, converting its values; ``{changed, from, rebuilt,
+    convertedValues, lost}``. The same type answers ``changed: false`` without touching a row."""
+    current = await get_table_schema(store, table)
+    if current is None:
+        raise InvalidSchemaOperationError(f"Table {table} does not exist.")
+    found = next((c for c in current["columns"] if c["name"] == column), None)
+    if found is None:
+        raise InvalidSchemaOperationError(f"Column {column} does not exist in {table}.")
+    old_type = found["type"]
+    if old_type == new_type:
+        return _type_change(table, column, old_type, changed=False, converted=0, lost=0)
+    if new_type not in _CONVERTIBLE.get(old_type, frozenset()):
+        raise InvalidSchemaOperationError(
+            f"Cannot change {table}.{column} from {old_type} to {new_type}: the values would not survive. "
+            "Add a new column of that type instead."
+        )
+    result = await store.change_field_type(table, column, new_type)
+    conversion = result.get("conversion", {})
+    return _type_change(
+        table,
+        column,
+        old_type,
+        changed=True,
+        converted=int(conversion.get("convertedValues", 0)),
+        lost=int(conversion.get("lost", 0)),
+    )
+
+
+def _type_change(
+    table: str, column: str, old: str, *, changed: bool, converted: int, lost: int
+) -> dict[str, Any]:
+    return {
+        "success": True,
+        "tableName": table,
+        "columnName": column,
+        "changed": changed,
+        "from": old,
+        "rebuilt": changed,
+        "convertedValues": converted,
+        "lost": lost,
+    }
 
 
 async def add_column(store: Any, table: str, column: Mapping[str, Any]) -> dict[str, Any]:
@@ -136,7 +199,7 @@ async def record_count(store: Any, table: str) -> int:
     try:
         count: int = await store.count(table, {}, _master())
     except SidecarError:
-        return 0  # the editor shows 0 for a table it cannot count (contract §6.2)
+        return 0  # the editor shows 0 for a table it cannot count
     return count
 
 

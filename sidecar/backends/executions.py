@@ -1,4 +1,4 @@
-"""Execution history across the running backends, in the editor's shapes (contract §6.2, §6.4).
+"""Execution history across the running backends, in the editor's shapes.
 
 The editor's history panel asks once and shows every backend's runs together: each row
 is stamped with its source, the union is sorted newest first and cut to ``limit``.

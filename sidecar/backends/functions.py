@@ -128,7 +128,8 @@ class FunctionHost:
         self._backend = backend
 
     async def invoke(self, name: str, request: FunctionRequest) -> tuple[int, str]:
-        """Contract §4.4: admin always, an API key by its scopes, then security.json, then the Request."""
+        """Who may call (docs/security.md): admin always, an API key by its scopes, then security.json,
+        then the Request."""
         bundle = find_bundle(self._backend, name)
         decision = self._backend.security.function_access(
             name, request.caller, lambda: allows_anonymous(bundle, name)

@@ -1,4 +1,4 @@
-"""Adapts the records store to the runtime's ``RecordsPort``: functions run as master (spec §4.4).
+"""Adapts the records store to the runtime's ``RecordsPort``: functions run as master.
 
 The runtime may not import ``sidecar.store``; the backend composition binds the two here.
 """

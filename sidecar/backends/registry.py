@@ -1,6 +1,6 @@
 """The backend registry: one folder per backend under ``$NOODL_HOME/backends`` (default ``~/.noodl``).
 
-Layout of a backend folder (noodl-backend-contract.md §2)::
+Layout of a backend folder::
 
     <id>/config.json     {id, name, createdAt, port, projectIds}   (the editor's metadata)
     <id>/schema.json     {tables: []}                              (git-trackable schema)

@@ -1,6 +1,6 @@
 """``security.json``: the backend's permissions policy, validated strictly and written atomically.
 
-The file (contract §2, §4.7) is the editor's whole security panel in one object::
+The file (docs/security.md) is the editor's whole security panel in one object::
 
     {
       "version": 1,
@@ -10,10 +10,10 @@ The file (contract §2, §4.7) is the editor's whole security panel in one objec
       "functions": {"hello": {"call": "authenticated", "timeoutMs": 5000}}
     }
 
-- ``collections`` holds Parse class-level permissions (``parse-wire.md`` §3.4), applied to the store's
+- ``collections`` holds Parse class-level permissions, applied to the store's
   schema; an operation left out keeps Parse's default (open to everyone);
 - ``functions.<name>.call`` is ``public``, ``authenticated``, ``admin`` or ``role:<name>``; without a
-  rule the Request node decides (contract §4.4 step 3). ``timeoutMs`` (0 = no limit) replaces the 30 s
+  rule the Request node decides. ``timeoutMs`` (0 = no limit) replaces the 30 s
   default;
 - ``devOpen`` opens every function to every caller (loopback only): a local convenience while building.
 
@@ -204,7 +204,7 @@ def _parse_function(where: str, raw: Any, problems: list[str]) -> FunctionRule:
 
 def load_policy(data_dir: Path, *, loopback: bool = True) -> SecurityPolicy:
     """The policy in ``<data_dir>/security.json``. Without the file a loopback backend is dev-open,
-    the local default of the contract (§3.2); one bound beyond loopback starts closed."""
+    the local default of the contract; one bound beyond loopback starts closed."""
     path = data_dir / FILE_NAME
     try:
         text = path.read_text(encoding="utf-8")

@@ -5,7 +5,7 @@ the new bundle's runtime and checks it (``sidecar.runtime.deploy_check``: a Requ
 function, known node types, connections between existing nodes and ports, scripts that compile)
 *before* writing the file, so a bad export changes nothing and the running bundle keeps serving; the
 refusal lists every problem with its component and node id. Swaps replace the mapping, so runs
-already in flight finish on the runtime they started with (noodl-backend-contract.md §4.6). Every
+already in flight finish on the runtime they started with. Every
 deploy that changes a bundle is kept as a version (``workflow_versions``); rolling back to one
 deploys its export again, through the same checks.
 """

@@ -1,4 +1,4 @@
-"""Retention selections (contract §8.4, plus a byte budget): which finished executions to prune next.
+"""Retention selections (plus a byte budget): which finished executions to prune next.
 
 Each function returns at most ``limit`` ids, oldest first, never a ``running`` row; the caller deletes
 them in their own small transaction and asks again, so no write lock is held for long.

@@ -1,4 +1,4 @@
-"""JSON text for the database: serialization, the contract's truncation markers, previews and sizes (§8.5).
+"""JSON text for the database: serialization, the contract's truncation markers, previews and sizes.
 
 A value whose JSON is larger than the limit is stored as
 ``{"__truncated": true, "__originalSize": <bytes>, "__maxSize": <limit>, "__preview": <first chars>...}``;

@@ -1,4 +1,4 @@
-"""ExecutionQuery (contract §8.3 plus our filters) and its compilation to SQL — pure, no I/O.
+"""ExecutionQuery and its compilation to SQL — pure, no I/O.
 
 A query that cannot be honoured raises ``InvalidHistoryQueryError``; it is never widened to "all rows".
 Pagination is either ``offset`` (the contract's) or an opaque ``cursor`` taken from the previous page
@@ -23,6 +23,7 @@ ORDER_COLUMNS = {"started_at": "started_at", "duration_ms": "COALESCE(duration_m
 _STRING_FIELDS = {"workflowId", "status", "triggerType", "errorText", "search", "nodeId", "cursor"}
 _INT_FIELDS = {"startedAfter", "startedBefore", "minDurationMs", "maxDurationMs", "limit", "offset"}
 _ALL_FIELDS = _STRING_FIELDS | _INT_FIELDS | {"orderBy", "orderDir"}
+_SQLITE_MIN_INT, _SQLITE_MAX_INT = -(2**63), 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -104,15 +105,24 @@ class ExecutionQuery:
 
 
 def _as_int(name: str, value: Any) -> int:
+    """An integer SQLite can bind (64-bit), else 400: a bigger one would fail the read itself."""
+    number: int | None = None
     if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        try:
+            number = int(value)
+        except ValueError:  # digits int() does not read, such as superscripts
+            number = None
+    if number is None:
         raise InvalidHistoryQueryError(f"{name} must be an integer")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    raise InvalidHistoryQueryError(f"{name} must be an integer")
+    if not _SQLITE_MIN_INT <= number <= _SQLITE_MAX_INT:
+        raise InvalidHistoryQueryError(f"{name} is out of range")
+    return number
 
 
 def _fts_phrases(text: str) -> str:

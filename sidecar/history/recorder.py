@@ -497,7 +497,7 @@ def _plain_trigger(trigger: RunTrigger) -> bool:
 
 
 def rejection_row(rejection: RejectedFire, base_metadata: Mapping[str, Any]) -> ExecutionRow:
-    """The failed row of a rejected fire (contract §8.6): ``metadata.rejected = true``, nothing dropped."""
+    """The failed row of a rejected fire: ``metadata.rejected = true``, nothing dropped."""
     at = now_ms()
     metadata = {
         **base_metadata,

@@ -56,7 +56,7 @@ def base36(number: int) -> str:
 
 
 def new_execution_id(at_ms: int | None = None) -> str:
-    """``exec_`` + base36(epoch ms) + 8 random base36 characters (contract §8.1)."""
+    """``exec_`` + base36(epoch ms) + 8 random base36 characters."""
     stamp = _stamp(now_ms() if at_ms is None else at_ms)
     high, low = divmod(_ids.getrandbits(64) % 36**8, 36**4)  # 64 bits: a negligible modulo bias
     pairs = _BASE36_PAIRS

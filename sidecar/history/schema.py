@@ -1,4 +1,4 @@
-"""``executions.sqlite`` schema: the contract's tables (§8.1) plus our additions, as named migrations.
+"""``executions.sqlite`` schema: the contract's tables plus our additions, as named migrations.
 
 Additions to the contract, all invisible to the editor's panel:
 

@@ -1,4 +1,5 @@
-"""Scrubbing of secrets before anything reaches ``executions.sqlite`` (contract §8.5).
+"""Scrubbing of secrets before anything reaches ``executions.sqlite``
+(docs/security.md, "What history scrubs").
 
 Headers on the contract's list and body keys matching its pattern (plus names such as ``stripe_key`` that
 end in *key*, see :func:`is_secret_key`) become ``[REDACTED]``; containers deeper than the depth limit are

@@ -1,4 +1,4 @@
-"""Rows to the contract's camelCase JSON shapes (§8.2): WorkflowExecution, ExecutionStep, WithSteps.
+"""Rows to the contract's camelCase JSON shapes: WorkflowExecution, ExecutionStep, WithSteps.
 
 Absent rather than null: a column that is NULL or empty text is left out (the reference's behaviour).
 Numeric zeros are kept, so a 0 ms step still shows its duration. Steps also carry our additions

@@ -7,7 +7,7 @@ Called first thing in ``noodl-sidecar stdio``, before anything else is imported:
   writing to fd 1 lands in the log instead of corrupting the stream;
 * the real stdin is duplicated the same way and fd 0 becomes /dev/null, so a child
   process can neither steal protocol bytes nor hold the pipe open after the editor
-  dies (which would hide the EOF we use to notice that). See ipc-stdio.md §6.1, §6.4.
+  dies (which would hide the EOF we use to notice that). See docs/protocol.md, "Transport".
 """
 
 from __future__ import annotations

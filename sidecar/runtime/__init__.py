@@ -19,7 +19,7 @@ runner), REJECTED (500 ``{"error"}``, where the cloud's isolate host answered 40
 ``Function '<name>' not found``), TIMED_OUT (504 ``function/timeout``). A run's response is what
 every caller answers and records: the HTTP door, ``function:run``, the history and ``run`` agree.
 
-Compatibility decisions (spec §9):
+Compatibility decisions:
 - a script that throws is logged and recorded; the run then ends as the real one would, by the
   timeout answer; scripts that hit their time or memory limit fail the run at once (REJECTED);
 - Run Tasks with no items keeps the real behaviour (Success only, no Done), answered by the timeout;

@@ -5,8 +5,7 @@ of its own: the HTTP door writes it (``POST /functions/:name``), ``function:run`
 trigger fires return it, the execution history stores it (the row's and ``execution:finished``'s
 ``errorMessage`` is ``HTTP <status>: <error>``), and ``noodl-sidecar run`` prints it.
 
-The answers are those of the editor's local backend, which hosts the runner (cloudrunner semantics
-§2.4, backend contract §4.4):
+The answers are those of the editor's local backend, which hosts the runner (see docs/runtime.md):
 
 ========== ====== =====================================================================================
 outcome    status body

@@ -1,4 +1,4 @@
-"""Component instances (R11): build a component's node scope and bridge its ports.
+"""Component instances: build a component's node scope and bridge its ports.
 
 An instance node's inputs are the component's input ports; inside, ``Component Inputs`` exposes
 one output per input port and ``Component Outputs`` one input per output port. Signals cross the
@@ -290,7 +290,7 @@ def _create_node(
     else:
         node_class = services.node_types.get(node_def.type)
         if node_class is None:
-            return None  # unknown types were reported at load (spec §1.6)
+            return None  # unknown types were reported at load
         node = node_class(ctx, node_def.id)
         node.setup(node_def)
     if node.SHARES_DYNAMIC_PORTS:

@@ -1,4 +1,4 @@
-"""One run's world: its node scope, model scope, update frames (R1) and settlement (R14).
+"""One run's world: its node scope, model scope, update frames and settlement.
 
 Run lifecycle: RUNNING → SETTLED (first Response, a rejection, or the timeout) → torn down.
 Frames follow Noodl: an update is requested with ``call_soon`` (``setImmediate``); a frame makes up
@@ -183,7 +183,7 @@ class RunContext:
                     continue
                 try:
                     node.update()
-                except Exception as error:  # a node failing is logged; the pass goes on (R1)
+                except Exception as error:  # a node failing is logged; the pass goes on
                     self._node_failed(node, error)
             callbacks, self._after_update = self._after_update, []
             for callback in callbacks:
@@ -207,7 +207,7 @@ class RunContext:
         return True
 
     def note_cyclic(self, node: Node) -> None:
-        """The node stops for this frame and continues in the next one (R2)."""
+        """The node stops for this frame and continues in the next one."""
         log.warning("cyclic loop detected", node_id=node.id, node_type=node.type_name)
         self.call_soon(self._resume_cyclic, node)
         self.request_frame()
@@ -244,7 +244,7 @@ class RunContext:
 
     # ---- settlement -----------------------------------------------------------------------------------
     def settle(self, response: FunctionResponse) -> bool:
-        """First settlement wins; tears the run down before delivering (R14)."""
+        """First settlement wins; tears the run down before delivering."""
         if self.settled:
             return False
         self.teardown()

@@ -1,9 +1,9 @@
-"""The node base class: ports, input queues, dirty flags and the Noodl update rules (spec §5).
+"""The node base class: ports, input queues, dirty flags and the Noodl update rules.
 
-Lifecycle of a node: created → parameters queued (R8) → connections made (R7) → updated whenever
-dirty (R2: pull upstream, drain queues round-robin, after-inputs callbacks) → deleted at teardown.
+Lifecycle of a node: created → parameters queued → connections made → updated whenever
+dirty (pull upstream, drain queues round-robin, after-inputs callbacks) → deleted at teardown.
 Values flow by pushing: an output flagged dirty reads its getter and queues the value on every
-connected input (R5); a signal queues ``True`` then ``False`` (R6). ``undefined`` is never sent.
+connected input; a signal queues ``True`` then ``False``. ``undefined`` is never sent.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ class Node:
         return spec
 
     def make_dynamic_input(self, name: str) -> InputSpec | None:
-        """Register an input on demand (R9); ``None`` when this type cannot have it."""
+        """Register an input on demand; ``None`` when this type cannot have it."""
         return None
 
     def make_dynamic_output(self, name: str) -> OutputSpec | None:
@@ -197,7 +197,7 @@ class Node:
     # ---- wiring --------------------------------------------------------------------------------
     def connect_output(self, spec: OutputSpec, target: Node, target_input: str) -> None:
         """Wire the output ``spec`` (one of this node's) to ``target``; deliver the current value at
-        once unless undefined (R7)."""
+        once unless undefined."""
         output = spec.name
         self._out_conns.setdefault(output, []).append((target, target_input))
         target._input_sources.setdefault(target_input, []).append((self, output))
@@ -215,7 +215,7 @@ class Node:
                 target.perform_dirty_update()
 
     def apply_parameters(self, parameters: Mapping[str, Any]) -> None:
-        """Queue parameters by input priority, highest first, stable (R8); unknown inputs are dropped."""
+        """Queue parameters by input priority, highest first, stable; unknown inputs are dropped."""
         if not parameters:  # most nodes of a component have none
             return
         known: list[tuple[int, str, Any]] = []
@@ -234,7 +234,7 @@ class Node:
             self._queue[name] = [value]
         else:
             # Before the first update the last value wins, except that a pending signal
-            # (a queue starting with True) keeps its True/False pair (R4).
+            # (a queue starting with True) keeps its True/False pair.
             if not self._updated_once and queue and queue[0] is not True:
                 queue.clear()
             queue.append(value)
@@ -273,7 +273,7 @@ class Node:
             self._push(name, value, connections)
 
     def _push(self, name: str, value: Any, connections: list[tuple[Node, str]]) -> None:
-        """Queue ``value`` on every connected input, counting it for R3."""
+        """Queue ``value`` on every connected input, counting it for the cycle check."""
         if self._sent_frame == self._frame:  # _count_sent within a frame, inlined: hot path
             counts = self._sent_counts
             counts[name] = count = counts.get(name, -1) + 1
@@ -294,7 +294,7 @@ class Node:
             for target, port in connections:
                 target.queue_input(port, True)
                 target.queue_input(port, False)
-        # Remembered until this node's inputs settle, so a connection made meanwhile replays it (R7).
+        # Remembered until this node's inputs settle, so a connection made meanwhile replays it.
         # One pending clean-up covers every signal sent before it runs, as Noodl's per-signal ones do.
         if not self._signals_sent:
             self._after_inputs.append(self._signals_sent.clear)
@@ -302,7 +302,7 @@ class Node:
         self.flag_dirty()
 
     def _count_sent(self, name: str, values: int) -> None:
-        """R3: more than 500 values on one output within a frame marks the node cyclic."""
+        """Cycle check: more than 500 values on one output within a frame marks the node cyclic."""
         if self._sent_frame != self._frame:
             self._sent_frame = self._frame
             self._sent_counts = {}
@@ -346,7 +346,7 @@ class Node:
         """The nodes ``perform_dirty_update`` flags after this one, in its order."""
         return [target for connections in self._out_conns.values() for target, _port in connections]
 
-    # ---- the update step (R2) --------------------------------------------------------------------
+    # ---- the update step --------------------------------------------------------------------
     def update(self) -> None:
         if self._updating or not self._dirty or self.deleted:
             return
@@ -462,7 +462,7 @@ class Node:
         if spec is None:
             return
         if spec.type == "array" and isinstance(value, str):
-            value = self.ctx.services.js.eval_array_literal(value)  # R10: strings are evaluated as JS
+            value = self.ctx.services.js.eval_array_literal(value)  # strings are evaluated as JS
         self.input_values[name] = value
         if spec.on_signal is not None:
             now = js_truthy(value)

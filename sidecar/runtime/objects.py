@@ -25,7 +25,7 @@ def _object_ids(draw: bytes) -> list[str]:
 
 
 new_object_id = RandomBatches(_object_ids).take
-"""Ten random alphanumerics, as the real runtime generates for new objects (§12.13)."""
+"""Ten random alphanumerics, as the real runtime generates for new objects."""
 
 
 class Model:

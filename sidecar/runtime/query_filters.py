@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
+from sidecar import safe_regex
 from sidecar.runtime.objects import Model
 from sidecar.runtime.values import (
     UNDEFINED,
@@ -16,6 +16,7 @@ from sidecar.runtime.values import (
     strict_equals,
 )
 
+REGEX_MATCH_SECONDS = 0.05
 _VISUAL_OPERATORS = {
     "greater than": "$gt",
     "greater than or equal to": "$gte",
@@ -105,14 +106,21 @@ def _matches_key(model: Model, key: str, cond: Any) -> bool:
         "$exists": lambda t: (value is not UNDEFINED) == bool(t),
         "$in": lambda t: isinstance(t, list) and any(strict_equals(value, item) for item in t),  # indexOf
         "$nin": lambda t: isinstance(t, list) and not any(strict_equals(value, item) for item in t),
-        "$regex": lambda t: value is not None and value is not UNDEFINED and _search(t, value, cond),
+        "$regex": lambda t: value is not None and value is not UNDEFINED and _regex_search(t, cond, value),
     }
     return all(check(cond[op]) for op, check in checks.items() if op in cond)
 
 
-def _search(pattern: Any, value: Any, cond: dict[str, Any]) -> bool:
-    flags = re.IGNORECASE if "i" in str(cond.get("$options") or "") else 0
-    return re.search(js_to_string(pattern), js_to_string(value), flags) is not None
+def _regex_search(pattern: Any, cond: dict[str, Any], value: Any) -> bool:
+    """Checked and compiled as the store's ``$regex`` (a bomb is refused, 102) and tried on the value's
+    text, as Noodl's ``RegExp.test(String(value))``; the match runs on the event loop, so it stops after
+    ``REGEX_MATCH_SECONDS`` and a value it could not decide does not match."""
+    options = "i" if "i" in str(cond.get("$options") or "") else ""
+    compiled = safe_regex.compile_pattern(pattern, options)
+    try:
+        return compiled.search(js_to_string(value), timeout=REGEX_MATCH_SECONDS) is not None
+    except TimeoutError:
+        return False
 
 
 def compare_records(sort: tuple[str, ...]) -> Callable[[Model, Model], int]:

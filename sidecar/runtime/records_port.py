@@ -2,7 +2,7 @@
 
 It mirrors the store's ``RecordStore``/``AuthStore`` methods (same names, Parse REST JSON in and out)
 without their caller and options types, so the runtime never imports ``sidecar.store``. Functions run
-as admin (spec §7), so the composition root binds the master caller when it adapts the store. Errors
+as admin, so the composition root binds the master caller when it adapts the store. Errors
 are raised as exceptions carrying a ``message``; nodes put it on their ``error`` output.
 """
 

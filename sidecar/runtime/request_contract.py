@@ -1,4 +1,4 @@
-"""The Request node's typed request contract (spec §3, newer runners).
+"""The Request node's typed request contract (newer runners).
 
 Per declared parameter name the node may carry ``ptype-<name>`` (``* string number boolean object array
 date``, anything else is ``*``), ``preq-<name>`` (required) and ``pdef-<name>`` (a default, as text). The

@@ -1,4 +1,4 @@
-"""``Runtime``: one loaded export and ``run(name, request)`` with the CloudRunner contract (§2).
+"""``Runtime``: one loaded export and ``run(name, request)`` with the CloudRunner contract.
 
 A run: create a request scope → instantiate ``/#__cloud__/<name>`` → find the top-level Request node
 → on the next loop turn send the request into the graph → resolve with the first Response, a
@@ -58,7 +58,7 @@ def _run_id() -> str:
 
 
 def unknown_node_types(export: ExportDef, node_types: Mapping[str, Any]) -> list[str]:
-    """``component: node (type)`` for every node the real runner would drop at load (§1.6)."""
+    """``component: node (type)`` for every node the real runner would drop at load."""
     found = []
     for component in export.components.values():
         for node in component.walk_nodes():
@@ -188,7 +188,7 @@ class Runtime:
             request_node.send_request()
             if recorder is not None:
                 ctx.note_node_end(request_node)
-        except Exception as error:  # a throw while sending rejects run() (§2.2 step 5)
+        except Exception as error:  # a throw while sending rejects run()
             ctx.reject(str(error) or type(error).__name__)
 
     @staticmethod

@@ -1,4 +1,4 @@
-"""Aggregation pipelines (``parse-wire.md`` §6) with Mongo semantics.
+"""Aggregation pipelines with Mongo semantics.
 
 Leading ``$match`` stages become SQL (with the caller's row ACL); later stages run in Python over the
 matching objects, which is ample for a local backend.

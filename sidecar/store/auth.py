@@ -1,4 +1,4 @@
-"""Users, sessions and roles (``parse-wire.md`` §7): signup, login, logout, token → caller.
+"""Users, sessions and roles: signup, login, logout, token → caller.
 
 Sessions are ``_Session`` rows with ``r:``+32 hex tokens and an ``expiresAt`` on every mint (contract P78).
 A row keeps the token's digest only (:mod:`sidecar.store.sessions`): every look-up digests the token

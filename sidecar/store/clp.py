@@ -1,4 +1,4 @@
-"""Class-level permissions (``parse-wire.md`` §3.4): per operation, which principals may act."""
+"""Class-level permissions: per operation, which principals may act."""
 
 from __future__ import annotations
 

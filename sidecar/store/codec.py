@@ -1,4 +1,4 @@
-"""Parse REST values ↔ SQLite column values, per field type (contract §5 type map).
+"""Parse REST values ↔ SQLite column values, per field type.
 
 Storage: String TEXT, Number REAL, Boolean INTEGER 0/1, Date TEXT ISO-8601, Pointer TEXT objectId, Bytes TEXT
 base64; Object, Array, File, GeoPoint and Polygon as JSON text. Relation has no column (join table).

@@ -1,5 +1,5 @@
-"""Exports of schema and data: ``json``, ``postgres`` (Parse Server's PostgreSQL layout, §14.1) and
-``supabase`` (the same tables with row-level security from CLPs and row ACLs, §14.2).
+"""Exports of schema and data: ``json``, ``postgres`` (Parse Server's PostgreSQL layout) and
+``supabase`` (the same tables with row-level security from CLPs and row ACLs).
 
 SQL literals are produced by one quoting function per kind; nothing from the data is spliced raw.
 """

@@ -5,7 +5,7 @@ HTTP door sends and receives:
 
 - ``objectId`` (str), ``createdAt`` / ``updatedAt`` as bare ISO-8601 strings (``2024-05-06T07:08:09.123Z``);
 - other dates as ``{"__type": "Date", "iso": ...}``, pointers as ``{"__type": "Pointer", "className",
-  "objectId"}``, plus File, GeoPoint, Polygon, Bytes and Relation markers (``parse-wire.md`` §3.3);
+  "objectId"}``, plus File, GeoPoint, Polygon, Bytes and Relation markers;
 - ``ACL`` only when one was stored; null fields are absent.
 
 Every call carries a :class:`CallerContext` (master, an end user with roles, or anonymous): the store applies
@@ -90,7 +90,7 @@ class CallerContext:
 
 @dataclass(frozen=True)
 class QueryOptions:
-    """A find, as in ``GET /classes/C`` (``parse-wire.md`` §5.1). Build from wire parameters with
+    """A find, as in ``GET /classes/C``. Build from wire parameters with
     :func:`sidecar.store.query_options_from_params`, which rejects unknown parameters with code 102."""
 
     where: Mapping[str, Any] = field(default_factory=dict)
@@ -201,7 +201,7 @@ class ChangeEvent:
     record: JsonObject
 
     def to_wire(self) -> JsonObject:
-        """The ChangeBus shape of the contract (§7): ``{action, collection, id, record}``."""
+        """The ChangeBus shape of the contract: ``{action, collection, id, record}``."""
         return {
             "action": self.action.value,
             "collection": self.class_name,
@@ -284,7 +284,7 @@ class RecordStore(Protocol):
     ) -> list[JsonObject]:
         """Mongo-style pipeline (``$match $group $project $sort $limit $skip $count $unwind $sample``);
         ``$match`` only before other stages; each group's ``_id`` comes back as ``objectId``; ``$addToSet``
-        yields the set of values (Parse wire decision, contract §14)."""
+        yields the set of values (Parse wire decision)."""
         ...
 
     async def distinct(
@@ -317,6 +317,10 @@ class RecordStore(Protocol):
 
 class SchemaAdmin(Protocol):
     """The ``/schemas`` API (master only) and exports."""
+
+    def has_file_fields(self) -> bool:
+        """Whether any class has a File field (as of the last commit): reads may then carry files."""
+        ...
 
     async def list_schemas(self) -> list[JsonObject]:
         """``{className, fields, classLevelPermissions, indexes}`` per class, system classes included."""
@@ -353,7 +357,7 @@ class SchemaAdmin(Protocol):
 
 
 class AuthStore(Protocol):
-    """Users and sessions (``parse-wire.md`` §7)."""
+    """Users and sessions."""
 
     async def signup(self, body: Mapping[str, Any], caller: CallerContext) -> JsonObject:
         """``{objectId, createdAt, sessionToken}``; 200/201/125/202/203 errors as Parse."""

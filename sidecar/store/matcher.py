@@ -8,11 +8,12 @@ when the subscription is checked.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
 from sidecar.errors import InvalidQueryError
-from sidecar.store import acl
+from sidecar.store import acl, sqlfuncs
 from sidecar.store.codec import SQL_AFFINITY, to_sql
 from sidecar.store.interface import CallerContext
 from sidecar.store.names import quote
@@ -20,8 +21,11 @@ from sidecar.store.read_scope import UNRESTRICTED
 from sidecar.store.schema import ClassSchema
 from sidecar.store.sqlfrag import FALSE, all_of
 from sidecar.store.sqlite.connection import MEMORY, open_connection
+from sidecar.store.sqlite.writer import translate
 from sidecar.store.where import compile_where
 
+LOOP_REGEX_SECONDS = 0.05
+"""Regex matching time for one record: the matcher runs on the event loop, which must stay free."""
 _CROSS_TABLE = frozenset({"$relatedTo", "$inQuery", "$notInQuery", "$select", "$dontSelect"})
 
 
@@ -75,9 +79,13 @@ class RecordMatcher:
             test = all_of([condition, visible])
             if test == FALSE:
                 return False
-            row = self._connection.execute(
-                f"SELECT 1 FROM {table} AS t WHERE {test.text}", test.params
-            ).fetchone()
+            try:
+                with sqlfuncs.regex_budget(LOOP_REGEX_SECONDS):
+                    row = self._connection.execute(
+                        f"SELECT 1 FROM {table} AS t WHERE {test.text}", test.params
+                    ).fetchone()
+            except sqlite3.Error as exc:
+                raise translate(exc) from exc  # a regex out of time: 124, which callers log and skip
             return row is not None
         finally:
             self._connection.execute("ROLLBACK TO probe")

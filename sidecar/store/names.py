@@ -53,7 +53,7 @@ def quote(identifier: str) -> str:
 
 
 def join_table(owner_class: str, field_name: str) -> str:
-    """The join table of a Relation field (contract §5 naming)."""
+    """The join table of a Relation field."""
     return f"_Join_{field_name}_{owner_class}"
 
 

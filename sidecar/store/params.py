@@ -1,4 +1,4 @@
-"""Parse REST query parameters → :class:`QueryOptions` / :class:`FetchOptions` (``parse-wire.md`` §5.1)."""
+"""Parse REST query parameters → :class:`QueryOptions` / :class:`FetchOptions`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 from sidecar.errors import InvalidJsonError, InvalidQueryError
 from sidecar.store.interface import FetchOptions, QueryOptions
+from sidecar.store.query_limits import MAX_OFFSET
 
 _ACCEPTED = frozenset(
     {
@@ -40,13 +41,17 @@ def _names(value: Any) -> tuple[str, ...]:
     return tuple(part.strip() for part in str(value).split(",") if part.strip())
 
 
-def _integer(name: str, value: Any, default: int) -> int:
+def _count(name: str, value: Any, default: int) -> int:
+    """``limit``/``skip``: a non-negative integer SQLite can hold (102 otherwise, never a 500)."""
     if value is None:
         return default
     try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: int(1e400) is int(inf)
         raise InvalidQueryError(f"{name} must be an integer") from exc
+    if not 0 <= number <= MAX_OFFSET:
+        raise InvalidQueryError(f"{name} must be an integer from 0 to {MAX_OFFSET}")
+    return number
 
 
 def _truthy(value: Any) -> bool:
@@ -61,6 +66,8 @@ def parse_where(value: Any) -> Mapping[str, Any]:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
             raise InvalidJsonError("where parameter is not valid JSON") from exc
+        except RecursionError as exc:  # nested past the decoder's limit (~1,000 levels)
+            raise InvalidQueryError("the where nests JSON too deeply") from exc
     if not isinstance(value, Mapping):
         raise InvalidQueryError("where must be a JSON object")
     return value
@@ -78,8 +85,8 @@ def query_options_from_params(params: Mapping[str, Any]) -> QueryOptions:
     return QueryOptions(
         where=parse_where(params.get("where")),
         order=_names(params.get("order")),
-        limit=_integer("limit", params.get("limit"), 100),
-        skip=_integer("skip", params.get("skip"), 0),
+        limit=_count("limit", params.get("limit"), 100),
+        skip=_count("skip", params.get("skip"), 0),
         keys=None if keys is None else _names(keys),
         exclude_keys=_names(params.get("excludeKeys")),
         include=include,

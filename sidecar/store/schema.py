@@ -1,4 +1,4 @@
-"""Class schemas as values, and their ``/schemas`` wire shape (``parse-wire.md`` §3.5)."""
+"""Class schemas as values, and their ``/schemas`` wire shape."""
 
 from __future__ import annotations
 
@@ -30,7 +30,11 @@ class FieldSchema:
     @classmethod
     def from_wire(cls, spec: Any) -> FieldSchema:
         """``{"type": "Pointer", "targetClass": "C", "required"?, "defaultValue"?}`` → FieldSchema."""
-        if not isinstance(spec, Mapping) or spec.get("type") not in FIELD_TYPES:
+        if (
+            not isinstance(spec, Mapping)
+            or not isinstance(spec.get("type"), str)
+            or spec["type"] not in FIELD_TYPES
+        ):
             kind = spec.get("type") if isinstance(spec, Mapping) else spec
             raise IncorrectTypeError(f"invalid field type: {kind}")
         target = spec.get("targetClass")

@@ -1,4 +1,4 @@
-"""The ``/schemas`` operations (master only) as writer-thread functions (``parse-wire.md`` §3.5)."""
+"""The ``/schemas`` operations (master only) as writer-thread functions."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from sidecar.errors import (
     ImmutableFieldError,
     IncorrectTypeError,
     InvalidClassNameError,
+    InvalidJsonError,
     InvalidSchemaOperationError,
 )
+from sidecar.store.catalog import PRECREATED
 from sidecar.store.codec import SQL_AFFINITY, dump_json, from_sql, infer_type, to_sql
 from sidecar.store.names import DEFAULT_FIELDS, join_table, quote, validate_class_name, validate_field_name
 from sidecar.store.schema import SYSTEM_FIELDS, ClassSchema, FieldSchema
@@ -30,7 +32,7 @@ def create_class(
         raise InvalidClassNameError(f"Class name mismatch between {body_name} and {class_name}.")
     if ctx.catalog.get(class_name) is not None:
         raise InvalidClassNameError(f"Class {class_name} already exists.")
-    fields = {**SYSTEM_FIELDS.get(class_name, {}), **_declared_fields(definition.get("fields") or {})}
+    fields = {**SYSTEM_FIELDS.get(class_name, {}), **_declared_fields(_field_specs(definition))}
     schema = ClassSchema(class_name, fields)
     if isinstance(definition.get("classLevelPermissions"), Mapping):
         schema = replace(schema, clp=dict(definition["classLevelPermissions"]))
@@ -43,7 +45,7 @@ def update_class(
     ctx: WriteContext, class_name: str, definition: Mapping[str, Any]
 ) -> tuple[dict[str, Any], NoEvents]:
     schema = _existing(ctx, class_name)
-    for name, spec in (definition.get("fields") or {}).items():
+    for name, spec in _field_specs(definition).items():
         if isinstance(spec, Mapping) and spec.get("__op") == "Delete":
             schema = _delete_field(ctx, schema, name)
         elif name not in schema.fields:
@@ -102,6 +104,10 @@ def delete_class(ctx: WriteContext, class_name: str) -> tuple[None, NoEvents]:
             f"Class {class_name} is not empty, contains {rows} objects, cannot drop schema."
         )
     ctx.catalog.drop_class(ctx.connection, class_name)
+    if class_name in PRECREATED:
+        # Users, sessions and roles are read by the store itself (a session token on any request): an
+        # empty one comes back with its default schema, as Parse recreates a system collection on demand.
+        ctx.catalog.ensure_class(ctx.connection, class_name)
     return None, []
 
 
@@ -235,6 +241,13 @@ def _check_declarable(name: str) -> None:
     if name in DEFAULT_FIELDS:
         raise ImmutableFieldError(f"field {name} cannot be added")
     validate_field_name(name)
+
+
+def _field_specs(definition: Mapping[str, Any]) -> Mapping[str, Any]:
+    fields = definition.get("fields") or {}
+    if not isinstance(fields, Mapping):
+        raise InvalidJsonError("fields must be an object of field definitions")
+    return fields
 
 
 def _declared_fields(fields: Mapping[str, Any]) -> dict[str, FieldSchema]:

@@ -32,8 +32,15 @@ def fmt(template: str, *parts: Sql) -> Sql:
     return Sql(template.format(*(part.text for part in parts)), tuple(params))
 
 
+_FLAT = 32
+"""Terms joined in one chain at most: SQLite nests a chain of N terms N deep and refuses depth 1,000, so
+longer lists are grouped in parenthesised chains of chains (10,000 terms: three levels)."""
+
+
 def join(separator: str, parts: Iterable[Sql]) -> Sql:
     items = list(parts)
+    while len(items) > _FLAT:
+        items = [join(separator, items[i : i + _FLAT]) for i in range(0, len(items), _FLAT)]
     params: list[Any] = []
     for part in items:
         params.extend(part.params)

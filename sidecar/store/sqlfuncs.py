@@ -6,84 +6,84 @@ They are deterministic and take only bound values, so the compiled SQL stays par
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import math
-import re
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import regex
 
-from sidecar.errors import InvalidJsonError, InvalidQueryError
+from sidecar import safe_regex
+from sidecar.errors import InvalidJsonError
 
-_QUOTED_SPAN = re.compile(r"\\Q(.*?)(?:\\E|$)", re.DOTALL)
-# Patterns run on the ``regex`` engine (``re``'s syntax and results) because it can stop a match after a
-# time: a pattern that backtracks catastrophically would otherwise hold a thread for ever, inside a
-# function call that SQLite's own interrupt cannot reach.
-_FLAGS = {"i": regex.IGNORECASE, "m": regex.MULTILINE, "x": regex.VERBOSE, "s": regex.DOTALL}
-# A match outside any read deadline (the writer, the change matcher) gets this long.
+# A match outside any budget gets this long (the readers, ephemeral reads and the change matcher set one).
 DEFAULT_REGEX_SECONDS = 1.0
 EARTH_RADIUS_KM = 6371.0
-_regex_budget = threading.local()
-
-
-def translate_pattern(pattern: str) -> str:
-    r"""PCRE ``\Q…\E`` literal spans (what the SDK emits) → escaped Python regex text."""
-    return _QUOTED_SPAN.sub(lambda m: re.escape(m.group(1)), pattern)
+_regex_state = threading.local()
 
 
 def check_regex(pattern: object, options: object) -> tuple[str, str]:
-    """Validate ``$regex``/``$options`` at compile time: bad options → 102, bad pattern → 107."""
+    """Validate ``$regex``/``$options`` when the where compiles (see :mod:`sidecar.safe_regex`)."""
     if not isinstance(pattern, str):
         raise InvalidJsonError("bad regex")
-    if options is None:
-        options = ""
-    if not isinstance(options, str) or any(letter not in _FLAGS for letter in options):
-        raise InvalidQueryError(f"Bad $options value for query: {options}")
-    try:
-        compile_regex(pattern, options)
-    except regex.error as exc:
-        raise InvalidJsonError(f"bad regex: {exc}") from exc
-    return pattern, options
+    safe_regex.compile_pattern(pattern, options)
+    return pattern, safe_regex.check_options(options)
 
 
-@functools.lru_cache(maxsize=256)
-def compile_regex(pattern: str, options: str) -> regex.Pattern[str]:
-    flags = regex.VERSION0  # the ``re`` module's behaviour
-    for letter in options:
-        flags |= _FLAGS[letter]
-    return regex.compile(translate_pattern(pattern), flags)
+@dataclass
+class _Budget:
+    remaining: float
+    deadline: float
 
 
 @contextlib.contextmanager
-def regex_deadline(deadline: float) -> Iterator[None]:
-    """Regex matches on this thread stop at ``deadline`` (``time.monotonic``) with ``TimeoutError``."""
-    _regex_budget.deadline = deadline
+def regex_budget(seconds: float, deadline: float = math.inf) -> Iterator[None]:
+    """Every regex match on this thread inside the block shares ``seconds`` of matching time (a query's
+    budget, however many rows it tests) and stops at ``deadline`` (``time.monotonic``) at the latest; the
+    match that runs out raises ``TimeoutError``, which :func:`take_regex_timeout` then reports."""
+    _regex_state.budget = _Budget(seconds, deadline)
     try:
         yield
     finally:
-        _regex_budget.deadline = None
+        _regex_state.budget = None
 
 
 def _regexp(pattern: str, options: str, value: object) -> int:
     if not isinstance(value, str):
         return 0
-    deadline = getattr(_regex_budget, "deadline", None)
-    timeout = DEFAULT_REGEX_SECONDS if deadline is None else max(0.0, deadline - time.monotonic())
+    budget: _Budget | None = getattr(_regex_state, "budget", None)
+    started = time.monotonic()
+    if budget is None:
+        timeout = DEFAULT_REGEX_SECONDS
+    else:
+        timeout = max(0.0, min(budget.remaining, budget.deadline - started))
     try:
-        return int(compile_regex(pattern, options).search(value, timeout=timeout) is not None)
+        return int(_compiled(pattern, options).search(value, timeout=timeout) is not None)
     except TimeoutError:
-        _regex_budget.timed_out = True  # SQLite only reports "user-defined function raised exception"
+        _regex_state.timed_out = True  # SQLite only reports "user-defined function raised exception"
         raise
+    finally:
+        if budget is not None:
+            budget.remaining -= time.monotonic() - started
+
+
+def _compiled(pattern: str, options: str) -> regex.Pattern[str]:
+    """The statement's pattern, called for every row: remembered per thread before the shared cache."""
+    last: tuple[str, str, regex.Pattern[str]] | None = getattr(_regex_state, "last", None)
+    if last is not None and last[0] == pattern and last[1] == options:
+        return last[2]
+    compiled = safe_regex.compile_pattern(pattern, options)
+    _regex_state.last = (pattern, options, compiled)
+    return compiled
 
 
 def take_regex_timeout() -> bool:
     """Whether a regex match on this thread ran out of time since the last call."""
-    timed_out: bool = getattr(_regex_budget, "timed_out", False)
-    _regex_budget.timed_out = False
+    timed_out: bool = getattr(_regex_state, "timed_out", False)
+    _regex_state.timed_out = False
     return timed_out
 
 

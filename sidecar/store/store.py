@@ -17,7 +17,18 @@ from typing import Any, TypeVar
 from sidecar.errors import InvalidClassNameError, RequestFailedError
 from sidecar.private_files import private_database, private_dir
 from sidecar.store import aggregate as aggregation
-from sidecar.store import auth, export, migrations, read_scope, reads, schema_admin, sessions, writes
+from sidecar.store import (
+    auth,
+    export,
+    migrations,
+    query_limits,
+    read_scope,
+    reads,
+    schema_admin,
+    sessions,
+    sqlfuncs,
+    writes,
+)
 from sidecar.store import catalog as catalog_module
 from sidecar.store.catalog import WorkingCatalog
 from sidecar.store.changes import ChangeBus
@@ -38,7 +49,7 @@ from sidecar.store.interface import (
 from sidecar.store.matcher import RecordMatcher
 from sidecar.store.schema import ClassSchema
 from sidecar.store.sqlite.connection import MEMORY, Durability, open_connection
-from sidecar.store.sqlite.readpool import ReadPool
+from sidecar.store.sqlite.readpool import DEFAULT_REGEX_BUDGET, ReadPool
 from sidecar.store.sqlite.writer import WriteQueue
 
 T = TypeVar("T")
@@ -58,16 +69,22 @@ class SqliteRecordStore:
         bus: ChangeBus,
         allow_class_creation: bool,
         session_lifetime: timedelta,
+        *,
+        regex_budget: float = DEFAULT_REGEX_BUDGET,
     ) -> None:
+        """``regex_budget`` applies to reads in ephemeral mode (the pool has its own)."""
         self.path = path
         self._writer = writer
         self._catalog = catalog
         self._readers = readers
         self._bus = bus
         self._schemas: dict[str, ClassSchema] = catalog.snapshot()
+        self._file_fields_of: Mapping[str, ClassSchema] | None = None
+        self._file_fields = False
         self._allow_class_creation = allow_class_creation
         self._session_lifetime = session_lifetime
         self._matcher = RecordMatcher()
+        self._ephemeral_regex_budget = regex_budget
 
     @classmethod
     async def open(
@@ -78,6 +95,7 @@ class SqliteRecordStore:
         durability: Durability = Durability.NORMAL,
         readers: int = 2,
         read_time_limit: float = 10.0,
+        regex_budget: float = DEFAULT_REGEX_BUDGET,
         allow_client_class_creation: bool = True,
         session_lifetime: timedelta = sessions.DEFAULT_SESSION_LIFETIME,
     ) -> SqliteRecordStore:
@@ -102,8 +120,22 @@ class SqliteRecordStore:
             bus.emit(events)
 
         writer = WriteQueue(connection, catalog, published)
-        pool = None if location == MEMORY else ReadPool(location, readers, read_time_limit)
-        store = cls(location, writer, catalog, pool, bus, allow_client_class_creation, session_lifetime)
+        pool = (
+            None
+            if location == MEMORY
+            else ReadPool(location, readers, read_time_limit, regex_budget=regex_budget)
+        )
+        store = cls(
+            location,
+            writer,
+            catalog,
+            pool,
+            bus,
+            allow_client_class_creation,
+            session_lifetime,
+            # no deadline stops a read on the writer's thread: its regexes get the read time limit at most
+            regex_budget=min(regex_budget, read_time_limit),
+        )
         writer.start()
         await store._write(CallerContext.master(), _precreate)
         return store
@@ -132,31 +164,60 @@ class SqliteRecordStore:
 
         return await self._writer.submit(job)
 
-    async def _read(self, caller: CallerContext, fn: ReadFn[T], *, limited: bool = True) -> T:
+    async def _read(
+        self, caller: CallerContext, fn: ReadFn[T], *, limited: bool = True, costly: bool = False
+    ) -> T:
+        """``costly``: a filter that runs Python on every row or is large to plan (own reader threads, see
+        :mod:`sidecar.store.sqlite.readpool`; :func:`query_limits.is_costly` decides)."""
         if self._readers is None:
+            budget = self._ephemeral_regex_budget
 
             def job(
                 connection: sqlite3.Connection, catalog: WorkingCatalog
             ) -> tuple[T, Sequence[ChangeEvent]]:
-                return fn(reads.ReadContext(connection, catalog.schemas, caller)), ()
+                with sqlfuncs.regex_budget(budget):  # reads share the writer here: keep them short
+                    return fn(reads.ReadContext(connection, catalog.schemas, caller)), ()
 
             return await self._writer.submit(job)
         schemas = self._schemas
         return await self._readers.submit(
-            lambda connection: fn(reads.ReadContext(connection, schemas, caller)), limited=limited
+            lambda connection: fn(reads.ReadContext(connection, schemas, caller)),
+            limited=limited,
+            costly=costly,
         )
 
     def schemas(self) -> Mapping[str, ClassSchema]:
         """The schemas as of the last commit."""
         return self._schemas
 
+    def has_file_fields(self) -> bool:
+        schemas = self._schemas
+        if self._file_fields_of is not schemas:  # recomputed once per published schema set
+            self._file_fields_of = schemas
+            self._file_fields = any(f.type == "File" for c in schemas.values() for f in c.fields.values())
+        return self._file_fields
+
     # ---- RecordStore --------------------------------------------------------------------------------
 
     async def query(self, class_name: str, options: QueryOptions, caller: CallerContext) -> QueryResult:
-        return await self._read(caller, lambda ctx: reads.query(ctx, class_name, options))
+        query_limits.check_page(options.limit, options.skip)
+        for option, names in (
+            ("keys", options.keys),
+            ("excludeKeys", options.exclude_keys),
+            ("include", options.include),
+            ("order", options.order),
+        ):
+            query_limits.check_names(option, names)
+        return await self._read(
+            caller,
+            lambda ctx: reads.query(ctx, class_name, options),
+            costly=query_limits.is_costly(options.where),
+        )
 
     async def count(self, class_name: str, where: Mapping[str, Any], caller: CallerContext) -> int:
-        return await self._read(caller, lambda ctx: reads.count(ctx, class_name, where))
+        return await self._read(
+            caller, lambda ctx: reads.count(ctx, class_name, where), costly=query_limits.is_costly(where)
+        )
 
     async def fetch(
         self, class_name: str, object_id: str, caller: CallerContext, options: FetchOptions | None = None
@@ -211,12 +272,20 @@ class SqliteRecordStore:
     async def aggregate(
         self, class_name: str, pipeline: Sequence[Mapping[str, Any]], caller: CallerContext
     ) -> list[JsonObject]:
-        return await self._read(caller, lambda ctx: aggregation.run(ctx, class_name, pipeline))
+        return await self._read(
+            caller,
+            lambda ctx: aggregation.run(ctx, class_name, pipeline),
+            costly=query_limits.is_costly(pipeline),
+        )
 
     async def distinct(
         self, class_name: str, field_name: str, where: Mapping[str, Any], caller: CallerContext
     ) -> list[Any]:
-        return await self._read(caller, lambda ctx: reads.distinct(ctx, class_name, field_name, where))
+        return await self._read(
+            caller,
+            lambda ctx: reads.distinct(ctx, class_name, field_name, where),
+            costly=query_limits.is_costly(where),
+        )
 
     async def batch(
         self, ops: Sequence[BatchOp], caller: CallerContext, *, transaction: bool = False
@@ -316,7 +385,7 @@ _MASTER = CallerContext.master()
 
 
 def _precreate(ctx: writes.WriteContext) -> tuple[None, list[ChangeEvent]]:
-    """``_User``, ``_Session`` and ``_Role`` exist from the start (contract §5, edge case 17); then the
+    """``_User``, ``_Session`` and ``_Role`` exist from the start; then the
     named data migrations an older ``local.db`` still needs (see :mod:`sidecar.store.migrations`)."""
     for class_name in catalog_module.PRECREATED:
         ctx.catalog.ensure_class(ctx.connection, class_name)

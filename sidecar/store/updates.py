@@ -1,4 +1,4 @@
-"""Update operators (``{"__op": …}``) as pure functions on Parse values (``parse-wire.md`` §4.3)."""
+"""Update operators (``{"__op": …}``) as pure functions on Parse values."""
 
 from __future__ import annotations
 

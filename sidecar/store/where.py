@@ -1,6 +1,6 @@
 """Parse ``where`` JSON → parameterised SQL (a pure function of the where, the schemas and the caller).
 
-Mongo semantics are the reference (``parse-wire.md`` §5.2): equality on an Array matches an element, a
+Mongo semantics are the reference: equality on an Array matches an element, a
 missing column acts as NULL, ``$in []`` matches nothing and ``$nin []`` everything. Every predicate built here
 is two-valued (never SQL NULL), so ``NOT``/``$nor`` are exact. Anything not understood raises; a filter is
 never dropped.
@@ -18,6 +18,7 @@ from sidecar.store.codec import type_tag
 from sidecar.store.names import join_table, quote, validate_class_name
 from sidecar.store.operands import ArrayColumn, Column, JsonValue, Missing, Operand, RelationField, resolve
 from sidecar.store.predicates import Predicates
+from sidecar.store.query_limits import check_terms, check_where
 from sidecar.store.schema import ClassSchema
 from sidecar.store.sqlfrag import FALSE, TRUE, Sql, all_of, any_of, fmt, negate, sql
 
@@ -104,8 +105,10 @@ def compile_where(
     alias: str = "t",
     now: datetime | None = None,
 ) -> CompiledWhere:
+    check_where(where)
     state = _State(lookup, scope, now or datetime.now(UTC))
     condition = _compile(state, where, lookup(class_name), alias)
+    check_terms(condition.text)
     return CompiledWhere(
         condition, state.near[0] if state.near else None, state.scores[0] if state.scores else None
     )

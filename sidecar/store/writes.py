@@ -310,7 +310,7 @@ def _password(value: Any) -> str:
 
 
 def _creator_owner(ctx: WriteContext, schema: ClassSchema) -> str | None:
-    """With the ``creatorOwns`` CLP (contract §4.2), a user's new row belongs to that user."""
+    """With the ``creatorOwns`` CLP, a user's new row belongs to that user."""
     if schema.clp.get("creatorOwns") is True and ctx.caller.kind is CallerKind.USER:
         return ctx.caller.user_id
     return None
@@ -341,7 +341,7 @@ def _check_user_update(ctx: WriteContext, changed: Mapping[str, Any], user_id: s
 
 
 def _check_new_role(writes: FieldWrites) -> None:
-    """Roles need a valid, unique name and an explicit ACL (``parse-wire.md`` §4.5)."""
+    """Roles need a valid, unique name and an explicit ACL."""
     name = writes.values.get("name")
     if not isinstance(name, str) or not _ROLE_NAME_RE.match(name):
         raise InvalidRoleNameError("Role names must be nonempty strings of letters, digits, spaces, - and _.")

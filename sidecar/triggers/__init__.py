@@ -1,4 +1,4 @@
-"""Triggers: schedules, webhooks and database changes that start cloud functions (contract §9).
+"""Triggers: schedules, webhooks and database changes that start cloud functions (docs/triggers.md).
 
 Layout (one job per module)::
 
@@ -8,7 +8,7 @@ Layout (one job per module)::
     clock, scheduler               injectable clock; one timer for the earliest due schedule; overlap
     webhook_verify, webhook_handler  pure HMAC/token checks; aiohttp handler for /hooks/:backendId/:slug
     dbchange                       change bus → fires, loop guard
-    payloads, dispatcher           §9.6 run payloads; the single fire path (results and rejections)
+    payloads, dispatcher           run payloads; the single fire path (results and rejections)
     ports                          Protocols the backend implements (functions, history, change bus, secrets)
     service                        composition for one backend; the backend:*Trigger channel methods
 """

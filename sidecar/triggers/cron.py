@@ -1,4 +1,4 @@
-"""Cron expressions evaluated in a named time zone (contract §9.7).
+"""Cron expressions evaluated in a named time zone.
 
 Fields: 5 (minute hour day-of-month month day-of-week), or 6 with a leading seconds field. Presets
 ``@yearly @annually @monthly @weekly @daily @midnight @hourly @minutely``. When day-of-month and day-of-week

@@ -1,4 +1,4 @@
-"""Database-change triggers: post-commit change events → fires, with the loop guard (contract §9.7).
+"""Database-change triggers: post-commit change events → fires, with the loop guard.
 
 The records store emits an event only after its transaction commits (a rolled-back batch emits nothing),
 so a trigger never sees an uncommitted change. A trigger matches when it is enabled, its collection is the

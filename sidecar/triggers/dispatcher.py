@@ -1,4 +1,4 @@
-"""The single path for every fire: schedule, webhook, db-change and manual (contract §9.5).
+"""The single path for every fire: schedule, webhook, db-change and manual.
 
 A fire either reaches its target (function or WF-001 workflow) or is *rejected*; a rejection is written
 as a failed execution row, never dropped silently. Either way the trigger's status is updated.
@@ -108,7 +108,7 @@ class Dispatcher:
         )
         try:
             await self._recorder.record_rejection(rejection)
-        except Exception:  # history failures never fail the caller (contract §8.6)
+        except Exception:  # history failures never fail the caller
             log.exception("recording a trigger rejection failed", trigger_id=fire.trigger.id)
         self._record(fire.trigger.id, LastResult(False, self._now_iso(), status_code, reason))
         log.info("trigger fire rejected", trigger_id=fire.trigger.id, reason=reason, status=status_code)

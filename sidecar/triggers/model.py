@@ -1,4 +1,4 @@
-"""Trigger definitions as frozen values, and their ``triggers.json`` wire form (contract §9.1-9.2).
+"""Trigger definitions as frozen values, and their ``triggers.json`` wire form.
 
 The wire form is camelCase. Beyond the contract's keys this project adds, all optional:
 ``schedule.overlapPolicy`` (``allow`` by default, as the shipped backend behaves),

@@ -1,4 +1,4 @@
-"""The JSON body a target function receives for each kind of fire (contract §9.6).
+"""The JSON body a target function receives for each kind of fire.
 
 Legacy keys come first; the canonical ``trigger`` object then overwrites the legacy ``trigger`` string,
 whose value survives as ``triggerType``.

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 
 class TriggerKind(enum.StrEnum):
-    """``trigger_type`` as execution history stores it (contract §8.1)."""
+    """``trigger_type`` as execution history stores it."""
 
     WEBHOOK = "webhook"
     SCHEDULE = "schedule"
@@ -56,7 +56,7 @@ class WorkflowTarget(Protocol):
 
 @dataclass(frozen=True)
 class Rejection:
-    """A fire that never reached its target (contract §9.5): written as a failed execution row with
+    """A fire that never reached its target: written as a failed execution row with
     ``metadata.rejected = true`` (the recorder adds ``backendId``/``backendName``)."""
 
     kind: TriggerKind

@@ -1,4 +1,4 @@
-"""The trigger registry: ``triggers.json`` CRUD, secrets, and per-trigger status (contract §9.1-9.3).
+"""The trigger registry: ``triggers.json`` CRUD, secrets, and per-trigger status.
 
 CRUD writes the file at once (atomic, pretty). Status updates from fires are frequent (a busy webhook),
 so they change memory at once and reach the file in one coalesced write within ``STATUS_FLUSH_SECONDS``;
@@ -126,6 +126,15 @@ class TriggerRegistry:
         self._triggers[trigger.id] = trigger
         self._write()
         return UpsertResult(trigger, shown)
+
+    def rotate_secret(self, trigger_id: str) -> UpsertResult:
+        """A new webhook secret replaces the old one at once (shown this once); only webhooks have one."""
+        trigger = self.get(trigger_id)
+        if trigger.type is not TriggerType.WEBHOOK:
+            raise InvalidTriggerError([f"{trigger_id}: only a webhook trigger has a secret to rotate"])
+        minted = mint_webhook_secret()
+        self._secrets.set_webhook_secret(trigger_id, minted)
+        return UpsertResult(trigger, minted)
 
     def set_enabled(self, trigger_id: str, enabled: bool) -> TriggerDef:
         trigger = dataclasses.replace(self.get(trigger_id), enabled=enabled, updated_at=self._now_iso())

@@ -1,4 +1,4 @@
-"""Webhook secrets in ``secrets.json`` (mode 0600), under ``webhooks`` keyed by trigger id (contract §9.3).
+"""Webhook secrets in ``secrets.json`` (mode 0600), under ``webhooks`` keyed by trigger id.
 
 Other keys of the file (``adminToken``, auth provider secrets) belong to other parts of the backend: every
 write re-reads the file and changes only the webhook namespace.

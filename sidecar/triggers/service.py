@@ -179,6 +179,11 @@ class TriggerService:
         await self._arm(trigger, starting=False)
         return {"trigger": self.registry.get(trigger_id).to_wire()}
 
+    def rotate_webhook_secret(self, trigger_id: str) -> dict[str, Any]:
+        """``{trigger, secret, secretNote}``: senders holding the old secret are refused from now on."""
+        wire = self.registry.rotate_secret(trigger_id).to_wire()
+        return {**wire, "secretNote": "Store this now: it is not shown again."}
+
     def delete_trigger(self, trigger_id: str) -> dict[str, Any]:
         self.registry.delete(trigger_id)
         self.scheduler.disarm(trigger_id)

@@ -1,4 +1,4 @@
-"""Strict validation of ``triggers.json`` and of trigger definitions sent to create/update (contract §9.1).
+"""Strict validation of ``triggers.json`` and of trigger definitions sent to create/update.
 
 Every problem is collected (never only the first) and named by its place, e.g.
 ``triggers[2] (trg_abc): webhook.slug must match ^[a-z0-9][a-z0-9-]{0,63}$``.

@@ -1,9 +1,10 @@
-"""``POST|PUT /hooks/:backendId/:slug``: verify, then fire the webhook trigger (contract §9.4).
+"""``POST|PUT /hooks/:backendId/:slug``: verify, then fire the webhook trigger.
 
 The HTTP door mounts :meth:`WebhookGateway.routes`. Order of checks: unknown backend or slug (or a
 disabled trigger) → 404 with nothing recorded; ``Content-Length`` over ``maxBodyBytes`` → 413 before any
 byte is read (a body without a length is read up to the limit); signature or token → 401. Every
-rejection after the slug resolved is recorded as a failed execution.
+rejection after the slug resolved is recorded as a failed execution. A token or signature that does not
+match is flagged on the request, so the HTTP door's failed-credential limiter counts it.
 
 The verification material (signature and token headers, ``Authorization``, ``?token=``) is redacted
 before the request becomes the function's payload: it authenticates the sender to us, not to the function.
@@ -24,11 +25,14 @@ from sidecar.triggers.payloads import webhook_payload
 from sidecar.triggers.ports import SecretStore, TriggerKind
 from sidecar.triggers.webhook_verify import (
     SIGNATURE_HEADERS,
+    SIGNATURE_MISMATCH,
     TOKEN_HEADER,
+    TOKEN_MISMATCH,
     TOKEN_QUERY,
     verify_hmac,
     verify_token,
 )
+from sidecar.web.limiter import CREDENTIAL_FAILED
 
 METHODS = ("POST", "PUT")
 REDACTED = "[REDACTED]"
@@ -83,6 +87,8 @@ class WebhookGateway:
             reason = verify_hmac(secret, raw, headers)
         fire = self._fire_request(trigger, slug, headers, query, _parse_body(raw))
         if reason is not None:
+            if reason in (SIGNATURE_MISMATCH, TOKEN_MISMATCH):
+                request[CREDENTIAL_FAILED] = True  # a guess: the door's limiter counts it (not a missing one)
             outcome = await self._dispatcher.reject(fire, f"Webhook rejected: {reason}", 401)
             return _answer(outcome)
         if trigger.webhook.response_mode is ResponseMode.ASYNC:

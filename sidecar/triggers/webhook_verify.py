@@ -1,4 +1,4 @@
-"""Webhook verification over the raw body bytes (contract §9.4), as pure functions.
+"""Webhook verification over the raw body bytes (docs/triggers.md, "Webhooks"), as pure functions.
 
 Comparisons hash both sides first and then compare the digests in constant time, so neither the length
 nor the content of the expected value leaks through timing. Each function returns ``None`` when the
@@ -60,7 +60,8 @@ def verify_token(secret: str | None, headers: Mapping[str, str], query: Mapping[
         provided = query.get(TOKEN_QUERY)
     if not provided:
         return MISSING_TOKEN
-    if not constant_time_equal(provided.encode(), secret.encode()):
+    # surrogateescape: header bytes that are not UTF-8 compare as the bytes they were (and never match).
+    if not constant_time_equal(provided.encode("utf-8", "surrogateescape"), secret.encode()):
         return TOKEN_MISMATCH
     return None
 

@@ -21,6 +21,7 @@ from sidecar.web.configparams import ConfigParams
 from sidecar.web.dispatch import ParseDoor
 from sidecar.web.filestore import FileStore
 from sidecar.web.limiter import CredentialLimiter
+from sidecar.web.limits import BodyLimits
 from sidecar.web.realtime.hub import RealtimeHub
 from sidecar.web.realtime.sse import RealtimeRoutes
 from sidecar.web.security import cors_hook, door_middleware
@@ -48,29 +49,29 @@ def build_app(
     health: HealthReport | None = None,
     routes: Sequence[web.AbstractRouteDef] = (),
     api_keys: ApiKeyDirectory | None = None,
-    limiter: CredentialLimiter | None = None,
 ) -> web.Application:
     """The Parse routes under ``settings.mount``, ``/health``, file downloads and ``/realtime``.
 
-    ``health`` supplies the ``/health`` body (the backend's status, contract §4.1); without it the
+    ``health`` supplies the ``/health`` body (the backend's status); without it the
     door answers a minimal one. ``routes`` (the backend's admin routes, webhooks) are matched before
     the Parse routes, whose last pattern catches every other path. ``api_keys`` resolves
-    ``X-NodeGX-Api-Key`` principals (without it a key is refused). ``limiter`` counts failed credentials;
-    pass the one the extra ``routes`` use, so every door shares one count. The app subscribes to the store's
+    ``X-NodeGX-Api-Key`` principals (without it a key is refused). One failed-credential count covers
+    every route, ``routes`` included (the door's middleware keeps it). The app subscribes to the store's
     changes on startup and ends open SSE streams on shutdown; the caller owns the store (opens and
     closes it)."""
+    limiter = CredentialLimiter(settings.credential_failures_allowed, settings.credential_window_seconds)
     services = Services(
         store=store,
         settings=settings,
         config=ConfigParams(settings.config_path),
         files=FileStore(settings.files_dir) if settings.files_dir is not None else None,
         functions=functions,
-        limiter=limiter or credential_limiter(settings),
         api_keys=api_keys,
     )
     app = web.Application(
-        middlewares=[door_middleware(settings)],
-        client_max_size=settings.file_body_limit + 1,
+        # Every route, the backend's own included, reads its body within the door's limits.
+        middlewares=[door_middleware(settings, limiter)],
+        client_max_size=BodyLimits(settings).default,
     )
     hub = RealtimeHub(settings.realtime_queue_size, store.visible_record)
     app.router.add_routes(routes)
@@ -78,10 +79,6 @@ def build_app(
     app.on_response_prepare.append(cors_hook(settings))
     _manage_subscription(app, store, hub)
     return app
-
-
-def credential_limiter(settings: WebSettings) -> CredentialLimiter:
-    return CredentialLimiter(settings.credential_failures_allowed, settings.credential_window_seconds)
 
 
 def _minimal_health(settings: WebSettings) -> HealthReport:

@@ -1,4 +1,4 @@
-"""Credentials → who is asking (``parse-wire.md`` §1.2, contract §3.2).
+"""Credentials → who is asking (docs/http-api.md, "Credentials").
 
 - the application id must name this backend (else bare 403 ``unauthorized``), unless the caller proves
   to be admin; configured client keys must match for non-admin callers;
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sidecar.errors import (
+    AdminCredentialMissingError,
     AppIdUnauthorizedError,
     BadCredentialError,
     InvalidApiKeyError,
@@ -82,9 +83,10 @@ def is_admin(credentials: Credentials, settings: WebSettings) -> bool:
 
 
 def require_admin(credentials: Credentials, settings: WebSettings) -> None:
-    """Admin-only routes: no admin credential is as refused (401) as a wrong one."""
+    """Admin-only routes: no admin credential is as refused (401) as a wrong one (but not counted as a
+    failed attempt)."""
     if not is_admin(credentials, settings):
-        raise BadCredentialError()
+        raise AdminCredentialMissingError()
 
 
 def check_application(credentials: Credentials, settings: WebSettings, admin: bool) -> None:

@@ -1,17 +1,18 @@
-"""From an aiohttp request to a :class:`WireRequest`: the body read within its limit and parsed as JSON
-whatever the Content-Type, body-tunnelled credentials lifted out, ``_method`` applied, and query-string
-parameters JSON-decoded and merged (``parse-wire.md`` §1.3)."""
+"""From an aiohttp request to a :class:`WireRequest`: the body (read within its route's limit, see
+:mod:`sidecar.web.limits`) parsed as JSON whatever the Content-Type, body-tunnelled credentials lifted
+out, ``_method`` applied, and query-string parameters JSON-decoded and merged."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from sidecar.errors import BodyTooLargeError, InvalidJsonBodyError
+from sidecar.errors import InvalidJsonBodyError
 
 _TUNNELLED = (
     "_ApplicationId",
@@ -61,29 +62,41 @@ class WireRequest:
     """The request's type, or the body's ``_ContentType`` (the SDK's upload form sets it)."""
 
 
-async def read_body(request: web.BaseRequest, limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise BodyTooLargeError()
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge as exc:
-        raise BodyTooLargeError() from exc
-    if len(raw) > limit:
-        raise BodyTooLargeError()
-    return raw
-
-
 def decode_json_object(raw: bytes) -> dict[str, Any]:
-    """An empty body is ``{}``; anything else must be a JSON object."""
+    """An empty body is ``{}``; anything else must be a JSON object of valid Unicode text."""
     if not raw.strip():
         return {}
     try:
         value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested ~1,000 deep
         raise InvalidJsonBodyError() from exc
     if not isinstance(value, dict):
         raise InvalidJsonBodyError()
+    if _SURROGATE_ESCAPE.search(raw) is not None and not _is_unicode(value):
+        raise InvalidJsonBodyError()
     return value
+
+
+# ``\uD800``-``\uDFFF`` escapes: a pair is one character, a lone one decodes to a string that no store,
+# file or answer can encode. Only a body with such an escape pays for the full check.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _is_unicode(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def header_text(value: str) -> str:
+    """A header value as valid Unicode: bytes that are not UTF-8 arrive as lone surrogates (aiohttp
+    decodes with ``surrogateescape``) and become U+FFFD, so such a credential is merely wrong instead of
+    failing every comparison, lookup and answer that encodes it."""
+    if value.isascii():
+        return value
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def query_params(query: Mapping[str, str]) -> dict[str, Any]:
@@ -92,23 +105,28 @@ def query_params(query: Mapping[str, str]) -> dict[str, Any]:
     for key, text in query.items():
         try:
             decoded[key] = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             decoded[key] = text
     return decoded
 
 
 def header_credentials(headers: Mapping[str, str]) -> Credentials:
-    authorization = headers.get("Authorization", "")
+    authorization = _header(headers, "Authorization") or ""
     bearer = authorization[7:].strip() if authorization[:7].lower() == "bearer " else None
-    client_key = next((headers[name] for name in _CLIENT_KEY_HEADERS if name in headers), None)
+    client_key = next((_header(headers, name) for name in _CLIENT_KEY_HEADERS if name in headers), None)
     return Credentials(
-        app_id=headers.get("X-Parse-Application-Id"),
-        master_key=headers.get("X-Parse-Master-Key"),
-        session_token=headers.get("X-Parse-Session-Token"),
+        app_id=_header(headers, "X-Parse-Application-Id"),
+        master_key=_header(headers, "X-Parse-Master-Key"),
+        session_token=_header(headers, "X-Parse-Session-Token"),
         client_key=client_key,
         bearer=bearer,
-        api_key=headers.get("X-NodeGX-Api-Key"),
+        api_key=_header(headers, "X-NodeGX-Api-Key"),
     )
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    return None if value is None else header_text(value)
 
 
 def _text(value: Any) -> str | None:

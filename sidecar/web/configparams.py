@@ -1,4 +1,4 @@
-"""``/config`` parameters, kept in ``config-params.json`` (contract §2) or in memory when no file is set."""
+"""``/config`` parameters, kept in ``config-params.json`` or in memory when no file is set."""
 
 from __future__ import annotations
 

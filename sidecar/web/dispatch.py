@@ -12,9 +12,11 @@ from aiohttp import web
 from sidecar.errors import MasterKeyRequiredError, RouteNotFoundError
 from sidecar.store import CallerContext
 from sidecar.web.auth import check_key_scope, resolve_caller
-from sidecar.web.body import WireRequest, build_wire_request, decode_json_object, read_body
+from sidecar.web.body import WireRequest, build_wire_request, decode_json_object
+from sidecar.web.file_urls import fill_file_urls
 from sidecar.web.router import Access, Call, Route, Router
 from sidecar.web.routes_batch import make_batch_route
+from sidecar.web.routes_files import file_url
 from sidecar.web.services import Services
 from sidecar.web.wire import Reply, reply_response
 
@@ -31,12 +33,12 @@ class ParseDoor:
         settings = self._services.settings
         path = request.path[len(settings.mount_prefix) :] or "/"
         upload = request.method == "POST" and path.startswith("/files/")
-        raw = await read_body(request, settings.file_body_limit if upload else settings.json_body_limit)
+        raw = await request.read()  # within the route's limit (the door's middleware, sidecar.web.limits)
         # A REST upload carries its credentials in headers and sends raw bytes; the SDK's form is JSON.
         raw_upload = upload and any(name in request.headers for name in _HEADER_CREDENTIALS)
         wire = build_wire_request(request, path, raw, None if raw_upload else decode_json_object(raw))
         match = self._router.match(wire.method, wire.path)
-        caller = await self._authenticate(match.route, wire, request.remote or "")
+        caller = await self._authenticate(match.route, wire)
         call = Call(
             services=self._services,
             method=wire.method,
@@ -49,17 +51,20 @@ class ParseDoor:
             content_type=wire.content_type,
             headers=request.headers,
         )
-        return reply_response(await match.route.handler(call))
+        reply = await match.route.handler(call)
+        if self._services.store.has_file_fields():
+            fill_file_urls(reply.body, lambda name: file_url(call, name))
+        return reply_response(reply)
 
-    async def _authenticate(self, route: Route, wire: WireRequest, client: str) -> CallerContext:
+    async def _authenticate(self, route: Route, wire: WireRequest) -> CallerContext:
+        """A failing credential raises; the door's middleware counts it (sidecar.web.limiter)."""
         if route.access is Access.PUBLIC:
             return _ANONYMOUS
         services = self._services
         credentials, method = wire.credentials, wire.method
-        resolving = resolve_caller(
+        caller = await resolve_caller(
             credentials, services.settings, services.store, services.api_keys, use_session=route.use_session
         )
-        caller = await services.limiter.guard(client, resolving)
         if route.access is Access.MASTER and not caller.is_master:
             raise MasterKeyRequiredError()
         check_key_scope(caller, method, route.pattern)

@@ -1,4 +1,4 @@
-"""Uploaded files on disk (``parse-wire.md`` §8): Parse's name rules, a random prefix per upload, and
+"""Uploaded files on disk: Parse's name rules, a random prefix per upload, and
 write-then-rename so a half-written file is never served."""
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from sidecar.private_files import private_dir, write_private_bytes
 
 _NAME_RE = re.compile(r"^[_a-zA-Z0-9][a-zA-Z0-9@. ~_-]*$")
 _MAX_NAME = 128
+_MAX_STORED_NAME = 255
+"""No stored name is longer (32 hex + ``_`` + 128 + an extension), and the file system refuses longer ones."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,15 @@ class FileStore:
             raise ObjectNotFoundError("File not found.") from exc
 
     def _path(self, name: str) -> Path:
-        """Only plain names inside the directory: a path with separators or dots-only never resolves."""
-        if not name or "/" in name or "\\" in name or name.startswith("."):
+        """Only plain names inside the directory: a path with separators or dots-only never resolves, nor
+        does a name no upload can have (a NUL, too long), which the OS would refuse with an error."""
+        if (
+            not name
+            or "/" in name
+            or "\\" in name
+            or "\x00" in name
+            or name.startswith(".")
+            or len(name.encode()) > _MAX_STORED_NAME
+        ):
             raise ObjectNotFoundError("File not found.")
         return self._directory / name

@@ -1,10 +1,15 @@
-"""The failed-credential limiter (contract §3.2, edge case 4 "LOCKOUT").
+"""The failed-credential limiter.
 
-Only requests that *carry* a credential which fails (a wrong admin token, an unknown or expired session
-token, an unknown or revoked API key) are counted, per client address. Once a client has failed
-``allowed`` times within the window, its further *failing* attempts are answered 429; a credential that
-resolves always passes, so a locked out client can still use a good token, and ``/health`` never
-authenticates at all.
+Only requests that *carry* a credential which fails (a wrong admin token or master key, an unknown or
+expired session token, an unknown or revoked API key, a webhook token or signature that does not match)
+are counted, per client address. Once a client has failed ``allowed`` times within the window, its
+further *failing* attempts are answered 429; a credential that resolves always passes, so a locked out
+client can still use a good token, and ``/health`` never authenticates at all.
+
+The door's middleware (:mod:`sidecar.web.security`) does the counting for every route, so no route
+counts on its own: a credential failure is either raised (one of :data:`FAILED_CREDENTIALS`) or, for a
+handler that answers it itself (the webhook gateway records the rejection first), flagged on the request
+with ``request[CREDENTIAL_FAILED] = True``.
 """
 
 from __future__ import annotations
@@ -12,17 +17,22 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Callable
+
+from aiohttp import web
 
 from sidecar.errors import (
     BadCredentialError,
     InvalidApiKeyError,
     InvalidSessionTokenError,
+    SidecarError,
     TooManyAttemptsError,
 )
 
-T = TypeVar("T")
+FAILED_CREDENTIALS = (BadCredentialError, InvalidSessionTokenError, InvalidApiKeyError)
+"""Errors that mean "the request carried a credential and it failed"."""
+CREDENTIAL_FAILED = web.RequestKey("credential_failed", bool)
+"""Set by a handler that answered a failed credential itself."""
 
 
 class CredentialLimiter:
@@ -44,9 +54,10 @@ class CredentialLimiter:
             raise TooManyAttemptsError(max(1, math.ceil(recent[0] + self._window - now)))
         recent.append(now)
 
-    async def guard(self, client: str, resolving: Awaitable[T]) -> T:
+    def answer_failure(self, client: str, failure: SidecarError) -> SidecarError:
+        """Count ``failure``; the error to answer: the failure itself, or 429 once over the allowance."""
         try:
-            return await resolving
-        except (BadCredentialError, InvalidSessionTokenError, InvalidApiKeyError):
             self.failed(client)
-            raise
+        except TooManyAttemptsError as blocked:
+            return blocked
+        return failure

@@ -1,4 +1,4 @@
-"""Master routes and server metadata: ``/schemas`` (§3.5), ``/serverInfo``, ``/config`` (§10)."""
+"""Master routes and server metadata: ``/schemas``, ``/serverInfo``, ``/config``."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""``/aggregate/:className`` (``parse-wire.md`` §6): ``distinct`` or a pipeline given as ``pipeline``
+"""``/aggregate/:className``: ``distinct`` or a pipeline given as ``pipeline``
 (array, or object of stages) or as top-level ``$stage`` parameters in order (the Noodl form).
 
 Unlike stock Parse this is a data route, not master-only: the store applies ACL and CLP, so Noodl's
-browser-side Aggregate node works against a local backend (contract §12).
+browser-side Aggregate node works against a local backend.
 """
 
 from __future__ import annotations

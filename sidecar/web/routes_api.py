@@ -1,4 +1,4 @@
-"""The editor's BYOB data routes ``/api/*`` (contract §4.3): the Data Browser and ``noodl.byob.*`` nodes.
+"""The editor's BYOB data routes ``/api/*``: the Data Browser and ``noodl.byob.*`` nodes.
 
 Plain JSON records with ``objectId`` and real booleans. The caller is resolved exactly as on the
 Parse routes, by the same function (:func:`sidecar.web.auth.resolve_caller`): the admin token, or
@@ -21,7 +21,6 @@ from sidecar.backends import data
 from sidecar.errors import InvalidParamsError, SidecarError
 from sidecar.web.auth import ApiKeyDirectory, check_key_scope, require_admin, resolve_caller
 from sidecar.web.body import decode_json_object, header_credentials
-from sidecar.web.limiter import CredentialLimiter
 from sidecar.web.settings import WebSettings
 from sidecar.web.wire import error_body, error_status, json_response
 
@@ -35,13 +34,10 @@ class ApiRoutes:
         store: Any,
         settings: WebSettings,
         api_keys: ApiKeyDirectory | None = None,
-        limiter: CredentialLimiter | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.api_keys = api_keys
-        self.limiter = limiter
-        """The Parse door's failed-credential limiter, so both doors share one count per client."""
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -57,11 +53,8 @@ class ApiRoutes:
 
     async def _caller(self, request: web.Request) -> Any:
         credentials = header_credentials(request.headers)
-        resolving = resolve_caller(credentials, self.settings, self.store, self.api_keys)
-        if self.limiter is None:
-            caller = await resolving
-        else:
-            caller = await self.limiter.guard(request.remote or "", resolving)
+        # A failed credential raises, and the door's middleware counts it, as on every route.
+        caller = await resolve_caller(credentials, self.settings, self.store, self.api_keys)
         check_key_scope(caller, request.method, "/api")
         return caller
 
@@ -170,7 +163,7 @@ def _json_param(query: Mapping[str, str], name: str, default: Any) -> Any:
         return default
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past the decoder's ~1,000 levels
         raise InvalidParamsError(f"Invalid {name} parameter") from None
 
 

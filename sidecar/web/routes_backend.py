@@ -1,4 +1,4 @@
-"""The backend's own HTTP routes: ``/admin/*`` and ``/executions*`` (contract §4.1, §4.5, §4.8).
+"""The backend's own HTTP routes: ``/admin/*`` and ``/executions*``.
 
 These are the editor's routes rather than Parse's: JSON in and out, the admin token as
 ``Authorization: Bearer`` (or ``X-Parse-Master-Key``), ``{error}`` bodies. Each handler
@@ -44,18 +44,21 @@ class BackendServices(Protocol):
     def health(self) -> dict[str, Any]: ...
 
 
-# Credentials a browser's EventSource can only send in the query string (contract §7).
+# Credentials a browser's EventSource can only send in the query string.
 _QUERY_CREDENTIALS = ("authToken", "apiKey", "token", "sessionToken")
 _HEARTBEAT_S = 25.0
 _TICK_S = 0.5  # how soon a stream notices that its client left or the backend is stopping
 
 
-def admin_only(settings: WebSettings, handler: Handler) -> Handler:
-    """Refuse without the admin token (401); the door's middleware shapes every error."""
+def admin_only(settings: WebSettings, handler: Handler, *, event_stream: bool = False) -> Handler:
+    """Refuse without the admin token (401); the door's middleware shapes every error and counts failed
+    tokens. Only an ``event_stream`` route (SSE: a browser's EventSource cannot send headers) also takes
+    the token as ``?authToken=``; elsewhere a token in a URL, which ends up in logs and can be sent by
+    any page, is no credential."""
 
     async def guarded(request: web.Request) -> web.StreamResponse:
         credentials = header_credentials(request.headers)
-        if credentials.bearer is None and "authToken" in request.query:
+        if event_stream and credentials.bearer is None and "authToken" in request.query:
             credentials = replace(credentials, bearer=request.query["authToken"])
         require_admin(credentials, settings)
         return await handler(request)
@@ -100,13 +103,21 @@ def backend_routes(backend: BackendServices, settings: WebSettings) -> BackendRo
         web.post("/admin/triggers/{id}/enabled", admin.set_trigger_enabled),
         web.post("/admin/triggers/{id}/fire", admin.fire_trigger),
     ]
-    routes = [web.route(route.method, route.path, admin_only(settings, route.handler)) for route in guarded]
+    streams = {admin.stream_executions}
+    routes = [
+        web.route(
+            route.method,
+            route.path,
+            admin_only(settings, route.handler, event_stream=route.handler in streams),
+        )
+        for route in guarded
+    ]
     return BackendRoutes(routes, admin.closing.set)
 
 
 def _deployed(deploy: Callable[[], WorkflowVersion]) -> web.StreamResponse:
     """``{success, version}``, or 400 ``{success: false, error, problems}`` when the deploy is refused
-    (the running bundle stays, contract §4.6); a version not kept is the error envelope's 404."""
+    (the running bundle stays); a version not kept is the error envelope's 404."""
     try:
         version = deploy()
     except (InvalidParamsError, WorkflowVersionNotFoundError):
@@ -156,6 +167,11 @@ class _AdminRoutes:
             if not isinstance(old, str) or not isinstance(new, str):
                 raise InvalidParamsError("renameColumn needs `oldName` and `newName`")
             return json_response(await data.rename_column(store, table, old, new))
+        if action == "changeColumnType":
+            column, new_type = body.get("column"), body.get("type")
+            if not isinstance(column, str) or not isinstance(new_type, str):
+                raise InvalidParamsError("changeColumnType needs `column` and `type`")
+            return json_response(await data.change_column_type(store, table, column, new_type))
         if action == "deleteTable":
             return json_response(await data.delete_table(store, table))
         raise InvalidParamsError(f"unknown schema action {action!r}")

@@ -1,4 +1,4 @@
-"""``POST /batch`` (``parse-wire.md`` §9): ``{requests: [{method, path, body}], transaction?}`` → a bare
+"""``POST /batch``: ``{requests: [{method, path, body}], transaction?}`` → a bare
 array of ``{success}`` / ``{error}`` in request order, HTTP 200 even when items fail.
 
 Paths must start with the mount as the server sees it (``//classes/X`` normalises for a root mount).

@@ -1,4 +1,4 @@
-"""Files (``parse-wire.md`` §8): upload as raw bytes (REST, Noodl) or as the SDK's JSON form
+"""Files: upload as raw bytes (REST, Noodl) or as the SDK's JSON form
 (``{base64, _ContentType, ...}`` posted as ``text/plain``), download without credentials, delete as master."""
 
 from __future__ import annotations

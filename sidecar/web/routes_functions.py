@@ -1,4 +1,4 @@
-"""``POST /functions/:name`` (contract §4.4): the parameters go to the function invoker as JSON text
+"""``POST /functions/:name``: the parameters go to the function invoker as JSON text
 with the request headers; its ``(status, body)`` is written back as-is."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Object routes: ``/classes/:className[/:objectId]`` and their ``/users`` and ``/roles`` aliases
-(``parse-wire.md`` §4 to §5). A create on ``_User`` is a signup."""
+"""Object routes: ``/classes/:className[/:objectId]`` and their ``/users`` and ``/roles`` aliases.
+A create on ``_User`` is a signup."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The security panel's HTTP routes (contract §4.7): permissions, access checks, roles, API keys.
+"""The security panel's HTTP routes: permissions, access checks, roles, API keys.
 
 Admin only, JSON in and out, mounted before the Parse catch-all. Each handler reads the wire and calls
 the backend's security service, the same one the ``backend:*`` IPC channels call.

@@ -1,4 +1,4 @@
-"""Users and sessions (``parse-wire.md`` §7): login, logout, the current user, the caller's sessions.
+"""Users and sessions: login, logout, the current user, the caller's sessions.
 Signup is ``POST /users`` in :mod:`routes_objects`."""
 
 from __future__ import annotations

@@ -2,7 +2,10 @@
 
 - ``Host`` check: a loopback-bound backend answers only requests addressed to a loopback name (or a
   configured extra name), so a web page cannot reach it through DNS rebinding;
-- CORS on every response (contract §3.1), ``OPTIONS`` on any path → 204 without credentials;
+- CORS on every response, ``OPTIONS`` on any path → 204 without credentials;
+- the body limit of every route (:mod:`sidecar.web.limits`): a declared length over it → 413 before a
+  byte is read, a chunked body cut at it while read;
+- failed credentials counted on every route (:mod:`sidecar.web.limiter`): 429 once a client is over;
 - every error leaves in its wire shape (:mod:`sidecar.web.wire`); an unexpected exception is logged and
   answered 500.
 """
@@ -14,8 +17,18 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from aiohttp.web_protocol import RequestPayloadError
 
-from sidecar.errors import HostNotAllowedError, RouteNotFoundError, SidecarError
+from sidecar.errors import (
+    BodyTooLargeError,
+    HostNotAllowedError,
+    RouteNotFoundError,
+    SidecarError,
+    TooManyAttemptsError,
+    UnreadableBodyError,
+)
+from sidecar.web.limiter import CREDENTIAL_FAILED, FAILED_CREDENTIALS, CredentialLimiter
+from sidecar.web.limits import BodyLimits
 from sidecar.web.settings import WebSettings, is_loopback
 from sidecar.web.wire import error_response
 
@@ -39,29 +52,47 @@ def host_name(host_header: str) -> str:
     return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
 
 
-def door_middleware(settings: WebSettings) -> Middleware:
+def door_middleware(settings: WebSettings, limiter: CredentialLimiter) -> Middleware:
     """One middleware (each layer costs on every request): the Host check, then ``OPTIONS``, then the
-    request with its errors translated to their wire shape."""
+    body limit, then the request with its credential failures counted and its errors translated to
+    their wire shape."""
     allowed = _LOOPBACK_NAMES | settings.allowed_hosts | {settings.host}
     enforce = is_loopback(settings.host)
+    limits = BodyLimits(settings)
 
     @web.middleware
     async def door(request: web.Request, handler: Handler) -> web.StreamResponse:
         host = request.headers.get("Host")
         if enforce and host is not None and host_name(host).lower() not in allowed:
             return error_response(HostNotAllowedError(f"Host not allowed: {host}"))
-        if request.method == "OPTIONS":
+        method = request.method
+        if method == "OPTIONS":
             return web.Response(status=204, headers={"Access-Control-Max-Age": "86400"})
-        return await answer_in_wire_shape(request, handler)
+        if request.body_exists:
+            limit = limits.for_request(method, request.path)
+            declared = request.content_length
+            if declared is not None and declared > limit:
+                return error_response(BodyTooLargeError())
+            if limit != limits.default:  # the app's client_max_size is the default; uploads get theirs
+                request = request.clone(client_max_size=limit)
+        return await answer_in_wire_shape(request, handler, limiter)
 
     return door
 
 
-async def answer_in_wire_shape(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def answer_in_wire_shape(
+    request: web.Request, handler: Handler, limiter: CredentialLimiter
+) -> web.StreamResponse:
     try:
-        return await handler(request)
+        response = await handler(request)
+    except FAILED_CREDENTIALS as failure:
+        return error_response(limiter.answer_failure(request.remote or "", failure))
     except SidecarError as error:
         return error_response(error)
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(BodyTooLargeError())
+    except RequestPayloadError:
+        return error_response(UnreadableBodyError())
     except web.HTTPNotFound:
         return error_response(RouteNotFoundError(f"Not found: {request.method} {request.path}"))
     except web.HTTPException:
@@ -69,6 +100,13 @@ async def answer_in_wire_shape(request: web.Request, handler: Handler) -> web.St
     except Exception as error:
         log.exception("web.unhandled_error", method=request.method, path=request.path)
         return error_response(error)
+    # The request's storage is empty unless a handler flagged something: len() is cheaper than a miss.
+    if len(request) and request.get(CREDENTIAL_FAILED):
+        try:
+            limiter.failed(request.remote or "")
+        except TooManyAttemptsError as blocked:
+            return error_response(blocked)
+    return response
 
 
 def cors_hook(settings: WebSettings) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:

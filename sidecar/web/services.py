@@ -14,7 +14,6 @@ from sidecar.store import AuthStore, CallerContext, RecordStore, SchemaAdmin
 from sidecar.web.auth import ApiKeyDirectory
 from sidecar.web.configparams import ConfigParams
 from sidecar.web.filestore import FileStore
-from sidecar.web.limiter import CredentialLimiter
 from sidecar.web.settings import WebSettings
 
 
@@ -46,6 +45,5 @@ class Services:
     config: ConfigParams
     files: FileStore | None
     functions: FunctionInvoker | None
-    limiter: CredentialLimiter
     api_keys: ApiKeyDirectory | None = None
     """Resolves ``X-NodeGX-Api-Key``; without one, a request carrying a key is refused (401)."""

@@ -29,6 +29,9 @@ class WebSettings:
     cors_origin: str = "*"
     json_body_limit: int = 10 * MB
     file_body_limit: int = 50 * MB
+    webhook_body_limit: int = 50 * MB
+    """The door's limit on ``/hooks/…``: the largest ``maxBodyBytes`` a webhook trigger may declare (each
+    trigger's own limit is applied by the webhook gateway)."""
     files_dir: Path | None = None
     """Where uploads are kept; ``None`` disables uploads (130)."""
     config_path: Path | None = None

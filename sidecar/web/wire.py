@@ -33,7 +33,9 @@ class Reply:
 
 
 def encode(body: Any) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    # "replace": an answer that echoes request text (a Host header, a path) with bytes that were not
+    # UTF-8 must still leave; valid text encodes as fast as with "strict".
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "replace")
 
 
 def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:

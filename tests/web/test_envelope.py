@@ -95,7 +95,7 @@ async def test_parse_errors_carry_code_and_message_with_parse_statuses(client: C
 
 async def test_an_unparsable_json_body_is_400_and_changes_nothing(client: Client) -> None:
     response = await client.post("/classes/Game", data=b"{not json", headers=app_headers())
-    assert (response.status, await response.json()) == (400, {"error": "Invalid JSON body"})
+    assert (response.status, await response.json()) == (400, {"error": "Invalid JSON body", "code": 107})
     count = await client.get("/classes/Game", params={"count": "1", "limit": "0"}, headers=app_headers())
     assert (await count.json())["count"] == 0
 

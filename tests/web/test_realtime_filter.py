@@ -7,6 +7,7 @@ in-memory predicate used for change frames; the matching ids must be identical.
 from __future__ import annotations
 
 import random
+import time
 from typing import Any
 
 import pytest
@@ -119,3 +120,34 @@ def test_filters_it_cannot_evaluate_are_refused(where: Any) -> None:
 def test_quoted_regex_spans_are_literal() -> None:
     assert translate_regex("^\\Qa.b\\E") == "^a\\.b"
     assert translate_regex("\\Qx*\\E$") == "x\\*$"
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        {"s": {"$regex": "a{1000000000}"}},  # the regex engine would unroll it into gigabytes
+        {"s": {"$regex": "(?:a{30000}){30000}"}},
+        {"s": {"$regex": "x" * 1_001}},
+        {"s": {"$in": list(range(100_000))}},
+    ],
+    ids=["count", "nested-counts", "long", "long-list"],
+)
+def test_filters_past_the_query_bounds_are_refused(where: Any) -> None:
+    with pytest.raises(UnsupportedFilterError):
+        compile_filter(where)
+
+
+def test_a_filter_nested_past_the_bound_is_refused_not_a_recursion_error() -> None:
+    where: dict[str, Any] = {"s": "x"}
+    for _ in range(2_000):
+        where = {"$or": [where]}
+    with pytest.raises(UnsupportedFilterError, match="deep"):
+        compile_filter(where)
+
+
+def test_a_backtracking_regex_gives_up_on_a_record_instead_of_holding_the_loop() -> None:
+    predicate = compile_filter({"s": {"$regex": "(a|aa)+$"}})
+    started = time.monotonic()
+    assert not predicate({"s": "a" * 34 + "!"})  # seconds of backtracking for ``re``; stopped at 50 ms
+    assert time.monotonic() - started < 1.0
+    assert predicate({"s": "aaaa"})

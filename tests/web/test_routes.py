@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from sidecar.errors import FunctionNotFoundError
 from sidecar.web import FunctionRequest
 from tests.web.conftest import APP_ID, MASTER_KEY, Client, MakeClient, app_headers, master_headers
@@ -242,6 +244,29 @@ async def test_raw_file_upload_download_and_master_delete(client: Client) -> Non
 async def test_file_names_follow_parse_rules(client: Client) -> None:
     response = await client.post("/files/photo (1).png", data=b"x", headers=app_headers())
     assert (response.status, (await response.json())["code"]) == (400, 122)
+
+
+@pytest.mark.parametrize("name", ["x" * 300, "%00", "a%00b.png"])
+async def test_a_name_no_stored_file_can_have_is_404_not_500(client: Client, name: str) -> None:
+    assert (await client.post("/files/a.txt", data=b"x", headers=app_headers())).status == 201
+    deleted = await client.delete(f"/files/{name}", headers=master_headers())
+    assert (deleted.status, (await deleted.json())["code"]) == (404, 101)
+    assert (await client.get(f"/files/{APP_ID}/{name}")).status == 404
+
+
+@pytest.mark.parametrize("system_class", ["_Session", "_User", "_Role"])
+async def test_deleting_an_empty_system_class_keeps_sessions_working(
+    client: Client, system_class: str
+) -> None:
+    deleted = await client.delete(f"/schemas/{system_class}", headers=master_headers())
+    assert deleted.status == 200
+    stale = await client.get("/classes/Todo", headers=app_headers(**{"X-Parse-Session-Token": "r:nope"}))
+    assert (stale.status, (await stale.json())["code"]) == (400, 209)
+    signup = await client.post("/users", json={"username": "u", "password": "p"}, headers=app_headers())
+    assert signup.status == 201
+    token = (await signup.json())["sessionToken"]
+    me = await client.get("/users/me", headers=app_headers(**{"X-Parse-Session-Token": token}))
+    assert me.status == 200
 
 
 class RecordingInvoker:

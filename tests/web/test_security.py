@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestClient, TestServer
@@ -10,6 +12,7 @@ from sidecar.errors import TooManyAttemptsError, UnsafeBindError
 from sidecar.store import SqliteRecordStore
 from sidecar.web import WebSettings, build_app, start_server
 from sidecar.web.limiter import CredentialLimiter
+from sidecar.web.limits import BodyLimits
 from tests.web.conftest import Client, MakeClient, app_headers, master_headers
 
 
@@ -82,6 +85,39 @@ async def test_a_file_may_exceed_the_json_limit_but_not_the_file_limit(make_clie
     assert accepted.status == 201
     refused = await client.post("/files/b.bin", data=b"x" * 6000, headers=headers)
     assert refused.status == 413
+
+
+@pytest.mark.parametrize(
+    ("mount", "method", "path", "expected"),
+    [
+        ("/", "POST", "/files/a.png", 5000),
+        ("/", "PUT", "/files/a.png", 1000),
+        ("/", "POST", "/classes/files", 1000),
+        ("/", "POST", "/hooks/b/slug", 7000),
+        ("/", "POST", "/api/Todo", 1000),
+        ("/", "PUT", "/admin/workflows/w", 1000),
+        ("/parse", "POST", "/parse/files/a.png", 5000),
+        ("/parse", "POST", "/files/a.png", 1000),
+        ("/parse", "POST", "/parse/functions/f", 1000),
+    ],
+)
+def test_each_route_has_its_body_limit(mount: str, method: str, path: str, expected: int) -> None:
+    settings = WebSettings(
+        app_id="b", mount=mount, json_body_limit=1000, file_body_limit=5000, webhook_body_limit=7000
+    )
+    assert BodyLimits(settings).for_request(method, path) == expected
+
+
+async def test_a_chunked_upload_is_cut_at_the_file_limit(make_client: MakeClient) -> None:
+    client = await make_client(json_body_limit=1000, file_body_limit=5000)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(6):
+            yield b"x" * 1000
+
+    headers = app_headers(**{"Content-Type": "application/octet-stream"})
+    refused = await client.post("/files/c.bin", data=chunks(), headers=headers)
+    assert (refused.status, await refused.json()) == (413, {"error": "Request body too large"})
 
 
 async def test_health_needs_no_credentials(client: Client) -> None:

@@ -1,10 +1,10 @@
-"""Users over the Parse wire, as the SDK meets them: one's own user, other users, and Location headers."""
+"""Parse-wire details the SDK relies on: one's own user, other users, Location headers, file urls."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tests.web.conftest import Client, app_headers, master_headers
+from tests.web.conftest import APP_ID, Client, app_headers, master_headers
 
 
 async def signup(client: Client, name: str) -> dict[str, Any]:
@@ -62,3 +62,27 @@ async def test_a_role_created_through_roles_is_located_under_its_class(client: C
     assert created.status == 201
     object_id = (await created.json())["objectId"]
     assert created.headers["Location"].endswith(f"/classes/_Role/{object_id}")
+
+
+async def test_a_file_read_back_carries_the_url_the_server_serves_it_at(client: Client) -> None:
+    upload = await client.post(
+        "/files/report.pdf", data=b"%PDF-1.4", headers=app_headers(**{"Content-Type": "application/pdf"})
+    )
+    name = (await upload.json())["name"]
+    # Saved by name only, and once with a url that is not the server's: reads compute it from the name.
+    only_name = {"__type": "File", "name": name}
+    stale = {"__type": "File", "name": name, "url": "http://elsewhere.example/x.pdf"}
+    first = await client.post("/classes/Doc", json={"file": only_name}, headers=app_headers())
+    await client.post("/classes/Doc", json={"file": stale}, headers=app_headers())
+    holder = {"doc": {"__type": "Pointer", "className": "Doc", "objectId": (await first.json())["objectId"]}}
+    await client.post("/classes/Holder", json=holder, headers=app_headers())
+
+    found = await (await client.get("/classes/Doc", headers=app_headers())).json()
+    holders = await client.get("/classes/Holder", params={"include": "doc"}, headers=app_headers())
+    included = await holders.json()
+
+    served = await client.get(f"/files/{APP_ID}/{name}")
+    assert (served.status, await served.read()) == (200, b"%PDF-1.4")
+    urls = {doc["file"]["url"] for doc in found["results"]} | {included["results"][0]["doc"]["file"]["url"]}
+    assert len(urls) == 1
+    assert urls.pop().endswith(f"/files/{APP_ID}/{name}")

@@ -173,8 +173,8 @@ def _register_workflows(table: MethodTable, manager: BackendManager) -> None:
 
 
 def _deployed(deploy: Callable[[], WorkflowVersion]) -> b.WorkflowUpdated:
-    """A deploy's answer: its version, or a refusal with every problem (the running bundle stays, contract
-    §4.6). Invalid arguments and a version that is not kept are errors of the call."""
+    """A deploy's answer: its version, or a refusal with every problem (the running bundle stays).
+    Invalid arguments and a version that is not kept are errors of the call."""
     try:
         version = deploy()
     except (InvalidParamsError, WorkflowVersionNotFoundError):

@@ -1,4 +1,4 @@
-"""Config, Cloud File, User and Set User Properties (§6.6, §6.7)."""
+"""Config, Cloud File, User and Set User Properties."""
 
 from __future__ import annotations
 

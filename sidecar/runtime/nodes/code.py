@@ -1,4 +1,4 @@
-"""Expression and Function nodes: user JavaScript run in the embedded engine (§6.3)."""
+"""Expression and Function nodes: user JavaScript run in the embedded engine."""
 
 from __future__ import annotations
 
@@ -219,7 +219,7 @@ class FunctionNode(ScriptHostNode):
         self._scheduled = False
 
     def setup(self, node_def: NodeDef) -> None:
-        # Outputs.X() exists only for exported `out-X` ports of type signal (§12.16).
+        # Outputs.X() exists only for exported `out-X` ports of type signal.
         self.signal_outputs = [
             port.name[4:] for port in node_def.ports if port.name.startswith("out-") and port.is_signal
         ]

@@ -1,4 +1,4 @@
-"""Filter Records: filter, sort, skip and limit an items array locally, no backend (§6.6)."""
+"""Filter Records: filter, sort, skip and limit an items array locally, no backend."""
 
 from __future__ import annotations
 

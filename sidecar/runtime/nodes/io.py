@@ -1,4 +1,4 @@
-"""Request and Response: where a request enters the graph and the first answer leaves it (§3, §4)."""
+"""Request and Response: where a request enters the graph and the first answer leaves it."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def _parameter_input(name: str) -> InputSpec:
     key = name[3:]
 
     def store(node: Any, value: Any) -> None:
-        node.params[key] = value  # a key keeps the position of its first assignment (R13)
+        node.params[key] = value  # a key keeps the position of its first assignment
 
     return InputSpec(name, "*", set=store)
 
@@ -116,7 +116,7 @@ class RequestNode(Node):
         return f"http://{host}" if host else ""
 
     def send_request(self) -> None:
-        """Steps 1-8 of §3, synchronously: the ``GET /config`` wait was dropped (quirk #20)."""
+        """Every step synchronously: the ``GET /config`` wait was dropped (docs/runtime.md)."""
         request = self.ctx.request
         token = request.headers.get("x-parse-session-token")
         try:
@@ -159,7 +159,7 @@ class RequestNode(Node):
         request = self.ctx.request
         data = {"Authenticated": self.authenticated, "UserId": self.user_id, "Parameters": params}
         data["Headers"] = dict(request.headers)
-        self.ctx.models.put("Request", data)  # fresh per request (§12.14)
+        self.ctx.models.put("Request", data)  # fresh per request
         self.flag_output_dirty("auth")
         if self.has_output_connections("origin"):  # newer runners' output; not part of every step's record
             self.flag_output_dirty("origin")

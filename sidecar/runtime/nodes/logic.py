@@ -1,4 +1,4 @@
-"""Logic nodes: Condition, And, Or, Inverter (§6.4)."""
+"""Logic nodes: Condition, And, Or, Inverter."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ class ConditionNode(Node):
 
 
 class AndNode(Node):
-    """True when every input that was set is truthy; ``undefined`` until an input arrives (§12.7)."""
+    """True when every input that was set is truthy; ``undefined`` until an input arrives."""
 
     TYPE = "And"
     CATEGORY = "Logic"

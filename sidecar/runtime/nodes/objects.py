@@ -1,4 +1,4 @@
-"""Request-scoped objects: Object (Model2), Set Object Properties, Create New Object (§6.5)."""
+"""Request-scoped objects: Object (Model2), Set Object Properties, Create New Object."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Record queries against the store: Query Records and Aggregate Records (§6.6)."""
+"""Record queries against the store: Query Records and Aggregate Records."""
 
 from __future__ import annotations
 

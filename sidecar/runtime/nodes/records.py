@@ -1,6 +1,6 @@
 """Record nodes that write or read one record: Record, Create/Set/Delete Record, Add/Remove Relation.
 
-Each follows the data-node pattern (R12): inputs only store; the action signal schedules the work
+Each follows the data-node pattern: inputs only store; the action signal schedules the work
 after inputs settle; on completion result outputs are flagged, then Success or Failure is sent.
 Access-control inputs (``accessControl``, ``acl-*``) are accepted and not applied: functions run as
 admin and the store keeps ACLs written by other means.

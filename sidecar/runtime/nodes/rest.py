@@ -1,4 +1,4 @@
-"""REST (``REST2``, deprecated but registered): an outbound request shaped by two scripts (§6.8)."""
+"""REST (``REST2``, deprecated but registered): an outbound request shaped by two scripts."""
 
 from __future__ import annotations
 

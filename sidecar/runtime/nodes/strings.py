@@ -1,4 +1,4 @@
-"""String nodes: String Format, Substring, String Mapper, Boolean To String, Date To String (§6.4)."""
+"""String nodes: String Format, Substring, String Mapper, Boolean To String, Date To String."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def _utf16_units(text: str) -> bytes:
 
 
 def js_substr(text: str, start: Any, length: Any = UNDEFINED) -> str:
-    """``String.prototype.substr`` over UTF-16 code units (may split a surrogate pair, §12.10)."""
+    """``String.prototype.substr`` over UTF-16 code units (may split a surrogate pair)."""
     units = _utf16_units(text)
     size = len(units) // 2
     begin = _to_integer(start)
@@ -279,7 +279,7 @@ def parse_js_date(value: Any) -> datetime | None:
 
 
 class DateToStringNode(Node):
-    """Formats in local time; numbers and invalid dates give ``''`` and never fire Invalid Date (§12.12)."""
+    """Formats in local time; numbers and invalid dates give ``''`` and never fire Invalid Date."""
 
     TYPE = "Date To String"
     CATEGORY = "Utilities"

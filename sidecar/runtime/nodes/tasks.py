@@ -1,4 +1,4 @@
-"""Run Tasks: one template component instance per item, a bounded number at a time (§6.8)."""
+"""Run Tasks: one template component instance per item, a bounded number at a time."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Counter and Unique Id (§6.4)."""
+"""Counter and Unique Id."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class CounterNode(Node):
         self._changed()
 
     def _on_reset(self) -> None:
-        self.current = self.start  # always resets and always reports (§12.9)
+        self.current = self.start  # always resets and always reports
         self._changed()
 
     def _set_start(self, value: Any) -> None:

@@ -1,4 +1,4 @@
-"""Number, String and Boolean variables (Noodl's variable base, §6.4, §12.8)."""
+"""Number, String and Boolean variables (Noodl's variable base)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class VariableNode(Node):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.current: Any = self.START_VALUE
-        self.latest: Any = 0  # what Set stores when no value is pending: the cast of 0 (§12.8)
+        self.latest: Any = 0  # what Set stores when no value is pending: the cast of 0
 
     def _set_value(self, value: Any) -> None:
         if self.is_input_connected("saveValue"):

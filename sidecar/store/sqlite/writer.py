@@ -22,7 +22,13 @@ from typing import Any, Generic, TypeVar
 
 import structlog
 
-from sidecar.errors import InvalidJsonError, QueryTimeoutError, RequestFailedError, StorageError
+from sidecar.errors import (
+    InvalidJsonError,
+    InvalidQueryError,
+    QueryTimeoutError,
+    RequestFailedError,
+    StorageError,
+)
 from sidecar.store import sqlfuncs
 from sidecar.store.catalog import WorkingCatalog
 
@@ -34,12 +40,21 @@ CommitHook = Callable[[dict[str, Any], list[Any]], None]
 """Called on the event loop after each commit with the published schemas and the events."""
 
 
+# SQLite's answers to a statement too big or too deep to compile: the request's fault, not the database's.
+_TOO_COMPLEX = ("parser stack overflow", "Expression tree is too large", "too many SQL variables")
+
+
 def translate(exc: Exception) -> Exception:
-    """sqlite3 failures become :class:`StorageError`, text SQLite cannot store is 107; ours pass through."""
+    """sqlite3 failures become :class:`StorageError`, text SQLite cannot store is 107, a query too complex
+    for SQLite or a number beyond its 64-bit integers is 102; ours pass through."""
     if isinstance(exc, sqlite3.Error):
         if sqlfuncs.take_regex_timeout():
-            return QueryTimeoutError(f"a $regex match ran longer than {sqlfuncs.DEFAULT_REGEX_SECONDS:g} s")
+            return QueryTimeoutError("a $regex match ran out of time")
+        if any(marker in str(exc) for marker in _TOO_COMPLEX):
+            return InvalidQueryError(f"the query is too complex: {exc}")
         return StorageError(f"database error: {exc}")
+    if isinstance(exc, OverflowError):  # binding an int beyond SQLite's 64 bits
+        return InvalidQueryError(f"a number in the request is out of range: {exc}")
     if isinstance(exc, UnicodeEncodeError):  # JSON can carry an unpaired surrogate ("\ud800"); UTF-8 cannot
         return InvalidJsonError("strings must be valid Unicode: unpaired surrogates cannot be stored")
     return exc

@@ -1,1 +1,1 @@
-"""Realtime change frames over Server-Sent Events (contract §7)."""
+"""Realtime change frames over Server-Sent Events."""

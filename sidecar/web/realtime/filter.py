@@ -8,11 +8,16 @@ refused when the subscription is made, never silently ignored.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from sidecar import safe_regex
+from sidecar.errors import StoreError
+from sidecar.store.query_limits import check_where
+
 Predicate = Callable[[Mapping[str, Any]], bool]
+LOOP_MATCH_SECONDS = 0.05
+"""A filter's regex on one record: change frames are matched on the event loop, which must stay free."""
 _MISSING = object()
 _ORDERING: dict[str, Callable[[Any, Any], bool]] = {
     "$lt": lambda a, b: a < b,
@@ -31,6 +36,16 @@ def compile_filter(where: Any) -> Predicate:
         return lambda record: True
     if not isinstance(where, Mapping):
         raise UnsupportedFilterError("filter must be a JSON object")
+    try:
+        check_where(where)  # the store's bounds: nesting, list lengths, size
+    except StoreError as exc:
+        raise UnsupportedFilterError(exc.message) from exc
+    return _compile(where)
+
+
+def _compile(where: Any) -> Predicate:
+    if not isinstance(where, Mapping):
+        raise UnsupportedFilterError("filter must be a JSON object")
     tests = [_clause(key, value) for key, value in where.items()]
     return lambda record: all(test(record) for test in tests)
 
@@ -39,7 +54,7 @@ def _clause(key: str, value: Any) -> Predicate:
     if key in ("$or", "$and", "$nor"):
         if not isinstance(value, list) or (key == "$nor" and not value):
             raise UnsupportedFilterError(f"{key} needs a non-empty array")
-        parts = [compile_filter(part) for part in value]
+        parts = [_compile(part) for part in value]
         if key == "$or":
             return lambda record: any(part(record) for part in parts)
         if key == "$and":
@@ -172,24 +187,25 @@ def _contained_by(argument: Any) -> Callable[[Any], bool]:
 
 def translate_regex(pattern: str) -> str:
     """PCRE ``\\Q…\\E`` literal spans (the SDK's startsWith/contains) → escaped Python text."""
-    out, rest = [], pattern
-    while "\\Q" in rest:
-        before, _, after = rest.partition("\\Q")
-        literal, _, rest = after.partition("\\E")
-        out.extend([before, re.escape(literal)])
-    out.append(rest)
-    return "".join(out)
+    return safe_regex.translate_pattern(pattern)
 
 
 def _regex(pattern: Any, options: Any) -> Callable[[Any], bool]:
+    """Checked and compiled as the store's ``$regex`` is; a match runs on the event loop, so it stops after
+    ``LOOP_MATCH_SECONDS`` and a record it could not decide in that time does not match."""
     if not isinstance(pattern, str) or not isinstance(options, str) or set(options) - set("imxs"):
         raise UnsupportedFilterError("bad regex")
-    flags = 0
-    for letter, flag in (("i", re.I), ("m", re.M), ("x", re.X), ("s", re.S)):
-        if letter in options:
-            flags |= flag
     try:
-        compiled = re.compile(translate_regex(pattern), flags)
-    except re.error as exc:
-        raise UnsupportedFilterError(f"bad regex: {exc}") from exc
-    return lambda actual: isinstance(actual, str) and compiled.search(actual) is not None
+        compiled = safe_regex.compile_pattern(pattern, options)
+    except StoreError as exc:
+        raise UnsupportedFilterError(exc.message) from exc
+
+    def test(actual: Any) -> bool:
+        if not isinstance(actual, str):
+            return False
+        try:
+            return compiled.search(actual, timeout=LOOP_MATCH_SECONDS) is not None
+        except TimeoutError:
+            return False
+
+    return test

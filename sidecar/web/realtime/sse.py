@@ -1,4 +1,4 @@
-"""``GET /realtime`` (the SSE stream) and ``POST /realtime/subscriptions`` (contract §7).
+"""``GET /realtime`` (the SSE stream) and ``POST /realtime/subscriptions``.
 
 Frames: ``connected {clientId}`` first; ``change {action, collection, id, record}`` after each matching
 commit; ``resync {reason}`` on a reconnect (``Last-Event-ID``) or after an overflow. Every frame has an
@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from sidecar.web.auth import resolve_stream_caller
-from sidecar.web.body import Credentials, decode_json_object, header_credentials, read_body
+from sidecar.web.body import Credentials, decode_json_object, header_credentials
 from sidecar.web.realtime.hub import Frame, RealtimeClient, RealtimeHub, frame, replace_subscriptions
 from sidecar.web.services import Services
 from sidecar.web.wire import json_response
@@ -48,10 +48,9 @@ class RealtimeRoutes:
         if "text/event-stream" not in request.headers.get("Accept", ""):
             return json_response({"hint": "open this route with 'Accept: text/event-stream'"})
         settings = self._services.settings
-        resolving = resolve_stream_caller(
+        caller = await resolve_stream_caller(
             stream_credentials(request), settings, self._services.store, self._services.api_keys
         )
-        caller = await self._services.limiter.guard(request.remote or "", resolving)
         response = web.StreamResponse(headers=_STREAM_HEADERS)
         await response.prepare(request)
         client = self._hub.connect(caller)
@@ -83,7 +82,7 @@ class RealtimeRoutes:
             await response.write(encode_frame(frame_id, next_item))
 
     async def subscribe(self, request: web.Request) -> web.Response:
-        body = decode_json_object(await read_body(request, self._services.settings.json_body_limit))
+        body = decode_json_object(await request.read())
         client = self._hub.client(body.get("clientId"))
         result = await replace_subscriptions(client, body.get("subscriptions"), self._services.store)
         return json_response(result)

@@ -1,6 +1,6 @@
 """Workflow IF and Workflow Switch: route a signal by a condition or a value.
 
-Choices (see ``workflow-engines.md`` §1.2 to 1.3): both nodes act on the ``run`` signal only, after
+Choices: both nodes act on the ``run`` signal only, after
 every input that arrived in the same frame is applied, so data wired next to the signal is never
 stale. IF takes either a ``condition`` value or, when ``expression`` is set, a JavaScript expression
 over named inputs (every identifier in it becomes an input; ``data`` is one of them) — one node

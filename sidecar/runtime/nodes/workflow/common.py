@@ -37,7 +37,7 @@ def run_as_step(node: Node, inputs: Mapping[str, Any], work: Callable[[], None])
         ctx.note_node_start(node, dict(inputs))
     try:
         work()
-    except Exception as error:  # reported like a failing update: the run goes on (R1)
+    except Exception as error:  # reported like a failing update: the run goes on
         ctx.report_node_error(node, repr(error))
     if recorder is not None:
         ctx.note_node_end(node)
