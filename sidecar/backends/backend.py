@@ -12,6 +12,7 @@ binds the port; ``stop`` closes in reverse order.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import time
 from collections.abc import Callable
@@ -148,7 +149,8 @@ class Backend:
         from sidecar.deploy.install import installed_bundle
 
         self.bundle = installed_bundle(self.spec.data_dir)
-        remember_stored_values(self.spec.data_dir)  # hidden in logs and history before any node uses one
+        # Hidden in logs and history before any node uses one; in a thread, as an OS keyring may block.
+        await asyncio.to_thread(remember_stored_values, self.spec.data_dir)
         try:
             await self._open_persistence()
             await self._open_security()

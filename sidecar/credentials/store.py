@@ -10,12 +10,14 @@ routes and a running backend's nodes all see the same credentials without sharin
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
 import os
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +42,9 @@ log = structlog.get_logger("sidecar.credentials")
 
 CredentialList = list["CredentialInfo"]
 Texts = list[str]
+
+_CHANGING = threading.Lock()
+"""Held around every read-change-write of a credentials file: the doors call the store from threads."""
 
 FILE_NAME = "credentials.json"
 FILE_VERSION = 1
@@ -181,34 +186,36 @@ class CredentialStore:
     def create(self, name: Any, value: Any, provider: Any = None, *, replace: bool = False) -> CredentialInfo:
         clean_name, clean_value = validate_name(name), validate_value(value)
         clean_provider = validate_provider(provider)
-        document = self._read()
-        entries = self._entries(document)
-        existing = entries.get(clean_name)
-        if existing is not None and not replace:
-            raise CredentialExistsError(clean_name)
-        material = self._key(document, create=True)
-        now = _now()
-        entries[clean_name] = {
-            "name": clean_name,
-            "provider": clean_provider,
-            "createdAt": existing["createdAt"] if existing else now,
-            "updatedAt": now,
-            "lastTest": None,
-            "value": _encrypt(material.key, clean_name, clean_value),
-        }
-        document.update(version=FILE_VERSION, keyId=material.key_id, credentials=list(entries.values()))
-        self._write(document)
+        with _CHANGING:
+            document = self._read()
+            entries = self._entries(document)
+            existing = entries.get(clean_name)
+            if existing is not None and not replace:
+                raise CredentialExistsError(clean_name)
+            material = self._key(document, create=True)
+            now = _now()
+            entries[clean_name] = {
+                "name": clean_name,
+                "provider": clean_provider,
+                "createdAt": existing["createdAt"] if existing else now,
+                "updatedAt": now,
+                "lastTest": None,
+                "value": _encrypt(material.key, clean_name, clean_value),
+            }
+            document.update(version=FILE_VERSION, keyId=material.key_id, credentials=list(entries.values()))
+            self._write(document)
         add_known_secrets([clean_value])
         return _info(entries[clean_name])
 
     def delete(self, name: Any) -> dict[str, Any]:
         clean_name = validate_name(name)
-        document = self._read()
-        entries = self._entries(document)
-        if entries.pop(clean_name, None) is None:
-            raise CredentialNotFoundError(clean_name)
-        document["credentials"] = list(entries.values())
-        self._write(document)
+        with _CHANGING:
+            document = self._read()
+            entries = self._entries(document)
+            if entries.pop(clean_name, None) is None:
+                raise CredentialNotFoundError(clean_name)
+            document["credentials"] = list(entries.values())
+            self._write(document)
         return {"deleted": True, "name": clean_name}
 
     def stored_value(self, name: str) -> str | None:
@@ -261,7 +268,7 @@ class CredentialStore:
         if check is None:
             outcome = checks.CheckOutcome("untested", f"no check is registered for provider {provider}")
         else:
-            value = self.stored_value(clean_name) or ""
+            value = await asyncio.to_thread(self.stored_value, clean_name) or ""
             try:
                 outcome = await check(value)
             except Exception as exc:  # a failing check is its answer, never a crash of the channel
@@ -269,12 +276,16 @@ class CredentialStore:
             # A check's message must not echo the value back.
             outcome = checks.CheckOutcome(outcome.status, redact_secrets(outcome.message.replace(value, "…")))
         result = {"status": outcome.status, "message": outcome.message, "testedAt": _now()}
-        fresh = self._read()  # the check may have taken a while: keep whatever changed meanwhile
-        current = self._entries(fresh).get(clean_name)
-        if current is not None:
-            current["lastTest"] = result
-            self._write(fresh)
+        await asyncio.to_thread(self._keep_test_result, clean_name, result)
         return {"name": clean_name, "provider": provider, **result}
+
+    def _keep_test_result(self, name: str, result: dict[str, Any]) -> None:
+        with _CHANGING:
+            fresh = self._read()  # the check may have taken a while: keep whatever changed meanwhile
+            current = self._entries(fresh).get(name)
+            if current is not None:
+                current["lastTest"] = result
+                self._write(fresh)
 
 
 def remember_stored_values(data_dir: Path) -> int:

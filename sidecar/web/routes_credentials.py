@@ -8,6 +8,7 @@ DELETE /admin/credentials/{name}        {deleted: true, name}
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from aiohttp import web
@@ -33,13 +34,20 @@ class _CredentialRoutes:
     def __init__(self, store: CredentialStore) -> None:
         self.store = store
 
+    # The store's calls run in a thread: reaching the key may mean asking an OS keyring, which can block.
+
     async def list(self, _request: web.Request) -> web.StreamResponse:
-        return json_response({"credentials": [info.to_wire() for info in self.store.list()]})
+        found = await asyncio.to_thread(self.store.list)
+        return json_response({"credentials": [info.to_wire() for info in found]})
 
     async def create(self, request: web.Request) -> web.StreamResponse:
         body = await json_body(request)
-        info = self.store.create(
-            body.get("name"), body.get("value"), body.get("provider"), replace=body.get("replace") is True
+        info = await asyncio.to_thread(
+            self.store.create,
+            body.get("name"),
+            body.get("value"),
+            body.get("provider"),
+            replace=body.get("replace") is True,
         )
         return json_response(info.to_wire(), 201)
 
@@ -47,4 +55,4 @@ class _CredentialRoutes:
         return json_response(await self.store.test(request.match_info["name"]))
 
     async def delete(self, request: web.Request) -> web.StreamResponse:
-        return json_response(self.store.delete(request.match_info["name"]))
+        return json_response(await asyncio.to_thread(self.store.delete, request.match_info["name"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
@@ -211,3 +212,10 @@ async def test_test_answers_untested_without_a_check_and_runs_a_registered_one(d
     assert PLAIN not in result["message"]
     assert store.list()[0].last_test is not None
     assert store.list()[0].last_test["status"] == "ok"  # type: ignore[index]
+
+
+async def test_concurrent_creates_from_threads_lose_none(data_dir: Path) -> None:
+    store = CredentialStore(data_dir)
+    names = [f"key{index:02d}" for index in range(16)]
+    await asyncio.gather(*(asyncio.to_thread(store.create, name, f"value-of-{name}-000") for name in names))
+    assert [info.name for info in store.list()] == names

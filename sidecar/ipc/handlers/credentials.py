@@ -5,6 +5,8 @@ Credentials are files of the backend's folder, so these work whether the backend
 
 from __future__ import annotations
 
+import asyncio
+
 from ipc_schema import backends as b
 from ipc_schema import credentials as c
 from sidecar.backends.manager import BackendManager
@@ -20,12 +22,16 @@ def register_credential_methods(table: MethodTable, manager: BackendManager) -> 
     @table.method("credentials:create")
     async def create(_ctx: CallContext, params: c.CreateCredentialParams) -> c.CredentialInfo:
         new = params.credential
-        info = store(params.backend_id).create(new.name, new.value, new.provider, replace=new.replace)
+        credentials = store(params.backend_id)
+        # In a thread, as the other calls here: reaching the key may mean asking an OS keyring.
+        info = await asyncio.to_thread(
+            credentials.create, new.name, new.value, new.provider, replace=new.replace
+        )
         return c.CredentialInfo.model_validate(info.to_wire())
 
     @table.method("credentials:list")
     async def list_credentials(_ctx: CallContext, params: b.BackendIdParams) -> c.CredentialList:
-        found = [info.to_wire() for info in store(params.backend_id).list()]
+        found = [info.to_wire() for info in await asyncio.to_thread(store(params.backend_id).list)]
         return c.CredentialList.model_validate({"credentials": found})
 
     @table.method("credentials:test")
@@ -34,4 +40,5 @@ def register_credential_methods(table: MethodTable, manager: BackendManager) -> 
 
     @table.method("credentials:delete")
     async def delete(_ctx: CallContext, params: c.CredentialNameParams) -> c.CredentialDeleted:
-        return c.CredentialDeleted.model_validate(store(params.backend_id).delete(params.name))
+        deleted = await asyncio.to_thread(store(params.backend_id).delete, params.name)
+        return c.CredentialDeleted.model_validate(deleted)
