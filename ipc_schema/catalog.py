@@ -12,7 +12,9 @@ from enum import Enum
 from typing import Any
 
 from ipc_schema import backends as b
+from ipc_schema import credentials as c
 from ipc_schema import debugging as dbg
+from ipc_schema import deploy as d
 from ipc_schema import diagnostics, lifecycle, runtime, system
 from ipc_schema import history as h
 from ipc_schema import monitoring as m
@@ -184,6 +186,35 @@ METHODS: tuple[MethodSpec, ...] = (
         "Issue a key with scopes; its plaintext `key` is returned this once only.",
     ),
     MethodSpec("backend:revokeApiKey", s.ApiKeyIdParams, s.ApiKeyInfo, "Revoke a key for good (401 after)."),
+    MethodSpec(
+        "credentials:create",
+        c.CreateCredentialParams,
+        c.CredentialInfo,
+        "Store a named credential, encrypted; answers it without its value (409 over an existing name "
+        "unless replace).",
+    ),
+    MethodSpec(
+        "credentials:list", b.BackendIdParams, c.CredentialList, "Every credential, never a value."
+    ),
+    MethodSpec(
+        "credentials:test",
+        c.CredentialNameParams,
+        c.CredentialTestResult,
+        "Run the provider's check: ok, failed (with why) or untested when the provider has none.",
+    ),
+    MethodSpec("credentials:delete", c.CredentialNameParams, c.CredentialDeleted, "Delete a credential."),
+    MethodSpec(
+        "deploy:bundle",
+        d.DeployOutParams,
+        d.BundleWritten,
+        "Write the backend's deploy bundle (never a secret: refused if one would leak); `$/progress` stages.",
+    ),
+    MethodSpec(
+        "deploy:build-context",
+        d.BuildContextParams,
+        d.BuildContextWritten,
+        "Write a Docker build context that serves the bundle (Dockerfile, bin/start, source); `$/progress`.",
+    ),
     MethodSpec(
         "execution-history:list",
         h.ExecutionQueryParams,

@@ -46,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         from sidecar.runtime.run_command import main as run_main
 
         return run_main(args[1:])
+    if args[:1] == ["deploy"]:
+        from sidecar.deploy.command import main as deploy_main
+
+        return deploy_main(args[1:])
     parser = _parser()
     parsed = parser.parse_args(args)
     if parsed.command == "serve":
@@ -72,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="run one cloud function of an export and print its answer as one JSON line",
         add_help=False,
+    )
+    commands.add_parser(
+        "deploy", help="write a backend's container build context (sidecar.deploy.command)", add_help=False
     )
     serve = commands.add_parser(
         "serve", help="serve one backend over HTTP (the editor supervisor's contract)"

@@ -81,6 +81,13 @@
         ├── InvalidSecurityPolicyError -32602 a policy, rule set, query or scope refused (data.problems)
         ├── RoleNotFoundError         404
         └── ApiKeyNotFoundError       404
+    CredentialError (SidecarError)    the credential store (sidecar/credentials); ``code`` is a Parse code
+        ├── InvalidCredentialError    -32602 / 400 (142) a name, provider or value refused
+        ├── CredentialNotFoundError   404 (101) no stored credential and no environment variable
+        ├── CredentialExistsError     409 (137) create over an existing name without ``replace``
+        └── CredentialKeyError        409 (1) the encryption key is missing, unreadable or not the one used
+    DeployError (SidecarError)        deploy bundles and build contexts (sidecar/deploy)
+        └── BundleLeakError           409 a secret value found in a file meant for the bundle
 
 The doors translate these into their wire shapes; this module imports nothing so any
 layer may raise them.
@@ -648,3 +655,71 @@ class EmailSendError(EditorSettingError):
     """The mail server refused or could not be reached."""
 
     http_status = 502
+
+
+# --- credentials (sidecar/credentials) and deploy bundles (sidecar/deploy) ---------------------------
+
+
+class CredentialError(SidecarError):
+    """Base of the credential store's errors; ``code`` is the Parse error code the HTTP door shows."""
+
+    rpc_code = -32803
+    http_status = 400
+    code = 1
+
+
+class InvalidCredentialError(CredentialError):
+    rpc_code = -32602
+    code = 142
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"invalid credential: {problem}", data={"problem": problem})
+
+
+class CredentialNotFoundError(CredentialError):
+    http_status = 404
+    code = 101
+
+    def __init__(self, name: str, tried: list[str] | None = None) -> None:
+        where = f" (nor environment variable {' or '.join(tried)})" if tried else ""
+        super().__init__(f"credential not found: {name}{where}", data={"name": name, "env": tried or []})
+
+
+class CredentialExistsError(CredentialError):
+    http_status = 409
+    code = 137
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"a credential named {name} already exists (pass replace: true to overwrite it)",
+            data={"name": name},
+        )
+
+
+class CredentialKeyError(CredentialError):
+    """The key that decrypts a backend's credentials is missing, malformed or not the one they were
+    encrypted with; the message names where the key was looked for and how to supply it. 409, not 500:
+    the request is fine and nothing crashed, the machine's key does not match the file (retrying won't
+    help; restoring the key will)."""
+
+    http_status = 409
+    code = 1
+
+
+class DeployError(SidecarError):
+    """Base of the deploy bundle's and build context's errors."""
+
+    rpc_code = -32803
+    http_status = 400
+
+
+class BundleLeakError(DeployError):
+    """A secret value (admin token, credential, webhook secret, master-key-only parameter) appears in a
+    file meant for the bundle: nothing is written. ``data.files`` names the files and the kinds, never
+    the values."""
+
+    http_status = 409
+
+    def __init__(self, leaks: list[dict[str, str]]) -> None:
+        shown = ", ".join(f"{leak['file']} ({leak['kind']})" for leak in leaks)
+        super().__init__(f"bundle refused: secret values found in {shown}", data={"files": leaks})

@@ -7,7 +7,9 @@ a marker naming its kind (``[REDACTED:stripe]``) so a reader knows what was ther
 
 Recognised: Stripe secret, restricted and webhook keys; GitHub tokens; AWS access key ids and the secret
 keys written next to them; Slack tokens and webhook URLs; OpenAI and Anthropic keys; Google API keys; JWTs;
-PEM private key blocks; bearer credentials; passwords in URLs (``https://user:pass@host``).
+PEM private key blocks; bearer credentials; passwords in URLs (``https://user:pass@host``). Values the
+credential store hands out or takes in (:func:`add_known_secrets`) are hidden whatever their format, as
+``[REDACTED:credential]``.
 
 Speed matters: this runs on every recorded step. Text shorter than :data:`MIN_SECRET_CHARS` is not
 searched; other text first goes through substring tests (one needle each format must contain), which
@@ -85,9 +87,37 @@ AWS_MARKER = _MARKER["aws"]
 _AWS_SECRET_KEY = re.compile(r"(?<![0-9A-Za-z/+=])[0-9A-Za-z/+]{40}(?![0-9A-Za-z/+=])")
 
 
+KNOWN_MARKER = f"{MARKER_PREFIX}:credential]"
+_known: tuple[str, ...] = ()
+"""Exact secret values of this process (credential values), longest first so none is cut by a shorter one.
+Replaced whole, never changed in place: the history writer's thread may be reading it."""
+_known_search: re.Pattern[str] | None = None
+"""One pattern of all of them: a single C-level scan costs less than a substring test per value."""
+
+
+def add_known_secrets(values: list[str]) -> None:
+    """Hide these exact values too, in history and log lines alike; values shorter than
+    :data:`MIN_SECRET_CHARS` are not taken (they would blank out ordinary text)."""
+    global _known, _known_search
+    fresh = {value for value in values if len(value) >= MIN_SECRET_CHARS} - set(_known)
+    if fresh:
+        known = tuple(sorted([*_known, *fresh], key=len, reverse=True))
+        _known_search = re.compile("|".join(re.escape(value) for value in known))
+        _known = known
+
+
+def _holds_known(text: str) -> bool:
+    pattern = _known_search
+    return pattern is not None and pattern.search(text) is not None
+
+
 def has_secret(text: str) -> bool:
     """Whether ``text`` holds any recognised secret (cheap for short and plain text)."""
-    return len(text) >= MIN_SECRET_CHARS and may_hold_secret(text) and _search(text) is not None
+    return (
+        len(text) >= MIN_SECRET_CHARS
+        and may_hold_secret(text)
+        and (_search(text) is not None or _holds_known(text))
+    )
 
 
 def may_hold_secret(text: str) -> bool:
@@ -103,6 +133,7 @@ def may_hold_secret(text: str) -> bool:
         or ("/" in text and ("hooks.slack" in text or ("@" in text and "://" in text)))  # Slack, URL
         or ("B" in text and ("Bearer" in text or "BEARER" in text))
         or (("z" in text or "Z" in text) and ("uthoriz" in text or "UTHORIZ" in text))
+        or _holds_known(text)  # no pattern unless the credential store registered values
     )
 
 
@@ -110,6 +141,11 @@ def redact_secrets(text: str) -> str:
     """``text`` with every recognised secret replaced by its marker; the same object when none is found."""
     if not has_secret(text):
         return text
+    pattern = _known_search
+    if pattern is not None and pattern.search(text) is not None:
+        text = pattern.sub(KNOWN_MARKER, text)
+        if not has_secret(text):
+            return text
     pieces: list[str] = []
     done = 0  # text before this index is in pieces
     for match in SECRET_PATTERN.finditer(text):

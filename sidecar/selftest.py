@@ -75,6 +75,18 @@ def _check_quickjs() -> str:
     return "QuickJS ok"
 
 
+def _check_cryptography() -> str:
+    import os
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # the credential store's cipher
+
+    key, nonce = AESGCM.generate_key(bit_length=256), os.urandom(12)
+    sealed = AESGCM(key).encrypt(nonce, b"credential", b"name")
+    if AESGCM(key).decrypt(nonce, sealed, b"name") != b"credential":
+        raise AssertionError("AES-GCM did not round-trip")
+    return "AES-GCM ok"
+
+
 def _check_zoneinfo() -> str:
     from zoneinfo import ZoneInfo
 
@@ -133,6 +145,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("croniter", _threaded(_check_croniter)),
     ("zoneinfo", _threaded(_check_zoneinfo)),
     ("quickjs", _threaded(_check_quickjs)),
+    ("cryptography", _threaded(_check_cryptography)),
     ("aiosqlite", _check_aiosqlite),
     ("aiohttp", _check_aiohttp),
 )

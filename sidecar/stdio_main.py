@@ -26,7 +26,9 @@ from sidecar.ipc.framing import FrameDecoder
 from sidecar.ipc.handlers import (
     diagnostics_enabled,
     register_backend_methods,
+    register_credential_methods,
     register_debugging_methods,
+    register_deploy_methods,
     register_diagnostic_methods,
     register_history_methods,
     register_monitoring_methods,
@@ -62,6 +64,8 @@ def build_method_table(manager: BackendManager, notify: Notify, *, diagnostics: 
     register_backend_methods(table, manager)
     register_trigger_methods(table, manager)
     register_security_methods(table, manager)
+    register_credential_methods(table, manager)
+    register_deploy_methods(table, manager)
     register_history_methods(table, manager, notify)
     register_debugging_methods(table, manager)
     register_monitoring_methods(table, manager)

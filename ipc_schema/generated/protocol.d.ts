@@ -53,6 +53,28 @@ export interface BackendStatus {
   workflows?: WorkflowStatus | null;
 }
 
+export interface BuildContextOptions {
+  /** The Dockerfile's BASE_IMAGE default. */
+  baseImage?: string | null;
+}
+
+export interface BuildContextWritten {
+  bundleHash: string;
+  path: string;
+  dockerfile: string;
+  baseImage: string;
+  /** Variables the container refuses to start without. */
+  requiredEnvironment: Array<string>;
+}
+
+export interface BundleWritten {
+  bundleHash: string;
+  path: string;
+  createdAt: string;
+  /** Path in the bundle → sha256:<hex> of its content. */
+  files: Record<string, string>;
+}
+
 export interface CancelRequest {
   id: number;
 }
@@ -101,6 +123,39 @@ export interface CreatedApiKey {
   revokedAt?: string | null;
   /** The key itself: returned by this call only, never stored in clear. */
   key: string;
+}
+
+export interface CredentialDeleted {
+  deleted: boolean;
+  name: string;
+}
+
+export interface CredentialInfo {
+  name: string;
+  provider: string;
+  createdAt: string;
+  updatedAt: string;
+  lastTest?: CredentialTest | null;
+  /** The environment variable a deployed backend reads this credential from. */
+  env: string;
+}
+
+export interface CredentialList {
+  credentials: Array<CredentialInfo>;
+}
+
+export interface CredentialTest {
+  status: "ok" | "failed" | "untested";
+  message: string;
+  testedAt: string;
+}
+
+export interface CredentialTestResult {
+  status: "ok" | "failed" | "untested";
+  message: string;
+  testedAt: string;
+  name: string;
+  provider: string;
 }
 
 export interface Deleted {
@@ -182,6 +237,17 @@ export interface MetricsRequest {
   /** What a series is per (default both); [] sums everything per bucket. */
   groupBy?: Array<"workflowId" | "triggerType"> | null;
   nodes?: boolean;
+}
+
+export interface NewCredential {
+  /** 1-64 characters: a letter, then letters, digits, '_', '.', '-'. */
+  name: string;
+  /** The secret; stored encrypted, never answered. */
+  value: string;
+  /** anthropic, openai, fly, railway, render, … (default generic). */
+  provider?: string | null;
+  /** Overwrite a credential of the same name. */
+  replace?: boolean;
 }
 
 export interface NodePort {
@@ -512,6 +578,18 @@ export interface SidecarMethods {
   "backend:createApiKey": { params: [backendId: string, name: string, scopes: Array<string>, options?: ApiKeyOptions]; result: CreatedApiKey };
   /** Revoke a key for good (401 after). */
   "backend:revokeApiKey": { params: [backendId: string, keyObjectId: string]; result: ApiKeyInfo };
+  /** Store a named credential, encrypted; answers it without its value (409 over an existing name unless replace). */
+  "credentials:create": { params: [backendId: string, credential: NewCredential]; result: CredentialInfo };
+  /** Every credential, never a value. */
+  "credentials:list": { params: [backendId: string]; result: CredentialList };
+  /** Run the provider's check: ok, failed (with why) or untested when the provider has none. */
+  "credentials:test": { params: [backendId: string, name: string]; result: CredentialTestResult };
+  /** Delete a credential. */
+  "credentials:delete": { params: [backendId: string, name: string]; result: CredentialDeleted };
+  /** Write the backend's deploy bundle (never a secret: refused if one would leak); `$/progress` stages. */
+  "deploy:bundle": { params: [backendId: string, outDir: string]; result: BundleWritten };
+  /** Write a Docker build context that serves the bundle (Dockerfile, bin/start, source); `$/progress`. */
+  "deploy:build-context": { params: [backendId: string, outDir: string, options?: BuildContextOptions]; result: BuildContextWritten };
   /** `{executions: WorkflowExecution[], sources: [{id, name, kind, reachable, count, error?}], error?}`. */
   "execution-history:list": { params: [query?: Record<string, unknown>]; result: Record<string, unknown> };
   /** ExecutionWithSteps, or nil. */

@@ -12,6 +12,7 @@ binds the port; ``stop`` closes in reverse order.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import time
 from collections.abc import Callable
@@ -134,6 +135,8 @@ class Backend:
 
         self.running = RunningExecutions()  # runs in progress by execution id, for execution:cancel
         self.python: Any = None  # the pool of Python workers of this backend's Python nodes
+        self.bundle: dict[str, Any] | None = None
+        """The deploy bundle installed in the data directory (``sidecar.deploy.install``), if any."""
 
     @property
     def store(self) -> Any:
@@ -147,6 +150,12 @@ class Backend:
         self.state = BackendState.STARTING
         self.failure = None
         await preload.services_loaded()
+        from sidecar.credentials import remember_stored_values
+        from sidecar.deploy.install import installed_bundle
+
+        self.bundle = installed_bundle(self.spec.data_dir)
+        # Hidden in logs and history before any node uses one; in a thread, as an OS keyring may block.
+        await asyncio.to_thread(remember_stored_values, self.spec.data_dir)
         try:
             await self._open_persistence()
             await self._open_security()
@@ -271,6 +280,7 @@ class Backend:
         from sidecar.web import WebSettings, admin_page, build_app
         from sidecar.web.routes_api import ApiRoutes
         from sidecar.web.routes_backend import backend_routes
+        from sidecar.web.routes_credentials import credential_routes
         from sidecar.web.routes_editor import editor_routes
         from sidecar.web.routes_security import security_routes
 
@@ -288,12 +298,14 @@ class Backend:
         api = ApiRoutes(self._store, settings, self.security)
         guarded = security_routes(self.security, settings)
         editor = editor_routes(self._editor_services(), settings)
+        credentials = credential_routes(self.spec.data_dir, settings)
         routes = [
             *self.triggers.webhooks.routes(),
             *admin.routes,
             *monitoring_routes(lambda: self.monitoring, settings),
             *guarded,
             *editor,
+            *credentials,
             *admin_page.ROUTES,
             *api.routes(),
         ]
@@ -405,4 +417,6 @@ class Backend:
             # Beyond the contract: whether runs are being recorded, the writer's backlog, and the runs
             # recorded summary-only or restored after a crash (``ExecutionHistory.recording``).
             "history": self.history.recording if self.history is not None else {"enabled": False},
+            # Beyond the contract: the deployed bundle's hash, so a deploy can tell its release answers.
+            "bundle": self.bundle,
         }
