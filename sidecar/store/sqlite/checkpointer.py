@@ -65,6 +65,7 @@ class Checkpointer:
         # Written by the checkpointer thread, read by the writer thread: single stores, no lock needed.
         self._log_frames = 0
         self._tail_wanted = False
+        self._commits = 0  # since the tail was last finished; the writer thread's own
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="store-checkpointer", daemon=True)
@@ -72,13 +73,19 @@ class Checkpointer:
 
     def note_commit(self) -> None:
         """Called by the writer after each commit: cheap, never waits."""
+        self._commits += 1
         self._wake.set()
 
     def after_group(self, connection: sqlite3.Connection, *, idle: bool) -> None:
-        """Called by the writer between groups (``idle``: nothing queued): finish the tail if asked to."""
-        if not self._tail_wanted:
+        """Called by the writer between groups (``idle``: nothing queued): finish the tail if asked to.
+
+        Every commit adds at least one frame, so ``wrap_frames`` commits also make the tail due: the log
+        stays bounded even while the checkpointer thread gets no time (a busy process can starve it of
+        the GIL for a while), at the price of a bigger tail then."""
+        limit = HARD_LIMIT_FACTOR * self._wrap_frames
+        if not self._tail_wanted and self._commits < self._wrap_frames:
             return
-        if not idle and self._log_frames < HARD_LIMIT_FACTOR * self._wrap_frames:
+        if not idle and self._log_frames < limit and self._commits < limit:
             return
         try:
             busy, frames, copied = passive_checkpoint(connection)
@@ -89,6 +96,7 @@ class Checkpointer:
         # of the end: a reader still reads the old frames; the next pass asks again.
         if not busy and copied == frames:
             self._tail_wanted = False
+            self._commits = 0
 
     def close(self) -> None:
         """Stop the thread (after one last checkpoint); the caller has stopped the writer."""
