@@ -78,6 +78,8 @@ class ReadPool:
     def _work(self, jobs: queue.SimpleQueue[_Job | None]) -> None:
         while (item := jobs.get()) is not None:
             loop, future, job, time_limit = item
+            if future.cancelled():  # its caller gave up while it waited (a benign racy read)
+                continue
             try:
                 outcome: tuple[Any, BaseException | None] = (self._run(job, time_limit), None)
             except BaseException as exc:  # handed to the awaiting caller, whatever it is
