@@ -1,5 +1,6 @@
-"""HTTP door figures: requests/s with p50/p99 at 1 and 20 concurrent clients for create, get-by-id and an
-indexed where-query over 10,000 rows, and SSE fan-out latency (commit → frame) to 100 subscribers.
+"""HTTP door figures: requests/s with p50/p99 at 1 and 20 concurrent clients for create, get-by-id, an
+indexed equality where-query and ``{"n":{"$gt":<random>}}&limit=10`` with and without an index on the field,
+over 10,000 rows, and SSE fan-out latency (commit → frame) to 100 subscribers.
 
 The server runs in its own process (this file with ``--serve``); load comes from ``wrk`` when it is
 installed, else from an aiohttp load generator in another process (``--load``); the SSE subscribers run
@@ -37,12 +38,18 @@ async def _serve(data_dir: Path, rows: int) -> None:
     from sidecar.web import WebSettings, build_app, start_server
 
     store = await SqliteRecordStore.open(data_dir / "local.db")
-    fields = {"n": {"type": "Number"}, "bucket": {"type": "Number"}, "name": {"type": "String"}}
-    await store.create_class("Item", {"fields": fields, "indexes": {"bucket_1": {"bucket": 1}}})
+    fields = {
+        "n": {"type": "Number"},
+        "rank": {"type": "Number"},
+        "bucket": {"type": "Number"},
+        "name": {"type": "String"},
+    }
+    indexes = {"bucket_1": {"bucket": 1}, "rank_1": {"rank": 1}}  # rank is n with an index
+    await store.create_class("Item", {"fields": fields, "indexes": indexes})
     ids: list[str] = []
     for offset in range(0, rows, 1000):
         ops = [
-            BatchOp(BatchMethod.CREATE, "Item", {"n": i, "bucket": i % 1000, "name": f"row-{i}"})
+            BatchOp(BatchMethod.CREATE, "Item", {"n": i, "rank": i, "bucket": i % 1000, "name": f"row-{i}"})
             for i in range(offset, min(rows, offset + 1000))
         ]
         results = await store.batch(ops, CallerContext.master())
@@ -81,9 +88,15 @@ end
 request = function()
   return wrk.format("GET", "/classes/Item/" .. ids[math.random(#ids)])
 end"""
-    else:
+    elif kind == "where":
         request = """request = function()
   local where = '%7B%22bucket%22%3A' .. math.random(0, 999) .. '%7D'
+  return wrk.format("GET", "/classes/Item?limit=10&where=" .. where)
+end"""
+    else:  # where_gt (n, no index) or where_gt_indexed (rank: the same values, indexed)
+        field = "rank" if kind == "where_gt_indexed" else "n"
+        request = f"""request = function()
+  local where = '%7B%22{field}%22%3A%7B%22%24gt%22%3A' .. math.random(0, {len(ids) - 1}) .. '%7D%7D'
   return wrk.format("GET", "/classes/Item?limit=10&where=" .. where)
 end"""
     return f"{headers}\n{request}\n{done}"
@@ -94,6 +107,9 @@ def _path_for(kind: str, ids: list[str], rng: random.Random) -> tuple[str, str]:
         return "POST", "/classes/Bench"
     if kind == "get":
         return "GET", f"/classes/Item/{rng.choice(ids)}"
+    if kind in ("where_gt", "where_gt_indexed"):
+        field = "rank" if kind == "where_gt_indexed" else "n"
+        return "GET", f'/classes/Item?limit=10&where={{"{field}":{{"$gt":{rng.randrange(len(ids))}}}}}'
     return "GET", f'/classes/Item?limit=10&where={{"bucket":{rng.randrange(1000)}}}'
 
 
@@ -228,7 +244,7 @@ def _child(mode: list[str], stdin_text: str) -> str:
 
 def run(quick: bool) -> dict[str, object]:
     rows, seconds = (1_000, 1) if quick else (10_000, 5)
-    kinds = ("get",) if quick else ("create", "get", "where")
+    kinds = ("get", "where_gt") if quick else ("create", "get", "where", "where_gt", "where_gt_indexed")
     concurrency = (20,) if quick else (1, 20)
     with tempfile.TemporaryDirectory(prefix="bench-web-") as temporary:
         work = Path(temporary)

@@ -93,9 +93,9 @@ def query(ctx: ReadContext, class_name: str, options: QueryOptions) -> QueryResu
         f"SELECT t.* FROM {quote(class_name)} AS t WHERE {{}}{{}} LIMIT ? OFFSET ?", condition, ordering
     )
     rows = ctx.connection.execute(statement.text, (*statement.params, limit, max(options.skip, 0))).fetchall()
-    objects = [decode_row(schema, row) for row in rows]
+    shown = presenter(ctx.schemas, ctx.caller, class_name)
+    objects = [shown(decode_row(schema, row)) for row in rows]
     include = _includes(schema, options.include, options.keys)
-    objects = [present(ctx.schemas, ctx.caller, class_name, obj) for obj in objects]
     if include:
         expand(ctx, objects, schema, include)
     results = [project(obj, options.keys, options.exclude_keys) for obj in objects]
@@ -154,18 +154,30 @@ def load_row(
 def present(schemas: Schemas, caller: CallerContext, class_name: str, obj: dict[str, Any]) -> dict[str, Any]:
     """Hide what a non-master caller may not see: the class's protectedFields, and other users' secrets
     (a user always sees all of their own ``_User`` row). Session token columns are never returned."""
+    return presenter(schemas, caller, class_name)(obj)
+
+
+def presenter(
+    schemas: Schemas, caller: CallerContext, class_name: str
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """:func:`present` for many objects of one class: what to hide is worked out once, not per row."""
     always = special_classes.ALWAYS_HIDDEN.get(class_name)
-    if always is not None and not always.isdisjoint(obj):
-        obj = {k: v for k, v in obj.items() if k not in always}
-    if caller.is_master:
-        return obj
-    if class_name == "_User" and obj.get("objectId") == caller.user_id:
-        return obj
-    schema = schemas.get(class_name)
-    hidden = clp.protected_fields(schema.clp, caller) if schema else set()
-    if class_name == "_User":
-        hidden.update(_HIDDEN_USER_FIELDS)
-    return {k: v for k, v in obj.items() if k not in hidden} if hidden else obj
+    hidden: set[str] = set()
+    if not caller.is_master:
+        schema = schemas.get(class_name)
+        hidden = clp.protected_fields(schema.clp, caller) if schema else set()
+        if class_name == "_User":
+            hidden.update(_HIDDEN_USER_FIELDS)
+    own_id = caller.user_id if class_name == "_User" else None
+
+    def one(obj: dict[str, Any]) -> dict[str, Any]:
+        if always is not None and not always.isdisjoint(obj):
+            obj = {k: v for k, v in obj.items() if k not in always}
+        if not hidden or (own_id is not None and obj.get("objectId") == own_id):
+            return obj
+        return {k: v for k, v in obj.items() if k not in hidden}
+
+    return one
 
 
 def _includes(schema: ClassSchema, include: tuple[str, ...], keys: tuple[str, ...] | None) -> list[list[str]]:
@@ -230,7 +242,8 @@ def _load_many(ctx: ReadContext, schema: ClassSchema, ids: list[str]) -> list[di
         f'SELECT t.* FROM {quote(schema.class_name)} AS t WHERE t."objectId" IN ({marks}) AND {{}}', visible
     )
     rows = ctx.connection.execute(statement.text, (*ids, *visible.params)).fetchall()
-    return [present(ctx.schemas, ctx.caller, schema.class_name, decode_row(schema, row)) for row in rows]
+    shown = presenter(ctx.schemas, ctx.caller, schema.class_name)
+    return [shown(decode_row(schema, row)) for row in rows]
 
 
 def distinct(ctx: ReadContext, class_name: str, field_name: str, where: Mapping[str, Any]) -> list[Any]:

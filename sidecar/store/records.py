@@ -35,11 +35,13 @@ def decode_row(schema: ClassSchema, row: sqlite3.Row | Mapping[str, Any]) -> dic
         "createdAt": row["createdAt"],
         "updatedAt": row["updatedAt"],
     }
-    keys = row.keys()
-    for name, spec in schema.columns().items():
-        raw = row[name] if name in keys else None
-        if raw is not None:
-            obj[name] = from_sql(spec.type, raw, spec.target_class)
+    for name, kind, target in schema.column_decoding:
+        try:
+            raw = row[name]
+        except (IndexError, KeyError):  # a column the row was read or built without
+            continue
+        if raw is not None:  # the common types inline: this runs for every column of every row read
+            obj[name] = raw if kind == "String" else from_sql(kind, raw, target)
     for name, spec in schema.relations().items():
         obj[name] = {"__type": "Relation", "className": spec.target_class}
     acl = lists_to_acl(row["_rperm"], row["_wperm"])
@@ -50,6 +52,8 @@ def decode_row(schema: ClassSchema, row: sqlite3.Row | Mapping[str, Any]) -> dic
 
 def project(obj: dict[str, Any], keys: Iterable[str] | None, exclude: Iterable[str]) -> dict[str, Any]:
     """Apply ``keys``/``excludeKeys``; the four base keys always stay, dot keys select their head."""
+    if keys is None and not exclude:
+        return obj
     if keys is not None:
         wanted = {key.split(".")[0] for key in keys} | set(ALWAYS_KEPT)
         obj = {

@@ -119,6 +119,11 @@ class ClassSchema:
     def relation_fields(self) -> dict[str, FieldSchema]:
         return {n: f for n, f in self.fields.items() if f.type == "Relation"}
 
+    @cached_property
+    def column_decoding(self) -> tuple[tuple[str, str, str | None], ...]:
+        """(column, field type, target class) of each column, in one tuple: what decoding a row walks."""
+        return tuple((name, spec.type, spec.target_class) for name, spec in self.column_fields.items())
+
     def columns(self) -> dict[str, FieldSchema]:
         return self.column_fields
 

@@ -8,6 +8,7 @@ cannot be shared.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
@@ -48,6 +49,7 @@ from sidecar.store.interface import (
 )
 from sidecar.store.matcher import RecordMatcher
 from sidecar.store.schema import ClassSchema
+from sidecar.store.sqlite.checkpointer import CheckpointConfig, Checkpointer
 from sidecar.store.sqlite.connection import MEMORY, Durability, open_connection
 from sidecar.store.sqlite.readpool import DEFAULT_REGEX_BUDGET, ReadPool
 from sidecar.store.sqlite.writer import WriteQueue
@@ -71,10 +73,13 @@ class SqliteRecordStore:
         session_lifetime: timedelta,
         *,
         regex_budget: float = DEFAULT_REGEX_BUDGET,
+        checkpointer: Checkpointer | None = None,
     ) -> None:
-        """``regex_budget`` applies to reads in ephemeral mode (the pool has its own)."""
+        """``regex_budget`` applies to reads in ephemeral mode (the pool has its own); ``checkpointer`` is
+        stopped by :meth:`close` after the writer."""
         self.path = path
         self._writer = writer
+        self._checkpointer = checkpointer
         self._catalog = catalog
         self._readers = readers
         self._bus = bus
@@ -98,8 +103,10 @@ class SqliteRecordStore:
         regex_budget: float = DEFAULT_REGEX_BUDGET,
         allow_client_class_creation: bool = True,
         session_lifetime: timedelta = sessions.DEFAULT_SESSION_LIFETIME,
+        checkpoints: CheckpointConfig | None = None,
     ) -> SqliteRecordStore:
-        """Open (creating if needed) the store at ``path``; ``:memory:``/``None`` only with ``ephemeral``."""
+        """Open (creating if needed) the store at ``path``; ``:memory:``/``None`` only with ``ephemeral``.
+        ``checkpoints``: when the write-ahead log is copied back and started over (see checkpointer)."""
         location = MEMORY if path is None else str(path)
         if (location == MEMORY) != ephemeral:
             raise RequestFailedError(
@@ -119,7 +126,8 @@ class SqliteRecordStore:
             store._schemas = schemas
             bus.emit(events)
 
-        writer = WriteQueue(connection, catalog, published)
+        checkpointer = None if location == MEMORY else Checkpointer(location, checkpoints)
+        writer = WriteQueue(connection, catalog, published, checkpointer=checkpointer)
         pool = (
             None
             if location == MEMORY
@@ -135,7 +143,10 @@ class SqliteRecordStore:
             session_lifetime,
             # no deadline stops a read on the writer's thread: its regexes get the read time limit at most
             regex_budget=min(regex_budget, read_time_limit),
+            checkpointer=checkpointer,
         )
+        if checkpointer is not None:
+            checkpointer.start()
         writer.start()
         await store._write(CallerContext.master(), _precreate)
         return store
@@ -147,6 +158,8 @@ class SqliteRecordStore:
 
     async def close(self) -> None:
         await self._writer.close()
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.close)
         if self._readers is not None:
             await self._readers.close()
         await self._bus.drain()

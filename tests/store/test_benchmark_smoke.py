@@ -27,3 +27,8 @@ def test_quick_benchmark_reports_throughput_and_latency_figures() -> None:
         assert figures[rate] > 0
     for latency in ("indexed_equality", "indexed_range_50_rows", "full_scan_equality"):
         assert 0 < figures[latency]["p50_ms"] <= figures[latency]["p99_ms"]
+    steady = figures["steady_single_client_creates"]
+    assert steady["creates"] == 2_000
+    assert 0 < steady["p50_ms"] <= steady["p99_ms"] <= steady["p999_ms"] <= steady["max_ms"]
+    assert 0 <= steady["over_5ms"] <= steady["creates"]
+    assert steady["wal_mb"] > 0

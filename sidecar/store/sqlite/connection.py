@@ -33,10 +33,10 @@ def open_connection(
     if readonly:
         connection.execute("PRAGMA query_only=1")
     elif path != MEMORY:
-        # Checkpoint every ~40 MB of WAL instead of SQLite's 4 MB: a checkpoint copies each page once however
-        # often it changed, so fewer of them write far less when inserts land on random index pages (UUID
-        # objectIds). The WAL file is cut back to 64 MB after a checkpoint.
-        connection.execute("PRAGMA wal_autocheckpoint=10000")
+        # No automatic checkpoint: it runs inside the COMMIT that crosses its threshold and holds that write
+        # for the whole copy. The store checkpoints off the write path (see checkpointer.py). The WAL file is
+        # cut back to 64 MB when the log starts over.
+        connection.execute("PRAGMA wal_autocheckpoint=0")
         connection.execute("PRAGMA journal_size_limit=67108864")
     sqlfuncs.register(connection)
     return connection

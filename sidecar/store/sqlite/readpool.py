@@ -11,13 +11,14 @@ not for every row it is tried on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+import queue
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sidecar.errors import QueryTimeoutError
 from sidecar.store import sqlfuncs
@@ -26,6 +27,17 @@ from sidecar.store.sqlite.writer import translate
 
 T = TypeVar("T")
 ReadJob = Callable[[sqlite3.Connection], T]
+_Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", ReadJob[Any], float]
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():  # the caller was cancelled meanwhile
+        return
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)
+
 
 DEFAULT_REGEX_BUDGET = 2.0
 """Seconds of regex matching one read may spend in total: ~1 µs a row leaves room for a million rows."""
@@ -47,10 +59,33 @@ class ReadPool:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="store-reader")
-        self._costly_executor = ThreadPoolExecutor(
-            max_workers=costly_size, thread_name_prefix="store-reader-costly"
-        )
+        # Plain queues and threads rather than a ThreadPoolExecutor: a read hands off to a thread and back
+        # for ~25 µs of CPU instead of ~47 µs (concurrent.futures' Future and its chaining to asyncio),
+        # which every get and query pays.
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._costly_queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._workers = [
+            (threading.Thread(target=self._work, args=(jobs,), name=f"{name}-{i}", daemon=True), jobs)
+            for jobs, name, count in (
+                (self._queue, "store-reader", size),
+                (self._costly_queue, "store-reader-costly", costly_size),
+            )
+            for i in range(count)
+        ]
+        for thread, _ in self._workers:
+            thread.start()
+
+    def _work(self, jobs: queue.SimpleQueue[_Job | None]) -> None:
+        while (item := jobs.get()) is not None:
+            loop, future, job, time_limit = item
+            if future.cancelled():  # its caller gave up while it waited (a benign racy read)
+                continue
+            try:
+                outcome: tuple[Any, BaseException | None] = (self._run(job, time_limit), None)
+            except BaseException as exc:  # handed to the awaiting caller, whatever it is
+                outcome = (None, exc)
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+                loop.call_soon_threadsafe(_settle, future, *outcome)
 
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -88,12 +123,17 @@ class ReadPool:
         """Run ``job`` on a reader; ``limited=False`` lifts the time limit (exports of a whole database);
         ``costly=True`` for a filter that runs Python on every row (its own threads, see the module)."""
         time_limit = self._time_limit if limited else math.inf
-        executor = self._costly_executor if costly else self._executor
-        return await asyncio.get_running_loop().run_in_executor(executor, self._run, job, time_limit)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        (self._costly_queue if costly else self._queue).put((loop, future, job, time_limit))
+        return await future
 
     async def close(self) -> None:
-        await asyncio.to_thread(self._executor.shutdown, wait=True)
-        await asyncio.to_thread(self._costly_executor.shutdown, wait=True)
+        """Queued reads still run; then the threads stop and the connections close."""
+        for _, jobs in self._workers:
+            jobs.put(None)
+        for thread, _ in self._workers:
+            await asyncio.to_thread(thread.join)
         with self._lock:
             for connection in self._connections:
                 connection.close()

@@ -31,6 +31,7 @@ from sidecar.errors import (
 )
 from sidecar.store import sqlfuncs
 from sidecar.store.catalog import WorkingCatalog
+from sidecar.store.sqlite.checkpointer import Checkpointer
 
 T = TypeVar("T")
 log = structlog.get_logger()
@@ -76,10 +77,12 @@ class WriteQueue:
         catalog: WorkingCatalog,
         on_commit: CommitHook,
         max_group: int = 500,
+        checkpointer: Checkpointer | None = None,
     ) -> None:
         self._connection = connection
         self._catalog = catalog
         self._on_commit = on_commit
+        self._checkpointer = checkpointer  # the writer's connection has no automatic checkpoint (see there)
         self._max_group = max_group
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -133,6 +136,8 @@ class WriteQueue:
             self._run_group(group)
             if stop:
                 return
+            if self._checkpointer is not None:
+                self._checkpointer.after_group(self._connection, idle=self._queue.empty())
 
     def _run_group(self, group: list[_Pending[Any]]) -> None:
         connection = self._connection
@@ -145,6 +150,8 @@ class WriteQueue:
                 outcomes.append(self._run_job(pending, alone=alone))
             if connection.in_transaction:  # a lone job that failed has rolled the transaction back
                 connection.execute("COMMIT")
+                if self._checkpointer is not None:
+                    self._checkpointer.note_commit()
         except Exception as exc:  # the commit itself failed: every job of the group fails
             log.error("store.commit_failed", error=str(exc))
             if connection.in_transaction:
