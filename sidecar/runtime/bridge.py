@@ -67,6 +67,10 @@ def apply_effects(ctx: RunContext, effects: Effects) -> None:
         if ctx.settled:
             return
         kind = effect[0]
+        if kind == "log":
+            node = ctx.script_nodes.get(effect[1]) if effect[1] is not None else None
+            ctx.script_log(node, effect[2], effect[3], effect[4])
+            continue
         if kind == "host":
             start_host_call(ctx, effect[1], effect[2], decode_value(effect[3], ctx))
             continue

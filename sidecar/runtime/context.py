@@ -30,6 +30,8 @@ MAX_PASSES_PER_FRAME = 10
 RELEASE_BATCH = 256
 
 log = structlog.get_logger()
+# The reserved key of a step's outputs that holds its console lines (no port has this name).
+CONSOLE_KEY = "__console"
 
 
 class ScriptHost(Protocol):
@@ -287,6 +289,30 @@ class RunContext:
         self.services.js.release_run(self)
 
     # ---- recorder plumbing ----------------------------------------------------------------------------
+    def script_log(self, node: Any, level: str, time_ms: int, text: str) -> None:
+        """A script's console line: to structlog at debug, and into the step of ``node`` when the run
+        is recorded, as ``{level, time, text}`` in the step's outputs under ``CONSOLE_KEY``."""
+        node_id = getattr(node, "id", None)
+        log.debug(
+            "script console",
+            function=self.function,
+            run_id=self.run_id,
+            node_id=node_id,
+            level=level,
+            text=text,
+        )
+        if self.step_recorder is None or node is None or node.reported_as is not None:
+            return
+        line = {"level": level, "time": time_ms, "text": text}
+        recorded: dict[str, Any] | None = node._recorded_outputs
+        if recorded is not None:  # within the node's step
+            recorded.setdefault(CONSOLE_KEY, []).append(line)
+            return
+        # After an await, outside any update of the node: the line is a step of the node on its own.
+        self.note_node_start(node, {})
+        node._recorded_outputs[CONSOLE_KEY] = [line]
+        self.note_node_end(node)
+
     def start_recording_steps(self) -> None:
         self.step_recorder = self.recorder
 

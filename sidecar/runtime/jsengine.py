@@ -374,14 +374,30 @@ class JsEngine:
         )
 
     @_replaying
-    def call_expression(self, run: RunContext, handle: str, args: list[Any]) -> Any:
+    def call_expression(self, run: RunContext, handle: str, args: list[Any], node: Any = None) -> Any:
+        """The expression's value; its console lines (if any) go to ``run.script_log`` as ``node``'s."""
         steps = self._compiling(run, handle, [])
         if _all_direct(args):
             result = self._call(run, "callExpressionDirect", handle, *args, steps=steps)
             if not isinstance(result, str):
                 return result
-            return result[1:] if result[0] == "s" else decode_value(result[1:], None)
-        return decode_value(self._call(run, "callExpression", handle, encode_value(args), steps=steps), None)
+            if result[0] == "s":
+                return result[1:]
+            if result[0] == "L":
+                return self._logged_result(run, node, result)
+            return decode_value(result[1:], None)
+        result = self._call(run, "callExpression", handle, encode_value(args), steps=steps)
+        if result[:1] == "L":
+            return self._logged_result(run, node, result)
+        return decode_value(result, None)
+
+    @staticmethod
+    def _logged_result(run: RunContext, node: Any, text: str) -> Any:
+        """A result that came with console lines (``L[lines, encoded value]``): pass the lines on."""
+        lines, encoded = json.loads(text[1:])
+        for level, time_ms, line in lines:
+            run.script_log(node, level, time_ms, line)
+        return decode_value(encoded, None)
 
     @_replaying
     def eval_array_literal(self, run: RunContext, source: str) -> Any:

@@ -44,6 +44,8 @@ _IGNORED_IDENTIFIERS = frozenset(
         "false",
         "null",
         "Boolean",
+        # The sidecar's console (docs/runtime-javascript.md): the real runner would make it an input.
+        "console",
     ]
 )
 
@@ -163,7 +165,7 @@ class ExpressionNode(Node):
                 return result
         self.engine_evaluated = True
         try:
-            return self.ctx.services.js.call_expression(self.ctx, self.handle, args)
+            return self.ctx.services.js.call_expression(self.ctx, self.handle, args, self)
         except ScriptLimitError as error:
             self.ctx.reject(error.message)
             return UNDEFINED
