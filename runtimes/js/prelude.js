@@ -433,6 +433,78 @@ globalThis.__noodl = (function () {
     return "L" + jsonStringify([lines, result]);
   }
 
+  // ---- timers ------------------------------------------------------------------------------------------
+  // setTimeout and setInterval keep the callback in the run's state and ask Python for a timer on the
+  // event loop (["timer", id, ms]); when it fires, Python calls fireTimer through the same path that
+  // settles host calls, so promise jobs after it run too. Clearing sends ["cleartimer", id]. The run's
+  // timers go with runs[id] when it closes (Python cancels its handles then), so a reused context
+  // keeps none. A context serves one run at a time: activeRun is that run once it has opened.
+  var MAX_TIMERS = 10000;
+  var activeRun = null;
+
+  function timerRun(name) {
+    if (activeRun === null) throw new Error(name + " is only available in Function code of a run");
+    return activeRun;
+  }
+
+  function addTimer(name, callback, delay, args, repeat) {
+    var run = timerRun(name);
+    if (typeof callback !== "function") throw new TypeError("The callback of " + name + " must be a function");
+    if (run.timerCount >= MAX_TIMERS) throw new RangeError(name + ": more than " + MAX_TIMERS + " timers pending");
+    var ms = Math.floor(Number(delay));
+    if (!(ms >= 1 && ms <= 2147483647)) ms = 1;  // as Node: out of range or not a number waits 1 ms
+    var id = ++run.nextTimerId;
+    run.timers[id] = { callback: callback, args: args, ms: ms, repeat: repeat, node: run.currentNode };
+    run.timerCount++;
+    run.effects.push(["timer", id, ms]);
+    return id;
+  }
+
+  function clearTimer(id) {
+    var run = activeRun;
+    if (run === null || typeof id !== "number" || !run.timers[id]) return;
+    delete run.timers[id];
+    run.timerCount--;
+    run.effects.push(["cleartimer", id]);
+  }
+
+  globalThis.setTimeout = function setTimeout(callback, delay) {
+    return addTimer("setTimeout", callback, delay, arraySlice.call(arguments, 2), false);
+  };
+  globalThis.setInterval = function setInterval(callback, delay) {
+    return addTimer("setInterval", callback, delay, arraySlice.call(arguments, 2), true);
+  };
+  globalThis.clearTimeout = function clearTimeout(id) { clearTimer(id); };
+  globalThis.clearInterval = function clearInterval(id) { clearTimer(id); };
+  globalThis.queueMicrotask = function queueMicrotask(callback) {
+    if (typeof callback !== "function") throw new TypeError("The callback of queueMicrotask must be a function");
+    var run = activeRun;
+    var node = run === null ? null : run.currentNode;
+    Promise.resolve().then(function () { callback(); }).catch(function (e) {
+      if (run !== null && node !== null) run.effects.push(describeError(node, e));
+    });
+  };
+
+  function fireTimer(run, id) {
+    var timer = run.timers[id];
+    if (!timer) return;
+    if (timer.repeat) {
+      run.effects.push(["timer", id, timer.ms]);
+    } else {
+      delete run.timers[id];
+      run.timerCount--;
+    }
+    var before = run.currentNode;
+    run.currentNode = timer.node;
+    try {
+      timer.callback.apply(undefined, timer.args);
+    } catch (e) {
+      if (timer.node !== null) run.effects.push(describeError(timer.node, e));
+    } finally {
+      run.currentNode = before;
+    }
+  }
+
   function hostCall(run, op, args) {
     return new Promise(function (resolve, reject) {
       var callId = ++run.nextCallId;
@@ -554,11 +626,14 @@ globalThis.__noodl = (function () {
         outputs: Object.create(null), pending: Object.create(null), effects: [], nextCallId: 0,
         nextObjectId: 0, settings: jsonParse(settingsJson), metadata: jsonParse(metadataJson),
         user: undefined, noodl: null, component: {}, consoles: Object.create(null),
+        timers: Object.create(null), nextTimerId: 0, timerCount: 0, currentNode: null,
       };
+      activeRun = runs[id];
     },
     closeRun: function (id) {
       // Whether the context may go on to a later run (see isClean).
-      delete runs[id];
+      if (activeRun === runs[id]) activeRun = null;
+      delete runs[id];  // its pending timers with it
       logCount = 0;
       looseLogs = [];
       if (Object.keys(runs).length === 0) anyModelProxy = false;
@@ -611,6 +686,7 @@ globalThis.__noodl = (function () {
       if (usesNoodl && !run.noodl) run.noodl = makeNoodl(run);
       var inputs = decode(run, inputsJson);
       var outputs = makeOutputs(run, nodeKey, jsonParse(signalsJson));
+      run.currentNode = nodeKey;  // the node whose timers the script starts
       if (syncFns[fnId]) {
         // A throw is reported when the frame ends, as the async function's rejection would be.
         var late = [];
@@ -653,6 +729,10 @@ globalThis.__noodl = (function () {
       fns[fnId](decode(run, inputsJson), makeOutputs(run, nodeKey, []), payload);
       takeLooseLogs(run, nodeKey);
       return encode(payload);
+    },
+    fireTimer: function (id, timerId) {
+      var run = runs[id];
+      if (run) fireTimer(run, timerId);
     },
     settle: function (id, callId, ok, valueJson) {
       var run = runs[id];
