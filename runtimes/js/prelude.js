@@ -331,7 +331,10 @@ globalThis.__noodl = (function () {
     if (e === null) return ["limit", nodeKey, "out of memory"];
     var internal = typeof InternalError !== "undefined" && e instanceof InternalError;
     if (internal && (e.message === "interrupted" || e.message === "out of memory")) return ["limit", nodeKey, e.message];
-    return ["error", nodeKey, String(e) + (e && e.stack ? "\n" + e.stack : "")];
+    // The whole text (for logs and the history), and the error's own message (for Try/Catch's `message`).
+    var text = String(e) + (e && e.stack ? "\n" + e.stack : "");
+    var message = e !== null && typeof e === "object" && typeof e.message === "string" ? e.message : String(e);
+    return ["error", nodeKey, text, message];
   }
 
   // ---- console -----------------------------------------------------------------------------------------

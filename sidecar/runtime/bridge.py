@@ -130,4 +130,4 @@ def apply_effects(ctx: RunContext, effects: Effects) -> None:
             return
         elif kind == "error":
             log.warning("Error in JS node run code.", node_id=node.id, error=effect[2])
-            ctx.report_node_error(node, effect[2])
+            ctx.report_node_error(node, effect[2], effect[3] if len(effect) > 3 else None)

@@ -100,7 +100,8 @@ class RunContext:
         self._tasks: set[asyncio.Future[Any]] = set()
         self._task_owners: dict[asyncio.Future[Any], str] = {}  # pending tasks a node said it waits on
         # Error scopes (Workflow Try/Catch): a node listed here hands its failures to the handler.
-        self.error_scopes: dict[object, Callable[[str, str], None]] = {}
+        # The handler gets (message, node id, stack).
+        self.error_scopes: dict[object, Callable[[str, str, str], None]] = {}
         self._released = 0
         self.failures = 0  # node failures reported so far
 
@@ -201,15 +202,23 @@ class RunContext:
         log.warning("node update failed", node_id=node.id, node_type=node.type_name, error=repr(error))
         self.report_node_error(node, repr(error))
 
-    def report_node_error(self, node: Node | ScriptHost, message: str) -> bool:
-        """Record a node's failure; True when an error scope (Try/Catch) took it over."""
+    def report_node_error(
+        self, node: Node | ScriptHost, message: str, own_message: str | None = None
+    ) -> bool:
+        """Record a node's failure; True when an error scope (Try/Catch) took it over.
+
+        ``message`` is the whole text (a script error's with its stack); ``own_message``, when given, is
+        the error's own message (``err.message``), which the scope hands on with ``message`` as stack."""
         self.failures += 1
         if self.recorder is not None:
             self.recorder.node_failed(self.run_id, node.reported_as or node.id, node.type_name, message)
         handler = self.error_scopes.get(node)
         if handler is None:
             return False
-        handler(message, node.id)
+        if own_message is None:
+            handler(message, node.id, message)
+        else:
+            handler(own_message, node.id, message)
         return True
 
     def note_cyclic(self, node: Node) -> None:
