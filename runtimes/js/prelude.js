@@ -629,7 +629,7 @@ globalThis.__noodl = (function () {
         outputs: Object.create(null), pending: Object.create(null), effects: [], nextCallId: 0,
         nextObjectId: 0, settings: jsonParse(settingsJson), metadata: jsonParse(metadataJson),
         user: undefined, noodl: null, component: {}, consoles: Object.create(null),
-        timers: Object.create(null), nextTimerId: 0, timerCount: 0, currentNode: null,
+        timers: Object.create(null), nextTimerId: 0, timerCount: 0, currentNode: null, calls: Object.create(null),
       };
       activeRun = runs[id];
     },
@@ -700,9 +700,12 @@ globalThis.__noodl = (function () {
         }
         return takeEffects(run, late);
       }
-      var report = function (e) { run.effects.push(describeError(nodeKey, e)); };
+      // ["done", nodeKey, n] when the n-th call of the node's script has finished (its step ends then).
+      var call = run.calls[nodeKey] = (run.calls[nodeKey] || 0) + 1;
+      var finished = function () { run.effects.push(["done", nodeKey, call]); };
+      var report = function (e) { run.effects.push(describeError(nodeKey, e)); finished(); };
       try {
-        fns[fnId](inputs, outputs, run.noodl, run.component, nodeConsole(run, nodeKey)).catch(report);
+        fns[fnId](inputs, outputs, run.noodl, run.component, nodeConsole(run, nodeKey)).then(finished, report);
       } catch (e) {
         report(e);
       }

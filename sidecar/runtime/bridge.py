@@ -121,7 +121,11 @@ def apply_effects(ctx: RunContext, effects: Effects) -> None:
         node = ctx.script_nodes.get(effect[1])
         if node is None or node.deleted:
             continue
-        if kind == "set":
+        if kind == "done":
+            finished = getattr(node, "script_finished", None)  # Function nodes: the call's step ends
+            if finished is not None:
+                finished(effect[2])
+        elif kind == "set":
             node.set_script_output(effect[2], decode_value(effect[3], ctx))
         elif kind == "signal":
             node.send_signal("out-" + effect[2])
