@@ -7,6 +7,8 @@ import asyncio
 import json
 from typing import Any
 
+import structlog.testing
+
 from sidecar.runtime import Runtime, make_request
 from sidecar.runtime.context import CONSOLE_KEY
 from tests.runtime.graphs import component, conn, export, function_node, node, request_node, response_node
@@ -116,3 +118,16 @@ async def test_concurrent_runs_keep_their_own_console_lines() -> None:
     for i, (response, recorder) in enumerate(results):
         assert json.loads(response.body) == {"result": {"out": f"t{i}"}}
         assert [line["text"] for line in console_lines(recorder)] == [f"start t{i}", f"end t{i}"]
+
+
+async def test_console_lines_go_to_structlog_at_debug_with_the_node() -> None:
+    with structlog.testing.capture_logs() as captured:
+        response, _ = await run_recorded(
+            Runtime.from_export(logging_graph("console.error('oops'); Outputs.Done();")), {}
+        )
+
+    assert response.status_code == 200
+    lines = [entry for entry in captured if entry["event"] == "script console"]
+    assert [(e["log_level"], e["level"], e["text"], e["node_id"]) for e in lines] == [
+        ("debug", "error", "oops", "fn")
+    ]
