@@ -106,3 +106,16 @@ async def test_nothing_stays_scheduled_after_a_run_answers_or_times_out() -> Non
     assert response.status_code == 504
     await asyncio.sleep(0.01)
     assert len(pending_timers()) == before
+
+
+async def test_a_run_cannot_replace_console_or_timers_for_later_runs() -> None:
+    script = (
+        "try { console.log = () => {}; } catch (e) {}\n"
+        "try { globalThis.setTimeout = (f) => f(); } catch (e) {}\n"
+        "const started = Date.now();\n"
+        "await new Promise(r => setTimeout(r, 20));\n"
+        "Outputs.out = Date.now() - started >= 19 && typeof console.log === 'function'; Outputs.Done();\n"
+    )
+    runtime = Runtime.from_export(timer_graph(script))
+    for _ in range(25):  # past the runs after which contexts are reused on the loop thread
+        assert await answer(runtime, {}) is True
