@@ -331,7 +331,181 @@ globalThis.__noodl = (function () {
     if (e === null) return ["limit", nodeKey, "out of memory"];
     var internal = typeof InternalError !== "undefined" && e instanceof InternalError;
     if (internal && (e.message === "interrupted" || e.message === "out of memory")) return ["limit", nodeKey, e.message];
-    return ["error", nodeKey, String(e) + (e && e.stack ? "\n" + e.stack : "")];
+    // The whole text (for logs and the history), and the error's own message (for Try/Catch's `message`).
+    var text = String(e) + (e && e.stack ? "\n" + e.stack : "");
+    var message = e !== null && typeof e === "object" && typeof e.message === "string" ? e.message : String(e);
+    return ["error", nodeKey, text, message];
+  }
+
+  // ---- console -----------------------------------------------------------------------------------------
+  // Each console call becomes a log line of the step that made it: ["log", nodeKey, level, timeMs, text]
+  // among the run's effects. A Function gets a console of its own node as a parameter (so lines after an
+  // await still name it); the global console serves Expressions and other scripts, whose lines wait in
+  // looseLogs for the engine to take after the call. At most MAX_LOG_LINES lines per run, each at most
+  // MAX_LOG_CHARS characters; the count lives in the context, which serves one run at a time, and is
+  // reset when the run closes.
+  var MAX_LOG_LINES = 100;
+  var MAX_LOG_CHARS = 2048;
+  var LOG_LEVELS = ["log", "info", "warn", "error", "debug"];
+  var logCount = 0;
+  var looseLogs = [];
+
+  function inspect(value) {
+    if (typeof value === "string") return value;
+    if (value === undefined) return "undefined";
+    if (typeof value === "function") return "[Function: " + (value.name || "(anonymous)") + "]";
+    if (typeof value === "symbol" || typeof value === "bigint") return String(value);
+    if (value instanceof Error) return value.stack ? String(value) + "\n" + value.stack : String(value);
+    if (value === null || typeof value !== "object") return String(value);
+    try {
+      var text = jsonStringify(value);
+      return text === undefined ? String(value) : text;
+    } catch (e) {
+      return Array.isArray(value) ? "[Array]" : "[Object]";  // circular or a throwing toJSON
+    }
+  }
+
+  // Node's util.format for the common cases: %s %d %i %f %j %o %O %% in a leading string, then the
+  // rest of the arguments separated by spaces; strings as they are, other values as JSON.
+  function formatLog(args) {
+    var first = args[0];
+    var rest = 1;
+    var text = "";
+    if (typeof first === "string" && first.indexOf("%") >= 0) {
+      text = first.replace(/%([sdifjoO%])/g, function (match, kind) {
+        if (kind === "%") return "%";
+        if (rest >= args.length) return match;
+        var arg = args[rest++];
+        if (kind === "s") return typeof arg === "string" ? arg : inspect(arg);
+        if (kind === "d") return typeof arg === "object" && arg !== null ? "NaN" : String(Number(arg));
+        if (kind === "i") return String(parseInt(arg, 10));
+        if (kind === "f") return String(parseFloat(arg));
+        return inspect(arg);
+      });
+    } else if (args.length) {
+      text = inspect(first);
+    }
+    for (var i = rest; i < args.length; i++) text += " " + inspect(args[i]);
+    return text;
+  }
+
+  function logLine(level, args) {
+    // The line, or null once the run has had its share of lines.
+    logCount++;
+    if (logCount > MAX_LOG_LINES + 1) return null;
+    if (logCount === MAX_LOG_LINES + 1) {
+      return ["warn", Date.now(), "console: more lines were dropped (at most " + MAX_LOG_LINES + " per run)"];
+    }
+    var text;
+    try {
+      text = formatLog(args);
+    } catch (e) {
+      text = "[a value that cannot be shown]";
+    }
+    if (text.length > MAX_LOG_CHARS) text = text.substring(0, MAX_LOG_CHARS - 1) + "\u2026";
+    return [level === "log" ? "info" : level, Date.now(), text];
+  }
+
+  function makeConsole(emit) {
+    var console = {};
+    LOG_LEVELS.forEach(function (level) {
+      console[level] = function () {
+        var line = logLine(level, arraySlice.call(arguments));
+        if (line !== null) emit(line);
+      };
+    });
+    console.trace = console.debug;
+    return console;
+  }
+
+  function nodeConsole(run, nodeKey) {
+    var cached = run.consoles[nodeKey];
+    if (cached) return cached;
+    return (run.consoles[nodeKey] = makeConsole(function (line) {
+      run.effects.push(["log", nodeKey, line[0], line[1], line[2]]);
+    }));
+  }
+
+  // Scripts without a console of their own (Expressions, REST and filter scripts, array inputs).
+  globalThis.console = makeConsole(function (line) { looseLogs.push(line); });
+
+  function withLooseLogs(result) {
+    // A result with the lines logged while computing it, for the engine to pass on.
+    var lines = looseLogs;
+    looseLogs = [];
+    return "L" + jsonStringify([lines, result]);
+  }
+
+  // ---- timers ------------------------------------------------------------------------------------------
+  // setTimeout and setInterval keep the callback in the run's state and ask Python for a timer on the
+  // event loop (["timer", id, ms]); when it fires, Python calls fireTimer through the same path that
+  // settles host calls, so promise jobs after it run too. Clearing sends ["cleartimer", id]. The run's
+  // timers go with runs[id] when it closes (Python cancels its handles then), so a reused context
+  // keeps none. A context serves one run at a time: activeRun is that run once it has opened.
+  var MAX_TIMERS = 10000;
+  var activeRun = null;
+
+  function timerRun(name) {
+    if (activeRun === null) throw new Error(name + " is only available in Function code of a run");
+    return activeRun;
+  }
+
+  function addTimer(name, callback, delay, args, repeat) {
+    var run = timerRun(name);
+    if (typeof callback !== "function") throw new TypeError("The callback of " + name + " must be a function");
+    if (run.timerCount >= MAX_TIMERS) throw new RangeError(name + ": more than " + MAX_TIMERS + " timers pending");
+    var ms = Math.floor(Number(delay));
+    if (!(ms >= 1 && ms <= 2147483647)) ms = 1;  // as Node: out of range or not a number waits 1 ms
+    var id = ++run.nextTimerId;
+    run.timers[id] = { callback: callback, args: args, ms: ms, repeat: repeat, node: run.currentNode };
+    run.timerCount++;
+    run.effects.push(["timer", id, ms]);
+    return id;
+  }
+
+  function clearTimer(id) {
+    var run = activeRun;
+    if (run === null || typeof id !== "number" || !run.timers[id]) return;
+    delete run.timers[id];
+    run.timerCount--;
+    run.effects.push(["cleartimer", id]);
+  }
+
+  globalThis.setTimeout = function setTimeout(callback, delay) {
+    return addTimer("setTimeout", callback, delay, arraySlice.call(arguments, 2), false);
+  };
+  globalThis.setInterval = function setInterval(callback, delay) {
+    return addTimer("setInterval", callback, delay, arraySlice.call(arguments, 2), true);
+  };
+  globalThis.clearTimeout = function clearTimeout(id) { clearTimer(id); };
+  globalThis.clearInterval = function clearInterval(id) { clearTimer(id); };
+  globalThis.queueMicrotask = function queueMicrotask(callback) {
+    if (typeof callback !== "function") throw new TypeError("The callback of queueMicrotask must be a function");
+    var run = activeRun;
+    var node = run === null ? null : run.currentNode;
+    Promise.resolve().then(function () { callback(); }).catch(function (e) {
+      if (run !== null && node !== null) run.effects.push(describeError(node, e));
+    });
+  };
+
+  function fireTimer(run, id) {
+    var timer = run.timers[id];
+    if (!timer) return;
+    if (timer.repeat) {
+      run.effects.push(["timer", id, timer.ms]);
+    } else {
+      delete run.timers[id];
+      run.timerCount--;
+    }
+    var before = run.currentNode;
+    run.currentNode = timer.node;
+    try {
+      timer.callback.apply(undefined, timer.args);
+    } catch (e) {
+      if (timer.node !== null) run.effects.push(describeError(timer.node, e));
+    } finally {
+      run.currentNode = before;
+    }
   }
 
   function hostCall(run, op, args) {
@@ -411,7 +585,17 @@ globalThis.__noodl = (function () {
     };
   }
 
+  function takeLooseLogs(run, nodeKey) {
+    // Lines of the global console become log effects of ``nodeKey`` (null: no node known).
+    for (var i = 0; i < looseLogs.length; i++) {
+      var line = looseLogs[i];
+      run.effects.push(["log", nodeKey, line[0], line[1], line[2]]);
+    }
+    looseLogs = [];
+  }
+
   function takeEffects(run, late) {
+    if (looseLogs.length) takeLooseLogs(run, null);
     var changed = {};
     Object.keys(run.changedModels).forEach(function (modelId) { changed[modelId] = run.models[modelId]; });
     run.changedModels = Object.create(null);
@@ -444,12 +628,17 @@ globalThis.__noodl = (function () {
         id: id, models: Object.create(null), proxies: Object.create(null), changedModels: Object.create(null),
         outputs: Object.create(null), pending: Object.create(null), effects: [], nextCallId: 0,
         nextObjectId: 0, settings: jsonParse(settingsJson), metadata: jsonParse(metadataJson),
-        user: undefined, noodl: null, component: {},
+        user: undefined, noodl: null, component: {}, consoles: Object.create(null),
+        timers: Object.create(null), nextTimerId: 0, timerCount: 0, currentNode: null, calls: Object.create(null),
       };
+      activeRun = runs[id];
     },
     closeRun: function (id) {
       // Whether the context may go on to a later run (see isClean).
-      delete runs[id];
+      if (activeRun === runs[id]) activeRun = null;
+      delete runs[id];  // its pending timers with it
+      logCount = 0;
+      looseLogs = [];
       if (Object.keys(runs).length === 0) anyModelProxy = false;
       return isClean();
     },
@@ -470,6 +659,7 @@ globalThis.__noodl = (function () {
       // undefined from null and a string from encoded JSON without parsing primitives.
       var args = arraySlice.call(arguments, 1);
       var r = fns[fnId].apply(null, arrayConcat.call(MATH_VALUES, args));
+      if (looseLogs.length) return withLooseLogs(encode(r));
       if (r === null || typeof r === "number" || typeof r === "boolean") return r;
       // The binding ends a returned string at its first NUL: such a string travels as JSON.
       if (typeof r === "string") return r.indexOf("\u0000") < 0 ? "s" + r : "j" + encode(r);
@@ -483,13 +673,15 @@ globalThis.__noodl = (function () {
     },
     callExpression: function (fnId, argsJson) {
       var args = jsonParse(argsJson);
-      return encode(fns[fnId].apply(null, arrayConcat.call(MATH_VALUES, args)));
+      var result = encode(fns[fnId].apply(null, arrayConcat.call(MATH_VALUES, args)));
+      return looseLogs.length ? withLooseLogs(result) : result;
     },
     compileFunction: function (fnId, script, sync) {
       // A script that can neither await nor start promise jobs finishes in its synchronous part: as a
       // plain function it leaves nothing for the frame's end to run (see jsengine.compile_function).
       var Kind = sync ? Function : AsyncFunction;
-      fns[fnId] = frozenFunction(new Kind("Inputs", "Outputs", "Noodl", "Component", script));
+      // `console` is a parameter: each node's script gets a console that names the node.
+      fns[fnId] = frozenFunction(new Kind("Inputs", "Outputs", "Noodl", "Component", "console", script));
       if (sync) syncFns[fnId] = true;
     },
     runFunction: function (id, fnId, nodeKey, inputsJson, signalsJson, usesNoodl) {
@@ -497,19 +689,23 @@ globalThis.__noodl = (function () {
       if (usesNoodl && !run.noodl) run.noodl = makeNoodl(run);
       var inputs = decode(run, inputsJson);
       var outputs = makeOutputs(run, nodeKey, jsonParse(signalsJson));
+      run.currentNode = nodeKey;  // the node whose timers the script starts
       if (syncFns[fnId]) {
         // A throw is reported when the frame ends, as the async function's rejection would be.
         var late = [];
         try {
-          fns[fnId](inputs, outputs, run.noodl, run.component);
+          fns[fnId](inputs, outputs, run.noodl, run.component, nodeConsole(run, nodeKey));
         } catch (e) {
           late.push(describeError(nodeKey, e));
         }
         return takeEffects(run, late);
       }
-      var report = function (e) { run.effects.push(describeError(nodeKey, e)); };
+      // ["done", nodeKey, n] when the n-th call of the node's script has finished (its step ends then).
+      var call = run.calls[nodeKey] = (run.calls[nodeKey] || 0) + 1;
+      var finished = function () { run.effects.push(["done", nodeKey, call]); };
+      var report = function (e) { run.effects.push(describeError(nodeKey, e)); finished(); };
       try {
-        fns[fnId](inputs, outputs, run.noodl, run.component).catch(report);
+        fns[fnId](inputs, outputs, run.noodl, run.component, nodeConsole(run, nodeKey)).then(finished, report);
       } catch (e) {
         report(e);
       }
@@ -537,7 +733,12 @@ globalThis.__noodl = (function () {
       var run = runs[id];
       var payload = decode(run, payloadJson);
       fns[fnId](decode(run, inputsJson), makeOutputs(run, nodeKey, []), payload);
+      takeLooseLogs(run, nodeKey);
       return encode(payload);
+    },
+    fireTimer: function (id, timerId) {
+      var run = runs[id];
+      if (run) fireTimer(run, timerId);
     },
     settle: function (id, callId, ok, valueJson) {
       var run = runs[id];

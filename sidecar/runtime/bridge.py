@@ -14,7 +14,13 @@ import structlog
 
 from sidecar.errors import ScriptError
 from sidecar.runtime.context import RunContext
-from sidecar.runtime.jsengine import MEMORY_LIMIT_MESSAGE, TIME_LIMIT_MESSAGE, Effects, decode_value
+from sidecar.runtime.jsengine import (
+    MEMORY_LIMIT_MESSAGE,
+    TIME_LIMIT_MESSAGE,
+    Effects,
+    JsRunState,
+    decode_value,
+)
 from sidecar.runtime.records_api import script_records_call
 
 log = structlog.get_logger()
@@ -56,6 +62,38 @@ def _settle(ctx: RunContext, call_id: int, ok: bool, value: Any) -> None:
     apply_effects(ctx, effects)
 
 
+def start_timer(ctx: RunContext, timer_id: int, delay_ms: int) -> None:
+    """A script's setTimeout/setInterval: one event loop timer (no thread), fired on the run's strand."""
+    state: JsRunState | None = ctx.js_state
+    if state is None:
+        return
+    previous = state.timers.pop(timer_id, None)
+    if previous is not None:
+        previous.cancel()
+    ctx.deferred += 1  # work handed to the loop (see RunContext.run_frames_now)
+    state.timers[timer_id] = ctx.loop.call_later(delay_ms / 1000, ctx.strand.run, _fire_timer, ctx, timer_id)
+
+
+def clear_timer(ctx: RunContext, timer_id: int) -> None:
+    state: JsRunState | None = ctx.js_state
+    handle = state.timers.pop(timer_id, None) if state is not None else None
+    if handle is not None:
+        handle.cancel()
+
+
+def _fire_timer(ctx: RunContext, timer_id: int) -> None:
+    state: JsRunState | None = ctx.js_state
+    if ctx.settled or state is None:
+        return
+    state.timers.pop(timer_id, None)
+    try:
+        effects = ctx.services.js.fire_timer(ctx, timer_id)
+    except ScriptError as failure:
+        ctx.reject(failure.message)
+        return
+    apply_effects(ctx, effects)
+
+
 def apply_effects(ctx: RunContext, effects: Effects) -> None:
     """Replay what scripts did, in order: object changes first, then outputs, signals, host calls."""
     for model_id, data in effects.models.items():
@@ -67,13 +105,27 @@ def apply_effects(ctx: RunContext, effects: Effects) -> None:
         if ctx.settled:
             return
         kind = effect[0]
+        if kind == "log":
+            node = ctx.script_nodes.get(effect[1]) if effect[1] is not None else None
+            ctx.script_log(node, effect[2], effect[3], effect[4])
+            continue
+        if kind == "timer":
+            start_timer(ctx, effect[1], effect[2])
+            continue
+        if kind == "cleartimer":
+            clear_timer(ctx, effect[1])
+            continue
         if kind == "host":
             start_host_call(ctx, effect[1], effect[2], decode_value(effect[3], ctx))
             continue
         node = ctx.script_nodes.get(effect[1])
         if node is None or node.deleted:
             continue
-        if kind == "set":
+        if kind == "done":
+            finished = getattr(node, "script_finished", None)  # Function nodes: the call's step ends
+            if finished is not None:
+                finished(effect[2])
+        elif kind == "set":
             node.set_script_output(effect[2], decode_value(effect[3], ctx))
         elif kind == "signal":
             node.send_signal("out-" + effect[2])
@@ -82,4 +134,4 @@ def apply_effects(ctx: RunContext, effects: Effects) -> None:
             return
         elif kind == "error":
             log.warning("Error in JS node run code.", node_id=node.id, error=effect[2])
-            ctx.report_node_error(node, effect[2])
+            ctx.report_node_error(node, effect[2], effect[3] if len(effect) > 3 else None)

@@ -30,6 +30,8 @@ MAX_PASSES_PER_FRAME = 10
 RELEASE_BATCH = 256
 
 log = structlog.get_logger()
+# The reserved key of a step's outputs that holds its console lines (no port has this name).
+CONSOLE_KEY = "__console"
 
 
 class ScriptHost(Protocol):
@@ -98,7 +100,8 @@ class RunContext:
         self._tasks: set[asyncio.Future[Any]] = set()
         self._task_owners: dict[asyncio.Future[Any], str] = {}  # pending tasks a node said it waits on
         # Error scopes (Workflow Try/Catch): a node listed here hands its failures to the handler.
-        self.error_scopes: dict[object, Callable[[str, str], None]] = {}
+        # The handler gets (message, node id, stack).
+        self.error_scopes: dict[object, Callable[[str, str, str], None]] = {}
         self._released = 0
         self.failures = 0  # node failures reported so far
 
@@ -199,15 +202,23 @@ class RunContext:
         log.warning("node update failed", node_id=node.id, node_type=node.type_name, error=repr(error))
         self.report_node_error(node, repr(error))
 
-    def report_node_error(self, node: Node | ScriptHost, message: str) -> bool:
-        """Record a node's failure; True when an error scope (Try/Catch) took it over."""
+    def report_node_error(
+        self, node: Node | ScriptHost, message: str, own_message: str | None = None
+    ) -> bool:
+        """Record a node's failure; True when an error scope (Try/Catch) took it over.
+
+        ``message`` is the whole text (a script error's with its stack); ``own_message``, when given, is
+        the error's own message (``err.message``), which the scope hands on with ``message`` as stack."""
         self.failures += 1
         if self.recorder is not None:
             self.recorder.node_failed(self.run_id, node.reported_as or node.id, node.type_name, message)
         handler = self.error_scopes.get(node)
         if handler is None:
             return False
-        handler(message, node.id)
+        if own_message is None:
+            handler(message, node.id, message)
+        else:
+            handler(own_message, node.id, message)
         return True
 
     def note_cyclic(self, node: Node) -> None:
@@ -287,6 +298,30 @@ class RunContext:
         self.services.js.release_run(self)
 
     # ---- recorder plumbing ----------------------------------------------------------------------------
+    def script_log(self, node: Any, level: str, time_ms: int, text: str) -> None:
+        """A script's console line: to structlog at debug, and into the step of ``node`` when the run
+        is recorded, as ``{level, time, text}`` in the step's outputs under ``CONSOLE_KEY``."""
+        node_id = getattr(node, "id", None)
+        log.debug(
+            "script console",
+            function=self.function,
+            run_id=self.run_id,
+            node_id=node_id,
+            level=level,
+            text=text,
+        )
+        if self.step_recorder is None or node is None or node.reported_as is not None:
+            return
+        line = {"level": level, "time": time_ms, "text": text}
+        recorded: dict[str, Any] | None = node._recorded_outputs
+        if recorded is not None:  # within the node's step
+            recorded.setdefault(CONSOLE_KEY, []).append(line)
+            return
+        # After an await, outside any update of the node: the line is a step of the node on its own.
+        self.note_node_start(node, {})
+        node._recorded_outputs[CONSOLE_KEY] = [line]
+        self.note_node_end(node)
+
     def start_recording_steps(self) -> None:
         self.step_recorder = self.recorder
 

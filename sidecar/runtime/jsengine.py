@@ -21,6 +21,7 @@ is set, so the prelude (``runtimes/js/prelude.js``) collects effects that Python
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import itertools
 import json
@@ -129,6 +130,8 @@ class JsRunState:
     longest: float = 0.0  # the longest call of the run so far, in seconds
     spent_seconds: float = 0.0
     synced_models: set[str] = field(default_factory=set)
+    # The run's pending script timers (setTimeout/setInterval) by id, as event loop handles.
+    timers: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,14 +377,30 @@ class JsEngine:
         )
 
     @_replaying
-    def call_expression(self, run: RunContext, handle: str, args: list[Any]) -> Any:
+    def call_expression(self, run: RunContext, handle: str, args: list[Any], node: Any = None) -> Any:
+        """The expression's value; its console lines (if any) go to ``run.script_log`` as ``node``'s."""
         steps = self._compiling(run, handle, [])
         if _all_direct(args):
             result = self._call(run, "callExpressionDirect", handle, *args, steps=steps)
             if not isinstance(result, str):
                 return result
-            return result[1:] if result[0] == "s" else decode_value(result[1:], None)
-        return decode_value(self._call(run, "callExpression", handle, encode_value(args), steps=steps), None)
+            if result[0] == "s":
+                return result[1:]
+            if result[0] == "L":
+                return self._logged_result(run, node, result)
+            return decode_value(result[1:], None)
+        result = self._call(run, "callExpression", handle, encode_value(args), steps=steps)
+        if result[:1] == "L":
+            return self._logged_result(run, node, result)
+        return decode_value(result, None)
+
+    @staticmethod
+    def _logged_result(run: RunContext, node: Any, text: str) -> Any:
+        """A result that came with console lines (``L[lines, encoded value]``): pass the lines on."""
+        lines, encoded = json.loads(text[1:])
+        for level, time_ms, line in lines:
+            run.script_log(node, level, time_ms, line)
+        return decode_value(encoded, None)
 
     @_replaying
     def eval_array_literal(self, run: RunContext, source: str) -> Any:
@@ -464,6 +483,13 @@ class JsEngine:
         steps.append(("settle", (run.run_id, call_id, ok, payload)))
         return self._drain(run, steps)
 
+    @_replaying
+    def fire_timer(self, run: RunContext, timer_id: int) -> Effects:
+        """A script timer's delay is over: run its callback and the promise jobs after it."""
+        steps = self._open(run)
+        steps.append(("fireTimer", (run.run_id, timer_id)))
+        return self._drain(run, steps)
+
     def _open(self, run: RunContext, only: set[str] | None = None) -> list[Step]:
         """The steps that give the run its JS state and mirror changed objects into it.
 
@@ -524,6 +550,9 @@ class JsEngine:
         """The run has ended: its context is retired (on its worker, after any job still in it)."""
         state: JsRunState | None = run.js_state
         if state is not None:
+            for handle in state.timers.values():  # nothing of the run stays scheduled
+                handle.cancel()
+            state.timers.clear()
             if state.js is not None and not state.inline:
                 self._note_run(run, state)
             self._drop(run, state, reusable=True)

@@ -34,6 +34,7 @@ PRELUDE_PATH = (
 )
 API_NAMES = (
     "openRun",
+    "fireTimer",
     "closeRun",
     "syncModels",
     "compileExpression",

@@ -111,7 +111,8 @@ async def test_a_node_throwing_inside_the_child_fails_that_item_with_its_node_id
 
     [error] = answer.result["errors"]
     assert error["nodeId"] == "script"
-    assert "bad item" in error["message"]
+    assert error["message"] == "bad item"
+    assert error["stack"].startswith("Error: bad item")
 
 
 async def test_every_item_is_its_own_step_with_a_run_index(history: ExecutionHistory) -> None:

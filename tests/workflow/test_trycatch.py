@@ -60,7 +60,10 @@ async def test_a_throwing_node_inside_is_caught_and_stays_an_error_step_in_histo
     assert answer.status == 200
     error = answer.result["error"]
     assert (answer.result["outcome"], error["nodeId"]) == ("catch", "script")
-    assert "Error: boom" in error["message"]
+    # err.message, as in JavaScript; the stack keeps the whole text
+    assert error["message"] == "boom"
+    assert error["stack"].startswith("Error: boom\n")
+    assert "at " in error["stack"]
     assert [node_id for node_id, _ in error_steps(stored)] == ["script"]
     assert stored["status"] == "success"  # caught: the run itself answered
 
@@ -101,3 +104,18 @@ async def test_a_failure_the_child_leaves_unwired_is_caught_and_a_wired_one_is_n
     assert unwired.result["outcome"] == "catch"
     assert unwired.result["error"]["nodeId"] == "retry"
     assert (wired.result["outcome"], wired.result["result"]) == ("success", 1)
+
+
+async def test_a_caught_throw_of_a_custom_error_or_a_plain_value_hands_on_its_own_message() -> None:
+    for script, message in (
+        (
+            "class Oops extends Error { constructor() { super('no stock'); this.name = 'Oops'; } }\n"
+            "throw new Oops();",
+            "no stock",
+        ),
+        ("await Promise.resolve(); throw new TypeError('late');", "late"),
+        ("throw 'just text';", "just text"),
+    ):
+        thrower = function_child("lib/guarded", script)
+        answer = await run_flow(*guarded(), {"data": 1}, extra_components=(thrower,))
+        assert answer.result["error"]["message"] == message, script

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -16,6 +16,9 @@ from sidecar.runtime.node import Node
 from sidecar.runtime.ports import InputSpec, OutputSpec
 from sidecar.runtime.simple_expressions import NOT_SIMPLE, Evaluator, compile_simple
 from sidecar.runtime.values import UNDEFINED, js_to_string, js_truthy, strict_equals
+
+if TYPE_CHECKING:
+    from sidecar.runtime.recorder import Recorder
 
 log = structlog.get_logger()
 
@@ -44,6 +47,8 @@ _IGNORED_IDENTIFIERS = frozenset(
         "false",
         "null",
         "Boolean",
+        # The sidecar's console (docs/runtime-javascript.md): the real runner would make it an input.
+        "console",
     ]
 )
 
@@ -163,7 +168,7 @@ class ExpressionNode(Node):
                 return result
         self.engine_evaluated = True
         try:
-            return self.ctx.services.js.call_expression(self.ctx, self.handle, args)
+            return self.ctx.services.js.call_expression(self.ctx, self.handle, args, self)
         except ScriptLimitError as error:
             self.ctx.reject(error.message)
             return UNDEFINED
@@ -218,6 +223,10 @@ class FunctionNode(ScriptHostNode):
         super().__init__(*args)
         self.handle: str | None = None
         self._scheduled = False
+        self._calls = 0  # calls of the script so far in this run
+        # The call whose step stays open until its script finishes after an await (0: none), so the
+        # step is recorded whole: its duration and the outputs it set after the await.
+        self._pending_call = 0
 
     def setup(self, node_def: NodeDef) -> None:
         # Outputs.X() exists only for exported `out-X` ports of type signal.
@@ -257,6 +266,7 @@ class FunctionNode(ScriptHostNode):
         self._scheduled = False
         if self.handle is None:
             return
+        self._calls += 1
         try:
             effects = self.ctx.services.js.run_function(
                 self.ctx, self.handle, self.key, self.inputs, self.signal_outputs
@@ -266,10 +276,34 @@ class FunctionNode(ScriptHostNode):
             return
         apply_effects(self.ctx, effects)
         if effects.continues:
+            if self._recorded_outputs is not None:  # a recorded step: it ends when the script does
+                self._pending_call = self._calls
             self.ctx.at_frame_end(self._continue_script)
         elif effects.late:
             late = Effects(effects.late, {})
             self.ctx.at_frame_end(lambda: apply_effects(self.ctx, late))
+
+    def _begin_update(self) -> Recorder | None:
+        if self._pending_call:
+            self._finish_step()  # a new update begins a new step: the open one ends with what it has
+        return super()._begin_update()
+
+    def _end_update(self, recorder: Recorder | None) -> None:
+        if recorder is not None and self._pending_call:
+            if self._cyclic:  # the step stays open (script_finished ends it)
+                self.ctx.note_cyclic(self)
+            return
+        super()._end_update(recorder)
+
+    def script_finished(self, call: int) -> None:
+        """The script's ``call``-th run has finished (after its awaits): its step ends now."""
+        if call == self._pending_call:
+            self._finish_step()
+
+    def _finish_step(self) -> None:
+        self._pending_call = 0
+        if self.ctx.step_recorder is not None and self._recorded_outputs is not None:
+            self.ctx.note_node_end(self)
 
     def _continue_script(self) -> None:
         """Continuations after ``await`` run once the frame is over, as microtasks do in Node."""

@@ -109,8 +109,8 @@ def start_child(
                 )
             )
 
-    def failed(message: str, node_id: str) -> None:
-        finish(lambda: ChildOutcome(False, None, error_info(message, node_id)))
+    def failed(message: str, node_id: str, stack: str) -> None:
+        finish(lambda: ChildOutcome(False, None, error_info(message, node_id, stack)))
 
     child.on_output_changed = output_changed
     for node in members:
