@@ -140,6 +140,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _launcher_pid() -> int | None:
+    """The editor launcher's pid, which it sets for us (packaging/editor): watched like --parent-pid."""
+    value = os.environ.get("NOODL_SIDECAR_LAUNCHER_PID", "")
+    return int(value) if value.isdigit() else None
+
+
 def _serve(parsed: argparse.Namespace) -> int:
     import asyncio
 
@@ -159,6 +165,7 @@ def _serve(parsed: argparse.Namespace) -> int:
         backend_id=parsed.backend_id or data_dir.name,
         backend_name=parsed.backend_name or parsed.backend_id or data_dir.name,
         parent_pid=parsed.parent_pid,
+        launcher_pid=_launcher_pid(),
         ephemeral=parsed.ephemeral,
         ready_stream=product,
         project_dir=parsed.project_dir.resolve() if parsed.project_dir is not None else None,

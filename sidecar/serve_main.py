@@ -43,6 +43,9 @@ class ServeConfig:
     backend_name: str
     parent_pid: int | None
     ephemeral: bool
+    launcher_pid: int | None = None
+    """The editor launcher between the supervisor and us (``NOODL_SIDECAR_LAUNCHER_PID``): its death
+    ends us too, so a kill of the launcher alone leaves nothing behind."""
     ready_stream: TextIO = field(default_factory=lambda: sys.stdout)
     """Where the READY line goes: the real stdout, which the command keeps for that line alone."""
     project_dir: Path | None = None
@@ -70,7 +73,8 @@ async def serve(config: ServeConfig) -> int:
         if signal.getsignal(signum) is signal.SIG_IGN:
             continue  # nohup (or a supervisor) asked for this signal to be ignored: keep it so
         loop.add_signal_handler(signum, request_stop, signal.Signals(signum).name)
-    watcher = loop.create_task(process.watch_parent(config.parent_pid, request_stop))
+    watched = {pid for pid in (config.parent_pid, config.launcher_pid) if pid is not None}
+    watchers = [loop.create_task(process.watch_parent(pid, request_stop)) for pid in watched]
 
     if not is_loopback(config.host) and not config.token:
         # A generated token nobody knows would leave the port open to the network in practice.
@@ -95,7 +99,8 @@ async def serve(config: ServeConfig) -> int:
 
     reason = await stopping
     log.info("stopping", reason=reason)
-    watcher.cancel()
+    for watcher in watchers:
+        watcher.cancel()
     try:
         await asyncio.wait_for(backend.stop(), STOP_DEADLINE_S)
     except TimeoutError:

@@ -88,9 +88,11 @@ function main() {
     );
     process.exit(127);
   }
+  // The sidecar watches the editor's pid (--parent-pid) and, through this variable, ours: a kill -9 of
+  // this launcher alone must not leave it running either.
   const child = spawn(found.command, [...found.prefix, ...childArgs(process.argv.slice(2))], {
     stdio: 'inherit',
-    env: found.env,
+    env: { ...found.env, NOODL_SIDECAR_LAUNCHER_PID: String(process.pid) },
     windowsHide: true
   });
 
