@@ -36,7 +36,7 @@ class ParseDoor:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         settings = self._services.settings
         path = request.path[len(settings.mount_prefix) :] or "/"
-        upload = request.method == "POST" and path.startswith("/files/")
+        upload = request.method == "POST" and (path == "/files" or path.startswith("/files/"))
         raw = await request.read()  # within the route's limit (the door's middleware, sidecar.web.limits)
         # A REST upload carries its credentials in headers and sends raw bytes; the SDK's form is JSON.
         raw_upload = upload and any(name in request.headers for name in _HEADER_CREDENTIALS)

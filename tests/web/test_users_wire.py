@@ -86,3 +86,12 @@ async def test_a_file_read_back_carries_the_url_the_server_serves_it_at(client: 
     urls = {doc["file"]["url"] for doc in found["results"]} | {included["results"][0]["doc"]["file"]["url"]}
     assert len(urls) == 1
     assert urls.pop().endswith(f"/files/{APP_ID}/{name}")
+
+
+async def test_an_upload_without_a_file_name_is_122_whatever_its_body(client: Client) -> None:
+    refused = {"code": 122, "error": "Filename not provided."}
+    for content_type in ("image/png", "text/plain"):
+        for path in ("/files", "/files/"):
+            headers = app_headers(**{"Content-Type": content_type})
+            response = await client.post(path, data=b"\x89PNG-bytes", headers=headers)
+            assert (response.status, await response.json()) == (400, refused)
