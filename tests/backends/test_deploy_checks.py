@@ -15,14 +15,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from ipc_schema.lifecycle import RequestMeta
 from sidecar.backends.backend import Backend, BackendSpec
 from sidecar.backends.manager import BackendManager
-from sidecar.backends.registry import BackendRegistry
 from sidecar.backends.workflow_versions import content_hash
 from sidecar.backends.workflows import WorkflowSet
 from sidecar.ipc.handlers import register_backend_methods
-from sidecar.ipc.methods import CallContext, MethodTable
+from tests.channels import Channels, backend_manager
 from tests.conftest import PROJECT_ROOT
 from tests.runtime.conftest import CONFORMANCE_DIR
 from tests.runtime.graphs import component, conn, export, function_node, node, request_node, response_node
@@ -283,27 +281,16 @@ class _Named:
 # ---- the same over the method table ------------------------------------------------------------------
 
 
-class Channels:
-    def __init__(self, manager: BackendManager) -> None:
-        self.table = MethodTable()
-        register_backend_methods(self.table, manager)
-
-    async def __call__(self, name: str, *args: Any) -> Any:
-        bound = self.table.get(name)
-        assert bound is not None, name
-        ctx = CallContext(msgid=1, method=name, meta=RequestMeta(), notify=lambda _m, _p: None)
-        return bound.dump_result(await bound.handler(ctx, bound.parse_params(list(args))))
 
 
 @pytest.fixture
 async def manager(tmp_path: Path) -> AsyncIterator[BackendManager]:
-    managed = BackendManager(BackendRegistry(tmp_path), lambda _change: None)
-    yield managed
-    await managed.stop_all()
+    async with backend_manager(tmp_path) as managed:
+        yield managed
 
 
 async def test_the_channels_refuse_list_and_roll_back(manager: BackendManager) -> None:
-    channels = Channels(manager)
+    channels = Channels(register_backend_methods, manager)
     backend_id = str(manager.create("Ipc")["id"])
     await manager.start(backend_id, ephemeral=True)
 

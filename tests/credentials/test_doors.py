@@ -5,21 +5,18 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 
-from ipc_schema.lifecycle import RequestMeta
 from sidecar import secret_text
 from sidecar.backends.backend import Backend, BackendSpec
 from sidecar.backends.manager import BackendManager
-from sidecar.backends.registry import BackendRegistry
 from sidecar.credentials import CredentialStore
 from sidecar.credentials.keys import KEY_FILE_NAME, encode_key
 from sidecar.errors import CredentialExistsError, CredentialNotFoundError, InvalidCredentialError
 from sidecar.ipc.handlers import register_credential_methods
-from sidecar.ipc.methods import CallContext, MethodTable
+from tests.channels import Channels, backend_manager
 from tests.conftest import PROJECT_ROOT
 
 VALUE = "fo1_live-token-" + "x" * 30
@@ -27,27 +24,16 @@ TOKEN = "admin-token-for-credential-tests-01"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 
 
-class Channels:
-    def __init__(self, manager: BackendManager) -> None:
-        self.table = MethodTable()
-        register_credential_methods(self.table, manager)
-
-    async def __call__(self, name: str, *args: Any) -> Any:
-        bound = self.table.get(name)
-        assert bound is not None, name
-        ctx = CallContext(msgid=1, method=name, meta=RequestMeta(), notify=lambda _m, _p: None)
-        return bound.dump_result(await bound.handler(ctx, bound.parse_params(list(args))))
 
 
 @pytest.fixture
 async def manager(tmp_path: Path) -> AsyncIterator[BackendManager]:
-    managed = BackendManager(BackendRegistry(tmp_path / "backends"), lambda _change: None)
-    yield managed
-    await managed.stop_all()
+    async with backend_manager(tmp_path / "backends") as managed:
+        yield managed
 
 
 async def test_channels_work_on_a_stopped_backend_and_never_answer_a_value(manager: BackendManager) -> None:
-    call = Channels(manager)
+    call = Channels(register_credential_methods, manager)
     backend_id = str(manager.create("Creds")["id"])
     created = await call("credentials:create", backend_id, {"name": "fly", "value": VALUE, "provider": "fly"})
     assert created["name"] == "fly"

@@ -9,11 +9,10 @@ from typing import Any, cast
 
 import pytest
 
-from ipc_schema.lifecycle import RequestMeta
 from sidecar.backends.backend import Backend, BackendSpec
 from sidecar.backends.manager import BackendManager
 from sidecar.ipc.handlers import register_debugging_methods
-from sidecar.ipc.methods import CallContext, MethodTable
+from tests.channels import Channels
 from tests.debugging.graphs import FLOW
 
 TOKEN = "admin-token-for-debug-tests-0123"
@@ -29,18 +28,6 @@ class OneBackend:
         return [self.backend]
 
 
-class Channels:
-    """Calls a channel as the session would: validate the argument array, run, dump the result."""
-
-    def __init__(self, manager: BackendManager) -> None:
-        self.table = MethodTable()
-        register_debugging_methods(self.table, manager)
-
-    async def __call__(self, name: str, *args: Any) -> Any:
-        bound = self.table.get(name)
-        assert bound is not None, name
-        ctx = CallContext(msgid=1, method=name, meta=RequestMeta(), notify=lambda _m, _p: None)
-        return bound.dump_result(await bound.handler(ctx, bound.parse_params(list(args))))
 
 
 @pytest.fixture
@@ -59,7 +46,7 @@ async def backend(tmp_path: Path) -> AsyncIterator[Backend]:
 
 @pytest.fixture
 def channels(backend: Backend) -> Channels:
-    return Channels(cast(BackendManager, OneBackend(backend)))
+    return Channels(register_debugging_methods, cast(BackendManager, OneBackend(backend)))
 
 
 async def call_flow(backend: Backend, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:

@@ -14,7 +14,8 @@ import pytest
 from sidecar.backends.backend import Backend
 from sidecar.errors import ExecutionNotFoundError, ExecutionNotRunningError
 from sidecar.runtime.export import CLOUD_PREFIX
-from tests.debugging.conftest import Channels, call_flow
+from tests.channels import Channels
+from tests.debugging.conftest import call_flow
 from tests.runtime.graphs import component, conn, export, node, request_node, response_node
 from tests.workflow.graphs import child
 

@@ -11,7 +11,8 @@ import pytest
 from sidecar.backends.backend import Backend
 from sidecar.debugging.pin import PREVIEW_CHARS
 from sidecar.errors import ExecutionNotFoundError, InvalidParamsError
-from tests.debugging.conftest import Channels, call_flow
+from tests.channels import Channels
+from tests.debugging.conftest import call_flow
 
 ITEMS = [{"n": 2}, {"n": 0}, {"n": 5}]
 

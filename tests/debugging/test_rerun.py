@@ -12,7 +12,8 @@ from pydantic import ValidationError
 
 from sidecar.backends.backend import Backend
 from sidecar.errors import ExecutionNotFoundError, RerunUnavailableError
-from tests.debugging.conftest import Channels, call_flow
+from tests.channels import Channels
+from tests.debugging.conftest import call_flow
 
 
 async def stored(backend: Backend, execution_id: str) -> dict[str, Any]:

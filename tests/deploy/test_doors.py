@@ -9,50 +9,34 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from ipc_schema.lifecycle import RequestMeta
 from sidecar.backends.backend import Backend, BackendSpec
 from sidecar.backends.manager import BackendManager
-from sidecar.backends.registry import BackendRegistry
 from sidecar.deploy.bundle import collect_bundle, read_bundle
 from sidecar.deploy.install import install_bundle
 from sidecar.errors import DeployError
 from sidecar.ipc.handlers import register_deploy_methods
-from sidecar.ipc.methods import CallContext, MethodTable
+from tests.channels import Channels, backend_manager
 from tests.conftest import PROJECT_ROOT
 from tests.deploy.conftest import PLANTED, Prepared
 
 HELLO = json.loads((PROJECT_ROOT / "examples" / "hello.workflow.json").read_text())
 
 
-class Channels:
-    def __init__(self, manager: BackendManager) -> None:
-        self.table = MethodTable()
-        register_deploy_methods(self.table, manager)
-        self.sent: list[tuple[str, list[Any]]] = []
-
-    async def __call__(self, name: str, *args: Any) -> Any:
-        bound = self.table.get(name)
-        assert bound is not None, name
-        meta = RequestMeta(progress_token="p1")
-        ctx = CallContext(msgid=1, method=name, meta=meta, notify=lambda m, p: self.sent.append((m, p)))
-        return bound.dump_result(await bound.handler(ctx, bound.parse_params(list(args))))
 
 
 @pytest.fixture
 async def manager(tmp_path: Path) -> AsyncIterator[BackendManager]:
-    managed = BackendManager(BackendRegistry(tmp_path / "backends"), lambda _change: None)
-    yield managed
-    await managed.stop_all()
+    async with backend_manager(tmp_path / "backends") as managed:
+        yield managed
 
 
 async def test_deploy_channels_write_the_bundle_and_the_context_with_progress(
     manager: BackendManager, tmp_path: Path
 ) -> None:
-    call = Channels(manager)
+    call = Channels(register_deploy_methods, manager, progress_token="p1")
     backend_id = str(manager.create("Shop")["id"])
     await manager.start(backend_id)
     manager.running(backend_id, "deploy").workflows.deploy("hello", HELLO)

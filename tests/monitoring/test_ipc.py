@@ -13,9 +13,9 @@ from pydantic import ValidationError
 
 from ipc_schema.lifecycle import RequestMeta
 from sidecar.backends.manager import BackendManager, BackendNotRunningError
-from sidecar.backends.registry import BackendRegistry
 from sidecar.ipc.handlers import register_monitoring_methods
 from sidecar.ipc.methods import CallContext, MethodTable
+from tests.channels import backend_manager
 from tests.conftest import PROJECT_ROOT
 
 HELLO = json.loads((PROJECT_ROOT / "examples" / "hello.workflow.json").read_text())
@@ -30,9 +30,8 @@ async def call(table: MethodTable, name: str, *args: Any) -> Any:
 
 @pytest.fixture
 async def manager(tmp_path: Path) -> AsyncIterator[BackendManager]:
-    managed = BackendManager(BackendRegistry(tmp_path), lambda _change: None)
-    yield managed
-    await managed.stop_all()
+    async with backend_manager(tmp_path) as managed:
+        yield managed
 
 
 async def test_metrics_channel_answers_per_workflow_figures(manager: BackendManager) -> None:

@@ -8,33 +8,16 @@ from typing import Any
 
 import pytest
 
-from ipc_schema.lifecycle import RequestMeta
 from sidecar.backends.manager import BackendManager
-from sidecar.backends.registry import BackendRegistry
 from sidecar.errors import InvalidSecurityPolicyError
 from sidecar.ipc.handlers import register_security_methods
-from sidecar.ipc.methods import CallContext, MethodTable
-
-
-class Channels:
-    """Calls a channel as the session would: validate the argument array, run, dump the result."""
-
-    def __init__(self, manager: BackendManager) -> None:
-        self.table = MethodTable()
-        register_security_methods(self.table, manager)
-
-    async def __call__(self, name: str, *args: Any) -> Any:
-        bound = self.table.get(name)
-        assert bound is not None, name
-        ctx = CallContext(msgid=1, method=name, meta=RequestMeta(), notify=lambda _m, _p: None)
-        return bound.dump_result(await bound.handler(ctx, bound.parse_params(list(args))))
+from tests.channels import Channels, backend_manager
 
 
 @pytest.fixture
 async def manager(tmp_path: Path) -> AsyncIterator[BackendManager]:
-    managed = BackendManager(BackendRegistry(tmp_path), lambda _change: None)
-    yield managed
-    await managed.stop_all()
+    async with backend_manager(tmp_path) as managed:
+        yield managed
 
 
 @pytest.fixture
@@ -45,7 +28,7 @@ async def running(manager: BackendManager) -> str:
 
 
 async def test_every_channel_says_the_backend_must_be_running(manager: BackendManager) -> None:
-    channels = Channels(manager)
+    channels = Channels(register_security_methods, manager)
     backend_id = str(manager.create("Stopped")["id"])
     calls: list[tuple[str, list[Any], str]] = [
         ("backend:getPermissions", [], "read its permissions"),
@@ -69,7 +52,7 @@ async def test_every_channel_says_the_backend_must_be_running(manager: BackendMa
 
 
 async def test_permissions_round_trip_and_apply(manager: BackendManager, running: str) -> None:
-    channels = Channels(manager)
+    channels = Channels(register_security_methods, manager)
     policy = await channels("backend:setCollectionPermissions", running, "Todo", {"create": {}})
     assert policy["collections"] == {"Todo": {"create": {}}}
     assert await channels("backend:getPermissions", running) == policy
@@ -82,7 +65,7 @@ async def test_permissions_round_trip_and_apply(manager: BackendManager, running
 
 
 async def test_roles_and_keys_over_the_channels(manager: BackendManager, running: str) -> None:
-    channels = Channels(manager)
+    channels = Channels(register_security_methods, manager)
     role = await channels("backend:createRole", running, "staff")
     assert (role["name"], role["users"]) == ("staff", [])
     assert [r["name"] for r in (await channels("backend:listRoles", running))["roles"]] == ["staff"]
@@ -99,7 +82,7 @@ async def test_roles_and_keys_over_the_channels(manager: BackendManager, running
 
 
 async def test_a_bad_policy_is_refused_with_its_problems(manager: BackendManager, running: str) -> None:
-    channels = Channels(manager)
+    channels = Channels(register_security_methods, manager)
     with pytest.raises(InvalidSecurityPolicyError) as raised:
         await channels("backend:setPermissions", running, {"functions": {"f": {"call": "all"}}})
     assert raised.value.rpc_code == -32602
