@@ -210,23 +210,14 @@ class ScriptHostNode(Node):
         self.flag_output_dirty("out-" + name)
 
 
-class FunctionNode(ScriptHostNode):
-    """``JavaScriptFunction``: an async script with ``Inputs``, ``Outputs``, ``Noodl``, ``Component``."""
-
-    TYPE = "JavaScriptFunction"
-    DISPLAY_NAME = "Function"
-    CATEGORY = "CustomCode"
-    SHARES_DYNAMIC_PORTS = True
-    SAME_EVERY_RUN = True
+class ScriptFunctionNode(ScriptHostNode):
+    """A script over ``in-*`` inputs sending ``out-*`` outputs and signals, run once per sweep of
+    its inputs on ``run``, or on any input change while ``run`` is not connected (the JavaScript
+    Function and its Python twin). Subclasses say how a run goes in ``_run_script``."""
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self.handle: str | None = None
         self._scheduled = False
-        self._calls = 0  # calls of the script so far in this run
-        # The call whose step stays open until its script finishes after an await (0: none), so the
-        # step is recorded whole: its duration and the outputs it set after the await.
-        self._pending_call = 0
 
     def setup(self, node_def: NodeDef) -> None:
         # Outputs.X() exists only for exported `out-X` ports of type signal.
@@ -241,6 +232,39 @@ class FunctionNode(ScriptHostNode):
             return _IGNORED_INPUT
         return None
 
+    def _on_run(self) -> None:
+        self.schedule_run()
+
+    def schedule_run(self) -> None:
+        if not self._scheduled:
+            self._scheduled = True
+            self.schedule_after_inputs(self._scheduled_run)
+
+    def _scheduled_run(self) -> None:
+        self._scheduled = False
+        self._run_script()
+
+    def _run_script(self) -> None:
+        raise NotImplementedError
+
+
+class FunctionNode(ScriptFunctionNode):
+    """``JavaScriptFunction``: an async script with ``Inputs``, ``Outputs``, ``Noodl``, ``Component``."""
+
+    TYPE = "JavaScriptFunction"
+    DISPLAY_NAME = "Function"
+    CATEGORY = "CustomCode"
+    SHARES_DYNAMIC_PORTS = True
+    SAME_EVERY_RUN = True
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.handle: str | None = None
+        self._calls = 0  # calls of the script so far in this run
+        # The call whose step stays open until its script finishes after an await (0: none), so the
+        # step is recorded whole: its duration and the outputs it set after the await.
+        self._pending_call = 0
+
     def _set_script(self, value: Any) -> None:
         try:
             self.handle = self.ctx.services.js.compile_function(js_to_string(value))
@@ -254,16 +278,7 @@ class FunctionNode(ScriptHostNode):
         if not self.is_input_connected("run"):
             self.schedule_run()
 
-    def _on_run(self) -> None:
-        self.schedule_run()
-
-    def schedule_run(self) -> None:
-        if not self._scheduled:
-            self._scheduled = True
-            self.schedule_after_inputs(self._run_script)
-
     def _run_script(self) -> None:
-        self._scheduled = False
         if self.handle is None:
             return
         self._calls += 1
@@ -321,7 +336,7 @@ class FunctionNode(ScriptHostNode):
             set=_set_script,
             display_name="Script",
         ),
-        InputSpec("run", "signal", on_signal=_on_run, display_name="Run"),
+        InputSpec("run", "signal", on_signal=ScriptFunctionNode._on_run, display_name="Run"),
         InputSpec("scriptInputs", "proplist", set=lambda node, value: None, display_name="Inputs"),
         InputSpec("scriptOutputs", "proplist", set=lambda node, value: None, display_name="Outputs"),
     )

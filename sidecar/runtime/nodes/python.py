@@ -20,9 +20,8 @@ from typing import Any
 import structlog
 
 from sidecar.python_runtime import CallResult, PythonLimitError, PythonPool, shared_pool
-from sidecar.runtime.export import NodeDef
 from sidecar.runtime.node import Node
-from sidecar.runtime.nodes.code import _IGNORED_INPUT, ScriptHostNode, _script_input
+from sidecar.runtime.nodes.code import ScriptFunctionNode
 from sidecar.runtime.objects import Model
 from sidecar.runtime.ports import InputSpec, OutputSpec
 from sidecar.runtime.values import UNDEFINED, js_to_string
@@ -70,7 +69,7 @@ def _log_lines(node: Node, lines: list[dict[str, str]]) -> None:
         )
 
 
-class PythonFunctionNode(ScriptHostNode):
+class PythonFunctionNode(ScriptFunctionNode):
     """``PythonFunction``: a Python script with ``inputs``, ``outputs`` and ``send_signal``."""
 
     TYPE = "PythonFunction"
@@ -89,19 +88,6 @@ class PythonFunctionNode(ScriptHostNode):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.script: str | None = None
-        self._scheduled = False
-
-    def setup(self, node_def: NodeDef) -> None:
-        self.signal_outputs = [
-            port.name[4:] for port in node_def.ports if port.name.startswith("out-") and port.is_signal
-        ]
-
-    def make_dynamic_input(self, name: str) -> InputSpec | None:
-        if name.startswith("in-"):
-            return _script_input(name)
-        if name.startswith(("intype-", "outtype-")):
-            return _IGNORED_INPUT
-        return None
 
     def _set_script(self, value: Any) -> None:
         text = js_to_string(value) if value is not UNDEFINED else ""
@@ -109,16 +95,7 @@ class PythonFunctionNode(ScriptHostNode):
         if not self.is_input_connected("run"):
             self.schedule_run()
 
-    def _on_run(self) -> None:
-        self.schedule_run()
-
-    def schedule_run(self) -> None:
-        if not self._scheduled:
-            self._scheduled = True
-            self.schedule_after_inputs(self._start)
-
-    def _start(self) -> None:
-        self._scheduled = False
+    def _run_script(self) -> None:
         if self.script is None:
             return
         message = {"op": "function", "source": self.script, "inputs": plain(self.inputs)}
@@ -155,7 +132,7 @@ class PythonFunctionNode(ScriptHostNode):
             set=_set_script,
             display_name="Script",
         ),
-        InputSpec("run", "signal", on_signal=_on_run, display_name="Run"),
+        InputSpec("run", "signal", on_signal=ScriptFunctionNode._on_run, display_name="Run"),
         InputSpec("scriptInputs", "proplist", set=lambda node, value: None, display_name="Inputs"),
         InputSpec("scriptOutputs", "proplist", set=lambda node, value: None, display_name="Outputs"),
     )
