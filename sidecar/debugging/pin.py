@@ -40,6 +40,7 @@ import orjson
 
 from sidecar.errors import InvalidParamsError
 from sidecar.history.rows import ExecutionRow, StepRow
+from sidecar.runtime.request_contract import received_type
 
 PREVIEW_CHARS = 200
 _CLOUD = "/#__cloud__/"  # sidecar.runtime.export.CLOUD_PREFIX (not imported: this module stays light)
@@ -70,17 +71,7 @@ def _load(data: Any) -> Any:
 
 
 def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
+    return "null" if value is None else received_type(value)
 
 
 def _json(value: Any) -> bytes:

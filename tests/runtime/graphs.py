@@ -40,6 +40,27 @@ def function_node(
     return node("fn", "JavaScriptFunction", {"functionScript": script}, ports=ports)
 
 
+def tagged_function(name: str, script: str) -> dict[str, Any]:
+    """Function ``name``: the request's ``tag`` goes to a Function node run on receive; its ``out``
+    output is the answer, sent on its ``Done`` signal."""
+    return export(
+        component(
+            name,
+            [
+                request_node(params="tag"),
+                function_node(script, outputs=("out",)),
+                response_node(params="out"),
+            ],
+            [
+                conn("req", "pm-tag", "fn", "in-tag"),
+                conn("req", "receive", "fn", "run"),
+                conn("fn", "out-out", "resp", "pm-out"),
+                conn("fn", "out-Done", "resp", "send"),
+            ],
+        )
+    )
+
+
 def conn(source: str, source_port: str, target: str, target_port: str) -> dict[str, str]:
     return {"sourceId": source, "sourcePort": source_port, "targetId": target, "targetPort": target_port}
 

@@ -11,27 +11,12 @@ import structlog.testing
 
 from sidecar.runtime import Runtime, make_request
 from sidecar.runtime.context import CONSOLE_KEY
-from tests.runtime.graphs import component, conn, export, function_node, node, request_node, response_node
+from tests.runtime.graphs import component, conn, export, node, request_node, response_node, tagged_function
 from tests.runtime.test_recorder import ListRecorder
 
 
 def logging_graph(script: str) -> dict[str, Any]:
-    return export(
-        component(
-            "logs",
-            [
-                request_node(params="tag"),
-                function_node(script, outputs=("out",)),
-                response_node(params="out"),
-            ],
-            [
-                conn("req", "pm-tag", "fn", "in-tag"),
-                conn("req", "receive", "fn", "run"),
-                conn("fn", "out-out", "resp", "pm-out"),
-                conn("fn", "out-Done", "resp", "send"),
-            ],
-        )
-    )
+    return tagged_function("logs", script)
 
 
 def console_lines(recorder: ListRecorder, node_id: str = "fn") -> list[dict[str, Any]]:

@@ -9,26 +9,11 @@ import time
 from typing import Any
 
 from sidecar.runtime import Runtime, make_request
-from tests.runtime.graphs import component, conn, export, function_node, request_node, response_node
+from tests.runtime.graphs import tagged_function
 
 
 def timer_graph(script: str) -> dict[str, Any]:
-    return export(
-        component(
-            "timers",
-            [
-                request_node(params="tag"),
-                function_node(script, outputs=("out",)),
-                response_node(params="out"),
-            ],
-            [
-                conn("req", "pm-tag", "fn", "in-tag"),
-                conn("req", "receive", "fn", "run"),
-                conn("fn", "out-out", "resp", "pm-out"),
-                conn("fn", "out-Done", "resp", "send"),
-            ],
-        )
-    )
+    return tagged_function("timers", script)
 
 
 def pending_timers() -> list[asyncio.TimerHandle]:
