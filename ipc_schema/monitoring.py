@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -33,3 +33,27 @@ class MetricsRequest(WireModel):
 
 class MetricsParams(PositionalParams):
     request: MetricsRequest
+
+
+class AlertRuleParams(PositionalParams):
+    backend_id: str
+    rule: dict[str, Any] = Field(
+        description="One rule of alerts.json: {id, type, channels, …} (docs/monitoring.md); same id replaces."
+    )
+
+
+class AlertChannelParams(PositionalParams):
+    backend_id: str
+    channel: dict[str, Any] = Field(
+        description="One channel of alerts.json: {id, type: webhook|email, …}; same id replaces."
+    )
+
+
+class AlertItemParams(PositionalParams):
+    backend_id: str
+    id: str = Field(min_length=1)
+
+
+class AlertListParams(PositionalParams):
+    backend_id: str
+    limit: int = Field(default=100, ge=1, le=1000, description="History entries, newest first.")

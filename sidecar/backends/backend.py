@@ -234,7 +234,14 @@ class Backend:
         from sidecar.monitoring import Monitoring
 
         self.monitoring = await Monitoring.open(
-            self.spec.data_dir, ephemeral=self.spec.ephemeral, gauges=self._queue_depths
+            self.spec.data_dir,
+            ephemeral=self.spec.ephemeral,
+            gauges=self._queue_depths,
+            backend_id=self.spec.backend_id,
+        )
+        # Read at each evaluation: the triggers open after monitoring, and re-arm as they change.
+        self.monitoring.alerts.schedules = lambda: (
+            self.triggers.scheduler.due_times() if self.triggers is not None else {}
         )
         if self.history.writer is not None:
             self.monitoring.attach(self.history.writer)

@@ -1,4 +1,8 @@
-"""The monitoring door over HTTP: ``GET /admin/metrics`` (JSON) and ``GET /metrics`` (Prometheus text).
+"""The monitoring door over HTTP: ``GET /admin/metrics`` (JSON), ``GET /metrics`` (Prometheus text), and
+alert management under ``/admin/alerts`` (``sidecar.monitoring.alerts.manage``, as the ``alerts:*``
+channels): ``GET /admin/alerts`` (open + history, ``?limit=``), ``GET /admin/alerts/config``,
+``PUT``/``DELETE /admin/alerts/rules/{id}`` and ``/admin/alerts/channels/{id}``, and
+``POST /admin/alerts/channels/{id}/test``.
 
 Both need the admin token (``Authorization: Bearer``, as every ``/admin`` route); ``/metrics`` also takes
 the backend's ``scrapeToken`` from ``monitoring.json`` as a bearer token. A refused credential goes
@@ -13,12 +17,13 @@ from typing import Any
 
 from aiohttp import web
 
-from sidecar.errors import InvalidMetricsQueryError
+from sidecar.errors import InvalidAlertConfigError, InvalidMetricsQueryError
+from sidecar.monitoring.alerts import manage
 from sidecar.monitoring.prometheus import CONTENT_TYPE
 from sidecar.monitoring.service import Monitoring
 from sidecar.web.auth import require_admin
 from sidecar.web.body import header_credentials
-from sidecar.web.routes_backend import admin_only
+from sidecar.web.routes_backend import admin_only, json_body
 from sidecar.web.settings import WebSettings
 from sidecar.web.wire import json_response
 
@@ -47,7 +52,48 @@ def monitoring_routes(
             require_admin(header_credentials(request.headers), settings)
         return web.Response(body=found.exporter.render(), headers={"Content-Type": CONTENT_TYPE})
 
-    return [web.get("/admin/metrics", admin_only(settings, admin_metrics)), web.get("/metrics", scrape)]
+    async def alerts_list(request: web.Request) -> web.StreamResponse:
+        limit = request.query.get("limit", "100")
+        if not limit.isdigit():
+            raise InvalidAlertConfigError("limit is invalid", ["limit: a positive integer"])
+        return json_response(manage.list_alerts(current().alerts, int(limit)))
+
+    async def alerts_config(_request: web.Request) -> web.StreamResponse:
+        return json_response(manage.get_config(current().alerts))
+
+    def with_id(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+        item_id = request.match_info["id"]
+        if body.get("id", item_id) != item_id:
+            raise InvalidAlertConfigError("the body's id differs from the URL's", [f"id: {item_id} expected"])
+        return {**body, "id": item_id}
+
+    async def put_rule(request: web.Request) -> web.StreamResponse:
+        return json_response(manage.put_rule(current().alerts, with_id(request, await json_body(request))))
+
+    async def delete_rule(request: web.Request) -> web.StreamResponse:
+        return json_response(manage.delete_rule(current().alerts, request.match_info["id"]))
+
+    async def put_channel(request: web.Request) -> web.StreamResponse:
+        return json_response(manage.put_channel(current().alerts, with_id(request, await json_body(request))))
+
+    async def delete_channel(request: web.Request) -> web.StreamResponse:
+        return json_response(manage.delete_channel(current().alerts, request.match_info["id"]))
+
+    async def test_channel(request: web.Request) -> web.StreamResponse:
+        return json_response(await manage.test_send(current().alerts, request.match_info["id"]))
+
+    guarded = [
+        web.get("/admin/metrics", admin_metrics),
+        web.get("/admin/alerts", alerts_list),
+        web.get("/admin/alerts/config", alerts_config),
+        web.put("/admin/alerts/rules/{id}", put_rule),
+        web.delete("/admin/alerts/rules/{id}", delete_rule),
+        web.put("/admin/alerts/channels/{id}", put_channel),
+        web.delete("/admin/alerts/channels/{id}", delete_channel),
+        web.post("/admin/alerts/channels/{id}/test", test_channel),
+    ]
+    routes = [web.route(r.method, r.path, admin_only(settings, r.handler)) for r in guarded]
+    return [*routes, web.get("/metrics", scrape)]
 
 
 def query_params(query: Any) -> dict[str, Any]:

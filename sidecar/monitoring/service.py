@@ -30,7 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sidecar.errors import MonitoringConfigError
 from sidecar.history.writer import HistoryWriter
 from sidecar.jsonfile import read_json
-from sidecar.monitoring.aggregate import HOUR_MS, Aggregator, BatchLike
+from sidecar.monitoring.aggregate import HOUR_MS, Aggregator, BatchLike, ExecutionLike
+from sidecar.monitoring.alerts import AlertEngine, RunFact
 from sidecar.monitoring.prometheus import Gauges, PrometheusExporter
 from sidecar.monitoring.query import DAY_MS, MetricsQuery, answer
 from sidecar.monitoring.store import FILE_NAME, MetricsStore
@@ -65,24 +66,57 @@ class MonitoringConfig(BaseModel):
 
 
 class Monitoring:
-    def __init__(self, store: MetricsStore, config: MonitoringConfig, gauges: Gauges) -> None:
+    def __init__(
+        self, store: MetricsStore, config: MonitoringConfig, gauges: Gauges, alerts: AlertEngine
+    ) -> None:
         self.config = config
         self._store = store
         self.exporter = PrometheusExporter(gauges)
-        self._aggregator = Aggregator(self.exporter.run_finished)
+        self.alerts = alerts
+        self._aggregator = Aggregator(self._finished)
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._writer: HistoryWriter | None = None
 
     @classmethod
-    async def open(cls, data_dir: Path, *, ephemeral: bool, gauges: Gauges) -> Monitoring:
-        """Read ``monitoring.json`` (raises ``MonitoringConfigError``) and open ``metrics.sqlite``
-        (in memory for an ephemeral backend); starts the background merge."""
+    async def open(
+        cls, data_dir: Path, *, ephemeral: bool, gauges: Gauges, backend_id: str = ""
+    ) -> Monitoring:
+        """Read ``monitoring.json`` (raises ``MonitoringConfigError``) and ``alerts.json`` (raises
+        ``InvalidAlertConfigError``), open ``metrics.sqlite`` (in memory for an ephemeral backend); starts
+        the background merge and the alert evaluation."""
         config = MonitoringConfig.load(data_dir) if not ephemeral else MonitoringConfig()
+
+        async def secret(name: str) -> str:
+            from sidecar.credentials import CredentialStore
+
+            found = await asyncio.to_thread(CredentialStore(data_dir).lookup, name)
+            return found.value
+
+        alerts = AlertEngine.open(data_dir, ephemeral=ephemeral, backend_id=backend_id, secret=secret)
         store = await MetricsStore.open(None if ephemeral else data_dir / FILE_NAME)
-        monitoring = cls(store, config, gauges)
+        monitoring = cls(store, config, gauges, alerts)
         monitoring._task = asyncio.get_running_loop().create_task(monitoring._run(), name="metrics-merge")
+        alerts.start()
         return monitoring
+
+    def _finished(self, row: ExecutionLike, late: bool) -> None:
+        self.exporter.run_finished(row, late)
+        if self.alerts.config.rules:
+            rejected = row.metadata is not None and '"rejected":true' in row.metadata
+            at = row.completed_at if row.completed_at is not None else row.started_at
+            self.alerts.observe(
+                RunFact(
+                    row.id,
+                    row.workflow_id,
+                    row.status,
+                    row.duration_ms or 0,
+                    at,
+                    rejected,
+                    row.trigger_type,
+                    row.error_message,
+                )
+            )
 
     def attach(self, writer: HistoryWriter) -> None:
         """Follow ``writer``'s committed batches; queries then wait for what it holds, so a run that was
@@ -123,6 +157,7 @@ class Monitoring:
         if self._closed:
             return
         self._closed = True
+        await self.alerts.close()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
