@@ -513,7 +513,8 @@ class InvalidAlertConfigError(AlertError):
     code = 142
 
     def __init__(self, message: str, problems: list[str]) -> None:
-        super().__init__(message, data={"problems": problems})
+        # The problems are in the message too: the HTTP door answers only {error, code}.
+        super().__init__(f"{message}: {'; '.join(problems)}", data={"problems": problems})
 
 
 class AlertNotFoundError(AlertError):
