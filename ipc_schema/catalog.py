@@ -256,6 +256,16 @@ METHODS: tuple[MethodSpec, ...] = (
         "nodes: per workflow node steps, errors, avgMs, p95Ms over the range.",
     ),
     MethodSpec(
+        "monitoring:subscribe",
+        m.FeedSubscribeParams,
+        str,
+        "Push `monitoring:tick` once a second with the backend's runs/s, errors, p95, in-flight runs and "
+        "latest failures; answers the subscription id (the backend must be running).",
+    ),
+    MethodSpec(
+        "monitoring:unsubscribe", m.FeedUnsubscribeParams, bool, "End a feed subscription; false if unknown."
+    ),
+    MethodSpec(
         "alerts:config",
         b.BackendIdParams,
         dict[str, Any],
@@ -360,6 +370,12 @@ NOTIFICATIONS: tuple[NotificationSpec, ...] = (
         lifecycle.SetLogLevelParams,
         Direction.TO_SIDECAR,
         "Change the log level at run time.",
+    ),
+    NotificationSpec(
+        "monitoring:tick",
+        m.FeedFrameParams,
+        Direction.TO_EDITOR,
+        "One second of a backend subscribed with monitoring:subscribe.",
     ),
     NotificationSpec(
         "backend:collectionChanged",

@@ -57,3 +57,19 @@ class AlertItemParams(PositionalParams):
 class AlertListParams(PositionalParams):
     backend_id: str
     limit: int = Field(default=100, ge=1, le=1000, description="History entries, newest first.")
+
+
+class FeedSubscribeParams(PositionalParams):
+    backend_id: str
+
+
+class FeedUnsubscribeParams(PositionalParams):
+    subscription_id: str
+
+
+class FeedFrameParams(PositionalParams):
+    frame: dict[str, Any] = Field(
+        description="One second of a backend: {at, backendId, runsPerSecond, errors, p95Ms, inFlight, "
+        "byWorkflow: {id: {runs, errors}}, "
+        "latestFailures: [{executionId, workflowId, error, at, durationMs}]}."
+    )

@@ -301,7 +301,13 @@ class Backend:
         )
         settings.check_bind()
         admin = backend_routes(self, settings)
-        self._close_streams = admin.close
+        monitoring = monitoring_routes(lambda: self.monitoring, settings)
+
+        def close_streams() -> None:
+            admin.close()
+            monitoring.close()
+
+        self._close_streams = close_streams
         api = ApiRoutes(self._store, settings, self.security)
         guarded = security_routes(self.security, settings)
         editor = editor_routes(self._editor_services(), settings)
@@ -309,7 +315,7 @@ class Backend:
         routes = [
             *self.triggers.webhooks.routes(),
             *admin.routes,
-            *monitoring_routes(lambda: self.monitoring, settings),
+            *monitoring.routes,
             *guarded,
             *editor,
             *credentials,

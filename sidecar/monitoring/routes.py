@@ -2,7 +2,8 @@
 alert management under ``/admin/alerts`` (``sidecar.monitoring.alerts.manage``, as the ``alerts:*``
 channels): ``GET /admin/alerts`` (open + history, ``?limit=``), ``GET /admin/alerts/config``,
 ``PUT``/``DELETE /admin/alerts/rules/{id}`` and ``/admin/alerts/channels/{id}``, and
-``POST /admin/alerts/channels/{id}/test``.
+``POST /admin/alerts/channels/{id}/test``; and ``GET /admin/monitoring/stream``, the per-second feed as
+server-sent events (``?authToken=`` accepted, as for every event stream).
 
 Both need the admin token (``Authorization: Bearer``, as every ``/admin`` route); ``/metrics`` also takes
 the backend's ``scrapeToken`` from ``monitoring.json`` as a bearer token. A refused credential goes
@@ -11,10 +12,12 @@ through the door's failed-credential count like any other.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from sidecar.errors import InvalidAlertConfigError, InvalidMetricsQueryError
@@ -23,17 +26,27 @@ from sidecar.monitoring.prometheus import CONTENT_TYPE
 from sidecar.monitoring.service import Monitoring
 from sidecar.web.auth import require_admin
 from sidecar.web.body import header_credentials
-from sidecar.web.routes_backend import admin_only, json_body
+from sidecar.web.routes_backend import BackendRoutes, admin_only, json_body
 from sidecar.web.settings import WebSettings
 from sidecar.web.wire import json_response
 
 _INTEGERS = ("from", "to")
+_TICK_S = 0.5  # how soon a stream notices that its client left or the backend is stopping
+_MAX_WAITING_FRAMES = 5
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream",
+    "Cache-Control": "no-cache, no-transform",
+    "X-Accel-Buffering": "no",
+}
 
 
-def monitoring_routes(
-    monitoring: Callable[[], Monitoring | None], settings: WebSettings
-) -> list[web.RouteDef]:
+def gone(request: web.Request) -> bool:
+    return request.transport is None or request.transport.is_closing()
+
+
+def monitoring_routes(monitoring: Callable[[], Monitoring | None], settings: WebSettings) -> BackendRoutes:
     """``monitoring`` gives the backend's current :class:`Monitoring` (None while it is stopped)."""
+    closing = asyncio.Event()
 
     def current() -> Monitoring:
         found = monitoring()
@@ -82,6 +95,33 @@ def monitoring_routes(
     async def test_channel(request: web.Request) -> web.StreamResponse:
         return json_response(await manage.test_send(current().alerts, request.match_info["id"]))
 
+    async def feed_stream(request: web.Request) -> web.StreamResponse:
+        """SSE: ``event: tick`` with each second's frame (``sidecar.monitoring.live``)."""
+        feed = current().live
+        frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=_MAX_WAITING_FRAMES)
+
+        def take(frame: dict[str, Any]) -> None:
+            if frames.full():  # a reader this far behind wants the newest second, not a backlog
+                frames.get_nowait()
+            frames.put_nowait(frame)
+
+        subscription = feed.subscribe(take)
+        response = web.StreamResponse(headers=SSE_HEADERS)
+        try:
+            await response.prepare(request)
+            await response.write(b": feed\n\n")
+            while not closing.is_set() and not gone(request):
+                try:
+                    frame = await asyncio.wait_for(frames.get(), timeout=_TICK_S)
+                except TimeoutError:
+                    continue
+                await response.write(b"event: tick\ndata: " + orjson.dumps(frame) + b"\n\n")
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            feed.unsubscribe(subscription)
+        return response
+
     guarded = [
         web.get("/admin/metrics", admin_metrics),
         web.get("/admin/alerts", alerts_list),
@@ -93,7 +133,8 @@ def monitoring_routes(
         web.post("/admin/alerts/channels/{id}/test", test_channel),
     ]
     routes = [web.route(r.method, r.path, admin_only(settings, r.handler)) for r in guarded]
-    return [*routes, web.get("/metrics", scrape)]
+    stream = web.get("/admin/monitoring/stream", admin_only(settings, feed_stream, event_stream=True))
+    return BackendRoutes([*routes, stream, web.get("/metrics", scrape)], closing.set)
 
 
 def query_params(query: Any) -> dict[str, Any]:

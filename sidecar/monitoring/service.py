@@ -32,6 +32,7 @@ from sidecar.history.writer import HistoryWriter
 from sidecar.jsonfile import read_json
 from sidecar.monitoring.aggregate import HOUR_MS, Aggregator, BatchLike, ExecutionLike
 from sidecar.monitoring.alerts import AlertEngine, RunFact
+from sidecar.monitoring.live import LiveFeed
 from sidecar.monitoring.prometheus import Gauges, PrometheusExporter
 from sidecar.monitoring.query import DAY_MS, MetricsQuery, answer
 from sidecar.monitoring.store import FILE_NAME, MetricsStore
@@ -73,6 +74,7 @@ class Monitoring:
         self._store = store
         self.exporter = PrometheusExporter(gauges)
         self.alerts = alerts
+        self.live = LiveFeed(alerts.backend_id)
         self._aggregator = Aggregator(self._finished)
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -122,6 +124,7 @@ class Monitoring:
         """Follow ``writer``'s committed batches; queries then wait for what it holds, so a run that was
         answered before the query is in the figures."""
         writer.observers.append(self.observe)
+        writer.submitted = self.live.row
         self._writer = writer
 
     def observe(self, batch: BatchLike) -> None:
@@ -158,6 +161,7 @@ class Monitoring:
             return
         self._closed = True
         await self.alerts.close()
+        await self.live.close()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

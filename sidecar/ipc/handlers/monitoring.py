@@ -1,4 +1,5 @@
-"""Monitoring channels: ``monitoring:metrics`` and the alert channels ``alerts:*``
+"""Monitoring channels: ``monitoring:metrics``, the per-second feed ``monitoring:subscribe`` /
+``monitoring:unsubscribe`` (``monitoring:tick`` notifications), and the alert channels ``alerts:*``
 (``sidecar.monitoring.alerts.manage``; the same operations as ``/admin/alerts/*``)."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from sidecar.ipc.methods import CallContext, MethodTable
 
 if TYPE_CHECKING:  # imported when a call needs it: monitoring is not loaded at start-up
     from sidecar.monitoring.alerts import AlertEngine
+    from sidecar.monitoring.live import LiveFeed
 
 
 def register_monitoring_methods(table: MethodTable, manager: BackendManager) -> None:
@@ -22,6 +24,22 @@ def register_monitoring_methods(table: MethodTable, manager: BackendManager) -> 
         query = request.model_dump(by_alias=True, exclude_none=True, exclude={"backend_id"})
         result: dict[str, Any] = await backend.monitoring.metrics(query)
         return result
+
+    feeds: dict[str, LiveFeed] = {}
+
+    @table.method("monitoring:subscribe")
+    async def subscribe(ctx: CallContext, params: m.FeedSubscribeParams) -> str:
+        feed: LiveFeed = manager.running(params.backend_id, "follow its runs").monitoring.live
+        notify = ctx.notify
+        local_id = feed.subscribe(lambda frame: notify("monitoring:tick", [frame]))
+        subscription_id = f"{params.backend_id}/{local_id}"
+        feeds[subscription_id] = feed
+        return subscription_id
+
+    @table.method("monitoring:unsubscribe")
+    async def unsubscribe(_ctx: CallContext, params: m.FeedUnsubscribeParams) -> bool:
+        feed = feeds.pop(params.subscription_id, None)
+        return feed is not None and feed.unsubscribe(params.subscription_id.rpartition("/")[2])
 
     def engine(backend_id: str) -> AlertEngine:
         found: AlertEngine = manager.running(backend_id, "manage its alerts").monitoring.alerts
