@@ -6,8 +6,10 @@ Each event's latency is the time from its ``publish`` to a reader holding it, on
 
 - ``ipc``: the IPC door's path — a sink subscription encodes each event as a msgpack-RPC notification into
   a real ``FrameWriter`` on an OS pipe; a thread reads and decodes the pipe (as the editor would);
-- ``queued``: a queued subscription read by a task of its own (the SSE door's path); its step events may
-  be coalesced under pressure, so the figures count the events delivered per kind.
+- ``sse``: ``GET /executions/stream`` of the running backend, read over a real socket by another process
+  (events are written to the socket from inside ``publish``; a slow reader's step events coalesce);
+- ``queued``: a queued subscription read by a task of its own (the old SSE path, for comparison); its step
+  events may be coalesced under pressure, so the figures count the events delivered per kind.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ async def _burst(calls: int) -> dict[str, Any]:
                             return
 
             ipc_sink, ipc_finish = await _ipc_reader(published)
+            sse_finish = await _sse_reader(backend.port, "t" * 32, published, calls)
             bus.subscribe("backend_bench", sink=ipc_sink)
             reader = asyncio.get_running_loop().create_task(read())
             headers = {"content-type": "application/json"}
@@ -99,11 +102,16 @@ async def _burst(calls: int) -> dict[str, Any]:
             answered_s = time.perf_counter() - started
             await asyncio.wait_for(reader, 30)
             ipc_latencies = await asyncio.wait_for(ipc_finish(), 30)
+            sse_latencies = await asyncio.wait_for(sse_finish(), 60)
             every = [value for values in latencies.values() for value in values]
             return {
                 "calls": calls,
                 "answered_s": round(answered_s, 3),
                 "ipc": {"events": len(ipc_latencies), **_percentiles(ipc_latencies)},
+                "sse": {
+                    "events": {kind: len(values) for kind, values in sse_latencies.items()},
+                    "all": _percentiles([v for values in sse_latencies.values() for v in values]),
+                },
                 "queued": {
                     "events": {kind: len(values) for kind, values in latencies.items()},
                     "coalesced_steps": subscription.coalesced,
@@ -130,6 +138,59 @@ while chunk := sys.stdin.buffer.raw.read(1 << 20):
         seen.append((params[0]["executionId"], params[0]["seq"], at))
 sys.stdout.write(json.dumps(seen))
 """
+
+
+_SSE_READER = """
+import json, socket, sys, time
+port, token, calls = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+sock = socket.create_connection(("127.0.0.1", port))
+request = f"GET /executions/stream?authToken={token} HTTP/1.1\\r\\nHost: 127.0.0.1:{port}\\r\\n\\r\\n"
+sock.sendall(request.encode())
+sys.stdout.write("ready\\n"); sys.stdout.flush()
+seen, pending, finished = [], b"", 0
+while finished < calls:
+    chunk = sock.recv(1 << 20)
+    if not chunk:
+        break
+    at = time.monotonic_ns()
+    pending += chunk
+    *lines, pending = pending.split(b"\\n")
+    kind = None
+    for line in lines:
+        if line.startswith(b"event: "):
+            kind = line[7:].decode().strip()
+        elif line.startswith(b"id: "):
+            ident = line[4:].decode().strip()
+        elif line.startswith(b"data: ") and kind:
+            execution_id, _, seq = ident.rpartition(":")
+            seen.append((kind, execution_id, int(seq), at))
+            finished += kind == "execution:finished"
+sys.stdout.write(json.dumps(seen))
+"""
+
+
+async def _sse_reader(
+    port: int, token: str, published: dict[tuple[str, int], int], calls: int
+) -> Any:
+    """Another process reads ``GET /executions/stream`` over a socket; ``finish()`` waits for its
+    ``calls`` finished events and answers the latencies per kind."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _SSE_READER, str(port), token, str(calls), stdout=asyncio.subprocess.PIPE
+    )
+    assert child.stdout is not None
+    await child.stdout.readline()
+    await asyncio.sleep(0.3)  # the stream's subscription is open before the burst starts
+
+    async def finish() -> dict[str, list[float]]:
+        out, _ = await child.communicate()
+        latencies: dict[str, list[float]] = {}
+        for kind, execution_id, seq, at in json.loads(out):
+            sent = published.get((execution_id, seq))
+            if sent is not None:
+                latencies.setdefault(kind, []).append((at - sent) / 1e6)
+        return latencies
+
+    return finish
 
 
 async def _ipc_reader(published: dict[tuple[str, int], int]) -> tuple[Any, Any]:
@@ -234,6 +295,7 @@ def run(quick: bool) -> dict[str, Any]:
     figures["prometheus_scrape"] = _scrape(100 if quick else 1000)
     figures["targets"] = {
         "live_events_during_burst.ipc.p99_ms": 1000,
+        "live_events_during_burst.sse.all.p99_ms": 1000,
         "metrics_query.one_workflow_by_day.p99_ms": 10,
         "prometheus_scrape.p99_ms": 50,
     }
