@@ -71,5 +71,6 @@ class FeedFrameParams(PositionalParams):
     frame: dict[str, Any] = Field(
         description="One second of a backend: {at, backendId, runsPerSecond, errors, p95Ms, inFlight, "
         "byWorkflow: {id: {runs, errors}}, "
-        "latestFailures: [{executionId, workflowId, error, at, durationMs}]}."
+        "latestFailures: [{executionId, workflowId, error, at, durationMs}], "
+        "latestRuns: [{executionId, workflowId, status, durationMs, at}]} (latest first, at most 10 each)."
     )

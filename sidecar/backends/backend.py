@@ -283,6 +283,7 @@ class Backend:
         from aiohttp import web
 
         from sidecar.backends.functions import FunctionHost
+        from sidecar.monitoring.dashboard import dashboard_routes
         from sidecar.monitoring.routes import monitoring_routes
         from sidecar.web import WebSettings, admin_page, build_app
         from sidecar.web.routes_api import ApiRoutes
@@ -302,10 +303,12 @@ class Backend:
         settings.check_bind()
         admin = backend_routes(self, settings)
         monitoring = monitoring_routes(lambda: self.monitoring, settings)
+        dashboard = dashboard_routes(self, settings)
 
         def close_streams() -> None:
             admin.close()
             monitoring.close()
+            dashboard.close()
 
         self._close_streams = close_streams
         api = ApiRoutes(self._store, settings, self.security)
@@ -316,6 +319,7 @@ class Backend:
             *self.triggers.webhooks.routes(),
             *admin.routes,
             *monitoring.routes,
+            *dashboard.routes,
             *guarded,
             *editor,
             *credentials,

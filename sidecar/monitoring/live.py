@@ -4,7 +4,8 @@ Each frame::
 
     {"at": <epoch ms, end of the second>, "backendId", "runsPerSecond", "errors", "p95Ms" | null,
      "inFlight", "byWorkflow": {"<id>": {"runs", "errors"}}, "latestFailures": [
-        {"executionId", "workflowId", "error", "at", "durationMs"}, …newest first, at most 10]}
+        {"executionId", "workflowId", "error", "at", "durationMs"}, …newest first, at most 10],
+     "latestRuns": [{"executionId", "workflowId", "status", "durationMs", "at"}, …newest first, at most 10]}
 
 The feed counts execution rows as the history writer *accepts* them (``HistoryWriter.submitted``), not as
 it commits them: a run's figures are in the next frame even while history writes lag behind a burst. A
@@ -30,6 +31,7 @@ from sidecar.monitoring.sketch import Histogram
 
 FRAME_SECONDS = 1.0
 LATEST_FAILURES = 10
+LATEST_RUNS = 10
 
 Frame = dict[str, Any]
 FrameSink = Callable[[Frame], None]
@@ -47,6 +49,7 @@ class LiveFeed:
         self._histogram = Histogram()
         self._by_workflow: dict[str, list[int]] = {}
         self._failures: deque[dict[str, Any]] = deque(maxlen=LATEST_FAILURES)
+        self._latest: deque[ExecutionRow] = deque(maxlen=LATEST_RUNS)
         self._sinks: dict[str, FrameSink] = {}
         self._ids = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
@@ -60,6 +63,7 @@ class LiveFeed:
         if row.metadata is None or '"rejected":true' not in row.metadata:  # a rejection never ran
             self.in_flight = max(0, self.in_flight - 1)
         duration = row.duration_ms or 0
+        self._latest.append(row)
         self._runs += 1
         self._histogram.add(duration)
         counts = self._by_workflow.get(row.workflow_id)
@@ -92,6 +96,16 @@ class LiveFeed:
             "inFlight": self.in_flight,
             "byWorkflow": {wf: {"runs": c[0], "errors": c[1]} for wf, c in self._by_workflow.items()},
             "latestFailures": list(self._failures),
+            "latestRuns": [
+                {
+                    "executionId": run.id,
+                    "workflowId": run.workflow_id,
+                    "status": run.status,
+                    "durationMs": run.duration_ms,
+                    "at": run.completed_at,
+                }
+                for run in reversed(self._latest)
+            ],
         }
         self._runs = self._errors = 0
         self._histogram = Histogram()

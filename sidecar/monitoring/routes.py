@@ -22,6 +22,7 @@ from aiohttp import web
 
 from sidecar.errors import InvalidAlertConfigError, InvalidMetricsQueryError
 from sidecar.monitoring.alerts import manage
+from sidecar.monitoring.live import LiveFeed
 from sidecar.monitoring.prometheus import CONTENT_TYPE
 from sidecar.monitoring.service import Monitoring
 from sidecar.web.auth import require_admin
@@ -42,6 +43,34 @@ SSE_HEADERS = {
 
 def gone(request: web.Request) -> bool:
     return request.transport is None or request.transport.is_closing()
+
+
+async def feed_events(request: web.Request, feed: LiveFeed, closing: asyncio.Event) -> web.StreamResponse:
+    """SSE: ``event: tick`` with each second's frame (``sidecar.monitoring.live``), until the client
+    leaves or ``closing`` is set."""
+    frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=_MAX_WAITING_FRAMES)
+
+    def take(frame: dict[str, Any]) -> None:
+        if frames.full():  # a reader this far behind wants the newest second, not a backlog
+            frames.get_nowait()
+        frames.put_nowait(frame)
+
+    subscription = feed.subscribe(take)
+    response = web.StreamResponse(headers=SSE_HEADERS)
+    try:
+        await response.prepare(request)
+        await response.write(b": feed\n\n")
+        while not closing.is_set() and not gone(request):
+            try:
+                frame = await asyncio.wait_for(frames.get(), timeout=_TICK_S)
+            except TimeoutError:
+                continue
+            await response.write(b"event: tick\ndata: " + orjson.dumps(frame) + b"\n\n")
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        feed.unsubscribe(subscription)
+    return response
 
 
 def monitoring_routes(monitoring: Callable[[], Monitoring | None], settings: WebSettings) -> BackendRoutes:
@@ -96,31 +125,7 @@ def monitoring_routes(monitoring: Callable[[], Monitoring | None], settings: Web
         return json_response(await manage.test_send(current().alerts, request.match_info["id"]))
 
     async def feed_stream(request: web.Request) -> web.StreamResponse:
-        """SSE: ``event: tick`` with each second's frame (``sidecar.monitoring.live``)."""
-        feed = current().live
-        frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=_MAX_WAITING_FRAMES)
-
-        def take(frame: dict[str, Any]) -> None:
-            if frames.full():  # a reader this far behind wants the newest second, not a backlog
-                frames.get_nowait()
-            frames.put_nowait(frame)
-
-        subscription = feed.subscribe(take)
-        response = web.StreamResponse(headers=SSE_HEADERS)
-        try:
-            await response.prepare(request)
-            await response.write(b": feed\n\n")
-            while not closing.is_set() and not gone(request):
-                try:
-                    frame = await asyncio.wait_for(frames.get(), timeout=_TICK_S)
-                except TimeoutError:
-                    continue
-                await response.write(b"event: tick\ndata: " + orjson.dumps(frame) + b"\n\n")
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
-        finally:
-            feed.unsubscribe(subscription)
-        return response
+        return await feed_events(request, current().live, closing)
 
     guarded = [
         web.get("/admin/metrics", admin_metrics),
