@@ -148,9 +148,12 @@ class Monitoring:
         if self._writer is not None:
             await self._writer.flush()
         await self.flush()
-        runs = await self._store.run_cells(query.start, query.end, query.workflow_id, query.trigger_type)
+        days = query.bucket != "hour"  # whole days from the roll-ups (sidecar.monitoring.store)
+        runs = await self._store.run_cells(
+            query.start, query.end, query.workflow_id, query.trigger_type, days=days
+        )
         nodes = (
-            await self._store.node_cells(query.start, query.end, query.workflow_id)
+            await self._store.node_cells(query.start, query.end, query.workflow_id, days=days)
             if query.nodes and query.trigger_type is None
             else []
         )
