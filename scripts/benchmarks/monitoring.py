@@ -1,5 +1,6 @@
 """Monitoring figures (issue 22): live execution events during a burst of concurrent function calls, the
-``monitoring:metrics`` query over 30 days x 100 workflows, and a ``/metrics`` scrape with 1,000 workflows.
+``monitoring:metrics`` query over 30 days x 100 workflows, a ``/metrics`` scrape with 1,000 workflows, the
+time from a failed run to its alert at a webhook, and history-on throughput with and without the metrics.
 
 Events: a real backend (history on) with ``examples/hello.workflow.json``; 1,000 calls start at once.
 Each event's latency is the time from its ``publish`` to a reader holding it, on two paths:
@@ -309,15 +310,136 @@ def _scrape(workflows: int) -> dict[str, Any]:
     }
 
 
+def _failing(name: str) -> dict[str, Any]:
+    stop = {
+        "id": "stop",
+        "type": "Workflow Stop",
+        "parameters": {"errorMessage": "declined"},
+        "ports": [],
+        "children": [],
+    }
+    request = {
+        "id": "req",
+        "type": "noodl.cloud.request",
+        "parameters": {"allowNoAuth": True},
+        "ports": [],
+        "children": [],
+    }
+    connection = {"sourceId": "req", "sourcePort": "receive", "targetId": "stop", "targetPort": "run"}
+    component = {
+        "name": f"/#__cloud__/{name}",
+        "ports": [],
+        "roots": [],
+        "nodes": [request, stop],
+        "connections": [connection],
+    }
+    return {"settings": {}, "metadata": {}, "components": [component]}
+
+
+async def _alert_latency(alerts: int) -> dict[str, Any]:
+    """A ``workflowFailed`` rule over ``alerts`` workflows and a webhook channel to a local receiver: each
+    workflow fails once; the figure is the time from the failed call's answer to the notice received."""
+    from aiohttp import web
+
+    received: dict[str, float] = {}
+    arrived = asyncio.Event()
+
+    async def accept(request: web.Request) -> web.Response:
+        body = await request.json()
+        received[body["alert"]["subject"]] = time.perf_counter()
+        arrived.set()
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", accept)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+    names = [f"pay{index}" for index in range(alerts)]
+    config = {
+        "channels": [{"id": "hook", "type": "webhook", "url": url}],
+        "rules": [{"id": "fails", "type": "workflowFailed", "workflows": names, "channels": ["hook"]}],
+    }
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            (Path(folder) / "alerts.json").write_text(json.dumps(config))
+            backend = Backend(
+                BackendSpec(
+                    data_dir=Path(folder), backend_id="backend_alerts", name="A", admin_token="t" * 32
+                )
+            )
+            await backend.start()
+            try:
+                latencies = []
+                for name in names:
+                    backend.workflows.deploy(name, _failing(name))
+                    await functions.invoke(backend, name, "{}", {"content-type": "application/json"})
+                    answered = time.perf_counter()
+                    while name not in received:
+                        arrived.clear()
+                        await asyncio.wait_for(arrived.wait(), 10)
+                    latencies.append((received[name] - answered) * 1000)
+                return {"alerts": alerts, **_percentiles(latencies)}
+            finally:
+                await backend.stop()
+    finally:
+        await runner.cleanup()
+
+
+async def _throughput_with_and_without_metrics(calls: int, rounds: int) -> dict[str, Any]:
+    """Runs/s of ``calls`` concurrent hello calls with history on, with the metrics (history observer,
+    live-feed hook) attached and detached, interleaved ``rounds`` times; the best round of each."""
+    with tempfile.TemporaryDirectory() as folder:
+        backend = Backend(
+            BackendSpec(data_dir=Path(folder), backend_id="backend_tp", name="T", admin_token="t" * 32)
+        )
+        await backend.start()
+        try:
+            backend.workflows.deploy("hello", HELLO)
+            writer = backend.history.writer
+            observers, submitted = list(writer.observers), writer.submitted
+            headers = {"content-type": "application/json"}
+            best = {"with_metrics": 0.0, "without_metrics": 0.0}
+            for _ in range(rounds):
+                for mode in ("with_metrics", "without_metrics"):
+                    if mode == "with_metrics":
+                        writer.observers[:], writer.submitted = observers, submitted
+                    else:
+                        writer.observers[:], writer.submitted = [], None
+                    started = time.perf_counter()
+                    await asyncio.gather(
+                        *(functions.invoke(backend, "hello", '{"name":"t"}', headers) for _ in range(calls))
+                    )
+                    await writer.flush()
+                    rate = calls / (time.perf_counter() - started)
+                    best[mode] = max(best[mode], rate)
+            writer.observers[:], writer.submitted = observers, submitted
+            return {
+                "calls": calls,
+                "runs_per_s": {mode: round(rate) for mode, rate in best.items()},
+                "ratio": round(best["with_metrics"] / best["without_metrics"], 3),
+            }
+        finally:
+            await backend.stop()
+
+
 def run(quick: bool) -> dict[str, Any]:
     figures: dict[str, Any] = {"live_events_during_burst": asyncio.run(_burst(200 if quick else 1000))}
     days, workflows = (3, 10) if quick else (30, 100)
     figures["metrics_query"] = asyncio.run(_metrics_query(days, workflows))
     figures["prometheus_scrape"] = _scrape(100 if quick else 1000)
+    figures["alert_after_failed_run"] = asyncio.run(_alert_latency(5 if quick else 20))
+    figures["history_throughput"] = asyncio.run(
+        _throughput_with_and_without_metrics(200 if quick else 500, 3)
+    )
     figures["targets"] = {
         "live_events_during_burst.ipc.p99_ms": 1000,
         "live_events_during_burst.sse.all.p99_ms": 1000,
         "metrics_query.one_workflow_by_day.p99_ms": 10,
         "prometheus_scrape.p99_ms": 50,
+        "alert_after_failed_run.max_ms": 5000,
+        "history_throughput.ratio": 0.95,
     }
     return figures
