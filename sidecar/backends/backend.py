@@ -240,7 +240,7 @@ class Backend:
             backend_id=self.spec.backend_id,
         )
         # Read at each evaluation: the triggers open after monitoring, and re-arm as they change.
-        self.monitoring.alerts.schedules = lambda: (
+        self.monitoring.schedules = lambda: (
             self.triggers.scheduler.due_times() if self.triggers is not None else {}
         )
         if self.history.writer is not None:

@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import hmac
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from sidecar.errors import InvalidAlertConfigError, InvalidMetricsQueryError
-from sidecar.monitoring.alerts import manage
 from sidecar.monitoring.live import LiveFeed
 from sidecar.monitoring.prometheus import CONTENT_TYPE
 from sidecar.monitoring.service import Monitoring
@@ -73,6 +73,13 @@ async def feed_events(request: web.Request, feed: LiveFeed, closing: asyncio.Eve
     return response
 
 
+def _manage() -> ModuleType:
+    """The alert operations, imported at the first alert call (a backend without alerts never loads them)."""
+    from sidecar.monitoring.alerts import manage
+
+    return manage
+
+
 def monitoring_routes(monitoring: Callable[[], Monitoring | None], settings: WebSettings) -> BackendRoutes:
     """``monitoring`` gives the backend's current :class:`Monitoring` (None while it is stopped)."""
     closing = asyncio.Event()
@@ -98,10 +105,10 @@ def monitoring_routes(monitoring: Callable[[], Monitoring | None], settings: Web
         limit = request.query.get("limit", "100")
         if not limit.isdigit():
             raise InvalidAlertConfigError("limit is invalid", ["limit: a positive integer"])
-        return json_response(manage.list_alerts(current().alerts, int(limit)))
+        return json_response(_manage().list_alerts(current().alerts, int(limit)))
 
     async def alerts_config(_request: web.Request) -> web.StreamResponse:
-        return json_response(manage.get_config(current().alerts))
+        return json_response(_manage().get_config(current().alerts))
 
     def with_id(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
         item_id = request.match_info["id"]
@@ -110,19 +117,21 @@ def monitoring_routes(monitoring: Callable[[], Monitoring | None], settings: Web
         return {**body, "id": item_id}
 
     async def put_rule(request: web.Request) -> web.StreamResponse:
-        return json_response(manage.put_rule(current().alerts, with_id(request, await json_body(request))))
+        return json_response(_manage().put_rule(current().alerts, with_id(request, await json_body(request))))
 
     async def delete_rule(request: web.Request) -> web.StreamResponse:
-        return json_response(manage.delete_rule(current().alerts, request.match_info["id"]))
+        return json_response(_manage().delete_rule(current().alerts, request.match_info["id"]))
 
     async def put_channel(request: web.Request) -> web.StreamResponse:
-        return json_response(manage.put_channel(current().alerts, with_id(request, await json_body(request))))
+        return json_response(
+            _manage().put_channel(current().alerts, with_id(request, await json_body(request)))
+        )
 
     async def delete_channel(request: web.Request) -> web.StreamResponse:
-        return json_response(manage.delete_channel(current().alerts, request.match_info["id"]))
+        return json_response(_manage().delete_channel(current().alerts, request.match_info["id"]))
 
     async def test_channel(request: web.Request) -> web.StreamResponse:
-        return json_response(await manage.test_send(current().alerts, request.match_info["id"]))
+        return json_response(await _manage().test_send(current().alerts, request.match_info["id"]))
 
     async def feed_stream(request: web.Request) -> web.StreamResponse:
         return await feed_events(request, current().live, closing)

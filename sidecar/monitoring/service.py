@@ -20,9 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -31,13 +31,16 @@ from sidecar.errors import MonitoringConfigError
 from sidecar.history.writer import HistoryWriter
 from sidecar.jsonfile import read_json
 from sidecar.monitoring.aggregate import HOUR_MS, Aggregator, BatchLike, ExecutionLike
-from sidecar.monitoring.alerts import AlertEngine, RunFact
 from sidecar.monitoring.live import LiveFeed
 from sidecar.monitoring.prometheus import Gauges, PrometheusExporter
 from sidecar.monitoring.query import DAY_MS, MetricsQuery, answer
 from sidecar.monitoring.store import FILE_NAME, MetricsStore
 
+if TYPE_CHECKING:  # loaded on first use: a backend without alerts never imports the alerting modules
+    from sidecar.monitoring.alerts import AlertEngine
+
 CONFIG_FILE = "monitoring.json"
+ALERT_FILES = ("alerts.json", "alert-state.json")
 FLUSH_SECONDS = 1.0
 RETENTION_EVERY_SECONDS = 600.0
 
@@ -68,14 +71,26 @@ class MonitoringConfig(BaseModel):
 
 class Monitoring:
     def __init__(
-        self, store: MetricsStore, config: MonitoringConfig, gauges: Gauges, alerts: AlertEngine
+        self,
+        store: MetricsStore,
+        config: MonitoringConfig,
+        gauges: Gauges,
+        *,
+        data_dir: Path,
+        ephemeral: bool,
+        backend_id: str = "",
     ) -> None:
         self.config = config
         self._store = store
         self.exporter = PrometheusExporter(gauges)
-        self.alerts = alerts
-        self.live = LiveFeed(alerts.backend_id)
         self._aggregator = Aggregator(self._finished)
+        self.live = LiveFeed(backend_id)
+        self._data_dir = data_dir
+        self._ephemeral = ephemeral
+        self._backend_id = backend_id
+        self._alerts: AlertEngine | None = None
+        self.schedules: Callable[[], Mapping[str, float]] = dict
+        """Armed schedules' next fires (epoch s) for the ``scheduleMissed`` rules; the backend sets it."""
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._writer: HistoryWriter | None = None
@@ -84,30 +99,52 @@ class Monitoring:
     async def open(
         cls, data_dir: Path, *, ephemeral: bool, gauges: Gauges, backend_id: str = ""
     ) -> Monitoring:
-        """Read ``monitoring.json`` (raises ``MonitoringConfigError``) and ``alerts.json`` (raises
-        ``InvalidAlertConfigError``), open ``metrics.sqlite`` (in memory for an ephemeral backend); starts
-        the background merge and the alert evaluation."""
+        """Read ``monitoring.json`` (raises ``MonitoringConfigError``) and, when there is one,
+        ``alerts.json`` (raises ``InvalidAlertConfigError``); open ``metrics.sqlite`` (in memory for an
+        ephemeral backend); start the background merge (and the alert evaluation when alerts exist)."""
         config = MonitoringConfig.load(data_dir) if not ephemeral else MonitoringConfig()
-
-        async def secret(name: str) -> str:
-            from sidecar.credentials import CredentialStore
-
-            found = await asyncio.to_thread(CredentialStore(data_dir).lookup, name)
-            return found.value
-
-        alerts = AlertEngine.open(data_dir, ephemeral=ephemeral, backend_id=backend_id, secret=secret)
         store = await MetricsStore.open(None if ephemeral else data_dir / FILE_NAME)
-        monitoring = cls(store, config, gauges, alerts)
+        monitoring = cls(store, config, gauges, data_dir=data_dir, ephemeral=ephemeral, backend_id=backend_id)
+        if any((data_dir / name).exists() for name in ALERT_FILES):
+            try:
+                _ = monitoring.alerts  # an invalid alerts.json refuses the start, as triggers.json does
+            except BaseException:
+                await store.close()
+                raise
         monitoring._task = asyncio.get_running_loop().create_task(monitoring._run(), name="metrics-merge")
-        alerts.start()
         return monitoring
+
+    @property
+    def alerts(self) -> AlertEngine:
+        """The backend's alert engine, opened (and started) on first use."""
+        if self._alerts is None:
+            from sidecar.monitoring.alerts import AlertEngine
+
+            data_dir = self._data_dir
+
+            async def secret(name: str) -> str:
+                from sidecar.credentials import CredentialStore
+
+                found = await asyncio.to_thread(CredentialStore(data_dir).lookup, name)
+                return found.value
+
+            engine = AlertEngine.open(
+                data_dir, ephemeral=self._ephemeral, backend_id=self._backend_id, secret=secret
+            )
+            engine.schedules = lambda: self.schedules()
+            engine.start()
+            self._alerts = engine
+        return self._alerts
 
     def _finished(self, row: ExecutionLike, late: bool) -> None:
         self.exporter.run_finished(row, late)
-        if self.alerts.config.rules:
+        alerts = self._alerts
+        if alerts is not None and alerts.config.rules:
+            from sidecar.monitoring.alerts import RunFact
+
             rejected = row.metadata is not None and '"rejected":true' in row.metadata
             at = row.completed_at if row.completed_at is not None else row.started_at
-            self.alerts.observe(
+            alerts.observe(
                 RunFact(
                     row.id,
                     row.workflow_id,
@@ -163,7 +200,8 @@ class Monitoring:
         if self._closed:
             return
         self._closed = True
-        await self.alerts.close()
+        if self._alerts is not None:
+            await self._alerts.close()
         await self.live.close()
         if self._task is not None:
             self._task.cancel()

@@ -20,7 +20,6 @@ import hmac
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import Any
 
 import orjson
@@ -99,6 +98,8 @@ async def _post(channel: WebhookChannel, notice: Notice, secret: Secret) -> None
 
 
 async def _mail(channel: EmailChannel, notice: Notice, secret: Secret) -> None:
+    from email.message import EmailMessage
+
     import aiosmtplib
 
     message = EmailMessage()
