@@ -142,8 +142,12 @@ function onFrame(frame) {
       { label: "runs/s", stroke: COLORS[0], width: 2 },
       { label: "errors/s", stroke: COLORS[4], width: 2 },
     ], {
-      // The last two minutes, whatever has arrived so far; counts from zero.
-      scales: { x: { time: true, range: (_u, _min, max) => [max - LIVE_POINTS, max] }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+      // The last two minutes, whatever has arrived so far (from the data: uPlot widens a lone point's
+      // range by itself before asking); counts from zero.
+      scales: {
+        x: { time: true, range: (u) => { const last = u.data[0][u.data[0].length - 1]; return [last - LIVE_POINTS, last]; } },
+        y: { range: (_u, _min, max) => [0, Math.max(1, max)] },
+      },
     });
   } else {
     state.live.setData(state.liveData);
