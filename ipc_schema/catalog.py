@@ -256,6 +256,56 @@ METHODS: tuple[MethodSpec, ...] = (
         "nodes: per workflow node steps, errors, avgMs, p95Ms over the range.",
     ),
     MethodSpec(
+        "monitoring:subscribe",
+        m.FeedSubscribeParams,
+        str,
+        "Push `monitoring:tick` once a second with the backend's runs/s, errors, p95, in-flight runs and "
+        "latest failures; answers the subscription id (the backend must be running).",
+    ),
+    MethodSpec(
+        "monitoring:unsubscribe", m.FeedUnsubscribeParams, bool, "End a feed subscription; false if unknown."
+    ),
+    MethodSpec(
+        "alerts:config",
+        b.BackendIdParams,
+        dict[str, Any],
+        "The backend's alerts.json: `{rules, channels}` (secrets are credential names, never values).",
+    ),
+    MethodSpec(
+        "alerts:put-rule",
+        m.AlertRuleParams,
+        dict[str, Any],
+        "Create or replace a rule (strictly validated; its channels must exist); answers the saved rule.",
+    ),
+    MethodSpec(
+        "alerts:delete-rule", m.AlertItemParams, dict[str, Any], "`{deleted: true, id}` (404 if unknown)."
+    ),
+    MethodSpec(
+        "alerts:put-channel",
+        m.AlertChannelParams,
+        dict[str, Any],
+        "Create or replace a webhook or email channel; answers the saved channel.",
+    ),
+    MethodSpec(
+        "alerts:delete-channel",
+        m.AlertItemParams,
+        dict[str, Any],
+        "`{deleted: true, id}`; refused while a rule still sends through it.",
+    ),
+    MethodSpec(
+        "alerts:list",
+        m.AlertListParams,
+        dict[str, Any],
+        "`{open, history}`: open alerts (one per rule and subject) and the newest history entries "
+        "(firing, reminder, resolved, test; each with its deliveries: sent, failed, rateLimited).",
+    ),
+    MethodSpec(
+        "alerts:test-send",
+        m.AlertItemParams,
+        dict[str, Any],
+        "Send a test notice through one channel now: `{channel, status, attempts, error}`.",
+    ),
+    MethodSpec(
         "execution:subscribe",
         h.SubscribeParams,
         str,
@@ -320,6 +370,12 @@ NOTIFICATIONS: tuple[NotificationSpec, ...] = (
         lifecycle.SetLogLevelParams,
         Direction.TO_SIDECAR,
         "Change the log level at run time.",
+    ),
+    NotificationSpec(
+        "monitoring:tick",
+        m.FeedFrameParams,
+        Direction.TO_EDITOR,
+        "One second of a backend subscribed with monitoring:subscribe.",
     ),
     NotificationSpec(
         "backend:collectionChanged",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -33,3 +33,44 @@ class MetricsRequest(WireModel):
 
 class MetricsParams(PositionalParams):
     request: MetricsRequest
+
+
+class AlertRuleParams(PositionalParams):
+    backend_id: str
+    rule: dict[str, Any] = Field(
+        description="One rule of alerts.json: {id, type, channels, …} (docs/monitoring.md); same id replaces."
+    )
+
+
+class AlertChannelParams(PositionalParams):
+    backend_id: str
+    channel: dict[str, Any] = Field(
+        description="One channel of alerts.json: {id, type: webhook|email, …}; same id replaces."
+    )
+
+
+class AlertItemParams(PositionalParams):
+    backend_id: str
+    id: str = Field(min_length=1)
+
+
+class AlertListParams(PositionalParams):
+    backend_id: str
+    limit: int = Field(default=100, ge=1, le=1000, description="History entries, newest first.")
+
+
+class FeedSubscribeParams(PositionalParams):
+    backend_id: str
+
+
+class FeedUnsubscribeParams(PositionalParams):
+    subscription_id: str
+
+
+class FeedFrameParams(PositionalParams):
+    frame: dict[str, Any] = Field(
+        description="One second of a backend: {at, backendId, runsPerSecond, errors, p95Ms, inFlight, "
+        "byWorkflow: {id: {runs, errors}}, "
+        "latestFailures: [{executionId, workflowId, error, at, durationMs}], "
+        "latestRuns: [{executionId, workflowId, status, durationMs, at}]} (latest first, at most 10 each)."
+    )

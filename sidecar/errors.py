@@ -58,6 +58,9 @@
         ├── ExecutionNotRunningError  409 cancel of an execution that is not running (here)
         └── HistoryStorageError       500 executions.sqlite unavailable (history disabled, loudly)
     MonitoringConfigError (SidecarError) monitoring.json invalid: the backend must not start (400)
+    AlertError (SidecarError)         alerting (sidecar/monitoring/alerts); ``code`` is a Parse code
+        ├── InvalidAlertConfigError -32602 / 400 (142) alerts.json, a rule or channel refused (data.problems)
+        └── AlertNotFoundError        404 (101) no rule or channel of that id
     TriggerError (SidecarError)       triggers: registry, schedules (HTTP 400)
         ├── TriggerFileError          triggers.json invalid: the backend must not start (data.problems)
         ├── InvalidTriggerError       -32602 a definition refused on create/update (data.problems)
@@ -492,6 +495,34 @@ class MonitoringConfigError(SidecarError):
 
     rpc_code = -32602
     http_status = 400
+
+
+class AlertError(SidecarError):
+    """Base of alerting's errors; ``code`` is the Parse error code the HTTP door shows."""
+
+    rpc_code = -32803
+    http_status = 400
+    code = 1
+
+
+class InvalidAlertConfigError(AlertError):
+    """``alerts.json``, or a rule or channel sent to be saved, is not valid; nothing was changed (an invalid
+    file found at start refuses the backend's start, as ``triggers.json`` does)."""
+
+    rpc_code = -32602
+    code = 142
+
+    def __init__(self, message: str, problems: list[str]) -> None:
+        # The problems are in the message too: the HTTP door answers only {error, code}.
+        super().__init__(f"{message}: {'; '.join(problems)}", data={"problems": problems})
+
+
+class AlertNotFoundError(AlertError):
+    http_status = 404
+    code = 101
+
+    def __init__(self, kind: str, item_id: str) -> None:
+        super().__init__(f"{kind} not found: {item_id}", data={"id": item_id})
 
 
 class RerunUnavailableError(HistoryError):

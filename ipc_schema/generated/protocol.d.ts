@@ -604,6 +604,24 @@ export interface SidecarMethods {
   "execution-history:stats": { params: [request: StatsRequest]; result: Record<string, unknown> };
   /** `{from, to, bucket, relativeError, retentionDays, series, totals, nodes?}`: per bucket (and workflow and trigger type) runs, successes, errors, timeouts, errorRate, totalMs, avgMs, p50Ms/p95Ms/p99Ms; nodes: per workflow node steps, errors, avgMs, p95Ms over the range. */
   "monitoring:metrics": { params: [request: MetricsRequest]; result: Record<string, unknown> };
+  /** Push `monitoring:tick` once a second with the backend's runs/s, errors, p95, in-flight runs and latest failures; answers the subscription id (the backend must be running). */
+  "monitoring:subscribe": { params: [backendId: string]; result: string };
+  /** End a feed subscription; false if unknown. */
+  "monitoring:unsubscribe": { params: [subscriptionId: string]; result: boolean };
+  /** The backend's alerts.json: `{rules, channels}` (secrets are credential names, never values). */
+  "alerts:config": { params: [backendId: string]; result: Record<string, unknown> };
+  /** Create or replace a rule (strictly validated; its channels must exist); answers the saved rule. */
+  "alerts:put-rule": { params: [backendId: string, rule: Record<string, unknown>]; result: Record<string, unknown> };
+  /** `{deleted: true, id}` (404 if unknown). */
+  "alerts:delete-rule": { params: [backendId: string, id: string]; result: Record<string, unknown> };
+  /** Create or replace a webhook or email channel; answers the saved channel. */
+  "alerts:put-channel": { params: [backendId: string, channel: Record<string, unknown>]; result: Record<string, unknown> };
+  /** `{deleted: true, id}`; refused while a rule still sends through it. */
+  "alerts:delete-channel": { params: [backendId: string, id: string]; result: Record<string, unknown> };
+  /** `{open, history}`: open alerts (one per rule and subject) and the newest history entries (firing, reminder, resolved, test; each with its deliveries: sent, failed, rateLimited). */
+  "alerts:list": { params: [backendId: string, limit?: number]; result: Record<string, unknown> };
+  /** Send a test notice through one channel now: `{channel, status, attempts, error}`. */
+  "alerts:test-send": { params: [backendId: string, id: string]; result: Record<string, unknown> };
   /** Push execution:started/step/finished of a backend (or one workflow); answers the subscription id. */
   "execution:subscribe": { params: [subscription: ExecutionSubscription]; result: string };
   /** End a subscription; false if unknown. */
@@ -640,6 +658,8 @@ export interface SidecarNotifications {
 
 /** Notifications sent to the editor. */
 export interface EditorNotifications {
+  /** One second of a backend subscribed with monitoring:subscribe. */
+  "monitoring:tick": [frame: Record<string, unknown>];
   /** A subscribed collection changed (after commit). */
   "backend:collectionChanged": [change: CollectionChanged];
   /** A run started (seq 1). */

@@ -234,7 +234,14 @@ class Backend:
         from sidecar.monitoring import Monitoring
 
         self.monitoring = await Monitoring.open(
-            self.spec.data_dir, ephemeral=self.spec.ephemeral, gauges=self._queue_depths
+            self.spec.data_dir,
+            ephemeral=self.spec.ephemeral,
+            gauges=self._queue_depths,
+            backend_id=self.spec.backend_id,
+        )
+        # Read at each evaluation: the triggers open after monitoring, and re-arm as they change.
+        self.monitoring.schedules = lambda: (
+            self.triggers.scheduler.due_times() if self.triggers is not None else {}
         )
         if self.history.writer is not None:
             self.monitoring.attach(self.history.writer)
@@ -276,6 +283,7 @@ class Backend:
         from aiohttp import web
 
         from sidecar.backends.functions import FunctionHost
+        from sidecar.monitoring.dashboard import dashboard_routes
         from sidecar.monitoring.routes import monitoring_routes
         from sidecar.web import WebSettings, admin_page, build_app
         from sidecar.web.routes_api import ApiRoutes
@@ -294,7 +302,15 @@ class Backend:
         )
         settings.check_bind()
         admin = backend_routes(self, settings)
-        self._close_streams = admin.close
+        monitoring = monitoring_routes(lambda: self.monitoring, settings)
+        dashboard = dashboard_routes(self, settings)
+
+        def close_streams() -> None:
+            admin.close()
+            monitoring.close()
+            dashboard.close()
+
+        self._close_streams = close_streams
         api = ApiRoutes(self._store, settings, self.security)
         guarded = security_routes(self.security, settings)
         editor = editor_routes(self._editor_services(), settings)
@@ -302,7 +318,8 @@ class Backend:
         routes = [
             *self.triggers.webhooks.routes(),
             *admin.routes,
-            *monitoring_routes(lambda: self.monitoring, settings),
+            *monitoring.routes,
+            *dashboard.routes,
             *guarded,
             *editor,
             *credentials,

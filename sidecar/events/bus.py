@@ -115,6 +115,24 @@ class Subscription:
         queue.put_nowait(_Slot(event))
         return True
 
+    @property
+    def waiting(self) -> int:
+        """Events queued and not yet taken."""
+        return self._queue.qsize()
+
+    def take_nowait(self) -> ExecutionEvent | None:
+        """The next queued event without waiting; None when nothing (or only the end) is queued."""
+        if self._queue.empty():
+            return None
+        slot = self._queue.get_nowait()
+        if slot is None:
+            self._queue.put_nowait(_CLOSED)
+            return None
+        event = slot.event
+        if event.kind is EventKind.STEP and self._waiting_steps.get(event.execution_id) is slot:
+            del self._waiting_steps[event.execution_id]
+        return event
+
     def close(self, reason: str) -> None:
         if self.closed_reason is None:
             self.closed_reason = reason

@@ -81,6 +81,8 @@ class HistoryWriter:
         self.steps_not_recorded = 0
         """Node updates of summary-only runs that sent output or failed: the steps they would have had."""
         self.observers: list[Callable[[WriteBatch], None]] = []
+        self.submitted: Callable[[ExecutionRow], None] | None = None
+        """Called with each execution row as it is accepted, before any commit (the live feed)."""
         """Called with every committed batch (see the module notes); one that raises is logged, not fatal."""
 
     def start(self) -> None:
@@ -123,6 +125,8 @@ class HistoryWriter:
                 self._journal.append(row)
             if row.status != "running":  # an answered (or rejected) run
                 self._answered += 1
+            if self.submitted is not None:
+                self.submitted(row)
 
     def submit_step(self, row: StepRow) -> None:
         # _accept, inlined: several steps per run

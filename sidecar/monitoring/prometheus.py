@@ -24,7 +24,6 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
-    Histogram,
     PlatformCollector,
     ProcessCollector,
     generate_latest,
@@ -33,6 +32,7 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from sidecar.monitoring.aggregate import ExecutionLike
+from sidecar.monitoring.prom_histograms import HistogramFamily
 
 MAX_WORKFLOW_LABELS = 1_000
 OTHER = "_other"
@@ -83,12 +83,12 @@ class PrometheusExporter:
     def __init__(self, gauges: Gauges, *, max_workflows: int = MAX_WORKFLOW_LABELS) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self._workflows = LabelBudget(max_workflows)
-        self._durations = Histogram(
+        # Rendered by us with a per-series cache: the library formats every sample at every scrape.
+        self._durations = HistogramFamily(
             "noodl_function_duration_seconds",
             "Duration of finished function runs.",
             ["workflow", "status"],
-            buckets=DURATION_BUCKETS,
-            registry=self.registry,
+            DURATION_BUCKETS,
         )
         self._fires = Counter(
             "noodl_trigger_fires",
@@ -110,7 +110,7 @@ class PrometheusExporter:
         """``sidecar.monitoring.aggregate.FinishedRun``: one committed finished execution row."""
         status = "timeout" if timed_out else ("success" if row.status == "success" else "error")
         workflow = self._workflows.label(row.workflow_id)
-        self._durations.labels(workflow, status).observe((row.duration_ms or 0) / 1000)
+        self._durations.observe((workflow, status), (row.duration_ms or 0) / 1000)
         rejected = row.metadata is not None and '"rejected":true' in row.metadata
         trigger = row.trigger_type if row.trigger_type in _TRIGGER_TYPES else OTHER
         self._fires.labels(trigger, "rejected" if rejected else "run").inc()
@@ -121,7 +121,7 @@ class PrometheusExporter:
         self._requests.labels(method, route_pattern(request), str(response.status)).inc()
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        return generate_latest(self.registry) + self._durations.render()
 
 
 def route_pattern(request: web.Request) -> str:

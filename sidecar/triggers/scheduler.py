@@ -111,6 +111,11 @@ class Scheduler:
         schedule = self._schedules.get(trigger_id)
         return schedule.next_due if schedule is not None else None
 
+    def due_times(self) -> dict[str, float]:
+        """Every armed schedule's next fire (epoch seconds); a fire moves its entry on (alert rules read
+        it to see a schedule that did not fire)."""
+        return {trigger_id: schedule.next_due for trigger_id, schedule in self._schedules.items()}
+
     def start(self) -> None:
         if self._loop_task is None:
             self._loop_task = asyncio.get_running_loop().create_task(self._run(), name="trigger-scheduler")

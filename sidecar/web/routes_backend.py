@@ -8,7 +8,6 @@ parses the wire and calls the same backend services the stdio channels call.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
@@ -49,6 +48,7 @@ class BackendServices(Protocol):
 _QUERY_CREDENTIALS = ("authToken", "apiKey", "token", "sessionToken")
 _HEARTBEAT_S = 25.0
 _TICK_S = 0.5  # how soon a stream notices that its client left or the backend is stopping
+_DRAIN_S = 0.01  # how often a stream with a backlog looks for room in its socket
 
 
 def admin_only(settings: WebSettings, handler: Handler, *, event_stream: bool = False) -> Handler:
@@ -219,26 +219,17 @@ class _AdminRoutes:
         return json_response(page["executions"])  # the contract's bare array
 
     async def stream_executions(self, request: web.Request) -> web.StreamResponse:
-        """SSE of execution events; ``Last-Event-ID`` replays everything after it from the database."""
-        from sidecar.events import replay_and_follow
+        """SSE of execution events; ``Last-Event-ID`` replays everything after it from the database.
+
+        Live events are written from inside ``publish`` (``sidecar.web.direct_sse``), so a busy event
+        loop does not hold them back; this task only writes the replay, drains the backlog a slow
+        client leaves, and sends heartbeats."""
+        from sidecar.events import EventPosition
+        from sidecar.web.direct_sse import DirectStream
 
         last_event_id = request.headers.get("Last-Event-ID") or request.query.get("lastEventId")
-        events = replay_and_follow(
-            self.backend.bus,
-            self.backend.history,
-            self.backend.backend_id,
-            workflow_id=request.query.get("workflowId"),
-            last_event_id=last_event_id or None,
-        )
-        first = asyncio.ensure_future(anext(events, None))
-        try:
-            # A malformed Last-Event-ID fails here, while an {error} answer is still possible.
-            await asyncio.wait({first}, timeout=0.05)
-            if first.done():
-                first.result()
-        except SidecarError:
-            await events.aclose()
-            raise
+        position = EventPosition.parse(last_event_id) if last_event_id else None  # 400 while possible
+        workflow_id = request.query.get("workflowId")
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream",
@@ -246,29 +237,32 @@ class _AdminRoutes:
                 "X-Accel-Buffering": "no",
             }
         )
-        await response.prepare(request)
-        pending = first
+        await response.prepare(request)  # a StreamResponse sends its headers here: frames may follow
+        bus = self.backend.bus
+        stream = DirectStream(
+            request.transport,
+            chunked=response.headers.get("Transfer-Encoding") == "chunked",
+            backend_id=self.backend.backend_id,
+            workflow_id=workflow_id,
+        )
+        subscription = bus.subscribe(self.backend.backend_id, workflow_id, sink=stream.offer)
         quiet_since = time.monotonic()
         try:
-            while not self.closing.is_set() and not _gone(request):
-                done, _ = await asyncio.wait({pending}, timeout=_TICK_S)
-                if not done:
-                    if time.monotonic() - quiet_since >= _HEARTBEAT_S:
-                        await response.write(b":\n\n")
-                        quiet_since = time.monotonic()
-                    continue
-                event = pending.result()
-                if event is None:
-                    break
-                frame = f"id: {event.event_id}\nevent: {event.kind}\ndata: {json.dumps(event.to_wire())}\n\n"
-                await response.write(frame.encode())
-                quiet_since = time.monotonic()
-                pending = asyncio.ensure_future(anext(events, None))
+            if position is not None:
+                stream.replayed[position.execution_id] = position.seq
+                for event in await self.backend.history.events_after(position, workflow_id):
+                    stream.replay(event)
+            stream.live()
+            while not self.closing.is_set() and not _gone(request) and subscription.closed_reason is None:
+                await asyncio.sleep(_DRAIN_S if stream.backlog.waiting else _TICK_S)
+                stream.drain()
+                if time.monotonic() - quiet_since >= _HEARTBEAT_S:
+                    stream.write(b":\n\n")
+                    quiet_since = time.monotonic()
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
-            pending.cancel()
-            await events.aclose()
+            bus.unsubscribe(subscription.id)
         return response
 
     async def get_execution(self, request: web.Request) -> web.StreamResponse:

@@ -265,3 +265,54 @@ async def test_ten_thousand_mixed_runs_equal_a_recount_from_history(tmp_path: Pa
         assert series["totalMs"] == sum(durations)
         for name, q in (("p50Ms", 0.5), ("p95Ms", 0.95), ("p99Ms", 0.99)):
             assert close_to(series[name], exact_quantile(durations, q)), (key, name)
+
+
+async def test_a_day_query_reads_whole_days_from_the_roll_ups_and_equals_the_hours(tmp_path: Path) -> None:
+    opened = await Monitoring.open(tmp_path, ephemeral=False, gauges=dict)
+    start = T0 - 3 * DAY
+    try:
+        for index in range(400):  # runs spread over four days, a few hours apart, merged in several flushes
+            at = start + index * (4 * DAY // 400)
+            running, final = run_rows(
+                f"wf{index % 3}", at, 5 + index % 97, "error" if index % 7 == 0 else "success"
+            )
+            opened.observe(batch(running, final, step(running, 1, "n1", 3 + index % 11)))
+            if index % 50 == 0:
+                await opened.flush()
+        # A range that starts and ends inside a day: partial days come from the hours.
+        wanted = {"from": start + 5 * HOUR, "to": start + 3 * DAY + 7 * HOUR}
+        by_day = await opened.metrics({**wanted, "bucket": "day"}, now_ms=T0 + DAY)
+        by_hour = await opened.metrics({**wanted, "bucket": "hour"}, now_ms=T0 + DAY)
+        whole = await opened.metrics({**wanted, "bucket": "all", "groupBy": []}, now_ms=T0 + DAY)
+    finally:
+        await opened.close()
+    per_day: dict[tuple[int, str], list[int]] = {}
+    for item in by_hour["series"]:
+        counts = per_day.setdefault((item["start"] - item["start"] % DAY, item["workflowId"]), [0, 0])
+        counts[0] += item["runs"]
+        counts[1] += item["errors"]
+    assert {(s["start"], s["workflowId"]): [s["runs"], s["errors"]] for s in by_day["series"]} == per_day
+    assert by_day["totals"] == by_hour["totals"] == whole["totals"]
+    assert by_day["nodes"] == by_hour["nodes"]
+    assert whole["totals"]["runs"] > 200
+
+
+async def test_a_file_without_day_roll_ups_gets_them_built_when_opened(tmp_path: Path) -> None:
+    import sqlite3
+
+    opened = await Monitoring.open(tmp_path, ephemeral=False, gauges=dict)
+    for hour in range(30):
+        running, final = run_rows("orders", T0 - 40 * HOUR + hour * HOUR, 10 + hour)
+        opened.observe(batch(running, final))
+    await opened.close()
+    with sqlite3.connect(tmp_path / "metrics.sqlite") as connection:  # as a file of the previous version
+        connection.executescript("DROP TABLE run_days; DROP TABLE node_days; PRAGMA user_version = 0;")
+    connection.close()
+    reopened = await Monitoring.open(tmp_path, ephemeral=False, gauges=dict)
+    try:
+        wanted = {"from": T0 - 3 * DAY, "to": T0 + DAY, "bucket": "all", "groupBy": []}
+        answer = await reopened.metrics(wanted, now_ms=T0 + DAY)
+    finally:
+        await reopened.close()
+    assert answer["totals"]["runs"] == 30
+    assert close_to(answer["totals"]["p95Ms"], 10 + 28)

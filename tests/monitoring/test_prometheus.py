@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sidecar.history.rows import ExecutionRow
@@ -59,3 +60,35 @@ def test_each_backend_has_its_own_registry() -> None:
     first.run_finished(finished("only-in-first"), False)
     assert counts(first, "noodl_function_duration_seconds_count")
     assert counts(second, "noodl_function_duration_seconds_count") == {}
+
+
+def test_the_cached_duration_family_parses_as_the_library_writes_it_and_follows_new_runs() -> None:
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from sidecar.monitoring.prom_histograms import HistogramFamily
+    from sidecar.monitoring.prometheus import DURATION_BUCKETS
+
+    ours = HistogramFamily("d_seconds", "D.", ["workflow", "status"], DURATION_BUCKETS)
+    registry = CollectorRegistry()
+    theirs = Histogram("d_seconds", "D.", ["workflow", "status"], buckets=DURATION_BUCKETS, registry=registry)
+    odd = 'quote " back \\ new\nline'
+    values = [0.0, 0.005, 0.0051, 0.3, 1.0, 7.5, 299.0, 301.0, 5000.0]
+
+    def parsed(text: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        found = {}
+        for family in text_string_to_metric_families(text.decode()):
+            for sample in family.samples:
+                if not sample.name.endswith("_created"):
+                    found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+        return found
+
+    for round_values in (values, [0.02, 42.0]):
+        for value in round_values:
+            for labels in (("wf", "success"), (odd, "error")):
+                ours.observe(labels, value)
+                theirs.labels(*labels).observe(value)
+        assert parsed(ours.render()) == pytest.approx(parsed(generate_latest(registry)))
+    found = ours.samples(("wf", "success"))
+    assert found is not None
+    assert found[0] == 11
+    assert found[1] == pytest.approx(sum(values) + 42.02)
