@@ -244,6 +244,23 @@ class RunRecorder:
         except Exception as failure:
             self._fail("node_failed", failure)
 
+    def node_progress(self, run_id: str, node_id: str, node_type: str, progress: Mapping[str, Any]) -> None:
+        """Live only: an ``execution:step`` event of the open step with its ``progress`` (never stored)."""
+        if self._steps_off or not self._listening():
+            return
+        step = self._open.get(node_id)
+        if step is None or step.step_index < 0:
+            return
+        try:
+            assert self._execution is not None
+            event = event_build.step_progress_event(
+                self._backend_id, self._execution.workflow_id, step.row(StepStatus.RUNNING, step.start_seq),
+                self._scrubber.value(dict(progress)),
+            )
+            self._publish(event)
+        except Exception as error:
+            self._fail("node_progress", error)
+
     def run_finished(self, run_id: str, status_code: int, body: str, outcome: str) -> None:
         if self._execution is None or self._broken:
             return
