@@ -166,7 +166,7 @@ class VendorServer:
         reply = self._next()
         if reply.status >= 400:
             return self._error(reply, anthropic=False)
-        calls = [
+        calls: list[dict[str, Any]] = [
             {"id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
             for i, (name, args) in enumerate(reply.tool_calls)
         ]
