@@ -71,7 +71,7 @@ async def run_turn(
     path = _checkpoints(port.data_dir)
     async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
         app = graph.compile(checkpointer=saver)
-        config: Any = {"configurable": {"thread_id": thread_id}, "recursion_limit": 2 * max_steps + 1}
+        config: Any = {"configurable": {"thread_id": thread_id}, "recursion_limit": 2 * max_steps}
         try:
             state = await app.ainvoke({"messages": [{"role": "user", "content": message}]}, config)
         except GraphRecursionError:
