@@ -76,10 +76,15 @@ def files_holding(folder: Path, secret: str) -> list[Path]:
     return [path for path in folder.rglob("*") if path.is_file() and secret.encode() in path.read_bytes()]
 
 
-async def steps_of(backend: Backend, execution_id: str | None) -> list[dict[str, Any]]:
+async def execution_of(backend: Backend, execution_id: str | None) -> dict[str, Any]:
+    """The execution as ``execution-history:get`` answers it, once the writer has committed it."""
     assert execution_id is not None
     assert backend.history is not None
     await backend.history.writer.flush()
     found = await backend.history.get_execution(execution_id)
     assert found is not None
-    return list(found["steps"])
+    return dict(found)
+
+
+async def steps_of(backend: Backend, execution_id: str | None) -> list[dict[str, Any]]:
+    return list((await execution_of(backend, execution_id))["steps"])

@@ -16,6 +16,7 @@ from tests.ai.conftest import (
     BACKEND_ID,
     OPENAI_KEY,
     call,
+    execution_of,
     files_holding,
     one_node_function,
     steps_of,
@@ -63,10 +64,17 @@ async def test_claude_answers_the_prompt_with_the_stored_key(backend: Backend, v
     assert sent.body["max_tokens"] == 200
     assert sent.body["messages"] == [{"role": "user", "content": "Capital of France?"}]
     assert sent.body["stream"] is True
-    step = next(s for s in await steps_of(backend, execution_id) if s["nodeId"] == "ai")
+    execution = await execution_of(backend, execution_id)
+    step = next(s for s in execution["steps"] if s["nodeId"] == "ai")
     assert step["status"] == "success"
     assert step["outputData"]["text"] == "Paris is the capital of France."
     assert step["outputData"]["usage"] == {"inputTokens": 20, "outputTokens": 9}
+    assert execution["metadata"]["aiUsage"] == {
+        "calls": 1,
+        "inputTokens": 20,
+        "outputTokens": 9,
+        "cost": pytest.approx(result["cost"]),
+    }
 
 
 async def test_openai_answers_with_its_key_and_usage(backend: Backend, vendor: VendorServer) -> None:

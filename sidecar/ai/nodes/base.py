@@ -142,11 +142,26 @@ class AiNode(Node):
         if error is not None:
             self._failed(error)
         else:
+            self._count_usage(outputs)
             self.results.update(outputs)
             for name in outputs:
                 self.flag_output_dirty(name)
             self.send_signal("done")
         self._close_step()
+
+    def _count_usage(self, outputs: Mapping[str, Any]) -> None:
+        """Tokens and cost of a model call go on the execution too (summed as ``aiUsage``)."""
+        usage = outputs.get("usage")
+        recorder = self.ctx.recorder
+        if recorder is None or not isinstance(usage, dict):
+            return
+        cost = outputs.get("cost")
+        recorder.run_usage(
+            self.ctx.run_id,
+            int(usage.get("inputTokens", 0)),
+            int(usage.get("outputTokens", 0)),
+            cost if isinstance(cost, float) else None,
+        )
 
     def _failed(self, error: BaseException) -> None:
         message = getattr(error, "message", None) or str(error) or type(error).__name__
