@@ -52,6 +52,8 @@ class AgentTurn:
 
 
 OnCall = Callable[[CallRecord], None]
+OnModelText = Callable[[int, str], None]
+"""``(model call number, its text so far)`` while a model call streams."""
 
 
 async def run_turn(
@@ -61,13 +63,14 @@ async def run_turn(
     thread_id: str,
     max_steps: int,
     on_call: OnCall,
+    on_text: OnModelText | None = None,
 ) -> AgentTurn:
     """One user ``message`` on ``thread_id``: the model answers, calling tools as it decides."""
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
     from langgraph.errors import GraphRecursionError
 
     turn = AgentTurn()
-    graph = _graph(port, template, turn, on_call)
+    graph = _graph(port, template, turn, on_call, on_text)
     path = _checkpoints(port.data_dir)
     async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
         app = graph.compile(checkpointer=saver)
@@ -87,13 +90,23 @@ def _checkpoints(folder: Path) -> Path:
     return private_database(folder / CHECKPOINTS_FILE)
 
 
-def _graph(port: AiPort, template: ChatRequest, turn: AgentTurn, on_call: OnCall) -> Any:
+def _graph(
+    port: AiPort, template: ChatRequest, turn: AgentTurn, on_call: OnCall, on_text: OnModelText | None
+) -> Any:
     from langgraph.graph import END, START, StateGraph
 
     async def model(state: AgentState) -> dict[str, Any]:
         request = dataclasses.replace(template, messages=state["messages"])
+        number = turn.model_calls + 1
+        pieces: list[str] = []
+
+        def streamed(delta: str) -> None:
+            pieces.append(delta)
+            if on_text is not None:
+                on_text(number, "".join(pieces))
+
         try:
-            answer = await chat.complete(request)
+            answer = await chat.complete(request, streamed)
         except AiCallError as error:
             on_call(
                 CallRecord("model", template.model, {"messages": len(state["messages"])}, {}, error.message)

@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import json
 import math
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -63,8 +64,8 @@ class VendorServer:
     def script(self, *replies: Reply) -> None:
         self.replies.extend(replies)
 
-    def _next(self) -> Reply:
-        return self.replies.pop(0) if self.replies else Reply(text="(no reply scripted)")
+    def _next(self, body: dict[str, Any]) -> Reply:
+        return self.replies.pop(0) if self.replies else unscripted_reply(body)
 
     async def _seen(self, request: web.Request) -> dict[str, Any]:
         body = await request.json()
@@ -93,7 +94,7 @@ class VendorServer:
     # ---- Anthropic Messages ------------------------------------------------------------------------------
     async def _anthropic(self, request: web.Request) -> web.StreamResponse:
         body = await self._seen(request)
-        reply = self._next()
+        reply = self._next(body)
         if reply.status >= 400:
             return self._error(reply, anthropic=True)
         blocks: list[dict[str, Any]] = []
@@ -163,7 +164,7 @@ class VendorServer:
     # ---- OpenAI Chat Completions -------------------------------------------------------------------------
     async def _openai_chat(self, request: web.Request) -> web.StreamResponse:
         body = await self._seen(request)
-        reply = self._next()
+        reply = self._next(body)
         if reply.status >= 400:
             return self._error(reply, anthropic=False)
         calls: list[dict[str, Any]] = [
@@ -226,7 +227,7 @@ class VendorServer:
 
     async def _openai_embeddings(self, request: web.Request) -> web.Response:
         body = await self._seen(request)
-        reply = self._next() if self.replies else Reply()
+        reply = self.replies.pop(0) if self.replies else Reply()
         if reply.status >= 400:
             return self._error(reply, anthropic=False)
         texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
@@ -242,6 +243,44 @@ class VendorServer:
     async def _pause(self, reply: Reply) -> None:
         if reply.chunk_delay:
             await asyncio.sleep(reply.chunk_delay)
+
+
+def unscripted_reply(body: dict[str, Any]) -> Reply:
+    """What the server answers when a test scripted nothing (the demo's stand-in model): a question
+    with tools offered calls the first tool; a tool result is summarised; anything else is echoed."""
+    messages = body.get("messages") or []
+    last = messages[-1] if messages else {}
+    content = last.get("content")
+    results = (
+        [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
+        if isinstance(content, list)
+        else []
+    )
+    if last.get("role") == "tool" or results:
+        found = last.get("content") if last.get("role") == "tool" else results[0].get("content")
+        return Reply(text=_summary(str(found)))
+    tools = body.get("tools") or []
+    if tools:
+        first = tools[0].get("name") or tools[0].get("function", {}).get("name")
+        return Reply(tool_calls=[(str(first), {})])
+    return Reply(text=f"You said: {content if isinstance(content, str) else json.dumps(content)}")
+
+
+def _summary(tool_answer: str) -> str:
+    """The stand-in model's reading of a tool's answer: the items of its first list, by their first text."""
+    try:
+        data = json.loads(tool_answer)
+    except ValueError:
+        return f"The tool answered: {tool_answer[:200]}"
+    pending = [data]
+    while pending:
+        value = pending.pop(0)
+        if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+            names = [next((v for v in item.values() if isinstance(v, str)), "?") for item in value]
+            return f"I found {len(value)}: " + "; ".join(names) + "."
+        if isinstance(value, dict):
+            pending.extend(value.values())
+    return f"The tool answered: {tool_answer[:200]}"
 
 
 def text_vector(text: str, size: int) -> list[float]:
@@ -277,3 +316,14 @@ async def vendor_server() -> AsyncIterator[VendorServer]:
         yield vendor
     finally:
         await server.close()
+
+
+async def _serve_until_stdin_closes() -> None:
+    """``python -m tests.ai.vendor_servers``: print the root URL, serve until standard input closes."""
+    async with vendor_server() as vendor:
+        print(vendor.root_url, flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
+if __name__ == "__main__":
+    asyncio.run(_serve_until_stdin_closes())

@@ -73,11 +73,9 @@ class AgentNode(AiNode):
             tools=function_tools(self.fields.get("tools")),
             base_url=self.text("baseUrl") or None,
             timeout_seconds=self.timeout_seconds(),
-            stream=False,
         )
-        turn = await run_turn(
-            self.ai, template, message, thread, max(1, min(steps, MAX_STEPS_LIMIT)), self._record
-        )
+        limit = max(1, min(steps, MAX_STEPS_LIMIT))
+        turn = await run_turn(self.ai, template, message, thread, limit, self._record, self._streamed)
         return {
             "text": turn.text,
             "messages": turn.messages,
@@ -86,6 +84,9 @@ class AgentNode(AiNode):
             "usage": {"inputTokens": turn.input_tokens, "outputTokens": turn.output_tokens},
             "cost": estimated_cost(provider, turn.model, turn.input_tokens, turn.output_tokens),
         }
+
+    def _streamed(self, model_call: int, text: str) -> None:
+        self.progress({"text": text, "modelCall": model_call})
 
     def _record(self, call: CallRecord) -> None:
         """A child step: ``<node id>/model`` or ``<node id>/tool:<function>``, typed as the call."""

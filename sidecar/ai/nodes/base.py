@@ -9,6 +9,7 @@ cancels the call, which closes any HTTP stream it holds.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Mapping
 from typing import Any, ClassVar
@@ -74,6 +75,8 @@ class AiNode(Node):
         self._scheduled = False
         self._step_open = False  # this node's recorded step stays open until its call ends
         self._last_progress = 0.0
+        self._pending_progress: Mapping[str, Any] | None = None
+        self._progress_timer: asyncio.TimerHandle | None = None
 
     # ---- what subclasses use ------------------------------------------------------------------------
     def work(self) -> Awaitable[dict[str, Any]]:
@@ -106,14 +109,26 @@ class AiNode(Node):
         return 60.0 if left is None else max(0.1, left)
 
     def progress(self, data: Mapping[str, Any], *, final: bool = False) -> None:
-        """Tell the editor how the call is going (streamed text): at most every 50 ms unless ``final``."""
+        """Tell the editor how the call is going (streamed text so far): at once when the last event is
+        50 ms old, else once that window ends, with the newest ``data`` (at most 20 events a second)."""
+        if self.ctx.step_recorder is None or not self._step_open or self.ctx.settled:
+            return
+        self._pending_progress = data
+        wait = self._last_progress + PROGRESS_INTERVAL_SECONDS - time.monotonic()
+        if final or wait <= 0:
+            self._send_progress()
+        elif self._progress_timer is None:
+            self._progress_timer = self.ctx.loop.call_later(wait, self._send_progress)
+
+    def _send_progress(self) -> None:
+        if self._progress_timer is not None:
+            self._progress_timer.cancel()
+            self._progress_timer = None
+        data, self._pending_progress = self._pending_progress, None
         recorder = self.ctx.step_recorder
-        if recorder is None or not self._step_open or self.ctx.settled:
+        if data is None or recorder is None or not self._step_open or self.ctx.settled or self.deleted:
             return
-        now = time.monotonic()
-        if not final and now - self._last_progress < PROGRESS_INTERVAL_SECONDS:
-            return
-        self._last_progress = now
+        self._last_progress = time.monotonic()
         recorder.node_progress(self.ctx.run_id, self.id, self.type_name, data)
 
     def child_recorder(self) -> Recorder | None:
@@ -177,6 +192,9 @@ class AiNode(Node):
             recorder.node_failed(self.ctx.run_id, self.id, self.type_name, message)
 
     def _close_step(self) -> None:
+        if self._progress_timer is not None:
+            self._progress_timer.cancel()
+            self._progress_timer = None
         if self._step_open:
             self._step_open = False
             if self.ctx.step_recorder is not None and self._recorded_outputs is not None:
