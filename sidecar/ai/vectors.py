@@ -12,6 +12,7 @@ A collection fixes its dimensions and metric (``cosine`` or ``l2``) when it is f
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import threading
 from collections.abc import Callable
@@ -65,6 +66,48 @@ class _Loaded:
     metadata: list[dict[str, Any]]
     matrix: npt.NDArray[np.float32]  # one row a vector; rows normalised for cosine
     metric: str
+    # Built on first use per metadata key: value → rows holding it, for equality filters.
+    by_value: dict[str, dict[Any, npt.NDArray[np.intp]]] = dataclasses.field(default_factory=dict)
+
+    def upserted(
+        self, ids: list[str], vectors: npt.NDArray[np.float32], metadata: list[dict[str, Any]]
+    ) -> None:
+        """Take an upsert into memory: replaced rows in place, new rows appended (no reload from disk)."""
+        import numpy as np
+
+        vectors = _normalised(vectors) if self.metric == "cosine" else vectors
+        position = {item: row for row, item in enumerate(self.ids)}
+        fresh: list[int] = []
+        for index, item in enumerate(ids):
+            row = position.get(item)
+            if row is None:
+                position[item] = len(self.ids) + len(fresh)
+                fresh.append(index)
+            else:
+                self.matrix[row] = vectors[index]
+                self.metadata[row] = metadata[index]
+        if fresh:
+            self.matrix = np.vstack([self.matrix, vectors[fresh]])
+            self.ids.extend(ids[i] for i in fresh)
+            self.metadata.extend(metadata[i] for i in fresh)
+        self.by_value.clear()
+
+    def deleted(self, ids: list[str]) -> None:
+        import numpy as np
+
+        gone = set(ids)
+        keep = np.fromiter((item not in gone for item in self.ids), dtype=bool, count=len(self.ids))
+        self.matrix = self.matrix[keep]
+        self.ids = [item for item, kept in zip(self.ids, keep, strict=True) if kept]
+        self.metadata = [meta for meta, kept in zip(self.metadata, keep, strict=True) if kept]
+        self.by_value.clear()
+
+
+def _normalised(matrix: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    import numpy as np
+
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return (matrix / np.where(norms == 0, 1, norms)).astype(np.float32)
 
 
 class VectorStore:
@@ -93,6 +136,7 @@ class VectorStore:
         if not items:
             return 0
         rows = []
+        parsed: list[dict[str, Any]] = []
         for item in items:
             vector = item.get("vector")
             if not isinstance(vector, list) or not vector or len(vector) > MAX_DIMENSIONS:
@@ -100,6 +144,7 @@ class VectorStore:
             metadata = item.get("metadata") or {}
             if not isinstance(metadata, dict):
                 raise VectorStoreError(f"item {item.get('id')!r}: metadata must be an object")
+            parsed.append(metadata)
             blob = np.asarray(vector, dtype=np.float32).tobytes()
             rows.append((collection, str(item.get("id")), blob, json.dumps(metadata), len(vector)))
         dimensions = rows[0][4]
@@ -116,7 +161,10 @@ class VectorStore:
                     f"collection {collection!r} holds vectors of {known[0]} dimensions, not {dimensions}"
                 )
             db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", [row[:4] for row in rows])
-            self._loaded.pop(collection, None)
+            loaded = self._loaded.get(collection)
+            if loaded is not None:
+                block = np.frombuffer(b"".join(row[2] for row in rows), dtype=np.float32)
+                loaded.upserted([row[1] for row in rows], block.reshape(len(rows), dimensions).copy(), parsed)
         return len(rows)
 
     def _delete(self, collection: str, ids: list[str] | None) -> int:
@@ -124,6 +172,7 @@ class VectorStore:
             if ids is None:
                 count = db.execute("DELETE FROM vectors WHERE collection = ?", (collection,)).rowcount
                 db.execute("DELETE FROM collections WHERE name = ?", (collection,))
+                self._loaded.pop(collection, None)
             else:
                 count = sum(
                     db.execute(
@@ -131,7 +180,9 @@ class VectorStore:
                     ).rowcount
                     for i in ids
                 )
-            self._loaded.pop(collection, None)
+                loaded = self._loaded.get(collection)
+                if loaded is not None:
+                    loaded.deleted(ids)
         return count
 
     def _query(
@@ -150,10 +201,11 @@ class VectorStore:
                 f"the query vector has {probe.size} dimensions; collection {collection!r} holds "
                 f"{loaded.matrix.shape[1]}"
             )
-        rows = np.arange(len(loaded.ids)) if not where else _matching_rows(loaded.metadata, where)
+        rows = np.arange(len(loaded.ids)) if not where else _matching_rows(loaded, where)
         if rows.size == 0:
             return []
-        candidates = loaded.matrix[rows]
+        # Without a filter every row is a candidate: score the matrix itself rather than a copy of it.
+        candidates = loaded.matrix if not where else loaded.matrix[rows]
         if loaded.metric == "cosine":
             norm = float(np.linalg.norm(probe))
             distances = 1.0 - candidates @ (probe / norm if norm else probe)
@@ -193,20 +245,47 @@ class VectorStore:
                 len(rows), dimensions
             )
             if metric == "cosine":
-                norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-                matrix = (matrix / np.where(norms == 0, 1, norms)).astype(np.float32)
+                matrix = _normalised(matrix)
             loaded = _Loaded([row[0] for row in rows], [json.loads(row[2]) for row in rows], matrix, metric)
             self._loaded[collection] = loaded
             return loaded
 
 
-def _matching_rows(metadata: list[dict[str, Any]], where: dict[str, Any]) -> npt.NDArray[np.intp]:
+def _matching_rows(loaded: _Loaded, where: dict[str, Any]) -> npt.NDArray[np.intp]:
+    """Rows whose metadata meets ``where``: equality on a scalar through the per-key index, then any
+    other conditions tested on those rows only."""
     import numpy as np
 
-    tests = [_condition(key, condition) for key, condition in where.items()]
-    return np.fromiter(
-        (index for index, meta in enumerate(metadata) if all(test(meta) for test in tests)), dtype=np.intp
-    )
+    rows: npt.NDArray[np.intp] | None = None
+    rest = {}
+    for key, condition in where.items():
+        if isinstance(condition, (str, int, float, bool)) or condition is None:
+            found = _rows_equal(loaded, key, condition)
+            rows = found if rows is None else np.intersect1d(rows, found, assume_unique=True)
+        else:
+            rest[key] = condition
+    if rows is None:
+        rows = np.arange(len(loaded.ids))
+    if not rest:
+        return rows
+    tests = [_condition(key, condition) for key, condition in rest.items()]
+    metadata = loaded.metadata
+    return np.fromiter((i for i in rows if all(test(metadata[i]) for test in tests)), dtype=np.intp)
+
+
+def _rows_equal(loaded: _Loaded, key: str, value: Any) -> npt.NDArray[np.intp]:
+    import numpy as np
+
+    index = loaded.by_value.get(key)
+    if index is None:
+        grouped: dict[Any, list[int]] = {}
+        for row, meta in enumerate(loaded.metadata):
+            held = meta.get(key)
+            if isinstance(held, (str, int, float, bool)) or held is None:
+                grouped.setdefault((type(held) is bool, held), []).append(row)
+        index = loaded.by_value[key] = {k: np.asarray(v, dtype=np.intp) for k, v in grouped.items()}
+    # Keyed by (is it a boolean, value): JSON's true is not 1, though Python finds them equal.
+    return index.get((type(value) is bool, value), np.empty(0, dtype=np.intp))
 
 
 def _condition(key: str, condition: Any) -> Callable[[dict[str, Any]], bool]:

@@ -181,3 +181,21 @@ async def test_l2_collections_rank_by_euclidean_distance(tmp_path: Path) -> None
     assert hits[0]["distance"] == pytest.approx(2**0.5)
     with pytest.raises(VectorStoreError, match="unknown filter operator"):
         await store.query("points", [0, 0], 2, {"x": {"$regex": "a"}})
+
+
+async def test_a_loaded_collection_follows_upserts_and_deletes_without_reloading(tmp_path: Path) -> None:
+    store = VectorStore(tmp_path)
+    await store.upsert("c", [{"id": "a", "vector": [1, 0]}, {"id": "b", "vector": [0, 1]}])
+    assert [hit["id"] for hit in await store.query("c", [1, 0], 1)] == ["a"]  # loads the collection
+
+    await store.upsert(
+        "c", [{"id": "a", "vector": [0, 1], "metadata": {"k": 1}}, {"id": "n", "vector": [1, 0.1]}]
+    )
+    assert [hit["id"] for hit in await store.query("c", [1, 0], 1)] == ["n"]
+    assert [hit["id"] for hit in await store.query("c", [0, 1], 3, {"k": 1})] == ["a"]
+    await store.delete("c", ["n"])
+    assert sorted(hit["id"] for hit in await store.query("c", [1, 0], 3)) == ["a", "b"]
+
+    reopened = VectorStore(tmp_path)  # what is on disk matches what the first store held in memory
+    assert sorted(hit["id"] for hit in await reopened.query("c", [1, 0], 3)) == ["a", "b"]
+    assert [hit["id"] for hit in await reopened.query("c", [0, 1], 3, {"k": 1})] == ["a"]

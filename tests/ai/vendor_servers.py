@@ -14,7 +14,8 @@ import hashlib
 import json
 import math
 import sys
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,8 @@ class Reply:
     chunk_delay: float = 0.0  # seconds between streamed chunks
     input_tokens: int = 12
     output_tokens: int = 7
+    stamped_chunks: int = 0
+    """Instead of ``text``, this many chunks each holding the epoch time it was sent (``"<ms>;"``)."""
 
 
 @dataclass
@@ -77,7 +80,21 @@ class VendorServer:
         app.router.add_post("/v1/messages", self._anthropic)
         app.router.add_post("/v1/chat/completions", self._openai_chat)
         app.router.add_post("/v1/embeddings", self._openai_embeddings)
+        app.router.add_post("/_script", self._script_over_http)
         return app
+
+    async def _script_over_http(self, request: web.Request) -> web.Response:
+        """``POST /_script {"replies": [{"text", "stampedChunks", "chunkDelay"}]}``: for other processes."""
+        body = await request.json()
+        for entry in body.get("replies", []):
+            self.script(
+                Reply(
+                    text=str(entry.get("text", "")),
+                    stamped_chunks=int(entry.get("stampedChunks", 0)),
+                    chunk_delay=float(entry.get("chunkDelay", 0.0)),
+                )
+            )
+        return web.json_response({"scripted": len(self.replies)})
 
     # ---- errors, shaped as each vendor's reference shows -----------------------------------------------
     @staticmethod
@@ -98,7 +115,7 @@ class VendorServer:
         if reply.status >= 400:
             return self._error(reply, anthropic=True)
         blocks: list[dict[str, Any]] = []
-        if reply.text:
+        if reply.text or reply.stamped_chunks:
             blocks.append({"type": "text", "text": reply.text})
         for index, (name, arguments) in enumerate(reply.tool_calls):
             blocks.append({"type": "tool_use", "id": f"toolu_{index:02d}", "name": name, "input": arguments})
@@ -131,7 +148,7 @@ class VendorServer:
                 {"type": "content_block_start", "index": index, "content_block": empty},
             )
             if block["type"] == "text":
-                for piece in _pieces(block["text"]):
+                for piece in _text_pieces(reply):
                     await self._pause(reply)
                     delta = {"type": "text_delta", "text": piece}
                     await _event(
@@ -202,7 +219,7 @@ class VendorServer:
             await response.write(f"data: {json.dumps(data)}\n\n".encode())
 
         await chunk({"role": "assistant", "content": ""})
-        for piece in _pieces(reply.text):
+        for piece in _text_pieces(reply):
             await self._pause(reply)
             await chunk({"content": piece})
             self.chunk_times.append(asyncio.get_running_loop().time())
@@ -291,9 +308,15 @@ def text_vector(text: str, size: int) -> list[float]:
     return [x / norm for x in raw]
 
 
-def _pieces(text: str) -> list[str]:
-    """Split text into streamed chunks of a few characters, as models send tokens."""
-    return [text[i : i + 4] for i in range(0, len(text), 4)]
+def _text_pieces(reply: Reply) -> Iterator[str]:
+    """The streamed chunks of a reply's text, a few characters each as models send tokens; stamped
+    chunks are made as they are sent."""
+    if reply.stamped_chunks:
+        for _ in range(reply.stamped_chunks):
+            yield f"{time.time() * 1000:.3f};"
+        return
+    text = reply.text
+    yield from (text[i : i + 4] for i in range(0, len(text), 4))
 
 
 async def _sse(request: web.Request) -> web.StreamResponse:
