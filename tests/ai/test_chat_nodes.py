@@ -287,3 +287,29 @@ async def test_conversation_messages_feed_the_next_call(backend: Backend, vendor
         {"role": "user", "content": "second"},
     ]
     assert json.dumps(body["result"]["text"]) == '"second answer"'
+
+
+async def test_cancelling_the_execution_closes_the_stream_and_records_the_node(
+    backend: Backend, vendor: VendorServer
+) -> None:
+    from sidecar.debugging import service
+
+    vendor.script(Reply(text="y" * 400, chunk_delay=0.05))
+    deploy(backend, CLAUDE, claude(vendor))
+    answer = asyncio.create_task(call(backend, "ask", {"prompt": "hi"}))
+    await asyncio.wait_for(vendor.streaming.wait(), 10)
+    (execution_id,) = backend.running.ids()
+
+    cancelled = await service.cancel([backend], execution_id)
+    status, _, _ = await answer
+
+    assert cancelled["nodeId"] == "ai"
+    assert status == 499
+    chunks_then = len(vendor.chunk_times)
+    await asyncio.sleep(0.3)
+    assert len(vendor.chunk_times) <= chunks_then + 1
+    execution = await execution_of(backend, execution_id)
+    assert execution["status"] == "cancelled"
+    step = next(s for s in execution["steps"] if s["nodeId"] == "ai")
+    assert step["status"] == "error"
+    assert step["errorMessage"] == "Run cancelled before the node finished"

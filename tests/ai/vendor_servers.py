@@ -51,6 +51,7 @@ class VendorServer:
         self.replies: list[Reply] = []
         self.requests: list[Seen] = []
         self.chunk_times: list[float] = []  # loop time each streamed text chunk left the server
+        self.streaming = asyncio.Event()  # set once a streamed text chunk has been sent
         self._server: TestServer | None = None
 
     @property
@@ -156,7 +157,7 @@ class VendorServer:
                         "content_block_delta",
                         {"type": "content_block_delta", "index": index, "delta": delta},
                     )
-                    self.chunk_times.append(asyncio.get_running_loop().time())
+                    self._chunk_sent()
             else:
                 delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
                 await _event(
@@ -222,7 +223,7 @@ class VendorServer:
         for piece in _text_pieces(reply):
             await self._pause(reply)
             await chunk({"content": piece})
-            self.chunk_times.append(asyncio.get_running_loop().time())
+            self._chunk_sent()
         for index, call in enumerate(calls):
             arguments = call["function"]["arguments"]
             head = {
@@ -256,6 +257,10 @@ class VendorServer:
         tokens = sum(len(t.split()) for t in texts)
         usage = {"prompt_tokens": tokens, "total_tokens": tokens}
         return web.json_response({"object": "list", "data": data, "model": body["model"], "usage": usage})
+
+    def _chunk_sent(self) -> None:
+        self.chunk_times.append(asyncio.get_running_loop().time())
+        self.streaming.set()
 
     async def _pause(self, reply: Reply) -> None:
         if reply.chunk_delay:
