@@ -258,11 +258,11 @@ class Backend:
         return depths
 
     def _load_workflows(self) -> None:
-        from sidecar.backends.functions import make_workflow_set, python_pool
+        from sidecar.backends.functions import ai_port, make_workflow_set, python_pool
 
         if self.python is None:
             self.python = python_pool(self.spec.data_dir, self.spec.backend_id, self.spec.ephemeral)
-        self.workflows = make_workflow_set(self.spec.data_dir, self._store, self.python)
+        self.workflows = make_workflow_set(self.spec.data_dir, self._store, self.python, ai_port(self))
         self.workflows.load_all()
 
     async def _open_triggers(self) -> None:

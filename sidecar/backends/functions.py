@@ -44,6 +44,7 @@ class RuntimeServices:
     records: Any
     config: ConfigFile
     python: Any = None
+    ai: Any = None
 
 
 class BundleRuntime:
@@ -53,7 +54,12 @@ class BundleRuntime:
         from sidecar.runtime.runtime import Runtime
 
         self.runtime = Runtime.from_export(
-            export, js=services.js, records=services.records, config=services.config, python=services.python
+            export,
+            js=services.js,
+            records=services.records,
+            config=services.config,
+            python=services.python,
+            ai=services.ai,
         )
 
     def has_function(self, name: str) -> bool:
@@ -84,7 +90,22 @@ def python_pool(data_dir: Path, backend_id: str, ephemeral: bool) -> Any:
     return PythonPool(data_dir / "python-scratch")
 
 
-def make_workflow_set(data_dir: Path, store: Any, python: Any = None) -> WorkflowSet:
+def ai_port(backend: Backend) -> Any:
+    """The AI nodes' port: the backend's credentials, its ``ai`` data folder (a temporary one for an
+    ephemeral backend), and its functions as an agent's tools."""
+    from sidecar.ai.port import BackendAiPort, scratch_data_dir
+
+    spec = backend.spec
+    folder = scratch_data_dir(spec.backend_id) if spec.ephemeral else spec.data_dir / "ai"
+
+    async def call(name: str, body: str) -> tuple[int, str]:
+        response = await invoke(backend, name, body, {"content-type": "application/json"})
+        return response.status_code, response.body
+
+    return BackendAiPort(spec.data_dir, folder, call)
+
+
+def make_workflow_set(data_dir: Path, store: Any, python: Any = None, ai: Any = None) -> WorkflowSet:
     from sidecar.backends.records_port import StoreRecordsPort
     from sidecar.runtime.jsengine import JsEngine
 
@@ -93,6 +114,7 @@ def make_workflow_set(data_dir: Path, store: Any, python: Any = None) -> Workflo
         records=StoreRecordsPort(store) if store is not None else None,
         config=ConfigFile(data_dir / "config-params.json"),
         python=python,
+        ai=ai,
     )
     return WorkflowSet(data_dir / "workflows", lambda export: BundleRuntime(export, services))
 

@@ -73,6 +73,15 @@ def step_ended_event(backend_id: str, workflow_id: str, row: StepRow) -> Executi
     return ExecutionEvent(EventKind.STEP, backend_id, row.execution_id, workflow_id, row.seq, data)
 
 
+def step_progress_event(
+    backend_id: str, workflow_id: str, row: StepRow, progress: dict[str, Any]
+) -> ExecutionEvent:
+    """A running step's progress (an AI node's streamed text so far). It carries the step's start
+    ``seq``: it updates that step rather than adding one, and replays never include it."""
+    data = _step_identity(row) | {"status": "running", "startedAt": row.started_at, "progress": progress}
+    return ExecutionEvent(EventKind.STEP, backend_id, row.execution_id, workflow_id, row.start_seq, data)
+
+
 def _step_identity(row: StepRow) -> dict[str, Any]:
     return _present(
         {

@@ -163,6 +163,8 @@ class RunRecorder:
         self._broken = False
         self._steps_off = True  # node hooks do nothing: before the start, summary-only, or broken
         self._summary_only = False
+        # Model calls of the run (AI nodes): summed into the execution's metadata as ``aiUsage``.
+        self._usage: dict[str, Any] = {"calls": 0, "inputTokens": 0, "outputTokens": 0}
 
     @property
     def execution_id(self) -> str | None:
@@ -243,6 +245,31 @@ class RunRecorder:
             self._node_failed(node_id, node_type, error)
         except Exception as failure:
             self._fail("node_failed", failure)
+
+    def node_progress(self, run_id: str, node_id: str, node_type: str, progress: Mapping[str, Any]) -> None:
+        """Live only: an ``execution:step`` event of the open step with its ``progress`` (never stored)."""
+        if self._steps_off or not self._listening():
+            return
+        step = self._open.get(node_id)
+        if step is None or step.step_index < 0:
+            return
+        try:
+            assert self._execution is not None
+            event = event_build.step_progress_event(
+                self._backend_id, self._execution.workflow_id, step.row(StepStatus.RUNNING, step.start_seq),
+                self._scrubber.value(dict(progress)),
+            )
+            self._publish(event)
+        except Exception as error:
+            self._fail("node_progress", error)
+
+    def run_usage(self, run_id: str, input_tokens: int, output_tokens: int, cost: float | None) -> None:
+        usage = self._usage
+        usage["calls"] += 1
+        usage["inputTokens"] += input_tokens
+        usage["outputTokens"] += output_tokens
+        if cost is not None:
+            usage["cost"] = round(usage.get("cost", 0.0) + cost, 8)
 
     def run_finished(self, run_id: str, status_code: int, body: str, outcome: str) -> None:
         if self._execution is None or self._broken:
@@ -349,11 +376,13 @@ class RunRecorder:
         ok = 200 <= status_code < 300
         error_text = None if ok else _error_text(status_code, body)
         metadata_json = self._metadata_json  # unchanged for a run that responded
-        if outcome != "responded":
+        if outcome != "responded" or self._usage["calls"]:
             metadata = dict(self._metadata)
+            if self._usage["calls"]:
+                metadata["aiUsage"] = self._usage
             if outcome == _TIMED_OUT:
                 metadata.update(timedOut=True, disposition="timeout", timeoutMs=_timeout_ms(body))
-            else:
+            elif outcome != "responded":
                 metadata["disposition"] = outcome
             if cancelled_at is not None:
                 metadata["cancelledNodeId"] = cancelled_at

@@ -78,6 +78,12 @@ _DATA_KEY_WORDS = frozenset(
         "shortcut", "sort", "table", "translation", "unique",
     }
 )  # fmt: skip
+# Counts of language-model tokens (inputTokens, max_tokens, completion_tokens) name no secret.
+_TOKEN_COUNT = re.compile(
+    r"(?:input|output|prompt|completion|total|max|cached|reasoning|cache[-_]?read|cache[-_]?creation)"
+    r"[-_ ]?(?:input[-_ ]?)?tokens",
+    re.IGNORECASE,
+)
 # Port names prefix a user's name (in-key, pm-key): these read like the bare name "key", which stays clear.
 _PORT_PREFIXES = frozenset({"in", "out", "pm"})
 _SECRET_MIN = MIN_SECRET_CHARS
@@ -261,7 +267,7 @@ def _is_secret_header(name: str) -> bool:
 def is_secret_key(key: str) -> bool:
     """Port and field names repeat run after run; the patterns are tested once per distinct name."""
     if SECRET_KEY.search(key) is not None:
-        return True
+        return _TOKEN_COUNT.fullmatch(key) is None
     suffix = _KEY_SUFFIX.search(key)
     if suffix is None:
         return False

@@ -104,10 +104,15 @@ class RunContext:
         self.error_scopes: dict[object, Callable[[str, str, str], None]] = {}
         self._released = 0
         self.failures = 0  # node failures reported so far
+        self.deadline: float | None = None  # loop time of the run's time limit, when it has one
 
     @property
     def settled(self) -> bool:
         return self.result.done()
+
+    def time_left(self) -> float | None:
+        """Seconds until the run's time limit (None: no limit), for work that takes its own timeout."""
+        return None if self.deadline is None else self.deadline - self.loop.time()
 
     def holds_only_nodes(self) -> bool:
         """Nothing of this run is pending or kept besides its nodes (and their registry as script

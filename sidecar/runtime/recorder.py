@@ -23,4 +23,10 @@ class Recorder(Protocol):
 
     def node_failed(self, run_id: str, node_id: str, node_type: str, error: str) -> None: ...
 
+    def node_progress(self, run_id: str, node_id: str, node_type: str, progress: Mapping[str, Any]) -> None:
+        """Work of a node's open step is under way (an AI node's streamed text so far); not stored."""
+
+    def run_usage(self, run_id: str, input_tokens: int, output_tokens: int, cost: float | None) -> None:
+        """A model call of the run used this many tokens (summed on the execution's metadata)."""
+
     def run_finished(self, run_id: str, status_code: int, body: str, outcome: str) -> None: ...

@@ -17,7 +17,7 @@ import secrets
 import string
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -38,6 +38,9 @@ from sidecar.runtime.records_port import RecordsPort
 from sidecar.runtime.scope_template import ScopeTemplate, capture
 from sidecar.runtime.services import ConfigPort, RunServices
 from sidecar.runtime.values import js_stringify
+
+if TYPE_CHECKING:
+    from sidecar.ai.port import AiPort
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 CONFIG_TTL_SECONDS = 15 * 60
@@ -81,6 +84,7 @@ class Runtime:
         config: ConfigPort | None = None,
         http: HttpClient | None = None,
         python: PythonPool | None = None,
+        ai: AiPort | None = None,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
         self.export = export
@@ -94,6 +98,7 @@ class Runtime:
             http=http,
             js_changes_builtins=may_change_builtins(_strings_in(export)),
             python=python,
+            ai=ai,
         )
         self.warnings = unknown_node_types(export, NODE_TYPES)
         self._config = ConfigCache(config) if config is not None and _uses_config(export) else None
@@ -133,7 +138,10 @@ class Runtime:
         if on_start is not None:
             on_start(ctx)
         limit = self.timeout_seconds if timeout_seconds is None else timeout_seconds
-        timer = ctx.loop.call_later(limit, self._time_out, ctx, limit) if limit > 0 else None
+        timer = None
+        if limit > 0:
+            ctx.deadline = ctx.loop.time() + limit
+            timer = ctx.loop.call_later(limit, self._time_out, ctx, limit)
         try:
             ctx.strand.run(self._start_or_fail, ctx, component)
             response = await ctx.result

@@ -17,6 +17,7 @@ from sidecar.runtime.jsengine import JsEngine
 from sidecar.runtime.records_port import RecordsPort
 
 if TYPE_CHECKING:
+    from sidecar.ai.port import AiPort
     from sidecar.runtime.node import Node
 
 
@@ -37,3 +38,4 @@ class RunServices:
     metadata_json: str = "{}"
     js_changes_builtins: bool = False  # the export's scripts may change built-ins (see jsengine)
     python: PythonPool | None = None  # workers for Python nodes; None means the process's shared pool
+    ai: AiPort | None = None  # keys, data folder and functions for the AI nodes; None: no backend

@@ -100,3 +100,14 @@ def test_short_values_are_not_treated_as_secrets_elsewhere() -> None:
 def test_headers_nested_in_node_data_use_the_header_list() -> None:
     scrubbed = Scrubber().value({"headers": {"X-Parse-Master-Key": "mk-0000", "accept": "json"}})
     assert scrubbed == {"headers": {"X-Parse-Master-Key": REDACTED, "accept": "json"}}
+
+
+def test_language_model_token_counts_are_kept_but_tokens_themselves_are_not() -> None:
+    usage = {"inputTokens": 20, "output_tokens": 9, "maxTokens": 5, "accessToken": "abcd", "tokens": "xyz1"}
+    assert Scrubber().value(usage) == {
+        "inputTokens": 20,
+        "output_tokens": 9,
+        "maxTokens": 5,
+        "accessToken": REDACTED,
+        "tokens": REDACTED,
+    }

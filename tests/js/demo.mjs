@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { runAiAssistant } from './demo-ai.mjs';
 import { REPO_ROOT, SidecarClient } from './sidecar-client.mjs';
 
 const keepServing = process.argv.includes('--serve');
@@ -97,6 +98,8 @@ for (const step of detail.steps) {
   console.log(`  ${String(step.stepIndex).padStart(2)} ${step.status.padEnd(7)} ${step.nodeId.padEnd(14)} ${step.nodeType}`);
 }
 
+const aiOk = await runAiAssistant(client, backend, status.endpoint);
+
 const secretsPath = path.join(home, 'backends', backend.id, 'secrets.json');
 const secrets = JSON.parse(readFileSync(secretsPath, 'utf8'));
 console.log(`\ncredentials of this backend (Parse REST headers):`);
@@ -116,4 +119,4 @@ if (keepServing) {
 const exit = await client.shutdownAndExit();
 console.log(`\nshutdown → exit code ${exit.code}`);
 if (ownHome) rmSync(home, { recursive: true, force: true });
-process.exitCode = selftest.ok && exit.code === 0 && reply.ok && orderReply.ok ? 0 : 1;
+process.exitCode = selftest.ok && exit.code === 0 && reply.ok && orderReply.ok && aiOk ? 0 : 1;

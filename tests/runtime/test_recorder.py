@@ -28,6 +28,12 @@ class ListRecorder:
     def node_failed(self, run_id: str, node_id: str, node_type: str, error: str) -> None:
         self.calls.append(("node_failed", node_id, node_type, error))
 
+    def node_progress(self, run_id: str, node_id: str, node_type: str, progress: Mapping[str, Any]) -> None:
+        self.calls.append(("node_progress", node_id, node_type, dict(progress)))
+
+    def run_usage(self, run_id: str, input_tokens: int, output_tokens: int, cost: float | None) -> None:
+        self.calls.append(("run_usage", input_tokens, output_tokens, cost))
+
     def run_finished(self, run_id: str, status_code: int, body: str, outcome: str) -> None:
         self.calls.append(("run_finished", status_code, body, outcome))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sidecar.ai.nodes import AI_NODE_CLASSES
 from sidecar.runtime.node import Node
 from sidecar.runtime.nodes.cloud import CloudFileNode, ConfigNode, SetUserPropertiesNode, UserNode
 from sidecar.runtime.nodes.code import ExpressionNode, FunctionNode
@@ -72,6 +73,7 @@ NODE_CLASSES: tuple[type[Node], ...] = (
     SetUserPropertiesNode,
     RestNode,
     *WORKFLOW_NODE_CLASSES,
+    *AI_NODE_CLASSES,
 )
 
 NODE_TYPES: dict[str, type[Node]] = {cls.TYPE: cls for cls in NODE_CLASSES}
