@@ -11,7 +11,8 @@ use: they cost a second of start-up that a backend without AI nodes should never
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,22 +144,15 @@ async def _anthropic(request: ChatRequest, on_text: OnText | None) -> ChatResult
     if tools:
         params["tools"] = tools
     try:
-        if request.stream:
-            async with client.messages.stream(**params) as stream:
-                async for event in stream:
-                    if event.type == "text" and on_text is not None:
-                        on_text(event.text)
-                message = await stream.get_final_message()
-        else:
-            message = await client.messages.create(**params)
-    except anthropic.APIStatusError as error:
-        raise AiCallError(
-            f"Anthropic answered {error.status_code}: {sdk_message(error)}", error.status_code
-        ) from None
-    except anthropic.APITimeoutError:
-        raise AiCallError("Anthropic did not answer in time") from None
-    except anthropic.APIConnectionError as error:
-        raise AiCallError(f"could not reach Anthropic: {error}") from None
+        with sdk_errors("Anthropic", anthropic):
+            if request.stream:
+                async with client.messages.stream(**params) as stream:
+                    async for event in stream:
+                        if event.type == "text" and on_text is not None:
+                            on_text(event.text)
+                    message = await stream.get_final_message()
+            else:
+                message = await client.messages.create(**params)
     finally:
         await client.close()
     return _anthropic_result(message, request.response_schema is not None)
@@ -251,18 +245,11 @@ async def _openai(request: ChatRequest, on_text: OnText | None) -> ChatResult:
             "json_schema": {"name": "answer", "schema": request.response_schema},
         }
     try:
-        if request.stream:
-            result = await _openai_stream(client, params, on_text)
-        else:
-            result = _openai_result(await client.chat.completions.create(**params))
-    except openai.APIStatusError as error:
-        raise AiCallError(
-            f"OpenAI answered {error.status_code}: {sdk_message(error)}", error.status_code
-        ) from None
-    except openai.APITimeoutError:
-        raise AiCallError("OpenAI did not answer in time") from None
-    except openai.APIConnectionError as error:
-        raise AiCallError(f"could not reach OpenAI: {error}") from None
+        with sdk_errors("OpenAI", openai):
+            if request.stream:
+                result = await _openai_stream(client, params, on_text)
+            else:
+                result = _openai_result(await client.chat.completions.create(**params))
     finally:
         await client.close()
     if request.response_schema is not None:
@@ -332,6 +319,22 @@ def _parse_json(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         raise AiCallError(f"the model's answer is not the JSON asked for: {text[:200]!r}") from None
+
+
+@contextmanager
+def sdk_errors(vendor: str, sdk: Any) -> Iterator[None]:
+    """A vendor SDK's failures (after its own retries) as :class:`AiCallError` saying who answered what.
+    ``sdk`` is the SDK's module: both name their errors alike."""
+    try:
+        yield
+    except sdk.APIStatusError as error:
+        raise AiCallError(
+            f"{vendor} answered {error.status_code}: {sdk_message(error)}", error.status_code
+        ) from None
+    except sdk.APITimeoutError:  # before its base class, APIConnectionError
+        raise AiCallError(f"{vendor} did not answer in time") from None
+    except sdk.APIConnectionError as error:
+        raise AiCallError(f"could not reach {vendor}: {error}") from None
 
 
 def sdk_message(error: Any) -> str:

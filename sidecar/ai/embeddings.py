@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sidecar.ai.chat import AiCallError, sdk_message
+from sidecar.ai.chat import AiCallError, sdk_errors
 
 MAX_INPUTS = 2048  # the API's own cap on inputs per request
 
@@ -31,17 +31,10 @@ async def embed(
         raise AiCallError(f"embed between 1 and {MAX_INPUTS} texts at a time")
     client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url or None, timeout=timeout_seconds)
     try:
-        response = await client.embeddings.create(
-            model=model, input=texts, encoding_format="float", dimensions=dimensions or openai.omit
-        )
-    except openai.APIStatusError as error:
-        raise AiCallError(
-            f"OpenAI answered {error.status_code}: {sdk_message(error)}", error.status_code
-        ) from None
-    except openai.APITimeoutError:
-        raise AiCallError("OpenAI did not answer in time") from None
-    except openai.APIConnectionError as error:
-        raise AiCallError(f"could not reach OpenAI: {error}") from None
+        with sdk_errors("OpenAI", openai):
+            response = await client.embeddings.create(
+                model=model, input=texts, encoding_format="float", dimensions=dimensions or openai.omit
+            )
     finally:
         await client.close()
     ordered = sorted(response.data, key=lambda item: item.index)
