@@ -17,7 +17,8 @@ import pytest
 from tests.conftest import PROJECT_ROOT
 from tests.runtime.graphs import component, conn, export, node, request_node, response_node
 
-pytestmark = pytest.mark.binary
+# The build alone takes minutes on a loaded machine (PyInstaller analyses every dependency).
+pytestmark = [pytest.mark.binary, pytest.mark.timeout(900)]
 
 
 def test_the_onedir_binary_passes_the_protocol_smoke_test(tmp_path: Path) -> None:
