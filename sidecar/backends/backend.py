@@ -24,6 +24,7 @@ import structlog
 
 from sidecar import preload
 from sidecar.errors import RequestFailedError, SidecarError
+from sidecar.lazy import Lazy
 from sidecar.private_files import private_dir
 
 log = structlog.get_logger("sidecar.backends")
@@ -134,7 +135,7 @@ class Backend:
         from sidecar.debugging.running import RunningExecutions
 
         self.running = RunningExecutions()  # runs in progress by execution id, for execution:cancel
-        self.python: Any = None  # the pool of Python workers of this backend's Python nodes
+        self.python: Lazy[Any] | None = None  # the pool of workers of its Python nodes, made on first use
         self.bundle: dict[str, Any] | None = None
         """The deploy bundle installed in the data directory (``sidecar.deploy.install``), if any."""
 
@@ -151,7 +152,7 @@ class Backend:
         self.failure = None
         await preload.services_loaded()
         from sidecar.credentials import remember_stored_values
-        from sidecar.deploy.install import installed_bundle
+        from sidecar.deploy.installed import installed_bundle
 
         self.bundle = installed_bundle(self.spec.data_dir)
         # Hidden in logs and history before any node uses one; in a thread, as an OS keyring may block.
@@ -254,7 +255,8 @@ class Backend:
         from sidecar.backends.functions import make_workflow_set, python_pool
 
         if self.python is None:
-            self.python = python_pool(self.spec.data_dir, self.spec.backend_id, self.spec.ephemeral)
+            spec = self.spec
+            self.python = Lazy(lambda: python_pool(spec.data_dir, spec.backend_id, spec.ephemeral))
         self.workflows = make_workflow_set(self.spec.data_dir, self._store, self.python)
         self.workflows.load_all()
 
@@ -382,8 +384,10 @@ class Backend:
             await self.triggers.close()
             self.triggers = None
         if self.python is not None:  # after the door and triggers: no run starts a call any more
-            await self.python.close()
+            pool = self.python.peek()
             self.python = None
+            if pool is not None:
+                await pool.close()
         if self.history is not None:
             await self.history.close()
             self.history = None
