@@ -7,7 +7,7 @@
 //     spawn → the READY line on stdout.
 // Every directory it makes is removed before it exits.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SidecarClient } from './sidecar-client.mjs';
@@ -24,6 +24,18 @@ process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const round = (value) => Number(value.toFixed(1));
+
+/** CPU time (user + system, ms) a process has used so far: steadier than wall time on a busy machine. */
+function cpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in USER_HZ (100)
+}
+
+/** The one child of `pid` (the sidecar under the launcher). */
+function childOf(pid) {
+  return Number(readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ')[0]);
+}
 
 async function healthy(port) {
   for (;;) {
@@ -49,6 +61,7 @@ async function stdioColdStart() {
   let id = await create();
   const total = [];
   const initialize = [];
+  const cpu = [];
   for (let i = 0, retries = 0; i < runs; i += 1) {
     const t0 = process.hrtime.bigint();
     const client = SidecarClient.spawn({ command, env });
@@ -69,6 +82,7 @@ async function stdioColdStart() {
     await healthy(port);
     total.push(ms(t0));
     initialize.push(initializeMs);
+    cpu.push(cpuMs(client.child.pid));
     await client.shutdownAndExit();
   }
   return {
@@ -76,6 +90,7 @@ async function stdioColdStart() {
     spawn_to_healthy_backend_ms_min: round(Math.min(...total)),
     spawn_to_healthy_backend_ms_max: round(Math.max(...total)),
     spawn_to_initialize_ms_median: round(median(initialize)),
+    sidecar_cpu_ms_median: round(median(cpu)),
     runs,
   };
 }
@@ -96,7 +111,8 @@ function launchOnce(dataDir, env) {
       stdout += chunk;
       if (!stdout.includes('NODEGX_BACKEND_READY ')) return;
       const readyMs = ms(t0);
-      child.on('exit', () => resolve(readyMs));
+      const cpu = cpuMs(childOf(child.pid));
+      child.on('exit', () => resolve({ readyMs, cpu }));
       child.kill('SIGTERM');
     });
     child.on('exit', (code) => {
@@ -108,15 +124,19 @@ function launchOnce(dataDir, env) {
 async function launcherReady() {
   const env = JSON.parse(option('--env', '{}'));
   const ready = [];
+  const cpu = [];
   for (let i = 0; i < runs; i += 1) {
     const dataDir = path.join(scratch, `run ${i}`, 'b'); // fresh, with a space, as the contract test has it
-    ready.push(await launchOnce(dataDir, env));
+    const run = await launchOnce(dataDir, env);
+    ready.push(run.readyMs);
+    cpu.push(run.cpu);
     rmSync(path.dirname(dataDir), { recursive: true, force: true });
   }
   return {
     spawn_to_ready_ms_median: round(median(ready)),
     spawn_to_ready_ms_min: round(Math.min(...ready)),
     spawn_to_ready_ms_max: round(Math.max(...ready)),
+    sidecar_cpu_ms_median: round(median(cpu)),
     runs,
   };
 }
