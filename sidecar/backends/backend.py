@@ -5,9 +5,10 @@ Lifecycle::
     STOPPED --start()--> STARTING --bound--> RUNNING --stop()--> STOPPING --> STOPPED
                               └── persistence or bind failed ──> FAILED (error kept for status)
 
-``start`` opens persistence first (a backend whose SQLite cannot be opened refuses to
-start unless it is ephemeral), loads the workflows (a broken bundle is skipped), then
-binds the port; ``stop`` closes in reverse order.
+``start`` opens persistence (a backend whose SQLite cannot be opened refuses to start
+unless it is ephemeral) side by side with the history and metrics, loads the workflows (a
+broken bundle is skipped), then binds the port; ``stop`` closes in reverse order. What a
+backend may never use is made on first use instead (``sidecar.lazy``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,15 @@ def persistence_json(state: BackendState, ephemeral: bool, failure: FailureInfo 
     }
 
 
+async def _all_of(*steps: Awaitable[Any]) -> None:
+    """Run ``steps`` concurrently and wait for every one of them; then raise the first failure (in the
+    order given), so that nothing is still opening while a failed start closes what was opened."""
+    results = await asyncio.gather(*steps, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+
+
 class Backend:
     """Composition of one backend's services; the only place that knows all of them."""
 
@@ -155,12 +165,20 @@ class Backend:
         from sidecar.deploy.installed import installed_bundle
 
         self.bundle = installed_bundle(self.spec.data_dir)
-        # Hidden in logs and history before any node uses one; in a thread, as an OS keyring may block.
-        await asyncio.to_thread(remember_stored_values, self.spec.data_dir)
         try:
-            await self._open_persistence()
+            # Independent of one another, and each mostly waiting on its own thread (SQLite files, a
+            # journal, a key file): the record store, the history, its metrics, and the stored
+            # credentials' values (hidden in logs and history before any node can use one; in a thread,
+            # as an OS keyring may block) open side by side.
+            await _all_of(
+                self._open_persistence(),
+                self._open_history(),
+                self._open_monitoring(),
+                asyncio.to_thread(remember_stored_values, self.spec.data_dir),
+            )
+            if self.history.writer is not None:
+                self.monitoring.attach(self.history.writer)
             await self._open_security()
-            await self._open_history()
             self._load_workflows()
             await self._open_triggers()
             await self._bind()
@@ -228,17 +246,14 @@ class Backend:
             bus=self.bus,
             config=HistoryConfig(enabled=not self.spec.ephemeral),
         )
-        await self._open_monitoring()
 
     async def _open_monitoring(self) -> None:
-        """Metrics follow every batch history commits (``sidecar.monitoring``)."""
+        """Metrics follow every batch history commits (``sidecar.monitoring``), once both are open."""
         from sidecar.monitoring import Monitoring
 
         self.monitoring = await Monitoring.open(
             self.spec.data_dir, ephemeral=self.spec.ephemeral, gauges=self._queue_depths
         )
-        if self.history.writer is not None:
-            self.monitoring.attach(self.history.writer)
 
     def _queue_depths(self) -> dict[str, float]:
         writer = self.history.writer if self.history is not None else None

@@ -50,5 +50,6 @@ def test_setup_leaves_the_sources_compiled() -> None:
     module at every start of the program."""
     _setup()
     sources = [*(PROJECT_ROOT / "sidecar").rglob("*.py"), *(PROJECT_ROOT / "ipc_schema").rglob("*.py")]
-    missing = [str(path) for path in sources if not Path(importlib.util.cache_from_source(str(path))).is_file()]
+    compiled = [Path(importlib.util.cache_from_source(str(path))) for path in sources]
+    missing = [str(path) for path in compiled if not path.is_file()]
     assert missing == []
