@@ -22,6 +22,7 @@ NOT_AT_START = (
     "prometheus_client",
     "cryptography",
     "croniter",
+    "regex",  # the engine of $regex, with its time limit
     "pydantic",  # serve speaks no IPC; only monitoring.json, when present, is checked with it
     "sidecar.deploy.bundle",
     "sidecar.debugging.service",
