@@ -92,6 +92,8 @@ async function stdioColdStart() {
     spawn_to_initialize_ms_median: round(median(initialize)),
     sidecar_cpu_ms_median: round(median(cpu)),
     runs,
+    samples_ms: total.map(round),
+    samples_cpu_ms: cpu,
   };
 }
 
@@ -138,6 +140,8 @@ async function launcherReady() {
     spawn_to_ready_ms_max: round(Math.max(...ready)),
     sidecar_cpu_ms_median: round(median(cpu)),
     runs,
+    samples_ms: ready.map(round),
+    samples_cpu_ms: cpu,
   };
 }
 
