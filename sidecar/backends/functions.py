@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sidecar.backends.workflows import DeployProblem, WorkflowSet
 from sidecar.errors import FunctionNotFoundError, OperationForbiddenError, WorkflowsStartingError
+from sidecar.lazy import Lazy
 
 CLOUD_PREFIX = "/#__cloud__/"
 REQUEST_TYPE = "noodl.cloud.request"
@@ -38,12 +39,13 @@ class ConfigFile:
 @dataclass(frozen=True)
 class RuntimeServices:
     """What every bundle of one backend shares: one JavaScript engine, the store, the config, and the
-    pool of Python workers (started on first use, working in the backend's ``python-scratch``)."""
+    pool of Python workers (working in the backend's ``python-scratch``). The engine and the pool are
+    made when the first bundle is loaded: a backend without functions loads neither."""
 
-    js: Any
+    js: Lazy[Any]
     records: Any
     config: ConfigFile
-    python: Any = None
+    python: Lazy[Any] | None = None
     ai: Any = None
 
 
@@ -55,10 +57,10 @@ class BundleRuntime:
 
         self.runtime = Runtime.from_export(
             export,
-            js=services.js,
+            js=services.js.get(),
             records=services.records,
             config=services.config,
-            python=services.python,
+            python=services.python.get() if services.python is not None else None,
             ai=services.ai,
         )
 
@@ -105,12 +107,20 @@ def ai_port(backend: Backend) -> Any:
     return BackendAiPort(spec.data_dir, folder, call)
 
 
-def make_workflow_set(data_dir: Path, store: Any, python: Any = None, ai: Any = None) -> WorkflowSet:
-    from sidecar.backends.records_port import StoreRecordsPort
+def js_engine() -> Any:
+    """A backend's JavaScript engine (QuickJS), the factory of ``RuntimeServices.js``."""
     from sidecar.runtime.jsengine import JsEngine
 
+    return JsEngine()
+
+
+def make_workflow_set(
+    data_dir: Path, store: Any, python: Lazy[Any] | None = None, ai: Any = None
+) -> WorkflowSet:
+    from sidecar.backends.records_port import StoreRecordsPort
+
     services = RuntimeServices(
-        js=JsEngine(),
+        js=Lazy(js_engine),
         records=StoreRecordsPort(store) if store is not None else None,
         config=ConfigFile(data_dir / "config-params.json"),
         python=python,

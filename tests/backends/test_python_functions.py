@@ -69,10 +69,12 @@ async def test_a_deployed_python_function_answers_over_http_from_the_backends_sc
 
 
 async def test_stopping_the_backend_stops_its_python_workers(backend: Backend) -> None:
-    pool = backend.python
+    assert backend.python is not None
+    assert not backend.python.made
     async with aiohttp.ClientSession(f"http://127.0.0.1:{backend.port}") as http:
         await http.put("/admin/workflows/py", json=python_bundle(), headers=ADMIN)
         await http.post("/functions/f", json={"name": "x"}, headers=APP)
+    pool = backend.python.get()
     assert pool.started == 1
     workers = list(pool._idle)
 

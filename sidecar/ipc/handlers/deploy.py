@@ -1,6 +1,7 @@
 """The deploy channels: a backend's bundle and its container build context, with ``$/progress`` stages.
 
 They work on a stopped backend (its files and SQLite are read) and on a running one (its open store).
+The deploy package is loaded by the first call, not with the protocol.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from typing import Any
 
 from ipc_schema import deploy as d
 from sidecar.backends.manager import BackendManager
-from sidecar.deploy.context import DEFAULT_BASE_IMAGE
-from sidecar.deploy.service import bundle_summary, make_build_context, make_bundle
 from sidecar.ipc.methods import CallContext, MethodTable
 
 
@@ -22,6 +21,8 @@ def register_deploy_methods(table: MethodTable, manager: BackendManager) -> None
 
     @table.method("deploy:bundle")
     async def bundle(ctx: CallContext, params: d.DeployOutParams) -> d.BundleWritten:
+        from sidecar.deploy.service import bundle_summary, make_bundle
+
         manager.registry.require(params.backend_id)
         ctx.progress("begin", title="Deploy bundle")
         try:
@@ -38,6 +39,9 @@ def register_deploy_methods(table: MethodTable, manager: BackendManager) -> None
 
     @table.method("deploy:build-context")
     async def build_context(ctx: CallContext, params: d.BuildContextParams) -> d.BuildContextWritten:
+        from sidecar.deploy.context import DEFAULT_BASE_IMAGE
+        from sidecar.deploy.service import make_build_context
+
         manager.registry.require(params.backend_id)
         ctx.progress("begin", title="Container build context")
         try:
