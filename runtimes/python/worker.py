@@ -4,9 +4,12 @@ The sidecar never runs user Python in its own interpreter. It starts this file i
 (``noodl-sidecar python-worker``, which loads it by path, as the JavaScript prelude is loaded) and
 speaks msgpack over the child's stdin and stdout: one map per call in, one map per answer out.
 
-A call (``op`` ``"function"`` or ``"expression"``) carries the source, the input values and a CPU
-allowance in seconds. The answer carries ``ok``, the effects the code had in order (``["set", name,
-value]``, ``["signal", name]``), the ``result`` of an expression, the captured ``logs``
+A call (``op`` ``"function"``, ``"expression"``, ``"transform"`` or ``"template"``) carries the
+source, the input values and a CPU allowance in seconds. While it runs, user code may ask the sidecar
+for records through the ``noodl`` module: the worker writes ``{"host": [op, args]}`` and blocks on
+the answer ``{"ok", "result" | "error"}`` before the call's own answer goes out. The answer carries
+``ok``, the effects the code had in order (``["set", name, value]``, ``["signal", name]``), the
+``result`` of an expression, transform or template, the captured ``logs``
 (``{"level", "message"}`` from ``print``, ``sys.stderr`` and ``logging``), the ``error`` with a
 traceback trimmed to the user's code, and the worker's resident memory (``rss``) so the pool can
 recycle a worker that grows.
@@ -17,7 +20,8 @@ with SIGXCPU when it is spent). Both exist on Linux and macOS; elsewhere (Window
 module is missing and only the pool's wall-time limit applies. A ``MemoryError`` is answered with
 ``limit: "memory"`` and the worker exits, so the pool replaces it with a fresh one.
 
-This file imports only the standard library and msgpack: it is the worker's whole world.
+This file imports only the standard library and msgpack (and Jinja2, on the first template call):
+it is the worker's whole world.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import builtins
+import functools
 import inspect
 import io
 import logging
@@ -32,6 +37,8 @@ import math
 import os
 import sys
 import traceback
+import types
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
@@ -182,6 +189,101 @@ def _wire(value: Any, depth: int = 0) -> Any:
     return value
 
 
+_MISSING = object()
+
+
+def _transform(code: Any, inputs: dict[str, Any]) -> Any:
+    """``map``/``filter``/``reduce`` of ``inputs["items"]`` with the callable the source evaluates to."""
+    function = eval(code, {"__builtins__": builtins, "__name__": "__noodl__"})
+    if not callable(function):
+        raise TypeError("the expression must be a callable, such as `lambda item: item * 2`")
+    items = inputs.get("items")
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        raise TypeError(f"Items must be a list, not {type(items).__name__}")
+    operation = inputs.get("operation")
+    if operation == "map":
+        return [function(item) for item in items]
+    if operation == "filter":
+        return [item for item in items if function(item)]
+    if operation == "reduce":
+        initial = inputs.get("initial", _MISSING)
+        if initial is _MISSING or initial is None:
+            return functools.reduce(function, items)
+        return functools.reduce(function, items, initial)
+    raise ValueError(f"unknown operation {operation!r}")
+
+
+_templates: dict[tuple[str, bool], Any] = {}
+
+
+def _render(source: str, inputs: dict[str, Any], autoescape: bool) -> str:
+    """A template rendered by Jinja2's sandbox: no attribute of Python's internals, no unsafe call."""
+    key = (source, autoescape)
+    template = _templates.get(key)
+    if template is None:
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        environment = ImmutableSandboxedEnvironment(autoescape=autoescape)
+        template = environment.from_string(source)
+        if len(_templates) >= _COMPILED_CACHE_SIZE:
+            _templates.pop(next(iter(_templates)))
+        _templates[key] = template
+    return str(template.render(**inputs))
+
+
+class RecordsError(Exception):
+    """A records call the sidecar refused (unknown collection, ACL, bad arguments, no store)."""
+
+
+def _record_id(record: Any) -> Any:
+    return record.get("id", record.get("objectId")) if isinstance(record, dict) else record
+
+
+def _noodl_module(host: Callable[[str, list[Any]], Any]) -> types.ModuleType:
+    """``import noodl``: ``noodl.records`` mirrors the JavaScript ``Noodl.Records`` of Function nodes."""
+    module = types.ModuleType("noodl", "Services of the backend for Python nodes (records).")
+    records = types.SimpleNamespace()
+
+    def query(
+        collection: str,
+        where: dict[str, Any] | None = None,
+        *,
+        sort: str | list[str] | None = None,
+        limit: int | None = None,
+        skip: int | None = None,
+        count: bool = False,
+        include: str | list[str] | None = None,
+    ) -> Any:
+        options = {"sort": sort, "limit": limit, "skip": skip, "count": count, "include": include}
+        options = {key: value for key, value in options.items() if value is not None}
+        return host("records.query", [collection, where or {}, options])
+
+    def fetch(record: Any, collection: str | None = None) -> Any:
+        return host("records.fetch", [collection, _record_id(record)])
+
+    def create(collection: str, data: dict[str, Any]) -> Any:
+        return host("records.create", [collection, data])
+
+    def save(record: Any, data: dict[str, Any] | None = None, *, collection: str | None = None) -> Any:
+        if data is None and isinstance(record, dict):
+            data = {k: v for k, v in record.items() if k not in ("id", "objectId", "createdAt", "updatedAt")}
+        return host("records.save", [_record_id(record), data or {}, {"collection": collection}])
+
+    def delete(record: Any, *, collection: str | None = None) -> None:
+        host("records.delete", [_record_id(record), {"collection": collection}])
+
+    def count(collection: str, where: dict[str, Any] | None = None) -> Any:
+        return host("records.count", [collection, where or {}])
+
+    for function in (query, fetch, create, save, delete, count):
+        setattr(records, function.__name__, function)
+    module.records = records  # type: ignore[attr-defined]
+    module.RecordsError = RecordsError  # type: ignore[attr-defined]
+    return module
+
+
 class Worker:
     def __init__(self, read_fd: int, write_fd: int) -> None:
         self._read_fd = read_fd
@@ -190,19 +292,41 @@ class Worker:
         self._loop = asyncio.new_event_loop()
         self._stdout = _LineCapture("info")
         self._stderr = _LineCapture("error")
+        self._unpacker = msgpack.Unpacker(raw=False, max_buffer_size=256 * 1024 * 1024)
+        sys.modules["noodl"] = _noodl_module(self._host)
 
     def serve(self) -> int:
-        unpacker = msgpack.Unpacker(raw=False, max_buffer_size=256 * 1024 * 1024)
         while True:
             data = os.read(self._read_fd, _READ_SIZE)
             if not data:
                 return 0  # the sidecar closed the pipe (recycling, shutdown, or it died)
-            unpacker.feed(data)
-            for message in unpacker:
+            self._unpacker.feed(data)
+            for message in self._unpacker:
                 answer, exit_after = self._answer(message)
                 self._send(answer)
                 if exit_after:
                     return 3
+
+    def _host(self, op: str, args: list[Any]) -> Any:
+        """Ask the sidecar to do ``op`` for the running call, and wait for its answer."""
+        if _current is None:
+            raise RecordsError("noodl.records is only available while a node runs")
+        try:
+            request = msgpack.packb({"host": [op, _wire(args)]}, default=_plain, use_bin_type=True)
+        except (TypeError, ValueError, OverflowError) as error:
+            raise RecordsError(f"the arguments could not be sent: {error}") from None
+        self._write(request)
+        while True:
+            for answer in self._unpacker:
+                if not isinstance(answer, dict):
+                    raise RecordsError("the sidecar sent an answer that could not be read")
+                if not answer.get("ok"):
+                    raise RecordsError(str(answer.get("error") or "the records call failed"))
+                return answer.get("result")
+            data = os.read(self._read_fd, _READ_SIZE)
+            if not data:
+                os._exit(0)  # the sidecar is gone: nothing can answer
+            self._unpacker.feed(data)
 
     def _send(self, answer: dict[str, Any]) -> None:
         try:
@@ -218,6 +342,9 @@ class Worker:
                 },
                 use_bin_type=True,
             )
+        self._write(data)
+
+    def _write(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
             written = os.write(self._write_fd, view)
@@ -256,9 +383,13 @@ class Worker:
         op = message.get("op")
         source = str(message.get("source") or "")
         inputs = message.get("inputs") or {}
-        if op not in ("function", "expression"):
+        if op == "template":
+            return _render(source, dict(inputs), bool(message.get("autoescape")))
+        if op not in ("function", "expression", "transform"):
             raise ValueError(f"unknown call {op!r}")
-        code = _compiled(self._cache, op, source)
+        code = _compiled(self._cache, "function" if op == "function" else "expression", source)
+        if op == "transform":
+            return _wire(_transform(code, dict(inputs)))
         # A fresh namespace per call: no run sees another's globals.
         namespace: dict[str, Any] = {"__builtins__": builtins, "__name__": "__noodl__"}
         if op == "expression":
@@ -271,6 +402,7 @@ class Worker:
                 call.effects.append(["signal", str(name)])
 
             namespace["send_signal"] = send_signal
+            namespace["noodl"] = sys.modules["noodl"]
         value = eval(code, namespace)
         if inspect.iscoroutine(value):
             value = self._await(value)

@@ -28,6 +28,7 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,11 @@ class CallResult:
     effects: list[list[Any]] = field(default_factory=list)
     logs: list[dict[str, str]] = field(default_factory=list)
     error: str | None = None
+
+
+# What the sidecar does for user code that asks it (``noodl.records``): (op, args) → the result;
+# an exception's ``message`` (or text) goes back to the code as ``noodl.RecordsError``.
+HostHandler = Callable[[str, list[Any]], Awaitable[Any]]
 
 
 class PythonLimitError(Exception):
@@ -120,22 +126,45 @@ class _Worker:
         while data := await stream.read(_READ_SIZE):
             self.stderr_tail = (self.stderr_tail + data)[-_STDERR_TAIL:]
 
-    async def call(self, message: dict[str, Any]) -> dict[str, Any]:
+    async def call(self, message: dict[str, Any], host: HostHandler | None) -> dict[str, Any]:
+        """Send one call and read its answer, serving the host requests the code makes meanwhile."""
         stdin, stdout = self.process.stdin, self.process.stdout
         assert stdin is not None
         assert stdout is not None
         stdin.write(msgpack.packb(message, use_bin_type=True, default=_plain))
         await stdin.drain()
+        pending: list[Any] = []
         while True:
-            data = await stdout.read(_READ_SIZE)
-            if not data:
-                raise EOFError
-            for decoded in self.decoder.feed(data):
-                if isinstance(decoded, RejectedMessage) or not isinstance(decoded, dict):
-                    raise ValueError("the worker sent an answer that could not be read")
+            if not pending:
+                data = await stdout.read(_READ_SIZE)
+                if not data:
+                    raise EOFError
+                pending.extend(self.decoder.feed(data))
+                if self.decoder.failure is not None:
+                    raise ValueError(self.decoder.failure)
+                continue
+            decoded = pending.pop(0)
+            if isinstance(decoded, RejectedMessage) or not isinstance(decoded, dict):
+                raise ValueError("the worker sent an answer that could not be read")
+            request = decoded.get("host")
+            if request is None:
                 return decoded
-            if self.decoder.failure is not None:
-                raise ValueError(self.decoder.failure)
+            stdin.write(msgpack.packb(await _serve_host(host, request), use_bin_type=True, default=_plain))
+            await stdin.drain()
+
+
+async def _serve_host(host: HostHandler | None, request: Any) -> dict[str, Any]:
+    """The answer to one host request; a failure of the request is the code's to handle, not the run's."""
+    if host is None:
+        return {"ok": False, "error": "noodl.records is not available here"}
+    if not isinstance(request, list) or len(request) != 2 or not isinstance(request[1], list):
+        return {"ok": False, "error": "bad host request"}
+    try:
+        return {"ok": True, "result": await host(str(request[0]), request[1])}
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:
+        return {"ok": False, "error": getattr(error, "message", None) or str(error) or type(error).__name__}
 
 
 def _plain(value: Any) -> Any:
@@ -166,8 +195,12 @@ class PythonPool:
         self.started = 0  # workers started since the pool was made
         self.replaced = 0  # workers killed because a call failed them
 
-    async def call(self, message: dict[str, Any], *, wall_seconds: float | None = None) -> CallResult:
-        """Run one call; raises :class:`PythonLimitError` when it had to kill the worker."""
+    async def call(
+        self, message: dict[str, Any], *, wall_seconds: float | None = None, host: HostHandler | None = None
+    ) -> CallResult:
+        """Run one call; raises :class:`PythonLimitError` when it had to kill the worker.
+
+        ``host`` serves what the code asks of the sidecar while it runs (``noodl.records``)."""
         ceiling = self.limits.wall_seconds
         limit = ceiling if wall_seconds is None else min(wall_seconds, ceiling)
         worker = await self._acquire()
@@ -175,7 +208,7 @@ class PythonPool:
         try:
             message = {**message, "cpu": self.limits.cpu_seconds}
             try:
-                answer = await asyncio.wait_for(worker.call(message), timeout=max(limit, 0.001))
+                answer = await asyncio.wait_for(worker.call(message, host), timeout=max(limit, 0.001))
             except TimeoutError:
                 raise PythonLimitError(f"Python code exceeded its time limit ({limit:g} s)") from None
             except (EOFError, ConnectionError, ValueError):
