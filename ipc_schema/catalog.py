@@ -66,9 +66,10 @@ METHODS: tuple[MethodSpec, ...] = (
     ),
     MethodSpec(
         "runtime:nodeLibrary",
-        NoParams,
+        runtime.NodeLibraryParams,
         list[runtime.NodeType],
-        "Every node type cloud functions can use, with ports, types and defaults.",
+        "Every node type cloud functions can use, with ports, types and defaults; with a language "
+        "(`javascript`, `python`), the types a workflow of that language may use.",
     ),
     MethodSpec("backend:list", NoParams, list[b.BackendMetadata], "Every backend in the registry."),
     MethodSpec("backend:create", b.CreateBackendParams, b.BackendMetadata, "Create a backend folder."),
@@ -193,9 +194,7 @@ METHODS: tuple[MethodSpec, ...] = (
         "Store a named credential, encrypted; answers it without its value (409 over an existing name "
         "unless replace).",
     ),
-    MethodSpec(
-        "credentials:list", b.BackendIdParams, c.CredentialList, "Every credential, never a value."
-    ),
+    MethodSpec("credentials:list", b.BackendIdParams, c.CredentialList, "Every credential, never a value."),
     MethodSpec(
         "credentials:test",
         c.CredentialNameParams,

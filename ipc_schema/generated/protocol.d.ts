@@ -486,8 +486,8 @@ export interface SidecarMethods {
   "$/ping": { params: []; result: null };
   /** Exercise every native extension and library the process needs; reports each check. */
   "sidecar:selftest": { params: []; result: SelftestResult };
-  /** Every node type cloud functions can use, with ports, types and defaults. */
-  "runtime:nodeLibrary": { params: []; result: Array<NodeType> };
+  /** Every node type cloud functions can use, with ports, types and defaults; with a language (`javascript`, `python`), the types a workflow of that language may use. */
+  "runtime:nodeLibrary": { params: [language?: "javascript" | "python" | null]; result: Array<NodeType> };
   /** Every backend in the registry. */
   "backend:list": { params: []; result: Array<BackendMetadata> };
   /** Create a backend folder. */

@@ -62,6 +62,13 @@ class BundleRuntime:
     def function_names(self) -> list[str]:
         return self.runtime.export.function_names()
 
+    def language(self, name: str) -> str:
+        """Function ``name``'s workflow language (``javascript`` unless its metadata says ``python``)."""
+        from sidecar.runtime.language import workflow_language
+
+        export = self.runtime.export
+        return workflow_language(export, export.components[CLOUD_PREFIX + name])
+
     def deploy_problems(self) -> list[DeployProblem]:
         """What would break this bundle's functions (checked before a deploy replaces anything)."""
         from sidecar.runtime.deploy_check import check_export
@@ -125,8 +132,9 @@ async def invoke_recorded(
     backend: Backend, name: str, body: str, headers: dict[str, str], trigger: RunTrigger | None = None
 ) -> tuple[FunctionResponse, str | None]:
     """:func:`invoke`, also answering the new run's execution id (None when history is off)."""
-    recorder = backend.history.recorder_for(trigger) if backend.history is not None else None
-    response = await _run(backend, find_bundle(backend, name), name, body, headers, recorder)
+    bundle = find_bundle(backend, name)
+    recorder = _recorder(backend, bundle, name, trigger)
+    response = await _run(backend, bundle, name, body, headers, recorder)
     return response, None if recorder is None else recorder.execution_id
 
 
@@ -139,8 +147,16 @@ async def run_bundle(
     trigger: RunTrigger | None = None,
 ) -> FunctionResponse:
     """Run function ``name`` of a bundle already found (the door looks it up once for its access check)."""
-    recorder = backend.history.recorder_for(trigger) if backend.history is not None else None
-    return await _run(backend, bundle, name, body, headers, recorder)
+    return await _run(backend, bundle, name, body, headers, _recorder(backend, bundle, name, trigger))
+
+
+def _recorder(
+    backend: Backend, bundle: BundleRuntime, name: str, trigger: RunTrigger | None
+) -> RunRecorder | None:
+    if backend.history is None:
+        return None
+    recorder: RunRecorder | None = backend.history.recorder_for(trigger, language=bundle.language(name))
+    return recorder
 
 
 async def _run(
