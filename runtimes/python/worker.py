@@ -35,6 +35,7 @@ import io
 import logging
 import math
 import os
+import re
 import sys
 import traceback
 import types
@@ -135,9 +136,16 @@ def _compiled(cache: dict[tuple[str, str], Any], op: str, source: str) -> Any:
     return code
 
 
+_pack_folders: set[str] = set()  # folders of custom node packs: their frames are user code too
+
+
+def _is_user_frame(filename: str) -> bool:
+    return filename == _FILENAME or any(filename.startswith(folder) for folder in _pack_folders)
+
+
 def _user_traceback(error: BaseException) -> str:
     """The exception with only the frames of the user's code (the worker's own frames dropped)."""
-    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename == _FILENAME]
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if _is_user_frame(frame.filename)]
     lines = traceback.format_list(frames) if frames else []
     if isinstance(error, SyntaxError) and error.filename == _FILENAME:
         lines = []
@@ -281,7 +289,191 @@ def _noodl_module(host: Callable[[str, list[Any]], Any]) -> types.ModuleType:
         setattr(records, function.__name__, function)
     module.records = records  # type: ignore[attr-defined]
     module.RecordsError = RecordsError  # type: ignore[attr-defined]
+    module.node = node  # type: ignore[attr-defined]
+    module.Port = Port  # type: ignore[attr-defined]
     return module
+
+
+# ---- custom node packs ---------------------------------------------------------------------------------
+_PORT_TYPES: dict[Any, str] = {
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    dict: "object",
+    list: "array",
+    object: "*",
+    Any: "*",
+}
+_TYPE_NAMES = frozenset(["string", "number", "boolean", "object", "array", "signal", "*"])
+_NODE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:[.-][A-Za-z0-9_]+)*")
+_PORT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class Port:
+    """``noodl.Port(type, default=..., display_name=...)``: a port with more than its type."""
+
+    def __init__(self, type: Any = Any, *, default: Any = None, display_name: str | None = None) -> None:
+        self.type = type
+        self.default = default
+        self.display_name = display_name
+
+
+_registering: list[dict[str, Any]] | None = None  # the nodes the file being imported declares
+
+
+def node(
+    target: Any = None,
+    *,
+    name: str | None = None,
+    display_name: str | None = None,
+    category: str | None = None,
+    docs: str | None = None,
+    inputs: dict[str, Any] | None = None,
+    outputs: dict[str, Any] | None = None,
+) -> Any:
+    """``@noodl.node(...)`` on an ``async def f(inputs) -> dict`` or on a class with ``async def
+    execute(self, inputs) -> dict``; a class may give ``name``, ``inputs`` … as class attributes."""
+
+    def register(declared: Any) -> Any:
+        def attribute(key: str, given: Any) -> Any:
+            return given if given is not None else getattr(declared, key, None)
+
+        entry = {
+            "target": declared,
+            "name": attribute("name", name) if inspect.isclass(declared) else (name or declared.__name__),
+            "display_name": attribute("display_name", display_name),
+            "category": attribute("category", category),
+            "docs": attribute("docs", docs) or inspect.getdoc(declared) or "",
+            "inputs": attribute("inputs", inputs) or {},
+            "outputs": attribute("outputs", outputs) or {},
+        }
+        if _registering is not None:
+            _registering.append(entry)
+        return declared
+
+    return register(target) if target is not None else register
+
+
+def _port_type(spec: Any) -> str:
+    kind = spec.type if isinstance(spec, Port) else spec
+    if isinstance(kind, str):
+        if kind not in _TYPE_NAMES:
+            raise TypeError(f"unknown port type {kind!r}")
+        return kind
+    if kind in _PORT_TYPES:
+        return _PORT_TYPES[kind]
+    raise TypeError(f"unknown port type {kind!r}: use str, int, float, bool, dict, list, Any or 'signal'")
+
+
+def _describe_ports(entry: dict[str, Any], side: str) -> list[dict[str, Any]]:
+    ports = entry[side]
+    if not isinstance(ports, dict):
+        raise TypeError(f"{side} must be a dict of port name to type")
+    described = []
+    for port_name, spec in ports.items():
+        if not isinstance(port_name, str) or not _PORT_NAME.fullmatch(port_name):
+            raise ValueError(f"bad {side[:-1]} name {port_name!r}")
+        if side == "inputs" and port_name == "run":
+            raise ValueError("'run' is the node's own input (the signal that runs it)")
+        port: dict[str, Any] = {"name": port_name, "type": _port_type(spec)}
+        if isinstance(spec, Port):
+            if spec.display_name:
+                port["displayName"] = str(spec.display_name)
+            if spec.default is not None and side == "inputs":
+                port["default"] = _wire(spec.default)
+        described.append(port)
+    return described
+
+
+def _describe(entry: dict[str, Any]) -> dict[str, Any]:
+    """The node's descriptor for the sidecar; raises on anything it could not run or list."""
+    name = entry["name"]
+    if not isinstance(name, str) or not _NODE_NAME.fullmatch(name):
+        raise ValueError(f"bad node name {name!r}: letters, digits, '_', '.', '-'")
+    target = entry["target"]
+    execute = getattr(target, "execute", None) if inspect.isclass(target) else target
+    if not callable(execute):
+        raise TypeError(f"node {name!r} has no execute method")
+    if not inspect.iscoroutinefunction(execute):
+        raise TypeError(f"node {name!r}: execute must be an async def")
+    return {
+        "name": name,
+        "displayName": str(entry["display_name"] or name),
+        "category": str(entry["category"] or "Python Nodes"),
+        "docs": str(entry["docs"]),
+        "inputs": _describe_ports(entry, "inputs"),
+        "outputs": _describe_ports(entry, "outputs"),
+    }
+
+
+class _Packs:
+    """The pack files of one folder, imported once per version of each file (path, mtime, size)."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, tuple[tuple[int, int], dict[str, dict[str, Any]]]] = {}
+
+    def load(self, path: str) -> dict[str, dict[str, Any]]:
+        global _registering
+        stat = os.stat(path)
+        version = (stat.st_mtime_ns, stat.st_size)
+        cached = self._files.get(path)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        folder = os.path.dirname(path)
+        _pack_folders.add(folder + os.sep)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)  # a pack may import its helper modules beside it
+        _registering = []
+        try:
+            with open(path, encoding="utf-8") as source_file:
+                source = source_file.read()
+            module = types.ModuleType("noodl_pack_" + os.path.splitext(os.path.basename(path))[0])
+            module.__file__ = path
+            exec(compile(source, path, "exec"), module.__dict__)
+            found = list(_registering)
+        finally:
+            _registering = None
+        nodes = {}
+        for entry in found:
+            nodes[str(entry["name"])] = entry
+        self._files[path] = (version, nodes)
+        return nodes
+
+    def discover(self, folder: str) -> dict[str, Any]:
+        listed: list[dict[str, Any]] = []
+        problems: list[dict[str, str]] = []
+        names: dict[str, str] = {}
+        for file_name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+            if not file_name.endswith(".py") or file_name.startswith(("_", ".")):
+                continue
+            path = os.path.join(folder, file_name)
+            try:
+                entries = list(self.load(path).values())
+            except BaseException as error:  # a broken pack is reported; the others still load
+                problems.append({"file": file_name, "error": _user_traceback(error)})
+                continue
+            for entry in entries:
+                try:
+                    described = _describe(entry)
+                    if described["name"] in names:
+                        raise ValueError(
+                            f"node {described['name']!r} is also declared in {names[described['name']]}"
+                        )
+                except Exception as error:
+                    problems.append({"file": file_name, "error": str(error)})
+                    continue
+                names[described["name"]] = file_name
+                listed.append({**described, "file": file_name})
+        return {"nodes": listed, "problems": problems}
+
+    def execute(self, path: str, name: str, inputs: dict[str, Any]) -> Any:
+        entry = self.load(path).get(name)
+        if entry is None:
+            raise LookupError(f"no node {name!r} in {os.path.basename(path)} any more")
+        target = entry["target"]
+        execute = target().execute if inspect.isclass(target) else target
+        return execute(inputs)
 
 
 class Worker:
@@ -293,6 +485,7 @@ class Worker:
         self._stdout = _LineCapture("info")
         self._stderr = _LineCapture("error")
         self._unpacker = msgpack.Unpacker(raw=False, max_buffer_size=256 * 1024 * 1024)
+        self._packs = _Packs()
         sys.modules["noodl"] = _noodl_module(self._host)
 
     def serve(self) -> int:
@@ -385,6 +578,15 @@ class Worker:
         inputs = message.get("inputs") or {}
         if op == "template":
             return _render(source, dict(inputs), bool(message.get("autoescape")))
+        if op == "discover":
+            return self._packs.discover(str(message.get("folder") or ""))
+        if op == "custom":
+            value = self._packs.execute(str(message.get("file")), str(message.get("name")), dict(inputs))
+            if inspect.iscoroutine(value):
+                value = self._await(value)
+            if value is not None and not isinstance(value, dict):
+                raise TypeError(f"execute must return a dict of outputs, not {type(value).__name__}")
+            return _wire(value or {})
         if op not in ("function", "expression", "transform"):
             raise ValueError(f"unknown call {op!r}")
         code = _compiled(self._cache, "function" if op == "function" else "expression", source)
@@ -442,9 +644,13 @@ def _set_limits(memory_bytes: int) -> None:
 
 def main(argv: list[str]) -> int:
     memory_bytes = 0
+    paths = []
     for arg in argv:
         if arg.startswith("--memory-bytes="):
             memory_bytes = int(arg.split("=", 1)[1])
+        elif arg.startswith("--path="):
+            paths.append(arg.split("=", 1)[1])
+    sys.path[:0] = paths  # the backend's own packages come before everything else
     read_fd, write_fd = _claim_pipes()
     root = logging.getLogger()
     root.handlers[:] = [_LogHandler()]

@@ -135,6 +135,7 @@ class Backend:
 
         self.running = RunningExecutions()  # runs in progress by execution id, for execution:cancel
         self.python: Any = None  # the pool of Python workers of this backend's Python nodes
+        self.python_packs: Any = None  # its custom Python node packs (<data dir>/python), python_packs
         self.bundle: dict[str, Any] | None = None
         """The deploy bundle installed in the data directory (``sidecar.deploy.install``), if any."""
 
@@ -160,6 +161,7 @@ class Backend:
             await self._open_persistence()
             await self._open_security()
             await self._open_history()
+            await self._open_python_packs()
             self._load_workflows()
             await self._open_triggers()
             await self._bind()
@@ -250,12 +252,23 @@ class Backend:
             depths["store_write_queue_depth"] = self._store.write_queue_depth
         return depths
 
-    def _load_workflows(self) -> None:
-        from sidecar.backends.functions import make_workflow_set, python_pool
+    async def _open_python_packs(self) -> None:
+        """The pool of Python workers (no process starts until one is needed) and the node packs of
+        ``python/``, discovered before the workflows load so their deploy checks know the packs."""
+        from sidecar.backends.functions import python_pool
+        from sidecar.backends.python_packs import PythonPacks
 
         if self.python is None:
             self.python = python_pool(self.spec.data_dir, self.spec.backend_id, self.spec.ephemeral)
-        self.workflows = make_workflow_set(self.spec.data_dir, self._store, self.python)
+        self.python_packs = PythonPacks(self.spec.data_dir / "python", self.python)
+        await self.python_packs.refresh()
+        self.python_packs.start_watching()
+
+    def _load_workflows(self) -> None:
+        from sidecar.backends.functions import make_workflow_set
+
+        node_types = self.python_packs.node_types if self.python_packs is not None else None
+        self.workflows = make_workflow_set(self.spec.data_dir, self._store, self.python, node_types)
         self.workflows.load_all()
 
     async def _open_triggers(self) -> None:
@@ -381,6 +394,9 @@ class Backend:
         if self.triggers is not None:
             await self.triggers.close()
             self.triggers = None
+        if self.python_packs is not None:
+            await self.python_packs.close()
+            self.python_packs = None
         if self.python is not None:  # after the door and triggers: no run starts a call any more
             await self.python.close()
             self.python = None

@@ -44,6 +44,7 @@ class RuntimeServices:
     records: Any
     config: ConfigFile
     python: Any = None
+    node_types: Any = None  # the built-in library and the backend's Python node packs (python_packs)
 
 
 class BundleRuntime:
@@ -53,7 +54,12 @@ class BundleRuntime:
         from sidecar.runtime.runtime import Runtime
 
         self.runtime = Runtime.from_export(
-            export, js=services.js, records=services.records, config=services.config, python=services.python
+            export,
+            js=services.js,
+            records=services.records,
+            config=services.config,
+            python=services.python,
+            node_types=services.node_types,
         )
 
     def has_function(self, name: str) -> bool:
@@ -84,14 +90,17 @@ def python_pool(data_dir: Path, backend_id: str, ephemeral: bool) -> Any:
     nothing in its data directory, gets a scratch folder under the system's temporary directory."""
     import tempfile
 
+    from sidecar.backends.python_packages import PACKAGES_DIR
     from sidecar.python_runtime import PythonPool
 
+    packages = (data_dir / PACKAGES_DIR,)
     if ephemeral:
-        return PythonPool(Path(tempfile.gettempdir()) / f"noodl-sidecar-python-{backend_id}")
-    return PythonPool(data_dir / "python-scratch")
+        scratch = Path(tempfile.gettempdir()) / f"noodl-sidecar-python-{backend_id}"
+        return PythonPool(scratch, import_paths=packages)
+    return PythonPool(data_dir / "python-scratch", import_paths=packages)
 
 
-def make_workflow_set(data_dir: Path, store: Any, python: Any = None) -> WorkflowSet:
+def make_workflow_set(data_dir: Path, store: Any, python: Any = None, node_types: Any = None) -> WorkflowSet:
     from sidecar.backends.records_port import StoreRecordsPort
     from sidecar.runtime.jsengine import JsEngine
 
@@ -100,6 +109,7 @@ def make_workflow_set(data_dir: Path, store: Any, python: Any = None) -> Workflo
         records=StoreRecordsPort(store) if store is not None else None,
         config=ConfigFile(data_dir / "config-params.json"),
         python=python,
+        node_types=node_types,
     )
     return WorkflowSet(data_dir / "workflows", lambda export: BundleRuntime(export, services))
 

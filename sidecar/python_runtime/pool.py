@@ -107,8 +107,9 @@ def worker_environment(scratch: Path) -> dict[str, str]:
 
 
 class _Worker:
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, generation: int = 0) -> None:
         self.process = process
+        self.generation = generation
         self.decoder = FrameDecoder()
         self.runs = 0
         self.baseline_rss: int | None = None
@@ -182,8 +183,12 @@ class PythonPool:
         size: int = 2,
         limits: PoolLimits | None = None,
         command: list[str] | None = None,
+        import_paths: tuple[Path, ...] = (),
     ) -> None:
+        """``import_paths``: folders a worker puts first on ``sys.path`` (the backend's own packages)."""
         self.scratch = scratch
+        self.import_paths = import_paths
+        self.generation = 0  # bumped by recycle(): workers of an older generation are not reused
         self.size = max(1, size)
         self.limits = limits or PoolLimits()
         self.command = command or worker_command()
@@ -280,6 +285,7 @@ class PythonPool:
             process = await asyncio.create_subprocess_exec(
                 *self.command,
                 f"--memory-bytes={self.limits.memory_bytes}",
+                *(f"--path={path}" for path in self.import_paths),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
@@ -291,13 +297,25 @@ class PythonPool:
             )
         except OSError as error:
             raise PythonLimitError(f"the Python worker could not start: {error}") from error
-        worker = _Worker(process)
+        worker = _Worker(process, self.generation)
         worker.stderr_task = asyncio.ensure_future(worker.drain_stderr())
         self.started += 1
         log.debug("python worker started", pid=process.pid)
         return worker
 
+    def recycle(self) -> None:
+        """Retire every worker (idle ones now, busy ones after their call): the next calls get fresh
+        workers, which import the backend's packages anew."""
+        self.generation += 1
+        idle, self._idle = self._idle, []
+        for worker in idle:
+            self._live -= 1
+            self._stop(worker, kill=False)
+        self._wake()
+
     def _release(self, worker: _Worker, outcome: str) -> None:
+        if worker.generation != self.generation and outcome == "keep":
+            outcome = "retire"
         if outcome == "keep" and not self._closed and worker.process.returncode is None:
             self._idle.append(worker)
         else:

@@ -81,13 +81,16 @@ class Runtime:
         config: ConfigPort | None = None,
         http: HttpClient | None = None,
         python: PythonPool | None = None,
+        node_types: Mapping[str, type[Node]] | None = None,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
+        """``node_types``: the library (the built-in one by default; a backend's adds its Python packs)."""
         self.export = export
+        node_types = NODE_TYPES if node_types is None else node_types
         self.timeout_seconds = timeout_seconds
         self.services = RunServices(
             export=export,
-            node_types=NODE_TYPES,
+            node_types=node_types,
             js=js or JsEngine(),
             records=records,
             config=config,
@@ -95,7 +98,7 @@ class Runtime:
             js_changes_builtins=may_change_builtins(_strings_in(export)),
             python=python,
         )
-        self.warnings = unknown_node_types(export, NODE_TYPES)
+        self.warnings = unknown_node_types(export, node_types)
         self._config = ConfigCache(config) if config is not None and _uses_config(export) else None
         self._request_ids: dict[str, tuple[str, ...]] = {}  # per function, built on its first run
         # Per function, after its first run: the template later runs start from, None when it has none.

@@ -79,7 +79,7 @@ def call_worker(node: Node, message: dict[str, Any], answered: Any) -> None:
     node.ctx.spawn(_pool(node).call(message, host=records_host(node.ctx)), answered, owner=node.id)
 
 
-def _log_lines(node: Node, lines: list[dict[str, str]]) -> None:
+def record_log_lines(node: Node, lines: list[dict[str, str]]) -> None:
     """Keep printed lines on the step (its ``logs`` output) and in the sidecar's log."""
     if not lines:
         return
@@ -140,7 +140,7 @@ class PythonFunctionNode(ScriptFunctionNode):
             self.ctx.report_node_error(self, message)
             self.ctx.reject(message)
             return
-        _log_lines(self, result.logs)
+        record_log_lines(self, result.logs)
         for effect in result.effects:
             if self.deleted or self.ctx.settled:
                 return
@@ -270,7 +270,7 @@ class PythonExpressionNode(Node):
             self.ctx.report_node_error(self, message)
             self.ctx.reject(message)
             return
-        _log_lines(self, result.logs)
+        record_log_lines(self, result.logs)
         if not result.ok:
             message = result.error or "Python expression failed"
             log.info("python expression failed", node_id=self.id, error=message)
