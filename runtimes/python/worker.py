@@ -160,21 +160,34 @@ def _cpu_seconds() -> float:
     return float(usage.ru_utime + usage.ru_stime)
 
 
+_cpu_soft_set: int | None = None  # the soft RLIMIT_CPU this worker set last (whole seconds)
+
+
 def _allow_cpu(seconds: float) -> None:
+    global _cpu_soft_set
     if resource is None or seconds <= 0:
         return
-    _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
     soft = math.ceil(_cpu_seconds() + seconds)
+    if soft == _cpu_soft_set:
+        return  # most calls of a busy worker land in the same whole second: no system call
+    _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
     if hard != resource.RLIM_INFINITY:
         soft = min(soft, hard)
     resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+    _cpu_soft_set = soft
+
+
+_statm_fd: int | None = None
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def _rss_bytes() -> int:
+    global _statm_fd
     try:
-        with open("/proc/self/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
+        if _statm_fd is None:  # opened once: a read per call is a single pread
+            _statm_fd = os.open("/proc/self/statm", os.O_RDONLY)
+        return int(os.pread(_statm_fd, 128, 0).split()[1]) * _PAGE_SIZE
+    except (OSError, ValueError, IndexError, AttributeError):
         if resource is None:
             return 0
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

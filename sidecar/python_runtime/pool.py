@@ -213,7 +213,9 @@ class PythonPool:
         try:
             message = {**message, "cpu": self.limits.cpu_seconds}
             try:
-                answer = await asyncio.wait_for(worker.call(message, host), timeout=max(limit, 0.001))
+                # A timeout scope rather than wait_for: no extra task per call (a tenth of the round trip).
+                async with asyncio.timeout(max(limit, 0.001)):
+                    answer = await worker.call(message, host)
             except TimeoutError:
                 raise PythonLimitError(f"Python code exceeded its time limit ({limit:g} s)") from None
             except (EOFError, ConnectionError, ValueError):

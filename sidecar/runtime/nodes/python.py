@@ -104,6 +104,9 @@ class PythonFunctionNode(ScriptFunctionNode):
     DISPLAY_NAME = "Python Function"
     CATEGORY = "CustomCode"
     SHARES_DYNAMIC_PORTS = True
+    # Its setup frame only keeps the script; a call started there (Run not connected) is pending
+    # work, which keeps the scope from being copied (scope_template), so a copy never skips a call.
+    SAME_EVERY_RUN = True
     DOCS = (
         "Runs a Python script in an isolated worker process. The script reads `inputs` (a dict of the "
         "`in-*` inputs), sets `outputs['name'] = value` to send on `out-name`, and calls "
@@ -208,6 +211,7 @@ class PythonExpressionNode(Node):
     DISPLAY_NAME = "Python Expression"
     CATEGORY = "CustomCode"
     SHARES_DYNAMIC_PORTS = True
+    SAME_EVERY_RUN = True  # as the Python Function: an evaluation started in setup stops the copy
     DOCS = (
         "Evaluates one Python expression, such as `price * quantity` or `name.upper()`. Every name the "
         "expression reads (other than Python's builtins) becomes an input. It is evaluated once every "

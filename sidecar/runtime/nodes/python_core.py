@@ -51,6 +51,10 @@ class _OnceAfterInputs(Node):
     """Evaluates once per sweep of input changes, once every connected input has its value (or on
     ``run`` when that is connected): not first with the parameters alone, then again."""
 
+    # What these nodes compute in a setup frame depends on their parameters alone (no clock, no
+    # run data); a worker call started there is pending work, which keeps the scope from being copied.
+    SAME_EVERY_RUN = True
+
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self._scheduled = False
@@ -449,6 +453,7 @@ class PythonDateNode(_OnceAfterInputs):
 
 
 class PythonHttpRequestNode(Node):
+    SAME_EVERY_RUN = True  # nothing happens before Send
     TYPE = "PythonHttpRequest"
     LANGUAGE = "python"
     DISPLAY_NAME = "Python HTTP Request"
