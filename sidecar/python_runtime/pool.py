@@ -3,7 +3,9 @@
 Each worker is ``noodl-sidecar python-worker`` (``python -m sidecar python-worker`` from source),
 started lazily on the first call, with asyncio subprocess pipes. A call takes an idle worker (or
 starts one, up to ``size``), writes one msgpack map and reads one back through
-:class:`~sidecar.ipc.framing.FrameDecoder`.
+:class:`~sidecar.ipc.framing.FrameDecoder`. Before its answer the code may send host requests
+(``{"host": [op, args]}``, from ``noodl.records``); the call's ``host`` handler answers each on the
+event loop, and the worker goes on.
 
 A worker is killed, and a fresh one started for a later call, when a call exceeds its wall time,
 is cancelled (its run settled or timed out), runs out of CPU or memory, or the process dies. A
