@@ -11,11 +11,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from ipc_schema.python import PythonNodes
 from sidecar.backends.manager import BackendManager
 from sidecar.backends.python_packs import PythonPacks
+from sidecar.backends.workflows import DeployRefusedError
 from sidecar.ipc.handlers import register_python_methods
 from sidecar.python_runtime import PoolLimits, PythonPool
 from sidecar.runtime import Runtime, make_request
@@ -247,3 +249,31 @@ async def test_the_watcher_picks_up_a_new_pack_by_itself(tmp_path: Path, pool: P
         await packs.close()
 
     assert "text.shout" in packs.node_types
+
+
+async def test_a_backend_deploys_and_serves_a_workflow_of_pack_nodes(manager: BackendManager) -> None:
+    backend_id = str(manager.create("Served")["id"])
+    folder = manager.registry.data_dir(backend_id) / "python"
+    write(folder, "shout.py", SHOUT)
+    await manager.start(backend_id, ephemeral=False)
+    backend = manager.running(backend_id, "test")
+    assert backend.workflows is not None
+    python_workflow = uses("text.shout", {"text": "text"}, {"loud": "loud"})
+    python_workflow["metadata"] = {"language": "python"}
+    javascript_workflow = uses("text.shout", {"text": "text"}, {"loud": "loud"})
+
+    with pytest.raises(DeployRefusedError) as refused:
+        backend.workflows.deploy("b", javascript_workflow)
+    backend.workflows.deploy("b", python_workflow)
+    async with aiohttp.ClientSession() as http:
+        response = await http.post(
+            f"http://127.0.0.1:{backend.port}/functions/f",
+            json={"text": "served"},
+            headers={"X-Parse-Application-Id": backend_id},
+        )
+        answered = await response.json()
+
+    assert [
+        (p["nodeId"], "Python code in a JavaScript workflow" in p["problem"]) for p in refused.value.problems
+    ] == [("n", True)]
+    assert (response.status, answered) == (200, {"result": {"loud": "SERVED!"}})
