@@ -298,7 +298,56 @@ def _noodl_module(host: Callable[[str, list[Any]], Any]) -> types.ModuleType:
     def count(collection: str, where: dict[str, Any] | None = None) -> Any:
         return host("records.count", [collection, where or {}])
 
-    for function in (query, fetch, create, save, delete, count):
+    def distinct(collection: str, field: str, where: dict[str, Any] | None = None) -> Any:
+        return host("records.distinct", [collection, field, where or {}])
+
+    def increment(record: Any, amounts: dict[str, Any], *, collection: str | None = None) -> Any:
+        return host("records.increment", [_record_id(record), amounts, {"collection": collection}])
+
+    def _relation(
+        op: str, record: Any, key: str, target: Any, collection: str | None, target_collection: str | None
+    ) -> None:
+        options = {
+            "recordId": _record_id(record),
+            "key": key,
+            "targetRecordId": _record_id(target),
+            "collection": collection,
+            "targetCollection": target_collection,
+        }
+        host(op, [{k: v for k, v in options.items() if v is not None}])
+
+    def add_relation(
+        record: Any,
+        key: str,
+        target: Any,
+        *,
+        collection: str | None = None,
+        target_collection: str | None = None,
+    ) -> None:
+        _relation("records.addRelation", record, key, target, collection, target_collection)
+
+    def remove_relation(
+        record: Any,
+        key: str,
+        target: Any,
+        *,
+        collection: str | None = None,
+        target_collection: str | None = None,
+    ) -> None:
+        _relation("records.removeRelation", record, key, target, collection, target_collection)
+
+    for function in (
+        query,
+        fetch,
+        create,
+        save,
+        delete,
+        count,
+        distinct,
+        increment,
+        add_relation,
+        remove_relation,
+    ):
         setattr(records, function.__name__, function)
     module.records = records  # type: ignore[attr-defined]
     module.RecordsError = RecordsError  # type: ignore[attr-defined]

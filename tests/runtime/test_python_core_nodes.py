@@ -378,3 +378,35 @@ async def test_a_refused_records_call_is_an_exception_the_code_can_catch(
 
     assert status == 200
     assert body["result"].startswith("refused: ")
+
+
+async def test_python_code_increments_counts_distinct_values_and_relations(
+    store: SqliteRecordStore, pool: PythonPool
+) -> None:
+    script = (
+        "import noodl\n"
+        "book = noodl.records.create('Book', {'title': 'Dune', 'copies': 1, 'genre': 'sf'})\n"
+        "noodl.records.create('Book', {'title': 'Emma', 'copies': 2, 'genre': 'novel'})\n"
+        "noodl.records.create('Book', {'title': 'Solaris', 'copies': 2, 'genre': 'sf'})\n"
+        "author = noodl.records.create('Author', {'name': 'Herbert'})\n"
+        "noodl.records.increment(book, {'copies': 4}, collection='Book')\n"
+        "noodl.records.add_relation(book, 'authors', author, collection='Book', target_collection='Author')\n"
+        "outputs['result'] = {\n"
+        "    'book': book['id'],\n"
+        "    'copies': noodl.records.fetch(book['id'], 'Book')['copies'],\n"
+        "    'genres': sorted(noodl.records.distinct('Book', 'genre')),\n"
+        "    'sf': noodl.records.count('Book', {'genre': 'sf'}),\n"
+        "}\n"
+        "send_signal('done')\n"
+    )
+
+    status, body = await run_records_script(script, {}, store, pool)
+
+    assert status == 200
+    result = body["result"]
+    assert (result["copies"], result["genres"], result["sf"]) == (5, ["novel", "sf"], 2)
+    book = {"__type": "Pointer", "className": "Book", "objectId": result["book"]}
+    related = await store.query(
+        "Author", QueryOptions(where={"$relatedTo": {"object": book, "key": "authors"}}), MASTER
+    )
+    assert [row["name"] for row in related.results] == ["Herbert"]

@@ -55,7 +55,20 @@ def _pool(node: Node) -> PythonPool:
     return pool if isinstance(pool, PythonPool) else shared_pool()
 
 
-_RECORDS_METHODS = frozenset(["query", "fetch", "create", "save", "delete", "count"])
+_RECORDS_METHODS = frozenset(
+    [
+        "query",
+        "fetch",
+        "create",
+        "save",
+        "delete",
+        "count",
+        "distinct",
+        "increment",
+        "addRelation",
+        "removeRelation",
+    ]
+)
 
 
 def records_host(ctx: RunContext) -> Any:
