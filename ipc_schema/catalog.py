@@ -18,6 +18,7 @@ from ipc_schema import deploy as d
 from ipc_schema import diagnostics, lifecycle, runtime, system
 from ipc_schema import history as h
 from ipc_schema import monitoring as m
+from ipc_schema import python as py
 from ipc_schema import security as s
 from ipc_schema import triggers as t
 from ipc_schema.base import NoParams, PositionalParams
@@ -66,9 +67,24 @@ METHODS: tuple[MethodSpec, ...] = (
     ),
     MethodSpec(
         "runtime:nodeLibrary",
-        NoParams,
+        runtime.NodeLibraryParams,
         list[runtime.NodeType],
-        "Every node type cloud functions can use, with ports, types and defaults.",
+        "Every node type cloud functions can use, with ports, types and defaults; with a language "
+        "(`javascript`, `python`), the types a workflow of that language may use.",
+    ),
+    MethodSpec(
+        "python:nodes",
+        py.PythonBackendParams,
+        py.PythonNodes,
+        "A running backend's custom Python nodes (`python/*.py`), discovered again if the folder "
+        "changed, and the problems of the packs that did not load.",
+    ),
+    MethodSpec(
+        "python:install",
+        py.PythonBackendParams,
+        py.PythonInstalled,
+        "Install the backend's `python/requirements.txt` into its own package folder (never the "
+        "sidecar's), reporting pip's progress with `$/progress`; the log is kept.",
     ),
     MethodSpec("backend:list", NoParams, list[b.BackendMetadata], "Every backend in the registry."),
     MethodSpec("backend:create", b.CreateBackendParams, b.BackendMetadata, "Create a backend folder."),
@@ -193,9 +209,7 @@ METHODS: tuple[MethodSpec, ...] = (
         "Store a named credential, encrypted; answers it without its value (409 over an existing name "
         "unless replace).",
     ),
-    MethodSpec(
-        "credentials:list", b.BackendIdParams, c.CredentialList, "Every credential, never a value."
-    ),
+    MethodSpec("credentials:list", b.BackendIdParams, c.CredentialList, "Every credential, never a value."),
     MethodSpec(
         "credentials:test",
         c.CredentialNameParams,

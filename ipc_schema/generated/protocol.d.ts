@@ -296,6 +296,42 @@ export interface ProgressValue {
   cancellable?: boolean | null;
 }
 
+export interface PythonInstalled {
+  /** False when pip failed; the previous packages stay in place. */
+  ok: boolean;
+  /** The backend's package folder the workers import from. */
+  target: string;
+  /** The install's full log (pip's output), kept beside the data. */
+  logFile: string;
+  exitCode: number;
+  /** `name==version` of every package now in the folder. */
+  packages: Array<string>;
+}
+
+export interface PythonNodes {
+  nodes: Array<PythonPackNode>;
+  problems: Array<PythonPackProblem>;
+}
+
+/** A node of a pack, as the node library lists it, with the pack file that declares it. */
+export interface PythonPackNode {
+  [key: string]: unknown;
+  name: string;
+  displayNodeName: string;
+  category: string;
+  docs?: string;
+  ports: Array<NodePort>;
+  /** The file of the backend's `python/` folder that declares the node. */
+  file: string;
+}
+
+export interface PythonPackProblem {
+  /** The pack file at fault; nil when discovery itself failed. */
+  file: string | null;
+  /** Why the file or one of its nodes was not loaded (a trimmed traceback). */
+  error: string;
+}
+
 export interface RecordDeleted {
   success: boolean;
 }
@@ -486,8 +522,12 @@ export interface SidecarMethods {
   "$/ping": { params: []; result: null };
   /** Exercise every native extension and library the process needs; reports each check. */
   "sidecar:selftest": { params: []; result: SelftestResult };
-  /** Every node type cloud functions can use, with ports, types and defaults. */
-  "runtime:nodeLibrary": { params: []; result: Array<NodeType> };
+  /** Every node type cloud functions can use, with ports, types and defaults; with a language (`javascript`, `python`), the types a workflow of that language may use. */
+  "runtime:nodeLibrary": { params: [language?: "javascript" | "python" | null]; result: Array<NodeType> };
+  /** A running backend's custom Python nodes (`python/*.py`), discovered again if the folder changed, and the problems of the packs that did not load. */
+  "python:nodes": { params: [backendId: string]; result: PythonNodes };
+  /** Install the backend's `python/requirements.txt` into its own package folder (never the sidecar's), reporting pip's progress with `$/progress`; the log is kept. */
+  "python:install": { params: [backendId: string]; result: PythonInstalled };
   /** Every backend in the registry. */
   "backend:list": { params: []; result: Array<BackendMetadata> };
   /** Create a backend folder. */

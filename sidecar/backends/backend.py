@@ -146,6 +146,7 @@ class Backend:
 
         self.running = RunningExecutions()  # runs in progress by execution id, for execution:cancel
         self.python: Lazy[Any] | None = None  # the pool of workers of its Python nodes, made on first use
+        self.python_packs: Any = None  # its custom Python node packs (<data dir>/python), python_packs
         self.bundle: dict[str, Any] | None = None
         """The deploy bundle installed in the data directory (``sidecar.deploy.install``), if any."""
 
@@ -179,6 +180,7 @@ class Backend:
             if self.history.writer is not None:
                 self.monitoring.attach(self.history.writer)
             await self._open_security()
+            await self._open_python_packs()
             self._load_workflows()
             await self._open_triggers()
             await self._bind()
@@ -273,13 +275,47 @@ class Backend:
             depths["store_write_queue_depth"] = self._store.write_queue_depth
         return depths
 
-    def _load_workflows(self) -> None:
-        from sidecar.backends.functions import ai_port, make_workflow_set, python_pool
-
+    def _python_pool(self) -> Lazy[Any]:
+        """The pool of Python workers: made on first use, and no process starts until one is needed."""
         if self.python is None:
+            from sidecar.backends.functions import python_pool
+
             spec = self.spec
             self.python = Lazy(lambda: python_pool(spec.data_dir, spec.backend_id, spec.ephemeral))
-        self.workflows = make_workflow_set(self.spec.data_dir, self._store, self.python, ai_port(self))
+        return self.python
+
+    async def _open_python_packs(self) -> None:
+        """The node packs of ``python/``, found before the workflows load so their deploy checks know the
+        packs. A backend without that folder loads neither the runtime nor a worker for packs; a folder
+        made later is found by :meth:`packs` (``python:nodes``)."""
+        if (self.spec.data_dir / "python").is_dir():
+            await self._start_packs()
+
+    async def packs(self) -> Any:
+        """The backend's node packs (``sidecar.backends.python_packs.PythonPacks``), refreshed; the first
+        call on a backend that had none reloads its workflows over the new node types."""
+        if self.python_packs is None:
+            await self._start_packs()
+            if self.workflows is not None:
+                self._load_workflows()
+        else:
+            await self.python_packs.refresh()
+        return self.python_packs
+
+    async def _start_packs(self) -> None:
+        from sidecar.backends.python_packs import PythonPacks
+
+        self.python_packs = PythonPacks(self.spec.data_dir / "python", self._python_pool().get())
+        await self.python_packs.refresh()
+        self.python_packs.start_watching()
+
+    def _load_workflows(self) -> None:
+        from sidecar.backends.functions import ai_port, make_workflow_set
+
+        node_types = self.python_packs.node_types if self.python_packs is not None else None
+        self.workflows = make_workflow_set(
+            self.spec.data_dir, self._store, self._python_pool(), ai_port(self), node_types
+        )
         self.workflows.load_all()
 
     async def _open_triggers(self) -> None:
@@ -415,6 +451,9 @@ class Backend:
         if self.triggers is not None:
             await self.triggers.close()
             self.triggers = None
+        if self.python_packs is not None:
+            await self.python_packs.close()
+            self.python_packs = None
         if self.python is not None:  # after the door and triggers: no run starts a call any more
             pool = self.python.peek()
             self.python = None

@@ -47,6 +47,7 @@ class RuntimeServices:
     config: ConfigFile
     python: Lazy[Any] | None = None
     ai: Any = None
+    node_types: Any = None  # the built-in library and the backend's Python node packs (python_packs)
 
 
 class BundleRuntime:
@@ -62,6 +63,7 @@ class BundleRuntime:
             config=services.config,
             python=services.python.get() if services.python is not None else None,
             ai=services.ai,
+            node_types=services.node_types,
         )
 
     def has_function(self, name: str) -> bool:
@@ -69,6 +71,13 @@ class BundleRuntime:
 
     def function_names(self) -> list[str]:
         return self.runtime.export.function_names()
+
+    def language(self, name: str) -> str:
+        """Function ``name``'s workflow language (``javascript`` unless its metadata says ``python``)."""
+        from sidecar.runtime.language import workflow_language
+
+        export = self.runtime.export
+        return workflow_language(export, export.components[CLOUD_PREFIX + name])
 
     def deploy_problems(self) -> list[DeployProblem]:
         """What would break this bundle's functions (checked before a deploy replaces anything)."""
@@ -85,11 +94,14 @@ def python_pool(data_dir: Path, backend_id: str, ephemeral: bool) -> Any:
     nothing in its data directory, gets a scratch folder under the system's temporary directory."""
     import tempfile
 
+    from sidecar.backends.python_packages import PACKAGES_DIR
     from sidecar.python_runtime import PythonPool
 
+    packages = (data_dir / PACKAGES_DIR,)
     if ephemeral:
-        return PythonPool(Path(tempfile.gettempdir()) / f"noodl-sidecar-python-{backend_id}")
-    return PythonPool(data_dir / "python-scratch")
+        scratch = Path(tempfile.gettempdir()) / f"noodl-sidecar-python-{backend_id}"
+        return PythonPool(scratch, import_paths=packages)
+    return PythonPool(data_dir / "python-scratch", import_paths=packages)
 
 
 def ai_port(backend: Backend) -> Any:
@@ -115,7 +127,7 @@ def js_engine() -> Any:
 
 
 def make_workflow_set(
-    data_dir: Path, store: Any, python: Lazy[Any] | None = None, ai: Any = None
+    data_dir: Path, store: Any, python: Lazy[Any] | None = None, ai: Any = None, node_types: Any = None
 ) -> WorkflowSet:
     from sidecar.backends.records_port import StoreRecordsPort
 
@@ -125,6 +137,7 @@ def make_workflow_set(
         config=ConfigFile(data_dir / "config-params.json"),
         python=python,
         ai=ai,
+        node_types=node_types,
     )
     return WorkflowSet(data_dir / "workflows", lambda export: BundleRuntime(export, services))
 
@@ -157,8 +170,9 @@ async def invoke_recorded(
     backend: Backend, name: str, body: str, headers: dict[str, str], trigger: RunTrigger | None = None
 ) -> tuple[FunctionResponse, str | None]:
     """:func:`invoke`, also answering the new run's execution id (None when history is off)."""
-    recorder = backend.history.recorder_for(trigger) if backend.history is not None else None
-    response = await _run(backend, find_bundle(backend, name), name, body, headers, recorder)
+    bundle = find_bundle(backend, name)
+    recorder = _recorder(backend, bundle, name, trigger)
+    response = await _run(backend, bundle, name, body, headers, recorder)
     return response, None if recorder is None else recorder.execution_id
 
 
@@ -171,8 +185,16 @@ async def run_bundle(
     trigger: RunTrigger | None = None,
 ) -> FunctionResponse:
     """Run function ``name`` of a bundle already found (the door looks it up once for its access check)."""
-    recorder = backend.history.recorder_for(trigger) if backend.history is not None else None
-    return await _run(backend, bundle, name, body, headers, recorder)
+    return await _run(backend, bundle, name, body, headers, _recorder(backend, bundle, name, trigger))
+
+
+def _recorder(
+    backend: Backend, bundle: BundleRuntime, name: str, trigger: RunTrigger | None
+) -> RunRecorder | None:
+    if backend.history is None:
+        return None
+    recorder: RunRecorder | None = backend.history.recorder_for(trigger, language=bundle.language(name))
+    return recorder
 
 
 async def _run(

@@ -169,10 +169,16 @@ class ExecutionHistory:
         }
 
     def recorder_for(
-        self, trigger: RunTrigger | None = None, node_names: Mapping[str, str] | None = None
+        self,
+        trigger: RunTrigger | None = None,
+        node_names: Mapping[str, str] | None = None,
+        language: str | None = None,
     ) -> RunRecorder | None:
-        """The ``recorder=`` to pass to ``Runtime.run``; None when history is disabled."""
-        return None if self.recorder is None else self.recorder.for_run(trigger, node_names)
+        """The ``recorder=`` to pass to ``Runtime.run``; None when history is disabled. ``language``
+        is the workflow's, recorded as the run's ``metadata.language``."""
+        if self.recorder is None:
+            return None
+        return self.recorder.for_run(trigger, node_names, language)
 
     async def record_rejection(self, rejection: RejectedFire) -> None:
         """``sidecar.triggers``' RejectionRecorder: a rejected fire becomes a failed execution row."""

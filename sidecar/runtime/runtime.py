@@ -85,13 +85,16 @@ class Runtime:
         http: HttpClient | None = None,
         python: PythonPool | None = None,
         ai: AiPort | None = None,
+        node_types: Mapping[str, type[Node]] | None = None,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
+        """``node_types``: the library (the built-in one by default; a backend's adds its Python packs)."""
         self.export = export
+        node_types = NODE_TYPES if node_types is None else node_types
         self.timeout_seconds = timeout_seconds
         self.services = RunServices(
             export=export,
-            node_types=NODE_TYPES,
+            node_types=node_types,
             js=js or JsEngine(),
             records=records,
             config=config,
@@ -100,7 +103,7 @@ class Runtime:
             python=python,
             ai=ai,
         )
-        self.warnings = unknown_node_types(export, NODE_TYPES)
+        self.warnings = unknown_node_types(export, node_types)
         self._config = ConfigCache(config) if config is not None and _uses_config(export) else None
         self._request_ids: dict[str, tuple[str, ...]] = {}  # per function, built on its first run
         # Per function, after its first run: the template later runs start from, None when it has none.

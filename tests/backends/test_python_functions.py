@@ -36,7 +36,9 @@ def python_bundle() -> dict[str, Any]:
         conn("fn", "out-done", "resp", "send"),
         *(conn("fn", f"out-{o}", "resp", f"pm-{o}") for o in ("greeting", "cwd", "env", "leaks")),
     ]
-    return export(component("f", [request_node(), fn, response_node()], connections))
+    workflow = component("f", [request_node(), fn, response_node()], connections)
+    workflow["metadata"] = {"language": "python"}  # one language per workflow: a deploy checks it
+    return export(workflow)
 
 
 @pytest.fixture

@@ -100,6 +100,7 @@ _IGNORED_INPUT = InputSpec("*", "*", set=lambda node, value: None)
 
 class ExpressionNode(Node):
     TYPE = "Expression"
+    LANGUAGE = "javascript"
     DISPLAY_NAME = "Expression"
     CATEGORY = "CustomCode"
     SHARES_DYNAMIC_PORTS = True
@@ -252,6 +253,7 @@ class FunctionNode(ScriptFunctionNode):
     """``JavaScriptFunction``: an async script with ``Inputs``, ``Outputs``, ``Noodl``, ``Component``."""
 
     TYPE = "JavaScriptFunction"
+    LANGUAGE = "javascript"
     DISPLAY_NAME = "Function"
     CATEGORY = "CustomCode"
     SHARES_DYNAMIC_PORTS = True
