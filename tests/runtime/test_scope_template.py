@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 
-from sidecar.runtime import JsEngine, JsLimits, Runtime, make_request
+from sidecar.runtime import JsEngine, JsLimits, Runtime, make_request, scope_template
 from sidecar.runtime import runtime as runtime_module
-from sidecar.runtime import scope_template
 from sidecar.runtime.component import ComponentInstance, instantiate
 from sidecar.runtime.context import RunContext
 from sidecar.runtime.export import CLOUD_PREFIX
@@ -243,7 +242,8 @@ async def test_a_scope_of_more_than_a_hundred_nodes_is_copied_once_captured_in_a
     await runtime.scope_captures()
 
     assert runtime.copies_scope("long")
-    assert threads and threading.get_ident() not in threads
+    assert threads
+    assert threading.get_ident() not in threads
     for value in ("x", "y"):
         response = await runtime.run("long", make_request({"a": value}))
         assert response.body == '{"result":{"v":"' + value + "." * length + '"}}'
