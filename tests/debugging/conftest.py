@@ -28,6 +28,8 @@ class OneBackend:
         return [self.backend]
 
 
+
+
 @pytest.fixture
 async def backend(tmp_path: Path) -> AsyncIterator[Backend]:
     """A persistent backend (an ephemeral one records no history) with the test flow deployed as ``f``."""
