@@ -214,7 +214,8 @@ class Runtime:
             return
         finally:
             ctx.teardown()
-        if template is not None and self._templates.get(component.name, template) is None:
+        current = template is not None and template.engine_generation == self.services.js.generation
+        if current and self._templates.get(component.name, template) is None:
             self._templates[component.name] = template
 
     def copies_scope(self, function: str) -> bool:
