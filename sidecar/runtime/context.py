@@ -127,7 +127,7 @@ class RunContext:
             or self.deferred
             or self._tasks
             or self.failures
-            or self.js_state is not None
+            or not self.services.js.holds_nothing(self)
             or self.user is not None
         )
 

@@ -7,11 +7,14 @@ those answers is comes from ``answers``; an exception escaping the runtime's own
 builds or starts the run is a rejection too, never a crash of the caller.
 
 Later runs of a function whose first scope could be captured (``scope_template``) start from a copy
-of that scope as its setup frame left it, instead of instantiating and setting it up again.
+of that scope as its setup frame left it, instead of instantiating and setting it up again. A small
+scope is captured during its first run; a large one from a scope built for the purpose, in a worker
+thread, so the event loop is never held by the capture (runs build until it is ready).
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import secrets
 import string
@@ -35,7 +38,7 @@ from sidecar.runtime.nodes import NODE_TYPES
 from sidecar.runtime.nodes.io import RequestNode
 from sidecar.runtime.recorder import Recorder
 from sidecar.runtime.records_port import RecordsPort
-from sidecar.runtime.scope_template import ScopeTemplate, capture
+from sidecar.runtime.scope_template import MAX_NODES, ScopeTemplate, capture, capture_off_loop, copyable
 from sidecar.runtime.services import ConfigPort, RunServices
 from sidecar.runtime.values import js_stringify
 
@@ -108,6 +111,7 @@ class Runtime:
         self._request_ids: dict[str, tuple[str, ...]] = {}  # per function, built on its first run
         # Per function, after its first run: the template later runs start from, None when it has none.
         self._templates: dict[str, ScopeTemplate | None] = {}
+        self._captures: set[asyncio.Task[None]] = set()  # large scopes being captured off the loop
         for warning in self.warnings:
             log.warning("node dropped at load", detail=warning)
 
@@ -189,9 +193,50 @@ class Runtime:
         if template is None:
             ctx.run_frames_now(1)  # the setup frame, which the loop would run next anyway
             if component.name not in self._templates:
-                self._templates[component.name] = capture(ctx, instance)
+                self._templates[component.name] = self._capture(ctx, component, instance)
         self._send_request(ctx, request_node)
         ctx.run_frames_now(MAX_FRAMES_AT_START)
+
+    def _capture(
+        self, ctx: RunContext, component: ComponentDef, instance: ComponentInstance
+    ) -> ScopeTemplate | None:
+        """The template of a small scope at once; for a large one that may be copied, None for now and a
+        capture off the loop that installs the template when it is ready."""
+        if len(ctx.nodes) <= MAX_NODES:
+            return capture(ctx, instance)
+        if copyable(ctx):
+            task = ctx.loop.create_task(self._capture_off_loop(component, ctx.function))
+            self._captures.add(task)
+            task.add_done_callback(self._captures.discard)
+        return None
+
+    async def _capture_off_loop(self, component: ComponentDef, function: str) -> None:
+        """Build a scope that no run uses, set it up, and write and compile its copy in a worker thread."""
+        ctx = RunContext(self.services, _run_id(), function, NoodlRequest({}, ""), None)
+        try:
+            instance = instantiate(ctx, component, f"{ctx.run_id}-{function}")
+            ctx.run_frames_now(1)
+            if not copyable(ctx):
+                return
+            generation = self.services.js.generation
+            template = await ctx.loop.run_in_executor(None, capture_off_loop, ctx, instance, generation)
+        except Exception:  # the function keeps building; its runs are unaffected
+            log.exception("capturing a scope failed", function=function)
+            return
+        finally:
+            ctx.teardown()
+        current = template is not None and template.engine_generation == self.services.js.generation
+        if current and self._templates.get(component.name, template) is None:
+            self._templates[component.name] = template
+
+    def copies_scope(self, function: str) -> bool:
+        """Whether runs of ``function`` start from a copy of its scope (``scope_template``)."""
+        return self._templates.get(CLOUD_PREFIX + function) is not None
+
+    async def scope_captures(self) -> None:
+        """Wait until the scope captures under way off the loop are over (tests, benchmarks)."""
+        while self._captures:
+            await asyncio.gather(*self._captures, return_exceptions=True)
 
     def _request_node(self, component: ComponentDef, instance: ComponentInstance) -> Node | None:
         request_ids = self._request_ids.get(component.name)

@@ -120,7 +120,10 @@ class ExpressionNode(Node):
         return _identifier_input(name)
 
     def copyable_after_setup(self) -> bool:
-        return not self.engine_evaluated
+        # A pure expression's engine result depends on its inputs alone: the same on every run.
+        return not self.engine_evaluated or (
+            self.handle is not None and self.ctx.services.js.is_pure(self.handle)
+        )
 
     def _set_expression(self, value: Any) -> None:
         source = js_to_string(value)
