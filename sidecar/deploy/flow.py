@@ -1,0 +1,301 @@
+"""The deploy flow: validate → build → push → release → health → record, for one backend and target.
+
+Each stage reports through ``on_stage`` (``$/progress`` on the IPC door, log lines on the command) and is
+timed into the release record. A failure names its stage and why (:class:`DeployStageError`). Until the
+release stage, nothing on the target changed; from it on, a failure or a cancellation puts the previous
+live release's image back and waits for it to answer ``/health`` again, so the previous release keeps
+serving (on a first deploy there is none: the target is left without a healthy release, and the record
+says so). A deploy is *live* once ``/health`` of the deployed backend answers ``ok`` with this bundle's
+hash. :func:`rollback` is the same flow from ``release`` on, with an earlier release's image.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets as random_tokens
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import structlog
+
+from sidecar.credentials import CredentialStore
+from sidecar.deploy.bundle import ADMIN_TOKEN_ENV, Bundle, collect_bundle
+from sidecar.deploy.context import write_build_context
+from sidecar.deploy.image import build_app_image, push_image, tag_for
+from sidecar.deploy.providers import make_provider
+from sidecar.deploy.providers.base import Provider, Released
+from sidecar.deploy.releases import ReleaseLog
+from sidecar.deploy.targets import Target, TargetSecrets, TargetStore, plan
+from sidecar.errors import DeployError, DeployStageError, SidecarError
+from sidecar.secret_text import redact_secrets
+
+log = structlog.get_logger("sidecar.deploy")
+
+OnStage = Callable[[str, float], None]
+ProviderFactory = Callable[..., Provider]
+STAGES = ("validate", "build", "push", "release", "health", "record")
+_PERCENT = {"validate": 5.0, "build": 15.0, "push": 35.0, "release": 55.0, "health": 70.0, "record": 95.0}
+
+
+def _quiet(_message: str, _percentage: float) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class FlowOptions:
+    health_timeout_s: float = 120.0
+    poll_s: float = 0.25
+    restore_timeout_s: float = 60.0
+
+
+class _Run:
+    """One deploy's bookkeeping: the stage it is in, its times and log lines, its release record."""
+
+    def __init__(self, releases: ReleaseLog, release: dict[str, Any], on_stage: OnStage) -> None:
+        self.releases = releases
+        self.version = int(release["version"])
+        self.on_stage = on_stage
+        self.stage = "validate"
+        self.times: dict[str, float] = {}
+        self.lines: list[str] = []
+        self._started = time.monotonic()
+
+    def enter(self, stage: str, message: str) -> None:
+        self._close()
+        self.stage = stage
+        self._started = time.monotonic()
+        self.say(message)
+
+    def _close(self) -> None:
+        self.times[self.stage] = round(time.monotonic() - self._started, 3)
+
+    def say(self, message: str) -> None:
+        text = redact_secrets(message)
+        self.lines.append(f"[{self.stage}] {text}")
+        log.info("deploy_stage", stage=self.stage, message=text, release=self.version)
+        self.on_stage(f"{self.stage}: {text}", _PERCENT.get(self.stage, 50.0))
+
+    def finish(self, **changes: Any) -> dict[str, Any]:
+        self._close()
+        from sidecar.deploy.releases import now
+
+        return self.releases.update(
+            self.version, stages=dict(self.times), logs=self.lines[-400:], finishedAt=now(), **changes
+        )
+
+
+def provider_token(data_dir: Path, target: Target) -> str:
+    credential = target.spec.token_credential or target.spec.provider
+    return CredentialStore(data_dir).lookup(credential, target.spec.provider).value
+
+
+async def deploy(
+    data_dir: Path,
+    target_name: str,
+    *,
+    store: Any = None,
+    on_stage: OnStage = _quiet,
+    options: FlowOptions = FlowOptions(),
+    rollback_to: int | None = None,
+    provider_factory: ProviderFactory = make_provider,
+) -> dict[str, Any]:
+    """Deploy the backend in ``data_dir`` to ``target_name`` (or, with ``rollback_to``, redeploy that
+    release's image); answers the live release. Raises :class:`DeployStageError` when a stage fails."""
+    targets = TargetStore(data_dir)
+    target = targets.require(target_name)
+    releases = ReleaseLog(data_dir, target_name)
+    previous = releases.live()
+    earlier = releases.get(rollback_to) if rollback_to is not None else None
+    if earlier is not None and not (earlier.get("image") or {}).get("reference"):
+        raise DeployError(f"release {rollback_to} has no pushed image to roll back to")
+    bundle: Bundle | None = None
+    if earlier is None:
+        bundle = await _validated_bundle(data_dir, store)
+    bundle_hash = bundle.hash if bundle is not None else str(earlier["bundleHash"])  # type: ignore[index]
+    run = _Run(releases, releases.start(bundle_hash, rollback_of=rollback_to), on_stage)
+    provider: Provider | None = None
+    released: Released | None = None
+    try:
+        run.say(f"release {run.version} of bundle {bundle_hash} to {target.spec.provider}:{target.spec.app}")
+        _check_environment(data_dir, target, bundle)
+        provider = provider_factory(target.spec, provider_token(data_dir, target))
+        if bundle is not None:
+            image_ref, digest = await _build_and_push(run, data_dir, target, bundle, provider)
+        else:
+            image_ref, digest = earlier["image"]["reference"], earlier["image"].get("digest")  # type: ignore[index]
+        image = {"reference": image_ref, "digest": digest}
+        releases.update(run.version, image=image)
+
+        run.enter("release", f"{target.spec.provider}: app {target.spec.app}, image {image_ref}")
+        await provider.prepare()
+        await _apply_environment(run, data_dir, targets, target, provider)
+        released = await provider.release(image_ref, target.env)
+        run.say(f"accepted: {released.handle}")
+
+        run.enter("health", f"waiting for {released.url}/health to answer bundle {bundle_hash}")
+        await _wait_healthy(provider, released, bundle_hash, options.health_timeout_s, options.poll_s)
+        run.enter("record", "healthy; recording the release")
+        return run.finish(status="live", url=released.url, handle=released.handle)
+    except asyncio.CancelledError:
+        restored = await _restore(run, provider, previous, target, released, options)
+        run.finish(status="cancelled", stage=run.stage, error="cancelled", restored=restored)
+        raise
+    except SidecarError as exc:
+        reason = exc.reason if isinstance(exc, DeployStageError) else exc.message
+        stage = exc.stage if isinstance(exc, DeployStageError) else run.stage
+        run.say(f"failed: {reason}")
+        restored = await _restore(run, provider, previous, target, released, options)
+        run.finish(status="failed", stage=stage, error=redact_secrets(reason), restored=restored)
+        raise DeployStageError(
+            stage, redact_secrets(reason), data={"version": run.version, "restored": restored}
+        ) from exc
+    finally:
+        if provider is not None:
+            await provider.close()
+
+
+async def rollback(data_dir: Path, target_name: str, version: int, **kwargs: Any) -> dict[str, Any]:
+    return await deploy(data_dir, target_name, rollback_to=version, **kwargs)
+
+
+async def _validated_bundle(data_dir: Path, store: Any) -> Bundle:
+    try:
+        return await collect_bundle(data_dir, store=store)
+    except SidecarError as exc:
+        raise DeployStageError("validate", exc.message) from exc
+
+
+def _check_environment(data_dir: Path, target: Target, bundle: Bundle | None) -> None:
+    """Every variable the bundle requires must be set on the target (the admin token is made if not)."""
+    secrets = TargetSecrets(data_dir, target.spec.name)
+    if ADMIN_TOKEN_ENV not in secrets.names():
+        secrets.create(ADMIN_TOKEN_ENV, random_tokens.token_urlsafe(32), "deploy-secret")
+        target.pending_secrets = sorted({*target.pending_secrets, ADMIN_TOKEN_ENV})
+    if bundle is None:
+        return
+    import json
+
+    variables = json.loads(bundle.files["environment.json"])["variables"]
+    have = set(target.env) | set(secrets.names())
+    missing = [item["name"] for item in variables if item.get("required") and item["name"] not in have]
+    if missing:
+        raise DeployStageError(
+            "validate",
+            f"target {target.spec.name} does not set {', '.join(missing)} (set them as secrets first)",
+            data={"missing": missing},
+        )
+
+
+async def _build_and_push(
+    run: _Run, data_dir: Path, target: Target, bundle: Bundle, provider: Provider
+) -> tuple[str, str]:
+    run.enter("build", "writing the build context and the application layer image")
+    with tempfile.TemporaryDirectory(prefix="noodl-deploy-") as scratch:
+        context = await asyncio.to_thread(write_build_context, bundle, Path(scratch) / "context")
+        image = await asyncio.to_thread(build_app_image, context)
+    run.say(f"image {image.digest} ({image.size_bytes} bytes)")
+    registry = getattr(provider, "registry", "") or target.spec.registry
+    if not registry:
+        raise DeployStageError("push", f"target {target.spec.name} names no image registry")
+    reference = f"{registry}/{target.spec.app}:{tag_for(bundle.hash)}"
+    if target.spec.provider == "fly":
+        from sidecar.deploy.providers.fly import fly_toml
+
+        toml = fly_toml(target.spec, reference, target.env)
+        path = data_dir / "deploy" / f"fly-{target.spec.name}.toml"
+        await asyncio.to_thread(path.write_text, toml)
+    run.enter("push", f"pushing {reference}")
+    try:
+        digest = await push_image(image, reference, await provider.registry_login())
+    except aiohttp.ClientError as exc:
+        raise DeployStageError("push", f"cannot reach the registry {registry}: {exc}") from exc
+    run.say(f"pushed {digest}")
+    return reference, digest
+
+
+async def _apply_environment(
+    run: _Run, data_dir: Path, targets: TargetStore, target: Target, provider: Provider
+) -> None:
+    secrets = TargetSecrets(data_dir, target.spec.name)
+    held_env, held = await provider.current_environment()
+    values = secrets.values()
+    send = {name: values[name] for name in values if name in target.pending_secrets or name not in held}
+    diff = plan(target, list(values), held_env, held)
+    changes = [f"{item['action']} {item['name']}" for item in diff["env"] + diff["secrets"]]
+    run.say("environment: " + (", ".join(changes) if changes else "no change"))
+    await provider.set_environment(target.env, send, set(target.unset))
+    target.pending_secrets, target.unset = [], []
+    targets.save(target)
+
+
+async def _wait_healthy(
+    provider: Provider, released: Released, bundle_hash: str, timeout_s: float, poll_s: float
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    last = "no answer yet"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
+        while time.monotonic() < deadline:
+            state = await provider.state(released)
+            if state == "failed":
+                raise DeployStageError("health", f"the new release did not start ({released.handle}); {last}")
+            if state == "started":
+                try:
+                    async with http.get(released.url.rstrip("/") + "/health") as reply:
+                        health = await reply.json(content_type=None) if reply.status == 200 else None
+                        last = f"/health answered {reply.status}"
+                except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                    health, last = None, f"/health: {type(exc).__name__}"
+                if isinstance(health, Mapping):
+                    served = (health.get("bundle") or {}).get("hash")
+                    if health.get("ok") and served == bundle_hash:
+                        return
+                    last = f"/health serves bundle {served}, ok={health.get('ok')}"
+            await asyncio.sleep(poll_s)
+    raise DeployStageError("health", f"not healthy with bundle {bundle_hash} after {timeout_s:.0f} s; {last}")
+
+
+async def _restore(
+    run: _Run,
+    provider: Provider | None,
+    previous: dict[str, Any] | None,
+    target: Target,
+    released: Released | None,
+    options: FlowOptions,
+) -> bool | None:
+    """Put the previous live release back when this deploy touched the target; ``None``: untouched."""
+    if released is None or provider is None:
+        run.say("the target was not changed; the previous release keeps serving")
+        return None
+    if previous is None:
+        run.say("first release on this target: there is no previous release to restore")
+        return False
+    image = previous["image"]["reference"]
+    run.say(f"restoring release {previous['version']} ({image})")
+    try:
+        again = await provider.release(image, target.env)
+        await _wait_healthy(
+            provider, again, str(previous["bundleHash"]), options.restore_timeout_s, options.poll_s
+        )
+    except (SidecarError, aiohttp.ClientError) as exc:
+        run.say(f"restoring release {previous['version']} failed too: {exc}")
+        return False
+    run.say(f"release {previous['version']} serves again")
+    return True
+
+
+async def environment_plan(
+    data_dir: Path, target_name: str, provider_factory: ProviderFactory = make_provider
+) -> dict[str, Any]:
+    """The diff applying the target's env vars and secrets would make (secret values never shown)."""
+    target = TargetStore(data_dir).require(target_name)
+    provider = provider_factory(target.spec, provider_token(data_dir, target))
+    try:
+        held_env, held = await provider.current_environment()
+    finally:
+        await provider.close()
+    return plan(target, TargetSecrets(data_dir, target_name).names(), held_env, held)
