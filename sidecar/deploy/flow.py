@@ -102,6 +102,7 @@ async def deploy(
     on_stage: OnStage = _quiet,
     options: FlowOptions = FlowOptions(),
     rollback_to: int | None = None,
+    reason: str = "deploy",
     provider_factory: ProviderFactory = make_provider,
 ) -> dict[str, Any]:
     """Deploy the backend in ``data_dir`` to ``target_name`` (or, with ``rollback_to``, redeploy that
@@ -117,7 +118,8 @@ async def deploy(
     if earlier is None:
         bundle = await _validated_bundle(data_dir, store)
     bundle_hash = bundle.hash if bundle is not None else str(earlier["bundleHash"])  # type: ignore[index]
-    run = _Run(releases, releases.start(bundle_hash, rollback_of=rollback_to), on_stage)
+    started = releases.start(bundle_hash, rollback_of=rollback_to if reason == "rollback" else None)
+    run = _Run(releases, releases.update(int(started["version"]), reason=reason), on_stage)
     provider: Provider | None = None
     released: Released | None = None
     try:
@@ -160,7 +162,77 @@ async def deploy(
 
 
 async def rollback(data_dir: Path, target_name: str, version: int, **kwargs: Any) -> dict[str, Any]:
-    return await deploy(data_dir, target_name, rollback_to=version, **kwargs)
+    """Redeploy release ``version``'s image (no build, no push) and record it as a new release."""
+    return await deploy(data_dir, target_name, rollback_to=version, reason="rollback", **kwargs)
+
+
+async def apply_environment(
+    data_dir: Path, target_name: str, *, provider_factory: ProviderFactory = make_provider, **kwargs: Any
+) -> dict[str, Any]:
+    """Apply the target's env vars and secrets now. With a live release the machine restarts on the same
+    image (a new release, ``reason: environment``, health-checked and restored on failure like any);
+    without one, only the secrets are sent and the env vars ride on the first deploy."""
+    live = ReleaseLog(data_dir, target_name).live()
+    if live is not None:
+        release = await deploy(
+            data_dir,
+            target_name,
+            rollback_to=int(live["version"]),
+            reason="environment",
+            provider_factory=provider_factory,
+            **kwargs,
+        )
+        return {"applied": True, "release": release}
+    targets = TargetStore(data_dir)
+    target = targets.require(target_name)
+    provider = provider_factory(target.spec, provider_token(data_dir, target))
+    try:
+        await provider.prepare()
+        values = TargetSecrets(data_dir, target_name).values()
+        send = {name: values[name] for name in target.pending_secrets if name in values}
+        await provider.set_environment(target.env, send, set(target.unset))
+    finally:
+        await provider.close()
+    target.pending_secrets, target.unset = [], []
+    targets.save(target)
+    return {"applied": True, "release": None}
+
+
+async def add_domain(
+    data_dir: Path,
+    target_name: str,
+    hostname: str,
+    *,
+    wait_s: float = 600.0,
+    poll_s: float = 5.0,
+    on_stage: OnStage = _quiet,
+    provider_factory: ProviderFactory = make_provider,
+) -> dict[str, Any]:
+    """Add a custom domain to the target and poll its certificate until issued or failed (or ``wait_s``
+    runs out: then it answers ``pending``; asking again later goes on polling)."""
+    from sidecar.deploy.releases import now
+    from sidecar.deploy.targets import validate_hostname
+
+    clean = validate_hostname(hostname)
+    targets = TargetStore(data_dir)
+    target = targets.require(target_name)
+    provider = provider_factory(target.spec, provider_token(data_dir, target))
+    deadline = time.monotonic() + wait_s
+    try:
+        known = {str(item.get("hostname")) for item in target.domains}
+        status = await (provider.domain_status(clean) if clean in known else provider.add_domain(clean))
+        on_stage(f"certificate for {clean}: {status.status} ({status.detail})", 10.0)
+        while status.status == "pending" and time.monotonic() < deadline:
+            await asyncio.sleep(poll_s)
+            status = await provider.domain_status(clean)
+            on_stage(f"certificate for {clean}: {status.status} ({status.detail})", 50.0)
+    finally:
+        await provider.close()
+    entry = {"hostname": clean, "status": status.status, "detail": status.detail, "checkedAt": now()}
+    target = targets.require(target_name)
+    target.domains = [item for item in target.domains if item.get("hostname") != clean] + [entry]
+    targets.save(target)
+    return entry
 
 
 async def _validated_bundle(data_dir: Path, store: Any) -> Bundle:

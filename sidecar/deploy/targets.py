@@ -58,7 +58,7 @@ class Target:
     env: dict[str, str] = field(default_factory=dict)
     pending_secrets: list[str] = field(default_factory=list)
     unset: list[str] = field(default_factory=list)
-    domains: list[str] = field(default_factory=list)
+    domains: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         spec = self.spec
@@ -74,7 +74,7 @@ class Target:
             "env": dict(sorted(self.env.items())),
             "pendingSecrets": sorted(self.pending_secrets),
             "unset": sorted(self.unset),
-            "domains": list(self.domains),
+            "domains": [dict(domain) for domain in self.domains],
         }
 
 
@@ -118,7 +118,7 @@ class TargetStore:
             env=dict(entry.get("env") or {}),
             pending_secrets=list(entry.get("pendingSecrets") or []),
             unset=list(entry.get("unset") or []),
-            domains=list(entry.get("domains") or []),
+            domains=[dict(item) for item in entry.get("domains") or [] if isinstance(item, dict)],
         )
 
     def require(self, name: str) -> Target:
@@ -185,6 +185,13 @@ class TargetStore:
             target.unset = [item for item in target.unset if item != variable]
         self.save(target)
         return target
+
+
+def validate_hostname(hostname: Any) -> str:
+    pattern = r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+    if not isinstance(hostname, str) or not re.match(pattern, hostname.lower()):
+        raise DeployError(f"hostname {hostname!r} is not a domain name (like api.example.com)")
+    return hostname.lower()
 
 
 def plan(target: Target, secret_names: list[str], held_env: dict[str, str], held: set[str]) -> dict[str, Any]:
