@@ -65,6 +65,9 @@ class _Run:
         self.lines: list[str] = []
         self._started = time.monotonic()
 
+    def restart_clock(self, since: float) -> None:
+        self._started = since
+
     def enter(self, stage: str, message: str) -> None:
         self._close()
         self.stage = stage
@@ -115,11 +118,13 @@ async def deploy(
     if earlier is not None and not (earlier.get("image") or {}).get("reference"):
         raise DeployError(f"release {rollback_to} has no pushed image to roll back to")
     bundle: Bundle | None = None
+    collecting = time.monotonic()
     if earlier is None:
         bundle = await _validated_bundle(data_dir, store)
     bundle_hash = bundle.hash if bundle is not None else str(earlier["bundleHash"])  # type: ignore[index]
     started = releases.start(bundle_hash, rollback_of=rollback_to if reason == "rollback" else None)
     run = _Run(releases, releases.update(int(started["version"]), reason=reason), on_stage)
+    run.restart_clock(collecting)  # collecting the bundle is part of "validate"
     provider: Provider | None = None
     released: Released | None = None
     try:
