@@ -97,6 +97,17 @@ def provider_token(data_dir: Path, target: Target) -> str:
     return CredentialStore(data_dir).lookup(credential, target.spec.provider).value
 
 
+def open_provider(data_dir: Path, target: Target, factory: ProviderFactory) -> Provider:
+    """The target's provider with its API token and, when the target names one (``options.
+    registryCredential``, user ``options.registryUser``), the image registry's login."""
+    options = target.spec.options
+    login = None
+    if options.get("registryCredential"):
+        password = CredentialStore(data_dir).lookup(str(options["registryCredential"])).value
+        login = (str(options.get("registryUser") or "x"), password)
+    return factory(target.spec, provider_token(data_dir, target), login)
+
+
 async def deploy(
     data_dir: Path,
     target_name: str,
@@ -130,7 +141,7 @@ async def deploy(
     try:
         run.say(f"release {run.version} of bundle {bundle_hash} to {target.spec.provider}:{target.spec.app}")
         _check_environment(data_dir, target, bundle)
-        provider = provider_factory(target.spec, provider_token(data_dir, target))
+        provider = open_provider(data_dir, target, provider_factory)
         if bundle is not None:
             image_ref, digest = await _build_and_push(run, data_dir, target, bundle, provider)
         else:
@@ -190,12 +201,13 @@ async def apply_environment(
         return {"applied": True, "release": release}
     targets = TargetStore(data_dir)
     target = targets.require(target_name)
-    provider = provider_factory(target.spec, provider_token(data_dir, target))
+    provider = open_provider(data_dir, target, provider_factory)
     try:
         await provider.prepare()
         values = TargetSecrets(data_dir, target_name).values()
         send = {name: values[name] for name in target.pending_secrets if name in values}
-        await provider.set_environment(target.env, send, set(target.unset))
+        held_env, _held = await provider.current_environment()
+        await provider.set_environment(target.env, send, _unset(target, held_env, values))
     finally:
         await provider.close()
     target.pending_secrets, target.unset = [], []
@@ -221,7 +233,7 @@ async def add_domain(
     clean = validate_hostname(hostname)
     targets = TargetStore(data_dir)
     target = targets.require(target_name)
-    provider = provider_factory(target.spec, provider_token(data_dir, target))
+    provider = open_provider(data_dir, target, provider_factory)
     deadline = time.monotonic() + wait_s
     try:
         known = {str(item.get("hostname")) for item in target.domains}
@@ -305,9 +317,16 @@ async def _apply_environment(
     diff = plan(target, list(values), held_env, held)
     changes = [f"{item['action']} {item['name']}" for item in diff["env"] + diff["secrets"]]
     run.say("environment: " + (", ".join(changes) if changes else "no change"))
-    await provider.set_environment(target.env, send, set(target.unset))
+    await provider.set_environment(target.env, send, _unset(target, held_env, values))
     target.pending_secrets, target.unset = [], []
     targets.save(target)
+
+
+def _unset(target: Target, held_env: Mapping[str, str], secret_values: Mapping[str, str]) -> set[str]:
+    """Secrets removed here, and variables the provider holds that are neither env vars nor secrets of
+    the target any more (providers listing secrets among the env report them in ``held_env``)."""
+    gone = set(held_env) - set(target.env) - set(secret_values)
+    return set(target.unset) | gone
 
 
 async def _wait_healthy(
@@ -370,7 +389,7 @@ async def environment_plan(
 ) -> dict[str, Any]:
     """The diff applying the target's env vars and secrets would make (secret values never shown)."""
     target = TargetStore(data_dir).require(target_name)
-    provider = provider_factory(target.spec, provider_token(data_dir, target))
+    provider = open_provider(data_dir, target, provider_factory)
     try:
         held_env, held = await provider.current_environment()
     finally:

@@ -197,7 +197,8 @@ def validate_hostname(hostname: Any) -> str:
 def plan(target: Target, secret_names: list[str], held_env: dict[str, str], held: set[str]) -> dict[str, Any]:
     """What applying would change: env vars with old and new values, secrets by name only."""
     env_changes = []
-    for variable in sorted(set(target.env) | set(held_env)):
+    secret_like = set(secret_names) | set(target.unset)  # providers that list secrets with the env
+    for variable in sorted((set(target.env) | set(held_env)) - secret_like):
         old, new = held_env.get(variable), target.env.get(variable)
         if old != new:
             action = "add" if old is None else "remove" if new is None else "change"

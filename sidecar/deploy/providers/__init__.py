@@ -1,7 +1,9 @@
-"""The cloud providers a backend deploys to, behind one interface (:class:`~.base.Provider`).
+"""The cloud providers a backend deploys to, behind one interface (:class:`~.base.Provider`): ``fly``
+(Machines API), ``railway`` (public GraphQL API) and ``render`` (REST API).
 
-``fly`` is built (Machines API); ``railway`` and ``render`` are named targets whose clients are not written
-yet: configuring one works, deploying to it says so.
+``registry_login`` is the image registry's ``(user, password)`` when the target names a registry
+credential; Fly's own registry takes the API token instead, Railway and Render pull from the registry
+with the login they are given.
 """
 
 from __future__ import annotations
@@ -10,9 +12,17 @@ from sidecar.deploy.providers.base import Provider, TargetSpec
 from sidecar.errors import DeployError
 
 
-def make_provider(spec: TargetSpec, token: str) -> Provider:
+def make_provider(spec: TargetSpec, token: str, registry_login: tuple[str, str] | None = None) -> Provider:
     if spec.provider == "fly":
         from sidecar.deploy.providers.fly import FlyProvider
 
-        return FlyProvider(spec, token)
-    raise DeployError(f"deploying to {spec.provider} is not available yet (only fly is built)")
+        return FlyProvider(spec, token, registry_login)
+    if spec.provider == "railway":
+        from sidecar.deploy.providers.railway import RailwayProvider
+
+        return RailwayProvider(spec, token, registry_login)
+    if spec.provider == "render":
+        from sidecar.deploy.providers.render import RenderProvider
+
+        return RenderProvider(spec, token, registry_login)
+    raise DeployError(f"no deploy provider {spec.provider!r} (fly, railway, render)")

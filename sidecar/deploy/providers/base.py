@@ -7,8 +7,9 @@ and :meth:`Provider.state` reports how that went, so the flow can wait for ``/he
 image does not come up, :meth:`Provider.release` the previous image again.
 
 :class:`ApiClient` is the one place that talks HTTP to a provider: JSON in and out, the token as a Bearer
-header (never logged, never in an error), 429 retried after ``Retry-After``, gateway errors (502/503/504)
-and connection failures retried with a growing pause, any other status raised as
+header (never logged, never in an error), 429 retried after ``Retry-After`` (or ``Ratelimit-Reset``),
+gateway errors (502/503/504) and connection failures retried with a growing pause, any other status
+raised as
 :class:`~sidecar.errors.ProviderApiError` with the provider's own message.
 """
 
@@ -139,7 +140,8 @@ class ApiClient:
                         return reply.status, body
                     if reply.status not in RETRIED_STATUSES or attempt == MAX_ATTEMPTS:
                         raise ProviderApiError(self.provider, reply.status, self._message(body))
-                    wait = _retry_after(reply.headers.get("Retry-After"), self._pause_s * 2 ** (attempt - 1))
+                    header = reply.headers.get("Retry-After") or reply.headers.get("Ratelimit-Reset")
+                    wait = _retry_after(header, self._pause_s * 2 ** (attempt - 1))
                     reason = f"{reply.status}"
             except aiohttp.ClientConnectionError as exc:
                 if attempt == MAX_ATTEMPTS:

@@ -108,9 +108,10 @@ kill_timeout = "10s"
 class FlyProvider:
     name = "fly"
 
-    def __init__(self, spec: TargetSpec, token: str) -> None:
+    def __init__(self, spec: TargetSpec, token: str, registry_login: tuple[str, str] | None = None) -> None:
         self.spec = spec
         self._token = token
+        self._registry_login = registry_login
         self.api = ApiClient("fly", spec.api_base or API_BASE, token)
         self._app = quote(spec.app, safe="")
         self._volume_id: str | None = None
@@ -155,7 +156,7 @@ class FlyProvider:
         return self._volume_id
 
     async def registry_login(self) -> tuple[str, str]:
-        return "x", self._token
+        return self._registry_login or ("x", self._token)  # registry.fly.io takes the API token
 
     async def _machine(self) -> dict[str, Any] | None:
         _, machines = await self.api.call("GET", f"/v1/apps/{self._app}/machines")

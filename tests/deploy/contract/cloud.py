@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -50,4 +51,37 @@ async def local_cloud(workdir: Path, token: str) -> AsyncIterator[LocalCloud]:
         yield LocalCloud(fly, registry, f"http://127.0.0.1:{fly_port}", f"127.0.0.1:{registry_port}")
     finally:
         await fly_runner.cleanup()
+        await registry_runner.cleanup()
+
+
+@dataclass
+class LocalPlatform:
+    """A Railway or Render contract server with the registry it pulls from (its own login)."""
+
+    server: Any
+    registry: Registry
+    url: str
+    registry_host: str
+
+
+@asynccontextmanager
+async def local_platform(
+    kind: str, workdir: Path, token: str, registry_login: tuple[str, str]
+) -> AsyncIterator[LocalPlatform]:
+    registry = Registry(*registry_login)
+    server: Any
+    if kind == "railway":
+        from tests.deploy.contract.railway import RailwayContract
+
+        server = RailwayContract(token, workdir)
+    else:
+        from tests.deploy.contract.render import RenderContract
+
+        server = RenderContract(token, workdir)
+    registry_runner, registry_port = await _serve(registry.app)
+    runner, port = await _serve(server.app)
+    try:
+        yield LocalPlatform(server, registry, f"http://127.0.0.1:{port}", f"127.0.0.1:{registry_port}")
+    finally:
+        await runner.cleanup()
         await registry_runner.cleanup()
