@@ -43,7 +43,7 @@ class BuildContextWritten(WireModel):
 
 
 class TargetSettings(WireModel):
-    provider: str = Field(description="fly (built); railway, render (configurable, not deployable yet).")
+    provider: str = Field(description="fly, railway or render.")
     app: str = Field(description="The provider's app/service name.")
     region: str | None = None
     api_base: str | None = Field(default=None, description="The provider API's address (default: its own).")

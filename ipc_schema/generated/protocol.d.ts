@@ -521,7 +521,7 @@ export interface TableSchema {
 }
 
 export interface TargetSettings {
-  /** fly (built); railway, render (configurable, not deployable yet). */
+  /** fly, railway or render. */
   provider: string;
   /** The provider's app/service name. */
   app: string;

@@ -4,11 +4,14 @@
 build context into DIR (``sidecar.deploy.context``) and, with ``--build``, builds it through the docker
 SDK; stdout carries ``{provider, bundleHash, path, requiredEnvironment[, image]}``.
 
-``--provider fly [--target production] [--app NAME] [--region R] [--api-base URL] [--registry HOST]
-[--public-url URL] [--token-credential NAME] [--rollback VERSION]`` runs the deploy flow
-(``sidecar.deploy.flow``) to that target, creating or changing it from the options given; stdout carries
-the live release. The provider's API token is the backend's credential ``fly`` (or ``--token-credential``;
-``FLY_API_TOKEN`` as a fallback). Ctrl-C cancels: the previous release is put back.
+``--provider fly|railway|render [--target production] [--app NAME] [--region R] [--api-base URL]
+[--registry HOST] [--public-url URL] [--token-credential NAME] [--registry-credential NAME
+--registry-user USER] [--rollback VERSION]`` runs the deploy flow (``sidecar.deploy.flow``) to that
+target, creating or changing it from the options given; stdout carries the live release. The provider's
+API token is the backend's credential named like the provider (or ``--token-credential``; the provider's
+usual variable, ``FLY_API_TOKEN``, ``RAILWAY_API_TOKEN``, ``RENDER_API_KEY``, as a fallback). Railway and
+Render pull the image from ``--registry`` with ``--registry-user`` and the password in the credential
+``--registry-credential``. Ctrl-C cancels: the previous release is put back.
 
 BACKEND is a backend id of ``$NOODL_HOME/backends`` or the path of a data directory. Stages and logs go to
 stderr. Exit status: 0 done, 1 the deploy failed (the stage and the reason on stderr, nothing on stdout),
@@ -53,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--registry", default=None, help="cloud: the image registry host")
     parser.add_argument("--public-url", default=None, help="cloud: the app's address ({app} replaced)")
     parser.add_argument("--token-credential", default=None, help="cloud: credential with the API token")
+    parser.add_argument(
+        "--registry-credential", default=None, help="railway/render: credential with the registry password"
+    )
+    parser.add_argument("--registry-user", default=None, help="railway/render: the registry user name")
     parser.add_argument("--rollback", type=int, default=None, metavar="VERSION", help="redeploy a release")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser
@@ -177,7 +184,26 @@ async def _cloud(data_dir: Path, options: argparse.Namespace) -> dict[str, objec
                 ("token_credential", "tokenCredential"),
             ):
                 settings[key] = settings[key] or kept[wire] or None
-        await asyncio.to_thread(targets.configure, options.target, options.provider, app, **settings)
+        kept_options = dict(existing.spec.options) if existing is not None else {}
+        await asyncio.to_thread(
+            targets.configure, options.target, options.provider, app, options=kept_options, **settings
+        )
+    if options.registry_credential or options.registry_user:
+        target = targets.require(options.target)
+        extra = {"registryCredential": options.registry_credential, "registryUser": options.registry_user}
+        merged = {**target.spec.options, **{key: value for key, value in extra.items() if value}}
+        await asyncio.to_thread(
+            targets.configure,
+            options.target,
+            target.spec.provider,
+            target.spec.app,
+            region=target.spec.region,
+            api_base=target.spec.api_base,
+            registry=target.spec.registry,
+            public_url=target.spec.public_url,
+            token_credential=target.spec.token_credential,
+            options=merged,
+        )
 
     def on_stage(message: str, percent: float) -> None:
         log.info("deploy_stage", stage=message, percent=percent)

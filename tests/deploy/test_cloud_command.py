@@ -82,3 +82,38 @@ async def test_ctrl_c_mid_deploy_puts_the_previous_release_back(
         ("live", None),
         ("cancelled", True),
     ]
+
+
+async def test_the_command_deploys_to_render_with_the_registry_login_it_is_given(
+    prepared: Prepared, tmp_path: Path
+) -> None:
+    from sidecar.credentials import CredentialStore
+    from sidecar.deploy.targets import TargetStore
+    from tests.deploy.contract.cloud import local_platform
+    from tests.deploy.test_platform_flows import REGISTRY_PASSWORD
+    from tests.deploy.test_platform_flows import TOKEN as RENDER_TOKEN
+
+    async with local_platform(
+        "render", tmp_path / "render", RENDER_TOKEN, ("deployer", REGISTRY_PASSWORD)
+    ) as cloud:
+        store = CredentialStore(prepared.data_dir)
+        store.create("render", RENDER_TOKEN, "render")
+        store.create("registry", REGISTRY_PASSWORD, "generic")
+        targets = TargetStore(prepared.data_dir)
+        targets.configure("production", "render", "shop-render")
+        targets.set_secret("production", "NOODL_CONFIG_APISECRET", "x" * 12)
+        webhook = "NOODL_WEBHOOK_SECRET_" + prepared.webhook_id.upper().replace("-", "_")
+        targets.set_secret("production", webhook, "y" * 12)
+        process = await _start(
+            str(prepared.data_dir), "--provider", "render", "--api-base", cloud.url + "/v1",
+            "--registry", cloud.registry_host, "--public-url", cloud.url + "/_edge/{app}",
+            "--registry-credential", "registry", "--registry-user", "deployer", home=tmp_path / "home",
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(process.communicate(), 120)
+        assert process.returncode == 0, err.decode()
+        assert json.loads(out)["status"] == "live"
+        target = TargetStore(prepared.data_dir).require("production")
+        assert target.spec.options == {"registryCredential": "registry", "registryUser": "deployer"}
+        assert target.spec.app == "shop-render"
+        for value in (RENDER_TOKEN, REGISTRY_PASSWORD):
+            assert value not in (out + err).decode()
