@@ -17,33 +17,18 @@ exit; ``certificate_checks`` is how many looks a certificate stays pending befor
 from __future__ import annotations
 
 import asyncio
-import base64
-import gzip
 import hashlib
-import io
 import json
-import os
 import re
-import shutil
-import signal
-import socket
-import sys
-import tarfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from tests.deploy.contract.registry import Handler
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.deploy.contract.runner import Unit, proxy, start_unit, stop_unit
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -57,11 +42,11 @@ class Machine:
     region: str
     config: dict[str, Any]
     instance_id: str = ""
-    state: str = "created"
-    port: int = 0
-    process: asyncio.subprocess.Process | None = None
-    exit_code: int | None = None
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    unit: Unit | None = None  # the running version's process
+
+    @property
+    def state(self) -> str:
+        return self.unit.state if self.unit is not None else "created"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -267,116 +252,43 @@ class FlyContract:
         instance = request.query.get("instance_id")
         if instance and instance != machine.instance_id:
             return _error(400, f"machine {machine.id} is at version {machine.instance_id}, not {instance}")
-        timeout = float(request.query.get("timeout", "60"))
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + float(request.query.get("timeout", "60"))
         while machine.state != wanted:
-            if machine.state == "failed" and wanted == "started":
-                return _error(400, f"machine {machine.id} failed to start (exit {machine.exit_code})")
-            machine.changed.clear()
+            unit = machine.unit
+            if unit is None:
+                return _error(400, f"machine {machine.id} has not been started")
+            if unit.state == "failed" and wanted == "started":
+                return _error(400, f"machine {machine.id} failed to start (exit {unit.exit_code})")
+            unit.changed.clear()
             try:
-                await asyncio.wait_for(machine.changed.wait(), max(deadline - loop.time(), 0.0))
+                await asyncio.wait_for(unit.changed.wait(), max(deadline - loop.time(), 0.0))
             except TimeoutError:
                 return _error(408, f"deadline_exceeded: machine {machine.id} is {machine.state}")
         return web.json_response({"ok": True})
 
     async def _launch(self, app: App, machine: Machine) -> None:
         machine.instance_id = uuid.uuid4().hex[:26].upper()
-        self._set_state(machine, "starting")
-        root = await self._pull(str(machine.config["image"]))
+        unit = Unit(f"{machine.id}-{machine.instance_id}", str(machine.config["image"]))
+        unit.ready_delay_s = self.slow_start_s
+        machine.unit = unit
         mounts = machine.config.get("mounts") or []
-        volume = (
-            self.workdir / "volumes" / str(mounts[0]["volume"])
-            if mounts
-            else self.workdir / "ephemeral" / machine.id
-        )
-        volume.mkdir(parents=True, exist_ok=True)
-        machine.port = _free_port()
-        env = {
-            key: value for key, value in os.environ.items() if not key.startswith(("NOODL_", "PYTHONPATH"))
-        }
-        env |= {str(key): str(value) for key, value in (machine.config.get("env") or {}).items()}
+        volume = str(mounts[0]["volume"]) if mounts else "ephemeral-" + machine.id
+        env = {str(key): str(value) for key, value in (machine.config.get("env") or {}).items()}
         if self.crash_next_starts > 0:
-            self.crash_next_starts -= 1
+            self.crash_next_starts -= 1  # this start goes without the app's secrets
         else:
             env |= app.secrets
-        env |= {
-            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-            "PORT": str(machine.port),
-            "NOODL_HOST": "127.0.0.1",
-            "NOODL_DATA_DIR": str(volume),
-            "NOODL_CREDENTIALS_KEYRING": "0",
-            "NOODL_LOG_LEVEL": "warning",
-        }
-        log = self.workdir / "logs" / f"{machine.id}-{machine.instance_id}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("wb") as stderr:
-            machine.process = await asyncio.create_subprocess_exec(
-                str(root / "app" / "bin" / "start"),
-                cwd=str(root),
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=stderr,
-            )
-        asyncio.get_running_loop().create_task(self._watch(machine, machine.process, machine.instance_id))
-
-    async def _watch(self, machine: Machine, process: asyncio.subprocess.Process, instance: str) -> None:
-        assert process.stdout is not None
-        if self.slow_start_s:
-            await asyncio.sleep(self.slow_start_s)
-        line = await process.stdout.readline()
-        if machine.instance_id == instance and line.startswith(b"NODEGX_BACKEND_READY"):
-            self._set_state(machine, "started")
-        code = await process.wait()
-        if machine.instance_id == instance and machine.state in ("starting", "started"):
-            machine.exit_code = code
-            self._set_state(machine, "failed" if code else "stopped")
-
-    def _set_state(self, machine: Machine, state: str) -> None:
-        machine.state = state
-        machine.changed.set()
+        await start_unit(self.workdir, unit, self.registry_login, env, volume)
 
     async def _stop(self, machine: Machine) -> None:
-        process, machine.process = machine.process, None
-        self._set_state(machine, "stopping")
-        if process is not None and process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), 10)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-        self._set_state(machine, "stopped")
+        if machine.unit is not None:
+            await stop_unit(machine.unit)
 
     async def _stop_all(self, _app: web.Application) -> None:
         for app in self.apps.values():
             for machine in app.machines.values():
                 await self._stop(machine)
-
-    async def _pull(self, reference: str) -> Path:
-        registry, _, rest = reference.partition("/")
-        name, _, tag = rest.rpartition(":")
-        auth = {"Authorization": basic(*self.registry_login)}
-        async with aiohttp.ClientSession(f"http://{registry}", headers=auth) as http:
-            async with http.get(f"/v2/{name}/manifests/{tag}") as reply:
-                if reply.status != 200:
-                    raise web.HTTPBadRequest(
-                        text=json.dumps({"error": f"image {reference} not found"}),
-                        content_type="application/json",
-                    )
-                manifest: dict[str, Any] = json.loads(await reply.read())
-            layer = str(manifest["layers"][0]["digest"])
-            root = self.workdir / "images" / layer.replace(":", "-")
-            if not root.exists():
-                async with http.get(f"/v2/{name}/blobs/{layer}") as reply:
-                    data = await reply.read()
-                staging = root.with_suffix(".partial")
-                shutil.rmtree(staging, ignore_errors=True)
-                with tarfile.open(fileobj=io.BytesIO(gzip.decompress(data))) as tar:
-                    tar.extractall(staging, filter="tar")
-                staging.rename(root)
-        return root
 
     # ---- certificates ------------------------------------------------------------------------
 
@@ -426,27 +338,6 @@ class FlyContract:
 
     async def _edge(self, request: web.Request) -> web.StreamResponse:
         app = self.apps.get(request.match_info["app"])
-        started = [
-            machine for machine in (app.machines.values() if app else []) if machine.state == "started"
-        ]
-        if not started:
-            return web.Response(status=502, text="no started machine")
-        url = f"http://127.0.0.1:{started[0].port}/{request.match_info['tail']}"
-        headers = {
-            key: value
-            for key, value in request.headers.items()
-            if key.lower() not in ("host", "content-length")
-        }
-        async with (
-            aiohttp.ClientSession() as http,
-            http.request(
-                request.method, url, params=request.query, data=await request.read(), headers=headers
-            ) as reply,
-        ):
-            body = await reply.read()
-            kept = {key: value for key, value in reply.headers.items() if key.lower() in ("content-type",)}
-            return web.Response(status=reply.status, body=body, headers=kept)
-
-
-def basic(username: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+        machines = app.machines.values() if app is not None else []
+        started = [machine.unit for machine in machines if machine.state == "started"]
+        return await proxy(request, started[0] if started else None, request.match_info["tail"])

@@ -37,6 +37,7 @@ class Unit:
     state: str = "starting"
     port: int = 0
     exit_code: int | None = None
+    ready_delay_s: float = 0.0  # scripted slow start: "started" this much after the ready line
     process: asyncio.subprocess.Process | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -103,6 +104,8 @@ async def start_unit(
 async def _watch(unit: Unit, process: asyncio.subprocess.Process) -> None:
     assert process.stdout is not None
     line = await process.stdout.readline()
+    if unit.ready_delay_s:
+        await asyncio.sleep(unit.ready_delay_s)
     if line.startswith(b"NODEGX_BACKEND_READY") and unit.state == "starting":
         unit.set("started")
     code = await process.wait()
