@@ -213,7 +213,7 @@ async def test_cancelling_mid_deploy_restores_the_previous_release(
 
 
 async def test_no_token_or_secret_value_reaches_records_logs_or_the_image(
-    prepared: Prepared, cloud: LocalCloud, caplog: pytest.LogCaptureFixture
+    prepared: Prepared, cloud: LocalCloud, capsys: pytest.CaptureFixture[str]
 ) -> None:
     configure(prepared, cloud)
     seen: list[str] = []
@@ -231,9 +231,11 @@ async def test_no_token_or_secret_value_reaches_records_logs_or_the_image(
     for blob in cloud.registry.blobs.values():
         for value in values:
             assert value.encode() not in blob
+    logged = capsys.readouterr()
+    assert "deploy_stage" in logged.out + logged.err  # the sidecar's log lines were captured
     for value in values:
         assert value not in "\n".join(seen)
-        assert value not in caplog.text
+        assert value not in logged.out + logged.err
     stored = (deploy_dir / "secrets-production.json").read_bytes()
     for value in values:
         assert value.encode() not in stored  # encrypted at rest
