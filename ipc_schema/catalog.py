@@ -193,7 +193,9 @@ METHODS: tuple[MethodSpec, ...] = (
         "Store a named credential, encrypted; answers it without its value (409 over an existing name "
         "unless replace).",
     ),
-    MethodSpec("credentials:list", b.BackendIdParams, c.CredentialList, "Every credential, never a value."),
+    MethodSpec(
+        "credentials:list", b.BackendIdParams, c.CredentialList, "Every credential, never a value."
+    ),
     MethodSpec(
         "credentials:test",
         c.CredentialNameParams,
