@@ -137,7 +137,7 @@ async def deploy(
     run = _Run(releases, releases.update(int(started["version"]), reason=reason), on_stage)
     run.restart_clock(collecting)  # collecting the bundle is part of "validate"
     provider: Provider | None = None
-    released: Released | None = None
+    touched = False  # from the release call on, the target may run something else
     try:
         run.say(f"release {run.version} of bundle {bundle_hash} to {target.spec.provider}:{target.spec.app}")
         _check_environment(data_dir, target, bundle)
@@ -152,6 +152,7 @@ async def deploy(
         run.enter("release", f"{target.spec.provider}: app {target.spec.app}, image {image_ref}")
         await provider.prepare()
         await _apply_environment(run, data_dir, targets, target, provider)
+        touched = True
         released = await provider.release(image_ref, target.env)
         run.say(f"accepted: {released.handle}")
 
@@ -160,21 +161,29 @@ async def deploy(
         run.enter("record", "healthy; recording the release")
         return run.finish(status="live", url=released.url, handle=released.handle)
     except asyncio.CancelledError:
-        restored = await _restore(run, provider, previous, target, released, options)
+        restored = await _restore(run, provider, previous, target, touched, options)
         run.finish(status="cancelled", stage=run.stage, error="cancelled", restored=restored)
         raise
-    except SidecarError as exc:
-        reason = exc.reason if isinstance(exc, DeployStageError) else exc.message
+    except Exception as exc:  # an API answering an unexpected shape must still restore and record
+        why = _why(exc)
         stage = exc.stage if isinstance(exc, DeployStageError) else run.stage
-        run.say(f"failed: {reason}")
-        restored = await _restore(run, provider, previous, target, released, options)
-        run.finish(status="failed", stage=stage, error=redact_secrets(reason), restored=restored)
-        raise DeployStageError(
-            stage, redact_secrets(reason), data={"version": run.version, "restored": restored}
-        ) from exc
+        run.say(f"failed: {why}")
+        restored = await _restore(run, provider, previous, target, touched, options)
+        run.finish(status="failed", stage=stage, error=why, restored=restored)
+        raise DeployStageError(stage, why, data={"version": run.version, "restored": restored}) from exc
     finally:
         if provider is not None:
             await provider.close()
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, DeployStageError):
+        text = exc.reason
+    elif isinstance(exc, SidecarError):
+        text = exc.message
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return redact_secrets(text)
 
 
 async def rollback(data_dir: Path, target_name: str, version: int, **kwargs: Any) -> dict[str, Any]:
@@ -360,11 +369,12 @@ async def _restore(
     provider: Provider | None,
     previous: dict[str, Any] | None,
     target: Target,
-    released: Released | None,
+    touched: bool,
     options: FlowOptions,
 ) -> bool | None:
-    """Put the previous live release back when this deploy touched the target; ``None``: untouched."""
-    if released is None or provider is None:
+    """Put the previous live release back when this deploy touched the target; ``None``: untouched.
+    The env vars and secrets this deploy applied stay (they are the target's now)."""
+    if not touched or provider is None:
         run.say("the target was not changed; the previous release keeps serving")
         return None
     if previous is None:
@@ -377,8 +387,8 @@ async def _restore(
         await _wait_healthy(
             provider, again, str(previous["bundleHash"]), options.restore_timeout_s, options.poll_s
         )
-    except (SidecarError, aiohttp.ClientError) as exc:
-        run.say(f"restoring release {previous['version']} failed too: {exc}")
+    except Exception as exc:  # whatever the provider answered, the record must say so
+        run.say(f"restoring release {previous['version']} failed too: {_why(exc)}")
         return False
     run.say(f"release {previous['version']} serves again")
     return True

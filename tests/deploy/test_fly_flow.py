@@ -239,3 +239,44 @@ async def test_no_token_or_secret_value_reaches_records_logs_or_the_image(
     stored = (deploy_dir / "secrets-production.json").read_bytes()
     for value in values:
         assert value.encode() not in stored  # encrypted at rest
+
+
+async def test_an_unexpected_answer_after_the_update_still_restores_and_records(
+    prepared: Prepared, cloud: LocalCloud
+) -> None:
+    from sidecar.deploy.providers import make_provider
+    from sidecar.deploy.providers.base import Provider, Released, TargetSpec
+
+    class Garbled:
+        """The real provider, except that a release's answer is not what the client expects (after the
+        machine has really been updated)."""
+
+        def __init__(self, inner: Provider) -> None:
+            self.inner = inner
+            self.calls = 0
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+        async def release(self, image: str, env: Any) -> Released:
+            self.calls += 1
+            done = await self.inner.release(image, env)
+            if self.calls == 1:
+                raise KeyError("instance_id")
+            return done
+
+    def factory(spec: TargetSpec, token: str, login: tuple[str, str] | None = None) -> Provider:
+        return Garbled(make_provider(spec, token, login))
+
+    configure(prepared, cloud)
+    await flow.deploy(prepared.data_dir, "production", options=FAST)
+    change_greeting(prepared.data_dir, "Howdy")
+    with pytest.raises(DeployStageError) as failed:
+        await flow.deploy(prepared.data_dir, "production", options=FAST, provider_factory=factory)
+    assert failed.value.stage == "release"
+    assert "KeyError" in failed.value.reason
+    assert failed.value.data["restored"] is True
+    _, answer = await edge(cloud, "/functions/hello", {"name": "Ada"})
+    assert hello_message(answer).startswith("Hello Ada")
+    history = ReleaseLog(prepared.data_dir, "production").all()
+    assert [(item["status"], item.get("restored")) for item in history] == [("live", None), ("failed", True)]
