@@ -230,6 +230,53 @@ METHODS: tuple[MethodSpec, ...] = (
         "Write a Docker build context that serves the bundle (Dockerfile, bin/start, source); `$/progress`.",
     ),
     MethodSpec(
+        "deploy:targets",
+        b.BackendIdParams,
+        d.DeployTargets,
+        "The backend's deploy targets (secret names only).",
+    ),
+    MethodSpec(
+        "deploy:target-set",
+        d.TargetSetParams,
+        d.DeployTarget,
+        "Create or change a deploy target (provider, app, region, addresses, token credential).",
+    ),
+    MethodSpec(
+        "deploy:run",
+        d.TargetParams,
+        d.Release,
+        "Deploy: validate, build, push, release, wait for /health with the bundle hash, record; `$/progress`."
+        " A failed stage (error data.stage) or `$/cancelRequest` leaves the previous release serving.",
+    ),
+    MethodSpec("deploy:releases", d.TargetParams, d.Releases, "The target's releases, oldest first."),
+    MethodSpec(
+        "deploy:rollback",
+        d.RollbackParams,
+        d.Release,
+        "Redeploy an earlier release's image (no build) as a new release; `$/progress`.",
+    ),
+    MethodSpec(
+        "deploy:env-set",
+        d.EnvSetParams,
+        d.DeployTarget,
+        "Set or remove (nil) env vars and secrets of a target; secret values are write-only.",
+    ),
+    MethodSpec(
+        "deploy:env-plan", d.TargetParams, d.EnvPlan, "What applying would change on the target (no values)."
+    ),
+    MethodSpec(
+        "deploy:env-apply",
+        d.TargetParams,
+        d.EnvApplied,
+        "Apply env vars and secrets (restarts the live release on its image); `$/progress`.",
+    ),
+    MethodSpec(
+        "deploy:domain",
+        d.DomainParams,
+        d.DomainEntry,
+        "Add a custom domain and poll its certificate until issued or failed; `$/progress`.",
+    ),
+    MethodSpec(
         "execution-history:list",
         h.ExecutionQueryParams,
         dict[str, Any],

@@ -754,3 +754,29 @@ class BundleLeakError(DeployError):
     def __init__(self, leaks: list[dict[str, str]]) -> None:
         shown = ", ".join(f"{leak['file']} ({leak['kind']})" for leak in leaks)
         super().__init__(f"bundle refused: secret values found in {shown}", data={"files": leaks})
+
+
+class DeployStageError(DeployError):
+    """A deploy stage failed (``data.stage`` names it: validate, build, push, release, health, record);
+    the previous release keeps serving. The message says why, never a token or a secret value."""
+
+    http_status = 502
+
+    def __init__(self, stage: str, message: str, *, data: Any = None) -> None:
+        super().__init__(f"deploy failed at stage {stage}: {message}", data={"stage": stage, **(data or {})})
+        self.stage = stage
+        self.reason = message
+
+
+class ProviderApiError(DeployError):
+    """A provider's API refused a call (its status and its own error text, token redacted)."""
+
+    http_status = 502
+
+    def __init__(self, provider: str, status: int, message: str) -> None:
+        super().__init__(f"{provider} API answered {status}: {message}", data={"status": status})
+        self.status = status
+
+
+class ReleaseNotFoundError(DeployError):
+    http_status = 404

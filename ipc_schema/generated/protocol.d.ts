@@ -171,6 +171,59 @@ export interface DeployProblem {
   problem: string;
 }
 
+export interface DeployTarget {
+  provider: string;
+  app: string;
+  region?: string;
+  apiBase?: string;
+  registry?: string;
+  publicUrl?: string;
+  tokenCredential?: string;
+  options?: Record<string, unknown>;
+  /** Plain variables (values shown). */
+  env?: Record<string, string>;
+  /** Secret names; values are write-only. */
+  secrets?: Array<string>;
+  /** Set here, not yet on the target. */
+  pendingSecrets?: Array<string>;
+  /** Removed here, still on the target. */
+  unset?: Array<string>;
+  domains?: Array<DomainEntry>;
+}
+
+export interface DeployTargets {
+  targets: Record<string, DeployTarget>;
+}
+
+export interface DomainEntry {
+  hostname: string;
+  /** pending, issued or failed. */
+  status: string;
+  detail?: string;
+  checkedAt?: string | null;
+}
+
+export interface EnvApplied {
+  applied: boolean;
+  /** The restart on the live image, if any. */
+  release?: Release | null;
+}
+
+export interface EnvChange {
+  name: string;
+  /** add, change or remove. */
+  action: string;
+  from?: string | null;
+  to?: string | null;
+}
+
+export interface EnvPlan {
+  target: string;
+  env: Array<EnvChange>;
+  /** Names only: a secret value is never answered. */
+  secrets: Array<SecretChange>;
+}
+
 /** Sent as `$/error` when a notification (which cannot be answered) fails. */
 export interface ErrorEvent {
   code: number;
@@ -351,6 +404,40 @@ export interface RecordsPage {
   count?: number | null;
 }
 
+export interface Release {
+  version: number;
+  target: string;
+  bundleHash: string;
+  image?: ReleaseImage | null;
+  by: string;
+  at: string;
+  finishedAt?: string | null;
+  /** deploying, live, superseded, failed or cancelled. */
+  status: string;
+  /** deploy, rollback or environment. */
+  reason?: string;
+  /** When failed or cancelled: the stage it stopped in. */
+  stage?: string | null;
+  error?: string | null;
+  /** After a failure: whether the previous release serves again (nil: untouched). */
+  restored?: boolean | null;
+  rollbackOf?: number | null;
+  url?: string | null;
+  /** Seconds per stage. */
+  stages?: Record<string, number>;
+  logs?: Array<string>;
+}
+
+export interface ReleaseImage {
+  reference: string;
+  digest?: string | null;
+}
+
+export interface Releases {
+  /** Oldest first. */
+  releases: Array<Release>;
+}
+
 /** A replacement request: each field given replaces (body) or is merged over (headers) the recorded */
 export interface RerunEdits {
   /** The new JSON body (a trigger's payload is its body). */
@@ -381,6 +468,11 @@ export interface RoleList {
 export interface SchemaDefinition {
   version: number;
   tables: Array<TableSchema>;
+}
+
+export interface SecretChange {
+  name: string;
+  action: string;
 }
 
 export interface SelftestCheck {
@@ -462,6 +554,24 @@ export interface TableDefinition {
 export interface TableSchema {
   name: string;
   columns: Array<TableColumn>;
+}
+
+export interface TargetSettings {
+  /** fly, railway or render. */
+  provider: string;
+  /** The provider's app/service name. */
+  app: string;
+  region?: string | null;
+  /** The provider API's address (default: its own). */
+  apiBase?: string | null;
+  /** Image registry host (default: the provider's). */
+  registry?: string | null;
+  /** The app's address; `{app}` is replaced. */
+  publicUrl?: string | null;
+  /** The backend credential holding the provider's API token (default: provider). */
+  tokenCredential?: string | null;
+  /** Provider settings (org, memoryMb, …). */
+  options?: Record<string, unknown>;
 }
 
 export interface WorkflowStatus {
@@ -630,6 +740,24 @@ export interface SidecarMethods {
   "deploy:bundle": { params: [backendId: string, outDir: string]; result: BundleWritten };
   /** Write a Docker build context that serves the bundle (Dockerfile, bin/start, source); `$/progress`. */
   "deploy:build-context": { params: [backendId: string, outDir: string, options?: BuildContextOptions]; result: BuildContextWritten };
+  /** The backend's deploy targets (secret names only). */
+  "deploy:targets": { params: [backendId: string]; result: DeployTargets };
+  /** Create or change a deploy target (provider, app, region, addresses, token credential). */
+  "deploy:target-set": { params: [backendId: string, target: string, settings: TargetSettings]; result: DeployTarget };
+  /** Deploy: validate, build, push, release, wait for /health with the bundle hash, record; `$/progress`. A failed stage (error data.stage) or `$/cancelRequest` leaves the previous release serving. */
+  "deploy:run": { params: [backendId: string, target: string]; result: Release };
+  /** The target's releases, oldest first. */
+  "deploy:releases": { params: [backendId: string, target: string]; result: Releases };
+  /** Redeploy an earlier release's image (no build) as a new release; `$/progress`. */
+  "deploy:rollback": { params: [backendId: string, target: string, version: number]; result: Release };
+  /** Set or remove (nil) env vars and secrets of a target; secret values are write-only. */
+  "deploy:env-set": { params: [backendId: string, target: string, env?: Record<string, string | null>, secrets?: Record<string, string | null>]; result: DeployTarget };
+  /** What applying would change on the target (no values). */
+  "deploy:env-plan": { params: [backendId: string, target: string]; result: EnvPlan };
+  /** Apply env vars and secrets (restarts the live release on its image); `$/progress`. */
+  "deploy:env-apply": { params: [backendId: string, target: string]; result: EnvApplied };
+  /** Add a custom domain and poll its certificate until issued or failed; `$/progress`. */
+  "deploy:domain": { params: [backendId: string, target: string, hostname: string, waitSeconds?: number]; result: DomainEntry };
   /** `{executions: WorkflowExecution[], sources: [{id, name, kind, reachable, count, error?}], error?}`. */
   "execution-history:list": { params: [query?: Record<string, unknown>]; result: Record<string, unknown> };
   /** ExecutionWithSteps, or nil. */
