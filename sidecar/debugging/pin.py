@@ -12,8 +12,10 @@ Shape (all keys camelCase; absent rather than null)::
                       inputs: {port: Preview}, outputs: {port: Preview},
                       inputsTruncated?: Cut, outputsTruncated?: Cut,
                       error?: {message, nodeId, stepId, childNodeId?, path?},
+                      debug?: "pinned" | "replayed",   # the shown step sent pinned / replayed values
                       runs: [{stepId, stepIndex, runIndex, status, durationMs?, error?, path?}]}},
-     children?: [{path, component, order, nodes}], cancelledNodeId?, inputChanges?}
+     children?: [{path, component, order, nodes}], cancelledNodeId?, inputChanges?,
+     paused?: {nodeId, nodeType, inputs: {port: Preview}, pausedAt, reason}}   # a test run at a breakpoint
 
 ``Preview`` is ``{type, size, value}`` for a value whose JSON fits in :data:`PREVIEW_CHARS`, else
 ``{type, size, preview, truncated: true, length?}`` (``length``: items of an array, keys of an
@@ -49,6 +51,7 @@ _FOR_EACH = "Workflow For Each"
 _TRY_CATCH = "Workflow Try Catch"
 _RETRY = "Workflow Retry"
 _ERROR = "error"
+_DEBUG = "__debug"  # sidecar.debugging.session.DEBUG_KEY: a pinned or replayed step
 
 
 class ChildPlace(NamedTuple):
@@ -57,6 +60,11 @@ class ChildPlace(NamedTuple):
 
     owner_node_id: str
     component: str
+
+
+def load_json(data: Any) -> Any:
+    """A stored JSON column as a value (None when absent or unparsable)."""
+    return _load(data)
 
 
 def _load(data: Any) -> Any:
@@ -204,6 +212,8 @@ class _NodeOverlay:
         }
         if self.first.node_name:
             entry["nodeName"] = self.first.node_name
+        if isinstance(outputs, dict) and isinstance(outputs.get(_DEBUG), str):
+            entry["debug"] = outputs[_DEBUG]  # "pinned" or "replayed" (sidecar.debugging.session)
         for side, data in (("inputsTruncated", inputs), ("outputsTruncated", outputs)):
             cut = _cut_at_record(data)
             if cut is not None:
@@ -217,7 +227,7 @@ class _NodeOverlay:
 def _previews(data: Any) -> dict[str, Any]:
     if _cut_at_record(data) is not None:
         return {}
-    return {port: preview(value) for port, value in _ports(data).items()}
+    return {port: preview(value) for port, value in _ports(data).items() if port != _DEBUG}
 
 
 def pin_execution(

@@ -7,11 +7,17 @@ passes only an execution or step id. Door mapping:
 - ``execution:step-value`` / ``GET /executions/:id/steps/:stepId/:side?port=`` → :func:`step_value`
 - ``execution-history:rerun`` / ``POST /executions/:id/rerun`` → :func:`rerun` (edits optional)
 - ``execution:cancel`` / ``POST /executions/:id/cancel`` → :func:`cancel`
+- ``debug:get-pins`` / ``debug:set-pins`` / ``GET|PUT /debug/functions/:name/pins`` → :func:`get_pins`,
+  :func:`set_pins`
+- ``debug:test-run`` / ``POST /debug/functions/:name/run`` → :func:`run_test` (pins, breakpoints)
+- ``execution:run-from`` / ``POST /executions/:id/run-from`` → :func:`run_from`
+- ``execution:continue`` / ``execution:step`` / ``POST /executions/:id/continue|step`` → :func:`resume`
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from sidecar.debugging import pin as overlay
@@ -75,6 +81,9 @@ async def pin(backends: Holders, execution_id: str) -> dict[str, Any]:
     backend, execution, steps = await _rows(backends, execution_id)
     pinned = overlay.pin_execution(execution, steps, _child_places(backend, execution.workflow_id))
     pinned["backendId"] = backend.backend_id
+    debug = backend.running.debug_session(execution_id)
+    if debug is not None and debug.paused_at is not None:
+        pinned["paused"] = debug.paused_at
     return pinned
 
 
@@ -131,6 +140,128 @@ async def rerun(backends: Holders, execution_id: str, edits: Any = None) -> dict
     if parsed is not None:
         result["inputChanges"] = list(request.trigger.extra.get("inputChanges", []))
     return result
+
+
+def get_pins(backend: ExecutionHolder, function: str) -> dict[str, Any]:
+    """The saved pins of one function: ``{function, pins: {nodeId: {port: value}}}``."""
+    return {"function": function, "pins": backend.running.saved_pins.get(function, {})}
+
+
+def set_pins(backend: ExecutionHolder, function: str, pins: Any) -> dict[str, Any]:
+    """Replace the saved pins of one function (test runs only use them); ``{}`` clears them."""
+    from sidecar.debugging import testrun
+
+    checked = testrun.check_pins(testrun.function_component(cast("Backend", backend), function), pins)
+    if checked:
+        backend.running.saved_pins[function] = checked
+    else:
+        backend.running.saved_pins.pop(function, None)
+    return get_pins(backend, function)
+
+
+async def run_test(
+    backend: ExecutionHolder,
+    function: str,
+    body: Any = None,
+    headers: Mapping[str, str] | None = None,
+    pins: Any = None,
+    breakpoints: Any = None,
+    use_saved_pins: bool = True,
+    source: str = "editor debug:test-run",
+) -> dict[str, Any]:
+    """A test run of ``function`` with the saved pins (unless ``use_saved_pins`` is false), ``pins``
+    merged over them, and ``breakpoints``: ``{statusCode, body, executionId?, pinnedNodes, pauses}``."""
+    from sidecar.backends import functions
+    from sidecar.debugging import testrun
+    from sidecar.debugging.session import DebugPlan, DebugSession
+    from sidecar.history import RunTrigger
+
+    holder = cast("Backend", backend)
+    component = testrun.function_component(holder, function)
+    merged = dict(backend.running.saved_pins.get(function, {})) if use_saved_pins else {}
+    merged.update(testrun.check_pins(component, pins))
+    stops = testrun.check_breakpoints(component, breakpoints)
+    if stops and backend.history is None:
+        raise InvalidParamsError("breakpoints need the execution history, which is off for this backend")
+    extra: dict[str, Any] = {}
+    if merged:
+        extra["pinnedNodes"] = sorted(merged)
+    if stops:
+        extra["breakpoints"] = sorted(stops)
+    trigger = RunTrigger("test", trigger_source=source, extra=extra)
+    debug = DebugSession(DebugPlan(pins=merged, breakpoints=stops)) if merged or stops else None
+    text = body if isinstance(body, str) else json.dumps({} if body is None else body, separators=(",", ":"))
+    response, new_id = await functions.invoke_recorded(
+        holder, function, text, dict(headers or {}), trigger, debug
+    )
+    result: dict[str, Any] = {"statusCode": response.status_code, "body": response.body}
+    if new_id is not None:
+        result["executionId"] = new_id
+    result["pinnedNodes"] = sorted(merged)
+    result["pauses"] = [] if debug is None else list(debug.pauses)
+    return result
+
+
+async def run_from(
+    backends: Holders, execution_id: str, node_id: str, pins: Any = None, breakpoints: Any = None
+) -> dict[str, Any]:
+    """A test run from ``node_id`` of a past execution: its request again, the nodes upstream of
+    ``node_id`` replayed from its steps (``sidecar.debugging.testrun``). ``{statusCode, body,
+    executionId?, runFrom: {executionId, nodeId}, replayedNodes, pauses}``."""
+    from sidecar.backends import functions
+    from sidecar.debugging import testrun
+    from sidecar.debugging.session import DebugPlan, DebugSession
+    from sidecar.history import RunTrigger, rerun_request
+
+    backend, execution, steps = await _rows(backends, execution_id)
+    holder = cast("Backend", backend)
+    component = testrun.function_component(holder, execution.workflow_id)
+    plan = testrun.replay_plan(component, execution, steps, node_id)
+    recorded = {
+        "id": execution.id,
+        "workflowId": execution.workflow_id,
+        "triggerData": overlay.load_json(execution.trigger_data),
+    }
+    request = rerun_request(recorded)
+    own_pins = testrun.check_pins(component, pins)
+    stops = testrun.check_breakpoints(component, breakpoints)
+    extra = {
+        "runFrom": {"executionId": execution.id, "nodeId": node_id},
+        "replayedNodes": plan.replayed,
+    }
+    if own_pins:
+        extra["pinnedNodes"] = sorted(own_pins)
+    if stops:
+        extra["breakpoints"] = sorted(stops)
+    replays = {key: value for key, value in plan.replays.items() if key not in own_pins}
+    debug = DebugSession(DebugPlan(pins=own_pins, replays=replays, breakpoints=stops))
+    trigger = RunTrigger("test", trigger_source="run-from", extra=extra)
+    response, new_id = await functions.invoke_recorded(
+        holder, request.function, request.body, request.headers, trigger, debug
+    )
+    result: dict[str, Any] = {
+        "statusCode": response.status_code,
+        "body": response.body,
+        "runFrom": extra["runFrom"],
+        "replayedNodes": plan.replayed,
+        "omitted": list(request.omitted),
+        "pauses": list(debug.pauses),
+    }
+    if new_id is not None:
+        result["executionId"] = new_id
+    return result
+
+
+def resume(backends: Holders, execution_id: str, step: bool) -> dict[str, Any]:
+    """Continue (``step`` false) or step a test run paused at a breakpoint; 409 when it is not paused."""
+    for backend in backends:
+        debug = backend.running.debug_session(execution_id)
+        if debug is not None:
+            answer: dict[str, Any] = debug.resume(execution_id, step)
+            return answer
+    from sidecar.errors import ExecutionNotPausedError
+
+    raise ExecutionNotPausedError(execution_id)
 
 
 async def cancel(backends: Holders, execution_id: str) -> dict[str, Any]:
