@@ -157,7 +157,7 @@ class DebugSession:
 
         ctx = self.ctx
         assert ctx is not None
-        pending = {name: preview(values[-1]) for name, values in node._queue.items() if values}
+        pending = {name: preview(values[0]) for name, values in node._queue.items() if values}  # next taken
         self.paused_at = {
             "nodeId": node.id,
             "nodeType": node.type_name,
