@@ -37,6 +37,9 @@ class RunningExecutions:
         # Pinned node outputs per function (``debug:set-pins``), used by test runs only; kept in memory
         # for the session, as the editor's canvas state is.
         self.saved_pins: dict[str, dict[str, dict[str, Any]]] = {}
+        from sidecar.debugging.pin_cache import PinCache
+
+        self.pin_cache = PinCache()  # overlays of finished executions (execution:pin)
 
     def watcher(self, recorder: RunRecorder) -> Callable[[RunContext], None]:
         """The ``on_start`` to pass to ``Runtime.run`` for a run recorded by ``recorder``."""

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from sidecar.debugging import pin as overlay
+from sidecar.debugging import pin_cache
 from sidecar.debugging.replay import RerunEdits, edited_rerun_request
 from sidecar.errors import (
     ExecutionNotFoundError,
@@ -78,8 +79,32 @@ async def _recorded(backends: Holders, execution_id: str) -> tuple[ExecutionHold
 async def pin(backends: Holders, execution_id: str) -> dict[str, Any]:
     """The canvas overlay of one execution (``sidecar.debugging.pin``); a running one shows its steps so
     far."""
-    backend, execution, steps = await _rows(backends, execution_id)
-    pinned = overlay.pin_execution(execution, steps, _child_places(backend, execution.workflow_id))
+    # One read on the history's read thread: the light steps, folded there (the event loop stays free
+    # while a long execution is folded), then the payloads of the one run per node the overlay shows.
+    for holder in backends:
+        if holder.history is None:
+            continue
+
+        def view(execution: ExecutionRow, steps: Any, payloads: Any, holder: Any = holder) -> Any:
+            workflow, places = _workflow_places(holder, execution.workflow_id)
+            key = pin_cache.key_of(execution, workflow)
+            kept = holder.running.pin_cache.get(key)
+            if kept is not None:
+                return kept
+            fold = overlay.PinFold(execution, steps(), places)
+            pinned = fold.to_json(payloads(fold.shown_step_ids()))
+            holder.running.pin_cache.put(key, pinned)
+            return pinned
+
+        try:
+            found: dict[str, Any] | None = await holder.history.light_view(execution_id, view)
+        except SidecarError:
+            continue  # this backend's history is unavailable; the execution may be another's
+        if found is not None:
+            backend, pinned = holder, found
+            break
+    else:
+        raise ExecutionNotFoundError(execution_id)
     pinned["backendId"] = backend.backend_id
     debug = backend.running.debug_session(execution_id)
     if debug is not None and debug.paused_at is not None:
@@ -90,12 +115,17 @@ async def pin(backends: Holders, execution_id: str) -> dict[str, Any]:
 def _child_places(backend: ExecutionHolder, function: str) -> dict[str, overlay.ChildPlace]:
     """Which node ids belong to template components, from the workflow as deployed now (a redeploy
     since the run may move nodes; unknown ones stay canvas nodes)."""
+    return _workflow_places(backend, function)[1]
+
+
+def _workflow_places(backend: ExecutionHolder, function: str) -> tuple[object, dict[str, overlay.ChildPlace]]:
+    """The deployed export the places come from (None when there is none), and the places."""
     workflows = getattr(backend, "workflows", None)
     bundle = workflows.find(function) if workflows is not None and workflows.initialized else None
     runtime = getattr(bundle, "runtime", None)
     if runtime is None:
-        return {}
-    return overlay.child_places(runtime.export.components, CLOUD_PREFIX + function)
+        return None, {}
+    return runtime.export, overlay.child_places(runtime.export.components, CLOUD_PREFIX + function)
 
 
 def execution_of_step(step_id: str) -> str:
@@ -108,9 +138,15 @@ def execution_of_step(step_id: str) -> str:
 
 async def step_value(backends: Holders, step_id: str, side: str, port: str | None) -> dict[str, Any]:
     """One port's whole stored value (``side`` ``input`` or ``output``; no port: the whole side)."""
-    _backend, _execution, steps = await _rows(backends, execution_of_step(step_id))
-    for step in steps:
-        if step.id == step_id:
+    execution_id = execution_of_step(step_id)
+    for backend in backends:
+        if backend.history is None:
+            continue
+        try:
+            step = await backend.history.get_step(step_id)
+        except SidecarError:
+            continue
+        if step is not None and step.execution_id == execution_id:
             return overlay.step_value(step, side, port)
     raise ExecutionNotFoundError(step_id)
 
