@@ -147,3 +147,49 @@ async def test_run_from_refuses_a_node_of_no_canvas(backend: Backend, channels: 
 
     with pytest.raises(RunFromNodeRefusedError, match="not a canvas node"):
         await channels("execution:run-from", execution_id, "calc")
+
+
+async def test_the_admin_routes_pin_run_from_and_step_as_the_channels(backend: Backend) -> None:
+    import asyncio
+
+    import aiohttp
+
+    admin = {"Authorization": f"Bearer {backend.spec.admin_token}"}
+    async with aiohttp.ClientSession(f"http://127.0.0.1:{backend.port}", headers=admin) as http:
+        saved = await http.put("/admin/debug/pins/g", json=FN_PIN)
+        assert (saved.status, await saved.json()) == (200, {"function": "g", "pins": FN_PIN})
+        assert (await (await http.get("/admin/debug/pins/g")).json())["pins"] == FN_PIN
+        tested = await (await http.post("/admin/debug/run/g", json={"body": BODY})).json()
+        assert json.loads(tested["body"])["result"]["greeting"] == "Hello Pinned"
+        await http.put("/admin/debug/pins/g", json={})
+
+        full, execution_id = await _production(backend, BODY)
+        ran = await (await http.post(f"/executions/{execution_id}/run-from", json={"nodeId": "retry"})).json()
+        assert (ran["statusCode"], ran["body"]) == (full.status_code, full.body)
+        refused = await http.post(f"/executions/{execution_id}/run-from", json={"nodeId": "nap"})
+        assert refused.status == 409
+        assert (await http.post(f"/executions/{execution_id}/run-from", json={"node": "x"})).status == 400
+        assert (await http.post("/admin/debug/run/g", json={"breakpoint": ["fn"]})).status == 400
+        assert (await http.post(f"/executions/{execution_id}/continue")).status == 409
+
+        call = asyncio.ensure_future(
+            http.post("/admin/debug/run/g", json={"body": BODY, "breakpoints": ["fn"]})
+        )
+        for _ in range(500):
+            paused = [i for i in backend.running.ids() if backend.running.debug_session(i).paused_at]
+            if paused:
+                break
+            await asyncio.sleep(0.01)
+        stepped = await (await http.post(f"/executions/{paused[0]}/step")).json()
+        assert stepped["nodeId"] == "fn"
+        while not call.done():
+            debug = backend.running.debug_session(paused[0])
+            if debug is not None and debug.paused_at is not None:
+                await http.post(f"/executions/{paused[0]}/continue")
+            await asyncio.sleep(0.01)
+        answer = await (await call).json()
+        assert answer["statusCode"] == 200
+        assert answer["pauses"][0] == "fn"
+        assert (
+            await http.put("/admin/debug/pins/g", json={}, headers={"Authorization": "Bearer no"})
+        ).status == 401
