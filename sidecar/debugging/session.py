@@ -18,7 +18,8 @@ and every node of other runs, keep their plain code path.
   is held, ``sidecar.runtime.strand``), the run's timeout stops counting, and ``execution:paused``
   reports the node and its pending inputs. ``resume(step=False)`` continues to the next breakpoint,
   ``resume(step=True)`` stops before the next node that runs; cancelling settles the run as ever and
-  wakes the paused piece, which then finds its node deleted.
+  wakes the paused piece, which then finds its node deleted. A run left paused for
+  :data:`PAUSE_LIMIT_SECONDS` is cancelled the same way.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
     from sidecar.runtime.context import RunContext
     from sidecar.runtime.node import Node
 
+# A paused run nobody continues (the editor closed) is cancelled after this long, so it never holds
+# its caller and its memory for ever: its own timeout does not run while it is paused.
+PAUSE_LIMIT_SECONDS = 600.0
 DEBUG_KEY = "__debug"  # the reserved output key that marks a pinned or replayed step (no port has it)
 PINNED = "pinned"
 REPLAYED = "replayed"
@@ -171,12 +175,20 @@ class DebugSession:
             self._timer.suspend()
         if self.on_pause is not None:
             self.on_pause(dict(self.paused_at))
+        limit = ctx.loop.call_later(PAUSE_LIMIT_SECONDS, self._abandoned, ctx, node.id)
         ctx.strand.pause_until(pause)
+        limit.cancel()
         self._pause = None
         self.paused_at = None
         self.passing = node
         if self._timer is not None and not ctx.settled:
             self._timer.resume()
+
+    @staticmethod
+    def _abandoned(ctx: RunContext, node_id: str) -> None:
+        from sidecar.runtime import answers
+
+        ctx.settle(answers.cancelled(ctx.function, node_id))  # Runtime.run's end wakes the paused piece
 
     def resume(self, execution_id: str, step: bool) -> dict[str, Any]:
         """Continue a paused run (``step``: stop again before the next node that runs)."""

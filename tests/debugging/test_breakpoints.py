@@ -149,3 +149,20 @@ async def test_continue_of_a_run_that_is_not_paused_is_refused(backend: Backend,
 async def test_unknown_breakpoints_are_refused(channels: Channels) -> None:
     with pytest.raises(InvalidParamsError, match="no such node"):
         await channels("debug:test-run", "backend_debug", "g", {"body": BODY, "breakpoints": ["nope"]})
+
+
+async def test_a_run_left_paused_is_cancelled_after_the_pause_limit(
+    backend: Backend, channels: Channels, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sidecar.debugging import session
+
+    monkeypatch.setattr(session, "PAUSE_LIMIT_SECONDS", 0.3)
+    call = _start(channels, {"breakpoints": ["fn"]})
+    execution_id, _ = await _next_pause(backend)
+
+    answer = await asyncio.wait_for(call, 5)
+
+    assert answer["statusCode"] == 499
+    stored = await backend.history.get_execution(execution_id)
+    assert stored["status"] == "cancelled"
+    assert stored["metadata"]["cancelledNodeId"] == "fn"
