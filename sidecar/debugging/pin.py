@@ -120,11 +120,12 @@ def _ports(data: Any) -> dict[str, Any]:
 
 def _child_key(node_type: str, inputs: dict[str, Any]) -> str | None:
     """Which child a run of an owner node stands for; None for a run that is no child."""
-    if node_type == _FOR_EACH and "currentIndex" in inputs:
+    # A key holding null counts as absent: light rows extract the three keys from large inputs.
+    if node_type == _FOR_EACH and inputs.get("currentIndex") is not None:
         return f"item[{inputs['currentIndex']}]"
-    if node_type == _RETRY and "attemptNumber" in inputs:
+    if node_type == _RETRY and inputs.get("attemptNumber") is not None:
         return f"attempt[{inputs['attemptNumber']}]"
-    if node_type == _TRY_CATCH and "ok" in inputs:
+    if node_type == _TRY_CATCH and inputs.get("ok") is not None:
         return "body"
     return None
 

@@ -61,9 +61,16 @@ def get_steps(connection: sqlite3.Connection, execution_id: str) -> list[StepRow
 # of a read's cost is the Python objects made per column, so the light rows carry only what the
 # overlay reads, and payloads only for those owners.
 _OWNERS_SQL = "('Workflow For Each', 'Workflow Retry', 'Workflow Try Catch')"
+_WHOLE_INPUT_BYTES = 2048
 _LIGHT_SELECT = (
     "id, node_id, node_type, step_index, status, node_name, duration_ms,"
-    f" CASE WHEN node_type IN {_OWNERS_SQL} THEN input_data END,"
+    # An owner's input is read whole when small; a large one (a For Each item of 100 kB) only for the
+    # keys that name the child, extracted by SQLite, so the overlay never decodes every item.
+    f" CASE WHEN node_type IN {_OWNERS_SQL} THEN CASE WHEN input_size BETWEEN 0 AND {_WHOLE_INPUT_BYTES}"
+    " THEN input_data WHEN json_valid(input_data) THEN json_object("
+    "'currentIndex', json_extract(input_data, '$.currentIndex'),"
+    " 'attemptNumber', json_extract(input_data, '$.attemptNumber'),"
+    " 'ok', json_extract(input_data, '$.ok')) END END,"
     # An owner's outputs matter only when they name a failed child (``errors``, ``error``): most do not.
     f" CASE WHEN node_type IN {_OWNERS_SQL} AND instr(output_data, '\"error') > 0 THEN output_data END,"
     " error_message, run_index"

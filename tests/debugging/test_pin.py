@@ -182,3 +182,24 @@ async def test_a_kept_overlay_is_never_answered_for_a_deleted_execution(
 
     with pytest.raises(ExecutionNotFoundError):
         await channels("execution:pin", execution_id)
+
+
+async def test_pin_does_not_decode_large_for_each_items(backend: Backend, channels: Channels) -> None:
+    """Items of ~50 kB: the light rows carry only the key naming each child, and the overlay still
+    lists every item's run with its path."""
+    big = [{"n": i + 1, "blob": "y" * 50_000} for i in range(3)]
+    _response, execution_id = await call_flow(
+        backend, {"flag": True, "name": "Ada", "items": big, "waitMs": 0}
+    )
+
+    light = await backend.history.light_view(execution_id, lambda _execution, steps, _payloads: steps())
+    pinned = await channels("execution:pin", execution_id)
+
+    assert light is not None
+    loop_inputs = [
+        step.input_data for step in light if step.node_type == "Workflow For Each" and step.input_data
+    ]
+    assert loop_inputs
+    assert all(len(str(data)) < 200 for data in loop_inputs)
+    paths = [run["path"] for run in pinned["nodes"]["loop"]["runs"] if "path" in run]
+    assert paths == [["loop", "item[0]"], ["loop", "item[1]"], ["loop", "item[2]"]]
