@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import copy
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sidecar.history.rows import ExecutionRow
+if TYPE_CHECKING:  # nothing imported at the top: a backend makes its cache before the runtime loads
+    from sidecar.history.rows import ExecutionRow
 
 MAX_KEPT = 16  # overlays of 1,000 steps are ~135 kB of JSON: a few MB at most
 
