@@ -397,6 +397,50 @@ METHODS: tuple[MethodSpec, ...] = (
         "A finished execution is refused (409), an unknown one 404.",
     ),
     MethodSpec(
+        "debug:get-pins",
+        dbg.PinsParams,
+        dict[str, Any],
+        "The saved pinned outputs of one function: `{function, pins: {nodeId: {port: value}}}`.",
+    ),
+    MethodSpec(
+        "debug:set-pins",
+        dbg.SetPinsParams,
+        dict[str, Any],
+        "Replace the saved pins of one function (test runs only: debug:test-run and function:run; "
+        "production calls and triggers never use them). Answers as debug:get-pins.",
+    ),
+    MethodSpec(
+        "debug:test-run",
+        dbg.TestRunParams,
+        dict[str, Any],
+        "A test run with pinned node outputs and breakpoints: `{statusCode, body, executionId?, "
+        "pinnedNodes, pauses}`. Pinned nodes send their pins instead of running (step outputs carry "
+        '`__debug: "pinned"`); at a breakpoint the run pauses (execution:paused) until '
+        "execution:continue / execution:step / execution:cancel.",
+    ),
+    MethodSpec(
+        "execution:run-from",
+        dbg.RunFromParams,
+        dict[str, Any],
+        "A test run from one node of a past execution: its request again, every node upstream of the "
+        "node replayed from the recorded steps (not run): `{statusCode, body, executionId?, runFrom, "
+        "replayedNodes, omitted, pauses}`. Refused (409) when an upstream output was cut or redacted, "
+        "failed, or comes from a node that cannot be resumed (For Each, Retry, Try/Catch, Run Tasks).",
+    ),
+    MethodSpec(
+        "execution:continue",
+        h.ExecutionIdParams,
+        dict[str, Any],
+        "Resume a test run paused at a breakpoint, up to the next breakpoint: `{resumed, executionId, "
+        "nodeId, step}`; 409 when it is not paused.",
+    ),
+    MethodSpec(
+        "execution:step",
+        h.ExecutionIdParams,
+        dict[str, Any],
+        "Resume a paused test run and pause again before the next node that runs.",
+    ),
+    MethodSpec(
         "backend:subscribeCollection",
         b.CollectionParams,
         None,
@@ -450,6 +494,10 @@ NOTIFICATIONS: tuple[NotificationSpec, ...] = (
             ("execution:started", "A run started (seq 1)."),
             ("execution:step", "A node of a run started or finished: nodeId, status, timings, previews."),
             ("execution:finished", "A run ended: status, duration, error."),
+            (
+                "execution:paused",
+                "A test run paused before a node: nodeId, nodeType, inputs (port previews), reason.",
+            ),
         )
     ),
     NotificationSpec(

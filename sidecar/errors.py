@@ -56,6 +56,8 @@
         ├── InvalidMetricsQueryError  -32602 / 400 a metrics query (range, bucket, filter)
         ├── RerunUnavailableError     409 the request was not recorded in full
         ├── ExecutionNotRunningError  409 cancel of an execution that is not running (here)
+        ├── ExecutionNotPausedError   409 continue/step of a run that is not paused at a breakpoint
+        ├── RunFromNodeRefusedError   409 run from a node: the past run cannot stand in for upstream
         └── HistoryStorageError       500 executions.sqlite unavailable (history disabled, loudly)
     MonitoringConfigError (SidecarError) monitoring.json invalid: the backend must not start (400)
     AlertError (SidecarError)         alerting (sidecar/monitoring/alerts); ``code`` is a Parse code
@@ -529,6 +531,22 @@ class RerunUnavailableError(HistoryError):
     """A past execution whose recorded request cannot be replayed.
 
     The request was truncated or unparsable, or the execution was not a function run."""
+
+    http_status = 409
+
+
+class ExecutionNotPausedError(HistoryError):
+    """``execution:continue`` / ``execution:step`` for a run that is not paused at a breakpoint."""
+
+    http_status = 409
+
+    def __init__(self, execution_id: str) -> None:
+        super().__init__(f"execution is not paused: {execution_id}", data={"executionId": execution_id})
+
+
+class RunFromNodeRefusedError(HistoryError):
+    """``execution:run-from``: the past execution cannot stand in for the nodes upstream of the chosen
+    one (an output cut by history limits, a node that cannot be resumed, a step that failed)."""
 
     http_status = 409
 

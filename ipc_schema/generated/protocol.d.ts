@@ -465,6 +465,11 @@ export interface RoleList {
   roles: Array<Role>;
 }
 
+export interface RunFromOptions {
+  pins?: Record<string, Record<string, unknown>> | null;
+  breakpoints?: Array<string> | null;
+}
+
 export interface SchemaDefinition {
   version: number;
   tables: Array<TableSchema>;
@@ -572,6 +577,19 @@ export interface TargetSettings {
   tokenCredential?: string | null;
   /** Provider settings (org, memoryMb, …). */
   options?: Record<string, unknown>;
+}
+
+/** A test run under the debugger. Unknown keys are refused. */
+export interface TestRunOptions {
+  /** The request body (JSON value or raw text). */
+  body?: unknown;
+  headers?: Record<string, string> | null;
+  /** Pinned outputs for this run, merged over the function's saved pins. */
+  pins?: Record<string, Record<string, unknown>> | null;
+  /** Node ids to pause before (execution:paused; execution:continue/step). */
+  breakpoints?: Array<string> | null;
+  /** false: ignore the function's saved pins. */
+  useSavedPins?: boolean;
 }
 
 export interface WorkflowStatus {
@@ -800,6 +818,18 @@ export interface SidecarMethods {
   "execution:step-value": { params: [request: StepValueRequest]; result: Record<string, unknown> };
   /** Stop a running execution: `{cancelled: true, executionId, nodeId?}`. Its caller gets HTTP 499 `function/cancelled`; the history records status `cancelled` with metadata.cancelledNodeId. A finished execution is refused (409), an unknown one 404. */
   "execution:cancel": { params: [executionId: string]; result: Record<string, unknown> };
+  /** The saved pinned outputs of one function: `{function, pins: {nodeId: {port: value}}}`. */
+  "debug:get-pins": { params: [backendId: string, name: string]; result: Record<string, unknown> };
+  /** Replace the saved pins of one function (test runs only: debug:test-run and function:run; production calls and triggers never use them). Answers as debug:get-pins. */
+  "debug:set-pins": { params: [backendId: string, name: string, pins: Record<string, Record<string, unknown>>]; result: Record<string, unknown> };
+  /** A test run with pinned node outputs and breakpoints: `{statusCode, body, executionId?, pinnedNodes, pauses}`. Pinned nodes send their pins instead of running (step outputs carry `__debug: "pinned"`); at a breakpoint the run pauses (execution:paused) until execution:continue / execution:step / execution:cancel. */
+  "debug:test-run": { params: [backendId: string, name: string, options?: TestRunOptions]; result: Record<string, unknown> };
+  /** A test run from one node of a past execution: its request again, every node upstream of the node replayed from the recorded steps (not run): `{statusCode, body, executionId?, runFrom, replayedNodes, omitted, pauses}`. Refused (409) when an upstream output was cut or redacted, failed, or comes from a node that cannot be resumed (For Each, Retry, Try/Catch, Run Tasks). */
+  "execution:run-from": { params: [executionId: string, nodeId: string, options?: RunFromOptions]; result: Record<string, unknown> };
+  /** Resume a test run paused at a breakpoint, up to the next breakpoint: `{resumed, executionId, nodeId, step}`; 409 when it is not paused. */
+  "execution:continue": { params: [executionId: string]; result: Record<string, unknown> };
+  /** Resume a paused test run and pause again before the next node that runs. */
+  "execution:step": { params: [executionId: string]; result: Record<string, unknown> };
   /** Push `backend:collectionChanged` for this collection's committed changes. */
   "backend:subscribeCollection": { params: [backendId: string, collection: string]; result: null };
   /** Stop those pushes. */
@@ -836,6 +866,8 @@ export interface EditorNotifications {
   "execution:step": [event: Record<string, unknown>];
   /** A run ended: status, duration, error. */
   "execution:finished": [event: Record<string, unknown>];
+  /** A test run paused before a node: nodeId, nodeType, inputs (port previews), reason. */
+  "execution:paused": [event: Record<string, unknown>];
   /** Progress of a call that sent a progressToken. */
   "$/progress": [event: ProgressEvent];
   /** A log record, when the editor asked for them. */

@@ -167,12 +167,18 @@ async def invoke(
 
 
 async def invoke_recorded(
-    backend: Backend, name: str, body: str, headers: dict[str, str], trigger: RunTrigger | None = None
+    backend: Backend,
+    name: str,
+    body: str,
+    headers: dict[str, str],
+    trigger: RunTrigger | None = None,
+    debug: Any = None,
 ) -> tuple[FunctionResponse, str | None]:
-    """:func:`invoke`, also answering the new run's execution id (None when history is off)."""
+    """:func:`invoke`, also answering the new run's execution id (None when history is off).
+    ``debug``: a test run's ``sidecar.debugging.session.DebugSession``; production callers pass none."""
     bundle = find_bundle(backend, name)
     recorder = _recorder(backend, bundle, name, trigger)
-    response = await _run(backend, bundle, name, body, headers, recorder)
+    response = await _run(backend, bundle, name, body, headers, recorder, debug)
     return response, None if recorder is None else recorder.execution_id
 
 
@@ -204,6 +210,7 @@ async def _run(
     body: str,
     headers: dict[str, str],
     recorder: RunRecorder | None,
+    debug: Any = None,
 ) -> FunctionResponse:
     """The run, registered by execution id while it runs so ``execution:cancel`` can stop it."""
     from sidecar.runtime.context import NoodlRequest
@@ -211,11 +218,18 @@ async def _run(
     timeout = backend.security.function_timeout_seconds(name) if backend.security is not None else None
     request = NoodlRequest(headers=headers, body=body)
     if recorder is None:
-        return await bundle.runtime.run(name, request, timeout_seconds=timeout)
+        return await bundle.runtime.run(name, request, timeout_seconds=timeout, debug=debug)
     running = backend.running
+    if debug is not None:
+        debug.on_pause = recorder.publish_paused
     try:
         return await bundle.runtime.run(
-            name, request, recorder=recorder, timeout_seconds=timeout, on_start=running.watcher(recorder)
+            name,
+            request,
+            recorder=recorder,
+            timeout_seconds=timeout,
+            on_start=running.watcher(recorder),
+            debug=debug,
         )
     finally:
         running.ended(recorder)

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from sidecar.events import EventBus, ExecutionEvent
+from sidecar.events import EventBus, EventKind, ExecutionEvent
 from sidecar.history import event_build
 from sidecar.history.payload import SEARCH_BODY_MAX_CHARS, Payload, encode, preview, to_json
 from sidecar.history.rows import (
@@ -418,6 +418,16 @@ class RunRecorder:
         self._writer.submit_search(SearchText(row.id, "\n".join(self._search)))
         if self._listening():
             self._publish(event_build.finished_event(self._backend_id, row))
+
+    def publish_paused(self, data: dict[str, Any]) -> None:
+        """A test run paused at a breakpoint (``sidecar.debugging.session``): ``execution:paused`` with
+        the node and its pending inputs, at the run's current ``seq`` (a pause is no stored event)."""
+        row = self._execution
+        if row is None or self._broken or not self._listening():
+            return
+        self._publish(
+            ExecutionEvent(EventKind.PAUSED, self._backend_id, row.id, row.workflow_id, self._seq, data)
+        )
 
     # ---- helpers --------------------------------------------------------------------------------------
     def _note_search(self, text: str | None) -> None:

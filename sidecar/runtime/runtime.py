@@ -131,13 +131,17 @@ class Runtime:
         recorder: Recorder | None = None,
         timeout_seconds: float | None = None,
         on_start: Callable[[RunContext], None] | None = None,
+        debug: Any = None,
     ) -> FunctionResponse:
         """Run function ``name``; ``on_start`` is handed the run's context once the recorder knows the run
-        (``sidecar.debugging.running`` keeps it to cancel the run with ``RunContext.settle``)."""
+        (``sidecar.debugging.running`` keeps it to cancel the run with ``RunContext.settle``).
+        ``debug``: a test run's ``sidecar.debugging.session.DebugSession`` (pins, replays, breakpoints);
+        its run builds a fresh scope (no template) and its timeout stops while it is paused."""
         component = self.export.components.get(CLOUD_PREFIX + name)
         if component is None:
             return answers.not_found(name)
         ctx = RunContext(self.services, _run_id(), name, request, recorder)
+        ctx.debug = debug
         if self._config is not None:
             ctx.config = await self._config.get()
         if recorder is not None:
@@ -145,10 +149,13 @@ class Runtime:
         if on_start is not None:
             on_start(ctx)
         limit = self.timeout_seconds if timeout_seconds is None else timeout_seconds
-        timer = None
+        timer: Any = None
         if limit > 0:
             ctx.deadline = ctx.loop.time() + limit
-            timer = ctx.loop.call_later(limit, self._time_out, ctx, limit)
+            if debug is None:
+                timer = ctx.loop.call_later(limit, self._time_out, ctx, limit)
+            else:
+                timer = debug.timeout(ctx, limit, lambda: self._time_out(ctx, limit))
         try:
             ctx.strand.run(self._start_or_fail, ctx, component)
             response = await ctx.result
@@ -157,6 +164,8 @@ class Runtime:
                 timer.cancel()
             if not ctx.settled:  # the awaiting task was cancelled: free the run all the same
                 ctx.teardown()
+            if debug is not None:
+                debug.finish()
         if recorder is not None:
             recorder.run_finished(ctx.run_id, response.status_code, response.body, response.outcome.value)
         return response
@@ -170,7 +179,8 @@ class Runtime:
             ctx.reject(str(error) or type(error).__name__)
 
     def _start(self, ctx: RunContext, component: ComponentDef) -> None:
-        template = self._templates.get(component.name)
+        debug = ctx.debug
+        template = self._templates.get(component.name) if debug is None else None
         if template is not None and template.engine_generation != self.services.js.generation:
             template = None  # its expression handles went with the engine's reset: build and capture again
             del self._templates[component.name]
@@ -183,6 +193,8 @@ class Runtime:
         except ScriptError as error:
             ctx.reject(error.message)
             return
+        if debug is not None:
+            debug.attach(ctx, instance.inner)
         request_node = self._request_node(component, instance)
         if not isinstance(request_node, RequestNode):
             ctx.reject("Could not find request node for function")
@@ -192,7 +204,7 @@ class Runtime:
             return
         if template is None:
             ctx.run_frames_now(1)  # the setup frame, which the loop would run next anyway
-            if component.name not in self._templates:
+            if component.name not in self._templates and debug is None:
                 self._templates[component.name] = self._capture(ctx, component, instance)
         self._send_request(ctx, request_node)
         ctx.run_frames_now(MAX_FRAMES_AT_START)
@@ -249,6 +261,8 @@ class Runtime:
     def _send_request(ctx: RunContext, request_node: RequestNode) -> None:
         if ctx.settled:
             return
+        if ctx.debug is not None:
+            ctx.debug.start()
         ctx.start_recording_steps()
         recorder = ctx.step_recorder
         try:
