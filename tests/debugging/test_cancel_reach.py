@@ -50,8 +50,12 @@ async def _cancel_parked(
     return left, cancelled
 
 
-def _deploy(backend: Backend, name: str, nodes: list[Any], wiring: list[Any]) -> None:
-    backend.workflows.deploy(name, export(component(name, [request_node(), response_node(), *nodes], wiring)))
+def _deploy(
+    backend: Backend, name: str, nodes: list[Any], wiring: list[Any], language: str = "javascript"
+) -> None:
+    workflow = export(component(name, [request_node(), response_node(), *nodes], wiring))
+    workflow["metadata"] = {"language": language}  # one language per workflow: a deploy checks it
+    backend.workflows.deploy(name, workflow)
 
 
 async def test_cancel_clears_a_script_timer(backend: Backend, channels: Channels) -> None:
@@ -100,9 +104,8 @@ async def test_cancel_kills_a_python_worker_busy_in_the_call(
     )
     ports = [{"name": "out-done", "plug": "output", "type": "signal"}]
     fn = node("fn", "PythonFunction", {"script": script}, ports=ports)
-    _deploy(
-        backend, "py", [fn], [conn("req", "receive", "fn", "run"), conn("fn", "out-done", "resp", "send")]
-    )
+    wiring = [conn("req", "receive", "fn", "run"), conn("fn", "out-done", "resp", "send")]
+    _deploy(backend, "py", [fn], wiring, language="python")
 
     def parked(_ctx: Any) -> bool:
         return pid_file.exists() and pid_file.read_text().strip() != ""
