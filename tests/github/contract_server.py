@@ -156,6 +156,12 @@ class ContractGitHub:
                 content_type="application/json",
                 headers=self._limits(),
             )
+        if self.remaining <= 0:  # the primary limit: 403 with remaining 0 and the reset, no retry-after
+            raise web.HTTPForbidden(
+                text=json.dumps({"message": "API rate limit exceeded for user ID 1."}),
+                content_type="application/json",
+                headers=self._limits(),
+            )
         if self.secondary_limits > 0:
             self.secondary_limits -= 1
             raise web.HTTPForbidden(
