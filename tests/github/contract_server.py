@@ -85,6 +85,8 @@ class ContractGitHub:
     """The device flow's poll answers in order: an error code, or ``token`` (then the flow is done)."""
     device_interval: int = 5
     device_expires_in: int = 900
+    slow_down_sends_interval: bool = True
+    """GitHub's slow_down carries the new interval; RFC 8628 lets a server leave it out (then +5 s)."""
     issued_token: str = "gho_contractTokenA1b2C3d4E5f6"
     secondary_limits: int = 0
     """How many coming API requests answer 403 with ``retry-after: retry_after``."""
@@ -239,6 +241,8 @@ class ContractGitHub:
             )
         if answer == "slow_down":
             self.device_interval += 5
+            if not self.slow_down_sends_interval:
+                return web.json_response({"error": "slow_down"})
             return web.json_response({"error": "slow_down", "interval": self.device_interval})
         return web.json_response({"error": answer})
 

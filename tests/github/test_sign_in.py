@@ -42,7 +42,11 @@ async def test_device_flow_pushes_the_code_and_keeps_the_token(
     assert (await channels("github:auth-status"))["login"] == "mona"
 
 
-async def test_polling_honours_the_interval_and_slow_down(channels: Channels, github: ContractGitHub) -> None:
+@pytest.mark.parametrize("sends_interval", [True, False])
+async def test_polling_honours_the_interval_and_slow_down(
+    channels: Channels, github: ContractGitHub, sends_interval: bool
+) -> None:
+    github.slow_down_sends_interval = sends_interval
     github.token_answers = ["authorization_pending", "slow_down", "authorization_pending", "token"]
     await channels("github:sign-in")
     at = polls(github)
