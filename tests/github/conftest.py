@@ -12,7 +12,7 @@ from sidecar.credentials.keys import KEY_ENV, KEY_FILE_ENV, KEYRING_ENV
 from sidecar.github import GitHubService, GitHubSettings
 from sidecar.ipc.handlers import register_github_methods
 from tests.channels import Channels, backend_manager
-from tests.github.contract_server import ContractGitHub, contract_github, issue
+from tests.github.contract_server import ContractGitHub, contract_github, sample_issues
 
 TOKEN = "gho_validToken0123456789abcdef"
 TIME_SCALE = 0.01
@@ -23,16 +23,6 @@ def no_ambient_key(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (KEY_ENV, KEY_FILE_ENV, "NOODL_CREDENTIAL_GITHUB"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv(KEYRING_ENV, "0")
-
-
-def sample_issues() -> list[dict[str, object]]:
-    return [
-        issue(1, "Crash on start", labels=("bug",), assignees=("hubot",), body="It crashes."),
-        issue(2, "Add dark mode", labels=("enhancement",), author="octocat"),
-        issue(3, "Fix the crash", pull=True, labels=("bug",), author="octocat", body="Fixes #1"),
-        issue(4, "Old idea", state="closed"),
-        *(issue(n, f"Filler {n}") for n in range(5, 12)),
-    ]
 
 
 @pytest.fixture

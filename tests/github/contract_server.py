@@ -11,8 +11,10 @@ prove what was sent and what GitHub answered.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -72,6 +74,18 @@ def issue(
     return item
 
 
+def sample_issues() -> list[dict[str, Any]]:
+    """Four kinds of item (a labelled, assigned issue; another author's; a pull request; a closed one)
+    and seven fillers, so a page of four has three pages."""
+    return [
+        issue(1, "Crash on start", labels=("bug",), assignees=("hubot",), body="It crashes."),
+        issue(2, "Add dark mode", labels=("enhancement",), author="octocat"),
+        issue(3, "Fix the crash", pull=True, labels=("bug",), author="octocat", body="Fixes #1"),
+        issue(4, "Old idea", state="closed"),
+        *(issue(n, f"Filler {n}") for n in range(5, 12)),
+    ]
+
+
 @dataclass
 class ContractGitHub:
     client_id: str = "Iv1.contract"
@@ -118,6 +132,8 @@ class ContractGitHub:
         app.router.add_get("/repos/{owner}/{repo}/pulls/{number}/reviews", self._reviews)
         app.router.add_get("/repos/{owner}/{repo}/commits/{sha}/check-runs", self._check_runs)
         app.router.add_get("/search/issues", self._search)
+        app.router.add_get("/_log", self._log_over_http)
+        app.router.add_post("/_script", self._script_over_http)
         return app
 
     # ---- plumbing ---------------------------------------------------------------------------
@@ -210,6 +226,28 @@ class ContractGitHub:
             if item["number"] == number:
                 return item
         raise web.HTTPNotFound(text=json.dumps({"message": "Not Found"}), content_type="application/json")
+
+    async def _log_over_http(self, _request: web.Request) -> web.Response:
+        """``GET /_log``: the request log, for tests in other processes (the Node end-to-end test)."""
+        seen = [
+            {
+                "method": s.method,
+                "path": s.path,
+                "query": s.query,
+                "ifNoneMatch": s.if_none_match,
+                "status": s.status,
+            }
+            for s in self.log
+            if not s.path.startswith("/_")
+        ]
+        return web.json_response(seen)
+
+    async def _script_over_http(self, request: web.Request) -> web.Response:
+        """``POST /_script {"tokenAnswers": [...], "deviceInterval": n}``: for other processes."""
+        body = await request.json()
+        self.token_answers = list(body.get("tokenAnswers", self.token_answers))
+        self.device_interval = int(body.get("deviceInterval", self.device_interval))
+        return web.json_response({"ok": True})
 
     # ---- device flow ------------------------------------------------------------------------
 
@@ -388,3 +426,15 @@ async def contract_github(github: ContractGitHub | None = None) -> AsyncIterator
         yield server_state
     finally:
         await server.close()
+
+
+async def _serve_until_stdin_closes() -> None:
+    """``python -m tests.github.contract_server``: print the root URL, serve the sample repository
+    ``octo/hello`` until standard input closes."""
+    async with contract_github(ContractGitHub(issues=sample_issues(), device_interval=1)) as github:
+        print(github.url, flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
+if __name__ == "__main__":
+    asyncio.run(_serve_until_stdin_closes())
