@@ -94,6 +94,18 @@ def _comment(item: Wire) -> Wire:
     }
 
 
+def _items(data: Any) -> list[Wire]:
+    if not isinstance(data, list):
+        raise GitHubError("GitHub answered something other than a list where a list was expected")
+    return [item for item in data if isinstance(item, dict)]
+
+
+def _object(data: Any) -> Wire:
+    if not isinstance(data, dict):
+        raise GitHubError("GitHub answered something other than an object where one was expected")
+    return data
+
+
 def _quoted(value: str) -> str:
     return f'"{value}"' if any(ch.isspace() for ch in value) else value
 
@@ -206,8 +218,8 @@ class GitHubService:
             terms.append(f"author:{filters['author']}")
         params = {"q": " ".join(terms), "page": str(filters["page"]), "per_page": str(filters["perPage"])}
         answer = await self.client.get("/search/issues", params)
-        data = answer.data if isinstance(answer.data, dict) else {}
-        items = [_summary(item) for item in data.get("items") or [] if isinstance(item, dict)]
+        data = _object(answer.data)
+        items = [_summary(item) for item in _items(data.get("items") or [])]
         return self._page(answer, items, data.get("total_count"))
 
     async def list_issues(self, owner: str, repo: str, filters: Wire) -> Wire:
@@ -226,7 +238,7 @@ class GitHubService:
             params["creator"] = filters["author"]
         answer = await self.client.get(f"/repos/{_path(owner)}/{_path(repo)}/issues", params)
         # GitHub's issues list includes pull requests (they are issues too); the Issues tab wants none.
-        items = [_summary(item) for item in answer.data or [] if "pull_request" not in item]
+        items = [_summary(item) for item in _items(answer.data) if "pull_request" not in item]
         return self._page(answer, items)
 
     async def list_pulls(self, owner: str, repo: str, filters: Wire) -> Wire:
@@ -239,17 +251,17 @@ class GitHubService:
             "per_page": str(filters["perPage"]),
         }
         answer = await self.client.get(f"/repos/{_path(owner)}/{_path(repo)}/pulls", params)
-        return self._page(answer, [_summary(item) for item in answer.data or []])
+        return self._page(answer, [_summary(item) for item in _items(answer.data)])
 
     async def _comments(self, owner: str, repo: str, number: int) -> tuple[list[Wire], bool]:
         answer = await self.client.get(
             f"/repos/{_path(owner)}/{_path(repo)}/issues/{number}/comments", {"per_page": "100"}
         )
-        return [_comment(item) for item in answer.data or []], answer.from_cache
+        return [_comment(item) for item in _items(answer.data)], answer.from_cache
 
     async def get_issue(self, owner: str, repo: str, number: int) -> Wire:
         answer = await self.client.get(f"/repos/{_path(owner)}/{_path(repo)}/issues/{number}")
-        issue: Wire = answer.data
+        issue = _object(answer.data)
         comments, comments_cached = await self._comments(owner, repo, number)
         return {
             **_summary(issue),
@@ -261,15 +273,15 @@ class GitHubService:
     async def get_pull(self, owner: str, repo: str, number: int) -> Wire:
         base = f"/repos/{_path(owner)}/{_path(repo)}"
         answer = await self.client.get(f"{base}/pulls/{number}")
-        pull: Wire = answer.data
+        pull = _object(answer.data)
         comments, comments_cached = await self._comments(owner, repo, number)
         reviews = await self.client.get(f"{base}/pulls/{number}/reviews", {"per_page": "100"})
         head_sha = (pull.get("head") or {}).get("sha")
-        checks_data: Any = {}
+        checks_data: Wire = {}
         checks_cached = True
         if head_sha:
             checks = await self.client.get(f"{base}/commits/{head_sha}/check-runs", {"per_page": "100"})
-            checks_data, checks_cached = checks.data or {}, checks.from_cache
+            checks_data, checks_cached = _object(checks.data), checks.from_cache
         return {
             **_summary(pull),
             "body": pull.get("body") or "",
@@ -285,7 +297,7 @@ class GitHubService:
                     "body": review.get("body") or "",
                     "submittedAt": review.get("submitted_at"),
                 }
-                for review in reviews.data or []
+                for review in _items(reviews.data)
             ],
             "checks": [
                 {
@@ -294,7 +306,7 @@ class GitHubService:
                     "conclusion": run.get("conclusion"),
                     "htmlUrl": run.get("html_url"),
                 }
-                for run in checks_data.get("check_runs") or []
+                for run in _items(checks_data.get("check_runs") or [])
             ],
             "fromCache": answer.from_cache and comments_cached and reviews.from_cache and checks_cached,
         }
@@ -303,7 +315,7 @@ class GitHubService:
         answer = await self.client.request(
             "POST", f"/repos/{_path(owner)}/{_path(repo)}/issues/{number}/comments", json={"body": body}
         )
-        return _comment(answer.data)
+        return _comment(_object(answer.data))
 
 
 def _path(segment: str) -> str:

@@ -107,6 +107,8 @@ class ContractGitHub:
     retry_after: int = 2
     remaining: int = RATE_LIMIT
     reset: int = field(default_factory=lambda: int(time.time()) + 3600)
+    broken: dict[str, tuple[int, str]] = field(default_factory=dict)
+    """Path → (status, body text) answered instead of the real route: GitHub having a bad day."""
     log: list[Seen] = field(default_factory=list)
     _server: TestServer | None = None
 
@@ -142,7 +144,11 @@ class ContractGitHub:
     async def _record(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         body = await request.text() if request.can_read_body else None
         try:
-            response: web.StreamResponse = await handler(request)
+            if request.path in self.broken:
+                status, text = self.broken[request.path]
+                response: web.StreamResponse = web.Response(status=status, text=text, headers=self._limits())
+            else:
+                response = await handler(request)
         except web.HTTPException as refusal:  # 401, 403, 404 are raised: log them too
             self._seen(request, refusal.status, body)
             raise

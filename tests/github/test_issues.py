@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sidecar.errors import GitHubNotFoundError, GitHubRateLimitError
+from sidecar.errors import GitHubError, GitHubNotFoundError, GitHubRateLimitError
 from tests.channels import Channels
 from tests.github.contract_server import ContractGitHub
 
@@ -168,3 +168,24 @@ async def test_a_spent_quota_is_an_error_with_the_reset(channels: Channels, gith
     assert raised.value.data["reset"] == github.reset
     assert raised.value.data["remaining"] == 0
     assert "API rate limit exceeded" in raised.value.message
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "message"),
+    [
+        (500, "<html>Unicorn!</html>", "answered garbage"),
+        (502, '{"message": "Server Error"}', "HTTP 502: Server Error"),
+        (200, '{"message": "not a list"}', "other than a list"),
+        (200, "[1, 2]", None),
+    ],
+)
+async def test_odd_answers_are_clear_errors(
+    channels: Channels, github: ContractGitHub, status: int, text: str, message: str | None
+) -> None:
+    github.broken["/repos/octo/hello/issues"] = (status, text)
+    if message is None:  # a list of non-objects: nothing the panel can show, and no crash
+        assert (await channels("github:list-issues", "octo", "hello"))["items"] == []
+        return
+    with pytest.raises(GitHubError, match=message) as raised:
+        await channels("github:list-issues", "octo", "hello")
+    assert type(raised.value) is GitHubError
