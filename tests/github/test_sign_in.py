@@ -73,11 +73,11 @@ async def test_the_flow_ends_without_a_token(
 
 
 async def test_the_code_expires_on_our_clock_too(channels: Channels, github: ContractGitHub) -> None:
-    github.device_expires_in = 12  # room for two polls 5 s apart, not a third
+    github.device_expires_in = 12  # room for two polls 5 s apart at most, never a third
     with pytest.raises(GitHubSignInError, match="expired") as raised:
-        await channels("github:sign-in")
+        await channels("github:sign-in")  # the server would answer authorization_pending forever
     assert raised.value.data == {"reason": "expired_token"}
-    assert len(polls(github)) == 2
+    assert 1 <= len(polls(github)) <= 2  # fewer on a loaded machine, where each poll eats into the 12 s
 
 
 async def test_an_unknown_client_id_is_refused(channels: Channels, github: ContractGitHub) -> None:
@@ -105,3 +105,16 @@ async def test_a_revoked_token_is_reported(channels: Channels, github: ContractG
     assert "revoked" in status["problem"]
     with pytest.raises(GitHubAuthError, match="revoked or has expired; sign in again"):
         await channels("github:list-issues", "octo", "hello")
+
+
+@pytest.mark.usefixtures("signed_in")
+async def test_credentials_test_of_the_token_asks_github_who_it_is(
+    store: CredentialStore, github: ContractGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NOODL_GITHUB_API_URL", github.url)
+    outcome = await store.test("github")
+    assert (outcome["status"], outcome["message"]) == ("ok", "signed in as mona")
+    del github.tokens[TOKEN]
+    outcome = await store.test("github")
+    assert outcome["status"] == "failed"
+    assert "sign in again" in outcome["message"]
