@@ -16,7 +16,11 @@ from pydantic.alias_generators import to_camel
 class WireModel(BaseModel):
     """A map on the wire: camelCase keys, unknown keys ignored (additive versioning)."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+    # defer_build: a model's validator is built when first used, not when the protocol is imported (the
+    # catalog holds every channel's models; a session uses a few of them).
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True, defer_build=True
+    )
 
     def to_wire(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, exclude_none=True)
@@ -29,7 +33,7 @@ class PositionalParams(BaseModel):
     documentation only; they never appear on the wire.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=False, defer_build=True)
 
     positional: ClassVar[bool] = True
 

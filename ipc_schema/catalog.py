@@ -19,6 +19,7 @@ from ipc_schema import diagnostics, lifecycle, runtime, system
 from ipc_schema import github as gh
 from ipc_schema import history as h
 from ipc_schema import monitoring as m
+from ipc_schema import python as py
 from ipc_schema import security as s
 from ipc_schema import triggers as t
 from ipc_schema.base import NoParams, PositionalParams
@@ -67,9 +68,24 @@ METHODS: tuple[MethodSpec, ...] = (
     ),
     MethodSpec(
         "runtime:nodeLibrary",
-        NoParams,
+        runtime.NodeLibraryParams,
         list[runtime.NodeType],
-        "Every node type cloud functions can use, with ports, types and defaults.",
+        "Every node type cloud functions can use, with ports, types and defaults; with a language "
+        "(`javascript`, `python`), the types a workflow of that language may use.",
+    ),
+    MethodSpec(
+        "python:nodes",
+        py.PythonBackendParams,
+        py.PythonNodes,
+        "A running backend's custom Python nodes (`python/*.py`), discovered again if the folder "
+        "changed, and the problems of the packs that did not load.",
+    ),
+    MethodSpec(
+        "python:install",
+        py.PythonBackendParams,
+        py.PythonInstalled,
+        "Install the backend's `python/requirements.txt` into its own package folder (never the "
+        "sidecar's), reporting pip's progress with `$/progress`; the log is kept.",
     ),
     MethodSpec("backend:list", NoParams, list[b.BackendMetadata], "Every backend in the registry."),
     MethodSpec("backend:create", b.CreateBackendParams, b.BackendMetadata, "Create a backend folder."),
@@ -236,6 +252,53 @@ METHODS: tuple[MethodSpec, ...] = (
         "Write a Docker build context that serves the bundle (Dockerfile, bin/start, source); `$/progress`.",
     ),
     MethodSpec(
+        "deploy:targets",
+        b.BackendIdParams,
+        d.DeployTargets,
+        "The backend's deploy targets (secret names only).",
+    ),
+    MethodSpec(
+        "deploy:target-set",
+        d.TargetSetParams,
+        d.DeployTarget,
+        "Create or change a deploy target (provider, app, region, addresses, token credential).",
+    ),
+    MethodSpec(
+        "deploy:run",
+        d.TargetParams,
+        d.Release,
+        "Deploy: validate, build, push, release, wait for /health with the bundle hash, record; `$/progress`."
+        " A failed stage (error data.stage) or `$/cancelRequest` leaves the previous release serving.",
+    ),
+    MethodSpec("deploy:releases", d.TargetParams, d.Releases, "The target's releases, oldest first."),
+    MethodSpec(
+        "deploy:rollback",
+        d.RollbackParams,
+        d.Release,
+        "Redeploy an earlier release's image (no build) as a new release; `$/progress`.",
+    ),
+    MethodSpec(
+        "deploy:env-set",
+        d.EnvSetParams,
+        d.DeployTarget,
+        "Set or remove (nil) env vars and secrets of a target; secret values are write-only.",
+    ),
+    MethodSpec(
+        "deploy:env-plan", d.TargetParams, d.EnvPlan, "What applying would change on the target (no values)."
+    ),
+    MethodSpec(
+        "deploy:env-apply",
+        d.TargetParams,
+        d.EnvApplied,
+        "Apply env vars and secrets (restarts the live release on its image); `$/progress`.",
+    ),
+    MethodSpec(
+        "deploy:domain",
+        d.DomainParams,
+        d.DomainEntry,
+        "Add a custom domain and poll its certificate until issued or failed; `$/progress`.",
+    ),
+    MethodSpec(
         "execution-history:list",
         h.ExecutionQueryParams,
         dict[str, Any],
@@ -356,6 +419,50 @@ METHODS: tuple[MethodSpec, ...] = (
         "A finished execution is refused (409), an unknown one 404.",
     ),
     MethodSpec(
+        "debug:get-pins",
+        dbg.PinsParams,
+        dict[str, Any],
+        "The saved pinned outputs of one function: `{function, pins: {nodeId: {port: value}}}`.",
+    ),
+    MethodSpec(
+        "debug:set-pins",
+        dbg.SetPinsParams,
+        dict[str, Any],
+        "Replace the saved pins of one function (test runs only: debug:test-run and function:run; "
+        "production calls and triggers never use them). Answers as debug:get-pins.",
+    ),
+    MethodSpec(
+        "debug:test-run",
+        dbg.TestRunParams,
+        dict[str, Any],
+        "A test run with pinned node outputs and breakpoints: `{statusCode, body, executionId?, "
+        "pinnedNodes, pauses}`. Pinned nodes send their pins instead of running (step outputs carry "
+        '`__debug: "pinned"`); at a breakpoint the run pauses (execution:paused) until '
+        "execution:continue / execution:step / execution:cancel.",
+    ),
+    MethodSpec(
+        "execution:run-from",
+        dbg.RunFromParams,
+        dict[str, Any],
+        "A test run from one node of a past execution: its request again, every node upstream of the "
+        "node replayed from the recorded steps (not run): `{statusCode, body, executionId?, runFrom, "
+        "replayedNodes, omitted, pauses}`. Refused (409) when an upstream output was cut or redacted, "
+        "failed, or comes from a node that cannot be resumed (For Each, Retry, Try/Catch, Run Tasks).",
+    ),
+    MethodSpec(
+        "execution:continue",
+        h.ExecutionIdParams,
+        dict[str, Any],
+        "Resume a test run paused at a breakpoint, up to the next breakpoint: `{resumed, executionId, "
+        "nodeId, step}`; 409 when it is not paused.",
+    ),
+    MethodSpec(
+        "execution:step",
+        h.ExecutionIdParams,
+        dict[str, Any],
+        "Resume a paused test run and pause again before the next node that runs.",
+    ),
+    MethodSpec(
         "backend:subscribeCollection",
         b.CollectionParams,
         None,
@@ -409,6 +516,10 @@ NOTIFICATIONS: tuple[NotificationSpec, ...] = (
             ("execution:started", "A run started (seq 1)."),
             ("execution:step", "A node of a run started or finished: nodeId, status, timings, previews."),
             ("execution:finished", "A run ended: status, duration, error."),
+            (
+                "execution:paused",
+                "A test run paused before a node: nodeId, nodeType, inputs (port previews), reason.",
+            ),
         )
     ),
     NotificationSpec(

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from ipc_schema.base import WireModel
+from ipc_schema.base import PositionalParams, WireModel
 
 
 class NodePort(WireModel):
@@ -29,3 +29,10 @@ class NodeType(WireModel):
     category: str
     docs: str = ""
     ports: list[NodePort]
+
+
+class NodeLibraryParams(PositionalParams):
+    """``runtime:nodeLibrary [language?]``: every node type, or those a workflow of ``language`` may use
+    (its own code nodes and the nodes of both languages)."""
+
+    language: Literal["javascript", "python"] | None = None

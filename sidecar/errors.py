@@ -56,6 +56,8 @@
         ├── InvalidMetricsQueryError  -32602 / 400 a metrics query (range, bucket, filter)
         ├── RerunUnavailableError     409 the request was not recorded in full
         ├── ExecutionNotRunningError  409 cancel of an execution that is not running (here)
+        ├── ExecutionNotPausedError   409 continue/step of a run that is not paused at a breakpoint
+        ├── RunFromNodeRefusedError   409 run from a node: the past run cannot stand in for upstream
         └── HistoryStorageError       500 executions.sqlite unavailable (history disabled, loudly)
     MonitoringConfigError (SidecarError) monitoring.json invalid: the backend must not start (400)
     AlertError (SidecarError)         alerting (sidecar/monitoring/alerts); ``code`` is a Parse code
@@ -539,6 +541,22 @@ class RerunUnavailableError(HistoryError):
     http_status = 409
 
 
+class ExecutionNotPausedError(HistoryError):
+    """``execution:continue`` / ``execution:step`` for a run that is not paused at a breakpoint."""
+
+    http_status = 409
+
+    def __init__(self, execution_id: str) -> None:
+        super().__init__(f"execution is not paused: {execution_id}", data={"executionId": execution_id})
+
+
+class RunFromNodeRefusedError(HistoryError):
+    """``execution:run-from``: the past execution cannot stand in for the nodes upstream of the chosen
+    one (an output cut by history limits, a node that cannot be resumed, a step that failed)."""
+
+    http_status = 409
+
+
 class ExecutionNotRunningError(HistoryError):
     """A cancel for an execution that has already finished (or runs in no backend of this process)."""
 
@@ -760,6 +778,32 @@ class BundleLeakError(DeployError):
     def __init__(self, leaks: list[dict[str, str]]) -> None:
         shown = ", ".join(f"{leak['file']} ({leak['kind']})" for leak in leaks)
         super().__init__(f"bundle refused: secret values found in {shown}", data={"files": leaks})
+
+
+class DeployStageError(DeployError):
+    """A deploy stage failed (``data.stage`` names it: validate, build, push, release, health, record);
+    the previous release keeps serving. The message says why, never a token or a secret value."""
+
+    http_status = 502
+
+    def __init__(self, stage: str, message: str, *, data: Any = None) -> None:
+        super().__init__(f"deploy failed at stage {stage}: {message}", data={"stage": stage, **(data or {})})
+        self.stage = stage
+        self.reason = message
+
+
+class ProviderApiError(DeployError):
+    """A provider's API refused a call (its status and its own error text, token redacted)."""
+
+    http_status = 502
+
+    def __init__(self, provider: str, status: int, message: str) -> None:
+        super().__init__(f"{provider} API answered {status}: {message}", data={"status": status})
+        self.status = status
+
+
+class ReleaseNotFoundError(DeployError):
+    http_status = 404
 
 
 class GitHubError(SidecarError):

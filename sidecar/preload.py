@@ -1,8 +1,10 @@
-"""Load the heavy service modules once, off the event loop, right after the handshake.
+"""Load what every backend start needs once, off the event loop, right after the handshake.
 
-Two threads importing the same package at once can see it half-initialised (the
-runtime's node registry is built by imports), so every lazy import of a service goes
-through ``services_loaded()``, which waits for the one preload instead of racing it.
+Only the door and the store are preloaded: every backend serves them. The rest (the graph
+runtime and its JavaScript engine, monitoring's Prometheus registry, credentials, deploy,
+debugging, the Python workers) is made on first use (``sidecar.lazy``), on the loop thread,
+after ``services_loaded()``: two threads importing the same package at once can see it
+half-initialised (the runtime's node registry is built by imports).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import asyncio
 import gc
 import importlib
 
-SERVICE_MODULES = ("aiohttp.web", "sidecar.store", "sidecar.web", "sidecar.runtime.runtime")
+SERVICE_MODULES = ("aiohttp.web", "sidecar.store", "sidecar.web")
 
 _preload: asyncio.Future[None] | None = None
 

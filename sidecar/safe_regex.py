@@ -17,13 +17,21 @@ Refusals are 102 (the pattern is valid but more than this server runs); a patter
 
 from __future__ import annotations
 
+import importlib
 import re
 import threading
 from collections import OrderedDict
-
-import regex
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from sidecar.errors import InvalidJsonError, InvalidQueryError
+from sidecar.lazy import Lazy
+
+if TYPE_CHECKING:
+    import regex
+
+_REGEX: Lazy[ModuleType] = Lazy(lambda: importlib.import_module("regex"))
+"""The ``regex`` engine, loaded by the first pattern (most backends' queries have none)."""
 
 MAX_PATTERN_LENGTH = 1_000
 """A search box's text wrapped by the SDK (``\\Q…\\E``) fits many times over; longer is a payload."""
@@ -34,7 +42,8 @@ MAX_EXPANDED_SIZE = 10_000
 _CACHE_BUDGET = 50_000
 """Expanded size kept compiled across queries (tens of MB at most), least recently used first out."""
 
-_FLAGS = {"i": regex.IGNORECASE, "m": regex.MULTILINE, "x": regex.VERBOSE, "s": regex.DOTALL}
+_FLAGS = {"i": "IGNORECASE", "m": "MULTILINE", "x": "VERBOSE", "s": "DOTALL"}
+"""``$options`` letters → the engine's flag names."""
 _QUOTED_SPAN = re.compile(r"\\Q(.*?)(?:\\E|$)", re.DOTALL)
 _COUNTED = re.compile(r"\{(\d*)(,?)(\d*)\}")
 _BRACED_ESCAPES = frozenset("pPNx")  # escapes whose braces hold a name or code point, not a count
@@ -175,12 +184,14 @@ def _compile_checked(pattern: str, options: str) -> tuple[regex.Pattern[str], in
         raise InvalidQueryError(
             f"$regex repeats too much: unrolled it would hold more than {MAX_EXPANDED_SIZE} items"
         )
-    flags = regex.VERSION0  # the ``re`` module's behaviour
+    engine = _REGEX.get()
+    flags = engine.VERSION0  # the ``re`` module's behaviour
     for letter in options:
-        flags |= _FLAGS[letter]
+        flags |= getattr(engine, _FLAGS[letter])
     try:
-        return regex.compile(translated, flags), max(size, 1)
-    except (regex.error, OverflowError, RecursionError) as exc:
+        compiled: regex.Pattern[str] = engine.compile(translated, flags)
+        return compiled, max(size, 1)
+    except (engine.error, OverflowError, RecursionError) as exc:
         raise InvalidJsonError(f"bad regex: {exc}") from exc
 
 

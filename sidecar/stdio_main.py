@@ -34,6 +34,7 @@ from sidecar.ipc.handlers import (
     register_github_methods,
     register_history_methods,
     register_monitoring_methods,
+    register_python_methods,
     register_runtime_methods,
     register_security_methods,
     register_system_methods,
@@ -68,6 +69,7 @@ def build_method_table(manager: BackendManager, notify: Notify, *, diagnostics: 
     register_security_methods(table, manager)
     register_credential_methods(table, manager)
     register_deploy_methods(table, manager)
+    register_python_methods(table, manager)
     register_github_methods(table, GitHubService.for_home(manager.registry.root.parent))
     register_history_methods(table, manager, notify)
     register_debugging_methods(table, manager)

@@ -17,7 +17,8 @@ import pytest
 from tests.conftest import PROJECT_ROOT
 from tests.runtime.graphs import component, conn, export, node, request_node, response_node
 
-pytestmark = pytest.mark.binary
+# The build alone takes minutes on a loaded machine (PyInstaller analyses every dependency).
+pytestmark = [pytest.mark.binary, pytest.mark.timeout(900)]
 
 
 def test_the_onedir_binary_passes_the_protocol_smoke_test(tmp_path: Path) -> None:
@@ -48,22 +49,27 @@ def test_the_onedir_binary_passes_the_protocol_smoke_test(tmp_path: Path) -> Non
 
 
 def _runs_a_python_function(binary: Path, folder: Path) -> None:
-    """The binary carries the Python worker: ``run`` answers through a Python Function."""
+    """The binary carries the Python worker: ``run`` answers through a Python Function, and a Python
+    Template rendered by Jinja2 in the worker (the binary bundles what the worker imports)."""
     ports = [
         {"name": "out-x", "plug": "output", "type": "*"},
         {"name": "out-done", "plug": "output", "type": "signal"},
     ]
     script = "import asyncio\nawait asyncio.sleep(0)\noutputs['x'] = inputs['a'] * 2\nsend_signal('done')\n"
     fn = node("fn", "PythonFunction", {"script": script}, ports=ports)
+    template = node("tpl", "PythonTemplate", {"expression": "x is {{ x }}"})
     connections = [
         conn("req", "pm-a", "fn", "in-a"),
         conn("req", "receive", "fn", "run"),
         conn("fn", "out-x", "resp", "pm-x"),
-        conn("fn", "out-done", "resp", "send"),
+        conn("fn", "out-x", "tpl", "x"),
+        conn("tpl", "text", "resp", "pm-text"),
+        conn("tpl", "done", "resp", "send"),
     ]
+    nodes = [request_node(), fn, template, response_node()]
     export_file = folder / "python.export.json"
     export_file.write_text(
-        json.dumps(export(component("f", [request_node(), fn, response_node()], connections)))
+        json.dumps(export(component("f", nodes, connections), metadata={"language": "python"}))
     )
     ran = subprocess.run(
         [str(binary), "run", str(export_file), "f", "--body", '{"a": 21}'],
@@ -73,4 +79,6 @@ def _runs_a_python_function(binary: Path, folder: Path) -> None:
         timeout=120,
     )
     assert ran.returncode == 0, ran.stderr[-4000:]
-    assert json.loads(ran.stdout) == {"statusCode": 200, "body": '{"result":{"x":42}}'}
+    answered = json.loads(ran.stdout)
+    assert answered["statusCode"] == 200
+    assert json.loads(answered["body"]) == {"result": {"x": 42, "text": "x is 42"}}

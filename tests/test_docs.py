@@ -253,6 +253,7 @@ def test_readme_demo_runs(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "functions/hello" in result.stdout
+    assert "functions/todo-report → 200" in result.stdout  # the Python example workflow answered
 
 
 # ---- the minimal clients of protocol.md -------------------------------------------------

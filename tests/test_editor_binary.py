@@ -12,7 +12,8 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT
 
-pytestmark = pytest.mark.binary
+# The build alone takes minutes on a loaded machine (PyInstaller analyses every dependency).
+pytestmark = [pytest.mark.binary, pytest.mark.timeout(900)]
 
 
 def test_the_onedir_binary_serves_every_editor_channel(tmp_path: Path) -> None:

@@ -195,11 +195,64 @@ export interface DeployProblem {
   problem: string;
 }
 
+export interface DeployTarget {
+  provider: string;
+  app: string;
+  region?: string;
+  apiBase?: string;
+  registry?: string;
+  publicUrl?: string;
+  tokenCredential?: string;
+  options?: Record<string, unknown>;
+  /** Plain variables (values shown). */
+  env?: Record<string, string>;
+  /** Secret names; values are write-only. */
+  secrets?: Array<string>;
+  /** Set here, not yet on the target. */
+  pendingSecrets?: Array<string>;
+  /** Removed here, still on the target. */
+  unset?: Array<string>;
+  domains?: Array<DomainEntry>;
+}
+
+export interface DeployTargets {
+  targets: Record<string, DeployTarget>;
+}
+
 export interface DeviceCodeEvent {
   userCode: string;
   verificationUri: string;
   expiresIn: number;
   interval: number;
+}
+
+export interface DomainEntry {
+  hostname: string;
+  /** pending, issued or failed. */
+  status: string;
+  detail?: string;
+  checkedAt?: string | null;
+}
+
+export interface EnvApplied {
+  applied: boolean;
+  /** The restart on the live image, if any. */
+  release?: Release | null;
+}
+
+export interface EnvChange {
+  name: string;
+  /** add, change or remove. */
+  action: string;
+  from?: string | null;
+  to?: string | null;
+}
+
+export interface EnvPlan {
+  target: string;
+  env: Array<EnvChange>;
+  /** Names only: a secret value is never answered. */
+  secrets: Array<SecretChange>;
 }
 
 /** Sent as `$/error` when a notification (which cannot be answered) fails. */
@@ -419,6 +472,42 @@ export interface PullDetail {
   checks: Array<CheckRun>;
 }
 
+export interface PythonInstalled {
+  /** False when pip failed; the previous packages stay in place. */
+  ok: boolean;
+  /** The backend's package folder the workers import from. */
+  target: string;
+  /** The install's full log (pip's output), kept beside the data. */
+  logFile: string;
+  exitCode: number;
+  /** `name==version` of every package now in the folder. */
+  packages: Array<string>;
+}
+
+export interface PythonNodes {
+  nodes: Array<PythonPackNode>;
+  problems: Array<PythonPackProblem>;
+}
+
+/** A node of a pack, as the node library lists it, with the pack file that declares it. */
+export interface PythonPackNode {
+  [key: string]: unknown;
+  name: string;
+  displayNodeName: string;
+  category: string;
+  docs?: string;
+  ports: Array<NodePort>;
+  /** The file of the backend's `python/` folder that declares the node. */
+  file: string;
+}
+
+export interface PythonPackProblem {
+  /** The pack file at fault; nil when discovery itself failed. */
+  file: string | null;
+  /** Why the file or one of its nodes was not loaded (a trimmed traceback). */
+  error: string;
+}
+
 export interface RateLimitEvent {
   limit?: number | null;
   remaining?: number | null;
@@ -445,6 +534,40 @@ export interface RecordQuery {
 export interface RecordsPage {
   results: Array<Record<string, unknown>>;
   count?: number | null;
+}
+
+export interface Release {
+  version: number;
+  target: string;
+  bundleHash: string;
+  image?: ReleaseImage | null;
+  by: string;
+  at: string;
+  finishedAt?: string | null;
+  /** deploying, live, superseded, failed or cancelled. */
+  status: string;
+  /** deploy, rollback or environment. */
+  reason?: string;
+  /** When failed or cancelled: the stage it stopped in. */
+  stage?: string | null;
+  error?: string | null;
+  /** After a failure: whether the previous release serves again (nil: untouched). */
+  restored?: boolean | null;
+  rollbackOf?: number | null;
+  url?: string | null;
+  /** Seconds per stage. */
+  stages?: Record<string, number>;
+  logs?: Array<string>;
+}
+
+export interface ReleaseImage {
+  reference: string;
+  digest?: string | null;
+}
+
+export interface Releases {
+  /** Oldest first. */
+  releases: Array<Release>;
 }
 
 export interface RepoInfo {
@@ -501,9 +624,19 @@ export interface RoleList {
   roles: Array<Role>;
 }
 
+export interface RunFromOptions {
+  pins?: Record<string, Record<string, unknown>> | null;
+  breakpoints?: Array<string> | null;
+}
+
 export interface SchemaDefinition {
   version: number;
   tables: Array<TableSchema>;
+}
+
+export interface SecretChange {
+  name: string;
+  action: string;
 }
 
 export interface SelftestCheck {
@@ -591,6 +724,37 @@ export interface TableSchema {
   columns: Array<TableColumn>;
 }
 
+export interface TargetSettings {
+  /** fly, railway or render. */
+  provider: string;
+  /** The provider's app/service name. */
+  app: string;
+  region?: string | null;
+  /** The provider API's address (default: its own). */
+  apiBase?: string | null;
+  /** Image registry host (default: the provider's). */
+  registry?: string | null;
+  /** The app's address; `{app}` is replaced. */
+  publicUrl?: string | null;
+  /** The backend credential holding the provider's API token (default: provider). */
+  tokenCredential?: string | null;
+  /** Provider settings (org, memoryMb, …). */
+  options?: Record<string, unknown>;
+}
+
+/** A test run under the debugger. Unknown keys are refused. */
+export interface TestRunOptions {
+  /** The request body (JSON value or raw text). */
+  body?: unknown;
+  headers?: Record<string, string> | null;
+  /** Pinned outputs for this run, merged over the function's saved pins. */
+  pins?: Record<string, Record<string, unknown>> | null;
+  /** Node ids to pause before (execution:paused; execution:continue/step). */
+  breakpoints?: Array<string> | null;
+  /** false: ignore the function's saved pins. */
+  useSavedPins?: boolean;
+}
+
 export interface WorkflowStatus {
   initialized: boolean;
   workflowCount: number;
@@ -649,8 +813,12 @@ export interface SidecarMethods {
   "$/ping": { params: []; result: null };
   /** Exercise every native extension and library the process needs; reports each check. */
   "sidecar:selftest": { params: []; result: SelftestResult };
-  /** Every node type cloud functions can use, with ports, types and defaults. */
-  "runtime:nodeLibrary": { params: []; result: Array<NodeType> };
+  /** Every node type cloud functions can use, with ports, types and defaults; with a language (`javascript`, `python`), the types a workflow of that language may use. */
+  "runtime:nodeLibrary": { params: [language?: "javascript" | "python" | null]; result: Array<NodeType> };
+  /** A running backend's custom Python nodes (`python/*.py`), discovered again if the folder changed, and the problems of the packs that did not load. */
+  "python:nodes": { params: [backendId: string]; result: PythonNodes };
+  /** Install the backend's `python/requirements.txt` into its own package folder (never the sidecar's), reporting pip's progress with `$/progress`; the log is kept. */
+  "python:install": { params: [backendId: string]; result: PythonInstalled };
   /** Every backend in the registry. */
   "backend:list": { params: []; result: Array<BackendMetadata> };
   /** Create a backend folder. */
@@ -771,6 +939,24 @@ export interface SidecarMethods {
   "deploy:bundle": { params: [backendId: string, outDir: string]; result: BundleWritten };
   /** Write a Docker build context that serves the bundle (Dockerfile, bin/start, source); `$/progress`. */
   "deploy:build-context": { params: [backendId: string, outDir: string, options?: BuildContextOptions]; result: BuildContextWritten };
+  /** The backend's deploy targets (secret names only). */
+  "deploy:targets": { params: [backendId: string]; result: DeployTargets };
+  /** Create or change a deploy target (provider, app, region, addresses, token credential). */
+  "deploy:target-set": { params: [backendId: string, target: string, settings: TargetSettings]; result: DeployTarget };
+  /** Deploy: validate, build, push, release, wait for /health with the bundle hash, record; `$/progress`. A failed stage (error data.stage) or `$/cancelRequest` leaves the previous release serving. */
+  "deploy:run": { params: [backendId: string, target: string]; result: Release };
+  /** The target's releases, oldest first. */
+  "deploy:releases": { params: [backendId: string, target: string]; result: Releases };
+  /** Redeploy an earlier release's image (no build) as a new release; `$/progress`. */
+  "deploy:rollback": { params: [backendId: string, target: string, version: number]; result: Release };
+  /** Set or remove (nil) env vars and secrets of a target; secret values are write-only. */
+  "deploy:env-set": { params: [backendId: string, target: string, env?: Record<string, string | null>, secrets?: Record<string, string | null>]; result: DeployTarget };
+  /** What applying would change on the target (no values). */
+  "deploy:env-plan": { params: [backendId: string, target: string]; result: EnvPlan };
+  /** Apply env vars and secrets (restarts the live release on its image); `$/progress`. */
+  "deploy:env-apply": { params: [backendId: string, target: string]; result: EnvApplied };
+  /** Add a custom domain and poll its certificate until issued or failed; `$/progress`. */
+  "deploy:domain": { params: [backendId: string, target: string, hostname: string, waitSeconds?: number]; result: DomainEntry };
   /** `{executions: WorkflowExecution[], sources: [{id, name, kind, reachable, count, error?}], error?}`. */
   "execution-history:list": { params: [query?: Record<string, unknown>]; result: Record<string, unknown> };
   /** ExecutionWithSteps, or nil. */
@@ -813,6 +999,18 @@ export interface SidecarMethods {
   "execution:step-value": { params: [request: StepValueRequest]; result: Record<string, unknown> };
   /** Stop a running execution: `{cancelled: true, executionId, nodeId?}`. Its caller gets HTTP 499 `function/cancelled`; the history records status `cancelled` with metadata.cancelledNodeId. A finished execution is refused (409), an unknown one 404. */
   "execution:cancel": { params: [executionId: string]; result: Record<string, unknown> };
+  /** The saved pinned outputs of one function: `{function, pins: {nodeId: {port: value}}}`. */
+  "debug:get-pins": { params: [backendId: string, name: string]; result: Record<string, unknown> };
+  /** Replace the saved pins of one function (test runs only: debug:test-run and function:run; production calls and triggers never use them). Answers as debug:get-pins. */
+  "debug:set-pins": { params: [backendId: string, name: string, pins: Record<string, Record<string, unknown>>]; result: Record<string, unknown> };
+  /** A test run with pinned node outputs and breakpoints: `{statusCode, body, executionId?, pinnedNodes, pauses}`. Pinned nodes send their pins instead of running (step outputs carry `__debug: "pinned"`); at a breakpoint the run pauses (execution:paused) until execution:continue / execution:step / execution:cancel. */
+  "debug:test-run": { params: [backendId: string, name: string, options?: TestRunOptions]; result: Record<string, unknown> };
+  /** A test run from one node of a past execution: its request again, every node upstream of the node replayed from the recorded steps (not run): `{statusCode, body, executionId?, runFrom, replayedNodes, omitted, pauses}`. Refused (409) when an upstream output was cut or redacted, failed, or comes from a node that cannot be resumed (For Each, Retry, Try/Catch, Run Tasks). */
+  "execution:run-from": { params: [executionId: string, nodeId: string, options?: RunFromOptions]; result: Record<string, unknown> };
+  /** Resume a test run paused at a breakpoint, up to the next breakpoint: `{resumed, executionId, nodeId, step}`; 409 when it is not paused. */
+  "execution:continue": { params: [executionId: string]; result: Record<string, unknown> };
+  /** Resume a paused test run and pause again before the next node that runs. */
+  "execution:step": { params: [executionId: string]; result: Record<string, unknown> };
   /** Push `backend:collectionChanged` for this collection's committed changes. */
   "backend:subscribeCollection": { params: [backendId: string, collection: string]; result: null };
   /** Stop those pushes. */
@@ -849,6 +1047,8 @@ export interface EditorNotifications {
   "execution:step": [event: Record<string, unknown>];
   /** A run ended: status, duration, error. */
   "execution:finished": [event: Record<string, unknown>];
+  /** A test run paused before a node: nodeId, nodeType, inputs (port previews), reason. */
+  "execution:paused": [event: Record<string, unknown>];
   /** github:sign-in's code: show userCode and open verificationUri. */
   "github:deviceCode": [event: DeviceCodeEvent];
   /** GitHub's quota after a github:* call (remaining, reset). */

@@ -4,9 +4,12 @@ The sidecar never runs user Python in its own interpreter. It starts this file i
 (``noodl-sidecar python-worker``, which loads it by path, as the JavaScript prelude is loaded) and
 speaks msgpack over the child's stdin and stdout: one map per call in, one map per answer out.
 
-A call (``op`` ``"function"`` or ``"expression"``) carries the source, the input values and a CPU
-allowance in seconds. The answer carries ``ok``, the effects the code had in order (``["set", name,
-value]``, ``["signal", name]``), the ``result`` of an expression, the captured ``logs``
+A call (``op`` ``"function"``, ``"expression"``, ``"transform"`` or ``"template"``) carries the
+source, the input values and a CPU allowance in seconds. While it runs, user code may ask the sidecar
+for records through the ``noodl`` module: the worker writes ``{"host": [op, args]}`` and blocks on
+the answer ``{"ok", "result" | "error"}`` before the call's own answer goes out. The answer carries
+``ok``, the effects the code had in order (``["set", name, value]``, ``["signal", name]``), the
+``result`` of an expression, transform or template, the captured ``logs``
 (``{"level", "message"}`` from ``print``, ``sys.stderr`` and ``logging``), the ``error`` with a
 traceback trimmed to the user's code, and the worker's resident memory (``rss``) so the pool can
 recycle a worker that grows.
@@ -17,7 +20,8 @@ with SIGXCPU when it is spent). Both exist on Linux and macOS; elsewhere (Window
 module is missing and only the pool's wall-time limit applies. A ``MemoryError`` is answered with
 ``limit: "memory"`` and the worker exits, so the pool replaces it with a fresh one.
 
-This file imports only the standard library and msgpack: it is the worker's whole world.
+This file imports only the standard library and msgpack (and Jinja2, on the first template call):
+it is the worker's whole world.
 """
 
 from __future__ import annotations
@@ -25,13 +29,17 @@ from __future__ import annotations
 import ast
 import asyncio
 import builtins
+import functools
 import inspect
 import io
 import logging
 import math
 import os
+import re
 import sys
 import traceback
+import types
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
@@ -128,9 +136,16 @@ def _compiled(cache: dict[tuple[str, str], Any], op: str, source: str) -> Any:
     return code
 
 
+_pack_folders: set[str] = set()  # folders of custom node packs: their frames are user code too
+
+
+def _is_user_frame(filename: str) -> bool:
+    return filename == _FILENAME or any(filename.startswith(folder) for folder in _pack_folders)
+
+
 def _user_traceback(error: BaseException) -> str:
     """The exception with only the frames of the user's code (the worker's own frames dropped)."""
-    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename == _FILENAME]
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if _is_user_frame(frame.filename)]
     lines = traceback.format_list(frames) if frames else []
     if isinstance(error, SyntaxError) and error.filename == _FILENAME:
         lines = []
@@ -145,21 +160,34 @@ def _cpu_seconds() -> float:
     return float(usage.ru_utime + usage.ru_stime)
 
 
+_cpu_soft_set: int | None = None  # the soft RLIMIT_CPU this worker set last (whole seconds)
+
+
 def _allow_cpu(seconds: float) -> None:
+    global _cpu_soft_set
     if resource is None or seconds <= 0:
         return
-    _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
     soft = math.ceil(_cpu_seconds() + seconds)
+    if soft == _cpu_soft_set:
+        return  # most calls of a busy worker land in the same whole second: no system call
+    _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
     if hard != resource.RLIM_INFINITY:
         soft = min(soft, hard)
     resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+    _cpu_soft_set = soft
+
+
+_statm_fd: int | None = None
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def _rss_bytes() -> int:
+    global _statm_fd
     try:
-        with open("/proc/self/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
+        if _statm_fd is None:  # opened once: a read per call is a single pread
+            _statm_fd = os.open("/proc/self/statm", os.O_RDONLY)
+        return int(os.pread(_statm_fd, 128, 0).split()[1]) * _PAGE_SIZE
+    except (OSError, ValueError, IndexError, AttributeError):
         if resource is None:
             return 0
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -182,6 +210,334 @@ def _wire(value: Any, depth: int = 0) -> Any:
     return value
 
 
+_MISSING = object()
+
+
+def _transform(code: Any, inputs: dict[str, Any]) -> Any:
+    """``map``/``filter``/``reduce`` of ``inputs["items"]`` with the callable the source evaluates to."""
+    function = eval(code, {"__builtins__": builtins, "__name__": "__noodl__"})
+    if not callable(function):
+        raise TypeError("the expression must be a callable, such as `lambda item: item * 2`")
+    items = inputs.get("items")
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        raise TypeError(f"Items must be a list, not {type(items).__name__}")
+    operation = inputs.get("operation")
+    if operation == "map":
+        return [function(item) for item in items]
+    if operation == "filter":
+        return [item for item in items if function(item)]
+    if operation == "reduce":
+        initial = inputs.get("initial", _MISSING)
+        if initial is _MISSING or initial is None:
+            return functools.reduce(function, items)
+        return functools.reduce(function, items, initial)
+    raise ValueError(f"unknown operation {operation!r}")
+
+
+_templates: dict[tuple[str, bool], Any] = {}
+
+
+def _render(source: str, inputs: dict[str, Any], autoescape: bool) -> str:
+    """A template rendered by Jinja2's sandbox: no attribute of Python's internals, no unsafe call."""
+    key = (source, autoescape)
+    template = _templates.get(key)
+    if template is None:
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        environment = ImmutableSandboxedEnvironment(autoescape=autoescape)
+        template = environment.from_string(source)
+        if len(_templates) >= _COMPILED_CACHE_SIZE:
+            _templates.pop(next(iter(_templates)))
+        _templates[key] = template
+    return str(template.render(**inputs))
+
+
+class RecordsError(Exception):
+    """A records call the sidecar refused (unknown collection, ACL, bad arguments, no store)."""
+
+
+def _record_id(record: Any) -> Any:
+    return record.get("id", record.get("objectId")) if isinstance(record, dict) else record
+
+
+def _noodl_module(host: Callable[[str, list[Any]], Any]) -> types.ModuleType:
+    """``import noodl``: ``noodl.records`` mirrors the JavaScript ``Noodl.Records`` of Function nodes."""
+    module = types.ModuleType("noodl", "Services of the backend for Python nodes (records).")
+    records = types.SimpleNamespace()
+
+    def query(
+        collection: str,
+        where: dict[str, Any] | None = None,
+        *,
+        sort: str | list[str] | None = None,
+        limit: int | None = None,
+        skip: int | None = None,
+        count: bool = False,
+        include: str | list[str] | None = None,
+    ) -> Any:
+        options = {"sort": sort, "limit": limit, "skip": skip, "count": count, "include": include}
+        options = {key: value for key, value in options.items() if value is not None}
+        return host("records.query", [collection, where or {}, options])
+
+    def fetch(record: Any, collection: str | None = None) -> Any:
+        return host("records.fetch", [collection, _record_id(record)])
+
+    def create(collection: str, data: dict[str, Any]) -> Any:
+        return host("records.create", [collection, data])
+
+    def save(record: Any, data: dict[str, Any] | None = None, *, collection: str | None = None) -> Any:
+        if data is None and isinstance(record, dict):
+            data = {k: v for k, v in record.items() if k not in ("id", "objectId", "createdAt", "updatedAt")}
+        return host("records.save", [_record_id(record), data or {}, {"collection": collection}])
+
+    def delete(record: Any, *, collection: str | None = None) -> None:
+        host("records.delete", [_record_id(record), {"collection": collection}])
+
+    def count(collection: str, where: dict[str, Any] | None = None) -> Any:
+        return host("records.count", [collection, where or {}])
+
+    def distinct(collection: str, field: str, where: dict[str, Any] | None = None) -> Any:
+        return host("records.distinct", [collection, field, where or {}])
+
+    def increment(record: Any, amounts: dict[str, Any], *, collection: str | None = None) -> Any:
+        return host("records.increment", [_record_id(record), amounts, {"collection": collection}])
+
+    def _relation(
+        op: str, record: Any, key: str, target: Any, collection: str | None, target_collection: str | None
+    ) -> None:
+        options = {
+            "recordId": _record_id(record),
+            "key": key,
+            "targetRecordId": _record_id(target),
+            "collection": collection,
+            "targetCollection": target_collection,
+        }
+        host(op, [{k: v for k, v in options.items() if v is not None}])
+
+    def add_relation(
+        record: Any,
+        key: str,
+        target: Any,
+        *,
+        collection: str | None = None,
+        target_collection: str | None = None,
+    ) -> None:
+        _relation("records.addRelation", record, key, target, collection, target_collection)
+
+    def remove_relation(
+        record: Any,
+        key: str,
+        target: Any,
+        *,
+        collection: str | None = None,
+        target_collection: str | None = None,
+    ) -> None:
+        _relation("records.removeRelation", record, key, target, collection, target_collection)
+
+    for function in (
+        query,
+        fetch,
+        create,
+        save,
+        delete,
+        count,
+        distinct,
+        increment,
+        add_relation,
+        remove_relation,
+    ):
+        setattr(records, function.__name__, function)
+    module.records = records  # type: ignore[attr-defined]
+    module.RecordsError = RecordsError  # type: ignore[attr-defined]
+    module.node = node  # type: ignore[attr-defined]
+    module.Port = Port  # type: ignore[attr-defined]
+    return module
+
+
+# ---- custom node packs ---------------------------------------------------------------------------------
+_PORT_TYPES: dict[Any, str] = {
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    dict: "object",
+    list: "array",
+    object: "*",
+    Any: "*",
+}
+_TYPE_NAMES = frozenset(["string", "number", "boolean", "object", "array", "signal", "*"])
+_NODE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:[.-][A-Za-z0-9_]+)*")
+_PORT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class Port:
+    """``noodl.Port(type, default=..., display_name=...)``: a port with more than its type."""
+
+    def __init__(self, type: Any = Any, *, default: Any = None, display_name: str | None = None) -> None:
+        self.type = type
+        self.default = default
+        self.display_name = display_name
+
+
+_registering: list[dict[str, Any]] | None = None  # the nodes the file being imported declares
+
+
+def node(
+    target: Any = None,
+    *,
+    name: str | None = None,
+    display_name: str | None = None,
+    category: str | None = None,
+    docs: str | None = None,
+    inputs: dict[str, Any] | None = None,
+    outputs: dict[str, Any] | None = None,
+) -> Any:
+    """``@noodl.node(...)`` on an ``async def f(inputs) -> dict`` or on a class with ``async def
+    execute(self, inputs) -> dict``; a class may give ``name``, ``inputs`` … as class attributes."""
+
+    def register(declared: Any) -> Any:
+        def attribute(key: str, given: Any) -> Any:
+            return given if given is not None else getattr(declared, key, None)
+
+        entry = {
+            "target": declared,
+            "name": attribute("name", name) if inspect.isclass(declared) else (name or declared.__name__),
+            "display_name": attribute("display_name", display_name),
+            "category": attribute("category", category),
+            "docs": attribute("docs", docs) or inspect.getdoc(declared) or "",
+            "inputs": attribute("inputs", inputs) or {},
+            "outputs": attribute("outputs", outputs) or {},
+        }
+        if _registering is not None:
+            _registering.append(entry)
+        return declared
+
+    return register(target) if target is not None else register
+
+
+def _port_type(spec: Any) -> str:
+    kind = spec.type if isinstance(spec, Port) else spec
+    if isinstance(kind, str):
+        if kind not in _TYPE_NAMES:
+            raise TypeError(f"unknown port type {kind!r}")
+        return kind
+    if kind in _PORT_TYPES:
+        return _PORT_TYPES[kind]
+    raise TypeError(f"unknown port type {kind!r}: use str, int, float, bool, dict, list, Any or 'signal'")
+
+
+def _describe_ports(entry: dict[str, Any], side: str) -> list[dict[str, Any]]:
+    ports = entry[side]
+    if not isinstance(ports, dict):
+        raise TypeError(f"{side} must be a dict of port name to type")
+    described = []
+    for port_name, spec in ports.items():
+        if not isinstance(port_name, str) or not _PORT_NAME.fullmatch(port_name):
+            raise ValueError(f"bad {side[:-1]} name {port_name!r}")
+        if side == "inputs" and port_name == "run":
+            raise ValueError("'run' is the node's own input (the signal that runs it)")
+        port: dict[str, Any] = {"name": port_name, "type": _port_type(spec)}
+        if isinstance(spec, Port):
+            if spec.display_name:
+                port["displayName"] = str(spec.display_name)
+            if spec.default is not None and side == "inputs":
+                port["default"] = _wire(spec.default)
+        described.append(port)
+    return described
+
+
+def _describe(entry: dict[str, Any]) -> dict[str, Any]:
+    """The node's descriptor for the sidecar; raises on anything it could not run or list."""
+    name = entry["name"]
+    if not isinstance(name, str) or not _NODE_NAME.fullmatch(name):
+        raise ValueError(f"bad node name {name!r}: letters, digits, '_', '.', '-'")
+    target = entry["target"]
+    execute = getattr(target, "execute", None) if inspect.isclass(target) else target
+    if not callable(execute):
+        raise TypeError(f"node {name!r} has no execute method")
+    if not inspect.iscoroutinefunction(execute):
+        raise TypeError(f"node {name!r}: execute must be an async def")
+    return {
+        "name": name,
+        "displayName": str(entry["display_name"] or name),
+        "category": str(entry["category"] or "Python Nodes"),
+        "docs": str(entry["docs"]),
+        "inputs": _describe_ports(entry, "inputs"),
+        "outputs": _describe_ports(entry, "outputs"),
+    }
+
+
+class _Packs:
+    """The pack files of one folder, imported once per version of each file (path, mtime, size)."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, tuple[tuple[int, int], dict[str, dict[str, Any]]]] = {}
+
+    def load(self, path: str) -> dict[str, dict[str, Any]]:
+        global _registering
+        stat = os.stat(path)
+        version = (stat.st_mtime_ns, stat.st_size)
+        cached = self._files.get(path)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        folder = os.path.dirname(path)
+        _pack_folders.add(folder + os.sep)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)  # a pack may import its helper modules beside it
+        _registering = []
+        try:
+            with open(path, encoding="utf-8") as source_file:
+                source = source_file.read()
+            module = types.ModuleType("noodl_pack_" + os.path.splitext(os.path.basename(path))[0])
+            module.__file__ = path
+            exec(compile(source, path, "exec"), module.__dict__)
+            found = list(_registering)
+        finally:
+            _registering = None
+        nodes = {}
+        for entry in found:
+            nodes[str(entry["name"])] = entry
+        self._files[path] = (version, nodes)
+        return nodes
+
+    def discover(self, folder: str) -> dict[str, Any]:
+        listed: list[dict[str, Any]] = []
+        problems: list[dict[str, str]] = []
+        names: dict[str, str] = {}
+        for file_name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+            if not file_name.endswith(".py") or file_name.startswith(("_", ".")):
+                continue
+            path = os.path.join(folder, file_name)
+            try:
+                entries = list(self.load(path).values())
+            except BaseException as error:  # a broken pack is reported; the others still load
+                problems.append({"file": file_name, "error": _user_traceback(error)})
+                continue
+            for entry in entries:
+                try:
+                    described = _describe(entry)
+                    if described["name"] in names:
+                        raise ValueError(
+                            f"node {described['name']!r} is also declared in {names[described['name']]}"
+                        )
+                except Exception as error:
+                    problems.append({"file": file_name, "error": str(error)})
+                    continue
+                names[described["name"]] = file_name
+                listed.append({**described, "file": file_name})
+        return {"nodes": listed, "problems": problems}
+
+    def execute(self, path: str, name: str, inputs: dict[str, Any]) -> Any:
+        entry = self.load(path).get(name)
+        if entry is None:
+            raise LookupError(f"no node {name!r} in {os.path.basename(path)} any more")
+        target = entry["target"]
+        execute = target().execute if inspect.isclass(target) else target
+        return execute(inputs)
+
+
 class Worker:
     def __init__(self, read_fd: int, write_fd: int) -> None:
         self._read_fd = read_fd
@@ -190,19 +546,42 @@ class Worker:
         self._loop = asyncio.new_event_loop()
         self._stdout = _LineCapture("info")
         self._stderr = _LineCapture("error")
+        self._unpacker = msgpack.Unpacker(raw=False, max_buffer_size=256 * 1024 * 1024)
+        self._packs = _Packs()
+        sys.modules["noodl"] = _noodl_module(self._host)
 
     def serve(self) -> int:
-        unpacker = msgpack.Unpacker(raw=False, max_buffer_size=256 * 1024 * 1024)
         while True:
             data = os.read(self._read_fd, _READ_SIZE)
             if not data:
                 return 0  # the sidecar closed the pipe (recycling, shutdown, or it died)
-            unpacker.feed(data)
-            for message in unpacker:
+            self._unpacker.feed(data)
+            for message in self._unpacker:
                 answer, exit_after = self._answer(message)
                 self._send(answer)
                 if exit_after:
                     return 3
+
+    def _host(self, op: str, args: list[Any]) -> Any:
+        """Ask the sidecar to do ``op`` for the running call, and wait for its answer."""
+        if _current is None:
+            raise RecordsError("noodl.records is only available while a node runs")
+        try:
+            request = msgpack.packb({"host": [op, _wire(args)]}, default=_plain, use_bin_type=True)
+        except (TypeError, ValueError, OverflowError) as error:
+            raise RecordsError(f"the arguments could not be sent: {error}") from None
+        self._write(request)
+        while True:
+            for answer in self._unpacker:
+                if not isinstance(answer, dict):
+                    raise RecordsError("the sidecar sent an answer that could not be read")
+                if not answer.get("ok"):
+                    raise RecordsError(str(answer.get("error") or "the records call failed"))
+                return answer.get("result")
+            data = os.read(self._read_fd, _READ_SIZE)
+            if not data:
+                os._exit(0)  # the sidecar is gone: nothing can answer
+            self._unpacker.feed(data)
 
     def _send(self, answer: dict[str, Any]) -> None:
         try:
@@ -218,6 +597,9 @@ class Worker:
                 },
                 use_bin_type=True,
             )
+        self._write(data)
+
+    def _write(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
             written = os.write(self._write_fd, view)
@@ -256,9 +638,22 @@ class Worker:
         op = message.get("op")
         source = str(message.get("source") or "")
         inputs = message.get("inputs") or {}
-        if op not in ("function", "expression"):
+        if op == "template":
+            return _render(source, dict(inputs), bool(message.get("autoescape")))
+        if op == "discover":
+            return self._packs.discover(str(message.get("folder") or ""))
+        if op == "custom":
+            value = self._packs.execute(str(message.get("file")), str(message.get("name")), dict(inputs))
+            if inspect.iscoroutine(value):
+                value = self._await(value)
+            if value is not None and not isinstance(value, dict):
+                raise TypeError(f"execute must return a dict of outputs, not {type(value).__name__}")
+            return _wire(value or {})
+        if op not in ("function", "expression", "transform"):
             raise ValueError(f"unknown call {op!r}")
-        code = _compiled(self._cache, op, source)
+        code = _compiled(self._cache, "function" if op == "function" else "expression", source)
+        if op == "transform":
+            return _wire(_transform(code, dict(inputs)))
         # A fresh namespace per call: no run sees another's globals.
         namespace: dict[str, Any] = {"__builtins__": builtins, "__name__": "__noodl__"}
         if op == "expression":
@@ -271,6 +666,7 @@ class Worker:
                 call.effects.append(["signal", str(name)])
 
             namespace["send_signal"] = send_signal
+            namespace["noodl"] = sys.modules["noodl"]
         value = eval(code, namespace)
         if inspect.iscoroutine(value):
             value = self._await(value)
@@ -310,9 +706,13 @@ def _set_limits(memory_bytes: int) -> None:
 
 def main(argv: list[str]) -> int:
     memory_bytes = 0
+    paths = []
     for arg in argv:
         if arg.startswith("--memory-bytes="):
             memory_bytes = int(arg.split("=", 1)[1])
+        elif arg.startswith("--path="):
+            paths.append(arg.split("=", 1)[1])
+    sys.path[:0] = paths  # the backend's own packages come before everything else
     read_fd, write_fd = _claim_pipes()
     root = logging.getLogger()
     root.handlers[:] = [_LogHandler()]

@@ -36,6 +36,39 @@ FUNCTIONS: dict[str, tuple[str, dict[str, Any]]] = {
 
 
 GC_THRESHOLDS = (50_000, 20, 100)
+# Chains of String Format nodes (Request ``x`` → N nodes → Response ``y``): per-run cost by graph size.
+CHAIN_LENGTHS = (10, 100, 400, 1_000, 3_000)
+
+
+def chain_export(length: int) -> dict[str, Any]:
+    """One function ``chain``: the request's ``x`` through ``length`` String Format nodes in a row to the
+    Response's ``y``, sent on receive (so the Response pulls the whole chain in its own update)."""
+
+    def node(node_id: str, node_type: str, parameters: dict[str, Any]) -> dict[str, Any]:
+        return {"id": node_id, "type": node_type, "parameters": parameters, "ports": [], "children": []}
+
+    def conn(source: str, source_port: str, target: str, target_port: str) -> dict[str, str]:
+        return {"sourceId": source, "sourcePort": source_port, "targetId": target, "targetPort": target_port}
+
+    nodes = [
+        node("req", "noodl.cloud.request", {"allowNoAuth": True}),
+        node("resp", "noodl.cloud.response", {}),
+    ]
+    connections = [conn("req", "receive", "resp", "send")]
+    previous = ("req", "pm-x")
+    for index in range(length):
+        nodes.append(node(f"s{index}", "String Format", {"format": "{v}"}))
+        connections.append(conn(*previous, f"s{index}", "v"))
+        previous = (f"s{index}", "formatted")
+    connections.append(conn(*previous, "resp", "pm-y"))
+    component = {
+        "name": "/#__cloud__/chain",
+        "ports": [],
+        "roots": [],
+        "nodes": nodes,
+        "connections": connections,
+    }
+    return {"settings": {}, "metadata": {}, "components": [component]}
 
 
 def _runtime(export_file: str, **options: Any) -> Runtime:
@@ -64,6 +97,28 @@ async def _latency(name: str, runs: int, warmup: int) -> dict[str, float]:
         "p99_us": round(samples[min(len(samples) - 1, int(len(samples) * 0.99))], 1),
         "mean_us": round(statistics.fmean(samples), 1),
         "min_us": round(samples[0], 1),
+    }
+
+
+async def _chain(length: int, runs: int) -> dict[str, float]:
+    """p50 per run of a chain of ``length`` String Format nodes, wall and CPU time of the loop thread."""
+    runtime = Runtime.from_export(chain_export(length), timeout_seconds=30.0)
+    request = make_request({"x": "a"})
+    await runtime.run("chain", request)
+    await runtime.scope_captures()  # a large scope's copy is made off the loop after its first run
+    for _ in range(3):
+        await runtime.run("chain", request)
+    wall, cpu = [], []
+    for _ in range(runs):
+        started, started_cpu = time.perf_counter(), time.thread_time()
+        response = await runtime.run("chain", request)
+        cpu.append((time.thread_time() - started_cpu) * 1e6)
+        wall.append((time.perf_counter() - started) * 1e6)
+        assert response.status_code == 200, response.body
+    return {
+        "p50_us": round(statistics.median(wall), 1),
+        "cpu_p50_us": round(statistics.median(cpu), 1),
+        "cpu_us_per_node": round(statistics.median(cpu) / length, 2),
     }
 
 
@@ -99,6 +154,10 @@ async def _bench(quick: bool) -> dict[str, object]:
     runs, warmup = (200, 50) if quick else (2_000, 200)
     figures: dict[str, object] = {"rss_at_start_mib": _peak_rss_mib()}
     figures["latency"] = {name: await _latency(name, runs, warmup) for name in FUNCTIONS}
+    figures["chain"] = {
+        str(length): await _chain(length, max(5, (20 if quick else 200) * 100 // max(length, 100)))
+        for length in (CHAIN_LENGTHS[:3] if quick else CHAIN_LENGTHS)
+    }
     gc.collect()
     figures["concurrent_1000"] = {
         name: await _burst(name, 1_000) for name in (("echo",) if quick else ("echo", "sum3", "runtasks"))

@@ -5,9 +5,10 @@ Lifecycle::
     STOPPED --start()--> STARTING --bound--> RUNNING --stop()--> STOPPING --> STOPPED
                               └── persistence or bind failed ──> FAILED (error kept for status)
 
-``start`` opens persistence first (a backend whose SQLite cannot be opened refuses to
-start unless it is ephemeral), loads the workflows (a broken bundle is skipped), then
-binds the port; ``stop`` closes in reverse order.
+``start`` opens persistence (a backend whose SQLite cannot be opened refuses to start
+unless it is ephemeral) side by side with the history and metrics, loads the workflows (a
+broken bundle is skipped), then binds the port; ``stop`` closes in reverse order. What a
+backend may never use is made on first use instead (``sidecar.lazy``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import structlog
 
 from sidecar import preload
 from sidecar.errors import RequestFailedError, SidecarError
+from sidecar.lazy import Lazy
 from sidecar.private_files import private_dir
 
 log = structlog.get_logger("sidecar.backends")
@@ -112,6 +114,15 @@ def persistence_json(state: BackendState, ephemeral: bool, failure: FailureInfo 
     }
 
 
+async def _all_of(*steps: Awaitable[Any]) -> None:
+    """Run ``steps`` concurrently and wait for every one of them; then raise the first failure (in the
+    order given), so that nothing is still opening while a failed start closes what was opened."""
+    results = await asyncio.gather(*steps, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+
+
 class Backend:
     """Composition of one backend's services; the only place that knows all of them."""
 
@@ -134,7 +145,8 @@ class Backend:
         from sidecar.debugging.running import RunningExecutions
 
         self.running = RunningExecutions()  # runs in progress by execution id, for execution:cancel
-        self.python: Any = None  # the pool of Python workers of this backend's Python nodes
+        self.python: Lazy[Any] | None = None  # the pool of workers of its Python nodes, made on first use
+        self.python_packs: Any = None  # its custom Python node packs (<data dir>/python), python_packs
         self.bundle: dict[str, Any] | None = None
         """The deploy bundle installed in the data directory (``sidecar.deploy.install``), if any."""
 
@@ -151,15 +163,24 @@ class Backend:
         self.failure = None
         await preload.services_loaded()
         from sidecar.credentials import remember_stored_values
-        from sidecar.deploy.install import installed_bundle
+        from sidecar.deploy.installed import installed_bundle
 
         self.bundle = installed_bundle(self.spec.data_dir)
-        # Hidden in logs and history before any node uses one; in a thread, as an OS keyring may block.
-        await asyncio.to_thread(remember_stored_values, self.spec.data_dir)
         try:
-            await self._open_persistence()
+            # Independent of one another, and each mostly waiting on its own thread (SQLite files, a
+            # journal, a key file): the record store, the history, its metrics, and the stored
+            # credentials' values (hidden in logs and history before any node can use one; in a thread,
+            # as an OS keyring may block) open side by side.
+            await _all_of(
+                self._open_persistence(),
+                self._open_history(),
+                self._open_monitoring(),
+                asyncio.to_thread(remember_stored_values, self.spec.data_dir),
+            )
+            if self.history.writer is not None:
+                self.monitoring.attach(self.history.writer)
             await self._open_security()
-            await self._open_history()
+            await self._open_python_packs()
             self._load_workflows()
             await self._open_triggers()
             await self._bind()
@@ -227,10 +248,9 @@ class Backend:
             bus=self.bus,
             config=HistoryConfig(enabled=not self.spec.ephemeral),
         )
-        await self._open_monitoring()
 
     async def _open_monitoring(self) -> None:
-        """Metrics follow every batch history commits (``sidecar.monitoring``)."""
+        """Metrics follow every batch history commits (``sidecar.monitoring``), once both are open."""
         from sidecar.monitoring import Monitoring
 
         self.monitoring = await Monitoring.open(
@@ -243,8 +263,6 @@ class Backend:
         self.monitoring.schedules = lambda: (
             self.triggers.scheduler.due_times() if self.triggers is not None else {}
         )
-        if self.history.writer is not None:
-            self.monitoring.attach(self.history.writer)
 
     def _queue_depths(self) -> dict[str, float]:
         writer = self.history.writer if self.history is not None else None
@@ -257,12 +275,47 @@ class Backend:
             depths["store_write_queue_depth"] = self._store.write_queue_depth
         return depths
 
-    def _load_workflows(self) -> None:
-        from sidecar.backends.functions import ai_port, make_workflow_set, python_pool
-
+    def _python_pool(self) -> Lazy[Any]:
+        """The pool of Python workers: made on first use, and no process starts until one is needed."""
         if self.python is None:
-            self.python = python_pool(self.spec.data_dir, self.spec.backend_id, self.spec.ephemeral)
-        self.workflows = make_workflow_set(self.spec.data_dir, self._store, self.python, ai_port(self))
+            from sidecar.backends.functions import python_pool
+
+            spec = self.spec
+            self.python = Lazy(lambda: python_pool(spec.data_dir, spec.backend_id, spec.ephemeral))
+        return self.python
+
+    async def _open_python_packs(self) -> None:
+        """The node packs of ``python/``, found before the workflows load so their deploy checks know the
+        packs. A backend without that folder loads neither the runtime nor a worker for packs; a folder
+        made later is found by :meth:`packs` (``python:nodes``)."""
+        if (self.spec.data_dir / "python").is_dir():
+            await self._start_packs()
+
+    async def packs(self) -> Any:
+        """The backend's node packs (``sidecar.backends.python_packs.PythonPacks``), refreshed; the first
+        call on a backend that had none reloads its workflows over the new node types."""
+        if self.python_packs is None:
+            await self._start_packs()
+            if self.workflows is not None:
+                self._load_workflows()
+        else:
+            await self.python_packs.refresh()
+        return self.python_packs
+
+    async def _start_packs(self) -> None:
+        from sidecar.backends.python_packs import PythonPacks
+
+        self.python_packs = PythonPacks(self.spec.data_dir / "python", self._python_pool().get())
+        await self.python_packs.refresh()
+        self.python_packs.start_watching()
+
+    def _load_workflows(self) -> None:
+        from sidecar.backends.functions import ai_port, make_workflow_set
+
+        node_types = self.python_packs.node_types if self.python_packs is not None else None
+        self.workflows = make_workflow_set(
+            self.spec.data_dir, self._store, self._python_pool(), ai_port(self), node_types
+        )
         self.workflows.load_all()
 
     async def _open_triggers(self) -> None:
@@ -398,9 +451,14 @@ class Backend:
         if self.triggers is not None:
             await self.triggers.close()
             self.triggers = None
+        if self.python_packs is not None:
+            await self.python_packs.close()
+            self.python_packs = None
         if self.python is not None:  # after the door and triggers: no run starts a call any more
-            await self.python.close()
+            pool = self.python.peek()
             self.python = None
+            if pool is not None:
+                await pool.close()
         if self.history is not None:
             await self.history.close()
             self.history = None

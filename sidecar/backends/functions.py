@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sidecar.backends.workflows import DeployProblem, WorkflowSet
 from sidecar.errors import FunctionNotFoundError, OperationForbiddenError, WorkflowsStartingError
+from sidecar.lazy import Lazy
 
 CLOUD_PREFIX = "/#__cloud__/"
 REQUEST_TYPE = "noodl.cloud.request"
@@ -38,13 +39,15 @@ class ConfigFile:
 @dataclass(frozen=True)
 class RuntimeServices:
     """What every bundle of one backend shares: one JavaScript engine, the store, the config, and the
-    pool of Python workers (started on first use, working in the backend's ``python-scratch``)."""
+    pool of Python workers (working in the backend's ``python-scratch``). The engine and the pool are
+    made when the first bundle is loaded: a backend without functions loads neither."""
 
-    js: Any
+    js: Lazy[Any]
     records: Any
     config: ConfigFile
-    python: Any = None
+    python: Lazy[Any] | None = None
     ai: Any = None
+    node_types: Any = None  # the built-in library and the backend's Python node packs (python_packs)
 
 
 class BundleRuntime:
@@ -55,11 +58,12 @@ class BundleRuntime:
 
         self.runtime = Runtime.from_export(
             export,
-            js=services.js,
+            js=services.js.get(),
             records=services.records,
             config=services.config,
-            python=services.python,
+            python=services.python.get() if services.python is not None else None,
             ai=services.ai,
+            node_types=services.node_types,
         )
 
     def has_function(self, name: str) -> bool:
@@ -67,6 +71,13 @@ class BundleRuntime:
 
     def function_names(self) -> list[str]:
         return self.runtime.export.function_names()
+
+    def language(self, name: str) -> str:
+        """Function ``name``'s workflow language (``javascript`` unless its metadata says ``python``)."""
+        from sidecar.runtime.language import workflow_language
+
+        export = self.runtime.export
+        return workflow_language(export, export.components[CLOUD_PREFIX + name])
 
     def deploy_problems(self) -> list[DeployProblem]:
         """What would break this bundle's functions (checked before a deploy replaces anything)."""
@@ -83,11 +94,14 @@ def python_pool(data_dir: Path, backend_id: str, ephemeral: bool) -> Any:
     nothing in its data directory, gets a scratch folder under the system's temporary directory."""
     import tempfile
 
+    from sidecar.backends.python_packages import PACKAGES_DIR
     from sidecar.python_runtime import PythonPool
 
+    packages = (data_dir / PACKAGES_DIR,)
     if ephemeral:
-        return PythonPool(Path(tempfile.gettempdir()) / f"noodl-sidecar-python-{backend_id}")
-    return PythonPool(data_dir / "python-scratch")
+        scratch = Path(tempfile.gettempdir()) / f"noodl-sidecar-python-{backend_id}"
+        return PythonPool(scratch, import_paths=packages)
+    return PythonPool(data_dir / "python-scratch", import_paths=packages)
 
 
 def ai_port(backend: Backend) -> Any:
@@ -105,16 +119,25 @@ def ai_port(backend: Backend) -> Any:
     return BackendAiPort(spec.data_dir, folder, call)
 
 
-def make_workflow_set(data_dir: Path, store: Any, python: Any = None, ai: Any = None) -> WorkflowSet:
-    from sidecar.backends.records_port import StoreRecordsPort
+def js_engine() -> Any:
+    """A backend's JavaScript engine (QuickJS), the factory of ``RuntimeServices.js``."""
     from sidecar.runtime.jsengine import JsEngine
 
+    return JsEngine()
+
+
+def make_workflow_set(
+    data_dir: Path, store: Any, python: Lazy[Any] | None = None, ai: Any = None, node_types: Any = None
+) -> WorkflowSet:
+    from sidecar.backends.records_port import StoreRecordsPort
+
     services = RuntimeServices(
-        js=JsEngine(),
+        js=Lazy(js_engine),
         records=StoreRecordsPort(store) if store is not None else None,
         config=ConfigFile(data_dir / "config-params.json"),
         python=python,
         ai=ai,
+        node_types=node_types,
     )
     return WorkflowSet(data_dir / "workflows", lambda export: BundleRuntime(export, services))
 
@@ -144,11 +167,18 @@ async def invoke(
 
 
 async def invoke_recorded(
-    backend: Backend, name: str, body: str, headers: dict[str, str], trigger: RunTrigger | None = None
+    backend: Backend,
+    name: str,
+    body: str,
+    headers: dict[str, str],
+    trigger: RunTrigger | None = None,
+    debug: Any = None,
 ) -> tuple[FunctionResponse, str | None]:
-    """:func:`invoke`, also answering the new run's execution id (None when history is off)."""
-    recorder = backend.history.recorder_for(trigger) if backend.history is not None else None
-    response = await _run(backend, find_bundle(backend, name), name, body, headers, recorder)
+    """:func:`invoke`, also answering the new run's execution id (None when history is off).
+    ``debug``: a test run's ``sidecar.debugging.session.DebugSession``; production callers pass none."""
+    bundle = find_bundle(backend, name)
+    recorder = _recorder(backend, bundle, name, trigger)
+    response = await _run(backend, bundle, name, body, headers, recorder, debug)
     return response, None if recorder is None else recorder.execution_id
 
 
@@ -161,8 +191,16 @@ async def run_bundle(
     trigger: RunTrigger | None = None,
 ) -> FunctionResponse:
     """Run function ``name`` of a bundle already found (the door looks it up once for its access check)."""
-    recorder = backend.history.recorder_for(trigger) if backend.history is not None else None
-    return await _run(backend, bundle, name, body, headers, recorder)
+    return await _run(backend, bundle, name, body, headers, _recorder(backend, bundle, name, trigger))
+
+
+def _recorder(
+    backend: Backend, bundle: BundleRuntime, name: str, trigger: RunTrigger | None
+) -> RunRecorder | None:
+    if backend.history is None:
+        return None
+    recorder: RunRecorder | None = backend.history.recorder_for(trigger, language=bundle.language(name))
+    return recorder
 
 
 async def _run(
@@ -172,6 +210,7 @@ async def _run(
     body: str,
     headers: dict[str, str],
     recorder: RunRecorder | None,
+    debug: Any = None,
 ) -> FunctionResponse:
     """The run, registered by execution id while it runs so ``execution:cancel`` can stop it."""
     from sidecar.runtime.context import NoodlRequest
@@ -179,11 +218,18 @@ async def _run(
     timeout = backend.security.function_timeout_seconds(name) if backend.security is not None else None
     request = NoodlRequest(headers=headers, body=body)
     if recorder is None:
-        return await bundle.runtime.run(name, request, timeout_seconds=timeout)
+        return await bundle.runtime.run(name, request, timeout_seconds=timeout, debug=debug)
     running = backend.running
+    if debug is not None:
+        debug.on_pause = recorder.publish_paused
     try:
         return await bundle.runtime.run(
-            name, request, recorder=recorder, timeout_seconds=timeout, on_start=running.watcher(recorder)
+            name,
+            request,
+            recorder=recorder,
+            timeout_seconds=timeout,
+            on_start=running.watcher(recorder),
+            debug=debug,
         )
     finally:
         running.ended(recorder)

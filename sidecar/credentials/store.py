@@ -21,11 +21,9 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sidecar.credentials import checks
 from sidecar.credentials.keys import KEY_ENV, KeyMaterial, load_key
@@ -36,7 +34,11 @@ from sidecar.errors import (
     InvalidCredentialError,
 )
 from sidecar.jsonfile import write_json_atomic
+from sidecar.lazy import Lazy
 from sidecar.secret_text import add_known_secrets, redact_secrets
+
+if TYPE_CHECKING:
+    from sidecar.credentials.cipher import AesGcm
 
 log = structlog.get_logger("sidecar.credentials")
 
@@ -313,9 +315,18 @@ def _info(entry: dict[str, Any]) -> CredentialInfo:
     )
 
 
+def _load_cipher() -> AesGcm:
+    from sidecar.credentials.cipher import AesGcm
+
+    return AesGcm()
+
+
+_AEAD: Lazy[AesGcm] = Lazy(_load_cipher)
+
+
 def _encrypt(key: bytes, name: str, value: str) -> str:
     nonce = secrets.token_bytes(_NONCE_BYTES)
-    sealed = AESGCM(key).encrypt(nonce, value.encode("utf-8"), _aad(name))
+    sealed = _AEAD.get().seal(key, nonce, value.encode("utf-8"), _aad(name))
     return _CIPHER_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
 
 
@@ -325,9 +336,9 @@ def _decrypt(material: KeyMaterial, name: str, text: str) -> str:
             raise ValueError("unknown format")
         raw = text[len(_CIPHER_PREFIX) :]
         blob = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
-        plain = AESGCM(material.key).decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], _aad(name))
+        plain = _AEAD.get().open(material.key, blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], _aad(name))
         return plain.decode("utf-8")
-    except (InvalidTag, ValueError, binascii.Error, UnicodeDecodeError) as exc:
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise CredentialKeyError(
             f"credential {name} cannot be decrypted with the key from {material.source} "
             f"({material.key_id}): the file was changed or the key is not the one it was made with",

@@ -10,7 +10,12 @@ What this package owns:
   redacted at record time required from the caller rather than replayed as marker text;
 - ``running``: the runs in progress of one backend by execution id, and their cancellation
   (``execution:cancel``): the caller gets the ``function/cancelled`` answer (HTTP 499), the run's
-  timers, tasks and child components are stopped, the history records status ``cancelled``.
+  timers, tasks and child components are stopped, the history records status ``cancelled``; also
+  the function's saved pins and the kept overlays (``pin_cache``) of finished executions;
+- ``session``: one test run under the debugger (pinned and replayed nodes, breakpoints), attached
+  to the run by the runtime; production runs carry none;
+- ``testrun``: what a test run may pin or stop at, and the replay plan of ``execution:run-from``
+  (which nodes are upstream, what they sent, what cannot be replayed).
 
 The doors (``sidecar.ipc.handlers.debugging``, ``sidecar.web.routes_backend``) call
 ``sidecar.debugging.service``, which finds the backend that holds the execution. The package

@@ -12,8 +12,10 @@ Shape (all keys camelCase; absent rather than null)::
                       inputs: {port: Preview}, outputs: {port: Preview},
                       inputsTruncated?: Cut, outputsTruncated?: Cut,
                       error?: {message, nodeId, stepId, childNodeId?, path?},
+                      debug?: "pinned" | "replayed",   # the shown step sent pinned / replayed values
                       runs: [{stepId, stepIndex, runIndex, status, durationMs?, error?, path?}]}},
-     children?: [{path, component, order, nodes}], cancelledNodeId?, inputChanges?}
+     children?: [{path, component, order, nodes}], cancelledNodeId?, inputChanges?,
+     paused?: {nodeId, nodeType, inputs: {port: Preview}, pausedAt, reason}}   # a test run at a breakpoint
 
 ``Preview`` is ``{type, size, value}`` for a value whose JSON fits in :data:`PREVIEW_CHARS`, else
 ``{type, size, preview, truncated: true, length?}`` (``length``: items of an array, keys of an
@@ -49,6 +51,7 @@ _FOR_EACH = "Workflow For Each"
 _TRY_CATCH = "Workflow Try Catch"
 _RETRY = "Workflow Retry"
 _ERROR = "error"
+_DEBUG = "__debug"  # sidecar.debugging.session.DEBUG_KEY: a pinned or replayed step
 
 
 class ChildPlace(NamedTuple):
@@ -57,6 +60,11 @@ class ChildPlace(NamedTuple):
 
     owner_node_id: str
     component: str
+
+
+def load_json(data: Any) -> Any:
+    """A stored JSON column as a value (None when absent or unparsable)."""
+    return _load(data)
 
 
 def _load(data: Any) -> Any:
@@ -112,11 +120,12 @@ def _ports(data: Any) -> dict[str, Any]:
 
 def _child_key(node_type: str, inputs: dict[str, Any]) -> str | None:
     """Which child a run of an owner node stands for; None for a run that is no child."""
-    if node_type == _FOR_EACH and "currentIndex" in inputs:
+    # A key holding null counts as absent: light rows extract the three keys from large inputs.
+    if node_type == _FOR_EACH and inputs.get("currentIndex") is not None:
         return f"item[{inputs['currentIndex']}]"
-    if node_type == _RETRY and "attemptNumber" in inputs:
+    if node_type == _RETRY and inputs.get("attemptNumber") is not None:
         return f"attempt[{inputs['attemptNumber']}]"
-    if node_type == _TRY_CATCH and "ok" in inputs:
+    if node_type == _TRY_CATCH and inputs.get("ok") is not None:
         return "body"
     return None
 
@@ -177,10 +186,13 @@ class _NodeOverlay:
             self.shown = step  # the first failed run, else the latest
         self.runs.append(run)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, payloads: Payloads | None = None) -> dict[str, Any]:
         step = self.shown
         assert step is not None
-        inputs, outputs = _load(step.input_data), _load(step.output_data)
+        stored = (
+            (step.input_data, step.output_data) if payloads is None else payloads.get(step.id, (None, None))
+        )
+        inputs, outputs = _load(stored[0]), _load(stored[1])
         failures = _child_failures(self.node_type, self.outputs_seen) if self.owner else {}
         total_ms = 0
         for run in self.runs:
@@ -204,6 +216,8 @@ class _NodeOverlay:
         }
         if self.first.node_name:
             entry["nodeName"] = self.first.node_name
+        if isinstance(outputs, dict) and isinstance(outputs.get(_DEBUG), str):
+            entry["debug"] = outputs[_DEBUG]  # "pinned" or "replayed" (sidecar.debugging.session)
         for side, data in (("inputsTruncated", inputs), ("outputsTruncated", outputs)):
             cut = _cut_at_record(data)
             if cut is not None:
@@ -217,67 +231,106 @@ class _NodeOverlay:
 def _previews(data: Any) -> dict[str, Any]:
     if _cut_at_record(data) is not None:
         return {}
-    return {port: preview(value) for port, value in _ports(data).items()}
+    return {port: preview(value) for port, value in _ports(data).items() if port != _DEBUG}
+
+
+Payloads = Mapping[str, tuple[Any, Any]]
+"""``{step id: (input_data, output_data)}`` as stored, for the shown runs of light rows."""
+
+
+class PinFold:
+    """An execution's steps folded per canvas node and per child run, before any payload is decoded.
+
+    Built from full rows or from light ones (``ExecutionHistory.light_execution``: no payloads except
+    the keys that name child runs); :meth:`shown_step_ids` says which steps' payloads the overlay
+    shows, and :meth:`to_json` takes them (from the rows themselves when none are given)."""
+
+    def __init__(
+        self,
+        execution: ExecutionRow,
+        steps: list[StepRow],
+        child_nodes: Mapping[str, ChildPlace] | None = None,
+    ) -> None:
+        places = child_nodes or {}
+        self.execution = execution
+        self.places = places
+        self.nodes: dict[str, _NodeOverlay] = {}
+        inside: list[tuple[StepRow, ChildPlace]] = []
+        self.first_failure: StepRow | None = None
+        for step in steps:
+            if self.first_failure is None and step.status == _ERROR:
+                self.first_failure = step
+            place = places.get(step.node_id)
+            if place is not None:
+                inside.append((step, place))
+                continue
+            overlay = self.nodes.get(step.node_id)
+            if overlay is None:
+                overlay = self.nodes[step.node_id] = _NodeOverlay(step)
+            overlay.add(step)
+        self.groups = _child_groups(inside, self.nodes) if inside else []
+
+    def shown_step_ids(self) -> list[str]:
+        overlays = [*self.nodes.values(), *(o for _g, members in self.groups for o in members.values())]
+        return [overlay.shown.id for overlay in overlays if overlay.shown is not None]
+
+    def to_json(self, payloads: Payloads | None = None) -> dict[str, Any]:
+        execution, first_failure = self.execution, self.first_failure
+        pinned: dict[str, Any] = {
+            "executionId": execution.id,
+            "workflowId": execution.workflow_id,
+            "status": execution.status,
+            "startedAt": execution.started_at,
+            "triggerType": execution.trigger_type,
+            "order": list(self.nodes),
+            "nodes": {node_id: overlay.to_json(payloads) for node_id, overlay in self.nodes.items()},
+        }
+        if self.groups:
+            children = []
+            for group, members in self.groups:
+                group["order"] = list(members)
+                group["nodes"] = {node_id: overlay.to_json(payloads) for node_id, overlay in members.items()}
+                children.append(group)
+            pinned["children"] = children
+        if execution.duration_ms is not None:
+            pinned["durationMs"] = execution.duration_ms
+        metadata = _load(execution.metadata)
+        if isinstance(metadata, dict):
+            for key in ("retryOf", "cancelledNodeId"):
+                if isinstance(metadata.get(key), str):
+                    pinned[key] = metadata[key]
+            for key in ("inputChanges", "pinnedNodes", "replayedNodes", "breakpoints"):
+                if isinstance(metadata.get(key), list):
+                    pinned[key] = metadata[key]
+            if isinstance(metadata.get("runFrom"), dict):
+                pinned["runFrom"] = metadata["runFrom"]
+        if execution.error_message or first_failure is not None:
+            error: dict[str, Any] = {
+                "message": execution.error_message
+                or (first_failure.error_message if first_failure is not None else "")
+                or ""
+            }
+            if first_failure is not None:
+                error.update(nodeId=first_failure.node_id, stepId=first_failure.id)
+                place = self.places.get(first_failure.node_id)
+                if place is not None:
+                    error["ownerNodeId"] = place.owner_node_id
+            pinned["error"] = error
+        return pinned
 
 
 def pin_execution(
     execution: ExecutionRow, steps: list[StepRow], child_nodes: Mapping[str, ChildPlace] | None = None
 ) -> dict[str, Any]:
-    """The overlay of one execution; ``steps`` in ``step_index`` order. ``child_nodes`` names the node
-    ids that belong to a child component rather than the function's canvas (``child_places``)."""
-    places = child_nodes or {}
-    nodes: dict[str, _NodeOverlay] = {}
-    inside: list[tuple[StepRow, ChildPlace]] = []
-    first_failure: StepRow | None = None
-    for step in steps:
-        if first_failure is None and step.status == _ERROR:
-            first_failure = step
-        place = places.get(step.node_id)
-        if place is not None:
-            inside.append((step, place))
-            continue
-        overlay = nodes.get(step.node_id)
-        if overlay is None:
-            overlay = nodes[step.node_id] = _NodeOverlay(step)
-        overlay.add(step)
-    pinned: dict[str, Any] = {
-        "executionId": execution.id,
-        "workflowId": execution.workflow_id,
-        "status": execution.status,
-        "startedAt": execution.started_at,
-        "triggerType": execution.trigger_type,
-        "order": list(nodes),
-        "nodes": {node_id: overlay.to_json() for node_id, overlay in nodes.items()},
-    }
-    if inside:
-        pinned["children"] = _children(inside, nodes)
-    if execution.duration_ms is not None:
-        pinned["durationMs"] = execution.duration_ms
-    metadata = _load(execution.metadata)
-    if isinstance(metadata, dict):
-        for key in ("retryOf", "cancelledNodeId"):
-            if isinstance(metadata.get(key), str):
-                pinned[key] = metadata[key]
-        if isinstance(metadata.get("inputChanges"), list):
-            pinned["inputChanges"] = metadata["inputChanges"]
-    if execution.error_message or first_failure is not None:
-        error: dict[str, Any] = {
-            "message": execution.error_message
-            or (first_failure.error_message if first_failure is not None else "")
-            or ""
-        }
-        if first_failure is not None:
-            error.update(nodeId=first_failure.node_id, stepId=first_failure.id)
-            place = places.get(first_failure.node_id)
-            if place is not None:
-                error["ownerNodeId"] = place.owner_node_id
-        pinned["error"] = error
-    return pinned
+    """The overlay of one execution from full rows; ``steps`` in ``step_index`` order. ``child_nodes``
+    names the node ids that belong to a child component rather than the function's canvas
+    (``child_places``)."""
+    return PinFold(execution, steps, child_nodes).to_json()
 
 
-def _children(
+def _child_groups(
     inside: list[tuple[StepRow, ChildPlace]], owners: dict[str, _NodeOverlay]
-) -> list[dict[str, Any]]:
+) -> list[tuple[dict[str, Any], dict[str, _NodeOverlay]]]:
     """Steps of nodes inside child components, grouped per child run of their owner.
 
     A child's steps come before the owner's step that ends that child (the owner records each child's
@@ -289,8 +342,7 @@ def _children(
         indexes = [run["stepIndex"] for run in owner.runs if "path" in run]
         paths = [run["path"] for run in owner.runs if "path" in run]
         ends[owner_id] = (indexes, paths)
-    groups: dict[tuple[str, ...], dict[str, Any]] = {}
-    overlays: dict[tuple[str, ...], dict[str, _NodeOverlay]] = {}
+    groups: dict[tuple[str, ...], tuple[dict[str, Any], dict[str, _NodeOverlay]]] = {}
     for step, place in inside:
         indexes, paths = ends.get(place.owner_node_id, ([], []))
         at = bisect.bisect_right(indexes, step.step_index)
@@ -298,20 +350,13 @@ def _children(
         key = tuple(path)
         group = groups.get(key)
         if group is None:
-            group = groups[key] = {"path": list(path), "component": place.component}
-            overlays[key] = {}
-        members = overlays[key]
+            group = groups[key] = ({"path": list(path), "component": place.component}, {})
+        members = group[1]
         overlay = members.get(step.node_id)
         if overlay is None:
             overlay = members[step.node_id] = _NodeOverlay(step)
         overlay.add(step)
-    found = []
-    for key, group in groups.items():
-        members = overlays[key]
-        group["order"] = list(members)
-        group["nodes"] = {node_id: overlay.to_json() for node_id, overlay in members.items()}
-        found.append(group)
-    return found
+    return list(groups.values())
 
 
 def child_places(components: Mapping[str, Any], function_component: str) -> dict[str, ChildPlace]:

@@ -34,6 +34,12 @@ class RunningRun:
 class RunningExecutions:
     def __init__(self) -> None:
         self._runs: dict[str, RunningRun] = {}
+        # Pinned node outputs per function (``debug:set-pins``), used by test runs only; kept in memory
+        # for the session, as the editor's canvas state is.
+        self.saved_pins: dict[str, dict[str, dict[str, Any]]] = {}
+        from sidecar.debugging.pin_cache import PinCache
+
+        self.pin_cache = PinCache()  # overlays of finished executions (execution:pin)
 
     def watcher(self, recorder: RunRecorder) -> Callable[[RunContext], None]:
         """The ``on_start`` to pass to ``Runtime.run`` for a run recorded by ``recorder``."""
@@ -57,6 +63,11 @@ class RunningExecutions:
 
     def ids(self) -> list[str]:
         return [execution_id for execution_id, run in self._runs.items() if not run.ctx.settled]
+
+    def debug_session(self, execution_id: str) -> Any:
+        """The debugger of a running test run, None when the run is not here or has none."""
+        run = self._runs.get(execution_id)
+        return None if run is None or run.ctx.settled else run.ctx.debug
 
     def cancel(self, execution_id: str) -> dict[str, Any] | None:
         """Stop the run: ``{cancelled: true, executionId, nodeId?}``; None when it is not running here."""

@@ -6,7 +6,7 @@ of its schema that the database lacks (never drops any), and takes the secrets f
 (``environment.json`` lists them): master-key-only parameters into ``config-params.json``, webhook secrets
 into ``secrets.json`` (0600). The admin token is handed to ``serve`` by the entry point; credentials are
 read from ``NOODL_CREDENTIAL_<NAME>`` by the credential store when a node looks one up. Last, the
-manifest is copied to ``deploy/installed.json``, which ``/health`` reports (:func:`installed_bundle`).
+manifest is copied to ``deploy/installed.json``, which ``/health`` reports (``sidecar.deploy.installed``).
 """
 
 from __future__ import annotations
@@ -26,13 +26,12 @@ from sidecar.deploy.bundle import (
     Bundle,
     env_key,
 )
+from sidecar.deploy.installed import INSTALLED
 from sidecar.errors import DeployError
 from sidecar.jsonfile import read_json, write_json_atomic
 from sidecar.private_files import private_dir
 
 log = structlog.get_logger("sidecar.deploy")
-
-INSTALLED = Path("deploy") / "installed.json"
 
 
 def missing_variables(bundle: Bundle, env: Mapping[str, str]) -> list[str]:
@@ -62,22 +61,6 @@ async def install_bundle(bundle: Bundle, data_dir: Path, env: Mapping[str, str])
     installed = {**bundle.manifest, "installedAt": _now()}
     write_json_atomic(data_dir / INSTALLED, installed)
     log.info("bundle_installed", bundle_hash=bundle.hash, data_dir=str(data_dir))
-
-
-def installed_bundle(data_dir: Path) -> dict[str, Any] | None:
-    """What ``/health`` shows under ``bundle``: the installed bundle's hash and times, or ``None``."""
-    try:
-        manifest = read_json(data_dir / INSTALLED)
-    except (OSError, ValueError):
-        return None
-    if not isinstance(manifest, dict):
-        return None
-    return {
-        "hash": manifest.get("bundleHash"),
-        "createdAt": manifest.get("createdAt"),
-        "installedAt": manifest.get("installedAt"),
-        "sidecarVersion": manifest.get("sidecarVersion"),
-    }
 
 
 def _now() -> str:

@@ -1,9 +1,10 @@
 """The secret values a bundle must never contain, and the search for them in its files.
 
 Collected from the data directory: every string in ``secrets.json`` (admin token, webhook secrets, any
-other namespace), the decrypted credential values (when the credentials key is at hand), and the values
-of master-key-only config parameters. Values shorter than :data:`MIN_CHARS` are not searched for (``"1"``
-would match everywhere). Each is searched as UTF-8 and as it is escaped inside a JSON string.
+other namespace), the decrypted credential values (when the credentials key is at hand), the secret
+values of every deploy target, and the values of master-key-only config parameters. Values shorter
+than :data:`MIN_CHARS` are not searched for (``"1"`` would match everywhere). Each is searched as UTF-8
+and as it is escaped inside a JSON string.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any
 import structlog
 
 from sidecar.credentials import CredentialStore
-from sidecar.errors import CredentialKeyError
+from sidecar.deploy.targets import TargetSecrets
+from sidecar.errors import CredentialKeyError, SidecarError
 from sidecar.jsonfile import read_json
 
 log = structlog.get_logger("sidecar.deploy")
@@ -53,6 +55,15 @@ def collect_secrets(data_dir: Path, master_only_values: Mapping[str, Any]) -> li
         found += [Secret("credential", text) for text in CredentialStore(data_dir).secret_values()]
     except CredentialKeyError as exc:  # without the key the values cannot be searched for; say so
         log.warning("bundle_credentials_not_checked", error=exc.message)
+    for path in sorted((data_dir / "deploy").glob("secrets-*.json")):
+        target = path.stem.removeprefix("secrets-")
+        try:
+            found += [
+                Secret(f"secret of deploy target {target}", text)
+                for text in TargetSecrets(data_dir, target).secret_values()
+            ]
+        except (CredentialKeyError, SidecarError) as exc:
+            log.warning("bundle_target_secrets_not_checked", target=target, error=exc.message)
     for name, value in master_only_values.items():
         text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
         found.append(Secret(f"master-key-only config parameter {name}", text))

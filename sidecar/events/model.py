@@ -1,4 +1,4 @@
-"""Live execution events: the three kinds, their wire shape and the event id used by SSE replay.
+"""Live execution events: the kinds, their wire shape and the event id used by SSE replay.
 
 Every event carries ``backendId``, ``executionId`` and a ``seq`` that increases by one with each event of
 the same execution, starting at 1 with ``execution:started``. Step events carry previews and sizes of the
@@ -18,6 +18,7 @@ class EventKind(enum.StrEnum):
     STARTED = "execution:started"
     STEP = "execution:step"
     FINISHED = "execution:finished"
+    PAUSED = "execution:paused"  # a test run stopped at a breakpoint (live only; never stored or replayed)
 
 
 @dataclass(frozen=True, slots=True)

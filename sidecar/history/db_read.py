@@ -55,6 +55,84 @@ def get_steps(connection: sqlite3.Connection, execution_id: str) -> list[StepRow
     return [StepRow(*record) for record in records]
 
 
+# ---- the canvas overlay (sidecar.debugging.pin) -----------------------------------------------------
+# The overlay shows one run's ports per node; the other runs need only their identity, status and
+# timing, except the runs of For Each / Retry / Try/Catch, whose payloads name their child runs. Most
+# of a read's cost is the Python objects made per column, so the light rows carry only what the
+# overlay reads, and payloads only for those owners.
+_OWNERS_SQL = "('Workflow For Each', 'Workflow Retry', 'Workflow Try Catch')"
+_WHOLE_INPUT_BYTES = 2048
+_LIGHT_SELECT = (
+    "id, node_id, node_type, step_index, status, node_name, duration_ms,"
+    # An owner's input is read whole when small; a large one (a For Each item of 100 kB) only for the
+    # keys that name the child, extracted by SQLite, so the overlay never decodes every item.
+    f" CASE WHEN node_type IN {_OWNERS_SQL} THEN CASE WHEN input_size BETWEEN 0 AND {_WHOLE_INPUT_BYTES}"
+    " THEN input_data WHEN json_valid(input_data) THEN json_object("
+    "'currentIndex', json_extract(input_data, '$.currentIndex'),"
+    " 'attemptNumber', json_extract(input_data, '$.attemptNumber'),"
+    " 'ok', json_extract(input_data, '$.ok')) END END,"
+    # An owner's outputs matter only when they name a failed child (``errors``, ``error``): most do not.
+    f" CASE WHEN node_type IN {_OWNERS_SQL} AND instr(output_data, '\"error') > 0 THEN output_data END,"
+    " error_message, run_index"
+)
+
+
+def light_steps(connection: sqlite3.Connection, execution_id: str) -> list[StepRow]:
+    """An execution's steps by ``step_index`` with the fields the canvas overlay reads: no timestamps,
+    sequence numbers or sizes; payloads only for For Each, Retry and Try/Catch runs (their outputs
+    only where they mention an error)."""
+    records = connection.execute(
+        f"SELECT {_LIGHT_SELECT} FROM execution_steps WHERE execution_id = ? ORDER BY step_index",
+        (execution_id,),
+    ).fetchall()
+    make = StepRow._make
+    return [
+        make(
+            (
+                r[0],
+                execution_id,
+                r[1],
+                r[2],
+                r[3],
+                0,
+                r[4],
+                r[5],
+                None,
+                r[6],
+                r[7],
+                r[8],
+                r[9],
+                r[10],
+                0,
+                0,
+                0,
+                0,
+            )
+        )
+        for r in records
+    ]
+
+
+def step_payloads(connection: sqlite3.Connection, step_ids: list[str]) -> dict[str, tuple[Any, Any]]:
+    """``{step id: (input_data, output_data)}`` of the given steps (at most 500 ids a query)."""
+    found: dict[str, tuple[Any, Any]] = {}
+    for start in range(0, len(step_ids), 500):
+        chunk = step_ids[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        for step_id, input_data, output_data in connection.execute(
+            f"SELECT id, input_data, output_data FROM execution_steps WHERE id IN ({marks})", chunk
+        ):
+            found[step_id] = (input_data, output_data)
+    return found
+
+
+def get_step(connection: sqlite3.Connection, step_id: str) -> StepRow | None:
+    record = connection.execute(
+        f"SELECT {STEP_SELECT} FROM execution_steps WHERE id = ?", (step_id,)
+    ).fetchone()
+    return None if record is None else StepRow(*record)
+
+
 def matching_ids(connection: sqlite3.Connection, query: ExecutionQuery, limit: int) -> list[str]:
     """Ids of finished executions matching the query's filters (for clear-by-filter), oldest first."""
     terms, params = compile_filters(query)

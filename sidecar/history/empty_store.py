@@ -6,9 +6,14 @@ was ever meant to be recorded; a history that *failed* to open answers with ``Hi
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from sidecar.history.db_read import PERCENTILES, ExecutionPage
+from sidecar.history.interface import LightView
 from sidecar.history.query import ExecutionQuery
 from sidecar.history.rows import ExecutionRow, StepRow, WriteBatch
+
+T = TypeVar("T")
 
 
 class EmptyHistoryStore:
@@ -29,6 +34,12 @@ class EmptyHistoryStore:
 
     async def get_steps(self, execution_id: str) -> list[StepRow]:
         return []
+
+    async def light_view(self, execution_id: str, view: LightView[T]) -> T | None:
+        return None
+
+    async def get_step(self, step_id: str) -> StepRow | None:
+        return None
 
     async def stats(self, workflow_id: str | None) -> dict[str, object]:
         counts = ("totalExecutions", "successCount", "errorCount", "runningCount", "successRate")

@@ -6,11 +6,19 @@ values, queries as :class:`ExecutionQuery`.
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from sidecar.history.db_read import ExecutionPage
 from sidecar.history.query import ExecutionQuery
 from sidecar.history.rows import ExecutionRow, StepRow, WriteBatch
+
+T = TypeVar("T")
+StepPayloads = Callable[[list[str]], dict[str, tuple[Any, Any]]]
+"""Step ids → ``{step id: (input_data, output_data)}`` as stored."""
+LightView = Callable[[ExecutionRow, Callable[[], list[StepRow]], StepPayloads], T]
+"""What a reader makes of one execution (``HistoryStore.light_view``), on the read thread: its row,
+a reader of its light steps and a reader of some steps' payloads, each read only when called."""
 
 
 class HistoryStore(Protocol):
@@ -31,6 +39,12 @@ class HistoryStore(Protocol):
     async def get_execution(self, execution_id: str) -> ExecutionRow | None: ...
 
     async def get_steps(self, execution_id: str) -> list[StepRow]: ...
+
+    async def light_view(self, execution_id: str, view: LightView[T]) -> T | None:
+        """``view(execution, steps, payloads)`` on the read thread, in one hop: ``steps()`` reads the steps
+        as ``db_read.light_steps`` gives them, ``payloads(step ids)`` their stored input and output."""
+
+    async def get_step(self, step_id: str) -> StepRow | None: ...
 
     async def stats(self, workflow_id: str | None) -> dict[str, object]: ...
 

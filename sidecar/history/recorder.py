@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from sidecar.events import EventBus, ExecutionEvent
+from sidecar.events import EventBus, EventKind, ExecutionEvent
 from sidecar.history import event_build
 from sidecar.history.payload import SEARCH_BODY_MAX_CHARS, Payload, encode, preview, to_json
 from sidecar.history.rows import (
@@ -419,6 +419,16 @@ class RunRecorder:
         if self._listening():
             self._publish(event_build.finished_event(self._backend_id, row))
 
+    def publish_paused(self, data: dict[str, Any]) -> None:
+        """A test run paused at a breakpoint (``sidecar.debugging.session``): ``execution:paused`` with
+        the node and its pending inputs, at the run's current ``seq`` (a pause is no stored event)."""
+        row = self._execution
+        if row is None or self._broken or not self._listening():
+            return
+        self._publish(
+            ExecutionEvent(EventKind.PAUSED, self._backend_id, row.id, row.workflow_id, self._seq, data)
+        )
+
     # ---- helpers --------------------------------------------------------------------------------------
     def _note_search(self, text: str | None) -> None:
         if text and self._search_chars < SEARCH_BODY_MAX_CHARS:
@@ -483,6 +493,7 @@ class HistoryRecorder:
         # Most runs carry only these: their metadata, and its JSON, are shared rather than rebuilt per run.
         self._base_metadata = {"backendId": backend_id, "backendName": backend_name}
         self._base_metadata_json = to_json(self._base_metadata)
+        self._by_language: dict[str, tuple[dict[str, Any], str]] = {}
 
     def record_rejection(self, rejection: RejectedFire) -> str:
         """Queue the failed row of a rejected trigger fire and announce it; returns the execution id."""
@@ -496,22 +507,21 @@ class HistoryRecorder:
         return row.id
 
     def for_run(
-        self, trigger: RunTrigger | None = None, node_names: Mapping[str, str] | None = None
+        self,
+        trigger: RunTrigger | None = None,
+        node_names: Mapping[str, str] | None = None,
+        language: str | None = None,
     ) -> RunRecorder:
-        """``node_names`` maps canvas node ids to labels (``node_name``); the hooks do not carry labels."""
+        """``node_names`` maps canvas node ids to labels (``node_name``); the hooks do not carry labels.
+        ``language``: the workflow's (``javascript``, ``python``), kept as ``metadata.language``."""
         trigger = trigger or _WEBHOOK
         names = node_names or {}
+        base, base_json = self._base(language)
         if _plain_trigger(trigger):
             return RunRecorder(
-                self._writer,
-                self._bus,
-                self._backend_id,
-                self._base_metadata,
-                trigger,
-                names,
-                metadata_json=self._base_metadata_json,
+                self._writer, self._bus, self._backend_id, base, trigger, names, metadata_json=base_json
             )
-        metadata: dict[str, Any] = dict(self._base_metadata)
+        metadata: dict[str, Any] = dict(base)
         optional = {
             "triggerSource": trigger.trigger_source,
             "triggerId": trigger.trigger_id,
@@ -520,6 +530,15 @@ class HistoryRecorder:
         metadata.update({key: value for key, value in optional.items() if value is not None})
         metadata.update(trigger.extra)
         return RunRecorder(self._writer, self._bus, self._backend_id, metadata, trigger, names)
+
+    def _base(self, language: str | None) -> tuple[dict[str, Any], str]:
+        if language is None:
+            return self._base_metadata, self._base_metadata_json
+        shared = self._by_language.get(language)
+        if shared is None:
+            metadata = {**self._base_metadata, "language": language}
+            shared = self._by_language[language] = (metadata, to_json(metadata))
+        return shared
 
 
 class RejectedFire(Protocol):

@@ -24,7 +24,7 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -32,7 +32,7 @@ from sidecar.errors import ExecutionNotFoundError, HistoryStorageError
 from sidecar.events import EventBus, EventPosition, ExecutionEvent
 from sidecar.history.empty_store import EmptyHistoryStore
 from sidecar.history.event_build import replay_execution
-from sidecar.history.interface import HistoryStore
+from sidecar.history.interface import HistoryStore, LightView
 from sidecar.history.journal import RunJournal, read_journal
 from sidecar.history.query import ExecutionQuery
 from sidecar.history.recorder import HistoryRecorder, RejectedFire, RunRecorder, RunTrigger
@@ -47,6 +47,7 @@ CLEAR_BATCH = 500
 DISABLED = "disabled"
 
 log = structlog.get_logger()
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -169,10 +170,16 @@ class ExecutionHistory:
         }
 
     def recorder_for(
-        self, trigger: RunTrigger | None = None, node_names: Mapping[str, str] | None = None
+        self,
+        trigger: RunTrigger | None = None,
+        node_names: Mapping[str, str] | None = None,
+        language: str | None = None,
     ) -> RunRecorder | None:
-        """The ``recorder=`` to pass to ``Runtime.run``; None when history is disabled."""
-        return None if self.recorder is None else self.recorder.for_run(trigger, node_names)
+        """The ``recorder=`` to pass to ``Runtime.run``; None when history is disabled. ``language``
+        is the workflow's, recorded as the run's ``metadata.language``."""
+        if self.recorder is None:
+            return None
+        return self.recorder.for_run(trigger, node_names, language)
 
     async def record_rejection(self, rejection: RejectedFire) -> None:
         """``sidecar.triggers``' RejectionRecorder: a rejected fire becomes a failed execution row."""
@@ -217,6 +224,16 @@ class ExecutionHistory:
         if row is None:
             return None
         return row, await store.get_steps(execution_id)
+
+    async def light_view(self, execution_id: str, view: LightView[T]) -> T | None:
+        """``view(execution, steps, payloads)`` over one execution, run on the history's read thread in
+        one read (``HistoryStore.light_view``): the canvas overlay folds a long execution there without
+        holding the event loop, and reads only the payloads it shows. None when there is no such
+        execution."""
+        return await (await self._current_store()).light_view(execution_id, view)
+
+    async def get_step(self, step_id: str) -> StepRow | None:
+        return await (await self._current_store()).get_step(step_id)
 
     async def stats(self, workflow_id: str | None = None) -> dict[str, object]:
         """The store's figures; for the whole backend also ``recording`` (see :attr:`recording`), taken

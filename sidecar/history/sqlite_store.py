@@ -17,6 +17,7 @@ from typing import TypeVar
 from sidecar.errors import HistoryStorageError
 from sidecar.history import db_read, db_retention, db_write
 from sidecar.history.db_read import ExecutionPage
+from sidecar.history.interface import LightView
 from sidecar.history.query import ExecutionQuery
 from sidecar.history.rows import ExecutionRow, StepRow, WriteBatch
 from sidecar.history.schema import connect, migrate
@@ -91,6 +92,20 @@ class SqliteHistoryStore:
 
     async def get_steps(self, execution_id: str) -> list[StepRow]:
         return await self._read(lambda c: db_read.get_steps(c, execution_id))
+
+    async def light_view(self, execution_id: str, view: LightView[T]) -> T | None:
+        def read(c: sqlite3.Connection) -> T | None:
+            row = db_read.get_execution(c, execution_id)
+            if row is None:
+                return None
+            return view(
+                row, lambda: db_read.light_steps(c, execution_id), lambda ids: db_read.step_payloads(c, ids)
+            )
+
+        return await self._read(read)
+
+    async def get_step(self, step_id: str) -> StepRow | None:
+        return await self._read(lambda c: db_read.get_step(c, step_id))
 
     async def stats(self, workflow_id: str | None) -> dict[str, object]:
         return await self._read(lambda c: db_read.stats(c, workflow_id))

@@ -17,22 +17,18 @@ Series and their labels — every label has a bounded set of values:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from aiohttp import web
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    PlatformCollector,
-    ProcessCollector,
-    generate_latest,
-)
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
+from sidecar.lazy import Lazy
 from sidecar.monitoring.aggregate import ExecutionLike
 from sidecar.monitoring.prom_histograms import HistogramFamily
+
+if TYPE_CHECKING:
+    from sidecar.monitoring.exposition import Exposition
 
 MAX_WORKFLOW_LABELS = 1_000
 OTHER = "_other"
@@ -40,7 +36,8 @@ UNMATCHED = "_unmatched"
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _TRIGGER_TYPES = frozenset({"webhook", "schedule", "manual", "db_change", "internal_event", "test"})
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+CONTENT_TYPE = "text/plain; version=1.0.0; charset=utf-8"
+"""``prometheus_client.CONTENT_TYPE_LATEST`` (a test keeps them equal), known without loading the library."""
 
 Gauges = Callable[[], Mapping[str, float]]
 """Current depths by gauge name (without the ``noodl_`` prefix); read at every scrape."""
@@ -62,16 +59,7 @@ class LabelBudget:
         return value
 
 
-class _GaugeCollector(Collector):
-    def __init__(self, gauges: Gauges) -> None:
-        self._gauges = gauges
-
-    def collect(self) -> Iterable[Metric]:
-        for name, value in self._gauges().items():
-            yield GaugeMetricFamily(f"noodl_{name}", _GAUGE_HELP.get(name, name), value=float(value))
-
-
-_GAUGE_HELP = {
+GAUGE_HELP = {
     "history_backlog_rows": "History rows queued and not yet committed.",
     "history_backlog_runs": "Answered runs whose history rows are not yet committed.",
     "history_dropped_rows": "History rows refused or lost since the backend started.",
@@ -80,48 +68,47 @@ _GAUGE_HELP = {
 
 
 class PrometheusExporter:
+    """Counts as runs finish and requests are answered, in plain dictionaries; ``prometheus_client`` is
+    loaded, and the registry built over these counts, by the first scrape (``render``)."""
+
     def __init__(self, gauges: Gauges, *, max_workflows: int = MAX_WORKFLOW_LABELS) -> None:
-        self.registry = CollectorRegistry(auto_describe=False)
+        self.gauges = gauges
         self._workflows = LabelBudget(max_workflows)
         # Rendered by us with a per-series cache: the library formats every sample at every scrape.
-        self._durations = HistogramFamily(
+        self.durations = HistogramFamily(
             "noodl_function_duration_seconds",
             "Duration of finished function runs.",
             ["workflow", "status"],
             DURATION_BUCKETS,
         )
-        self._fires = Counter(
-            "noodl_trigger_fires",
-            "Function runs by trigger type, and fires rejected before they ran.",
-            ["trigger_type", "outcome"],
-            registry=self.registry,
-        )
-        self._requests = Counter(
-            "noodl_http_requests",
-            "HTTP requests answered, by route pattern and status.",
-            ["method", "route", "status"],
-            registry=self.registry,
-        )
-        self.registry.register(_GaugeCollector(gauges))
-        ProcessCollector(registry=self.registry)
-        PlatformCollector(registry=self.registry)
+        """``noodl_function_duration_seconds`` by (workflow, status)."""
+        self.fires: Counter[tuple[str, str]] = Counter()
+        """``noodl_trigger_fires`` by (trigger type, outcome)."""
+        self.requests: Counter[tuple[str, str, str]] = Counter()
+        """``noodl_http_requests`` by (method, route pattern, status)."""
+        self._exposition: Lazy[Exposition] = Lazy(self._make_exposition)
 
     def run_finished(self, row: ExecutionLike, timed_out: bool) -> None:
         """``sidecar.monitoring.aggregate.FinishedRun``: one committed finished execution row."""
         status = "timeout" if timed_out else ("success" if row.status == "success" else "error")
         workflow = self._workflows.label(row.workflow_id)
-        self._durations.observe((workflow, status), (row.duration_ms or 0) / 1000)
+        self.durations.observe((workflow, status), (row.duration_ms or 0) / 1000)
         rejected = row.metadata is not None and '"rejected":true' in row.metadata
         trigger = row.trigger_type if row.trigger_type in _TRIGGER_TYPES else OTHER
-        self._fires.labels(trigger, "rejected" if rejected else "run").inc()
+        self.fires[(trigger, "rejected" if rejected else "run")] += 1
 
     async def on_response_prepare(self, request: web.Request, response: web.StreamResponse) -> None:
         """An ``on_response_prepare`` signal handler: every answered request, errors included."""
         method = request.method if request.method in _METHODS else "OTHER"
-        self._requests.labels(method, route_pattern(request), str(response.status)).inc()
+        self.requests[(method, route_pattern(request), str(response.status))] += 1
 
     def render(self) -> bytes:
-        return generate_latest(self.registry) + self._durations.render()
+        return self._exposition.get().render() + self.durations.render()
+
+    def _make_exposition(self) -> Exposition:
+        from sidecar.monitoring.exposition import Exposition
+
+        return Exposition(self)
 
 
 def route_pattern(request: web.Request) -> str:

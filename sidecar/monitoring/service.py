@@ -21,11 +21,11 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sidecar.errors import MonitoringConfigError
 from sidecar.history.writer import HistoryWriter
@@ -47,14 +47,15 @@ RETENTION_EVERY_SECONDS = 600.0
 log = structlog.get_logger()
 
 
-class MonitoringConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True, frozen=True)
-
-    retention_days: int = Field(default=90, ge=1, le=3650, alias="retentionDays")
-    scrape_token: str | None = Field(default=None, min_length=16, alias="scrapeToken")
+@dataclass(frozen=True)
+class MonitoringConfig:
+    retention_days: int = 90
+    scrape_token: str | None = None
 
     @classmethod
     def load(cls, data_dir: Path) -> MonitoringConfig:
+        """The defaults when there is no ``monitoring.json``; else the file, checked
+        (``sidecar.monitoring.config_file``; raises ``MonitoringConfigError``)."""
         path = data_dir / CONFIG_FILE
         try:
             raw = read_json(path)
@@ -62,11 +63,10 @@ class MonitoringConfig(BaseModel):
             raise MonitoringConfigError(f"{CONFIG_FILE} cannot be read: {error}") from error
         if raw is None:
             return cls()
-        try:
-            return cls.model_validate(raw)
-        except ValidationError as error:
-            problems = [f"{'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}" for e in error.errors()]
-            raise MonitoringConfigError(f"{CONFIG_FILE} is invalid", data={"problems": problems}) from error
+        from sidecar.monitoring.config_file import checked  # pydantic, only for a file to check
+
+        retention_days, scrape_token = checked(raw)
+        return cls(retention_days, scrape_token)
 
 
 class Monitoring:

@@ -15,8 +15,10 @@ import inspect  # noqa: F401
 import io  # noqa: F401
 import logging  # noqa: F401
 import math  # noqa: F401
+import re  # noqa: F401
 import sys
 import traceback  # noqa: F401
+import types  # noqa: F401
 
 if sys.platform != "win32":
     import resource  # noqa: F401

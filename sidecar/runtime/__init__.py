@@ -34,16 +34,43 @@ Compatibility decisions:
 
 from __future__ import annotations
 
-from sidecar.runtime.answers import FunctionResponse, Outcome
-from sidecar.runtime.context import NoodlRequest
-from sidecar.runtime.export import ExportDef, load_export
-from sidecar.runtime.http_client import HttpClient, HttpResult
-from sidecar.runtime.jsengine import JsEngine, JsLimits
-from sidecar.runtime.library import node_library
-from sidecar.runtime.recorder import Recorder
-from sidecar.runtime.records_port import RecordQuery, RecordsPort
-from sidecar.runtime.runtime import DEFAULT_TIMEOUT_SECONDS, Runtime, make_request
-from sidecar.runtime.services import ConfigPort
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sidecar.runtime.answers import FunctionResponse, Outcome
+    from sidecar.runtime.context import NoodlRequest
+    from sidecar.runtime.export import ExportDef, load_export
+    from sidecar.runtime.http_client import HttpClient, HttpResult
+    from sidecar.runtime.jsengine import JsEngine, JsLimits
+    from sidecar.runtime.library import node_library
+    from sidecar.runtime.recorder import Recorder
+    from sidecar.runtime.records_port import RecordQuery, RecordsPort
+    from sidecar.runtime.runtime import DEFAULT_TIMEOUT_SECONDS, Runtime, make_request
+    from sidecar.runtime.services import ConfigPort
+
+# The surface loads on first access (PEP 562): other layers import light modules of this package
+# (``sidecar.runtime.values`` for history's payloads) without loading the runtime and its JavaScript
+# engine, which a backend needs only once a function is deployed or called (``sidecar.lazy``).
+_SURFACE = {
+    "FunctionResponse": "sidecar.runtime.answers",
+    "Outcome": "sidecar.runtime.answers",
+    "NoodlRequest": "sidecar.runtime.context",
+    "ExportDef": "sidecar.runtime.export",
+    "load_export": "sidecar.runtime.export",
+    "HttpClient": "sidecar.runtime.http_client",
+    "HttpResult": "sidecar.runtime.http_client",
+    "JsEngine": "sidecar.runtime.jsengine",
+    "JsLimits": "sidecar.runtime.jsengine",
+    "node_library": "sidecar.runtime.library",
+    "Recorder": "sidecar.runtime.recorder",
+    "RecordQuery": "sidecar.runtime.records_port",
+    "RecordsPort": "sidecar.runtime.records_port",
+    "DEFAULT_TIMEOUT_SECONDS": "sidecar.runtime.runtime",
+    "Runtime": "sidecar.runtime.runtime",
+    "make_request": "sidecar.runtime.runtime",
+    "ConfigPort": "sidecar.runtime.services",
+}
 
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
@@ -64,3 +91,10 @@ __all__ = [
     "make_request",
     "node_library",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _SURFACE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -71,6 +71,9 @@ class RunContext:
         self.function = function
         self.request = request
         self.recorder = recorder
+        # A test run's debugger (``sidecar.debugging.session.DebugSession``): pins, replays, breakpoints.
+        # None for every production run, which then never meets a debug hook.
+        self.debug: Any = None
         # The recorder hears of node work once the request enters the graph: the setup frame before it
         # only applies parameters and is no step of the run (failures in it are still reported).
         self.step_recorder: Recorder | None = None
@@ -127,7 +130,7 @@ class RunContext:
             or self.deferred
             or self._tasks
             or self.failures
-            or self.js_state is not None
+            or not self.services.js.holds_nothing(self)
             or self.user is not None
         )
 

@@ -13,7 +13,9 @@ named by component and node id so the editor can highlight them:
 - every connection joins two nodes of its component, from an output its source can have to an input its
   target can have — the ports the runtime resolves while building a scope (static, on-demand, and a
   component instance's declared ports);
-- every expression and script given as a parameter compiles in the JavaScript engine.
+- every expression and script given as a parameter compiles in the JavaScript engine;
+- one language per workflow (``runtime.language``): a component's language is known, and none of its
+  nodes is code of the other language, nor an instance of a component of the other language.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import structlog
 from sidecar.errors import ScriptError
 from sidecar.runtime.export import CLOUD_PREFIX, ComponentDef, ConnectionDef, ExportDef, NodeDef
 from sidecar.runtime.jsengine import JsEngine
+from sidecar.runtime.language import language_problem, mixing_problem, workflow_language
 from sidecar.runtime.node import Node
 from sidecar.runtime.nodes.code import ExpressionNode, FunctionNode, expression_identifiers
 from sidecar.runtime.nodes.io import RequestNode
@@ -122,6 +125,9 @@ class _ComponentCheck:
         self._scratch = _ScratchContext(services=RunServices(export=export, node_types=node_types, js=js))
 
     def problems(self) -> Iterator[DeployProblem]:
+        if (unknown := language_problem(self._export, self._component)) is not None:
+            yield self._problem(None, unknown)
+        language = workflow_language(self._export, self._component)
         ports: dict[str, _Ports | None] = {}
         for node in self._nodes.values():
             known = self._is_known(node.type)
@@ -129,6 +135,8 @@ class _ComponentCheck:
                 yield self._problem(node.id, f"unknown node type {node.type!r}: the runtime has no such node")
                 ports[node.id] = None
                 continue
+            if (mixed := self._mixing_problem(node, language)) is not None:
+                yield self._problem(node.id, mixed)
             ports[node.id] = self._ports(node)
             yield from self._script_problems(node)
         for connection in self._component.connections:
@@ -139,6 +147,21 @@ class _ComponentCheck:
             node_type in self._node_types
             or node_type in self._export.components
             or node_type in (_COMPONENT_INPUTS, _COMPONENT_OUTPUTS, _COMPONENT_CHILDREN)
+        )
+
+    def _mixing_problem(self, node: NodeDef, language: str) -> str | None:
+        node_class = self._node_types.get(node.type)
+        if node_class is not None:
+            return mixing_problem(node_class, language)
+        instance_of = self._export.components.get(node.type)
+        if instance_of is None:
+            return None
+        other = workflow_language(self._export, instance_of)
+        if other == language:
+            return None
+        return (
+            f"an instance of {node.type!r}, a {other} component, in a {language} workflow: "
+            "one language per workflow"
         )
 
     def _problem(self, node_id: str | None, problem: str) -> DeployProblem:

@@ -62,6 +62,9 @@ class ComponentDef:
     ports: tuple[PortDef, ...]
     nodes: tuple[NodeDef, ...]
     connections: tuple[ConnectionDef, ...]
+    # The component's own ``metadata`` object of the export (the editor keeps the workflow's
+    # ``language`` there, see runtime.language); {} when it has none or it is not an object.
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def walk_nodes(self) -> list[NodeDef]:
         """Every node including nested children, depth first in document order."""
@@ -152,7 +155,14 @@ def _component(raw: dict[str, Any]) -> ComponentDef:
     node_defs = tuple(_node(item, name, seen) for item in nodes)
     connections = tuple(_connection(item, name) for item in _list(raw, "connections", name, None))
     ports = tuple(_port(item, name, None) for item in _list(raw, "ports", name, None))
-    return ComponentDef(name=name, ports=ports, nodes=node_defs, connections=connections)
+    metadata = raw.get("metadata")
+    return ComponentDef(
+        name=name,
+        ports=ports,
+        nodes=node_defs,
+        connections=connections,
+        metadata=metadata if isinstance(metadata, dict) else {},
+    )
 
 
 def _list(raw: dict[str, Any], key: str, component: str, node: str | None) -> list[Any]:

@@ -79,6 +79,27 @@ _CHANGES_BUILTINS = re.compile(
 )
 
 
+# An Expression's free names are its inputs (bound as parameters), except the Math helpers, ``Math``
+# itself and a few globals. Expression text that mentions none of the impure ones, reaches no
+# constructor or prototype, assigns nothing, holds no template literal (code inside ``${}``) and no
+# brace or semicolon (so it is one expression and cannot close the compiled function's body early)
+# can only compute a value from its arguments: the same arguments give the same value and leave
+# the context as it was. String literals are left out of the check (they are not code).
+_EXPRESSION_STRINGS = re.compile(r"([\"'])(?:\\.|(?!\1).)*?\1")
+_IMPURE_EXPRESSION = re.compile(
+    r"[`{};]|random|console|window|document|Vars|globalThis|constructor|prototype|__|\bdelete\b|\+\+|--"
+    r"|(?<![=!<>])=(?![=>])|<<=|>>="
+)
+
+
+def is_pure_expression(body: str) -> bool:
+    """Whether an Expression's ``body`` computes its value from its inputs alone, changing nothing.
+
+    Such an expression's value while its scope is set up (its inputs at their defaults) is the same
+    on every run, so a copy of the scope may keep it (``scope_template``)."""
+    return not _IMPURE_EXPRESSION.search(_EXPRESSION_STRINGS.sub('""', body))
+
+
 def may_change_builtins(sources: Iterable[str]) -> bool:
     """Whether any of ``sources`` (an export's scripts) looks like it changes a built-in.
 
@@ -130,6 +151,9 @@ class JsRunState:
     longest: float = 0.0  # the longest call of the run so far, in seconds
     spent_seconds: float = 0.0
     synced_models: set[str] = field(default_factory=set)
+    # Only pure expressions (compile_expression's ``pure``) ran in ``js``: the run left nothing in
+    # the engine that a copy of its scope would need (see ``holds_nothing``).
+    only_pure: bool = True
     # The run's pending script timers (setTimeout/setInterval) by id, as event loop handles.
     timers: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
 
@@ -205,6 +229,7 @@ class JsEngine:
         self._sources: dict[str, Step] = {}  # handle → the prelude call that compiles it
         self._uses_noodl: set[str] = set()
         self._sync: set[str] = set()  # Function scripts compiled as plain functions
+        self._pure: set[str] = set()  # pure expressions (is_pure_expression)
         self._checkers = threading.local()
         # Per function (its runtime's services and its name): quick runs in a row, or None once its
         # runs call scripts on the loop thread.
@@ -239,8 +264,10 @@ class JsEngine:
         *args: Any,
         steps: list[Step] | None = None,
         job: Callable[[RunJs, float], Any] | None = None,
+        pure: bool = False,
     ) -> Any:
-        """Run ``steps`` then the prelude's ``name(*args)`` (or ``job``) in the run's context."""
+        """Run ``steps`` then the prelude's ``name(*args)`` (or ``job``) in the run's context; ``pure``:
+        the call is of a pure expression (it changes nothing in the context)."""
         state = self._state(run)
         js = state.js
         assert js is not None
@@ -253,6 +280,8 @@ class JsEngine:
         replayable = not state.user_code_ran
         if job is not None or name in _USER_CODE:
             state.user_code_ran = True
+        if not pure:
+            state.only_pure = False
         prepared = [(step_name, tuple(map(_binding_safe, step_args))) for step_name, step_args in steps or ()]
         call_args = tuple(map(_binding_safe, args))
         if job is None:
@@ -318,14 +347,18 @@ class JsEngine:
     @staticmethod
     def _drop(run: RunContext, state: JsRunState, reusable: bool = False) -> None:
         """The run is done with its context: retire it on its worker, after any job still in it."""
+        # Only pure expressions ran: nothing of the run is in the context (no run state, no globals,
+        # no promise jobs), so it goes back to the ready ones without a look inside.
+        untouched = state.only_pure and not state.opened and not state.timers
         js, state.js = state.js, None
         state.opened = False
+        state.only_pure = True
         if js is not None and not js.retired:
             js.retired = True
             if state.inline:
-                js.retire(run.run_id, reusable)  # its context lives on this thread
+                js.retire(run.run_id, reusable, untouched)  # its context lives on this thread
             else:
-                js.worker.submit(functools.partial(js.retire, run.run_id, reusable))
+                js.worker.submit(functools.partial(js.retire, run.run_id, reusable, untouched))
 
     def _check(self, name: str, *args: Any) -> None:
         """Compile a script in this thread's syntax checker, a context no run's data goes into.
@@ -372,16 +405,32 @@ class JsEngine:
     # ---- expressions -------------------------------------------------------------------------------
     def compile_expression(self, body: str, params: tuple[str, ...]) -> str:
         """Register ``return (<body>);`` with Math helpers and ``params`` bound; returns a handle."""
-        return self._register(
+        handle = self._register(
             ("expr:" + ",".join(params), body), "e", "compileExpression", json.dumps(list(params)), body
         )
+        if is_pure_expression(body):
+            self._pure.add(handle)
+        return handle
+
+    def is_pure(self, handle: str) -> bool:
+        """Whether the expression ``handle`` is pure: its value depends on its arguments alone and
+        calling it changes nothing in the run's context (see ``is_pure_expression``)."""
+        return handle in self._pure
+
+    @staticmethod
+    def holds_nothing(run: RunContext) -> bool:
+        """Whether the run has no JavaScript state a copy of its scope would lack: none, or a context
+        in which only pure expressions ran (no run state opened, no timers)."""
+        state: JsRunState | None = run.js_state
+        return state is None or (state.only_pure and not state.opened and not state.timers)
 
     @_replaying
     def call_expression(self, run: RunContext, handle: str, args: list[Any], node: Any = None) -> Any:
         """The expression's value; its console lines (if any) go to ``run.script_log`` as ``node``'s."""
         steps = self._compiling(run, handle, [])
+        pure = handle in self._pure
         if _all_direct(args):
-            result = self._call(run, "callExpressionDirect", handle, *args, steps=steps)
+            result = self._call(run, "callExpressionDirect", handle, *args, steps=steps, pure=pure)
             if not isinstance(result, str):
                 return result
             if result[0] == "s":
@@ -389,7 +438,7 @@ class JsEngine:
             if result[0] == "L":
                 return self._logged_result(run, node, result)
             return decode_value(result[1:], None)
-        result = self._call(run, "callExpression", handle, encode_value(args), steps=steps)
+        result = self._call(run, "callExpression", handle, encode_value(args), steps=steps, pure=pure)
         if result[:1] == "L":
             return self._logged_result(run, node, result)
         return decode_value(result, None)

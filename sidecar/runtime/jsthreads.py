@@ -100,11 +100,15 @@ class RunJs:
         if self.context is None:
             self.context, self.api = new_context(self.shape, self.worker.prelude)
 
-    def retire(self, run_id: str, reusable: bool) -> None:
+    def retire(self, run_id: str, reusable: bool, untouched: bool = False) -> None:
         """On the worker, after the run: keep the context for a later run if nothing of this run can
-        be left in it, else free it here, where it was made."""
+        be left in it, else free it here, where it was made. ``untouched``: the run only called pure
+        expressions (jsengine.is_pure_expression), which leave nothing behind."""
         context, api, self.context, self.api = self.context, self.api, None, {}
         if context is None or not reusable or not self.shape.locked or len(self.compiled) > MOST_COMPILED:
+            return
+        if untouched:
+            self.worker.keep(self.shape, (context, api, self.compiled))
             return
         try:
             context.set_time_limit(CLEANUP_SECONDS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sidecar.runtime.component import ComponentInputs, ComponentOutputs
-from sidecar.runtime.node import Node
+from sidecar.runtime.language import classes_for
 from sidecar.runtime.nodes import NODE_CLASSES
 
 # The editor's placeholder for a component's children: listed by the runtime's generated library
@@ -21,7 +21,8 @@ COMPONENT_CHILDREN: dict[str, Any] = {
 }
 
 
-def node_library() -> list[dict[str, Any]]:
-    """One record per node type: name, displayNodeName, category, docs and ports (static ones)."""
-    classes: list[type[Node]] = [ComponentInputs, ComponentOutputs, *NODE_CLASSES]
+def node_library(language: str | None = None) -> list[dict[str, Any]]:
+    """One record per node type: name, displayNodeName, category, docs and ports (static ones); with
+    ``language``, only the types a workflow of that language may use (``runtime.language``)."""
+    classes = classes_for([ComponentInputs, ComponentOutputs, *NODE_CLASSES], language)
     return [dict(COMPONENT_CHILDREN), *(cls.describe() for cls in classes)]

@@ -38,6 +38,9 @@ class Node:
     DISPLAY_NAME: ClassVar[str] = ""
     CATEGORY: ClassVar[str] = ""
     DOCS: ClassVar[str] = ""
+    # The workflow language this node belongs to ("javascript", "python"), or None for nodes of both
+    # (see runtime.language): a workflow of one language may not hold the other's nodes.
+    LANGUAGE: ClassVar[str | None] = None
     INPUTS: ClassVar[tuple[InputSpec, ...]] = ()
     OUTPUTS: ClassVar[tuple[OutputSpec, ...]] = ()
     _static_inputs: ClassVar[dict[str, InputSpec]] = {}  # never mutated: shared by every instance

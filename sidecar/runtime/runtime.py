@@ -7,11 +7,14 @@ those answers is comes from ``answers``; an exception escaping the runtime's own
 builds or starts the run is a rejection too, never a crash of the caller.
 
 Later runs of a function whose first scope could be captured (``scope_template``) start from a copy
-of that scope as its setup frame left it, instead of instantiating and setting it up again.
+of that scope as its setup frame left it, instead of instantiating and setting it up again. A small
+scope is captured during its first run; a large one from a scope built for the purpose, in a worker
+thread, so the event loop is never held by the capture (runs build until it is ready).
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import secrets
 import string
@@ -35,7 +38,7 @@ from sidecar.runtime.nodes import NODE_TYPES
 from sidecar.runtime.nodes.io import RequestNode
 from sidecar.runtime.recorder import Recorder
 from sidecar.runtime.records_port import RecordsPort
-from sidecar.runtime.scope_template import ScopeTemplate, capture
+from sidecar.runtime.scope_template import MAX_NODES, ScopeTemplate, capture, capture_off_loop, copyable
 from sidecar.runtime.services import ConfigPort, RunServices
 from sidecar.runtime.values import js_stringify
 
@@ -85,13 +88,16 @@ class Runtime:
         http: HttpClient | None = None,
         python: PythonPool | None = None,
         ai: AiPort | None = None,
+        node_types: Mapping[str, type[Node]] | None = None,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
+        """``node_types``: the library (the built-in one by default; a backend's adds its Python packs)."""
         self.export = export
+        node_types = NODE_TYPES if node_types is None else node_types
         self.timeout_seconds = timeout_seconds
         self.services = RunServices(
             export=export,
-            node_types=NODE_TYPES,
+            node_types=node_types,
             js=js or JsEngine(),
             records=records,
             config=config,
@@ -100,11 +106,12 @@ class Runtime:
             python=python,
             ai=ai,
         )
-        self.warnings = unknown_node_types(export, NODE_TYPES)
+        self.warnings = unknown_node_types(export, node_types)
         self._config = ConfigCache(config) if config is not None and _uses_config(export) else None
         self._request_ids: dict[str, tuple[str, ...]] = {}  # per function, built on its first run
         # Per function, after its first run: the template later runs start from, None when it has none.
         self._templates: dict[str, ScopeTemplate | None] = {}
+        self._captures: set[asyncio.Task[None]] = set()  # large scopes being captured off the loop
         for warning in self.warnings:
             log.warning("node dropped at load", detail=warning)
 
@@ -124,13 +131,17 @@ class Runtime:
         recorder: Recorder | None = None,
         timeout_seconds: float | None = None,
         on_start: Callable[[RunContext], None] | None = None,
+        debug: Any = None,
     ) -> FunctionResponse:
         """Run function ``name``; ``on_start`` is handed the run's context once the recorder knows the run
-        (``sidecar.debugging.running`` keeps it to cancel the run with ``RunContext.settle``)."""
+        (``sidecar.debugging.running`` keeps it to cancel the run with ``RunContext.settle``).
+        ``debug``: a test run's ``sidecar.debugging.session.DebugSession`` (pins, replays, breakpoints);
+        its run builds a fresh scope (no template) and its timeout stops while it is paused."""
         component = self.export.components.get(CLOUD_PREFIX + name)
         if component is None:
             return answers.not_found(name)
         ctx = RunContext(self.services, _run_id(), name, request, recorder)
+        ctx.debug = debug
         if self._config is not None:
             ctx.config = await self._config.get()
         if recorder is not None:
@@ -138,10 +149,13 @@ class Runtime:
         if on_start is not None:
             on_start(ctx)
         limit = self.timeout_seconds if timeout_seconds is None else timeout_seconds
-        timer = None
+        timer: Any = None
         if limit > 0:
             ctx.deadline = ctx.loop.time() + limit
-            timer = ctx.loop.call_later(limit, self._time_out, ctx, limit)
+            if debug is None:
+                timer = ctx.loop.call_later(limit, self._time_out, ctx, limit)
+            else:
+                timer = debug.timeout(ctx, limit, lambda: self._time_out(ctx, limit))
         try:
             ctx.strand.run(self._start_or_fail, ctx, component)
             response = await ctx.result
@@ -150,6 +164,8 @@ class Runtime:
                 timer.cancel()
             if not ctx.settled:  # the awaiting task was cancelled: free the run all the same
                 ctx.teardown()
+            if debug is not None:
+                debug.finish()
         if recorder is not None:
             recorder.run_finished(ctx.run_id, response.status_code, response.body, response.outcome.value)
         return response
@@ -163,7 +179,8 @@ class Runtime:
             ctx.reject(str(error) or type(error).__name__)
 
     def _start(self, ctx: RunContext, component: ComponentDef) -> None:
-        template = self._templates.get(component.name)
+        debug = ctx.debug
+        template = self._templates.get(component.name) if debug is None else None
         if template is not None and template.engine_generation != self.services.js.generation:
             template = None  # its expression handles went with the engine's reset: build and capture again
             del self._templates[component.name]
@@ -176,6 +193,8 @@ class Runtime:
         except ScriptError as error:
             ctx.reject(error.message)
             return
+        if debug is not None:
+            debug.attach(ctx, instance.inner)
         request_node = self._request_node(component, instance)
         if not isinstance(request_node, RequestNode):
             ctx.reject("Could not find request node for function")
@@ -185,10 +204,51 @@ class Runtime:
             return
         if template is None:
             ctx.run_frames_now(1)  # the setup frame, which the loop would run next anyway
-            if component.name not in self._templates:
-                self._templates[component.name] = capture(ctx, instance)
+            if component.name not in self._templates and debug is None:
+                self._templates[component.name] = self._capture(ctx, component, instance)
         self._send_request(ctx, request_node)
         ctx.run_frames_now(MAX_FRAMES_AT_START)
+
+    def _capture(
+        self, ctx: RunContext, component: ComponentDef, instance: ComponentInstance
+    ) -> ScopeTemplate | None:
+        """The template of a small scope at once; for a large one that may be copied, None for now and a
+        capture off the loop that installs the template when it is ready."""
+        if len(ctx.nodes) <= MAX_NODES:
+            return capture(ctx, instance)
+        if copyable(ctx):
+            task = ctx.loop.create_task(self._capture_off_loop(component, ctx.function))
+            self._captures.add(task)
+            task.add_done_callback(self._captures.discard)
+        return None
+
+    async def _capture_off_loop(self, component: ComponentDef, function: str) -> None:
+        """Build a scope that no run uses, set it up, and write and compile its copy in a worker thread."""
+        ctx = RunContext(self.services, _run_id(), function, NoodlRequest({}, ""), None)
+        try:
+            instance = instantiate(ctx, component, f"{ctx.run_id}-{function}")
+            ctx.run_frames_now(1)
+            if not copyable(ctx):
+                return
+            generation = self.services.js.generation
+            template = await ctx.loop.run_in_executor(None, capture_off_loop, ctx, instance, generation)
+        except Exception:  # the function keeps building; its runs are unaffected
+            log.exception("capturing a scope failed", function=function)
+            return
+        finally:
+            ctx.teardown()
+        current = template is not None and template.engine_generation == self.services.js.generation
+        if current and self._templates.get(component.name, template) is None:
+            self._templates[component.name] = template
+
+    def copies_scope(self, function: str) -> bool:
+        """Whether runs of ``function`` start from a copy of its scope (``scope_template``)."""
+        return self._templates.get(CLOUD_PREFIX + function) is not None
+
+    async def scope_captures(self) -> None:
+        """Wait until the scope captures under way off the loop are over (tests, benchmarks)."""
+        while self._captures:
+            await asyncio.gather(*self._captures, return_exceptions=True)
 
     def _request_node(self, component: ComponentDef, instance: ComponentInstance) -> Node | None:
         request_ids = self._request_ids.get(component.name)
@@ -201,6 +261,8 @@ class Runtime:
     def _send_request(ctx: RunContext, request_node: RequestNode) -> None:
         if ctx.settled:
             return
+        if ctx.debug is not None:
+            ctx.debug.start()
         ctx.start_recording_steps()
         recorder = ctx.step_recorder
         try:

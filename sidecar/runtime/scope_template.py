@@ -9,6 +9,13 @@ of building: several times cheaper, since no port is looked up, no value queued 
 
 The capture refuses anything it does not understand (an object of an unknown type, a closure over
 run state, a reference to a node outside the scope): such a function keeps building every run.
+
+Writing and compiling the copy costs about 0.3 ms per node, once. Up to ``MAX_NODES`` nodes the first
+run's own scope is captured on the spot. A larger scope is captured off the event loop instead
+(:func:`capture_off_loop`, in a worker thread): from a scope built for that purpose only (so nothing
+else touches it meanwhile), written as one small function per ``CHUNK_NODES`` nodes, each compiled
+on its own so that no single step holds the interpreter for long (Python hands the GIL over between
+bytecodes every few milliseconds, but not inside one ``compile`` call). Runs build until it is ready.
 """
 
 from __future__ import annotations
@@ -38,9 +45,12 @@ _SHARED_TYPES = (ComponentDef, NodeDef, type, enum.Enum, type(UNDEFINED))
 _SCALARS = (str, int, bool, bytes, type(None))  # exactly written by repr
 _IMMUTABLE = (*_SCALARS, float)
 _MAX_DEPTH = 64
-# Writing and compiling a copy costs about 0.3 ms per node, once, on the event loop: a larger scope
-# keeps building every run rather than hold the loop for tens of milliseconds on its first run.
+# Writing and compiling a copy costs about 0.3 ms per node, once: up to this size on the event loop,
+# during the first run; a larger scope is captured in a worker thread (capture_off_loop).
 MAX_NODES = 100
+# Nodes per generated function of an off-loop capture: one compile() of that many nodes holds the GIL
+# for about 10 ms here.
+CHUNK_NODES = 40
 
 Build = Callable[["RunContext", str], "ComponentInstance"]
 
@@ -58,9 +68,12 @@ class _NotCopyable(Exception):
 
 
 def capture(ctx: RunContext, instance: ComponentInstance) -> ScopeTemplate | None:
-    """A template of ``instance``'s scope right after its setup frame, or None when it has none."""
+    """A template of ``instance``'s scope right after its setup frame, or None when it has none
+    (or it has more than ``MAX_NODES`` nodes: see :func:`capture_off_loop`)."""
     try:
-        _check_quiet(ctx)
+        if len(ctx.nodes) > MAX_NODES:
+            raise _NotCopyable(f"more than {MAX_NODES} nodes")
+        check_quiet(ctx)
         source, constants = _Writer(ctx, instance).write()
     except _NotCopyable as reason:
         log.debug("function builds its scope every run", function=ctx.function, reason=str(reason))
@@ -71,9 +84,35 @@ def capture(ctx: RunContext, instance: ComponentInstance) -> ScopeTemplate | Non
     return ScopeTemplate(ctx.services.js.generation, namespace["build"])
 
 
-def _check_quiet(ctx: RunContext) -> None:
-    if len(ctx.nodes) > MAX_NODES:
-        raise _NotCopyable(f"more than {MAX_NODES} nodes")
+def capture_off_loop(ctx: RunContext, instance: ComponentInstance, generation: int) -> ScopeTemplate | None:
+    """:func:`capture` of a scope of any size, for a worker thread: ``ctx`` must be a scope built for
+    the capture alone (no run uses it), already checked quiet on the loop (:func:`copyable`)."""
+    try:
+        parts, build, constants = _Writer(ctx, instance, CHUNK_NODES).write_chunks()
+    except _NotCopyable as reason:
+        log.debug("function builds its scope every run", function=ctx.function, reason=str(reason))
+        return None
+    namespace: dict[str, Any] = dict(constants)
+    namespace["new"] = object.__new__
+    name = f"<scope template of {instance.component.name}>"
+    for part in parts:  # one compile per chunk: the GIL is handed back between them
+        exec(compile(part, name, "exec"), namespace)
+    exec(compile(build, name, "exec"), namespace)
+    return ScopeTemplate(generation, namespace["build"])
+
+
+def copyable(ctx: RunContext) -> bool:
+    """Whether the scope ``ctx`` holds after its setup frame may be captured (size aside)."""
+    try:
+        check_quiet(ctx)
+    except _NotCopyable as reason:
+        log.debug("function builds its scope every run", function=ctx.function, reason=str(reason))
+        return False
+    return True
+
+
+def check_quiet(ctx: RunContext) -> None:
+    """Raise when the scope of ``ctx`` holds more than nodes that set up the same way every run."""
     if not ctx.holds_only_nodes():
         raise _NotCopyable("the setup frame did more than set parameters")
     for node in ctx.nodes:
@@ -90,10 +129,13 @@ class _Writer:
     own parameter values are passed in as constants, as a fresh build would share them.
     """
 
-    def __init__(self, ctx: RunContext, instance: ComponentInstance) -> None:
+    def __init__(self, ctx: RunContext, instance: ComponentInstance, chunk: int | None = None) -> None:
         self.ctx = ctx
         self.instance = instance
-        self.node_names = {id(node): f"n{index}" for index, node in enumerate(ctx.nodes)}
+        # Chunked (write_chunks): nodes and shared containers live in lists the chunks are handed.
+        self.chunk = chunk
+        node_name = "n{}" if chunk is None else "n[{}]"
+        self.node_names = {id(node): node_name.format(index) for index, node in enumerate(ctx.nodes)}
         self.constants: dict[str, Any] = {}
         self.constant_names: dict[int, str] = {}
         self.shared_ids = _shared_by_reference(ctx.nodes) | _parameter_ids(instance.component, ctx)
@@ -102,29 +144,63 @@ class _Writer:
         self.pending: list[str] = []
 
     def write(self) -> tuple[str, dict[str, Any]]:
+        nodes = self._counted_nodes()
+        lines = [f"    {self.node_names[id(node)]} = new({self._constant(type(node))})" for node in nodes]
+        for node in nodes:
+            lines.extend(self._node_lines(node, self.node_names[id(node)]))
+        lines.append(f"    ctx.nodes = [{', '.join(self.node_names[id(node)] for node in nodes)}]")
+        lines.extend(self._closing_lines())
+        return "def build(ctx, instance_id):\n" + "\n".join(lines) + "\n", self.constants
+
+    def write_chunks(self) -> tuple[list[str], str, dict[str, Any]]:
+        """``write`` as chunk functions ``p<i>(ctx, instance_id, n, h)`` that each set the attributes
+        of ``chunk`` nodes (``n``: the nodes, ``h``: shared containers), and a ``build`` calling them."""
+        assert self.chunk is not None
+        nodes = self._counted_nodes()
+        parts: list[str] = []
+        for start in range(0, len(nodes), self.chunk):
+            lines = []
+            for node in nodes[start : start + self.chunk]:
+                lines.append(f"    v = {self.node_names[id(node)]}")
+                lines.extend(self._node_lines(node, "v"))
+            parts.append(f"def p{len(parts)}(ctx, instance_id, n, h):\n" + "\n".join(lines) + "\n")
+        classes = ", ".join(f"new({self._constant(type(node))})" for node in nodes)
+        lines = [f"    n = [{classes}]", "    h = {}"]
+        lines.extend(f"    p{index}(ctx, instance_id, n, h)" for index in range(len(parts)))
+        lines.append("    ctx.nodes = n")
+        lines.extend(self._closing_lines())
+        return parts, "def build(ctx, instance_id):\n" + "\n".join(lines) + "\n", self.constants
+
+    def _counted_nodes(self) -> list[Node]:
         nodes = self.ctx.nodes
         if not nodes or nodes[0] is not self.instance:
             raise _NotCopyable("the instance is not the scope's first node")
-        attributes = [_attributes(node) for node in nodes]
-        for found in attributes:
-            for _name, value in found:
+        for node in nodes:
+            for _name, value in _attributes(node):
                 self._count(value, 0)
-        lines = [f"    {self.node_names[id(node)]} = new({self._constant(type(node))})" for node in nodes]
-        for node, found in zip(nodes, attributes, strict=True):
-            variable = self.node_names[id(node)]
-            for name, value in found:
-                # The only per-run value: the top instance is named after the run.
-                is_run_name = node is self.instance and name == "id"
-                text = "instance_id" if is_run_name else self._expression(value, 0)
-                lines.extend(f"    {line}" for line in self.pending)
-                self.pending.clear()
-                lines.append(f"    {variable}.{name} = {text}")
-        lines.append(f"    ctx.nodes = [{', '.join(self.node_names[id(node)] for node in nodes)}]")
+        return nodes
+
+    def _node_lines(self, node: Node, variable: str) -> list[str]:
+        lines: list[str] = []
+        for name, value in _attributes(node):
+            # The only per-run value: the top instance is named after the run.
+            is_run_name = node is self.instance and name == "id"
+            text = "instance_id" if is_run_name else self._expression(value, 0)
+            lines.extend(f"    {line}" for line in self.pending)
+            self.pending.clear()
+            lines.append(f"    {variable}.{name} = {text}")
+        return lines
+
+    def _closing_lines(self) -> list[str]:
+        lines: list[str] = []
         if self.ctx.script_nodes:  # the bridge's registry of Function nodes, by key
-            lines.append(f"    ctx.script_nodes = {self._expression(self.ctx.script_nodes, 0)}")
+            text = self._expression(self.ctx.script_nodes, 0)
+            lines.extend(f"    {line}" for line in self.pending)
+            self.pending.clear()
+            lines.append(f"    ctx.script_nodes = {text}")
         lines.append(f"    ctx.frame_number = {self.ctx.frame_number}")
         lines.append(f"    return {self.node_names[id(self.instance)]}")
-        return "def build(ctx, instance_id):\n" + "\n".join(lines) + "\n", self.constants
+        return lines
 
     # ---- pass 1: which containers are reached more than once -----------------------------------
     def _count(self, value: Any, depth: int) -> None:
@@ -186,7 +262,8 @@ class _Writer:
         else:
             text = self._literal(value, depth)
         if self.references.get(key, 0) > 1:
-            name = self.hoisted[key] = f"h{len(self.hoisted)}"
+            hoisted_name = "h{}" if self.chunk is None else "h[{}]"
+            name = self.hoisted[key] = hoisted_name.format(len(self.hoisted))
             self.pending.append(f"{name} = {text}")
             return name
         return text

@@ -13,11 +13,13 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-import regex
+from typing import TYPE_CHECKING
 
 from sidecar import safe_regex
 from sidecar.errors import InvalidJsonError
+
+if TYPE_CHECKING:
+    import regex
 
 # A match outside any budget gets this long (the readers, ephemeral reads and the change matcher set one).
 DEFAULT_REGEX_SECONDS = 1.0

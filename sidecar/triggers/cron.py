@@ -17,13 +17,17 @@ wall time to real instants:
 from __future__ import annotations
 
 import functools
+import importlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from types import ModuleType
 from typing import Any
 
-from croniter import CroniterBadDateError, CroniterError, croniter
-
 from sidecar.errors import InvalidCronError
+from sidecar.lazy import Lazy
+
+_CRONITER: Lazy[ModuleType] = Lazy(lambda: importlib.import_module("croniter"))
+"""The croniter library, loaded by the first schedule (a backend without one never needs it)."""
 
 PRESETS = {
     "@yearly": "0 0 1 1 *",
@@ -59,9 +63,10 @@ def parse_cron(expression: str) -> CronSpec:
     if len(parts) not in (5, 6):
         raise InvalidCronError(f"cron {expression!r} must have 5 fields (or 6 with leading seconds)")
     has_seconds = len(parts) == 6
+    cron = _CRONITER.get()
     try:
-        croniter(fields, datetime(2000, 1, 1), second_at_beginning=has_seconds)
-    except (CroniterError, ValueError, KeyError) as error:
+        cron.croniter(fields, datetime(2000, 1, 1), second_at_beginning=has_seconds)
+    except (cron.CroniterError, ValueError, KeyError) as error:
         raise InvalidCronError(f"invalid cron {expression!r}: {error}") from error
     hour_field = parts[2] if has_seconds else parts[1]
     return CronSpec(expression, fields, has_seconds, hour_field in ("*", "*/1"))
@@ -74,13 +79,14 @@ def next_fire(spec: CronSpec, after: float, zone: tzinfo) -> float:
     # later one (still in the first pass) beat the first candidate; everywhere else the first wins.
     careful = spec.every_hour and _in_first_pass_of_fold(after, zone)
     walls = _walker(spec.fields, spec.has_seconds)
+    bad_date = _CRONITER.get().CroniterBadDateError
     walls.set_current(wall - _offset_swing(after, zone) if careful else wall, force=True)
     best: float | None = None
     stop: datetime | None = None
     while True:
         try:
             candidate: datetime = walls.get_next(datetime)
-        except CroniterBadDateError as error:
+        except bad_date as error:
             raise InvalidCronError(
                 f"cron {spec.expression!r}: no next fire within {HORIZON_YEARS} years"
             ) from error
@@ -102,7 +108,7 @@ def next_fire(spec: CronSpec, after: float, zone: tzinfo) -> float:
 def _walker(fields: str, has_seconds: bool) -> Any:
     """A croniter over naive wall times; parsing an expression costs more than walking it, so each
     expression is parsed once and the walker repositioned (safe: the event loop runs one call at a time)."""
-    return croniter(
+    return _CRONITER.get().croniter(
         fields,
         datetime(2000, 1, 1),
         day_or=True,

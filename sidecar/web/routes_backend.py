@@ -67,6 +67,19 @@ def admin_only(settings: WebSettings, handler: Handler, *, event_stream: bool = 
     return guarded
 
 
+_TEST_RUN_KEYS = frozenset({"body", "headers", "pins", "breakpoints", "useSavedPins"})
+
+
+def _debug_body(body: Mapping[str, Any], known: frozenset[str] | set[str]) -> Mapping[str, Any]:
+    """A debugging route's JSON object; a misspelt key is refused rather than ignored."""
+    unknown = set(body) - set(known)
+    if unknown:
+        raise InvalidParamsError(
+            f"unknown keys: {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})"
+        )
+    return body
+
+
 async def json_body(request: web.Request) -> dict[str, Any]:
     return decode_json_object(await request.read())
 
@@ -100,6 +113,12 @@ def backend_routes(backend: BackendServices, settings: WebSettings) -> BackendRo
         web.get("/executions/{id}/steps/{step}/{side}", admin.step_value),
         web.post("/executions/{id}/rerun", admin.rerun_execution),
         web.post("/executions/{id}/cancel", admin.cancel_execution),
+        web.post("/executions/{id}/run-from", admin.run_from_node),
+        web.post("/executions/{id}/continue", admin.continue_execution),
+        web.post("/executions/{id}/step", admin.step_execution),
+        web.get("/admin/debug/pins/{name:.+}", admin.get_pins),
+        web.put("/admin/debug/pins/{name:.+}", admin.set_pins),
+        web.post("/admin/debug/run/{name:.+}", admin.debug_test_run),
         web.get("/admin/triggers", admin.list_triggers),
         web.post("/admin/triggers", admin.create_trigger),
         web.get("/admin/triggers/{id}", admin.get_trigger),
@@ -302,6 +321,64 @@ class _AdminRoutes:
         from sidecar.debugging import service
 
         return json_response(await service.cancel([self.backend], request.match_info["id"]))
+
+    async def run_from_node(self, request: web.Request) -> web.StreamResponse:
+        """Body ``{nodeId, pins?, breakpoints?}`` (``sidecar.debugging.testrun``)."""
+        from sidecar.debugging import service
+
+        body = _debug_body(await json_body(request), {"nodeId", "pins", "breakpoints"})
+        node_id = body.get("nodeId")
+        if not isinstance(node_id, str) or not node_id:
+            raise InvalidParamsError("nodeId (the node to run from) is required")
+        answer = await service.run_from(
+            [self.backend], request.match_info["id"], node_id, body.get("pins"), body.get("breakpoints")
+        )
+        return json_response(answer)
+
+    async def continue_execution(self, request: web.Request) -> web.StreamResponse:
+        from sidecar.debugging import service
+
+        return json_response(service.resume([self.backend], request.match_info["id"], step=False))
+
+    async def step_execution(self, request: web.Request) -> web.StreamResponse:
+        from sidecar.debugging import service
+
+        return json_response(service.resume([self.backend], request.match_info["id"], step=True))
+
+    async def get_pins(self, request: web.Request) -> web.StreamResponse:
+        from sidecar.debugging import service
+
+        return json_response(service.get_pins(self.backend, request.match_info["name"]))
+
+    async def set_pins(self, request: web.Request) -> web.StreamResponse:
+        """Body: the pins ``{nodeId: {port: value}}`` (``{}`` clears them)."""
+        from sidecar.debugging import service
+
+        pins = await json_body(request)
+        return json_response(service.set_pins(self.backend, request.match_info["name"], pins))
+
+    async def debug_test_run(self, request: web.Request) -> web.StreamResponse:
+        """Body ``{body?, headers?, pins?, breakpoints?, useSavedPins?}``, as ``debug:test-run``."""
+        from sidecar.debugging import service
+
+        raw = await request.read()
+        wanted = _debug_body(decode_json_object(raw) if raw.strip() else {}, _TEST_RUN_KEYS)
+        headers = wanted.get("headers") or {}
+        if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+            raise InvalidParamsError("headers must map header names to text")
+        use_saved = wanted.get("useSavedPins", True)
+        if not isinstance(use_saved, bool):
+            raise InvalidParamsError("useSavedPins must be true or false")
+        answer = await service.run_test(
+            self.backend,
+            request.match_info["name"],
+            wanted.get("body"),
+            {str(k).lower(): v for k, v in headers.items()},
+            wanted.get("pins"),
+            wanted.get("breakpoints"),
+            use_saved,
+        )
+        return json_response(answer)
 
     # ---- triggers ------------------------------------------------------------------------
 

@@ -36,7 +36,9 @@ def python_bundle() -> dict[str, Any]:
         conn("fn", "out-done", "resp", "send"),
         *(conn("fn", f"out-{o}", "resp", f"pm-{o}") for o in ("greeting", "cwd", "env", "leaks")),
     ]
-    return export(component("f", [request_node(), fn, response_node()], connections))
+    workflow = component("f", [request_node(), fn, response_node()], connections)
+    workflow["metadata"] = {"language": "python"}  # one language per workflow: a deploy checks it
+    return export(workflow)
 
 
 @pytest.fixture
@@ -69,10 +71,12 @@ async def test_a_deployed_python_function_answers_over_http_from_the_backends_sc
 
 
 async def test_stopping_the_backend_stops_its_python_workers(backend: Backend) -> None:
-    pool = backend.python
+    assert backend.python is not None
+    assert not backend.python.made
     async with aiohttp.ClientSession(f"http://127.0.0.1:{backend.port}") as http:
         await http.put("/admin/workflows/py", json=python_bundle(), headers=ADMIN)
         await http.post("/functions/f", json={"name": "x"}, headers=APP)
+    pool = backend.python.get()
     assert pool.started == 1
     workers = list(pool._idle)
 

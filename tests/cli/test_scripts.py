@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import time
+from pathlib import Path
 
 from tests.conftest import PROJECT_ROOT
 
@@ -41,3 +43,13 @@ def test_the_node_test_step_reports_each_test_and_the_counts() -> None:
     assert "✔" in done.stdout  # one line per passing test, with its name
     for count in ("tests", "pass", "fail"):
         assert f"\N{INFORMATION SOURCE} {count} " in done.stdout
+
+
+def test_setup_leaves_the_sources_compiled() -> None:
+    """An editable install has no bytecode, and with PYTHONDONTWRITEBYTECODE Python would compile every
+    module at every start of the program."""
+    _setup()
+    sources = [*(PROJECT_ROOT / "sidecar").rglob("*.py"), *(PROJECT_ROOT / "ipc_schema").rglob("*.py")]
+    compiled = [Path(importlib.util.cache_from_source(str(path))) for path in sources]
+    missing = [str(path) for path in compiled if not path.is_file()]
+    assert missing == []

@@ -13,9 +13,10 @@ from sidecar.backends.backend import Backend, BackendSpec
 from sidecar.backends.manager import BackendManager
 from sidecar.ipc.handlers import register_debugging_methods
 from tests.channels import Channels
-from tests.debugging.graphs import FLOW
+from tests.debugging.graphs import FLOW, RETRY_FLOW
 
 TOKEN = "admin-token-for-debug-tests-0123"
+DEBUG_TIMEOUT_MS = 1000  # the timeout of ``g``: a paused run outlives it
 
 
 class OneBackend:
@@ -27,7 +28,9 @@ class OneBackend:
     def running_backends(self) -> list[Backend]:
         return [self.backend]
 
-
+    def running(self, backend_id: str, _action: str) -> Backend:
+        assert backend_id == self.backend.backend_id
+        return self.backend
 
 
 @pytest.fixture
@@ -38,8 +41,11 @@ async def backend(tmp_path: Path) -> AsyncIterator[Backend]:
     )
     await served.start()
     served.workflows.deploy("f", FLOW)
+    served.workflows.deploy("g", RETRY_FLOW)
     # A run that never answers (a thrown script) ends at this limit rather than after 30 s.
-    await served.security.set_permissions({"functions": {"f": {"timeoutMs": 1500}}})
+    await served.security.set_permissions(
+        {"functions": {"f": {"timeoutMs": 1500}, "g": {"timeoutMs": DEBUG_TIMEOUT_MS}}}
+    )
     yield served
     await served.stop()
 

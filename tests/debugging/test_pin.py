@@ -15,6 +15,7 @@ from tests.channels import Channels
 from tests.debugging.conftest import call_flow
 
 ITEMS = [{"n": 2}, {"n": 0}, {"n": 5}]
+OWNERS = {"Workflow For Each", "Workflow Retry", "Workflow Try Catch"}
 
 
 async def test_pin_gives_each_canvas_node_its_ports_status_runs_and_children(
@@ -134,3 +135,71 @@ async def test_a_payload_the_history_cut_at_record_time_is_shown_as_cut(
     assert full["truncatedAtRecord"] is True
     assert full["originalSize"] == fn["inputsTruncated"]["size"]
     assert full["size"] < 2_000  # the marker the history kept, not the 60 kB value
+
+
+@pytest.mark.parametrize(
+    ("function", "body"),
+    [
+        ("f", {"flag": True, "name": "Ada", "items": ITEMS, "waitMs": 1}),
+        ("g", {"flag": True, "name": "Ada", "items": ITEMS, "waitMs": 0, "failUntil": 3}),
+    ],
+)
+async def test_pin_reads_only_the_payloads_it_shows_and_answers_as_from_full_rows(
+    backend: Backend, channels: Channels, function: str, body: dict[str, object]
+) -> None:
+    """The channel reads the steps without payloads, then the shown runs' payloads; For Each items
+    (with a failed one), Retry attempts and child runs come out as the overlay of the full rows."""
+    from sidecar.backends import functions
+    from sidecar.debugging import service
+    from sidecar.debugging.pin import pin_execution
+
+    _response, execution_id = await functions.invoke_recorded(backend, function, json.dumps(body), {})
+    assert execution_id is not None
+
+    pinned = await channels("execution:pin", execution_id)
+    full = await backend.history.execution_rows(execution_id)
+    assert full is not None
+    places = service._child_places(backend, function)
+    expected = pin_execution(full[0], full[1], places)
+
+    assert {key: value for key, value in pinned.items() if key != "backendId"} == expected
+    light = await backend.history.light_view(execution_id, lambda _execution, steps, _payloads: steps())
+    assert light is not None
+    assert all(step.input_data is None for step in light if step.node_type not in OWNERS)
+    assert any(step.input_data is not None for step in light if step.node_type in OWNERS)
+    assert any(run.get("path") for node in pinned["nodes"].values() for run in node["runs"])
+
+
+async def test_a_kept_overlay_is_never_answered_for_a_deleted_execution(
+    backend: Backend, channels: Channels
+) -> None:
+    _response, execution_id = await call_flow(backend, {"flag": False})
+    first = await channels("execution:pin", execution_id)
+    again = await channels("execution:pin", execution_id)
+    assert again == first
+
+    await backend.history.delete(execution_id)
+
+    with pytest.raises(ExecutionNotFoundError):
+        await channels("execution:pin", execution_id)
+
+
+async def test_pin_does_not_decode_large_for_each_items(backend: Backend, channels: Channels) -> None:
+    """Items of ~50 kB: the light rows carry only the key naming each child, and the overlay still
+    lists every item's run with its path."""
+    big = [{"n": i + 1, "blob": "y" * 50_000} for i in range(3)]
+    _response, execution_id = await call_flow(
+        backend, {"flag": True, "name": "Ada", "items": big, "waitMs": 0}
+    )
+
+    light = await backend.history.light_view(execution_id, lambda _execution, steps, _payloads: steps())
+    pinned = await channels("execution:pin", execution_id)
+
+    assert light is not None
+    loop_inputs = [
+        step.input_data for step in light if step.node_type == "Workflow For Each" and step.input_data
+    ]
+    assert loop_inputs
+    assert all(len(str(data)) < 200 for data in loop_inputs)
+    paths = [run["path"] for run in pinned["nodes"]["loop"]["runs"] if "path" in run]
+    assert paths == [["loop", "item[0]"], ["loop", "item[1]"], ["loop", "item[2]"]]

@@ -117,3 +117,21 @@ async def test_a_written_bundle_reads_back_and_a_changed_file_is_refused(
         read_bundle(out)
     with pytest.raises(DeployError, match="not empty"):
         bundle.write(out)
+
+
+async def test_a_deploy_target_secret_pasted_into_a_workflow_refuses_the_bundle(prepared: Prepared) -> None:
+    from sidecar.deploy.targets import TargetStore
+
+    target_secret = "target-secret-PLANTED-0013"
+    targets = TargetStore(prepared.data_dir)
+    targets.configure("production", "fly", "noodl-shop")
+    targets.set_secret("production", "STRIPE_KEY", target_secret)
+    workflow = prepared.data_dir / "workflows" / "hello.workflow.json"
+    export = json.loads(workflow.read_text())
+    export["components"][0]["nodes"][1]["parameters"]["format"] = f"key {target_secret} {{name}}"
+    workflow.write_text(json.dumps(export))
+    with pytest.raises(BundleLeakError) as refused:
+        await collect_bundle(prepared.data_dir)
+    assert refused.value.data == {
+        "files": [{"file": "workflows/hello.workflow.json", "kind": "secret of deploy target production"}]
+    }

@@ -25,8 +25,6 @@ from tests.deploy.conftest import PLANTED, Prepared
 HELLO = json.loads((PROJECT_ROOT / "examples" / "hello.workflow.json").read_text())
 
 
-
-
 @pytest.fixture
 async def manager(tmp_path: Path) -> AsyncIterator[BackendManager]:
     async with backend_manager(tmp_path / "backends") as managed:

@@ -82,19 +82,53 @@ const flow = {
   ],
 };
 
+// The same flow with a Retry between the Function and the For Each: Function `fn` (awaits) → Retry
+// `retry` (attempt: Counter `attempts` + IF `check`, failing while count < failUntil) → For Each `loop`
+// → Wait `nap` → Response {greeting, attempts, results}; the false branch answers {branch: "no"}.
+const retryFlow = structuredClone(flow);
+{
+  const main = retryFlow.components[0];
+  main.name = `${CLOUD}steps`;
+  main.nodes[0].parameters.params = 'flag,name,items,waitMs,failUntil';
+  main.nodes.splice(3, 0,
+    node('retry', 'Workflow Retry', { delayMs: 5, maxAttempts: 4 }),
+    node('attempts', 'Counter'),
+    node('check', 'Workflow IF', { expression: 'count < failUntil', data: 'flaky' }),
+  );
+  main.nodes.find((n) => n.id === 'resp-ok').parameters.params = 'greeting,attempts,results';
+  main.connections = main.connections.filter((c) => !(c.sourceId === 'fn' && c.sourcePort === 'out-Done'));
+  main.connections.push(
+    conn('fn', 'out-Done', 'retry', 'run'),
+    conn('retry', 'attempt', 'attempts', 'increase'),
+    conn('attempts', 'currentCount', 'check', 'count'),
+    conn('req', 'pm-failUntil', 'check', 'failUntil'),
+    conn('retry', 'attempt', 'check', 'run'),
+    conn('check', 'data', 'retry', 'error'),
+    conn('check', 'onTrue', 'retry', 'attemptFailed'),
+    conn('check', 'onFalse', 'retry', 'attemptSucceeded'),
+    conn('retry', 'success', 'loop', 'run'),
+    conn('retry', 'attemptNumber', 'resp-ok', 'pm-attempts'),
+  );
+}
+
 let home;
 let client;
 let backend;
+let httpPort;
 
 before(async () => {
   home = mkdtempSync(path.join(tmpdir(), 'noodl-debugging-'));
   client = SidecarClient.spawn({ env: { NOODL_HOME: home } });
   await client.initialize();
   backend = await client.request('backend:create', ['Debugging']);
-  await client.request('backend:start', [backend.id]);
+  httpPort = (await client.request('backend:start', [backend.id])).port;
   await client.request('backend:update-workflow', [{ backendId: backend.id, name: 'debug', workflow: flow }]);
+  await client.request('backend:update-workflow', [{ backendId: backend.id, name: 'steps', workflow: retryFlow }]);
   // A thrown script never reaches a Response: let its run end after 1 s rather than 30.
-  await client.request('backend:setPermissions', [backend.id, { functions: { debug: { timeoutMs: 1000 } } }]);
+  await client.request('backend:setPermissions', [
+    backend.id,
+    { functions: { debug: { timeoutMs: 1000 }, steps: { timeoutMs: 1000 } } },
+  ]);
 });
 
 after(async () => {
@@ -160,5 +194,156 @@ describe('debugging a failed run', () => {
     assert.equal(pinned.cancelledNodeId, 'nap');
     await assert.rejects(client.request('execution:cancel', [executionId]), /not running/);
     await client.request('execution:unsubscribe', [subscriptionId]);
+  });
+});
+
+const BODY = { flag: true, name: 'Ada', items: [1, 2], waitMs: 0, failUntil: 2 };
+const FULL = { result: { greeting: 'Hello Ada', attempts: 2, results: [2, 4] } };
+const FN_PIN = { fn: { 'out-greeting': 'Hello Pinned', 'out-Done': true } };
+const testRun = (options) => client.request('debug:test-run', [backend.id, 'steps', options]);
+
+async function productionCall(body) {
+  const response = await fetch(`http://127.0.0.1:${httpPort}/functions/steps`, {
+    method: 'POST',
+    headers: { 'X-Parse-Application-Id': backend.id, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+function pausesOf() {
+  // The execution:paused notifications, in the order they arrive.
+  const seen = [];
+  const waiters = [];
+  const listener = (note) => {
+    if (note.method !== 'execution:paused') return;
+    seen.push(note.params[0]);
+    for (const wake of waiters.splice(0)) wake();
+  };
+  client.notificationListeners.add(listener);
+  return {
+    seen,
+    async next(count) {
+      while (seen.length < count) await new Promise((resolve) => waiters.push(resolve));
+      return seen[count - 1];
+    },
+    close: () => client.notificationListeners.delete(listener),
+  };
+}
+
+describe('pinned node data, run from a node, step-through (branches, For Each, Retry, an awaiting Function)', () => {
+  test('a full run answers through the Retry and the For Each', async () => {
+    const answer = await testRun({ body: BODY });
+    assert.equal(answer.statusCode, 200);
+    assert.deepEqual(JSON.parse(answer.body), FULL);
+  });
+
+  test('pinned data stands in for a node in test runs; production calls and triggers never use it', async () => {
+    const saved = await client.request('debug:set-pins', [backend.id, 'steps', FN_PIN]);
+    assert.deepEqual(saved, { function: 'steps', pins: FN_PIN });
+    try {
+      const boom = { ...BODY, name: 'boom' }; // the Function would throw: the pin answers instead
+      const tested = await testRun({ body: boom });
+      assert.equal(tested.statusCode, 200);
+      assert.equal(JSON.parse(tested.body).result.greeting, 'Hello Pinned');
+      const pinned = await client.request('execution:pin', [tested.executionId]);
+      assert.equal(pinned.nodes.fn.debug, 'pinned');
+      assert.equal(pinned.nodes.fn.outputs['out-greeting'].value, 'Hello Pinned');
+
+      const editorRun = await client.request('function:run', [backend.id, 'steps', { body: BODY }]);
+      assert.equal(JSON.parse(editorRun.body).result.greeting, 'Hello Pinned');
+
+      const http = await productionCall(BODY);
+      assert.equal(http.status, 200);
+      assert.deepEqual(http.body, FULL);
+      const created = await client.request('backend:createTrigger', [
+        backend.id,
+        { type: 'schedule', name: 'pins-never', target: { kind: 'function', name: 'steps' }, schedule: { cron: '0 3 * * *' } },
+      ]);
+      const fired = await client.request('backend:fireTrigger', [backend.id, created.trigger.id, BODY]);
+      assert.equal(fired.statusCode, 200);
+      assert.deepEqual(typeof fired.body === 'string' ? JSON.parse(fired.body) : fired.body, FULL);
+      await client.request('backend:deleteTrigger', [backend.id, created.trigger.id]);
+    } finally {
+      await client.request('debug:set-pins', [backend.id, 'steps', {}]);
+    }
+  });
+
+  test('run from a node replays upstream and gives the answer of a full run', async () => {
+    const full = await testRun({ body: BODY });
+    for (const [start, replayed] of [['fn', ['req', 'cond']], ['retry', ['req', 'cond', 'fn']]]) {
+      const fromNode = await client.request('execution:run-from', [full.executionId, start]);
+      assert.equal(fromNode.statusCode, full.statusCode);
+      assert.equal(fromNode.body, full.body);
+      assert.deepEqual(fromNode.replayedNodes, replayed);
+      const pinned = await client.request('execution:pin', [fromNode.executionId]);
+      for (const id of replayed.filter((id) => id !== 'req')) assert.equal(pinned.nodes[id].debug, 'replayed');
+      assert.equal(pinned.nodes[start].debug, undefined);
+    }
+    await assert.rejects(
+      client.request('execution:run-from', [full.executionId, 'nap']),
+      (error) => error.code === -32803 && error.data.reason === 'not-resumable' && /cannot be resumed/.test(error.message),
+    );
+  });
+
+  test('breakpoints on two nodes pause in sequence, report pending inputs, then continue', async () => {
+    const subscriptionId = await client.request('execution:subscribe', [{ backendId: backend.id, workflowId: 'steps' }]);
+    const pauses = pausesOf();
+    try {
+      const call = testRun({ body: BODY, breakpoints: ['fn', 'nap'] });
+      const first = await pauses.next(1);
+      assert.equal(first.nodeId, 'fn');
+      assert.equal(first.reason, 'breakpoint');
+      assert.deepEqual(first.inputs['in-name'], { type: 'string', size: 5, value: 'Ada' });
+      const executionId = first.executionId;
+      const live = await client.request('execution:pin', [executionId]);
+      assert.equal(live.paused.nodeId, 'fn');
+      await assert.rejects(client.request('execution:continue', ['exec_not_running']), /not paused/);
+
+      // The Wait takes its duration as soon as the request arrives (one stop) and its run signal once the
+      // For Each is done (another): continue until the stop that would run it.
+      let count = 1;
+      let at = first;
+      while (!(at.nodeId === 'nap' && 'run' in at.inputs)) {
+        await client.request('execution:continue', [executionId]);
+        at = await pauses.next(++count);
+      }
+      assert.deepEqual(at.inputs.data.value, [2, 4]);
+      const between = await client.request('execution:pin', [executionId]);
+      assert.ok(['fn', 'retry', 'loop'].every((id) => id in between.nodes), JSON.stringify(between.order));
+      assert.equal(between.nodes.retry.runCount >= 2, true); // the failed attempt and the one that passed
+      assert.equal(between.status, 'running');
+      assert.equal('done' in between.nodes.nap.outputs, false); // the Wait has not run yet
+      await client.request('execution:continue', [executionId]);
+      const answer = await call;
+      assert.equal(answer.statusCode, 200);
+      assert.deepEqual(JSON.parse(answer.body), FULL);
+      assert.deepEqual([...new Set(answer.pauses)], ['fn', 'nap']);
+    } finally {
+      pauses.close();
+      await client.request('execution:unsubscribe', [subscriptionId]);
+    }
+  });
+
+  test('step stops before the next node; cancel ends a paused run', async () => {
+    const subscriptionId = await client.request('execution:subscribe', [{ backendId: backend.id, workflowId: 'steps' }]);
+    const pauses = pausesOf();
+    try {
+      const call = testRun({ body: BODY, breakpoints: ['cond'] });
+      const first = await pauses.next(1);
+      assert.equal(first.nodeId, 'cond');
+      const stepped = await client.request('execution:step', [first.executionId]);
+      assert.deepEqual(stepped, { resumed: true, executionId: first.executionId, nodeId: 'cond', step: true });
+      const second = await pauses.next(2);
+      assert.equal(second.reason, 'step');
+      const cancelled = await client.request('execution:cancel', [first.executionId]);
+      assert.equal(cancelled.cancelled, true);
+      const answer = await call;
+      assert.equal(answer.statusCode, 499);
+      assert.equal((await client.request('execution:pin', [first.executionId])).status, 'cancelled');
+    } finally {
+      pauses.close();
+      await client.request('execution:unsubscribe', [subscriptionId]);
+    }
   });
 });

@@ -57,6 +57,18 @@ const reply = await fetch(`${status.endpoint}/functions/hello`, {
 });
 console.log(`POST ${status.endpoint}/functions/hello → ${reply.status} ${await reply.text()}`);
 
+// A Python workflow: a Python Function reads the open todos through noodl.records (in an isolated
+// worker process), a Python List Transform upper-cases them, a Python Template (Jinja2) writes the answer.
+const todoReport = JSON.parse(readFileSync(path.join(REPO_ROOT, 'examples', 'todo-report.workflow.json'), 'utf8'));
+const reportDeployed = await client.request('backend:update-workflow', [{ backendId: backend.id, name: 'todo-report', workflow: todoReport }]);
+console.log(`\ndeployed examples/todo-report.workflow.json (language: python): ${reportDeployed.success ? 'ok' : reportDeployed.error}`);
+const reportReply = await fetch(`${status.endpoint}/functions/todo-report`, {
+  method: 'POST',
+  headers: { 'Content-Type': 'application/json', 'X-Parse-Application-Id': backend.id },
+  body: JSON.stringify({ owner: 'newcomer' }),
+});
+console.log(`POST ${status.endpoint}/functions/todo-report → ${reportReply.status} ${await reportReply.text()}`);
+
 // The order flow: IF/Switch branches, a For Each over the lines, a Retry around an outbound POST
 // to a warehouse this demo serves itself (it refuses the first call), Merge, and the answer.
 let warehouseCalls = 0;

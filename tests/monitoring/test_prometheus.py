@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
+import prometheus_client
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sidecar.history.rows import ExecutionRow
-from sidecar.monitoring.prometheus import OTHER, PrometheusExporter
+from sidecar.monitoring.prometheus import CONTENT_TYPE, OTHER, PrometheusExporter
 
 
 def finished(workflow: str, status: str = "success", metadata: str = "{}") -> ExecutionRow:
@@ -92,3 +93,34 @@ def test_the_cached_duration_family_parses_as_the_library_writes_it_and_follows_
     assert found is not None
     assert found[0] == 11
     assert found[1] == pytest.approx(sum(values) + 42.02)
+
+
+def test_durations_fill_cumulative_buckets_and_a_sum() -> None:
+    exporter = PrometheusExporter(dict)
+    for index, ms in enumerate((3, 40, 400_000)):
+        exporter.run_finished(
+            ExecutionRow(f"e{index}", "w", "w", "manual", "success", 0, duration_ms=ms), False
+        )
+    buckets = {
+        dict(labels)["le"]: value
+        for labels, value in counts(exporter, "noodl_function_duration_seconds_bucket").items()
+    }
+    assert (buckets["0.005"], buckets["0.025"], buckets["0.05"], buckets["300.0"], buckets["+Inf"]) == (
+        1.0,
+        1.0,
+        2.0,
+        2.0,
+        3.0,
+    )
+    assert counts(exporter, "noodl_function_duration_seconds_sum")[
+        (("status", "success"), ("workflow", "w"))
+    ] == (400.043)
+
+
+def test_http_requests_count_by_route_and_the_content_type_is_the_librarys() -> None:
+    exporter = PrometheusExporter(dict)
+    exporter.requests[("GET", "/health", "200")] += 2
+    assert counts(exporter, "noodl_http_requests_total") == {
+        (("method", "GET"), ("route", "/health"), ("status", "200")): 2.0
+    }
+    assert CONTENT_TYPE == prometheus_client.CONTENT_TYPE_LATEST

@@ -7,19 +7,21 @@ which containers are the same object), and two copies must share no more state t
 from __future__ import annotations
 
 import dataclasses
+import threading
 import types
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from sidecar.runtime import JsEngine, JsLimits, Runtime, make_request
+from sidecar.runtime import JsEngine, JsLimits, Runtime, make_request, scope_template
+from sidecar.runtime import runtime as runtime_module
 from sidecar.runtime.component import ComponentInstance, instantiate
 from sidecar.runtime.context import RunContext
 from sidecar.runtime.export import CLOUD_PREFIX
 from sidecar.runtime.node import Node
 from sidecar.runtime.ports import InputSpec, OutputSpec
-from sidecar.runtime.scope_template import MAX_NODES, capture
+from sidecar.runtime.scope_template import MAX_NODES, ScopeTemplate, capture, capture_off_loop
 from tests.runtime.conftest import (
     conformance_answer,
     conformance_cases,
@@ -32,7 +34,7 @@ from tests.runtime.test_recorder import ListRecorder
 CASES = conformance_cases()
 FUNCTIONS = sorted({(case["export"], case["function"]) for case in CASES if "nope" not in case["function"]})
 # Functions whose scopes hold only nodes that set up the same way every run: these must be copied.
-COPIED = {"echo", "condition", "function", "greet", "runtasks", "sum3"}
+COPIED = {"echo", "condition", "expression", "function", "greet", "runtasks", "sum3"}
 
 
 class _Dump:
@@ -89,11 +91,26 @@ def _built(runtime: Runtime, function: str, run_id: str) -> tuple[RunContext, Co
     return ctx, instance
 
 
+def _chunked_capture(ctx: RunContext, instance: ComponentInstance) -> ScopeTemplate | None:
+    """The off-loop capture, two nodes per chunk, so that references cross chunks everywhere."""
+    if not scope_template.copyable(ctx):
+        return None
+    original = scope_template.CHUNK_NODES
+    scope_template.CHUNK_NODES = 2
+    try:
+        return capture_off_loop(ctx, instance, ctx.services.js.generation)
+    finally:
+        scope_template.CHUNK_NODES = original
+
+
+@pytest.mark.parametrize("capturing", [capture, _chunked_capture], ids=["on the loop", "off the loop"])
 @pytest.mark.parametrize(("export", "function"), FUNCTIONS, ids=[f for _, f in FUNCTIONS])
-async def test_a_copied_scope_is_exactly_the_scope_a_build_gives(export: str, function: str) -> None:
+async def test_a_copied_scope_is_exactly_the_scope_a_build_gives(
+    export: str, function: str, capturing: Any
+) -> None:
     runtime = Runtime.from_export(load_conformance_export(export))
     first, instance = _built(runtime, function, "run1")
-    template = capture(first, instance)
+    template = capturing(first, instance)
     if function not in COPIED:
         assert template is None  # a node in it may set up differently next run: it is built every run
         return
@@ -184,11 +201,10 @@ async def test_a_run_on_a_copied_scope_records_the_same_steps() -> None:
     assert again.calls == first.calls
 
 
-async def test_a_scope_of_more_than_a_hundred_nodes_is_built_every_run() -> None:
-    # Copying it would hold the event loop on its first run for longer than a build takes.
-    chain = [node(f"f{i}", "String Format", {"format": "{a}."}) for i in range(MAX_NODES)]
-    links = [conn(f"f{i}", "formatted", f"f{i + 1}", "a") for i in range(MAX_NODES - 1)]
-    export = {
+def _long_chain(length: int) -> dict[str, Any]:
+    chain = [node(f"f{i}", "String Format", {"format": "{a}."}) for i in range(length)]
+    links = [conn(f"f{i}", "formatted", f"f{i + 1}", "a") for i in range(length - 1)]
+    return {
         "components": [
             component(
                 "long",
@@ -196,19 +212,52 @@ async def test_a_scope_of_more_than_a_hundred_nodes_is_built_every_run() -> None
                 [
                     conn("req", "pm-a", "f0", "a"),
                     *links,
-                    conn(f"f{MAX_NODES - 1}", "formatted", "resp", "pm-v"),
+                    conn(f"f{length - 1}", "formatted", "resp", "pm-v"),
                     conn("req", "receive", "resp", "send"),
                 ],
             )
         ]
     }
-    runtime = Runtime.from_export(export)
-    first, instance = _built(runtime, "long", "run1")
 
-    assert capture(first, instance) is None
-    for _ in range(2):
-        response = await runtime.run("long", make_request({"a": "x"}))
-        assert response.body == '{"result":{"v":"x' + "." * MAX_NODES + '"}}'
+
+async def test_a_scope_of_more_than_a_hundred_nodes_is_copied_once_captured_in_a_worker_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Capturing it during its first run would hold the event loop for longer than a build takes.
+    length = 3 * MAX_NODES
+    threads: list[int] = []
+
+    def noting_thread(*args: Any) -> ScopeTemplate | None:
+        threads.append(threading.get_ident())
+        return capture_off_loop(*args)
+
+    monkeypatch.setattr(runtime_module, "capture_off_loop", noting_thread)
+    runtime = Runtime.from_export(_long_chain(length))
+    first, instance = _built(runtime, "long", "run1")
+    assert capture(first, instance) is None  # not on the loop
+
+    answer = '{"result":{"v":"x' + "." * length + '"}}'
+    assert (await runtime.run("long", make_request({"a": "x"}))).body == answer
+    assert not runtime.copies_scope("long")
+    await runtime.scope_captures()
+
+    assert runtime.copies_scope("long")
+    assert threads
+    assert threading.get_ident() not in threads
+    for value in ("x", "y"):
+        response = await runtime.run("long", make_request({"a": value}))
+        assert response.body == '{"result":{"v":"' + value + "." * length + '"}}'
+
+
+async def test_a_large_scope_that_may_differ_between_runs_is_never_captured() -> None:
+    graph = _long_chain(2 * MAX_NODES)
+    graph["components"][0]["nodes"].append(node("dice", "Expression", {"expression": "random()"}))
+    runtime = Runtime.from_export(graph)
+
+    await runtime.run("long", make_request({"a": "x"}))
+    await runtime.scope_captures()
+
+    assert not runtime.copies_scope("long")
 
 
 async def test_an_attribute_the_generated_code_cannot_write_leaves_the_function_building() -> None:

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from sidecar.runtime import JsEngine, Runtime, make_request
-from sidecar.runtime.jsengine import may_change_builtins
+from sidecar.runtime.jsengine import is_pure_expression, may_change_builtins
 from tests.runtime.graphs import component, conn, export, function_node, node, request_node, response_node
 
 # A Run Tasks graph whose items come from the request: each item's value is appended to a log the
@@ -203,3 +203,68 @@ async def test_scripts_may_still_override_inherited_methods_on_their_own_objects
     answer = await Runtime.from_export(victim_graph(script), js=JsEngine()).run("victim", make_request({}))
 
     assert answer.body == '{"result":{"out":["MyError","custom",42,"1,2"]}}'
+
+
+PURE = ["a * b + max(a, b)", "x == 1 ? '=;{' : y", "Math.floor(a / 2) >= b && c !== d", "min(a, b) - 1"]
+IMPURE = [
+    "random()",
+    "Math.random() < a",
+    "a.b = 1",
+    "a += 1",
+    "a <<= 1",
+    "a++",
+    "`${a}`",
+    "a.constructor",
+    "a.__proto__",
+    "console.log(a)",
+    "globalThis",
+    "0); (function () { return 1",  # closes the compiled function's body early
+    "(() => { return a })()",
+    "a; b",
+]
+
+
+def test_only_expressions_that_compute_from_their_inputs_alone_count_as_pure() -> None:
+    assert [is_pure_expression(source) for source in PURE] == [True] * len(PURE)
+    assert [is_pure_expression(source) for source in IMPURE] == [False] * len(IMPURE)
+
+
+async def test_a_context_only_pure_expressions_ran_in_goes_on_to_the_next_run_clean() -> None:
+    # A pure expression's run hands its context back without a look inside; a later run in the same
+    # context (one loop thread, so contexts are reused) must still find no global of any run before.
+    engine = JsEngine()
+    leaves = Runtime.from_export(
+        export(
+            component(
+                "leave",
+                [request_node(params="a"), node("e", "Expression", {"expression": "a"}), response_node()],
+                [
+                    conn("req", "pm-a", "e", "a"),
+                    conn("e", "result", "resp", "pm-value"),
+                    conn("req", "receive", "resp", "send"),
+                ],
+            ),
+            component(
+                "look",
+                [
+                    request_node(),
+                    function_node(
+                        "globalThis.seen = (globalThis.seen || 0) + 1; Outputs.out = seen; Outputs.Done();",
+                        outputs=("out",),
+                    ),
+                    response_node(params="out"),
+                ],
+                [
+                    conn("req", "receive", "fn", "run"),
+                    conn("fn", "out-out", "resp", "pm-out"),
+                    conn("fn", "out-Done", "resp", "send"),
+                ],
+            ),
+        ),
+        js=engine,
+    )
+    for value in range(30):  # enough runs for scripts to move onto the loop thread and reuse contexts
+        assert (
+            await leaves.run("leave", make_request({"a": value}))
+        ).body == f'{{"result":{{"value":{value}}}}}'
+        assert (await leaves.run("look", make_request({}))).body == '{"result":{"out":1}}'

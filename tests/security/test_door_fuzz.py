@@ -84,6 +84,12 @@ ROUTES: list[Route] = [
     ("DELETE", "/admin/workflows/{name}", []),
     ("GET", "/executions", [{"status": "success", "workflowId": "w", "offset": "0", "startedAfter": "0"}]),
     ("GET", "/executions/{id}", []),
+    ("POST", "/executions/{id}/run-from", [{"nodeId": "x", "pins": {}}]),
+    ("POST", "/executions/{id}/continue", []),
+    ("POST", "/executions/{id}/step", []),
+    ("GET", "/admin/debug/pins/{name}", []),
+    ("PUT", "/admin/debug/pins/{name}", [{"x": {"out": 1}}]),
+    ("POST", "/admin/debug/run/{name}", [{"body": {"name": "fuzz"}, "pins": {}, "useSavedPins": False}]),
     ("POST", "/admin/triggers", [
         {"type": "webhook", "target": {"kind": "function", "name": "f"},
          "webhook": {"slug": "s", "scheme": "token", "maxBodyBytes": 1000}},

@@ -117,3 +117,14 @@ async def test_failures_without_an_error_value_are_retried_and_named_generically
 
     assert answer.result == {"attempts": 2}
     assert error_steps(stored) == [("retry", "gave up after 2 attempt(s): attempt failed")]
+
+
+async def test_inputs_left_unset_keep_their_defaults_so_the_backoff_waits() -> None:
+    """``maxDelayMs`` unset is 30 s, not ``Number(null)`` = 0 (which made every retry immediate)."""
+    import time
+
+    started = time.perf_counter()
+    answer = await run_flow(*flaky({"delayMs": 150, "maxAttempts": 2}), {"failUntil": 2})
+
+    assert (answer.result["outcome"], answer.result["attempts"]) == ("success", 2)
+    assert time.perf_counter() - started >= 0.14

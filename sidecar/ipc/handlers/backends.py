@@ -156,6 +156,13 @@ def _register_workflows(table: MethodTable, manager: BackendManager) -> None:
         from sidecar.backends import functions  # loaded with the runtime, once a backend runs
         from sidecar.history import RunTrigger
 
+        if backend.running.saved_pins.get(params.name):  # a test run: the function's saved pins apply
+            from sidecar.debugging import service
+
+            answer = await service.run_test(
+                backend, params.name, text, params.request.headers, source="editor function:run"
+            )
+            return b.FunctionResult(status_code=answer["statusCode"], body=answer["body"])
         trigger = RunTrigger("test", trigger_source="editor function:run")
         response = await functions.invoke(backend, params.name, text, params.request.headers, trigger)
         return b.FunctionResult(status_code=response.status_code, body=response.body)

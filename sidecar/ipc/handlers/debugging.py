@@ -41,3 +41,57 @@ def register_debugging_methods(table: MethodTable, manager: BackendManager) -> N
         from sidecar.debugging import service
 
         return await service.cancel(manager.running_backends(), params.execution_id)
+
+    @table.method("debug:get-pins")
+    async def get_pins(_ctx: CallContext, params: dbg.PinsParams) -> dict[str, Any]:
+        await preload.services_loaded()
+        from sidecar.debugging import service
+
+        return service.get_pins(manager.running(params.backend_id, "read pins"), params.name)
+
+    @table.method("debug:set-pins")
+    async def set_pins(_ctx: CallContext, params: dbg.SetPinsParams) -> dict[str, Any]:
+        await preload.services_loaded()
+        from sidecar.debugging import service
+
+        return service.set_pins(manager.running(params.backend_id, "pin node data"), params.name, params.pins)
+
+    @table.method("debug:test-run")
+    async def debug_test_run(_ctx: CallContext, params: dbg.TestRunParams) -> dict[str, Any]:
+        await preload.services_loaded()
+        from sidecar.debugging import service
+
+        options = params.options
+        return await service.run_test(
+            manager.running(params.backend_id, "run a function"),
+            params.name,
+            options.body,
+            options.headers,
+            options.pins,
+            options.breakpoints,
+            options.use_saved_pins,
+        )
+
+    @table.method("execution:run-from")
+    async def run_from(_ctx: CallContext, params: dbg.RunFromParams) -> dict[str, Any]:
+        await preload.services_loaded()
+        from sidecar.debugging import service
+
+        options = params.options
+        return await service.run_from(
+            manager.running_backends(), params.execution_id, params.node_id, options.pins, options.breakpoints
+        )
+
+    @table.method("execution:continue")
+    async def resume(_ctx: CallContext, params: h.ExecutionIdParams) -> dict[str, Any]:
+        await preload.services_loaded()
+        from sidecar.debugging import service
+
+        return service.resume(manager.running_backends(), params.execution_id, step=False)
+
+    @table.method("execution:step")
+    async def step(_ctx: CallContext, params: h.ExecutionIdParams) -> dict[str, Any]:
+        await preload.services_loaded()
+        from sidecar.debugging import service
+
+        return service.resume(manager.running_backends(), params.execution_id, step=True)

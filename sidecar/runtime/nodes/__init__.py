@@ -11,6 +11,7 @@ from sidecar.runtime.nodes.io import RequestNode, ResponseNode
 from sidecar.runtime.nodes.logic import AndNode, ConditionNode, InverterNode, OrNode
 from sidecar.runtime.nodes.objects import CreateNewObjectNode, ObjectNode, SetObjectPropertiesNode
 from sidecar.runtime.nodes.python import PythonExpressionNode, PythonFunctionNode
+from sidecar.runtime.nodes.python_core import PYTHON_CORE_NODE_CLASSES
 from sidecar.runtime.nodes.query import AggregateRecordsNode, QueryRecordsNode
 from sidecar.runtime.nodes.records import (
     AddRelationNode,
@@ -40,6 +41,7 @@ NODE_CLASSES: tuple[type[Node], ...] = (
     FunctionNode,
     PythonFunctionNode,
     PythonExpressionNode,
+    *PYTHON_CORE_NODE_CLASSES,
     ConditionNode,
     AndNode,
     OrNode,

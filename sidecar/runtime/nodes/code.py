@@ -100,6 +100,7 @@ _IGNORED_INPUT = InputSpec("*", "*", set=lambda node, value: None)
 
 class ExpressionNode(Node):
     TYPE = "Expression"
+    LANGUAGE = "javascript"
     DISPLAY_NAME = "Expression"
     CATEGORY = "CustomCode"
     SHARES_DYNAMIC_PORTS = True
@@ -119,7 +120,10 @@ class ExpressionNode(Node):
         return _identifier_input(name)
 
     def copyable_after_setup(self) -> bool:
-        return not self.engine_evaluated
+        # A pure expression's engine result depends on its inputs alone: the same on every run.
+        return not self.engine_evaluated or (
+            self.handle is not None and self.ctx.services.js.is_pure(self.handle)
+        )
 
     def _set_expression(self, value: Any) -> None:
         source = js_to_string(value)
@@ -252,6 +256,7 @@ class FunctionNode(ScriptFunctionNode):
     """``JavaScriptFunction``: an async script with ``Inputs``, ``Outputs``, ``Noodl``, ``Component``."""
 
     TYPE = "JavaScriptFunction"
+    LANGUAGE = "javascript"
     DISPLAY_NAME = "Function"
     CATEGORY = "CustomCode"
     SHARES_DYNAMIC_PORTS = True

@@ -19,11 +19,14 @@ from typing import Any
 
 import structlog
 
+from sidecar.errors import ScriptError
 from sidecar.python_runtime import CallResult, PythonLimitError, PythonPool, shared_pool
+from sidecar.runtime.context import RunContext
 from sidecar.runtime.node import Node
 from sidecar.runtime.nodes.code import ScriptFunctionNode
 from sidecar.runtime.objects import Model
 from sidecar.runtime.ports import InputSpec, OutputSpec
+from sidecar.runtime.records_api import script_records_call
 from sidecar.runtime.values import UNDEFINED, js_to_string
 
 log = structlog.get_logger()
@@ -52,7 +55,44 @@ def _pool(node: Node) -> PythonPool:
     return pool if isinstance(pool, PythonPool) else shared_pool()
 
 
-def _log_lines(node: Node, lines: list[dict[str, str]]) -> None:
+_RECORDS_METHODS = frozenset(
+    [
+        "query",
+        "fetch",
+        "create",
+        "save",
+        "delete",
+        "count",
+        "distinct",
+        "increment",
+        "addRelation",
+        "removeRelation",
+    ]
+)
+
+
+def records_host(ctx: RunContext) -> Any:
+    """What ``noodl.records`` in the worker reaches: the run's records port, as ``Noodl.Records`` does
+    for a JavaScript Function (same port, same rights, same argument shapes); results as plain data."""
+
+    async def host(op: str, args: list[Any]) -> Any:
+        method = op.removeprefix("records.")
+        if not op.startswith("records.") or method not in _RECORDS_METHODS:
+            raise ScriptError(f"noodl: unknown call {op}")
+        records = ctx.services.records
+        if records is None:
+            raise ScriptError("noodl.records is not available: this backend has no record store")
+        return plain(await script_records_call(ctx, records, method, args))
+
+    return host
+
+
+def call_worker(node: Node, message: dict[str, Any], answered: Any) -> None:
+    """Send ``message`` to the node's pool; ``answered(result, error)`` runs in a later frame."""
+    node.ctx.spawn(_pool(node).call(message, host=records_host(node.ctx)), answered, owner=node.id)
+
+
+def record_log_lines(node: Node, lines: list[dict[str, str]]) -> None:
     """Keep printed lines on the step (its ``logs`` output) and in the sidecar's log."""
     if not lines:
         return
@@ -73,9 +113,13 @@ class PythonFunctionNode(ScriptFunctionNode):
     """``PythonFunction``: a Python script with ``inputs``, ``outputs`` and ``send_signal``."""
 
     TYPE = "PythonFunction"
+    LANGUAGE = "python"
     DISPLAY_NAME = "Python Function"
     CATEGORY = "CustomCode"
     SHARES_DYNAMIC_PORTS = True
+    # Its setup frame only keeps the script; a call started there (Run not connected) is pending
+    # work, which keeps the scope from being copied (scope_template), so a copy never skips a call.
+    SAME_EVERY_RUN = True
     DOCS = (
         "Runs a Python script in an isolated worker process. The script reads `inputs` (a dict of the "
         "`in-*` inputs), sets `outputs['name'] = value` to send on `out-name`, and calls "
@@ -99,7 +143,7 @@ class PythonFunctionNode(ScriptFunctionNode):
         if self.script is None:
             return
         message = {"op": "function", "source": self.script, "inputs": plain(self.inputs)}
-        self.ctx.spawn(_pool(self).call(message), self._answered)
+        call_worker(self, message, self._answered)
 
     def _answered(self, result: Any, error: BaseException | None) -> None:
         # Applied in an update of this node, so the step records what the code sent.
@@ -112,7 +156,7 @@ class PythonFunctionNode(ScriptFunctionNode):
             self.ctx.report_node_error(self, message)
             self.ctx.reject(message)
             return
-        _log_lines(self, result.logs)
+        record_log_lines(self, result.logs)
         for effect in result.effects:
             if self.deleted or self.ctx.settled:
                 return
@@ -176,9 +220,11 @@ class PythonExpressionNode(Node):
     """``PythonExpression``: one Python expression over named inputs, evaluated in the worker pool."""
 
     TYPE = "PythonExpression"
+    LANGUAGE = "python"
     DISPLAY_NAME = "Python Expression"
     CATEGORY = "CustomCode"
     SHARES_DYNAMIC_PORTS = True
+    SAME_EVERY_RUN = True  # as the Python Function: an evaluation started in setup stops the copy
     DOCS = (
         "Evaluates one Python expression, such as `price * quantity` or `name.upper()`. Every name the "
         "expression reads (other than Python's builtins) becomes an input. It is evaluated once every "
@@ -186,6 +232,8 @@ class PythonExpressionNode(Node):
         "(then an input without a value is `None`). `Result` carries the value; "
         "`On True`/`On False` fire by its truthiness. It runs in an isolated worker process."
     )
+
+    OP = "expression"  # the worker's call
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -201,11 +249,16 @@ class PythonExpressionNode(Node):
     def _set_expression(self, value: Any) -> None:
         text = js_to_string(value) if value is not UNDEFINED else ""
         self.expression = text if text.strip() else None
-        self.names = expression_names(text) if self.expression else ()
+        self.names = self.names_read(text) if self.expression else ()
         for name in self.names:
             self.get_input(name)
         if not self.is_input_connected("run"):
             self.schedule_evaluation()
+
+    @staticmethod
+    def names_read(text: str) -> tuple[str, ...]:
+        """The inputs the source reads."""
+        return expression_names(text)
 
     def _on_run(self) -> None:
         self.schedule_evaluation()
@@ -222,8 +275,8 @@ class PythonExpressionNode(Node):
         if not self.is_input_connected("run") and any(name not in self.values for name in self.names):
             return  # evaluated once every name it reads has a value, not with placeholders before
         inputs = {name: plain(self.values.get(name)) for name in self.names}
-        message = {"op": "expression", "source": self.expression, "inputs": inputs}
-        self.ctx.spawn(_pool(self).call(message), self._answered)
+        message = {"op": self.OP, "source": self.expression, "inputs": inputs}
+        call_worker(self, message, self._answered)
 
     def _answered(self, result: Any, error: BaseException | None) -> None:
         self.schedule_after_inputs(functools.partial(self._apply, result, error))
@@ -234,13 +287,17 @@ class PythonExpressionNode(Node):
             self.ctx.report_node_error(self, message)
             self.ctx.reject(message)
             return
-        _log_lines(self, result.logs)
+        record_log_lines(self, result.logs)
         if not result.ok:
             message = result.error or "Python expression failed"
             log.info("python expression failed", node_id=self.id, error=message)
             self.ctx.report_node_error(self, message)
             return
         self.result = result.result
+        self.emit()
+
+    def emit(self) -> None:
+        """Send the new ``result``."""
         self.flag_output_dirty("result")
         self.flag_output_dirty("isTrue")
         self.flag_output_dirty("isFalse")

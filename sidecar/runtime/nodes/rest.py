@@ -42,6 +42,7 @@ DEFAULT_RESPONSE_SCRIPT = (
 
 class RestNode(ScriptHostNode):
     TYPE = "REST2"
+    LANGUAGE = "javascript"
     DISPLAY_NAME = "REST"
     CATEGORY = "Data"
 

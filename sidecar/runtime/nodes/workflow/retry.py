@@ -75,12 +75,18 @@ class WorkflowRetryNode(WorkflowNode):
 
     def policy(self) -> RetryPolicy:
         s = self.settings
+
+        def number(name: str, fallback: float) -> float:
+            # An input never set keeps its default: Number(null) is 0, which capped every backoff at 0 ms.
+            value = s.get(name)
+            return fallback if value is None or value is UNDEFINED else number_or(value, fallback)
+
         return RetryPolicy(
-            max_attempts=max(1, int(number_or(s.get("maxAttempts"), 3))),
-            delay_ms=max(0.0, number_or(s.get("delayMs"), 1000)),
-            multiplier=max(0.0, number_or(s.get("backoffMultiplier"), 2)),
-            max_delay_ms=max(0.0, number_or(s.get("maxDelayMs"), 30_000)),
-            jitter=number_or(s.get("jitter"), 0),
+            max_attempts=max(1, int(number("maxAttempts", 3))),
+            delay_ms=max(0.0, number("delayMs", 1000)),
+            multiplier=max(0.0, number("backoffMultiplier", 2)),
+            max_delay_ms=max(0.0, number("maxDelayMs", 30_000)),
+            jitter=number("jitter", 0),
             retry_on=js_to_string(s.get("retryOn") or ""),
         )
 
