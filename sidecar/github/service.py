@@ -187,7 +187,9 @@ class GitHubService:
 
     async def status(self) -> Wire:
         """Signed in or not, and as whom; a refused (revoked) token says so instead of failing."""
-        if await asyncio.to_thread(self.credentials.stored_value, CREDENTIAL_NAME) is None:
+        try:
+            await self._token()  # the stored token, else $NOODL_CREDENTIAL_GITHUB
+        except GitHubAuthError:
             return {"signedIn": False, "login": None}
         try:
             user = await self.client.get("/user")

@@ -118,3 +118,17 @@ async def test_credentials_test_of_the_token_asks_github_who_it_is(
     outcome = await store.test("github")
     assert outcome["status"] == "failed"
     assert "sign in again" in outcome["message"]
+
+
+async def test_a_token_from_the_environment_signs_in(
+    channels: Channels, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert (await channels("github:auth-status"))["signedIn"] is False
+    monkeypatch.setenv("NOODL_CREDENTIAL_GITHUB", TOKEN)
+    assert await channels("github:auth-status") == {
+        "signedIn": True,
+        "login": "mona",
+        "scopes": None,
+        "problem": None,
+    }
+    assert (await channels("github:list-issues", "octo", "hello"))["items"]
