@@ -16,6 +16,7 @@ from ipc_schema import credentials as c
 from ipc_schema import debugging as dbg
 from ipc_schema import deploy as d
 from ipc_schema import diagnostics, lifecycle, runtime, system
+from ipc_schema import github as gh
 from ipc_schema import history as h
 from ipc_schema import monitoring as m
 from ipc_schema import python as py
@@ -217,6 +218,27 @@ METHODS: tuple[MethodSpec, ...] = (
         "Run the provider's check: ok, failed (with why) or untested when the provider has none.",
     ),
     MethodSpec("credentials:delete", c.CredentialNameParams, c.CredentialDeleted, "Delete a credential."),
+    MethodSpec(
+        "github:repo-info",
+        gh.RepoInfoParams,
+        gh.RepoInfo,
+        "A project folder's git remote (owner, name), default and current branch, ahead/behind.",
+    ),
+    MethodSpec(
+        "github:sign-in",
+        gh.SignInParams,
+        gh.AuthStatus,
+        "OAuth device flow: sends github:deviceCode, answers once the code is entered (or the flow ends).",
+    ),
+    MethodSpec("github:sign-out", NoParams, gh.SignedOut, "Delete the stored GitHub token."),
+    MethodSpec("github:auth-status", NoParams, gh.AuthStatus, "Signed in or not, and as whom."),
+    MethodSpec("github:list-issues", gh.ListParams, gh.ItemPage, "A page of issues (no pull requests)."),
+    MethodSpec("github:get-issue", gh.NumberParams, gh.IssueDetail, "One issue with body and comments."),
+    MethodSpec("github:list-pulls", gh.ListParams, gh.ItemPage, "A page of pull requests."),
+    MethodSpec(
+        "github:get-pull", gh.NumberParams, gh.PullDetail, "One pull request with comments, reviews, checks."
+    ),
+    MethodSpec("github:create-comment", gh.CreateCommentParams, gh.Comment, "Comment on an issue or PR."),
     MethodSpec(
         "deploy:bundle",
         d.DeployOutParams,
@@ -499,6 +521,18 @@ NOTIFICATIONS: tuple[NotificationSpec, ...] = (
                 "A test run paused before a node: nodeId, nodeType, inputs (port previews), reason.",
             ),
         )
+    ),
+    NotificationSpec(
+        "github:deviceCode",
+        gh.DeviceCodeParams,
+        Direction.TO_EDITOR,
+        "github:sign-in's code: show userCode and open verificationUri.",
+    ),
+    NotificationSpec(
+        "github:rateLimit",
+        gh.RateLimitParams,
+        Direction.TO_EDITOR,
+        "GitHub's quota after a github:* call (remaining, reset).",
     ),
     NotificationSpec(
         "$/progress",

@@ -93,6 +93,12 @@
         └── CredentialKeyError        409 (1) the encryption key is missing, unreadable or not the one used
     DeployError (SidecarError)        deploy bundles and build contexts (sidecar/deploy)
         └── BundleLeakError           409 a secret value found in a file meant for the bundle
+    GitHubError (SidecarError)        the GitHub service (sidecar/github); 502 when GitHub answered oddly
+        ├── GitRepositoryError        400 not a git work tree, no remote, or git itself missing
+        ├── GitHubSignInError         400 the device flow ended without a token (expired, denied, refused)
+        ├── GitHubAuthError           401 not signed in, or the token was refused (revoked): sign in again
+        ├── GitHubNotFoundError       404 no such repository, issue or pull request (or no access)
+        └── GitHubRateLimitError      429 quota spent, or a secondary limit still hit after one retry
 
 The doors translate these into their wire shapes; this module imports nothing so any
 layer may raise them.
@@ -798,3 +804,37 @@ class ProviderApiError(DeployError):
 
 class ReleaseNotFoundError(DeployError):
     http_status = 404
+
+
+class GitHubError(SidecarError):
+    """Base of the GitHub service's errors; a bare one means GitHub answered something unexpected."""
+
+    rpc_code = -32803
+    http_status = 502
+
+
+class GitRepositoryError(GitHubError):
+    http_status = 400
+
+
+class GitHubSignInError(GitHubError):
+    """``data.reason`` is the device flow's error code (``expired_token``, ``access_denied``, …)."""
+
+    http_status = 400
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message, data={"reason": reason})
+
+
+class GitHubAuthError(GitHubError):
+    http_status = 401
+
+
+class GitHubNotFoundError(GitHubError):
+    http_status = 404
+
+
+class GitHubRateLimitError(GitHubError):
+    """``data`` carries ``remaining``, ``reset`` (epoch seconds) and ``retryAfter`` when GitHub sent them."""
+
+    http_status = 429

@@ -22,6 +22,7 @@ from ipc_schema.lifecycle import InitializeOptions, ServerInfo, SetLogLevelOptio
 from sidecar import __version__, logs, preload, process
 from sidecar.backends.manager import BackendManager
 from sidecar.backends.registry import BackendRegistry
+from sidecar.github import GitHubService
 from sidecar.ipc.framing import FrameDecoder
 from sidecar.ipc.handlers import (
     diagnostics_enabled,
@@ -30,6 +31,7 @@ from sidecar.ipc.handlers import (
     register_debugging_methods,
     register_deploy_methods,
     register_diagnostic_methods,
+    register_github_methods,
     register_history_methods,
     register_monitoring_methods,
     register_python_methods,
@@ -68,6 +70,7 @@ def build_method_table(manager: BackendManager, notify: Notify, *, diagnostics: 
     register_credential_methods(table, manager)
     register_deploy_methods(table, manager)
     register_python_methods(table, manager)
+    register_github_methods(table, GitHubService.for_home(manager.registry.root.parent))
     register_history_methods(table, manager, notify)
     register_debugging_methods(table, manager)
     register_monitoring_methods(table, manager)

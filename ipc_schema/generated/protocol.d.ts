@@ -35,6 +35,14 @@ export interface ApiKeyOptions {
   actsAsUserId?: string | null;
 }
 
+export interface AuthStatus {
+  signedIn: boolean;
+  login?: string | null;
+  scopes?: Array<string> | null;
+  /** Why a stored token does not sign in (revoked). */
+  problem?: string | null;
+}
+
 /** ``config.json`` of a backend. */
 export interface BackendMetadata {
   id: string;
@@ -89,6 +97,13 @@ export interface Capabilities {
   progress?: boolean;
 }
 
+export interface CheckRun {
+  name: string;
+  status: string;
+  conclusion?: string | null;
+  htmlUrl?: string | null;
+}
+
 export interface ClientInfo {
   name: string;
   version?: string | null;
@@ -109,6 +124,15 @@ export interface ColumnDefinition {
   required?: boolean;
   default?: unknown;
   targetClass?: string | null;
+}
+
+export interface Comment {
+  id: number;
+  author?: string | null;
+  body: string;
+  createdAt?: string | null;
+  updatedAt?: string | null;
+  htmlUrl?: string | null;
 }
 
 export interface CreatedApiKey {
@@ -195,6 +219,13 @@ export interface DeployTargets {
   targets: Record<string, DeployTarget>;
 }
 
+export interface DeviceCodeEvent {
+  userCode: string;
+  verificationUri: string;
+  expiresIn: number;
+  interval: number;
+}
+
 export interface DomainEntry {
   hostname: string;
   /** pending, issued or failed. */
@@ -268,6 +299,72 @@ export interface InitializeResult {
   capabilities: Capabilities;
   /** Milliseconds spent importing before the handshake could be answered. */
   importMs: number;
+}
+
+export interface IssueDetail {
+  number: number;
+  title: string;
+  state: string;
+  author?: string | null;
+  labels: Array<Label>;
+  assignees: Array<string>;
+  comments?: number | null;
+  createdAt?: string | null;
+  updatedAt?: string | null;
+  closedAt?: string | null;
+  htmlUrl?: string | null;
+  isPullRequest: boolean;
+  draft?: boolean | null;
+  headRef?: string | null;
+  baseRef?: string | null;
+  body: string;
+  commentList: Array<Comment>;
+  fromCache: boolean;
+}
+
+export interface ItemPage {
+  items: Array<ItemSummary>;
+  /** From the Link header's rel=next; nil at the end. */
+  nextPage?: number | null;
+  lastPage?: number | null;
+  /** Only when the search API answered. */
+  totalCount?: number | null;
+  /** GitHub answered 304 Not Modified: the cached page was served. */
+  fromCache: boolean;
+}
+
+export interface ItemSummary {
+  number: number;
+  title: string;
+  state: string;
+  author?: string | null;
+  labels: Array<Label>;
+  assignees: Array<string>;
+  comments?: number | null;
+  createdAt?: string | null;
+  updatedAt?: string | null;
+  closedAt?: string | null;
+  htmlUrl?: string | null;
+  isPullRequest: boolean;
+  draft?: boolean | null;
+  headRef?: string | null;
+  baseRef?: string | null;
+}
+
+export interface Label {
+  name: string;
+  color?: string | null;
+}
+
+export interface ListFilters {
+  state?: "open" | "closed" | "all";
+  labels?: Array<string>;
+  assignee?: string | null;
+  author?: string | null;
+  /** Free text: the search API answers instead. */
+  search?: string | null;
+  page?: number;
+  perPage?: number;
 }
 
 export interface LogRecord {
@@ -349,6 +446,32 @@ export interface ProgressValue {
   cancellable?: boolean | null;
 }
 
+export interface PullDetail {
+  number: number;
+  title: string;
+  state: string;
+  author?: string | null;
+  labels: Array<Label>;
+  assignees: Array<string>;
+  comments?: number | null;
+  createdAt?: string | null;
+  updatedAt?: string | null;
+  closedAt?: string | null;
+  htmlUrl?: string | null;
+  isPullRequest: boolean;
+  draft?: boolean | null;
+  headRef?: string | null;
+  baseRef?: string | null;
+  body: string;
+  commentList: Array<Comment>;
+  fromCache: boolean;
+  merged: boolean;
+  mergeable?: boolean | null;
+  headSha?: string | null;
+  reviews: Array<Review>;
+  checks: Array<CheckRun>;
+}
+
 export interface PythonInstalled {
   /** False when pip failed; the previous packages stay in place. */
   ok: boolean;
@@ -383,6 +506,15 @@ export interface PythonPackProblem {
   file: string | null;
   /** Why the file or one of its nodes was not loaded (a trimmed traceback). */
   error: string;
+}
+
+export interface RateLimitEvent {
+  limit?: number | null;
+  remaining?: number | null;
+  /** Epoch seconds when the quota refills. */
+  reset?: number | null;
+  used?: number | null;
+  resource?: string | null;
 }
 
 export interface RecordDeleted {
@@ -438,6 +570,25 @@ export interface Releases {
   releases: Array<Release>;
 }
 
+export interface RepoInfo {
+  path: string;
+  remote?: string | null;
+  remoteUrl?: string | null;
+  host?: string | null;
+  owner?: string | null;
+  name?: string | null;
+  isGithub: boolean;
+  /** The remote's HEAD as last fetched. */
+  defaultBranch?: string | null;
+  /** Nil on a detached HEAD. */
+  currentBranch?: string | null;
+  upstream?: string | null;
+  /** Commits on the branch not on its upstream. */
+  ahead?: number | null;
+  /** Commits on the upstream not on the branch. */
+  behind?: number | null;
+}
+
 /** A replacement request: each field given replaces (body) or is merged over (headers) the recorded */
 export interface RerunEdits {
   /** The new JSON body (a trigger's payload is its body). */
@@ -446,6 +597,14 @@ export interface RerunEdits {
   headers?: Record<string, string | null> | null;
   /** Run as this user (x-parse-session-token). */
   sessionToken?: string | null;
+}
+
+export interface Review {
+  id: number;
+  author?: string | null;
+  state: string;
+  body: string;
+  submittedAt?: string | null;
 }
 
 export interface Role {
@@ -506,6 +665,10 @@ export interface ServerInfo {
 export interface SetLogLevelOptions {
   level: "debug" | "info" | "warning" | "error" | "critical";
   logNotifications?: boolean | null;
+}
+
+export interface SignedOut {
+  signedOut: boolean;
 }
 
 export interface SleepOptions {
@@ -754,6 +917,24 @@ export interface SidecarMethods {
   "credentials:test": { params: [backendId: string, name: string]; result: CredentialTestResult };
   /** Delete a credential. */
   "credentials:delete": { params: [backendId: string, name: string]; result: CredentialDeleted };
+  /** A project folder's git remote (owner, name), default and current branch, ahead/behind. */
+  "github:repo-info": { params: [projectPath: string, remote?: string | null]; result: RepoInfo };
+  /** OAuth device flow: sends github:deviceCode, answers once the code is entered (or the flow ends). */
+  "github:sign-in": { params: [clientId?: string | null, scopes?: Array<string> | null]; result: AuthStatus };
+  /** Delete the stored GitHub token. */
+  "github:sign-out": { params: []; result: SignedOut };
+  /** Signed in or not, and as whom. */
+  "github:auth-status": { params: []; result: AuthStatus };
+  /** A page of issues (no pull requests). */
+  "github:list-issues": { params: [owner: string, repo: string, filters?: ListFilters]; result: ItemPage };
+  /** One issue with body and comments. */
+  "github:get-issue": { params: [owner: string, repo: string, number: number]; result: IssueDetail };
+  /** A page of pull requests. */
+  "github:list-pulls": { params: [owner: string, repo: string, filters?: ListFilters]; result: ItemPage };
+  /** One pull request with comments, reviews, checks. */
+  "github:get-pull": { params: [owner: string, repo: string, number: number]; result: PullDetail };
+  /** Comment on an issue or PR. */
+  "github:create-comment": { params: [owner: string, repo: string, number: number, body: string]; result: Comment };
   /** Write the backend's deploy bundle (never a secret: refused if one would leak); `$/progress` stages. */
   "deploy:bundle": { params: [backendId: string, outDir: string]; result: BundleWritten };
   /** Write a Docker build context that serves the bundle (Dockerfile, bin/start, source); `$/progress`. */
@@ -868,6 +1049,10 @@ export interface EditorNotifications {
   "execution:finished": [event: Record<string, unknown>];
   /** A test run paused before a node: nodeId, nodeType, inputs (port previews), reason. */
   "execution:paused": [event: Record<string, unknown>];
+  /** github:sign-in's code: show userCode and open verificationUri. */
+  "github:deviceCode": [event: DeviceCodeEvent];
+  /** GitHub's quota after a github:* call (remaining, reset). */
+  "github:rateLimit": [event: RateLimitEvent];
   /** Progress of a call that sent a progressToken. */
   "$/progress": [event: ProgressEvent];
   /** A log record, when the editor asked for them. */
