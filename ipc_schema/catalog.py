@@ -77,6 +77,13 @@ METHODS: tuple[MethodSpec, ...] = (
     MethodSpec("backend:start", b.StartBackendParams, b.BackendStatus, "Open persistence and bind the port."),
     MethodSpec("backend:stop", b.BackendIdParams, b.Stopped, "Stop serving; the data stays."),
     MethodSpec("backend:status", b.BackendIdParams, b.BackendStatus, "Running or stopped, with persistence."),
+    MethodSpec(
+        "backend:recover-persistence",
+        b.RecoverPersistenceParams,
+        b.PersistenceRecovered,
+        "Check the database file of a running backend, or start a memory-fallback backend fresh "
+        "after moving its bad file aside.",
+    ),
     MethodSpec("backend:getSchema", b.BackendIdParams, b.SchemaDefinition, "Every user table's schema."),
     MethodSpec("backend:getTableSchema", b.TableParams, b.TableSchema | None, "One table's schema, or nil."),
     MethodSpec("backend:createTable", b.CreateTableParams, b.TableChange, "Create a table with columns."),

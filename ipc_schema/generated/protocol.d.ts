@@ -271,16 +271,40 @@ export interface NodeType {
 }
 
 export interface Persistence {
-  mode: "unknown" | "persistent" | "ephemeral" | "failed";
+  /** memory-fallback: the database file could not be used; the backend runs in memory and keeps nothing until a recovery action (`backend:recover-persistence`) */
+  mode: "unknown" | "persistent" | "ephemeral" | "memory-fallback" | "failed";
   engine?: string | null;
   persistent: boolean;
   ephemeral: boolean;
   error?: PersistenceError | null;
+  /** memory-fallback only: why the file failed */
+  reason?: PersistenceError | null;
+  /** memory-fallback only: the database file that failed */
+  path?: string | null;
+  /** memory-fallback only: the actions `backend:recover-persistence` offers */
+  recovery?: Array<"check" | "start-fresh"> | null;
+}
+
+/** ``PRAGMA integrity_check`` of the database file, opened read-only, and its folder's access. */
+export interface PersistenceCheck {
+  path: string;
+  exists: boolean;
+  folderWritable: boolean;
+  ok: boolean;
+  problems: Array<string>;
 }
 
 export interface PersistenceError {
   code: string;
   message: string;
+}
+
+export interface PersistenceRecovered {
+  action: "check" | "start-fresh";
+  check?: PersistenceCheck | null;
+  /** start-fresh: where the old file now is (nil: none) */
+  movedTo?: string | null;
+  status: BackendStatus;
 }
 
 export interface ProgressEvent {
@@ -313,6 +337,11 @@ export interface RecordQuery {
 export interface RecordsPage {
   results: Array<Record<string, unknown>>;
   count?: number | null;
+}
+
+export interface RecoverPersistenceOptions {
+  /** check: report on the file, change nothing; start-fresh: rename the file (and its -wal/-shm) to local.db.bad-<time> beside it and restart the backend on a new database */
+  action: "check" | "start-fresh";
 }
 
 /** A replacement request: each field given replaces (body) or is merged over (headers) the recorded */
@@ -502,6 +531,8 @@ export interface SidecarMethods {
   "backend:stop": { params: [backendId: string]; result: Stopped };
   /** Running or stopped, with persistence. */
   "backend:status": { params: [backendId: string]; result: BackendStatus };
+  /** Check the database file of a running backend, or start a memory-fallback backend fresh after moving its bad file aside. */
+  "backend:recover-persistence": { params: [backendId: string, options: RecoverPersistenceOptions]; result: PersistenceRecovered };
   /** Every user table's schema. */
   "backend:getSchema": { params: [backendId: string]; result: SchemaDefinition };
   /** One table's schema, or nil. */

@@ -5,9 +5,11 @@ Lifecycle::
     STOPPED --start()--> STARTING --bound--> RUNNING --stop()--> STOPPING --> STOPPED
                               └── persistence or bind failed ──> FAILED (error kept for status)
 
-``start`` opens persistence first (a backend whose SQLite cannot be opened refuses to
-start unless it is ephemeral), loads the workflows (a broken bundle is skipped), then
-binds the port; ``stop`` closes in reverse order.
+``start`` opens persistence first, loads the workflows (a broken bundle is skipped), then
+binds the port; ``stop`` closes in reverse order. A backend whose SQLite file cannot be opened or
+written (corrupt, read-only folder, locked) starts in memory instead and says so everywhere its
+persistence is shown (``mode: "memory-fallback"`` with the reason) until a recovery action
+(``sidecar.backends.recovery``) gives it its file back; nothing it keeps then survives a stop.
 """
 
 from __future__ import annotations
@@ -96,20 +98,36 @@ class Uptime:
         return int((time.monotonic() - self._started) * 1000)
 
 
-def persistence_json(state: BackendState, ephemeral: bool, failure: FailureInfo | None) -> dict[str, Any]:
+RECOVERY_ACTIONS = ("check", "start-fresh")
+"""What ``backend:recover-persistence`` can do for a backend running on its memory fallback."""
+
+
+def persistence_json(
+    state: BackendState,
+    ephemeral: bool,
+    failure: FailureInfo | None,
+    fallback: FailureInfo | None = None,
+    path: Path | None = None,
+) -> dict[str, Any]:
     if state is BackendState.FAILED:
         mode = "failed"
     elif state in (BackendState.RUNNING, BackendState.STARTING):
-        mode = "ephemeral" if ephemeral else "persistent"
+        mode = "ephemeral" if ephemeral else "memory-fallback" if fallback is not None else "persistent"
     else:
         mode = "unknown"
-    return {
+    shown: dict[str, Any] = {
         "mode": mode,
-        "engine": ENGINE if mode in ("persistent", "ephemeral") else None,
+        "engine": ENGINE if mode in ("persistent", "ephemeral", "memory-fallback") else None,
         "persistent": mode == "persistent",
-        "ephemeral": mode == "ephemeral",
+        "ephemeral": mode in ("ephemeral", "memory-fallback"),
         "error": failure.to_json() if failure else None,
     }
+    if mode == "memory-fallback" and fallback is not None:
+        # Loud on purpose: the editor shows a banner while nothing written is kept.
+        shown["reason"] = fallback.to_json()
+        shown["path"] = str(path) if path is not None else None
+        shown["recovery"] = list(RECOVERY_ACTIONS)
+    return shown
 
 
 class Backend:
@@ -124,6 +142,8 @@ class Backend:
         self.security: Any = None
         self.state = BackendState.STOPPED
         self.failure: FailureInfo | None = None
+        self.fallback: FailureInfo | None = None
+        """Why the backend runs in memory although it has a data directory (None: it does not)."""
         self.port = spec.port
         self.engine = ENGINE
         self._uptime = Uptime()
@@ -149,6 +169,7 @@ class Backend:
             return
         self.state = BackendState.STARTING
         self.failure = None
+        self.fallback = None
         await preload.services_loaded()
         from sidecar.credentials import remember_stored_values
         from sidecar.deploy.install import installed_bundle
@@ -180,20 +201,35 @@ class Backend:
         self.state = BackendState.STOPPED
         log.info("backend_stopped", backend_id=self.spec.backend_id)
 
+    @property
+    def in_memory(self) -> bool:
+        """Nothing of this backend is written to its data directory: ephemeral, or on the fallback."""
+        return self.spec.ephemeral or self.fallback is not None
+
     async def _open_persistence(self) -> None:
         from sidecar.store import SqliteRecordStore
 
+        if self.spec.ephemeral:
+            try:
+                self._store = await SqliteRecordStore.open(None, ephemeral=True)
+            except Exception as exc:
+                raise PersistenceUnavailableError(f"{type(exc).__name__}: {exc}") from exc
+            return
         try:
             # Owner-only, also a folder made before modes were enforced (its files are tightened as opened).
             private_dir(self.spec.data_dir)
-            if self.spec.ephemeral:
-                self._store = await SqliteRecordStore.open(None, ephemeral=True)
-            else:
-                self._store = await SqliteRecordStore.open(self.spec.database_path)
-        except (OSError, SidecarError) as exc:
-            raise PersistenceUnavailableError(str(exc)) from exc
-        except Exception as exc:  # sqlite3.DatabaseError and friends: the file is unusable
-            raise PersistenceUnavailableError(f"{type(exc).__name__}: {exc}") from exc
+            self._store = await SqliteRecordStore.open(self.spec.database_path)
+        except Exception as exc:  # OSError, sqlite3.DatabaseError and friends: the file is unusable
+            detail = exc.message if isinstance(exc, SidecarError) else f"{type(exc).__name__}: {exc}"
+            reason = f"persistence unavailable: {detail}"
+            self.fallback = FailureInfo(PersistenceUnavailableError.code, reason)
+            log.error(
+                "persistence_memory_fallback",
+                backend_id=self.spec.backend_id,
+                path=str(self.spec.database_path),
+                reason=detail,
+            )
+            self._store = await SqliteRecordStore.open(None, ephemeral=True)
 
     @property
     def backend_id(self) -> str:
@@ -225,7 +261,7 @@ class Backend:
             backend_id=self.spec.backend_id,
             backend_name=self.spec.name,
             bus=self.bus,
-            config=HistoryConfig(enabled=not self.spec.ephemeral),
+            config=HistoryConfig(enabled=not self.in_memory),
         )
         await self._open_monitoring()
 
@@ -234,7 +270,7 @@ class Backend:
         from sidecar.monitoring import Monitoring
 
         self.monitoring = await Monitoring.open(
-            self.spec.data_dir, ephemeral=self.spec.ephemeral, gauges=self._queue_depths
+            self.spec.data_dir, ephemeral=self.in_memory, gauges=self._queue_depths
         )
         if self.history.writer is not None:
             self.monitoring.attach(self.history.writer)
@@ -254,7 +290,7 @@ class Backend:
         from sidecar.backends.functions import make_workflow_set, python_pool
 
         if self.python is None:
-            self.python = python_pool(self.spec.data_dir, self.spec.backend_id, self.spec.ephemeral)
+            self.python = python_pool(self.spec.data_dir, self.spec.backend_id, self.in_memory)
         self.workflows = make_workflow_set(self.spec.data_dir, self._store, self.python)
         self.workflows.load_all()
 
@@ -399,6 +435,11 @@ class Backend:
         dev_open = bool(self.security is not None and self.security.policy.dev_open)
         return {"devOpen": dev_open, "enforced": not dev_open, "migratedThisStart": False}
 
+    def persistence(self) -> dict[str, Any]:
+        return persistence_json(
+            self.state, self.spec.ephemeral, self.failure, self.fallback, self.spec.database_path
+        )
+
     def health(self) -> dict[str, Any]:
         workflows = (
             self.workflows.status()
@@ -411,7 +452,7 @@ class Backend:
             "backendId": self.spec.backend_id,
             "backendName": self.spec.name,
             "uptimeMs": self._uptime.ms if self.state is BackendState.RUNNING else 0,
-            "persistence": persistence_json(self.state, self.spec.ephemeral, self.failure),
+            "persistence": self.persistence(),
             "security": self._security_health(),
             "workflows": workflows,
             # Beyond the contract: whether runs are being recorded, the writer's backlog, and the runs

@@ -121,6 +121,32 @@ class BackendManager:
             return {"running": False, "persistence": persistence_json(failed.state, False, failed.failure)}
         return {"running": False, "persistence": persistence_json(BackendState.STOPPED, False, None)}
 
+    async def recover_persistence(self, backend_id: str, action: str) -> dict[str, Any]:
+        """``check`` the database file of a backend, or ``start-fresh`` one on its memory fallback
+        (``sidecar.backends.recovery``); the answer carries the status after the action."""
+        import asyncio
+
+        from sidecar.backends.recovery import RecoveryRefusedError, check_database, move_aside
+
+        backend = self.running(backend_id, "recover its persistence")
+        path = backend.spec.database_path
+        if action == "check":
+            report = await asyncio.to_thread(check_database, path)
+            status = self.status(backend_id)
+            return {"action": action, "check": report, "movedTo": None, "status": status}
+        if backend.spec.ephemeral or backend.fallback is None:
+            raise RecoveryRefusedError("the backend is not on its memory fallback: nothing to recover")
+        moved = move_aside(path)
+        await self.stop(backend_id)
+        await self.start(backend_id)
+        log.warning("persistence_started_fresh", backend_id=backend_id, moved_to=str(moved))
+        return {
+            "action": action,
+            "check": None,
+            "movedTo": str(moved) if moved is not None else None,
+            "status": self.status(backend_id),
+        }
+
     def running_backends(self) -> list[Backend]:
         return [b for b in self._running.values() if b.state is BackendState.RUNNING]
 

@@ -27,6 +27,7 @@ from sidecar.errors import (
     ObjectNotFoundError,
     OperationForbiddenError,
     PreconditionFailedError,
+    RequiredFieldError,
     UsernameTakenError,
 )
 from sidecar.random_batches import RandomBatches
@@ -116,6 +117,7 @@ def create(
         _check_new_role(writes)
     if is_user and "emailVerified" in writes.values and not ctx.caller.is_master:
         raise OperationForbiddenError("Clients aren't allowed to manually update email verification.")
+    _fill_defaults_and_check_required(schema, writes)
     owner = _creator_owner(ctx, schema)
     if owner is not None:
         writes.values["owner"] = {"__type": "Pointer", "className": "_User", "objectId": owner}
@@ -181,6 +183,7 @@ def save(
         body = special_classes.before_update(ctx.caller, class_name, body, current)
     writes = split_body(body, creating=False)
     changed, echoed = _new_values(current, writes)
+    _check_required_kept(schema, changed)
     if class_name == "_User":
         _check_user_update(ctx, changed, object_id)
     assignments: dict[str, Any] = {}
@@ -347,6 +350,25 @@ def _check_new_role(writes: FieldWrites) -> None:
         raise InvalidRoleNameError("Role names must be nonempty strings of letters, digits, spaces, - and _.")
     if not writes.acl_given:
         raise MissingRequiredFieldError("Roles must have an ACL.")
+
+
+def _fill_defaults_and_check_required(schema: ClassSchema, writes: FieldWrites) -> None:
+    """A new record takes each column's ``defaultValue`` it leaves out, then must have every column its
+    schema marks ``required`` (Parse Server's order: a required column with a default never fails)."""
+    for name, spec in schema.constrained_fields:
+        if writes.values.get(name) is None and spec.default_value is not None:
+            writes.values[name] = copy.deepcopy(spec.default_value)
+        if spec.required and writes.values.get(name) is None:
+            raise RequiredFieldError(name)
+
+
+def _check_required_kept(schema: ClassSchema, changed: Mapping[str, Any]) -> None:
+    """An update may leave a required column out, not unset it (null or ``Delete``)."""
+    for name, value in changed.items():
+        if value is None:
+            spec = schema.fields.get(name)
+            if spec is not None and spec.required and spec.type != "Relation":
+                raise RequiredFieldError(name)
 
 
 def _check_expectations(current: dict[str, Any], expect: Mapping[str, Any] | None) -> None:

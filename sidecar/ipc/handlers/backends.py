@@ -53,6 +53,11 @@ def _register_lifecycle(table: MethodTable, manager: BackendManager) -> None:
     async def status(_ctx: CallContext, params: b.BackendIdParams) -> b.BackendStatus:
         return b.BackendStatus.model_validate(manager.status(params.backend_id))
 
+    @table.method("backend:recover-persistence")
+    async def recover(_ctx: CallContext, params: b.RecoverPersistenceParams) -> b.PersistenceRecovered:
+        done = await manager.recover_persistence(params.backend_id, params.options.action)
+        return b.PersistenceRecovered.model_validate(done)
+
 
 def _register_schema(table: MethodTable, manager: BackendManager) -> None:
     def store(backend_id: str, action: str) -> Any:
