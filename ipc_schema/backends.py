@@ -225,6 +225,15 @@ class BackendIdParams(PositionalParams):
     backend_id: str
 
 
+class ProjectLinkParams(PositionalParams):
+    backend_id: str
+    project_id: str = Field(description="The editor's id of the project (its folder path or project id)")
+
+
+class ProjectIdParams(PositionalParams):
+    project_id: str
+
+
 class CreateBackendParams(PositionalParams):
     name: str
 

@@ -74,6 +74,25 @@ METHODS: tuple[MethodSpec, ...] = (
     MethodSpec("backend:create", b.CreateBackendParams, b.BackendMetadata, "Create a backend folder."),
     MethodSpec("backend:delete", b.BackendIdParams, b.Deleted, "Stop a backend and remove its folder."),
     MethodSpec("backend:get", b.BackendIdParams, b.BackendMetadata | None, "One backend's metadata, or nil."),
+    MethodSpec(
+        "backend:link-project",
+        b.ProjectLinkParams,
+        b.BackendMetadata,
+        "Link a project to a backend (kept in its config.json `projectIds`); a project has one backend, "
+        "so it leaves any other.",
+    ),
+    MethodSpec(
+        "backend:unlink-project",
+        b.ProjectLinkParams,
+        b.BackendMetadata,
+        "Remove a project from a backend's `projectIds` (nothing happens if it was not linked).",
+    ),
+    MethodSpec(
+        "backend:for-project",
+        b.ProjectIdParams,
+        b.BackendMetadata | None,
+        "The backend a project is linked to, or nil.",
+    ),
     MethodSpec("backend:start", b.StartBackendParams, b.BackendStatus, "Open persistence and bind the port."),
     MethodSpec("backend:stop", b.BackendIdParams, b.Stopped, "Stop serving; the data stays."),
     MethodSpec("backend:status", b.BackendIdParams, b.BackendStatus, "Running or stopped, with persistence."),

@@ -525,6 +525,12 @@ export interface SidecarMethods {
   "backend:delete": { params: [backendId: string]; result: Deleted };
   /** One backend's metadata, or nil. */
   "backend:get": { params: [backendId: string]; result: BackendMetadata | null };
+  /** Link a project to a backend (kept in its config.json `projectIds`); a project has one backend, so it leaves any other. */
+  "backend:link-project": { params: [backendId: string, projectId: string]; result: BackendMetadata };
+  /** Remove a project from a backend's `projectIds` (nothing happens if it was not linked). */
+  "backend:unlink-project": { params: [backendId: string, projectId: string]; result: BackendMetadata };
+  /** The backend a project is linked to, or nil. */
+  "backend:for-project": { params: [projectId: string]; result: BackendMetadata | null };
   /** Open persistence and bind the port. */
   "backend:start": { params: [backendId: string, options?: StartOptions]; result: BackendStatus };
   /** Stop serving; the data stays. */

@@ -15,7 +15,12 @@ from typing import Any
 import structlog
 
 from sidecar.backends.backend import Backend, BackendSpec, BackendState, persistence_json
-from sidecar.backends.registry import BackendConfig, BackendRegistry, ensure_admin_token
+from sidecar.backends.registry import (
+    BackendConfig,
+    BackendRegistry,
+    ensure_admin_token,
+    validate_project_id,
+)
 from sidecar.errors import RequestFailedError
 
 log = structlog.get_logger("sidecar.backends")
@@ -70,6 +75,36 @@ class BackendManager:
         self._failed.pop(backend_id, None)
         self.registry.delete(backend_id)
         return {"deleted": True, "id": backend_id}
+
+    # ---- projects ------------------------------------------------------------------------
+
+    def link_project(self, backend_id: str, project_id: str) -> dict[str, Any]:
+        """A project uses one backend: linking it here unlinks it from any other (idempotent)."""
+        project = validate_project_id(project_id)
+        config = self.registry.require(backend_id)
+        for other in self.registry.list():
+            if other.id != backend_id and project in other.project_ids:
+                self.registry.set_project_ids(other.id, [p for p in other.project_ids if p != project])
+        if project in config.project_ids:
+            return config.to_json()
+        linked = self.registry.set_project_ids(backend_id, [*config.project_ids, project])
+        log.info("project_linked", backend_id=backend_id, project_id=project)
+        return linked.to_json()
+
+    def unlink_project(self, backend_id: str, project_id: str) -> dict[str, Any]:
+        project = validate_project_id(project_id)
+        config = self.registry.require(backend_id)
+        if project not in config.project_ids:
+            return config.to_json()
+        kept = [p for p in config.project_ids if p != project]
+        log.info("project_unlinked", backend_id=backend_id, project_id=project)
+        return self.registry.set_project_ids(backend_id, kept).to_json()
+
+    def for_project(self, project_id: str) -> dict[str, Any] | None:
+        """The backend a project is linked to, or None."""
+        project = validate_project_id(project_id)
+        linked = next((c for c in self.registry.list() if project in c.project_ids), None)
+        return linked.to_json() if linked is not None else None
 
     # ---- lifecycle -------------------------------------------------------------------
 

@@ -40,6 +40,19 @@ def _register_lifecycle(table: MethodTable, manager: BackendManager) -> None:
         config = manager.get(params.backend_id)
         return b.BackendMetadata.model_validate(config) if config else None
 
+    @table.method("backend:link-project")
+    async def link_project(_ctx: CallContext, params: b.ProjectLinkParams) -> b.BackendMetadata:
+        return b.BackendMetadata.model_validate(manager.link_project(params.backend_id, params.project_id))
+
+    @table.method("backend:unlink-project")
+    async def unlink_project(_ctx: CallContext, params: b.ProjectLinkParams) -> b.BackendMetadata:
+        return b.BackendMetadata.model_validate(manager.unlink_project(params.backend_id, params.project_id))
+
+    @table.method("backend:for-project")
+    async def for_project(_ctx: CallContext, params: b.ProjectIdParams) -> b.BackendMetadata | None:
+        linked = manager.for_project(params.project_id)
+        return b.BackendMetadata.model_validate(linked) if linked else None
+
     @table.method("backend:start")
     async def start(_ctx: CallContext, params: b.StartBackendParams) -> b.BackendStatus:
         status = await manager.start(params.backend_id, ephemeral=params.options.ephemeral)
