@@ -19,6 +19,7 @@ from ipc_schema import diagnostics, lifecycle, runtime, system
 from ipc_schema import history as h
 from ipc_schema import monitoring as m
 from ipc_schema import security as s
+from ipc_schema import transfer as tr
 from ipc_schema import triggers as t
 from ipc_schema.base import NoParams, PositionalParams
 
@@ -111,6 +112,20 @@ METHODS: tuple[MethodSpec, ...] = (
     MethodSpec("backend:deleteTable", b.TableParams, b.TableChange, "Drop a table and its relation tables."),
     MethodSpec(
         "backend:export-schema", b.ExportSchemaParams, str, "The schema as PostgreSQL, Supabase or JSON text."
+    ),
+    MethodSpec(
+        "backend:export-data",
+        tr.ExportDataParams,
+        tr.DataExported,
+        "Export records (all classes or chosen ones) as JSON lines or PostgreSQL/Supabase SQL with data; "
+        "$/progress while it runs.",
+    ),
+    MethodSpec(
+        "backend:import-data",
+        tr.ImportDataParams,
+        tr.DataImported,
+        "Import JSON lines or a Parse Server export: every row checked first, bad rows reported, a dry "
+        "run writes nothing; $/progress while it runs.",
     ),
     MethodSpec(
         "backend:queryRecords", b.QueryRecordsParams, b.RecordsPage, "Find records (limit 50 default)."

@@ -158,6 +158,36 @@ export interface CredentialTestResult {
   provider: string;
 }
 
+export interface DataExported {
+  format: string;
+  /** Rows exported per class */
+  counts: Record<string, number>;
+  /** Uploaded files (metadata only; the bytes stay in files/) */
+  files: Array<FileEntry>;
+  /** The export, unless it was written to `path` */
+  content?: string | null;
+  path?: string | null;
+  bytes: number;
+}
+
+export interface DataImported {
+  dryRun: boolean;
+  format: string;
+  /** Record rows read */
+  rows: number;
+  /** Rows written (a dry run: rows that would be) */
+  accepted: number;
+  relations: number;
+  /** File lines read (their bytes are not part of an export) */
+  files: number;
+  counts: Record<string, number>;
+  /** Per class, the columns (and types) the import adds to the target's schema: declared by the export's schema lines or inferred from its rows */
+  newFields: Record<string, Record<string, string>>;
+  rejectedCount: number;
+  /** The first 1,000 rows refused, with the reason */
+  rejected: Array<RejectedRow>;
+}
+
 export interface Deleted {
   deleted: boolean;
   id: string;
@@ -183,6 +213,22 @@ export interface ExecutionSubscription {
   workflowId?: string | null;
 }
 
+export interface ExportDataOptions {
+  /** jsonl: header, schemas, records, relation pairs and files' metadata, one JSON a line; postgres/supabase: CREATE TABLE statements, then INSERTs of the rows */
+  format: "jsonl" | "postgres" | "supabase";
+  /** The classes to export (nil: all but _Session) */
+  classes?: Array<string> | null;
+  /** Users' password hashes go along only if true */
+  includePasswordHashes?: boolean;
+  /** Write the export to this file instead of answering it */
+  path?: string | null;
+}
+
+export interface FileEntry {
+  name: string;
+  size: number;
+}
+
 export interface FunctionCall {
   /** The parameters: an object (sent as JSON) or raw text. */
   body?: unknown;
@@ -198,6 +244,19 @@ export interface FunctionEntry {
 export interface FunctionResult {
   statusCode: number;
   body: string;
+}
+
+export interface ImportDataOptions {
+  /** jsonl: an export of backend:export-data; parse: a Parse Server export of one class (`{"results": [...]}`), named by `className` */
+  format: "jsonl" | "parse";
+  /** The export's text (or give `path`) */
+  content?: string | null;
+  /** A file holding the export */
+  path?: string | null;
+  /** parse: the class the results belong to */
+  className?: string | null;
+  /** Check every row and report, writing nothing */
+  dryRun?: boolean;
 }
 
 export interface InitializeOptions {
@@ -342,6 +401,14 @@ export interface RecordsPage {
 export interface RecoverPersistenceOptions {
   /** check: report on the file, change nothing; start-fresh: rename the file (and its -wal/-shm) to local.db.bad-<time> beside it and restart the backend on a new database */
   action: "check" | "start-fresh";
+}
+
+export interface RejectedRow {
+  /** The line (jsonl) or 1-based result index (parse); 0 for a schema */
+  line: number;
+  className?: string | null;
+  objectId?: string | null;
+  reason: string;
 }
 
 /** A replacement request: each field given replaces (body) or is merged over (headers) the recorded */
@@ -553,6 +620,10 @@ export interface SidecarMethods {
   "backend:deleteTable": { params: [backendId: string, table: string]; result: TableChange };
   /** The schema as PostgreSQL, Supabase or JSON text. */
   "backend:export-schema": { params: [backendId: string, format: "postgres" | "supabase" | "json"]; result: string };
+  /** Export records (all classes or chosen ones) as JSON lines or PostgreSQL/Supabase SQL with data; $/progress while it runs. */
+  "backend:export-data": { params: [backendId: string, options: ExportDataOptions]; result: DataExported };
+  /** Import JSON lines or a Parse Server export: every row checked first, bad rows reported, a dry run writes nothing; $/progress while it runs. */
+  "backend:import-data": { params: [backendId: string, options: ImportDataOptions]; result: DataImported };
   /** Find records (limit 50 default). */
   "backend:queryRecords": { params: [backendId: string, query: RecordQuery]; result: RecordsPage };
   /** Rows in a table; 0 when it cannot be counted. */

@@ -33,7 +33,7 @@ from sidecar.errors import (
 from sidecar.random_batches import RandomBatches
 from sidecar.store import acl, clp, passwords, sessions, special_classes
 from sidecar.store.catalog import WorkingCatalog
-from sidecar.store.codec import dump_json, now_iso
+from sidecar.store.codec import dump_json, normalise_iso, now_iso
 from sidecar.store.interface import (
     BatchItemResult,
     BatchMethod,
@@ -215,6 +215,49 @@ def save(
         stored = sessions.hide_token(stored)
     event = ChangeEvent(ChangeAction.UPDATE, class_name, object_id, stored)
     return SaveResult(now, echoed, stored), [event]
+
+
+def restore(
+    ctx: WriteContext, class_name: str, record: Mapping[str, Any], hashed_password: str | None = None
+) -> tuple[CreateResult, Events]:
+    """Create a record as an export holds it: its objectId, createdAt and updatedAt kept (an import).
+    Relation markers are skipped (their pairs are restored one by one); everything else is a create."""
+    body = {
+        key: value
+        for key, value in record.items()
+        if key not in ("createdAt", "updatedAt")
+        and not (isinstance(value, Mapping) and value.get("__type") == "Relation")
+    }
+    created, events = create(ctx, class_name, body)
+    stamps = {
+        name: _restored_time(record.get(name), created.created_at) for name in ("createdAt", "updatedAt")
+    }
+    if hashed_password is not None and class_name == "_User":
+        stamps["_hashed_password"] = hashed_password
+    sets = ", ".join(f"{quote(n)} = ?" for n in stamps)
+    ctx.connection.execute(
+        f'UPDATE {quote(class_name)} SET {sets} WHERE "objectId" = ?', (*stamps.values(), created.object_id)
+    )
+    return created, events
+
+
+def restore_relation(
+    ctx: WriteContext, class_name: str, field_name: str, target_class: str, owning_id: str, related_id: str
+) -> tuple[None, Events]:
+    """One relation pair as an export holds it; the owning row must exist, its updatedAt stays as it is."""
+    schema = ctx.catalog.get(class_name)
+    if schema is None:
+        raise ObjectNotFoundError()
+    load_row(_master(ctx), schema, owning_id)  # 101 for a pair whose owner is not there
+    change = RelationChange(field_name, (related_id,), (), target_class)
+    _apply_relation(ctx, schema, owning_id, change)
+    return None, []
+
+
+def _restored_time(value: Any, fallback: str) -> str:
+    if isinstance(value, Mapping) and value.get("__type") == "Date":
+        value = value.get("iso")
+    return normalise_iso(value) if isinstance(value, str) else fallback
 
 
 def delete(ctx: WriteContext, class_name: str, object_id: str) -> tuple[None, Events]:

@@ -205,6 +205,34 @@ describe('backend manager over stdio', () => {
     await client.request('backend:delete', [portTaken.id]);
   });
 
+  test('records export and import: JSON lines round trip, a dry run, rejected rows, SQL with data', async () => {
+    const source = await client.request('backend:create', ['Export source']);
+    const target = await client.request('backend:create', ['Import target']);
+    await client.request('backend:start', [source.id, { ephemeral: true }]);
+    await client.request('backend:start', [target.id, { ephemeral: true }]);
+    for (const title of ['one', 'two', 'three']) {
+      await client.request('backend:createRecord', [source.id, 'Todo', { title, done: title === 'two' }]);
+    }
+    const exported = await client.request('backend:export-data', [source.id, { format: 'jsonl', classes: ['Todo'] }]);
+    assert.deepEqual(exported.counts, { Todo: 3 });
+    const dry = await client.request('backend:import-data', [target.id, { format: 'jsonl', content: exported.content, dryRun: true }]);
+    assert.equal(dry.accepted, 3);
+    assert.equal(await client.request('backend:getRecordCount', [target.id, 'Todo']), 0);
+    const broken = `${exported.content}{"type":"record","className":"Todo","record":{"title":42}}\n`;
+    const done = await client.request('backend:import-data', [target.id, { format: 'jsonl', content: broken }]);
+    assert.equal(done.accepted, 3);
+    assert.equal(done.rejectedCount, 1);
+    assert.match(done.rejected[0].reason, /title is Number here but String/);
+    const query = { collection: 'Todo', limit: 10, sort: ['objectId'] };
+    const before = await client.request('backend:queryRecords', [source.id, query]);
+    const after = await client.request('backend:queryRecords', [target.id, query]);
+    assert.deepEqual(after.results, before.results);
+    const sql = await client.request('backend:export-data', [source.id, { format: 'postgres', classes: ['Todo'] }]);
+    assert.match(sql.content, /INSERT INTO "Todo"/);
+    await client.request('backend:delete', [source.id]);
+    await client.request('backend:delete', [target.id]);
+  });
+
   test('projects: link, find, move to another backend, unlink; kept in config.json', async () => {
     const first = await client.request('backend:create', ['Project A']);
     const second = await client.request('backend:create', ['Project B']);

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ipc_schema import backends as b
+from ipc_schema import transfer as tr
 from sidecar.backends import data
 from sidecar.backends.manager import BackendManager
 from sidecar.backends.workflow_versions import WorkflowVersion, WorkflowVersionNotFoundError
@@ -20,6 +21,7 @@ def register_backend_methods(table: MethodTable, manager: BackendManager) -> Non
     _register_records(table, manager)
     _register_workflows(table, manager)
     _register_subscriptions(table, manager)
+    _register_transfer(table, manager)
 
 
 def _register_lifecycle(table: MethodTable, manager: BackendManager) -> None:
@@ -213,3 +215,54 @@ def _register_subscriptions(table: MethodTable, manager: BackendManager) -> None
     @table.method("backend:unsubscribeCollection")
     async def unsubscribe(_ctx: CallContext, params: b.CollectionParams) -> None:
         manager.unsubscribe_collection(params.backend_id, params.collection)
+
+
+def _register_transfer(table: MethodTable, manager: BackendManager) -> None:
+    """Records export and import (``sidecar.backends.transfer``, loaded on first use)."""
+
+    def reporter(ctx: CallContext) -> Callable[[str, int, int], None]:
+        def report(stage: str, done: int, total: int) -> None:
+            ctx.progress("report", message=f"{stage} {done}/{total}", percentage=100.0 * done / max(total, 1))
+
+        return report
+
+    @table.method("backend:export-data")
+    async def export_data(ctx: CallContext, params: tr.ExportDataParams) -> tr.DataExported:
+        from sidecar.backends.transfer import export_to
+
+        backend = manager.running(params.backend_id, "export its data")
+        options = params.options
+        ctx.progress("begin", title="Exporting records")
+        try:
+            done = await export_to(
+                backend.store,
+                backend.spec.data_dir / "files",
+                options.format,
+                options.classes,
+                options.include_password_hashes,
+                options.path,
+            )
+        finally:
+            ctx.progress("end")
+        return tr.DataExported.model_validate(done)
+
+    @table.method("backend:import-data")
+    async def import_data(ctx: CallContext, params: tr.ImportDataParams) -> tr.DataImported:
+        from sidecar.backends.transfer import import_data, read_import_text
+
+        backend = manager.running(params.backend_id, "import data")
+        options = params.options
+        text = await read_import_text(options.content, options.path)
+        ctx.progress("begin", title="Checking rows" if options.dry_run else "Importing records")
+        try:
+            report = await import_data(
+                backend.store,
+                text,
+                options.format,
+                class_name=options.class_name,
+                dry_run=options.dry_run,
+                progress=reporter(ctx),
+            )
+        finally:
+            ctx.progress("end")
+        return tr.DataImported.model_validate(report)
