@@ -18,6 +18,7 @@ from ipc_schema import deploy as d
 from ipc_schema import diagnostics, lifecycle, runtime, system
 from ipc_schema import history as h
 from ipc_schema import monitoring as m
+from ipc_schema import projects as p
 from ipc_schema import security as s
 from ipc_schema import transfer as tr
 from ipc_schema import triggers as t
@@ -93,6 +94,20 @@ METHODS: tuple[MethodSpec, ...] = (
         b.ProjectIdParams,
         b.BackendMetadata | None,
         "The backend a project is linked to, or nil.",
+    ),
+    MethodSpec(
+        "project:inspect",
+        p.ProjectDirParams,
+        p.ProjectInspection,
+        "Which editor generation a project folder was saved by, the node types its cloud functions use "
+        "that the runtime lacks or the editor changes, and whether to open it read-only.",
+    ),
+    MethodSpec(
+        "project:set-read-only",
+        p.SetReadOnlyParams,
+        p.ReadOnlyRecorded,
+        "Record whether a project is open read-only; its linked backends then refuse deploys and schema "
+        "changes (PROJECT_READ_ONLY).",
     ),
     MethodSpec("backend:start", b.StartBackendParams, b.BackendStatus, "Open persistence and bind the port."),
     MethodSpec("backend:stop", b.BackendIdParams, b.Stopped, "Stop serving; the data stays."),

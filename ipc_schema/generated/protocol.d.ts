@@ -89,6 +89,13 @@ export interface Capabilities {
   progress?: boolean;
 }
 
+export interface ChangedNodeType {
+  type: string;
+  /** What the current editor rewrites when it opens the project */
+  change: string;
+  count: number;
+}
+
 export interface ClientInfo {
   name: string;
   version?: string | null;
@@ -298,6 +305,13 @@ export interface MetricsRequest {
   nodes?: boolean;
 }
 
+export interface MissingNodeType {
+  type: string;
+  count: number;
+  /** The cloud components that use it */
+  components: Array<string>;
+}
+
 export interface NewCredential {
   /** 1-64 characters: a letter, then letters, digits, '_', '.', '-'. */
   name: string;
@@ -377,6 +391,33 @@ export interface ProgressValue {
   message?: string | null;
   percentage?: number | null;
   cancellable?: boolean | null;
+}
+
+export interface ProjectInspection {
+  projectDir: string;
+  /** project.json's id, or the folder when it has none */
+  projectId: string;
+  name?: string | null;
+  /** project.json's version (nil: none readable) */
+  projectVersion?: number | null;
+  currentVersion: number;
+  /** legacy: an older editor's project (upgraded on open); newer: a newer editor's (this one cannot open it); unknown: no readable version */
+  generation: "legacy" | "current" | "newer" | "unknown";
+  cloudFunctions: number;
+  /** Node types of its cloud functions the runtime does not have (deploys would fail) */
+  missingNodeTypes: Array<MissingNodeType>;
+  changedNodeTypes: Array<ChangedNodeType>;
+  readOnlyAdvised: boolean;
+  reasons: Array<string>;
+  /** The decision project:set-read-only recorded, if any */
+  readOnly?: boolean | null;
+}
+
+export interface ReadOnlyRecorded {
+  projectId: string;
+  projectDir: string;
+  readOnly: boolean;
+  decidedAt: string;
 }
 
 export interface RecordDeleted {
@@ -598,6 +639,10 @@ export interface SidecarMethods {
   "backend:unlink-project": { params: [backendId: string, projectId: string]; result: BackendMetadata };
   /** The backend a project is linked to, or nil. */
   "backend:for-project": { params: [projectId: string]; result: BackendMetadata | null };
+  /** Which editor generation a project folder was saved by, the node types its cloud functions use that the runtime lacks or the editor changes, and whether to open it read-only. */
+  "project:inspect": { params: [projectDir: string]; result: ProjectInspection };
+  /** Record whether a project is open read-only; its linked backends then refuse deploys and schema changes (PROJECT_READ_ONLY). */
+  "project:set-read-only": { params: [projectDir: string, readOnly: boolean]; result: ReadOnlyRecorded };
   /** Open persistence and bind the port. */
   "backend:start": { params: [backendId: string, options?: StartOptions]; result: BackendStatus };
   /** Stop serving; the data stays. */

@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 
 from sidecar.backends.backend import Backend, BackendSpec, BackendState, persistence_json
+from sidecar.backends.read_only import ReadOnlyProjects
 from sidecar.backends.registry import (
     BackendConfig,
     BackendRegistry,
@@ -47,6 +48,7 @@ class BackendManager:
         self._failed: dict[str, Backend] = {}
         self._subscriptions: dict[_SubscriptionKey, Any] = {}
         self._on_collection_changed = on_collection_changed
+        self.projects = ReadOnlyProjects(registry.root.parent / "projects.json")
 
     @property
     def bus(self) -> Any:
@@ -99,6 +101,10 @@ class BackendManager:
         kept = [p for p in config.project_ids if p != project]
         log.info("project_unlinked", backend_id=backend_id, project_id=project)
         return self.registry.set_project_ids(backend_id, kept).to_json()
+
+    def require_writable(self, backend_id: str, action: str) -> None:
+        """PROJECT_READ_ONLY when the backend is linked to a project recorded read-only."""
+        self.projects.require_writable(self.registry.require(backend_id).project_ids, action)
 
     def for_project(self, project_id: str) -> dict[str, Any] | None:
         """The backend a project is linked to, or None."""

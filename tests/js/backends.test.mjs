@@ -233,6 +233,39 @@ describe('backend manager over stdio', () => {
     await client.request('backend:delete', [target.id]);
   });
 
+  test('project:inspect tells generations apart; a read-only project keeps its backend from schema changes', async () => {
+    const folder = mkdtempSync(path.join(tmpdir(), 'noodl-project-'));
+    try {
+      const write = (version) =>
+        writeFileSync(
+          path.join(folder, 'project.json'),
+          JSON.stringify({ name: 'p', id: 'proj-js-1', version, components: [{ name: '/#__cloud__/f', graph: { roots: [{ id: 'n', type: 'Old Node', children: [] }] } }] })
+        );
+      write('3');
+      const legacy = await client.request('project:inspect', [folder]);
+      assert.equal(legacy.generation, 'legacy');
+      assert.equal(legacy.readOnlyAdvised, true);
+      assert.deepEqual(legacy.missingNodeTypes.map((m) => m.type), ['Old Node']);
+      write('4');
+      assert.equal((await client.request('project:inspect', [folder])).generation, 'current');
+      write(9);
+      assert.equal((await client.request('project:inspect', [folder])).generation, 'newer');
+
+      const backend = await client.request('backend:create', ['Read-only']);
+      await client.request('backend:start', [backend.id, { ephemeral: true }]);
+      await client.request('backend:link-project', [backend.id, 'proj-js-1']);
+      const recorded = await client.request('project:set-read-only', [folder, true]);
+      assert.equal(recorded.projectId, 'proj-js-1');
+      const refused = await rpcError(client.request('backend:createTable', [backend.id, { name: 'T', columns: [] }]));
+      assert.equal(refused.data.code, 'PROJECT_READ_ONLY');
+      await client.request('project:set-read-only', [folder, false]);
+      assert.equal((await client.request('backend:createTable', [backend.id, { name: 'T', columns: [] }])).created, true);
+      await client.request('backend:delete', [backend.id]);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
   test('projects: link, find, move to another backend, unlink; kept in config.json', async () => {
     const first = await client.request('backend:create', ['Project A']);
     const second = await client.request('backend:create', ['Project B']);

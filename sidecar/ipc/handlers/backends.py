@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ipc_schema import backends as b
+from ipc_schema import projects as p
 from ipc_schema import transfer as tr
+from sidecar import preload
 from sidecar.backends import data
 from sidecar.backends.manager import BackendManager
 from sidecar.backends.workflow_versions import WorkflowVersion, WorkflowVersionNotFoundError
@@ -22,6 +26,7 @@ def register_backend_methods(table: MethodTable, manager: BackendManager) -> Non
     _register_workflows(table, manager)
     _register_subscriptions(table, manager)
     _register_transfer(table, manager)
+    _register_projects(table, manager)
 
 
 def _register_lifecycle(table: MethodTable, manager: BackendManager) -> None:
@@ -92,23 +97,27 @@ def _register_schema(table: MethodTable, manager: BackendManager) -> None:
     @table.method("backend:createTable")
     async def create_table(_ctx: CallContext, params: b.CreateTableParams) -> b.TableChange:
         definition = params.definition.model_dump(by_alias=True)
+        manager.require_writable(params.backend_id, "create a table")
         changed = await data.create_table(store(params.backend_id, "create a table"), definition)
         return b.TableChange.model_validate(changed)
 
     @table.method("backend:addColumn")
     async def add_column(_ctx: CallContext, params: b.AddColumnParams) -> b.TableChange:
         column = params.column.model_dump(by_alias=True)
+        manager.require_writable(params.backend_id, "add a column")
         changed = await data.add_column(store(params.backend_id, "add a column"), params.table, column)
         return b.TableChange.model_validate(changed)
 
     @table.method("backend:renameColumn")
     async def rename_column(_ctx: CallContext, params: b.RenameColumnParams) -> b.TableChange:
+        manager.require_writable(params.backend_id, "rename a column")
         target = store(params.backend_id, "rename a column")
         changed = await data.rename_column(target, params.table, params.old_name, params.new_name)
         return b.TableChange.model_validate(changed)
 
     @table.method("backend:deleteTable")
     async def delete_table(_ctx: CallContext, params: b.TableParams) -> b.TableChange:
+        manager.require_writable(params.backend_id, "delete a table")
         changed = await data.delete_table(store(params.backend_id, "delete a table"), params.table)
         return b.TableChange.model_validate(changed)
 
@@ -154,6 +163,7 @@ def _register_workflows(table: MethodTable, manager: BackendManager) -> None:
     @table.method("backend:update-workflow")
     async def update_workflow(_ctx: CallContext, params: b.UpdateWorkflowParams) -> b.WorkflowUpdated:
         update = params.update
+        manager.require_writable(update.backend_id, "deploy a workflow")
         backend = manager.running(update.backend_id, "update a workflow")
         return _deployed(lambda: backend.workflows.deploy(update.name, update.workflow))
 
@@ -165,6 +175,7 @@ def _register_workflows(table: MethodTable, manager: BackendManager) -> None:
 
     @table.method("backend:rollback-workflow")
     async def rollback_workflow(_ctx: CallContext, params: b.RollbackWorkflowParams) -> b.WorkflowUpdated:
+        manager.require_writable(params.backend_id, "roll back a workflow")
         backend = manager.running(params.backend_id, "roll back a workflow")
         return _deployed(lambda: backend.workflows.rollback(params.version))
 
@@ -266,3 +277,27 @@ def _register_transfer(table: MethodTable, manager: BackendManager) -> None:
         finally:
             ctx.progress("end")
         return tr.DataImported.model_validate(report)
+
+
+def _register_projects(table: MethodTable, manager: BackendManager) -> None:
+    """Legacy-runtime detection and the read-only decision (``sidecar.backends.project_inspect``)."""
+
+    @table.method("project:inspect")
+    async def inspect(_ctx: CallContext, params: p.ProjectDirParams) -> p.ProjectInspection:
+        from sidecar.backends.project_inspect import inspect_project
+        from sidecar.runtime.library import node_library
+
+        await preload.services_loaded()  # the runtime's node library loads after the handshake
+        runtime_types = frozenset(str(entry["name"]) for entry in node_library())
+        found = await asyncio.to_thread(inspect_project, Path(params.project_dir), runtime_types)
+        found["readOnly"] = manager.projects.decision(found["projectId"])
+        return p.ProjectInspection.model_validate(found)
+
+    @table.method("project:set-read-only")
+    async def set_read_only(_ctx: CallContext, params: p.SetReadOnlyParams) -> p.ReadOnlyRecorded:
+        from sidecar.backends.project_inspect import project_id, read_project
+
+        folder = await asyncio.to_thread(Path(params.project_dir).resolve)
+        project = await asyncio.to_thread(read_project, folder)
+        recorded = manager.projects.record(project_id(project, folder), str(folder), params.read_only)
+        return p.ReadOnlyRecorded.model_validate(recorded)
