@@ -155,6 +155,8 @@ class Backend:
 
         self.running = RunningExecutions()  # runs in progress by execution id, for execution:cancel
         self.python: Any = None  # the pool of Python workers of this backend's Python nodes
+        self.writable_check: Callable[[str], None] | None = None
+        """Set by the manager: raises when the backend's project is open read-only."""
         self.bundle: dict[str, Any] | None = None
         """The deploy bundle installed in the data directory (``sidecar.deploy.install``), if any."""
 
@@ -200,6 +202,10 @@ class Backend:
         await self._close_everything()
         self.state = BackendState.STOPPED
         log.info("backend_stopped", backend_id=self.spec.backend_id)
+
+    def require_writable(self, action: str) -> None:
+        if self.writable_check is not None:
+            self.writable_check(action)
 
     @property
     def in_memory(self) -> bool:

@@ -119,6 +119,7 @@ class BackendManager:
         if backend_id in self._running:
             return self.status(backend_id)
         backend = Backend(self._spec(config, ephemeral), self.bus)
+        backend.writable_check = lambda action: self.require_writable(backend_id, action)
         try:
             await backend.start()
         except Exception:

@@ -20,6 +20,7 @@ from sidecar.jsonfile import write_json_atomic
 
 class ProjectReadOnlyError(RequestFailedError):
     code = "PROJECT_READ_ONLY"
+    http_status = 409
 
     def __init__(self, action: str, project_id: str) -> None:
         super().__init__(

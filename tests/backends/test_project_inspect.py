@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from sidecar.backends.manager import BackendManager
@@ -136,3 +137,25 @@ async def test_a_read_only_project_s_backend_refuses_deploys_and_schema_changes(
     assert (await channels("backend:update-workflow", deploy))["success"] is True
     stored = json.loads((tmp_path / "home" / "projects.json").read_text(encoding="utf-8"))
     assert stored["projects"][inspected["projectId"]]["readOnly"] is False
+
+
+async def test_the_http_admin_door_refuses_too(manager: BackendManager, tmp_path: Path) -> None:
+    channels = Channels(register_backend_methods, manager)
+    folder = current_project(tmp_path)
+    backend_id = str(manager.create("Door")["id"])
+    status = await manager.start(backend_id, ephemeral=True)
+    await channels("backend:link-project", backend_id, "project-current-1")
+    await channels("project:set-read-only", str(folder), True)
+    token = manager.running(backend_id, "test").spec.admin_token
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(base_url=status["endpoint"], headers=headers) as session:
+        for method, route, body in (
+            ("POST", "/admin/schema", {"action": "createTable", "table": "T", "columns": []}),
+            ("PUT", "/admin/workflows/f", _function()),
+        ):
+            async with session.request(method, route, json=body) as refused:
+                assert refused.status == 409
+                assert "open read-only" in (await refused.json())["error"]
+        await channels("project:set-read-only", str(folder), False)
+        async with session.put("/admin/workflows/f", json=_function()) as deployed:
+            assert deployed.status == 200
