@@ -16,7 +16,6 @@ from ipc_schema import credentials as c
 from ipc_schema import debugging as dbg
 from ipc_schema import deploy as d
 from ipc_schema import diagnostics, lifecycle, runtime, system
-from ipc_schema import github as gh
 from ipc_schema import history as h
 from ipc_schema import monitoring as m
 from ipc_schema import projects as p
@@ -110,23 +109,6 @@ METHODS: tuple[MethodSpec, ...] = (
         "Record whether a project is open read-only; its linked backends then refuse deploys and schema "
         "changes (PROJECT_READ_ONLY).",
     ),
-    MethodSpec(
-        "github:repo-info", gh.RepoInfoParams, gh.RepoInfo, "A project folder's GitHub repository (git CLI)."
-    ),
-    MethodSpec(
-        "github:sign-in",
-        gh.SignInParams,
-        gh.SignedIn,
-        "OAuth device flow: pushes github:device-code, polls until the user authorises; keeps the token.",
-    ),
-    MethodSpec("github:sign-out", NoParams, gh.SignedIn, "Forget the stored GitHub token."),
-    MethodSpec("github:issues", gh.ListParams, gh.ItemsPage, "Issues of a repository, filtered and paged."),
-    MethodSpec("github:issue", gh.ItemParams, gh.ItemDetail, "One issue with its comments."),
-    MethodSpec("github:pull-requests", gh.ListParams, gh.ItemsPage, "Pull requests, filtered and paged."),
-    MethodSpec(
-        "github:pull-request", gh.ItemParams, gh.ItemDetail, "One pull request: comments, reviews, checks."
-    ),
-    MethodSpec("github:create-comment", gh.CommentParams, gh.CommentCreated, "Comment on an issue or PR."),
     MethodSpec("backend:start", b.StartBackendParams, b.BackendStatus, "Open persistence and bind the port."),
     MethodSpec("backend:stop", b.BackendIdParams, b.Stopped, "Stop serving; the data stays."),
     MethodSpec("backend:status", b.BackendIdParams, b.BackendStatus, "Running or stopped, with persistence."),
@@ -408,12 +390,6 @@ NOTIFICATIONS: tuple[NotificationSpec, ...] = (
             ("execution:step", "A node of a run started or finished: nodeId, status, timings, previews."),
             ("execution:finished", "A run ended: status, duration, error."),
         )
-    ),
-    NotificationSpec(
-        "github:device-code",
-        gh.DeviceCodeParams,
-        Direction.TO_EDITOR,
-        "github:sign-in: the code to show the user and where to enter it.",
     ),
     NotificationSpec(
         "$/progress",

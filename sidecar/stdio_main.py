@@ -30,7 +30,6 @@ from sidecar.ipc.handlers import (
     register_debugging_methods,
     register_deploy_methods,
     register_diagnostic_methods,
-    register_github_methods,
     register_history_methods,
     register_monitoring_methods,
     register_runtime_methods,
@@ -67,7 +66,6 @@ def build_method_table(manager: BackendManager, notify: Notify, *, diagnostics: 
     register_security_methods(table, manager)
     register_credential_methods(table, manager)
     register_deploy_methods(table, manager)
-    register_github_methods(table, manager)
     register_history_methods(table, manager, notify)
     register_debugging_methods(table, manager)
     register_monitoring_methods(table, manager)

@@ -118,11 +118,6 @@ export interface ColumnDefinition {
   targetClass?: string | null;
 }
 
-export interface CommentCreated {
-  comment: Record<string, unknown>;
-  rateLimit: RateLimitInfo;
-}
-
 export interface CreatedApiKey {
   objectId: string;
   name: string;
@@ -213,13 +208,6 @@ export interface DeployProblem {
   problem: string;
 }
 
-export interface DeviceCode {
-  userCode?: string | null;
-  verificationUri?: string | null;
-  expiresIn?: number | null;
-  interval?: number | null;
-}
-
 /** Sent as `$/error` when a notification (which cannot be answered) fails. */
 export interface ErrorEvent {
   code: number;
@@ -293,35 +281,6 @@ export interface InitializeResult {
   capabilities: Capabilities;
   /** Milliseconds spent importing before the handshake could be answered. */
   importMs: number;
-}
-
-export interface ItemDetail {
-  item: Record<string, unknown>;
-  comments: Array<Record<string, unknown>>;
-  reviews?: Array<Record<string, unknown>> | null;
-  checks?: Array<Record<string, unknown>> | null;
-  fromCache: boolean;
-  rateLimit: RateLimitInfo;
-}
-
-export interface ItemsPage {
-  items: Array<Record<string, unknown>>;
-  nextPage?: number | null;
-  /** GitHub answered 304: served from the ETag cache */
-  fromCache: boolean;
-  rateLimit: RateLimitInfo;
-}
-
-export interface ListFilters {
-  /** open (default), closed or all */
-  state?: string | null;
-  labels?: Array<string> | null;
-  assignee?: string | null;
-  author?: string | null;
-  /** Free text: the search API, with the other filters */
-  search?: string | null;
-  page?: number | null;
-  perPage?: number | null;
 }
 
 export interface LogRecord {
@@ -454,14 +413,6 @@ export interface ProjectInspection {
   readOnly?: boolean | null;
 }
 
-export interface RateLimitInfo {
-  limit?: number | null;
-  remaining?: number | null;
-  /** Epoch seconds when the quota resets */
-  reset?: number | null;
-  used?: number | null;
-}
-
 export interface ReadOnlyRecorded {
   projectId: string;
   projectDir: string;
@@ -499,20 +450,6 @@ export interface RejectedRow {
   className?: string | null;
   objectId?: string | null;
   reason: string;
-}
-
-export interface RepoInfo {
-  remote: string;
-  remoteUrl?: string | null;
-  owner?: string | null;
-  name?: string | null;
-  isGitHub: boolean;
-  currentBranch?: string | null;
-  /** From refs/remotes/<remote>/HEAD (nil: unknown) */
-  defaultBranch?: string | null;
-  /** Commits ahead of the upstream (nil: no upstream) */
-  ahead?: number | null;
-  behind?: number | null;
 }
 
 /** A replacement request: each field given replaces (body) or is merged over (headers) the recorded */
@@ -573,15 +510,6 @@ export interface ServerInfo {
 export interface SetLogLevelOptions {
   level: "debug" | "info" | "warning" | "error" | "critical";
   logNotifications?: boolean | null;
-}
-
-export interface SignInOptions {
-  scope?: string;
-}
-
-export interface SignedIn {
-  signedIn: boolean;
-  login?: string | null;
 }
 
 export interface SleepOptions {
@@ -715,22 +643,6 @@ export interface SidecarMethods {
   "project:inspect": { params: [projectDir: string]; result: ProjectInspection };
   /** Record whether a project is open read-only; its linked backends then refuse deploys and schema changes (PROJECT_READ_ONLY). */
   "project:set-read-only": { params: [projectDir: string, readOnly: boolean]; result: ReadOnlyRecorded };
-  /** A project folder's GitHub repository (git CLI). */
-  "github:repo-info": { params: [projectDir: string]; result: RepoInfo };
-  /** OAuth device flow: pushes github:device-code, polls until the user authorises; keeps the token. */
-  "github:sign-in": { params: [options?: SignInOptions]; result: SignedIn };
-  /** Forget the stored GitHub token. */
-  "github:sign-out": { params: []; result: SignedIn };
-  /** Issues of a repository, filtered and paged. */
-  "github:issues": { params: [owner: string, name: string, filters?: ListFilters]; result: ItemsPage };
-  /** One issue with its comments. */
-  "github:issue": { params: [owner: string, name: string, number: number]; result: ItemDetail };
-  /** Pull requests, filtered and paged. */
-  "github:pull-requests": { params: [owner: string, name: string, filters?: ListFilters]; result: ItemsPage };
-  /** One pull request: comments, reviews, checks. */
-  "github:pull-request": { params: [owner: string, name: string, number: number]; result: ItemDetail };
-  /** Comment on an issue or PR. */
-  "github:create-comment": { params: [owner: string, name: string, number: number, body: string]; result: CommentCreated };
   /** Open persistence and bind the port. */
   "backend:start": { params: [backendId: string, options?: StartOptions]; result: BackendStatus };
   /** Stop serving; the data stays. */
@@ -889,8 +801,6 @@ export interface EditorNotifications {
   "execution:step": [event: Record<string, unknown>];
   /** A run ended: status, duration, error. */
   "execution:finished": [event: Record<string, unknown>];
-  /** github:sign-in: the code to show the user and where to enter it. */
-  "github:device-code": [code: DeviceCode];
   /** Progress of a call that sent a progressToken. */
   "$/progress": [event: ProgressEvent];
   /** A log record, when the editor asked for them. */

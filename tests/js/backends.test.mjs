@@ -266,27 +266,6 @@ describe('backend manager over stdio', () => {
     }
   });
 
-  test('github: repo-info from a real repository, sign-out without a token', async () => {
-    const { execFileSync } = await import('node:child_process');
-    const repo = mkdtempSync(path.join(tmpdir(), 'noodl-git-'));
-    try {
-      const git = (...args) => execFileSync('git', ['-C', repo, ...args], { stdio: 'pipe' });
-      git('init', '-q', '-b', 'trunk');
-      git('remote', 'add', 'origin', 'https://github.com/octo/hello.git');
-      const info = await client.request('github:repo-info', [repo]);
-      assert.equal(info.owner, 'octo');
-      assert.equal(info.name, 'hello');
-      assert.equal(info.isGitHub, true);
-      assert.equal(info.currentBranch, 'trunk');
-      assert.equal(info.ahead, null); // no upstream, no figure
-      assert.equal((await client.request('github:sign-out', [])).signedIn, false);
-      const notRepo = await rpcError(client.request('github:repo-info', [home]));
-      assert.match(notRepo.message, /not inside a git repository/);
-    } finally {
-      rmSync(repo, { recursive: true, force: true });
-    }
-  });
-
   test('projects: link, find, move to another backend, unlink; kept in config.json', async () => {
     const first = await client.request('backend:create', ['Project A']);
     const second = await client.request('backend:create', ['Project B']);

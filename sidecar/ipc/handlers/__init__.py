@@ -5,7 +5,6 @@ from sidecar.ipc.handlers.credentials import register_credential_methods
 from sidecar.ipc.handlers.debugging import register_debugging_methods
 from sidecar.ipc.handlers.deploy import register_deploy_methods
 from sidecar.ipc.handlers.diagnostics import diagnostics_enabled, register_diagnostic_methods
-from sidecar.ipc.handlers.github import register_github_methods
 from sidecar.ipc.handlers.history import register_history_methods
 from sidecar.ipc.handlers.monitoring import register_monitoring_methods
 from sidecar.ipc.handlers.runtime import register_runtime_methods
@@ -20,7 +19,6 @@ __all__ = [
     "register_debugging_methods",
     "register_deploy_methods",
     "register_diagnostic_methods",
-    "register_github_methods",
     "register_history_methods",
     "register_monitoring_methods",
     "register_runtime_methods",
