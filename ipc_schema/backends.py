@@ -29,11 +29,41 @@ class PersistenceError(WireModel):
 
 
 class Persistence(WireModel):
-    mode: Literal["unknown", "persistent", "ephemeral", "failed"]
+    mode: Literal["unknown", "persistent", "ephemeral", "memory-fallback", "failed"] = Field(
+        description="memory-fallback: the database file could not be used; the backend runs in memory "
+        "and keeps nothing until a recovery action (`backend:recover-persistence`)"
+    )
     engine: str | None = None
     persistent: bool
     ephemeral: bool
     error: PersistenceError | None = None
+    reason: PersistenceError | None = Field(None, description="memory-fallback only: why the file failed")
+    path: str | None = Field(None, description="memory-fallback only: the database file that failed")
+    recovery: list[Literal["check", "start-fresh"]] | None = Field(
+        None, description="memory-fallback only: the actions `backend:recover-persistence` offers"
+    )
+
+
+class PersistenceCheck(WireModel):
+    """``PRAGMA integrity_check`` of the database file, opened read-only, and its folder's access."""
+
+    path: str
+    exists: bool
+    folder_writable: bool
+    ok: bool
+    problems: list[str]
+
+
+class RecoverPersistenceOptions(WireModel):
+    action: Literal["check", "start-fresh"] = Field(
+        description="check: report on the file, change nothing; start-fresh: rename the file (and its "
+        "-wal/-shm) to local.db.bad-<time> beside it and restart the backend on a new database"
+    )
+
+
+class RecoverPersistenceParams(PositionalParams):
+    backend_id: str
+    options: RecoverPersistenceOptions
 
 
 class FunctionEntry(WireModel):
@@ -54,6 +84,13 @@ class BackendStatus(WireModel):
     pid: int | None = None
     persistence: Persistence
     workflows: WorkflowStatus | None = None
+
+
+class PersistenceRecovered(WireModel):
+    action: Literal["check", "start-fresh"]
+    check: PersistenceCheck | None = None
+    moved_to: str | None = Field(None, description="start-fresh: where the old file now is (nil: none)")
+    status: BackendStatus
 
 
 class Stopped(WireModel):
@@ -186,6 +223,15 @@ class CollectionChanged(WireModel):
 
 class BackendIdParams(PositionalParams):
     backend_id: str
+
+
+class ProjectLinkParams(PositionalParams):
+    backend_id: str
+    project_id: str = Field(description="The editor's id of the project (its folder path or project id)")
+
+
+class ProjectIdParams(PositionalParams):
+    project_id: str
 
 
 class CreateBackendParams(PositionalParams):

@@ -19,8 +19,10 @@ from ipc_schema import diagnostics, lifecycle, runtime, system
 from ipc_schema import github as gh
 from ipc_schema import history as h
 from ipc_schema import monitoring as m
+from ipc_schema import projects as p
 from ipc_schema import python as py
 from ipc_schema import security as s
+from ipc_schema import transfer as tr
 from ipc_schema import triggers as t
 from ipc_schema.base import NoParams, PositionalParams
 
@@ -91,9 +93,49 @@ METHODS: tuple[MethodSpec, ...] = (
     MethodSpec("backend:create", b.CreateBackendParams, b.BackendMetadata, "Create a backend folder."),
     MethodSpec("backend:delete", b.BackendIdParams, b.Deleted, "Stop a backend and remove its folder."),
     MethodSpec("backend:get", b.BackendIdParams, b.BackendMetadata | None, "One backend's metadata, or nil."),
+    MethodSpec(
+        "backend:link-project",
+        b.ProjectLinkParams,
+        b.BackendMetadata,
+        "Link a project to a backend (kept in its config.json `projectIds`); a project has one backend, "
+        "so it leaves any other.",
+    ),
+    MethodSpec(
+        "backend:unlink-project",
+        b.ProjectLinkParams,
+        b.BackendMetadata,
+        "Remove a project from a backend's `projectIds` (nothing happens if it was not linked).",
+    ),
+    MethodSpec(
+        "backend:for-project",
+        b.ProjectIdParams,
+        b.BackendMetadata | None,
+        "The backend a project is linked to, or nil.",
+    ),
+    MethodSpec(
+        "project:inspect",
+        p.ProjectDirParams,
+        p.ProjectInspection,
+        "Which editor generation a project folder was saved by, the node types its cloud functions use "
+        "that the runtime lacks or the editor changes, and whether to open it read-only.",
+    ),
+    MethodSpec(
+        "project:set-read-only",
+        p.SetReadOnlyParams,
+        p.ReadOnlyRecorded,
+        "Record whether a project is open read-only; its linked backends then refuse deploys and schema "
+        "changes (PROJECT_READ_ONLY).",
+    ),
     MethodSpec("backend:start", b.StartBackendParams, b.BackendStatus, "Open persistence and bind the port."),
     MethodSpec("backend:stop", b.BackendIdParams, b.Stopped, "Stop serving; the data stays."),
     MethodSpec("backend:status", b.BackendIdParams, b.BackendStatus, "Running or stopped, with persistence."),
+    MethodSpec(
+        "backend:recover-persistence",
+        b.RecoverPersistenceParams,
+        b.PersistenceRecovered,
+        "Check the database file of a running backend, or start a memory-fallback backend fresh "
+        "after moving its bad file aside.",
+    ),
     MethodSpec("backend:getSchema", b.BackendIdParams, b.SchemaDefinition, "Every user table's schema."),
     MethodSpec("backend:getTableSchema", b.TableParams, b.TableSchema | None, "One table's schema, or nil."),
     MethodSpec("backend:createTable", b.CreateTableParams, b.TableChange, "Create a table with columns."),
@@ -102,6 +144,20 @@ METHODS: tuple[MethodSpec, ...] = (
     MethodSpec("backend:deleteTable", b.TableParams, b.TableChange, "Drop a table and its relation tables."),
     MethodSpec(
         "backend:export-schema", b.ExportSchemaParams, str, "The schema as PostgreSQL, Supabase or JSON text."
+    ),
+    MethodSpec(
+        "backend:export-data",
+        tr.ExportDataParams,
+        tr.DataExported,
+        "Export records (all classes or chosen ones) as JSON lines or PostgreSQL/Supabase SQL with data; "
+        "$/progress while it runs.",
+    ),
+    MethodSpec(
+        "backend:import-data",
+        tr.ImportDataParams,
+        tr.DataImported,
+        "Import JSON lines or a Parse Server export: every row checked first, bad rows reported, a dry "
+        "run writes nothing; $/progress while it runs.",
     ),
     MethodSpec(
         "backend:queryRecords", b.QueryRecordsParams, b.RecordsPage, "Find records (limit 50 default)."

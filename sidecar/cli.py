@@ -46,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         from sidecar.runtime.run_command import main as run_main
 
         return run_main(args[1:])
+    if args[:1] in (["export"], ["import"]):
+        from sidecar.backends.transfer_command import main as transfer_main
+
+        return transfer_main(args[0], args[1:])
     if args[:1] == ["deploy"]:
         from sidecar.deploy.command import main as deploy_main
 

@@ -24,6 +24,7 @@
         ├── InvalidNestedKeyError     121
         ├── InvalidAclError           123
         ├── MissingRequiredFieldError 135
+        ├── RequiredFieldError        142 a schema column marked required left out or unset
         ├── ImmutableFieldError       136
         ├── DuplicateValueError       137 unique index violation
         ├── InvalidRoleNameError      139
@@ -221,6 +222,15 @@ class InvalidEmailError(StoreError):
 
 class MissingRequiredFieldError(StoreError):
     parse_code = 135
+
+
+class RequiredFieldError(StoreError):
+    """A record without a value for a column its schema marks ``required`` (Parse's VALIDATION_ERROR)."""
+
+    parse_code = 142
+
+    def __init__(self, field_name: str) -> None:
+        super().__init__(f"{field_name} is required", data={"field": field_name})
 
 
 class ImmutableFieldError(StoreError):

@@ -51,11 +51,12 @@ class ServeConfig:
     project_dir: Path | None = None
 
 
-def ready_line(port: int, ephemeral: bool, engine: str) -> str:
+def ready_line(port: int, persistence: str, engine: str) -> str:
+    """``persistence``: persistent, ephemeral, or memory-fallback (the database could not be used)."""
     ready = {
         "port": port,
         "url": f"http://127.0.0.1:{port}",
-        "persistence": "ephemeral" if ephemeral else "persistent",
+        "persistence": persistence,
         "engine": engine,
     }
     return READY_PREFIX + json.dumps(ready, separators=(",", ":"))
@@ -94,7 +95,7 @@ async def serve(config: ServeConfig) -> int:
     )
     backend = Backend(spec)
     await backend.start()  # raises with a clear message: persistence, bind, unsafe host
-    config.ready_stream.write(ready_line(backend.port, config.ephemeral, backend.engine) + "\n")
+    config.ready_stream.write(ready_line(backend.port, backend.persistence()["mode"], backend.engine) + "\n")
     config.ready_stream.flush()
 
     reason = await stopping

@@ -97,6 +97,13 @@ export interface Capabilities {
   progress?: boolean;
 }
 
+export interface ChangedNodeType {
+  type: string;
+  /** What the current editor rewrites when it opens the project */
+  change: string;
+  count: number;
+}
+
 export interface CheckRun {
   name: string;
   status: string;
@@ -180,6 +187,36 @@ export interface CredentialTestResult {
   testedAt: string;
   name: string;
   provider: string;
+}
+
+export interface DataExported {
+  format: string;
+  /** Rows exported per class */
+  counts: Record<string, number>;
+  /** Uploaded files (metadata only; the bytes stay in files/) */
+  files: Array<FileEntry>;
+  /** The export, unless it was written to `path` */
+  content?: string | null;
+  path?: string | null;
+  bytes: number;
+}
+
+export interface DataImported {
+  dryRun: boolean;
+  format: string;
+  /** Record rows read */
+  rows: number;
+  /** Rows written (a dry run: rows that would be) */
+  accepted: number;
+  relations: number;
+  /** File lines read (their bytes are not part of an export) */
+  files: number;
+  counts: Record<string, number>;
+  /** Per class, the columns (and types) the import adds to the target's schema: declared by the export's schema lines or inferred from its rows */
+  newFields: Record<string, Record<string, string>>;
+  rejectedCount: number;
+  /** The first 1,000 rows refused, with the reason */
+  rejected: Array<RejectedRow>;
 }
 
 export interface Deleted {
@@ -267,6 +304,22 @@ export interface ExecutionSubscription {
   workflowId?: string | null;
 }
 
+export interface ExportDataOptions {
+  /** jsonl: header, schemas, records, relation pairs and files' metadata, one JSON a line; postgres/supabase: CREATE TABLE statements, then INSERTs of the rows */
+  format: "jsonl" | "postgres" | "supabase";
+  /** The classes to export (nil: all but _Session) */
+  classes?: Array<string> | null;
+  /** Users' password hashes go along only if true */
+  includePasswordHashes?: boolean;
+  /** Write the export to this file instead of answering it */
+  path?: string | null;
+}
+
+export interface FileEntry {
+  name: string;
+  size: number;
+}
+
 export interface FunctionCall {
   /** The parameters: an object (sent as JSON) or raw text. */
   body?: unknown;
@@ -282,6 +335,19 @@ export interface FunctionEntry {
 export interface FunctionResult {
   statusCode: number;
   body: string;
+}
+
+export interface ImportDataOptions {
+  /** jsonl: an export of backend:export-data; parse: a Parse Server export of one class (`{"results": [...]}`), named by `className` */
+  format: "jsonl" | "parse";
+  /** The export's text (or give `path`) */
+  content?: string | null;
+  /** A file holding the export */
+  path?: string | null;
+  /** parse: the class the results belong to */
+  className?: string | null;
+  /** Check every row and report, writing nothing */
+  dryRun?: boolean;
 }
 
 export interface InitializeOptions {
@@ -389,6 +455,13 @@ export interface MetricsRequest {
   nodes?: boolean;
 }
 
+export interface MissingNodeType {
+  type: string;
+  count: number;
+  /** The cloud components that use it */
+  components: Array<string>;
+}
+
 export interface NewCredential {
   /** 1-64 characters: a letter, then letters, digits, '_', '.', '-'. */
   name: string;
@@ -421,16 +494,40 @@ export interface NodeType {
 }
 
 export interface Persistence {
-  mode: "unknown" | "persistent" | "ephemeral" | "failed";
+  /** memory-fallback: the database file could not be used; the backend runs in memory and keeps nothing until a recovery action (`backend:recover-persistence`) */
+  mode: "unknown" | "persistent" | "ephemeral" | "memory-fallback" | "failed";
   engine?: string | null;
   persistent: boolean;
   ephemeral: boolean;
   error?: PersistenceError | null;
+  /** memory-fallback only: why the file failed */
+  reason?: PersistenceError | null;
+  /** memory-fallback only: the database file that failed */
+  path?: string | null;
+  /** memory-fallback only: the actions `backend:recover-persistence` offers */
+  recovery?: Array<"check" | "start-fresh"> | null;
+}
+
+/** ``PRAGMA integrity_check`` of the database file, opened read-only, and its folder's access. */
+export interface PersistenceCheck {
+  path: string;
+  exists: boolean;
+  folderWritable: boolean;
+  ok: boolean;
+  problems: Array<string>;
 }
 
 export interface PersistenceError {
   code: string;
   message: string;
+}
+
+export interface PersistenceRecovered {
+  action: "check" | "start-fresh";
+  check?: PersistenceCheck | null;
+  /** start-fresh: where the old file now is (nil: none) */
+  movedTo?: string | null;
+  status: BackendStatus;
 }
 
 export interface ProgressEvent {
@@ -444,6 +541,26 @@ export interface ProgressValue {
   message?: string | null;
   percentage?: number | null;
   cancellable?: boolean | null;
+}
+
+export interface ProjectInspection {
+  projectDir: string;
+  /** project.json's id, or the folder when it has none */
+  projectId: string;
+  name?: string | null;
+  /** project.json's version (nil: none readable) */
+  projectVersion?: number | null;
+  currentVersion: number;
+  /** legacy: an older editor's project (upgraded on open); newer: a newer editor's (this one cannot open it); unknown: no readable version */
+  generation: "legacy" | "current" | "newer" | "unknown";
+  cloudFunctions: number;
+  /** Node types of its cloud functions the runtime does not have (deploys would fail) */
+  missingNodeTypes: Array<MissingNodeType>;
+  changedNodeTypes: Array<ChangedNodeType>;
+  readOnlyAdvised: boolean;
+  reasons: Array<string>;
+  /** The decision project:set-read-only recorded, if any */
+  readOnly?: boolean | null;
 }
 
 export interface PullDetail {
@@ -517,6 +634,13 @@ export interface RateLimitEvent {
   resource?: string | null;
 }
 
+export interface ReadOnlyRecorded {
+  projectId: string;
+  projectDir: string;
+  readOnly: boolean;
+  decidedAt: string;
+}
+
 export interface RecordDeleted {
   success: boolean;
 }
@@ -534,6 +658,19 @@ export interface RecordQuery {
 export interface RecordsPage {
   results: Array<Record<string, unknown>>;
   count?: number | null;
+}
+
+export interface RecoverPersistenceOptions {
+  /** check: report on the file, change nothing; start-fresh: rename the file (and its -wal/-shm) to local.db.bad-<time> beside it and restart the backend on a new database */
+  action: "check" | "start-fresh";
+}
+
+export interface RejectedRow {
+  /** The line (jsonl) or 1-based result index (parse); 0 for a schema */
+  line: number;
+  className?: string | null;
+  objectId?: string | null;
+  reason: string;
 }
 
 export interface Release {
@@ -827,12 +964,24 @@ export interface SidecarMethods {
   "backend:delete": { params: [backendId: string]; result: Deleted };
   /** One backend's metadata, or nil. */
   "backend:get": { params: [backendId: string]; result: BackendMetadata | null };
+  /** Link a project to a backend (kept in its config.json `projectIds`); a project has one backend, so it leaves any other. */
+  "backend:link-project": { params: [backendId: string, projectId: string]; result: BackendMetadata };
+  /** Remove a project from a backend's `projectIds` (nothing happens if it was not linked). */
+  "backend:unlink-project": { params: [backendId: string, projectId: string]; result: BackendMetadata };
+  /** The backend a project is linked to, or nil. */
+  "backend:for-project": { params: [projectId: string]; result: BackendMetadata | null };
+  /** Which editor generation a project folder was saved by, the node types its cloud functions use that the runtime lacks or the editor changes, and whether to open it read-only. */
+  "project:inspect": { params: [projectDir: string]; result: ProjectInspection };
+  /** Record whether a project is open read-only; its linked backends then refuse deploys and schema changes (PROJECT_READ_ONLY). */
+  "project:set-read-only": { params: [projectDir: string, readOnly: boolean]; result: ReadOnlyRecorded };
   /** Open persistence and bind the port. */
   "backend:start": { params: [backendId: string, options?: StartOptions]; result: BackendStatus };
   /** Stop serving; the data stays. */
   "backend:stop": { params: [backendId: string]; result: Stopped };
   /** Running or stopped, with persistence. */
   "backend:status": { params: [backendId: string]; result: BackendStatus };
+  /** Check the database file of a running backend, or start a memory-fallback backend fresh after moving its bad file aside. */
+  "backend:recover-persistence": { params: [backendId: string, options: RecoverPersistenceOptions]; result: PersistenceRecovered };
   /** Every user table's schema. */
   "backend:getSchema": { params: [backendId: string]; result: SchemaDefinition };
   /** One table's schema, or nil. */
@@ -847,6 +996,10 @@ export interface SidecarMethods {
   "backend:deleteTable": { params: [backendId: string, table: string]; result: TableChange };
   /** The schema as PostgreSQL, Supabase or JSON text. */
   "backend:export-schema": { params: [backendId: string, format: "postgres" | "supabase" | "json"]; result: string };
+  /** Export records (all classes or chosen ones) as JSON lines or PostgreSQL/Supabase SQL with data; $/progress while it runs. */
+  "backend:export-data": { params: [backendId: string, options: ExportDataOptions]; result: DataExported };
+  /** Import JSON lines or a Parse Server export: every row checked first, bad rows reported, a dry run writes nothing; $/progress while it runs. */
+  "backend:import-data": { params: [backendId: string, options: ImportDataOptions]; result: DataImported };
   /** Find records (limit 50 default). */
   "backend:queryRecords": { params: [backendId: string, query: RecordQuery]; result: RecordsPage };
   /** Rows in a table; 0 when it cannot be counted. */

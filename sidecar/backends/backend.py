@@ -5,10 +5,12 @@ Lifecycle::
     STOPPED --start()--> STARTING --bound--> RUNNING --stop()--> STOPPING --> STOPPED
                               └── persistence or bind failed ──> FAILED (error kept for status)
 
-``start`` opens persistence (a backend whose SQLite cannot be opened refuses to start
-unless it is ephemeral) side by side with the history and metrics, loads the workflows (a
-broken bundle is skipped), then binds the port; ``stop`` closes in reverse order. What a
-backend may never use is made on first use instead (``sidecar.lazy``).
+``start`` opens persistence side by side with the history and metrics, loads the workflows (a
+broken bundle is skipped), then binds the port; ``stop`` closes in reverse order. What a backend may
+never use is made on first use instead (``sidecar.lazy``). A backend whose SQLite file cannot be
+opened or written (corrupt, read-only folder, locked) starts in memory instead and says so everywhere
+its persistence is shown (``mode: "memory-fallback"`` with the reason) until a recovery action
+(``sidecar.backends.recovery``) gives it its file back; nothing it keeps then survives a stop.
 """
 
 from __future__ import annotations
@@ -98,20 +100,36 @@ class Uptime:
         return int((time.monotonic() - self._started) * 1000)
 
 
-def persistence_json(state: BackendState, ephemeral: bool, failure: FailureInfo | None) -> dict[str, Any]:
+RECOVERY_ACTIONS = ("check", "start-fresh")
+"""What ``backend:recover-persistence`` can do for a backend running on its memory fallback."""
+
+
+def persistence_json(
+    state: BackendState,
+    ephemeral: bool,
+    failure: FailureInfo | None,
+    fallback: FailureInfo | None = None,
+    path: Path | None = None,
+) -> dict[str, Any]:
     if state is BackendState.FAILED:
         mode = "failed"
     elif state in (BackendState.RUNNING, BackendState.STARTING):
-        mode = "ephemeral" if ephemeral else "persistent"
+        mode = "ephemeral" if ephemeral else "memory-fallback" if fallback is not None else "persistent"
     else:
         mode = "unknown"
-    return {
+    shown: dict[str, Any] = {
         "mode": mode,
-        "engine": ENGINE if mode in ("persistent", "ephemeral") else None,
+        "engine": ENGINE if mode in ("persistent", "ephemeral", "memory-fallback") else None,
         "persistent": mode == "persistent",
-        "ephemeral": mode == "ephemeral",
+        "ephemeral": mode in ("ephemeral", "memory-fallback"),
         "error": failure.to_json() if failure else None,
     }
+    if mode == "memory-fallback" and fallback is not None:
+        # Loud on purpose: the editor shows a banner while nothing written is kept.
+        shown["reason"] = fallback.to_json()
+        shown["path"] = str(path) if path is not None else None
+        shown["recovery"] = list(RECOVERY_ACTIONS)
+    return shown
 
 
 async def _all_of(*steps: Awaitable[Any]) -> None:
@@ -135,6 +153,8 @@ class Backend:
         self.security: Any = None
         self.state = BackendState.STOPPED
         self.failure: FailureInfo | None = None
+        self.fallback: FailureInfo | None = None
+        """Why the backend runs in memory although it has a data directory (None: it does not)."""
         self.port = spec.port
         self.engine = ENGINE
         self._uptime = Uptime()
@@ -147,6 +167,8 @@ class Backend:
         self.running = RunningExecutions()  # runs in progress by execution id, for execution:cancel
         self.python: Lazy[Any] | None = None  # the pool of workers of its Python nodes, made on first use
         self.python_packs: Any = None  # its custom Python node packs (<data dir>/python), python_packs
+        self.writable_check: Callable[[str], None] | None = None
+        """Set by the manager: raises when the backend's project is open read-only."""
         self.bundle: dict[str, Any] | None = None
         """The deploy bundle installed in the data directory (``sidecar.deploy.install``), if any."""
 
@@ -161,18 +183,20 @@ class Backend:
             return
         self.state = BackendState.STARTING
         self.failure = None
+        self.fallback = None
         await preload.services_loaded()
         from sidecar.credentials import remember_stored_values
         from sidecar.deploy.installed import installed_bundle
 
         self.bundle = installed_bundle(self.spec.data_dir)
         try:
-            # Independent of one another, and each mostly waiting on its own thread (SQLite files, a
-            # journal, a key file): the record store, the history, its metrics, and the stored
-            # credentials' values (hidden in logs and history before any node can use one; in a thread,
-            # as an OS keyring may block) open side by side.
+            # The record store first: when its file cannot be used the backend falls back to memory, and
+            # its history and metrics then keep nothing on disk either. Then, independent of one another
+            # and each mostly waiting on its own thread (SQLite files, a journal, a key file): the
+            # history, its metrics, and the stored credentials' values (hidden in logs and history
+            # before any node can use one; in a thread, as an OS keyring may block) open side by side.
+            await self._open_persistence()
             await _all_of(
-                self._open_persistence(),
                 self._open_history(),
                 self._open_monitoring(),
                 asyncio.to_thread(remember_stored_values, self.spec.data_dir),
@@ -201,20 +225,39 @@ class Backend:
         self.state = BackendState.STOPPED
         log.info("backend_stopped", backend_id=self.spec.backend_id)
 
+    def require_writable(self, action: str) -> None:
+        if self.writable_check is not None:
+            self.writable_check(action)
+
+    @property
+    def in_memory(self) -> bool:
+        """Nothing of this backend is written to its data directory: ephemeral, or on the fallback."""
+        return self.spec.ephemeral or self.fallback is not None
+
     async def _open_persistence(self) -> None:
         from sidecar.store import SqliteRecordStore
 
+        if self.spec.ephemeral:
+            try:
+                self._store = await SqliteRecordStore.open(None, ephemeral=True)
+            except Exception as exc:
+                raise PersistenceUnavailableError(f"{type(exc).__name__}: {exc}") from exc
+            return
         try:
             # Owner-only, also a folder made before modes were enforced (its files are tightened as opened).
             private_dir(self.spec.data_dir)
-            if self.spec.ephemeral:
-                self._store = await SqliteRecordStore.open(None, ephemeral=True)
-            else:
-                self._store = await SqliteRecordStore.open(self.spec.database_path)
-        except (OSError, SidecarError) as exc:
-            raise PersistenceUnavailableError(str(exc)) from exc
-        except Exception as exc:  # sqlite3.DatabaseError and friends: the file is unusable
-            raise PersistenceUnavailableError(f"{type(exc).__name__}: {exc}") from exc
+            self._store = await SqliteRecordStore.open(self.spec.database_path)
+        except Exception as exc:  # OSError, sqlite3.DatabaseError and friends: the file is unusable
+            detail = exc.message if isinstance(exc, SidecarError) else f"{type(exc).__name__}: {exc}"
+            reason = f"persistence unavailable: {detail}"
+            self.fallback = FailureInfo(PersistenceUnavailableError.code, reason)
+            log.error(
+                "persistence_memory_fallback",
+                backend_id=self.spec.backend_id,
+                path=str(self.spec.database_path),
+                reason=detail,
+            )
+            self._store = await SqliteRecordStore.open(None, ephemeral=True)
 
     @property
     def backend_id(self) -> str:
@@ -246,7 +289,7 @@ class Backend:
             backend_id=self.spec.backend_id,
             backend_name=self.spec.name,
             bus=self.bus,
-            config=HistoryConfig(enabled=not self.spec.ephemeral),
+            config=HistoryConfig(enabled=not self.in_memory),
         )
 
     async def _open_monitoring(self) -> None:
@@ -255,7 +298,7 @@ class Backend:
 
         self.monitoring = await Monitoring.open(
             self.spec.data_dir,
-            ephemeral=self.spec.ephemeral,
+            ephemeral=self.in_memory,
             gauges=self._queue_depths,
             backend_id=self.spec.backend_id,
         )
@@ -281,7 +324,7 @@ class Backend:
             from sidecar.backends.functions import python_pool
 
             spec = self.spec
-            self.python = Lazy(lambda: python_pool(spec.data_dir, spec.backend_id, spec.ephemeral))
+            self.python = Lazy(lambda: python_pool(spec.data_dir, spec.backend_id, self.in_memory))
         return self.python
 
     async def _open_python_packs(self) -> None:
@@ -474,6 +517,11 @@ class Backend:
         dev_open = bool(self.security is not None and self.security.policy.dev_open)
         return {"devOpen": dev_open, "enforced": not dev_open, "migratedThisStart": False}
 
+    def persistence(self) -> dict[str, Any]:
+        return persistence_json(
+            self.state, self.spec.ephemeral, self.failure, self.fallback, self.spec.database_path
+        )
+
     def health(self) -> dict[str, Any]:
         workflows = (
             self.workflows.status()
@@ -486,7 +534,7 @@ class Backend:
             "backendId": self.spec.backend_id,
             "backendName": self.spec.name,
             "uptimeMs": self._uptime.ms if self.state is BackendState.RUNNING else 0,
-            "persistence": persistence_json(self.state, self.spec.ephemeral, self.failure),
+            "persistence": self.persistence(),
             "security": self._security_health(),
             "workflows": workflows,
             # Beyond the contract: whether runs are being recorded, the writer's backlog, and the runs

@@ -15,7 +15,13 @@ from typing import Any
 import structlog
 
 from sidecar.backends.backend import Backend, BackendSpec, BackendState, persistence_json
-from sidecar.backends.registry import BackendConfig, BackendRegistry, ensure_admin_token
+from sidecar.backends.read_only import ReadOnlyProjects
+from sidecar.backends.registry import (
+    BackendConfig,
+    BackendRegistry,
+    ensure_admin_token,
+    validate_project_id,
+)
 from sidecar.errors import RequestFailedError
 
 log = structlog.get_logger("sidecar.backends")
@@ -42,6 +48,7 @@ class BackendManager:
         self._failed: dict[str, Backend] = {}
         self._subscriptions: dict[_SubscriptionKey, Any] = {}
         self._on_collection_changed = on_collection_changed
+        self.projects = ReadOnlyProjects(registry.root.parent / "projects.json")
 
     @property
     def bus(self) -> Any:
@@ -71,6 +78,40 @@ class BackendManager:
         self.registry.delete(backend_id)
         return {"deleted": True, "id": backend_id}
 
+    # ---- projects ------------------------------------------------------------------------
+
+    def link_project(self, backend_id: str, project_id: str) -> dict[str, Any]:
+        """A project uses one backend: linking it here unlinks it from any other (idempotent)."""
+        project = validate_project_id(project_id)
+        config = self.registry.require(backend_id)
+        for other in self.registry.list():
+            if other.id != backend_id and project in other.project_ids:
+                self.registry.set_project_ids(other.id, [p for p in other.project_ids if p != project])
+        if project in config.project_ids:
+            return config.to_json()
+        linked = self.registry.set_project_ids(backend_id, [*config.project_ids, project])
+        log.info("project_linked", backend_id=backend_id, project_id=project)
+        return linked.to_json()
+
+    def unlink_project(self, backend_id: str, project_id: str) -> dict[str, Any]:
+        project = validate_project_id(project_id)
+        config = self.registry.require(backend_id)
+        if project not in config.project_ids:
+            return config.to_json()
+        kept = [p for p in config.project_ids if p != project]
+        log.info("project_unlinked", backend_id=backend_id, project_id=project)
+        return self.registry.set_project_ids(backend_id, kept).to_json()
+
+    def require_writable(self, backend_id: str, action: str) -> None:
+        """PROJECT_READ_ONLY when the backend is linked to a project recorded read-only."""
+        self.projects.require_writable(self.registry.require(backend_id).project_ids, action)
+
+    def for_project(self, project_id: str) -> dict[str, Any] | None:
+        """The backend a project is linked to, or None."""
+        project = validate_project_id(project_id)
+        linked = next((c for c in self.registry.list() if project in c.project_ids), None)
+        return linked.to_json() if linked is not None else None
+
     # ---- lifecycle -------------------------------------------------------------------
 
     async def start(self, backend_id: str, *, ephemeral: bool = False) -> dict[str, Any]:
@@ -78,6 +119,7 @@ class BackendManager:
         if backend_id in self._running:
             return self.status(backend_id)
         backend = Backend(self._spec(config, ephemeral), self.bus)
+        backend.writable_check = lambda action: self.require_writable(backend_id, action)
         try:
             await backend.start()
         except Exception:
@@ -120,6 +162,32 @@ class BackendManager:
         if failed is not None:
             return {"running": False, "persistence": persistence_json(failed.state, False, failed.failure)}
         return {"running": False, "persistence": persistence_json(BackendState.STOPPED, False, None)}
+
+    async def recover_persistence(self, backend_id: str, action: str) -> dict[str, Any]:
+        """``check`` the database file of a backend, or ``start-fresh`` one on its memory fallback
+        (``sidecar.backends.recovery``); the answer carries the status after the action."""
+        import asyncio
+
+        from sidecar.backends.recovery import RecoveryRefusedError, check_database, move_aside
+
+        backend = self.running(backend_id, "recover its persistence")
+        path = backend.spec.database_path
+        if action == "check":
+            report = await asyncio.to_thread(check_database, path)
+            status = self.status(backend_id)
+            return {"action": action, "check": report, "movedTo": None, "status": status}
+        if backend.spec.ephemeral or backend.fallback is None:
+            raise RecoveryRefusedError("the backend is not on its memory fallback: nothing to recover")
+        moved = move_aside(path)
+        await self.stop(backend_id)
+        await self.start(backend_id)
+        log.warning("persistence_started_fresh", backend_id=backend_id, moved_to=str(moved))
+        return {
+            "action": action,
+            "check": None,
+            "movedTo": str(moved) if moved is not None else None,
+            "status": self.status(backend_id),
+        }
 
     def running_backends(self) -> list[Backend]:
         return [b for b in self._running.values() if b.state is BackendState.RUNNING]

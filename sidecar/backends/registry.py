@@ -41,6 +41,7 @@ LAST_PORT = 65535
 _ID_PATTERN = re.compile(r"^backend_[0-9a-z]{1,32}$")
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 MAX_NAME_LENGTH = 200
+MAX_PROJECT_ID_LENGTH = 1024
 
 
 class BackendNotFoundError(RequestFailedError):
@@ -105,6 +106,17 @@ def validate_name(name: object) -> str:
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidParamsError(f"a backend name is at most {MAX_NAME_LENGTH} characters")
     return name.strip()
+
+
+def validate_project_id(project_id: object) -> str:
+    """The editor's project id: any non-empty string (a folder path or a UUID), without control characters."""
+    if not isinstance(project_id, str) or not project_id.strip():
+        raise InvalidParamsError("a project id must be a non-empty string")
+    if len(project_id) > MAX_PROJECT_ID_LENGTH or any(ord(ch) < 32 for ch in project_id):
+        raise InvalidParamsError(
+            f"a project id is at most {MAX_PROJECT_ID_LENGTH} characters, without control characters"
+        )
+    return project_id
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -186,6 +198,18 @@ class BackendRegistry:
             raise
         log.info("backend_created", backend_id=backend_id, port=config.port)
         return config
+
+    def set_project_ids(self, backend_id: str, project_ids: Iterable[str]) -> BackendConfig:
+        """Rewrite ``projectIds`` of config.json (atomically; the file's other keys kept as they are)."""
+        config = self.require(backend_id)
+        path = self.data_dir(backend_id) / "config.json"
+        try:
+            stored: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            stored = config.to_json()
+        stored["projectIds"] = list(dict.fromkeys(project_ids))
+        write_json_atomic(path, stored)
+        return BackendConfig.from_json(stored)
 
     def delete(self, backend_id: str) -> None:
         folder = self.data_dir(backend_id)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sidecar.errors import ExportRefusedError, InvalidQueryError
+from sidecar.errors import ExportRefusedError, InvalidClassNameError, InvalidQueryError
 from sidecar.store.names import join_table, quote
 from sidecar.store.records import decode_row
 from sidecar.store.schema import ClassSchema
@@ -207,12 +207,18 @@ def _pg_list(raw: str | None) -> str:
     return "ARRAY[" + ", ".join(literal(item) for item in json.loads(raw)) + "]::text[]"
 
 
-def postgres_data(connection: sqlite3.Connection, schemas: Mapping[str, ClassSchema], fmt: str) -> str:
+def postgres_data(
+    connection: sqlite3.Connection,
+    schemas: Mapping[str, ClassSchema],
+    fmt: str,
+    chosen: Sequence[ClassSchema] | None = None,
+    password_hashes: bool = True,
+) -> str:
     lines = []
-    for schema in exported_classes(schemas, fmt):
+    for schema in exported_classes(schemas, fmt) if chosen is None else chosen:
         name = schema.class_name
         columns = schema.columns()
-        extra = ["_hashed_password"] if name == "_User" else []
+        extra = ["_hashed_password"] if name == "_User" and password_hashes else []
         names = ["objectId", "createdAt", "updatedAt", "_rperm", "_wperm", *columns, *extra]
         header = f"INSERT INTO {quote(name)} (" + ", ".join(quote(n) for n in names) + ") VALUES ("
         for row in connection.execute(f"SELECT * FROM {quote(name)} ORDER BY objectId"):
@@ -285,4 +291,84 @@ def export_data(connection: sqlite3.Connection, schemas: Mapping[str, ClassSchem
         return json_data(connection, schemas)
     if fmt in ("postgres", "supabase"):
         return postgres_data(connection, schemas, fmt)
+    raise InvalidQueryError(f"unknown export format: {fmt}")
+
+
+# ---- records exports (the editor's migration panel, ``noodl-sidecar export``) --------------------------
+
+RECORDS_FORMAT = "noodl-sidecar/records"
+NEVER_EXPORTED = frozenset({"_Session"})
+"""Sessions stay behind: their tokens are digests no other server can use, and they grant access."""
+
+
+def chosen_classes(schemas: Mapping[str, ClassSchema], classes: Sequence[str] | None) -> list[ClassSchema]:
+    """Every class but sessions, or the named ones (an unknown name is refused, nothing exported)."""
+    if classes is None:
+        return [schemas[name] for name in sorted(schemas) if name not in NEVER_EXPORTED]
+    unknown = [name for name in classes if name not in schemas or name in NEVER_EXPORTED]
+    if unknown:
+        raise InvalidClassNameError(f"cannot export class {unknown[0]}: no such class")
+    return [schemas[name] for name in dict.fromkeys(classes)]
+
+
+def jsonl_records(
+    connection: sqlite3.Connection, chosen: Sequence[ClassSchema], password_hashes: bool
+) -> list[str]:
+    """One JSON document a line: a header, each class's schema, its records, then its relation pairs."""
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
+    lines = [
+        dumps({"type": "header", "format": RECORDS_FORMAT, "version": 1, "passwordHashes": password_hashes})
+    ]
+    for schema in chosen:
+        lines.append(dumps({"type": "schema", "className": schema.class_name, "schema": schema.to_wire()}))
+    for schema in chosen:
+        name = schema.class_name
+        hashes = name == "_User" and password_hashes
+        for row in connection.execute(f"SELECT * FROM {quote(name)} ORDER BY objectId"):
+            line: dict[str, Any] = {"type": "record", "className": name, "record": decode_row(schema, row)}
+            if hashes and row["_hashed_password"] is not None:
+                line["hashedPassword"] = row["_hashed_password"]
+            lines.append(dumps(line))
+        for field in schema.relations():
+            for owning, related in connection.execute(
+                f'SELECT "owningId", "relatedId" FROM {quote(join_table(name, field))} ORDER BY 1, 2'
+            ):
+                lines.append(
+                    dumps(
+                        {
+                            "type": "relation",
+                            "className": name,
+                            "field": field,
+                            "targetClass": schema.fields[field].target_class,
+                            "owningId": owning,
+                            "relatedId": related,
+                        }
+                    )
+                )
+    return lines
+
+
+def export_records(
+    connection: sqlite3.Connection,
+    schemas: Mapping[str, ClassSchema],
+    fmt: str,
+    classes: Sequence[str] | None,
+    password_hashes: bool,
+) -> tuple[str, dict[str, int]]:
+    """``jsonl``, or ``postgres``/``supabase`` SQL (tables, then rows); and the rows per class."""
+    chosen = chosen_classes(schemas, classes)
+    counts = {
+        schema.class_name: int(
+            connection.execute(f"SELECT count(*) FROM {quote(schema.class_name)}").fetchone()[0]
+        )
+        for schema in chosen
+    }
+    if fmt == "jsonl":
+        return "\n".join(jsonl_records(connection, chosen, password_hashes)) + "\n", counts
+    if fmt in ("postgres", "supabase"):
+        picked = {schema.class_name: schema for schema in chosen}
+        if fmt == "supabase":
+            refuse_role_acls(connection, picked)
+        ddl = postgres_ddl(picked, fmt)
+        return ddl + postgres_data(connection, picked, fmt, chosen, password_hashes), counts
     raise InvalidQueryError(f"unknown export format: {fmt}")

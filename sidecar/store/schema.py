@@ -120,6 +120,15 @@ class ClassSchema:
         return {n: f for n, f in self.fields.items() if f.type == "Relation"}
 
     @cached_property
+    def constrained_fields(self) -> tuple[tuple[str, FieldSchema], ...]:
+        """Non-relation fields with ``required`` or a ``defaultValue``: what each create must check."""
+        return tuple(
+            (name, spec)
+            for name, spec in self.fields.items()
+            if spec.type != "Relation" and (spec.required or spec.default_value is not None)
+        )
+
+    @cached_property
     def column_decoding(self) -> tuple[tuple[str, str, str | None], ...]:
         """(column, field type, target class) of each column, in one tuple: what decoding a row walks."""
         return tuple((name, spec.type, spec.target_class) for name, spec in self.column_fields.items())

@@ -376,6 +376,36 @@ class SqliteRecordStore:
             _MASTER, lambda ctx: export.export_data(ctx.connection, ctx.schemas, fmt), limited=False
         )
 
+    async def export_records(
+        self, fmt: str, classes: Sequence[str] | None = None, password_hashes: bool = False
+    ) -> tuple[str, dict[str, int]]:
+        """A records export (``jsonl``, ``postgres``, ``supabase``) of all classes or the named ones, with
+        the rows per class; users' password hashes only when asked (``sidecar.store.export``)."""
+        return await self._read(
+            _MASTER,
+            lambda ctx: export.export_records(ctx.connection, ctx.schemas, fmt, classes, password_hashes),
+            limited=False,
+        )
+
+    async def restore_record(
+        self, class_name: str, record: Mapping[str, Any], hashed_password: str | None = None
+    ) -> CreateResult:
+        """Create ``record`` as an export holds it (objectId and timestamps kept), as master."""
+        return await self._write(
+            _MASTER, lambda ctx: writes.restore(ctx, class_name, record, hashed_password)
+        )
+
+    async def restore_relation(
+        self, class_name: str, field_name: str, target_class: str, owning_id: str, related_id: str
+    ) -> None:
+        """Add one relation pair of an export without touching the owning record's updatedAt."""
+        await self._write(
+            _MASTER,
+            lambda ctx: writes.restore_relation(
+                ctx, class_name, field_name, target_class, owning_id, related_id
+            ),
+        )
+
     # ---- AuthStore ------------------------------------------------------------------------------------
 
     async def signup(self, body: Mapping[str, Any], caller: CallerContext) -> JsonObject:

@@ -27,12 +27,13 @@ from sidecar.errors import (
     ObjectNotFoundError,
     OperationForbiddenError,
     PreconditionFailedError,
+    RequiredFieldError,
     UsernameTakenError,
 )
 from sidecar.random_batches import RandomBatches
 from sidecar.store import acl, clp, passwords, sessions, special_classes
 from sidecar.store.catalog import WorkingCatalog
-from sidecar.store.codec import dump_json, now_iso
+from sidecar.store.codec import dump_json, normalise_iso, now_iso
 from sidecar.store.interface import (
     BatchItemResult,
     BatchMethod,
@@ -116,6 +117,7 @@ def create(
         _check_new_role(writes)
     if is_user and "emailVerified" in writes.values and not ctx.caller.is_master:
         raise OperationForbiddenError("Clients aren't allowed to manually update email verification.")
+    _fill_defaults_and_check_required(schema, writes)
     owner = _creator_owner(ctx, schema)
     if owner is not None:
         writes.values["owner"] = {"__type": "Pointer", "className": "_User", "objectId": owner}
@@ -181,6 +183,7 @@ def save(
         body = special_classes.before_update(ctx.caller, class_name, body, current)
     writes = split_body(body, creating=False)
     changed, echoed = _new_values(current, writes)
+    _check_required_kept(schema, changed)
     if class_name == "_User":
         _check_user_update(ctx, changed, object_id)
     assignments: dict[str, Any] = {}
@@ -212,6 +215,49 @@ def save(
         stored = sessions.hide_token(stored)
     event = ChangeEvent(ChangeAction.UPDATE, class_name, object_id, stored)
     return SaveResult(now, echoed, stored), [event]
+
+
+def restore(
+    ctx: WriteContext, class_name: str, record: Mapping[str, Any], hashed_password: str | None = None
+) -> tuple[CreateResult, Events]:
+    """Create a record as an export holds it: its objectId, createdAt and updatedAt kept (an import).
+    Relation markers are skipped (their pairs are restored one by one); everything else is a create."""
+    body = {
+        key: value
+        for key, value in record.items()
+        if key not in ("createdAt", "updatedAt")
+        and not (isinstance(value, Mapping) and value.get("__type") == "Relation")
+    }
+    created, events = create(ctx, class_name, body)
+    stamps = {
+        name: _restored_time(record.get(name), created.created_at) for name in ("createdAt", "updatedAt")
+    }
+    if hashed_password is not None and class_name == "_User":
+        stamps["_hashed_password"] = hashed_password
+    sets = ", ".join(f"{quote(n)} = ?" for n in stamps)
+    ctx.connection.execute(
+        f'UPDATE {quote(class_name)} SET {sets} WHERE "objectId" = ?', (*stamps.values(), created.object_id)
+    )
+    return created, events
+
+
+def restore_relation(
+    ctx: WriteContext, class_name: str, field_name: str, target_class: str, owning_id: str, related_id: str
+) -> tuple[None, Events]:
+    """One relation pair as an export holds it; the owning row must exist, its updatedAt stays as it is."""
+    schema = ctx.catalog.get(class_name)
+    if schema is None:
+        raise ObjectNotFoundError()
+    load_row(_master(ctx), schema, owning_id)  # 101 for a pair whose owner is not there
+    change = RelationChange(field_name, (related_id,), (), target_class)
+    _apply_relation(ctx, schema, owning_id, change)
+    return None, []
+
+
+def _restored_time(value: Any, fallback: str) -> str:
+    if isinstance(value, Mapping) and value.get("__type") == "Date":
+        value = value.get("iso")
+    return normalise_iso(value) if isinstance(value, str) else fallback
 
 
 def delete(ctx: WriteContext, class_name: str, object_id: str) -> tuple[None, Events]:
@@ -347,6 +393,25 @@ def _check_new_role(writes: FieldWrites) -> None:
         raise InvalidRoleNameError("Role names must be nonempty strings of letters, digits, spaces, - and _.")
     if not writes.acl_given:
         raise MissingRequiredFieldError("Roles must have an ACL.")
+
+
+def _fill_defaults_and_check_required(schema: ClassSchema, writes: FieldWrites) -> None:
+    """A new record takes each column's ``defaultValue`` it leaves out, then must have every column its
+    schema marks ``required`` (Parse Server's order: a required column with a default never fails)."""
+    for name, spec in schema.constrained_fields:
+        if writes.values.get(name) is None and spec.default_value is not None:
+            writes.values[name] = copy.deepcopy(spec.default_value)
+        if spec.required and writes.values.get(name) is None:
+            raise RequiredFieldError(name)
+
+
+def _check_required_kept(schema: ClassSchema, changed: Mapping[str, Any]) -> None:
+    """An update may leave a required column out, not unset it (null or ``Delete``)."""
+    for name, value in changed.items():
+        if value is None:
+            spec = schema.fields.get(name)
+            if spec is not None and spec.required and spec.type != "Relation":
+                raise RequiredFieldError(name)
 
 
 def _check_expectations(current: dict[str, Any], expect: Mapping[str, Any] | None) -> None:

@@ -43,6 +43,9 @@ class BackendServices(Protocol):
 
     def health(self) -> dict[str, Any]: ...
 
+    def require_writable(self, action: str) -> None:
+        """Raise when the backend's project is open read-only (``sidecar.backends.read_only``)."""
+
 
 # Credentials a browser's EventSource can only send in the query string.
 _QUERY_CREDENTIALS = ("authToken", "apiKey", "token", "sessionToken")
@@ -179,6 +182,7 @@ class _AdminRoutes:
         body = await json_body(request)
         store = self.backend.store
         action, table = body.get("action"), body.get("table")
+        self.backend.require_writable("change the schema")
         if action == "createTable":
             definition = {"name": table, "columns": body.get("columns") or []}
             return json_response(await data.create_table(store, definition))
@@ -211,6 +215,7 @@ class _AdminRoutes:
 
     async def deploy_workflow(self, request: web.Request) -> web.StreamResponse:
         export = await json_body(request)
+        self.backend.require_writable("deploy a workflow")
         return _deployed(lambda: self.backend.workflows.deploy(request.match_info["name"], export))
 
     async def workflow_versions(self, _request: web.Request) -> web.StreamResponse:
@@ -221,9 +226,11 @@ class _AdminRoutes:
         text = request.match_info["version"]
         if not text.isdigit():
             raise InvalidParamsError(f"a version is a positive integer, not {text!r}")
+        self.backend.require_writable("roll back a workflow")
         return _deployed(lambda: self.backend.workflows.rollback(int(text)))
 
     async def remove_workflow(self, request: web.Request) -> web.StreamResponse:
+        self.backend.require_writable("remove a workflow")
         removed = self.backend.workflows.remove(request.match_info["name"])
         return json_response({"success": removed}, 200 if removed else 404)
 

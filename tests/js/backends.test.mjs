@@ -168,19 +168,26 @@ describe('backend manager over stdio', () => {
     await client.request('backend:delete', [backend.id]);
   });
 
-  test('a backend that cannot start is reported in its status and the process keeps serving', async () => {
+  test('a backend whose database is unusable runs in memory, says so, and starts fresh on request', async () => {
     const broken = await client.request('backend:create', ['Broken']);
     const dataDir = path.join(home, 'backends', broken.id, 'data');
     writeFileSync(path.join(dataDir, 'local.db'), 'this is not an SQLite database'.repeat(100));
-    const refused = await rpcError(client.request('backend:start', [broken.id]));
-    assert.match(refused.message, /persistence unavailable/);
+    const started = await client.request('backend:start', [broken.id]);
+    assert.equal(started.running, true);
+    assert.equal(started.persistence.mode, 'memory-fallback');
+    assert.equal(started.persistence.reason.code, 'PERSISTENCE_ENGINE_UNAVAILABLE');
+    assert.deepEqual(started.persistence.recovery, ['check', 'start-fresh']);
+    const health = await http(started.port, 'GET', '/health');
+    assert.equal(health.json.persistence.mode, 'memory-fallback');
     const status = await client.request('backend:status', [broken.id]);
-    assert.equal(status.running, false);
-    assert.equal(status.persistence.mode, 'failed');
-    assert.equal(status.persistence.error.code, 'PERSISTENCE_ENGINE_UNAVAILABLE');
+    assert.equal(status.persistence.mode, 'memory-fallback');
 
-    const ephemeral = await client.request('backend:start', [broken.id, { ephemeral: true }]);
-    assert.equal(ephemeral.persistence.mode, 'ephemeral');
+    const checked = await client.request('backend:recover-persistence', [broken.id, { action: 'check' }]);
+    assert.equal(checked.check.ok, false);
+    const fresh = await client.request('backend:recover-persistence', [broken.id, { action: 'start-fresh' }]);
+    assert.match(path.basename(fresh.movedTo), /^local\.db\.bad-/);
+    assert.ok(existsSync(fresh.movedTo));
+    assert.equal(fresh.status.persistence.mode, 'persistent');
     await client.request('backend:stop', [broken.id]);
 
     const blocker = net.createServer();
@@ -196,6 +203,90 @@ describe('backend manager over stdio', () => {
     assert.equal(await client.request('$/ping'), null);
     await client.request('backend:delete', [broken.id]);
     await client.request('backend:delete', [portTaken.id]);
+  });
+
+  test('records export and import: JSON lines round trip, a dry run, rejected rows, SQL with data', async () => {
+    const source = await client.request('backend:create', ['Export source']);
+    const target = await client.request('backend:create', ['Import target']);
+    await client.request('backend:start', [source.id, { ephemeral: true }]);
+    await client.request('backend:start', [target.id, { ephemeral: true }]);
+    for (const title of ['one', 'two', 'three']) {
+      await client.request('backend:createRecord', [source.id, 'Todo', { title, done: title === 'two' }]);
+    }
+    const exported = await client.request('backend:export-data', [source.id, { format: 'jsonl', classes: ['Todo'] }]);
+    assert.deepEqual(exported.counts, { Todo: 3 });
+    const dry = await client.request('backend:import-data', [target.id, { format: 'jsonl', content: exported.content, dryRun: true }]);
+    assert.equal(dry.accepted, 3);
+    assert.equal(await client.request('backend:getRecordCount', [target.id, 'Todo']), 0);
+    const broken = `${exported.content}{"type":"record","className":"Todo","record":{"title":42}}\n`;
+    const done = await client.request('backend:import-data', [target.id, { format: 'jsonl', content: broken }]);
+    assert.equal(done.accepted, 3);
+    assert.equal(done.rejectedCount, 1);
+    assert.match(done.rejected[0].reason, /title is Number here but String/);
+    const query = { collection: 'Todo', limit: 10, sort: ['objectId'] };
+    const before = await client.request('backend:queryRecords', [source.id, query]);
+    const after = await client.request('backend:queryRecords', [target.id, query]);
+    assert.deepEqual(after.results, before.results);
+    const sql = await client.request('backend:export-data', [source.id, { format: 'postgres', classes: ['Todo'] }]);
+    assert.match(sql.content, /INSERT INTO "Todo"/);
+    await client.request('backend:delete', [source.id]);
+    await client.request('backend:delete', [target.id]);
+  });
+
+  test('project:inspect tells generations apart; a read-only project keeps its backend from schema changes', async () => {
+    const folder = mkdtempSync(path.join(tmpdir(), 'noodl-project-'));
+    try {
+      const write = (version) =>
+        writeFileSync(
+          path.join(folder, 'project.json'),
+          JSON.stringify({ name: 'p', id: 'proj-js-1', version, components: [{ name: '/#__cloud__/f', graph: { roots: [{ id: 'n', type: 'Old Node', children: [] }] } }] })
+        );
+      write('3');
+      const legacy = await client.request('project:inspect', [folder]);
+      assert.equal(legacy.generation, 'legacy');
+      assert.equal(legacy.readOnlyAdvised, true);
+      assert.deepEqual(legacy.missingNodeTypes.map((m) => m.type), ['Old Node']);
+      write('4');
+      assert.equal((await client.request('project:inspect', [folder])).generation, 'current');
+      write(9);
+      assert.equal((await client.request('project:inspect', [folder])).generation, 'newer');
+
+      const backend = await client.request('backend:create', ['Read-only']);
+      await client.request('backend:start', [backend.id, { ephemeral: true }]);
+      await client.request('backend:link-project', [backend.id, 'proj-js-1']);
+      const recorded = await client.request('project:set-read-only', [folder, true]);
+      assert.equal(recorded.projectId, 'proj-js-1');
+      const refused = await rpcError(client.request('backend:createTable', [backend.id, { name: 'T', columns: [] }]));
+      assert.equal(refused.data.code, 'PROJECT_READ_ONLY');
+      await client.request('project:set-read-only', [folder, false]);
+      assert.equal((await client.request('backend:createTable', [backend.id, { name: 'T', columns: [] }])).created, true);
+      await client.request('backend:delete', [backend.id]);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  test('projects: link, find, move to another backend, unlink; kept in config.json', async () => {
+    const first = await client.request('backend:create', ['Project A']);
+    const second = await client.request('backend:create', ['Project B']);
+    const project = '/Users/me/Noodl Projects/shop';
+    assert.equal(await client.request('backend:for-project', [project]), null);
+    const linked = await client.request('backend:link-project', [first.id, project]);
+    assert.deepEqual(linked.projectIds, [project]);
+    assert.equal((await client.request('backend:for-project', [project])).id, first.id);
+    const config = JSON.parse(readFileSync(path.join(home, 'backends', first.id, 'config.json'), 'utf8'));
+    assert.deepEqual(config.projectIds, [project]);
+
+    await client.request('backend:link-project', [second.id, project]);
+    assert.equal((await client.request('backend:for-project', [project])).id, second.id);
+    assert.deepEqual((await client.request('backend:get', [first.id])).projectIds, []);
+    const unlinked = await client.request('backend:unlink-project', [second.id, project]);
+    assert.deepEqual(unlinked.projectIds, []);
+    assert.equal(await client.request('backend:for-project', [project]), null);
+    const bad = await rpcError(client.request('backend:link-project', [first.id, '  ']));
+    assert.equal(bad.code, -32602);
+    await client.request('backend:delete', [first.id]);
+    await client.request('backend:delete', [second.id]);
   });
 
   test('bad input is a clear error and changes nothing on disk', async () => {

@@ -8,7 +8,7 @@ import pytest
 
 import sidecar.errors as errors
 from sidecar.web.wire import error_body, error_response, error_status
-from tests.web.conftest import Client, app_headers
+from tests.web.conftest import Client, app_headers, master_headers
 
 
 def store_error_classes() -> list[type[errors.StoreError]]:
@@ -67,3 +67,15 @@ async def test_api_answers_are_json_utf8(client: Client) -> None:
         await client.get("/classes/X"),
     ):
         assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+
+
+async def test_a_record_missing_a_required_column_is_400_142(client: Client) -> None:
+    schema = {"className": "Book", "fields": {"title": {"type": "String", "required": True}}}
+    assert (await client.post("/schemas/Book", json=schema, headers=master_headers())).status == 200
+    refused = await client.post("/classes/Book", json={"pages": 3}, headers=app_headers())
+    assert refused.status == 400
+    assert await refused.json() == {"code": 142, "error": "title is required"}
+    created = await client.post("/classes/Book", json={"title": "Dune"}, headers=app_headers())
+    object_id = (await created.json())["objectId"]
+    unset = await client.put(f"/classes/Book/{object_id}", json={"title": None}, headers=app_headers())
+    assert (unset.status, (await unset.json())["code"]) == (400, 142)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ipc_schema import backends as b
+from ipc_schema import projects as p
+from ipc_schema import transfer as tr
+from sidecar import preload
 from sidecar.backends import data
 from sidecar.backends.manager import BackendManager
 from sidecar.backends.workflow_versions import WorkflowVersion, WorkflowVersionNotFoundError
@@ -20,6 +25,8 @@ def register_backend_methods(table: MethodTable, manager: BackendManager) -> Non
     _register_records(table, manager)
     _register_workflows(table, manager)
     _register_subscriptions(table, manager)
+    _register_transfer(table, manager)
+    _register_projects(table, manager)
 
 
 def _register_lifecycle(table: MethodTable, manager: BackendManager) -> None:
@@ -40,6 +47,19 @@ def _register_lifecycle(table: MethodTable, manager: BackendManager) -> None:
         config = manager.get(params.backend_id)
         return b.BackendMetadata.model_validate(config) if config else None
 
+    @table.method("backend:link-project")
+    async def link_project(_ctx: CallContext, params: b.ProjectLinkParams) -> b.BackendMetadata:
+        return b.BackendMetadata.model_validate(manager.link_project(params.backend_id, params.project_id))
+
+    @table.method("backend:unlink-project")
+    async def unlink_project(_ctx: CallContext, params: b.ProjectLinkParams) -> b.BackendMetadata:
+        return b.BackendMetadata.model_validate(manager.unlink_project(params.backend_id, params.project_id))
+
+    @table.method("backend:for-project")
+    async def for_project(_ctx: CallContext, params: b.ProjectIdParams) -> b.BackendMetadata | None:
+        linked = manager.for_project(params.project_id)
+        return b.BackendMetadata.model_validate(linked) if linked else None
+
     @table.method("backend:start")
     async def start(_ctx: CallContext, params: b.StartBackendParams) -> b.BackendStatus:
         status = await manager.start(params.backend_id, ephemeral=params.options.ephemeral)
@@ -52,6 +72,11 @@ def _register_lifecycle(table: MethodTable, manager: BackendManager) -> None:
     @table.method("backend:status")
     async def status(_ctx: CallContext, params: b.BackendIdParams) -> b.BackendStatus:
         return b.BackendStatus.model_validate(manager.status(params.backend_id))
+
+    @table.method("backend:recover-persistence")
+    async def recover(_ctx: CallContext, params: b.RecoverPersistenceParams) -> b.PersistenceRecovered:
+        done = await manager.recover_persistence(params.backend_id, params.options.action)
+        return b.PersistenceRecovered.model_validate(done)
 
 
 def _register_schema(table: MethodTable, manager: BackendManager) -> None:
@@ -72,23 +97,27 @@ def _register_schema(table: MethodTable, manager: BackendManager) -> None:
     @table.method("backend:createTable")
     async def create_table(_ctx: CallContext, params: b.CreateTableParams) -> b.TableChange:
         definition = params.definition.model_dump(by_alias=True)
+        manager.require_writable(params.backend_id, "create a table")
         changed = await data.create_table(store(params.backend_id, "create a table"), definition)
         return b.TableChange.model_validate(changed)
 
     @table.method("backend:addColumn")
     async def add_column(_ctx: CallContext, params: b.AddColumnParams) -> b.TableChange:
         column = params.column.model_dump(by_alias=True)
+        manager.require_writable(params.backend_id, "add a column")
         changed = await data.add_column(store(params.backend_id, "add a column"), params.table, column)
         return b.TableChange.model_validate(changed)
 
     @table.method("backend:renameColumn")
     async def rename_column(_ctx: CallContext, params: b.RenameColumnParams) -> b.TableChange:
+        manager.require_writable(params.backend_id, "rename a column")
         target = store(params.backend_id, "rename a column")
         changed = await data.rename_column(target, params.table, params.old_name, params.new_name)
         return b.TableChange.model_validate(changed)
 
     @table.method("backend:deleteTable")
     async def delete_table(_ctx: CallContext, params: b.TableParams) -> b.TableChange:
+        manager.require_writable(params.backend_id, "delete a table")
         changed = await data.delete_table(store(params.backend_id, "delete a table"), params.table)
         return b.TableChange.model_validate(changed)
 
@@ -134,6 +163,7 @@ def _register_workflows(table: MethodTable, manager: BackendManager) -> None:
     @table.method("backend:update-workflow")
     async def update_workflow(_ctx: CallContext, params: b.UpdateWorkflowParams) -> b.WorkflowUpdated:
         update = params.update
+        manager.require_writable(update.backend_id, "deploy a workflow")
         backend = manager.running(update.backend_id, "update a workflow")
         return _deployed(lambda: backend.workflows.deploy(update.name, update.workflow))
 
@@ -145,6 +175,7 @@ def _register_workflows(table: MethodTable, manager: BackendManager) -> None:
 
     @table.method("backend:rollback-workflow")
     async def rollback_workflow(_ctx: CallContext, params: b.RollbackWorkflowParams) -> b.WorkflowUpdated:
+        manager.require_writable(params.backend_id, "roll back a workflow")
         backend = manager.running(params.backend_id, "roll back a workflow")
         return _deployed(lambda: backend.workflows.rollback(params.version))
 
@@ -202,3 +233,78 @@ def _register_subscriptions(table: MethodTable, manager: BackendManager) -> None
     @table.method("backend:unsubscribeCollection")
     async def unsubscribe(_ctx: CallContext, params: b.CollectionParams) -> None:
         manager.unsubscribe_collection(params.backend_id, params.collection)
+
+
+def _register_transfer(table: MethodTable, manager: BackendManager) -> None:
+    """Records export and import (``sidecar.backends.transfer``, loaded on first use)."""
+
+    def reporter(ctx: CallContext) -> Callable[[str, int, int], None]:
+        def report(stage: str, done: int, total: int) -> None:
+            ctx.progress("report", message=f"{stage} {done}/{total}", percentage=100.0 * done / max(total, 1))
+
+        return report
+
+    @table.method("backend:export-data")
+    async def export_data(ctx: CallContext, params: tr.ExportDataParams) -> tr.DataExported:
+        from sidecar.backends.transfer import export_to
+
+        backend = manager.running(params.backend_id, "export its data")
+        options = params.options
+        ctx.progress("begin", title="Exporting records")
+        try:
+            done = await export_to(
+                backend.store,
+                backend.spec.data_dir / "files",
+                options.format,
+                options.classes,
+                options.include_password_hashes,
+                options.path,
+            )
+        finally:
+            ctx.progress("end")
+        return tr.DataExported.model_validate(done)
+
+    @table.method("backend:import-data")
+    async def import_data(ctx: CallContext, params: tr.ImportDataParams) -> tr.DataImported:
+        from sidecar.backends.transfer import import_data, read_import_text
+
+        backend = manager.running(params.backend_id, "import data")
+        options = params.options
+        text = await read_import_text(options.content, options.path)
+        ctx.progress("begin", title="Checking rows" if options.dry_run else "Importing records")
+        try:
+            report = await import_data(
+                backend.store,
+                text,
+                options.format,
+                class_name=options.class_name,
+                dry_run=options.dry_run,
+                progress=reporter(ctx),
+            )
+        finally:
+            ctx.progress("end")
+        return tr.DataImported.model_validate(report)
+
+
+def _register_projects(table: MethodTable, manager: BackendManager) -> None:
+    """Legacy-runtime detection and the read-only decision (``sidecar.backends.project_inspect``)."""
+
+    @table.method("project:inspect")
+    async def inspect(_ctx: CallContext, params: p.ProjectDirParams) -> p.ProjectInspection:
+        from sidecar.backends.project_inspect import inspect_project
+        from sidecar.runtime.library import node_library
+
+        await preload.services_loaded()  # the runtime's node library loads after the handshake
+        runtime_types = frozenset(str(entry["name"]) for entry in node_library())
+        found = await asyncio.to_thread(inspect_project, Path(params.project_dir), runtime_types)
+        found["readOnly"] = manager.projects.decision(found["projectId"])
+        return p.ProjectInspection.model_validate(found)
+
+    @table.method("project:set-read-only")
+    async def set_read_only(_ctx: CallContext, params: p.SetReadOnlyParams) -> p.ReadOnlyRecorded:
+        from sidecar.backends.project_inspect import project_id, read_project
+
+        folder = await asyncio.to_thread(Path(params.project_dir).resolve)
+        project = await asyncio.to_thread(read_project, folder)
+        recorded = manager.projects.record(project_id(project, folder), str(folder), params.read_only)
+        return p.ReadOnlyRecorded.model_validate(recorded)
