@@ -76,7 +76,8 @@ globalThis.__noodl = (function () {
     };
     LOOPING_ARRAY_METHODS.forEach(function (name) {
       var original = Array.prototype[name];
-      var checkArguments = CHECK_ARGUMENTS[name];
+      // Own entries only: an inherited one (Object.prototype.toLocaleString) is no check.
+      var checkArguments = Object.prototype.hasOwnProperty.call(CHECK_ARGUMENTS, name) ? CHECK_ARGUMENTS[name] : null;
       var guarded = {
         [name]: function () {
           if (this !== null && this !== undefined) check(name, Object(this));
@@ -507,6 +508,56 @@ globalThis.__noodl = (function () {
       run.currentNode = before;
     }
   }
+
+  // ---- fetch ---------------------------------------------------------------------------------------------
+  // As Node 20's fetch for what scripts use: the request goes to Python as ["host", id, "fetch",
+  // [method, url, headers, body]] and is sent with the backend's HTTP client as a task of the run
+  // (cancelled with it); the answer becomes a Response (runtimes/js/web.js). A failed request rejects
+  // with TypeError("fetch failed") and the reason as its cause, as undici does.
+  var ResponseFromHost = globalThis.Response.__fromHost;
+  var bodyText = globalThis.Response.__bodyText;
+  var HeadersClass = globalThis.Headers;
+  var FETCH_METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"];
+
+  function fetchRequest(input, init) {
+    var options = init === undefined || init === null ? {} : Object(init);
+    var source = input !== null && typeof input === "object" && typeof input.url === "string" ? input : null;
+    var url = (source ? source.url : String(input)).trim();
+    if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/*[^\s\/]/.test(url) || /\s/.test(url)) {
+      throw new TypeError("Failed to parse URL from " + url);
+    }
+    var method = options.method !== undefined ? String(options.method) : source && source.method ? String(source.method) : "GET";
+    if (FETCH_METHODS.indexOf(method.toUpperCase()) >= 0 && method.toUpperCase() !== "PATCH") method = method.toUpperCase();
+    if (/^(CONNECT|TRACE|TRACK)$/i.test(method)) throw new TypeError("'" + method + "' HTTP method is unsupported.");
+    var headers = new HeadersClass(options.headers !== undefined ? options.headers : source ? source.headers : undefined);
+    var body = bodyText(options.body !== undefined ? options.body : source ? source.body : undefined);
+    if (body !== null) {
+      if (method === "GET" || method === "HEAD") throw new TypeError("Request with GET/HEAD method cannot have body.");
+      if (!headers.has("content-type")) headers.set("content-type", "text/plain;charset=UTF-8");
+    }
+    var pairs = [];
+    headers.forEach(function (value, name) { pairs.push([name, value]); });
+    return [method, url, pairs, body];
+  }
+
+  function failedFetch(reason) {
+    var failure = new TypeError("fetch failed");
+    failure.cause = reason;
+    return failure;
+  }
+
+  globalThis.fetch = function fetch(input, init) {
+    var run = activeRun;
+    var request;
+    try {
+      if (run === null) throw new Error("fetch is only available in Function code of a run");
+      request = fetchRequest(input, init);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (!/^https?:/i.test(request[1])) return Promise.reject(failedFetch(new Error("unknown scheme")));
+    return hostCall(run, "fetch", request).then(ResponseFromHost, function (e) { throw failedFetch(e); });
+  };
 
   function hostCall(run, op, args) {
     return new Promise(function (resolve, reject) {

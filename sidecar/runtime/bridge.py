@@ -2,7 +2,7 @@
 
 Scripts cannot call into Python while they run (see ``jsengine``), so each call returns effects:
 output writes and signals of script nodes, changed objects, and host requests
-(``Noodl.Records.*``) that are started here and settle the script's promise in a later loop turn.
+(``Noodl.Records.*``, ``fetch``) that are started here and settle the script's promise in a later loop turn.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from sidecar.runtime.jsengine import (
     decode_value,
 )
 from sidecar.runtime.records_api import script_records_call
+from sidecar.runtime.script_fetch import script_fetch
 
 log = structlog.get_logger()
 
@@ -35,6 +36,8 @@ def start_host_call(ctx: RunContext, call_id: int, op: str, args: Any) -> None:
         work = script_records_call(ctx, records, op[len("records.") :], args)
     elif op.startswith("records."):
         error = "Noodl.Records is not available: this backend has no record store"
+    elif op == "fetch":
+        work = script_fetch(ctx, args)
     else:
         error = f"unknown host call {op}"
     if work is None:

@@ -32,6 +32,16 @@ import quickjs  # type: ignore[import-untyped]
 PRELUDE_PATH = (
     Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parents[2])) / "runtimes" / "js" / "prelude.js"
 )
+# Loaded before the prelude, in this order: Intl and the locale-aware methods QuickJS is built without,
+# then Headers and Response for fetch.
+PRELUDE_PARTS = (PRELUDE_PATH.with_name("intl.js"), PRELUDE_PATH.with_name("web.js"), PRELUDE_PATH)
+
+
+def read_prelude() -> str:
+    """The source every context evaluates: the parts above, the bridge's prelude last."""
+    return "\n".join(part.read_text(encoding="utf-8") for part in PRELUDE_PARTS)
+
+
 API_NAMES = (
     "openRun",
     "fireTimer",
@@ -272,14 +282,14 @@ class JsThreads:
         """A context for a new run on the calling thread (see :class:`LoopHost`)."""
         host: LoopHost | None = getattr(self._hosts, "host", None)
         if host is None:
-            host = self._hosts.host = LoopHost(PRELUDE_PATH.read_text(encoding="utf-8"))
+            host = self._hosts.host = LoopHost(read_prelude())
         host.want(shape)
         return RunJs(host, shape, host.take_ready(shape))
 
     def _start(self) -> list[JsWorker]:
         with self._lock:
             if not self._workers:
-                prelude = PRELUDE_PATH.read_text(encoding="utf-8")
+                prelude = read_prelude()
                 self._workers = [JsWorker(f"noodl-js-{i}", prelude) for i in range(self._count)]
         return self._workers
 
