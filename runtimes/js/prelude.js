@@ -618,7 +618,9 @@ globalThis.__noodl = (function () {
           create: function (data) {
             var id = (data && data.id) || "js-" + (++run.nextObjectId) + "-" + run.id;
             var proxy = modelProxy(run, id);
-            Object.assign(modelData(run, id), data || {});
+            var target = modelData(run, id);
+            // The id is the object's, not one of its properties (Object.keys leaves it out; JSON puts it last).
+            Object.keys(data || {}).forEach(function (key) { if (key !== "id") target[key] = data[key]; });
             run.changedModels[id] = true;
             return proxy;
           },
@@ -645,8 +647,45 @@ globalThis.__noodl = (function () {
     looseLogs = [];
   }
 
+  // ---- shared objects --------------------------------------------------------------------------------
+  // In the real runner nodes hand each other the same objects: a Function that changes an object input
+  // in place changes it for every node holding it (the Response included). Inputs reach a script as
+  // copies, so the object inputs of each call are watched: when one's JSON has changed by the time
+  // effects are taken, ["mutate", node, input, json] asks Python to change its object in place.
+  // Bounded per run (count and size), so a loop over big inputs does not re-encode without end.
+  var MAX_WATCHED_INPUTS = 100;
+  var MAX_WATCHED_JSON = 1 << 20;
+
+  function watchInputs(run, nodeKey, inputs) {
+    for (var key in inputs) {
+      var value = inputs[key];
+      if (value === null || typeof value !== "object" || isModel.has(value)) continue;
+      if (run.watched.length >= MAX_WATCHED_INPUTS) return;
+      var json = encode(value);
+      if (json.length <= MAX_WATCHED_JSON) run.watched.push({ node: nodeKey, key: key, value: value, json: json });
+    }
+  }
+
+  function changedInputs(run) {
+    var changes = [];
+    for (var i = 0; i < run.watched.length; i++) {
+      var entry = run.watched[i];
+      var json = encode(entry.value);
+      if (json !== entry.json) {
+        entry.json = json;
+        changes.push(["mutate", entry.node, entry.key, json]);
+      }
+    }
+    return changes;
+  }
+
   function takeEffects(run, late) {
     if (looseLogs.length) takeLooseLogs(run, null);
+    if (run.watched.length) {
+      // Changes first: the script made them before the signals that tell other nodes to look.
+      var changes = changedInputs(run);
+      if (changes.length) run.effects = changes.concat(run.effects);
+    }
     var changed = {};
     Object.keys(run.changedModels).forEach(function (modelId) { changed[modelId] = run.models[modelId]; });
     run.changedModels = Object.create(null);
@@ -681,6 +720,7 @@ globalThis.__noodl = (function () {
         nextObjectId: 0, settings: jsonParse(settingsJson), metadata: jsonParse(metadataJson),
         user: undefined, noodl: null, component: {}, consoles: Object.create(null),
         timers: Object.create(null), nextTimerId: 0, timerCount: 0, currentNode: null, calls: Object.create(null),
+        watched: [],
       };
       activeRun = runs[id];
     },
@@ -739,6 +779,7 @@ globalThis.__noodl = (function () {
       var run = runs[id];
       if (usesNoodl && !run.noodl) run.noodl = makeNoodl(run);
       var inputs = decode(run, inputsJson);
+      watchInputs(run, nodeKey, inputs);
       var outputs = makeOutputs(run, nodeKey, jsonParse(signalsJson));
       run.currentNode = nodeKey;  // the node whose timers the script starts
       if (syncFns[fnId]) {
