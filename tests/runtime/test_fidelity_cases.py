@@ -14,6 +14,8 @@ What the kinds state about the real runner:
 - proto-keys: `__proto__` keys are ordinary keys, in and out.
 - function-throws: outputs a Function set before it throws are sent; nothing after the throw.
 - async-timers: timers and awaits in Function code run on and answer.
+- cloud-file: only a record's File property is a file for Cloud File; an object or URL from a
+  request leaves its outputs undefined.
 - shared-references: nodes share objects; a later Function's in-place change shows in the Response.
 """
 
