@@ -655,6 +655,18 @@ globalThis.__noodl = (function () {
   // Bounded per run (count and size), so a loop over big inputs does not re-encode without end.
   var MAX_WATCHED_INPUTS = 100;
   var MAX_WATCHED_JSON = 1 << 20;
+  var mutatingFns = Object.create(null);  // fnId → its script may change an object in place
+  // A change in place needs one of these in the script's text: a member assignment (after the usual
+  // `Outputs.x = …` are set aside), ++/--, `delete`, a mutating Array method, Object.assign and kin.
+  // Scripts without any (most) have their inputs left unwatched: encoding them costs time every call.
+  var MUTATING_TEXT = new RegExp(
+    "\\.\\s*(push|pop|shift|unshift|splice|sort|reverse|fill|copyWithin)\\s*\\(|\\bdelete\\b|" +
+    "\\bObject\\s*\\.\\s*(assign|defineProperty|defineProperties|setPrototypeOf)\\b|\\bReflect\\s*\\.|" +
+    "(\\]|\\.\\s*[A-Za-z_$][\\w$]*)\\s*(=(?!=)|[-+*/%&|^]=|\\*\\*=|<<=|>>>?=|&&=|\\|\\|=|\\?\\?=|\\+\\+|--)");
+
+  function mayChangeObjects(script) {
+    return MUTATING_TEXT.test(script.replace(/\bOutputs\s*\.\s*[A-Za-z_$][\w$]*\s*=(?!=)/g, ""));
+  }
 
   function watchInputs(run, nodeKey, inputs) {
     for (var key in inputs) {
@@ -774,12 +786,13 @@ globalThis.__noodl = (function () {
       // `console` is a parameter: each node's script gets a console that names the node.
       fns[fnId] = frozenFunction(new Kind("Inputs", "Outputs", "Noodl", "Component", "console", script));
       if (sync) syncFns[fnId] = true;
+      if (mayChangeObjects(script)) mutatingFns[fnId] = true;
     },
     runFunction: function (id, fnId, nodeKey, inputsJson, signalsJson, usesNoodl) {
       var run = runs[id];
       if (usesNoodl && !run.noodl) run.noodl = makeNoodl(run);
       var inputs = decode(run, inputsJson);
-      watchInputs(run, nodeKey, inputs);
+      if (mutatingFns[fnId]) watchInputs(run, nodeKey, inputs);
       var outputs = makeOutputs(run, nodeKey, jsonParse(signalsJson));
       run.currentNode = nodeKey;  // the node whose timers the script starts
       if (syncFns[fnId]) {

@@ -180,3 +180,19 @@ JSON.stringify([[...h], h.get('A'), h.has('b'), r.status, r.ok, r.headers.get('c
         True,
         "application/json",
     ]
+
+
+async def test_concurrent_runs_each_get_their_own_answer(upstream: Upstream) -> None:
+    script = """
+const n = Inputs.tag.n;
+const res = await fetch(Inputs.tag.url + '/echo?n=' + n, { method: 'POST', body: String(n) });
+const data = await res.json();
+Outputs.out = [data.query.n, data.body];
+Outputs.Done();
+"""
+    runtime = Runtime.from_export(tagged_function("calls", script))
+    responses = await asyncio.gather(
+        *(runtime.run("calls", make_request({"tag": {"url": upstream.url, "n": n}})) for n in range(8))
+    )
+    answers = [json.loads(response.body)["result"]["out"] for response in responses]
+    assert answers == [[str(n), str(n)] for n in range(8)]
