@@ -542,10 +542,21 @@
       : r.weekday === "long" ? WEEKDAYS[f.weekday] : r.weekday === "short" ? WEEKDAYS[f.weekday].slice(0, 3)
       : WEEKDAYS[f.weekday].charAt(0);
     var lit = function (s) { parts.push(["literal", s]); };
+    if (month === null && day !== null) {
+      // CLDR en without a month: the day first ("19 Mon", "25 54", "19 Mon 50").
+      parts.push(["day", day]);
+      if (weekday !== null) { lit(" "); parts.push(["weekday", weekday]); }
+      if (year !== null) { lit(" "); parts.push(["year", year]); }
+      weekday = day = year = null;
+    }
+    var trailingWeekday = null;
+    if (weekday !== null && day === null && (month !== null || year !== null)) {
+      trailingWeekday = weekday;  // no day: CLDR en names the weekday after month and year
+      weekday = null;
+    }
     if (weekday !== null) {
       parts.push(["weekday", weekday]);
       if (month !== null || year !== null) lit(", ");
-      else if (day !== null) lit(" ");
     }
     if (textMonth) {
       parts.push(["month", month]);
@@ -558,11 +569,12 @@
       if (year !== null) order.push(["year", year]);
       order.forEach(function (p, i) { if (i > 0) lit("/"); parts.push(p); });
     }
-    if (r.era !== undefined && parts.length) {
+    if (r.era !== undefined && (parts.length || trailingWeekday !== null)) {
       lit(" ");
       var ad = f.year > 0;
       parts.push(["era", r.era === "long" ? (ad ? "Anno Domini" : "Before Christ") : r.era === "narrow" ? (ad ? "A" : "B") : (ad ? "AD" : "BC")]);
     }
+    if (trailingWeekday !== null) { if (parts.length) lit(" "); parts.push(["weekday", trailingWeekday]); }
     return parts;
   }
 
@@ -582,7 +594,7 @@
     }
     if (r.minute !== undefined) {
       if (parts.length) lit(":");
-      parts.push(["minute", r.hour !== undefined || r.minute === "2-digit" && r.second !== undefined ? pad2(f.minute) : String(f.minute)]);
+      parts.push(["minute", r.hour !== undefined || r.second !== undefined ? pad2(f.minute) : String(f.minute)]);
     }
     if (r.second !== undefined) {
       if (parts.length) lit(":");
@@ -601,6 +613,13 @@
       parts.push(["timeZoneName", zoneText(f, r.timeZoneName)]);
     }
     return parts;
+  }
+
+  function zoneOnly(r, f) {
+    // A zone name asked for with no time field: CLDR en appends it to the date with ", ".
+    return r.timeZoneName !== undefined && r.hour === undefined && r.minute === undefined &&
+      r.second === undefined && r.fractionalSecondDigits === undefined
+      ? [["literal", ", "], ["timeZoneName", zoneText(f, r.timeZoneName)]] : [];
   }
 
   var DATE_STYLES = {
@@ -629,7 +648,7 @@
     var date = dateParts(dateR, f);
     var clock = timeParts(timeR, f);
     if (!date.length) return clock;
-    if (!clock.length) return date;
+    if (!clock.length) return date.concat(zoneOnly(r, f));
     // CLDR en: a long month (or a full/long date style) joins the time with " at ", others with ", ".
     var longDate = r.dateStyle ? r.dateStyle === "full" || r.dateStyle === "long" : r.month === "long";
     var joined = date.concat([["literal", longDate ? " at " : r.weekday && !r.month && !r.year && !r.day ? " " : ", "]], clock);
