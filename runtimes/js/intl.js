@@ -702,13 +702,26 @@
   // ---- Collator -----------------------------------------------------------------------------------------
   // A sort key close to ICU's root collation: spaces, then punctuation, symbols, digits, then letters
   // compared without accents and case; accents break ties, then case (lower first).
-  var PUNCTUATION = " _-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$";
+  // ICU's root order of the characters before the digits: punctuation (ignorable with
+  // ignorePunctuation), then symbols, then currency signs; others of each kind by code point.
+  var PUNCTUATION = "_-,;:!?.'\"()[]{}@*/\\&#%";
+  var SYMBOLS = "`^+<=>|~";
+  var CURRENCIES = "¤¢$£¥";
+  var IS_PUNCTUATION = /\p{P}/u;
+  var IS_SYMBOL = /\p{S}/u;
+  var IS_CURRENCY = /\p{Sc}/u;
   var EXPANSIONS = { "ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o\u0338", "Ø": "O\u0338",
-    "ł": "l\u0335", "Ł": "L\u0335", "đ": "d\u0335", "Đ": "D\u0335", "þ": "th", "Þ": "TH" };
+    "ł": "l\u0335", "Ł": "L\u0335", "đ": "d\u0335", "Đ": "D\u0335" };
+  var AFTER_Z = 300000 + 0x7a;  // þ is a letter of its own after z
+  // The order of the combining accents (U+0300…U+036F) at ICU's second level, as Node 20 sorts them.
+  var ACCENT_RANK = Object.create(null);
+  ("34f 332 313 343 314 301 341 300 340 306 302 30c 30a 342 308 344 30b 303 307 338 327 328 304 30d 30e 312 315 31a 33d 33e 33f 346 34a 34b 34c 350 351 352 357 35b 35d 35e 316 317 318 319 31c 31d 31e 31f 320 329 32a 32b 32c 32f 333 33a 33b 33c 347 348 349 34d 34e 353 354 355 356 359 35a 35c 35f 362 336 337 335 305 309 30f 310 311 31b 321 322 323 324 325 326 32d 32e 330 331 334 339 345 358 360 361 363 368 369 364 36a 365 36b 366 36c 36d 367 36e 36f").split(" ").forEach(function (hex, i) {
+    ACCENT_RANK[parseInt(hex, 16)] = i + 1;
+  });
 
   function collationKey(s, numeric, ignorePunctuation) {
     var expanded = 0;  // ICU puts ß after ss, æ after ae, … at the third level
-    var text = String(s).replace(/[ßæÆœŒøØłŁđĐþÞ]/g, function (c) { expanded++; return EXPANSIONS[c]; }).normalize("NFD");
+    var text = String(s).replace(/[ßæÆœŒøØłŁđĐ]/g, function (c) { expanded++; return EXPANSIONS[c]; }).normalize("NFD");
     var primary = [];
     var secondary = [];
     var tertiary = [];
@@ -716,7 +729,7 @@
       var c = text.charAt(i);
       var code = text.charCodeAt(i);
       if (code >= 0x300 && code <= 0x36f) {  // a combining accent of the previous character
-        if (secondary.length) secondary[secondary.length - 1] = secondary[secondary.length - 1] * 1024 + (code - 0x2ff);
+        if (secondary.length) secondary[secondary.length - 1] = secondary[secondary.length - 1] * 128 + ACCENT_RANK[code];
         continue;
       }
       if (/\s/.test(c)) {
@@ -740,14 +753,23 @@
       var lower = c.toLowerCase();
       var upper = c.toUpperCase();
       if (lower !== upper) {
-        primary.push(300000 + lower.charCodeAt(0));
+        primary.push(lower === "þ" ? AFTER_Z + 0.5 : 300000 + lower.charCodeAt(0));
         secondary.push(0);
         tertiary.push(c === lower ? 0 : 1);
         continue;
       }
-      var p = PUNCTUATION.indexOf(c);
-      if (ignorePunctuation) continue;
-      primary.push(p >= 0 ? 10 + p : code < 0x2000 ? 100 + code : 300000 + code);
+      var weight;
+      if (IS_CURRENCY.test(c)) {
+        weight = CURRENCIES.indexOf(c) >= 0 ? 150000 + CURRENCIES.indexOf(c) : 150100 + code;
+      } else if (IS_SYMBOL.test(c)) {
+        weight = SYMBOLS.indexOf(c) >= 0 ? 100000 + SYMBOLS.indexOf(c) : 100100 + code;
+      } else if (IS_PUNCTUATION.test(c)) {
+        if (ignorePunctuation) continue;
+        weight = PUNCTUATION.indexOf(c) >= 0 ? 10 + PUNCTUATION.indexOf(c) : 100 + code;
+      } else {
+        weight = 300000 + code;  // letters without case (CJK, …) and the rest, after the cased ones
+      }
+      primary.push(weight);
       secondary.push(0);
       tertiary.push(0);
     }
