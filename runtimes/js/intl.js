@@ -438,11 +438,108 @@
     return /^(Etc\/)?(UTC|GMT|UCT|Universal|Zulu|Greenwich)(\+0|-0|0)?$/i.test(name);
   }
 
+  // Named zones scripts commonly use, with today's rules (the engine has no zone database): standard
+  // offset in minutes east of UTC, daylight-saving rule, then CLDR en's short and long names (standard,
+  // daylight; a missing short name is written GMT±h). Rules: US since 2007, EU since 1996, southern
+  // Australia since 2008, New Zealand since 2007; older dates in those zones may be an hour off.
+  var ZONES = {
+    "America/New_York": [-300, "US", "EST", "EDT", "Eastern Standard Time", "Eastern Daylight Time"],
+    "America/Toronto": [-300, "US", "EST", "EDT", "Eastern Standard Time", "Eastern Daylight Time"],
+    "America/Chicago": [-360, "US", "CST", "CDT", "Central Standard Time", "Central Daylight Time"],
+    "America/Denver": [-420, "US", "MST", "MDT", "Mountain Standard Time", "Mountain Daylight Time"],
+    "America/Phoenix": [-420, null, "MST", "MST", "Mountain Standard Time", "Mountain Standard Time"],
+    "America/Los_Angeles": [-480, "US", "PST", "PDT", "Pacific Standard Time", "Pacific Daylight Time"],
+    "America/Vancouver": [-480, "US", "PST", "PDT", "Pacific Standard Time", "Pacific Daylight Time"],
+    "America/Anchorage": [-540, "US", "AKST", "AKDT", "Alaska Standard Time", "Alaska Daylight Time"],
+    "Pacific/Honolulu": [-600, null, "HST", "HST", "Hawaii-Aleutian Standard Time", "Hawaii-Aleutian Standard Time"],
+    "America/Mexico_City": [-360, null, "CST", "CST", "Central Standard Time", "Central Standard Time"],
+    "America/Sao_Paulo": [-180, null, null, null, "Brasilia Standard Time", "Brasilia Standard Time"],
+    "America/Buenos_Aires": [-180, null, null, null, "Argentina Standard Time", "Argentina Standard Time"],
+    "America/Bogota": [-300, null, null, null, "Colombia Standard Time", "Colombia Standard Time"],
+    "America/Lima": [-300, null, null, null, "Peru Standard Time", "Peru Standard Time"],
+    "Europe/London": [0, "EU", "GMT", null, "Greenwich Mean Time", "British Summer Time"],
+    "Europe/Dublin": [0, "EU", "GMT", null, "Greenwich Mean Time", "Irish Standard Time"],
+    "Europe/Lisbon": [0, "EU", "GMT+0", null, "Western European Standard Time", "Western European Summer Time"],
+    "Europe/Paris": [60, "EU", null, null, "Central European Standard Time", "Central European Summer Time"],
+    "Europe/Berlin": [60, "EU", null, null, "Central European Standard Time", "Central European Summer Time"],
+    "Europe/Madrid": [60, "EU", null, null, "Central European Standard Time", "Central European Summer Time"],
+    "Europe/Rome": [60, "EU", null, null, "Central European Standard Time", "Central European Summer Time"],
+    "Europe/Amsterdam": [60, "EU", null, null, "Central European Standard Time", "Central European Summer Time"],
+    "Europe/Brussels": [60, "EU", null, null, "Central European Standard Time", "Central European Summer Time"],
+    "Europe/Vienna": [60, "EU", null, null, "Central European Standard Time", "Central European Summer Time"],
+    "Europe/Zurich": [60, "EU", null, null, "Central European Standard Time", "Central European Summer Time"],
+    "Europe/Stockholm": [60, "EU", null, null, "Central European Standard Time", "Central European Summer Time"],
+    "Europe/Oslo": [60, "EU", null, null, "Central European Standard Time", "Central European Summer Time"],
+    "Europe/Copenhagen": [60, "EU", null, null, "Central European Standard Time", "Central European Summer Time"],
+    "Europe/Warsaw": [60, "EU", null, null, "Central European Standard Time", "Central European Summer Time"],
+    "Europe/Prague": [60, "EU", null, null, "Central European Standard Time", "Central European Summer Time"],
+    "Europe/Helsinki": [120, "EU", null, null, "Eastern European Standard Time", "Eastern European Summer Time"],
+    "Europe/Athens": [120, "EU", null, null, "Eastern European Standard Time", "Eastern European Summer Time"],
+    "Europe/Kiev": [120, "EU", null, null, "Eastern European Standard Time", "Eastern European Summer Time"],
+    "Europe/Istanbul": [180, null, null, null, "Türkiye Standard Time", "Türkiye Standard Time"],
+    "Europe/Moscow": [180, null, null, null, "Moscow Standard Time", "Moscow Standard Time"],
+    "Asia/Dubai": [240, null, null, null, "Gulf Standard Time", "Gulf Standard Time"],
+    "Asia/Karachi": [300, null, null, null, "Pakistan Standard Time", "Pakistan Standard Time"],
+    "Asia/Calcutta": [330, null, null, null, "India Standard Time", "India Standard Time"],
+    "Asia/Dhaka": [360, null, null, null, "Bangladesh Standard Time", "Bangladesh Standard Time"],
+    "Asia/Bangkok": [420, null, null, null, "Indochina Time", "Indochina Time"],
+    "Asia/Jakarta": [420, null, null, null, "Western Indonesia Time", "Western Indonesia Time"],
+    "Asia/Singapore": [480, null, null, null, "Singapore Standard Time", "Singapore Standard Time"],
+    "Asia/Shanghai": [480, null, null, null, "China Standard Time", "China Standard Time"],
+    "Asia/Hong_Kong": [480, null, null, null, "Hong Kong Standard Time", "Hong Kong Standard Time"],
+    "Asia/Taipei": [480, null, null, null, "Taiwan Standard Time", "Taiwan Standard Time"],
+    "Asia/Manila": [480, null, null, null, "Philippine Standard Time", "Philippine Standard Time"],
+    "Asia/Tokyo": [540, null, null, null, "Japan Standard Time", "Japan Standard Time"],
+    "Asia/Seoul": [540, null, null, null, "Korean Standard Time", "Korean Standard Time"],
+    "Asia/Riyadh": [180, null, null, null, "Arabian Standard Time", "Arabian Standard Time"],
+    "Asia/Tehran": [210, null, null, null, "Iran Standard Time", "Iran Standard Time"],
+    "Australia/Perth": [480, null, null, null, "Australian Western Standard Time", "Australian Western Standard Time"],
+    "Australia/Brisbane": [600, null, null, null, "Australian Eastern Standard Time", "Australian Eastern Standard Time"],
+    "Australia/Adelaide": [570, "AU", null, null, "Australian Central Standard Time", "Australian Central Daylight Time"],
+    "Australia/Sydney": [600, "AU", null, null, "Australian Eastern Standard Time", "Australian Eastern Daylight Time"],
+    "Australia/Melbourne": [600, "AU", null, null, "Australian Eastern Standard Time", "Australian Eastern Daylight Time"],
+    "Pacific/Auckland": [720, "NZ", null, null, "New Zealand Standard Time", "New Zealand Daylight Time"],
+    "Africa/Johannesburg": [120, null, null, null, "South Africa Standard Time", "South Africa Standard Time"],
+    "Africa/Lagos": [60, null, null, null, "West Africa Time", "West Africa Time"],
+    "Africa/Nairobi": [180, null, null, null, "East Africa Time", "East Africa Time"],
+  };
+  var ZONE_ALIASES = { "asia/kolkata": "Asia/Calcutta", "america/argentina/buenos_aires": "America/Buenos_Aires",
+    "europe/kyiv": "Europe/Kiev" };
+  var ZONES_BY_LOWER = Object.create(null);
+  Object.keys(ZONES).forEach(function (zoneName) { ZONES_BY_LOWER[zoneName.toLowerCase()] = zoneName; });
+
+  function sundayOf(year, month, n) {
+    // The day of month of the n-th Sunday (n = -1: the last) of ``month`` (0-based).
+    if (n > 0) return 1 + (7 - new Date(Date.UTC(year, month, 1)).getUTCDay()) % 7 + 7 * (n - 1);
+    var last = new Date(Date.UTC(year, month + 1, 0));
+    return last.getUTCDate() - last.getUTCDay();
+  }
+
+  function inDaylightTime(rule, std, time) {
+    var year = new Date(time + std * 60000).getUTCFullYear();
+    var at = function (month, day, hour, offset) { return Date.UTC(year, month, day, hour) - offset * 60000; };
+    switch (rule) {
+      case "US":  // second Sunday of March 2:00 → first Sunday of November 2:00, local time
+        return time >= at(2, sundayOf(year, 2, 2), 2, std) && time < at(10, sundayOf(year, 10, 1), 2, std + 60);
+      case "EU":  // last Sunday of March → last Sunday of October, 1:00 UTC
+        return time >= at(2, sundayOf(year, 2, -1), 1, 0) && time < at(9, sundayOf(year, 9, -1), 1, 0);
+      case "AU":  // first Sunday of October 2:00 → first Sunday of April 3:00, local time
+        return time >= at(9, sundayOf(year, 9, 1), 2, std) || time < at(3, sundayOf(year, 3, 1), 3, std + 60);
+      case "NZ":  // last Sunday of September 2:00 → first Sunday of April 3:00, local time
+        return time >= at(8, sundayOf(year, 8, -1), 2, std) || time < at(3, sundayOf(year, 3, 1), 3, std + 60);
+      default:
+        return false;
+    }
+  }
+
   function resolveZone(name) {
-    // {name, offset}: offset in minutes east of UTC, or null for the host's local time.
+    // {name, offset, rules}: offset in minutes east of UTC, or null for the host's local time; rules
+    // (an entry of ZONES) when the offset depends on the date.
     if (name === undefined) return { name: hostZoneName(), offset: null };
     name = String(name);
     if (utcZoneName(name)) return { name: "UTC", offset: 0 };
+    var known = ZONE_ALIASES[name.toLowerCase()] || ZONES_BY_LOWER[name.toLowerCase()];
+    if (known) return { name: known, offset: ZONES[known][0], rules: ZONES[known] };
     var etc = name.match(/^Etc\/GMT([+-])(\d{1,2})$/i);
     if (etc && Number(etc[2]) <= 14) {
       return { name: "Etc/GMT" + etc[1] + Number(etc[2]), offset: (etc[1] === "+" ? -60 : 60) * Number(etc[2]) };
@@ -454,7 +551,8 @@
     }
     if (name === hostZoneName()) return { name: name, offset: null };
     throw new RangeError("Invalid time zone specified: " + name +
-      " (the sidecar's engine knows the host's zone, UTC and fixed offsets only)");
+      " (the sidecar's engine knows the host's zone, UTC, fixed offsets and the common zones listed in" +
+      " docs/runtime-javascript.md)");
   }
 
   function hostZoneName() {
@@ -468,11 +566,13 @@
   function fieldsOf(time, zone) {
     // The calendar fields of ``time`` (ms) in ``zone``.
     var offset = zone.offset === null ? -new Date(time).getTimezoneOffset() : zone.offset;
+    var daylight = zone.rules ? inDaylightTime(zone.rules[1], zone.offset, time) : false;
+    if (daylight) offset += 60;
     var d = new Date(time + offset * 60000);
     return {
       year: d.getUTCFullYear(), month: d.getUTCMonth(), day: d.getUTCDate(), weekday: d.getUTCDay(),
       hour: d.getUTCHours(), minute: d.getUTCMinutes(), second: d.getUTCSeconds(), ms: d.getUTCMilliseconds(),
-      offset: offset,
+      offset: offset, rules: zone.rules || null, daylight: daylight,
     };
   }
 
@@ -520,7 +620,12 @@
   function pad2(n) { return n < 10 ? "0" + n : String(n); }
 
   function zoneText(f, style) {
-    if (f.offset === 0) return style === "long" ? "Coordinated Universal Time" : "UTC";
+    if (f.rules && (style === "short" || style === "long")) {
+      var named = f.rules[(style === "short" ? 2 : 4) + (f.daylight ? 1 : 0)];
+      if (named) return named;
+    } else if (f.offset === 0 && !f.rules) {
+      return style === "long" ? "Coordinated Universal Time" : "UTC";
+    }
     var sign = f.offset < 0 ? "-" : "+";
     var abs = Math.abs(f.offset);
     var h = Math.floor(abs / 60);
