@@ -1,16 +1,19 @@
-// Locale support for the embedded engine: `Intl` and the locale-aware methods of Number, BigInt, Date
-// and String, for the locale the real runner answers in (Node with full ICU, default locale en-US).
+// Locale support for the embedded engine: `Intl` and the locale-aware methods of Number, BigInt, Date,
+// String and Array, for the locale the real runner answers in (Node with full ICU, default locale en-US).
 //
 // QuickJS is built without ICU, so it has no `Intl` and its toLocaleString methods ignore locales
 // and options. This file gives scripts what Noodl users write: numbers, currencies, percents, dates,
 // sorting, plurals, relative times and lists, formatted with en-US (CLDR) rules. Every locale
 // argument is accepted and resolves to "en-US", as Node built with the small ICU does. Time zones:
-// the host's local time, UTC and fixed offsets (`Etc/GMT+5`, `+05:30`); other zone names throw a
-// RangeError (the engine has no zone database). docs/runtime-javascript.md lists what differs from Node.
-// Loaded before prelude.js, which freezes what is defined here with the other built-ins.
+// the host's local time, UTC, fixed offsets and the common named zones of ZONES below; other zone
+// names throw a RangeError (the engine has no zone database). docs/runtime-javascript.md lists what
+// differs from Node.
+//
+// This is the body of a function, compiled only when a script first uses one of these (parsing it in
+// every new context doubled the cost of making one): intl-lazy.js installs small stand-ins that call
+// it then, and freezes what it returns. It returns the Intl object and the methods.
 "use strict";
 
-(function () {
   var LOCALE = "en-US";
   var defineProperty = Object.defineProperty;
 
@@ -1057,15 +1060,14 @@
   method(Intl, "getCanonicalLocales", function (locales) { return checkLocales(locales).map(canonicalTag); });
   method(Intl, "supportedValuesOf", function () { return []; });
   defineProperty(Intl, Symbol.toStringTag, { value: "Intl", configurable: true });
-  method(globalThis, "Intl", Intl);
 
-  method(Number.prototype, "toLocaleString", function toLocaleString(locales, opts) {
+  var number = function toLocaleString(locales, opts) {
     return joinParts(formatNumberToParts(resolveNumberOptions(locales, opts), Number.prototype.valueOf.call(this)));
-  });
-  method(BigInt.prototype, "toLocaleString", function toLocaleString(locales, opts) {
+  };
+  var bigint = function toLocaleString(locales, opts) {
     return joinParts(formatNumberToParts(resolveNumberOptions(locales, opts), BigInt.prototype.valueOf.call(this)));
-  });
-  method(Array.prototype, "toLocaleString", function toLocaleString(locales, opts) {
+  };
+  var array = function toLocaleString(locales, opts) {
     // ECMA-402's version: each element's own toLocaleString with the same locales and options.
     var list = Object(this);
     var length = Math.min(Math.max(Math.floor(Number(list.length)) || 0, 0), Number.MAX_SAFE_INTEGER);
@@ -1076,12 +1078,12 @@
       if (item !== undefined && item !== null) text += String(Object(item).toLocaleString(locales, opts));
     }
     return text;
-  });
-  method(Date.prototype, "toLocaleString", localeDate("any", "all"));
-  method(Date.prototype, "toLocaleDateString", localeDate("date", "date"));
-  method(Date.prototype, "toLocaleTimeString", localeDate("time", "time"));
-  method(String.prototype, "localeCompare", function localeCompare(that, locales, opts) {
+  };
+  var localeCompare = function localeCompare(that, locales, opts) {
     if (this === null || this === undefined) throw new TypeError("String.prototype.localeCompare called on null or undefined");
     return compareWith(resolveCollatorOptions(locales, opts), String(this), String(that));
-  });
-})();
+  };
+  return {
+    Intl: Intl, number: number, bigint: bigint, array: array, localeCompare: localeCompare,
+    date: localeDate("any", "all"), dateOnly: localeDate("date", "date"), timeOnly: localeDate("time", "time"),
+  };

@@ -14,6 +14,7 @@ prepares the next ones while it has no job.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import sys
@@ -32,14 +33,18 @@ import quickjs  # type: ignore[import-untyped]
 PRELUDE_PATH = (
     Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parents[2])) / "runtimes" / "js" / "prelude.js"
 )
-# Loaded before the prelude, in this order: Intl and the locale-aware methods QuickJS is built without,
-# then Headers and Response for fetch.
-PRELUDE_PARTS = (PRELUDE_PATH.with_name("intl.js"), PRELUDE_PATH.with_name("web.js"), PRELUDE_PATH)
+# Loaded before the prelude, in this order: stand-ins for Intl and the locale-aware methods QuickJS is
+# built without (they compile intl.js, handed over as text, on first use), then Headers and Response
+# for fetch.
+INTL_SOURCE_PATH = PRELUDE_PATH.with_name("intl.js")
+PRELUDE_PARTS = (PRELUDE_PATH.with_name("intl-lazy.js"), PRELUDE_PATH.with_name("web.js"), PRELUDE_PATH)
 
 
 def read_prelude() -> str:
-    """The source every context evaluates: the parts above, the bridge's prelude last."""
-    return "\n".join(part.read_text(encoding="utf-8") for part in PRELUDE_PARTS)
+    """The source every context evaluates: intl.js as a string, the parts above, the prelude last."""
+    intl = json.dumps(INTL_SOURCE_PATH.read_text(encoding="utf-8"))
+    parts = [part.read_text(encoding="utf-8") for part in PRELUDE_PARTS]
+    return "\n".join([f"globalThis.__intlSource = {intl};", *parts])
 
 
 API_NAMES = (
