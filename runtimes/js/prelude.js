@@ -76,7 +76,8 @@ globalThis.__noodl = (function () {
     };
     LOOPING_ARRAY_METHODS.forEach(function (name) {
       var original = Array.prototype[name];
-      var checkArguments = CHECK_ARGUMENTS[name];
+      // Own entries only: an inherited one (Object.prototype.toLocaleString) is no check.
+      var checkArguments = Object.prototype.hasOwnProperty.call(CHECK_ARGUMENTS, name) ? CHECK_ARGUMENTS[name] : null;
       var guarded = {
         [name]: function () {
           if (this !== null && this !== undefined) check(name, Object(this));
@@ -508,6 +509,56 @@ globalThis.__noodl = (function () {
     }
   }
 
+  // ---- fetch ---------------------------------------------------------------------------------------------
+  // As Node 20's fetch for what scripts use: the request goes to Python as ["host", id, "fetch",
+  // [method, url, headers, body]] and is sent with the backend's HTTP client as a task of the run
+  // (cancelled with it); the answer becomes a Response (runtimes/js/web.js). A failed request rejects
+  // with TypeError("fetch failed") and the reason as its cause, as undici does.
+  var ResponseFromHost = globalThis.Response.__fromHost;
+  var bodyText = globalThis.Response.__bodyText;
+  var HeadersClass = globalThis.Headers;
+  var FETCH_METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"];
+
+  function fetchRequest(input, init) {
+    var options = init === undefined || init === null ? {} : Object(init);
+    var source = input !== null && typeof input === "object" && typeof input.url === "string" ? input : null;
+    var url = (source ? source.url : String(input)).trim();
+    if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/*[^\s\/]/.test(url) || /\s/.test(url)) {
+      throw new TypeError("Failed to parse URL from " + url);
+    }
+    var method = options.method !== undefined ? String(options.method) : source && source.method ? String(source.method) : "GET";
+    if (FETCH_METHODS.indexOf(method.toUpperCase()) >= 0 && method.toUpperCase() !== "PATCH") method = method.toUpperCase();
+    if (/^(CONNECT|TRACE|TRACK)$/i.test(method)) throw new TypeError("'" + method + "' HTTP method is unsupported.");
+    var headers = new HeadersClass(options.headers !== undefined ? options.headers : source ? source.headers : undefined);
+    var body = bodyText(options.body !== undefined ? options.body : source ? source.body : undefined);
+    if (body !== null) {
+      if (method === "GET" || method === "HEAD") throw new TypeError("Request with GET/HEAD method cannot have body.");
+      if (!headers.has("content-type")) headers.set("content-type", "text/plain;charset=UTF-8");
+    }
+    var pairs = [];
+    headers.forEach(function (value, name) { pairs.push([name, value]); });
+    return [method, url, pairs, body];
+  }
+
+  function failedFetch(reason) {
+    var failure = new TypeError("fetch failed");
+    failure.cause = reason;
+    return failure;
+  }
+
+  globalThis.fetch = function fetch(input, init) {
+    var run = activeRun;
+    var request;
+    try {
+      if (run === null) throw new Error("fetch is only available in Function code of a run");
+      request = fetchRequest(input, init);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (!/^https?:/i.test(request[1])) return Promise.reject(failedFetch(new Error("unknown scheme")));
+    return hostCall(run, "fetch", request).then(ResponseFromHost, function (e) { throw failedFetch(e); });
+  };
+
   function hostCall(run, op, args) {
     return new Promise(function (resolve, reject) {
       var callId = ++run.nextCallId;
@@ -567,7 +618,9 @@ globalThis.__noodl = (function () {
           create: function (data) {
             var id = (data && data.id) || "js-" + (++run.nextObjectId) + "-" + run.id;
             var proxy = modelProxy(run, id);
-            Object.assign(modelData(run, id), data || {});
+            var target = modelData(run, id);
+            // The id is the object's, not one of its properties (Object.keys leaves it out; JSON puts it last).
+            Object.keys(data || {}).forEach(function (key) { if (key !== "id") target[key] = data[key]; });
             run.changedModels[id] = true;
             return proxy;
           },
@@ -594,8 +647,57 @@ globalThis.__noodl = (function () {
     looseLogs = [];
   }
 
+  // ---- shared objects --------------------------------------------------------------------------------
+  // In the real runner nodes hand each other the same objects: a Function that changes an object input
+  // in place changes it for every node holding it (the Response included). Inputs reach a script as
+  // copies, so the object inputs of each call are watched: when one's JSON has changed by the time
+  // effects are taken, ["mutate", node, input, json] asks Python to change its object in place.
+  // Bounded per run (count and size), so a loop over big inputs does not re-encode without end.
+  var MAX_WATCHED_INPUTS = 100;
+  var MAX_WATCHED_JSON = 1 << 20;
+  var mutatingFns = Object.create(null);  // fnId → its script may change an object in place
+  // A change in place needs one of these in the script's text: a member assignment (after the usual
+  // `Outputs.x = …` are set aside), ++/--, `delete`, a mutating Array method, Object.assign and kin.
+  // Scripts without any (most) have their inputs left unwatched: encoding them costs time every call.
+  var MUTATING_TEXT = new RegExp(
+    "\\.\\s*(push|pop|shift|unshift|splice|sort|reverse|fill|copyWithin)\\s*\\(|\\bdelete\\b|" +
+    "\\bObject\\s*\\.\\s*(assign|defineProperty|defineProperties|setPrototypeOf)\\b|\\bReflect\\s*\\.|" +
+    "(\\]|\\.\\s*[A-Za-z_$][\\w$]*)\\s*(=(?!=)|[-+*/%&|^]=|\\*\\*=|<<=|>>>?=|&&=|\\|\\|=|\\?\\?=|\\+\\+|--)");
+
+  function mayChangeObjects(script) {
+    return MUTATING_TEXT.test(script.replace(/\bOutputs\s*\.\s*[A-Za-z_$][\w$]*\s*=(?!=)/g, ""));
+  }
+
+  function watchInputs(run, nodeKey, inputs) {
+    for (var key in inputs) {
+      var value = inputs[key];
+      if (value === null || typeof value !== "object" || isModel.has(value)) continue;
+      if (run.watched.length >= MAX_WATCHED_INPUTS) return;
+      var json = encode(value);
+      if (json.length <= MAX_WATCHED_JSON) run.watched.push({ node: nodeKey, key: key, value: value, json: json });
+    }
+  }
+
+  function changedInputs(run) {
+    var changes = [];
+    for (var i = 0; i < run.watched.length; i++) {
+      var entry = run.watched[i];
+      var json = encode(entry.value);
+      if (json !== entry.json) {
+        entry.json = json;
+        changes.push(["mutate", entry.node, entry.key, json]);
+      }
+    }
+    return changes;
+  }
+
   function takeEffects(run, late) {
     if (looseLogs.length) takeLooseLogs(run, null);
+    if (run.watched.length) {
+      // Changes first: the script made them before the signals that tell other nodes to look.
+      var changes = changedInputs(run);
+      if (changes.length) run.effects = changes.concat(run.effects);
+    }
     var changed = {};
     Object.keys(run.changedModels).forEach(function (modelId) { changed[modelId] = run.models[modelId]; });
     run.changedModels = Object.create(null);
@@ -630,6 +732,7 @@ globalThis.__noodl = (function () {
         nextObjectId: 0, settings: jsonParse(settingsJson), metadata: jsonParse(metadataJson),
         user: undefined, noodl: null, component: {}, consoles: Object.create(null),
         timers: Object.create(null), nextTimerId: 0, timerCount: 0, currentNode: null, calls: Object.create(null),
+        watched: [],
       };
       activeRun = runs[id];
     },
@@ -683,11 +786,13 @@ globalThis.__noodl = (function () {
       // `console` is a parameter: each node's script gets a console that names the node.
       fns[fnId] = frozenFunction(new Kind("Inputs", "Outputs", "Noodl", "Component", "console", script));
       if (sync) syncFns[fnId] = true;
+      if (mayChangeObjects(script)) mutatingFns[fnId] = true;
     },
     runFunction: function (id, fnId, nodeKey, inputsJson, signalsJson, usesNoodl) {
       var run = runs[id];
       if (usesNoodl && !run.noodl) run.noodl = makeNoodl(run);
       var inputs = decode(run, inputsJson);
+      if (mutatingFns[fnId]) watchInputs(run, nodeKey, inputs);
       var outputs = makeOutputs(run, nodeKey, jsonParse(signalsJson));
       run.currentNode = nodeKey;  // the node whose timers the script starts
       if (syncFns[fnId]) {

@@ -36,7 +36,11 @@ CONTAINER_PORT = 8080
 USER_ID = 10001
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 _SOURCE_PACKAGES = ("sidecar", "ipc_schema")
-_PRELUDE = Path("runtimes") / "js" / "prelude.js"
+# What every JavaScript context loads (sidecar.runtime.jsthreads): Intl and its stand-ins, fetch's
+# Headers/Response, the bridge's prelude.
+_PRELUDE_FILES = tuple(
+    Path("runtimes") / "js" / name for name in ("intl.js", "intl-lazy.js", "web.js", "prelude.js")
+)
 
 
 @dataclass(frozen=True)
@@ -83,11 +87,12 @@ def _copy_source(target: Path) -> None:
         )
     for package in _SOURCE_PACKAGES:
         shutil.copytree(_PACKAGE_ROOT / package, target / package, ignore=ignore)
-    prelude = _PACKAGE_ROOT / _PRELUDE
-    if not prelude.is_file():
-        raise DeployError(f"the JavaScript prelude is missing ({prelude}): cannot make a runnable image")
-    (target / _PRELUDE).parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(prelude, target / _PRELUDE)
+    for part in _PRELUDE_FILES:
+        prelude = _PACKAGE_ROOT / part
+        if not prelude.is_file():
+            raise DeployError(f"the JavaScript prelude is missing ({prelude}): cannot make a runnable image")
+        (target / part).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(prelude, target / part)
 
 
 def _declared_dependencies() -> list[str]:

@@ -2,7 +2,7 @@
 
 Scripts cannot call into Python while they run (see ``jsengine``), so each call returns effects:
 output writes and signals of script nodes, changed objects, and host requests
-(``Noodl.Records.*``) that are started here and settle the script's promise in a later loop turn.
+(``Noodl.Records.*``, ``fetch``) that are started here and settle the script's promise in a later loop turn.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from sidecar.runtime.jsengine import (
     decode_value,
 )
 from sidecar.runtime.records_api import script_records_call
+from sidecar.runtime.script_fetch import script_fetch
 
 log = structlog.get_logger()
 
@@ -35,6 +36,8 @@ def start_host_call(ctx: RunContext, call_id: int, op: str, args: Any) -> None:
         work = script_records_call(ctx, records, op[len("records.") :], args)
     elif op.startswith("records."):
         error = "Noodl.Records is not available: this backend has no record store"
+    elif op == "fetch":
+        work = script_fetch(ctx, args)
     else:
         error = f"unknown host call {op}"
     if work is None:
@@ -121,7 +124,11 @@ def apply_effects(ctx: RunContext, effects: Effects) -> None:
         node = ctx.script_nodes.get(effect[1])
         if node is None or node.deleted:
             continue
-        if kind == "done":
+        if kind == "mutate":
+            inputs = getattr(node, "inputs", None)  # Function nodes: the values they were handed
+            if isinstance(inputs, dict):
+                _change_in_place(ctx, inputs.get(effect[2]), decode_value(effect[3], ctx))
+        elif kind == "done":
             finished = getattr(node, "script_finished", None)  # Function nodes: the call's step ends
             if finished is not None:
                 finished(effect[2])
@@ -135,3 +142,37 @@ def apply_effects(ctx: RunContext, effects: Effects) -> None:
         elif kind == "error":
             log.warning("Error in JS node run code.", node_id=node.id, error=effect[2])
             ctx.report_node_error(node, effect[2], effect[3] if len(effect) > 3 else None)
+
+
+def _change_in_place(ctx: RunContext, shared: Any, changed: Any) -> None:
+    """Make the object other nodes hold look like the script's changed copy of it (see the prelude's
+    ``watchInputs``): the same dict or list, its contents replaced. Never a value of the export's
+    parameters: every run starts from those (the real runner's one global scope would keep the
+    change for later requests; runs here stay apart)."""
+    if not isinstance(shared, dict | list) or type(shared) is not type(changed):
+        return
+    if _in_export_parameters(ctx, shared):
+        return
+    if isinstance(shared, dict):
+        shared.clear()
+        shared.update(changed)
+    else:
+        shared[:] = changed
+
+
+def _in_export_parameters(ctx: RunContext, target: Any) -> bool:
+    # Walked only when a script has changed an object input, which is rare.
+    pending: list[Any] = [
+        value
+        for component in ctx.services.export.components.values()
+        for node_def in component.walk_nodes()
+        for value in node_def.parameters.values()
+        if isinstance(value, dict | list)
+    ]
+    while pending:
+        value = pending.pop()
+        if value is target:
+            return True
+        items = value.values() if isinstance(value, dict) else value
+        pending.extend(item for item in items if isinstance(item, dict | list))
+    return False

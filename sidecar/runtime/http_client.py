@@ -1,11 +1,12 @@
-"""Outbound HTTP for the REST node: a small port and an aiohttp implementation (imported lazily)."""
+"""Outbound HTTP for the REST node and for ``fetch`` in Function code: small ports and an aiohttp
+implementation (imported lazily)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 REQUEST_TIMEOUT_SECONDS = 30.0
 
@@ -16,10 +17,38 @@ class HttpResult:
     content: Any  # parsed JSON when the response says so, else text
 
 
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What a script's ``fetch`` needs of a response: the body as text, every header line."""
+
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]  # lowercase names, in the order received
+    url: str  # after redirects
+    redirected: bool
+    body: str
+
+
+class ResponseTooLarge(Exception):
+    """A response body over the caller's limit (the script's memory could not hold it anyway)."""
+
+
 class HttpClient(Protocol):
     async def request(
         self, method: str, url: str, headers: Mapping[str, str], body: str | None
     ) -> HttpResult: ...
+
+
+@runtime_checkable
+class Fetcher(Protocol):
+    async def fetch(
+        self,
+        method: str,
+        url: str,
+        headers: Sequence[tuple[str, str]],
+        body: str | None,
+        max_body_bytes: int,
+    ) -> FetchResult: ...
 
 
 class AiohttpClient:
@@ -39,3 +68,33 @@ class AiohttpClient:
             content_type = response.headers.get("content-type", "")
             content: Any = json.loads(text) if "json" in content_type and text else text
             return HttpResult(response.status, content)
+
+    async def fetch(
+        self,
+        method: str,
+        url: str,
+        headers: Sequence[tuple[str, str]],
+        body: str | None,
+        max_body_bytes: int,
+    ) -> FetchResult:
+        """One request as a script's ``fetch`` makes it: redirects followed, the body read as UTF-8
+        text up to ``max_body_bytes`` (more raises :class:`ResponseTooLarge`)."""
+        import aiohttp
+
+        timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
+        data = body.encode("utf-8") if body is not None else None
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.request(method, url, headers=list(headers), data=data) as response,
+        ):
+            raw = await response.content.read(max_body_bytes + 1)
+            if len(raw) > max_body_bytes:
+                raise ResponseTooLarge(f"response body larger than {max_body_bytes} bytes")
+            return FetchResult(
+                status=response.status,
+                reason=response.reason or "",
+                headers=[(name.lower(), value) for name, value in response.headers.items()],
+                url=str(response.url),
+                redirected=bool(response.history),
+                body=raw.decode("utf-8", errors="replace"),
+            )

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import quickjs  # type: ignore[import-untyped]
 
 from sidecar.errors import ScriptError, ScriptLimitError
-from sidecar.runtime.jsthreads import JS_THREADS, PRELUDE_PATH, ContextShape, JsThreads, RunJs, new_context
+from sidecar.runtime.jsthreads import JS_THREADS, ContextShape, JsThreads, RunJs, new_context, read_prelude
 from sidecar.runtime.objects import Model
 from sidecar.runtime.values import UNDEFINED
 
@@ -370,7 +370,7 @@ class JsEngine:
         checker: tuple[Any, dict[str, Any]] | None = getattr(self._checkers, "context", None)
         if checker is None:
             shape = ContextShape(self.limits.memory_bytes, self.limits.stack_bytes, locked=True)
-            checker = self._checkers.context = new_context(shape, PRELUDE_PATH.read_text(encoding="utf-8"))
+            checker = self._checkers.context = new_context(shape, read_prelude())
         ctx, api = checker
         ctx.set_time_limit(self.limits.stretch_seconds)
         try:

@@ -14,6 +14,7 @@ prepares the next ones while it has no job.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import sys
@@ -32,6 +33,20 @@ import quickjs  # type: ignore[import-untyped]
 PRELUDE_PATH = (
     Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parents[2])) / "runtimes" / "js" / "prelude.js"
 )
+# Loaded before the prelude, in this order: stand-ins for Intl and the locale-aware methods QuickJS is
+# built without (they compile intl.js, handed over as text, on first use), then Headers and Response
+# for fetch.
+INTL_SOURCE_PATH = PRELUDE_PATH.with_name("intl.js")
+PRELUDE_PARTS = (PRELUDE_PATH.with_name("intl-lazy.js"), PRELUDE_PATH.with_name("web.js"), PRELUDE_PATH)
+
+
+def read_prelude() -> str:
+    """The source every context evaluates: intl.js as a string, the parts above, the prelude last."""
+    intl = json.dumps(INTL_SOURCE_PATH.read_text(encoding="utf-8"))
+    parts = [part.read_text(encoding="utf-8") for part in PRELUDE_PARTS]
+    return "\n".join([f"globalThis.__intlSource = {intl};", *parts])
+
+
 API_NAMES = (
     "openRun",
     "fireTimer",
@@ -276,14 +291,14 @@ class JsThreads:
         """A context for a new run on the calling thread (see :class:`LoopHost`)."""
         host: LoopHost | None = getattr(self._hosts, "host", None)
         if host is None:
-            host = self._hosts.host = LoopHost(PRELUDE_PATH.read_text(encoding="utf-8"))
+            host = self._hosts.host = LoopHost(read_prelude())
         host.want(shape)
         return RunJs(host, shape, host.take_ready(shape))
 
     def _start(self) -> list[JsWorker]:
         with self._lock:
             if not self._workers:
-                prelude = PRELUDE_PATH.read_text(encoding="utf-8")
+                prelude = read_prelude()
                 self._workers = [JsWorker(f"noodl-js-{i}", prelude) for i in range(self._count)]
         return self._workers
 

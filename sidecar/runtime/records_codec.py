@@ -18,6 +18,15 @@ _SKIPPED = ("objectId", "ACL")
 _TIMESTAMPS = ("createdAt", "updatedAt")
 
 
+class CloudFile(dict[str, Any]):
+    """A File property of a record as the real runner hands it on (its ``CloudFile``): ``name`` and
+    ``url``, serialised as just those two. Only such values reach a Cloud File node's outputs; a plain
+    object with the same keys (from a request, a script) is not a file there."""
+
+    def __init__(self, name: Any, url: Any) -> None:
+        super().__init__(name=name, url=url)
+
+
 def collection_schema(ctx: RunContext, collection: str) -> Mapping[str, Any]:
     """``{property: {type, targetClass?}}`` from ``metadata.dbCollections``/``systemCollections``."""
     metadata = ctx.services.export.metadata
@@ -60,6 +69,8 @@ def deserialize(ctx: RunContext, data: Any, type_name: Any) -> Any:
             return data.get("objectId")
         if type_name == "GeoPoint" and marker == "GeoPoint":
             return {"latitude": data.get("latitude"), "longitude": data.get("longitude")}
+        if type_name == "File" and marker == "File":
+            return CloudFile(data.get("name"), data.get("url"))
         if marker in ("Date", "File"):
             return data
         if marker == "Object" and "className" in data and "objectId" in data:
@@ -87,6 +98,8 @@ def serialize(ctx: RunContext, data: Mapping[str, Any], collection: str) -> dict
         elif type_name == "Pointer" and isinstance(value, str | Model):
             object_id = value.id if isinstance(value, Model) else value
             body[key] = {"__type": "Pointer", "className": target, "objectId": object_id}
+        elif type_name == "File" and isinstance(value, CloudFile):
+            body[key] = {"__type": "File", "url": value["url"], "name": value["name"]}
         elif type_name == "Date" and isinstance(value, str):
             body[key] = {"__type": "Date", "iso": value}
         elif type_name == "Object" and isinstance(value, str) and ctx.models.find(value) is not None:

@@ -93,20 +93,69 @@ async def test_rest_node_shapes_the_request_and_reads_the_response_with_scripts(
     assert headers["Content-Type"] == "application/json"
 
 
-async def test_cloud_file_exposes_url_and_original_name() -> None:
-    nodes = [node("file", "Cloud File"), response_node(), node("later", "Workflow Wait", {"duration": 0})]
-    connections = [
-        conn("req", "pm-file", "file", "file"),
-        conn("file", "name", "resp", "pm-name"),
-        conn("file", "url", "resp", "pm-url"),
-        conn("req", "receive", "later", "run"),  # a frame later: the file's outputs are set by then
-        conn("later", "done", "resp", "send"),
-    ]
-    body = {"file": {"__type": "File", "name": "a1b2_report.pdf", "url": "http://files/a1b2_report.pdf"}}
-    assert await run_graph(nodes, connections, body) == (
+async def test_cloud_file_exposes_url_and_original_name_of_a_records_file() -> None:
+    from sidecar.backends.records_port import StoreRecordsPort
+    from sidecar.runtime import Runtime, make_request
+    from sidecar.store import CallerContext, SqliteRecordStore
+    from tests.runtime.graphs import component, export, request_node
+
+    store = await SqliteRecordStore.open(None, ephemeral=True)
+    try:
+        file = {"__type": "File", "name": "a1b2_report.pdf", "url": "http://files/a1b2_report.pdf"}
+        created = await store.create("Doc", {"file": file}, CallerContext.master())
+        schema = {"name": "Doc", "schema": {"properties": {"file": {"type": "File"}}}}
+        graph = export(
+            component(
+                "f",
+                [
+                    request_node(),
+                    node("get", "DbModel2", {"collectionName": "Doc"}),
+                    node("file", "Cloud File"),
+                    node("later", "Workflow Wait", {"duration": 0}),
+                    response_node(),
+                ],
+                [
+                    conn("req", "pm-id", "get", "modelId"),
+                    conn("req", "receive", "get", "fetch"),
+                    conn("get", "prop-file", "file", "file"),
+                    conn("file", "name", "resp", "pm-name"),
+                    conn("file", "url", "resp", "pm-url"),
+                    conn("get", "prop-file", "resp", "pm-file"),
+                    conn("get", "fetched", "later", "run"),  # a frame later: the file's outputs are set
+                    conn("later", "done", "resp", "send"),
+                ],
+            ),
+            metadata={"dbCollections": [schema]},
+        )
+        runtime = Runtime.from_export(graph, records=StoreRecordsPort(store))
+        response = await runtime.run("f", make_request({"id": created.object_id}))
+    finally:
+        await store.close()
+    # The file passes on as the real runner's CloudFile serialises: name and url.
+    assert (response.status_code, response.body) == (
         200,
-        '{"result":{"name":"report.pdf","url":"http://files/a1b2_report.pdf"}}',
+        '{"result":{"file":{"name":"a1b2_report.pdf","url":"http://files/a1b2_report.pdf"},'
+        '"name":"report.pdf","url":"http://files/a1b2_report.pdf"}}',
     )
+
+
+async def test_cloud_file_takes_no_plain_object_or_string_as_a_file() -> None:
+    """The real runner's Cloud File takes only a record's File (its CloudFile): an object or a URL from a
+    request leaves its outputs undefined (recorded: the Response has neither key)."""
+    for value in (
+        {"__type": "File", "name": "a1b2_report.pdf", "url": "http://files/a1b2_report.pdf"},
+        {"name": "a1b2_report.pdf", "url": "http://files/a1b2_report.pdf"},
+        "http://files/a1b2_report.pdf",
+    ):
+        nodes = [node("file", "Cloud File"), response_node(), node("later", "Workflow Wait", {"duration": 0})]
+        connections = [
+            conn("req", "pm-file", "file", "file"),
+            conn("file", "name", "resp", "pm-name"),
+            conn("file", "url", "resp", "pm-url"),
+            conn("req", "receive", "later", "run"),  # a frame later: the file's outputs are set by then
+            conn("later", "done", "resp", "send"),
+        ]
+        assert await run_graph(nodes, connections, {"file": value}) == (200, '{"result":{}}')
 
 
 async def test_run_tasks_with_stop_on_failure_aborts_and_never_sends_done() -> None:

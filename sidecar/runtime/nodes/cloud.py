@@ -8,6 +8,7 @@ from typing import Any
 from sidecar.runtime.node import Node
 from sidecar.runtime.nodes.records import error_message
 from sidecar.runtime.ports import InputSpec, OutputSpec
+from sidecar.runtime.records_codec import CloudFile
 from sidecar.runtime.values import UNDEFINED, js_to_string, js_truthy
 
 NO_USER = "No user is logged in for this request"
@@ -55,17 +56,17 @@ class CloudFileNode(Node):
         self.file: Any = UNDEFINED
 
     def _set_file(self, value: Any) -> None:
+        if not isinstance(value, CloudFile):
+            return  # as the real runner: only a record's File property is a file here
         self.file = value
         self.flag_output_dirty("name")
         self.flag_output_dirty("url")
 
     def _url(self) -> Any:
-        if isinstance(self.file, dict):
-            return self.file.get("url", UNDEFINED)
-        return self.file if isinstance(self.file, str) else UNDEFINED
+        return self.file.get("url", UNDEFINED) if isinstance(self.file, CloudFile) else UNDEFINED
 
     def _name(self) -> Any:
-        name = self.file.get("name") if isinstance(self.file, dict) else None
+        name = self.file.get("name") if isinstance(self.file, CloudFile) else None
         if not isinstance(name, str):
             return UNDEFINED
         # Stored names carry a unique prefix before the first "_"; the original name follows it.

@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger()
 
-_STRING_LITERAL = re.compile(r"([\"'`])(?:\\.|(?!\1).)*?\1")
+# The real runner drops "…" then '…' spans (no escapes) before looking for names; template
+# literals stay, so the names inside `${…}` (and the words around them) are inputs.
+_DOUBLE_QUOTED = re.compile(r'"[^"]*"')
+_SINGLE_QUOTED = re.compile(r"'[^']*'")
 _IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z0-9_$]+)*")
 _IGNORED_IDENTIFIERS = frozenset(
     [
@@ -55,8 +58,8 @@ _IGNORED_IDENTIFIERS = frozenset(
 
 @functools.lru_cache(maxsize=1024)  # an export has few distinct expressions; each run re-reads them
 def expression_identifiers(expression: str) -> tuple[str, ...]:
-    """Inputs of an Expression: identifiers outside strings, first segment of ``a.b``, in order."""
-    stripped = _STRING_LITERAL.sub("", expression)
+    """Inputs of an Expression: identifiers outside quoted strings, first segment of ``a.b``, in order."""
+    stripped = _SINGLE_QUOTED.sub("", _DOUBLE_QUOTED.sub("", expression))
     names: dict[str, None] = {}
     for match in _IDENTIFIER.finditer(stripped):
         name = match.group().split(".", 1)[0]
@@ -85,6 +88,14 @@ def _script_input(name: str) -> InputSpec:
             node.schedule_run()
 
     return InputSpec(name, "*", set=store)
+
+
+@functools.cache
+def _script_array_input(name: str) -> InputSpec:
+    """An ``in-*`` input the editor typed ``array`` (parameter ``intype-*``): a string arriving at
+    it is evaluated as JavaScript first, as at every array input (see ``Node.set_input``)."""
+    spec = _script_input(name)
+    return InputSpec(name, "array", set=spec.set)
 
 
 @functools.cache
@@ -222,16 +233,23 @@ class ScriptFunctionNode(ScriptHostNode):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self._scheduled = False
+        self.array_inputs: frozenset[str] = frozenset()
 
     def setup(self, node_def: NodeDef) -> None:
         # Outputs.X() exists only for exported `out-X` ports of type signal.
         self.signal_outputs = [
             port.name[4:] for port in node_def.ports if port.name.startswith("out-") and port.is_signal
         ]
+        # The real runner types an input by its `intype-X` parameter; only `array` changes a value.
+        self.array_inputs = frozenset(
+            "in-" + key[len("intype-") :]
+            for key, value in node_def.parameters.items()
+            if key.startswith("intype-") and value == "array"
+        )
 
     def make_dynamic_input(self, name: str) -> InputSpec | None:
         if name.startswith("in-"):
-            return _script_input(name)
+            return _script_array_input(name) if name in self.array_inputs else _script_input(name)
         if name.startswith(("intype-", "outtype-")):
             return _IGNORED_INPUT
         return None

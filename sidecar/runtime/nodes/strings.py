@@ -137,6 +137,8 @@ class SubstringNode(Node):
         self.flag_output_dirty("result")
 
     def _set_string(self, value: Any) -> None:
+        if value is None or value is UNDEFINED:
+            return  # the real runner's `value.toString()` throws here: the string stays as it was
         self.text = js_to_string(value)
         self.flag_output_dirty("result")
 

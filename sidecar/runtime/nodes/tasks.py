@@ -111,23 +111,28 @@ class RunTasksNode(Node):
             log.warning("run tasks: unknown template", template=name, node_id=self.id)
             return
         data = item if isinstance(item, dict) else {}
-        model = self.ctx.models.create(data, data.get("id") if isinstance(data.get("id"), str) else None)
+        item_id = data.get("id")
+        # The item's own id names its object, a number as well (the object is filed under the
+        # number's string, as a JavaScript property key; the task's Id input gets the number itself).
+        numeric_id = isinstance(item_id, int | float) and not isinstance(item_id, bool)
+        model_id = item_id if isinstance(item_id, str) else js_to_string(item_id) if numeric_id else None
+        model = self.ctx.models.create(data, model_id)
         task = ComponentInstance(self.ctx, new_object_id(), component)
         task.dirty_flagging = True
         task.always_connected = frozenset({"Do"})  # so actions wired to Do wait for the signal
         self.ctx.nodes.append(task)
         populate(self.ctx, task)
-        self._feed(task, model)
+        self._feed(task, model, item_id if numeric_id else model.id)
         task.on_output_changed = lambda port, new, old: self._task_output(port, new, old, task)
         self.active[task.id] = task
         task.queue_input("Do", True)
         task.queue_input("Do", False)
 
     @staticmethod
-    def _feed(task: ComponentInstance, model: Model) -> None:
+    def _feed(task: ComponentInstance, model: Model, item_id: Any) -> None:
         for id_port in ("Id", "id"):
             if task.has_input(id_port):
-                task.set_input(id_port, model.id)
+                task.set_input(id_port, item_id)
         for port in task.input_names():
             value = model.data.get(port, UNDEFINED)
             if value is not UNDEFINED:
