@@ -33,7 +33,8 @@ from tests.deploy.contract.cloud import LocalCloud, local_cloud
 
 TOKEN = CREDENTIAL  # the backend's "fly" credential is the Fly API token
 APP = "noodl-shop"
-FAST = flow.FlowOptions(health_timeout_s=30.0, poll_s=0.1, restore_timeout_s=30.0)
+# Generous limits: a deployed backend is a real `serve` process, slow to start on a loaded machine.
+FAST = flow.FlowOptions(health_timeout_s=90.0, poll_s=0.1, restore_timeout_s=90.0)
 
 
 @pytest.fixture
