@@ -43,6 +43,15 @@ _COSTLY_KEYS = frozenset({"$regex", "$text"})
 """Operators that call Python for every row tested (a backtracking regex can spend seconds on one)."""
 
 
+_LEAVES = (str, int, float, list, type(None))
+
+
+def _is_mapping(value: Any) -> bool:
+    """``isinstance(value, Mapping)``, answered without the ABC check for what JSON decodes to (the checks
+    below walk every value of every where)."""
+    return type(value) is dict or (not isinstance(value, _LEAVES) and isinstance(value, Mapping))
+
+
 def check_where(where: Any) -> None:
     """102 when ``where`` nests, lists or holds more than the bounds above allow."""
     too_large = f"the where is too large: more than {MAX_WHERE_ITEMS} keys and values"
@@ -55,7 +64,7 @@ def check_where(where: Any) -> None:
             raise InvalidQueryError(too_large)
         if depth > MAX_JSON_DEPTH:
             raise InvalidQueryError(f"the where nests JSON more than {MAX_JSON_DEPTH} levels deep")
-        if isinstance(value, Mapping):
+        if _is_mapping(value):
             for key, inner in value.items():
                 deeper = nesting + 1 if key in _NESTING_KEYS else nesting
                 if deeper > MAX_NESTING:
@@ -107,7 +116,7 @@ def is_costly(query: Any) -> bool:
         scanned += 1
         if scanned > _CHEAP_ITEMS:
             return True
-        if isinstance(value, Mapping):
+        if _is_mapping(value):
             if any(key in _COSTLY_KEYS for key in value):
                 return True
             pending.extend(value.values())

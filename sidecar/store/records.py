@@ -24,6 +24,8 @@ from sidecar.store.updates import (
 
 ALWAYS_KEPT = ("objectId", "createdAt", "updatedAt", "ACL")
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_EXACT = 2**53
+"""Doubles below this in magnitude are exact integers (from_sql's rule for Number)."""
 _IGNORED_ON_WRITE = frozenset({"createdAt", "updatedAt", "className", "__type", "objectId"})
 
 
@@ -40,8 +42,16 @@ def decode_row(schema: ClassSchema, row: sqlite3.Row | Mapping[str, Any]) -> dic
             raw = row[name]
         except (IndexError, KeyError):  # a column the row was read or built without
             continue
-        if raw is not None:  # the common types inline: this runs for every column of every row read
-            obj[name] = raw if kind == "String" else from_sql(kind, raw, target)
+        if raw is None:
+            continue
+        # The common types inline (this runs for every column of every row read): text as is, a number as
+        # from_sql decodes it (an integral double below 2**53 reads as an integer).
+        if kind == "String" or (kind == "Number" and type(raw) is int):
+            obj[name] = raw
+        elif kind == "Number" and type(raw) is float:
+            obj[name] = int(raw) if raw.is_integer() and -_EXACT < raw < _EXACT else raw
+        else:
+            obj[name] = from_sql(kind, raw, target)
     for name, spec in schema.relations().items():
         obj[name] = {"__type": "Relation", "className": spec.target_class}
     acl = lists_to_acl(row["_rperm"], row["_wperm"])

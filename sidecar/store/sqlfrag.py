@@ -47,16 +47,22 @@ def join(separator: str, parts: Iterable[Sql]) -> Sql:
     return Sql(separator.join(f"({part.text})" for part in items), tuple(params))
 
 
+def _is_constant(part: Sql, text: str) -> bool:
+    """``part == TRUE``/``FALSE`` without the dataclass's generated ``__eq__`` (every query compiles
+    through here several times)."""
+    return part.text == text and not part.params
+
+
 def all_of(parts: Iterable[Sql]) -> Sql:
-    items = [p for p in parts if p != TRUE]
-    if FALSE in items:
+    items = [p for p in parts if not _is_constant(p, "1")]
+    if any(_is_constant(p, "0") for p in items):
         return FALSE
     return join(" AND ", items) if items else TRUE
 
 
 def any_of(parts: Iterable[Sql]) -> Sql:
-    items = [p for p in parts if p != FALSE]
-    if TRUE in items:
+    items = [p for p in parts if not _is_constant(p, "0")]
+    if any(_is_constant(p, "1") for p in items):
         return TRUE
     return join(" OR ", items) if items else FALSE
 

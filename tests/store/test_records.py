@@ -63,6 +63,20 @@ async def test_every_type_round_trips_in_rest_encoding(
     assert fetched["b"] is False  # booleans come back as JSON booleans, not 0/1
 
 
+async def test_numbers_read_back_as_written_up_to_the_exact_integer_range(
+    store: SqliteRecordStore, master: CallerContext
+) -> None:
+    """Numbers are doubles: integral ones below 2**53 read as integers, others as floats of the same value
+    (decode's inlined fast path and from_sql agree)."""
+    values = [0, -7, 3.0, 2.5, -0.5, 2**53 - 1, float(2**53), 1e300, 2**62]
+    created = [await store.create("Num", {"n": value}, master) for value in values]
+    for value, made in zip(values, created, strict=True):
+        fetched = (await store.fetch("Num", made.object_id, master))["n"]
+        assert fetched == value
+        integral = float(value).is_integer() and abs(value) < 2**53
+        assert isinstance(fetched, int) is integral, value
+
+
 async def test_nulls_are_not_stored_and_do_not_create_columns(
     store: SqliteRecordStore, master: CallerContext
 ) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import inspect
+import json
 
 import pytest
 
 import sidecar.errors as errors
-from sidecar.web.wire import error_body, error_response, error_status
+from sidecar.web.wire import encode, error_body, error_response, error_status
 from tests.web.conftest import Client, app_headers, master_headers
 
 
@@ -34,6 +35,18 @@ def test_store_errors_answer_code_and_message_with_a_non_retried_status(cls: typ
         assert status == 500, "only a real storage failure is worth the SDK's retries"
     else:
         assert 400 <= status < 500
+
+
+def test_answers_encode_what_the_fast_encoder_refuses() -> None:
+    """Integers beyond 64 bits, non-string keys and lone surrogates (echoed request text) still leave as
+    JSON, through the json module."""
+    assert json.loads(encode({"big": 2**70, "list": [1, "é"]})) == {"big": 2**70, "list": [1, "é"]}
+    assert json.loads(encode({1: "one"})) == {"1": "one"}
+    assert json.loads(encode({"echo": "bad\udcff"})) == {"echo": "bad?"}
+
+
+def test_a_non_finite_number_answers_null_as_json_stringify_writes_it() -> None:
+    assert json.loads(encode({"n": float("nan"), "m": [float("inf")]})) == {"n": None, "m": [None]}
 
 
 def test_door_refusals_answer_error_only() -> None:
