@@ -22,7 +22,6 @@ from ipc_schema.lifecycle import InitializeOptions, ServerInfo, SetLogLevelOptio
 from sidecar import __version__, logs, preload, process
 from sidecar.backends.manager import BackendManager
 from sidecar.backends.registry import BackendRegistry
-from sidecar.github import GitHubService
 from sidecar.ipc.framing import FrameDecoder
 from sidecar.ipc.handlers import (
     diagnostics_enabled,
@@ -43,6 +42,7 @@ from sidecar.ipc.handlers import (
 from sidecar.ipc.methods import MethodTable, Notify
 from sidecar.ipc.session import RpcSession, SessionHooks
 from sidecar.ipc.transport import FrameWriter, StreamCallbacks, open_pipes
+from sidecar.lazy import Lazy
 
 log = structlog.get_logger("sidecar")
 
@@ -61,6 +61,13 @@ class StdioConfig:
     """The process that started us, as seen first thing at start: its death ends the session too."""
 
 
+def github_service(manager: BackendManager) -> Any:
+    """The editor-wide GitHub service: its token lives under ``$NOODL_HOME/github``."""
+    from sidecar.github import GitHubService
+
+    return GitHubService.for_home(manager.registry.root.parent)
+
+
 def build_method_table(manager: BackendManager, notify: Notify, *, diagnostics: bool) -> MethodTable:
     table = MethodTable()
     register_system_methods(table)
@@ -70,7 +77,7 @@ def build_method_table(manager: BackendManager, notify: Notify, *, diagnostics: 
     register_credential_methods(table, manager)
     register_deploy_methods(table, manager)
     register_python_methods(table, manager)
-    register_github_methods(table, GitHubService.for_home(manager.registry.root.parent))
+    register_github_methods(table, Lazy(lambda: github_service(manager)).get)
     register_history_methods(table, manager, notify)
     register_debugging_methods(table, manager)
     register_monitoring_methods(table, manager)

@@ -52,4 +52,4 @@ def signed_in(store: CredentialStore) -> None:
 @pytest.fixture
 async def channels(tmp_path: Path, service: GitHubService) -> AsyncIterator[Channels]:
     async with backend_manager(tmp_path / "backends") as manager:
-        yield Channels(lambda table, _manager: register_github_methods(table, service), manager)
+        yield Channels(lambda table, _manager: register_github_methods(table, lambda: service), manager)
