@@ -180,7 +180,9 @@ def presenter(
     return one
 
 
-def include_paths(schema: ClassSchema, include: tuple[str, ...], keys: tuple[str, ...] | None) -> list[list[str]]:
+def include_paths(
+    schema: ClassSchema, include: tuple[str, ...], keys: tuple[str, ...] | None
+) -> list[list[str]]:
     paths = [path.strip() for path in include if path.strip()]
     paths += [key.rsplit(".", 1)[0] for key in keys or () if "." in key]
     if "*" in paths:

@@ -126,7 +126,7 @@ def create(
         if value is None:
             continue
         if is_user and name == "password":
-            columns["_hashed_password"] = passwords.hashpassword_value(password_value(value))
+            columns["_hashed_password"] = passwords.hash_password(password_value(value))
             continue
         field = schema.fields.get(name)
         if field is None:
@@ -186,7 +186,7 @@ def save(
     assignments: dict[str, Any] = {}
     for name, value in changed.items():
         if name == "password" and class_name == "_User":
-            assignments["_hashed_password"] = passwords.hashpassword_value(password_value(value))
+            assignments["_hashed_password"] = passwords.hash_password(password_value(value))
             continue
         spec = field_spec_for(value)
         if spec is not None:

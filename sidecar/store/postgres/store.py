@@ -2,7 +2,8 @@
 
 It implements the same three protocols as :class:`sidecar.store.SqliteRecordStore` (``RecordStore``,
 ``SchemaAdmin``, ``AuthStore``) with the same rules, which it takes from the shared modules rather than
-copying them: body splitting and update operators (:mod:`sidecar.store.records`, :mod:`sidecar.store.updates`),
+copying them: body splitting and update operators (:mod:`sidecar.store.records`,
+:mod:`sidecar.store.updates`),
 the write rules (:mod:`sidecar.store.writes`: client ids, owners, default ACLs, preconditions, dot keys),
 special classes, sessions, passwords, CLPs, presentation and projection (:mod:`sidecar.store.reads`). What is
 PostgreSQL's own is storage (:mod:`.tables`), the ``where`` compiler (:mod:`.where`) and transactions: each
@@ -31,6 +32,7 @@ from sidecar.errors import (
     IncorrectTypeError,
     InvalidClassNameError,
     InvalidEmailError,
+    InvalidJsonError,
     InvalidQueryError,
     InvalidSchemaOperationError,
     InvalidSessionTokenError,
@@ -157,13 +159,18 @@ class _Tx:
 
 
 def _stored_value(schema: ClassSchema, name: str, value: Any) -> Any:
-    """A field value as the document keeps it: the SQLite store's column encoding decoded back, so both
-    stores answer the very same REST values (normalised dates, bare pointers, integral numbers)."""
+    """A field value as the document keeps it (None for null: the field is then absent): the SQLite
+    store's column encoding decoded back, so both stores answer the very same REST values (normalised
+    dates, bare pointers, integral numbers)."""
     spec = schema.fields[name]
+    if value is None:
+        return None
     return from_sql(spec.type, encode(schema, name, value), spec.target_class)
 
 
-def _perm_lists(acl_value: Mapping[str, Mapping[str, bool]] | None) -> tuple[list[str] | None, list[str] | None]:
+def _perm_lists(
+    acl_value: Mapping[str, Mapping[str, bool]] | None,
+) -> tuple[list[str] | None, list[str] | None]:
     if acl_value is None:
         return None, None
     readers = sorted(k for k, p in acl_value.items() if p.get("read"))
@@ -266,9 +273,7 @@ class PostgresRecordStore:
     async def reload_schemas(self) -> None:
         """Read every class's schema again (another replica may have changed one)."""
         rows = await self._pool.fetch("SELECT schema FROM noodl_schema")
-        self._schemas = {
-            s.class_name: s for s in (ClassSchema.from_stored(row["schema"]) for row in rows)
-        }
+        self._schemas = {s.class_name: s for s in (ClassSchema.from_stored(row["schema"]) for row in rows)}
 
     async def close(self) -> None:
         await self._pool.close()
@@ -293,6 +298,8 @@ class PostgresRecordStore:
                     result, events = await fn(tx)
             except asyncpg.QueryCanceledError as exc:
                 raise InvalidQueryError("The query took too long and was stopped.") from exc
+            except asyncpg.DataError as exc:  # a value PostgreSQL cannot take (an unpaired surrogate)
+                raise InvalidJsonError(f"invalid value: {exc}") from exc
         if tx.changed_schemas:
             self._schemas = {**self._schemas, **tx.schemas}
             for gone in set(self._schemas) - set(tx.schemas):
@@ -300,9 +307,10 @@ class PostgresRecordStore:
         self._bus.emit(events)
         return result
 
-    async def _fetch(self, statement: str, params: Sequence[Any]) -> list[asyncpg.Record]:
+    async def _fetch(self, statement: str, params: Params) -> list[asyncpg.Record]:
+        text, values = params.finish(statement)
         try:
-            return list(await self._pool.fetch(statement, *params))
+            return list(await self._pool.fetch(text, *values))
         except asyncpg.QueryCanceledError as exc:
             raise InvalidQueryError("The query took too long and was stopped.") from exc
         except asyncpg.InvalidRegularExpressionError as exc:
@@ -314,7 +322,12 @@ class PostgresRecordStore:
     # ---- reads ----------------------------------------------------------------------------------------
 
     def _matching(
-        self, schema: ClassSchema, where: Mapping[str, Any], caller: CallerContext, operation: str, params: Params
+        self,
+        schema: ClassSchema,
+        where: Mapping[str, Any],
+        caller: CallerContext,
+        operation: str,
+        params: Params,
     ) -> str:
         readable = pgwhere.scope_rows(caller, params, schema, operation, "t")
         condition = pgwhere.compile_where(where, schema.class_name, self._lookup(), caller, params)
@@ -337,13 +350,15 @@ class PostgresRecordStore:
             return QueryResult([], await self.count(class_name, options.where, caller))
         params = Params()
         condition = self._matching(schema, options.where, caller, "find", params)
-        ordering = pgwhere.order_by(schema, options.order, clp.protected_fields(schema.clp, caller))
+        ordering = pgwhere.order_by(
+            schema, options.order, clp.protected_fields(schema.clp, caller), params.text_scores
+        )
         limit = "" if options.limit < 0 else f" LIMIT {params.add(options.limit)}"
         statement = (
             f"SELECT t.doc FROM {RECORDS} AS t WHERE {condition}{ordering}{limit} "
             f"OFFSET {params.add(max(options.skip, 0))}"
         )
-        rows = await self._fetch(statement, params.values)
+        rows = await self._fetch(statement, params)
         shown = presenter(self._schemas, caller, class_name)
         objects = [shown(_decode(schema, row["doc"])) for row in rows]
         include = include_paths(schema, options.include, options.keys)
@@ -360,7 +375,7 @@ class PostgresRecordStore:
             return 0
         params = Params()
         condition = self._matching(schema, where, caller, "count", params)
-        rows = await self._fetch(f"SELECT COUNT(*) AS n FROM {RECORDS} AS t WHERE {condition}", params.values)
+        rows = await self._fetch(f"SELECT COUNT(*) AS n FROM {RECORDS} AS t WHERE {condition}", params)
         return int(rows[0]["n"])
 
     async def _load(
@@ -391,7 +406,8 @@ class PostgresRecordStore:
             f"SELECT t.doc, t.rperm, t.wperm, t.secret FROM {RECORDS} AS t "
             f"WHERE t.class_name = $1 AND t.object_id = $2 AND {visible}" + (" FOR UPDATE" if lock else "")
         )
-        row = await connection.fetchrow(statement, *params.values)
+        text, values = params.finish(statement)
+        row = await connection.fetchrow(text, *values)
         if row is None:
             raise ObjectNotFoundError()
         return row
@@ -411,7 +427,11 @@ class PostgresRecordStore:
         return project(obj, chosen.keys, chosen.exclude_keys)
 
     async def _expand(
-        self, caller: CallerContext, objects: list[dict[str, Any]], schema: ClassSchema, paths: list[list[str]]
+        self,
+        caller: CallerContext,
+        objects: list[dict[str, Any]],
+        schema: ClassSchema,
+        paths: list[list[str]],
     ) -> None:
         """:func:`sidecar.store.reads.expand` with this store's loads (each pointee read as a ``get``)."""
         heads: dict[str, list[list[str]]] = {}
@@ -435,7 +455,7 @@ class PostgresRecordStore:
                 rows = await self._fetch(
                     f"SELECT t.doc FROM {RECORDS} AS t WHERE t.class_name = $1 "
                     f"AND t.object_id = ANY($2::text[]) AND {readable}",
-                    params.values,
+                    params,
                 )
                 shown = presenter(self._schemas, caller, class_name)
                 found = [shown(_decode(target, row["doc"])) for row in rows]
@@ -453,20 +473,23 @@ class PostgresRecordStore:
         schema = self._schemas.get(class_name)
         if schema is None:
             return []
+        if not isinstance(field_name, str) or not field_name:
+            raise InvalidQueryError("distinct needs a field name")
+        pgwhere.resolve_key(schema, field_name)  # validates the name
         params = Params()
         condition = self._matching(schema, where, caller, "find", params)
-        path = pgwhere._json_operand("t", field_name, None).sql
-        rows = await self._fetch(f"SELECT {path} AS v FROM {RECORDS} AS t WHERE {condition}", params.values)
-        seen: list[Any] = []
-        keys: set[bytes] = set()
+        rows = await self._fetch(f"SELECT t.doc FROM {RECORDS} AS t WHERE {condition}", params)
+        shown = presenter(self._schemas, caller, class_name)  # protectedFields never show through
+        head, *rest = field_name.split(".")
+        seen: dict[bytes, Any] = {}
         for row in rows:
-            value = row["v"]
+            value: Any = shown(row["doc"]).get(head)
+            for segment in rest:
+                value = value.get(segment) if isinstance(value, dict) else None
             for item in value if isinstance(value, list) else [value]:
-                marker = orjson.dumps(item, option=orjson.OPT_SORT_KEYS)
-                if item is not None and marker not in keys:
-                    keys.add(marker)
-                    seen.append(item)
-        return seen
+                if item is not None:
+                    seen.setdefault(orjson.dumps(item, option=orjson.OPT_SORT_KEYS), item)
+        return list(seen.values())
 
     async def aggregate(
         self, class_name: str, pipeline: Sequence[Mapping[str, Any]], caller: CallerContext
@@ -534,7 +557,9 @@ class PostgresRecordStore:
             stored = sessions.hide_token(stored)
             event = ChangeEvent(ChangeAction.CREATE, class_name, object_id, stored)
             return CreateResult(object_id, now, {**stored, **(shown or {})}, shown), [event]
-        return CreateResult(object_id, now, stored), [ChangeEvent(ChangeAction.CREATE, class_name, object_id, stored)]
+        return CreateResult(object_id, now, stored), [
+            ChangeEvent(ChangeAction.CREATE, class_name, object_id, stored)
+        ]
 
     async def save(
         self,
@@ -610,7 +635,9 @@ class PostgresRecordStore:
         stored = _decode(schema, doc)
         if class_name == "_Session":
             stored = sessions.hide_token(stored)
-        return SaveResult(now, echoed, stored), [ChangeEvent(ChangeAction.UPDATE, class_name, object_id, stored)]
+        return SaveResult(now, echoed, stored), [
+            ChangeEvent(ChangeAction.UPDATE, class_name, object_id, stored)
+        ]
 
     async def _check_user_update(self, tx: _Tx, changed: Mapping[str, Any], user_id: str) -> None:
         if "emailVerified" in changed and not tx.caller.is_master:
@@ -632,7 +659,9 @@ class PostgresRecordStore:
         schema = await tx.ensure_field(schema, change.field_name, FieldSchema("Relation", target))
         declared = schema.fields[change.field_name].target_class
         if change.target_class not in (None, declared):
-            raise IncorrectTypeError(f"Relation {change.field_name} holds {declared}, not {change.target_class}")
+            raise IncorrectTypeError(
+                f"Relation {change.field_name} holds {declared}, not {change.target_class}"
+            )
         if change.add:
             await tx.connection.execute(
                 f"INSERT INTO {RELATIONS} (class_name, field, owning_id, related_id) "
@@ -674,7 +703,9 @@ class PostgresRecordStore:
     async def increment(
         self, class_name: str, object_id: str, field_name: str, amount: float, caller: CallerContext
     ) -> SaveResult:
-        return await self.save(class_name, object_id, {field_name: {"__op": "Increment", "amount": amount}}, caller)
+        return await self.save(
+            class_name, object_id, {field_name: {"__op": "Increment", "amount": amount}}, caller
+        )
 
     async def add_relation(
         self,
@@ -703,7 +734,9 @@ class PostgresRecordStore:
     ) -> list[BatchItemResult]:
         return await self._write(caller, lambda tx: self._batch(tx, list(ops), transaction))
 
-    async def _batch(self, tx: _Tx, ops: list[BatchOp], transaction: bool) -> tuple[list[BatchItemResult], Events]:
+    async def _batch(
+        self, tx: _Tx, ops: list[BatchOp], transaction: bool
+    ) -> tuple[list[BatchItemResult], Events]:
         results: list[BatchItemResult] = []
         events: Events = []
         for op in ops:
@@ -838,7 +871,11 @@ class PostgresRecordStore:
         return replace(schema, indexes=current)
 
     async def _delete_field(
-        self, tx: _Tx, schema: ClassSchema, name: str, without_indexes_on: Callable[[ClassSchema, str], ClassSchema]
+        self,
+        tx: _Tx,
+        schema: ClassSchema,
+        name: str,
+        without_indexes_on: Callable[[ClassSchema, str], ClassSchema],
     ) -> ClassSchema:
         from sidecar.errors import ImmutableFieldError
 
@@ -914,7 +951,8 @@ class PostgresRecordStore:
             if taken:
                 raise UsernameTakenError("Account already exists for this username.")
             if email and await tx.connection.fetchval(
-                f"SELECT 1 FROM {RECORDS} WHERE class_name = '_User' AND lower(doc->>'email') = lower($1)", email
+                f"SELECT 1 FROM {RECORDS} WHERE class_name = '_User' AND lower(doc->>'email') = lower($1)",
+                email,
             ):
                 raise EmailTakenError("Account already exists for this email address.")
             checked = special_classes.user_fields(tx.caller, body)

@@ -12,6 +12,7 @@ and the class-level permissions. Anything not understood raises; a filter is nev
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,12 +21,13 @@ from typing import Any
 import orjson
 
 from sidecar.errors import IncorrectTypeError, InvalidJsonError, InvalidKeyNameError, InvalidQueryError
+from sidecar.safe_regex import translate_pattern
 from sidecar.store import clp, read_scope
 from sidecar.store.codec import is_number, normalise_iso, type_tag
 from sidecar.store.interface import CallerContext
 from sidecar.store.names import is_valid_field_name, validate_class_name
 from sidecar.store.predicates import relative_time
-from sidecar.store.query_limits import check_terms, check_where
+from sidecar.store.query_limits import check_term_count, check_where
 from sidecar.store.schema import ClassSchema
 from sidecar.store.sqlfuncs import check_regex
 
@@ -38,7 +40,6 @@ RELATIONS = "noodl_relations"
 _COMPARATORS = {"$lt": "<", "$lte": "<=", "$gt": ">", "$gte": ">="}
 _UNSUPPORTED = frozenset(
     {
-        "$text",
         "$nearSphere",
         "$maxDistance",
         "$maxDistanceInRadians",
@@ -68,9 +69,12 @@ _FIELD_OPERATORS = frozenset(
         "$dontSelect",
         "$inQuery",
         "$notInQuery",
+        "$text",
     }
     | _UNSUPPORTED
 )
+_TIMESTAMP_ALIASES = {"_created_at": "createdAt", "_updated_at": "updatedAt"}
+_PLACEHOLDER = re.compile(r"\$\d+")
 _COLUMNS = {"objectId": "object_id", "createdAt": "created_at", "updatedAt": "updated_at"}
 
 
@@ -79,10 +83,26 @@ class Params:
 
     def __init__(self, first: list[Any] | None = None) -> None:
         self.values: list[Any] = list(first or [])
+        self.text_scores: list[str] = []
+        """Relevance of each ``$text`` match compiled with these parameters (for ``order=$score``)."""
 
     def add(self, value: Any, cast: str = "") -> str:
         self.values.append(value)
         return f"${len(self.values)}{cast}"
+
+    def finish(self, statement: str) -> tuple[str, list[Any]]:
+        """The statement renumbered to the parameters it still uses, and those values: simplifying
+        ``TRUE OR x`` drops ``x`` with its parameters, which PostgreSQL could not type."""
+        used: dict[int, int] = {}
+        for match in _PLACEHOLDER.finditer(statement):
+            used.setdefault(int(match.group()[1:]), len(used) + 1)
+        if len(used) == len(self.values):
+            return statement, self.values
+        text = _PLACEHOLDER.sub(lambda m: f"${used[int(m.group()[1:])]}", statement)
+        values = [None] * len(used)
+        for old, new in used.items():
+            values[new - 1] = self.values[old - 1]
+        return text, values
 
     def json(self, value: Any) -> str:
         """A JSON value as a ``jsonb`` parameter."""
@@ -162,7 +182,13 @@ def rows(state: _State, schema: ClassSchema, operation: str, alias: str) -> str:
 
 
 def scope_rows(
-    caller: CallerContext, params: Params, schema: ClassSchema, operation: str, alias: str, *, find: bool = True
+    caller: CallerContext,
+    params: Params,
+    schema: ClassSchema,
+    operation: str,
+    alias: str,
+    *,
+    find: bool = True,
 ) -> str:
     from sidecar.store import special_classes  # the same rules the SQLite path applies
 
@@ -202,7 +228,7 @@ def compile_where(
     check_where(where)
     state = _State(lookup, caller, params, now or datetime.now(UTC))
     condition = _compile(state, where, lookup(class_name), alias)
-    check_terms(condition)
+    check_term_count(len(_PLACEHOLDER.findall(condition)))  # one list parameter counts once
     return condition
 
 
@@ -232,7 +258,10 @@ def _compile_key(state: _State, key: str, value: Any, schema: ClassSchema | None
 
 
 def _resolve(schema: ClassSchema | None, key: str, alias: str) -> _Operand:
+    key = _TIMESTAMP_ALIASES.get(key, key)
     head = key.split(".", 1)[0]
+    if head == "ACL":
+        raise InvalidQueryError("Cannot query on ACL.")
     if not all(is_valid_field_name(part) for part in key.split(".")):
         raise InvalidKeyNameError(f"Invalid key name: {key}")
     if key in _COLUMNS:
@@ -241,8 +270,15 @@ def _resolve(schema: ClassSchema | None, key: str, alias: str) -> _Operand:
     if spec is not None and spec.type == "Relation" and "." not in key:
         assert schema is not None
         return _Operand("relation", "", "Relation", schema.class_name, key, alias)
+    if spec is not None and "." in key and spec.type != "Object":
+        raise InvalidQueryError(f"Cannot use a dot path on {spec.type} field {head}")
     kind = spec.type if spec is not None and "." not in key else None
     return _json_operand(alias, key, kind)
+
+
+def resolve_key(schema: ClassSchema, key: str) -> None:
+    """Validate a field key as a where would (105/102 for a bad one)."""
+    _resolve(schema, key, "t")
 
 
 def _json_operand(alias: str, key: str, schema_type: str | None) -> _Operand:
@@ -281,6 +317,8 @@ def _one_constraint(state: _State, operand: _Operand, op: str, arg: Any, sibling
         return _compare(params, operand, op, arg, now)
     if op == "$regex":
         return _regex(params, operand, arg, siblings.get("$options"))
+    if op == "$text":
+        return _text(params, operand, arg)
     if op in ("$select", "$dontSelect"):
         found = _select(state, operand, arg)
         return found if op == "$select" else negate(found)
@@ -346,7 +384,7 @@ def _eq(params: Params, operand: _Operand, value: Any, now: datetime | None = No
         return f"({path} IS NULL OR {path} = 'null'::jsonb)"
     stored = _stored_form(value, now)
     if isinstance(stored, str | bool | int | float):
-        if is_number(stored) and not math.isfinite(stored):
+        if isinstance(stored, float) and not math.isfinite(stored):
             return FALSE
         # Containment: a scalar contains an equal scalar, a top-level array contains its scalar elements.
         return _two_valued(f"{path} @> {params.json(stored)}")
@@ -372,15 +410,22 @@ def _in(params: Params, operand: _Operand, choices: Any, now: datetime) -> str:
         raise InvalidJsonError("bad $in value")
     if operand.kind == "relation":
         return _relation_members(params, operand, choices)
-    return any_of([_eq(params, operand, choice, now) for choice in choices])
+    if operand.kind == "column":
+        return any_of([_eq(params, operand, choice, now) for choice in choices])
+    values = [_stored_form(c, now) for c in choices if c is not None]
+    values = [v for v in values if not (is_number(v) and not math.isfinite(v))]
+    parts = [_eq(params, operand, None, now)] if None in choices else []
+    if values:  # one array parameter, however long the list
+        mark = params.add([orjson.dumps(v).decode() for v in values], "::jsonb[]")
+        path = operand.sql
+        parts.append(_two_valued(f"({path} = ANY({mark}) OR {_any_element(path, f'e = ANY({mark})')})"))
+    return any_of(parts)
 
 
 def _exists(operand: _Operand, flag: Any) -> str:
     if not isinstance(flag, bool):
         raise InvalidJsonError("$exists must be a boolean")
-    if operand.kind == "relation":
-        present = TRUE
-    elif operand.kind == "column":
+    if operand.kind == "relation" or operand.kind == "column":
         present = TRUE
     else:
         present = f"({operand.sql} IS NOT NULL AND {operand.sql} <> 'null'::jsonb)"
@@ -392,7 +437,9 @@ def _all(params: Params, operand: _Operand, choices: Any, now: datetime) -> str:
         raise InvalidJsonError("bad $all value")
     regexes = [isinstance(c, Mapping) and set(c) <= {"$regex", "$options"} and "$regex" in c for c in choices]
     if any(regexes) and not all(regexes):
-        raise InvalidJsonError("All $all values must be of regex type or none: " + orjson.dumps(choices).decode())
+        raise InvalidJsonError(
+            "All $all values must be of regex type or none: " + orjson.dumps(choices).decode()
+        )
     if not choices:
         return FALSE
     if all(regexes):
@@ -417,7 +464,9 @@ def _element_compare(params: Params, element: str, symbol: str, value: Any, now:
     """One JSONB value against a query value within its type bracket (CASE keeps casts in their bracket)."""
     if isinstance(value, bool):
         mark = params.add(value, "::boolean")
-        return f"(CASE WHEN jsonb_typeof({element}) = 'boolean' THEN ({element})::boolean {symbol} {mark} END)"
+        return (
+            f"(CASE WHEN jsonb_typeof({element}) = 'boolean' THEN ({element})::boolean {symbol} {mark} END)"
+        )
     if is_number(value):
         if not math.isfinite(value):
             return FALSE
@@ -460,12 +509,42 @@ def regex_flags(options: str) -> str:
     and ``s`` through newline sensitivity (Python's default is PostgreSQL's partial mode ``p``)."""
     flags = "".join(flag for flag in "ix" if flag in options)
     multiline, dotall = "m" in options, "s" in options
-    flags += {(False, False): "p", (False, True): "s", (True, False): "n", (True, True): "w"}[(multiline, dotall)]
+    flags += {(False, False): "p", (False, True): "s", (True, False): "n", (True, True): "w"}[
+        (multiline, dotall)
+    ]
     return f"(?{flags})"
+
+
+_PROPERTY_CLASSES = {
+    "L": "[:alpha:]",
+    "N": "[:digit:]",
+    "Nd": "[:digit:]",
+    "Lu": "[:upper:]",
+    "Ll": "[:lower:]",
+}
+_PROPERTY = re.compile(r"\\([pP])\{(\w+)\}")
+
+
+def pg_pattern(pattern: str) -> str:
+    """A pattern the SQLite store's engine accepts, in PostgreSQL's ARE dialect: ``\\Q…\\E`` spans as
+    escaped text (:func:`sidecar.safe_regex.translate_pattern`), the common Unicode classes ``\\p{L}`` …
+    as POSIX classes. What PostgreSQL still refuses is a 102."""
+    pattern = translate_pattern(pattern)
+
+    def unicode_class(match: re.Match[str]) -> str:
+        posix = _PROPERTY_CLASSES.get(match.group(2))
+        if posix is None:
+            raise InvalidQueryError(
+                f"The PostgreSQL store cannot match \\{match.group(1)}{{{match.group(2)}}}"
+            )
+        return f"[{posix}]" if match.group(1) == "p" else f"[^{posix}]"
+
+    return _PROPERTY.sub(unicode_class, pattern)
 
 
 def _regex(params: Params, operand: _Operand, pattern: Any, options: Any) -> str:
     pattern, checked = check_regex(pattern, options)
+    pattern = pg_pattern(pattern)
     if operand.kind == "relation":
         return FALSE
     mark = params.add(regex_flags(checked) + pattern, "::text")
@@ -477,6 +556,29 @@ def _regex(params: Params, operand: _Operand, pattern: Any, options: Any) -> str
         return f"(CASE WHEN jsonb_typeof({element}) = 'string' THEN ({element} #>> '{{}}') ~ {mark} END)"
 
     return _two_valued(any_of([test(path), _any_element(path, test("e"))]))
+
+
+def _text(params: Params, operand: _Operand, arg: Any) -> str:
+    """Every whitespace-separated word of ``$term`` occurs in the String field (as the SQLite store's
+    ``parse_text_match``); the relevance is how often the words occur."""
+    search = arg.get("$search") if isinstance(arg, Mapping) else None
+    if not isinstance(search, Mapping):
+        raise InvalidJsonError("$text: $search must be an object")
+    term = search.get("$term")
+    if not isinstance(term, str):
+        raise InvalidJsonError("$text: $term must be a string")
+    case_sensitive = search.get("$caseSensitive", False)
+    if not isinstance(case_sensitive, bool):
+        raise InvalidJsonError("$text: $caseSensitive must be a boolean")
+    words = term.split()
+    if operand.kind != "json" or operand.schema_type != "String" or not words:
+        return FALSE
+    text = f"({operand.sql} #>> '{{}}')" if case_sensitive else f"lower({operand.sql} #>> '{{}}')"
+    marks = [params.add(w if case_sensitive else w.lower(), "::text") for w in words]
+    params.text_scores.append(
+        " + ".join(f"((length({text}) - length(replace({text}, {m}, ''))) / length({m}))" for m in marks)
+    )
+    return _two_valued(all_of([f"strpos({text}, {m}) > 0" for m in marks]))
 
 
 # ---- other tables ---------------------------------------------------------------------------------
@@ -519,7 +621,7 @@ def _in_query(state: _State, operand: _Operand, arg: Any) -> str:
     found = _subquery_rows(state, arg, "$inQuery")
     if found is None:
         return FALSE
-    alias, condition, schema = found
+    alias, condition, _ = found
     if operand.kind == "relation":
         params = state.params
         return (
@@ -530,7 +632,10 @@ def _in_query(state: _State, operand: _Operand, arg: Any) -> str:
         )
     if operand.kind != "json":
         return FALSE
-    pointer = f"jsonb_build_object('__type', 'Pointer', 'className', {alias}.class_name, 'objectId', {alias}.object_id)"
+    pointer = (
+        f"jsonb_build_object('__type', 'Pointer', 'className', {alias}.class_name, "
+        f"'objectId', {alias}.object_id)"
+    )
     path = operand.sql
     match = f"({path} = {pointer} OR {_any_element(path, f'e = {pointer}')})"
     return _two_valued(f"EXISTS (SELECT 1 FROM {RECORDS} AS {alias} WHERE {condition} AND {match})")
@@ -562,7 +667,11 @@ def _related_to(state: _State, arg: Any, alias: str) -> str:
     if not isinstance(arg, Mapping) or not isinstance(arg.get("key"), str):
         raise InvalidQueryError("improper usage of $relatedTo")
     owner = arg.get("object")
-    if not isinstance(owner, Mapping) or type_tag(owner) != "Pointer" or not isinstance(owner.get("objectId"), str):
+    if (
+        not isinstance(owner, Mapping)
+        or type_tag(owner) != "Pointer"
+        or not isinstance(owner.get("objectId"), str)
+    ):
         raise InvalidJsonError("$relatedTo object must be a Pointer")
     owner_class = validate_class_name(owner.get("className"))
     owner_schema = state.lookup(owner_class)
@@ -587,7 +696,9 @@ def _related_to(state: _State, arg: Any, alias: str) -> str:
     return f"EXISTS (SELECT 1 FROM {RELATIONS} AS r WHERE {all_of(members)})"
 
 
-def order_by(schema: ClassSchema, order: tuple[str, ...], hidden: set[str], alias: str = "t") -> str:
+def order_by(
+    schema: ClassSchema, order: tuple[str, ...], hidden: set[str], scores: list[str], alias: str = "t"
+) -> str:
     """ORDER BY from ``order`` keys (unknown and hidden keys ignored, as the SQLite store does); missing
     values sort first ascending, as SQLite's NULLs do."""
     terms: list[str] = []
@@ -595,12 +706,11 @@ def order_by(schema: ClassSchema, order: tuple[str, ...], hidden: set[str], alia
         key = raw.strip()
         descending = key.startswith("-")
         key = key.lstrip("-")
+        if key == "$score" and scores:
+            terms.append(f"({scores[0]}) DESC")
         if not key or key.startswith("$") or key.split(".", 1)[0] in hidden:
             continue
-        try:
-            operand = _resolve(schema, key, alias)
-        except InvalidKeyNameError:
-            continue
+        operand = _resolve(schema, key, alias)
         if operand.kind == "relation":
             continue
         if operand.kind == "json" and "." not in key and key not in schema.fields:
