@@ -66,6 +66,8 @@ class BackendSpec:
     """The editor project this backend was started for (``serve --project-dir``), if any."""
     project_policy: str = "none"
     """What became of the project's ``nodegx.security.json`` (``sidecar.backends.project_dir``)."""
+    database_url: str | None = None
+    """Records on this PostgreSQL server (``postgres://…``) instead of :attr:`database_path`."""
 
     @property
     def database_path(self) -> Path:
@@ -125,7 +127,7 @@ class Backend:
         self.state = BackendState.STOPPED
         self.failure: FailureInfo | None = None
         self.port = spec.port
-        self.engine = ENGINE
+        self.engine = "postgresql" if spec.database_url else ENGINE
         self._uptime = Uptime()
         self._store: Any = None
         self._runner: Any = None
@@ -186,7 +188,11 @@ class Backend:
         try:
             # Owner-only, also a folder made before modes were enforced (its files are tightened as opened).
             private_dir(self.spec.data_dir)
-            if self.spec.ephemeral:
+            if self.spec.database_url:
+                from sidecar.store.postgres.store import PostgresRecordStore
+
+                self._store = await PostgresRecordStore.open(self.spec.database_url)
+            elif self.spec.ephemeral:
                 self._store = await SqliteRecordStore.open(None, ephemeral=True)
             else:
                 self._store = await SqliteRecordStore.open(self.spec.database_path)

@@ -130,13 +130,31 @@ class _Tx:
         self.changed_schemas = True
         return schema
 
+    async def latest(self, class_name: str) -> ClassSchema | None:
+        """The class's schema as committed, locked for this transaction: another replica may have changed
+        it since this process cached it, and two writers must not both extend a stale copy."""
+        await self.connection.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('noodl_schema:' || $1::text))", class_name
+        )
+        stored = await self.connection.fetchval(
+            "SELECT schema FROM noodl_schema WHERE class_name = $1", class_name
+        )
+        if stored is None:
+            self.schemas.pop(class_name, None)
+            return None
+        schema = ClassSchema.from_stored(stored)
+        if self.schemas.get(class_name) != schema:
+            self.schemas[class_name] = schema
+            self.changed_schemas = True
+        return schema
+
     async def ensure_class(self, class_name: str) -> ClassSchema:
-        existing = self.schemas.get(class_name)
+        existing = self.schemas.get(class_name) or await self.latest(class_name)
         return existing if existing else await self.save_schema(ClassSchema.new(class_name))
 
     async def schema_for_write(self, class_name: str) -> ClassSchema:
         validate_class_name(class_name)
-        schema = self.schemas.get(class_name)
+        schema = self.schemas.get(class_name) or await self.latest(class_name)
         if schema is not None:
             return schema
         if not (self.caller.is_master or self.allow_class_creation):
@@ -147,6 +165,9 @@ class _Tx:
 
     async def ensure_field(self, schema: ClassSchema, name: str, spec: FieldSchema) -> ClassSchema:
         existing = schema.fields.get(name)
+        if existing is None:  # perhaps added by another replica: decide on the committed schema
+            schema = await self.latest(schema.class_name) or schema
+            existing = schema.fields.get(name)
         if existing is not None:
             if existing.type != spec.type:
                 raise IncorrectTypeError(
@@ -275,10 +296,24 @@ class PostgresRecordStore:
         rows = await self._pool.fetch("SELECT schema FROM noodl_schema")
         self._schemas = {s.class_name: s for s in (ClassSchema.from_stored(row["schema"]) for row in rows)}
 
+    async def _schema_of(self, class_name: str) -> ClassSchema | None:
+        """The cached schema; on a miss, the committed ones read again (another replica may have created
+        the class since this one cached them)."""
+        schema = self._schemas.get(class_name)
+        if schema is None:
+            await self.reload_schemas()
+            schema = self._schemas.get(class_name)
+        return schema
+
     async def close(self) -> None:
         await self._pool.close()
         await self._bus.drain()
         self._matcher.close()
+
+    @property
+    def write_queue_depth(self) -> int:
+        """Writes waiting for a connection (``/metrics`` shows it; the pool queues them itself)."""
+        return 0
 
     def schemas(self) -> Mapping[str, ClassSchema]:
         return self._schemas
@@ -343,7 +378,7 @@ class PostgresRecordStore:
         ):
             query_limits.check_names(option, names)
         validate_class_name(class_name)
-        schema = self._schemas.get(class_name)
+        schema = await self._schema_of(class_name)
         if schema is None:
             return QueryResult([], 0 if options.count else None)
         if options.count and options.limit == 0:
@@ -370,7 +405,7 @@ class PostgresRecordStore:
 
     async def count(self, class_name: str, where: Mapping[str, Any], caller: CallerContext) -> int:
         validate_class_name(class_name)
-        schema = self._schemas.get(class_name)
+        schema = await self._schema_of(class_name)
         if schema is None:
             return 0
         params = Params()
@@ -416,7 +451,7 @@ class PostgresRecordStore:
         self, class_name: str, object_id: str, caller: CallerContext, options: FetchOptions | None = None
     ) -> JsonObject:
         chosen = options or FetchOptions()
-        schema = self._schemas.get(validate_class_name(class_name))
+        schema = await self._schema_of(validate_class_name(class_name))
         if schema is None or not isinstance(object_id, str):
             raise ObjectNotFoundError()
         row = await self._load(self._pool, schema, object_id, caller, operation="get")
@@ -445,7 +480,7 @@ class PostgresRecordStore:
                     by_class.setdefault(pointer["className"], set()).add(pointer["objectId"])
             loaded: dict[tuple[str, str], dict[str, Any]] = {}
             for class_name, ids in by_class.items():
-                target = self._schemas.get(class_name)
+                target = await self._schema_of(class_name)
                 if target is None:
                     continue
                 if target.class_name == "_Session" and not caller.is_master and caller.user_id is None:
@@ -470,7 +505,7 @@ class PostgresRecordStore:
         self, class_name: str, field_name: str, where: Mapping[str, Any], caller: CallerContext
     ) -> list[Any]:
         validate_class_name(class_name)
-        schema = self._schemas.get(class_name)
+        schema = await self._schema_of(class_name)
         if schema is None:
             return []
         if not isinstance(field_name, str) or not field_name:
@@ -579,7 +614,7 @@ class PostgresRecordStore:
         body: Mapping[str, Any],
         expect: Mapping[str, Any] | None = None,
     ) -> tuple[SaveResult, Events]:
-        schema = tx.schemas.get(class_name)
+        schema = tx.schemas.get(class_name) or await tx.latest(class_name)
         if schema is None or not isinstance(object_id, str):
             raise ObjectNotFoundError()
         clp.check(schema.clp, "update", tx.caller, class_name)
@@ -686,7 +721,7 @@ class PostgresRecordStore:
         await self._write(caller, lambda tx: self._delete(tx, class_name, object_id))
 
     async def _delete(self, tx: _Tx, class_name: str, object_id: str) -> tuple[None, Events]:
-        schema = tx.schemas.get(class_name)
+        schema = tx.schemas.get(class_name) or await tx.latest(class_name)
         if schema is None or not isinstance(object_id, str):
             raise ObjectNotFoundError()
         clp.check(schema.clp, "delete", tx.caller, class_name)
@@ -800,7 +835,7 @@ class PostgresRecordStore:
         return [self._schemas[name].to_wire() for name in sorted(self._schemas)]
 
     async def get_schema(self, class_name: str) -> JsonObject:
-        schema = self._schemas.get(class_name)
+        schema = await self._schema_of(class_name)
         if schema is None:
             raise InvalidClassNameError(f"Class {class_name} does not exist.")
         return schema.to_wire()
@@ -813,7 +848,7 @@ class PostgresRecordStore:
             body_name = definition.get("className")
             if body_name not in (None, class_name):
                 raise InvalidClassNameError(f"Class name mismatch between {body_name} and {class_name}.")
-            if tx.schemas.get(class_name) is not None:
+            if await tx.latest(class_name) is not None:
                 raise InvalidClassNameError(f"Class {class_name} already exists.")
             fields = {**SYSTEM_FIELDS.get(class_name, {}), **declared_fields(field_specs(definition))}
             schema = ClassSchema(class_name, fields)
@@ -829,7 +864,7 @@ class PostgresRecordStore:
 
         async def run(tx: _Tx) -> tuple[JsonObject, Events]:
             validate_class_name(class_name)
-            schema = tx.schemas.get(class_name)
+            schema = await tx.latest(class_name)
             if schema is None:
                 raise InvalidClassNameError(f"Class {class_name} does not exist.")
             for name, spec in field_specs(definition).items():
@@ -899,7 +934,7 @@ class PostgresRecordStore:
     async def delete_class(self, class_name: str) -> None:
         async def run(tx: _Tx) -> tuple[None, Events]:
             validate_class_name(class_name)
-            if tx.schemas.get(class_name) is None:
+            if await tx.latest(class_name) is None:
                 return None, []
             rows = await tx.connection.fetchval(
                 f"SELECT COUNT(*) FROM {RECORDS} WHERE class_name = $1", class_name
