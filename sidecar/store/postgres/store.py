@@ -64,6 +64,7 @@ from sidecar.store.interface import (
 )
 from sidecar.store.matcher import RecordMatcher
 from sidecar.store.names import validate_class_name
+from sidecar.store.postgres import notify
 from sidecar.store.postgres import where as pgwhere
 from sidecar.store.postgres.tables import BOOTSTRAP, UNIQUE_ERRORS
 from sidecar.store.postgres.where import RECORDS, RELATIONS, Params
@@ -108,6 +109,11 @@ class _Tx:
     allow_class_creation: bool
     session_lifetime: timedelta
     changed_schemas: bool = False
+    """Whether :attr:`schemas` differs from the cache (written here, or found newer in the database)."""
+    wrote_schema: bool = False
+    """Whether this transaction changed a schema (other replicas are told at commit)."""
+    touched: set[str] = field(default_factory=set)
+    """Classes whose schema this transaction wrote or read fresh; only they update the cache."""
     _now: str | None = None
     events: Events = field(default_factory=list)
 
@@ -127,7 +133,8 @@ class _Tx:
             schema.to_wire(),
         )
         self.schemas[schema.class_name] = schema
-        self.changed_schemas = True
+        self.changed_schemas = self.wrote_schema = True
+        self.touched.add(schema.class_name)
         return schema
 
     async def latest(self, class_name: str) -> ClassSchema | None:
@@ -139,8 +146,9 @@ class _Tx:
         stored = await self.connection.fetchval(
             "SELECT schema FROM noodl_schema WHERE class_name = $1", class_name
         )
+        self.touched.add(class_name)
         if stored is None:
-            self.schemas.pop(class_name, None)
+            self.changed_schemas = self.schemas.pop(class_name, None) is not None or self.changed_schemas
             return None
         schema = ClassSchema.from_stored(stored)
         if self.schemas.get(class_name) != schema:
@@ -246,6 +254,11 @@ class PostgresRecordStore:
         self._pool = pool
         self._schemas = schemas
         self._bus = ChangeBus()
+        """Every committed change of the backend, whichever replica made it (realtime subscribers)."""
+        self._local_bus = ChangeBus()
+        """This replica's own changes only (database triggers: each change fires on one replica)."""
+        self.replica_id = notify.new_replica_id()
+        self._listener: notify.Listener | None = None
         self._allow_class_creation = allow_client_class_creation
         self._session_lifetime = session_lifetime
         self._matcher = RecordMatcher()
@@ -272,7 +285,7 @@ class PostgresRecordStore:
         async with pool.acquire() as connection, connection.transaction():
             # One bootstrap at a time: replicas starting together would race on CREATE … IF NOT EXISTS.
             await connection.execute("SELECT pg_advisory_xact_lock(727100021)")
-            for statement in BOOTSTRAP:
+            for statement in (*BOOTSTRAP, *notify.BOOTSTRAP):
                 await connection.execute(statement)
         store = cls(
             pool,
@@ -282,6 +295,10 @@ class PostgresRecordStore:
         )
         store.url = url
         await store.reload_schemas()
+        store._listener = notify.Listener(
+            url, store.replica_id, store._bus.emit, store.reload_schemas, store._logged_announcement
+        )
+        await store._listener.start()
 
         async def precreate(tx: _Tx) -> tuple[None, Events]:
             for class_name in PRECREATED:
@@ -305,9 +322,15 @@ class PostgresRecordStore:
             schema = self._schemas.get(class_name)
         return schema
 
+    async def _logged_announcement(self, entry: int) -> Any:
+        return await self._pool.fetchval("SELECT payload FROM noodl_change_log WHERE id = $1", entry)
+
     async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
         await self._pool.close()
         await self._bus.drain()
+        await self._local_bus.drain()
         self._matcher.close()
 
     @property
@@ -331,14 +354,20 @@ class PostgresRecordStore:
             try:
                 async with connection.transaction():
                     result, events = await fn(tx)
+                    await notify.announce(connection, self.replica_id, events, tx.wrote_schema)
             except asyncpg.QueryCanceledError as exc:
                 raise InvalidQueryError("The query took too long and was stopped.") from exc
             except asyncpg.DataError as exc:  # a value PostgreSQL cannot take (an unpaired surrogate)
                 raise InvalidJsonError(f"invalid value: {exc}") from exc
         if tx.changed_schemas:
-            self._schemas = {**self._schemas, **tx.schemas}
-            for gone in set(self._schemas) - set(tx.schemas):
-                del self._schemas[gone]
+            merged = dict(self._schemas)
+            for name in tx.touched:
+                if name in tx.schemas:
+                    merged[name] = tx.schemas[name]
+                else:
+                    merged.pop(name, None)
+            self._schemas = merged
+        self._local_bus.emit(events)
         self._bus.emit(events)
         return result
 
@@ -809,6 +838,11 @@ class PostgresRecordStore:
     def subscribe(self, listener: ChangeListener) -> Subscription:
         return self._bus.subscribe(listener)
 
+    def subscribe_local(self, listener: ChangeListener) -> Subscription:
+        """This replica's own committed changes only: what a database trigger fires on, so that each
+        change fires once across replicas (realtime subscribers use :meth:`subscribe`: every change)."""
+        return self._local_bus.subscribe(listener)
+
     def visible_record(self, class_name: str, record: JsonObject, caller: CallerContext) -> JsonObject | None:
         schema = self._schemas.get(class_name)
         if schema is None or not read_scope.record_readable(schema, "find", caller, record):
@@ -946,7 +980,8 @@ class PostgresRecordStore:
             await tx.connection.execute(f"DELETE FROM {RELATIONS} WHERE class_name = $1", class_name)
             await tx.connection.execute("DELETE FROM noodl_schema WHERE class_name = $1", class_name)
             del tx.schemas[class_name]
-            tx.changed_schemas = True
+            tx.changed_schemas = tx.wrote_schema = True
+            tx.touched.add(class_name)
             if class_name in PRECREATED:
                 await tx.ensure_class(class_name)
             return None, []
