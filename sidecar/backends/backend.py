@@ -270,11 +270,18 @@ class Backend:
         from sidecar.triggers import TriggerService, TriggerServiceConfig
         from sidecar.triggers.store_source import StoreChangeSource
 
+        claims = None
+        if self.spec.database_url:  # replicas share the database: each schedule fire is claimed once
+            from sidecar.store.postgres.fire_claims import PostgresFireClaims
+
+            claims = PostgresFireClaims(self._store.pool)
+            await claims.prepare()
         self.triggers = TriggerService.open(
             TriggerServiceConfig(self.spec.data_dir, self.spec.backend_id),
             recorder=self.history,
             functions=TriggerFunctions(self),
             changes=StoreChangeSource(self._store),
+            claims=claims,
         )
         await self.triggers.start()
 

@@ -334,6 +334,11 @@ class PostgresRecordStore:
         self._matcher.close()
 
     @property
+    def pool(self) -> asyncpg.Pool:
+        """The connection pool (schedule claims share it)."""
+        return self._pool
+
+    @property
     def write_queue_depth(self) -> int:
         """Writes waiting for a connection (``/metrics`` shows it; the pool queues them itself)."""
         return 0
