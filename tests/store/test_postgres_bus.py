@@ -45,19 +45,22 @@ async def test_changes_on_one_replica_reach_subscribers_on_the_other(
     local: list[ChangeEvent] = []
     second.subscribe(seen.append)
     second.subscribe_local(local.append)
-    created = await first.create("Item", {"n": 1}, MASTER)
+    created = await first.create("Item", {"n": 1}, MASTER)  # a new class: a transaction
+    plain = await first.create("Item", {"n": 5}, MASTER)  # a known class: one statement
     await first.save("Item", created.object_id, {"n": 2}, MASTER)
-    big = await first.create("Item", {"text": "x" * 20_000}, MASTER)  # past the notification limit
+    big = await first.create("Item", {"n": 6, "text": "x" * 20_000}, MASTER)  # past the notification limit
     await first.delete("Item", created.object_id, MASTER)
-    await _until(seen, 4)
+    await _until(seen, 5)
     assert [(e.action.value, e.object_id) for e in seen] == [
         ("create", created.object_id),
+        ("create", plain.object_id),
         ("update", created.object_id),
         ("create", big.object_id),
         ("delete", created.object_id),
     ]
-    assert seen[1].record["n"] == 2
-    assert seen[2].record["text"] == "x" * 20_000
+    assert seen[1].record["n"] == 5
+    assert seen[2].record["n"] == 2
+    assert seen[3].record["text"] == "x" * 20_000
     assert local == []
 
 

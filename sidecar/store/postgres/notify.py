@@ -45,6 +45,12 @@ def new_replica_id() -> str:
     return uuid.uuid4().hex
 
 
+def one_statement_payload(origin: str, events: Sequence[ChangeEvent]) -> str | None:
+    """The notification payload for ``events`` when it fits one notification, else None."""
+    body = orjson.dumps({"o": origin, "e": [event.to_wire() for event in events]}).decode()
+    return body if len(body.encode()) <= MAX_PAYLOAD else None
+
+
 async def announce(
     connection: asyncpg.Connection, origin: str, events: Sequence[ChangeEvent], schema_changed: bool
 ) -> None:
