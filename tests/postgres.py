@@ -11,10 +11,14 @@ from __future__ import annotations
 import subprocess
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
+from sidecar.store import SqliteRecordStore
+from sidecar.store.postgres.store import PostgresRecordStore
 from tests.conftest import PROJECT_ROOT
 
 SCRIPT = PROJECT_ROOT / "scripts" / "pg-test-server"
@@ -56,3 +60,28 @@ def new_schema_url(pg_server: str) -> str:
     with psycopg.connect(pg_server, autocommit=True) as admin:
         admin.execute(f'CREATE SCHEMA "{name}"')
     return f"{pg_server}?search_path={name}"
+
+
+BACKENDS = ("sqlite", "postgres")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only(reason): the test covers what only the SQLite store has")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Which record store a test that takes ``store`` runs on (the store and web suites run on both)."""
+    return str(request.param)
+
+
+async def open_store(request: pytest.FixtureRequest, backend: str, sqlite_path: Path, **options: Any) -> Any:
+    """A new store on ``backend``: SQLite at ``sqlite_path``, or PostgreSQL in a schema of its own. A test
+    marked ``@pytest.mark.sqlite_only("why")`` is skipped on PostgreSQL with that reason."""
+    if backend == "sqlite":
+        return await SqliteRecordStore.open(sqlite_path, **options)
+    marker = request.node.get_closest_marker("sqlite_only")
+    if marker is not None:
+        pytest.skip(f"SQLite only: {marker.args[0] if marker.args else ''}")
+    url = new_schema_url(request.getfixturevalue("pg_server"))
+    return await PostgresRecordStore.open(url, **options)

@@ -14,37 +14,13 @@ from typing import Any
 
 import pytest
 
-from sidecar.store import CallerContext, SqliteRecordStore
-from sidecar.store.postgres.store import PostgresRecordStore
-from tests.postgres import new_schema_url
-
-BACKENDS = ("sqlite", "postgres")
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "sqlite_only(reason): the test covers what only the SQLite store has")
-
-
-async def open_store(request: pytest.FixtureRequest, backend: str, tmp_path: Path, **options: Any) -> Any:
-    """A new store on ``backend`` (``options`` as both stores' ``open`` take them)."""
-    if backend == "sqlite":
-        return await SqliteRecordStore.open(tmp_path / "local.db", **options)
-    marker = request.node.get_closest_marker("sqlite_only")
-    if marker is not None:
-        pytest.skip(f"SQLite only: {marker.args[0] if marker.args else ''}")
-    url = new_schema_url(request.getfixturevalue("pg_server"))
-    return await PostgresRecordStore.open(url, **options)
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    """Which record store the test runs on."""
-    return str(request.param)
+from sidecar.store import CallerContext
+from tests.postgres import open_store
 
 
 @pytest.fixture
 async def store(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> AsyncIterator[Any]:
-    opened = await open_store(request, backend, tmp_path)
+    opened = await open_store(request, backend, tmp_path / "local.db")
     try:
         yield opened
     finally:

@@ -247,7 +247,6 @@ async def test_related_to_reads_the_relation_only_of_an_owner_the_caller_may_get
 # ---- aggregate, count, distinct -------------------------------------------------------------------------
 
 
-@pytest.mark.sqlite_only("aggregate is not on the PostgreSQL store yet")
 async def test_aggregate_applies_the_permissions_of_every_class_it_reads(
     store: SqliteRecordStore, world: World, anonymous: CallerContext, master: CallerContext
 ) -> None:

@@ -418,7 +418,6 @@ async def test_relative_time(store: SqliteRecordStore, master: CallerContext) ->
     assert await ids(store, "Item", {"when": {"$lt": {"$relativeTime": "3 days ago"}}}) == [old.object_id]
 
 
-@pytest.mark.sqlite_only("aggregate is not on the PostgreSQL store yet")
 async def test_distinct_and_aggregate(store: SqliteRecordStore, master: CallerContext) -> None:
     for n, tag in ((100, "a"), (300, "b"), (100, "a")):
         await store.create("Sale", {"amount": n, "tag": tag}, master)

@@ -43,6 +43,7 @@ from sidecar.errors import (
     UsernameTakenError,
 )
 from sidecar.store import acl, clp, passwords, query_limits, read_scope, sessions, special_classes
+from sidecar.store import aggregate as aggregation
 from sidecar.store.catalog import PRECREATED
 from sidecar.store.changes import ChangeBus
 from sidecar.store.codec import format_iso, from_sql, now_iso
@@ -590,7 +591,15 @@ class PostgresRecordStore:
     async def aggregate(
         self, class_name: str, pipeline: Sequence[Mapping[str, Any]], caller: CallerContext
     ) -> list[JsonObject]:
-        raise CommandUnavailableError("aggregate is not available on the PostgreSQL store yet.")
+        where, stages = aggregation.plan(pipeline)
+        schema = await self._schema_of(validate_class_name(class_name))
+        if schema is None:
+            return []
+        params = Params()
+        condition = self._matching(schema, where, caller, "find", params)
+        rows = await self._fetch(f"SELECT t.doc FROM {RECORDS} AS t WHERE {condition}", params)
+        shown = presenter(self._schemas, caller, class_name)
+        return aggregation.finish([shown(_decode(schema, row["doc"])) for row in rows], stages)
 
     # ---- writes ---------------------------------------------------------------------------------------
 
