@@ -89,3 +89,24 @@ async def test_a_schema_change_on_one_replica_reaches_the_other(
     await _until(seen, 2)
     assert seen[1].record["fresh"] == "y"
     assert "fresh" in second.schemas()["Item"].fields  # read again before the change was delivered
+
+
+async def test_the_bus_listens_again_after_the_server_drops_its_connection(
+    pair: tuple[PostgresRecordStore, PostgresRecordStore], pg_server: str
+) -> None:
+    import psycopg
+
+    first, second = pair
+    assert second._listener is not None
+    pid = second._listener.backend_pid
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    for _ in range(100):  # reconnected: a new server process listens
+        if second._listener.backend_pid not in (None, pid):
+            break
+        await asyncio.sleep(0.05)
+    seen: list[ChangeEvent] = []
+    second.subscribe(seen.append)
+    made = await first.create("Item", {"n": 1}, MASTER)
+    await _until(seen, 1)
+    assert [e.object_id for e in seen] == [made.object_id]

@@ -32,6 +32,8 @@ CHANGES = "noodl_changes"
 SCHEMAS = "noodl_schema_changed"
 MAX_PAYLOAD = 7_900
 """Bytes of a notification payload (PostgreSQL's limit is 8,000 including the channel)."""
+_LOST = ""
+"""Queued when the LISTEN connection ends (no channel has an empty name)."""
 LOG_KEEP = timedelta(minutes=5)
 """How long a large announcement stays in ``noodl_change_log`` for slow receivers."""
 
@@ -102,17 +104,44 @@ class Listener:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._connection = await asyncpg.connect(self._url)
-        await self._connection.add_listener(CHANGES, self._received)
-        await self._connection.add_listener(SCHEMAS, self._received)
+        await self._connect()
         self._task = asyncio.create_task(self._run())
+
+    async def _connect(self) -> None:
+        connection = await asyncpg.connect(self._url)
+        await connection.add_listener(CHANGES, self._received)
+        await connection.add_listener(SCHEMAS, self._received)
+        connection.add_termination_listener(self._lost)
+        self._connection = connection
 
     def _received(self, _connection: Any, _pid: int, channel: str, payload: str) -> None:
         self._queue.put_nowait((channel, payload))
 
+    def _lost(self, _connection: Any) -> None:
+        self._queue.put_nowait((_LOST, ""))
+
+    async def _reconnect(self) -> None:
+        """The server closed the LISTEN connection (a restart, a terminated backend): listen again, then
+        read the schemas again. Announcements made while it was away are not delivered."""
+        delay = 0.2
+        while True:
+            try:
+                await self._connect()
+            except (OSError, asyncpg.PostgresError) as error:
+                log.warning("store.listen_reconnect_failed", error=str(error), retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            log.info("store.listen_reconnected")
+            await self._on_schema_change()
+            return
+
     async def _run(self) -> None:
         while True:
             channel, payload = await self._queue.get()
+            if channel == _LOST:
+                await self._reconnect()
+                continue
             try:
                 await self._handle(channel, payload)
             except Exception:  # one bad announcement must not stop the bus
@@ -132,10 +161,16 @@ class Listener:
                 return
         self._on_events(_events(announced))
 
+    @property
+    def backend_pid(self) -> int | None:
+        """The server process of the LISTEN connection (tests end it to check the reconnection)."""
+        return None if self._connection is None else int(self._connection.get_server_pid())
+
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         if self._connection is not None:
+            self._connection.remove_termination_listener(self._lost)
             await self._connection.close()
