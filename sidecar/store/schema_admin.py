@@ -154,7 +154,7 @@ def change_field_type(
     ).fetchall()
     lost = 0
     for object_id, raw in rows:
-        converted = _convert(from_sql(spec.type, raw, spec.target_class), new_type)
+        converted = convert_value(from_sql(spec.type, raw, spec.target_class), new_type)
         stored = None if converted is None else to_sql(new_type, converted, name, class_name)
         lost += stored is None
         ctx.connection.execute(f'UPDATE {table} SET {temp} = ? WHERE "objectId" = ?', (stored, object_id))
@@ -172,7 +172,7 @@ def change_field_type(
     return result, []
 
 
-def _convert(value: Any, new_type: str) -> Any:
+def convert_value(value: Any, new_type: str) -> Any:
     kind = infer_type(value)
     if kind == new_type:
         return value

@@ -1068,10 +1068,91 @@ class PostgresRecordStore:
         await self._write(_MASTER, run)
 
     async def rename_field(self, class_name: str, old: str, new: str) -> JsonObject:
-        raise CommandUnavailableError("Renaming a field is not available on the PostgreSQL store yet.")
+        from sidecar.store.names import DEFAULT_FIELDS
+        from sidecar.store.schema_admin import check_declarable
+
+        async def run(tx: _Tx) -> tuple[JsonObject, Events]:
+            schema = await self._existing(tx, class_name)
+            spec = schema.fields.get(old)
+            if spec is None or old in DEFAULT_FIELDS or old in SYSTEM_FIELDS.get(class_name, {}):
+                raise InvalidSchemaOperationError(f"Field {old} cannot be renamed.")
+            check_declarable(new)
+            if new in schema.fields:
+                raise InvalidSchemaOperationError(f"Field {new} exists, cannot update.")
+            if spec.type == "Relation":
+                await tx.connection.execute(
+                    f"UPDATE {RELATIONS} SET field = $3 WHERE class_name = $1 AND field = $2",
+                    class_name,
+                    old,
+                    new,
+                )
+            else:
+                await tx.connection.execute(
+                    f"UPDATE {RECORDS} SET doc = (doc - $2::text) "
+                    "|| jsonb_build_object($3::text, doc->$2::text) WHERE class_name = $1 AND doc ? $2::text",
+                    class_name,
+                    old,
+                    new,
+                )
+            fields = {(new if k == old else k): v for k, v in schema.fields.items()}
+            renamed = ClassSchema(class_name, fields, schema.clp, schema.indexes)
+            return (await tx.save_schema(renamed)).to_wire(), []
+
+        return await self._write(_MASTER, run)
 
     async def change_field_type(self, class_name: str, field_name: str, new_type: str) -> JsonObject:
-        raise CommandUnavailableError("Changing a field's type is not available on the PostgreSQL store yet.")
+        """Convert each stored value as the SQLite store does
+        (:func:`sidecar.store.schema_admin.convert_value`); values that cannot convert become null and are
+        counted."""
+        from sidecar.store.schema_admin import convert_value, without_indexes_on
+
+        async def run(tx: _Tx) -> tuple[JsonObject, Events]:
+            schema = await self._existing(tx, class_name)
+            spec = schema.fields.get(field_name)
+            if spec is None or field_name in SYSTEM_FIELDS.get(class_name, {}):
+                raise InvalidSchemaOperationError(f"Field {field_name} does not exist or cannot change type.")
+            target = FieldSchema.from_wire({"type": new_type, "targetClass": spec.target_class})
+            if "Relation" in (spec.type, new_type):
+                raise InvalidSchemaOperationError("Relation fields cannot change type.")
+            updated = without_indexes_on(schema.with_field(field_name, target), field_name)
+            rows = await tx.connection.fetch(
+                f"SELECT object_id, doc->$2::text AS value FROM {RECORDS} WHERE class_name = $1 "
+                "AND doc ? $2::text FOR UPDATE",
+                class_name,
+                field_name,
+            )
+            lost = 0
+            for row in rows:
+                converted = convert_value(row["value"], new_type)
+                stored = None if converted is None else _stored_value(updated, field_name, converted)
+                lost += stored is None
+                await tx.connection.execute(
+                    f"UPDATE {RECORDS} SET doc = CASE WHEN $4::jsonb IS NULL THEN doc - $3::text "
+                    "ELSE jsonb_set(doc, ARRAY[$3::text], $4::jsonb) END "
+                    "WHERE class_name = $1 AND object_id = $2",
+                    class_name,
+                    row["object_id"],
+                    field_name,
+                    None if stored is None else orjson.dumps(stored).decode(),
+                )
+            result = (await tx.save_schema(updated)).to_wire()
+            result["conversion"] = {
+                "changed": True,
+                "from": spec.type,
+                "convertedValues": len(rows) - lost,
+                "lost": lost,
+            }
+            return result, []
+
+        return await self._write(_MASTER, run)
+
+    @staticmethod
+    async def _existing(tx: _Tx, class_name: str) -> ClassSchema:
+        validate_class_name(class_name)
+        schema = await tx.latest(class_name)
+        if schema is None:
+            raise InvalidClassNameError(f"Class {class_name} does not exist.")
+        return schema
 
     async def export_schema(self, fmt: str) -> str:
         raise CommandUnavailableError("Exports are not available on the PostgreSQL store yet.")
