@@ -393,7 +393,6 @@ async def test_text_search_matches_every_word(store: SqliteRecordStore, master: 
     assert await ids(store, "Item", where) == [hit.object_id]
 
 
-@pytest.mark.sqlite_only("geo queries are not on the PostgreSQL store yet")
 async def test_geo_queries(store: SqliteRecordStore, master: CallerContext) -> None:
     def point(lat: float, lng: float) -> dict[str, Any]:
         return {"__type": "GeoPoint", "latitude": lat, "longitude": lng}
@@ -491,7 +490,6 @@ async def test_engine_failures_surface_as_storage_errors(
         await store.save("Item", created.object_id, {"n": 2}, master)
 
 
-@pytest.mark.sqlite_only("geo queries are not on the PostgreSQL store yet")
 async def test_polygon_contains_point(store: SqliteRecordStore, master: CallerContext) -> None:
     square = {"__type": "Polygon", "coordinates": [[0, 0], [0, 10], [10, 10], [10, 0]]}
     area = await store.create("Area", {"shape": square}, master)

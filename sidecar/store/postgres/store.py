@@ -448,7 +448,11 @@ class PostgresRecordStore:
         params = Params()
         condition = self._matching(schema, options.where, caller, "find", params)
         ordering = pgwhere.order_by(
-            schema, options.order, clp.protected_fields(schema.clp, caller), params.text_scores
+            schema,
+            options.order,
+            clp.protected_fields(schema.clp, caller),
+            params.text_scores,
+            near=params.near_orders,
         )
         limit = "" if options.limit < 0 else f" LIMIT {params.add(options.limit)}"
         statement = (

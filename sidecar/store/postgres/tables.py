@@ -30,6 +30,19 @@ BOOTSTRAP = (
     "owning_id text NOT NULL, related_id text NOT NULL, "
     "PRIMARY KEY (class_name, field, owning_id, related_id))",
     "CREATE INDEX IF NOT EXISTS noodl_relations_related ON noodl_relations (class_name, field, related_id)",
+    # Geo queries: the SQLite store's great-circle distance and even-odd point-in-polygon rule.
+    "CREATE OR REPLACE FUNCTION noodl_great_circle(lat1 float8, lng1 float8, lat2 float8, lng2 float8) "
+    "RETURNS float8 LANGUAGE sql IMMUTABLE AS $$ SELECT 2 * asin(least(1.0, sqrt("
+    "power(sin(radians(lat2 - lat1) / 2), 2) "
+    "+ cos(radians(lat1)) * cos(radians(lat2)) * power(sin(radians(lng2 - lng1) / 2), 2)))) $$",
+    "CREATE OR REPLACE FUNCTION noodl_point_in_ring(ring jsonb, lat float8, lng float8) RETURNS boolean "
+    "LANGUAGE plpgsql IMMUTABLE AS $$ DECLARE inside boolean := false; n int := jsonb_array_length(ring); "
+    "i int; alat float8; alng float8; blat float8; blng float8; BEGIN "
+    "FOR i IN 0 .. n - 1 LOOP "
+    "alat := (ring->i->>0)::float8; alng := (ring->i->>1)::float8; "
+    "blat := (ring->((i + 1) % n)->>0)::float8; blng := (ring->((i + 1) % n)->>1)::float8; "
+    "IF (alng > lng) <> (blng > lng) AND lat < (blat - alat) * (lng - alng) / (blng - alng) + alat THEN "
+    "inside := NOT inside; END IF; END LOOP; RETURN inside; END $$",
 )
 
 UNIQUE_ERRORS = {

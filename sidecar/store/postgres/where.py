@@ -26,7 +26,13 @@ from sidecar.store import clp, read_scope
 from sidecar.store.codec import is_number, normalise_iso, type_tag
 from sidecar.store.interface import CallerContext
 from sidecar.store.names import is_valid_field_name, validate_class_name
-from sidecar.store.predicates import relative_time
+from sidecar.store.predicates import (
+    center_sphere,
+    geo_point,
+    max_distance,
+    polygon_argument,
+    relative_time,
+)
 from sidecar.store.query_limits import check_term_count, check_where
 from sidecar.store.schema import ClassSchema
 from sidecar.store.sqlfuncs import check_regex
@@ -38,7 +44,7 @@ RECORDS = "noodl_records"
 RELATIONS = "noodl_relations"
 
 _COMPARATORS = {"$lt": "<", "$lte": "<=", "$gt": ">", "$gte": ">="}
-_UNSUPPORTED = frozenset(
+_GEO = frozenset(
     {
         "$nearSphere",
         "$maxDistance",
@@ -71,7 +77,7 @@ _FIELD_OPERATORS = frozenset(
         "$notInQuery",
         "$text",
     }
-    | _UNSUPPORTED
+    | _GEO
 )
 _TIMESTAMP_ALIASES = {"_created_at": "createdAt", "_updated_at": "updatedAt"}
 _PLACEHOLDER = re.compile(r"\$\d+")
@@ -84,6 +90,8 @@ class Params:
     def __init__(self, first: list[Any] | None = None) -> None:
         self.values: list[Any] = list(first or [])
         self.text_scores: list[str] = []
+        self.near_orders: list[str] = []
+        """Distance to the ``$nearSphere`` point: the order when the query gives none."""
         """Relevance of each ``$text`` match compiled with these parameters (for ``order=$score``)."""
 
     def add(self, value: Any, cast: str = "") -> str:
@@ -325,8 +333,14 @@ def _one_constraint(state: _State, operand: _Operand, op: str, arg: Any, sibling
     if op in ("$inQuery", "$notInQuery"):
         found = _in_query(state, operand, arg)
         return found if op == "$inQuery" else negate(found)
-    if op in _UNSUPPORTED and not op.startswith("$maxDistance"):
-        raise InvalidQueryError(f"{op} is not supported by the PostgreSQL store")
+    if op == "$nearSphere":
+        return _near_sphere(params, operand, arg, siblings)
+    if op == "$within":
+        return _within(params, operand, arg)
+    if op == "$geoWithin":
+        return _geo_within(params, operand, arg)
+    if op == "$geoIntersects":
+        return _geo_intersects(params, operand, arg)
     return TRUE  # modifiers ($options, $maxDistance*) are read by their operator
 
 
@@ -581,6 +595,85 @@ def _text(params: Params, operand: _Operand, arg: Any) -> str:
     return _two_valued(all_of([f"strpos({text}, {m}) > 0" for m in marks]))
 
 
+# ---- geo (the SQLite store's argument checks, PostgreSQL's arithmetic) ----------------------------
+
+
+def _geo_operand(operand: _Operand, kind: str = "GeoPoint") -> str | None:
+    return operand.sql if operand.kind == "json" and operand.schema_type == kind else None
+
+
+def _distance(path: str, params: Params, lat: float, lng: float) -> str:
+    """Great-circle distance in radians from the GeoPoint at ``path`` to (lat, lng)."""
+    return (
+        f"noodl_great_circle(({path}->>'latitude')::float8, ({path}->>'longitude')::float8, "
+        f"{params.add(lat, '::float8')}, {params.add(lng, '::float8')})"
+    )
+
+
+def _near_sphere(params: Params, operand: _Operand, point: Any, siblings: Mapping[str, Any]) -> str:
+    lat, lng = geo_point(point)
+    radius = max_distance(siblings)
+    path = _geo_operand(operand)
+    if path is None:
+        return FALSE
+    present = f"({path}->>'__type') = 'GeoPoint'"
+    distance = _distance(path, params, lat, lng)
+    params.near_orders.append(distance)
+    if radius is None:
+        return _two_valued(present)
+    return _two_valued(f"({present} AND {distance} <= {params.add(radius, '::float8')})")
+
+
+def _within(params: Params, operand: _Operand, arg: Any) -> str:
+    box = arg.get("$box") if isinstance(arg, Mapping) else None
+    if not isinstance(box, list) or len(box) != 2:
+        raise InvalidJsonError("bad $within: $box needs exactly two points")
+    (south, west), (north, east) = geo_point(box[0]), geo_point(box[1])
+    path = _geo_operand(operand)
+    if path is None:
+        return FALSE
+    lat, lng = f"({path}->>'latitude')::float8", f"({path}->>'longitude')::float8"
+    marks = [params.add(v, "::float8") for v in (south, north, west, east)]
+    return _two_valued(
+        f"(CASE WHEN ({path}->>'__type') = 'GeoPoint' THEN {lat} BETWEEN {marks[0]} AND {marks[1]} "
+        f"AND {lng} BETWEEN {marks[2]} AND {marks[3]} END)"
+    )
+
+
+def _geo_within(params: Params, operand: _Operand, arg: Any) -> str:
+    if not isinstance(arg, Mapping) or not ({"$polygon", "$centerSphere"} & set(arg)):
+        raise InvalidJsonError("bad $geoWithin value; $polygon or $centerSphere should be provided")
+    path = _geo_operand(operand)
+    if "$centerSphere" in arg:
+        center, radius = center_sphere(arg["$centerSphere"])
+        if path is None:
+            return FALSE
+        distance = _distance(path, params, center[0], center[1])
+        return _two_valued(
+            f"(CASE WHEN ({path}->>'__type') = 'GeoPoint' "
+            f"THEN {distance} <= {params.add(radius, '::float8')} END)"
+        )
+    ring = polygon_argument(arg["$polygon"])
+    if path is None:
+        return FALSE
+    return _two_valued(
+        f"(CASE WHEN ({path}->>'__type') = 'GeoPoint' THEN noodl_point_in_ring({params.json(ring)}, "
+        f"({path}->>'latitude')::float8, ({path}->>'longitude')::float8) END)"
+    )
+
+
+def _geo_intersects(params: Params, operand: _Operand, arg: Any) -> str:
+    point = arg.get("$point") if isinstance(arg, Mapping) else None
+    lat, lng = geo_point(point)
+    path = _geo_operand(operand, "Polygon")
+    if path is None:
+        return FALSE
+    return _two_valued(
+        f"(CASE WHEN ({path}->>'__type') = 'Polygon' THEN noodl_point_in_ring({path}->'coordinates', "
+        f"{params.add(lat, '::float8')}, {params.add(lng, '::float8')}) END)"
+    )
+
+
 # ---- other tables ---------------------------------------------------------------------------------
 
 
@@ -697,7 +790,12 @@ def _related_to(state: _State, arg: Any, alias: str) -> str:
 
 
 def order_by(
-    schema: ClassSchema, order: tuple[str, ...], hidden: set[str], scores: list[str], alias: str = "t"
+    schema: ClassSchema,
+    order: tuple[str, ...],
+    hidden: set[str],
+    scores: list[str],
+    alias: str = "t",
+    near: list[str] | None = None,
 ) -> str:
     """ORDER BY from ``order`` keys (unknown and hidden keys ignored, as the SQLite store does); missing
     values sort first ascending, as SQLite's NULLs do."""
@@ -724,4 +822,6 @@ def order_by(
             terms.append(f"({operand.sql} #>> '{{}}') COLLATE \"C\"{direction}")
         else:
             terms.append(f"{operand.sql}{direction}")
+    if not terms and near:
+        terms.append(near[0])
     return " ORDER BY " + ", ".join(terms) if terms else ""
