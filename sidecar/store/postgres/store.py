@@ -127,6 +127,14 @@ class _InsertRecorder:
         raise _NeedsTransaction
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """What a pooled connection needs on release: nothing. The store never changes session state (its
+    locks are transaction-scoped, it LISTENs on a connection of its own), so asyncpg's default reset, one
+    more round trip per read, is skipped; a transaction left open by a cancelled call is rolled back."""
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
+
+
 @dataclass
 class _Tx:
     """One write transaction: its connection, the schemas as it sees them, its caller and instant."""
@@ -308,6 +316,7 @@ class PostgresRecordStore:
             min_size=1,
             max_size=pool_size,
             init=_init_connection,
+            reset=_keep_session,
             server_settings={"statement_timeout": str(int(read_time_limit * 1000))},
         )
         async with pool.acquire() as connection, connection.transaction():
