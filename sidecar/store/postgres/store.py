@@ -313,7 +313,7 @@ class PostgresRecordStore:
         ``read_time_limit`` is every statement's timeout (a runaway regex stops there)."""
         pool = await asyncpg.create_pool(
             url,
-            min_size=1,
+            min_size=pool_size,  # opened up front: a burst never waits for new connections
             max_size=pool_size,
             init=_init_connection,
             reset=_keep_session,
