@@ -113,6 +113,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--ephemeral", action="store_true", help="keep data in memory only")
     serve.add_argument(
+        "--database-url",
+        default=None,
+        help="postgres://… keeps the records on that PostgreSQL server "
+        "(default: $DATABASE_URL when set, else SQLite in the data directory)",
+    )
+    serve.add_argument(
         "--project-dir",
         type=Path,
         default=None,
@@ -173,6 +179,7 @@ def _serve(parsed: argparse.Namespace) -> int:
         ephemeral=parsed.ephemeral,
         ready_stream=product,
         project_dir=parsed.project_dir.resolve() if parsed.project_dir is not None else None,
+        database_url=parsed.database_url or os.environ.get("DATABASE_URL") or None,
     )
     try:
         code = asyncio.run(serve(config))

@@ -49,6 +49,9 @@ class ServeConfig:
     ready_stream: TextIO = field(default_factory=lambda: sys.stdout)
     """Where the READY line goes: the real stdout, which the command keeps for that line alone."""
     project_dir: Path | None = None
+    database_url: str | None = None
+    """``postgres://…``: keep the records on that PostgreSQL server instead of the data directory's SQLite
+    file (``serve --database-url`` or ``DATABASE_URL``)."""
 
 
 def ready_line(port: int, persistence: str, engine: str) -> str:
@@ -91,6 +94,7 @@ async def serve(config: ServeConfig) -> int:
         port=config.port,
         ephemeral=config.ephemeral,
         project_dir=config.project_dir,
+        database_url=config.database_url,
         project_policy=project.policy.value,
     )
     backend = Backend(spec)

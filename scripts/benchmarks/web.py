@@ -33,11 +33,17 @@ CREATE_BODY = '{"n":1,"name":"created by the bench","flag":true}'
 # ---- the server process ------------------------------------------------------------------------------
 
 
-async def _serve(data_dir: Path, rows: int) -> None:
+async def _serve(data_dir: Path, rows: int, database_url: str | None = None) -> None:
+    """``database_url``: serve from a PostgreSQL store (the ``postgres`` suite) instead of SQLite."""
     from sidecar.store import BatchMethod, BatchOp, CallerContext, SqliteRecordStore
+    from sidecar.store.postgres.store import PostgresRecordStore
     from sidecar.web import WebSettings, build_app, start_server
 
-    store = await SqliteRecordStore.open(data_dir / "local.db")
+    store: Any = (
+        await PostgresRecordStore.open(database_url, pool_size=20)
+        if database_url
+        else await SqliteRecordStore.open(data_dir / "local.db")
+    )
     fields = {
         "n": {"type": "Number"},
         "rank": {"type": "Number"},
@@ -273,12 +279,13 @@ def run(quick: bool) -> dict[str, object]:
 
 def _main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--serve", nargs=2, metavar=("DIR", "ROWS"))
+    parser.add_argument("--serve", nargs="+", metavar="DIR ROWS [DATABASE_URL]")
     parser.add_argument("--load", action="store_true")
     parser.add_argument("--fanout", action="store_true")
     args = parser.parse_args()
     if args.serve:
-        asyncio.run(_serve(Path(args.serve[0]), int(args.serve[1])))
+        url = args.serve[2] if len(args.serve) > 2 else None
+        asyncio.run(_serve(Path(args.serve[0]), int(args.serve[1]), url))
     elif args.load:
         spec = json.loads(sys.stdin.read())
         result = asyncio.run(

@@ -70,6 +70,8 @@ class BackendSpec:
     """The editor project this backend was started for (``serve --project-dir``), if any."""
     project_policy: str = "none"
     """What became of the project's ``nodegx.security.json`` (``sidecar.backends.project_dir``)."""
+    database_url: str | None = None
+    """Records on this PostgreSQL server (``postgres://…``) instead of :attr:`database_path`."""
 
     @property
     def database_path(self) -> Path:
@@ -156,7 +158,7 @@ class Backend:
         self.fallback: FailureInfo | None = None
         """Why the backend runs in memory although it has a data directory (None: it does not)."""
         self.port = spec.port
-        self.engine = ENGINE
+        self.engine = "postgresql" if spec.database_url else ENGINE
         self._uptime = Uptime()
         self._store: Any = None
         self._runner: Any = None
@@ -237,6 +239,9 @@ class Backend:
     async def _open_persistence(self) -> None:
         from sidecar.store import SqliteRecordStore
 
+        if self.spec.database_url:
+            await self._open_postgres(self.spec.database_url)
+            return
         if self.spec.ephemeral:
             try:
                 self._store = await SqliteRecordStore.open(None, ephemeral=True)
@@ -258,6 +263,19 @@ class Backend:
                 reason=detail,
             )
             self._store = await SqliteRecordStore.open(None, ephemeral=True)
+
+    async def _open_postgres(self, url: str) -> None:
+        """The records on PostgreSQL (``serve --database-url``). A server that cannot be used fails the
+        start rather than falling back to memory: replicas must all serve the same records."""
+        from sidecar.store.postgres.store import PostgresRecordStore
+
+        try:
+            private_dir(self.spec.data_dir)  # history and metrics stay in the data directory
+            self._store = await PostgresRecordStore.open(url)
+        except (OSError, SidecarError) as exc:
+            raise PersistenceUnavailableError(str(exc)) from exc
+        except Exception as exc:  # asyncpg's errors: the server refused or is unreachable
+            raise PersistenceUnavailableError(f"{type(exc).__name__}: {exc}") from exc
 
     @property
     def backend_id(self) -> str:
@@ -367,11 +385,18 @@ class Backend:
         from sidecar.triggers import TriggerService, TriggerServiceConfig
         from sidecar.triggers.store_source import StoreChangeSource
 
+        claims = None
+        if self.spec.database_url:  # replicas share the database: each schedule fire is claimed once
+            from sidecar.store.postgres.fire_claims import PostgresFireClaims
+
+            claims = PostgresFireClaims(self._store.pool)
+            await claims.prepare()
         self.triggers = TriggerService.open(
             TriggerServiceConfig(self.spec.data_dir, self.spec.backend_id),
             recorder=self.history,
             functions=TriggerFunctions(self),
             changes=StoreChangeSource(self._store),
+            claims=claims,
         )
         await self.triggers.start()
 

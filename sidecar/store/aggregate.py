@@ -24,19 +24,35 @@ _ALIASES = {"_created_at": "createdAt", "_updated_at": "updatedAt", "_id": "obje
 
 
 def run(ctx: ReadContext, class_name: str, pipeline: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    stages = [_stage(stage) for stage in pipeline]
+    where, stages = plan(pipeline)
     schema = ctx.schemas.get(validate_class_name(class_name))
     if schema is None:
         return []
+    condition, _ = matching(ctx, schema, where)
+    statement = fmt(f"SELECT t.* FROM {quote(class_name)} AS t WHERE {{}}", condition)
+    objects = [
+        present(ctx.schemas, ctx.caller, class_name, decode_row(schema, row))
+        for row in ctx.connection.execute(statement.text, statement.params)
+    ]
+    return finish(objects, stages)
+
+
+Stages = list[tuple[str, Any]]
+
+
+def plan(pipeline: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], Stages]:
+    """The pipeline checked: its leading ``$match`` stages as one ``where`` (for the store's query), and
+    the stages left to run over the matching objects (any store's: see :func:`finish`)."""
+    stages = [_stage(stage) for stage in pipeline]
     where: dict[str, Any] = {}
     while stages and stages[0][0] == "$match":
         where = {"$and": [where, stages.pop(0)[1]]} if where else dict(stages.pop(0)[1])
-    condition, _ = matching(ctx, schema, where)
-    statement = fmt(f"SELECT t.* FROM {quote(class_name)} AS t WHERE {{}}", condition)
-    docs = [
-        _plain(present(ctx.schemas, ctx.caller, class_name, decode_row(schema, row)))
-        for row in ctx.connection.execute(statement.text, statement.params)
-    ]
+    return where, stages
+
+
+def finish(objects: list[dict[str, Any]], stages: Stages) -> list[dict[str, Any]]:
+    """Run ``stages`` over the objects the ``where`` matched, as the caller may see them."""
+    docs = [_plain(obj) for obj in objects]
     for name, arg in stages:
         docs = _APPLY[name](docs, arg)
     return [_rename_id(doc) for doc in docs]

@@ -343,8 +343,8 @@ class Predicates:
     def near_sphere(
         self, operand: Operand, point: Any, siblings: Mapping[str, Any]
     ) -> tuple[Sql, Sql | None]:
-        lat, lng = _geo_point(point)
-        radius = _max_distance(siblings)
+        lat, lng = geo_point(point)
+        radius = max_distance(siblings)
         column = self._geo_column(operand)
         if column is None:
             return FALSE, None
@@ -358,7 +358,7 @@ class Predicates:
         box = arg.get("$box") if isinstance(arg, Mapping) else None
         if not isinstance(box, list) or len(box) != 2:
             raise InvalidJsonError("bad $within: $box needs exactly two points")
-        (south, west), (north, east) = _geo_point(box[0]), _geo_point(box[1])
+        (south, west), (north, east) = geo_point(box[0]), geo_point(box[1])
         column = self._geo_column(operand)
         if column is None:
             return FALSE
@@ -376,7 +376,7 @@ class Predicates:
             raise InvalidJsonError("bad $geoWithin value; $polygon or $centerSphere should be provided")
         column = self._geo_column(operand)
         if "$centerSphere" in arg:
-            center, radius = _center_sphere(arg["$centerSphere"])
+            center, radius = center_sphere(arg["$centerSphere"])
             if column is None:
                 return FALSE
             return sql(
@@ -385,35 +385,35 @@ class Predicates:
                 center[1],
                 radius,
             )
-        ring = _polygon_argument(arg["$polygon"])
+        ring = polygon_argument(arg["$polygon"])
         if column is None:
             return FALSE
         return sql(f"{column.sql} IS NOT NULL AND parse_point_in_polygon(?, {column.sql})", dump_json(ring))
 
     def geo_intersects(self, operand: Operand, arg: Any) -> Sql:
         point = arg.get("$point") if isinstance(arg, Mapping) else None
-        lat, lng = _geo_point(point)
+        lat, lng = geo_point(point)
         column = self._geo_column(operand, "Polygon")
         if column is None:
             return FALSE
         return sql(f"parse_polygon_contains({column.sql}, ?, ?)", lat, lng)
 
 
-def _geo_point(value: Any) -> tuple[float, float]:
+def geo_point(value: Any) -> tuple[float, float]:
     try:
         return geopoint_coordinates(value)
     except IncorrectTypeError as exc:
         raise InvalidJsonError(f"bad GeoPoint: {exc.message}") from exc
 
 
-def _lnglat(value: Any) -> tuple[float, float]:
+def lnglat(value: Any) -> tuple[float, float]:
     """A GeoPoint or a GeoJSON-order ``[longitude, latitude]`` pair → (lat, lng)."""
     if isinstance(value, list) and len(value) == 2 and all(is_number(c) for c in value):
         return float(value[1]), float(value[0])
-    return _geo_point(value)
+    return geo_point(value)
 
 
-def _max_distance(siblings: Mapping[str, Any]) -> float | None:
+def max_distance(siblings: Mapping[str, Any]) -> float | None:
     for key, divisor in (
         ("$maxDistance", 1.0),
         ("$maxDistanceInRadians", 1.0),
@@ -427,13 +427,13 @@ def _max_distance(siblings: Mapping[str, Any]) -> float | None:
     return None
 
 
-def _center_sphere(arg: Any) -> tuple[tuple[float, float], float]:
+def center_sphere(arg: Any) -> tuple[tuple[float, float], float]:
     if not (isinstance(arg, list) and len(arg) == 2 and is_number(arg[1])):
         raise InvalidJsonError("bad $geoWithin value; $centerSphere should be an array of [point, distance]")
-    return _lnglat(arg[0]), float(arg[1])
+    return lnglat(arg[0]), float(arg[1])
 
 
-def _polygon_argument(arg: Any) -> list[list[float]]:
+def polygon_argument(arg: Any) -> list[list[float]]:
     if type_tag(arg) == "Polygon":
         try:
             return polygon_ring(arg)
@@ -441,4 +441,4 @@ def _polygon_argument(arg: Any) -> list[list[float]]:
             raise InvalidJsonError(exc.message) from exc
     if not isinstance(arg, list) or len(arg) < 3:
         raise InvalidJsonError("bad $geoWithin value; $polygon should contain at least 3 GeoPoints")
-    return [list(_lnglat(point)) for point in arg]
+    return [list(lnglat(point)) for point in arg]

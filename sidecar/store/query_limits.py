@@ -86,7 +86,11 @@ def check_where(where: Any) -> None:
 def check_terms(condition: str) -> None:
     """102 when a compiled condition holds more than ``MAX_SQL_TERMS`` conditions: every placeholder but
     the second and later of a list (``IN (?, ?, ?)``) starts one."""
-    terms = condition.count("?") - condition.count(", ?")
+    check_term_count(condition.count("?") - condition.count(", ?"))
+
+
+def check_term_count(terms: int) -> None:
+    """102 when a compiled condition holds more than ``MAX_SQL_TERMS`` conditions (any SQL dialect)."""
     if terms > MAX_SQL_TERMS:
         raise InvalidQueryError(
             f"the where is too complex: {terms} conditions, at most {MAX_SQL_TERMS} are allowed"

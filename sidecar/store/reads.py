@@ -95,7 +95,7 @@ def query(ctx: ReadContext, class_name: str, options: QueryOptions) -> QueryResu
     rows = ctx.connection.execute(statement.text, (*statement.params, limit, max(options.skip, 0))).fetchall()
     shown = presenter(ctx.schemas, ctx.caller, class_name)
     objects = [shown(decode_row(schema, row)) for row in rows]
-    include = _includes(schema, options.include, options.keys)
+    include = include_paths(schema, options.include, options.keys)
     if include:
         expand(ctx, objects, schema, include)
     results = [project(obj, options.keys, options.exclude_keys) for obj in objects]
@@ -128,7 +128,7 @@ def fetch(ctx: ReadContext, class_name: str, object_id: str, options: FetchOptio
     readable = read_scope.rows(schema, "get", ctx.caller, "t")
     row = load_row(ctx, schema, object_id, visible=readable)
     obj = present(ctx.schemas, ctx.caller, class_name, decode_row(schema, row))
-    include = _includes(schema, options.include, options.keys)
+    include = include_paths(schema, options.include, options.keys)
     if include:
         expand(ctx, [obj], schema, include)
     return project(obj, options.keys, options.exclude_keys)
@@ -180,7 +180,9 @@ def presenter(
     return one
 
 
-def _includes(schema: ClassSchema, include: tuple[str, ...], keys: tuple[str, ...] | None) -> list[list[str]]:
+def include_paths(
+    schema: ClassSchema, include: tuple[str, ...], keys: tuple[str, ...] | None
+) -> list[list[str]]:
     paths = [path.strip() for path in include if path.strip()]
     paths += [key.rsplit(".", 1)[0] for key in keys or () if "." in key]
     if "*" in paths:
@@ -203,7 +205,7 @@ def expand(
         holders = [obj for obj in objects if head in obj]
         by_class: dict[str, set[str]] = {}
         for obj in holders:
-            for pointer in _pointers(obj[head]):
+            for pointer in pointers_in(obj[head]):
                 by_class.setdefault(pointer["className"], set()).add(pointer["objectId"])
         loaded: dict[tuple[str, str], dict[str, Any]] = {}
         for class_name, ids in by_class.items():
@@ -216,17 +218,17 @@ def expand(
                 expand(ctx, found, target, deeper)
             loaded.update({(class_name, o["objectId"]): o for o in found})
         for obj in holders:
-            obj[head] = _swap(obj[head], loaded)
+            obj[head] = swap_included(obj[head], loaded)
 
 
-def _pointers(value: Any) -> list[dict[str, Any]]:
+def pointers_in(value: Any) -> list[dict[str, Any]]:
     items = value if isinstance(value, list) else [value]
     return [v for v in items if type_tag(v) == "Pointer" and isinstance(v.get("className"), str)]
 
 
-def _swap(value: Any, loaded: dict[tuple[str, str], dict[str, Any]]) -> Any:
+def swap_included(value: Any, loaded: dict[tuple[str, str], dict[str, Any]]) -> Any:
     if isinstance(value, list):
-        return [_swap(item, loaded) for item in value]
+        return [swap_included(item, loaded) for item in value]
     if type_tag(value) == "Pointer":
         found = loaded.get((value.get("className"), value.get("objectId")))
         if found is not None:

@@ -32,7 +32,7 @@ def create_class(
         raise InvalidClassNameError(f"Class name mismatch between {body_name} and {class_name}.")
     if ctx.catalog.get(class_name) is not None:
         raise InvalidClassNameError(f"Class {class_name} already exists.")
-    fields = {**SYSTEM_FIELDS.get(class_name, {}), **_declared_fields(_field_specs(definition))}
+    fields = {**SYSTEM_FIELDS.get(class_name, {}), **declared_fields(field_specs(definition))}
     schema = ClassSchema(class_name, fields)
     if isinstance(definition.get("classLevelPermissions"), Mapping):
         schema = replace(schema, clp=dict(definition["classLevelPermissions"]))
@@ -45,11 +45,11 @@ def update_class(
     ctx: WriteContext, class_name: str, definition: Mapping[str, Any]
 ) -> tuple[dict[str, Any], NoEvents]:
     schema = _existing(ctx, class_name)
-    for name, spec in _field_specs(definition).items():
+    for name, spec in field_specs(definition).items():
         if isinstance(spec, Mapping) and spec.get("__op") == "Delete":
             schema = _delete_field(ctx, schema, name)
         elif name not in schema.fields:
-            _check_declarable(name)
+            check_declarable(name)
             schema = ctx.catalog.add_field(ctx.connection, class_name, name, FieldSchema.from_wire(spec))
         elif FieldSchema.from_wire(spec).type != schema.fields[name].type:
             # Re-declaring with the same type is accepted unchanged (9.x); a different type is an error.
@@ -116,7 +116,7 @@ def rename_field(ctx: WriteContext, class_name: str, old: str, new: str) -> tupl
     spec = schema.fields.get(old)
     if spec is None or old in DEFAULT_FIELDS or old in SYSTEM_FIELDS.get(class_name, {}):
         raise InvalidSchemaOperationError(f"Field {old} cannot be renamed.")
-    _check_declarable(new)
+    check_declarable(new)
     if new in schema.fields:
         raise InvalidSchemaOperationError(f"Field {new} exists, cannot update.")
     if spec.type == "Relation":
@@ -154,13 +154,13 @@ def change_field_type(
     ).fetchall()
     lost = 0
     for object_id, raw in rows:
-        converted = _convert(from_sql(spec.type, raw, spec.target_class), new_type)
+        converted = convert_value(from_sql(spec.type, raw, spec.target_class), new_type)
         stored = None if converted is None else to_sql(new_type, converted, name, class_name)
         lost += stored is None
         ctx.connection.execute(f'UPDATE {table} SET {temp} = ? WHERE "objectId" = ?', (stored, object_id))
     _drop_column_and_indexes(ctx, class_name, name)
     ctx.connection.execute(f"ALTER TABLE {table} RENAME COLUMN {temp} TO {column}")
-    updated = _without_indexes_on(schema.with_field(name, target), name)
+    updated = without_indexes_on(schema.with_field(name, target), name)
     ctx.catalog.save(ctx.connection, updated)
     result = updated.to_wire()
     result["conversion"] = {
@@ -172,7 +172,7 @@ def change_field_type(
     return result, []
 
 
-def _convert(value: Any, new_type: str) -> Any:
+def convert_value(value: Any, new_type: str) -> Any:
     kind = infer_type(value)
     if kind == new_type:
         return value
@@ -218,12 +218,12 @@ def _delete_field(ctx: WriteContext, schema: ClassSchema, name: str) -> ClassSch
         ctx.connection.execute(f"DROP TABLE IF EXISTS {quote(join_table(schema.class_name, name))}")
     else:
         _drop_column_and_indexes(ctx, schema.class_name, name)
-    updated = _without_indexes_on(schema.without_field(name), name)
+    updated = without_indexes_on(schema.without_field(name), name)
     ctx.catalog.save(ctx.connection, updated)
     return updated
 
 
-def _without_indexes_on(schema: ClassSchema, field_name: str) -> ClassSchema:
+def without_indexes_on(schema: ClassSchema, field_name: str) -> ClassSchema:
     """Declared indexes that covered a dropped column went with it (see ``_drop_column_and_indexes``)."""
     kept = {name: spec for name, spec in schema.indexes.items() if field_name not in spec}
     return replace(schema, indexes=kept)
@@ -237,23 +237,23 @@ def _existing(ctx: WriteContext, class_name: str) -> ClassSchema:
     return schema
 
 
-def _check_declarable(name: str) -> None:
+def check_declarable(name: str) -> None:
     if name in DEFAULT_FIELDS:
         raise ImmutableFieldError(f"field {name} cannot be added")
     validate_field_name(name)
 
 
-def _field_specs(definition: Mapping[str, Any]) -> Mapping[str, Any]:
+def field_specs(definition: Mapping[str, Any]) -> Mapping[str, Any]:
     fields = definition.get("fields") or {}
     if not isinstance(fields, Mapping):
         raise InvalidJsonError("fields must be an object of field definitions")
     return fields
 
 
-def _declared_fields(fields: Mapping[str, Any]) -> dict[str, FieldSchema]:
+def declared_fields(fields: Mapping[str, Any]) -> dict[str, FieldSchema]:
     declared = {}
     for name, spec in fields.items():
-        _check_declarable(name)
+        check_declarable(name)
         declared[name] = FieldSchema.from_wire(spec)
     if sum(1 for spec in declared.values() if spec.type == "GeoPoint") > 1:
         raise IncorrectTypeError("currently, only one GeoPoint field may exist in an object")

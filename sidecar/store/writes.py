@@ -110,25 +110,25 @@ def create(
     if class_name in special_classes.GUARDED:
         body, shown = special_classes.before_create(ctx.caller, class_name, body, ctx.session_lifetime)
     given_id = body.get("objectId")
-    object_id = uuid4_text() if given_id is None else _client_object_id(given_id)
+    object_id = uuid4_text() if given_id is None else client_object_id(given_id)
     writes = split_body(body, creating=True)
     is_user = class_name == "_User"
     if class_name == "_Role":
-        _check_new_role(writes)
+        check_new_role(writes)
     if is_user and "emailVerified" in writes.values and not ctx.caller.is_master:
         raise OperationForbiddenError("Clients aren't allowed to manually update email verification.")
-    _fill_defaults_and_check_required(schema, writes)
-    owner = _creator_owner(ctx, schema)
+    fill_defaults_and_check_required(schema, writes)
+    owner = creator_owner(ctx.caller, schema)
     if owner is not None:
         writes.values["owner"] = {"__type": "Pointer", "className": "_User", "objectId": owner}
-    acl_value = _acl_for_create(ctx, class_name, writes, object_id, owner)
+    acl_value = acl_for_create(class_name, writes, object_id, owner)
     now = ctx.now()
     columns: dict[str, Any] = {}
     for name, value in writes.values.items():
         if value is None:
             continue
         if is_user and name == "password":
-            columns["_hashed_password"] = passwords.hash_password(_password(value))
+            columns["_hashed_password"] = passwords.hash_password(password_value(value))
             continue
         field = schema.fields.get(name)
         if field is None:
@@ -178,18 +178,18 @@ def save(
         raise ObjectNotFoundError()
     clp.check(schema.clp, "update", ctx.caller, class_name)
     current = decode_row(schema, load_row(ctx.reader(), schema, object_id, "_wperm"))
-    _check_expectations(current, expect)
+    check_expectations(current, expect)
     if class_name in special_classes.GUARDED:
         body = special_classes.before_update(ctx.caller, class_name, body, current)
     writes = split_body(body, creating=False)
-    changed, echoed = _new_values(current, writes)
-    _check_required_kept(schema, changed)
+    changed, echoed = new_values(current, writes)
+    check_required_kept(schema, changed)
     if class_name == "_User":
         _check_user_update(ctx, changed, object_id)
     assignments: dict[str, Any] = {}
     for name, value in changed.items():
         if name == "password" and class_name == "_User":
-            assignments["_hashed_password"] = passwords.hash_password(_password(value))
+            assignments["_hashed_password"] = passwords.hash_password(password_value(value))
             continue
         spec = field_spec_for(value)
         if spec is not None:
@@ -343,27 +343,27 @@ uuid4_text = RandomBatches(_uuid4_texts).take
 """A random (version 4) UUID as text."""
 
 
-def _client_object_id(given: Any) -> str:
+def client_object_id(given: Any) -> str:
     if not isinstance(given, str) or not CLIENT_ID_RE.match(given):
         raise InvalidKeyNameError('objectId must be a string of 1 to 128 letters, digits, "-" or "_".')
     return given
 
 
-def _password(value: Any) -> str:
+def password_value(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidJsonError("password must be a non-empty string")
     return value
 
 
-def _creator_owner(ctx: WriteContext, schema: ClassSchema) -> str | None:
+def creator_owner(caller: CallerContext, schema: ClassSchema) -> str | None:
     """With the ``creatorOwns`` CLP, a user's new row belongs to that user."""
-    if schema.clp.get("creatorOwns") is True and ctx.caller.kind is CallerKind.USER:
-        return ctx.caller.user_id
+    if schema.clp.get("creatorOwns") is True and caller.kind is CallerKind.USER:
+        return caller.user_id
     return None
 
 
-def _acl_for_create(
-    ctx: WriteContext, class_name: str, writes: FieldWrites, object_id: str, owner: str | None
+def acl_for_create(
+    class_name: str, writes: FieldWrites, object_id: str, owner: str | None
 ) -> dict[str, dict[str, bool]] | None:
     if writes.acl_given and writes.acl is not None:
         return acl.validate_acl(writes.acl)
@@ -386,7 +386,7 @@ def _check_user_update(ctx: WriteContext, changed: Mapping[str, Any], user_id: s
         )
 
 
-def _check_new_role(writes: FieldWrites) -> None:
+def check_new_role(writes: FieldWrites) -> None:
     """Roles need a valid, unique name and an explicit ACL."""
     name = writes.values.get("name")
     if not isinstance(name, str) or not _ROLE_NAME_RE.match(name):
@@ -395,7 +395,7 @@ def _check_new_role(writes: FieldWrites) -> None:
         raise MissingRequiredFieldError("Roles must have an ACL.")
 
 
-def _fill_defaults_and_check_required(schema: ClassSchema, writes: FieldWrites) -> None:
+def fill_defaults_and_check_required(schema: ClassSchema, writes: FieldWrites) -> None:
     """A new record takes each column's ``defaultValue`` it leaves out, then must have every column its
     schema marks ``required`` (Parse Server's order: a required column with a default never fails)."""
     for name, spec in schema.constrained_fields:
@@ -405,7 +405,7 @@ def _fill_defaults_and_check_required(schema: ClassSchema, writes: FieldWrites) 
             raise RequiredFieldError(name)
 
 
-def _check_required_kept(schema: ClassSchema, changed: Mapping[str, Any]) -> None:
+def check_required_kept(schema: ClassSchema, changed: Mapping[str, Any]) -> None:
     """An update may leave a required column out, not unset it (null or ``Delete``)."""
     for name, value in changed.items():
         if value is None:
@@ -414,13 +414,13 @@ def _check_required_kept(schema: ClassSchema, changed: Mapping[str, Any]) -> Non
                 raise RequiredFieldError(name)
 
 
-def _check_expectations(current: dict[str, Any], expect: Mapping[str, Any] | None) -> None:
+def check_expectations(current: dict[str, Any], expect: Mapping[str, Any] | None) -> None:
     for name, wanted in (expect or {}).items():
         if dump_json(current.get(name)) != dump_json(wanted):
             raise PreconditionFailedError(f"precondition failed: {name} has changed", data={"field": name})
 
 
-def _new_values(current: dict[str, Any], writes: FieldWrites) -> tuple[dict[str, Any], dict[str, Any]]:
+def new_values(current: dict[str, Any], writes: FieldWrites) -> tuple[dict[str, Any], dict[str, Any]]:
     """Fields to store after applying plain sets, operators and dot-key updates; and the operator echo."""
     changed: dict[str, Any] = dict(writes.values)
     echoed: dict[str, Any] = {}

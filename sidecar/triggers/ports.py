@@ -119,3 +119,21 @@ class SecretStore(Protocol):
     def set_webhook_secret(self, trigger_id: str, secret: str) -> None: ...
 
     def delete_webhook_secret(self, trigger_id: str) -> None: ...
+
+
+class FireClaims(Protocol):
+    """Who runs each schedule fire when several replicas serve one backend (see
+    ``sidecar.store.postgres.fire_claims``): a fire is identified by (trigger id, scheduled-for slot)."""
+
+    async def claim(self, trigger_id: str, slot: float) -> bool:
+        """True for exactly one caller per fire while its lease holds; after the lease expires without
+        :meth:`finish`, one more caller may take it over (the first replica died mid-fire)."""
+        ...
+
+    async def finish(self, trigger_id: str, slot: float) -> None:
+        """The fire ran: nobody takes it over any more."""
+        ...
+
+    async def abandoned(self) -> list[tuple[str, float]]:
+        """Fires whose lease expired unfinished, for a live replica to claim and run."""
+        ...

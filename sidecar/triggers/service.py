@@ -19,6 +19,8 @@ results are JSON-ready dicts.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,6 +40,7 @@ from sidecar.triggers.payloads import manual_payload, schedule_payload
 from sidecar.triggers.plan import MisfireConfig
 from sidecar.triggers.ports import (
     ChangeSource,
+    FireClaims,
     FunctionTarget,
     RejectionRecorder,
     SecretStore,
@@ -78,8 +81,14 @@ class TriggerService:
         workflows: WorkflowTarget | None,
         changes: ChangeSource | None,
         clock: Clock,
+        claims: FireClaims | None = None,
+        recovery_interval: float = 30.0,
     ) -> None:
         self.registry = registry
+        self._claims = claims
+        """Replicas sharing one backend claim each schedule fire (None: this process fires alone)."""
+        self._recovery_interval = recovery_interval
+        self._recovery: asyncio.Task[None] | None = None
         self._clock = clock
         self._changes = changes
         self.scheduler = Scheduler(clock, config.zone or local_zone(), self)
@@ -118,6 +127,8 @@ class TriggerService:
         changes: ChangeSource | None = None,
         clock: Clock | None = None,
         secrets: SecretStore | None = None,
+        claims: FireClaims | None = None,
+        recovery_interval: float = 30.0,
     ) -> TriggerService:
         """Load ``triggers.json`` (raises ``TriggerFileError`` naming every bad entry)."""
         clock = clock or SystemClock()
@@ -132,6 +143,8 @@ class TriggerService:
             workflows=workflows,
             changes=changes,
             clock=clock,
+            claims=claims,
+            recovery_interval=recovery_interval,
         )
 
     async def start(self) -> None:
@@ -141,8 +154,14 @@ class TriggerService:
         self.scheduler.start()
         if self.changes is not None:
             self.changes.start()
+        if self._claims is not None:
+            self._recovery = asyncio.create_task(self._recover_abandoned())
 
     async def close(self) -> None:
+        if self._recovery is not None:
+            self._recovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recovery
         await self.scheduler.stop()
         if self.changes is not None:
             await self.changes.close()
@@ -209,6 +228,31 @@ class TriggerService:
         trigger = self.registry.triggers_by_id().get(fire.trigger_id)
         if trigger is None or trigger.schedule is None:
             return
+        if self._claims is None:
+            await self._run_fire(trigger, fire)
+            return
+        if not await self._claims.claim(fire.trigger_id, fire.slot):
+            return  # another replica runs (or ran) this fire
+        try:
+            await self._run_fire(trigger, fire)
+        finally:
+            await self._claims.finish(fire.trigger_id, fire.slot)
+
+    async def _recover_abandoned(self) -> None:
+        """Take over fires whose replica died mid-fire (their lease expired unfinished)."""
+        assert self._claims is not None
+        while True:
+            await asyncio.sleep(self._recovery_interval)
+            try:
+                for trigger_id, slot in await self._claims.abandoned():
+                    if trigger_id in self.registry.triggers_by_id():
+                        fire = ScheduledFire(trigger_id, slot, True, self._clock.now())
+                        await self.on_fire(fire)
+            except Exception:  # the database may be away for a moment; try again next round
+                log.exception("schedule recovery failed")
+
+    async def _run_fire(self, trigger: TriggerDef, fire: ScheduledFire) -> None:
+        assert trigger.schedule is not None
         cron = trigger.schedule.cron
         source = CATCH_UP_SOURCE if fire.catch_up else f"schedule {cron}"
         payload = schedule_payload(trigger.id, cron, iso(fire.fired_at), trigger.schedule.payload)

@@ -72,6 +72,7 @@ async def test_login_returns_the_user_without_password_and_a_new_token(store: Sq
             await store.login(username, None, password)
 
 
+@pytest.mark.sqlite_only("reads the SQLite file")
 async def test_passwords_are_stored_as_scrypt_hashes(store: SqliteRecordStore, tmp_path: Path) -> None:
     import sqlite3
 

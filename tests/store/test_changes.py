@@ -38,6 +38,7 @@ async def test_create_update_delete_events_carry_full_records(
     }
 
 
+@pytest.mark.sqlite_only("reads the SQLite file")
 async def test_events_are_emitted_only_after_the_write_is_committed(
     store: SqliteRecordStore, master: CallerContext
 ) -> None:
@@ -107,6 +108,9 @@ async def test_failing_listeners_are_isolated(store: SqliteRecordStore, master: 
     assert len(seen) == 1
 
 
+@pytest.mark.sqlite_only(
+    "one writer makes submission order the commit order; PostgreSQL commits concurrent writes in parallel"
+)
 async def test_concurrent_writes_are_all_acknowledged_in_commit_order(
     store: SqliteRecordStore, master: CallerContext
 ) -> None:

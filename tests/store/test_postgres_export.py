@@ -4,9 +4,7 @@ what the SQLite store answers for the same data."""
 from __future__ import annotations
 
 import json
-import subprocess
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,38 +14,6 @@ import pytest
 
 from sidecar.store import CallerContext, QueryOptions, SqliteRecordStore
 from sidecar.store.codec import format_iso
-from tests.conftest import PROJECT_ROOT
-
-SCRIPT = PROJECT_ROOT / "scripts" / "pg-test-server"
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[str]:
-    """URL of a throwaway PostgreSQL cluster, for the whole session."""
-    try:
-        started = subprocess.run(
-            [str(SCRIPT), "start"], capture_output=True, text=True, timeout=600, check=True
-        )
-    except (subprocess.SubprocessError, OSError) as exc:
-        pytest.skip(f"PostgreSQL test server could not be started: {exc}")
-    url, cluster_dir = started.stdout.split()
-    try:
-        yield url
-    finally:
-        subprocess.run([str(SCRIPT), "stop", cluster_dir], capture_output=True, timeout=120, check=False)
-
-
-@pytest.fixture
-def pg_database(pg_server: str) -> Iterator[str]:
-    """A fresh, empty database per test."""
-    name = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(pg_server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield pg_server.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(pg_server, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

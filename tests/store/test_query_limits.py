@@ -115,6 +115,10 @@ def test_expanded_size_unrolls_counts_only(pattern: str, size: int) -> None:
     assert expanded_size(pattern) == size
 
 
+@pytest.mark.sqlite_only(
+    "the per-query regex budget is the SQLite store's Python matcher; PostgreSQL's regex engine does not "
+    "backtrack, and statement_timeout bounds it"
+)
 async def test_regex_matching_time_is_one_budget_for_the_whole_query(store: SqliteRecordStore) -> None:
     # Each row costs ~0.1 s of backtracking, ~4 s in all: well inside the 10 s read limit, which was the
     # only bound before; the 2 s regex budget is shared by every row a query tests.
@@ -184,7 +188,11 @@ async def test_a_deep_subquery_counts_as_nesting(items: SqliteRecordStore) -> No
         {"n": {"$in": list(range(100_000))}},
         {"tags": {"$all": [str(i) for i in range(100_000)]}},
         {"$and": [{"n": {"$ne": i}} for i in range(5_000)]},  # 5,000 conditions: seconds of planning
-        {"meta.a": {"$in": [str(i) for i in range(5_000)]}},
+        pytest.param(
+            {"meta.a": {"$in": [str(i) for i in range(5_000)]}},
+            # SQLite plans one term per value on an Object path; PostgreSQL binds the list as one array
+            marks=pytest.mark.sqlite_only("one term per value is SQLite's planner cost only"),
+        ),
     ],
     ids=["or-100000", "in-100000", "all-100000", "and-5000", "in-object-path-5000"],
 )

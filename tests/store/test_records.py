@@ -484,6 +484,7 @@ async def test_data_survives_reopening(tmp_path: Any, master: CallerContext) -> 
         await second.close()
 
 
+@pytest.mark.sqlite_only("breaks the SQLite file underneath the store")
 async def test_engine_failures_surface_as_storage_errors(
     store: SqliteRecordStore, master: CallerContext
 ) -> None:

@@ -109,6 +109,19 @@ async def test_rename_field_keeps_data(store: SqliteRecordStore, master: CallerC
     assert "old" not in fetched
 
 
+async def test_type_change_converts_values(store: SqliteRecordStore, master: CallerContext) -> None:
+    good = await store.create("Item", {"code": "42"}, master)
+    bad = await store.create("Item", {"code": "x"}, master)
+    result = await store.change_field_type("Item", "code", "Number")
+    assert result["conversion"] == {"changed": True, "from": "String", "convertedValues": 1, "lost": 1}
+    assert result["fields"]["code"] == {"type": "Number"}
+    assert (await store.fetch("Item", good.object_id, master))["code"] == 42
+    assert "code" not in await store.fetch("Item", bad.object_id, master)
+    found = await store.query("Item", QueryOptions(where={"code": {"$gt": 40}}), master)
+    assert [o["objectId"] for o in found.results] == [good.object_id]
+
+
+@pytest.mark.sqlite_only("builds an index in the SQLite file underneath the store")
 async def test_type_change_converts_values_and_rebuilds_indexes(
     store: SqliteRecordStore, master: CallerContext
 ) -> None:
@@ -126,6 +139,7 @@ async def test_type_change_converts_values_and_rebuilds_indexes(
     assert [o["objectId"] for o in found.results] == [good.object_id]
 
 
+@pytest.mark.sqlite_only("exports are not on the PostgreSQL store yet")
 async def test_json_export_lists_every_class(store: SqliteRecordStore, master: CallerContext) -> None:
     await store.create("Item", {"n": 1}, master)
     exported = json.loads(await store.export_schema("json"))
@@ -134,6 +148,7 @@ async def test_json_export_lists_every_class(store: SqliteRecordStore, master: C
     assert data["classes"]["Item"]["objects"][0]["n"] == 1
 
 
+@pytest.mark.sqlite_only("exports are not on the PostgreSQL store yet")
 async def test_postgres_export_uses_parse_server_layout(
     store: SqliteRecordStore, master: CallerContext
 ) -> None:
@@ -149,6 +164,7 @@ async def test_postgres_export_uses_parse_server_layout(
     assert 'CREATE UNIQUE INDEX "_User_unique_username"' in ddl
 
 
+@pytest.mark.sqlite_only("exports are not on the PostgreSQL store yet")
 async def test_supabase_export_enables_rls_with_policies(
     store: SqliteRecordStore, master: CallerContext
 ) -> None:
@@ -159,12 +175,14 @@ async def test_supabase_export_enables_rls_with_policies(
     assert '"_Session"' not in ddl
 
 
+@pytest.mark.sqlite_only("exports are not on the PostgreSQL store yet")
 async def test_supabase_export_refuses_role_acls(store: SqliteRecordStore, master: CallerContext) -> None:
     await store.create("Item", {"ACL": {"role:staff": {"read": True}}}, master)
     with pytest.raises(ExportRefusedError, match="CANNOT_CROSS"):
         await store.export_schema("supabase")
 
 
+@pytest.mark.sqlite_only("SQLite indexes and exports")
 async def test_declared_indexes_are_created_used_and_exported(
     store: SqliteRecordStore, master: CallerContext
 ) -> None:

@@ -34,6 +34,7 @@ def stored_tokens(path: Path) -> list[str]:
         return [row[0] for row in db.execute('SELECT "sessionToken" FROM "_Session"')]
 
 
+@pytest.mark.sqlite_only("reads the SQLite file")
 async def test_session_rows_hold_digests_and_reads_never_return_them(
     store: SqliteRecordStore, tmp_path: Path, master: CallerContext
 ) -> None:
@@ -114,6 +115,7 @@ async def test_reopening_does_not_digest_a_digest_again(tmp_path: Path) -> None:
         await store.close()
 
 
+@pytest.mark.sqlite_only("reads the SQLite file")
 async def test_a_session_created_through_the_editor_or_a_function_stores_a_digest(
     store: SqliteRecordStore, tmp_path: Path, master: CallerContext
 ) -> None:

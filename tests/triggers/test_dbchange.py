@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -155,3 +156,38 @@ async def test_a_disabled_trigger_does_not_fire(
     await store.create("Order", {"total": 1}, MASTER)
     await settled(db_service)
     assert functions.calls == []
+
+
+async def test_on_replicas_sharing_postgresql_each_change_fires_once(tmp_path: Path, pg_server: str) -> None:
+    from sidecar.store.postgres.store import PostgresRecordStore
+    from tests.postgres import new_schema_url
+
+    url = new_schema_url(pg_server)
+    replicas = [await PostgresRecordStore.open(url) for _ in range(2)]
+    calls = [InProcessFunctions({"onOrder": echo}) for _ in replicas]
+    services = [
+        TriggerService.open(
+            TriggerServiceConfig(tmp_path / f"r{n}", "backend_test01"),
+            recorder=MemoryHistory(),
+            functions=calls[n],
+            changes=StoreChangeSource(replica),
+        )
+        for n, replica in enumerate(replicas)
+    ]
+    try:
+        for service in services:
+            await service.start()
+            await on_orders(service, ["create"])
+        made = [await replicas[n % 2].create("Order", {"n": n}, MASTER) for n in range(6)]
+        for replica in replicas:  # let the other replica receive every announcement
+            await replica.count("Order", {}, MASTER)
+        await asyncio.sleep(0.3)
+        for service in services:
+            await settled(service)
+        fired = sorted(call.payload["id"] for functions in calls for call in functions.calls)
+        assert fired == sorted(created.object_id for created in made)
+    finally:
+        for service in services:
+            await service.close()
+        for replica in replicas:
+            await replica.close()

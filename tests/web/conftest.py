@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from sidecar.store import SqliteRecordStore
 from sidecar.web import FunctionInvoker, WebSettings, build_app
+from tests.postgres import open_store
 
 APP_ID = "backend_test"
 MASTER_KEY = "admin-token-for-tests"
@@ -21,8 +22,9 @@ MakeClient = Callable[..., Awaitable[Client]]
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteRecordStore]:
-    opened = await SqliteRecordStore.open(tmp_path / "data" / "local.db")
+async def store(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> AsyncIterator[Any]:
+    """The records behind the door, on each store (see ``tests.postgres.open_store``)."""
+    opened = await open_store(request, backend, tmp_path / "data" / "local.db")
     try:
         yield opened
     finally:

@@ -1,0 +1,1 @@
+"""The records store on a PostgreSQL server (``serve --database-url postgres://…``); see :mod:`.store`."""

@@ -1,0 +1,70 @@
+"""Schedule fires claimed once across replicas: one ``noodl_fire_claims`` row per (trigger, scheduled-for).
+
+The first replica to insert a fire's row runs it, holding a lease; the others see the row and skip the
+fire. ``finish`` marks it done. A replica that dies mid-fire leaves its row unfinished: once the lease has
+expired, another replica's recovery pass (:meth:`PostgresFireClaims.abandoned`, then ``claim``) takes the fire
+over. The claim is a single ``INSERT … ON CONFLICT … DO UPDATE … WHERE`` statement, so two replicas can
+never both win it. (The pattern of Windmill's ``FOR UPDATE SKIP LOCKED`` queue, with the fire's natural key
+as the row's identity instead of a queue id.)
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import asyncpg
+
+from sidecar.store.postgres.notify import new_replica_id
+
+DEFAULT_LEASE = timedelta(minutes=5)
+KEEP_DONE = timedelta(days=2)
+"""How long finished claims are kept (a slot that old is never offered again by a scheduler)."""
+
+BOOTSTRAP = (
+    "CREATE TABLE IF NOT EXISTS noodl_fire_claims (trigger_id text NOT NULL, slot double precision NOT NULL, "
+    "claimed_by text NOT NULL, lease_until timestamptz NOT NULL, done boolean NOT NULL DEFAULT false, "
+    "PRIMARY KEY (trigger_id, slot))",
+)
+
+
+class PostgresFireClaims:
+    """:class:`sidecar.triggers.ports.FireClaims` on the backend's PostgreSQL database."""
+
+    def __init__(self, pool: asyncpg.Pool, *, lease: timedelta = DEFAULT_LEASE) -> None:
+        self._pool = pool
+        self._lease = lease
+        self.replica_id = new_replica_id()
+
+    async def prepare(self) -> None:
+        async with self._pool.acquire() as connection, connection.transaction():
+            await connection.execute("SELECT pg_advisory_xact_lock(727100022)")
+            for statement in BOOTSTRAP:
+                await connection.execute(statement)
+            await connection.execute(
+                "DELETE FROM noodl_fire_claims WHERE done AND lease_until < now() - $1::interval", KEEP_DONE
+            )
+
+    async def claim(self, trigger_id: str, slot: float) -> bool:
+        won = await self._pool.fetchval(
+            "INSERT INTO noodl_fire_claims (trigger_id, slot, claimed_by, lease_until) "
+            "VALUES ($1, $2, $3, now() + $4::interval) ON CONFLICT (trigger_id, slot) DO UPDATE "
+            "SET claimed_by = excluded.claimed_by, lease_until = excluded.lease_until "
+            "WHERE NOT noodl_fire_claims.done AND noodl_fire_claims.lease_until < now() RETURNING true",
+            trigger_id,
+            slot,
+            self.replica_id,
+            self._lease,
+        )
+        return bool(won)
+
+    async def finish(self, trigger_id: str, slot: float) -> None:
+        await self._pool.execute(
+            "UPDATE noodl_fire_claims SET done = true WHERE trigger_id = $1 AND slot = $2", trigger_id, slot
+        )
+
+    async def abandoned(self) -> list[tuple[str, float]]:
+        rows = await self._pool.fetch(
+            "SELECT trigger_id, slot FROM noodl_fire_claims WHERE NOT done AND lease_until < now() "
+            "ORDER BY slot LIMIT 100"
+        )
+        return [(row["trigger_id"], float(row["slot"])) for row in rows]
