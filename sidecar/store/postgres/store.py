@@ -256,10 +256,19 @@ def _acl_of(rperm: list[str] | None, wperm: list[str] | None) -> dict[str, dict[
     return result
 
 
+_EXACT_INTEGERS = 2**53
+
+
 def _decode(schema: ClassSchema | None, doc: dict[str, Any]) -> dict[str, Any]:
     if schema is not None:
         for name, spec in schema.relations().items():
             doc[name] = {"__type": "Relation", "className": spec.target_class}
+        for name, field_schema in schema.fields.items():
+            value = doc.get(name)
+            # Numbers are doubles: JSONB gives a double past 2**53 back as the integer of its decimal
+            # text, which is not the double written; read it as that double, as the SQLite store does.
+            if field_schema.type == "Number" and type(value) is int and abs(value) >= _EXACT_INTEGERS:
+                doc[name] = float(value)
     return doc
 
 
