@@ -11,7 +11,6 @@ is missing (a few minutes). ``run(quick=True)`` generates 2,000 executions in a 
 from __future__ import annotations
 
 import asyncio
-import gc
 import importlib.machinery
 import importlib.util
 import json
@@ -421,7 +420,7 @@ async def _pin_figures(scratch: Path, calls: int) -> dict[str, Any]:
     from sidecar.debugging.pin import pin_execution
     from sidecar.debugging.pin_cache import PinCache
     from sidecar.debugging.running import RunningExecutions
-    from sidecar.preload import GC_THRESHOLDS
+    from sidecar.preload import settle_collector
 
     history = await ExecutionHistory.open(
         scratch / "pin", backend_id="bench", backend_name="Bench", bus=None, config=KEEP_ALL
@@ -449,10 +448,7 @@ async def _pin_figures(scratch: Path, calls: int) -> dict[str, Any]:
             history.writer.submit_step(row)
         await history.writer.flush()
 
-        # The collector as the sidecar sets it once its services are loaded (sidecar.preload): what is
-        # alive now is frozen out of its way, and young generations are collected less often.
-        gc.freeze()
-        gc.set_threshold(*GC_THRESHOLDS)
+        settle_collector()  # the collector as the sidecar sets it once its services are loaded
         holder: Any = SimpleNamespace(backend_id="bench", history=history, running=RunningExecutions())
 
         async def pin(_call: int) -> dict[str, Any]:

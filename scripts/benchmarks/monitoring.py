@@ -36,6 +36,7 @@ from sidecar.ipc.transport import FrameWriter
 from sidecar.monitoring import Monitoring
 from sidecar.monitoring.aggregate import HOUR_MS
 from sidecar.monitoring.prometheus import PrometheusExporter
+from sidecar.preload import settle_collector
 
 ROOT = Path(__file__).resolve().parents[2]
 PIPE_BYTES = 1 << 20
@@ -229,6 +230,7 @@ async def _metrics_query(days: int, workflows: int) -> dict[str, Any]:
     """``monitoring:metrics`` over ``days`` x ``workflows`` hourly cells (one run each, two nodes)."""
     with tempfile.TemporaryDirectory() as folder:
         monitoring = await Monitoring.open(Path(folder), ephemeral=False, gauges=dict)
+        settle_collector()  # the collector as the sidecar sets it once its services are loaded
         try:
             now = time.time_ns() // 1_000_000
             first = now - now % HOUR_MS - days * 24 * HOUR_MS
