@@ -29,6 +29,45 @@ from sidecar.store.operands import ArrayColumn, Column, JsonValue, Missing, Oper
 from sidecar.store.sqlfrag import FALSE, TRUE, Sql, all_of, any_of, fmt, negate, sql
 from sidecar.store.sqlfuncs import EARTH_RADIUS_KM, check_regex
 
+GEO_OPERATORS = frozenset(
+    {
+        "$nearSphere",
+        "$maxDistance",
+        "$maxDistanceInRadians",
+        "$maxDistanceInKilometers",
+        "$maxDistanceInMiles",
+        "$within",
+        "$geoWithin",
+        "$geoIntersects",
+    }
+)
+FIELD_OPERATORS = (
+    frozenset(
+        {
+            "$eq",
+            "$ne",
+            "$lt",
+            "$lte",
+            "$gt",
+            "$gte",
+            "$in",
+            "$nin",
+            "$exists",
+            "$all",
+            "$containedBy",
+            "$regex",
+            "$options",
+            "$text",
+            "$select",
+            "$dontSelect",
+            "$inQuery",
+            "$notInQuery",
+        }
+    )
+    | GEO_OPERATORS
+)
+"""Every operator a field's constraint object may hold, whichever database compiles it."""
+
 _COMPARATORS = {"$lt": "<", "$lte": "<=", "$gt": ">", "$gte": ">="}
 _NO_MATCH = object()
 _UNITS = {

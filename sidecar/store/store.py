@@ -48,6 +48,7 @@ from sidecar.store.interface import (
     Subscription,
 )
 from sidecar.store.matcher import RecordMatcher
+from sidecar.store.relation_edits import RelationEdits
 from sidecar.store.schema import ClassSchema
 from sidecar.store.sqlite.checkpointer import CheckpointConfig, Checkpointer
 from sidecar.store.sqlite.connection import MEMORY, Durability, open_connection
@@ -59,7 +60,7 @@ WriteFn = Callable[[writes.WriteContext], tuple[T, Sequence[ChangeEvent]]]
 ReadFn = Callable[[reads.ReadContext], T]
 
 
-class SqliteRecordStore:
+class SqliteRecordStore(RelationEdits):
     """Implements :class:`RecordStore`, :class:`SchemaAdmin` and :class:`AuthStore` over one SQLite file."""
 
     def __init__(
@@ -263,28 +264,6 @@ class SqliteRecordStore:
         self, class_name: str, object_id: str, field_name: str, amount: float, caller: CallerContext
     ) -> SaveResult:
         body = {field_name: {"__op": "Increment", "amount": amount}}
-        return await self.save(class_name, object_id, body, caller)
-
-    async def add_relation(
-        self,
-        class_name: str,
-        object_id: str,
-        key: str,
-        targets: Sequence[Mapping[str, Any]],
-        caller: CallerContext,
-    ) -> SaveResult:
-        body = {key: {"__op": "AddRelation", "objects": list(targets)}}
-        return await self.save(class_name, object_id, body, caller)
-
-    async def remove_relation(
-        self,
-        class_name: str,
-        object_id: str,
-        key: str,
-        targets: Sequence[Mapping[str, Any]],
-        caller: CallerContext,
-    ) -> SaveResult:
-        body = {key: {"__op": "RemoveRelation", "objects": list(targets)}}
         return await self.save(class_name, object_id, body, caller)
 
     async def aggregate(

@@ -17,7 +17,7 @@ from sidecar.errors import InvalidJsonError, InvalidKeyNameError, InvalidQueryEr
 from sidecar.store.codec import type_tag
 from sidecar.store.names import join_table, quote, validate_class_name
 from sidecar.store.operands import ArrayColumn, Column, JsonValue, Missing, Operand, RelationField, resolve
-from sidecar.store.predicates import Predicates
+from sidecar.store.predicates import FIELD_OPERATORS, Predicates
 from sidecar.store.query_limits import check_terms, check_where
 from sidecar.store.schema import ClassSchema
 from sidecar.store.sqlfrag import FALSE, TRUE, Sql, all_of, any_of, fmt, negate, sql
@@ -39,38 +39,6 @@ class ReadScope(Protocol):
     def selectable(self, schema: ClassSchema, key: str) -> bool:
         """Whether ``$select`` may read ``key`` of the class's rows."""
         ...
-
-
-_FIELD_OPERATORS = frozenset(
-    {
-        "$eq",
-        "$ne",
-        "$lt",
-        "$lte",
-        "$gt",
-        "$gte",
-        "$in",
-        "$nin",
-        "$exists",
-        "$all",
-        "$containedBy",
-        "$regex",
-        "$options",
-        "$text",
-        "$select",
-        "$dontSelect",
-        "$inQuery",
-        "$notInQuery",
-        "$nearSphere",
-        "$maxDistance",
-        "$maxDistanceInRadians",
-        "$maxDistanceInKilometers",
-        "$maxDistanceInMiles",
-        "$within",
-        "$geoWithin",
-        "$geoIntersects",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -150,7 +118,7 @@ def _field_constraints(state: _State, operand: Operand, constraints: Mapping[str
     for op, arg in constraints.items():
         if op in literal:
             continue
-        if op not in _FIELD_OPERATORS:
+        if op not in FIELD_OPERATORS:
             raise InvalidJsonError(f"bad constraint: {op}")
         parts.append(_one_constraint(state, preds, operand, op, arg, constraints))
     return all_of(parts)

@@ -71,6 +71,7 @@ from sidecar.store.postgres.tables import BOOTSTRAP, UNIQUE_ERRORS
 from sidecar.store.postgres.where import RECORDS, RELATIONS, Params
 from sidecar.store.reads import include_paths, pointers_in, present, presenter, swap_included
 from sidecar.store.records import encode, field_spec_for, project, split_body
+from sidecar.store.relation_edits import RelationEdits
 from sidecar.store.schema import SYSTEM_FIELDS, ClassSchema, FieldSchema
 from sidecar.store.updates import RelationChange
 from sidecar.store.writes import (
@@ -286,7 +287,7 @@ def _unique_error(exc: asyncpg.UniqueViolationError, class_name: str, object_id:
     )
 
 
-class PostgresRecordStore:
+class PostgresRecordStore(RelationEdits):
     """The records of one backend in a PostgreSQL database (see the module docstring)."""
 
     def __init__(
@@ -874,28 +875,6 @@ class PostgresRecordStore:
         return await self.save(
             class_name, object_id, {field_name: {"__op": "Increment", "amount": amount}}, caller
         )
-
-    async def add_relation(
-        self,
-        class_name: str,
-        object_id: str,
-        key: str,
-        targets: Sequence[Mapping[str, Any]],
-        caller: CallerContext,
-    ) -> SaveResult:
-        body = {key: {"__op": "AddRelation", "objects": list(targets)}}
-        return await self.save(class_name, object_id, body, caller)
-
-    async def remove_relation(
-        self,
-        class_name: str,
-        object_id: str,
-        key: str,
-        targets: Sequence[Mapping[str, Any]],
-        caller: CallerContext,
-    ) -> SaveResult:
-        body = {key: {"__op": "RemoveRelation", "objects": list(targets)}}
-        return await self.save(class_name, object_id, body, caller)
 
     async def batch(
         self, ops: Sequence[BatchOp], caller: CallerContext, *, transaction: bool = False

@@ -27,6 +27,7 @@ from sidecar.store.codec import is_number, normalise_iso, type_tag
 from sidecar.store.interface import CallerContext
 from sidecar.store.names import is_valid_field_name, validate_class_name
 from sidecar.store.predicates import (
+    FIELD_OPERATORS,
     center_sphere,
     geo_point,
     max_distance,
@@ -44,41 +45,6 @@ RECORDS = "noodl_records"
 RELATIONS = "noodl_relations"
 
 _COMPARATORS = {"$lt": "<", "$lte": "<=", "$gt": ">", "$gte": ">="}
-_GEO = frozenset(
-    {
-        "$nearSphere",
-        "$maxDistance",
-        "$maxDistanceInRadians",
-        "$maxDistanceInKilometers",
-        "$maxDistanceInMiles",
-        "$within",
-        "$geoWithin",
-        "$geoIntersects",
-    }
-)
-_FIELD_OPERATORS = frozenset(
-    {
-        "$eq",
-        "$ne",
-        "$lt",
-        "$lte",
-        "$gt",
-        "$gte",
-        "$in",
-        "$nin",
-        "$exists",
-        "$all",
-        "$containedBy",
-        "$regex",
-        "$options",
-        "$select",
-        "$dontSelect",
-        "$inQuery",
-        "$notInQuery",
-        "$text",
-    }
-    | _GEO
-)
 _TIMESTAMP_ALIASES = {"_created_at": "createdAt", "_updated_at": "updatedAt"}
 _PLACEHOLDER = re.compile(r"\$\d+")
 _COLUMNS = {"objectId": "object_id", "createdAt": "created_at", "updatedAt": "updated_at"}
@@ -300,7 +266,7 @@ def _field_constraints(state: _State, operand: _Operand, constraints: Mapping[st
     for op, arg in constraints.items():
         if op in literal_part:
             continue
-        if op not in _FIELD_OPERATORS:
+        if op not in FIELD_OPERATORS:
             raise InvalidJsonError(f"bad constraint: {op}")
         parts.append(_one_constraint(state, operand, op, arg, constraints))
     return all_of(parts)
