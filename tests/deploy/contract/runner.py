@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sys
 import tarfile
 from dataclasses import dataclass, field
@@ -22,12 +21,6 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -80,12 +73,11 @@ async def start_unit(
         return
     data = workdir / "volumes" / volume
     data.mkdir(parents=True, exist_ok=True)
-    unit.port = free_port()
     full = {key: value for key, value in os.environ.items() if not key.startswith(("NOODL_", "PYTHONPATH"))}
     full |= env
     full |= {
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-        "PORT": str(unit.port),
+        "PORT": "0",  # the unit picks a free port itself and names it in its ready line (no race)
         "NOODL_HOST": "127.0.0.1",
         "NOODL_DATA_DIR": str(data),
         "NOODL_CREDENTIALS_KEYRING": "0",
@@ -104,9 +96,12 @@ async def start_unit(
 async def _watch(unit: Unit, process: asyncio.subprocess.Process) -> None:
     assert process.stdout is not None
     line = await process.stdout.readline()
+    ready = line.startswith(b"NODEGX_BACKEND_READY")
+    if ready:  # listening from now on, whatever the provider reports
+        unit.port = int(json.loads(line.split(b" ", 1)[1])["port"])
     if unit.ready_delay_s:
         await asyncio.sleep(unit.ready_delay_s)
-    if line.startswith(b"NODEGX_BACKEND_READY") and unit.state == "starting":
+    if ready and unit.state == "starting":
         unit.set("started")
     code = await process.wait()
     if unit.state in ("starting", "started"):
