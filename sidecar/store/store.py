@@ -23,7 +23,6 @@ from sidecar.store import (
     export,
     migrations,
     query_limits,
-    read_scope,
     reads,
     schema_admin,
     sessions,
@@ -48,6 +47,7 @@ from sidecar.store.interface import (
     Subscription,
 )
 from sidecar.store.matcher import RecordMatcher
+from sidecar.store.realtime_filters import RealtimeFilters
 from sidecar.store.relation_edits import RelationEdits
 from sidecar.store.schema import ClassSchema
 from sidecar.store.sqlite.checkpointer import CheckpointConfig, Checkpointer
@@ -60,7 +60,7 @@ WriteFn = Callable[[writes.WriteContext], tuple[T, Sequence[ChangeEvent]]]
 ReadFn = Callable[[reads.ReadContext], T]
 
 
-class SqliteRecordStore(RelationEdits):
+class SqliteRecordStore(RelationEdits, RealtimeFilters):
     """Implements :class:`RecordStore`, :class:`SchemaAdmin` and :class:`AuthStore` over one SQLite file."""
 
     def __init__(
@@ -291,31 +291,6 @@ class SqliteRecordStore(RelationEdits):
 
     def subscribe(self, listener: ChangeListener) -> Subscription:
         return self._bus.subscribe(listener)
-
-    def visible_record(self, class_name: str, record: JsonObject, caller: CallerContext) -> JsonObject | None:
-        schema = self._schemas.get(class_name)
-        if schema is None or not read_scope.record_readable(schema, "find", caller, record):
-            return None
-        return reads.present(self._schemas, caller, class_name, record)
-
-    # ---- realtime filters (not part of RecordStore: an SQLite-specific helper for the SSE door) ---------
-
-    def check_filter(self, class_name: str, where: Mapping[str, Any]) -> None:
-        """Validate a subscription filter up front (same errors as a query; cross-class operators refused)."""
-        self._matcher.check(self._schemas.get(class_name), where)
-
-    def matches(
-        self, class_name: str, where: Mapping[str, Any], record: Mapping[str, Any], caller: CallerContext
-    ) -> bool:
-        """Whether a change record passes ``where`` and ``caller`` may find it, with query semantics."""
-        schema = self._schemas.get(class_name)
-        if schema is None or not read_scope.record_readable(schema, "find", caller, record):
-            return False
-        return self._matcher.matches(schema, where, record, caller)
-
-    def redact(self, class_name: str, record: Mapping[str, Any], caller: CallerContext) -> JsonObject:
-        """A change record as ``caller`` may see it (protectedFields, other users' secrets), as reads do."""
-        return reads.present(self._schemas, caller, class_name, dict(record))
 
     # ---- SchemaAdmin (callers must be master; the doors check that) -------------------------------------
 

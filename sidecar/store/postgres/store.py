@@ -42,7 +42,7 @@ from sidecar.errors import (
     UsernameMissingError,
     UsernameTakenError,
 )
-from sidecar.store import acl, clp, passwords, query_limits, read_scope, sessions, special_classes
+from sidecar.store import acl, clp, passwords, query_limits, sessions, special_classes
 from sidecar.store import aggregate as aggregation
 from sidecar.store.catalog import PRECREATED
 from sidecar.store.changes import ChangeBus
@@ -70,6 +70,7 @@ from sidecar.store.postgres import where as pgwhere
 from sidecar.store.postgres.tables import BOOTSTRAP, UNIQUE_ERRORS
 from sidecar.store.postgres.where import RECORDS, RELATIONS, Params
 from sidecar.store.reads import include_paths, pointers_in, present, presenter, swap_included
+from sidecar.store.realtime_filters import RealtimeFilters
 from sidecar.store.records import encode, field_spec_for, project, split_body
 from sidecar.store.relation_edits import RelationEdits
 from sidecar.store.schema import SYSTEM_FIELDS, ClassSchema, FieldSchema
@@ -287,7 +288,7 @@ def _unique_error(exc: asyncpg.UniqueViolationError, class_name: str, object_id:
     )
 
 
-class PostgresRecordStore(RelationEdits):
+class PostgresRecordStore(RelationEdits, RealtimeFilters):
     """The records of one backend in a PostgreSQL database (see the module docstring)."""
 
     def __init__(
@@ -926,26 +927,6 @@ class PostgresRecordStore(RelationEdits):
         """This replica's own committed changes only: what a database trigger fires on, so that each
         change fires once across replicas (realtime subscribers use :meth:`subscribe`: every change)."""
         return self._local_bus.subscribe(listener)
-
-    def visible_record(self, class_name: str, record: JsonObject, caller: CallerContext) -> JsonObject | None:
-        schema = self._schemas.get(class_name)
-        if schema is None or not read_scope.record_readable(schema, "find", caller, record):
-            return None
-        return present(self._schemas, caller, class_name, record)
-
-    def check_filter(self, class_name: str, where: Mapping[str, Any]) -> None:
-        self._matcher.check(self._schemas.get(class_name), where)
-
-    def matches(
-        self, class_name: str, where: Mapping[str, Any], record: Mapping[str, Any], caller: CallerContext
-    ) -> bool:
-        schema = self._schemas.get(class_name)
-        if schema is None or not read_scope.record_readable(schema, "find", caller, record):
-            return False
-        return self._matcher.matches(schema, where, record, caller)
-
-    def redact(self, class_name: str, record: Mapping[str, Any], caller: CallerContext) -> JsonObject:
-        return present(self._schemas, caller, class_name, dict(record))
 
     # ---- SchemaAdmin ----------------------------------------------------------------------------------
 
