@@ -26,38 +26,31 @@ from sidecar.monitoring.aggregate import HOUR_MS, NodeCell, NodeKey, Pending, Ru
 from sidecar.monitoring.sketch import Histogram
 
 FILE_NAME = "metrics.sqlite"
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS run_hours (
+
+
+def _cell_tables(span: str) -> str:
+    """The run and node cells of one span (``hours``, or the per-day roll-ups ``days``): one shape, and an
+    index per workflow, so one workflow's cells (the usual dashboard query) are read without walking
+    every workflow's."""
+    return f"""
+CREATE TABLE IF NOT EXISTS run_{span} (
     hour INTEGER NOT NULL, workflow_id TEXT NOT NULL, trigger_type TEXT NOT NULL,
     runs INTEGER NOT NULL, successes INTEGER NOT NULL, errors INTEGER NOT NULL, timeouts INTEGER NOT NULL,
     total_ms INTEGER NOT NULL, histogram TEXT NOT NULL,
     PRIMARY KEY (hour, workflow_id, trigger_type)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS node_hours (
+CREATE TABLE IF NOT EXISTS node_{span} (
     hour INTEGER NOT NULL, workflow_id TEXT NOT NULL, node_id TEXT NOT NULL, node_type TEXT NOT NULL,
     steps INTEGER NOT NULL, errors INTEGER NOT NULL, total_ms INTEGER NOT NULL, histogram TEXT NOT NULL,
     PRIMARY KEY (hour, workflow_id, node_id)
 ) WITHOUT ROWID;
--- One workflow's hours (the usual dashboard query) without walking every workflow's cells.
-CREATE INDEX IF NOT EXISTS run_hours_by_workflow ON run_hours (workflow_id, hour);
-CREATE INDEX IF NOT EXISTS node_hours_by_workflow ON node_hours (workflow_id, hour);
+CREATE INDEX IF NOT EXISTS run_{span}_by_workflow ON run_{span} (workflow_id, hour);
+CREATE INDEX IF NOT EXISTS node_{span}_by_workflow ON node_{span} (workflow_id, hour);
 """
 
-_DAY_SCHEMA = """
-CREATE TABLE IF NOT EXISTS run_days (
-    hour INTEGER NOT NULL, workflow_id TEXT NOT NULL, trigger_type TEXT NOT NULL,
-    runs INTEGER NOT NULL, successes INTEGER NOT NULL, errors INTEGER NOT NULL, timeouts INTEGER NOT NULL,
-    total_ms INTEGER NOT NULL, histogram TEXT NOT NULL,
-    PRIMARY KEY (hour, workflow_id, trigger_type)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS node_days (
-    hour INTEGER NOT NULL, workflow_id TEXT NOT NULL, node_id TEXT NOT NULL, node_type TEXT NOT NULL,
-    steps INTEGER NOT NULL, errors INTEGER NOT NULL, total_ms INTEGER NOT NULL, histogram TEXT NOT NULL,
-    PRIMARY KEY (hour, workflow_id, node_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS run_days_by_workflow ON run_days (workflow_id, hour);
-CREATE INDEX IF NOT EXISTS node_days_by_workflow ON node_days (workflow_id, hour);
-"""
+
+_SCHEMA = _cell_tables("hours")
+_DAY_SCHEMA = _cell_tables("days")
 _VERSION = 2
 DAY_MS = 24 * HOUR_MS
 _RUN_COLUMNS = "hour, workflow_id, trigger_type, runs, successes, errors, timeouts, total_ms, histogram"
