@@ -24,6 +24,7 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from sidecar.deploy.bundle import ADMIN_TOKEN_ENV, read_bundle
 from sidecar.deploy.install import install_bundle
@@ -64,17 +65,27 @@ def main(argv: list[str] | None = None) -> int:
 
     # In-process, so the token never shows in the process's command line.
     return cli_main(
-        [
-            "serve",
-            "--data-dir", str(data_dir),
-            "--host", options.host,
-            "--port", str(options.port),
-            "--token", os.environ[ADMIN_TOKEN_ENV],
-            "--backend-id", str(backend["id"]),
-            "--backend-name", str(backend["name"]),
-            "--log-level", options.log_level,
-        ]
-    )  # fmt: skip
+        serve_argv(
+            data_dir, options.host, options.port, os.environ[ADMIN_TOKEN_ENV], backend, options.log_level
+        )
+    )
+
+
+def serve_argv(
+    data_dir: Path, host: str, port: int, token: str, backend: dict[str, Any], log_level: str
+) -> list[str]:
+    """``serve``'s arguments. Values from outside are joined to their option with ``=``: a random token (or
+    a name) may begin with ``-``, which argparse would otherwise read as the next option."""
+    return [
+        "serve",
+        f"--data-dir={data_dir}",
+        f"--host={host}",
+        f"--port={port}",
+        f"--token={token}",
+        f"--backend-id={backend['id']}",
+        f"--backend-name={backend['name']}",
+        f"--log-level={log_level}",
+    ]
 
 
 if __name__ == "__main__":
