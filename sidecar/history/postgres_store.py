@@ -158,7 +158,7 @@ def _status_terms(keep_failed: bool) -> str:
     return f"{_FINISHED} AND status != 'error'" if keep_failed else _FINISHED
 
 
-def _pg_text(value: Any) -> Any:
+def pg_text(value: Any) -> Any:
     """Text PostgreSQL can store: U+FFFD for a lone surrogate (no UTF-8 form) or a NUL (refused in text)."""
     if type(value) is not str or (value.isascii() and "\x00" not in value):
         return value
@@ -169,7 +169,7 @@ def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
     """Rows → one list per column (the arrays ``unnest`` reads), with every text made storable."""
     if not rows:
         return [[] for _ in range(width)]
-    return [[_pg_text(value) for value in column] for column in zip(*rows, strict=True)]
+    return [[pg_text(value) for value in column] for column in zip(*rows, strict=True)]
 
 
 def _count(status: str) -> int:
@@ -245,7 +245,7 @@ class PostgresHistoryStore:
                     await connection.execute(_UPSERT_STEPS, *_columns(steps, len(_STEP_COLUMNS)))
                 if bodies:
                     await connection.execute(
-                        _UPSERT_SEARCH, list(bodies), [_pg_text(body) for body in bodies.values()]
+                        _UPSERT_SEARCH, list(bodies), [pg_text(body) for body in bodies.values()]
                     )
 
         await self._run(write)
@@ -255,7 +255,7 @@ class PostgresHistoryStore:
             restored = 0
             async with connection.transaction():
                 for row in rows:
-                    values = [_pg_text(v) for v in row._replace(metadata=recovered_metadata(row.metadata))]
+                    values = [pg_text(v) for v in row._replace(metadata=recovered_metadata(row.metadata))]
                     finished = row.status != "running"
                     status = await connection.execute(
                         _RECOVER_FINISHED if finished else _RECOVER_STARTED, *values, self.runner
@@ -264,7 +264,7 @@ class PostgresHistoryStore:
                         continue  # the database had it already
                     restored += 1
                     if finished:
-                        await connection.execute(_RECOVER_SEARCH, row.id, _pg_text(row.error_message or ""))
+                        await connection.execute(_RECOVER_SEARCH, row.id, pg_text(row.error_message or ""))
             return restored
 
         return await self._run(recover)
