@@ -12,8 +12,7 @@
     │   ├── EditorSettingError        the editor's settings routes: SettingNotFoundError 404,
     │   │                             FeatureUnavailableError 503 (stored, no engine yet),
     │   │                             FeatureNotImplementedError 501, EmailSendError 502
-    │   └── MigrationRefusedError     409 a migration to PostgreSQL that must not start (non-empty
-    │                                 target, running backend, nothing to migrate) or cannot reach it
+    │   └── MigrationRefusedError     409 a migration to PostgreSQL refused (target not empty) or stopped
     └── StoreError                    records store; carries a Parse code
         ├── ObjectNotFoundError       101 (HTTP 404) missing or invisible object, bad credentials
         ├── InvalidQueryError         102
