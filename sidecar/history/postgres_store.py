@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import urllib.parse
 import uuid
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, TypeVar
@@ -53,6 +54,15 @@ _INTEGERS = {
 }
 _IMMUTABLE = {"id", "execution_id", "workflow_id", "workflow_name", "trigger_type", "started_at"}
 _MARK = re.compile(r"\?")
+
+
+def redacted_url(url: str) -> str:
+    """The URL without its password (statuses, answers and logs name a database, never its secret)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def numbered(sql: str) -> str:

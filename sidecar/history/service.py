@@ -83,6 +83,8 @@ class ExecutionHistory:
         self.db_path = db_path
         self._store = store
         self._relay = relay
+        self.database: str | None = None
+        """The PostgreSQL database the history is kept in (password hidden); None: ``db_path``."""
         # What queries read: the file, or (history turned off on purpose) an always-empty store.
         self._queries: HistoryStore | None = (
             store if store is not None or error != DISABLED else EmptyHistoryStore()
@@ -165,6 +167,10 @@ class ExecutionHistory:
             relay=relay,
         )
         history.recovered_runs, history.interrupted_runs = recovered, interrupted
+        if database_url:
+            from sidecar.history.postgres_store import redacted_url
+
+            history.database = redacted_url(database_url)
         history._start()
         return history
 
@@ -176,8 +182,11 @@ class ExecutionHistory:
 
     @property
     def status(self) -> dict[str, Any]:
-        """``{enabled, dbPath, error?, dropped?}`` — the contract's loud status when history is off."""
+        """``{enabled, dbPath, database?, error?, dropped?}`` — the contract's loud status when history is
+        off; ``database`` names the PostgreSQL database when the history is kept there."""
         status: dict[str, Any] = {"enabled": self._store is not None, "dbPath": str(self.db_path)}
+        if self.database is not None:
+            status["database"] = self.database
         if self._error is not None:
             status["error"] = self._error
         if self.writer is not None and self.writer.dropped:

@@ -17,7 +17,6 @@ again with ``resume``; ``noodl_migrations`` says when one was interrupted, and t
 from __future__ import annotations
 
 import asyncio
-import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,20 +25,12 @@ import asyncpg
 
 from sidecar.backends.transfer import files_metadata
 from sidecar.errors import MigrationRefusedError
+from sidecar.history.postgres_store import redacted_url
 from sidecar.migrate.source import HistorySource, RecordsSource, history_path, records_path
 from sidecar.migrate.target import PostgresTarget
 
 Progress = Callable[[str, int, int], None]
 T = TypeVar("T")
-
-
-def redacted(url: str) -> str:
-    """The URL without its password (answers and logs name the target, never its secret)."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 async def _next(chunks: Iterator[T]) -> T | None:
@@ -78,7 +69,7 @@ async def migrate_to_postgres(
     try:
         target = await PostgresTarget.open(url)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as error:
-        raise MigrationRefusedError(f"cannot use {redacted(url)}: {error}") from error
+        raise MigrationRefusedError(f"cannot use {redacted_url(url)}: {error}") from error
     try:
         held = await target.contents()
         marker = await target.marker(source_id)
@@ -104,13 +95,13 @@ async def migrate_to_postgres(
             await target.finish(source_id)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
         raise MigrationRefusedError(
-            f"the migration into {redacted(url)} stopped: {error}; run it again with resume to finish it"
+            f"the migration into {redacted_url(url)} stopped: {error}; run it again with resume to finish it"
         ) from error
     finally:
         await target.close()
     files = await asyncio.to_thread(files_metadata, data_dir / "files")
     return {
-        "target": redacted(url),
+        "target": redacted_url(url),
         "resumed": resume and not fresh,
         "verified": verified,
         "tables": tables,

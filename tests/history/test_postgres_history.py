@@ -13,7 +13,7 @@ import pytest
 from sidecar.events import EventBus, EventKind, ExecutionEvent
 from sidecar.history import ExecutionHistory
 from sidecar.history.pg_events import MAX_PAYLOAD
-from sidecar.history.postgres_store import PostgresHistoryStore
+from sidecar.history.postgres_store import PostgresHistoryStore, redacted_url
 from tests.history.conftest import BACKEND, NO_RETENTION, execution, seed, step
 from tests.history.test_events import collect, run_greet
 from tests.history.test_store import CONTRACT_EXECUTION_COLUMNS, CONTRACT_INDEXES, CONTRACT_STEP_COLUMNS
@@ -164,3 +164,10 @@ async def test_received_events_are_not_sent_back(replica: OpenReplica, url: str)
         assert len(heard) == 1  # replica b published it locally and did not announce it again
     finally:
         await connection.close()
+
+
+async def test_the_status_names_the_database_without_its_password(replica: OpenReplica, url: str) -> None:
+    history, _ = await replica("a")
+    assert history.status["enabled"] is True
+    assert history.status["database"] == redacted_url(url)
+    assert redacted_url("postgres://noodl:s3cret@db:5432/app") == "postgres://noodl:***@db:5432/app"
