@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+
 from sidecar.history import ExecutionHistory
 from sidecar.history.rows import SearchText, now_ms
 from tests.cli.helpers import SIDECAR, sidecar_env
@@ -96,6 +98,14 @@ async def seed_runs(data_dir: Path) -> None:
         await history.writer.flush()
     finally:
         await history.close()
+
+
+async def _unfinish(url: str) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute("UPDATE noodl_migrations SET finished_at = NULL")
+    finally:
+        await connection.close()
 
 
 def test_a_populated_backend_is_served_the_same_from_postgres(tmp_path: Path, pg_server: str) -> None:
@@ -183,6 +193,11 @@ def test_a_populated_backend_is_served_the_same_from_postgres(tmp_path: Path, pg
     again = migrate("--to", url, str(data_dir))
     assert again.returncode == 1
     assert "already migrated" in again.stderr
+    # A migration that stopped before its verification (its marker left unfinished) is named as such.
+    asyncio.run(_unfinish(url))
+    interrupted = migrate("--to", url, str(data_dir))
+    assert interrupted.returncode == 1
+    assert "was interrupted" in interrupted.stderr
     resumed = migrate("--to", url, "--resume", str(data_dir))
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["tables"] == report["tables"]
