@@ -28,6 +28,7 @@ import asyncpg
 import orjson
 import structlog
 
+from sidecar.errors import HistoryStorageError
 from sidecar.events import EventBus, EventKind, ExecutionEvent
 from sidecar.history.pg_schema import RUNNER_PREFIX
 from sidecar.history.postgres_store import PostgresHistoryStore
@@ -99,8 +100,12 @@ class EventRelay:
 
     @classmethod
     async def start(cls, store: PostgresHistoryStore, bus: EventBus, backend_id: str) -> EventRelay:
+        """Listen and start relaying; raises ``HistoryStorageError`` when the server cannot be used."""
         relay = cls(store, bus, backend_id)
-        await relay._listen()
+        try:
+            await relay._listen()
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            raise HistoryStorageError(f"cannot listen for other replicas' runs: {error}") from error
         relay._subscription_id = bus.subscribe(backend_id, sink=relay._offer).id
         relay._tasks = [
             asyncio.create_task(relay._send_loop(), name="history-events-send"),

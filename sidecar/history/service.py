@@ -131,24 +131,28 @@ class ExecutionHistory:
         if not config.enabled:
             return cls(backend_id, path, None, bus, backend_name=backend_name, config=config, error=DISABLED)
         relay: EventRelay | None = None
-        store: RetainedHistoryStore
+        store: RetainedHistoryStore | None = None
         try:
             if database_url:
-                from sidecar.history.pg_events import EventRelay
                 from sidecar.history.postgres_store import PostgresHistoryStore
 
-                postgres = await PostgresHistoryStore.open(database_url)
-                store = postgres
-                if bus is not None:
-                    relay = await EventRelay.start(postgres, bus, backend_id)
+                store = await PostgresHistoryStore.open(database_url)
             else:
                 store = await SqliteHistoryStore.open(path)
             # Journal files are left as they are until their rows are in the file: a failure here keeps
             # them for the next start.
             recovered = await store.recover_journaled(await asyncio.to_thread(read_journal, data_dir))
             interrupted = await store.mark_interrupted()
+            if database_url and bus is not None:
+                from sidecar.history.pg_events import EventRelay
+                from sidecar.history.postgres_store import PostgresHistoryStore
+
+                assert isinstance(store, PostgresHistoryStore)
+                relay = await EventRelay.start(store, bus, backend_id)
         except HistoryStorageError as error:
             log.error("execution history disabled", db_path=str(path), error=error.message)
+            if store is not None:
+                await store.close()
             failed = error.message
             return cls(backend_id, path, None, bus, backend_name=backend_name, config=config, error=failed)
         if recovered:

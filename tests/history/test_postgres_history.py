@@ -10,6 +10,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from sidecar.errors import HistoryStorageError
 from sidecar.events import EventBus, EventKind, ExecutionEvent
 from sidecar.history import ExecutionHistory
 from sidecar.history.pg_events import MAX_PAYLOAD
@@ -171,3 +172,22 @@ async def test_the_status_names_the_database_without_its_password(replica: OpenR
     assert history.status["enabled"] is True
     assert history.status["database"] == redacted_url(url)
     assert redacted_url("postgres://noodl:s3cret@db:5432/app") == "postgres://noodl:***@db:5432/app"
+
+
+async def test_a_database_that_cannot_be_reached_disables_history_loudly(tmp_path: Path) -> None:
+    history = await ExecutionHistory.open(
+        tmp_path,
+        backend_id=BACKEND,
+        backend_name="Test backend",
+        bus=EventBus(),
+        database_url="postgres://noodl:s3cret@127.0.0.1:1/nothing",
+    )
+    try:
+        assert history.status["enabled"] is False
+        assert "cannot open the execution history on PostgreSQL" in history.status["error"]
+        assert "s3cret" not in history.status["error"]
+        with pytest.raises(HistoryStorageError):
+            await history.list_executions({})
+        assert history.recorder_for() is None  # runs still work, unrecorded
+    finally:
+        await history.close()
