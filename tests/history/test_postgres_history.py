@@ -4,12 +4,15 @@ runs, live events whichever replica ran the function, shared answers)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import pytest
 
+from sidecar.backends.backend import Backend, BackendSpec
 from sidecar.errors import HistoryStorageError
 from sidecar.events import EventBus, EventKind, ExecutionEvent
 from sidecar.history import ExecutionHistory
@@ -18,6 +21,7 @@ from sidecar.history.postgres_store import PostgresHistoryStore, redacted_url
 from tests.history.conftest import BACKEND, NO_RETENTION, execution, seed, step
 from tests.history.test_events import collect, run_greet
 from tests.history.test_store import CONTRACT_EXECUTION_COLUMNS, CONTRACT_INDEXES, CONTRACT_STEP_COLUMNS
+from tests.monitoring.test_direct_sse import HELLO, TOKEN, read_frames
 from tests.postgres import new_schema_url
 
 OpenReplica = Callable[[str], Awaitable[tuple[ExecutionHistory, EventBus]]]
@@ -191,3 +195,48 @@ async def test_a_database_that_cannot_be_reached_disables_history_loudly(tmp_pat
         assert history.recorder_for() is None  # runs still work, unrecorded
     finally:
         await history.close()
+
+
+async def test_an_sse_subscriber_on_one_replica_sees_a_function_run_on_another(
+    tmp_path: Path, url: str
+) -> None:
+    """Two backends serving one database (replicas in one process, each with its own bus and port): a
+    call answered by replica A streams to ``GET /executions/stream`` on replica B, and B lists it."""
+    replicas = [
+        Backend(
+            BackendSpec(
+                data_dir=tmp_path / name,
+                backend_id="shared",
+                name="Shared",
+                admin_token=TOKEN,
+                database_url=url,
+            )
+        )
+        for name in ("a", "b")
+    ]
+    for served in replicas:
+        await served.start()
+    admin = {"Authorization": f"Bearer {TOKEN}"}
+    try:
+        a, b = (f"http://127.0.0.1:{served.port}" for served in replicas)
+        async with aiohttp.ClientSession() as http:
+            for base in (a, b):
+                assert (
+                    await http.put(f"{base}/admin/workflows/hello", json=HELLO, headers=admin)
+                ).status == 200
+            async with http.get(f"{b}/executions/stream", params={"authToken": TOKEN}) as stream:
+                async with http.post(f"{a}/functions/hello", json={"name": "A"}, headers=admin) as reply:
+                    assert reply.status == 200
+                frames = await read_frames(stream, 1)
+            await replicas[0].history.writer.flush()
+            async with http.get(f"{b}/executions", headers=admin) as listed:
+                runs = await listed.json()
+    finally:
+        for served in replicas:
+            await served.stop()
+    assert frames[0]["event"] == "execution:started"
+    assert frames[-1]["event"] == "execution:finished"
+    execution_id = json.loads(frames[0]["data"])["executionId"]
+    assert {json.loads(frame["data"])["executionId"] for frame in frames} == {execution_id}
+    assert json.loads(frames[-1]["data"])["status"] == "success"
+    assert [run["id"] for run in runs] == [execution_id]
