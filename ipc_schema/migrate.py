@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from ipc_schema.base import PositionalParams, WireModel
+from ipc_schema.transfer import FileEntry
 
 
 class MigrateOptions(WireModel):
@@ -32,6 +33,7 @@ class MigratedFiles(WireModel):
     count: int
     bytes: int
     location: str = Field(description="The files stay here; serve the migrated backend with this folder")
+    entries: list[FileEntry] = Field(description="Each uploaded file's stored name and size")
 
 
 class Migrated(WireModel):

@@ -477,6 +477,8 @@ export interface MigratedFiles {
   bytes: number;
   /** The files stay here; serve the migrated backend with this folder */
   location: string;
+  /** Each uploaded file's stored name and size */
+  entries: Array<FileEntry>;
 }
 
 export interface MissingNodeType {

@@ -109,6 +109,7 @@ async def migrate_to_postgres(
             "count": len(files),
             "bytes": sum(int(entry["size"]) for entry in files),
             "location": str(data_dir / "files"),
+            "entries": files,
         },
     }
 

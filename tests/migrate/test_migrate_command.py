@@ -68,6 +68,22 @@ def call(port: int, method: str, path: str, body: Any = None, **headers: str) ->
         return json.loads(response.read())
 
 
+def upload(port: int, name: str, data: bytes) -> Any:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/files/{name}",
+        data=data,
+        method="POST",
+        headers={"X-Parse-Application-Id": APP_ID, "X-Parse-Master-Key": TOKEN, "Content-Type": "text/plain"},
+    )
+    with urllib.request.urlopen(request, timeout=15) as response:
+        return json.loads(response.read())
+
+
+def download(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=15) as response:
+        return bytes(response.read())
+
+
 def master(port: int, method: str, path: str, body: Any = None) -> Any:
     return call(port, method, path, body, **{"X-Parse-Master-Key": TOKEN})
 
@@ -151,6 +167,7 @@ def test_a_populated_backend_is_served_the_same_from_postgres(tmp_path: Path, pg
                 },
             },
         )
+        uploaded = upload(port, "notes.txt", b"kept on disk")
         before = master(port, "GET", f"/classes/Item/{item['objectId']}")
         fans = master(
             port,
@@ -188,6 +205,7 @@ def test_a_populated_backend_is_served_the_same_from_postgres(tmp_path: Path, pg
     assert tables["workflow_executions"]["target"] == 2
     assert tables["execution_steps"]["target"] == 3
     assert "migrate: records" in done.stderr  # progress on stderr
+    assert report["files"]["entries"] == [{"name": uploaded["name"], "size": len(b"kept on disk")}]
 
     # A second run is refused (the target holds this backend), and --resume copies nothing twice.
     again = migrate("--to", url, str(data_dir))
@@ -202,6 +220,9 @@ def test_a_populated_backend_is_served_the_same_from_postgres(tmp_path: Path, pg
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["tables"] == report["tables"]
 
+    # Served from PostgreSQL with the backend's own directory, its uploaded files are still there.
+    with serving(tmp_path, data_dir, url) as port:
+        assert download(f"http://127.0.0.1:{port}/files/{APP_ID}/{uploaded['name']}") == b"kept on disk"
     with serving(tmp_path, tmp_path / "replica", url) as port:  # a fresh directory: all from PostgreSQL
         assert master(port, "GET", f"/classes/Item/{item['objectId']}") == before
         assert (
