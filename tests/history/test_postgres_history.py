@@ -15,9 +15,10 @@ import pytest
 from sidecar.backends.backend import Backend, BackendSpec
 from sidecar.errors import HistoryStorageError
 from sidecar.events import EventBus, EventKind, ExecutionEvent
-from sidecar.history import ExecutionHistory
+from sidecar.history import ExecutionHistory, RetentionConfig, apply_retention
 from sidecar.history.pg_events import MAX_PAYLOAD
 from sidecar.history.postgres_store import PostgresHistoryStore, redacted_url
+from sidecar.history.rows import SearchText, WriteBatch
 from tests.history.conftest import BACKEND, NO_RETENTION, execution, seed, step
 from tests.history.test_events import collect, run_greet
 from tests.history.test_store import CONTRACT_EXECUTION_COLUMNS, CONTRACT_INDEXES, CONTRACT_STEP_COLUMNS
@@ -240,3 +241,25 @@ async def test_an_sse_subscriber_on_one_replica_sees_a_function_run_on_another(
     assert {json.loads(frame["data"])["executionId"] for frame in frames} == {execution_id}
     assert json.loads(frames[-1]["data"])["status"] == "success"
     assert [run["id"] for run in runs] == [execution_id]
+
+
+async def test_a_byte_budget_counts_live_rows_and_prunes_oldest_first(url: str) -> None:
+    """PostgreSQL keeps a deleted row's space until vacuum: the budget is over live rows, so pruning stops
+    once they fit (a budget over the relations' size would empty the history)."""
+    store = await PostgresHistoryStore.open(url)
+    try:
+        now = 10**12
+        rows = [execution(f"exec_{i:04d}", started_at=now - (2_000 - i) * 1000) for i in range(2_000)]
+        await store.write(WriteBatch(executions=rows, steps=[step(r.id, 0, "n") for r in rows]))
+        await store.write(WriteBatch(search=[SearchText(r.id, "payload " * 40) for r in rows]))
+        budget = (await store.used_bytes()) // 4
+        config = RetentionConfig(max_age_ms=None, max_total_bytes=budget, batch_size=100, pause_seconds=0)
+
+        deleted = await apply_retention(store, config)
+
+        assert 1_000 < deleted < 2_000
+        assert await store.used_bytes() <= budget
+        assert await store.get_execution("exec_0000") is None  # the oldest went first
+        assert await store.get_execution("exec_1999") is not None
+    finally:
+        await store.close()
