@@ -18,6 +18,7 @@ from ipc_schema import deploy as d
 from ipc_schema import diagnostics, lifecycle, runtime, system
 from ipc_schema import github as gh
 from ipc_schema import history as h
+from ipc_schema import migrate as mg
 from ipc_schema import monitoring as m
 from ipc_schema import projects as p
 from ipc_schema import python as py
@@ -158,6 +159,13 @@ METHODS: tuple[MethodSpec, ...] = (
         tr.DataImported,
         "Import JSON lines or a Parse Server export: every row checked first, bad rows reported, a dry "
         "run writes nothing; $/progress while it runs.",
+    ),
+    MethodSpec(
+        "backend:migrate-to-postgres",
+        mg.MigrateParams,
+        mg.Migrated,
+        "Copy a stopped embedded backend (records of every class, schemas, users, sessions, roles, "
+        "relations, history) into PostgreSQL and count every table; $/progress while it runs.",
     ),
     MethodSpec(
         "backend:queryRecords", b.QueryRecordsParams, b.RecordsPage, "Find records (limit 50 default)."

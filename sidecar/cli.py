@@ -54,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         from sidecar.deploy.command import main as deploy_main
 
         return deploy_main(args[1:])
+    if args[:1] == ["migrate"]:
+        from sidecar.migrate.command import main as migrate_main
+
+        return migrate_main(args[1:])
     parser = _parser()
     parsed = parser.parse_args(args)
     if parsed.command == "serve":
@@ -83,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands.add_parser(
         "deploy", help="write a backend's container build context (sidecar.deploy.command)", add_help=False
+    )
+    commands.add_parser(
+        "migrate",
+        help="copy an embedded backend (records, users, sessions, roles, history) into PostgreSQL",
+        add_help=False,
     )
     serve = commands.add_parser(
         "serve", help="serve one backend over HTTP (the editor supervisor's contract)"
@@ -115,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--database-url",
         default=None,
-        help="postgres://… keeps the records on that PostgreSQL server "
+        help="postgres://… keeps the records and the execution history on that PostgreSQL server "
         "(default: $DATABASE_URL when set, else SQLite in the data directory)",
     )
     serve.add_argument(

@@ -9,9 +9,10 @@
     │   ├── ServerNotInitializedError -32002
     │   └── RequestCancelledError     -32800
     ├── RequestFailedError            -32803 an understood request that cannot be done
-    │   └── EditorSettingError        the editor's settings routes: SettingNotFoundError 404,
-    │                                 FeatureUnavailableError 503 (stored, no engine yet),
-    │                                 FeatureNotImplementedError 501, EmailSendError 502
+    │   ├── EditorSettingError        the editor's settings routes: SettingNotFoundError 404,
+    │   │                             FeatureUnavailableError 503 (stored, no engine yet),
+    │   │                             FeatureNotImplementedError 501, EmailSendError 502
+    │   └── MigrationRefusedError     409 a migration to PostgreSQL refused (target not empty) or stopped
     └── StoreError                    records store; carries a Parse code
         ├── ObjectNotFoundError       101 (HTTP 404) missing or invisible object, bad credentials
         ├── InvalidQueryError         102
@@ -693,6 +694,13 @@ class InvalidApiKeyError(WebError):
 
     def __init__(self) -> None:
         super().__init__("Invalid or revoked API key.")
+
+
+class MigrationRefusedError(RequestFailedError):
+    """``migrate`` / ``backend:migrate-to-postgres`` cannot start: the target holds data and resuming was
+    not asked for, the backend is running, there is nothing to migrate, or the server cannot be used."""
+
+    http_status = 409
 
 
 class EditorSettingError(RequestFailedError):

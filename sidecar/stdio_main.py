@@ -32,6 +32,7 @@ from sidecar.ipc.handlers import (
     register_diagnostic_methods,
     register_github_methods,
     register_history_methods,
+    register_migrate_methods,
     register_monitoring_methods,
     register_python_methods,
     register_runtime_methods,
@@ -76,6 +77,7 @@ def build_method_table(manager: BackendManager, notify: Notify, *, diagnostics: 
     register_security_methods(table, manager)
     register_credential_methods(table, manager)
     register_deploy_methods(table, manager)
+    register_migrate_methods(table, manager)
     register_python_methods(table, manager)
     register_github_methods(table, Lazy(lambda: github_service(manager)).get)
     register_history_methods(table, manager, notify)

@@ -75,13 +75,27 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def skip_if_sqlite_only(request: pytest.FixtureRequest) -> None:
+    """On PostgreSQL: skip a test marked ``@pytest.mark.sqlite_only("why")``, saying why."""
+    marker = request.node.get_closest_marker("sqlite_only")
+    if marker is not None:
+        pytest.skip(f"SQLite only: {marker.args[0] if marker.args else ''}")
+
+
+def database_url(request: pytest.FixtureRequest, backend: str) -> str | None:
+    """None on SQLite (the embedded files), else the URL of a new schema on the session's server (tests
+    that open a whole history or backend pass it as ``database_url``)."""
+    if backend == "sqlite":
+        return None
+    skip_if_sqlite_only(request)
+    return new_schema_url(request.getfixturevalue("pg_server"))
+
+
 async def open_store(request: pytest.FixtureRequest, backend: str, sqlite_path: Path, **options: Any) -> Any:
     """A new store on ``backend``: SQLite at ``sqlite_path``, or PostgreSQL in a schema of its own. A test
     marked ``@pytest.mark.sqlite_only("why")`` is skipped on PostgreSQL with that reason."""
     if backend == "sqlite":
         return await SqliteRecordStore.open(sqlite_path, **options)
-    marker = request.node.get_closest_marker("sqlite_only")
-    if marker is not None:
-        pytest.skip(f"SQLite only: {marker.args[0] if marker.args else ''}")
+    skip_if_sqlite_only(request)
     url = new_schema_url(request.getfixturevalue("pg_server"))
     return await PostgresRecordStore.open(url, **options)

@@ -455,6 +455,32 @@ export interface MetricsRequest {
   nodes?: boolean;
 }
 
+export interface MigrateOptions {
+  /** The target: postgres://user:password@host:port/database */
+  databaseUrl: string;
+  /** Copy into a target that holds data, keeping its rows (also finishes an interrupted migration); without it such a target is refused */
+  resume?: boolean;
+}
+
+export interface Migrated {
+  /** The database URL, its password hidden */
+  target: string;
+  resumed: boolean;
+  /** Every table's count checked out */
+  verified: boolean;
+  tables: Array<TableCount>;
+  files: MigratedFiles;
+}
+
+export interface MigratedFiles {
+  count: number;
+  bytes: number;
+  /** The files stay here; serve the migrated backend with this folder */
+  location: string;
+  /** Each uploaded file's stored name and size */
+  entries: Array<FileEntry>;
+}
+
 export interface MissingNodeType {
   type: string;
   count: number;
@@ -851,6 +877,17 @@ export interface TableColumn {
   targetClass?: string | null;
 }
 
+export interface TableCount {
+  /** A class, `Class.field` for a relation, `_Schema`, or a history table */
+  table: string;
+  /** Rows in the embedded backend */
+  source: number;
+  /** Rows in PostgreSQL after the copy */
+  target: number;
+  /** Equal counts (into an empty target), or at least as many (resumed) */
+  ok: boolean;
+}
+
 export interface TableDefinition {
   name: string;
   columns?: Array<ColumnDefinition>;
@@ -1000,6 +1037,8 @@ export interface SidecarMethods {
   "backend:export-data": { params: [backendId: string, options: ExportDataOptions]; result: DataExported };
   /** Import JSON lines or a Parse Server export: every row checked first, bad rows reported, a dry run writes nothing; $/progress while it runs. */
   "backend:import-data": { params: [backendId: string, options: ImportDataOptions]; result: DataImported };
+  /** Copy a stopped embedded backend (records of every class, schemas, users, sessions, roles, relations, history) into PostgreSQL and count every table; $/progress while it runs. */
+  "backend:migrate-to-postgres": { params: [backendId: string, options: MigrateOptions]; result: Migrated };
   /** Find records (limit 50 default). */
   "backend:queryRecords": { params: [backendId: string, query: RecordQuery]; result: RecordsPage };
   /** Rows in a table; 0 when it cannot be counted. */

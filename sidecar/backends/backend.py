@@ -308,6 +308,7 @@ class Backend:
             backend_name=self.spec.name,
             bus=self.bus,
             config=HistoryConfig(enabled=not self.in_memory),
+            database_url=self.spec.database_url,  # on PostgreSQL, history goes beside the records
         )
 
     async def _open_monitoring(self) -> None:

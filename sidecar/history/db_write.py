@@ -110,7 +110,7 @@ def batch_document(batch: WriteBatch) -> str:
     Rows are tuples in column order, step data dicts included: one ``to_json`` call (orjson, about four
     times faster than the json module, which held the loop ~10 µs per 5-node run) for the whole batch.
     Text a lone surrogate makes unstorable is ``write_document``'s fallback."""
-    return to_json((_latest_by_id(batch.executions), _latest_by_id(batch.steps), batch.search))
+    return to_json((latest_by_id(batch.executions), latest_by_id(batch.steps), batch.search))
 
 
 def write_document(connection: sqlite3.Connection, document: str, batch: WriteBatch) -> None:
@@ -125,17 +125,17 @@ def _storable_document(batch: WriteBatch) -> str:
     """The document when some text holds a lone surrogate (an error message, a node name, port data),
     which has no UTF-8 form: SQLite would refuse the whole batch. Text columns get U+FFFD instead; step
     data is stored as JSON with the surrogate escaped, as ``payload.encode`` stores it."""
-    executions = [_storable_row(row) for row in _latest_by_id(batch.executions)]
-    steps = [_storable_row(_step_values(row)) for row in _latest_by_id(batch.steps)]
-    search = [(_storable_text(text.execution_id), _storable_text(text.body)) for text in batch.search]
+    executions = [storable_row(row) for row in latest_by_id(batch.executions)]
+    steps = [storable_row(step_values(row)) for row in latest_by_id(batch.steps)]
+    search = [(storable_text(text.execution_id), storable_text(text.body)) for text in batch.search]
     return to_json((executions, steps, search))
 
 
-def _storable_row(row: Sequence[Any]) -> list[Any]:
-    return [_storable_text(value) if type(value) is str else value for value in row]
+def storable_row(row: Sequence[Any]) -> list[Any]:
+    return [storable_text(value) if type(value) is str else value for value in row]
 
 
-def _storable_text(text: str) -> str:
+def storable_text(text: str) -> str:
     if text.isascii():
         return text
     try:
@@ -155,7 +155,7 @@ def _data_text(data: dict[str, Any]) -> tuple[str, int]:
         return text, len(text)
 
 
-def _step_values(row: StepRow) -> Sequence[Any]:
+def step_values(row: StepRow) -> Sequence[Any]:
     values: list[Any] = list(row)
     for data, size in ((_INPUT, _INPUT_SIZE), (_OUTPUT, _OUTPUT_SIZE)):
         if type(values[data]) is dict:
@@ -163,7 +163,7 @@ def _step_values(row: StepRow) -> Sequence[Any]:
     return values
 
 
-def _latest_by_id(rows: Iterable[Any]) -> list[Any]:
+def latest_by_id(rows: Iterable[Any]) -> list[Any]:
     latest: dict[str, Any] = {}
     for row in rows:
         latest[row.id] = row
@@ -185,7 +185,7 @@ def recover_journaled(connection: sqlite3.Connection, rows: Sequence[ExecutionRo
     restored = 0
     with transaction(connection):
         for row in rows:
-            values = _storable_row(row._replace(metadata=_recovered_metadata(row.metadata)))
+            values = storable_row(row._replace(metadata=recovered_metadata(row.metadata)))
             finished = row.status != "running"
             cursor = connection.execute(_RECOVER_FINISHED if finished else _RECOVER_STARTED, values)
             if cursor.rowcount <= 0:
@@ -196,12 +196,12 @@ def recover_journaled(connection: sqlite3.Connection, rows: Sequence[ExecutionRo
             connection.execute(
                 "INSERT OR REPLACE INTO execution_search (rowid, body) "
                 "SELECT rowid, ? FROM workflow_executions WHERE id = ?",
-                (_storable_text(row.error_message or ""), row.id),
+                (storable_text(row.error_message or ""), row.id),
             )
     return restored
 
 
-def _recovered_metadata(metadata: str | None) -> str:
+def recovered_metadata(metadata: str | None) -> str:
     try:
         parsed = json.loads(metadata) if metadata else {}
     except ValueError:

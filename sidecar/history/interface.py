@@ -1,4 +1,4 @@
-"""``HistoryStore``: what the history services need from storage (SQLite embedded; Postgres later).
+"""``HistoryStore``: what the history services need from storage (SQLite embedded, or PostgreSQL).
 
 All methods are async and may raise ``HistoryStorageError``; rows cross as :mod:`sidecar.history.rows`
 values, queries as :class:`ExecutionQuery`.
@@ -57,3 +57,26 @@ class HistoryStore(Protocol):
     ) -> list[tuple[ExecutionRow, list[StepRow]]]: ...
 
     async def close(self) -> None: ...
+
+
+class RetainedHistoryStore(HistoryStore, Protocol):
+    """A store retention can prune: each selection returns at most ``limit`` ids of finished executions,
+    oldest first (``sidecar.history.retention`` deletes them and asks again)."""
+
+    async def older_than(self, cutoff_ms: int, *, failed: bool | None, limit: int) -> list[str]:
+        """Started before ``cutoff_ms``: all (None), only failed (True), or all but failed (False)."""
+        ...
+
+    async def over_count_per_workflow(self, keep: int, *, keep_failed: bool, limit: int) -> list[str]: ...
+
+    async def over_total_count(self, keep: int, *, keep_failed: bool, limit: int) -> list[str]: ...
+
+    async def oldest(self, count: int, *, keep_failed: bool) -> list[str]: ...
+
+    async def used_bytes(self) -> int:
+        """Bytes the history occupies, free space not counted."""
+        ...
+
+    async def reclaim(self, pages: int) -> int:
+        """Hand some free space back; returns how much is left to hand back (0: done)."""
+        ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,8 +151,42 @@ def decode_cursor(cursor: str) -> tuple[Any, int]:
     return value, rowid
 
 
-def compile_filters(query: ExecutionQuery, *, with_search: bool = True) -> tuple[list[str], list[Any]]:
-    """WHERE terms over ``workflow_executions e`` (without pagination)."""
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between the stores' SQL: the insertion-order column (the keyset tie-breaker), the
+    case-insensitive LIKE, full-text search, and parameter marks. Terms are written with ``?`` marks;
+    ``numbered`` turns them into the store's own."""
+
+    row_order: str
+    like: str
+    search_term: Callable[[str], tuple[str, list[Any]]]
+    """User words → a term over ``workflow_executions e`` that keeps the matching executions."""
+    search_source: Callable[[str], tuple[str, list[Any]]]
+    """User words → (``FROM … s JOIN workflow_executions e … WHERE`` first term, params): the search
+    index drives a search in recording order."""
+    numbered: Callable[[str], str] = lambda sql: sql
+
+
+def _sqlite_search_term(text: str) -> tuple[str, list[Any]]:
+    return "e.rowid IN (SELECT rowid FROM execution_search WHERE execution_search MATCH ?)", [
+        _fts_phrases(text)
+    ]
+
+
+def _sqlite_search_source(text: str) -> tuple[str, list[Any]]:
+    return (
+        "execution_search s JOIN workflow_executions e ON e.rowid = s.rowid WHERE execution_search MATCH ?",
+        [_fts_phrases(text)],
+    )
+
+
+SQLITE = Dialect("rowid", "LIKE", _sqlite_search_term, _sqlite_search_source)
+
+
+def compile_filters(
+    query: ExecutionQuery, *, with_search: bool = True, dialect: Dialect = SQLITE
+) -> tuple[list[str], list[Any]]:
+    """WHERE terms over ``workflow_executions e`` (without pagination), with ``?`` marks."""
     terms: list[str] = []
     params: list[Any] = []
     equalities = (
@@ -175,22 +209,24 @@ def compile_filters(query: ExecutionQuery, *, with_search: bool = True) -> tuple
             terms.append(term)
             params.append(bound)
     if query.error_text is not None:
-        terms.append("e.error_message LIKE ? ESCAPE '\\'")
+        terms.append(f"e.error_message {dialect.like} ? ESCAPE '\\'")
         params.append(_like_pattern(query.error_text))
     if query.search is not None and with_search:
-        terms.append("e.rowid IN (SELECT rowid FROM execution_search WHERE execution_search MATCH ?)")
-        params.append(_fts_phrases(query.search))
+        term, words = dialect.search_term(query.search)
+        terms.append(term)
+        params.extend(words)
     if query.node_id is not None:
         terms.append("EXISTS (SELECT 1 FROM execution_steps s WHERE s.execution_id = e.id AND s.node_id = ?)")
         params.append(query.node_id)
     return terms, params
 
 
-def compile_list(query: ExecutionQuery, columns: str) -> tuple[str, list[Any]]:
+def compile_list(query: ExecutionQuery, columns: str, dialect: Dialect = SQLITE) -> tuple[str, list[Any]]:
     """The page's SELECT: filters, keyset or offset pagination, order with rowid as the tie-breaker."""
     if query.search is not None and query.order_by == "started_at":
-        return _compile_search_by_recency(query, columns)
-    terms, params = compile_filters(query)
+        return _compile_search_by_recency(query, columns, dialect)
+    terms, params = compile_filters(query, dialect=dialect)
+    tie = f"e.{dialect.row_order}"
     sort = ORDER_COLUMNS[query.order_by].replace("duration_ms", "e.duration_ms")
     if query.order_by != "duration_ms":
         sort = "e." + sort
@@ -199,38 +235,40 @@ def compile_list(query: ExecutionQuery, columns: str) -> tuple[str, list[Any]]:
         value, rowid = decode_cursor(query.cursor)
         before, strictly = ("<=", "<") if descending else (">=", ">")
         # The first term lets SQLite range-scan the index; the second breaks ties on rowid.
-        terms.append(f"{sort} {before} ? AND ({sort} {strictly} ? OR e.rowid {strictly} ?)")
+        terms.append(f"{sort} {before} ? AND ({sort} {strictly} ? OR {tie} {strictly} ?)")
         params.extend([value, value, rowid])
     where = f"WHERE {' AND '.join(terms)}" if terms else ""
     direction = "DESC" if descending else "ASC"
     sql = (
-        f"SELECT {columns}, e.rowid, {sort} FROM workflow_executions e {where} "
-        f"ORDER BY {sort} {direction}, e.rowid {direction} LIMIT ? OFFSET ?"
+        f"SELECT {columns}, {tie}, {sort} FROM workflow_executions e {where} "
+        f"ORDER BY {sort} {direction}, {tie} {direction} LIMIT ? OFFSET ?"
     )
     params.extend([query.limit, query.offset])
-    return sql, params
+    return dialect.numbered(sql), params
 
 
-def _compile_search_by_recency(query: ExecutionQuery, columns: str) -> tuple[str, list[Any]]:
+def _compile_search_by_recency(
+    query: ExecutionQuery, columns: str, dialect: Dialect
+) -> tuple[str, list[Any]]:
     """Full-text search in recording order, driven by the FTS index so it stops after one page.
 
     Executions are inserted when they start, so rowid order is start order; sorting every match by
     ``started_at`` instead would cost time in proportion to the matches (100+ ms for a common word in
     a million runs)."""
     assert query.search is not None
-    terms, params = compile_filters(query, with_search=False)
-    terms.insert(0, "execution_search MATCH ?")
-    params.insert(0, _fts_phrases(query.search))
+    source, params = dialect.search_source(query.search)
+    terms, filter_params = compile_filters(query, with_search=False, dialect=dialect)
+    params.extend(filter_params)
+    order = f"s.{dialect.row_order}"
     descending = query.order_dir == "desc"
     if query.cursor is not None:
         _, rowid = decode_cursor(query.cursor)
-        terms.append(f"s.rowid {'<' if descending else '>'} ?")
+        terms.append(f"{order} {'<' if descending else '>'} ?")
         params.append(rowid)
     direction = "DESC" if descending else "ASC"
     sql = (
-        f"SELECT {columns}, e.rowid, e.started_at FROM execution_search s "
-        f"JOIN workflow_executions e ON e.rowid = s.rowid WHERE {' AND '.join(terms)} "
-        f"ORDER BY s.rowid {direction} LIMIT ? OFFSET ?"
+        f"SELECT {columns}, e.{dialect.row_order}, e.started_at FROM {source} "
+        f"{''.join(' AND ' + term for term in terms)} ORDER BY {order} {direction} LIMIT ? OFFSET ?"
     )
     params.extend([query.limit, query.offset])
-    return sql, params
+    return dialect.numbered(sql), params

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import partial
 
 import structlog
 
-from sidecar.history import db_retention
+from sidecar.history.interface import RetainedHistoryStore
 from sidecar.history.rows import now_ms
-from sidecar.history.sqlite_store import SqliteHistoryStore
 
 DAY_MS = 24 * 3600 * 1000
 DEFAULT_MAX_AGE_MS = 30 * DAY_MS
@@ -43,7 +40,7 @@ class RetentionConfig:
     """Pause between delete batches, so runs' writes interleave with pruning."""
 
 
-Selector = Callable[[sqlite3.Connection], list[str]]
+Selector = Callable[[RetainedHistoryStore], Awaitable[list[str]]]
 
 
 def _selectors(config: RetentionConfig, now: int) -> list[Selector]:
@@ -51,26 +48,23 @@ def _selectors(config: RetentionConfig, now: int) -> list[Selector]:
     keep_failed = config.keep_failed_executions
     separate_failed_age = keep_failed or config.failed_max_age_ms is not None
     rules: list[Selector] = []
-    if config.max_age_ms is not None:
+    if (max_age := config.max_age_ms) is not None:
         which = False if separate_failed_age else None
+        rules.append(lambda store: store.older_than(now - max_age, failed=which, limit=limit))
+    if (failed_age := config.failed_max_age_ms) is not None:
+        rules.append(lambda store: store.older_than(now - failed_age, failed=True, limit=limit))
+    if (per_workflow := config.max_count_per_workflow) is not None:
         rules.append(
-            partial(db_retention.older_than, cutoff_ms=now - config.max_age_ms, failed=which, limit=limit)
+            lambda store: store.over_count_per_workflow(per_workflow, keep_failed=keep_failed, limit=limit)
         )
-    if config.failed_max_age_ms is not None:
-        cutoff = now - config.failed_max_age_ms
-        rules.append(partial(db_retention.older_than, cutoff_ms=cutoff, failed=True, limit=limit))
-    if config.max_count_per_workflow is not None:
-        keep = config.max_count_per_workflow
-        rules.append(
-            partial(db_retention.over_count_per_workflow, keep=keep, keep_failed=keep_failed, limit=limit)
-        )
-    if config.max_total_count is not None:
-        keep = config.max_total_count
-        rules.append(partial(db_retention.over_total_count, keep=keep, keep_failed=keep_failed, limit=limit))
+    if (total := config.max_total_count) is not None:
+        rules.append(lambda store: store.over_total_count(total, keep_failed=keep_failed, limit=limit))
     return rules
 
 
-async def apply_retention(store: SqliteHistoryStore, config: RetentionConfig, now: int | None = None) -> int:
+async def apply_retention(
+    store: RetainedHistoryStore, config: RetentionConfig, now: int | None = None
+) -> int:
     """One full pass of every rule; returns how many executions were deleted."""
     deleted = 0
     for select in _selectors(config, now_ms() if now is None else now):
@@ -82,23 +76,20 @@ async def apply_retention(store: SqliteHistoryStore, config: RetentionConfig, no
     return deleted
 
 
-async def _drain(store: SqliteHistoryStore, select: Selector, pause: float) -> int:
+async def _drain(store: RetainedHistoryStore, select: Selector, pause: float) -> int:
     deleted = 0
-    while ids := await store.select_for_retention(select):
+    while ids := await select(store):
         deleted += await store.delete_executions(ids)
         await asyncio.sleep(pause)
     return deleted
 
 
-async def _prune_to_bytes(store: SqliteHistoryStore, config: RetentionConfig) -> int:
+async def _prune_to_bytes(store: RetainedHistoryStore, config: RetentionConfig) -> int:
     """Delete oldest batches until the used bytes fit the budget (freed pages count as free)."""
     assert config.max_total_bytes is not None
     deleted = 0
     while await store.used_bytes() > config.max_total_bytes:
-        select = partial(
-            db_retention.oldest, count=config.batch_size, keep_failed=config.keep_failed_executions
-        )
-        ids = await store.select_for_retention(select)
+        ids = await store.oldest(config.batch_size, keep_failed=config.keep_failed_executions)
         if not ids:
             break
         deleted += await store.delete_executions(ids)
@@ -106,7 +97,7 @@ async def _prune_to_bytes(store: SqliteHistoryStore, config: RetentionConfig) ->
     return deleted
 
 
-async def _vacuum(store: SqliteHistoryStore, pause: float) -> None:
+async def _vacuum(store: RetainedHistoryStore, pause: float) -> None:
     free = await store.reclaim(VACUUM_PAGES_PER_STEP)
     while free > 0:
         await asyncio.sleep(pause)  # a pause between steps lets the writer's batches in
@@ -116,7 +107,7 @@ async def _vacuum(store: SqliteHistoryStore, pause: float) -> None:
 class RetentionTask:
     """Applies the policy at start and then every ``interval_seconds`` until stopped."""
 
-    def __init__(self, store: SqliteHistoryStore, config: RetentionConfig) -> None:
+    def __init__(self, store: RetainedHistoryStore, config: RetentionConfig) -> None:
         self._store = store
         self._config = config
         self._task: asyncio.Task[None] | None = None

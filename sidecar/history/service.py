@@ -24,7 +24,7 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
@@ -32,7 +32,7 @@ from sidecar.errors import ExecutionNotFoundError, HistoryStorageError
 from sidecar.events import EventBus, EventPosition, ExecutionEvent
 from sidecar.history.empty_store import EmptyHistoryStore
 from sidecar.history.event_build import replay_execution
-from sidecar.history.interface import HistoryStore, LightView
+from sidecar.history.interface import HistoryStore, LightView, RetainedHistoryStore
 from sidecar.history.journal import RunJournal, read_journal
 from sidecar.history.query import ExecutionQuery
 from sidecar.history.recorder import HistoryRecorder, RejectedFire, RunRecorder, RunTrigger
@@ -42,6 +42,9 @@ from sidecar.history.rows import ExecutionRow, StepRow
 from sidecar.history.shapes import execution_json, execution_with_steps_json
 from sidecar.history.sqlite_store import FILE_NAME, SqliteHistoryStore
 from sidecar.history.writer import DEFAULT_LINGER_SECONDS, DEFAULT_SUMMARY_ABOVE, HistoryWriter
+
+if TYPE_CHECKING:
+    from sidecar.history.pg_events import EventRelay
 
 CLEAR_BATCH = 500
 DISABLED = "disabled"
@@ -67,17 +70,21 @@ class ExecutionHistory:
         self,
         backend_id: str,
         db_path: Path,
-        store: SqliteHistoryStore | None,
+        store: RetainedHistoryStore | None,
         bus: EventBus | None,
         *,
         backend_name: str,
         config: HistoryConfig,
         error: str | None = None,
         journal: RunJournal | None = None,
+        relay: EventRelay | None = None,
     ) -> None:
         self.backend_id = backend_id
         self.db_path = db_path
         self._store = store
+        self._relay = relay
+        self.database: str | None = None
+        """The PostgreSQL database the history is kept in (password hidden); None: ``db_path``."""
         # What queries read: the file, or (history turned off on purpose) an always-empty store.
         self._queries: HistoryStore | None = (
             store if store is not None or error != DISABLED else EmptyHistoryStore()
@@ -114,20 +121,38 @@ class ExecutionHistory:
         backend_name: str,
         bus: EventBus | None,
         config: HistoryConfig | None = None,
+        database_url: str | None = None,
     ) -> ExecutionHistory:
-        """Open ``<data_dir>/executions.sqlite``, mark interrupted runs, start writer and retention."""
+        """Open ``<data_dir>/executions.sqlite`` (or, given ``database_url``, the history tables of that
+        PostgreSQL database), mark interrupted runs, start writer and retention. On PostgreSQL the bus
+        also carries the events of runs on other replicas (``pg_events``)."""
         config = config or HistoryConfig()
         path = data_dir / FILE_NAME
         if not config.enabled:
             return cls(backend_id, path, None, bus, backend_name=backend_name, config=config, error=DISABLED)
+        relay: EventRelay | None = None
+        store: RetainedHistoryStore | None = None
         try:
-            store = await SqliteHistoryStore.open(path)
+            if database_url:
+                from sidecar.history.postgres_store import PostgresHistoryStore
+
+                store = await PostgresHistoryStore.open(database_url)
+            else:
+                store = await SqliteHistoryStore.open(path)
             # Journal files are left as they are until their rows are in the file: a failure here keeps
             # them for the next start.
             recovered = await store.recover_journaled(await asyncio.to_thread(read_journal, data_dir))
             interrupted = await store.mark_interrupted()
+            if database_url and bus is not None:
+                from sidecar.history.pg_events import EventRelay
+                from sidecar.history.postgres_store import PostgresHistoryStore
+
+                assert isinstance(store, PostgresHistoryStore)
+                relay = await EventRelay.start(store, bus, backend_id)
         except HistoryStorageError as error:
             log.error("execution history disabled", db_path=str(path), error=error.message)
+            if store is not None:
+                await store.close()
             failed = error.message
             return cls(backend_id, path, None, bus, backend_name=backend_name, config=config, error=failed)
         if recovered:
@@ -135,8 +160,21 @@ class ExecutionHistory:
         if interrupted:
             log.warning("executions interrupted by the last stop", count=interrupted)
         journal = await _open_journal(data_dir) if config.journal else None
-        history = cls(backend_id, path, store, bus, backend_name=backend_name, config=config, journal=journal)
+        history = cls(
+            backend_id,
+            path,
+            store,
+            bus,
+            backend_name=backend_name,
+            config=config,
+            journal=journal,
+            relay=relay,
+        )
         history.recovered_runs, history.interrupted_runs = recovered, interrupted
+        if database_url:
+            from sidecar.history.postgres_store import redacted_url
+
+            history.database = redacted_url(database_url)
         history._start()
         return history
 
@@ -148,8 +186,11 @@ class ExecutionHistory:
 
     @property
     def status(self) -> dict[str, Any]:
-        """``{enabled, dbPath, error?, dropped?}`` — the contract's loud status when history is off."""
+        """``{enabled, dbPath, database?, error?, dropped?}`` — the contract's loud status when history is
+        off; ``database`` names the PostgreSQL database when the history is kept there."""
         status: dict[str, Any] = {"enabled": self._store is not None, "dbPath": str(self.db_path)}
+        if self.database is not None:
+            status["database"] = self.database
         if self._error is not None:
             status["error"] = self._error
         if self.writer is not None and self.writer.dropped:
@@ -285,6 +326,8 @@ class ExecutionHistory:
             await self._retention.stop()
         if self.writer is not None:
             await self.writer.stop()
+        if self._relay is not None:
+            await self._relay.close()
         if self._store is not None:
             await self._store.close()
 

@@ -121,9 +121,22 @@ class SqliteHistoryStore:
     ) -> list[tuple[ExecutionRow, list[StepRow]]]:
         return await self._read(lambda c: db_read.replay_rows(c, execution_id, workflow_id))
 
-    # ---- retention support (SQLite specific: pages and vacuum) ----------------------------------------
-    async def select_for_retention(self, select: Callable[[sqlite3.Connection], list[str]]) -> list[str]:
-        return await self._read(select)
+    # ---- RetainedHistoryStore (pages and incremental vacuum) -------------------------------------------
+    async def older_than(self, cutoff_ms: int, *, failed: bool | None, limit: int) -> list[str]:
+        return await self._read(lambda c: db_retention.older_than(c, cutoff_ms, failed=failed, limit=limit))
+
+    async def over_count_per_workflow(self, keep: int, *, keep_failed: bool, limit: int) -> list[str]:
+        return await self._read(
+            lambda c: db_retention.over_count_per_workflow(c, keep, keep_failed=keep_failed, limit=limit)
+        )
+
+    async def over_total_count(self, keep: int, *, keep_failed: bool, limit: int) -> list[str]:
+        return await self._read(
+            lambda c: db_retention.over_total_count(c, keep, keep_failed=keep_failed, limit=limit)
+        )
+
+    async def oldest(self, count: int, *, keep_failed: bool) -> list[str]:
+        return await self._read(lambda c: db_retention.oldest(c, count, keep_failed=keep_failed))
 
     async def used_bytes(self) -> int:
         return await self._read(db_retention.used_bytes)

@@ -14,6 +14,7 @@ from sidecar.backends.manager import BackendManager
 from sidecar.ipc.handlers import register_debugging_methods
 from tests.channels import Channels
 from tests.debugging.graphs import FLOW, RETRY_FLOW
+from tests.postgres import database_url
 
 TOKEN = "admin-token-for-debug-tests-0123"
 DEBUG_TIMEOUT_MS = 1000  # the timeout of ``g``: a paused run outlives it
@@ -34,10 +35,15 @@ class OneBackend:
 
 
 @pytest.fixture
-async def backend(tmp_path: Path) -> AsyncIterator[Backend]:
-    """A persistent backend (an ephemeral one records no history) with the test flow deployed as ``f``."""
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    """A persistent backend (an ephemeral one records no history) with the test flow deployed as ``f``.
+    On SQLite, or on the store a module names with ``parametrize("backend", BACKENDS, indirect=True)``
+    (``tests.postgres``: records and history in a PostgreSQL schema of its own)."""
+    url = database_url(request, getattr(request, "param", "sqlite"))
     served = Backend(
-        BackendSpec(data_dir=tmp_path, backend_id="backend_debug", name="Debug", admin_token=TOKEN)
+        BackendSpec(
+            data_dir=tmp_path, backend_id="backend_debug", name="Debug", admin_token=TOKEN, database_url=url
+        )
     )
     await served.start()
     served.workflows.deploy("f", FLOW)

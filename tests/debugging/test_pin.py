@@ -13,6 +13,10 @@ from sidecar.debugging.pin import PREVIEW_CHARS
 from sidecar.errors import ExecutionNotFoundError, InvalidParamsError
 from tests.channels import Channels
 from tests.debugging.conftest import call_flow
+from tests.postgres import BACKENDS
+
+# The canvas overlay reads the history through its store's light view: on both stores.
+pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 
 ITEMS = [{"n": 2}, {"n": 0}, {"n": 5}]
 OWNERS = {"Workflow For Each", "Workflow Retry", "Workflow Try Catch"}

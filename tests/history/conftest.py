@@ -1,16 +1,26 @@
-"""Fixtures for the history tests: an opened history per test, and builders for stored rows."""
+"""Fixtures for the history tests: an opened history per test, and builders for stored rows.
+
+``history`` and ``store`` are parametrised like the record store's fixtures (``tests.postgres``): every test
+that takes one runs on ``executions.sqlite`` and on PostgreSQL (a schema of its own on the session's
+throwaway server). A test of what only the SQLite file has says so with ``@pytest.mark.sqlite_only("why")``.
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sidecar.events import EventBus
 from sidecar.history import ExecutionHistory, HistoryConfig, SqliteHistoryStore
+from sidecar.history.postgres_store import PostgresHistoryStore
 from sidecar.history.retention import RetentionConfig
 from sidecar.history.rows import ExecutionRow, StepRow, WriteBatch, step_id
+from tests.postgres import database_url
 
 BACKEND = "backend_test"
 # Retention off by default so tests that seed old rows keep them; retention tests configure their own.
@@ -23,17 +33,33 @@ def bus() -> EventBus:
 
 
 @pytest.fixture
-async def history(tmp_path: Path, bus: EventBus) -> AsyncIterator[ExecutionHistory]:
+def history_url(request: pytest.FixtureRequest, backend: str) -> str | None:
+    """Where a test's history lives: None for ``executions.sqlite``, else a new PostgreSQL schema."""
+    return database_url(request, backend)
+
+
+@pytest.fixture
+async def history(tmp_path: Path, bus: EventBus, history_url: str | None) -> AsyncIterator[ExecutionHistory]:
     opened = await ExecutionHistory.open(
-        tmp_path, backend_id=BACKEND, backend_name="Test backend", bus=bus, config=NO_RETENTION
+        tmp_path,
+        backend_id=BACKEND,
+        backend_name="Test backend",
+        bus=bus,
+        config=NO_RETENTION,
+        database_url=history_url,
     )
     yield opened
     await opened.close()
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteHistoryStore]:
-    opened = await SqliteHistoryStore.open(tmp_path / "executions.sqlite")
+async def store(tmp_path: Path, history_url: str | None) -> AsyncIterator[Any]:
+    """A ``SqliteHistoryStore`` or a ``PostgresHistoryStore``."""
+    opened: Any = (
+        await SqliteHistoryStore.open(tmp_path / "executions.sqlite")
+        if history_url is None
+        else await PostgresHistoryStore.open(history_url)
+    )
     yield opened
     await opened.close()
 
@@ -85,7 +111,7 @@ def step(execution_id: str, index: int, node_id: str, *, status: str = "success"
     )
 
 
-async def seed(store: SqliteHistoryStore, *rows: ExecutionRow, steps: tuple[StepRow, ...] = ()) -> None:
+async def seed(store: Any, *rows: ExecutionRow, steps: tuple[StepRow, ...] = ()) -> None:
     await store.write(WriteBatch(executions=list(rows), steps=list(steps)))
 
 
@@ -99,3 +125,12 @@ async def seed_history(
     for step_row in steps:
         history.writer.submit_step(step_row)
     await history.writer.flush()
+
+
+async def table_count(store: Any, table: str) -> int:
+    """Rows in one of the history's tables, read beside the store (its file, or its PostgreSQL schema)."""
+    if isinstance(store, SqliteHistoryStore):
+        with closing(sqlite3.connect(store.path)) as db:
+            return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    async with store.pool.acquire() as connection:
+        return int(await connection.fetchval(f"SELECT count(*) FROM {table}"))

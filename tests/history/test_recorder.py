@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from sidecar.events import EventBus
@@ -41,9 +42,25 @@ async def run_recorded(
     return stored
 
 
-def database_bytes(data_dir: Path) -> bytes:
-    """Every byte of the history database, its WAL and shared-memory files included."""
+def _file_bytes(data_dir: Path) -> bytes:
     return b"".join(p.read_bytes() for p in data_dir.iterdir() if p.name.startswith("executions.sqlite"))
+
+
+async def database_bytes(data_dir: Path, url: str | None) -> bytes:
+    """Every byte of the history database, its WAL and shared-memory files included; on PostgreSQL
+    (``url``), every row of the history's tables as text."""
+    if url is None:
+        return await asyncio.to_thread(_file_bytes, data_dir)
+    connection = await asyncpg.connect(url)
+    try:
+        rows = [
+            row[0]
+            for table in ("workflow_executions", "execution_steps", "execution_search")
+            for row in await connection.fetch(f"SELECT t::text FROM {table} AS t")
+        ]
+    finally:
+        await connection.close()
+    return "\n".join(rows).encode()
 
 
 def request_received(history: ExecutionHistory) -> RunRecorder:
@@ -149,8 +166,8 @@ async def test_trigger_and_backend_metadata(history: ExecutionHistory) -> None:
     }
 
 
-async def test_secrets_in_headers_and_body_never_reach_the_database_file(
-    history: ExecutionHistory, tmp_path: Path
+async def test_secrets_in_headers_and_body_never_reach_the_database(
+    history: ExecutionHistory, tmp_path: Path, history_url: str | None
 ) -> None:
     secrets = ["Bearer eyJhbGciOi.SECRET-JWT", "mk-MASTER-KEY-123", "hunter2-PASSWORD", "sk_live_APIKEY999"]
     headers = {
@@ -165,7 +182,7 @@ async def test_secrets_in_headers_and_body_never_reach_the_database_file(
     await history.close()
 
     assert stored["triggerData"]["headers"]["Content-Type"] == "application/json"
-    raw = database_bytes(tmp_path)
+    raw = await database_bytes(tmp_path, history_url)
     assert b"[REDACTED]" in raw
     for secret in [*secrets, "eyJhbGciOi.SECRET-JWT"]:
         assert secret.encode() not in raw

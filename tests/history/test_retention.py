@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
 from pathlib import Path
 
 from sidecar.history import RetentionConfig, SqliteHistoryStore, apply_retention
 from sidecar.history.retention import DAY_MS, DEFAULT_MAX_AGE_MS
 from sidecar.history.rows import ExecutionRow, SearchText, WriteBatch
-from tests.history.conftest import execution, seed, step
+from tests.history.conftest import execution, seed, step, table_count
 
 NOW = 100 * DAY_MS
 OFF = RetentionConfig(max_age_ms=None, pause_seconds=0)
@@ -99,5 +97,4 @@ async def test_pruned_executions_leave_no_search_rows(store: SqliteHistoryStore)
     await seed(store, aged("a", 40))
     await store.write(WriteBatch(search=[SearchText("exec_a", "findme")]))
     await apply_retention(store, RetentionConfig(pause_seconds=0), now=NOW)
-    with closing(sqlite3.connect(store.path)) as db:
-        assert db.execute("SELECT count(*) FROM execution_search").fetchone()[0] == 0
+    assert await table_count(store, "execution_search") == 0

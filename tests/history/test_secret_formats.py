@@ -217,7 +217,7 @@ def _leaked(text: str) -> list[str]:
 
 
 async def test_a_recorded_run_keeps_no_secret_in_request_steps_errors_events_or_the_file(
-    history: ExecutionHistory, bus: EventBus, tmp_path: Path
+    history: ExecutionHistory, bus: EventBus, tmp_path: Path, history_url: str | None
 ) -> None:
     subscription = bus.subscribe(BACKEND)
     carrier = _carrier()
@@ -240,11 +240,11 @@ async def test_a_recorded_run_keeps_no_secret_in_request_steps_errors_events_or_
     assert greeting.endswith(" [REDACTED:github]")
     assert _leaked(json.dumps(stored)) == []
     assert _leaked(json.dumps(events)) == []
-    assert _leaked(database_bytes(tmp_path).decode("utf-8", "replace")) == []
+    assert _leaked((await database_bytes(tmp_path, history_url)).decode("utf-8", "replace")) == []
 
 
 async def test_a_secret_in_a_script_error_is_hidden_in_the_step_and_the_execution(
-    history: ExecutionHistory, tmp_path: Path
+    history: ExecutionHistory, tmp_path: Path, history_url: str | None
 ) -> None:
     secret = WHOLE["openai"][0]
     script = "throw new Error('upstream refused key ' + Inputs.name);"
@@ -255,7 +255,7 @@ async def test_a_secret_in_a_script_error_is_hidden_in_the_step_and_the_executio
     function = next(step for step in stored["steps"] if step["nodeId"] == "fn-3")
     assert "upstream refused key [REDACTED:openai]" in function["errorMessage"]
     assert _leaked(json.dumps(stored)) == []
-    assert _leaked(database_bytes(tmp_path).decode("utf-8", "replace")) == []
+    assert _leaked((await database_bytes(tmp_path, history_url)).decode("utf-8", "replace")) == []
 
 
 def test_secret_values_in_the_sample_table_are_distinct_from_their_markers() -> None:

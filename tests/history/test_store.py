@@ -7,10 +7,12 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 from sidecar.history import ExecutionQuery, HistoryStore, SqliteHistoryStore
 from sidecar.history.rows import WriteBatch
 from sidecar.history.schema import MIGRATIONS
-from tests.history.conftest import execution, seed, step
+from tests.history.conftest import execution, seed, step, table_count
 
 CONTRACT_EXECUTION_COLUMNS = [
     "id",
@@ -59,6 +61,7 @@ def _columns(db: sqlite3.Connection, table: str) -> list[str]:
     return [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
 
 
+@pytest.mark.sqlite_only("reads the SQLite file's own catalogue")
 async def test_the_contract_tables_columns_indexes_and_view_exist(store: SqliteHistoryStore) -> None:
     with closing(sqlite3.connect(store.path)) as db:
         assert _columns(db, "workflow_executions")[:12] == CONTRACT_EXECUTION_COLUMNS
@@ -68,6 +71,7 @@ async def test_the_contract_tables_columns_indexes_and_view_exist(store: SqliteH
         assert _columns(db, "old_executions") == ["id", "workflow_id", "started_at", "status", "age_ms"]
 
 
+@pytest.mark.sqlite_only("reads the SQLite file's own catalogue")
 async def test_left_out_contract_indexes_are_prefixes_of_kept_ones(store: SqliteHistoryStore) -> None:
     with closing(sqlite3.connect(store.path)) as db:
         for (_, columns), covering in PREFIX_INDEXES.items():
@@ -75,6 +79,7 @@ async def test_left_out_contract_indexes_are_prefixes_of_kept_ones(store: Sqlite
             assert covered[: len(columns)] == columns
 
 
+@pytest.mark.sqlite_only("reads the SQLite file's own catalogue")
 async def test_our_additions_are_present(store: SqliteHistoryStore) -> None:
     with closing(sqlite3.connect(store.path)) as db:
         assert {"last_seq"} <= set(_columns(db, "workflow_executions"))
@@ -85,6 +90,7 @@ async def test_our_additions_are_present(store: SqliteHistoryStore) -> None:
         assert "fts5" in sql.lower()
 
 
+@pytest.mark.sqlite_only("reads the SQLite file's own catalogue")
 async def test_wal_incremental_vacuum_and_recorded_migrations(store: SqliteHistoryStore) -> None:
     with closing(sqlite3.connect(store.path)) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -175,8 +181,7 @@ async def test_runs_left_running_are_marked_interrupted(store: SqliteHistoryStor
 async def test_foreign_keys_are_enforced_on_the_store_connections(store: SqliteHistoryStore) -> None:
     await seed(store, execution("exec_a"), steps=(step("exec_a", 0, "n1"),))
     await store.delete_executions(["exec_a"])
-    with closing(sqlite3.connect(store.path)) as db:
-        assert db.execute("SELECT count(*) FROM execution_steps").fetchone()[0] == 0
+    assert await table_count(store, "execution_steps") == 0
 
 
 async def test_the_sqlite_store_fits_the_history_store_protocol(store: SqliteHistoryStore) -> None:

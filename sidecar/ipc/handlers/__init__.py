@@ -7,6 +7,7 @@ from sidecar.ipc.handlers.deploy import register_deploy_methods
 from sidecar.ipc.handlers.diagnostics import diagnostics_enabled, register_diagnostic_methods
 from sidecar.ipc.handlers.github import register_github_methods
 from sidecar.ipc.handlers.history import register_history_methods
+from sidecar.ipc.handlers.migrate import register_migrate_methods
 from sidecar.ipc.handlers.monitoring import register_monitoring_methods
 from sidecar.ipc.handlers.python import register_python_methods
 from sidecar.ipc.handlers.runtime import register_runtime_methods
@@ -23,6 +24,7 @@ __all__ = [
     "register_diagnostic_methods",
     "register_github_methods",
     "register_history_methods",
+    "register_migrate_methods",
     "register_monitoring_methods",
     "register_python_methods",
     "register_runtime_methods",
