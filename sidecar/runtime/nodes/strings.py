@@ -68,8 +68,11 @@ def _format_value_input(name: str) -> InputSpec:
 
     def store(node: StringFormatNode, value: Any) -> None:
         values = node.values
-        if name in values and strict_equals(values[name], value):
-            return
+        if name in values:
+            before = values[name]
+            # The same object is the same value (=== is identity or equal primitives), NaN aside.
+            if (before is value and type(value) is not float) or strict_equals(before, value):
+                return
         values[name] = value
         node.result_dirty = True
         if not node._scheduled:  # _schedule, inlined: every value of every String Format
@@ -109,8 +112,8 @@ class StringFormatNode(Node):
             self.schedule_after_inputs(self._publish)
 
     def _publish(self) -> None:
-        self.formatted()
-        self.flag_output_dirty("formatted")
+        # flag_output_dirty("formatted") for a caller that has the value the output's getter reads
+        self.send_output("formatted", self.formatted())
         self._scheduled = False
 
     def formatted(self) -> str:
