@@ -397,7 +397,16 @@ class Node:
         to the driver (``_drive``), which updates it and then resumes this one."""
         if self._updating or not self._dirty or self.deleted:
             return
-        recorder = self._begin_update()
+        ctx = self.ctx
+        if self._plain_updates and ctx.step_recorder is None:  # _begin_update, inlined as in update
+            if self._frame != ctx.frame_number:
+                self._frame = ctx.frame_number
+                self._iterations = 0
+                self._cyclic = False
+            self._updating = True
+            recorder = None
+        else:
+            recorder = self._begin_update()
         try:
             while self._dirty and not self._cyclic and not self.deleted:
                 for upstream in self._upstream:
@@ -407,7 +416,8 @@ class Node:
         finally:
             self._updating = False
             self._updated_once = True
-        self._end_update(recorder)
+        if recorder is not None or self._cyclic or not self._plain_updates:
+            self._end_update(recorder)
 
     def _begin_update(self) -> Recorder | None:
         """Start an update: a new frame's counters, the updating flag, the step's start."""
@@ -444,6 +454,12 @@ class Node:
     def _drain(self) -> None:
         """Round-robin sweeps, one value per input, inputs in first-queued order, then callbacks."""
         queue = self._queue
+        if not self._after_inputs:  # often nothing is left: the pass after callbacks flagged the node
+            for values in queue.values():
+                if values:
+                    break
+            else:
+                return
         names = list(queue)
         more = True
         while more and not self._cyclic and not self.deleted:

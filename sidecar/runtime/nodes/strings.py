@@ -118,7 +118,9 @@ class StringFormatNode(Node):
 
     def formatted(self) -> str:
         if self.result_dirty:
-            text = js_to_string(self.format)
+            text = self.format
+            if type(text) is not str:
+                text = js_to_string(text)
             values = self.values
             for placeholder, name in _placeholders(text):
                 value = values.get(name, UNDEFINED)
@@ -126,7 +128,11 @@ class StringFormatNode(Node):
                     replacement = ""
                 else:
                     replacement = value if type(value) is str else js_to_string(value)
-                text = js_replace_first(text, placeholder, replacement)
+                index = text.find(placeholder)
+                if index >= 0 and "$" not in replacement:  # js_replace_first's common case, inlined
+                    text = text[:index] + replacement + text[index + len(placeholder) :]
+                else:
+                    text = js_replace_first(text, placeholder, replacement)
             self.cached = text
             self.result_dirty = False
         return self.cached
