@@ -281,13 +281,13 @@ class Node:
 
     def _push(self, name: str, value: Any, connections: list[tuple[Node, str]]) -> None:
         """Queue ``value`` on every connected input, counting it for the cycle check."""
-        if self._sent_frame == self._frame:  # _count_sent within a frame, inlined: hot path
-            counts = self._sent_counts
-            counts[name] = count = counts.get(name, -1) + 1
-            if count > MAX_VALUES_PER_OUTPUT:
-                self._cyclic = True
-        else:
-            self._count_sent(name, 1)
+        if self._sent_frame != self._frame:  # _count_sent, inlined: hot path
+            self._sent_frame = self._frame
+            self._sent_counts = {}
+        counts = self._sent_counts
+        counts[name] = count = counts.get(name, -1) + 1
+        if count > MAX_VALUES_PER_OUTPUT:
+            self._cyclic = True
         for target, port in connections:
             target.queue_input(port, value)
 

@@ -70,8 +70,15 @@ def _format_value_input(name: str) -> InputSpec:
         values = node.values
         if name in values:
             before = values[name]
-            # The same object is the same value (=== is identity or equal primitives), NaN aside.
-            if (before is value and type(value) is not float) or strict_equals(before, value):
+            # strict_equals, with its common cases first: the same object is the same value (NaN
+            # aside), and a string equals only an equal string.
+            if before is value:
+                if type(value) is not float:
+                    return
+            elif type(before) is str:
+                if type(value) is str and before == value:
+                    return
+            elif strict_equals(before, value):
                 return
         values[name] = value
         node.result_dirty = True
