@@ -245,7 +245,10 @@ def new_instance(
     if before.unchanged_but_nodes(ctx):  # populate did nothing to the run a copy would not do
         hosts = list(ctx.script_nodes.items())[before.hosts :]
         made, dirty = ctx.nodes[before.nodes :], ctx._dirty[before.dirty :]
-        template = capture_instance(ctx, instance, made, dirty, hosts)
+        try:
+            template = capture_instance(ctx, instance, made, dirty, hosts)
+        except Exception:  # a fault of the copy's writer: instances are built, the run goes on
+            log.exception("capturing an instance failed", component=component.name)
     templates[key] = (component, template)
     return instance
 
