@@ -303,10 +303,14 @@ class Node:
                 target.queue_input(port, False)
         # Remembered until this node's inputs settle, so a connection made meanwhile replays it.
         # One pending clean-up covers every signal sent before it runs, as Noodl's per-signal ones do.
-        if not self._signals_sent:
-            self._after_inputs.append(self._signals_sent.clear)
-        self._signals_sent.add(name)
-        self.flag_dirty()
+        sent = self._signals_sent
+        if not sent:
+            self._after_inputs.append(sent.clear)
+        sent.add(name)
+        if not self._dirty and not self.deleted:  # flag_dirty, inlined
+            self._dirty = True
+            if self.dirty_flagging:
+                self.perform_dirty_update()
 
     def _count_sent(self, name: str, values: int) -> None:
         """Cycle check: more than 500 values on one output within a frame marks the node cyclic."""
@@ -468,11 +472,21 @@ class Node:
                 values = queue[name]  # names are never removed, except at teardown (checked below)
                 if values:
                     spec = self._inputs.get(name)
-                    plain_set = spec.plain_set if spec is not None else None
-                    if plain_set is not None:  # set_input, inlined for plain inputs: the hottest call
+                    if spec is None:
+                        self.set_input(name, values.pop(0))
+                    elif spec.plain_set is not None:  # set_input, inlined for plain inputs: the hottest call
                         value = values.pop(0)
                         self.input_values[name] = value
-                        plain_set(self, value)
+                        spec.plain_set(self, value)
+                    elif spec.on_signal is not None and spec.type != "array":  # set_input, inlined
+                        value = values.pop(0)
+                        self.input_values[name] = value
+                        now = value is True or (value is not False and js_truthy(value))
+                        edges = self._edges
+                        before = edges.get(name, False)
+                        edges[name] = now
+                        if now and not before:
+                            spec.on_signal(self)
                     else:
                         self.set_input(name, values.pop(0))
                     if self.deleted:  # the run settled meanwhile; nothing after teardown is observable
