@@ -342,6 +342,8 @@ class Node:
         ctx._dirty.append(self)  # ctx.node_is_dirty, inlined: hot path
         if not ctx._frame_requested and not ctx._in_frame:
             ctx.request_frame()
+        if not self._out_conns:  # nothing downstream to flag (a Response, a Component Outputs, …)
+            return
         if ctx.nesting > MAX_NESTING:
             _flag_downstream_iteratively(self)
             return
