@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import structlog
@@ -17,6 +18,7 @@ from sidecar.runtime.context import RunContext
 from sidecar.runtime.export import ComponentDef, ConnectionDef, NodeDef
 from sidecar.runtime.node import Node, UpdateSteps
 from sidecar.runtime.ports import InputSpec, OutputSpec
+from sidecar.runtime.scope_template import InstanceTemplate, capture_instance
 from sidecar.runtime.values import UNDEFINED, for_in_keys
 
 log = structlog.get_logger()
@@ -212,6 +214,85 @@ def instantiate(ctx: RunContext, component: ComponentDef, instance_id: str) -> C
     ctx.nodes.append(instance)
     populate(ctx, instance)
     return instance
+
+
+def new_instance(
+    ctx: RunContext,
+    component: ComponentDef,
+    instance_id: str,
+    always_connected: frozenset[str] = frozenset(),
+) -> ComponentInstance:
+    """An instance a run creates while it runs (a task, a child of For Each or Try/Catch): dirty
+    flagging at once, listed in the run's nodes, its scope populated; ``always_connected``: instance
+    inputs that count as connected (see ``ComponentInstance.is_input_connected``).
+
+    The first one of a component is built and, when its nodes allow, captured as a template
+    (``scope_template.capture_instance``); later ones, in any run of the same export, are copies of
+    it in the same state, made several times faster."""
+    templates = ctx.services.instance_templates
+    key = (component.name, always_connected)
+    known = templates.get(key)
+    if known is not None and known[0] is component and ctx.debug is None:
+        copy = known[1]
+        if copy is not None:
+            return copy.build(ctx, instance_id)
+        return _build_instance(ctx, component, instance_id, always_connected)
+    if ctx.debug is not None:  # a debugged run's nodes get debug classes: never the source of a copy
+        return _build_instance(ctx, component, instance_id, always_connected)
+    before = _RunMarks.of(ctx)
+    instance = _build_instance(ctx, component, instance_id, always_connected)
+    template: InstanceTemplate | None = None
+    if before.unchanged_but_nodes(ctx):  # populate did nothing to the run a copy would not do
+        hosts = list(ctx.script_nodes.items())[before.hosts :]
+        made, dirty = ctx.nodes[before.nodes :], ctx._dirty[before.dirty :]
+        try:
+            template = capture_instance(ctx, instance, made, dirty, hosts)
+        except Exception:  # a fault of the copy's writer: instances are built, the run goes on
+            log.exception("capturing an instance failed", component=component.name)
+    templates[key] = (component, template)
+    return instance
+
+
+def _build_instance(
+    ctx: RunContext, component: ComponentDef, instance_id: str, always_connected: frozenset[str]
+) -> ComponentInstance:
+    instance = ComponentInstance(ctx, instance_id, component)
+    instance.dirty_flagging = True
+    instance.always_connected = always_connected
+    ctx.nodes.append(instance)
+    populate(ctx, instance)
+    return instance
+
+
+@dataclass(frozen=True, slots=True)
+class _RunMarks:
+    """What a run holds before an instance is built, to tell what building it added."""
+
+    nodes: int
+    dirty: int
+    hosts: int
+    others: tuple[int, ...]
+
+    @staticmethod
+    def of(ctx: RunContext) -> _RunMarks:
+        others = (
+            len(ctx.models.all()),
+            len(ctx.error_scopes),
+            len(ctx.record_classes),
+            len(ctx._after_update),
+            len(ctx._frame_end),
+            len(ctx._tasks),
+            ctx.deferred,
+            ctx.failures,
+            int(ctx.settled),
+            id(ctx.js_state),
+        )
+        return _RunMarks(len(ctx.nodes), len(ctx._dirty), len(ctx.script_nodes), others)
+
+    def unchanged_but_nodes(self, ctx: RunContext) -> bool:
+        """Building added nodes, dirty entries and script hosts to the run, and nothing else."""
+        after = _RunMarks.of(ctx)
+        return after.others == self.others and after.nodes >= self.nodes and after.dirty >= self.dirty
 
 
 # (node class, inputs, outputs); None where the node kept its class's static table.

@@ -293,7 +293,8 @@ class RunContext:
 
     def teardown(self) -> None:
         for node in self.nodes:
-            node.delete()
+            if not node.deleted:  # most were deleted with their instance already
+                node.delete()
         self.nodes.clear()
         self._dirty.clear()
         self._after_update.clear()

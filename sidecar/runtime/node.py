@@ -53,6 +53,9 @@ class Node:
     # nodes wired to it (no clock, randomness, run data or script results): a function whose nodes
     # are all such starts later runs from a copy of its first run's scope (see scope_template).
     SAME_EVERY_RUN: ClassVar[bool] = False
+    # True when the class keeps the base ``_begin_update``/``_end_update``: ``update`` then does their
+    # work inline when no step is recorded (two calls fewer on every update of every node).
+    _plain_updates: ClassVar[bool] = True
     # The canvas node this node's failures are reported under when it is none itself (a component
     # instance a For Each, Try/Catch or Retry node creates per item); such a node's updates are no steps.
     reported_as: str | None = None
@@ -88,6 +91,7 @@ class Node:
         super().__init_subclass__(**kwargs)
         cls._static_inputs = {spec.name: spec for spec in cls.INPUTS}
         cls._static_outputs = {spec.name: spec for spec in cls.OUTPUTS}
+        cls._plain_updates = cls._begin_update is Node._begin_update and cls._end_update is Node._end_update
 
     def __init__(self, ctx: RunContext, node_id: str) -> None:
         self.ctx = ctx
@@ -277,13 +281,13 @@ class Node:
 
     def _push(self, name: str, value: Any, connections: list[tuple[Node, str]]) -> None:
         """Queue ``value`` on every connected input, counting it for the cycle check."""
-        if self._sent_frame == self._frame:  # _count_sent within a frame, inlined: hot path
-            counts = self._sent_counts
-            counts[name] = count = counts.get(name, -1) + 1
-            if count > MAX_VALUES_PER_OUTPUT:
-                self._cyclic = True
-        else:
-            self._count_sent(name, 1)
+        if self._sent_frame != self._frame:  # _count_sent, inlined: hot path
+            self._sent_frame = self._frame
+            self._sent_counts = {}
+        counts = self._sent_counts
+        counts[name] = count = counts.get(name, -1) + 1
+        if count > MAX_VALUES_PER_OUTPUT:
+            self._cyclic = True
         for target, port in connections:
             target.queue_input(port, value)
 
@@ -299,10 +303,14 @@ class Node:
                 target.queue_input(port, False)
         # Remembered until this node's inputs settle, so a connection made meanwhile replays it.
         # One pending clean-up covers every signal sent before it runs, as Noodl's per-signal ones do.
-        if not self._signals_sent:
-            self._after_inputs.append(self._signals_sent.clear)
-        self._signals_sent.add(name)
-        self.flag_dirty()
+        sent = self._signals_sent
+        if not sent:
+            self._after_inputs.append(sent.clear)
+        sent.add(name)
+        if not self._dirty and not self.deleted:  # flag_dirty, inlined
+            self._dirty = True
+            if self.dirty_flagging:
+                self.perform_dirty_update()
 
     def _count_sent(self, name: str, values: int) -> None:
         """Cycle check: more than 500 values on one output within a frame marks the node cyclic."""
@@ -316,7 +324,10 @@ class Node:
 
     def schedule_after_inputs(self, callback: Callable[[], None]) -> None:
         self._after_inputs.append(callback)
-        self.flag_dirty()
+        if not self._dirty and not self.deleted:  # flag_dirty, inlined: most nodes schedule every update
+            self._dirty = True
+            if self.dirty_flagging:
+                self.perform_dirty_update()
 
     def flag_dirty(self) -> None:
         if self._dirty or self.deleted:
@@ -331,6 +342,8 @@ class Node:
         ctx._dirty.append(self)  # ctx.node_is_dirty, inlined: hot path
         if not ctx._frame_requested and not ctx._in_frame:
             ctx.request_frame()
+        if not self._out_conns:  # nothing downstream to flag (a Response, a Component Outputs, …)
+            return
         if ctx.nesting > MAX_NESTING:
             _flag_downstream_iteratively(self)
             return
@@ -357,7 +370,15 @@ class Node:
         if ctx.nesting >= MAX_NESTING:
             _drive(self.update_steps())
             return
-        recorder = self._begin_update()
+        if self._plain_updates and ctx.step_recorder is None:  # _begin_update, inlined
+            if self._frame != ctx.frame_number:
+                self._frame = ctx.frame_number
+                self._iterations = 0
+                self._cyclic = False
+            self._updating = True
+            recorder = None
+        else:
+            recorder = self._begin_update()
         ctx.nesting += 1
         try:
             while self._dirty and not self._cyclic and not self.deleted:
@@ -374,14 +395,24 @@ class Node:
             ctx.nesting -= 1
             self._updating = False
             self._updated_once = True
-        self._end_update(recorder)
+        if recorder is not None or self._cyclic or not self._plain_updates:  # else _end_update does nothing
+            self._end_update(recorder)
 
     def update_steps(self) -> UpdateSteps:
         """``update`` for deep graphs: the same steps, but each node it would update first is yielded
         to the driver (``_drive``), which updates it and then resumes this one."""
         if self._updating or not self._dirty or self.deleted:
             return
-        recorder = self._begin_update()
+        ctx = self.ctx
+        if self._plain_updates and ctx.step_recorder is None:  # _begin_update, inlined as in update
+            if self._frame != ctx.frame_number:
+                self._frame = ctx.frame_number
+                self._iterations = 0
+                self._cyclic = False
+            self._updating = True
+            recorder = None
+        else:
+            recorder = self._begin_update()
         try:
             while self._dirty and not self._cyclic and not self.deleted:
                 for upstream in self._upstream:
@@ -391,7 +422,8 @@ class Node:
         finally:
             self._updating = False
             self._updated_once = True
-        self._end_update(recorder)
+        if recorder is not None or self._cyclic or not self._plain_updates:
+            self._end_update(recorder)
 
     def _begin_update(self) -> Recorder | None:
         """Start an update: a new frame's counters, the updating flag, the step's start."""
@@ -428,6 +460,12 @@ class Node:
     def _drain(self) -> None:
         """Round-robin sweeps, one value per input, inputs in first-queued order, then callbacks."""
         queue = self._queue
+        if not self._after_inputs:  # often nothing is left: the pass after callbacks flagged the node
+            for values in queue.values():
+                if values:
+                    break
+            else:
+                return
         names = list(queue)
         more = True
         while more and not self._cyclic and not self.deleted:
@@ -436,11 +474,21 @@ class Node:
                 values = queue[name]  # names are never removed, except at teardown (checked below)
                 if values:
                     spec = self._inputs.get(name)
-                    plain_set = spec.plain_set if spec is not None else None
-                    if plain_set is not None:  # set_input, inlined for plain inputs: the hottest call
+                    if spec is None:
+                        self.set_input(name, values.pop(0))
+                    elif spec.plain_set is not None:  # set_input, inlined for plain inputs: the hottest call
                         value = values.pop(0)
                         self.input_values[name] = value
-                        plain_set(self, value)
+                        spec.plain_set(self, value)
+                    elif spec.on_signal is not None and spec.type != "array":  # set_input, inlined
+                        value = values.pop(0)
+                        self.input_values[name] = value
+                        now = value is True or (value is not False and js_truthy(value))
+                        edges = self._edges
+                        before = edges.get(name, False)
+                        edges[name] = now
+                        if now and not before:
+                            spec.on_signal(self)
                     else:
                         self.set_input(name, values.pop(0))
                     if self.deleted:  # the run settled meanwhile; nothing after teardown is observable

@@ -16,6 +16,13 @@ run's own scope is captured on the spot. A larger scope is captured off the even
 else touches it meanwhile), written as one small function per ``CHUNK_NODES`` nodes, each compiled
 on its own so that no single step holds the interpreter for long (Python hands the GIL over between
 bytecodes every few milliseconds, but not inside one ``compile`` call). Runs build until it is ready.
+
+Instance templates (:func:`capture_instance`) do the same for the component instances a run creates
+while it runs (Run Tasks' tasks, For Each / Try/Catch / Retry children): the state right after
+``populate`` (nodes made, parameters queued, connections made, dirty nodes listed), before any frame
+updates them, so the order of work within the run is exactly that of a fresh build. What ``populate``
+did to the run besides making nodes (the dirty list, the script hosts' registry, a frame request) the
+copy does too, on the run it is built in.
 """
 
 from __future__ import annotations
@@ -60,6 +67,13 @@ class ScopeTemplate:
     """Builds a scope in the state the captured run had after its setup frame."""
 
     engine_generation: int  # expression handles in the scope belong to this script engine generation
+    build: Build
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceTemplate:
+    """Builds a component instance in the state ``populate`` leaves it in (see the module's notes)."""
+
     build: Build
 
 
@@ -111,6 +125,44 @@ def copyable(ctx: RunContext) -> bool:
     return True
 
 
+def capture_instance(
+    ctx: RunContext,
+    instance: ComponentInstance,
+    nodes: list[Node],
+    dirty: list[Node],
+    hosts: list[tuple[str, Any]],
+) -> InstanceTemplate | None:
+    """A template of ``instance`` as ``populate`` just left it in the run ``ctx``, or None when it has
+    none. ``nodes``: what populate added to ``ctx.nodes`` (the instance first); ``dirty``: what it added
+    to the frame's dirty list; ``hosts``: what it added to the script hosts' registry, (key, node).
+    The caller checks that populate did nothing else to the run."""
+    try:
+        if len(nodes) > MAX_NODES:
+            raise _NotCopyable(f"more than {MAX_NODES} nodes")
+        members = {id(node) for node in nodes}
+        for node in nodes:
+            if not node.copyable_after_setup():
+                raise _NotCopyable(f"node {node.id!r} ({node.type_name}) may differ between runs")
+        first_host = len(ctx.script_nodes) - len(hosts)
+        for index, (key, host) in enumerate(hosts):
+            # A host's key is its id and its place in the run's registry: the copy numbers it again.
+            if id(host) not in members or key != f"{host.id}#{first_host + index}":
+                raise _NotCopyable("a script host is registered in a way the copy cannot repeat")
+        if any(id(node) not in members for node in dirty):
+            raise _NotCopyable("a node outside the instance was flagged dirty")
+        source, constants = _Writer(ctx, instance, nodes=nodes).write_instance(
+            dirty, [host for _key, host in hosts]
+        )
+    except _NotCopyable as reason:
+        name = instance.component.name
+        log.debug("component instances are built every time", component=name, reason=str(reason))
+        return None
+    namespace: dict[str, Any] = dict(constants)
+    namespace["new"] = object.__new__
+    exec(compile(source, f"<instance template of {instance.component.name}>", "exec"), namespace)
+    return InstanceTemplate(namespace["build"])
+
+
 def check_quiet(ctx: RunContext) -> None:
     """Raise when the scope of ``ctx`` holds more than nodes that set up the same way every run."""
     if not ctx.holds_only_nodes():
@@ -129,16 +181,24 @@ class _Writer:
     own parameter values are passed in as constants, as a fresh build would share them.
     """
 
-    def __init__(self, ctx: RunContext, instance: ComponentInstance, chunk: int | None = None) -> None:
+    def __init__(
+        self,
+        ctx: RunContext,
+        instance: ComponentInstance,
+        chunk: int | None = None,
+        nodes: list[Node] | None = None,
+    ) -> None:
+        """``nodes``: the nodes to recreate (the instance first); the whole scope ``ctx.nodes`` if None."""
         self.ctx = ctx
         self.instance = instance
+        self.nodes = ctx.nodes if nodes is None else nodes
         # Chunked (write_chunks): nodes and shared containers live in lists the chunks are handed.
         self.chunk = chunk
         node_name = "n{}" if chunk is None else "n[{}]"
-        self.node_names = {id(node): node_name.format(index) for index, node in enumerate(ctx.nodes)}
+        self.node_names = {id(node): node_name.format(index) for index, node in enumerate(self.nodes)}
         self.constants: dict[str, Any] = {}
         self.constant_names: dict[int, str] = {}
-        self.shared_ids = _shared_by_reference(ctx.nodes) | _parameter_ids(instance.component, ctx)
+        self.shared_ids = _shared_by_reference(self.nodes) | _parameter_ids(instance.component, ctx)
         self.references: dict[int, int] = {}
         self.hoisted: dict[int, str] = {}
         self.pending: list[str] = []
@@ -150,6 +210,29 @@ class _Writer:
             lines.extend(self._node_lines(node, self.node_names[id(node)]))
         lines.append(f"    ctx.nodes = [{', '.join(self.node_names[id(node)] for node in nodes)}]")
         lines.extend(self._closing_lines())
+        return "def build(ctx, instance_id):\n" + "\n".join(lines) + "\n", self.constants
+
+    def write_instance(self, dirty: list[Node], hosts: list[Any]) -> tuple[str, dict[str, Any]]:
+        """``def build(ctx, instance_id)`` recreating the nodes in ``ctx``, a run other than the
+        captured one: it adds them to the run's nodes, registers ``hosts`` under keys of that run,
+        lists ``dirty`` on its frame's dirty list and requests a frame, as ``populate`` did."""
+        nodes = self._counted_nodes()
+        names = self.node_names
+        lines = [f"    {names[id(node)]} = new({self._constant(type(node))})" for node in nodes]
+        for node in nodes:
+            lines.extend(self._node_lines(node, names[id(node)]))
+        lines.append(f"    ctx.nodes.extend([{', '.join(names[id(node)] for node in nodes)}])")
+        if hosts:
+            lines.append("    scripts = ctx.script_nodes")
+        for host in hosts:
+            name = names[id(host)]
+            lines.append(f"    {name}.key = {name}.id + '#' + str(len(scripts))")
+            lines.append(f"    scripts[{name}.key] = {name}")
+        if dirty:
+            lines.append(f"    ctx._dirty.extend([{', '.join(names[id(node)] for node in dirty)}])")
+            lines.append("    if not ctx._frame_requested and not ctx._in_frame:")
+            lines.append("        ctx.request_frame()")
+        lines.append(f"    return {names[id(self.instance)]}")
         return "def build(ctx, instance_id):\n" + "\n".join(lines) + "\n", self.constants
 
     def write_chunks(self) -> tuple[list[str], str, dict[str, Any]]:
@@ -172,7 +255,7 @@ class _Writer:
         return parts, "def build(ctx, instance_id):\n" + "\n".join(lines) + "\n", self.constants
 
     def _counted_nodes(self) -> list[Node]:
-        nodes = self.ctx.nodes
+        nodes = self.nodes
         if not nodes or nodes[0] is not self.instance:
             raise _NotCopyable("the instance is not the scope's first node")
         for node in nodes:

@@ -7,7 +7,7 @@ through :class:`~sidecar.runtime.records_port.RecordsPort`, Config nodes through
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sidecar.python_runtime import PythonPool
@@ -18,7 +18,9 @@ from sidecar.runtime.records_port import RecordsPort
 
 if TYPE_CHECKING:
     from sidecar.ai.port import AiPort
+    from sidecar.runtime.export import ComponentDef
     from sidecar.runtime.node import Node
+    from sidecar.runtime.scope_template import InstanceTemplate
 
 
 class ConfigPort(Protocol):
@@ -39,3 +41,8 @@ class RunServices:
     js_changes_builtins: bool = False  # the export's scripts may change built-ins (see jsengine)
     python: PythonPool | None = None  # workers for Python nodes; None means the process's shared pool
     ai: AiPort | None = None  # keys, data folder and functions for the AI nodes; None: no backend
+    # Per component and always-connected inputs: the template its instances made mid-run are copied
+    # from (None when they cannot be), with the definition it was made from (see component.new_instance).
+    instance_templates: dict[tuple[str, frozenset[str]], tuple[ComponentDef, InstanceTemplate | None]] = (
+        field(default_factory=dict)
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,8 @@ def js_replace_first(text: str, search: str, replacement: str) -> str:
     if index < 0:
         return text
     before, after = text[:index], text[index + len(search) :]
+    if "$" not in replacement:  # nothing to expand: most values
+        return before + replacement + after
     expansions = {"$": "$", "&": search, "`": before, "'": after}
     expanded = _REPLACEMENT_PATTERN.sub(lambda m: expansions[m.group(1)], replacement)
     return before + expanded + after
@@ -53,10 +56,44 @@ def _to_integer(value: Any) -> int:
     return int(number)
 
 
+@functools.lru_cache(maxsize=1024)  # an export has few distinct formats; every run formats them again
+def _placeholders(text: str) -> tuple[tuple[str, str], ...]:
+    """``(placeholder, name)`` for every ``{name}`` in a format, in order (repeats included)."""
+    return tuple((placeholder, placeholder[1:-1]) for placeholder in _PLACEHOLDER.findall(text))
+
+
+@functools.cache
+def _format_value_input(name: str) -> InputSpec:
+    """A String Format value input; the same spec for every node (it closes over the name only)."""
+
+    def store(node: StringFormatNode, value: Any) -> None:
+        values = node.values
+        if name in values:
+            before = values[name]
+            # strict_equals, with its common cases first: the same object is the same value (NaN
+            # aside), and a string equals only an equal string.
+            if before is value:
+                if type(value) is not float:
+                    return
+            elif type(before) is str:
+                if type(value) is str and before == value:
+                    return
+            elif strict_equals(before, value):
+                return
+        values[name] = value
+        node.result_dirty = True
+        if not node._scheduled:  # _schedule, inlined: every value of every String Format
+            node._scheduled = True
+            node.schedule_after_inputs(node._publish)
+
+    return InputSpec(name, "string", set=store)
+
+
 class StringFormatNode(Node):
     TYPE = "String Format"
     CATEGORY = "String Manipulation"
     SAME_EVERY_RUN = True
+    SHARES_DYNAMIC_PORTS = True
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -74,33 +111,35 @@ class StringFormatNode(Node):
         self._schedule()
 
     def make_dynamic_input(self, name: str) -> InputSpec | None:
-        def store(node: StringFormatNode, value: Any) -> None:
-            if name in node.values and strict_equals(node.values[name], value):
-                return
-            node.values[name] = value
-            node.result_dirty = True
-            node._schedule()
-
-        return InputSpec(name, "string", set=store)
+        return _format_value_input(name)
 
     def _schedule(self) -> None:
-        if self._scheduled:
-            return
-        self._scheduled = True
+        if not self._scheduled:
+            self._scheduled = True
+            self.schedule_after_inputs(self._publish)
 
-        def publish() -> None:
-            self.formatted()
-            self.flag_output_dirty("formatted")
-            self._scheduled = False
-
-        self.schedule_after_inputs(publish)
+    def _publish(self) -> None:
+        # flag_output_dirty("formatted") for a caller that has the value the output's getter reads
+        self.send_output("formatted", self.formatted())
+        self._scheduled = False
 
     def formatted(self) -> str:
         if self.result_dirty:
-            text = js_to_string(self.format)
-            for placeholder in _PLACEHOLDER.findall(text):
-                value = self.values.get(placeholder[1:-1], UNDEFINED)
-                text = js_replace_first(text, placeholder, "" if value is UNDEFINED else js_to_string(value))
+            text = self.format
+            if type(text) is not str:
+                text = js_to_string(text)
+            values = self.values
+            for placeholder, name in _placeholders(text):
+                value = values.get(name, UNDEFINED)
+                if value is UNDEFINED:
+                    replacement = ""
+                else:
+                    replacement = value if type(value) is str else js_to_string(value)
+                index = text.find(placeholder)
+                if index >= 0 and "$" not in replacement:  # js_replace_first's common case, inlined
+                    text = text[:index] + replacement + text[index + len(placeholder) :]
+                else:
+                    text = js_replace_first(text, placeholder, replacement)
             self.cached = text
             self.result_dirty = False
         return self.cached

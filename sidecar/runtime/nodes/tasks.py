@@ -7,7 +7,7 @@ from typing import Any
 
 import structlog
 
-from sidecar.runtime.component import ComponentInstance, populate
+from sidecar.runtime.component import ComponentInstance, new_instance
 from sidecar.runtime.export import CLOUD_PREFIX
 from sidecar.runtime.node import Node
 from sidecar.runtime.objects import Model, new_object_id
@@ -15,6 +15,8 @@ from sidecar.runtime.ports import InputSpec, OutputSpec
 from sidecar.runtime.values import UNDEFINED, js_to_number, js_to_string, js_truthy
 
 log = structlog.get_logger()
+
+_DO = frozenset({"Do"})
 
 
 class TasksState(enum.Enum):
@@ -117,11 +119,8 @@ class RunTasksNode(Node):
         numeric_id = isinstance(item_id, int | float) and not isinstance(item_id, bool)
         model_id = item_id if isinstance(item_id, str) else js_to_string(item_id) if numeric_id else None
         model = self.ctx.models.create(data, model_id)
-        task = ComponentInstance(self.ctx, new_object_id(), component)
-        task.dirty_flagging = True
-        task.always_connected = frozenset({"Do"})  # so actions wired to Do wait for the signal
-        self.ctx.nodes.append(task)
-        populate(self.ctx, task)
+        # Do counts as connected, so actions wired to it wait for the signal.
+        task = new_instance(self.ctx, component, new_object_id(), _DO)
         self._feed(task, model, item_id if numeric_id else model.id)
         task.on_output_changed = lambda port, new, old: self._task_output(port, new, old, task)
         self.active[task.id] = task

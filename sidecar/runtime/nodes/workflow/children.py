@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sidecar.runtime.component import ComponentInstance, ComponentOutputs, populate
+from sidecar.runtime.component import ComponentInstance, ComponentOutputs, new_instance
 from sidecar.runtime.export import CLOUD_PREFIX
 from sidecar.runtime.node import Node
 from sidecar.runtime.values import UNDEFINED, js_to_string
@@ -25,6 +25,7 @@ SUCCESS = "Success"
 FAILURE = "Failure"
 DEFAULT_FAILURE_MESSAGE = "Failure"
 _child_numbers = itertools.count(1)  # child instance ids: unique within the process, cheap
+_DO = frozenset({"Do"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +75,9 @@ def start_child(
 ) -> ComponentInstance:
     """Create and start one child instance; ``on_end`` runs once, after which the child is deleted."""
     ctx = owner.ctx
-    child = ComponentInstance(ctx, f"{owner.id}#{next(_child_numbers)}", component)
+    # Do counts as connected: actions wired to Do wait for the signal.
+    child = new_instance(ctx, component, f"{owner.id}#{next(_child_numbers)}", _DO)
     child.reported_as = owner.id  # no canvas node has the child's id: the owner's steps stand for it
-    child.dirty_flagging = True
-    child.always_connected = frozenset({"Do"})  # actions wired to Do wait for the signal
-    ctx.nodes.append(child)
-    populate(ctx, child)
     for name, value in inputs.items():
         if child.has_input(name):
             child.set_input(name, value)
