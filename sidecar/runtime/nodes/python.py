@@ -89,7 +89,8 @@ def records_host(ctx: RunContext) -> Any:
 
 def call_worker(node: Node, message: dict[str, Any], answered: Any) -> None:
     """Send ``message`` to the node's pool; ``answered(result, error)`` runs in a later frame."""
-    node.ctx.spawn(_pool(node).call(message, host=records_host(node.ctx)), answered, owner=node.id)
+    # A future, not a coroutine: the message is written now and no task is made for the call.
+    node.ctx.spawn(_pool(node).submit(message, host=records_host(node.ctx)), answered, owner=node.id)
 
 
 def record_log_lines(node: Node, lines: list[dict[str, str]]) -> None:
