@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import functools
 import os
 import signal
 import sys
@@ -62,7 +61,7 @@ class PoolLimits:
     # A backstop: a node's call is bounded by its run, which cancels the call (killing the worker) when
     # it settles or times out; this ceiling frees the worker of a run that has no timeout at all.
     wall_seconds: float = 300.0
-    max_runs: int = 5000
+    max_runs: int = 50_000
     max_growth_bytes: int = 64 * _MIB
 
 
@@ -110,6 +109,23 @@ def worker_environment(scratch: Path) -> dict[str, str]:
         PYTHONNOUSERSITE="1",
     )
     return env
+
+
+class _CallFuture(asyncio.Future[CallResult]):
+    """A call's future; cancelling it (the run ended) tells the pool at once, without a done callback
+    (a callback would cost every call a turn of the loop's ready queue)."""
+
+    def __init__(self, pool: PythonPool, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop=loop)
+        self.pool = pool
+        self.job: _Job | None = None
+
+    def cancel(self, msg: Any | None = None) -> bool:
+        if not super().cancel(msg):
+            return False
+        if self.job is not None:
+            self.pool._abandoned(self.job)
+        return True
 
 
 class _Job:
@@ -332,7 +348,7 @@ class PythonPool:
         """``call`` as a future: the message goes to an idle worker at once (else it waits its turn),
         and the loop's reader callback settles the future. Cancelling the future kills the worker of a
         call that runs, and drops a call that still waits."""
-        future: asyncio.Future[CallResult] = asyncio.get_running_loop().create_future()
+        future = _CallFuture(self, asyncio.get_running_loop())
         if self._closed:
             future.set_exception(PythonLimitError("the Python runtime is shut down"))
             return future
@@ -345,7 +361,7 @@ class PythonPool:
             future.set_exception(error)
             return future
         job = _Job(data, future, host, max(limit, 0.001))
-        future.add_done_callback(functools.partial(self._settled, job))
+        future.job = job
         self._queue.append(job)
         self._dispatch()
         return future
@@ -361,9 +377,8 @@ class PythonPool:
             self._starting += 1
             self._spawn(self._add_worker())
 
-    def _settled(self, job: _Job, future: asyncio.Future[CallResult]) -> None:
-        if not future.cancelled():
-            return
+    def _abandoned(self, job: _Job) -> None:
+        """The call's future was cancelled."""
         worker = job.worker
         if worker is None:  # still waiting for a worker
             with contextlib.suppress(ValueError):
