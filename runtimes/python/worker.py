@@ -27,7 +27,6 @@ it is the worker's whole world.
 from __future__ import annotations
 
 import ast
-import asyncio
 import builtins
 import functools
 import inspect
@@ -543,7 +542,7 @@ class Worker:
         self._read_fd = read_fd
         self._write_fd = write_fd
         self._cache: dict[tuple[str, str], Any] = {}
-        self._loop = asyncio.new_event_loop()
+        self._loop: Any = None  # an event loop for async user code, made on its first coroutine
         self._stdout = _LineCapture("info")
         self._stderr = _LineCapture("error")
         self._unpacker = msgpack.Unpacker(raw=False, max_buffer_size=256 * 1024 * 1024)
@@ -673,6 +672,10 @@ class Worker:
         return _wire(value) if op == "expression" else None
 
     def _await(self, coroutine: Any) -> Any:
+        import asyncio  # only code that awaits pays for loading asyncio (start time, idle memory)
+
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
         loop = self._loop
         try:
             return loop.run_until_complete(coroutine)

@@ -92,9 +92,11 @@ def _rss_mib(pid: int) -> float:
 
 
 async def _in_process(quick: bool) -> dict[str, Any]:
+    from sidecar.preload import settle_collector
     from sidecar.python_runtime import PythonPool
     from sidecar.runtime import Runtime, make_request
 
+    settle_collector()  # the collector as a started sidecar sets it
     with tempfile.TemporaryDirectory() as scratch:
         pool = PythonPool(Path(scratch))
         try:

@@ -12,10 +12,24 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from sidecar.python_runtime.pool import CallResult, PoolLimits, PythonLimitError, PythonPool
+if TYPE_CHECKING:
+    from sidecar.python_runtime.pool import CallResult, PoolLimits, PythonLimitError, PythonPool
 
 __all__ = ["CallResult", "PoolLimits", "PythonLimitError", "PythonPool", "shared_pool"]
+_POOL_NAMES = frozenset(["CallResult", "PoolLimits", "PythonLimitError", "PythonPool"])
+
+
+def __getattr__(name: str) -> Any:
+    # The pool (asyncio, structlog) loads on first use, not with the package: a worker process loads
+    # this package for ``worker_entry`` alone, and each module it skips is start time and idle memory.
+    if name in _POOL_NAMES:
+        from sidecar.python_runtime import pool
+
+        return getattr(pool, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _shared: PythonPool | None = None
 
@@ -26,6 +40,8 @@ def shared_pool() -> PythonPool:
     Its scratch folder is a private folder under the system's temporary directory; a backend's
     runtimes get their own pool, with a scratch folder in the backend's data directory.
     """
+    from sidecar.python_runtime.pool import PythonPool
+
     global _shared
     if _shared is None or _shared.closed:
         uid = os.getuid() if hasattr(os, "getuid") else 0

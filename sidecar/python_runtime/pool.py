@@ -1,11 +1,12 @@
 """A pool of warm Python worker processes, driven from the event loop without blocking it.
 
 Each worker is ``noodl-sidecar python-worker`` (``python -m sidecar python-worker`` from source),
-started lazily on the first call, with asyncio subprocess pipes. A call takes an idle worker (or
-starts one, up to ``size``), writes one msgpack map and reads one back through
-:class:`~sidecar.ipc.framing.FrameDecoder`. Before its answer the code may send host requests
-(``{"host": [op, args]}``, from ``noodl.records``); the call's ``host`` handler answers each on the
-event loop, and the worker goes on.
+started lazily on the first call that finds no idle worker, up to ``size``; calls beyond that wait
+their turn in order. The sidecar's ends of a worker's stdin and stdout are non-blocking pipes watched
+by the event loop: a call is one msgpack map written at once, and the loop's reader callback decodes
+the answer and settles the call's future, with no task or stream transport per call. Before its
+answer the code may send host requests (``{"host": [op, args]}``, from ``noodl.records``); the
+call's ``host`` handler answers each on the event loop, and the worker goes on.
 
 A worker is killed, and a fresh one started for a later call, when a call exceeds its wall time,
 is cancelled (its run settled or timed out), runs out of CPU or memory, or the process dies. A
@@ -26,11 +27,12 @@ cover: a worker runs as the sidecar's user, so files that user can read are read
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,12 +40,13 @@ from typing import Any
 import msgpack
 import structlog
 
-from sidecar.ipc.framing import FrameDecoder, RejectedMessage
-
 log = structlog.get_logger()
 
 _MIB = 1024 * 1024
 _READ_SIZE = 1 << 16
+# An answer larger than this is not read: the worker is killed and its call fails (as a stream the
+# sidecar cannot decode). The same bound as a message of the editor's protocol.
+_MAX_ANSWER_BYTES = 64 * _MIB
 _STDERR_TAIL = 2000
 # Environment variables a worker may inherit: locale, time zone, search paths. Nothing else.
 _ENV_ALLOWED = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "SYSTEMROOT", "PYTHONHASHSEED")
@@ -58,7 +61,7 @@ class PoolLimits:
     # A backstop: a node's call is bounded by its run, which cancels the call (killing the worker) when
     # it settles or times out; this ceiling frees the worker of a run that has no timeout at all.
     wall_seconds: float = 300.0
-    max_runs: int = 5000
+    max_runs: int = 50_000
     max_growth_bytes: int = 64 * _MIB
 
 
@@ -108,15 +111,72 @@ def worker_environment(scratch: Path) -> dict[str, str]:
     return env
 
 
+class _CallFuture(asyncio.Future[CallResult]):
+    """A call's future; cancelling it (the run ended) tells the pool at once, without a done callback
+    (a callback would cost every call a turn of the loop's ready queue)."""
+
+    def __init__(self, pool: PythonPool, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop=loop)
+        self.pool = pool
+        self.job: _Job | None = None
+
+    def cancel(self, msg: Any | None = None) -> bool:
+        if not super().cancel(msg):
+            return False
+        if self.job is not None:
+            self.pool._abandoned(self.job)
+        return True
+
+
+class _Job:
+    """One call: its packed message and future, and once it runs, its worker and wall-time timer."""
+
+    __slots__ = ("data", "deadline", "future", "host", "limit", "worker")
+
+    def __init__(
+        self, data: bytes, future: asyncio.Future[CallResult], host: HostHandler | None, limit: float
+    ) -> None:
+        self.data = data
+        self.future = future
+        self.host = host
+        self.limit = limit
+        self.deadline = 0.0  # the loop's time by which it must have answered, set when it starts
+        self.worker: _Worker | None = None
+
+
 class _Worker:
-    def __init__(self, process: asyncio.subprocess.Process, generation: int = 0) -> None:
+    """One worker process and the sidecar's ends of its pipes, read by a callback of the event loop.
+
+    The pipes are plain non-blocking descriptors rather than stream transports: a call is one
+    ``os.write``, and the reader callback decodes the answer and settles the call's future itself, with
+    no task per call (the stream reader's wake-ups cost more than the worker's whole round trip). Output
+    larger than the pipe's buffer waits for a writer callback.
+    """
+
+    def __init__(
+        self, pool: PythonPool, process: asyncio.subprocess.Process, to_worker: int, from_worker: int
+    ) -> None:
+        self.pool = pool
         self.process = process
-        self.generation = generation
-        self.decoder = FrameDecoder()
+        self.generation = pool.generation
+        self.to_worker = to_worker
+        self.from_worker = from_worker
+        # The C unpacker straight on the bytes read: the worker only ever sends maps the pool made it
+        # send; anything else (bad bytes, too big) ends the worker like a closed pipe does.
+        self.unpacker = msgpack.Unpacker(raw=False, max_buffer_size=_MAX_ANSWER_BYTES)
+        self.watchdog: asyncio.TimerHandle | None = None  # fires at (or before) the job's deadline
+        self.job: _Job | None = None  # the call it runs now
         self.runs = 0
         self.baseline_rss: int | None = None
         self.stderr_tail = b""
         self.stderr_task: asyncio.Task[None] | None = None
+        self.detached = False  # its pipes are closed and the loop no longer watches them
+        self.removed = False  # out of the pool's count of live workers
+        self._unsent = bytearray()
+        self._loop = asyncio.get_running_loop()
+        os.set_blocking(to_worker, False)
+        os.set_blocking(from_worker, False)
+        self._loop.add_reader(from_worker, self._readable)
 
     @property
     def pid(self) -> int:
@@ -129,31 +189,102 @@ class _Worker:
         while data := await stream.read(_READ_SIZE):
             self.stderr_tail = (self.stderr_tail + data)[-_STDERR_TAIL:]
 
-    async def call(self, message: dict[str, Any], host: HostHandler | None) -> dict[str, Any]:
-        """Send one call and read its answer, serving the host requests the code makes meanwhile."""
-        stdin, stdout = self.process.stdin, self.process.stdout
-        assert stdin is not None
-        assert stdout is not None
-        stdin.write(msgpack.packb(message, use_bin_type=True, default=_plain))
-        await stdin.drain()
-        pending: list[Any] = []
-        while True:
-            if not pending:
-                data = await stdout.read(_READ_SIZE)
-                if not data:
-                    raise EOFError
-                pending.extend(self.decoder.feed(data))
-                if self.decoder.failure is not None:
-                    raise ValueError(self.decoder.failure)
-                continue
-            decoded = pending.pop(0)
-            if isinstance(decoded, RejectedMessage) or not isinstance(decoded, dict):
-                raise ValueError("the worker sent an answer that could not be read")
-            request = decoded.get("host")
-            if request is None:
-                return decoded
-            stdin.write(msgpack.packb(await _serve_host(host, request), use_bin_type=True, default=_plain))
-            await stdin.drain()
+    def begin(self, job: _Job) -> None:
+        """Send ``job`` to this idle worker; its watchdog fires by the job's deadline."""
+        job.worker = self
+        self.job = job
+        job.deadline = self._loop.time() + job.limit
+        # One timer per worker, re-armed only when a job's deadline comes before it: most calls share
+        # the pool's ceiling, so a call costs no timer of its own (a timer per call was a tenth of it).
+        watchdog = self.watchdog
+        if watchdog is None or watchdog.when() > job.deadline:
+            if watchdog is not None:
+                watchdog.cancel()
+            self.watchdog = self._loop.call_at(job.deadline, self._watch)
+        self.send(job.data)
+
+    def _watch(self) -> None:
+        self.watchdog = None
+        job = self.job
+        if job is None or self.detached:
+            return
+        if self._loop.time() >= job.deadline:
+            self.pool._timed_out(self, job)
+        else:
+            self.watchdog = self._loop.call_at(job.deadline, self._watch)
+
+    def send(self, data: bytes) -> None:
+        if self.detached:
+            return
+        if self._unsent:
+            self._unsent += data
+            return
+        try:
+            written = os.write(self.to_worker, data)
+        except BlockingIOError:
+            written = 0
+        except OSError:  # the worker's end is closed: it died, and the reader sees the end of its output
+            return
+        if written < len(data):
+            self._unsent += data[written:]
+            self._loop.add_writer(self.to_worker, self._writable)
+
+    def _writable(self) -> None:
+        try:
+            written = os.write(self.to_worker, self._unsent)
+        except BlockingIOError:
+            return
+        except OSError:
+            written = len(self._unsent)
+        del self._unsent[:written]
+        if not self._unsent:
+            self._loop.remove_writer(self.to_worker)
+
+    def _readable(self) -> None:
+        try:
+            data = os.read(self.from_worker, _READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.pool._died(self)
+            return
+        try:
+            self.unpacker.feed(data)
+            for decoded in self.unpacker:
+                job = self.job
+                if not isinstance(decoded, dict) or job is None:
+                    self.pool._died(self)  # not an answer, or an answer nobody asked for
+                    return
+                request = decoded.get("host")
+                if request is None:
+                    self.pool._answered(self, job, decoded)
+                else:
+                    self.pool._spawn(self._serve(job, request))
+        except (ValueError, msgpack.UnpackException):  # bytes that are not msgpack, or too many of them
+            self.pool._died(self)
+
+    async def _serve(self, job: _Job, request: Any) -> None:
+        """Answer a host request of ``job``, unless the job ended (its worker killed) meanwhile."""
+        answer = await _serve_host(job.host, request)
+        if self.job is job:
+            self.send(msgpack.packb(answer, use_bin_type=True, default=_plain))
+
+    def detach(self) -> None:
+        """Stop watching the pipes and close them; a worker that is alive sees the end of its input."""
+        if self.detached:
+            return
+        self.detached = True
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+            self.watchdog = None
+        self._loop.remove_reader(self.from_worker)
+        if self._unsent:
+            self._loop.remove_writer(self.to_worker)
+            self._unsent.clear()
+        os.close(self.to_worker)
+        os.close(self.from_worker)
 
 
 async def _serve_host(host: HostHandler | None, request: Any) -> dict[str, Any]:
@@ -195,8 +326,9 @@ class PythonPool:
         self.limits = limits or PoolLimits()
         self.command = command or worker_command()
         self._idle: list[_Worker] = []
-        self._live = 0  # workers started and not yet gone (idle or busy)
-        self._waiters: list[asyncio.Future[None]] = []
+        self._live = 0  # workers started or starting, and not yet gone (idle or busy)
+        self._starting = 0
+        self._queue: collections.deque[_Job] = collections.deque()  # calls waiting for a worker
         self._background: set[asyncio.Task[Any]] = set()
         self._closed = False
         self.started = 0  # workers started since the pool was made
@@ -208,34 +340,114 @@ class PythonPool:
         """Run one call; raises :class:`PythonLimitError` when it had to kill the worker.
 
         ``host`` serves what the code asks of the sidecar while it runs (``noodl.records``)."""
+        return await self.submit(message, wall_seconds=wall_seconds, host=host)
+
+    def submit(
+        self, message: dict[str, Any], *, wall_seconds: float | None = None, host: HostHandler | None = None
+    ) -> asyncio.Future[CallResult]:
+        """``call`` as a future: the message goes to an idle worker at once (else it waits its turn),
+        and the loop's reader callback settles the future. Cancelling the future kills the worker of a
+        call that runs, and drops a call that still waits."""
+        future = _CallFuture(self, asyncio.get_running_loop())
+        if self._closed:
+            future.set_exception(PythonLimitError("the Python runtime is shut down"))
+            return future
         ceiling = self.limits.wall_seconds
         limit = ceiling if wall_seconds is None else min(wall_seconds, ceiling)
-        worker = await self._acquire()
-        outcome = "kill"  # unless the call ends with an answer: a timeout, a death, a cancellation
         try:
-            message = {**message, "cpu": self.limits.cpu_seconds}
-            try:
-                # A timeout scope rather than wait_for: no extra task per call (a tenth of the round trip).
-                async with asyncio.timeout(max(limit, 0.001)):
-                    answer = await worker.call(message, host)
-            except TimeoutError:
-                raise PythonLimitError(f"Python code exceeded its time limit ({limit:g} s)") from None
-            except (EOFError, ConnectionError, ValueError):
-                raise PythonLimitError(await self._death_reason(worker)) from None
-            if answer.get("limit") == "memory":
-                raise PythonLimitError(
-                    f"Python code exceeded its memory limit ({self.limits.memory_bytes // _MIB} MiB)"
+            call = {**message, "cpu": self.limits.cpu_seconds}
+            data = msgpack.packb(call, use_bin_type=True, default=_plain)
+        except (TypeError, ValueError, OverflowError) as error:
+            future.set_exception(error)
+            return future
+        job = _Job(data, future, host, max(limit, 0.001))
+        future.job = job
+        self._queue.append(job)
+        self._dispatch()
+        return future
+
+    # ---- calls ------------------------------------------------------------------------------------------
+    def _dispatch(self) -> None:
+        """Give waiting calls to idle workers, and start workers (up to ``size``) for the others."""
+        queue = self._queue
+        while queue and self._idle:
+            self._idle.pop().begin(queue.popleft())  # the most recent idle worker: its caches are warm
+        while len(queue) > self._starting and self._live < self.size and not self._closed:
+            self._live += 1
+            self._starting += 1
+            self._spawn(self._add_worker())
+
+    def _abandoned(self, job: _Job) -> None:
+        """The call's future was cancelled."""
+        worker = job.worker
+        if worker is None:  # still waiting for a worker
+            with contextlib.suppress(ValueError):
+                self._queue.remove(job)
+        elif worker.job is job:  # running: the code may be anywhere, only killing its worker stops it
+            self._end(worker, job, "kill")
+
+    def _answered(self, worker: _Worker, job: _Job, answer: dict[str, Any]) -> None:
+        if answer.get("limit") == "memory":
+            memory = self.limits.memory_bytes // _MIB
+            self._fail(job, PythonLimitError(f"Python code exceeded its memory limit ({memory} MiB)"))
+            self._end(worker, job, "kill")
+            return
+        outcome = "keep" if self._still_fresh(worker, answer) else "retire"
+        if not job.future.done():
+            job.future.set_result(
+                CallResult(
+                    ok=bool(answer.get("ok")),
+                    result=answer.get("result"),
+                    effects=answer.get("effects") or [],
+                    logs=answer.get("logs") or [],
+                    error=answer.get("error"),
                 )
-            outcome = "keep" if self._still_fresh(worker, answer) else "retire"
-            return CallResult(
-                ok=bool(answer.get("ok")),
-                result=answer.get("result"),
-                effects=list(answer.get("effects") or []),
-                logs=list(answer.get("logs") or []),
-                error=answer.get("error"),
             )
-        finally:
-            self._release(worker, outcome)
+        self._end(worker, job, outcome)
+
+    def _timed_out(self, worker: _Worker, job: _Job) -> None:
+        if worker.job is job:
+            self._fail(job, PythonLimitError(f"Python code exceeded its time limit ({job.limit:g} s)"))
+            self._end(worker, job, "kill")
+
+    def _died(self, worker: _Worker) -> None:
+        """The worker's output ended or could not be read; a call it ran fails with the reason."""
+        worker.detach()
+        job = worker.job
+        if job is None:  # died while idle: out of the pool; a later call starts a fresh one
+            if worker in self._idle:
+                self._idle.remove(worker)
+            self._remove(worker, kill=True)
+            self._dispatch()
+            return
+        self._spawn(self._report_death(worker, job))
+
+    async def _report_death(self, worker: _Worker, job: _Job) -> None:
+        reason = await self._death_reason(worker)
+        if worker.job is job:  # not cancelled meanwhile
+            self._fail(job, PythonLimitError(reason))
+            self._end(worker, job, "kill")
+
+    @staticmethod
+    def _fail(job: _Job, error: BaseException) -> None:
+        if not job.future.done():
+            job.future.set_exception(error)
+
+    def _end(self, worker: _Worker, job: _Job, outcome: str) -> None:
+        """The call ended: ``keep`` its worker for the next call, ``retire`` it, or ``kill`` it."""
+        worker.job = None
+        if worker.generation != self.generation and outcome == "keep":
+            outcome = "retire"
+        alive = not worker.detached and worker.process.returncode is None
+        if outcome == "keep" and alive and not self._closed:
+            self._idle.append(worker)
+        else:
+            if outcome == "kill":
+                self.replaced += 1
+            # The successor starts with the next call that needs it: a start left running in the
+            # background would hold up the loop's shutdown when the pool is never closed (`run`).
+            self._remove(worker, kill=outcome == "kill")
+        self._dispatch()
 
     def _still_fresh(self, worker: _Worker, answer: dict[str, Any]) -> bool:
         worker.runs += 1
@@ -261,37 +473,39 @@ class PythonPool:
         return f"the Python worker stopped (exit status {code}){detail}"
 
     # ---- workers ----------------------------------------------------------------------------------------
-    async def _acquire(self) -> _Worker:
-        while True:
-            if self._closed:
-                raise PythonLimitError("the Python runtime is shut down")
-            if self._idle:
-                return self._idle.pop()
-            if self._live < self.size:
-                self._live += 1
-                try:
-                    return await self._start()
-                except BaseException:
-                    self._live -= 1
-                    self._wake()
-                    raise
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            finally:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
+    async def _add_worker(self) -> None:
+        """Start a worker for the calls that wait; a failed start fails the call that waited longest."""
+        try:
+            worker = await self._start()
+        except asyncio.CancelledError:
+            self._live -= 1
+            self._starting -= 1
+            raise
+        except Exception as error:
+            self._live -= 1
+            self._starting -= 1
+            if self._queue:
+                self._fail(self._queue.popleft(), error)
+            self._dispatch()
+            return
+        self._starting -= 1
+        if self._closed:
+            self._remove(worker, kill=False)
+            return
+        self._idle.append(worker)
+        self._dispatch()
 
     async def _start(self) -> _Worker:
         (self.scratch / "tmp").mkdir(mode=0o700, parents=True, exist_ok=True)
+        child_input, to_worker = os.pipe()
+        from_worker, child_output = os.pipe()
         try:
             process = await asyncio.create_subprocess_exec(
                 *self.command,
                 f"--memory-bytes={self.limits.memory_bytes}",
                 *(f"--path={path}" for path in self.import_paths),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
+                stdin=child_input,
+                stdout=child_output,
                 stderr=asyncio.subprocess.PIPE,
                 cwd=self.scratch,
                 env=worker_environment(self.scratch),
@@ -299,9 +513,16 @@ class PythonPool:
                 # workers; a worker whose sidecar died ends when its input closes.
                 start_new_session=True,
             )
-        except OSError as error:
-            raise PythonLimitError(f"the Python worker could not start: {error}") from error
-        worker = _Worker(process, self.generation)
+        except BaseException as error:
+            os.close(to_worker)
+            os.close(from_worker)
+            if isinstance(error, OSError):
+                raise PythonLimitError(f"the Python worker could not start: {error}") from error
+            raise
+        finally:
+            os.close(child_input)
+            os.close(child_output)
+        worker = _Worker(self, process, to_worker, from_worker)
         worker.stderr_task = asyncio.ensure_future(worker.drain_stderr())
         self.started += 1
         log.debug("python worker started", pid=process.pid)
@@ -313,39 +534,23 @@ class PythonPool:
         self.generation += 1
         idle, self._idle = self._idle, []
         for worker in idle:
-            self._live -= 1
-            self._stop(worker, kill=False)
-        self._wake()
+            self._remove(worker, kill=False)
+        self._dispatch()
 
-    def _release(self, worker: _Worker, outcome: str) -> None:
-        if worker.generation != self.generation and outcome == "keep":
-            outcome = "retire"
-        if outcome == "keep" and not self._closed and worker.process.returncode is None:
-            self._idle.append(worker)
-        else:
-            if outcome == "kill":
-                self.replaced += 1
-            self._live -= 1
-            # The successor starts with the next call that needs it: a start left running in the
-            # background would hold up the loop's shutdown when the pool is never closed (`run`).
-            self._stop(worker, kill=outcome == "kill")
-        self._wake()
+    def _remove(self, worker: _Worker, *, kill: bool) -> None:
+        """Out of the pool: pipes closed (a live worker ends at the end of its input), or killed."""
+        worker.detach()
+        if worker.removed:
+            return
+        worker.removed = True
+        self._live -= 1
+        if kill and worker.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                worker.process.kill()
+        self._spawn(self._reap(worker))
 
-    def _wake(self) -> None:
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-
-    def _stop(self, worker: _Worker, *, kill: bool) -> None:
-        process = worker.process
-        if process.returncode is None:
-            if kill:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-            elif process.stdin is not None:
-                process.stdin.close()  # the worker ends at the end of its input
-        task = asyncio.ensure_future(self._reap(worker))
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -370,10 +575,9 @@ class PythonPool:
         self._closed = True
         idle, self._idle = self._idle, []
         for worker in idle:
-            self._live -= 1
-            self._stop(worker, kill=False)
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+            self._remove(worker, kill=False)
+        waiting, self._queue = list(self._queue), collections.deque()
+        for job in waiting:
+            self._fail(job, PythonLimitError("the Python runtime is shut down"))
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)

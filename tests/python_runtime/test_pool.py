@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -206,3 +207,70 @@ async def test_values_with_keys_that_are_not_text_arrive_with_text_keys(pool: Py
     assert result.effects == [["set", "m", {"1": "one", "(2, 3)": [{"None": True}]}]]
     assert await evaluate(pool, "{4: 'four'}") == {"4": "four"}
     assert pool.replaced == 0
+
+
+async def test_a_worker_that_dies_while_idle_is_dropped_and_the_next_call_answers(pool: PythonPool) -> None:
+    pid = (await run(pool, "import os\noutputs['p'] = os.getpid()")).effects[0][2]
+    os.kill(pid, signal.SIGKILL)  # killed from outside between calls (the OOM killer, a user)
+    for _ in range(100):  # the loop sees the end of its output and drops it from the pool
+        if pool.started and not pool._idle:
+            break
+        await asyncio.sleep(0.02)
+
+    after = await run(pool, "import os\noutputs['p'] = os.getpid()")
+
+    assert after.ok
+    assert after.effects[0][2] != pid
+    assert pool.replaced == 0  # no call failed it
+
+
+async def test_a_call_in_flight_holds_no_task_of_its_own(pool: PythonPool) -> None:
+    await evaluate(pool, "1")  # a warm worker
+    before = len(asyncio.all_tasks())
+
+    future = pool.submit({"op": "function", "source": "import time\ntime.sleep(0.2)", "inputs": {}})
+    await asyncio.sleep(0.05)
+    in_flight = len(asyncio.all_tasks())
+    result = await future
+
+    assert result.ok
+    assert in_flight == before  # the answer settles the future from the loop's reader callback
+
+
+async def test_inputs_and_outputs_larger_than_a_pipe_buffer_go_through_whole(pool: PythonPool) -> None:
+    big = "x" * (3 * 1024 * 1024)  # a pipe holds 64 KiB: both ways need many writes and reads
+
+    result = await run(pool, "outputs['n'] = len(inputs['big'])\noutputs['echo'] = inputs['big']", big=big)
+
+    assert result.effects == [["set", "n", len(big)], ["set", "echo", big]]
+
+
+async def test_a_queued_call_that_is_cancelled_never_runs_and_kills_no_worker(tmp_path: Path) -> None:
+    single = PythonPool(tmp_path, size=1)
+    marker = tmp_path / "ran"
+    try:
+        busy = single.submit({"op": "function", "source": "import time\ntime.sleep(0.3)", "inputs": {}})
+        queued = single.submit(
+            {"op": "function", "source": f"open({str(marker)!r}, 'w').close()", "inputs": {}}
+        )
+        await asyncio.sleep(0.05)
+        queued.cancel()
+        assert (await busy).ok
+        assert (await single.call({"op": "expression", "source": "2", "inputs": {}})).result == 2
+    finally:
+        await single.close()
+
+    assert not marker.exists()
+    assert single.replaced == 0
+
+
+async def test_a_worker_starts_without_loading_asyncio_until_code_awaits(pool: PythonPool) -> None:
+    probe = "import sys\noutputs['loaded'] = 'asyncio' in sys.modules"
+
+    plain = await run(pool, probe)
+    await run(pool, "import asyncio\nawait asyncio.sleep(0)")
+    awaited = await run(pool, probe)
+
+    # Each module a worker skips is start time and idle memory (the worker is a separate process).
+    assert plain.effects == [["set", "loaded", False]]
+    assert awaited.effects == [["set", "loaded", True]]

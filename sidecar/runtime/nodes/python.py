@@ -35,8 +35,13 @@ _BUILTIN_NAMES = frozenset(dir(builtins))
 MAX_DEPTH = 64  # inputs nested deeper than this are cut (a cycle of objects would never end)
 
 
+_SCALARS = frozenset([str, int, float, bool, type(None)])
+
+
 def plain(value: Any, depth: int = 0) -> Any:
     """A graph value as plain data for the worker: undefined as None, objects as their properties."""
+    if type(value) in _SCALARS:  # most inputs: checked first, as one set lookup
+        return value
     if value is UNDEFINED or depth > MAX_DEPTH:
         return None
     if isinstance(value, Model):
@@ -89,7 +94,8 @@ def records_host(ctx: RunContext) -> Any:
 
 def call_worker(node: Node, message: dict[str, Any], answered: Any) -> None:
     """Send ``message`` to the node's pool; ``answered(result, error)`` runs in a later frame."""
-    node.ctx.spawn(_pool(node).call(message, host=records_host(node.ctx)), answered, owner=node.id)
+    # A future, not a coroutine: the message is written now and no task is made for the call.
+    node.ctx.spawn(_pool(node).submit(message, host=records_host(node.ctx)), answered, owner=node.id)
 
 
 def record_log_lines(node: Node, lines: list[dict[str, str]]) -> None:
