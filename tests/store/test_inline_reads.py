@@ -85,22 +85,65 @@ async def test_a_failing_short_read_raises_the_store_error_and_leaves_no_transac
     assert (await pool.submit(first_above(5), shape="short"))[0] == 6
 
 
+FINDS = [
+    QueryOptions(where={"n": {"$gt": 390}}, limit=5),
+    QueryOptions(where={"n": {"$gte": 10}}, order=("-n",), limit=4, skip=3),
+    QueryOptions(where={"n": {"$lt": 50}}, order=("tag", "-n"), limit=6, count=True),
+    QueryOptions(where={"$or": [{"n": 3}, {"n": {"$in": [7, 399]}}]}, keys=("n",)),
+    QueryOptions(where={"n": {"$gt": 1000}}, count=True),
+    QueryOptions(where={"n": {"$lt": 20}}, limit=0, count=True),
+    QueryOptions(where={}, order=("n",), limit=3, include=("next",)),
+]
+
+
 async def test_store_answers_are_the_same_within_and_past_the_budget(tmp_path: Path) -> None:
-    """The store's finds and gets, once with every read tried on the loop's thread and once with none."""
+    """The store's finds, gets and counts, once with every read tried on the loop's thread and once with
+    none."""
+    path = tmp_path / "local.db"
+    store = await SqliteRecordStore.open(path)
+    master = CallerContext.master()
+    fields = {
+        "n": {"type": "Number"},
+        "tag": {"type": "String"},
+        "next": {"type": "Pointer", "targetClass": "Item"},
+    }
+    await store.create_class("Item", {"fields": fields})
+    created: list[str] = []
+    for i in range(400):
+        body: dict[str, object] = {"n": i, "tag": f"t{i % 7}"}
+        if created:
+            body["next"] = {"__type": "Pointer", "className": "Item", "objectId": created[-1]}
+        created.append((await store.create("Item", body, master)).object_id)
+    await store.close()
     answers = []
     for budget in (1_000_000, 0):
-        store = await SqliteRecordStore.open(tmp_path / f"budget-{budget}.db", inline_budget=budget)
+        store = await SqliteRecordStore.open(path, inline_budget=budget)
         try:
-            master = CallerContext.master()
-            await store.create_class("Item", {"fields": {"n": {"type": "Number"}}})
-            created = [(await store.create("Item", {"n": i}, master)).object_id for i in range(400)]
             anonymous = CallerContext.anonymous()
-            page = await store.query("Item", QueryOptions(where={"n": {"$gt": 390}}, limit=5), anonymous)
+            pages = [(await store.query("Item", options, anonymous)).to_wire() for options in FINDS]
             got = await store.fetch("Item", created[7], anonymous)
             with pytest.raises(ObjectNotFoundError):
                 await store.fetch("Item", "missing", anonymous)
             total = await store.count("Item", {"n": {"$lt": 100}}, anonymous)
-            answers.append(([o["n"] for o in page.results], got["n"], total))
+            answers.append((pages, got, total))
         finally:
             await store.close()
-    assert answers[0] == answers[1] == ([391, 392, 393, 394, 395], 7, 100)
+    assert answers[0] == answers[1]
+    pages, got, total = answers[0]
+    assert [o["n"] for o in pages[0]["results"]] == [391, 392, 393, 394, 395]
+    assert [o["n"] for o in pages[1]["results"]] == [396, 395, 394, 393]
+    assert [(o["tag"], o["n"]) for o in pages[2]["results"]] == [
+        ("t0", 49),
+        ("t0", 42),
+        ("t0", 35),
+        ("t0", 28),
+        ("t0", 21),
+        ("t0", 14),
+    ]
+    assert pages[2]["count"] == 50
+    assert sorted(o["n"] for o in pages[3]["results"]) == [3, 7, 399]
+    assert pages[4] == {"results": [], "count": 0}
+    assert pages[5] == {"results": [], "count": 20}
+    assert pages[6]["results"][1]["next"]["n"] == 0
+    assert pages[6]["results"][1]["next"]["__type"] == "Object"
+    assert (got["n"], total) == (7, 100)
