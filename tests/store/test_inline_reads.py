@@ -4,6 +4,7 @@ now and then), and errors read the same wherever the read ran."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -147,3 +148,18 @@ async def test_store_answers_are_the_same_within_and_past_the_budget(tmp_path: P
     assert pages[6]["results"][1]["next"]["n"] == 0
     assert pages[6]["results"][1]["next"]["__type"] == "Object"
     assert (got["n"], total) == (7, 100)
+
+
+async def test_a_read_from_another_thread_goes_to_the_reader_threads(pool: ReadPool) -> None:
+    """The loop's connection is the loop's alone: a read submitted from another thread's event loop does
+    not share it (two threads in one connection would interleave their transactions)."""
+
+    def elsewhere() -> tuple[int, str]:
+        async def read() -> tuple[int, str]:
+            return await pool.submit(first_above(5), shape="short")
+
+        return asyncio.run(read())
+
+    value, thread = await asyncio.to_thread(elsewhere)
+    assert value == 6
+    assert thread.startswith("store-reader")

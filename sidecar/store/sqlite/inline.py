@@ -18,6 +18,7 @@ added, rows were deleted) comes back.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import TypeVar
@@ -43,16 +44,20 @@ class OverBudget(Exception):
 
 
 class InlineReader:
-    """Used from the event loop's thread only (one connection, no lock)."""
+    """One connection, no lock: it serves the thread that made the reader (the event loop's, where the
+    store is opened); reads from any other thread go to the reader threads, as before."""
 
     def __init__(self, path: str, budget: int = DEFAULT_BUDGET) -> None:
         self._path = path
         self._steps = max(1, budget // PROGRESS_EVERY)
         self._connection: sqlite3.Connection | None = None
         self._heavy: OrderedDict[Hashable, int] = OrderedDict()  # shape → runs since it was last tried here
+        self._owner = threading.get_ident()
 
     def wants(self, shape: Hashable) -> bool:
         """Whether to try a read of this shape here (else straight to a reader thread)."""
+        if threading.get_ident() != self._owner:
+            return False
         runs = self._heavy.get(shape)
         if runs is None:
             return True
