@@ -163,3 +163,35 @@ async def test_a_read_from_another_thread_goes_to_the_reader_threads(pool: ReadP
     value, thread = await asyncio.to_thread(elsewhere)
     assert value == 6
     assert thread.startswith("store-reader")
+
+
+async def test_a_locked_database_does_not_hold_the_loop(database: str) -> None:
+    """A lock the read would wait for: the loop does not wait (it keeps ticking), the read waits on a reader
+    thread and answers once the lock is gone."""
+    pool = ReadPool(database, size=1, inline_budget=2_000)
+    locker = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+    try:
+        locker.execute("PRAGMA locking_mode=EXCLUSIVE")
+        locker.execute("BEGIN EXCLUSIVE")
+        locker.execute("INSERT INTO t VALUES (-1)")
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticking = asyncio.ensure_future(tick())
+        read = asyncio.ensure_future(pool.submit(first_above(5), shape="short"))
+        await asyncio.sleep(0.3)
+        assert not read.done()
+        assert ticks >= 10
+        locker.close()  # an exclusive lock in WAL mode lasts as long as its connection
+        value, thread = await asyncio.wait_for(read, 5)
+        ticking.cancel()
+        assert value == 6
+        assert thread.startswith("store-reader")
+    finally:
+        locker.close()
+        await pool.close()

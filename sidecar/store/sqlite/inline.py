@@ -40,7 +40,22 @@ PROBE_EVERY = 64
 
 
 class OverBudget(Exception):
-    """The read needs more than the budget: run it on a reader thread."""
+    """The read needs more than the budget (or a lock this thread must not wait for): run it on a reader
+    thread."""
+
+
+def _busy(exc: BaseException | None) -> bool:
+    """Whether SQLite answered SQLITE_BUSY somewhere in ``exc``'s chain (a read may translate errors)."""
+    while exc is not None:
+        code = getattr(exc, "sqlite_errorcode", None)
+        if (
+            isinstance(exc, sqlite3.OperationalError)
+            and code is not None
+            and code & 0xFF == sqlite3.SQLITE_BUSY
+        ):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 class InlineReader:
@@ -69,9 +84,6 @@ class InlineReader:
 
     def run(self, job: Callable[[sqlite3.Connection], T], shape: Hashable) -> T:
         """``job`` against one snapshot, or :class:`OverBudget` (the shape is then remembered)."""
-        connection = self._connection
-        if connection is None:
-            connection = self._connection = open_connection(self._path, readonly=True)
         left = self._steps
 
         def over() -> bool:
@@ -79,8 +91,9 @@ class InlineReader:
             left -= 1
             return left < 0
 
-        connection.set_progress_handler(over, PROGRESS_EVERY)
         try:
+            connection = self._open()
+            connection.set_progress_handler(over, PROGRESS_EVERY)
             connection.execute("BEGIN")  # one snapshot for every statement of the job
             try:
                 result = job(connection)
@@ -92,11 +105,19 @@ class InlineReader:
             if left < 0:
                 self._remember(shape)
                 raise OverBudget() from exc
+            if _busy(exc):
+                raise OverBudget() from exc
             if isinstance(exc, sqlite3.Error | OverflowError):  # as on a reader thread
                 raise translate(exc) from exc
             raise
         self._heavy.pop(shape, None)
         return result
+
+    def _open(self) -> sqlite3.Connection:
+        if self._connection is None:
+            connection = open_connection(self._path, readonly=True, busy_timeout=0)
+            self._connection = connection
+        return self._connection
 
     def _remember(self, shape: Hashable) -> None:
         self._heavy[shape] = 0
