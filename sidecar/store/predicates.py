@@ -243,7 +243,9 @@ class Predicates:
         param = self._column_param(operand, value)
         if param is _NO_MATCH:
             return FALSE
-        return sql(f"{operand.sql} IS NOT NULL AND {operand.sql} {symbol} ?", param)
+        # The comparison first: a scan of a column without an index tests it on every row it visits, and
+        # the NULL test (which keeps the predicate two-valued under NOT) then only runs on rows that match.
+        return sql(f"{operand.sql} {symbol} ? AND {operand.sql} IS NOT NULL", param)
 
     def in_(self, operand: Operand, choices: Any) -> Sql:
         if not isinstance(choices, list):
@@ -259,7 +261,7 @@ class Predicates:
             parts = [sql(f"{operand.sql} IS NULL")] if None in choices else []
             if params:
                 marks = ", ".join("?" * len(params))
-                parts.append(sql(f"{operand.sql} IS NOT NULL AND {operand.sql} IN ({marks})", *params))
+                parts.append(sql(f"{operand.sql} IN ({marks}) AND {operand.sql} IS NOT NULL", *params))
             return any_of(parts)
         return any_of(self.eq(operand, choice) for choice in choices)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,6 +23,7 @@ from sidecar.store import (
     export,
     migrations,
     query_limits,
+    read_shape,
     reads,
     schema_admin,
     sessions,
@@ -52,6 +53,7 @@ from sidecar.store.relation_edits import RelationEdits
 from sidecar.store.schema import ClassSchema
 from sidecar.store.sqlite.checkpointer import CheckpointConfig, Checkpointer
 from sidecar.store.sqlite.connection import MEMORY, Durability, open_connection
+from sidecar.store.sqlite.inline import DEFAULT_BUDGET as DEFAULT_INLINE_BUDGET
 from sidecar.store.sqlite.readpool import DEFAULT_REGEX_BUDGET, ReadPool
 from sidecar.store.sqlite.writer import WriteQueue
 
@@ -105,9 +107,12 @@ class SqliteRecordStore(RelationEdits, RealtimeFilters):
         allow_client_class_creation: bool = True,
         session_lifetime: timedelta = sessions.DEFAULT_SESSION_LIFETIME,
         checkpoints: CheckpointConfig | None = None,
+        inline_budget: int = DEFAULT_INLINE_BUDGET,
     ) -> SqliteRecordStore:
         """Open (creating if needed) the store at ``path``; ``:memory:``/``None`` only with ``ephemeral``.
-        ``checkpoints``: when the write-ahead log is copied back and started over (see checkpointer)."""
+        ``checkpoints``: when the write-ahead log is copied back and started over (see checkpointer).
+        ``inline_budget``: SQLite VM instructions a short read may take on the event loop's thread before
+        it is handed to a reader thread (0: every read goes to a reader thread; see sqlite/inline.py)."""
         location = MEMORY if path is None else str(path)
         if (location == MEMORY) != ephemeral:
             raise RequestFailedError(
@@ -132,7 +137,13 @@ class SqliteRecordStore(RelationEdits, RealtimeFilters):
         pool = (
             None
             if location == MEMORY
-            else ReadPool(location, readers, read_time_limit, regex_budget=regex_budget)
+            else ReadPool(
+                location,
+                readers,
+                read_time_limit,
+                regex_budget=regex_budget,
+                inline_budget=inline_budget,
+            )
         )
         store = cls(
             location,
@@ -184,10 +195,18 @@ class SqliteRecordStore(RelationEdits, RealtimeFilters):
         return await self._writer.submit(job)
 
     async def _read(
-        self, caller: CallerContext, fn: ReadFn[T], *, limited: bool = True, costly: bool = False
+        self,
+        caller: CallerContext,
+        fn: ReadFn[T],
+        *,
+        limited: bool = True,
+        costly: bool = False,
+        shape: Hashable | None = None,
     ) -> T:
         """``costly``: a filter that runs Python on every row or is large to plan (own reader threads, see
-        :mod:`sidecar.store.sqlite.readpool`; :func:`query_limits.is_costly` decides)."""
+        :mod:`sidecar.store.sqlite.readpool`; :func:`query_limits.is_costly` decides). ``shape``: the
+        read's :mod:`~sidecar.store.read_shape`, for a read that is often short (tried on the loop's
+        thread first, see :mod:`sidecar.store.sqlite.inline`)."""
         if self._readers is None:
             budget = self._ephemeral_regex_budget
 
@@ -203,6 +222,7 @@ class SqliteRecordStore(RelationEdits, RealtimeFilters):
             lambda connection: fn(reads.ReadContext(connection, schemas, caller)),
             limited=limited,
             costly=costly,
+            shape=shape,
         )
 
     def schemas(self) -> Mapping[str, ClassSchema]:
@@ -231,18 +251,26 @@ class SqliteRecordStore(RelationEdits, RealtimeFilters):
             caller,
             lambda ctx: reads.query(ctx, class_name, options),
             costly=query_limits.is_costly(options.where),
+            shape=read_shape.find_shape(class_name, options),
         )
 
     async def count(self, class_name: str, where: Mapping[str, Any], caller: CallerContext) -> int:
         return await self._read(
-            caller, lambda ctx: reads.count(ctx, class_name, where), costly=query_limits.is_costly(where)
+            caller,
+            lambda ctx: reads.count(ctx, class_name, where),
+            costly=query_limits.is_costly(where),
+            shape=read_shape.count_shape(class_name, where),
         )
 
     async def fetch(
         self, class_name: str, object_id: str, caller: CallerContext, options: FetchOptions | None = None
     ) -> JsonObject:
         chosen = options or FetchOptions()
-        return await self._read(caller, lambda ctx: reads.fetch(ctx, class_name, object_id, chosen))
+        return await self._read(
+            caller,
+            lambda ctx: reads.fetch(ctx, class_name, object_id, chosen),
+            shape=read_shape.fetch_shape(class_name, chosen),
+        )
 
     async def create(self, class_name: str, body: Mapping[str, Any], caller: CallerContext) -> CreateResult:
         return await self._write(caller, lambda ctx: writes.create(ctx, class_name, body))

@@ -19,15 +19,20 @@ MEMORY = ":memory:"
 
 
 def open_connection(
-    path: str, *, readonly: bool, durability: Durability = Durability.NORMAL
+    path: str,
+    *,
+    readonly: bool,
+    durability: Durability = Durability.NORMAL,
+    busy_timeout: float = 10.0,
 ) -> sqlite3.Connection:
-    """Autocommit mode (``isolation_level=None``): transactions are explicit ``BEGIN``/``COMMIT``."""
-    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+    """Autocommit mode (``isolation_level=None``): transactions are explicit ``BEGIN``/``COMMIT``.
+    ``busy_timeout``: seconds a statement waits for a lock another connection holds (then SQLITE_BUSY)."""
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout)
     connection.row_factory = sqlite3.Row
     if path != MEMORY:
         connection.execute("PRAGMA journal_mode=WAL")
     connection.execute(f"PRAGMA synchronous={durability.value}")
-    connection.execute("PRAGMA busy_timeout=10000")
+    connection.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
     connection.execute("PRAGMA temp_store=MEMORY")
     connection.execute("PRAGMA cache_size=-16000")
     if readonly:

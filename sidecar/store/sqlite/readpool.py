@@ -6,6 +6,9 @@ so however many of them are queued, a plain read (a fetch by id, a page of a cla
 Every read stops at the time limit (124), and the regular expressions of one read share one matching budget
 (124 as well), so a pattern that backtracks catastrophically holds its thread for ``regex_budget`` seconds,
 not for every row it is tried on.
+
+A read given a shape is first tried on the event loop's own thread under a small budget (see
+:mod:`sidecar.store.sqlite.inline`); only the reads that need more come to the threads.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from sidecar.errors import QueryTimeoutError
 from sidecar.store import sqlfuncs
 from sidecar.store.sqlite.connection import open_connection
+from sidecar.store.sqlite.inline import DEFAULT_BUDGET, InlineReader, OverBudget
 from sidecar.store.sqlite.writer import translate
 
 T = TypeVar("T")
@@ -52,8 +56,11 @@ class ReadPool:
         *,
         costly_size: int = 2,
         regex_budget: float = DEFAULT_REGEX_BUDGET,
+        inline_budget: int = DEFAULT_BUDGET,
     ) -> None:
+        """``inline_budget``: SQLite VM instructions a shaped read may take on the loop's thread (0: none)."""
         self._path = path
+        self._inline = InlineReader(path, inline_budget) if inline_budget > 0 else None
         self._time_limit = time_limit
         self._regex_budget = regex_budget
         self._local = threading.local()
@@ -119,9 +126,23 @@ class ReadPool:
         except (sqlite3.Error, OverflowError) as exc:
             raise translate(exc) from exc
 
-    async def submit(self, job: ReadJob[T], *, limited: bool = True, costly: bool = False) -> T:
+    async def submit(
+        self,
+        job: ReadJob[T],
+        *,
+        limited: bool = True,
+        costly: bool = False,
+        shape: Hashable | None = None,
+    ) -> T:
         """Run ``job`` on a reader; ``limited=False`` lifts the time limit (exports of a whole database);
-        ``costly=True`` for a filter that runs Python on every row (its own threads, see the module)."""
+        ``costly=True`` for a filter that runs Python on every row (its own threads, see the module);
+        ``shape`` (:mod:`sidecar.store.read_shape`): try it on the loop's thread first."""
+        inline = self._inline
+        if shape is not None and inline is not None and limited and not costly and inline.wants(shape):
+            try:
+                return inline.run(job, shape)
+            except OverBudget:
+                pass
         time_limit = self._time_limit if limited else math.inf
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
@@ -138,3 +159,5 @@ class ReadPool:
             for connection in self._connections:
                 connection.close()
             self._connections.clear()
+        if self._inline is not None:
+            self._inline.close()
