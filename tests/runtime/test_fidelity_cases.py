@@ -17,6 +17,13 @@ What the kinds state about the real runner:
 - cloud-file: only a record's File property is a file for Cloud File; an object or URL from a
   request leaves its outputs undefined.
 - shared-references: nodes share objects; a later Function's in-place change shows in the Response.
+- date-string-rules: Date To String reads a string as V8's `new Date` does: numbers alone ("5" is
+  May 1st 2001, "0" New Year's day 2000), and an ISO date with a time only when exact.
+- string-format-non-string: a String Format whose format is not a string never formats (Formatted
+  stays ``""``), and stays so for the run.
+- object-api: `setAll` and `fill` of Noodl objects skip the id, the id is read-only, and a new
+  object's id is ten letters and digits.
+- function-non-finite-inputs: NaN and ±Infinity reach a Function's `Inputs` as numbers.
 """
 
 from __future__ import annotations

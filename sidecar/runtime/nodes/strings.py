@@ -89,6 +89,11 @@ class StringFormatNode(Node):
         self._scheduled = True
 
         def publish() -> None:
+            if not isinstance(self.format, str):
+                # Noodl's `format.match(…)` throws for a format that is not a string: Formatted
+                # keeps its last value and, the throw skipping the reset of its flag, the node
+                # never formats again in this run.
+                return
             self.formatted()
             self.flag_output_dirty("formatted")
             self._scheduled = False
