@@ -24,6 +24,8 @@ What the kinds state about the real runner:
 - object-api: `setAll` and `fill` of Noodl objects skip the id, the id is read-only, and a new
   object's id is ten letters and digits.
 - function-non-finite-inputs: NaN and ±Infinity reach a Function's `Inputs` as numbers.
+- run-tasks-start: Run Tasks first starts about half its items (its start loop compares with the
+  shrinking queue), so with Stop On Failure a first failure leaves the rest unstarted.
 """
 
 from __future__ import annotations
