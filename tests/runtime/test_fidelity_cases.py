@@ -24,6 +24,8 @@ What the kinds state about the real runner:
 - object-api: `setAll` and `fill` of Noodl objects skip the id, the id is read-only, and a new
   object's id is ten letters and digits.
 - function-non-finite-inputs: NaN and ±Infinity reach a Function's `Inputs` as numbers.
+- filter-records-rules: Filter Records' local match: loose `equal to`, `not exist` keeping defined
+  values, `contain` on the text of any value, `equal to` null leaving the outputs as they were.
 - run-tasks-start: Run Tasks first starts about half its items (its start loop compares with the
   shrinking queue), so with Stop On Failure a first failure leaves the rest unstarted.
 """
