@@ -64,6 +64,29 @@
       },
     });
   });
+  // V8's Date#toString and #toTimeString end with the zone's long name, "GMT+0000 (Coordinated
+  // Universal Time)"; the engine's stop at the offset. The name is Intl's, so intl.js is compiled on
+  // the first such call only.
+  var zoneNames = null;
+  function zoneName(date) {
+    if (zoneNames === null) zoneNames = new (load().Intl.DateTimeFormat)("en-US", { timeZoneName: "long" });
+    var parts = zoneNames.formatToParts(date);
+    for (var i = 0; i < parts.length; i++) if (parts[i].type === "timeZoneName") return parts[i].value;
+    return "";
+  }
+  function withZoneName(name) {
+    var plain = Date.prototype[name];
+    var fn = { [name]: function () {
+      var text = plain.call(this);
+      if (isNaN(Date.prototype.getTime.call(this))) return text;  // "Invalid Date"
+      var zone = zoneName(this);
+      return zone ? text + " (" + zone + ")" : text;
+    } }[name];
+    Object.defineProperty(Date.prototype, name, { value: fn, writable: true, configurable: true, enumerable: false });
+  }
+  withZoneName("toString");
+  withZoneName("toTimeString");
+
   Object.defineProperty(intl, Symbol.toStringTag, { value: "Intl", configurable: true });
   Object.defineProperty(globalThis, "Intl", { value: intl, writable: true, configurable: true, enumerable: false });
 })();

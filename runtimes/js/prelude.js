@@ -214,11 +214,15 @@ globalThis.__noodl = (function () {
     });
   }
 
+  var NUMBER_TAG = "__noodlNumber";  // {__noodlNumber: "NaN"}: a number JSON cannot write
+  var NON_FINITE = { "NaN": NaN, "Infinity": Infinity, "-Infinity": -Infinity };
+
   function decode(run, text) {
-    if (text.indexOf(MODEL_TAG) < 0) return jsonParse(text);  // no tag, nothing to revive
+    if (text.indexOf(MODEL_TAG) < 0 && text.indexOf(NUMBER_TAG) < 0) return jsonParse(text);  // nothing to revive
     return jsonParse(text, function (key, v) {
-      if (v !== null && typeof v === "object" && typeof v[MODEL_TAG] === "string" && Object.keys(v).length === 1) {
-        return modelProxy(run, v[MODEL_TAG]);
+      if (v !== null && typeof v === "object" && Object.keys(v).length === 1) {
+        if (typeof v[MODEL_TAG] === "string") return modelProxy(run, v[MODEL_TAG]);
+        if (NON_FINITE.hasOwnProperty(v[NUMBER_TAG])) return NON_FINITE[v[NUMBER_TAG]];
       }
       return v;
     });
@@ -233,6 +237,27 @@ globalThis.__noodl = (function () {
     return data;
   }
 
+  // Noodl's Model.setAll and Model.fill: every key but the id.
+  function setAll(run, id, values) {
+    var data = modelData(run, id);
+    for (var key in values) if (key !== "id") data[key] = values[key];
+    run.changedModels[id] = true;
+  }
+
+  function fillModel(run, id, value) {
+    var data = modelData(run, id);
+    for (var key in data) if (key !== "id") data[key] = value;
+    run.changedModels[id] = true;
+  }
+
+  // A new object's id: ten letters and digits, as Noodl's Model.guid makes them.
+  var ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  function newObjectId() {
+    var text = "";
+    for (var i = 0; i < 10; i++) text += ID_CHARS[Math.floor(Math.random() * ID_CHARS.length)];
+    return text;
+  }
+
   function modelProxy(run, id) {
     var cached = run.proxies[id];
     if (cached) return cached;
@@ -242,10 +267,13 @@ globalThis.__noodl = (function () {
         if (key === "toJSON") return function () { return Object.assign({}, modelData(run, id), { id: id }); };
         if (key === "get") return function (k) { return modelData(run, id)[k]; };
         if (key === "set") return function (k, v) { modelData(run, id)[k] = v; run.changedModels[id] = true; };
+        if (key === "setAll") return function (values) { setAll(run, id, values); };
+        if (key === "fill") return function (v) { fillModel(run, id, v === undefined ? null : v); };
         if (key === "data") return modelData(run, id);
         return modelData(run, id)[key];
       },
       set: function (target, key, value) {
+        if (key === "id") return true;  // an object's id is read-only (Noodl warns and keeps it)
         modelData(run, id)[key] = value;
         run.changedModels[id] = true;
         return true;
@@ -616,7 +644,7 @@ globalThis.__noodl = (function () {
         return object || (object = {
           get: function (id) { return modelProxy(run, String(id)); },
           create: function (data) {
-            var id = (data && data.id) || "js-" + (++run.nextObjectId) + "-" + run.id;
+            var id = (data && data.id) || newObjectId();
             var proxy = modelProxy(run, id);
             var target = modelData(run, id);
             // The id is the object's, not one of its properties (Object.keys leaves it out; JSON puts it last).

@@ -15,6 +15,7 @@ REQUEST_TIMEOUT_SECONDS = 30.0
 class HttpResult:
     status: int
     content: Any  # parsed JSON when the response says so, else text
+    content_type: str | None = None  # the response's header, when it had one
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +63,20 @@ class AiohttpClient:
         timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
         async with (
             aiohttp.ClientSession(timeout=timeout) as session,
-            session.request(method, url, headers=dict(headers), data=body) as response,
+            # No body, no Content-Type (aiohttp would add application/octet-stream; fetch adds none).
+            session.request(
+                method,
+                url,
+                headers=dict(headers),
+                data=body,
+                skip_auto_headers=("Content-Type",) if body is None else (),
+            ) as response,
         ):
             text = await response.text()
-            content_type = response.headers.get("content-type", "")
-            content: Any = json.loads(text) if "json" in content_type and text else text
-            return HttpResult(response.status, content)
+            content_type = response.headers.get("content-type")
+            json_body = content_type is not None and "/json" in content_type
+            content: Any = json.loads(text) if json_body and text else text
+            return HttpResult(response.status, content, content_type)
 
     async def fetch(
         self,

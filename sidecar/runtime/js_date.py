@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 _ISO = re.compile(
     r"(?P<year>[+-]\d{6}|\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2}))?)?"
-    r"(?:T(?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:\.(?P<fraction>\d+))?)?"
-    r"(?P<zone>Z|[+-]\d{2}:\d{2})?)?",
+    r"(?:[Tt](?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:\.(?P<fraction>\d+))?)?"
+    r"(?P<zone>[Zz]|[+-]\d{2}:?\d{2})?)?",
     re.ASCII,
 )
 _TOKEN = re.compile(r"\s+|\([^)]*\)|\d+|[A-Za-z]+|.", re.ASCII)
@@ -33,11 +33,10 @@ _UTC_WORDS = {"utc", "ut", "gmt", "z"}
 
 def parse_date_string(text: str) -> datetime | None:
     """The instant ``new Date(text)`` gives, or ``None`` for ``Invalid Date``."""
-    text = text.strip()
-    iso = _ISO.fullmatch(text)
+    iso = _ISO.fullmatch(text)  # exactly: " 2024-03-05T07:08" (or a trailing space) is Invalid Date
     if iso is not None:
         return _from_iso(iso)
-    return _from_legacy(text)
+    return _from_legacy(text.strip())
 
 
 def _from_iso(match: re.Match[str]) -> datetime | None:
@@ -161,8 +160,6 @@ def _read_word(word: str, state: _Legacy) -> bool:
         state.month = _MONTHS.index(word[:3]) + 1
     elif word[:3] in _WEEKDAYS and len(word) >= 3:
         pass  # a weekday name is read and ignored
-    elif word == "t" and state.numbers:
-        pass
     else:
         return False
     return True
@@ -184,33 +181,29 @@ def _compose(state: _Legacy) -> datetime | None:
 
 
 def _date_parts(state: _Legacy) -> tuple[int, int, int] | None:
-    """(year, month, day) from the numbers read and a month name, in the orders browsers accept."""
-    numbers = state.numbers
-    if state.month is not None:
-        if len(numbers) == 1:
-            # "March 2024" is the 1st; "March 9" has no year, and V8 supplies 2001.
-            only = numbers[0]
-            year_like = len(only) > 2 or int(only) > 31
-            return (_full_year(only), state.month, 1) if year_like else (2001, state.month, int(only))
-        if len(numbers) != 2:
-            return None
-        first, second = numbers
-        # "March 9, 2024" / "9 March 2024": the day is the short one; "2024 March 9": year first.
-        year_first = len(first) > 2 or int(first) > 31
-        year, day = (first, second) if year_first else (second, first)
-        return _full_year(year), state.month, int(day)
-    if len(numbers) != 3:
+    """(year, month, day) from the numbers read and a month name, by V8's rule: one to three numbers,
+    the missing ones counting as 1; a first number that cannot be a day (1-31) is the year, otherwise
+    it is the month (or, after a month name, the day). So "5" is May 1st 2001, "0" and "2024" are
+    New Year's days, "March 9" is in 2001 and "9 March 2024" and "2024/3/9" read as people expect."""
+    numbers = [int(n) for n in state.numbers]
+    if not 1 <= len(numbers) <= 3:
         return None
-    if len(numbers[0]) > 2 or int(numbers[0]) > 31:
-        year, month, day = numbers  # 2024/3/9
+    first, second, third = numbers + [1] * (3 - len(numbers))
+    starts_with_day = 1 <= first <= 31
+    if state.month is not None:
+        month = state.month
+        day, year = (first, second) if starts_with_day else (second, first)
+    elif starts_with_day:
+        month, day, year = first, second, third  # 3/9/2024
     else:
-        month, day, year = numbers  # 3/9/2024
-    return _full_year(year), int(month), int(day)
+        year, month, day = first, second, third  # 2024/3/9
+    return _full_year(year), month, day
 
 
-def _full_year(text: str) -> int:
-    """Two-digit years: 0 to 49 are 2000 to 2049, 50 to 99 are 1950 to 1999 (V8's rule)."""
-    year = int(text)
-    if len(text) <= 2:
-        year += 2000 if year < 50 else 1900
+def _full_year(year: int) -> int:
+    """Years 0 to 49 are 2000 to 2049, 50 to 99 are 1950 to 1999 (V8's rule, by value)."""
+    if 0 <= year <= 49:
+        return year + 2000
+    if 50 <= year <= 99:
+        return year + 1900
     return year

@@ -52,6 +52,7 @@ MEMORY_LIMIT_MESSAGE = "script exceeded the memory limit"
 _DIRECT_TYPES = frozenset({str, bool, float, type(None)})
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+NUMBER_TAG = "__noodlNumber"  # {NUMBER_TAG: "NaN"}: a non-finite number inside a value sent to the prelude
 _NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 STRETCH_ENV = "NOODL_SIDECAR_JS_STRETCH_MS"
 _HANDLE_NUMBERS = itertools.count()
@@ -725,7 +726,7 @@ def encode_value(value: Any, referenced: set[str] | None = None) -> str:
 
     try:
         text = json.dumps(value, default=default, ensure_ascii=False, allow_nan=False)
-    except ValueError:  # NaN/Infinity have no JSON form; JSON.stringify would also give null
+    except ValueError:  # NaN/Infinity have no JSON form: tagged, the prelude's decode makes them numbers
         value = _finite(value)
         text = json.dumps(value, default=default, ensure_ascii=False, allow_nan=False)
     if text.isascii() or not _has_lone_surrogate(text):
@@ -735,7 +736,7 @@ def encode_value(value: Any, referenced: set[str] | None = None) -> str:
 
 def _finite(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
-        return None
+        return {NUMBER_TAG: "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"}
     if isinstance(value, dict):
         return {key: _finite(item) for key, item in value.items()}
     if isinstance(value, list):

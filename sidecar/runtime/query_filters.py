@@ -75,8 +75,16 @@ def visual_sorting(sorting: Any) -> tuple[str, ...]:
     return tuple(("-" if s.get("order") == "descending" else "") + str(s.get("property")) for s in sorting)
 
 
+class LocalFilterError(Exception):
+    """Noodl's ``matchesQuery`` throws for this where (``equal to`` null reads ``__type`` of null): the
+    Filter Records node then leaves its outputs as they were."""
+
+
 def matches(model: Model, where: Any) -> bool:
-    """Local ``matchesQuery``; ``$lte`` and ``$nin`` use their own operands (quirk #19 fixed)."""
+    """Local ``matchesQuery``; ``$lte`` and ``$nin`` use their own operands (quirk #19 fixed). The
+    other rules are Noodl's, recorded from the real runner: ``$eq``/``$ne`` compare loosely,
+    ``$exists`` only asks whether the value is defined (``not exist`` too), ``$regex`` tests the
+    pattern's and the value's text (``String(null)`` is ``"null"``), and ``$eq: null`` throws."""
     if not where:
         return True
     if "$and" in where:
@@ -94,6 +102,8 @@ def _matches_key(model: Model, key: str, cond: Any) -> bool:
     value = model.id if key == "objectId" else model.get(key)
     if "$eq" in cond:
         target = cond["$eq"]
+        if target is None:
+            raise LocalFilterError(key)
         if isinstance(target, dict) and target.get("__type") == "Pointer":
             return strict_equals(value, target.get("objectId"))
         return js_loose_equals(value, target)  # loose, as Noodl's: a port often gives "3" for 3
@@ -103,10 +113,10 @@ def _matches_key(model: Model, key: str, cond: Any) -> bool:
         "$lte": lambda t: js_at_most(value, t),
         "$gt": lambda t: js_less_than(t, value),
         "$gte": lambda t: js_at_most(t, value),
-        "$exists": lambda t: (value is not UNDEFINED) == bool(t),
+        "$exists": lambda t: value is not UNDEFINED,  # Noodl ignores the operand: "not exist" too
         "$in": lambda t: isinstance(t, list) and any(strict_equals(value, item) for item in t),  # indexOf
         "$nin": lambda t: isinstance(t, list) and not any(strict_equals(value, item) for item in t),
-        "$regex": lambda t: value is not None and value is not UNDEFINED and _regex_search(t, cond, value),
+        "$regex": lambda t: _regex_search(t, cond, value),
     }
     return all(check(cond[op]) for op, check in checks.items() if op in cond)
 
@@ -116,7 +126,7 @@ def _regex_search(pattern: Any, cond: dict[str, Any], value: Any) -> bool:
     text, as Noodl's ``RegExp.test(String(value))``; the match runs on the event loop, so it stops after
     ``REGEX_MATCH_SECONDS`` and a value it could not decide does not match."""
     options = "i" if "i" in str(cond.get("$options") or "") else ""
-    compiled = safe_regex.compile_pattern(pattern, options)
+    compiled = safe_regex.compile_pattern(js_to_string(pattern), options)  # new RegExp(2) is /2/
     try:
         return compiled.search(js_to_string(value), timeout=REGEX_MATCH_SECONDS) is not None
     except TimeoutError:

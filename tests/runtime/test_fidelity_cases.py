@@ -17,6 +17,22 @@ What the kinds state about the real runner:
 - cloud-file: only a record's File property is a file for Cloud File; an object or URL from a
   request leaves its outputs undefined.
 - shared-references: nodes share objects; a later Function's in-place change shows in the Response.
+- date-string-rules: Date To String reads a string as V8's `new Date` does: numbers alone ("5" is
+  May 1st 2001, "0" New Year's day 2000), and an ISO date with a time only when exact.
+- string-format-non-string: a String Format whose format is not a string never formats (Formatted
+  stays ``""``), and stays so for the run.
+- object-api: `setAll` and `fill` of Noodl objects skip the id, the id is read-only, and a new
+  object's id is ten letters and digits.
+- function-non-finite-inputs: NaN and ±Infinity reach a Function's `Inputs` as numbers.
+- filter-records-rules: Filter Records' local match: loose `equal to`, `not exist` keeping defined
+  values, `contain` on the text of any value, `equal to` null leaving the outputs as they were.
+- rest-node: the REST node reads JSON answers only (another content type ends the fetch with no
+  signal), sends a body only for truthy content and no Content-Type without one, expands `$&` in a
+  placeholder's value, and sends no signal when its request script throws. These cases (`"server":
+  "echo"`) were recorded against a local echo server at ``RECORDED_ECHO``; the test starts the same
+  echo server and points the export at it.
+- run-tasks-start: Run Tasks first starts about half its items (its start loop compares with the
+  shrinking queue), so with Stop On Failure a first failure leaves the rest unstarted.
 """
 
 from __future__ import annotations
@@ -25,9 +41,12 @@ import json
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from sidecar.runtime import Runtime, make_request
 from tests.conftest import FIXTURES_DIR
+
+RECORDED_ECHO = "http://127.0.0.1:18931"  # where the echo server listened when the cases were recorded
 
 CASES: list[dict[str, Any]] = [
     json.loads(line)
@@ -38,10 +57,48 @@ CASES: list[dict[str, Any]] = [
 ]
 
 
+async def _echo(request: web.Request) -> web.Response:
+    """The recording's echo server: ``/json…`` answers what it received as JSON, ``/text`` plain text,
+    ``/status/<n>`` the echo with status n."""
+    path = request.path
+    if path.startswith("/text"):
+        return web.Response(body=b"plain text", content_type="text/plain")
+    body = await request.text() if request.can_read_body else None
+    echo = {
+        "method": request.method,
+        "path": request.path_qs,
+        "ctype": request.headers.get("content-type"),
+        "x": request.headers.get("x-test"),
+        "body": body or None,
+    }
+    status = int(path.rsplit("/", 1)[1]) if path.startswith("/status/") else 200
+    return web.json_response(echo, status=status)
+
+
+async def _start_echo() -> tuple[web.AppRunner, str]:
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", _echo)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    return runner, f"http://127.0.0.1:{port}"
+
+
 @pytest.mark.parametrize("case", CASES, ids=[f"{case['kind']}:{case['id']}" for case in CASES])
 async def test_answers_as_the_real_runner(case: dict[str, Any]) -> None:
-    runtime = Runtime.from_export(case["export"], timeout_seconds=2.0)
-    response = await runtime.run(case["function"], make_request(case["request"]["body"]))
+    graph = case["export"]
+    server = None
+    if case.get("server") == "echo":
+        server, base = await _start_echo()
+        graph = json.loads(json.dumps(graph).replace(RECORDED_ECHO, base))
+    try:
+        runtime = Runtime.from_export(graph, timeout_seconds=2.0)
+        response = await runtime.run(case["function"], make_request(case["request"]["body"]))
+    finally:
+        if server is not None:
+            await server.cleanup()
     assert (response.status_code, response.body) == (case["expected"]["statusCode"], case["expected"]["body"])
 
 

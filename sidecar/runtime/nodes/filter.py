@@ -9,7 +9,13 @@ from typing import Any
 from sidecar.runtime.node import Node
 from sidecar.runtime.objects import Model
 from sidecar.runtime.ports import InputSpec, OutputSpec
-from sidecar.runtime.query_filters import compare_records, convert_visual_filter, matches, visual_sorting
+from sidecar.runtime.query_filters import (
+    LocalFilterError,
+    compare_records,
+    convert_visual_filter,
+    matches,
+    visual_sorting,
+)
 from sidecar.runtime.records_codec import collection_schema
 from sidecar.runtime.values import UNDEFINED, js_to_number, js_to_string, js_truthy
 
@@ -77,7 +83,10 @@ class FilterRecordsNode(Node):
             schema = dict(collection_schema(self.ctx, js_to_string(self.collection)))
             where = convert_visual_filter(self.visual_filter, self.parameters, schema)
             if where:
-                result = [m for m in result if matches(m, where)]
+                try:
+                    result = [m for m in result if matches(m, where)]
+                except LocalFilterError:
+                    return  # Noodl's filter threw: nothing is sent, the outputs stay as they were
             sorting = visual_sorting(self.visual_sort)
             if sorting:
                 result.sort(key=cmp_to_key(compare_records(sorting)))

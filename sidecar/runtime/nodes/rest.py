@@ -11,8 +11,9 @@ from sidecar.errors import ScriptError
 from sidecar.runtime.bridge import apply_effects
 from sidecar.runtime.http_client import AiohttpClient, HttpResult
 from sidecar.runtime.nodes.code import ScriptHostNode
+from sidecar.runtime.nodes.strings import js_replace_first
 from sidecar.runtime.ports import InputSpec, OutputSpec
-from sidecar.runtime.values import UNDEFINED, js_stringify, js_to_string
+from sidecar.runtime.values import UNDEFINED, js_stringify, js_to_string, js_truthy
 
 log = structlog.get_logger()
 
@@ -92,8 +93,8 @@ class RestNode(ScriptHostNode):
     def _fetch(self) -> None:
         self._scheduled = False
         resource = js_to_string(self.resource) if self.resource is not UNDEFINED else ""
-        for key, value in self.inputs.items():
-            resource = resource.replace("{" + key + "}", js_to_string(value), 1)
+        for key, value in self.inputs.items():  # String.replace: "$&" in a value is the placeholder
+            resource = js_replace_first(resource, "{" + key + "}", js_to_string(value))
         request: dict[str, Any] = {
             "resource": resource,
             "headers": {},
@@ -103,8 +104,8 @@ class RestNode(ScriptHostNode):
         try:
             request = self._run_script(self.request_script, "Request", request)
         except ScriptError as error:
+            # CloudRunner's fetch throws out of the scheduled update: nothing is sent.
             log.warning("REST request script failed", node_id=self.id, error=error.message)
-            self.send_signal("failure")
             return
         url = js_to_string(request.get("resource", ""))
         parameters = request.get("parameters") or {}
@@ -113,7 +114,7 @@ class RestNode(ScriptHostNode):
         content = request.get("content", UNDEFINED)
         headers = {str(k): js_to_string(v) for k, v in (request.get("headers") or {}).items()}
         body = None
-        if content is not UNDEFINED and content is not None:
+        if js_truthy(content):  # `request.content ? JSON.stringify(…) : undefined`: 0 and '' send no body
             headers["Content-Type"] = "application/json"
             body = js_stringify(content)
         client = self.ctx.services.http or AiohttpClient()
@@ -129,11 +130,17 @@ class RestNode(ScriptHostNode):
         self.ctx.spawn(call, done, owner=self.id)
 
     def _respond(self, result: HttpResult, request: dict[str, Any]) -> None:
+        if result.content_type is not None and "/json" not in result.content_type:
+            # CloudRunner's REST reads JSON only: another content type ends the fetch with no signal.
+            log.warning("REST only supports json content type in response", node_id=self.id)
+            return
         payload = {"status": result.status, "content": result.content, "request": request}
         try:
             self._run_script(self.response_script, "Response", payload)
         except ScriptError as error:
+            # CloudRunner's response script throws before the status is flagged: no signal follows.
             log.warning("REST response script failed", node_id=self.id, error=error.message)
+            return
         self.send_signal("success" if 200 <= result.status < 300 else "failure")
 
     INPUTS = (

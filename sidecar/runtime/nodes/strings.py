@@ -119,6 +119,11 @@ class StringFormatNode(Node):
             self.schedule_after_inputs(self._publish)
 
     def _publish(self) -> None:
+        if not isinstance(self.format, str):
+            # Noodl's `format.match(…)` throws for a format that is not a string: Formatted keeps its
+            # last value and, the throw skipping the reset of its flag, the node never formats again
+            # in this run.
+            return
         # flag_output_dirty("formatted") for a caller that has the value the output's getter reads
         self.send_output("formatted", self.formatted())
         self._scheduled = False

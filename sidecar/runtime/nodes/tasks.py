@@ -87,9 +87,14 @@ class RunTasksNode(Node):
         if self.total == 0:
             self.send_signal("success")
             self.state = TasksState.IDLE
-        for _ in range(min(int(js_to_number(self.max_running)), len(self.queued))):
+        # Noodl's start loop compares with the queue's length as it shrinks, so of n items only
+        # about half start at once (2 items: 1; 5 items: 3), the rest as tasks finish.
+        limit = js_to_number(self.max_running)
+        started = 0
+        while limit == limit and started < min(limit, len(self.queued)):  # NaN starts nothing
             if not self._start_next():
                 break
+            started += 1
 
     def _start_next(self) -> bool:
         """Start the next queued item, unless it is falsy (then nothing starts, as in Noodl)."""
