@@ -255,7 +255,9 @@ class TriggerService:
         assert trigger.schedule is not None
         cron = trigger.schedule.cron
         source = CATCH_UP_SOURCE if fire.catch_up else f"schedule {cron}"
-        payload = schedule_payload(trigger.id, cron, iso(fire.fired_at), trigger.schedule.payload)
+        payload = schedule_payload(
+            trigger.id, cron, iso(fire.fired_at), trigger.schedule.payload, iso(fire.slot)
+        )
         await self.dispatcher.dispatch(FireRequest(trigger, TriggerKind.SCHEDULE, source, payload))
 
     def on_overlap_skip(self, trigger_id: str) -> None:

@@ -10,6 +10,8 @@ as the row's identity instead of a queue id.)
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from datetime import timedelta
 
 import asyncpg
@@ -17,6 +19,8 @@ import asyncpg
 from sidecar.store.postgres.notify import new_replica_id
 
 DEFAULT_LEASE = timedelta(minutes=5)
+LEASE_SETTING = "NOODL_FIRE_LEASE_SECONDS"
+"""Overrides the lease (seconds): a drill that kills replicas wants their fires taken over quickly."""
 KEEP_DONE = timedelta(days=2)
 """How long finished claims are kept (a slot that old is never offered again by a scheduler)."""
 
@@ -27,12 +31,26 @@ BOOTSTRAP = (
 )
 
 
+def lease_from_env(environ: Mapping[str, str] = os.environ) -> timedelta:
+    """The lease ``NOODL_FIRE_LEASE_SECONDS`` asks for, else :data:`DEFAULT_LEASE`."""
+    value = environ.get(LEASE_SETTING, "")
+    if not value:
+        return DEFAULT_LEASE
+    try:
+        seconds = float(value)
+        if seconds <= 0:
+            raise ValueError(value)
+    except ValueError as error:
+        raise ValueError(f"{LEASE_SETTING} must be a positive number of seconds, not {value!r}") from error
+    return timedelta(seconds=seconds)
+
+
 class PostgresFireClaims:
     """:class:`sidecar.triggers.ports.FireClaims` on the backend's PostgreSQL database."""
 
     def __init__(self, pool: asyncpg.Pool, *, lease: timedelta = DEFAULT_LEASE) -> None:
         self._pool = pool
-        self._lease = lease
+        self.lease = lease
         self.replica_id = new_replica_id()
 
     async def prepare(self) -> None:
@@ -53,7 +71,7 @@ class PostgresFireClaims:
             trigger_id,
             slot,
             self.replica_id,
-            self._lease,
+            self.lease,
         )
         return bool(won)
 

@@ -375,6 +375,11 @@ class PostgresRecordStore(RelationEdits, RealtimeFilters):
     async def _logged_announcement(self, entry: int) -> Any:
         return await self._pool.fetchval("SELECT payload FROM noodl_change_log WHERE id = $1", entry)
 
+    async def listen(self, channel: str, handler: Callable[[str | None], Awaitable[None]]) -> None:
+        """Hear ``channel``'s notifications on the store's LISTEN connection (see :mod:`.notify`)."""
+        assert self._listener is not None, "the store is open"
+        await self._listener.add_channel(channel, handler)
+
     async def close(self) -> None:
         if self._listener is not None:
             await self._listener.close()
