@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import asyncpg
 import orjson
 import structlog
+
+from sidecar.store.postgres.pool import Database
 
 log = structlog.get_logger("sidecar.store.postgres.bundles")
 
@@ -33,7 +34,7 @@ class PostgresBundles:
 
     def __init__(self, store: Any) -> None:
         self._store = store
-        self._pool: asyncpg.Pool = store.pool
+        self._pool: Database = store.pool
         self._workflows: Callable[[], Any] | None = None
 
     async def publish(self, name: str, export: Any, digest: str) -> None:

@@ -17,9 +17,8 @@ import os
 from collections.abc import Mapping
 from datetime import timedelta
 
-import asyncpg
-
 from sidecar.store.postgres.notify import new_replica_id
+from sidecar.store.postgres.pool import Database
 
 DEFAULT_LEASE = timedelta(minutes=5)
 LEASE_SETTING = "NOODL_FIRE_LEASE_SECONDS"
@@ -53,7 +52,7 @@ def lease_from_env(environ: Mapping[str, str] = os.environ) -> timedelta:
 class PostgresFireClaims:
     """:class:`sidecar.triggers.ports.FireClaims` on the backend's PostgreSQL database."""
 
-    def __init__(self, pool: asyncpg.Pool, *, lease: timedelta = DEFAULT_LEASE) -> None:
+    def __init__(self, pool: Database, *, lease: timedelta = DEFAULT_LEASE) -> None:
         self._pool = pool
         self.lease = lease
         self.replica_id = new_replica_id()
