@@ -37,7 +37,8 @@ from tests.conftest import PROJECT_ROOT
 from tests.postgres import new_schema_url
 from tests.runtime.graphs import component, conn, export, function_node, request_node, response_node
 
-pytestmark = pytest.mark.slow
+# Under 60 s on a quiet machine; the limit allows for a shared, loaded one.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 TOKEN = "r" * 32
 APP_ID = "replicated"
