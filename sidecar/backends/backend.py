@@ -164,6 +164,7 @@ class Backend:
         self._runner: Any = None
         self._close_streams: Callable[[], None] | None = None
         self.workflows: Any = None
+        self._shared_bundles: Any = None  # on PostgreSQL: the bundles every replica serves
         from sidecar.debugging.running import RunningExecutions
 
         self.running = RunningExecutions()  # runs in progress by execution id, for execution:cancel
@@ -208,6 +209,7 @@ class Backend:
             await self._open_security()
             await self._open_python_packs()
             self._load_workflows()
+            await self._share_workflows()
             await self._open_triggers()
             await self._bind()
         except BaseException as exc:
@@ -378,26 +380,42 @@ class Backend:
         self.workflows = make_workflow_set(
             self.spec.data_dir, self._store, self._python_pool(), ai_port(self), node_types
         )
+        self.workflows.share = self._shared_bundles
         self.workflows.load_all()
+
+    async def _share_workflows(self) -> None:
+        """Replicas on one PostgreSQL database serve the same bundles: a deploy on one reaches the others."""
+        if not self.spec.database_url:
+            return
+        from sidecar.store.postgres.bundles import PostgresBundles
+
+        self._shared_bundles = PostgresBundles(self._store)
+        await self._shared_bundles.attach(lambda: self.workflows)
 
     async def _open_triggers(self) -> None:
         """Load triggers.json (an invalid file refuses the start, naming every bad entry) and arm it."""
         from sidecar.backends.trigger_host import TriggerFunctions
         from sidecar.triggers import TriggerService, TriggerServiceConfig
+        from sidecar.triggers.clock import clock_from_env
         from sidecar.triggers.store_source import StoreChangeSource
 
         claims = None
+        recovery_interval = 30.0
         if self.spec.database_url:  # replicas share the database: each schedule fire is claimed once
-            from sidecar.store.postgres.fire_claims import PostgresFireClaims
+            from sidecar.store.postgres.fire_claims import PostgresFireClaims, lease_from_env
 
-            claims = PostgresFireClaims(self._store.pool)
+            claims = PostgresFireClaims(self._store.pool, lease=lease_from_env())
             await claims.prepare()
+            # Look for abandoned fires twice a lease (a dead replica's fire waits at most ~1.5 leases).
+            recovery_interval = min(recovery_interval, claims.lease.total_seconds() / 2)
         self.triggers = TriggerService.open(
             TriggerServiceConfig(self.spec.data_dir, self.spec.backend_id),
             recorder=self.history,
             functions=TriggerFunctions(self),
             changes=StoreChangeSource(self._store),
+            clock=clock_from_env(),
             claims=claims,
+            recovery_interval=recovery_interval,
         )
         await self.triggers.start()
 
@@ -538,6 +556,7 @@ class Backend:
         if self._store is not None:
             await self._store.close()
             self._store = None
+        self._shared_bundles = None
 
     def _security_health(self) -> dict[str, Any]:
         dev_open = bool(self.security is not None and self.security.policy.dev_open)

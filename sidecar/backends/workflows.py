@@ -8,13 +8,18 @@ refusal lists every problem with its component and node id. Swaps replace the ma
 already in flight finish on the runtime they started with. Every
 deploy that changes a bundle is kept as a version (``workflow_versions``); rolling back to one
 deploys its export again, through the same checks.
+
+Replicas on one PostgreSQL database share their bundles through a :class:`BundleShare`
+(``sidecar.store.postgres.bundles``): a deploy, rollback or removal is queued by the sync call and stored by
+:meth:`WorkflowSet.share_pending`, which the doors await before answering; the other replicas install what
+the database holds when told (:meth:`WorkflowSet.install_shared`), each through the same checks.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -57,6 +62,12 @@ class FunctionRuntime(Protocol):
 RuntimeFactory = Callable[[Any], FunctionRuntime]
 
 
+class BundleShare(Protocol):
+    """Where the replicas of one backend keep their bundles (``None`` export: the bundle was removed)."""
+
+    def publish(self, name: str, export: Any, digest: str) -> Awaitable[None]: ...
+
+
 @dataclass(frozen=True)
 class LoadedBundle:
     name: str
@@ -96,6 +107,9 @@ class WorkflowSet:
         self.initialized = False
         self.load_errors: dict[str, str] = {}
         self.versions = WorkflowVersions(folder / FOLDER, keep_versions)
+        self.share: BundleShare | None = None
+        """Set on a replica of a shared database: every local change is stored there too."""
+        self._unshared: list[tuple[str, Any, str]] = []
 
     def load_all(self) -> int:
         """(Re)load every bundle on disk; broken ones are reported in ``load_errors``."""
@@ -142,7 +156,13 @@ class WorkflowSet:
 
         Raises ``DeployRefusedError`` (the running bundle stays) when the export would break."""
         name = validate_workflow_name(name)
-        runtime = self._checked(export)
+        version = self._install(name, export, self._checked(export), rollback_of=rollback_of)
+        self._queue_share(name, export, version.hash)
+        return version
+
+    def _install(
+        self, name: str, export: Any, runtime: FunctionRuntime, *, rollback_of: int | None = None
+    ) -> WorkflowVersion:
         self.folder.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.folder / f"{name}{SUFFIX}", export)
         version = self.versions.record(name, export, runtime.function_names(), rollback_of=rollback_of)
@@ -153,6 +173,49 @@ class WorkflowSet:
             "workflow_deployed", workflow=name, functions=runtime.function_names(), version=version.version
         )
         return replace(version, active=True)
+
+    def _queue_share(self, name: str, export: Any, digest: str) -> None:
+        if self.share is not None:
+            self._unshared.append((name, export, digest))
+
+    async def share_pending(self) -> None:
+        """Store the changes made since the last call where the other replicas read them (in order)."""
+        while self.share is not None and self._unshared:
+            name, export, digest = self._unshared[0]
+            await self.share.publish(name, export, digest)
+            self._unshared.pop(0)
+
+    def hash_of(self, name: str) -> str | None:
+        """The content hash of the bundle ``name`` runs now (None: no such bundle is loaded)."""
+        return self._hashes.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._bundles)
+
+    def export_of(self, name: str) -> Any:
+        """The export of bundle ``name`` as written in the folder (None: unreadable or absent)."""
+        try:
+            return json.loads((self.folder / f"{validate_workflow_name(name)}{SUFFIX}").read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def install_shared(self, name: str, export: Any) -> bool:
+        """Install what another replica deployed (``None``: it removed the bundle), unless this replica runs
+        that content already. A bundle that fails this replica's checks is logged in ``load_errors`` and the
+        running one stays. Returns whether anything changed."""
+        name = validate_workflow_name(name)
+        if export is None:
+            return self._remove(name)
+        if self._hashes.get(name) == content_hash(export):
+            return False
+        try:
+            runtime = self._checked(export)
+        except SidecarError as exc:
+            self.load_errors[name] = exc.message
+            log.error("shared_workflow_refused", workflow=name, error=exc.message)
+            return False
+        self._install(name, export, runtime)
+        return True
 
     def rollback(self, version: int) -> WorkflowVersion:
         """Deploy a kept version's export again (checked like any deploy); raises when it is not kept."""
@@ -165,6 +228,11 @@ class WorkflowSet:
 
     def remove(self, name: str) -> bool:
         name = validate_workflow_name(name)
+        removed = self._remove(name)
+        self._queue_share(name, None, "")
+        return removed
+
+    def _remove(self, name: str) -> bool:
         path = self.folder / f"{name}{SUFFIX}"
         existed = path.exists()
         path.unlink(missing_ok=True)

@@ -1,4 +1,9 @@
-"""Injectable wall clocks: the real one, and a simulated one that tests advance by hand.
+"""Injectable wall clocks: the real one, a simulated one that tests advance by hand, and a scaled one.
+
+The scaled clock (``NOODL_TRIGGER_CLOCK=scaled:<origin>:<factor>``, read by :func:`clock_from_env`) runs
+``factor`` times faster than wall time from the instant ``origin``. Every process given the same setting
+reads the same time, so a drill can run a day of per-second schedules on several replicas of one backend
+in minutes; it is for drills and tests, never for a backend users depend on.
 
 The scheduler reads wall time (cron is wall-clock based) but never trusts one long sleep: a machine that
 sleeps or a clock that jumps would leave it waiting on the wrong instant, so real sleeps are cut into
@@ -10,10 +15,13 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import os
 import time
+from collections.abc import Mapping
 from typing import Protocol
 
 MAX_SLEEP_SECONDS = 30.0
+CLOCK_SETTING = "NOODL_TRIGGER_CLOCK"
 _SETTLE_YIELDS = 50
 
 
@@ -33,6 +41,40 @@ class SystemClock:
 
     async def sleep_until(self, deadline: float) -> None:
         await asyncio.sleep(min(max(deadline - time.time(), 0.0), MAX_SLEEP_SECONDS))
+
+
+class ScaledClock:
+    """Wall time running ``factor`` times as fast from the instant ``origin`` (epoch seconds)."""
+
+    def __init__(self, origin: float, factor: float) -> None:
+        if factor <= 0:
+            raise ValueError("the factor of a scaled clock must be positive")
+        self._origin = origin
+        self._factor = factor
+
+    def now(self) -> float:
+        return self._origin + (time.time() - self._origin) * self._factor
+
+    async def sleep_until(self, deadline: float) -> None:
+        real = (deadline - self.now()) / self._factor
+        await asyncio.sleep(min(max(real, 0.0), MAX_SLEEP_SECONDS))
+
+
+def clock_from_env(environ: Mapping[str, str] = os.environ) -> Clock | None:
+    """The clock ``NOODL_TRIGGER_CLOCK`` asks for (``scaled:<origin>:<factor>``), None when unset.
+    Raises ``ValueError`` naming the setting when it is malformed (the backend then refuses to start)."""
+    value = environ.get(CLOCK_SETTING, "")
+    if not value:
+        return None
+    kind, _, rest = value.partition(":")
+    origin, _, factor = rest.partition(":")
+    try:
+        if kind != "scaled":
+            raise ValueError(kind)
+        return ScaledClock(float(origin), float(factor))
+    except ValueError as error:
+        message = f"{CLOCK_SETTING} must be scaled:<origin epoch seconds>:<factor>, not {value!r}"
+        raise ValueError(message) from error
 
 
 class SimulatedClock:

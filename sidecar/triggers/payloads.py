@@ -29,9 +29,19 @@ def webhook_payload(
     return {**legacy, "trigger": canonical, "triggerType": "webhook", "body": body}
 
 
-def schedule_payload(trigger_id: str, cron: str, fired_at: str, body: Mapping[str, Any] | None) -> JsonObject:
+def schedule_payload(
+    trigger_id: str,
+    cron: str,
+    fired_at: str,
+    body: Mapping[str, Any] | None,
+    scheduled_for: str | None = None,
+) -> JsonObject:
+    """``scheduled_for`` is the cron slot the fire stands for (``trigger.scheduledFor``): a catch-up or a
+    fire taken over from a dead replica runs after its slot, and a function can key its work on it."""
     legacy: JsonObject = {"triggerId": trigger_id, "firedAt": fired_at, "cron": cron}
     canonical = {"type": "schedule", "id": trigger_id, "firedAt": fired_at, "cron": cron}
+    if scheduled_for is not None:
+        canonical["scheduledFor"] = scheduled_for
     return {**legacy, "trigger": canonical, "triggerType": "schedule", "body": dict(body or {})}
 
 

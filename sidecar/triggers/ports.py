@@ -134,6 +134,15 @@ class FireClaims(Protocol):
         """The fire ran: nobody takes it over any more."""
         ...
 
+    @property
+    def lease_seconds(self) -> float:
+        """How long a claim holds unless renewed."""
+        ...
+
+    async def renew(self, trigger_id: str, slot: float) -> bool:
+        """Extend this caller's lease on a fire still running (False: it is not this caller's any more)."""
+        ...
+
     async def abandoned(self) -> list[tuple[str, float]]:
         """Fires whose lease expired unfinished, for a live replica to claim and run."""
         ...

@@ -233,10 +233,29 @@ class TriggerService:
             return
         if not await self._claims.claim(fire.trigger_id, fire.slot):
             return  # another replica runs (or ran) this fire
+        holding = asyncio.create_task(self._hold_claim(self._claims, fire))
         try:
             await self._run_fire(trigger, fire)
         finally:
+            holding.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await holding
             await self._claims.finish(fire.trigger_id, fire.slot)
+
+    @staticmethod
+    async def _hold_claim(claims: FireClaims, fire: ScheduledFire) -> None:
+        """Renew the fire's lease three times a lease while it runs: only a dead replica's fire (whose
+        renewals stopped) is taken over, never a slow one on a live replica. Real time: the lease is the
+        database's clock, not the schedule's."""
+        interval = claims.lease_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                if not await claims.renew(fire.trigger_id, fire.slot):
+                    log.warning("schedule fire lease lost", trigger_id=fire.trigger_id, slot=fire.slot)
+                    return
+            except Exception:  # the database away for a moment: try again before the lease ends
+                log.exception("schedule fire lease renewal failed", trigger_id=fire.trigger_id)
 
     async def _recover_abandoned(self) -> None:
         """Take over fires whose replica died mid-fire (their lease expired unfinished)."""
@@ -255,7 +274,9 @@ class TriggerService:
         assert trigger.schedule is not None
         cron = trigger.schedule.cron
         source = CATCH_UP_SOURCE if fire.catch_up else f"schedule {cron}"
-        payload = schedule_payload(trigger.id, cron, iso(fire.fired_at), trigger.schedule.payload)
+        payload = schedule_payload(
+            trigger.id, cron, iso(fire.fired_at), trigger.schedule.payload, iso(fire.slot)
+        )
         await self.dispatcher.dispatch(FireRequest(trigger, TriggerKind.SCHEDULE, source, payload))
 
     def on_overlap_skip(self, trigger_id: str) -> None:

@@ -216,7 +216,9 @@ class _AdminRoutes:
     async def deploy_workflow(self, request: web.Request) -> web.StreamResponse:
         export = await json_body(request)
         self.backend.require_writable("deploy a workflow")
-        return _deployed(lambda: self.backend.workflows.deploy(request.match_info["name"], export))
+        answer = _deployed(lambda: self.backend.workflows.deploy(request.match_info["name"], export))
+        await self.backend.workflows.share_pending()  # other replicas (PostgreSQL) know before we answer
+        return answer
 
     async def workflow_versions(self, _request: web.Request) -> web.StreamResponse:
         versions = self.backend.workflows.list_versions()
@@ -227,11 +229,14 @@ class _AdminRoutes:
         if not text.isdigit():
             raise InvalidParamsError(f"a version is a positive integer, not {text!r}")
         self.backend.require_writable("roll back a workflow")
-        return _deployed(lambda: self.backend.workflows.rollback(int(text)))
+        answer = _deployed(lambda: self.backend.workflows.rollback(int(text)))
+        await self.backend.workflows.share_pending()
+        return answer
 
     async def remove_workflow(self, request: web.Request) -> web.StreamResponse:
         self.backend.require_writable("remove a workflow")
         removed = self.backend.workflows.remove(request.match_info["name"])
+        await self.backend.workflows.share_pending()
         return json_response({"success": removed}, 200 if removed else 404)
 
     async def reload_workflows(self, _request: web.Request) -> web.StreamResponse:

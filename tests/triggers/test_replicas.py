@@ -8,12 +8,14 @@ import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 
 from sidecar.store.postgres.fire_claims import PostgresFireClaims
 from sidecar.triggers import SimulatedClock, TriggerService, TriggerServiceConfig
+from sidecar.triggers.scheduler import ScheduledFire
 from sidecar.triggers.service import TRIGGERS_FILE
 from tests.postgres import new_schema_url
 from tests.triggers.doubles import InProcessFunctions, MemoryHistory, echo
@@ -97,3 +99,33 @@ async def test_a_fire_left_unfinished_by_a_dead_replica_is_taken_over_once(
     await alive.close()
     assert len(calls.calls) == 1
     assert not await dead.claim(trigger_id, START)  # done: nobody runs it again
+
+
+async def test_a_fire_running_longer_than_its_lease_is_not_taken_over_from_a_live_replica(
+    tmp_path: Path, pool: asyncpg.Pool
+) -> None:
+    clock = SimulatedClock(START)
+    release = asyncio.Event()
+
+    async def slow(call: Any) -> tuple[int, str]:
+        await release.wait()  # runs for several leases
+        return await echo(call)
+
+    calls = [InProcessFunctions({"onOrder": slow}) for _ in range(2)]
+    lease = timedelta(milliseconds=300)
+    running = _replica(tmp_path / "r0", calls[0], clock, await _claims(pool, lease), recovery_interval=0.1)
+    trigger_id = (await running.create_trigger(schedule_def("0 0 1 1 *")))["trigger"]["id"]
+    running.registry.flush()
+    (tmp_path / "r1").mkdir()
+    shutil.copy(tmp_path / "r0" / TRIGGERS_FILE, tmp_path / "r1" / TRIGGERS_FILE)
+    watching = _replica(tmp_path / "r1", calls[1], clock, await _claims(pool, lease), recovery_interval=0.1)
+    await running.start()
+    await watching.start()
+    fire = asyncio.create_task(running.on_fire(ScheduledFire(trigger_id, START, False, START)))
+    await asyncio.sleep(1.5)  # five leases; the watching replica's recovery looks every 0.1 s
+    release.set()
+    await fire
+    await asyncio.sleep(0.3)
+    await running.close()
+    await watching.close()
+    assert (len(calls[0].calls), len(calls[1].calls)) == (1, 0)

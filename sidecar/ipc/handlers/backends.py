@@ -165,7 +165,9 @@ def _register_workflows(table: MethodTable, manager: BackendManager) -> None:
         update = params.update
         manager.require_writable(update.backend_id, "deploy a workflow")
         backend = manager.running(update.backend_id, "update a workflow")
-        return _deployed(lambda: backend.workflows.deploy(update.name, update.workflow))
+        answer = _deployed(lambda: backend.workflows.deploy(update.name, update.workflow))
+        await backend.workflows.share_pending()  # the other replicas (PostgreSQL) are told before we answer
+        return answer
 
     @table.method("backend:workflow-versions")
     async def workflow_versions(_ctx: CallContext, params: b.BackendIdParams) -> b.WorkflowVersions:
@@ -177,7 +179,9 @@ def _register_workflows(table: MethodTable, manager: BackendManager) -> None:
     async def rollback_workflow(_ctx: CallContext, params: b.RollbackWorkflowParams) -> b.WorkflowUpdated:
         manager.require_writable(params.backend_id, "roll back a workflow")
         backend = manager.running(params.backend_id, "roll back a workflow")
-        return _deployed(lambda: backend.workflows.rollback(params.version))
+        answer = _deployed(lambda: backend.workflows.rollback(params.version))
+        await backend.workflows.share_pending()
+        return answer
 
     @table.method("function:run")
     async def run_function(_ctx: CallContext, params: b.FunctionRunParams) -> b.FunctionResult:

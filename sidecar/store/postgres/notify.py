@@ -8,7 +8,9 @@ locally already). Received announcements are handled one at a time, in arrival o
 order), by one task, so a fetched large payload never overtakes a later small one.
 
 A schema change is announced on its own channel; receivers read the schemas again before any change
-announced after it.
+announced after it. Other parts of a replica may listen on channels of their own on the same connection
+(:meth:`Listener.add_channel`); their handlers are called with ``None`` after a reconnection, when
+announcements may have been missed.
 """
 
 from __future__ import annotations
@@ -102,6 +104,13 @@ class Listener:
         self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._connection: asyncpg.Connection | None = None
         self._task: asyncio.Task[None] | None = None
+        self._channels: dict[str, Callable[[str | None], Awaitable[None]]] = {}
+
+    async def add_channel(self, channel: str, handler: Callable[[str | None], Awaitable[None]]) -> None:
+        """Also LISTEN on ``channel``: ``handler`` gets each payload, in order with the other channels."""
+        self._channels[channel] = handler
+        if self._connection is not None:
+            await self._connection.add_listener(channel, self._received)
 
     async def start(self) -> None:
         await self._connect()
@@ -111,6 +120,8 @@ class Listener:
         connection = await asyncpg.connect(self._url)
         await connection.add_listener(CHANGES, self._received)
         await connection.add_listener(SCHEMAS, self._received)
+        for channel in self._channels:
+            await connection.add_listener(channel, self._received)
         connection.add_termination_listener(self._lost)
         self._connection = connection
 
@@ -134,6 +145,8 @@ class Listener:
                 continue
             log.info("store.listen_reconnected")
             await self._on_schema_change()
+            for handler in list(self._channels.values()):
+                await handler(None)
             return
 
     async def _run(self) -> None:
@@ -148,6 +161,10 @@ class Listener:
                 log.exception("store.remote_change_failed", channel=channel)
 
     async def _handle(self, channel: str, payload: str) -> None:
+        own = self._channels.get(channel)
+        if own is not None:
+            await own(payload)
+            return
         if channel == SCHEMAS:
             if payload != self._origin:
                 await self._on_schema_change()

@@ -7,7 +7,8 @@ copying them: body splitting and update operators (:mod:`sidecar.store.records`,
 the write rules (:mod:`sidecar.store.writes`: client ids, owners, default ACLs, preconditions, dot keys),
 special classes, sessions, passwords, CLPs, presentation and projection (:mod:`sidecar.store.reads`). What is
 PostgreSQL's own is storage (:mod:`.tables`), the ``where`` compiler (:mod:`.where`) and transactions: each
-write runs in one transaction on a pooled connection, a batch item without ``transaction`` in a savepoint.
+write runs in one transaction on a pooled connection (:mod:`.pool`), a batch item without ``transaction``
+in a savepoint.
 
 Schemas are cached per process and written through in the transaction that changes them; events are
 published after the commit only.
@@ -67,6 +68,7 @@ from sidecar.store.matcher import RecordMatcher
 from sidecar.store.names import validate_class_name
 from sidecar.store.postgres import notify
 from sidecar.store.postgres import where as pgwhere
+from sidecar.store.postgres.pool import ConnectionPool
 from sidecar.store.postgres.tables import BOOTSTRAP, UNIQUE_ERRORS
 from sidecar.store.postgres.where import RECORDS, RELATIONS, Params
 from sidecar.store.reads import include_paths, pointers_in, present, presenter, swap_included
@@ -129,14 +131,6 @@ class _InsertRecorder:
 
     async def fetch(self, *_: Any) -> Any:
         raise _NeedsTransaction
-
-
-async def _keep_session(connection: asyncpg.Connection) -> None:
-    """What a pooled connection needs on release: nothing. The store never changes session state (its
-    locks are transaction-scoped, it LISTENs on a connection of its own), so asyncpg's default reset, one
-    more round trip per read, is skipped; a transaction left open by a cancelled call is rolled back."""
-    if connection.is_in_transaction():
-        await connection.execute("ROLLBACK")
 
 
 @dataclass
@@ -293,7 +287,7 @@ class PostgresRecordStore(RelationEdits, RealtimeFilters):
 
     def __init__(
         self,
-        pool: asyncpg.Pool,
+        pool: ConnectionPool,
         schemas: dict[str, ClassSchema],
         *,
         allow_client_class_creation: bool,
@@ -324,12 +318,10 @@ class PostgresRecordStore(RelationEdits, RealtimeFilters):
     ) -> PostgresRecordStore:
         """Connect to ``url`` (``postgres://…``), create the tables when missing, load the schemas.
         ``read_time_limit`` is every statement's timeout (a runaway regex stops there)."""
-        pool = await asyncpg.create_pool(
+        pool = await ConnectionPool.open(
             url,
-            min_size=pool_size,  # opened up front: a burst never waits for new connections
-            max_size=pool_size,
+            size=pool_size,
             init=_init_connection,
-            reset=_keep_session,
             server_settings={"statement_timeout": str(int(read_time_limit * 1000))},
         )
         async with pool.acquire() as connection, connection.transaction():
@@ -375,6 +367,11 @@ class PostgresRecordStore(RelationEdits, RealtimeFilters):
     async def _logged_announcement(self, entry: int) -> Any:
         return await self._pool.fetchval("SELECT payload FROM noodl_change_log WHERE id = $1", entry)
 
+    async def listen(self, channel: str, handler: Callable[[str | None], Awaitable[None]]) -> None:
+        """Hear ``channel``'s notifications on the store's LISTEN connection (see :mod:`.notify`)."""
+        assert self._listener is not None, "the store is open"
+        await self._listener.add_channel(channel, handler)
+
     async def close(self) -> None:
         if self._listener is not None:
             await self._listener.close()
@@ -384,8 +381,8 @@ class PostgresRecordStore(RelationEdits, RealtimeFilters):
         self._matcher.close()
 
     @property
-    def pool(self) -> asyncpg.Pool:
-        """The connection pool (schedule claims share it)."""
+    def pool(self) -> ConnectionPool:
+        """The connection pool (schedule claims and shared bundles use it too)."""
         return self._pool
 
     @property
@@ -503,7 +500,7 @@ class PostgresRecordStore(RelationEdits, RealtimeFilters):
 
     async def _load(
         self,
-        connection: asyncpg.Connection | asyncpg.Pool,
+        connection: asyncpg.Connection | ConnectionPool,
         schema: ClassSchema,
         object_id: str,
         caller: CallerContext,
