@@ -18,6 +18,7 @@ from pydantic import TypeAdapter
 from ipc_schema import catalog
 from ipc_schema.base import PositionalParams
 from ipc_schema.lifecycle import ProgressEvent, ProgressParams, ProgressValue, RequestMeta
+from sidecar.lazy import Lazy
 
 _PROGRESS_INTERVAL_S = 0.1  # coalesce progress reports to at most 10 per second
 
@@ -107,10 +108,12 @@ class MethodTable:
 def _result_dumper(result_type: Any) -> Callable[[Any], Any]:
     if result_type is None:
         return lambda _value: None
-    adapter: TypeAdapter[Any] = TypeAdapter(result_type)
+    # Made on the method's first answer: a session calls a few of the ~100 methods, and building
+    # every adapter when the table is bound cost ~9 ms of CPU before `initialize` could be answered.
+    adapter: Lazy[TypeAdapter[Any]] = Lazy(lambda: TypeAdapter(result_type))
 
     def dump(value: Any) -> Any:
         # Declared optional fields stay as null: the editor's code compares against null.
-        return adapter.dump_python(value, by_alias=True)
+        return adapter.get().dump_python(value, by_alias=True)
 
     return dump
