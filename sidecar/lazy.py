@@ -14,9 +14,10 @@ worker thread): the second waits for the first.
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -48,3 +49,22 @@ class Lazy(Generic[T]):
     def peek(self) -> T | None:
         """The value if it was made, else None, without making it."""
         return self._value if self._made else None
+
+
+class LazyModule:
+    """A module imported the first time one of its attributes is read, then read through on every access.
+
+    The IPC handlers name the protocol models of channels a session may never call this way
+    (``ipc_schema.deferred`` explains why); their type annotations import the real module under
+    ``TYPE_CHECKING``. The import system's own locks make the first read safe from any thread.
+    """
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("__"):  # copy, pickle and friends probing for protocols
+            raise AttributeError(attribute)
+        return getattr(importlib.import_module(self._name), attribute)
