@@ -5,7 +5,7 @@ never use most subsystems: the graph runtime and its JavaScript engine until a f
 deployed or called, Prometheus until ``/metrics`` is scraped, the Python worker pool until a
 Python node runs, the cipher of stored credentials until a credential is read or written. Each
 such subsystem is held as ``Lazy(factory)``: the factory is the one place that imports it, and
-it runs the first time ``get()`` is called. ``tests/test_startup_imports.py`` checks that a
+it runs the first time ``get()`` is called. ``tests/startup/test_lazy_subsystems.py`` checks that a
 started ``serve`` has imported none of them.
 
 A factory runs once even when two threads ask at the same time (a credential store is read from a
