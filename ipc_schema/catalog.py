@@ -9,23 +9,41 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ipc_schema import backends as b
-from ipc_schema import credentials as c
-from ipc_schema import debugging as dbg
-from ipc_schema import deploy as d
 from ipc_schema import diagnostics, lifecycle, runtime, system
-from ipc_schema import github as gh
-from ipc_schema import history as h
-from ipc_schema import migrate as mg
-from ipc_schema import monitoring as m
-from ipc_schema import projects as p
-from ipc_schema import python as py
-from ipc_schema import security as s
-from ipc_schema import transfer as tr
-from ipc_schema import triggers as t
 from ipc_schema.base import NoParams, PositionalParams
+from ipc_schema.deferred import models_of, resolve
+
+# Every session answers initialize and starts a backend (the modules above); the channels below may
+# never be called, so their models are named here and imported when first needed (ipc_schema.deferred).
+if TYPE_CHECKING:
+    from ipc_schema import credentials as c
+    from ipc_schema import debugging as dbg
+    from ipc_schema import deploy as d
+    from ipc_schema import github as gh
+    from ipc_schema import history as h
+    from ipc_schema import migrate as mg
+    from ipc_schema import monitoring as m
+    from ipc_schema import projects as p
+    from ipc_schema import python as py
+    from ipc_schema import security as s
+    from ipc_schema import transfer as tr
+    from ipc_schema import triggers as t
+else:
+    c = models_of("credentials")
+    dbg = models_of("debugging")
+    d = models_of("deploy")
+    gh = models_of("github")
+    h = models_of("history")
+    mg = models_of("migrate")
+    m = models_of("monitoring")
+    p = models_of("projects")
+    py = models_of("python")
+    s = models_of("security")
+    tr = models_of("transfer")
+    t = models_of("triggers")
 
 
 class Direction(Enum):
@@ -38,18 +56,35 @@ class MethodSpec:
     """A request: answered with ``result`` (``None`` means nil on the wire)."""
 
     name: str
-    params: type[PositionalParams]
-    result: Any
+    declared_params: Any
+    """The ``PositionalParams`` class, or a ``DeferredModel`` naming it: read ``params``."""
+    declared_result: Any
+    """The result type, or a ``DeferredModel`` naming it: read ``result``."""
     doc: str
     diagnostic: bool = False
+
+    @property
+    def params(self) -> type[PositionalParams]:
+        params: type[PositionalParams] = resolve(self.declared_params)
+        return params
+
+    @property
+    def result(self) -> Any:
+        return resolve(self.declared_result)
 
 
 @dataclass(frozen=True)
 class NotificationSpec:
     name: str
-    params: type[PositionalParams]
+    declared_params: Any
+    """The ``PositionalParams`` class, or a ``DeferredModel`` naming it: read ``params``."""
     direction: Direction
     doc: str
+
+    @property
+    def params(self) -> type[PositionalParams]:
+        params: type[PositionalParams] = resolve(self.declared_params)
+        return params
 
 
 METHODS: tuple[MethodSpec, ...] = (

@@ -166,6 +166,9 @@ def _launcher_pid() -> int | None:
 
 
 def _serve(parsed: argparse.Namespace) -> int:
+    from sidecar import preload
+
+    preload.hold_collector()  # until the services are imported (sidecar.preload)
     import asyncio
 
     from sidecar import logs
@@ -262,6 +265,9 @@ def _stdio(
     stop_startup_watch: Callable[[], None],
 ) -> int:
     options = _stdio_parser().parse_args(argv)
+    from sidecar import preload
+
+    preload.hold_collector()  # until the services are imported (sidecar.preload)
     import asyncio
 
     from sidecar import logs

@@ -5,7 +5,7 @@ never use most subsystems: the graph runtime and its JavaScript engine until a f
 deployed or called, Prometheus until ``/metrics`` is scraped, the Python worker pool until a
 Python node runs, the cipher of stored credentials until a credential is read or written. Each
 such subsystem is held as ``Lazy(factory)``: the factory is the one place that imports it, and
-it runs the first time ``get()`` is called. ``tests/test_startup_imports.py`` checks that a
+it runs the first time ``get()`` is called. ``tests/startup/test_lazy_subsystems.py`` checks that a
 started ``serve`` has imported none of them.
 
 A factory runs once even when two threads ask at the same time (a credential store is read from a
@@ -14,9 +14,10 @@ worker thread): the second waits for the first.
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -48,3 +49,22 @@ class Lazy(Generic[T]):
     def peek(self) -> T | None:
         """The value if it was made, else None, without making it."""
         return self._value if self._made else None
+
+
+class LazyModule:
+    """A module imported the first time one of its attributes is read, then read through on every access.
+
+    The IPC handlers name the protocol models of channels a session may never call this way
+    (``ipc_schema.deferred`` explains why); their type annotations import the real module under
+    ``TYPE_CHECKING``. The import system's own locks make the first read safe from any thread.
+    """
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("__"):  # copy, pickle and friends probing for protocols
+            raise AttributeError(attribute)
+        return getattr(importlib.import_module(self._name), attribute)

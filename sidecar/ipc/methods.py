@@ -18,6 +18,7 @@ from pydantic import TypeAdapter
 from ipc_schema import catalog
 from ipc_schema.base import PositionalParams
 from ipc_schema.lifecycle import ProgressEvent, ProgressParams, ProgressValue, RequestMeta
+from sidecar.lazy import Lazy
 
 _PROGRESS_INTERVAL_S = 0.1  # coalesce progress reports to at most 10 per second
 
@@ -85,7 +86,7 @@ class MethodTable:
         def bind(handler: H) -> H:
             if name in self._methods:
                 raise ValueError(f"method {name!r} is already bound")
-            self._methods[name] = BoundMethod(spec, handler, _result_dumper(spec.result))
+            self._methods[name] = BoundMethod(spec, handler, _result_dumper(spec))
             return handler
 
         return bind
@@ -104,13 +105,17 @@ class MethodTable:
         ]
 
 
-def _result_dumper(result_type: Any) -> Callable[[Any], Any]:
-    if result_type is None:
-        return lambda _value: None
-    adapter: TypeAdapter[Any] = TypeAdapter(result_type)
+def _result_dumper(spec: catalog.MethodSpec) -> Callable[[Any], Any]:
+    # Made on the method's first answer, with the result's model (which may be imported only then,
+    # ipc_schema.deferred): a session calls a few of the ~100 methods, and building every adapter when
+    # the table is bound cost ~9 ms of CPU before `initialize` could be answered.
+    adapter: Lazy[TypeAdapter[Any] | None] = Lazy(
+        lambda: None if spec.result is None else TypeAdapter(spec.result)
+    )
 
     def dump(value: Any) -> Any:
+        made = adapter.get()
         # Declared optional fields stay as null: the editor's code compares against null.
-        return adapter.dump_python(value, by_alias=True)
+        return None if made is None else made.dump_python(value, by_alias=True)
 
     return dump

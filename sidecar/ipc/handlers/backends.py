@@ -6,17 +6,24 @@ import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ipc_schema import backends as b
-from ipc_schema import projects as p
-from ipc_schema import transfer as tr
 from sidecar import preload
 from sidecar.backends import data
 from sidecar.backends.manager import BackendManager
 from sidecar.backends.workflow_versions import WorkflowVersion, WorkflowVersionNotFoundError
 from sidecar.errors import InvalidParamsError, SidecarError
 from sidecar.ipc.methods import CallContext, MethodTable
+from sidecar.lazy import LazyModule
+
+# Models of channels a session may never call: imported on first use (ipc_schema.deferred).
+if TYPE_CHECKING:
+    from ipc_schema import projects as p
+    from ipc_schema import transfer as tr
+else:
+    p = LazyModule("ipc_schema.projects")
+    tr = LazyModule("ipc_schema.transfer")
 
 
 def register_backend_methods(table: MethodTable, manager: BackendManager) -> None:

@@ -6,12 +6,19 @@ Credentials are files of the backend's folder, so these work whether the backend
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from ipc_schema import backends as b
-from ipc_schema import credentials as c
 from sidecar.backends.manager import BackendManager
 from sidecar.credentials import CredentialStore
 from sidecar.ipc.methods import CallContext, MethodTable
+from sidecar.lazy import LazyModule
+
+# Models of channels a session may never call: imported on first use (ipc_schema.deferred).
+if TYPE_CHECKING:
+    from ipc_schema import credentials as c
+else:
+    c = LazyModule("ipc_schema.credentials")
 
 
 def register_credential_methods(table: MethodTable, manager: BackendManager) -> None:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ipc_schema import debugging as dbg
-from ipc_schema import history as h
 from sidecar import preload
 from sidecar.backends.manager import BackendManager
 from sidecar.ipc.methods import CallContext, MethodTable
+from sidecar.lazy import LazyModule
+
+# Models of channels a session may never call: imported on first use (ipc_schema.deferred).
+if TYPE_CHECKING:
+    from ipc_schema import debugging as dbg
+    from ipc_schema import history as h
+else:
+    dbg = LazyModule("ipc_schema.debugging")
+    h = LazyModule("ipc_schema.history")
 
 
 def register_debugging_methods(table: MethodTable, manager: BackendManager) -> None:

@@ -12,9 +12,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ipc_schema import backends as b
-from ipc_schema import deploy as d
 from sidecar.backends.manager import BackendManager
 from sidecar.ipc.methods import CallContext, MethodTable
+from sidecar.lazy import LazyModule
+
+# Models of channels a session may never call: imported on first use (ipc_schema.deferred).
+if TYPE_CHECKING:
+    from ipc_schema import deploy as d
+else:
+    d = LazyModule("ipc_schema.deploy")
+
 
 if TYPE_CHECKING:
     from sidecar.deploy.targets import Target

@@ -9,9 +9,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ipc_schema import github as gh
 from ipc_schema.base import NoParams
 from sidecar.ipc.methods import CallContext, MethodTable
+from sidecar.lazy import LazyModule
+
+# Models of channels a session may never call: imported on first use (ipc_schema.deferred).
+if TYPE_CHECKING:
+    from ipc_schema import github as gh
+else:
+    gh = LazyModule("ipc_schema.github")
+
 
 if TYPE_CHECKING:
     from sidecar.github import DeviceCode, GitHubService

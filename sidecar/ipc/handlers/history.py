@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ipc_schema import history as h
 from sidecar.backends import executions
 from sidecar.backends.manager import BackendManager
 from sidecar.ipc.methods import CallContext, MethodTable, Notify
+from sidecar.lazy import LazyModule
+
+# Models of channels a session may never call: imported on first use (ipc_schema.deferred).
+if TYPE_CHECKING:
+    from ipc_schema import history as h
+else:
+    h = LazyModule("ipc_schema.history")
 
 
 def register_history_methods(table: MethodTable, manager: BackendManager, notify: Notify) -> None:

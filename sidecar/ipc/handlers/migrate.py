@@ -4,10 +4,18 @@ The migration package is loaded by the first call, not with the protocol."""
 
 from __future__ import annotations
 
-from ipc_schema import migrate as mg
+from typing import TYPE_CHECKING
+
 from sidecar.backends.manager import BackendManager
 from sidecar.errors import MigrationRefusedError
 from sidecar.ipc.methods import CallContext, MethodTable
+from sidecar.lazy import LazyModule
+
+# Models of a channel a session may never call: imported on first use (ipc_schema.deferred).
+if TYPE_CHECKING:
+    from ipc_schema import migrate as mg
+else:
+    mg = LazyModule("ipc_schema.migrate")
 
 
 def register_migrate_methods(table: MethodTable, manager: BackendManager) -> None:

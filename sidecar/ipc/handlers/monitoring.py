@@ -7,9 +7,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ipc_schema import backends as b
-from ipc_schema import monitoring as m
 from sidecar.backends.manager import BackendManager
 from sidecar.ipc.methods import CallContext, MethodTable
+from sidecar.lazy import LazyModule
+
+# Models of channels a session may never call: imported on first use (ipc_schema.deferred).
+if TYPE_CHECKING:
+    from ipc_schema import monitoring as m
+else:
+    m = LazyModule("ipc_schema.monitoring")
+
 
 if TYPE_CHECKING:  # imported when a call needs it: monitoring is not loaded at start-up
     from sidecar.monitoring.alerts import AlertEngine

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from ipc_schema import python as py
+from typing import TYPE_CHECKING
+
 from sidecar.backends.manager import BackendManager
 from sidecar.ipc.methods import CallContext, MethodTable
+from sidecar.lazy import LazyModule
+
+# Models of channels a session may never call: imported on first use (ipc_schema.deferred).
+if TYPE_CHECKING:
+    from ipc_schema import python as py
+else:
+    py = LazyModule("ipc_schema.python")
 
 
 def register_python_methods(table: MethodTable, manager: BackendManager) -> None:

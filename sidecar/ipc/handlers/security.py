@@ -6,12 +6,18 @@ route answers: both call the backend's security service.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ipc_schema import backends as b
-from ipc_schema import security as s
 from sidecar.backends.manager import BackendManager
 from sidecar.ipc.methods import CallContext, MethodTable
+from sidecar.lazy import LazyModule
+
+# Models of channels a session may never call: imported on first use (ipc_schema.deferred).
+if TYPE_CHECKING:
+    from ipc_schema import security as s
+else:
+    s = LazyModule("ipc_schema.security")
 
 
 def register_security_methods(table: MethodTable, manager: BackendManager) -> None:

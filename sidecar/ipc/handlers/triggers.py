@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ipc_schema import backends as b
-from ipc_schema import triggers as t
 from sidecar.backends.manager import BackendManager
 from sidecar.ipc.methods import CallContext, MethodTable
+from sidecar.lazy import LazyModule
+
+# Models of channels a session may never call: imported on first use (ipc_schema.deferred).
+if TYPE_CHECKING:
+    from ipc_schema import triggers as t
+else:
+    t = LazyModule("ipc_schema.triggers")
 
 
 def register_trigger_methods(table: MethodTable, manager: BackendManager) -> None:
