@@ -26,6 +26,7 @@ from sidecar.runtime.node import Node
 from sidecar.runtime.nodes.code import ScriptFunctionNode
 from sidecar.runtime.objects import Model
 from sidecar.runtime.ports import InputSpec, OutputSpec
+from sidecar.runtime.recorder import Recorder
 from sidecar.runtime.records_api import script_records_call
 from sidecar.runtime.values import UNDEFINED, js_to_string
 
@@ -93,9 +94,14 @@ def records_host(ctx: RunContext) -> Any:
 
 
 def call_worker(node: Node, message: dict[str, Any], answered: Any) -> None:
-    """Send ``message`` to the node's pool; ``answered(result, error)`` runs in a later frame."""
-    # A future, not a coroutine: the message is written now and no task is made for the call.
-    node.ctx.spawn(_pool(node).submit(message, host=records_host(node.ctx)), answered, owner=node.id)
+    """Send ``message`` to the node's pool; ``answered(result, error)`` runs when the worker answers."""
+    # The message is written now; the pool's reader callback hands the answer straight to the run
+    # (``RunContext.answered``), which goes on in that same loop turn: no task or done callback.
+    ctx = node.ctx
+    future = _pool(node).submit(
+        message, host=records_host(ctx), ended=functools.partial(ctx.answered, answered)
+    )
+    ctx.expect(future, owner=node.id)
 
 
 def record_log_lines(node: Node, lines: list[dict[str, str]]) -> None:
@@ -138,6 +144,11 @@ class PythonFunctionNode(ScriptFunctionNode):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.script: str | None = None
+        self._calls = 0  # calls of the script so far in this run
+        # The call whose step stays open until its answer is applied (0: none), so a call is one step,
+        # as a JavaScript Function's is: its inputs, the outputs and lines of its answer, its duration.
+        self._pending_call = 0
+        self._answer_in = False  # the open step's answer came: the update applying it continues it
 
     def _set_script(self, value: Any) -> None:
         text = js_to_string(value) if value is not UNDEFINED else ""
@@ -149,11 +160,50 @@ class PythonFunctionNode(ScriptFunctionNode):
         if self.script is None:
             return
         message = {"op": "function", "source": self.script, "inputs": plain(self.inputs)}
-        call_worker(self, message, self._answered)
+        self._calls += 1
+        if self._recorded_outputs is not None:  # a recorded step: it ends when the answer is applied
+            self._pending_call = self._calls
+        call_worker(self, message, functools.partial(self._answered, self._calls))
 
-    def _answered(self, result: Any, error: BaseException | None) -> None:
-        # Applied in an update of this node, so the step records what the code sent.
+    def _answered(self, call: int, result: Any, error: BaseException | None) -> None:
+        """The worker answered ``call``: its effects are applied in an update of this node, which goes
+        on with the call's step while that is still open (no later update of the node closed it)."""
+        if call == self._pending_call:
+            self._answer_in = True
         self.schedule_after_inputs(functools.partial(self._apply, result, error))
+
+    def _begin_update(self) -> Recorder | None:
+        if self._pending_call:
+            if self._answer_in:
+                return self._continue_step()
+            self._finish_step()  # a new update begins a new step: the open one ends with what it has
+        return super()._begin_update()
+
+    def _continue_step(self) -> Recorder | None:
+        """``_begin_update`` for the update that applies the answer: the call's open step goes on
+        (it ends with this update, holding what the answer sent), and no new step starts."""
+        ctx = self.ctx
+        if self._frame != ctx.frame_number:
+            self._frame = ctx.frame_number
+            self._iterations = 0
+            self._cyclic = False
+        self._updating = True
+        self._pending_call = 0
+        self._answer_in = False
+        return ctx.step_recorder
+
+    def _end_update(self, recorder: Recorder | None) -> None:
+        if recorder is not None and self._pending_call:
+            if self._cyclic:  # the step stays open (the answer ends it)
+                self.ctx.note_cyclic(self)
+            return
+        super()._end_update(recorder)
+
+    def _finish_step(self) -> None:
+        self._pending_call = 0
+        self._answer_in = False
+        if self.ctx.step_recorder is not None and self._recorded_outputs is not None:
+            self.ctx.note_node_end(self)
 
     def _apply(self, result: CallResult | None, error: BaseException | None) -> None:
         if error is not None or result is None:
