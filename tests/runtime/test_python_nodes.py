@@ -259,3 +259,24 @@ async def test_a_run_waiting_only_on_the_answer_goes_on_in_the_turn_it_is_read(t
     [seen] = pool.seen
     # By the time the pool's reader callback returns, the answer went through the Response node.
     assert ("node_started", "resp", "noodl.cloud.response", {"pm-sum": 3, "send": True}) in seen
+
+
+async def test_an_expressions_evaluation_is_one_step_with_its_result(pool: PythonPool) -> None:
+    recorder = ListRecorder()
+    expression = node("ex", "PythonExpression", {"expression": "price * quantity"})
+    connections = [
+        conn("req", "pm-price", "ex", "price"),
+        conn("req", "pm-quantity", "ex", "quantity"),
+        conn("ex", "result", "resp", "pm-total"),
+        conn("ex", "isTrueEv", "resp", "send"),
+    ]
+    graph = export(component("f", [request_node(), expression, response_node()], connections))
+    runtime = Runtime.from_export(graph, python=pool, timeout_seconds=20.0)
+
+    response = await runtime.run("f", make_request({"price": 2.5, "quantity": 4}), recorder=recorder)
+
+    assert response.body == '{"result":{"total":10}}'
+    finished = [c[3] for c in recorder.calls if c[0] == "node_finished" and c[1] == "ex"]
+    started = [c for c in recorder.calls if c[0] == "node_started" and c[1] == "ex"]
+    assert len(started) == 1
+    assert finished == [{"result": 10, "isTrue": True, "isFalse": False, "isTrueEv": True}]

@@ -121,56 +121,29 @@ def record_log_lines(node: Node, lines: list[dict[str, str]]) -> None:
         )
 
 
-class PythonFunctionNode(ScriptFunctionNode):
-    """``PythonFunction``: a Python script with ``inputs``, ``outputs`` and ``send_signal``."""
-
-    TYPE = "PythonFunction"
-    LANGUAGE = "python"
-    DISPLAY_NAME = "Python Function"
-    CATEGORY = "CustomCode"
-    SHARES_DYNAMIC_PORTS = True
-    # Its setup frame only keeps the script; a call started there (Run not connected) is pending
-    # work, which keeps the scope from being copied (scope_template), so a copy never skips a call.
-    SAME_EVERY_RUN = True
-    DOCS = (
-        "Runs a Python script in an isolated worker process. The script reads `inputs` (a dict of the "
-        "`in-*` inputs), sets `outputs['name'] = value` to send on `out-name`, and calls "
-        "`send_signal('done')` to send the `out-done` signal. Top-level `await` works, so an "
-        "`async def` can be awaited directly. `print` and `logging` lines are kept on the run's step. "
-        "The script runs when `Run` is signalled, or on any input change when `Run` is not connected. "
-        "Each call has a time, CPU and memory limit; exceeding one fails the run."
-    )
+class StepPerCall(Node):
+    """A node whose worker call is one recorded step, as a JavaScript Function's call is: the step the
+    update sending the call opened stays open, and the update applying the answer goes on with it and
+    ends it (its inputs, the outputs and lines of the answer, the call's duration). An update of the
+    node in between (new inputs) closes it early; the answer is then applied in a step of its own."""
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self.script: str | None = None
-        self._calls = 0  # calls of the script so far in this run
-        # The call whose step stays open until its answer is applied (0: none), so a call is one step,
-        # as a JavaScript Function's is: its inputs, the outputs and lines of its answer, its duration.
-        self._pending_call = 0
-        self._answer_in = False  # the open step's answer came: the update applying it continues it
+        self._calls = 0  # calls sent so far in this run
+        self._pending_call = 0  # the call whose step is open (0: none)
+        self._answer_in = False  # that call's answer came: the update applying it continues the step
 
-    def _set_script(self, value: Any) -> None:
-        text = js_to_string(value) if value is not UNDEFINED else ""
-        self.script = text if text.strip() else None
-        if not self.is_input_connected("run"):
-            self.schedule_run()
-
-    def _run_script(self) -> None:
-        if self.script is None:
-            return
-        message = {"op": "function", "source": self.script, "inputs": plain(self.inputs)}
+    def call_in_step(self, message: dict[str, Any], apply: Any) -> None:
+        """Send ``message``; ``apply(result, error)`` runs in an update of this node once it answers."""
         self._calls += 1
-        if self._recorded_outputs is not None:  # a recorded step: it ends when the answer is applied
+        if self._recorded_outputs is not None:  # within a recorded step: it ends when the answer is in
             self._pending_call = self._calls
-        call_worker(self, message, functools.partial(self._answered, self._calls))
+        call_worker(self, message, functools.partial(self._call_answered, self._calls, apply))
 
-    def _answered(self, call: int, result: Any, error: BaseException | None) -> None:
-        """The worker answered ``call``: its effects are applied in an update of this node, which goes
-        on with the call's step while that is still open (no later update of the node closed it)."""
+    def _call_answered(self, call: int, apply: Any, result: Any, error: BaseException | None) -> None:
         if call == self._pending_call:
             self._answer_in = True
-        self.schedule_after_inputs(functools.partial(self._apply, result, error))
+        self.schedule_after_inputs(functools.partial(apply, result, error))
 
     def _begin_update(self) -> Recorder | None:
         if self._pending_call:
@@ -180,8 +153,7 @@ class PythonFunctionNode(ScriptFunctionNode):
         return super()._begin_update()
 
     def _continue_step(self) -> Recorder | None:
-        """``_begin_update`` for the update that applies the answer: the call's open step goes on
-        (it ends with this update, holding what the answer sent), and no new step starts."""
+        """``_begin_update`` of the update that applies the answer: no new step starts."""
         ctx = self.ctx
         if self._frame != ctx.frame_number:
             self._frame = ctx.frame_number
@@ -204,6 +176,43 @@ class PythonFunctionNode(ScriptFunctionNode):
         self._answer_in = False
         if self.ctx.step_recorder is not None and self._recorded_outputs is not None:
             self.ctx.note_node_end(self)
+
+
+class PythonFunctionNode(StepPerCall, ScriptFunctionNode):
+    """``PythonFunction``: a Python script with ``inputs``, ``outputs`` and ``send_signal``."""
+
+    TYPE = "PythonFunction"
+    LANGUAGE = "python"
+    DISPLAY_NAME = "Python Function"
+    CATEGORY = "CustomCode"
+    SHARES_DYNAMIC_PORTS = True
+    # Its setup frame only keeps the script; a call started there (Run not connected) is pending
+    # work, which keeps the scope from being copied (scope_template), so a copy never skips a call.
+    SAME_EVERY_RUN = True
+    DOCS = (
+        "Runs a Python script in an isolated worker process. The script reads `inputs` (a dict of the "
+        "`in-*` inputs), sets `outputs['name'] = value` to send on `out-name`, and calls "
+        "`send_signal('done')` to send the `out-done` signal. Top-level `await` works, so an "
+        "`async def` can be awaited directly. `print` and `logging` lines are kept on the run's step. "
+        "The script runs when `Run` is signalled, or on any input change when `Run` is not connected. "
+        "Each call has a time, CPU and memory limit; exceeding one fails the run."
+    )
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.script: str | None = None
+
+    def _set_script(self, value: Any) -> None:
+        text = js_to_string(value) if value is not UNDEFINED else ""
+        self.script = text if text.strip() else None
+        if not self.is_input_connected("run"):
+            self.schedule_run()
+
+    def _run_script(self) -> None:
+        if self.script is None:
+            return
+        message = {"op": "function", "source": self.script, "inputs": plain(self.inputs)}
+        self.call_in_step(message, self._apply)
 
     def _apply(self, result: CallResult | None, error: BaseException | None) -> None:
         if error is not None or result is None:
@@ -272,7 +281,7 @@ def _name_input(name: str) -> InputSpec:
     return InputSpec(name, "*", set=store)
 
 
-class PythonExpressionNode(Node):
+class PythonExpressionNode(StepPerCall):
     """``PythonExpression``: one Python expression over named inputs, evaluated in the worker pool."""
 
     TYPE = "PythonExpression"
@@ -332,10 +341,7 @@ class PythonExpressionNode(Node):
             return  # evaluated once every name it reads has a value, not with placeholders before
         inputs = {name: plain(self.values.get(name)) for name in self.names}
         message = {"op": self.OP, "source": self.expression, "inputs": inputs}
-        call_worker(self, message, self._answered)
-
-    def _answered(self, result: Any, error: BaseException | None) -> None:
-        self.schedule_after_inputs(functools.partial(self._apply, result, error))
+        self.call_in_step(message, self._apply)
 
     def _apply(self, result: CallResult | None, error: BaseException | None) -> None:
         if error is not None or result is None:
