@@ -79,6 +79,9 @@ class CallResult:
 # What the sidecar does for user code that asks it (``noodl.records``): (op, args) → the result;
 # an exception's ``message`` (or text) goes back to the code as ``noodl.RecordsError``.
 HostHandler = Callable[[str, list[Any]], Awaitable[Any]]
+# Told of a call's end in the loop turn that ended it, with the call's (done) future: the caller can
+# go on at once instead of a turn later through the future's done callbacks.
+CallEnded = Callable[[asyncio.Future[CallResult]], None]
 
 
 class PythonLimitError(Exception):
@@ -131,15 +134,21 @@ class _CallFuture(asyncio.Future[CallResult]):
 class _Job:
     """One call: its packed message and future, and once it runs, its worker and wall-time timer."""
 
-    __slots__ = ("data", "deadline", "future", "host", "limit", "worker")
+    __slots__ = ("data", "deadline", "ended", "future", "host", "limit", "worker")
 
     def __init__(
-        self, data: bytes, future: asyncio.Future[CallResult], host: HostHandler | None, limit: float
+        self,
+        data: bytes,
+        future: asyncio.Future[CallResult],
+        host: HostHandler | None,
+        limit: float,
+        ended: CallEnded | None = None,
     ) -> None:
         self.data = data
         self.future = future
         self.host = host
         self.limit = limit
+        self.ended = ended
         self.deadline = 0.0  # the loop's time by which it must have answered, set when it starts
         self.worker: _Worker | None = None
 
@@ -343,14 +352,26 @@ class PythonPool:
         return await self.submit(message, wall_seconds=wall_seconds, host=host)
 
     def submit(
-        self, message: dict[str, Any], *, wall_seconds: float | None = None, host: HostHandler | None = None
+        self,
+        message: dict[str, Any],
+        *,
+        wall_seconds: float | None = None,
+        host: HostHandler | None = None,
+        ended: CallEnded | None = None,
     ) -> asyncio.Future[CallResult]:
         """``call`` as a future: the message goes to an idle worker at once (else it waits its turn),
         and the loop's reader callback settles the future. Cancelling the future kills the worker of a
-        call that runs, and drops a call that still waits."""
-        future = _CallFuture(self, asyncio.get_running_loop())
+        call that runs, and drops a call that still waits.
+
+        ``ended``, when given, is called with the future once it has a result or an error (not when
+        it is cancelled): in the same loop turn as the answer is read, after the worker is back in
+        the pool; a call that fails before it is sent is reported on the loop's next turn."""
+        loop = asyncio.get_running_loop()
+        future = _CallFuture(self, loop)
         if self._closed:
             future.set_exception(PythonLimitError("the Python runtime is shut down"))
+            if ended is not None:
+                loop.call_soon(ended, future)
             return future
         ceiling = self.limits.wall_seconds
         limit = ceiling if wall_seconds is None else min(wall_seconds, ceiling)
@@ -359,8 +380,10 @@ class PythonPool:
             data = msgpack.packb(call, use_bin_type=True, default=_plain)
         except (TypeError, ValueError, OverflowError) as error:
             future.set_exception(error)
+            if ended is not None:
+                loop.call_soon(ended, future)
             return future
-        job = _Job(data, future, host, max(limit, 0.001))
+        job = _Job(data, future, host, max(limit, 0.001), ended)
         future.job = job
         self._queue.append(job)
         self._dispatch()
@@ -391,6 +414,7 @@ class PythonPool:
             memory = self.limits.memory_bytes // _MIB
             self._fail(job, PythonLimitError(f"Python code exceeded its memory limit ({memory} MiB)"))
             self._end(worker, job, "kill")
+            self._tell(job)
             return
         outcome = "keep" if self._still_fresh(worker, answer) else "retire"
         if not job.future.done():
@@ -404,11 +428,13 @@ class PythonPool:
                 )
             )
         self._end(worker, job, outcome)
+        self._tell(job)
 
     def _timed_out(self, worker: _Worker, job: _Job) -> None:
         if worker.job is job:
             self._fail(job, PythonLimitError(f"Python code exceeded its time limit ({job.limit:g} s)"))
             self._end(worker, job, "kill")
+            self._tell(job)
 
     def _died(self, worker: _Worker) -> None:
         """The worker's output ended or could not be read; a call it ran fails with the reason."""
@@ -427,11 +453,23 @@ class PythonPool:
         if worker.job is job:  # not cancelled meanwhile
             self._fail(job, PythonLimitError(reason))
             self._end(worker, job, "kill")
+            self._tell(job)
 
     @staticmethod
     def _fail(job: _Job, error: BaseException) -> None:
         if not job.future.done():
             job.future.set_exception(error)
+
+    @staticmethod
+    def _tell(job: _Job) -> None:
+        """Hand the ended call's future to its ``ended`` callback (once; never for a cancelled call)."""
+        ended, job.ended = job.ended, None
+        if ended is None or job.future.cancelled():
+            return
+        try:
+            ended(job.future)
+        except Exception:  # the caller's failure: the pool's state is already consistent
+            log.exception("a Python call's ended callback failed")
 
     def _end(self, worker: _Worker, job: _Job, outcome: str) -> None:
         """The call ended: ``keep`` its worker for the next call, ``retire`` it, or ``kill`` it."""
@@ -484,9 +522,12 @@ class PythonPool:
         except Exception as error:
             self._live -= 1
             self._starting -= 1
-            if self._queue:
-                self._fail(self._queue.popleft(), error)
+            failed = self._queue.popleft() if self._queue else None
+            if failed is not None:
+                self._fail(failed, error)
             self._dispatch()
+            if failed is not None:
+                self._tell(failed)
             return
         self._starting -= 1
         if self._closed:
@@ -579,5 +620,6 @@ class PythonPool:
         waiting, self._queue = list(self._queue), collections.deque()
         for job in waiting:
             self._fail(job, PythonLimitError("the Python runtime is shut down"))
+            self._tell(job)
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 MAX_PASSES_PER_FRAME = 10
 RELEASE_BATCH = 256
+# Frames an answer of a worker may run at once (``RunContext.answered``) before the loop gets a turn.
+MAX_FRAMES_ON_ANSWER = 20
 
 log = structlog.get_logger()
 # The reserved key of a step's outputs that holds its console lines (no port has this name).
@@ -264,6 +266,30 @@ class RunContext:
             self.strand.run(done, None if error else fut.result(), error)
 
         task.add_done_callback(finished)
+
+    def expect(self, future: asyncio.Future[Any], owner: str | None = None) -> None:
+        """Node work whose owner reports its end through ``answered`` in the loop turn it ends (a
+        Python call), rather than through a done callback a turn later; cancelled with the run."""
+        self._tasks.add(future)
+        if owner is not None:
+            self._task_owners[future] = owner
+
+    def answered(
+        self, done: Callable[[Any, BaseException | None], None], future: asyncio.Future[Any]
+    ) -> None:
+        """``future`` (from ``expect``) is done: ``done(result, error)`` runs now as a piece of the run,
+        and the frames it requested run at once while the run handed nothing else to the loop, so a run
+        waiting only on this answer goes on in the turn the answer was read."""
+        self._tasks.discard(future)
+        self._task_owners.pop(future, None)
+        if self.settled or future.cancelled():
+            return
+        error = future.exception()
+        self.strand.run(self._go_on, done, None if error else future.result(), error)
+
+    def _go_on(self, done: Callable[[Any, BaseException | None], None], result: Any, error: Any) -> None:
+        done(result, error)
+        self.run_frames_now(MAX_FRAMES_ON_ANSWER)
 
     def waiting_node(self) -> str | None:
         """The node of the latest pending task that names one (a Wait's timer, a store or HTTP call)."""

@@ -274,3 +274,56 @@ async def test_a_worker_starts_without_loading_asyncio_until_code_awaits(pool: P
     # Each module a worker skips is start time and idle memory (the worker is a separate process).
     assert plain.effects == [["set", "loaded", False]]
     assert awaited.effects == [["set", "loaded", True]]
+
+
+async def test_the_ended_callback_hears_of_an_answer_before_the_done_callbacks(pool: PythonPool) -> None:
+    order: list[str] = []
+    ended: list[asyncio.Future[CallResult]] = []
+
+    def on_end(future: asyncio.Future[CallResult]) -> None:
+        order.append("ended")
+        ended.append(future)
+
+    future = pool.submit({"op": "expression", "source": "6 * 7", "inputs": {}}, ended=on_end)
+    future.add_done_callback(lambda _: order.append("done callback"))
+    result = await future
+
+    assert result.result == 42
+    assert order == ["ended", "done callback"]  # told in the turn the answer was read, a turn earlier
+    assert ended == [future]
+
+
+class Unsendable:
+    """A value that cannot be packed, not even as its text."""
+
+    def __str__(self) -> str:
+        raise TypeError("no text")
+
+
+async def test_the_ended_callback_hears_of_a_limit_and_of_a_call_that_could_not_be_sent(
+    pool: PythonPool,
+) -> None:
+    errors: list[BaseException | None] = []
+    done = asyncio.Event()
+
+    def on_end(future: asyncio.Future[CallResult]) -> None:
+        errors.append(future.exception())
+        if len(errors) == 2:
+            done.set()
+
+    pool.submit({"op": "function", "source": "import time\ntime.sleep(5)\n"}, wall_seconds=0.3, ended=on_end)
+    pool.submit({"op": "function", "source": "", "inputs": {"x": Unsendable()}}, ended=on_end)
+    await asyncio.wait_for(done.wait(), 10)
+
+    assert any(isinstance(error, PythonLimitError) and "time limit" in error.message for error in errors)
+    assert any(error is not None and not isinstance(error, PythonLimitError) for error in errors)
+
+
+async def test_a_cancelled_call_is_not_reported_to_its_ended_callback(pool: PythonPool) -> None:
+    told: list[object] = []
+    future = pool.submit({"op": "function", "source": "import time\ntime.sleep(5)\n"}, ended=told.append)
+    await asyncio.sleep(0.2)
+    future.cancel()
+    await asyncio.sleep(0.2)
+
+    assert told == []

@@ -204,3 +204,79 @@ def test_the_node_library_lists_both_python_nodes_with_ports_and_docs() -> None:
     assert expression["docs"]
     for entry in (function, expression):  # the shape runtime:nodeLibrary answers with
         assert NodeType.model_validate(entry).name == entry["name"]
+
+
+async def test_a_call_is_one_step_with_its_inputs_and_the_answers_outputs(pool: PythonPool) -> None:
+    recorder = ListRecorder()
+    script = "print('adding')\noutputs['sum'] = inputs['a'] + inputs['b']\nsend_signal('done')\n"
+
+    response = await function_runtime(pool, script, ("sum",)).run(
+        "f", make_request({"a": 1, "b": 2}), recorder=recorder
+    )
+
+    assert response.body == '{"result":{"sum":3}}'
+    steps = [c for c in recorder.calls if c[0] in ("node_started", "node_finished") and c[1] == "fn"]
+    assert steps == [  # as a JavaScript Function's call: one step, not one to send and one to answer
+        ("node_started", "fn", "PythonFunction", {"in-a": 1, "in-b": 2, "run": True}),
+        (
+            "node_finished",
+            "fn",
+            "PythonFunction",
+            {"logs": [{"level": "info", "message": "adding"}], "out-sum": 3, "out-done": True},
+        ),
+    ]
+
+
+class TellingPool(PythonPool):
+    """A pool that notes, right after it told a call's caller of the answer, what the run recorded."""
+
+    def __init__(self, *args: Any, recorder: ListRecorder, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.recorder = recorder
+        self.seen: list[list[tuple[Any, ...]]] = []
+
+    def submit(self, message: dict[str, Any], **options: Any) -> asyncio.Future[Any]:
+        ended = options.pop("ended")
+
+        def noting(future: asyncio.Future[Any]) -> None:
+            ended(future)
+            self.seen.append(list(self.recorder.calls))
+
+        return super().submit(message, ended=noting, **options)
+
+
+async def test_a_run_waiting_only_on_the_answer_goes_on_in_the_turn_it_is_read(tmp_path: Path) -> None:
+    recorder = ListRecorder()
+    pool = TellingPool(tmp_path / "scratch", recorder=recorder)
+    script = "outputs['sum'] = inputs['a'] + inputs['b']\nsend_signal('done')\n"
+    try:
+        runtime = function_runtime(pool, script, ("sum",))
+        response = await runtime.run("f", make_request({"a": 1, "b": 2}), recorder=recorder)
+    finally:
+        await pool.close()
+
+    assert response.body == '{"result":{"sum":3}}'
+    [seen] = pool.seen
+    # By the time the pool's reader callback returns, the answer went through the Response node.
+    assert ("node_started", "resp", "noodl.cloud.response", {"pm-sum": 3, "send": True}) in seen
+
+
+async def test_an_expressions_evaluation_is_one_step_with_its_result(pool: PythonPool) -> None:
+    recorder = ListRecorder()
+    expression = node("ex", "PythonExpression", {"expression": "price * quantity"})
+    connections = [
+        conn("req", "pm-price", "ex", "price"),
+        conn("req", "pm-quantity", "ex", "quantity"),
+        conn("ex", "result", "resp", "pm-total"),
+        conn("ex", "isTrueEv", "resp", "send"),
+    ]
+    graph = export(component("f", [request_node(), expression, response_node()], connections))
+    runtime = Runtime.from_export(graph, python=pool, timeout_seconds=20.0)
+
+    response = await runtime.run("f", make_request({"price": 2.5, "quantity": 4}), recorder=recorder)
+
+    assert response.body == '{"result":{"total":10}}'
+    finished = [c[3] for c in recorder.calls if c[0] == "node_finished" and c[1] == "ex"]
+    started = [c for c in recorder.calls if c[0] == "node_started" and c[1] == "ex"]
+    assert len(started) == 1
+    assert finished == [{"result": 10, "isTrue": True, "isFalse": False, "isTrueEv": True}]

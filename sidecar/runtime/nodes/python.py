@@ -26,6 +26,7 @@ from sidecar.runtime.node import Node
 from sidecar.runtime.nodes.code import ScriptFunctionNode
 from sidecar.runtime.objects import Model
 from sidecar.runtime.ports import InputSpec, OutputSpec
+from sidecar.runtime.recorder import Recorder
 from sidecar.runtime.records_api import script_records_call
 from sidecar.runtime.values import UNDEFINED, js_to_string
 
@@ -93,9 +94,14 @@ def records_host(ctx: RunContext) -> Any:
 
 
 def call_worker(node: Node, message: dict[str, Any], answered: Any) -> None:
-    """Send ``message`` to the node's pool; ``answered(result, error)`` runs in a later frame."""
-    # A future, not a coroutine: the message is written now and no task is made for the call.
-    node.ctx.spawn(_pool(node).submit(message, host=records_host(node.ctx)), answered, owner=node.id)
+    """Send ``message`` to the node's pool; ``answered(result, error)`` runs when the worker answers."""
+    # The message is written now; the pool's reader callback hands the answer straight to the run
+    # (``RunContext.answered``), which goes on in that same loop turn: no task or done callback.
+    ctx = node.ctx
+    future = _pool(node).submit(
+        message, host=records_host(ctx), ended=functools.partial(ctx.answered, answered)
+    )
+    ctx.expect(future, owner=node.id)
 
 
 def record_log_lines(node: Node, lines: list[dict[str, str]]) -> None:
@@ -115,7 +121,64 @@ def record_log_lines(node: Node, lines: list[dict[str, str]]) -> None:
         )
 
 
-class PythonFunctionNode(ScriptFunctionNode):
+class StepPerCall(Node):
+    """A node whose worker call is one recorded step, as a JavaScript Function's call is: the step the
+    update sending the call opened stays open, and the update applying the answer goes on with it and
+    ends it (its inputs, the outputs and lines of the answer, the call's duration). An update of the
+    node in between (new inputs) closes it early; the answer is then applied in a step of its own."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._calls = 0  # calls sent so far in this run
+        self._pending_call = 0  # the call whose step is open (0: none)
+        self._answer_in = False  # that call's answer came: the update applying it continues the step
+
+    def call_in_step(self, message: dict[str, Any], apply: Any) -> None:
+        """Send ``message``; ``apply(result, error)`` runs in an update of this node once it answers."""
+        self._calls += 1
+        if self._recorded_outputs is not None:  # within a recorded step: it ends when the answer is in
+            self._pending_call = self._calls
+        call_worker(self, message, functools.partial(self._call_answered, self._calls, apply))
+
+    def _call_answered(self, call: int, apply: Any, result: Any, error: BaseException | None) -> None:
+        if call == self._pending_call:
+            self._answer_in = True
+        self.schedule_after_inputs(functools.partial(apply, result, error))
+
+    def _begin_update(self) -> Recorder | None:
+        if self._pending_call:
+            if self._answer_in:
+                return self._continue_step()
+            self._finish_step()  # a new update begins a new step: the open one ends with what it has
+        return super()._begin_update()
+
+    def _continue_step(self) -> Recorder | None:
+        """``_begin_update`` of the update that applies the answer: no new step starts."""
+        ctx = self.ctx
+        if self._frame != ctx.frame_number:
+            self._frame = ctx.frame_number
+            self._iterations = 0
+            self._cyclic = False
+        self._updating = True
+        self._pending_call = 0
+        self._answer_in = False
+        return ctx.step_recorder
+
+    def _end_update(self, recorder: Recorder | None) -> None:
+        if recorder is not None and self._pending_call:
+            if self._cyclic:  # the step stays open (the answer ends it)
+                self.ctx.note_cyclic(self)
+            return
+        super()._end_update(recorder)
+
+    def _finish_step(self) -> None:
+        self._pending_call = 0
+        self._answer_in = False
+        if self.ctx.step_recorder is not None and self._recorded_outputs is not None:
+            self.ctx.note_node_end(self)
+
+
+class PythonFunctionNode(StepPerCall, ScriptFunctionNode):
     """``PythonFunction``: a Python script with ``inputs``, ``outputs`` and ``send_signal``."""
 
     TYPE = "PythonFunction"
@@ -149,11 +212,7 @@ class PythonFunctionNode(ScriptFunctionNode):
         if self.script is None:
             return
         message = {"op": "function", "source": self.script, "inputs": plain(self.inputs)}
-        call_worker(self, message, self._answered)
-
-    def _answered(self, result: Any, error: BaseException | None) -> None:
-        # Applied in an update of this node, so the step records what the code sent.
-        self.schedule_after_inputs(functools.partial(self._apply, result, error))
+        self.call_in_step(message, self._apply)
 
     def _apply(self, result: CallResult | None, error: BaseException | None) -> None:
         if error is not None or result is None:
@@ -222,7 +281,7 @@ def _name_input(name: str) -> InputSpec:
     return InputSpec(name, "*", set=store)
 
 
-class PythonExpressionNode(Node):
+class PythonExpressionNode(StepPerCall):
     """``PythonExpression``: one Python expression over named inputs, evaluated in the worker pool."""
 
     TYPE = "PythonExpression"
@@ -282,10 +341,7 @@ class PythonExpressionNode(Node):
             return  # evaluated once every name it reads has a value, not with placeholders before
         inputs = {name: plain(self.values.get(name)) for name in self.names}
         message = {"op": self.OP, "source": self.expression, "inputs": inputs}
-        call_worker(self, message, self._answered)
-
-    def _answered(self, result: Any, error: BaseException | None) -> None:
-        self.schedule_after_inputs(functools.partial(self._apply, result, error))
+        self.call_in_step(message, self._apply)
 
     def _apply(self, result: CallResult | None, error: BaseException | None) -> None:
         if error is not None or result is None:
