@@ -265,7 +265,8 @@ globalThis.__noodl = (function () {
   }
 
   function schemaOf(run, collection) {
-    var lists = [run.metadata.dbCollections || [], run.metadata.systemCollections || []];
+    var metadata = runMetadata(run);
+    var lists = [metadata.dbCollections || [], metadata.systemCollections || []];
     for (var i = 0; i < lists.length; i++) {
       for (var j = 0; j < lists[i].length; j++) {
         var entry = lists[i][j];
@@ -633,8 +634,8 @@ globalThis.__noodl = (function () {
       Files: {
         upload: function () { return Promise.reject(new Error("Noodl.Files is not available in cloud functions")); },
       },
-      getMetaData: function (key) { return key === undefined ? run.metadata : run.metadata[key]; },
-      getProjectSettings: function () { return run.settings; },
+      getMetaData: function (key) { return key === undefined ? runMetadata(run) : runMetadata(run)[key]; },
+      getProjectSettings: function () { return runSettings(run); },
     };
   }
 
@@ -706,6 +707,36 @@ globalThis.__noodl = (function () {
     return encode(late && late.length ? { effects: effects, models: changed, late: late } : { effects: effects, models: changed });
   }
 
+  // A run's settings and metadata arrive as JSON text and are parsed when a script first asks: most
+  // runs never do, and parsing them costs every run.
+  function runSettings(run) {
+    if (run.settings === undefined) run.settings = jsonParse(run.settingsJson);
+    return run.settings;
+  }
+
+  function runMetadata(run) {
+    if (run.metadata === undefined) run.metadata = jsonParse(run.metadataJson);
+    return run.metadata;
+  }
+
+  // A node's signal names arrive as the same JSON text on every call: parsed once per context (frozen
+  // arrays of strings, nothing of a run in them), bounded so odd callers cannot grow it without end.
+  var MAX_SIGNAL_LISTS = 1000;
+  var signalLists = Object.create(null);
+  var signalListCount = 0;
+
+  function signalList(signalsJson) {
+    var list = signalLists[signalsJson];
+    if (list === undefined) {
+      list = Object.freeze(jsonParse(signalsJson));
+      if (signalListCount < MAX_SIGNAL_LISTS) {
+        signalLists[signalsJson] = list;
+        signalListCount++;
+      }
+    }
+    return list;
+  }
+
   function makeOutputs(run, nodeKey, signals) {
     var previous = run.outputs[nodeKey] || (run.outputs[nodeKey] = Object.create(null));
     var target = {};
@@ -717,7 +748,14 @@ globalThis.__noodl = (function () {
         if (typeof t[name] === "function" && signals.indexOf(name) >= 0) return true;
         if (previous[name] !== value) {
           previous[name] = value;
-          run.effects.push(["set", nodeKey, name, encode(value)]);
+          // A JSON primitive travels as itself inside the effects' JSON ("put"): Python decodes it
+          // with them, not as JSON text of its own.
+          var kind = typeof value;
+          if (value === null || kind === "string" || kind === "boolean" || (kind === "number" && isFinite(value))) {
+            run.effects.push(["put", nodeKey, name, value]);
+          } else {
+            run.effects.push(["set", nodeKey, name, encode(value)]);
+          }
         }
         return true;
       },
@@ -729,7 +767,8 @@ globalThis.__noodl = (function () {
       runs[id] = {
         id: id, models: Object.create(null), proxies: Object.create(null), changedModels: Object.create(null),
         outputs: Object.create(null), pending: Object.create(null), effects: [], nextCallId: 0,
-        nextObjectId: 0, settings: jsonParse(settingsJson), metadata: jsonParse(metadataJson),
+        nextObjectId: 0, settingsJson: settingsJson, metadataJson: metadataJson, settings: undefined,
+        metadata: undefined,
         user: undefined, noodl: null, component: {}, consoles: Object.create(null),
         timers: Object.create(null), nextTimerId: 0, timerCount: 0, currentNode: null, calls: Object.create(null),
         watched: [],
@@ -793,7 +832,7 @@ globalThis.__noodl = (function () {
       if (usesNoodl && !run.noodl) run.noodl = makeNoodl(run);
       var inputs = decode(run, inputsJson);
       if (mutatingFns[fnId]) watchInputs(run, nodeKey, inputs);
-      var outputs = makeOutputs(run, nodeKey, jsonParse(signalsJson));
+      var outputs = makeOutputs(run, nodeKey, signalList(signalsJson));
       run.currentNode = nodeKey;  // the node whose timers the script starts
       if (syncFns[fnId]) {
         // A throw is reported when the frame ends, as the async function's rejection would be.
