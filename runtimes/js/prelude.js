@@ -348,7 +348,6 @@ globalThis.__noodl = (function () {
   // reset when the run closes.
   var MAX_LOG_LINES = 100;
   var MAX_LOG_CHARS = 2048;
-  var LOG_LEVELS = ["log", "info", "warn", "error", "debug"];
   var logCount = 0;
   var looseLogs = [];
 
@@ -409,15 +408,16 @@ globalThis.__noodl = (function () {
   }
 
   function makeConsole(emit) {
-    var console = {};
-    LOG_LEVELS.forEach(function (level) {
-      console[level] = function () {
+    // One literal (log, info, warn, error, debug, trace): every Function node's first call in a run makes one.
+    function method(level) {
+      return function () {
         var line = logLine(level, arraySlice.call(arguments));
         if (line !== null) emit(line);
       };
-    });
-    console.trace = console.debug;
-    return console;
+    }
+    var debug = method("debug");
+    return { log: method("log"), info: method("info"), warn: method("warn"), error: method("error"), debug: debug,
+      trace: debug };
   }
 
   function nodeConsole(run, nodeKey) {
