@@ -25,6 +25,7 @@ globalThis.__noodl = (function () {
   // The unguarded originals (see guardArrayLoops), for the bridge's own hot paths.
   var arraySlice = Array.prototype.slice;
   var arrayConcat = Array.prototype.concat;
+  var arrayJoin = Array.prototype.join;
   var MATH_NAMES = ["min", "max", "cos", "sin", "tan", "sqrt", "pi", "round", "floor", "ceil", "abs", "random"];
   var MATH_VALUES = [Math.min, Math.max, Math.cos, Math.sin, Math.tan, Math.sqrt, Math.PI, Math.round,
     Math.floor, Math.ceil, Math.abs, Math.random];
@@ -704,7 +705,14 @@ globalThis.__noodl = (function () {
     run.changedModels = Object.create(null);
     var effects = run.effects;
     run.effects = [];
-    return encode(late && late.length ? { effects: effects, models: changed, late: late } : { effects: effects, models: changed });
+    // Effects hold only primitives and text already encoded, never an object reference: they need
+    // no replacer (which QuickJS calls for every key once any object proxy exists); models may.
+    // Joined, not concatenated with +: QuickJS may keep a long concatenation as a rope string,
+    // which the binding cannot hand to Python.
+    var parts = ['{"effects":', jsonStringify(effects), ',"models":', encode(changed)];
+    if (late && late.length) parts.push(',"late":', jsonStringify(late));
+    parts.push("}");
+    return arrayJoin.call(parts, "");
   }
 
   // A run's settings and metadata arrive as JSON text and are parsed when a script first asks: most

@@ -20,6 +20,7 @@ from tests.runtime.graphs import (
     request_node,
     response_node,
     scratch_run,
+    tagged_function,
 )
 
 ENGINE = JsEngine(JsLimits(stretch_seconds=10))
@@ -101,3 +102,16 @@ async def test_outputs_of_every_kind_reach_the_response_as_the_script_set_them()
                 "f": 0.1 + 0.2,
             }
         }
+
+
+async def test_long_effects_and_objects_come_back_whole() -> None:
+    script = (
+        "for (let i = 0; i < 40; i++) console.log('line ' + i + ' ' + 'x'.repeat(1000));"
+        " Noodl.Objects['big'].text = 'y'.repeat(50000);"
+        " Outputs.out = Noodl.Objects['big'].text.length + ':' + 'z'.repeat(20000); Outputs.Done();"
+    )
+    runtime = Runtime.from_export(tagged_function("f", script), timeout_seconds=2.0)
+    for _ in range(3):
+        response = await runtime.run("f", make_request({"tag": 1}))
+        assert response.status_code == 200
+        assert json.loads(response.body) == {"result": {"out": "50000:" + "z" * 20000}}
