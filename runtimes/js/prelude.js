@@ -198,6 +198,12 @@ globalThis.__noodl = (function () {
     return Object.freeze(fn);
   }
 
+  // Text for Python with a one-letter tag before it. Joined, not concatenated with +: QuickJS may keep
+  // a long concatenation as a rope string, which the binding cannot return (a TypeError in Python).
+  function tagged(tag, text) {
+    return arrayJoin.call([tag, text], "");
+  }
+
   function encode(value) {
     if (value === undefined) return "";
     if (typeof value === "number" && !isFinite(value)) return String(value);
@@ -436,7 +442,7 @@ globalThis.__noodl = (function () {
     // A result with the lines logged while computing it, for the engine to pass on.
     var lines = looseLogs;
     looseLogs = [];
-    return "L" + jsonStringify([lines, result]);
+    return tagged("L", jsonStringify([lines, result]));
   }
 
   // ---- timers ------------------------------------------------------------------------------------------
@@ -812,8 +818,8 @@ globalThis.__noodl = (function () {
       if (looseLogs.length) return withLooseLogs(encode(r));
       if (r === null || typeof r === "number" || typeof r === "boolean") return r;
       // The binding ends a returned string at its first NUL: such a string travels as JSON.
-      if (typeof r === "string") return r.indexOf("\u0000") < 0 ? "s" + r : "j" + encode(r);
-      return "j" + encode(r);
+      if (typeof r === "string") return r.indexOf("\u0000") < 0 ? tagged("s", r) : tagged("j", encode(r));
+      return tagged("j", encode(r));
     },
     evalArrayLiteral: function (source) {
       // A string at an array input: evaluated as JavaScript, as the real runner does (see

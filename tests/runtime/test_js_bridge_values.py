@@ -115,3 +115,12 @@ async def test_long_effects_and_objects_come_back_whole() -> None:
         response = await runtime.run("f", make_request({"tag": 1}))
         assert response.status_code == 200
         assert json.loads(response.body) == {"result": {"out": "50000:" + "z" * 20000}}
+
+
+def test_an_expression_may_answer_a_long_string() -> None:
+    run = scratch_run(ENGINE)
+    handle = ENGINE.compile_expression("a.repeat(100000)", ("a",))
+    assert ENGINE.call_expression(run, handle, ["xy"]) == "xy" * 100000
+    logged = ENGINE.compile_expression("(console.log(a), a.repeat(100000))", ("a",))
+    assert ENGINE.call_expression(run, logged, ["xy"]) == "xy" * 100000
+    ENGINE.release_run(run)
