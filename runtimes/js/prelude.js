@@ -25,6 +25,7 @@ globalThis.__noodl = (function () {
   // The unguarded originals (see guardArrayLoops), for the bridge's own hot paths.
   var arraySlice = Array.prototype.slice;
   var arrayConcat = Array.prototype.concat;
+  var arrayJoin = Array.prototype.join;
   var MATH_NAMES = ["min", "max", "cos", "sin", "tan", "sqrt", "pi", "round", "floor", "ceil", "abs", "random"];
   var MATH_VALUES = [Math.min, Math.max, Math.cos, Math.sin, Math.tan, Math.sqrt, Math.PI, Math.round,
     Math.floor, Math.ceil, Math.abs, Math.random];
@@ -197,6 +198,12 @@ globalThis.__noodl = (function () {
     return Object.freeze(fn);
   }
 
+  // Text for Python with a one-letter tag before it. Joined, not concatenated with +: QuickJS may keep
+  // a long concatenation as a rope string, which the binding cannot return (a TypeError in Python).
+  function tagged(tag, text) {
+    return arrayJoin.call([tag, text], "");
+  }
+
   function encode(value) {
     if (value === undefined) return "";
     if (typeof value === "number" && !isFinite(value)) return String(value);
@@ -293,7 +300,8 @@ globalThis.__noodl = (function () {
   }
 
   function schemaOf(run, collection) {
-    var lists = [run.metadata.dbCollections || [], run.metadata.systemCollections || []];
+    var metadata = runMetadata(run);
+    var lists = [metadata.dbCollections || [], metadata.systemCollections || []];
     for (var i = 0; i < lists.length; i++) {
       for (var j = 0; j < lists[i].length; j++) {
         var entry = lists[i][j];
@@ -375,7 +383,6 @@ globalThis.__noodl = (function () {
   // reset when the run closes.
   var MAX_LOG_LINES = 100;
   var MAX_LOG_CHARS = 2048;
-  var LOG_LEVELS = ["log", "info", "warn", "error", "debug"];
   var logCount = 0;
   var looseLogs = [];
 
@@ -436,15 +443,16 @@ globalThis.__noodl = (function () {
   }
 
   function makeConsole(emit) {
-    var console = {};
-    LOG_LEVELS.forEach(function (level) {
-      console[level] = function () {
+    // One literal (log, info, warn, error, debug, trace): every Function node's first call in a run makes one.
+    function method(level) {
+      return function () {
         var line = logLine(level, arraySlice.call(arguments));
         if (line !== null) emit(line);
       };
-    });
-    console.trace = console.debug;
-    return console;
+    }
+    var debug = method("debug");
+    return { log: method("log"), info: method("info"), warn: method("warn"), error: method("error"), debug: debug,
+      trace: debug };
   }
 
   function nodeConsole(run, nodeKey) {
@@ -462,7 +470,7 @@ globalThis.__noodl = (function () {
     // A result with the lines logged while computing it, for the engine to pass on.
     var lines = looseLogs;
     looseLogs = [];
-    return "L" + jsonStringify([lines, result]);
+    return tagged("L", jsonStringify([lines, result]));
   }
 
   // ---- timers ------------------------------------------------------------------------------------------
@@ -661,8 +669,8 @@ globalThis.__noodl = (function () {
       Files: {
         upload: function () { return Promise.reject(new Error("Noodl.Files is not available in cloud functions")); },
       },
-      getMetaData: function (key) { return key === undefined ? run.metadata : run.metadata[key]; },
-      getProjectSettings: function () { return run.settings; },
+      getMetaData: function (key) { return key === undefined ? runMetadata(run) : runMetadata(run)[key]; },
+      getProjectSettings: function () { return runSettings(run); },
     };
   }
 
@@ -731,7 +739,44 @@ globalThis.__noodl = (function () {
     run.changedModels = Object.create(null);
     var effects = run.effects;
     run.effects = [];
-    return encode(late && late.length ? { effects: effects, models: changed, late: late } : { effects: effects, models: changed });
+    // Effects hold only primitives and text already encoded, never an object reference: they need
+    // no replacer (which QuickJS calls for every key once any object proxy exists); models may.
+    // Joined, not concatenated with +: QuickJS may keep a long concatenation as a rope string,
+    // which the binding cannot hand to Python.
+    var parts = ['{"effects":', jsonStringify(effects), ',"models":', encode(changed)];
+    if (late && late.length) parts.push(',"late":', jsonStringify(late));
+    parts.push("}");
+    return arrayJoin.call(parts, "");
+  }
+
+  // A run's settings and metadata arrive as JSON text and are parsed when a script first asks: most
+  // runs never do, and parsing them costs every run.
+  function runSettings(run) {
+    if (run.settings === undefined) run.settings = jsonParse(run.settingsJson);
+    return run.settings;
+  }
+
+  function runMetadata(run) {
+    if (run.metadata === undefined) run.metadata = jsonParse(run.metadataJson);
+    return run.metadata;
+  }
+
+  // A node's signal names arrive as the same JSON text on every call: parsed once per context (frozen
+  // arrays of strings, nothing of a run in them), bounded so odd callers cannot grow it without end.
+  var MAX_SIGNAL_LISTS = 1000;
+  var signalLists = Object.create(null);
+  var signalListCount = 0;
+
+  function signalList(signalsJson) {
+    var list = signalLists[signalsJson];
+    if (list === undefined) {
+      list = Object.freeze(jsonParse(signalsJson));
+      if (signalListCount < MAX_SIGNAL_LISTS) {
+        signalLists[signalsJson] = list;
+        signalListCount++;
+      }
+    }
+    return list;
   }
 
   function makeOutputs(run, nodeKey, signals) {
@@ -745,7 +790,14 @@ globalThis.__noodl = (function () {
         if (typeof t[name] === "function" && signals.indexOf(name) >= 0) return true;
         if (previous[name] !== value) {
           previous[name] = value;
-          run.effects.push(["set", nodeKey, name, encode(value)]);
+          // A JSON primitive travels as itself inside the effects' JSON ("put"): Python decodes it
+          // with them, not as JSON text of its own.
+          var kind = typeof value;
+          if (value === null || kind === "string" || kind === "boolean" || (kind === "number" && isFinite(value))) {
+            run.effects.push(["put", nodeKey, name, value]);
+          } else {
+            run.effects.push(["set", nodeKey, name, encode(value)]);
+          }
         }
         return true;
       },
@@ -757,7 +809,8 @@ globalThis.__noodl = (function () {
       runs[id] = {
         id: id, models: Object.create(null), proxies: Object.create(null), changedModels: Object.create(null),
         outputs: Object.create(null), pending: Object.create(null), effects: [], nextCallId: 0,
-        nextObjectId: 0, settings: jsonParse(settingsJson), metadata: jsonParse(metadataJson),
+        nextObjectId: 0, settingsJson: settingsJson, metadataJson: metadataJson, settings: undefined,
+        metadata: undefined,
         user: undefined, noodl: null, component: {}, consoles: Object.create(null),
         timers: Object.create(null), nextTimerId: 0, timerCount: 0, currentNode: null, calls: Object.create(null),
         watched: [],
@@ -793,8 +846,8 @@ globalThis.__noodl = (function () {
       if (looseLogs.length) return withLooseLogs(encode(r));
       if (r === null || typeof r === "number" || typeof r === "boolean") return r;
       // The binding ends a returned string at its first NUL: such a string travels as JSON.
-      if (typeof r === "string") return r.indexOf("\u0000") < 0 ? "s" + r : "j" + encode(r);
-      return "j" + encode(r);
+      if (typeof r === "string") return r.indexOf("\u0000") < 0 ? tagged("s", r) : tagged("j", encode(r));
+      return tagged("j", encode(r));
     },
     evalArrayLiteral: function (source) {
       // A string at an array input: evaluated as JavaScript, as the real runner does (see
@@ -821,7 +874,7 @@ globalThis.__noodl = (function () {
       if (usesNoodl && !run.noodl) run.noodl = makeNoodl(run);
       var inputs = decode(run, inputsJson);
       if (mutatingFns[fnId]) watchInputs(run, nodeKey, inputs);
-      var outputs = makeOutputs(run, nodeKey, jsonParse(signalsJson));
+      var outputs = makeOutputs(run, nodeKey, signalList(signalsJson));
       run.currentNode = nodeKey;  // the node whose timers the script starts
       if (syncFns[fnId]) {
         // A throw is reported when the frame ends, as the async function's rejection would be.

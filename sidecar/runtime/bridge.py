@@ -132,7 +132,9 @@ def apply_effects(ctx: RunContext, effects: Effects) -> None:
             finished = getattr(node, "script_finished", None)  # Function nodes: the call's step ends
             if finished is not None:
                 finished(effect[2])
-        elif kind == "set":
+        elif kind == "put":  # a JSON primitive, already decoded with the effects
+            node.set_script_output(effect[2], effect[3])
+        elif kind == "set":  # anything else, as the prelude's encode wrote it
             node.set_script_output(effect[2], decode_value(effect[3], ctx))
         elif kind == "signal":
             node.send_signal("out-" + effect[2])

@@ -35,6 +35,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import quickjs  # type: ignore[import-untyped]
 
 from sidecar.errors import ScriptError, ScriptLimitError
@@ -242,6 +243,8 @@ class JsEngine:
     # ---- the run's context -------------------------------------------------------------------------
     def _state(self, run: RunContext) -> JsRunState:
         state: JsRunState | None = run.js_state
+        if state is not None and state.js is not None:  # every call after the run's first
+            return state
         if state is None:
             state = run.js_state = JsRunState()
         if state.js is None:
@@ -283,8 +286,8 @@ class JsEngine:
             state.user_code_ran = True
         if not pure:
             state.only_pure = False
-        prepared = [(step_name, tuple(map(_binding_safe, step_args))) for step_name, step_args in steps or ()]
-        call_args = tuple(map(_binding_safe, args))
+        prepared = [(step_name, _binding_safe_all(step_args)) for step_name, step_args in steps or ()]
+        call_args = _binding_safe_all(args)
         if job is None:
             work: Callable[[], Any] = lambda: _run_steps(js, limit, prepared, name, call_args)  # noqa: E731
         else:
@@ -495,7 +498,7 @@ class JsEngine:
             handle,
             node_key,
             encoded_inputs,
-            json.dumps(signals),
+            _signals_json(tuple(signals)),
             uses_noodl,
             steps=self._compiling(run, handle, steps),
         )
@@ -590,10 +593,13 @@ class JsEngine:
     @staticmethod
     def _effects(text: str, run: RunContext, continues: bool = True) -> Effects:
         raw = json.loads(text)
-        models = {
-            model_id: {key: _revive(value, run) for key, value in data.items()}
-            for model_id, data in raw["models"].items()
-        }
+        changed = raw["models"]
+        if changed and MODEL_TAG in text:  # an object holding another: revive the references
+            changed = {
+                model_id: {key: _revive(value, run) for key, value in data.items()}
+                for model_id, data in changed.items()
+            }
+        models: dict[str, dict[str, Any]] = changed
         return Effects(raw["effects"], models, continues, raw.get("late") or [])
 
     def release_run(self, run: RunContext) -> None:
@@ -619,6 +625,11 @@ class JsEngine:
             self._quick_runs[key] = None
         else:
             self._quick_runs[key] = quick + 1
+
+
+@functools.lru_cache(maxsize=1024)  # a node's signal names are the same on every call
+def _signals_json(signals: tuple[str, ...]) -> str:
+    return json.dumps(list(signals))
 
 
 def _function_key(run: RunContext) -> tuple[int, str]:
@@ -693,6 +704,14 @@ def _has_lone_surrogate(text: str) -> bool:
     return False
 
 
+def _binding_safe_all(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``args`` with _binding_safe applied; the same tuple when every string is ASCII (nearly always)."""
+    for arg in args:
+        if type(arg) is str and not arg.isascii():
+            return tuple(map(_binding_safe, args))
+    return args
+
+
 def _binding_safe(arg: Any) -> Any:
     """Last guard before the binding (script sources, names): a lone surrogate becomes U+FFFD."""
     if type(arg) is str and not arg.isascii() and _has_lone_surrogate(arg):
@@ -712,6 +731,13 @@ def _js_default(value: object) -> object:
     raise TypeError(f"cannot pass {type(value).__name__} to JavaScript")
 
 
+# orjson hands every value it has no plain JSON form for to ``default`` (subclasses, dates and
+# dataclasses included, so they are refused or mapped as the json module path does).
+_ORJSON_OPTIONS = (
+    orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
 def encode_value(value: Any, referenced: set[str] | None = None) -> str:
     """JSON for the prelude's ``decode``: objects become ``{"__noodlModel": id}`` (ids noted)."""
     default: Callable[[object], object] = _js_default
@@ -724,6 +750,13 @@ def encode_value(value: Any, referenced: set[str] | None = None) -> str:
 
         default = noting
 
+    # orjson first (several times faster for the small values scripts get; it writes NaN/Infinity
+    # as null, as JSON.stringify does). What it refuses (integers beyond 64 bits, lone surrogates,
+    # non-string keys, values _js_default refuses) takes the json module's path below.
+    try:
+        return orjson.dumps(value, default=default, option=_ORJSON_OPTIONS).decode()
+    except orjson.JSONEncodeError:
+        pass
     try:
         text = json.dumps(value, default=default, ensure_ascii=False, allow_nan=False)
     except ValueError:  # NaN/Infinity have no JSON form: tagged, the prelude's decode makes them numbers
@@ -750,7 +783,8 @@ def decode_value(text: str, run: RunContext | None) -> Any:
         return UNDEFINED
     if text in _NON_FINITE:
         return _NON_FINITE[text]
-    return _revive(json.loads(text), run)
+    value = json.loads(text)  # fresh containers: reviving is needed only for object references
+    return _revive(value, run) if MODEL_TAG in text else value
 
 
 def _revive(value: Any, run: RunContext | None) -> Any:

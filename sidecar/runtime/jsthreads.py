@@ -23,9 +23,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import quickjs  # type: ignore[import-untyped]
 
@@ -79,9 +78,10 @@ CLEANUP_SECONDS = 0.01  # for a finished run's leftover promise jobs before its 
 Ready = tuple[Any, dict[str, Any], set[str]]  # a context on its worker, its API, its compiled handles
 
 
-@dataclass(frozen=True, slots=True)
-class ContextShape:
-    """The limits a context is created with; ready contexts are kept per shape."""
+class ContextShape(NamedTuple):
+    """The limits a context is created with; ready contexts are kept per shape.
+
+    A named tuple: shapes key the ready contexts on every run, and a tuple hashes in C."""
 
     memory_bytes: int
     stack_bytes: int
