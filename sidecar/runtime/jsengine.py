@@ -750,11 +750,14 @@ def encode_value(value: Any, referenced: set[str] | None = None) -> str:
 
         default = noting
 
-    # orjson first (several times faster for the small values scripts get; it writes NaN/Infinity
-    # as null, as JSON.stringify does). What it refuses (integers beyond 64 bits, lone surrogates,
-    # non-string keys, values _js_default refuses) takes the json module's path below.
+    # orjson first (several times faster for the small values scripts get). It writes NaN/Infinity
+    # as null, so a text holding null takes the json module's path below, which tags them (a script
+    # gets them as numbers); so does what orjson refuses (integers beyond 64 bits, lone surrogates,
+    # non-string keys, values _js_default refuses).
     try:
-        return orjson.dumps(value, default=default, option=_ORJSON_OPTIONS).decode()
+        fast = orjson.dumps(value, default=default, option=_ORJSON_OPTIONS)
+        if b"null" not in fast:
+            return fast.decode()
     except orjson.JSONEncodeError:
         pass
     try:

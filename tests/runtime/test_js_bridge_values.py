@@ -31,7 +31,7 @@ def test_inputs_are_encoded_as_the_prelude_decodes_them_whatever_their_values() 
     value = {
         "big": 10**30,  # beyond 64 bits: exact digits, as json writes them
         "nan": math.nan,
-        "inf": -math.inf,  # no JSON form: null, as JSON.stringify writes it
+        "inf": -math.inf,  # no JSON form: tagged, the prelude's decode makes it a number again
         "undefined": UNDEFINED,
         "text": "é\u2028",
         "object": Model("m1", {"a": 1}),
@@ -40,8 +40,8 @@ def test_inputs_are_encoded_as_the_prelude_decodes_them_whatever_their_values() 
     decoded = json.loads(encode_value(value, referenced))
     assert decoded == {
         "big": 10**30,
-        "nan": None,
-        "inf": None,
+        "nan": {"__noodlNumber": "NaN"},
+        "inf": {"__noodlNumber": "-Infinity"},
         "undefined": None,
         "text": "é\u2028",
         "object": {"__noodlModel": "m1"},
