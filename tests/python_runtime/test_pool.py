@@ -206,3 +206,18 @@ async def test_values_with_keys_that_are_not_text_arrive_with_text_keys(pool: Py
     assert result.effects == [["set", "m", {"1": "one", "(2, 3)": [{"None": True}]}]]
     assert await evaluate(pool, "{4: 'four'}") == {"4": "four"}
     assert pool.replaced == 0
+
+
+async def test_a_forked_child_cannot_answer_or_read_the_next_calls(tmp_path: Path) -> None:
+    """Red team: a child of ``os.fork()`` ran on into the worker's loop on the same pipes, so the next
+    call of another run was read by it or answered with the forked call's outputs."""
+    pool = PythonPool(tmp_path / "scratch", size=1, limits=PoolLimits(cpu_seconds=2, wall_seconds=20))
+    try:
+        forked = await run(pool, "import os\noutputs['pid'] = os.fork()\n")
+        assert forked.ok
+        assert forked.effects[0][2] > 0  # the parent's answer
+        for n in range(5):
+            answer = await run(pool, "outputs['n'] = inputs['n']\n", n=n)
+            assert answer.effects == [["set", "n", n]]
+    finally:
+        await pool.close()
