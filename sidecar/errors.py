@@ -15,6 +15,7 @@
     │   └── MigrationRefusedError     409 a migration to PostgreSQL refused (target not empty) or stopped
     └── StoreError                    records store; carries a Parse code
         ├── ObjectNotFoundError       101 (HTTP 404) missing or invisible object, bad credentials
+        │   └── LoginFailedError      101 (HTTP 404) a wrong username or password (counted by the door)
         ├── InvalidQueryError         102
         ├── InvalidClassNameError     103
         ├── InvalidKeyNameError       105
@@ -178,6 +179,11 @@ class ObjectNotFoundError(StoreError):
 
     def __init__(self, message: str = "Object not found.") -> None:
         super().__init__(message)
+
+
+class LoginFailedError(ObjectNotFoundError):
+    """A login whose username or password is wrong: answered as Parse does (404/101), and counted by the
+    HTTP door's failed-credential limiter, so passwords cannot be guessed at full speed."""
 
 
 class InvalidQueryError(StoreError):

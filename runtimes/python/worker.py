@@ -698,6 +698,16 @@ def _claim_pipes() -> tuple[int, int]:
     return read_fd, write_fd
 
 
+def _release_pipes(read_fd: int, write_fd: int) -> None:
+    """In a child of ``os.fork()`` made by user code: the protocol's descriptors become ``/dev/null``, so
+    a child that runs on into the worker's loop reads the end of input and exits instead of reading the
+    next call (another run's inputs) or answering it with its own outputs."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, read_fd)
+    os.dup2(devnull, write_fd)
+    os.close(devnull)
+
+
 def _set_limits(memory_bytes: int) -> None:
     if resource is None:
         return
@@ -717,6 +727,8 @@ def main(argv: list[str]) -> int:
             paths.append(arg.split("=", 1)[1])
     sys.path[:0] = paths  # the backend's own packages come before everything else
     read_fd, write_fd = _claim_pipes()
+    if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork either
+        os.register_at_fork(after_in_child=lambda: _release_pipes(read_fd, write_fd))
     root = logging.getLogger()
     root.handlers[:] = [_LogHandler()]
     root.setLevel(logging.INFO)

@@ -431,6 +431,7 @@ class Backend:
         from sidecar.web.routes_credentials import credential_routes
         from sidecar.web.routes_editor import editor_routes
         from sidecar.web.routes_security import security_routes
+        from sidecar.web.server import app_runner
 
         settings = WebSettings(
             app_id=self.spec.backend_id,
@@ -476,7 +477,7 @@ class Backend:
         )
         if self.monitoring is not None:
             app.on_response_prepare.append(self.monitoring.exporter.on_response_prepare)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        runner = app_runner(app)
         await runner.setup()
         site = web.TCPSite(runner, self.spec.host, self.spec.port, reuse_address=True)
         try:

@@ -1,7 +1,8 @@
 """The failed-credential limiter.
 
 Only requests that *carry* a credential which fails (a wrong admin token or master key, an unknown or
-expired session token, an unknown or revoked API key, a webhook token or signature that does not match)
+expired session token, an unknown or revoked API key, a webhook token or signature that does not match,
+a login with a wrong username or password)
 are counted, per client address. Once a client has failed ``allowed`` times within the window, its
 further *failing* attempts are answered 429; a credential that resolves always passes, so a locked out
 client can still use a good token, and ``/health`` never authenticates at all.
@@ -25,11 +26,12 @@ from sidecar.errors import (
     BadCredentialError,
     InvalidApiKeyError,
     InvalidSessionTokenError,
+    LoginFailedError,
     SidecarError,
     TooManyAttemptsError,
 )
 
-FAILED_CREDENTIALS = (BadCredentialError, InvalidSessionTokenError, InvalidApiKeyError)
+FAILED_CREDENTIALS = (BadCredentialError, InvalidSessionTokenError, InvalidApiKeyError, LoginFailedError)
 """Errors that mean "the request carried a credential and it failed"."""
 CREDENTIAL_FAILED = web.RequestKey("credential_failed", bool)
 """Set by a handler that answered a failed credential itself."""

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sidecar.errors import InvalidJsonError, SidecarError
+from sidecar.errors import InvalidJsonError, LoginFailedError, SidecarError
 from sidecar.store import BatchItemResult, BatchMethod, BatchOp
 from sidecar.web.router import Call, Route
 from sidecar.web.wire import Reply, error_body
@@ -92,6 +92,10 @@ def make_batch_route(run_route: RunRoute, can_route: CanRoute) -> Route:
 async def _routed(call: Call, run_route: RunRoute, item: BatchItem) -> dict[str, Any]:
     try:
         reply = await run_route(call, item.method, item.path, item.body)
+    except LoginFailedError:
+        # A wrong password in a batched login ends the batch, so the door counts it as a failed
+        # credential: a batch cannot carry thousands of guesses past the limiter.
+        raise
     except SidecarError as error:
         return {"error": error_body(error)}
     return {"success": reply.body}

@@ -56,6 +56,23 @@ async def delete(call: Call) -> Reply:
     return Reply({})
 
 
+_DOCUMENT_TYPES = frozenset(
+    {"text/html", "application/xhtml+xml", "text/xml", "application/xml", "image/svg+xml"}
+)
+"""Types a browser runs as a page, scripts included, when opened from the URL."""
+
+
+def download_headers(content_type: str) -> dict[str, str]:
+    """Anyone with the application id may upload, and a file is served from the backend's own origin
+    (where the dashboard's session cookie lives), so an uploaded page must never run there: a document
+    type is a sandboxed download, and no type is sniffed into one."""
+    headers = {"Content-Type": content_type, "X-Content-Type-Options": "nosniff"}
+    if content_type in _DOCUMENT_TYPES or content_type.endswith("+xml"):
+        headers["Content-Disposition"] = "attachment"
+        headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return headers
+
+
 def download_response(files: FileStore | None, name: str) -> web.StreamResponse:
     """Bytes with a content type guessed from the name; a missing file is a plain-text 404."""
     if files is None:
@@ -64,7 +81,7 @@ def download_response(files: FileStore | None, name: str) -> web.StreamResponse:
         stored = files.find(name)
     except ObjectNotFoundError:
         return web.Response(status=404, text="File not found.")
-    return web.FileResponse(stored.path, headers={"Content-Type": stored.content_type})
+    return web.FileResponse(stored.path, headers=download_headers(stored.content_type))
 
 
 ROUTES: list[Route] = [

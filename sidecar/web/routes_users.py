@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from sidecar.errors import (
     InvalidSessionTokenError,
+    LoginFailedError,
+    ObjectNotFoundError,
     PasswordMissingError,
     UsernameMissingError,
 )
@@ -21,13 +23,17 @@ def _token(call: Call) -> str:
 
 
 async def login(call: Call) -> Reply:
-    """Missing credentials get Parse's 200/201; wrong ones (or non-strings) the store's 404/101."""
+    """Missing credentials get Parse's 200/201; wrong ones (or non-strings) the store's 404/101, raised as
+    ``LoginFailedError`` so the door counts them as failed credentials (429 once over the allowance)."""
     username, email, password = (call.params.get(key) for key in ("username", "email", "password"))
     if username is None and email is None:
         raise UsernameMissingError("username/email is required.")
     if password is None:
         raise PasswordMissingError("password is required.")
-    return Reply(await call.services.store.login(username, email, password))
+    try:
+        return Reply(await call.services.store.login(username, email, password))
+    except ObjectNotFoundError as failed:
+        raise LoginFailedError(failed.message) from failed
 
 
 async def logout(call: Call) -> Reply:

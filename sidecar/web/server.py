@@ -8,6 +8,18 @@ from aiohttp import web
 
 from sidecar.web.settings import WebSettings
 
+IDLE_CONNECTION_SECONDS = 60.0
+"""A connection that has not sent a whole request this long after it opened (or after its last answer)
+is closed. aiohttp's own default is an hour, so a client sending headers a byte at a time (slowloris)
+could hold thousands of sockets, and the process's file descriptors with them."""
+
+
+def app_runner(app: web.Application) -> web.AppRunner:
+    """The runner every door listens through."""
+    return web.AppRunner(
+        app, access_log=None, handle_signals=False, keepalive_timeout=IDLE_CONNECTION_SECONDS
+    )
+
 
 @dataclass(frozen=True)
 class RunningServer:
@@ -23,7 +35,7 @@ class RunningServer:
 async def start_server(app: web.Application, settings: WebSettings) -> RunningServer:
     """Refuses (``UnsafeBindError``) to listen beyond loopback without an admin token."""
     settings.check_bind()
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = app_runner(app)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     try:

@@ -327,3 +327,18 @@ async def test_a_cancelled_call_is_not_reported_to_its_ended_callback(pool: Pyth
     await asyncio.sleep(0.2)
 
     assert told == []
+
+
+async def test_a_forked_child_cannot_answer_or_read_the_next_calls(tmp_path: Path) -> None:
+    """Red team: a child of ``os.fork()`` ran on into the worker's loop on the same pipes, so the next
+    call of another run was read by it or answered with the forked call's outputs."""
+    pool = PythonPool(tmp_path / "scratch", size=1, limits=PoolLimits(cpu_seconds=2, wall_seconds=20))
+    try:
+        forked = await run(pool, "import os\noutputs['pid'] = os.fork()\n")
+        assert forked.ok
+        assert forked.effects[0][2] > 0  # the parent's answer
+        for n in range(5):
+            answer = await run(pool, "outputs['n'] = inputs['n']\n", n=n)
+            assert answer.effects == [["set", "n", n]]
+    finally:
+        await pool.close()

@@ -204,6 +204,34 @@ async def test_wrong_session_tokens_on_user_routes_end_in_429(http: aiohttp.Clie
     assert seen[10:] == [429, 429]
 
 
+async def test_wrong_passwords_end_in_429_and_the_right_one_still_logs_in(
+    http: aiohttp.ClientSession,
+) -> None:
+    """Red team: 60 wrong passwords in a row were all answered 404, so a password could be guessed at
+    full speed."""
+    await sign_up(http, "alice")
+    guess = {"username": "alice", "password": "guess"}
+    seen = await statuses(http, 12, "POST", "/login", json=guess, headers=APP)
+    assert seen[:10] == [404] * 10
+    assert seen[10:] == [429, 429]
+    status, body = await answer(
+        await http.post("/login", json={"username": "alice", "password": "pw-123456"}, headers=APP)
+    )
+    assert status == 200
+    assert body["sessionToken"]
+
+
+async def test_a_batch_cannot_carry_password_guesses_past_the_limiter(http: aiohttp.ClientSession) -> None:
+    await sign_up(http, "alice")
+    guesses = [
+        {"method": "POST", "path": "/login", "body": {"username": "alice", "password": f"g{n}"}}
+        for n in range(50)
+    ]
+    seen = await statuses(http, 12, "POST", "/batch", json={"requests": guesses}, headers=APP)
+    assert seen[:10] == [404] * 10  # each batch stops at its first wrong password
+    assert seen[10:] == [429, 429]
+
+
 # ---- ?authToken= on SSE routes only -------------------------------------------------------------
 
 

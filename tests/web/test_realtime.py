@@ -330,3 +330,30 @@ async def test_session_changes_reach_their_owner_only_and_never_carry_a_token(
     record = (await watcher.change()).data["record"]
     assert record["user"]["objectId"] == bob["objectId"]
     assert "sessionToken" not in record
+
+
+async def test_a_client_may_hold_at_most_100_subscriptions(
+    client: Client, opened: list[ClientResponse]
+) -> None:
+    subscriber = await as_admin(client, opened)
+    too_many = [{"collection": "Game"}] * 101
+    response = await client.post(
+        "/realtime/subscriptions", json={"clientId": subscriber.client_id, "subscriptions": too_many}
+    )
+    assert response.status == 400
+    assert (await response.json())["code"] == 102
+    assert len((await subscriber.subscribe(*too_many[:100]))["accepted"]) == 100
+
+
+async def test_backtracking_filters_hold_the_loop_once_then_the_client_must_resync(
+    client: Client, opened: list[ClientResponse]
+) -> None:
+    """Red team: 200 copies of a backtracking filter held every write (and the whole server) 25 s."""
+    subscriber = await connect(client, opened, **app_headers())
+    await subscriber.subscribe(*[{"collection": "Bomb", "filter": {"t": {"$regex": "^(a|aa)+$"}}}] * 100)
+    started = time.process_time()
+    await create(client, "Bomb", {"t": "a" * 60 + "b"})
+    await create(client, "Bomb", {"t": "a" * 60 + "b"})
+    assert time.process_time() - started < 2.0, "each filter would cost the loop 50 ms per write"
+    frame = await subscriber.reader.next_event()
+    assert (frame.event, frame.data) == ("resync", {"reason": "filter-timeout"})

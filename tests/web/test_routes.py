@@ -241,6 +241,31 @@ async def test_raw_file_upload_download_and_master_delete(client: Client) -> Non
     assert (await client.get(f"/files/{APP_ID}/{body['name']}")).status == 404
 
 
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [("evil.html", "text/html"), ("evil.svg", "image/svg+xml"), ("evil.xhtml", "application/xhtml+xml")],
+)
+async def test_an_uploaded_page_is_a_sandboxed_download_never_a_page_of_the_backend(
+    client: Client, name: str, content_type: str
+) -> None:
+    """Red team: anyone with the application id could upload a page that then ran on the backend's own
+    origin (beside the dashboard's session cookie) when someone opened its URL."""
+    upload = await client.post(
+        f"/files/{name}", data=b"<svg onload=alert(1)>", headers=app_headers(**{"Content-Type": content_type})
+    )
+    assert upload.status == 201
+    download = await client.get(f"/files/{APP_ID}/{(await upload.json())['name']}")
+    assert download.status == 200
+    assert download.headers["Content-Disposition"] == "attachment"
+    assert "sandbox" in download.headers["Content-Security-Policy"]
+    assert download.headers["X-Content-Type-Options"] == "nosniff"
+    png = app_headers(**{"Content-Type": "image/png"})
+    image = await client.post("/files/a.png", data=b"png", headers=png)
+    shown = await client.get(f"/files/{APP_ID}/{(await image.json())['name']}")
+    assert "Content-Disposition" not in shown.headers  # images still show inline
+    assert shown.headers["X-Content-Type-Options"] == "nosniff"
+
+
 async def test_file_names_follow_parse_rules(client: Client) -> None:
     response = await client.post("/files/photo (1).png", data=b"x", headers=app_headers())
     assert (response.status, (await response.json())["code"]) == (400, 122)

@@ -31,6 +31,11 @@ class UnsupportedFilterError(ValueError):
     """A filter the realtime door cannot evaluate; the message is the subscription's rejection reason."""
 
 
+class FilterTimeoutError(Exception):
+    """A filter's regex ran out of its ``LOOP_MATCH_SECONDS`` on a record: the hub drops the subscriber's
+    filters, so one subscription costs the loop that time once, not on every change of every copy of it."""
+
+
 def compile_filter(where: Any) -> Predicate:
     if where is None:
         return lambda record: True
@@ -192,7 +197,7 @@ def translate_regex(pattern: str) -> str:
 
 def _regex(pattern: Any, options: Any) -> Callable[[Any], bool]:
     """Checked and compiled as the store's ``$regex`` is; a match runs on the event loop, so it stops after
-    ``LOOP_MATCH_SECONDS`` and a record it could not decide in that time does not match."""
+    ``LOOP_MATCH_SECONDS`` and raises ``FilterTimeoutError`` (the record is not delivered)."""
     if not isinstance(pattern, str) or not isinstance(options, str) or set(options) - set("imxs"):
         raise UnsupportedFilterError("bad regex")
     try:
@@ -205,7 +210,7 @@ def _regex(pattern: Any, options: Any) -> Callable[[Any], bool]:
             return False
         try:
             return compiled.search(actual, timeout=LOOP_MATCH_SECONDS) is not None
-        except TimeoutError:
-            return False
+        except TimeoutError as exc:
+            raise FilterTimeoutError(pattern) from exc
 
     return test

@@ -14,11 +14,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sidecar.errors import InvalidParamsError, RouteNotFoundError, StoreError
+from sidecar.errors import InvalidParamsError, InvalidQueryError, RouteNotFoundError, StoreError
 from sidecar.store import CallerContext, ChangeEvent, JsonObject, QueryOptions, RecordStore
-from sidecar.web.realtime.filter import Predicate, UnsupportedFilterError, compile_filter
+from sidecar.web.realtime.filter import FilterTimeoutError, Predicate, UnsupportedFilterError, compile_filter
 
 _USER_SECRETS = ("password", "sessionToken", "authData")
+MAX_SUBSCRIPTIONS = 100
+"""Per client: every change is matched against its subscribers' filters on the event loop, so one client
+must not be able to make that work unbounded."""
 
 RecordView = Callable[[str, JsonObject, CallerContext], JsonObject | None]
 """The store's :meth:`RecordStore.visible_record`: a change record as a subscriber may see it, or None."""
@@ -117,7 +120,7 @@ class RealtimeHub:
             if event.class_name == "_Session" and not owns_session(client.caller, event.record):
                 continue
             record = self._view(event.class_name, event.record, client.caller)
-            if record is None or not any(test(record) for test in tests):
+            if record is None or not _matches(client, tests, record):
                 continue
             if record is not event.record or (event.class_name == "_User" and not client.caller.is_master):
                 client.offer(frame("change", presented(client.caller, event, record)))
@@ -125,6 +128,17 @@ class RealtimeHub:
             if shared is None:
                 shared = frame("change", presented(client.caller, event, record))
             client.offer(shared)
+
+
+def _matches(client: RealtimeClient, tests: list[Predicate], record: JsonObject) -> bool:
+    """Whether a filter of the client matches; a filter that ran out of time ends all of the client's
+    subscriptions (it is told to ``resync``), so it cannot hold the loop again on the next change."""
+    try:
+        return any(test(record) for test in tests)
+    except FilterTimeoutError:
+        client.subscriptions = {}
+        client.offer(frame("resync", {"reason": "filter-timeout"}))
+        return False
 
 
 async def replace_subscriptions(
@@ -135,6 +149,8 @@ async def replace_subscriptions(
         requested = []
     if not isinstance(requested, Sequence) or isinstance(requested, str):
         raise InvalidParamsError("subscriptions must be an array")
+    if len(requested) > MAX_SUBSCRIPTIONS:
+        raise InvalidQueryError(f"a realtime client may hold at most {MAX_SUBSCRIPTIONS} subscriptions")
     accepted: list[Any] = []
     rejected: list[dict[str, Any]] = []
     chosen: dict[str, list[Predicate]] = {}
