@@ -183,7 +183,13 @@ class ObjectNotFoundError(StoreError):
 
 class LoginFailedError(ObjectNotFoundError):
     """A login whose username or password is wrong: answered as Parse does (404/101), and counted by the
-    HTTP door's failed-credential limiter, so passwords cannot be guessed at full speed."""
+    HTTP door's failed-credential limiter per client address and account (``account``: the username or
+    email tried), so one account's password cannot be guessed at full speed while a client that mistypes
+    several accounts' passwords (a test suite, a shared office address) is not locked out of the rest."""
+
+    def __init__(self, message: str = "Object not found.", account: str = "") -> None:
+        super().__init__(message)
+        self.account = account
 
 
 class InvalidQueryError(StoreError):

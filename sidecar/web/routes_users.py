@@ -33,7 +33,8 @@ async def login(call: Call) -> Reply:
     try:
         return Reply(await call.services.store.login(username, email, password))
     except ObjectNotFoundError as failed:
-        raise LoginFailedError(failed.message) from failed
+        account = username if username is not None else email
+        raise LoginFailedError(failed.message, account=str(account)) from failed
 
 
 async def logout(call: Call) -> Reply:

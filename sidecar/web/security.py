@@ -22,6 +22,7 @@ from aiohttp.web_protocol import RequestPayloadError
 from sidecar.errors import (
     BodyTooLargeError,
     HostNotAllowedError,
+    LoginFailedError,
     RouteNotFoundError,
     SidecarError,
     TooManyAttemptsError,
@@ -80,13 +81,22 @@ def door_middleware(settings: WebSettings, limiter: CredentialLimiter) -> Middle
     return door
 
 
+def _counted_as(request: web.Request, failure: SidecarError) -> str:
+    """Whose failures a failed credential adds to: the client address; for a wrong login, the address
+    and the account tried."""
+    client = request.remote or ""
+    if isinstance(failure, LoginFailedError):
+        return f"{client}\x00login\x00{failure.account}"
+    return client
+
+
 async def answer_in_wire_shape(
     request: web.Request, handler: Handler, limiter: CredentialLimiter
 ) -> web.StreamResponse:
     try:
         response = await handler(request)
     except FAILED_CREDENTIALS as failure:
-        return error_response(limiter.answer_failure(request.remote or "", failure))
+        return error_response(limiter.answer_failure(_counted_as(request, failure), failure))
     except SidecarError as error:
         return error_response(error)
     except web.HTTPRequestEntityTooLarge:

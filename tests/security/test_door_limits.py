@@ -221,6 +221,24 @@ async def test_wrong_passwords_end_in_429_and_the_right_one_still_logs_in(
     assert body["sessionToken"]
 
 
+async def test_wrong_logins_are_counted_per_account_so_other_accounts_still_answer(
+    http: aiohttp.ClientSession,
+) -> None:
+    """A client that mistypes several accounts' passwords (a test suite, an office behind one address)
+    is not locked out of the others: only the account being guessed answers 429."""
+    await sign_up(http, "alice")
+    await sign_up(http, "bob")
+    alice = await statuses(
+        http, 11, "POST", "/login", json={"username": "alice", "password": "x"}, headers=APP
+    )
+    bob = await statuses(http, 2, "POST", "/login", json={"username": "bob", "password": "x"}, headers=APP)
+    assert (alice[-1], bob) == (429, [404, 404])
+    status, _ = await answer(
+        await http.post("/login", json={"username": "bob", "password": "pw-123456"}, headers=APP)
+    )
+    assert status == 200
+
+
 async def test_a_batch_cannot_carry_password_guesses_past_the_limiter(http: aiohttp.ClientSession) -> None:
     await sign_up(http, "alice")
     guesses = [
