@@ -751,12 +751,13 @@ def encode_value(value: Any, referenced: set[str] | None = None) -> str:
         default = noting
 
     # orjson first (several times faster for the small values scripts get). It writes NaN/Infinity
-    # as null, so a text holding null takes the json module's path below, which tags them (a script
+    # as null, so a value holding one takes the json module's path below, which tags them (a script
     # gets them as numbers); so does what orjson refuses (integers beyond 64 bits, lone surrogates,
-    # non-string keys, values _js_default refuses).
+    # non-string keys, values _js_default refuses). A null in the text is mostly null or undefined
+    # (every Request object has one): only then is the value searched for a non-finite number.
     try:
         fast = orjson.dumps(value, default=default, option=_ORJSON_OPTIONS)
-        if b"null" not in fast:
+        if b"null" not in fast or not _has_non_finite(value):
             return fast.decode()
     except orjson.JSONEncodeError:
         pass
@@ -768,6 +769,24 @@ def encode_value(value: Any, referenced: set[str] | None = None) -> str:
     if text.isascii() or not _has_lone_surrogate(text):
         return text
     return json.dumps(value, default=default, allow_nan=False)  # escaped: JavaScript decodes it exactly
+
+
+def _has_non_finite(value: Any) -> bool:
+    """Whether NaN or an infinity is in ``value`` (orjson took it, so its containers are plain)."""
+    kind = type(value)
+    if kind is float:
+        return not math.isfinite(value)
+    if kind is dict:
+        value = value.values()
+    elif kind is not list and kind is not tuple:
+        return False
+    for item in value:
+        if type(item) is float:
+            if not math.isfinite(item):
+                return True
+        elif _has_non_finite(item):
+            return True
+    return False
 
 
 def _finite(value: Any) -> Any:

@@ -54,6 +54,20 @@ def test_inputs_are_encoded_as_the_prelude_decodes_them_whatever_their_values() 
         encode_value({"when": datetime.datetime(2026, 1, 1)})
 
 
+def test_a_non_finite_number_beside_null_or_undefined_is_still_tagged_at_any_depth() -> None:
+    # Values orjson writes whole: a null in the text sends the value to the search for NaN/Infinity.
+    value = {"u": UNDEFINED, "n": None, "deep": [{"x": [1, math.nan]}, -math.inf], "ok": 2.5}
+    assert json.loads(encode_value(value)) == {
+        "u": None,
+        "n": None,
+        "deep": [{"x": [1, {"__noodlNumber": "NaN"}]}, {"__noodlNumber": "-Infinity"}],
+        "ok": 2.5,
+    }
+    assert encode_value({"UserId": UNDEFINED, "Parameters": {"a": [1.5, None]}}) == (
+        '{"UserId":null,"Parameters":{"a":[1.5,null]}}'
+    )
+
+
 def test_primitive_outputs_come_back_inside_the_effects_and_others_as_their_own_json() -> None:
     run = scratch_run(ENGINE)
     handle = ENGINE.compile_function(
