@@ -241,8 +241,17 @@ def _reject_constant(text: str) -> object:
 _DECODER = json.JSONDecoder(parse_int=_parse_int, parse_constant=_reject_constant)  # built once, not per call
 
 
+# Sixteen digits in a row may be an integer past 2**53, which JSON.parse makes a double and orjson an int.
+_LONG_DIGITS: Final = re.compile("[0-9]{16}")
+
+
 def js_json_parse(text: str) -> object:
     """``JSON.parse``: numbers become doubles (ints kept exact below 2**53); raises ValueError."""
+    if _LONG_DIGITS.search(text) is None:
+        try:
+            return orjson.loads(text)  # several times faster; as strict as JSON.parse
+        except orjson.JSONDecodeError:  # also a lone surrogate escape or 1e400, which JSON.parse reads
+            pass
     return _DECODER.decode(text)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from sidecar.runtime.jsengine import JsEngine, JsLimits
 from sidecar.runtime.values import (
+    _DECODER,
     UNDEFINED,
     _write,
     js_at_most,
@@ -73,6 +75,30 @@ def test_stringify_fast_path_writes_what_the_javascript_writer_writes(value: obj
     parts: list[str] = []
     assert _write(value, parts)
     assert js_stringify(value) == "".join(parts)
+
+
+def _typed(value: object) -> object:
+    """``value`` with every leaf paired with its type: 1 and 1.0 differ, as int and double do here."""
+    if isinstance(value, dict):
+        return {key: _typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_typed(item) for item in value]
+    return (type(value).__name__, value)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_JSON_VALUES, st.sampled_from(["", " ", "\n"]))
+def test_json_parse_reads_every_text_as_the_strict_decoder_does(value: object, space: str) -> None:
+    text = space + json.dumps(value, ensure_ascii=False) + space
+    assert _typed(js_json_parse(text)) == _typed(_DECODER.decode(text))
+
+
+@pytest.mark.parametrize("text", ["{'a': 1}", "[1,]", '"\x01"', "01", "", "[1] 2"])
+def test_json_parse_refuses_what_json_parse_refuses(text: str) -> None:
+    with pytest.raises(json.JSONDecodeError):
+        js_json_parse(text)
+    with pytest.raises(ValueError, match="not JSON: NaN"):
+        js_json_parse("[NaN]")
 
 
 @pytest.mark.parametrize(
