@@ -450,7 +450,7 @@ class JsEngine:
     @staticmethod
     def _logged_result(run: RunContext, node: Any, text: str) -> Any:
         """A result that came with console lines (``L[lines, encoded value]``): pass the lines on."""
-        lines, encoded = json.loads(text[1:])
+        lines, encoded = _loads(text[1:])
         for level, time_ms, line in lines:
             run.script_log(node, level, time_ms, line)
         return decode_value(encoded, None)
@@ -592,7 +592,7 @@ class JsEngine:
 
     @staticmethod
     def _effects(text: str, run: RunContext, continues: bool = True) -> Effects:
-        raw = json.loads(text)
+        raw = _loads(text)
         changed = raw["models"]
         if changed and MODEL_TAG in text:  # an object holding another: revive the references
             changed = {
@@ -799,13 +799,28 @@ def _finite(value: Any) -> Any:
     return value
 
 
+# Sixteen digits in a row may be an integer orjson would not read as the json module does (past 64
+# bits it makes a float); such a text, and one orjson refuses (a lone surrogate escape), takes json.
+_LONG_DIGITS = re.compile("[0-9]{16}")
+
+
+def _loads(text: str) -> Any:
+    """``json.loads`` of the engine's JSON text, by orjson when it reads the text the same way."""
+    if _LONG_DIGITS.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
 def decode_value(text: str, run: RunContext | None) -> Any:
     """Inverse of the prelude's ``encode``: '' is undefined, non-finite numbers come as words."""
     if text == "":
         return UNDEFINED
     if text in _NON_FINITE:
         return _NON_FINITE[text]
-    value = json.loads(text)  # fresh containers: reviving is needed only for object references
+    value = _loads(text)  # fresh containers: reviving is needed only for object references
     return _revive(value, run) if MODEL_TAG in text else value
 
 
