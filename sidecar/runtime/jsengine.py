@@ -450,7 +450,7 @@ class JsEngine:
     @staticmethod
     def _logged_result(run: RunContext, node: Any, text: str) -> Any:
         """A result that came with console lines (``L[lines, encoded value]``): pass the lines on."""
-        lines, encoded = json.loads(text[1:])
+        lines, encoded = _loads(text[1:])
         for level, time_ms, line in lines:
             run.script_log(node, level, time_ms, line)
         return decode_value(encoded, None)
@@ -592,7 +592,7 @@ class JsEngine:
 
     @staticmethod
     def _effects(text: str, run: RunContext, continues: bool = True) -> Effects:
-        raw = json.loads(text)
+        raw = _loads(text)
         changed = raw["models"]
         if changed and MODEL_TAG in text:  # an object holding another: revive the references
             changed = {
@@ -753,12 +753,13 @@ def encode_value(value: Any, referenced: set[str] | None = None) -> str:
         default = noting
 
     # orjson first (several times faster for the small values scripts get). It writes NaN/Infinity
-    # as null, so a text holding null takes the json module's path below, which tags them (a script
+    # as null, so a value holding one takes the json module's path below, which tags them (a script
     # gets them as numbers); so does what orjson refuses (integers beyond 64 bits, lone surrogates,
-    # non-string keys, values _js_default refuses).
+    # non-string keys, values _js_default refuses). A null in the text is mostly null or undefined
+    # (every Request object has one): only then is the value searched for a non-finite number.
     try:
         fast = orjson.dumps(value, default=default, option=_ORJSON_OPTIONS)
-        if b"null" not in fast:
+        if b"null" not in fast or not _has_non_finite(value):
             return fast.decode()
     except orjson.JSONEncodeError:
         pass
@@ -772,6 +773,24 @@ def encode_value(value: Any, referenced: set[str] | None = None) -> str:
     return json.dumps(value, default=default, allow_nan=False)  # escaped: JavaScript decodes it exactly
 
 
+def _has_non_finite(value: Any) -> bool:
+    """Whether NaN or an infinity is in ``value`` (orjson took it, so its containers are plain)."""
+    kind = type(value)
+    if kind is float:
+        return not math.isfinite(value)
+    if kind is dict:
+        value = value.values()
+    elif kind is not list and kind is not tuple:
+        return False
+    for item in value:
+        if type(item) is float:
+            if not math.isfinite(item):
+                return True
+        elif _has_non_finite(item):
+            return True
+    return False
+
+
 def _finite(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return {NUMBER_TAG: "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"}
@@ -782,13 +801,28 @@ def _finite(value: Any) -> Any:
     return value
 
 
+# Sixteen digits in a row may be an integer orjson would not read as the json module does (past 64
+# bits it makes a float); such a text, and one orjson refuses (a lone surrogate escape), takes json.
+_LONG_DIGITS = re.compile("[0-9]{16}")
+
+
+def _loads(text: str) -> Any:
+    """``json.loads`` of the engine's JSON text, by orjson when it reads the text the same way."""
+    if _LONG_DIGITS.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
 def decode_value(text: str, run: RunContext | None) -> Any:
     """Inverse of the prelude's ``encode``: '' is undefined, non-finite numbers come as words."""
     if text == "":
         return UNDEFINED
     if text in _NON_FINITE:
         return _NON_FINITE[text]
-    value = json.loads(text)  # fresh containers: reviving is needed only for object references
+    value = _loads(text)  # fresh containers: reviving is needed only for object references
     return _revive(value, run) if MODEL_TAG in text else value
 
 

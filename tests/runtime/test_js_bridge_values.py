@@ -7,9 +7,11 @@ import json
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sidecar.runtime import JsEngine, JsLimits, Runtime, make_request
-from sidecar.runtime.jsengine import encode_value
+from sidecar.runtime.jsengine import decode_value, encode_value
 from sidecar.runtime.objects import Model
 from sidecar.runtime.values import UNDEFINED
 from tests.runtime.graphs import (
@@ -52,6 +54,48 @@ def test_inputs_are_encoded_as_the_prelude_decodes_them_whatever_their_values() 
     assert json.loads(encode_value("\ud800")) == "\ud800"  # escaped: JavaScript reads it back exactly
     with pytest.raises(TypeError, match="cannot pass datetime"):
         encode_value({"when": datetime.datetime(2026, 1, 1)})
+
+
+def test_a_non_finite_number_beside_null_or_undefined_is_still_tagged_at_any_depth() -> None:
+    # Values orjson writes whole: a null in the text sends the value to the search for NaN/Infinity.
+    value = {"u": UNDEFINED, "n": None, "deep": [{"x": [1, math.nan]}, -math.inf], "ok": 2.5}
+    assert json.loads(encode_value(value)) == {
+        "u": None,
+        "n": None,
+        "deep": [{"x": [1, {"__noodlNumber": "NaN"}]}, {"__noodlNumber": "-Infinity"}],
+        "ok": 2.5,
+    }
+    assert encode_value({"UserId": UNDEFINED, "Parameters": {"a": [1.5, None]}}) == (
+        '{"UserId":null,"Parameters":{"a":[1.5,null]}}'
+    )
+
+
+def _typed(value: object) -> object:
+    """``value`` with every leaf paired with its type (1 and 1.0 differ); NaN as its text."""
+    if isinstance(value, dict):
+        return {key: _typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_typed(item) for item in value]
+    return (type(value).__name__, repr(value))
+
+
+_ENGINE_TEXTS = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats()
+    | st.text(alphabet=st.characters(codec=None, min_codepoint=0, max_codepoint=0x10FFFF), max_size=6),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=4),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_ENGINE_TEXTS, st.booleans())
+def test_engine_text_is_read_as_the_json_module_reads_it(value: object, ascii_only: bool) -> None:
+    # What comes back from the engine is read by orjson where it reads the text exactly as json does.
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    assert _typed(decode_value(text, None)) == _typed(json.loads(text))
 
 
 def test_primitive_outputs_come_back_inside_the_effects_and_others_as_their_own_json() -> None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sidecar.runtime.jsengine import JsEngine, JsLimits
 from sidecar.runtime.values import (
+    _DECODER,
     UNDEFINED,
+    _write,
     js_at_most,
     js_json_parse,
     js_less_than,
@@ -44,6 +47,58 @@ def test_stringify_drops_undefined_escapes_lone_surrogates_and_keeps_unicode_raw
 
 def test_big_integers_become_doubles_as_json_parse_makes_them() -> None:
     assert js_stringify(js_json_parse("[12345678901234567890, 1e400]")) == "[12345678901234567000,null]"
+
+
+# JSON-shaped values with the edges of the writers: integral, tiny and huge floats, -0, ints past 2**53,
+# array-index keys, control characters, lone surrogates and non-ASCII text.
+_INDEX_LIKE_KEYS = st.sampled_from(["a", "0", "10", "4294967295", "-1", "01", "", "é"])
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from([20.0, -0.0, 1e-6, 1e-5, 1e15, 1e21, 2.5, 0.1])
+    | st.text(alphabet=st.characters(codec=None, min_codepoint=0, max_codepoint=0x10FFFF), max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(_INDEX_LIKE_KEYS | st.text(max_size=3), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_JSON_VALUES)
+def test_stringify_fast_path_writes_what_the_javascript_writer_writes(value: object) -> None:
+    # js_stringify hands values orjson writes exactly to orjson; the step-by-step writer (checked
+    # against JavaScript above and by the conformance cases) is the reference for every value.
+    parts: list[str] = []
+    assert _write(value, parts)
+    assert js_stringify(value) == "".join(parts)
+
+
+def _typed(value: object) -> object:
+    """``value`` with every leaf paired with its type: 1 and 1.0 differ, as int and double do here."""
+    if isinstance(value, dict):
+        return {key: _typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_typed(item) for item in value]
+    return (type(value).__name__, value)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_JSON_VALUES, st.sampled_from(["", " ", "\n"]))
+def test_json_parse_reads_every_text_as_the_strict_decoder_does(value: object, space: str) -> None:
+    text = space + json.dumps(value, ensure_ascii=False) + space
+    assert _typed(js_json_parse(text)) == _typed(_DECODER.decode(text))
+
+
+@pytest.mark.parametrize("text", ["{'a': 1}", "[1,]", '"\x01"', "01", "", "[1] 2"])
+def test_json_parse_refuses_what_json_parse_refuses(text: str) -> None:
+    with pytest.raises(json.JSONDecodeError):
+        js_json_parse(text)
+    with pytest.raises(ValueError, match="not JSON: NaN"):
+        js_json_parse("[NaN]")
 
 
 @pytest.mark.parametrize(
