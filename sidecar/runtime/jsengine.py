@@ -796,7 +796,7 @@ def _finite(value: Any) -> Any:
         return {NUMBER_TAG: "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"}
     if isinstance(value, dict):
         return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):  # a tuple is written as an array too
         return [_finite(item) for item in value]
     return value
 

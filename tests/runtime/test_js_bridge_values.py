@@ -65,6 +65,7 @@ def test_a_non_finite_number_beside_null_or_undefined_is_still_tagged_at_any_dep
         "deep": [{"x": [1, {"__noodlNumber": "NaN"}]}, {"__noodlNumber": "-Infinity"}],
         "ok": 2.5,
     }
+    assert json.loads(encode_value({"t": (1.0, math.nan)})) == {"t": [1.0, {"__noodlNumber": "NaN"}]}
     assert encode_value({"UserId": UNDEFINED, "Parameters": {"a": [1.5, None]}}) == (
         '{"UserId":null,"Parameters":{"a":[1.5,null]}}'
     )
