@@ -20,7 +20,7 @@ import copy
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
 import orjson
@@ -104,6 +104,18 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
             decoder=orjson.loads,
             schema="pg_catalog",
         )
+
+
+class ChangeClaimWriter(Protocol):
+    """Claims database-change fires inside a write's transaction (``change_claims.PostgresChangeClaims``)."""
+
+    async def record(
+        self, connection: asyncpg.Connection, claimed: Sequence[tuple[ChangeEvent, Sequence[str]]]
+    ) -> None: ...
+
+
+def _no_triggers(_event: ChangeEvent) -> Sequence[str]:
+    return ()
 
 
 class _NeedsTransaction(Exception):
@@ -305,6 +317,8 @@ class PostgresRecordStore(RelationEdits, RealtimeFilters):
         self._allow_class_creation = allow_client_class_creation
         self._session_lifetime = session_lifetime
         self._matcher = RecordMatcher()
+        self._change_claims: ChangeClaimWriter | None = None
+        self._claimed_triggers: Callable[[ChangeEvent], Sequence[str]] = _no_triggers
 
     @classmethod
     async def open(
@@ -396,6 +410,14 @@ class PostgresRecordStore(RelationEdits, RealtimeFilters):
     def has_file_fields(self) -> bool:
         return any(f.type == "File" for c in self._schemas.values() for f in c.fields.values())
 
+    def claim_changes(
+        self, writer: ChangeClaimWriter, triggers_for: Callable[[ChangeEvent], Sequence[str]]
+    ) -> None:
+        """From now on, claim a database-change fire of each trigger ``triggers_for`` names for a change,
+        in the change's own transaction (``sidecar.store.postgres.change_claims``)."""
+        self._change_claims = writer
+        self._claimed_triggers = triggers_for
+
     # ---- plumbing -------------------------------------------------------------------------------------
 
     async def _write(self, caller: CallerContext, fn: Callable[[_Tx], Awaitable[tuple[T, Events]]]) -> T:
@@ -406,6 +428,8 @@ class PostgresRecordStore(RelationEdits, RealtimeFilters):
             try:
                 async with connection.transaction():
                     result, events = await fn(tx)
+                    if self._change_claims is not None and events:
+                        await self._claim_fires(connection, self._change_claims, events)
                     await notify.announce(connection, self.replica_id, events, tx.wrote_schema)
             except asyncpg.QueryCanceledError as exc:
                 raise InvalidQueryError("The query took too long and was stopped.") from exc
@@ -422,6 +446,13 @@ class PostgresRecordStore(RelationEdits, RealtimeFilters):
         self._local_bus.emit(events)
         self._bus.emit(events)
         return result
+
+    async def _claim_fires(
+        self, connection: asyncpg.Connection, writer: ChangeClaimWriter, events: Events
+    ) -> None:
+        claimed = [(event, self._claimed_triggers(event)) for event in events]
+        if any(trigger_ids for _, trigger_ids in claimed):
+            await writer.record(connection, claimed)
 
     async def _fetch(self, statement: str, params: Params) -> list[asyncpg.Record]:
         text, values = params.finish(statement)
@@ -646,6 +677,8 @@ class PostgresRecordStore(RelationEdits, RealtimeFilters):
             result, events = await self._create(tx, class_name, body)
         except _NeedsTransaction:
             return None
+        if self._change_claims is not None and any(self._claimed_triggers(event) for event in events):
+            return None  # its fires are claimed in the write's transaction
         announcement = notify.one_statement_payload(self.replica_id, events)
         if tx.wrote_schema or recorder.insert is None or announcement is None:
             return None
