@@ -128,7 +128,7 @@ async def test_changes_on_three_replicas_each_fire_once_on_the_replica_that_made
     for number in range(30):
         created = await replicas[number % 3].store.create("Order", {"n": number}, MASTER)
         made[number % 3].append(created.object_id)
-    await _settled(replicas)
+        await _settled(replicas)  # the loop guard (maxChangeDepth 1) would suppress overlapping fires
     await asyncio.sleep(LEASE.total_seconds() * 2)  # no recovery pass may fire them again
     await _settled(replicas)
     for replica, ids in zip(replicas, made, strict=True):

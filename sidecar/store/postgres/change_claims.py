@@ -80,12 +80,16 @@ class PostgresChangeClaims:
     ) -> None:
         """Inside the write's transaction: claim a fire of each trigger for each change, for this replica,
         and note the claims on the events (the trigger router fires them after the commit)."""
-        ids: list[str] = []
-        triggers: list[str] = []
-        actions: list[str] = []
-        classes: list[str] = []
-        objects: list[str] = []
-        records: list[str] = []
+        statement = self.insert_statement(claimed, 1)
+        if statement is not None:
+            await connection.execute(statement[0], *statement[1])
+
+    def insert_statement(
+        self, claimed: Sequence[tuple[ChangeEvent, Sequence[str]]], first: int
+    ) -> tuple[str, list[Any]] | None:
+        """The ``INSERT`` claiming those fires, its parameters numbered from ``first`` (a one-statement
+        create puts it beside its own ``INSERT``), and the claims noted on the events; None: no fire."""
+        columns: list[list[str]] = [[], [], [], [], [], []]  # id, trigger, action, class, object, record
         for event, trigger_ids in claimed:
             if not trigger_ids:
                 continue
@@ -94,29 +98,20 @@ class PostgresChangeClaims:
             for trigger_id in trigger_ids:
                 claim_id = uuid.uuid4().hex
                 claims.append((trigger_id, claim_id))
-                ids.append(claim_id)
-                triggers.append(trigger_id)
-                actions.append(event.action.value)
-                classes.append(event.class_name)
-                objects.append(event.object_id)
-                records.append(record)
+                row = (claim_id, trigger_id, event.action.value, event.class_name, event.object_id, record)
+                for column, value in zip(columns, row, strict=True):
+                    column.append(value)
             event.claims = tuple(claims)
-        if not ids:
-            return
-        await connection.execute(
+        if not columns[0]:
+            return None
+        p = [f"${first + n}" for n in range(8)]
+        statement = (
             f"INSERT INTO {TABLE} (id, trigger_id, action, class_name, object_id, record, claimed_by, "
-            "lease_until) SELECT i, t, a, c, o, r::jsonb, $7, now() + $8::interval "
-            "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) "
-            "AS u(i, t, a, c, o, r)",
-            ids,
-            triggers,
-            actions,
-            classes,
-            objects,
-            records,
-            self.replica_id,
-            self.lease,
+            f"lease_until) SELECT i, t, a, c, o, r::jsonb, {p[6]}, now() + {p[7]}::interval "
+            f"FROM unnest({p[0]}::text[], {p[1]}::text[], {p[2]}::text[], {p[3]}::text[], {p[4]}::text[], "
+            f"{p[5]}::text[]) AS u(i, t, a, c, o, r)"
         )
+        return statement, [*columns, self.replica_id, self.lease]
 
     async def renew(self, claim_id: str) -> bool:
         renewed = await self._pool.fetchval(

@@ -113,6 +113,10 @@ class ChangeClaimWriter(Protocol):
         self, connection: asyncpg.Connection, claimed: Sequence[tuple[ChangeEvent, Sequence[str]]]
     ) -> None: ...
 
+    def insert_statement(
+        self, claimed: Sequence[tuple[ChangeEvent, Sequence[str]]], first: int
+    ) -> tuple[str, list[Any]] | None: ...
+
 
 def _no_triggers(_event: ChangeEvent) -> Sequence[str]:
     return ()
@@ -668,7 +672,8 @@ class PostgresRecordStore(RelationEdits, RealtimeFilters):
         self, class_name: str, body: Mapping[str, Any], caller: CallerContext
     ) -> CreateResult | None:
         """The common create (known class, known fields, no relations) as one statement that inserts the
-        row and announces it: one round trip instead of four (BEGIN, INSERT, NOTIFY, COMMIT). ``None`` when
+        row, claims its database-change fires and announces it: one round trip instead of four (BEGIN,
+        INSERT, NOTIFY, COMMIT). ``None`` when
         the create needs more (a new field, a relation, a large announcement): the caller then runs it in a
         transaction. Validation errors are raised as they are, nothing having been written."""
         recorder = _InsertRecorder()
@@ -677,19 +682,24 @@ class PostgresRecordStore(RelationEdits, RealtimeFilters):
             result, events = await self._create(tx, class_name, body)
         except _NeedsTransaction:
             return None
-        if self._change_claims is not None and any(self._claimed_triggers(event) for event in events):
-            return None  # its fires are claimed in the write's transaction
         announcement = notify.one_statement_payload(self.replica_id, events)
         if tx.wrote_schema or recorder.insert is None or announcement is None:
             return None
-        statement, args = recorder.insert
+        statement, inserted = recorder.insert
+        args = (*inserted, notify.CHANGES, announcement)
+        # Its database-change fires are claimed in the same statement (a data-modifying WITH always runs).
+        claims = ""
+        if self._change_claims is not None:
+            claimed = [(event, self._claimed_triggers(event)) for event in events]
+            claiming = self._change_claims.insert_statement(claimed, len(args) + 1)
+            if claiming is not None:
+                claims = f", claimed AS ({claiming[0]})"
+                args = (*args, *claiming[1])
         try:
             await self._pool.execute(
-                f"WITH written AS ({statement} RETURNING 1) "
-                f"SELECT pg_notify(${len(args) + 1}, ${len(args) + 2}) FROM written",
+                f"WITH written AS ({statement} RETURNING 1){claims} "
+                f"SELECT pg_notify(${len(inserted) + 1}, ${len(inserted) + 2}) FROM written",
                 *args,
-                notify.CHANGES,
-                announcement,
             )
         except asyncpg.UniqueViolationError as exc:
             raise _unique_error(exc, class_name, result.object_id) from exc
