@@ -3,7 +3,8 @@
 Replicas claim a fire with a lease (``sidecar.store.postgres.fire_claims``, ``…change_claims``); while the
 fire runs, its lease is renewed three times a lease, so only a dead replica's fire (whose renewals stopped)
 is taken over by another replica, never a slow one on a live replica. The lease runs on the database's
-clock (real time), not the schedules' clock. When the fire ends, however it ends, the claim is finished.
+clock (real time), not the schedules' clock. When the fire ends, with a result or an error, the claim is
+finished; a fire cancelled because its replica is stopping is left unfinished, for another replica.
 """
 
 from __future__ import annotations
@@ -31,12 +32,25 @@ async def run_leased(
     """Await ``work`` while renewing its lease; ``finish`` the claim afterwards (``context`` is logged)."""
     holding = asyncio.create_task(_hold(renew, lease_seconds, context))
     try:
-        return await work
-    finally:
+        result = await work
+    except asyncio.CancelledError:
+        # The replica is stopping mid-fire: the claim stays unfinished, so another replica takes the fire
+        # over once the lease expires (as if this one had died).
         holding.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await holding
+        raise
+    except BaseException:
+        await _stop(holding)
         await finish()
+        raise
+    await _stop(holding)
+    await finish()
+    return result
+
+
+async def _stop(holding: asyncio.Task[None]) -> None:
+    holding.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await holding
 
 
 async def _hold(renew: Callable[[], Awaitable[bool]], lease_seconds: float, context: dict[str, Any]) -> None:

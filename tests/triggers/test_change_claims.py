@@ -22,7 +22,7 @@ from sidecar.triggers import TriggerService, TriggerServiceConfig
 from sidecar.triggers.service import TRIGGERS_FILE
 from sidecar.triggers.store_source import StoreChangeSource
 from tests.postgres import new_schema_url
-from tests.triggers.doubles import InProcessFunctions, MemoryHistory, echo
+from tests.triggers.doubles import Gate, InProcessFunctions, MemoryHistory, echo
 
 MASTER = CallerContext.master()
 LEASE = timedelta(seconds=1)
@@ -116,6 +116,29 @@ async def test_a_change_whose_replica_died_before_firing_is_fired_once_by_anothe
     row = await dead.store.pool.fetchrow(f"SELECT done, claims FROM {TABLE}")
     assert row is not None
     assert (row["done"], row["claims"]) == (True, 2)
+
+
+async def test_a_fire_cut_short_by_its_replica_stopping_is_taken_over_once(
+    open_replica: Callable[[str], asyncio.Future[Replica]],
+) -> None:
+    stopping = await _first_with_trigger(open_replica)
+    gate = Gate()  # the fire runs until the replica stops
+    stopping.calls.handlers["onOrder"] = gate
+    other = await open_replica("r1")
+    for replica in (stopping, other):
+        await replica.service.start()
+    created = await stopping.store.create("Order", {"total": 5}, MASTER)
+    deadline = time.monotonic() + 15
+    while not gate.started and time.monotonic() < deadline:  # noqa: ASYNC110 (a run in another task)
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(LEASE.total_seconds() * 1.5)  # renewed while it runs: not taken over yet
+    assert _fired([other]) == []
+    await stopping.service.close()
+    while not _fired([other]) and time.monotonic() < deadline:  # noqa: ASYNC110 (another replica polled)
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(LEASE.total_seconds() * 2)
+    await _settled([other])
+    assert _fired([other]) == [created.object_id]
 
 
 async def test_changes_on_three_replicas_each_fire_once_on_the_replica_that_made_them(

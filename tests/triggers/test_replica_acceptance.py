@@ -56,7 +56,7 @@ COUNT_SCRIPT = (
     "const t = Inputs.trigger;\n"
     "const key = t.type === 'schedule' ? t.scheduledFor : t.recordId;\n"
     # A change's fire takes a while: the replica killed during the creates has some in flight.
-    "if (t.type === 'db-change') await new Promise((resolve) => setTimeout(resolve, 200));\n"
+    "if (t.type === 'db-change') await new Promise((resolve) => setTimeout(resolve, 100));\n"
     "await Noodl.Records.create('Seen', {kind: t.type, key: key});\n"
     "Outputs.Done();\n"
 )
@@ -295,7 +295,7 @@ async def test_three_replicas_fire_every_schedule_slot_and_every_change_exactly_
         row["object_id"]
         for row in await database.fetch("SELECT object_id FROM noodl_change_claims WHERE claims > 1")
     }
-    # Only what the killed replica had claimed and not finished (some: each fire takes 200 ms).
+    # Only what the killed replica had claimed and not finished (some: each fire takes 100 ms).
     assert 1 <= len(taken_over_changes) <= 50
     assert {key: change_runs.get(key, 0) for key in order_ids if change_runs.get(key, 0) < 1} == {}
     repeated_changes = {key: n for key, n in change_runs.items() if n != 1}
