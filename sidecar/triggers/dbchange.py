@@ -103,9 +103,16 @@ class ChangeRouter:
         """Fire the claims whose replica died before or during their fire (their lease expired)."""
         if self._claims is None:
             return
-        by_id = self._by_id()
-        for change in await self._claims.abandoned():
-            self._start_claimed(by_id.get(change.trigger_id), change, self._claims, change.claim_id)
+        # A batch at a time, each awaited: a dead replica's backlog is fired now, not a batch a round.
+        while batch := await self._claims.abandoned():
+            by_id = self._by_id()
+            claims = self._claims
+            await asyncio.wait(
+                [
+                    self._start_claimed(by_id.get(change.trigger_id), change, claims, change.claim_id)
+                    for change in batch
+                ]
+            )
 
     def _suppressed(self, event: ChangeRecord, trigger_ids: list[str]) -> bool:
         if self.in_flight < self._max_depth:
@@ -121,11 +128,10 @@ class ChangeRouter:
 
     def _start_claimed(
         self, trigger: TriggerDef | None, event: ChangeRecord, claims: ChangeClaims, claim_id: str
-    ) -> None:
+    ) -> asyncio.Task[FireOutcome]:
         if trigger is None or not trigger.enabled or trigger.type is not TriggerType.DB_CHANGE:
             # Deleted or disabled since the change was claimed: the fire is dropped, as it would be here.
-            self._track(asyncio.get_running_loop().create_task(self._finish(claims, claim_id)))
-            return
+            return self._track(asyncio.get_running_loop().create_task(self._finish(claims, claim_id)))
         fire = self._fire_request(trigger, event)
         self.in_flight += 1
         work = run_leased(
@@ -139,6 +145,7 @@ class ChangeRouter:
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._finished)
+        return task
 
     @staticmethod
     async def _finish(claims: ChangeClaims, claim_id: str) -> FireOutcome:
@@ -148,10 +155,11 @@ class ChangeRouter:
             log.exception("finishing a db-change claim failed", claim_id=claim_id)
         return FireOutcome(200, "")
 
-    def _track(self, task: asyncio.Task[FireOutcome]) -> None:
+    def _track(self, task: asyncio.Task[FireOutcome]) -> asyncio.Task[FireOutcome]:
         """A task that is not a fire (finishing a claim): awaited by :meth:`drain`, not counted."""
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     def _matches(self, trigger: TriggerDef, event: ChangeRecord) -> bool:
         config = trigger.db_change
