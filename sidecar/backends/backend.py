@@ -400,12 +400,16 @@ class Backend:
         from sidecar.triggers.store_source import StoreChangeSource
 
         claims = None
+        change_claims = None
         recovery_interval = 30.0
-        if self.spec.database_url:  # replicas share the database: each schedule fire is claimed once
+        if self.spec.database_url:  # replicas share the database: each schedule or change fire runs once
+            from sidecar.store.postgres.change_claims import PostgresChangeClaims
             from sidecar.store.postgres.fire_claims import PostgresFireClaims, lease_from_env
 
             claims = PostgresFireClaims(self._store.pool, lease=lease_from_env())
             await claims.prepare()
+            change_claims = PostgresChangeClaims(self._store.pool, lease=claims.lease)
+            await change_claims.prepare()
             # Look for abandoned fires twice a lease (a dead replica's fire waits at most ~1.5 leases).
             recovery_interval = min(recovery_interval, claims.lease.total_seconds() / 2)
         self.triggers = TriggerService.open(
@@ -415,8 +419,11 @@ class Backend:
             changes=StoreChangeSource(self._store),
             clock=clock_from_env(),
             claims=claims,
+            change_claims=change_claims,
             recovery_interval=recovery_interval,
         )
+        if change_claims is not None and self.triggers.changes is not None:
+            self._store.claim_changes(change_claims, self.triggers.changes.triggers_for)
         await self.triggers.start()
 
     async def _bind(self) -> None:

@@ -199,6 +199,9 @@ class ChangeEvent:
     class_name: str
     object_id: str
     record: JsonObject
+    claims: tuple[tuple[str, str], ...] = ()
+    """(trigger id, claim id) of each database-change fire claimed for this change in its transaction
+    (PostgreSQL replicas, ``sidecar.store.postgres.change_claims``); empty elsewhere."""
 
     def to_wire(self) -> JsonObject:
         """The ChangeBus shape of the contract: ``{action, collection, id, record}``."""

@@ -7,7 +7,7 @@ store); tests hand in simple real ones. Values crossing these ports are frozen d
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -95,6 +95,22 @@ class ChangeRecord(Protocol):
         """The full object after the write; for a delete, the object as it was before."""
         ...
 
+    @property
+    def claims(self) -> Sequence[tuple[str, str]]:
+        """(trigger id, claim id) of the fires claimed for this change in its transaction (replicas on
+        PostgreSQL, see :class:`ChangeClaims`); empty when fires are not claimed."""
+        ...
+
+
+class ClaimedChangeRecord(ChangeRecord, Protocol):
+    """A change whose fire another replica claimed and did not finish, taken over by this one."""
+
+    @property
+    def claim_id(self) -> str: ...
+
+    @property
+    def trigger_id(self) -> str: ...
+
 
 ChangeListener = Callable[[ChangeRecord], Awaitable[None] | None]
 
@@ -145,4 +161,27 @@ class FireClaims(Protocol):
 
     async def abandoned(self) -> list[tuple[str, float]]:
         """Fires whose lease expired unfinished, for a live replica to claim and run."""
+        ...
+
+
+class ChangeClaims(Protocol):
+    """Who runs each database-change fire when several replicas serve one backend (see
+    ``sidecar.store.postgres.change_claims``): the writing replica claims the fires in the change's own
+    transaction (:attr:`ChangeRecord.claims`), runs them, and finishes each claim."""
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long a claim holds unless renewed."""
+        ...
+
+    async def renew(self, claim_id: str) -> bool:
+        """Extend this caller's lease on a fire still running (False: it is not this caller's any more)."""
+        ...
+
+    async def finish(self, claim_id: str) -> None:
+        """The fire ran (or was suppressed): nobody runs it any more."""
+        ...
+
+    async def abandoned(self) -> Sequence[ClaimedChangeRecord]:
+        """Claim for this caller the fires whose lease expired unfinished (their replica died)."""
         ...

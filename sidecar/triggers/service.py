@@ -35,10 +35,12 @@ from sidecar.triggers.clock import Clock, SystemClock
 from sidecar.triggers.cron import parse_cron
 from sidecar.triggers.dbchange import ChangeRouter
 from sidecar.triggers.dispatcher import Dispatcher, FireRequest
+from sidecar.triggers.lease import run_leased
 from sidecar.triggers.model import MisfirePolicy, TriggerDef, TriggerType
 from sidecar.triggers.payloads import manual_payload, schedule_payload
 from sidecar.triggers.plan import MisfireConfig
 from sidecar.triggers.ports import (
+    ChangeClaims,
     ChangeSource,
     FireClaims,
     FunctionTarget,
@@ -82,10 +84,13 @@ class TriggerService:
         changes: ChangeSource | None,
         clock: Clock,
         claims: FireClaims | None = None,
+        change_claims: ChangeClaims | None = None,
         recovery_interval: float = 30.0,
     ) -> None:
         self.registry = registry
         self._claims = claims
+        self._change_claims = change_claims
+        """Replicas sharing one backend claim each database-change fire (None: this process fires alone)."""
         """Replicas sharing one backend claim each schedule fire (None: this process fires alone)."""
         self._recovery_interval = recovery_interval
         self._recovery: asyncio.Task[None] | None = None
@@ -111,6 +116,7 @@ class TriggerService:
                 registry.max_change_depth,
                 self._now_iso,
                 registry.record_skip,
+                change_claims,
             )
             if changes is not None
             else None
@@ -128,6 +134,7 @@ class TriggerService:
         clock: Clock | None = None,
         secrets: SecretStore | None = None,
         claims: FireClaims | None = None,
+        change_claims: ChangeClaims | None = None,
         recovery_interval: float = 30.0,
     ) -> TriggerService:
         """Load ``triggers.json`` (raises ``TriggerFileError`` naming every bad entry)."""
@@ -144,6 +151,7 @@ class TriggerService:
             changes=changes,
             clock=clock,
             claims=claims,
+            change_claims=change_claims,
             recovery_interval=recovery_interval,
         )
 
@@ -154,7 +162,7 @@ class TriggerService:
         self.scheduler.start()
         if self.changes is not None:
             self.changes.start()
-        if self._claims is not None:
+        if self._claims is not None or self._change_claims is not None:
             self._recovery = asyncio.create_task(self._recover_abandoned())
 
     async def close(self) -> None:
@@ -233,42 +241,33 @@ class TriggerService:
             return
         if not await self._claims.claim(fire.trigger_id, fire.slot):
             return  # another replica runs (or ran) this fire
-        holding = asyncio.create_task(self._hold_claim(self._claims, fire))
-        try:
-            await self._run_fire(trigger, fire)
-        finally:
-            holding.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await holding
-            await self._claims.finish(fire.trigger_id, fire.slot)
-
-    @staticmethod
-    async def _hold_claim(claims: FireClaims, fire: ScheduledFire) -> None:
-        """Renew the fire's lease three times a lease while it runs: only a dead replica's fire (whose
-        renewals stopped) is taken over, never a slow one on a live replica. Real time: the lease is the
-        database's clock, not the schedule's."""
-        interval = claims.lease_seconds / 3
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                if not await claims.renew(fire.trigger_id, fire.slot):
-                    log.warning("schedule fire lease lost", trigger_id=fire.trigger_id, slot=fire.slot)
-                    return
-            except Exception:  # the database away for a moment: try again before the lease ends
-                log.exception("schedule fire lease renewal failed", trigger_id=fire.trigger_id)
+        claims = self._claims
+        await run_leased(
+            self._run_fire(trigger, fire),
+            renew=lambda: claims.renew(fire.trigger_id, fire.slot),
+            finish=lambda: claims.finish(fire.trigger_id, fire.slot),
+            lease_seconds=claims.lease_seconds,
+            trigger_id=fire.trigger_id,
+            slot=fire.slot,
+        )
 
     async def _recover_abandoned(self) -> None:
-        """Take over fires whose replica died mid-fire (their lease expired unfinished)."""
-        assert self._claims is not None
+        """Take over fires whose replica died before or during them (their lease expired unfinished)."""
         while True:
             await asyncio.sleep(self._recovery_interval)
-            try:
-                for trigger_id, slot in await self._claims.abandoned():
-                    if trigger_id in self.registry.triggers_by_id():
-                        fire = ScheduledFire(trigger_id, slot, True, self._clock.now())
-                        await self.on_fire(fire)
-            except Exception:  # the database may be away for a moment; try again next round
-                log.exception("schedule recovery failed")
+            if self._claims is not None:
+                try:
+                    for trigger_id, slot in await self._claims.abandoned():
+                        if trigger_id in self.registry.triggers_by_id():
+                            fire = ScheduledFire(trigger_id, slot, True, self._clock.now())
+                            await self.on_fire(fire)
+                except Exception:  # the database may be away for a moment; try again next round
+                    log.exception("schedule recovery failed")
+            if self.changes is not None:
+                try:
+                    await self.changes.recover()
+                except Exception:
+                    log.exception("database-change recovery failed")
 
     async def _run_fire(self, trigger: TriggerDef, fire: ScheduledFire) -> None:
         assert trigger.schedule is not None

@@ -28,7 +28,6 @@ BOOTSTRAP = (
 )
 
 
-
 class PostgresBundles:
     """The ``BundleShare`` of ``sidecar.backends.workflows`` on the backend's PostgreSQL store."""
 

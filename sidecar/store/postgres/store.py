@@ -20,7 +20,7 @@ import copy
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
 import orjson
@@ -104,6 +104,22 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
             decoder=orjson.loads,
             schema="pg_catalog",
         )
+
+
+class ChangeClaimWriter(Protocol):
+    """Claims database-change fires inside a write's transaction (``change_claims.PostgresChangeClaims``)."""
+
+    async def record(
+        self, connection: asyncpg.Connection, claimed: Sequence[tuple[ChangeEvent, Sequence[str]]]
+    ) -> None: ...
+
+    def insert_statement(
+        self, claimed: Sequence[tuple[ChangeEvent, Sequence[str]]], first: int
+    ) -> tuple[str, list[Any]] | None: ...
+
+
+def _no_triggers(_event: ChangeEvent) -> Sequence[str]:
+    return ()
 
 
 class _NeedsTransaction(Exception):
@@ -305,6 +321,8 @@ class PostgresRecordStore(RelationEdits, RealtimeFilters):
         self._allow_class_creation = allow_client_class_creation
         self._session_lifetime = session_lifetime
         self._matcher = RecordMatcher()
+        self._change_claims: ChangeClaimWriter | None = None
+        self._claimed_triggers: Callable[[ChangeEvent], Sequence[str]] = _no_triggers
 
     @classmethod
     async def open(
@@ -396,6 +414,14 @@ class PostgresRecordStore(RelationEdits, RealtimeFilters):
     def has_file_fields(self) -> bool:
         return any(f.type == "File" for c in self._schemas.values() for f in c.fields.values())
 
+    def claim_changes(
+        self, writer: ChangeClaimWriter, triggers_for: Callable[[ChangeEvent], Sequence[str]]
+    ) -> None:
+        """From now on, claim a database-change fire of each trigger ``triggers_for`` names for a change,
+        in the change's own transaction (``sidecar.store.postgres.change_claims``)."""
+        self._change_claims = writer
+        self._claimed_triggers = triggers_for
+
     # ---- plumbing -------------------------------------------------------------------------------------
 
     async def _write(self, caller: CallerContext, fn: Callable[[_Tx], Awaitable[tuple[T, Events]]]) -> T:
@@ -406,6 +432,8 @@ class PostgresRecordStore(RelationEdits, RealtimeFilters):
             try:
                 async with connection.transaction():
                     result, events = await fn(tx)
+                    if self._change_claims is not None and events:
+                        await self._claim_fires(connection, self._change_claims, events)
                     await notify.announce(connection, self.replica_id, events, tx.wrote_schema)
             except asyncpg.QueryCanceledError as exc:
                 raise InvalidQueryError("The query took too long and was stopped.") from exc
@@ -422,6 +450,13 @@ class PostgresRecordStore(RelationEdits, RealtimeFilters):
         self._local_bus.emit(events)
         self._bus.emit(events)
         return result
+
+    async def _claim_fires(
+        self, connection: asyncpg.Connection, writer: ChangeClaimWriter, events: Events
+    ) -> None:
+        claimed = [(event, self._claimed_triggers(event)) for event in events]
+        if any(trigger_ids for _, trigger_ids in claimed):
+            await writer.record(connection, claimed)
 
     async def _fetch(self, statement: str, params: Params) -> list[asyncpg.Record]:
         text, values = params.finish(statement)
@@ -637,7 +672,8 @@ class PostgresRecordStore(RelationEdits, RealtimeFilters):
         self, class_name: str, body: Mapping[str, Any], caller: CallerContext
     ) -> CreateResult | None:
         """The common create (known class, known fields, no relations) as one statement that inserts the
-        row and announces it: one round trip instead of four (BEGIN, INSERT, NOTIFY, COMMIT). ``None`` when
+        row, claims its database-change fires and announces it: one round trip instead of four (BEGIN,
+        INSERT, NOTIFY, COMMIT). ``None`` when
         the create needs more (a new field, a relation, a large announcement): the caller then runs it in a
         transaction. Validation errors are raised as they are, nothing having been written."""
         recorder = _InsertRecorder()
@@ -649,14 +685,21 @@ class PostgresRecordStore(RelationEdits, RealtimeFilters):
         announcement = notify.one_statement_payload(self.replica_id, events)
         if tx.wrote_schema or recorder.insert is None or announcement is None:
             return None
-        statement, args = recorder.insert
+        statement, inserted = recorder.insert
+        args = (*inserted, notify.CHANGES, announcement)
+        # Its database-change fires are claimed in the same statement (a data-modifying WITH always runs).
+        claims = ""
+        if self._change_claims is not None:
+            claimed = [(event, self._claimed_triggers(event)) for event in events]
+            claiming = self._change_claims.insert_statement(claimed, len(args) + 1)
+            if claiming is not None:
+                claims = f", claimed AS ({claiming[0]})"
+                args = (*args, *claiming[1])
         try:
             await self._pool.execute(
-                f"WITH written AS ({statement} RETURNING 1) "
-                f"SELECT pg_notify(${len(args) + 1}, ${len(args) + 2}) FROM written",
+                f"WITH written AS ({statement} RETURNING 1){claims} "
+                f"SELECT pg_notify(${len(inserted) + 1}, ${len(inserted) + 2}) FROM written",
                 *args,
-                notify.CHANGES,
-                announcement,
             )
         except asyncpg.UniqueViolationError as exc:
             raise _unique_error(exc, class_name, result.object_id) from exc
