@@ -86,6 +86,23 @@ async def test_a_failing_short_read_raises_the_store_error_and_leaves_no_transac
     assert (await pool.submit(first_above(5), shape="short"))[0] == 6
 
 
+def test_a_read_stopped_by_its_budget_leaves_the_next_reads_working(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The budget's progress handler also fired inside the COMMIT that ends a read once the read was
+    over budget: the snapshot stayed open and every later read on the loop's connection failed with
+    "cannot start a transaction within a transaction" (500s and refused realtime subscriptions, seen
+    after a minute of unindexed queries). A progress check on every instruction makes it certain."""
+    monkeypatch.setattr(inline, "PROGRESS_EVERY", 1)
+    reader = inline.InlineReader(database, budget=200)
+    try:
+        with pytest.raises(inline.OverBudget):
+            reader.run(first_above(ROWS - 10), shape="scan")
+        assert reader.run(first_above(5), shape="short")[0] == 6
+    finally:
+        reader.close()
+
+
 FINDS = [
     QueryOptions(where={"n": {"$gt": 390}}, limit=5),
     QueryOptions(where={"n": {"$gte": 10}}, order=("-n",), limit=4, skip=3),

@@ -98,7 +98,7 @@ class InlineReader:
             try:
                 result = job(connection)
             finally:
-                connection.execute("COMMIT")
+                _end_snapshot(connection)
         except Exception as exc:
             # Whatever the job made of SQLite's "interrupted" (a read may translate errors), running out of
             # budget is not the read's answer: it is asked again where it may run longer.
@@ -114,6 +114,8 @@ class InlineReader:
         return result
 
     def _open(self) -> sqlite3.Connection:
+        if self._connection is not None and self._connection.in_transaction:
+            _end_snapshot(self._connection)  # never start a read inside a snapshot a failure left open
         if self._connection is None:
             connection = open_connection(self._path, readonly=True, busy_timeout=0)
             self._connection = connection
@@ -129,3 +131,14 @@ class InlineReader:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def _end_snapshot(connection: sqlite3.Connection) -> None:
+    """End the read's transaction whatever stopped the read: a snapshot left open (a COMMIT refused
+    while a statement is still stepping, or cut short by the budget's progress handler) would make every
+    later read on this connection fail with "cannot start a transaction within a transaction"."""
+    connection.set_progress_handler(None, 0)
+    try:
+        connection.execute("COMMIT")
+    except sqlite3.Error:
+        connection.execute("ROLLBACK")  # a read-only snapshot: nothing is lost
