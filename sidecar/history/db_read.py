@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,19 +61,19 @@ def get_steps(connection: sqlite3.Connection, execution_id: str) -> list[StepRow
 # timing, except the runs of For Each / Retry / Try/Catch, whose payloads name their child runs. Most
 # of a read's cost is the Python objects made per column, so the light rows carry only what the
 # overlay reads, and payloads only for those owners.
-_OWNERS_SQL = "('Workflow For Each', 'Workflow Retry', 'Workflow Try Catch')"
-_WHOLE_INPUT_BYTES = 2048
+OWNERS_SQL = "('Workflow For Each', 'Workflow Retry', 'Workflow Try Catch')"
+WHOLE_INPUT_BYTES = 2048
 _LIGHT_SELECT = (
     "id, node_id, node_type, step_index, status, node_name, duration_ms,"
     # An owner's input is read whole when small; a large one (a For Each item of 100 kB) only for the
     # keys that name the child, extracted by SQLite, so the overlay never decodes every item.
-    f" CASE WHEN node_type IN {_OWNERS_SQL} THEN CASE WHEN input_size BETWEEN 0 AND {_WHOLE_INPUT_BYTES}"
+    f" CASE WHEN node_type IN {OWNERS_SQL} THEN CASE WHEN input_size BETWEEN 0 AND {WHOLE_INPUT_BYTES}"
     " THEN input_data WHEN json_valid(input_data) THEN json_object("
     "'currentIndex', json_extract(input_data, '$.currentIndex'),"
     " 'attemptNumber', json_extract(input_data, '$.attemptNumber'),"
     " 'ok', json_extract(input_data, '$.ok')) END END,"
     # An owner's outputs matter only when they name a failed child (``errors``, ``error``): most do not.
-    f" CASE WHEN node_type IN {_OWNERS_SQL} AND instr(output_data, '\"error') > 0 THEN output_data END,"
+    f" CASE WHEN node_type IN {OWNERS_SQL} AND instr(output_data, '\"error') > 0 THEN output_data END,"
     " error_message, run_index"
 )
 
@@ -85,6 +86,11 @@ def light_steps(connection: sqlite3.Connection, execution_id: str) -> list[StepR
         f"SELECT {_LIGHT_SELECT} FROM execution_steps WHERE execution_id = ? ORDER BY step_index",
         (execution_id,),
     ).fetchall()
+    return light_step_rows(execution_id, records)
+
+
+def light_step_rows(execution_id: str, records: Sequence[Sequence[Any]]) -> list[StepRow]:
+    """Rows of ``_LIGHT_SELECT`` (SQLite or PostgreSQL) as step rows, the fields it leaves out zero."""
     make = StepRow._make
     return [
         make(

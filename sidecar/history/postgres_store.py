@@ -25,10 +25,13 @@ import asyncpg
 from sidecar.errors import HistoryStorageError
 from sidecar.history.db_read import (
     EXEC_SELECT,
+    OWNERS_SQL,
     PERCENTILES,
     REPLAY_MAX_EXECUTIONS,
     STEP_SELECT,
+    WHOLE_INPUT_BYTES,
     ExecutionPage,
+    light_step_rows,
 )
 from sidecar.history.db_write import latest_by_id, recovered_metadata, step_values, storable_text
 from sidecar.history.interface import LightView
@@ -148,16 +151,14 @@ _MARK_INTERRUPTED = f"""WITH dead AS (
     )
     SELECT count(*) FROM dead"""
 
-_OWNERS_SQL = "('Workflow For Each', 'Workflow Retry', 'Workflow Try Catch')"
-_WHOLE_INPUT_BYTES = 2048
 # The canvas overlay's light rows (see ``db_read.light_steps``, whose choices these are).
 _LIGHT_SELECT = (
     "id, node_id, node_type, step_index, status, node_name, duration_ms,"
-    f" CASE WHEN node_type IN {_OWNERS_SQL} THEN CASE WHEN input_size BETWEEN 0 AND {_WHOLE_INPUT_BYTES}"
+    f" CASE WHEN node_type IN {OWNERS_SQL} THEN CASE WHEN input_size BETWEEN 0 AND {WHOLE_INPUT_BYTES}"
     " THEN input_data ELSE (SELECT jsonb_build_object('currentIndex', j -> 'currentIndex',"
     " 'attemptNumber', j -> 'attemptNumber', 'ok', j -> 'ok')::text"
     " FROM noodl_try_jsonb(input_data) AS j WHERE j IS NOT NULL) END END,"
-    f" CASE WHEN node_type IN {_OWNERS_SQL} AND strpos(output_data, '\"error') > 0 THEN output_data END,"
+    f" CASE WHEN node_type IN {OWNERS_SQL} AND strpos(output_data, '\"error') > 0 THEN output_data END,"
     " error_message, run_index"
 )
 
@@ -348,32 +349,7 @@ class PostgresHistoryStore:
             f"SELECT {_LIGHT_SELECT} FROM execution_steps WHERE execution_id = $1 ORDER BY step_index",
             execution_id,
         )
-        make = StepRow._make
-        return [
-            make(
-                (
-                    r[0],
-                    execution_id,
-                    r[1],
-                    r[2],
-                    r[3],
-                    0,
-                    r[4],
-                    r[5],
-                    None,
-                    r[6],
-                    r[7],
-                    r[8],
-                    r[9],
-                    r[10],
-                    0,
-                    0,
-                    0,
-                    0,
-                )
-            )
-            for r in found
-        ]
+        return light_step_rows(execution_id, found)
 
     async def _payloads(self, step_ids: list[str]) -> dict[str, tuple[Any, Any]]:
         found = await self._fetch(
