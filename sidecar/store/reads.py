@@ -13,7 +13,7 @@ from sidecar.store.codec import dump_json, type_tag
 from sidecar.store.interface import CallerContext, FetchOptions, QueryOptions, QueryResult
 from sidecar.store.names import quote, validate_class_name
 from sidecar.store.operands import ArrayColumn, Column, JsonValue, resolve
-from sidecar.store.records import decode_row, project
+from sidecar.store.records import decode_row, project, row_decoder
 from sidecar.store.schema import ClassSchema
 from sidecar.store.sqlfrag import Sql, all_of, fmt, sql
 from sidecar.store.where import CompiledWhere, compile_where
@@ -92,9 +92,11 @@ def query(ctx: ReadContext, class_name: str, options: QueryOptions) -> QueryResu
     statement = fmt(
         f"SELECT t.* FROM {quote(class_name)} AS t WHERE {{}}{{}} LIMIT ? OFFSET ?", condition, ordering
     )
-    rows = ctx.connection.execute(statement.text, (*statement.params, limit, max(options.skip, 0))).fetchall()
+    cursor = ctx.connection.execute(statement.text, (*statement.params, limit, max(options.skip, 0)))
+    rows = cursor.fetchall()
     shown = presenter(ctx.schemas, ctx.caller, class_name)
-    objects = [shown(decode_row(schema, row)) for row in rows]
+    decode = row_decoder(schema, [column[0] for column in cursor.description])
+    objects = [shown(decode(row)) for row in rows]
     include = include_paths(schema, options.include, options.keys)
     if include:
         expand(ctx, objects, schema, include)
@@ -243,9 +245,11 @@ def _load_many(ctx: ReadContext, schema: ClassSchema, ids: list[str]) -> list[di
     statement = fmt(
         f'SELECT t.* FROM {quote(schema.class_name)} AS t WHERE t."objectId" IN ({marks}) AND {{}}', visible
     )
-    rows = ctx.connection.execute(statement.text, (*ids, *visible.params)).fetchall()
+    cursor = ctx.connection.execute(statement.text, (*ids, *visible.params))
+    rows = cursor.fetchall()
     shown = presenter(ctx.schemas, ctx.caller, schema.class_name)
-    return [shown(decode_row(schema, row)) for row in rows]
+    decode = row_decoder(schema, [column[0] for column in cursor.description])
+    return [shown(decode(row)) for row in rows]
 
 
 def distinct(ctx: ReadContext, class_name: str, field_name: str, where: Mapping[str, Any]) -> list[Any]:
