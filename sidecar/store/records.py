@@ -43,7 +43,7 @@ def decode_row(schema: ClassSchema, row: sqlite3.Row | Mapping[str, Any]) -> dic
         except (IndexError, KeyError):  # a column the row was read or built without
             continue
         if raw is not None:
-            obj[name] = _decoded(kind, raw, target)
+            obj[name] = raw if kind == "String" else _decoded(kind, raw, target)
     for name, spec in schema.relations().items():
         obj[name] = {"__type": "Relation", "className": spec.target_class}
     acl = lists_to_acl(row["_rperm"], row["_wperm"])
@@ -76,9 +76,15 @@ def row_decoder(schema: ClassSchema, names: Sequence[str]) -> Callable[[Sequence
         }
         for name, kind, target, index in columns:
             raw = row[index]
-            if raw is not None:
-                # Text inline (the commonest); everything else as decode_row decodes it.
-                obj[name] = raw if kind == "String" else _decoded(kind, raw, target)
+            if raw is None:
+                continue
+            # Text and stored doubles inline (the commonest); everything else as decode_row decodes it.
+            if kind == "String":
+                obj[name] = raw
+            elif kind == "Number" and type(raw) is float:
+                obj[name] = int(raw) if raw.is_integer() and -_EXACT < raw < _EXACT else raw
+            else:
+                obj[name] = _decoded(kind, raw, target)
         for name, marker in relations:
             obj[name] = dict(marker)
         readers, writers = row[rperm], row[wperm]

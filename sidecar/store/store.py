@@ -79,6 +79,7 @@ class SqliteRecordStore(RelationEdits, RealtimeFilters):
         *,
         regex_budget: float = DEFAULT_REGEX_BUDGET,
         checkpointer: Checkpointer | None = None,
+        automatic_indexes: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
         """``regex_budget`` applies to reads in ephemeral mode (the pool has its own); ``checkpointer`` is
         stopped by :meth:`close` after the writer."""
@@ -95,7 +96,7 @@ class SqliteRecordStore(RelationEdits, RealtimeFilters):
         self._session_lifetime = session_lifetime
         self._matcher = RecordMatcher()
         self._ephemeral_regex_budget = regex_budget
-        self._auto_indexes = AutoIndexer(self._create_auto_index)
+        self._auto_indexes = AutoIndexer(self._create_auto_index, automatic_indexes)
 
     @classmethod
     async def open(
@@ -128,6 +129,7 @@ class SqliteRecordStore(RelationEdits, RealtimeFilters):
         connection = open_connection(location, readonly=False, durability=durability)
         catalog_module.bootstrap(connection)
         catalog = WorkingCatalog(catalog_module.load(connection))
+        automatic_indexes = auto_index.existing(connection)
         bus = ChangeBus()
         store: SqliteRecordStore
 
@@ -159,6 +161,7 @@ class SqliteRecordStore(RelationEdits, RealtimeFilters):
             # no deadline stops a read on the writer's thread: its regexes get the read time limit at most
             regex_budget=min(regex_budget, read_time_limit),
             checkpointer=checkpointer,
+            automatic_indexes=automatic_indexes,
         )
         if checkpointer is not None:
             checkpointer.start()
@@ -224,7 +227,7 @@ class SqliteRecordStore(RelationEdits, RealtimeFilters):
                     return fn(reads.ReadContext(connection, catalog.schemas, caller)), ()
 
             return await self._writer.submit(job)
-        schemas = self._schemas
+        schemas, automatic = self._schemas, self._auto_indexes.indexed
         on_long = None
         if scanned is not None:
             class_name, where = scanned
@@ -233,7 +236,7 @@ class SqliteRecordStore(RelationEdits, RealtimeFilters):
                 self._auto_indexes.note_long_read(schemas.get(class_name), where)
 
         return await self._readers.submit(
-            lambda connection: fn(reads.ReadContext(connection, schemas, caller)),
+            lambda connection: fn(reads.ReadContext(connection, schemas, caller, automatic)),
             limited=limited,
             costly=costly,
             shape=shape,
@@ -275,7 +278,7 @@ class SqliteRecordStore(RelationEdits, RealtimeFilters):
             lambda ctx: reads.query(ctx, class_name, options),
             costly=query_limits.is_costly(options.where),
             shape=read_shape.find_shape(class_name, options),
-            scanned=(class_name, options.where),
+            scanned=None if options.order else (class_name, options.where),
         )
 
     async def count(self, class_name: str, where: Mapping[str, Any], caller: CallerContext) -> int:

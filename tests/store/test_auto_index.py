@@ -122,3 +122,32 @@ async def test_a_field_with_a_declared_index_or_no_column_gets_none() -> None:
     }
     assert auto_index.compared_fields(schema, where) == ["n"]
     assert auto_index.compared_fields(schema, {"n": {"$exists": True}, "$or": [{"n": 1}]}) == []
+
+
+def _plan_of_find(store: SqliteRecordStore, options: QueryOptions) -> str:
+    """The query plan SQLite chooses for the find's statement (as the store's reads compile it)."""
+    from sidecar.store import reads  # the read functions themselves, on a connection of the test's own
+
+    statements: list[str] = []
+    with sqlite3.connect(store.path) as connection:
+        connection.row_factory = sqlite3.Row
+        connection.set_trace_callback(statements.append)
+        automatic = auto_index.existing(connection)
+        ctx = reads.ReadContext(connection, store.schemas(), ANONYMOUS, automatic)
+        reads.query(ctx, "Item", options)
+        connection.set_trace_callback(None)
+        select = next(text for text in statements if text.startswith("SELECT t.*"))
+        return str([tuple(row) for row in connection.execute("EXPLAIN QUERY PLAN " + select)])
+
+
+async def test_a_find_ordered_by_another_key_keeps_its_plan_and_an_unordered_one_uses_the_index(
+    store: SqliteRecordStore,
+) -> None:
+    await store.update_class("Item", {"indexes": {"name_1": {"name": 1}}})
+    await _scan_until_indexed(store)
+    ranged = {"n": {"$gt": 100}}  # most rows: walking the order's index finds a page at once
+    assert "auto:Item:n" in _plan_of_find(store, QueryOptions(where=ranged, limit=10))
+    assert "auto:Item:n" in _plan_of_find(store, QueryOptions(where=ranged, order=("-n",), limit=10))
+    ordered = _plan_of_find(store, QueryOptions(where=ranged, order=("-name",), limit=10))
+    assert "auto:Item:n" not in ordered
+    assert "Item_name_1" in ordered

@@ -97,17 +97,40 @@ def create_index(connection: sqlite3.Connection, class_name: str, field_name: st
     return True
 
 
+def existing(connection: sqlite3.Connection) -> dict[str, frozenset[str]]:
+    """Class → fields with an automatic index, as the database holds them (read when the store opens)."""
+    found: dict[str, set[str]] = {}
+    rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'auto:%'")
+    for (name,) in rows:
+        _, class_name, field_name = str(name).split(":", 2)
+        found.setdefault(class_name, set()).add(field_name)
+    return {class_name: frozenset(fields) for class_name, fields in found.items()}
+
+
 class AutoIndexer:
     """Counts long reads per (class, field) on the loop's thread and asks the writer for an index when a
     field reaches its threshold. A field whose attempt made nothing (already indexed, class full) waits
-    twice as many long reads before the next attempt, so a query that stays long costs the writer little."""
+    twice as many long reads before the next attempt, so a query that stays long costs the writer little.
 
-    def __init__(self, create: CreateIndex, threshold: int = SCANS_BEFORE_INDEX) -> None:
+    Only finds without an explicit order (and counts) vote: an ordered find's plan walks its order, and
+    reads compile comparisons on automatically indexed fields so that an ordered find keeps that plan
+    (``sidecar.store.reads``), using :attr:`indexed`."""
+
+    def __init__(
+        self,
+        create: CreateIndex,
+        indexed: Mapping[str, frozenset[str]] | None = None,
+        threshold: int = SCANS_BEFORE_INDEX,
+    ) -> None:
         self._create = create
         self._threshold = threshold
         self._scans: dict[tuple[str, str], int] = {}
         self._next: dict[tuple[str, str], int] = {}
         self._pending: set[asyncio.Task[None]] = set()
+        self.indexed: Mapping[str, frozenset[str]] = dict(indexed or {})
+        """Class → fields with an automatic index; replaced (never changed in place) when one is made,
+        so a read on another thread holds one consistent value. A field deleted since may stay listed:
+        an ordered find then merely does without an index that is gone."""
 
     def note_long_read(self, schema: ClassSchema | None, where: Mapping[str, Any]) -> None:
         """A read of ``schema``'s class with this filter ran too long for the loop's budget."""
@@ -133,6 +156,9 @@ class AutoIndexer:
             return
         if created:
             self._next.pop(key, None)  # if it is dropped with its field later, the count starts over
+            class_name, field_name = key
+            fields = self.indexed.get(class_name, frozenset()) | {field_name}
+            self.indexed = {**self.indexed, class_name: fields}
             log.info("automatic index created on %s.%s", *key)
 
     async def drain(self) -> None:
