@@ -151,3 +151,30 @@ async def test_a_find_ordered_by_another_key_keeps_its_plan_and_an_unordered_one
     ordered = _plan_of_find(store, QueryOptions(where=ranged, order=("-name",), limit=10))
     assert "auto:Item:n" not in ordered
     assert "Item_name_1" in ordered
+
+
+def test_a_class_gets_at_most_its_share_of_automatic_indexes(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "x.db") as connection:
+        names = [f"f{i}" for i in range(auto_index.MAX_PER_CLASS + 2)]
+        connection.execute(f'CREATE TABLE "C" ({", ".join(names)})')
+        connection.execute('CREATE INDEX "C_f0_1" ON "C" (f0)')  # a declared index leads with f0
+        made = [auto_index.create_index(connection, "C", name) for name in names]
+        assert made == [False, *([True] * auto_index.MAX_PER_CLASS), False]
+        assert auto_index.create_index(connection, "C", "gone") is False
+        assert auto_index.existing(connection) == {"C": frozenset(names[1 : auto_index.MAX_PER_CLASS + 1])}
+
+
+async def test_a_failed_attempt_leaves_reads_as_they_were() -> None:
+    attempts: list[tuple[str, str]] = []
+
+    async def refuse(class_name: str, field_name: str) -> bool:
+        attempts.append((class_name, field_name))
+        raise sqlite3.OperationalError("database is locked")
+
+    indexer = auto_index.AutoIndexer(refuse, threshold=2)
+    schema = ClassSchema("Item", {"n": FieldSchema("Number")})
+    for _ in range(6):
+        indexer.note_long_read(schema, {"n": {"$gt": 1}})
+    await indexer.drain()
+    assert attempts == [("Item", "n"), ("Item", "n")]  # at 2 long reads, then after 4 more (backed off)
+    assert indexer.indexed == {}

@@ -22,15 +22,16 @@ column as it drops declared ones. Creating one holds the writer about as long as
 from __future__ import annotations
 
 import asyncio
-import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import structlog
+
 from sidecar.store.names import quote
 from sidecar.store.schema import ClassSchema
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger()
 
 SCANS_BEFORE_INDEX = 32
 """Long reads naming one field before it is indexed: a field scanned once in a while stays unindexed."""
@@ -151,15 +152,15 @@ class AutoIndexer:
     async def _attempt(self, key: tuple[str, str]) -> None:
         try:
             created = await self._create(*key)
-        except Exception:  # an index is an optimisation: a failure leaves the reads as they were
-            log.warning("automatic index on %s.%s failed", *key, exc_info=True)
+        except Exception as error:  # an index is an optimisation: a failure leaves the reads as they were
+            log.warning("store.auto_index_failed", class_name=key[0], field=key[1], error=str(error))
             return
         if created:
             self._next.pop(key, None)  # if it is dropped with its field later, the count starts over
             class_name, field_name = key
             fields = self.indexed.get(class_name, frozenset()) | {field_name}
             self.indexed = {**self.indexed, class_name: fields}
-            log.info("automatic index created on %s.%s", *key)
+            log.info("store.auto_index_created", class_name=class_name, field=field_name)
 
     async def drain(self) -> None:
         """Wait for attempts under way (the store's close)."""
