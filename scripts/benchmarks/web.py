@@ -35,6 +35,7 @@ CREATE_BODY = '{"n":1,"name":"created by the bench","flag":true}'
 
 async def _serve(data_dir: Path, rows: int, database_url: str | None = None) -> None:
     """``database_url``: serve from a PostgreSQL store (the ``postgres`` suite) instead of SQLite."""
+    from sidecar.preload import settle_collector
     from sidecar.store import BatchMethod, BatchOp, CallerContext, SqliteRecordStore
     from sidecar.store.postgres.store import PostgresRecordStore
     from sidecar.web import WebSettings, build_app, start_server
@@ -62,6 +63,7 @@ async def _serve(data_dir: Path, rows: int, database_url: str | None = None) -> 
         ids.extend(str(result.success["objectId"]) for result in results if result.success)
     settings = WebSettings(app_id=APP_ID, master_key=MASTER_KEY)
     server = await start_server(build_app(store, settings), settings)
+    settle_collector()  # the collector as a started sidecar sets it once its services are loaded
     sys.stdout.write(json.dumps({"port": server.port, "ids": ids}) + "\n")
     sys.stdout.flush()
     loop = asyncio.get_running_loop()

@@ -5,6 +5,7 @@ Stored as ``_rperm``/``_wperm`` JSON arrays; NULL means public (no ACL was set).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -62,12 +63,19 @@ def visible(caller: CallerContext, alias: str, column: str = "_rperm") -> Sql:
     """Rows whose list is NULL (public) or names one of the caller's principals."""
     if caller.is_master:
         return TRUE
-    principals = sorted(caller.principals())
-    marks = ", ".join("?" * len(principals))
+    return _visible_to(alias, column, caller.principals())
+
+
+@functools.lru_cache(maxsize=256)
+def _visible_to(alias: str, column: str, principals: frozenset[str]) -> Sql:
+    """The test for one set of principals (built once per set: most requests are anonymous or repeat a
+    signed-in user's)."""
+    ordered = sorted(principals)
+    marks = ", ".join("?" * len(ordered))
     return sql(
         f"({alias}.{column} IS NULL OR EXISTS (SELECT 1 FROM json_each({alias}.{column}) "
         f"WHERE value IN ({marks})))",
-        *principals,
+        *ordered,
     )
 
 

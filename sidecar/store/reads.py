@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sidecar.errors import InvalidQueryError, ObjectNotFoundError
@@ -13,7 +13,7 @@ from sidecar.store.codec import dump_json, type_tag
 from sidecar.store.interface import CallerContext, FetchOptions, QueryOptions, QueryResult
 from sidecar.store.names import quote, validate_class_name
 from sidecar.store.operands import ArrayColumn, Column, JsonValue, resolve
-from sidecar.store.records import decode_row, project
+from sidecar.store.records import decode_row, project, row_decoder
 from sidecar.store.schema import ClassSchema
 from sidecar.store.sqlfrag import Sql, all_of, fmt, sql
 from sidecar.store.where import CompiledWhere, compile_where
@@ -27,6 +27,8 @@ class ReadContext:
     connection: sqlite3.Connection
     schemas: Schemas
     caller: CallerContext
+    automatic_indexes: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Class → fields with an automatic index (``sidecar.store.sqlite.auto_index``)."""
 
     def lookup(self) -> Callable[[str], ClassSchema | None]:
         return self.schemas.get
@@ -37,14 +39,32 @@ class ReadContext:
 
 
 def matching(
-    ctx: ReadContext, schema: ClassSchema, where: Mapping[str, Any], operation: str = "find"
+    ctx: ReadContext,
+    schema: ClassSchema,
+    where: Mapping[str, Any],
+    operation: str = "find",
+    order: tuple[str, ...] = (),
 ) -> tuple[Sql, CompiledWhere]:
     """WHERE clause (filter AND the rows the caller may ``operation``) for alias ``t``, and the compiled
     filter (for implied orders). Raises 119 when the class-level permission refuses the operation."""
     readable = read_scope.rows(schema, operation, ctx.caller, "t")
     own = special_classes.find_scope(ctx.caller, schema.class_name, "t")
-    compiled = compile_where(where, schema.class_name, ctx.lookup(), ctx.scope)
+    unindexed = _automatic_indexes_off(ctx, schema, order)
+    compiled = compile_where(where, schema.class_name, ctx.lookup(), ctx.scope, unindexed=unindexed)
     return all_of([compiled.condition, readable, own]), compiled
+
+
+def _automatic_indexes_off(ctx: ReadContext, schema: ClassSchema, order: tuple[str, ...]) -> frozenset[str]:
+    """Under an explicit order, the fields whose automatic index the plan must not use: SQLite, without
+    statistics on how many rows a range keeps, would prefer such an index to walking the order's own
+    index, and then sort every matching row (for a range that keeps most rows, a thousand times
+    slower). The first order key's own field, and fields a declared index leads with, keep theirs."""
+    automatic = ctx.automatic_indexes.get(schema.class_name)
+    if not automatic or not order:
+        return frozenset()
+    first = order[0].strip().lstrip("-")
+    declared = {next(iter(spec), None) for spec in schema.indexes.values() if isinstance(spec, Mapping)}
+    return frozenset(name for name in automatic if name != first and name not in declared)
 
 
 def order_by(
@@ -85,16 +105,18 @@ def query(ctx: ReadContext, class_name: str, options: QueryOptions) -> QueryResu
         return QueryResult([], 0 if options.count else None)
     if options.count and options.limit == 0:  # only a count (the SDK's count()): Parse needs count alone
         return QueryResult([], count(ctx, class_name, options.where))
-    condition, compiled = matching(ctx, schema, options.where)
+    condition, compiled = matching(ctx, schema, options.where, order=options.order)
     hidden = clp.protected_fields(schema.clp, ctx.caller)
     ordering = order_by(schema, options.order, compiled, hidden)
     limit = options.limit if options.limit >= 0 else -1
     statement = fmt(
         f"SELECT t.* FROM {quote(class_name)} AS t WHERE {{}}{{}} LIMIT ? OFFSET ?", condition, ordering
     )
-    rows = ctx.connection.execute(statement.text, (*statement.params, limit, max(options.skip, 0))).fetchall()
+    cursor = ctx.connection.execute(statement.text, (*statement.params, limit, max(options.skip, 0)))
+    rows = cursor.fetchall()
     shown = presenter(ctx.schemas, ctx.caller, class_name)
-    objects = [shown(decode_row(schema, row)) for row in rows]
+    decode = row_decoder(schema, [column[0] for column in cursor.description])
+    objects = [shown(decode(row)) for row in rows]
     include = include_paths(schema, options.include, options.keys)
     if include:
         expand(ctx, objects, schema, include)
@@ -243,9 +265,11 @@ def _load_many(ctx: ReadContext, schema: ClassSchema, ids: list[str]) -> list[di
     statement = fmt(
         f'SELECT t.* FROM {quote(schema.class_name)} AS t WHERE t."objectId" IN ({marks}) AND {{}}', visible
     )
-    rows = ctx.connection.execute(statement.text, (*ids, *visible.params)).fetchall()
+    cursor = ctx.connection.execute(statement.text, (*ids, *visible.params))
+    rows = cursor.fetchall()
     shown = presenter(ctx.schemas, ctx.caller, schema.class_name)
-    return [shown(decode_row(schema, row)) for row in rows]
+    decode = row_decoder(schema, [column[0] for column in cursor.description])
+    return [shown(decode(row)) for row in rows]
 
 
 def distinct(ctx: ReadContext, class_name: str, field_name: str, where: Mapping[str, Any]) -> list[Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,22 +42,72 @@ def decode_row(schema: ClassSchema, row: sqlite3.Row | Mapping[str, Any]) -> dic
             raw = row[name]
         except (IndexError, KeyError):  # a column the row was read or built without
             continue
-        if raw is None:
-            continue
-        # The common types inline (this runs for every column of every row read): text as is, a number as
-        # from_sql decodes it (an integral double below 2**53 reads as an integer).
-        if kind == "String" or (kind == "Number" and type(raw) is int):
-            obj[name] = raw
-        elif kind == "Number" and type(raw) is float:
-            obj[name] = int(raw) if raw.is_integer() and -_EXACT < raw < _EXACT else raw
-        else:
-            obj[name] = from_sql(kind, raw, target)
+        if raw is not None:
+            obj[name] = raw if kind == "String" else _decoded(kind, raw, target)
     for name, spec in schema.relations().items():
         obj[name] = {"__type": "Relation", "className": spec.target_class}
     acl = lists_to_acl(row["_rperm"], row["_wperm"])
     if acl is not None:
         obj["ACL"] = acl
     return obj
+
+
+def row_decoder(schema: ClassSchema, names: Sequence[str]) -> Callable[[Sequence[Any]], dict[str, Any]]:
+    """:func:`decode_row` for the rows of one statement whose columns are ``names``: each column's place is
+    found once, and each row is read by position instead of by name."""
+    position = {name: index for index, name in enumerate(names)}
+    object_id, created, updated = position["objectId"], position["createdAt"], position["updatedAt"]
+    rperm, wperm = position["_rperm"], position["_wperm"]
+    columns = tuple(
+        (name, kind, target, position[name])
+        for name, kind, target in schema.column_decoding
+        if name in position
+    )
+    relations = tuple(
+        (name, {"__type": "Relation", "className": spec.target_class})
+        for name, spec in schema.relations().items()
+    )
+
+    def decode(row: Sequence[Any]) -> dict[str, Any]:
+        obj: dict[str, Any] = {
+            "objectId": row[object_id],
+            "createdAt": row[created],
+            "updatedAt": row[updated],
+        }
+        for name, kind, target, index in columns:
+            raw = row[index]
+            if raw is None:
+                continue
+            # Text and stored doubles inline (the commonest); everything else as decode_row decodes it.
+            if kind == "String":
+                obj[name] = raw
+            elif kind == "Number" and type(raw) is float:
+                obj[name] = int(raw) if raw.is_integer() and -_EXACT < raw < _EXACT else raw
+            else:
+                obj[name] = _decoded(kind, raw, target)
+        for name, marker in relations:
+            obj[name] = dict(marker)
+        readers, writers = row[rperm], row[wperm]
+        if readers is not None or writers is not None:
+            acl = lists_to_acl(readers, writers)
+            if acl is not None:
+                obj["ACL"] = acl
+        return obj
+
+    return decode
+
+
+def _decoded(kind: str, raw: Any, target: str | None) -> Any:
+    """One stored non-NULL value as Parse JSON; text and numbers without a call to from_sql (this runs for
+    every column of every row read): an integral double below 2**53 reads as an integer."""
+    if kind == "String":
+        return raw
+    if kind == "Number":
+        if type(raw) is int:
+            return raw
+        if type(raw) is float:
+            return int(raw) if raw.is_integer() and -_EXACT < raw < _EXACT else raw
+    return from_sql(kind, raw, target)
 
 
 def project(obj: dict[str, Any], keys: Iterable[str] | None, exclude: Iterable[str]) -> dict[str, Any]:

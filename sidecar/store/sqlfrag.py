@@ -39,6 +39,8 @@ longer lists are grouped in parenthesised chains of chains (10,000 terms: three 
 
 def join(separator: str, parts: Iterable[Sql]) -> Sql:
     items = list(parts)
+    if len(items) == 1:  # the commonest case (one term of a where, one ACL test): no joining to do
+        return Sql(f"({items[0].text})", items[0].params)
     while len(items) > _FLAT:
         items = [join(separator, items[i : i + _FLAT]) for i in range(0, len(items), _FLAT)]
     params: list[Any] = []

@@ -51,6 +51,8 @@ from sidecar.store.matcher import RecordMatcher
 from sidecar.store.realtime_filters import RealtimeFilters
 from sidecar.store.relation_edits import RelationEdits
 from sidecar.store.schema import ClassSchema
+from sidecar.store.sqlite import auto_index
+from sidecar.store.sqlite.auto_index import AutoIndexer
 from sidecar.store.sqlite.checkpointer import CheckpointConfig, Checkpointer
 from sidecar.store.sqlite.connection import MEMORY, Durability, open_connection
 from sidecar.store.sqlite.inline import DEFAULT_BUDGET as DEFAULT_INLINE_BUDGET
@@ -77,6 +79,7 @@ class SqliteRecordStore(RelationEdits, RealtimeFilters):
         *,
         regex_budget: float = DEFAULT_REGEX_BUDGET,
         checkpointer: Checkpointer | None = None,
+        automatic_indexes: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
         """``regex_budget`` applies to reads in ephemeral mode (the pool has its own); ``checkpointer`` is
         stopped by :meth:`close` after the writer."""
@@ -93,6 +96,7 @@ class SqliteRecordStore(RelationEdits, RealtimeFilters):
         self._session_lifetime = session_lifetime
         self._matcher = RecordMatcher()
         self._ephemeral_regex_budget = regex_budget
+        self._auto_indexes = AutoIndexer(self._create_auto_index, automatic_indexes)
 
     @classmethod
     async def open(
@@ -125,6 +129,7 @@ class SqliteRecordStore(RelationEdits, RealtimeFilters):
         connection = open_connection(location, readonly=False, durability=durability)
         catalog_module.bootstrap(connection)
         catalog = WorkingCatalog(catalog_module.load(connection))
+        automatic_indexes = auto_index.existing(connection)
         bus = ChangeBus()
         store: SqliteRecordStore
 
@@ -156,6 +161,7 @@ class SqliteRecordStore(RelationEdits, RealtimeFilters):
             # no deadline stops a read on the writer's thread: its regexes get the read time limit at most
             regex_budget=min(regex_budget, read_time_limit),
             checkpointer=checkpointer,
+            automatic_indexes=automatic_indexes,
         )
         if checkpointer is not None:
             checkpointer.start()
@@ -169,6 +175,7 @@ class SqliteRecordStore(RelationEdits, RealtimeFilters):
         return self._writer.depth
 
     async def close(self) -> None:
+        await self._auto_indexes.drain()
         await self._writer.close()
         if self._checkpointer is not None:
             await asyncio.to_thread(self._checkpointer.close)
@@ -202,11 +209,14 @@ class SqliteRecordStore(RelationEdits, RealtimeFilters):
         limited: bool = True,
         costly: bool = False,
         shape: Hashable | None = None,
+        scanned: tuple[str, Mapping[str, Any]] | None = None,
     ) -> T:
         """``costly``: a filter that runs Python on every row or is large to plan (own reader threads, see
         :mod:`sidecar.store.sqlite.readpool`; :func:`query_limits.is_costly` decides). ``shape``: the
         read's :mod:`~sidecar.store.read_shape`, for a read that is often short (tried on the loop's
-        thread first, see :mod:`sidecar.store.sqlite.inline`)."""
+        thread first, see :mod:`sidecar.store.sqlite.inline`). ``scanned``: the class and filter of a
+        find or count, whose compared fields may get an automatic index when the read is long
+        (:mod:`sidecar.store.sqlite.auto_index`)."""
         if self._readers is None:
             budget = self._ephemeral_regex_budget
 
@@ -217,13 +227,29 @@ class SqliteRecordStore(RelationEdits, RealtimeFilters):
                     return fn(reads.ReadContext(connection, catalog.schemas, caller)), ()
 
             return await self._writer.submit(job)
-        schemas = self._schemas
+        schemas, automatic = self._schemas, self._auto_indexes.indexed
+        on_long = None
+        if scanned is not None:
+            class_name, where = scanned
+
+            def on_long() -> None:
+                self._auto_indexes.note_long_read(schemas.get(class_name), where)
+
         return await self._readers.submit(
-            lambda connection: fn(reads.ReadContext(connection, schemas, caller)),
+            lambda connection: fn(reads.ReadContext(connection, schemas, caller, automatic)),
             limited=limited,
             costly=costly,
             shape=shape,
+            on_long=on_long,
         )
+
+    async def _create_auto_index(self, class_name: str, field_name: str) -> bool:
+        def job(
+            connection: sqlite3.Connection, catalog: WorkingCatalog
+        ) -> tuple[bool, Sequence[ChangeEvent]]:
+            return auto_index.create_index(connection, class_name, field_name), ()
+
+        return await self._writer.submit(job)
 
     def schemas(self) -> Mapping[str, ClassSchema]:
         """The schemas as of the last commit."""
@@ -252,6 +278,7 @@ class SqliteRecordStore(RelationEdits, RealtimeFilters):
             lambda ctx: reads.query(ctx, class_name, options),
             costly=query_limits.is_costly(options.where),
             shape=read_shape.find_shape(class_name, options),
+            scanned=None if options.order else (class_name, options.where),
         )
 
     async def count(self, class_name: str, where: Mapping[str, Any], caller: CallerContext) -> int:
@@ -260,6 +287,7 @@ class SqliteRecordStore(RelationEdits, RealtimeFilters):
             lambda ctx: reads.count(ctx, class_name, where),
             costly=query_limits.is_costly(where),
             shape=read_shape.count_shape(class_name, where),
+            scanned=(class_name, where),
         )
 
     async def fetch(

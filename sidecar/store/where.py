@@ -55,6 +55,8 @@ class _State:
     lookup: SchemaLookup
     scope: ReadScope
     now: datetime
+    unindexed: frozenset[str] = frozenset()
+    top_alias: str = "t"
     aliases: int = 0
     near: list[Sql] = field(default_factory=list)
     scores: list[Sql] = field(default_factory=list)
@@ -72,9 +74,13 @@ def compile_where(
     *,
     alias: str = "t",
     now: datetime | None = None,
+    unindexed: frozenset[str] = frozenset(),
 ) -> CompiledWhere:
+    """``unindexed``: fields of the class whose comparisons must not use an index (written ``+column``,
+    which SQLite never looks up through an index; the value is the same): a find ordered by another key
+    keeps the plan it had before an automatic index (``sidecar.store.sqlite.auto_index``)."""
     check_where(where)
-    state = _State(lookup, scope, now or datetime.now(UTC))
+    state = _State(lookup, scope, now or datetime.now(UTC), unindexed, alias)
     condition = _compile(state, where, lookup(class_name), alias)
     check_terms(condition.text)
     return CompiledWhere(
@@ -102,6 +108,8 @@ def _compile_key(state: _State, key: str, value: Any, schema: ClassSchema | None
     if key.startswith("$"):
         raise InvalidKeyNameError(f"Invalid key name: {key}")
     operand = resolve(schema, key, alias)
+    if key in state.unindexed and alias == state.top_alias and isinstance(operand, Column):
+        operand = Column("+" + operand.sql, operand.type, operand.target_class)
     if isinstance(value, Mapping) and any(str(k).startswith("$") for k in value):
         return _field_constraints(state, operand, value)
     return _preds(state).eq(operand, value)

@@ -212,3 +212,12 @@ async def test_a_locked_database_does_not_hold_the_loop(database: str) -> None:
     finally:
         locker.close()
         await pool.close()
+
+
+async def test_a_read_too_long_for_the_budget_is_reported_and_a_short_one_is_not(pool: ReadPool) -> None:
+    reported: list[str] = []
+    await pool.submit(first_above(5), shape="short", on_long=lambda: reported.append("short"))
+    assert reported == []
+    await pool.submit(first_above(ROWS - 10), shape="long", on_long=lambda: reported.append("long"))
+    await pool.submit(first_above(ROWS - 10), shape="long", on_long=lambda: reported.append("long again"))
+    assert reported == ["long", "long again"]  # past the budget, then straight to a thread: both long

@@ -82,6 +82,10 @@ class InlineReader:
         self._heavy[shape] = runs + 1
         return False
 
+    def remembers(self, shape: Hashable) -> bool:
+        """Whether reads of this shape were found too long for the budget (and go to a reader thread)."""
+        return shape in self._heavy
+
     def run(self, job: Callable[[sqlite3.Connection], T], shape: Hashable) -> T:
         """``job`` against one snapshot, or :class:`OverBudget` (the shape is then remembered)."""
         left = self._steps

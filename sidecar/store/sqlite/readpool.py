@@ -133,16 +133,21 @@ class ReadPool:
         limited: bool = True,
         costly: bool = False,
         shape: Hashable | None = None,
+        on_long: Callable[[], None] | None = None,
     ) -> T:
         """Run ``job`` on a reader; ``limited=False`` lifts the time limit (exports of a whole database);
         ``costly=True`` for a filter that runs Python on every row (its own threads, see the module);
-        ``shape`` (:mod:`sidecar.store.read_shape`): try it on the loop's thread first."""
+        ``shape`` (:mod:`sidecar.store.read_shape`): try it on the loop's thread first. ``on_long`` is
+        called when a shaped read is too long for the loop's budget (it then runs on a reader thread)."""
         inline = self._inline
-        if shape is not None and inline is not None and limited and not costly and inline.wants(shape):
-            try:
-                return inline.run(job, shape)
-            except OverBudget:
-                pass
+        if shape is not None and inline is not None and limited and not costly:
+            if inline.wants(shape):
+                try:
+                    return inline.run(job, shape)
+                except OverBudget:
+                    pass
+            if on_long is not None and inline.remembers(shape):
+                on_long()
         time_limit = self._time_limit if limited else math.inf
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
