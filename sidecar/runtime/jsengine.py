@@ -490,7 +490,8 @@ class JsEngine:
         referenced: set[str] = set()
         encoded_inputs = encode_value(inputs, referenced)
         uses_noodl = handle in self._uses_noodl
-        steps = self._open(run, None if uses_noodl else referenced)  # see _open
+        # The run's state opens inside this call (or its first step), not by a call of its own.
+        steps, opening = self._open_folded(run, None if uses_noodl else referenced)
         effects = self._call(
             run,
             "runFunction",
@@ -500,6 +501,7 @@ class JsEngine:
             encoded_inputs,
             _signals_json(tuple(signals)),
             uses_noodl,
+            *opening,
             steps=self._compiling(run, handle, steps),
         )
         # Only the synchronous part: continuations after an await run at the frame's end (run_pending).
@@ -549,13 +551,36 @@ class JsEngine:
         ``only``: the objects a script can reach through its inputs, when it cannot reach others
         (its code never mentions ``Noodl``); otherwise every object changed since the last call.
         """
+        steps, opening = self._open_folded(run, only)
+        if opening:
+            steps.insert(0, ("openRun", (run.run_id, *opening)))
+        return steps
+
+    def _open_folded(self, run: RunContext, only: set[str] | None) -> tuple[list[Step], tuple[str, ...]]:
+        """As ``_open``, but the run's state is opened by the first prelude call that gets the run's
+        settings and metadata text as its last two arguments: the object sync step when there is one
+        (it gets them here), else the caller's own call (it appends the returned pair; empty when the
+        run is open already). One crossing less for every run that uses JavaScript."""
         state = self._state(run)
         steps: list[Step] = []
+        opening: tuple[str, ...] = ()
         if not state.opened:
             state.opened = True
-            steps.append(("openRun", (run.run_id, run.services.settings_json, run.services.metadata_json)))
+            opening = (run.services.settings_json, run.services.metadata_json)
             run.models.changed.update(model.id for model in run.models.all())
         changed = run.models.changed
+        if not changed and (only is None or only <= state.synced_models):
+            return steps, opening  # nothing to mirror (the usual case)
+        steps = self._sync_steps(run, state, changed, only)
+        if steps and opening:
+            name, args = steps[0]
+            steps[0] = (name, (*args, *opening))
+            opening = ()
+        return steps, opening
+
+    @staticmethod
+    def _sync_steps(run: RunContext, state: JsRunState, changed: set[str], only: set[str] | None) -> list[Step]:
+        steps: list[Step] = []
         if only is not None:
             wanted = {i for i in only if i in changed or i not in state.synced_models}
         else:
