@@ -846,6 +846,16 @@ globalThis.__noodl = (function () {
     });
   }
 
+  // Objects Python changed (or made) since the run's last call, mirrored into its state.
+  function syncModels(run, modelsJson) {
+    var incoming = decode(run, modelsJson);
+    for (var modelId in incoming) {
+      // Assign into the existing object so proxies already handed to scripts stay live.
+      var data = run.models[modelId] || (run.models[modelId] = {});
+      Object.assign(data, incoming[modelId]);
+    }
+  }
+
   // A run's state, made by its first call (Python passes the settings and metadata text to the first
   // call only); the parts few runs use are made when first used.
   function openRun(id, settingsJson, metadataJson) {
@@ -876,13 +886,7 @@ globalThis.__noodl = (function () {
       return isClean();
     },
     syncModels: function (id, modelsJson, settingsJson, metadataJson) {
-      var run = runs[id] || openRun(id, settingsJson, metadataJson);
-      var incoming = decode(run, modelsJson);
-      Object.keys(incoming).forEach(function (modelId) {
-        // Assign into the existing object so proxies already handed to scripts stay live.
-        var data = run.models[modelId] || (run.models[modelId] = {});
-        Object.assign(data, incoming[modelId]);
-      });
+      syncModels(runs[id] || openRun(id, settingsJson, metadataJson), modelsJson);
     },
     compileExpression: function (fnId, paramsJson, body) {
       fns[fnId] = frozenFunction(Function.apply(null, MATH_NAMES.concat(jsonParse(paramsJson)).concat(["return (" + body + ");"])));
@@ -918,8 +922,11 @@ globalThis.__noodl = (function () {
       if (sync) syncFns[fnId] = true;
       if (mayChangeObjects(script)) mutatingFns[fnId] = true;
     },
-    runFunction: function (id, fnId, nodeKey, inputsJson, signalsJson, usesNoodl, settingsJson, metadataJson) {
+    runFunction: function (id, fnId, nodeKey, inputsJson, signalsJson, usesNoodl, modelsJson, settingsJson,
+      metadataJson) {
+      // Opens the run on its first call, and mirrors objects Python changed since the last (see jsengine).
       var run = runs[id] || openRun(id, settingsJson, metadataJson);
+      if (modelsJson) syncModels(run, modelsJson);
       if (usesNoodl && !run.noodl) run.noodl = makeNoodl(run);
       var inputs = decode(run, inputsJson);
       if (mutatingFns[fnId]) watchInputs(run, nodeKey, inputs);

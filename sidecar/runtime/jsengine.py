@@ -30,10 +30,10 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 import quickjs  # type: ignore[import-untyped]
@@ -160,19 +160,19 @@ class JsRunState:
     timers: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Effects:
+class Effects(NamedTuple):
     """What scripts did during one call: ordered effects and changed objects.
 
     After a Function node's call, ``continues`` tells whether its script may have left promise jobs
     (then the frame's end runs them, ``run_pending``); ``late`` holds what a script that cannot have
-    any reports at the frame's end instead (its throw).
+    any reports at the frame's end instead (its throw). A named tuple: one is made for every call,
+    and a tuple is made in C.
     """
 
     effects: list[list[Any]]
     models: dict[str, dict[str, Any]]
     continues: bool = True
-    late: list[list[Any]] = field(default_factory=list)
+    late: Sequence[list[Any]] = ()
 
 
 class _DeadlinePassed(Exception):
@@ -490,8 +490,8 @@ class JsEngine:
         referenced: set[str] = set()
         encoded_inputs = encode_value(inputs, referenced)
         uses_noodl = handle in self._uses_noodl
-        # The run's state opens inside this call (or its first step), not by a call of its own.
-        steps, opening = self._open_folded(run, None if uses_noodl else referenced)
+        # The run's state opens and changed objects are mirrored inside this call, not by calls of their own.
+        models_json, opening = self._open_folded(run, None if uses_noodl else referenced)
         effects = self._call(
             run,
             "runFunction",
@@ -501,8 +501,9 @@ class JsEngine:
             encoded_inputs,
             _signals_json(tuple(signals)),
             uses_noodl,
+            models_json,
             *opening,
-            steps=self._compiling(run, handle, steps),
+            steps=self._compiling(run, handle, []),
         )
         # Only the synchronous part: continuations after an await run at the frame's end (run_pending).
         return self._effects(effects, run, continues=handle not in self._sync)
@@ -551,18 +552,19 @@ class JsEngine:
         ``only``: the objects a script can reach through its inputs, when it cannot reach others
         (its code never mentions ``Noodl``); otherwise every object changed since the last call.
         """
-        steps, opening = self._open_folded(run, only)
+        models_json, opening = self._open_folded(run, only)
+        if models_json:
+            return [("syncModels", (run.run_id, models_json, *opening))]
         if opening:
-            steps.insert(0, ("openRun", (run.run_id, *opening)))
-        return steps
+            return [("openRun", (run.run_id, *opening))]
+        return []
 
-    def _open_folded(self, run: RunContext, only: set[str] | None) -> tuple[list[Step], tuple[str, ...]]:
-        """As ``_open``, but the run's state is opened by the first prelude call that gets the run's
-        settings and metadata text as its last two arguments: the object sync step when there is one
-        (it gets them here), else the caller's own call (it appends the returned pair; empty when the
-        run is open already). One crossing less for every run that uses JavaScript."""
+    def _open_folded(self, run: RunContext, only: set[str] | None) -> tuple[str, tuple[str, ...]]:
+        """As ``_open``, for a prelude call that opens the run and mirrors objects itself: the JSON of
+        the objects to mirror ('' for none) and, when the run is not open yet, its settings and
+        metadata text (else empty). ``runFunction`` takes both as its last arguments, so a Function
+        call needs no crossing of its own for either."""
         state = self._state(run)
-        steps: list[Step] = []
         opening: tuple[str, ...] = ()
         if not state.opened:
             state.opened = True
@@ -570,23 +572,13 @@ class JsEngine:
             run.models.changed.update(model.id for model in run.models.all())
         changed = run.models.changed
         if not changed and (only is None or only <= state.synced_models):
-            return steps, opening  # nothing to mirror (the usual case)
-        steps = self._sync_steps(run, state, changed, only)
-        if steps and opening:
-            name, args = steps[0]
-            steps[0] = (name, (*args, *opening))
-            opening = ()
-        return steps, opening
-
-    @staticmethod
-    def _sync_steps(run: RunContext, state: JsRunState, changed: set[str], only: set[str] | None) -> list[Step]:
-        steps: list[Step] = []
+            return "", opening  # nothing to mirror (the usual case)
         if only is not None:
             wanted = {i for i in only if i in changed or i not in state.synced_models}
         else:
             wanted = set(changed)
         if not wanted:
-            return steps
+            return "", opening
         payload = {}
         for model_id in wanted:
             model = run.models.find(model_id)
@@ -594,9 +586,7 @@ class JsEngine:
                 payload[model_id] = model.data
         changed.difference_update(wanted)
         state.synced_models.update(wanted)
-        if payload:
-            steps.append(("syncModels", (run.run_id, encode_value(payload))))
-        return steps
+        return (encode_value(payload) if payload else ""), opening
 
     def run_pending(self, run: RunContext) -> Effects:
         """The microtask checkpoint: run pending promise jobs (script continuations), take effects."""
@@ -625,7 +615,7 @@ class JsEngine:
                 for model_id, data in changed.items()
             }
         models: dict[str, dict[str, Any]] = changed
-        return Effects(raw["effects"], models, continues, raw.get("late") or [])
+        return Effects(raw["effects"], models, continues, raw.get("late") or ())
 
     def release_run(self, run: RunContext) -> None:
         """The run has ended: its context is retired (on its worker, after any job still in it)."""
