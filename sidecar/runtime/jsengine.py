@@ -156,6 +156,9 @@ class JsRunState:
     # Only pure expressions (compile_expression's ``pure``) ran in ``js``: the run left nothing in
     # the engine that a copy of its scope would need (see ``holds_nothing``).
     only_pure: bool = True
+    # A context of the run was dropped after the run's state had opened in it: the next one must be
+    # given every object (a new object is marked changed when made, so a first opening needs no mark).
+    reopening: bool = False
     # The run's pending script timers (setTimeout/setInterval) by id, as event loop handles.
     timers: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
 
@@ -272,7 +275,9 @@ class JsEngine:
     ) -> Any:
         """Run ``steps`` then the prelude's ``name(*args)`` (or ``job``) in the run's context; ``pure``:
         the call is of a pure expression (it changes nothing in the context)."""
-        state = self._state(run)
+        state: JsRunState | None = run.js_state
+        if state is None or state.js is None:
+            state = self._state(run)
         js = state.js
         assert js is not None
         limit = min(self.limits.call_seconds, self.limits.run_seconds - state.spent_seconds)
@@ -355,6 +360,7 @@ class JsEngine:
         # no promise jobs), so it goes back to the ready ones without a look inside.
         untouched = state.only_pure and not state.opened and not state.timers
         js, state.js = state.js, None
+        state.reopening = state.reopening or state.opened
         state.opened = False
         state.only_pure = True
         if js is not None and not js.retired:
@@ -399,8 +405,11 @@ class JsEngine:
 
     def _compiling(self, run: RunContext, handle: str, steps: list[Step]) -> list[Step]:
         """Add the step that compiles ``handle`` when the run's context lacks it."""
-        js = self._state(run).js
-        assert js is not None
+        state: JsRunState | None = run.js_state
+        js = state.js if state is not None else None
+        if js is None:
+            js = self._state(run).js
+            assert js is not None
         if handle not in js.compiled:
             js.compiled.add(handle)
             steps.append(self._sources[handle])
@@ -569,7 +578,8 @@ class JsEngine:
         if not state.opened:
             state.opened = True
             opening = (run.services.settings_json, run.services.metadata_json)
-            run.models.changed.update(model.id for model in run.models.all())
+            if state.reopening:
+                run.models.changed.update(model.id for model in run.models.all())
         changed = run.models.changed
         if not changed and (only is None or only <= state.synced_models):
             return "", opening  # nothing to mirror (the usual case)
