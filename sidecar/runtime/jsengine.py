@@ -291,7 +291,9 @@ class JsEngine:
             state.user_code_ran = True
         if not pure:
             state.only_pure = False
-        prepared = [(step_name, _binding_safe_all(step_args)) for step_name, step_args in steps or ()]
+        prepared: Iterable[Step] = ()
+        if steps:
+            prepared = [(step_name, _binding_safe_all(step_args)) for step_name, step_args in steps]
         call_args = _binding_safe_all(args)
         if job is None:
             work: Callable[[], Any] = lambda: _run_steps(js, limit, prepared, name, call_args)  # noqa: E731
@@ -673,9 +675,10 @@ def _done_within(future: Future[Any], seconds: float) -> bool:
     return True
 
 
-def _run_steps(js: RunJs, limit: float, steps: list[Step], name: str, args: tuple[Any, ...]) -> Any:
+def _run_steps(js: RunJs, limit: float, steps: Iterable[Step], name: str, args: tuple[Any, ...]) -> Any:
     """A job on the context's worker: the preparing steps, then one prelude call."""
-    js.ensure()
+    if js.context is None:
+        js.ensure()
     js.context.set_time_limit(limit)
     started = time.perf_counter()
     try:
