@@ -12,6 +12,7 @@
 globalThis.__noodl = (function () {
   var MODEL_TAG = "__noodlModel";
   var runs = Object.create(null);
+  var openRuns = 0;  // the runs in ``runs`` (isClean)
   var fns = Object.create(null);
   var syncFns = Object.create(null);
   var isModel = new WeakSet();
@@ -186,7 +187,7 @@ globalThis.__noodl = (function () {
 
   // Whether the context is as lockdown left it: no run state, no global added, nothing reshaped.
   function isClean() {
-    if (globalBaseline === null || Object.keys(runs).length !== 0) return false;
+    if (globalBaseline === null || openRuns !== 0) return false;
     return Reflect.ownKeys(globalThis).length === globalBaseline[0] &&
       Object.getPrototypeOf(globalThis) === globalBaseline[1] && Object.isExtensible(globalThis);
   }
@@ -266,7 +267,8 @@ globalThis.__noodl = (function () {
   }
 
   function modelProxy(run, id) {
-    var cached = run.proxies[id];
+    var proxies = run.proxies || (run.proxies = Object.create(null));
+    var cached = proxies[id];
     if (cached) return cached;
     var proxy = new Proxy({}, {
       get: function (target, key) {
@@ -295,7 +297,7 @@ globalThis.__noodl = (function () {
     });
     isModel.add(proxy);
     anyModelProxy = true;
-    run.proxies[id] = proxy;
+    proxies[id] = proxy;
     return proxy;
   }
 
@@ -455,12 +457,26 @@ globalThis.__noodl = (function () {
       trace: debug };
   }
 
-  function nodeConsole(run, nodeKey) {
-    var cached = run.consoles[nodeKey];
-    if (cached) return cached;
-    return (run.consoles[nodeKey] = makeConsole(function (line) {
-      run.effects.push(["log", nodeKey, line[0], line[1], line[2]]);
-    }));
+  // A node's console is the same for every run the context serves (its lines go to the run being
+  // served, activeRun): made once per context and node key, not per run. Frozen, with its methods, so
+  // that nothing a run puts on it reaches a later run (the global console is frozen by lockdown too).
+  var MAX_CACHED_PER_NODE = 1000;
+  var nodeConsoles = Object.create(null);
+  var nodeConsoleCount = 0;
+
+  function nodeConsole(nodeKey) {
+    var cached = nodeConsoles[nodeKey];
+    if (cached !== undefined) return cached;
+    var made = makeConsole(function (line) {
+      if (activeRun !== null) activeRun.effects.push(["log", nodeKey, line[0], line[1], line[2]]);
+    });
+    Object.keys(made).forEach(function (level) { frozenFunction(made[level]); });
+    Object.freeze(made);
+    if (nodeConsoleCount < MAX_CACHED_PER_NODE) {
+      nodeConsoles[nodeKey] = made;
+      nodeConsoleCount++;
+    }
+    return made;
   }
 
   // Scripts without a console of their own (Expressions, REST and filter scripts, array inputs).
@@ -494,7 +510,7 @@ globalThis.__noodl = (function () {
     var ms = Math.floor(Number(delay));
     if (!(ms >= 1 && ms <= 2147483647)) ms = 1;  // as Node: out of range or not a number waits 1 ms
     var id = ++run.nextTimerId;
-    run.timers[id] = { callback: callback, args: args, ms: ms, repeat: repeat, node: run.currentNode };
+    (run.timers || (run.timers = Object.create(null)))[id] = { callback: callback, args: args, ms: ms, repeat: repeat, node: run.currentNode };
     run.timerCount++;
     run.effects.push(["timer", id, ms]);
     return id;
@@ -502,7 +518,7 @@ globalThis.__noodl = (function () {
 
   function clearTimer(id) {
     var run = activeRun;
-    if (run === null || typeof id !== "number" || !run.timers[id]) return;
+    if (run === null || typeof id !== "number" || run.timers === null || !run.timers[id]) return;
     delete run.timers[id];
     run.timerCount--;
     run.effects.push(["cleartimer", id]);
@@ -526,7 +542,7 @@ globalThis.__noodl = (function () {
   };
 
   function fireTimer(run, id) {
-    var timer = run.timers[id];
+    var timer = run.timers !== null ? run.timers[id] : undefined;
     if (!timer) return;
     if (timer.repeat) {
       run.effects.push(["timer", id, timer.ms]);
@@ -598,7 +614,7 @@ globalThis.__noodl = (function () {
   function hostCall(run, op, args) {
     return new Promise(function (resolve, reject) {
       var callId = ++run.nextCallId;
-      run.pending[callId] = { resolve: resolve, reject: reject };
+      (run.pending || (run.pending = Object.create(null)))[callId] = { resolve: resolve, reject: reject };
       run.effects.push(["host", callId, op, encode(args)]);
     });
   }
@@ -734,16 +750,20 @@ globalThis.__noodl = (function () {
       var changes = changedInputs(run);
       if (changes.length) run.effects = changes.concat(run.effects);
     }
-    var changed = {};
-    Object.keys(run.changedModels).forEach(function (modelId) { changed[modelId] = run.models[modelId]; });
-    run.changedModels = Object.create(null);
+    var changed = null;
+    for (var modelId in run.changedModels) {
+      if (changed === null) changed = {};
+      changed[modelId] = run.models[modelId];
+    }
+    if (changed !== null) run.changedModels = Object.create(null);
     var effects = run.effects;
     run.effects = [];
     // Effects hold only primitives and text already encoded, never an object reference: they need
     // no replacer (which QuickJS calls for every key once any object proxy exists); models may.
     // Joined, not concatenated with +: QuickJS may keep a long concatenation as a rope string,
     // which the binding cannot hand to Python.
-    var parts = ['{"effects":', jsonStringify(effects), ',"models":', encode(changed)];
+    var parts = ['{"effects":', effects.length ? jsonStringify(effects) : "[]", ',"models":',
+      changed === null ? "{}" : encode(changed)];
     if (late && late.length) parts.push(',"late":', jsonStringify(late));
     parts.push("}");
     return arrayJoin.call(parts, "");
@@ -779,15 +799,37 @@ globalThis.__noodl = (function () {
     return list;
   }
 
-  function makeOutputs(run, nodeKey, signals) {
-    var previous = run.outputs[nodeKey] || (run.outputs[nodeKey] = Object.create(null));
+  // A node's Outputs object. Like its console it is the same for every run the context serves (writes
+  // go to activeRun), so it is made once per context, node key and signal list; frozen, with its signal
+  // functions (arrows: no prototype to write on), so that nothing a run puts on it stays.
+  var nodeOutputs = Object.create(null);
+  var nodeOutputsCount = 0;
+
+  function outputsOf(nodeKey, signalsJson) {
+    var cacheKey = nodeKey + "\n" + signalsJson;
+    var cached = nodeOutputs[cacheKey];
+    if (cached !== undefined) return cached;
+    var made = makeOutputs(nodeKey, signalList(signalsJson));
+    if (nodeOutputsCount < MAX_CACHED_PER_NODE) {
+      nodeOutputs[cacheKey] = made;
+      nodeOutputsCount++;
+    }
+    return made;
+  }
+
+  function makeOutputs(nodeKey, signals) {
     var target = {};
     signals.forEach(function (name) {
-      target[name] = function () { run.effects.push(["signal", nodeKey, name]); };
+      target[name] = Object.freeze(() => {
+        if (activeRun !== null) activeRun.effects.push(["signal", nodeKey, name]);
+      });
     });
-    return new Proxy(target, {
+    return new Proxy(Object.freeze(target), {
       set: function (t, name, value) {
+        var run = activeRun;
+        if (run === null) return true;
         if (typeof t[name] === "function" && signals.indexOf(name) >= 0) return true;
+        var previous = run.outputs[nodeKey] || (run.outputs[nodeKey] = Object.create(null));
         if (previous[name] !== value) {
           previous[name] = value;
           // A JSON primitive travels as itself inside the effects' JSON ("put"): Python decodes it
@@ -804,36 +846,47 @@ globalThis.__noodl = (function () {
     });
   }
 
+  // Objects Python changed (or made) since the run's last call, mirrored into its state.
+  function syncModels(run, modelsJson) {
+    var incoming = decode(run, modelsJson);
+    for (var modelId in incoming) {
+      // Assign into the existing object so proxies already handed to scripts stay live.
+      var data = run.models[modelId] || (run.models[modelId] = {});
+      Object.assign(data, incoming[modelId]);
+    }
+  }
+
+  // A run's state, made by its first call (Python passes the settings and metadata text to the first
+  // call only); the parts few runs use are made when first used.
+  function openRun(id, settingsJson, metadataJson) {
+    var run = runs[id] = {
+      id: id, models: Object.create(null), proxies: null, changedModels: Object.create(null),
+      outputs: Object.create(null), pending: null, effects: [], nextCallId: 0,
+      nextObjectId: 0, settingsJson: settingsJson, metadataJson: metadataJson, settings: undefined,
+      metadata: undefined,
+      user: undefined, noodl: null, component: {},
+      timers: null, nextTimerId: 0, timerCount: 0, currentNode: null, calls: null,
+      watched: [],
+    };
+    openRuns++;
+    activeRun = run;
+    return run;
+  }
+
   return {
-    openRun: function (id, settingsJson, metadataJson) {
-      runs[id] = {
-        id: id, models: Object.create(null), proxies: Object.create(null), changedModels: Object.create(null),
-        outputs: Object.create(null), pending: Object.create(null), effects: [], nextCallId: 0,
-        nextObjectId: 0, settingsJson: settingsJson, metadataJson: metadataJson, settings: undefined,
-        metadata: undefined,
-        user: undefined, noodl: null, component: {}, consoles: Object.create(null),
-        timers: Object.create(null), nextTimerId: 0, timerCount: 0, currentNode: null, calls: Object.create(null),
-        watched: [],
-      };
-      activeRun = runs[id];
-    },
+    openRun: openRun,
     closeRun: function (id) {
       // Whether the context may go on to a later run (see isClean).
       if (activeRun === runs[id]) activeRun = null;
+      if (runs[id] !== undefined) openRuns--;
       delete runs[id];  // its pending timers with it
       logCount = 0;
       looseLogs = [];
-      if (Object.keys(runs).length === 0) anyModelProxy = false;
+      if (openRuns === 0) anyModelProxy = false;
       return isClean();
     },
-    syncModels: function (id, modelsJson) {
-      var run = runs[id];
-      var incoming = decode(run, modelsJson);
-      Object.keys(incoming).forEach(function (modelId) {
-        // Assign into the existing object so proxies already handed to scripts stay live.
-        var data = run.models[modelId] || (run.models[modelId] = {});
-        Object.assign(data, incoming[modelId]);
-      });
+    syncModels: function (id, modelsJson, settingsJson, metadataJson) {
+      syncModels(runs[id] || openRun(id, settingsJson, metadataJson), modelsJson);
     },
     compileExpression: function (fnId, paramsJson, body) {
       fns[fnId] = frozenFunction(Function.apply(null, MATH_NAMES.concat(jsonParse(paramsJson)).concat(["return (" + body + ");"])));
@@ -869,29 +922,33 @@ globalThis.__noodl = (function () {
       if (sync) syncFns[fnId] = true;
       if (mayChangeObjects(script)) mutatingFns[fnId] = true;
     },
-    runFunction: function (id, fnId, nodeKey, inputsJson, signalsJson, usesNoodl) {
-      var run = runs[id];
+    runFunction: function (id, fnId, nodeKey, inputsJson, signalsJson, usesNoodl, modelsJson, settingsJson,
+      metadataJson) {
+      // Opens the run on its first call, and mirrors objects Python changed since the last (see jsengine).
+      var run = runs[id] || openRun(id, settingsJson, metadataJson);
+      if (modelsJson) syncModels(run, modelsJson);
       if (usesNoodl && !run.noodl) run.noodl = makeNoodl(run);
       var inputs = decode(run, inputsJson);
       if (mutatingFns[fnId]) watchInputs(run, nodeKey, inputs);
-      var outputs = makeOutputs(run, nodeKey, signalList(signalsJson));
+      var outputs = outputsOf(nodeKey, signalsJson);
       run.currentNode = nodeKey;  // the node whose timers the script starts
       if (syncFns[fnId]) {
         // A throw is reported when the frame ends, as the async function's rejection would be.
         var late = [];
         try {
-          fns[fnId](inputs, outputs, run.noodl, run.component, nodeConsole(run, nodeKey));
+          fns[fnId](inputs, outputs, run.noodl, run.component, nodeConsole(nodeKey));
         } catch (e) {
           late.push(describeError(nodeKey, e));
         }
         return takeEffects(run, late);
       }
       // ["done", nodeKey, n] when the n-th call of the node's script has finished (its step ends then).
-      var call = run.calls[nodeKey] = (run.calls[nodeKey] || 0) + 1;
+      var calls = run.calls || (run.calls = Object.create(null));
+      var call = calls[nodeKey] = (calls[nodeKey] || 0) + 1;
       var finished = function () { run.effects.push(["done", nodeKey, call]); };
       var report = function (e) { run.effects.push(describeError(nodeKey, e)); finished(); };
       try {
-        fns[fnId](inputs, outputs, run.noodl, run.component, nodeConsole(run, nodeKey)).then(finished, report);
+        fns[fnId](inputs, outputs, run.noodl, run.component, nodeConsole(nodeKey)).then(finished, report);
       } catch (e) {
         report(e);
       }
@@ -918,7 +975,7 @@ globalThis.__noodl = (function () {
       // REST request/response scripts: (Inputs, Outputs, Request|Response); returns the payload after.
       var run = runs[id];
       var payload = decode(run, payloadJson);
-      fns[fnId](decode(run, inputsJson), makeOutputs(run, nodeKey, []), payload);
+      fns[fnId](decode(run, inputsJson), outputsOf(nodeKey, "[]"), payload);
       takeLooseLogs(run, nodeKey);
       return encode(payload);
     },
@@ -928,7 +985,7 @@ globalThis.__noodl = (function () {
     },
     settle: function (id, callId, ok, valueJson) {
       var run = runs[id];
-      var call = run && run.pending[callId];
+      var call = run && run.pending !== null ? run.pending[callId] : undefined;
       if (!call) return;
       delete run.pending[callId];
       if (ok) call.resolve(valueJson === "" ? undefined : decode(run, valueJson));

@@ -30,10 +30,10 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 import quickjs  # type: ignore[import-untyped]
@@ -156,23 +156,26 @@ class JsRunState:
     # Only pure expressions (compile_expression's ``pure``) ran in ``js``: the run left nothing in
     # the engine that a copy of its scope would need (see ``holds_nothing``).
     only_pure: bool = True
+    # A context of the run was dropped after the run's state had opened in it: the next one must be
+    # given every object (a new object is marked changed when made, so a first opening needs no mark).
+    reopening: bool = False
     # The run's pending script timers (setTimeout/setInterval) by id, as event loop handles.
     timers: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Effects:
+class Effects(NamedTuple):
     """What scripts did during one call: ordered effects and changed objects.
 
     After a Function node's call, ``continues`` tells whether its script may have left promise jobs
     (then the frame's end runs them, ``run_pending``); ``late`` holds what a script that cannot have
-    any reports at the frame's end instead (its throw).
+    any reports at the frame's end instead (its throw). A named tuple: one is made for every call,
+    and a tuple is made in C.
     """
 
     effects: list[list[Any]]
     models: dict[str, dict[str, Any]]
     continues: bool = True
-    late: list[list[Any]] = field(default_factory=list)
+    late: Sequence[list[Any]] = ()
 
 
 class _DeadlinePassed(Exception):
@@ -272,7 +275,9 @@ class JsEngine:
     ) -> Any:
         """Run ``steps`` then the prelude's ``name(*args)`` (or ``job``) in the run's context; ``pure``:
         the call is of a pure expression (it changes nothing in the context)."""
-        state = self._state(run)
+        state: JsRunState | None = run.js_state
+        if state is None or state.js is None:
+            state = self._state(run)
         js = state.js
         assert js is not None
         limit = min(self.limits.call_seconds, self.limits.run_seconds - state.spent_seconds)
@@ -286,7 +291,9 @@ class JsEngine:
             state.user_code_ran = True
         if not pure:
             state.only_pure = False
-        prepared = [(step_name, _binding_safe_all(step_args)) for step_name, step_args in steps or ()]
+        prepared: Iterable[Step] = ()
+        if steps:
+            prepared = [(step_name, _binding_safe_all(step_args)) for step_name, step_args in steps]
         call_args = _binding_safe_all(args)
         if job is None:
             work: Callable[[], Any] = lambda: _run_steps(js, limit, prepared, name, call_args)  # noqa: E731
@@ -355,6 +362,7 @@ class JsEngine:
         # no promise jobs), so it goes back to the ready ones without a look inside.
         untouched = state.only_pure and not state.opened and not state.timers
         js, state.js = state.js, None
+        state.reopening = state.reopening or state.opened
         state.opened = False
         state.only_pure = True
         if js is not None and not js.retired:
@@ -399,8 +407,11 @@ class JsEngine:
 
     def _compiling(self, run: RunContext, handle: str, steps: list[Step]) -> list[Step]:
         """Add the step that compiles ``handle`` when the run's context lacks it."""
-        js = self._state(run).js
-        assert js is not None
+        state: JsRunState | None = run.js_state
+        js = state.js if state is not None else None
+        if js is None:
+            js = self._state(run).js
+            assert js is not None
         if handle not in js.compiled:
             js.compiled.add(handle)
             steps.append(self._sources[handle])
@@ -490,7 +501,8 @@ class JsEngine:
         referenced: set[str] = set()
         encoded_inputs = encode_value(inputs, referenced)
         uses_noodl = handle in self._uses_noodl
-        steps = self._open(run, None if uses_noodl else referenced)  # see _open
+        # The run's state opens and changed objects are mirrored inside this call, not by calls of their own.
+        models_json, opening = self._open_folded(run, None if uses_noodl else referenced)
         effects = self._call(
             run,
             "runFunction",
@@ -500,7 +512,9 @@ class JsEngine:
             encoded_inputs,
             _signals_json(tuple(signals)),
             uses_noodl,
-            steps=self._compiling(run, handle, steps),
+            models_json,
+            *opening,
+            steps=self._compiling(run, handle, []),
         )
         # Only the synchronous part: continuations after an await run at the frame's end (run_pending).
         return self._effects(effects, run, continues=handle not in self._sync)
@@ -549,19 +563,34 @@ class JsEngine:
         ``only``: the objects a script can reach through its inputs, when it cannot reach others
         (its code never mentions ``Noodl``); otherwise every object changed since the last call.
         """
+        models_json, opening = self._open_folded(run, only)
+        if models_json:
+            return [("syncModels", (run.run_id, models_json, *opening))]
+        if opening:
+            return [("openRun", (run.run_id, *opening))]
+        return []
+
+    def _open_folded(self, run: RunContext, only: set[str] | None) -> tuple[str, tuple[str, ...]]:
+        """As ``_open``, for a prelude call that opens the run and mirrors objects itself: the JSON of
+        the objects to mirror ('' for none) and, when the run is not open yet, its settings and
+        metadata text (else empty). ``runFunction`` takes both as its last arguments, so a Function
+        call needs no crossing of its own for either."""
         state = self._state(run)
-        steps: list[Step] = []
+        opening: tuple[str, ...] = ()
         if not state.opened:
             state.opened = True
-            steps.append(("openRun", (run.run_id, run.services.settings_json, run.services.metadata_json)))
-            run.models.changed.update(model.id for model in run.models.all())
+            opening = (run.services.settings_json, run.services.metadata_json)
+            if state.reopening:
+                run.models.changed.update(model.id for model in run.models.all())
         changed = run.models.changed
+        if not changed and (only is None or only <= state.synced_models):
+            return "", opening  # nothing to mirror (the usual case)
         if only is not None:
             wanted = {i for i in only if i in changed or i not in state.synced_models}
         else:
             wanted = set(changed)
         if not wanted:
-            return steps
+            return "", opening
         payload = {}
         for model_id in wanted:
             model = run.models.find(model_id)
@@ -569,9 +598,7 @@ class JsEngine:
                 payload[model_id] = model.data
         changed.difference_update(wanted)
         state.synced_models.update(wanted)
-        if payload:
-            steps.append(("syncModels", (run.run_id, encode_value(payload))))
-        return steps
+        return (encode_value(payload) if payload else ""), opening
 
     def run_pending(self, run: RunContext) -> Effects:
         """The microtask checkpoint: run pending promise jobs (script continuations), take effects."""
@@ -600,7 +627,7 @@ class JsEngine:
                 for model_id, data in changed.items()
             }
         models: dict[str, dict[str, Any]] = changed
-        return Effects(raw["effects"], models, continues, raw.get("late") or [])
+        return Effects(raw["effects"], models, continues, raw.get("late") or ())
 
     def release_run(self, run: RunContext) -> None:
         """The run has ended: its context is retired (on its worker, after any job still in it)."""
@@ -648,9 +675,10 @@ def _done_within(future: Future[Any], seconds: float) -> bool:
     return True
 
 
-def _run_steps(js: RunJs, limit: float, steps: list[Step], name: str, args: tuple[Any, ...]) -> Any:
+def _run_steps(js: RunJs, limit: float, steps: Iterable[Step], name: str, args: tuple[Any, ...]) -> Any:
     """A job on the context's worker: the preparing steps, then one prelude call."""
-    js.ensure()
+    if js.context is None:
+        js.ensure()
     js.context.set_time_limit(limit)
     started = time.perf_counter()
     try:

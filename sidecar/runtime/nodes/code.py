@@ -318,7 +318,7 @@ class FunctionNode(ScriptFunctionNode):
                 self._pending_call = self._calls
             self.ctx.at_frame_end(self._continue_script)
         elif effects.late:
-            late = Effects(effects.late, {})
+            late = Effects(list(effects.late), {})
             self.ctx.at_frame_end(lambda: apply_effects(self.ctx, late))
 
     def _begin_update(self) -> Recorder | None:
