@@ -34,9 +34,9 @@ PRELUDE_PATH = (
 )
 # Loaded before the prelude, in this order: stand-ins for Intl and the locale-aware methods QuickJS is
 # built without (they compile intl.js, handed over as text, on first use), then Headers and Response
-# for fetch.
+# for fetch, then V8's wording of engine errors.
 INTL_SOURCE_PATH = PRELUDE_PATH.with_name("intl.js")
-PRELUDE_PARTS = (PRELUDE_PATH.with_name("intl-lazy.js"), PRELUDE_PATH.with_name("web.js"), PRELUDE_PATH)
+PRELUDE_PARTS = tuple(PRELUDE_PATH.with_name(name) for name in ("intl-lazy.js", "web.js", "errors.js", "prelude.js"))
 
 
 def read_prelude() -> str:
