@@ -39,7 +39,8 @@ _SOURCE_PACKAGES = ("sidecar", "ipc_schema")
 # What every JavaScript context loads (sidecar.runtime.jsthreads): Intl and its stand-ins, fetch's
 # Headers/Response, V8's error wording, the bridge's prelude.
 _PRELUDE_FILES = tuple(
-    Path("runtimes") / "js" / name for name in ("intl.js", "intl-lazy.js", "web.js", "errors.js", "prelude.js")
+    Path("runtimes") / "js" / name
+    for name in ("intl.js", "intl-lazy.js", "web.js", "errors.js", "prelude.js")
 )
 
 

@@ -36,7 +36,9 @@ PRELUDE_PATH = (
 # built without (they compile intl.js, handed over as text, on first use), then Headers and Response
 # for fetch, then V8's wording of engine errors.
 INTL_SOURCE_PATH = PRELUDE_PATH.with_name("intl.js")
-PRELUDE_PARTS = tuple(PRELUDE_PATH.with_name(name) for name in ("intl-lazy.js", "web.js", "errors.js", "prelude.js"))
+PRELUDE_PARTS = tuple(
+    PRELUDE_PATH.with_name(name) for name in ("intl-lazy.js", "web.js", "errors.js", "prelude.js")
+)
 
 
 def read_prelude() -> str:
