@@ -481,7 +481,9 @@ globalThis.__noodl = (function () {
   }
 
   // Scripts without a console of their own (Expressions, REST and filter scripts, array inputs).
-  globalThis.console = makeConsole(function (line) { looseLogs.push(line); });
+  // Not enumerable, as in Node (Object.keys(globalThis) lists no console there).
+  Object.defineProperty(globalThis, "console", { value: makeConsole(function (line) { looseLogs.push(line); }),
+    writable: true, configurable: true, enumerable: false });
 
   function withLooseLogs(result) {
     // A result with the lines logged while computing it, for the engine to pass on.
