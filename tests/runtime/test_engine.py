@@ -279,7 +279,8 @@ async def test_scripts_have_no_file_system_or_network() -> None:
     # `fetch` exists, but goes through the backend's HTTP client (tests/runtime/test_js_fetch.py);
     # `process` exists as in Node, but shows no environment and has no way to the host.
     script = (
-        "Outputs.kinds = [typeof require, typeof std, typeof os, typeof XMLHttpRequest, typeof process.binding,"
+        "Outputs.kinds = [typeof require, typeof std, typeof os, typeof XMLHttpRequest,"
+        " typeof process.binding,"
         " typeof process.dlopen, Object.keys(process.env).length];\n"
         "Outputs.Done();"
     )
