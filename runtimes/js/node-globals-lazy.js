@@ -60,6 +60,23 @@
     });
   });
   Object.defineProperty(G, "global", { value: G, writable: true, configurable: true, enumerable: true });
+  // Built-ins newer than Node 20 that QuickJS has: code that feature-tests for them (or relies on
+  // them) must take the same path as in the real runner. Iterator and its helpers stay (the prelude
+  // reaches hidden intrinsics through them), as does InternalError (the prelude reads limits by it).
+  [[Object, ["groupBy"]], [Map, ["groupBy"]], [Promise, ["withResolvers", "try"]], [Array, ["fromAsync"]],
+    [RegExp, ["escape"]], [Error, ["isError"]], [Math, ["sumPrecise", "f16round"]], [JSON, ["rawJSON", "isRawJSON"]],
+    [Uint8Array, ["fromBase64", "fromHex"]],
+    [Uint8Array.prototype, ["toBase64", "toHex", "setFromBase64", "setFromHex"]],
+    [Set.prototype, ["union", "intersection", "difference", "symmetricDifference", "isSubsetOf", "isSupersetOf",
+      "isDisjointFrom"]],
+    [Map.prototype, ["getOrInsert", "getOrInsertComputed"]], [WeakMap.prototype, ["getOrInsert", "getOrInsertComputed"]],
+    [ArrayBuffer.prototype, ["transfer", "transferToFixedLength", "detached", "immutable", "sliceToImmutable",
+      "transferToImmutable"]],
+    [DataView.prototype, ["getFloat16", "setFloat16"]],
+    [G, ["Float16Array", "DisposableStack", "AsyncDisposableStack", "SuppressedError"]],
+  ].forEach(function (entry) {
+    entry[1].forEach(function (name) { delete entry[0][name]; });
+  });
   // Node lists these among the global object's keys; QuickJS makes them hidden.
   ["atob", "btoa", "queueMicrotask", "performance"].forEach(function (name) {
     if (Object.prototype.hasOwnProperty.call(G, name)) Object.defineProperty(G, name, { enumerable: true });

@@ -121,3 +121,15 @@ async def test_the_global_object_lists_the_keys_node_lists() -> None:
         "setTimeout",
         "structuredClone",
     ]
+
+
+async def test_built_ins_newer_than_node_20_are_not_there() -> None:
+    # Code that tests for them takes the real runner's path; the ones Node 20 has stay.
+    script = (
+        "Outputs.out = [typeof Object.groupBy, typeof Map.groupBy, typeof Promise.withResolvers,"
+        " typeof Array.fromAsync, typeof new Set().union, typeof Float16Array, typeof RegExp.escape,"
+        " typeof Array.prototype.findLast, typeof Array.prototype.toSorted,"
+        " typeof String.prototype.isWellFormed,"
+        " typeof structuredClone]; Outputs.Done();"
+    )
+    assert await answer(script) == ["undefined"] * 7 + ["function"] * 4
