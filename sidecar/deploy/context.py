@@ -47,6 +47,7 @@ _PRELUDE_FILES = tuple(
         "node-globals.js",
         "node-globals-lazy.js",
         "errors.js",
+        "error-words.js",
         "prelude.js",
     )
 )

@@ -36,7 +36,9 @@ PRELUDE_PATH = (
 # built without (they compile intl.js, handed over as text, on first use), then Headers and Response
 # for fetch, the Node globals QuickJS lacks (Buffer, URL, …), then V8's wording of engine errors.
 INTL_SOURCE_PATH = PRELUDE_PATH.with_name("intl.js")
-NODE_GLOBALS_SOURCE_PATH = PRELUDE_PATH.with_name("node-globals.js")  # compiled on first use, as intl.js
+# Compiled on first use, as intl.js: the Node globals, and the V8 wording of errors (on a first error).
+NODE_GLOBALS_SOURCE_PATH = PRELUDE_PATH.with_name("node-globals.js")
+ERROR_WORDS_SOURCE_PATH = PRELUDE_PATH.with_name("error-words.js")
 PRELUDE_PARTS = tuple(
     PRELUDE_PATH.with_name(name)
     for name in ("intl-lazy.js", "web.js", "node-globals-lazy.js", "errors.js", "prelude.js")
@@ -44,12 +46,18 @@ PRELUDE_PARTS = tuple(
 
 
 def read_prelude() -> str:
-    """What every context evaluates: intl.js and node-globals.js as strings, the parts above, the prelude."""
+    """What every context evaluates: the lazily compiled files as strings, then the parts above."""
     intl = json.dumps(INTL_SOURCE_PATH.read_text(encoding="utf-8"))
     node_globals = json.dumps(NODE_GLOBALS_SOURCE_PATH.read_text(encoding="utf-8"))
+    error_words = json.dumps(ERROR_WORDS_SOURCE_PATH.read_text(encoding="utf-8"))
     parts = [part.read_text(encoding="utf-8") for part in PRELUDE_PARTS]
     return "\n".join(
-        [f"globalThis.__intlSource = {intl};", f"globalThis.__nodeGlobalsSource = {node_globals};", *parts]
+        [
+            f"globalThis.__intlSource = {intl};",
+            f"globalThis.__nodeGlobalsSource = {node_globals};",
+            f"globalThis.__errorWordsSource = {error_words};",
+            *parts,
+        ]
     )
 
 
