@@ -1,8 +1,9 @@
 // V8's wording of engine errors, for errors.js, which compiles this file on a context's first error
 // (most runs never throw; compiling it with every context would cost more than it does there). A
 // function body: it returns a function of the list of compiled scripts (errors.js keeps it), which
-// returns `stack(error, sites)` (rewords the message, writes the stack) and `json(error, text,
-// failure)` (rewords a JSON.parse SyntaxError with the text parsed). See errors.js for why.
+// returns `stack(error, sites)` (rewords the message, writes the stack), `json(error, text,
+// failure)` (rewords a JSON.parse SyntaxError with the text parsed) and `circular(error, value)`
+// (describes the circle JSON.stringify met, as V8 does). See errors.js for why.
 "use strict";
 
 return function (units) {
@@ -274,6 +275,74 @@ return function (units) {
     }
   }
 
+  // ---- JSON.stringify: V8 describes the circle ------------------------------------------------------
+  var CIRCLE_HEAD = 2;  // V8 shows the first two steps of a long circle and its last one
+  var CIRCLE_TAIL = 1;
+
+  function constructorName(object) {
+    var proto = Object.getPrototypeOf(object);
+    var ctor = proto && Object.prototype.hasOwnProperty.call(proto, "constructor") ? proto.constructor : null;
+    return typeof ctor === "function" && ctor.name ? ctor.name : "Object";
+  }
+
+  function keyText(holder, key) {
+    return Array.isArray(holder) ? "index " + key : "property '" + key + "'";
+  }
+
+  // The path JSON.stringify walks to the first object it meets again, as [holder, key] steps.
+  function findCircle(value) {
+    var stack = [];
+    var keys = [];
+    function walk(v) {
+      if (v !== null && typeof v === "object" && typeof v.toJSON === "function") v = v.toJSON();
+      if (v === null || typeof v !== "object") return null;
+      var at = stack.indexOf(v);
+      if (at >= 0) return at;
+      stack.push(v);
+      var own = Array.isArray(v) ? Object.keys(v) : Object.keys(v);
+      for (var i = 0; i < own.length; i++) {
+        keys.push(own[i]);
+        var found = walk(v[own[i]]);
+        if (found !== null) return found;
+        keys.pop();
+      }
+      stack.pop();
+      return null;
+    }
+    var start = walk(value);
+    if (start === null) return null;
+    return { objects: stack.slice(start), keys: keys.slice(start) };
+  }
+
+  function circleMessage(value) {
+    var circle = findCircle(value);
+    if (circle === null) return null;
+    var objects = circle.objects;
+    var keys = circle.keys;
+    var lines = ["Converting circular structure to JSON",
+      "    --> starting at object with constructor '" + constructorName(objects[0]) + "'"];
+    var middle = [];
+    for (var i = 1; i < objects.length; i++) {
+      middle.push("    |     " + keyText(objects[i - 1], keys[i - 1]) + " -> object with constructor '" +
+        constructorName(objects[i]) + "'");
+    }
+    if (middle.length > CIRCLE_HEAD + CIRCLE_TAIL) {
+      middle = middle.slice(0, CIRCLE_HEAD).concat(["    |     ..."], middle.slice(middle.length - CIRCLE_TAIL));
+    }
+    lines = lines.concat(middle);
+    lines.push("    --- " + keyText(objects[objects.length - 1], keys[keys.length - 1]) + " closes the circle");
+    return lines.join("\n");
+  }
+
+  function circular(error, value) {
+    if (!(error instanceof TypeError) || error.message !== "circular reference" || typeof error.stack !== "string") return;
+    var message;
+    try { message = circleMessage(value); } catch (e) { return; }  // a throwing toJSON: keep QuickJS's words
+    if (message === null) return;
+    error.stack = error.stack.replace(errorToString.call(error), "TypeError: " + message);
+    error.message = message;
+  }
+
   function frameText(site) {
     var name = site.getFunctionName();
     if (site.isNative()) return "    at " + (name || "<anonymous>") + " (native)";
@@ -298,5 +367,5 @@ return function (units) {
     return lines.join("\n");
   }
 
-  return { stack: stack, json: json };
+  return { stack: stack, json: json, circular: circular };
 };

@@ -10,7 +10,8 @@
 // (the host puts its text in `__errorWordsSource` before this file). The callee's name is not in
 // QuickJS's message, so it is read from the script's own source at the position of the throwing frame:
 // the prelude registers every compiled script with `__noodlErrors.register`. JSON.parse's messages
-// need the text parsed: JSON.parse is wrapped (the prelude keeps the original for its own traffic).
+// need the text parsed, and JSON.stringify's circle message the path to it: both are wrapped (the
+// prelude keeps the originals for its own traffic).
 // Loaded before prelude.js; the prelude takes `__noodlErrors` off the global at once.
 "use strict";
 
@@ -47,6 +48,17 @@ globalThis.__noodlErrors = (function () {
   }
   Object.defineProperty(JSON, "parse", { value: parse, writable: true, configurable: true });
 
+  var jsonStringify = JSON.stringify;
+  function stringify(value, replacer, space) {
+    try {
+      return jsonStringify(value, replacer, space);
+    } catch (e) {
+      if (e instanceof TypeError && e.message === "circular reference") loaded().circular(e, value);
+      throw e;
+    }
+  }
+  Object.defineProperty(JSON, "stringify", { value: stringify, writable: true, configurable: true });
+
   function prepareStackTrace(error, sites) {
     // The engine's own limits (out of memory, interrupted) pass untouched: near the memory limit any
     // allocation here could fail, and a limit must reach the host as itself.
@@ -66,5 +78,5 @@ globalThis.__noodlErrors = (function () {
   Error.stackTraceLimit = 10;
   Object.defineProperty(Error, "prepareStackTrace", { value: undefined, writable: true, configurable: true });
   Object.defineProperty(Error, "stackTraceLimit", { value: 10, writable: true, configurable: true });
-  return { register: register, jsonParse: jsonParse };
+  return { register: register, jsonParse: jsonParse, jsonStringify: jsonStringify };
 })();

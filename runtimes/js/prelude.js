@@ -24,8 +24,8 @@ globalThis.__noodl = (function () {
   delete globalThis.__noodlErrors;
   var registerScript = errorHooks.register;
   // The bridge's own JSON: a script that replaces JSON's methods in its run does not see its traffic.
-  var jsonParse = errorHooks.jsonParse;  // not errors.js's wrapper, which rewords user errors
-  var jsonStringify = JSON.stringify;
+  var jsonParse = errorHooks.jsonParse;  // not errors.js's wrappers, which reword user errors
+  var jsonStringify = errorHooks.jsonStringify;
   // The unguarded originals (see guardArrayLoops), for the bridge's own hot paths.
   var arraySlice = Array.prototype.slice;
   var arrayConcat = Array.prototype.concat;

@@ -77,11 +77,18 @@ async def caught(snippet: str, runtime: Runtime | None = None) -> list[str]:
             "Expected ',' or ']' after array element in JSON at position 5",
         ),
         ("eval('1 +');", "SyntaxError", "Unexpected end of input"),
+        (
+            "const a = {x: [1, {}]}; a.x[1].up = a.x; JSON.stringify(a);",
+            "TypeError",
+            "Converting circular structure to JSON\n    --> starting at object with constructor 'Array'\n"
+            "    |     index 1 -> object with constructor 'Object'\n    --- property 'up' closes the circle",
+        ),
         ("throw new RangeError('mine');", "RangeError", "mine"),
     ],
 )
 async def test_engine_errors_read_as_v8_writes_them(snippet: str, name: str, message: str) -> None:
-    assert await caught(snippet) == [name, message, f"{name}: {message}", True]
+    first_line = f"{name}: {message}".split("\n")[0]
+    assert await caught(snippet) == [name, message, first_line, True]
 
 
 async def test_callee_names_are_read_in_callbacks_and_after_an_await() -> None:
@@ -110,13 +117,16 @@ async def test_a_logged_error_shows_its_stack_once_as_node_prints_it() -> None:
     assert text.count("Cannot read properties") == 1
 
 
-async def test_json_parse_keeps_its_reviver_and_its_shape() -> None:
+async def test_json_parse_and_stringify_keep_their_arguments_and_shape() -> None:
     script = (
         "Outputs.out = [JSON.parse('{\"a\": 1}', (k, v) => typeof v === 'number' ? v + 1 : v).a,"
-        " JSON.parse.name, JSON.parse.length, JSON.parse('[1]')[0]]; Outputs.Done();"
+        " JSON.parse.name, JSON.parse.length, JSON.parse('[1]')[0],"
+        " JSON.stringify.name, JSON.stringify.length,"
+        " JSON.stringify({b: [1, 2]}, null, 1)]; Outputs.Done();"
     )
     response = await Runtime.from_export(tagged_function("f", script)).run("f", make_request({}))
-    assert json.loads(response.body)["result"]["out"] == [2, "parse", 2, 1]
+    expected = [2, "parse", 2, 1, "stringify", 3, '{\n "b": [\n  1,\n  2\n ]\n}']
+    assert json.loads(response.body)["result"]["out"] == expected
 
 
 async def test_a_run_cannot_change_how_later_runs_write_their_errors() -> None:
