@@ -266,13 +266,10 @@ return function (units) {
   }
 
   function json(error, text, failure) {
-    if (!(error instanceof SyntaxError) || typeof error.stack !== "string") return;
+    if (!(error instanceof SyntaxError)) return;
     var source = String(text);
     var message = jsonMessage(error.message, source, offsetOf(source, failure[0], failure[1]));
-    if (message !== error.message) {
-      error.stack = error.stack.replace(errorToString.call(error), "SyntaxError: " + message);
-      error.message = message;
-    }
+    if (message !== error.message) error.message = message;  // the stack, written when read, follows
   }
 
   // ---- JSON.stringify: V8 describes the circle ------------------------------------------------------
@@ -335,12 +332,10 @@ return function (units) {
   }
 
   function circular(error, value) {
-    if (!(error instanceof TypeError) || error.message !== "circular reference" || typeof error.stack !== "string") return;
+    if (!(error instanceof TypeError) || error.message !== "circular reference") return;
     var message;
     try { message = circleMessage(value); } catch (e) { return; }  // a throwing toJSON: keep QuickJS's words
-    if (message === null) return;
-    error.stack = error.stack.replace(errorToString.call(error), "TypeError: " + message);
-    error.message = message;
+    if (message !== null) error.message = message;  // the stack, written when read, follows
   }
 
   function frameText(site) {
@@ -350,21 +345,47 @@ return function (units) {
     return name ? "    at " + name + " (" + where + ")" : "    at " + where;
   }
 
-  function stack(error, sites) {
+  function written(error, sites) {
     var header;
     try {
-      if (error instanceof Error && typeof error.message === "string" && Object.prototype.hasOwnProperty.call(error, "message")) {
-        var message = reworded(error, error.message, sites);
-        if (message !== error.message) error.message = message;
-      }
       header = errorToString.call(error);
     } catch (e) {
-      if (typeof InternalError === "function" && e instanceof InternalError) throw e;  // a limit hit while rewording
       header = "Error";
     }
     var lines = [header];
     for (var i = 0; i < sites.length; i++) lines.push(frameText(sites[i]));
     return lines.join("\n");
+  }
+
+  function settle(error, value) {
+    Object.defineProperty(error, "stack", { value: value, writable: true, enumerable: false, configurable: true });
+  }
+
+  // The message is reworded now; the stack is written when first read, as V8 does (a subclass that
+  // sets `this.name` in its constructor shows that name), and never for errors no one reads.
+  function stack(error, sites) {
+    try {
+      if (error instanceof Error && typeof error.message === "string" && Object.prototype.hasOwnProperty.call(error, "message")) {
+        var message = reworded(error, error.message, sites);
+        if (message !== error.message) error.message = message;
+      }
+    } catch (e) {
+      if (typeof InternalError === "function" && e instanceof InternalError) throw e;  // a limit hit while rewording
+    }
+    if (error === null || (typeof error !== "object" && typeof error !== "function") || !Object.isExtensible(error)) {
+      return written(error, sites);
+    }
+    Object.defineProperty(error, "stack", {
+      get: function () {
+        var text = written(error, sites);
+        settle(error, text);
+        return text;
+      },
+      set: function (value) { settle(error, value); },
+      enumerable: false,
+      configurable: true,
+    });
+    return undefined;  // QuickJS keeps the accessor defined here
   }
 
   return { stack: stack, json: json, circular: circular };

@@ -153,3 +153,18 @@ async def test_a_run_cannot_change_how_later_runs_write_their_errors() -> None:
         await changer.run("f", make_request({}))
         response = await reader.run("f", make_request({}))
         assert json.loads(response.body)["result"]["out"] == [2, "undefined", 10, "Error: m"]
+
+
+async def test_a_stack_is_written_when_first_read_as_v8_does() -> None:
+    # V8 writes the "Name: message" line on the first read: a subclass naming itself in its
+    # constructor shows its name, and a message changed before the first read shows the new one.
+    script = (
+        "class MyError extends Error { constructor(m) { super(m); this.name = 'MyError'; } }\n"
+        "const a = new Error('a'); a.message = 'b';\n"
+        "const c = new Error('c'); const first = c.stack; c.message = 'd';\n"
+        "const e = new Error('e'); e.stack = 'replaced';\n"
+        "const head = (error) => error.stack.split('\\n')[0];\n"
+        "Outputs.out = [head(new MyError('m')), head(a), head(c), e.stack]; Outputs.Done();"
+    )
+    response = await Runtime.from_export(tagged_function("f", script)).run("f", make_request({}))
+    assert json.loads(response.body)["result"]["out"] == ["MyError: m", "Error: b", "Error: c", "replaced"]
