@@ -20,9 +20,13 @@ globalThis.__noodl = (function () {
   // QuickJS would call for every key.
   var anyModelProxy = false;
   var AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+  // errors.js words engine errors as V8 does; it reads callee names from the scripts compiled here.
+  var errorHooks = globalThis.__noodlErrors;
+  delete globalThis.__noodlErrors;
+  var registerScript = errorHooks.register;
   // The bridge's own JSON: a script that replaces JSON's methods in its run does not see its traffic.
-  var jsonParse = JSON.parse;
-  var jsonStringify = JSON.stringify;
+  var jsonParse = errorHooks.jsonParse;  // not errors.js's wrappers, which reword user errors
+  var jsonStringify = errorHooks.jsonStringify;
   // The unguarded originals (see guardArrayLoops), for the bridge's own hot paths.
   var arraySlice = Array.prototype.slice;
   var arrayConcat = Array.prototype.concat;
@@ -196,6 +200,7 @@ globalThis.__noodl = (function () {
     // A compiled script outlives its run in a reused context: a sloppy script reaches itself through
     // arguments.callee, so neither it nor its prototype object may keep what a run puts there.
     if (fn.prototype) Object.freeze(fn.prototype);
+    registerScript(fn);
     return Object.freeze(fn);
   }
 
@@ -370,10 +375,22 @@ globalThis.__noodl = (function () {
     if (e === null) return ["limit", nodeKey, "out of memory"];
     var internal = typeof InternalError !== "undefined" && e instanceof InternalError;
     if (internal && (e.message === "interrupted" || e.message === "out of memory")) return ["limit", nodeKey, e.message];
+    // An engine error without even its message was made as memory ran out (errors.js's stack writer
+    // runs while it is made, and can leave it so).
+    if (internal && !Object.prototype.hasOwnProperty.call(e, "message")) return ["limit", nodeKey, "out of memory"];
     // The whole text (for logs and the history), and the error's own message (for Try/Catch's `message`).
-    var text = String(e) + (e && e.stack ? "\n" + e.stack : "");
+    var text = errorText(e);
     var message = e !== null && typeof e === "object" && typeof e.message === "string" ? e.message : String(e);
     return ["error", nodeKey, text, message];
+  }
+
+  // An error as Node prints it: its stack, which starts with "Name: message" (errors.js writes it so),
+  // or that line before a stack of frames only (an error whose stack a script replaced).
+  function errorText(e) {
+    var head = String(e);
+    var stack = e !== null && typeof e === "object" ? e.stack : undefined;
+    if (typeof stack !== "string" || stack === "") return head;
+    return stack.indexOf(head) === 0 ? stack : head + "\n" + stack;
   }
 
   // ---- console -----------------------------------------------------------------------------------------
@@ -393,7 +410,7 @@ globalThis.__noodl = (function () {
     if (value === undefined) return "undefined";
     if (typeof value === "function") return "[Function: " + (value.name || "(anonymous)") + "]";
     if (typeof value === "symbol" || typeof value === "bigint") return String(value);
-    if (value instanceof Error) return value.stack ? String(value) + "\n" + value.stack : String(value);
+    if (value instanceof Error) return errorText(value);
     if (value === null || typeof value !== "object") return String(value);
     try {
       var text = jsonStringify(value);
@@ -480,7 +497,9 @@ globalThis.__noodl = (function () {
   }
 
   // Scripts without a console of their own (Expressions, REST and filter scripts, array inputs).
-  globalThis.console = makeConsole(function (line) { looseLogs.push(line); });
+  // Not enumerable, as in Node (Object.keys(globalThis) lists no console there).
+  Object.defineProperty(globalThis, "console", { value: makeConsole(function (line) { looseLogs.push(line); }),
+    writable: true, configurable: true, enumerable: false });
 
   function withLooseLogs(result) {
     // A result with the lines logged while computing it, for the engine to pass on.

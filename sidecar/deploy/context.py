@@ -37,9 +37,19 @@ USER_ID = 10001
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 _SOURCE_PACKAGES = ("sidecar", "ipc_schema")
 # What every JavaScript context loads (sidecar.runtime.jsthreads): Intl and its stand-ins, fetch's
-# Headers/Response, the bridge's prelude.
+# Headers/Response, Node's globals, V8's error wording, the bridge's prelude.
 _PRELUDE_FILES = tuple(
-    Path("runtimes") / "js" / name for name in ("intl.js", "intl-lazy.js", "web.js", "prelude.js")
+    Path("runtimes") / "js" / name
+    for name in (
+        "intl.js",
+        "intl-lazy.js",
+        "web.js",
+        "node-globals.js",
+        "node-globals-lazy.js",
+        "errors.js",
+        "error-words.js",
+        "prelude.js",
+    )
 )
 
 

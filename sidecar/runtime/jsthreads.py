@@ -34,16 +34,31 @@ PRELUDE_PATH = (
 )
 # Loaded before the prelude, in this order: stand-ins for Intl and the locale-aware methods QuickJS is
 # built without (they compile intl.js, handed over as text, on first use), then Headers and Response
-# for fetch.
+# for fetch, the Node globals QuickJS lacks (Buffer, URL, …), then V8's wording of engine errors.
 INTL_SOURCE_PATH = PRELUDE_PATH.with_name("intl.js")
-PRELUDE_PARTS = (PRELUDE_PATH.with_name("intl-lazy.js"), PRELUDE_PATH.with_name("web.js"), PRELUDE_PATH)
+# Compiled on first use, as intl.js: the Node globals, and the V8 wording of errors (on a first error).
+NODE_GLOBALS_SOURCE_PATH = PRELUDE_PATH.with_name("node-globals.js")
+ERROR_WORDS_SOURCE_PATH = PRELUDE_PATH.with_name("error-words.js")
+PRELUDE_PARTS = tuple(
+    PRELUDE_PATH.with_name(name)
+    for name in ("intl-lazy.js", "web.js", "node-globals-lazy.js", "errors.js", "prelude.js")
+)
 
 
 def read_prelude() -> str:
-    """The source every context evaluates: intl.js as a string, the parts above, the prelude last."""
+    """What every context evaluates: the lazily compiled files as strings, then the parts above."""
     intl = json.dumps(INTL_SOURCE_PATH.read_text(encoding="utf-8"))
+    node_globals = json.dumps(NODE_GLOBALS_SOURCE_PATH.read_text(encoding="utf-8"))
+    error_words = json.dumps(ERROR_WORDS_SOURCE_PATH.read_text(encoding="utf-8"))
     parts = [part.read_text(encoding="utf-8") for part in PRELUDE_PARTS]
-    return "\n".join([f"globalThis.__intlSource = {intl};", *parts])
+    return "\n".join(
+        [
+            f"globalThis.__intlSource = {intl};",
+            f"globalThis.__nodeGlobalsSource = {node_globals};",
+            f"globalThis.__errorWordsSource = {error_words};",
+            *parts,
+        ]
+    )
 
 
 API_NAMES = (

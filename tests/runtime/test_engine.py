@@ -276,9 +276,12 @@ async def test_array_methods_that_loop_in_c_refuse_lengths_no_real_array_has() -
 
 
 async def test_scripts_have_no_file_system_or_network() -> None:
-    # `fetch` exists, but goes through the backend's HTTP client (tests/runtime/test_js_fetch.py).
+    # `fetch` exists, but goes through the backend's HTTP client (tests/runtime/test_js_fetch.py);
+    # `process` exists as in Node, but shows no environment and has no way to the host.
     script = (
-        "Outputs.kinds = [typeof require, typeof process, typeof std, typeof os, typeof XMLHttpRequest];\n"
+        "Outputs.kinds = [typeof require, typeof std, typeof os, typeof XMLHttpRequest,"
+        " typeof process.binding,"
+        " typeof process.dlopen, Object.keys(process.env).length];\n"
         "Outputs.Done();"
     )
     nodes = [function_node(script, outputs=("kinds",)), response_node()]
@@ -289,7 +292,7 @@ async def test_scripts_have_no_file_system_or_network() -> None:
     ]
     assert await run_graph(nodes, connections) == (
         200,
-        '{"result":{"kinds":["undefined","undefined","undefined","undefined","undefined"]}}',
+        '{"result":{"kinds":["undefined","undefined","undefined","undefined","undefined","undefined",0]}}',
     )
 
 

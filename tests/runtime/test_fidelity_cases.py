@@ -33,6 +33,12 @@ What the kinds state about the real runner:
   echo server and points the export at it.
 - run-tasks-start: Run Tasks first starts about half its items (its start loop compares with the
   shrinking queue), so with Stop On Failure a first failure leaves the rest unstarted.
+- engine-error-messages: errors the engine throws read as V8 (Node 20) words them, in `message` and
+  in the first line of `stack` ("TypeError: Cannot read properties of undefined (reading 'x')",
+  "o.a.run is not a function", JSON.parse's messages quoting the text, …).
+- node-globals: the Node globals a Function's code finds (Buffer, URL, URLSearchParams,
+  TextEncoder/TextDecoder, structuredClone, crypto, AbortController, setImmediate, process, global)
+  and the global object's own keys.
 """
 
 from __future__ import annotations
