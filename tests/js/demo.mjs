@@ -128,7 +128,9 @@ if (keepServing) {
 } else {
   console.log('\nto keep this backend running and call it yourself: scripts/demo --serve');
 }
-const exit = await client.shutdownAndExit();
-console.log(`\nshutdown → exit code ${exit.code}`);
+// A sidecar that dies on the way out fails the demo with its reason (and, for a crash, the client
+// has printed faulthandler's report of every thread to stderr).
+const exit = await client.shutdownAndExit().catch((error) => ({ code: null, error }));
+console.log(`\nshutdown → ${exit.error ? `failed: ${exit.error.message}` : `exit code ${exit.code}`}`);
 if (ownHome) rmSync(home, { recursive: true, force: true });
 process.exitCode = selftest.ok && exit.code === 0 && reply.ok && orderReply.ok && aiOk ? 0 : 1;
