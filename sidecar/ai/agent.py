@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
-from sidecar.ai import chat
+from sidecar.ai import chat, offloop_import
 from sidecar.ai.chat import AiCallError, ChatRequest, ChatResult, ToolSpec
 from sidecar.ai.port import AiPort
 
 CHECKPOINTS_FILE = "agent-checkpoints.sqlite"
+LANGGRAPH_MODULES = ("langgraph.checkpoint.sqlite.aio", "langgraph.errors", "langgraph.graph")
 MAX_TOOL_ANSWER_CHARS = 20_000
 
 
@@ -66,6 +67,7 @@ async def run_turn(
     on_text: OnModelText | None = None,
 ) -> AgentTurn:
     """One user ``message`` on ``thread_id``: the model answers, calling tools as it decides."""
+    await offloop_import.load(*LANGGRAPH_MODULES)
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
     from langgraph.errors import GraphRecursionError
 

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from sidecar.ai import offloop_import
+
 OnText = Callable[[str], None]
 RESPOND_TOOL = "respond"
 """The tool a Claude call with a JSON schema is made to call: its input is the parsed answer."""
@@ -115,6 +117,7 @@ def anthropic_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def _anthropic(request: ChatRequest, on_text: OnText | None) -> ChatResult:
+    await offloop_import.load("anthropic")
     import anthropic
 
     client = anthropic.AsyncAnthropic(
@@ -212,6 +215,7 @@ def openai_messages(system: str | None, messages: list[dict[str, Any]]) -> list[
 
 
 async def _openai(request: ChatRequest, on_text: OnText | None) -> ChatResult:
+    await offloop_import.load("openai")
     import openai
 
     client = openai.AsyncOpenAI(

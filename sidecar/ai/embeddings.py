@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sidecar.ai import offloop_import
 from sidecar.ai.chat import AiCallError, sdk_errors
 
 MAX_INPUTS = 2048  # the API's own cap on inputs per request
@@ -25,6 +26,7 @@ async def embed(
     dimensions: int | None = None,
     timeout_seconds: float = 60.0,
 ) -> EmbeddingResult:
+    await offloop_import.load("openai")
     import openai
 
     if not texts or len(texts) > MAX_INPUTS:

@@ -2,8 +2,12 @@
 
 A file of its own rather than tables in ``executions.sqlite``: its retention (``retention_days``) is
 independent of history's, clearing history leaves it alone, and its writes never queue behind history's.
-All access runs in one worker thread at a time (``asyncio.to_thread`` under a lock); cells are upserted
-by adding counts and histogram buckets, so any number of flushes of the same hour add up.
+The connection belongs to one thread of its own: every job (open, merges, reads, retention, close)
+runs there in the order it was asked for. A job whose caller was cancelled meanwhile (the backend
+stopping cancels its flush task mid-merge) still runs to its end before the next one starts, so the
+connection is never used by two threads at once nor closed under a running statement (which Python's
+sqlite3 answers with a segmentation fault). Cells are upserted by adding counts and histogram buckets,
+so any number of flushes of the same hour add up.
 
 Each merge also adds the cells into per-day roll-ups (``run_days``, ``node_days``; UTC days), so a query
 by day or over the whole range reads one row per day for the days it covers whole and hourly rows only
@@ -18,14 +22,16 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sidecar.monitoring.aggregate import HOUR_MS, NodeCell, NodeKey, Pending, RunCell, RunKey
 from sidecar.monitoring.sketch import Histogram
 
 FILE_NAME = "metrics.sqlite"
+T = TypeVar("T")
 
 
 def _cell_tables(span: str) -> str:
@@ -97,13 +103,14 @@ def _spans(start: int, end: int, days: bool) -> list[tuple[str, int, int]]:
 
 
 class MetricsStore:
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, thread: ThreadPoolExecutor) -> None:
         self._connection = connection
-        self._lock = asyncio.Lock()
+        self._thread = thread  # the connection's own thread (see the module notes)
 
     @classmethod
     async def open(cls, path: Path | None) -> MetricsStore:
         """``None`` keeps the cells in memory (an ephemeral backend)."""
+        thread = ThreadPoolExecutor(1, thread_name_prefix="metrics-store")
 
         def connect() -> sqlite3.Connection:
             connection = sqlite3.connect(":memory:" if path is None else path, check_same_thread=False)
@@ -115,21 +122,26 @@ class MetricsStore:
                 connection.execute(f"PRAGMA user_version = {_VERSION}")
             return connection
 
-        return cls(await asyncio.to_thread(connect))
+        try:
+            return cls(await asyncio.get_running_loop().run_in_executor(thread, connect), thread)
+        except BaseException:
+            thread.shutdown(wait=False)
+            raise
 
     async def close(self) -> None:
-        async with self._lock:
-            await asyncio.to_thread(self._connection.close)
+        """Close the connection after the jobs asked for before (also those whose callers gave up)."""
+        try:
+            await self._on_thread(self._connection.close)
+        finally:
+            self._thread.shutdown(wait=False)
 
     async def merge(self, pending: Pending) -> None:
         if pending:
-            async with self._lock:
-                await asyncio.to_thread(self._merge, pending)
+            await self._on_thread(lambda: self._merge(pending))
 
     async def delete_before(self, hour_ms: int) -> int:
         """Drop every cell of an hour starting before ``hour_ms``; the count of cells dropped."""
-        async with self._lock:
-            return await asyncio.to_thread(self._delete_before, hour_ms)
+        return await self._on_thread(lambda: self._delete_before(hour_ms))
 
     async def run_cells(
         self, start: int, end: int, workflow_id: str | None, trigger_type: str | None, *, days: bool = False
@@ -167,10 +179,12 @@ class MetricsStore:
             ((r[0], r[1], r[2]), NodeCell(r[3], r[4], r[5], r[6], Histogram.from_text(r[7]))) for r in rows
         ]
 
-    # ---- worker thread -------------------------------------------------------------------------------
+    # ---- the connection's thread ---------------------------------------------------------------------
+    async def _on_thread(self, job: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, job)
+
     async def _read(self, sql: str, args: Iterable[object]) -> list[Any]:
-        async with self._lock:
-            return await asyncio.to_thread(lambda: self._connection.execute(sql, list(args)).fetchall())
+        return await self._on_thread(lambda: self._connection.execute(sql, list(args)).fetchall())
 
     def _merge(self, pending: Pending) -> None:
         connection = self._connection

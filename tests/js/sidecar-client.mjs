@@ -15,6 +15,15 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 const CODEC = { useRecords: false, int64AsType: 'auto', mapsAsObjects: true };
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 const STDERR_RING = 200;
+// Signals the sidecar dies by when it crashes (not the ones a caller sends to stop it). Python's
+// faulthandler (enabled in sidecar/logs.py) writes every thread's stack to stderr before the process
+// dies of one of them; the client prints that report, so a crash in CI shows where each thread was.
+const CRASH_SIGNALS = new Set(['SIGSEGV', 'SIGBUS', 'SIGABRT', 'SIGFPE', 'SIGILL']);
+const FAULT_REPORT_START = /^Fatal Python error: /;
+const LINES_BEFORE_REPORT = 20; // the log lines just before the crash: what the sidecar was doing
+const MOST_REPORT_LINES = 2000;
+const CRASH_TAIL_LINES = 80; // printed when no faulthandler report came
+const STDERR_DRAIN_MS = 2000; // the report may still be in the pipe when 'exit' fires
 
 export class RpcError extends Error {
   constructor(error) {
@@ -58,12 +67,22 @@ export class SidecarClient {
     this.notifications = [];
     this.notificationListeners = new Set();
     this.stderrLines = [];
+    this.faultReport = null; // faulthandler's report (and the lines before it), once one starts
     this.framesReceived = 0;
     this.protocolError = null;
+    const stderrEnded = new Promise((resolve) => child.stderr.once('close', resolve));
     this.exited = new Promise((resolve) => {
-      child.on('exit', (code, signal) => {
+      child.on('exit', async (code, signal) => {
         this.exitInfo = { code, signal };
-        this.failPending(new Error(`sidecar exited (code ${code}, signal ${signal})`));
+        let why = `sidecar exited (code ${code}, signal ${signal})`;
+        if (CRASH_SIGNALS.has(signal)) {
+          // Pending calls fail only after the report is printed: a caller whose rejection ends the
+          // process (the demo) would otherwise exit before it.
+          await Promise.race([stderrEnded, new Promise((done) => setTimeout(done, STDERR_DRAIN_MS).unref())]);
+          this.printCrashReport(signal);
+          why += '; the end of its stderr is printed above';
+        }
+        this.failPending(new Error(why));
         resolve(this.exitInfo);
       });
     });
@@ -80,11 +99,31 @@ export class SidecarClient {
     child.stderr.on('data', (text) => {
       const lines = (partial + text).split('\n');
       partial = lines.pop();
-      for (const line of lines) {
-        this.stderrLines.push(line);
-        if (this.stderrLines.length > STDERR_RING) this.stderrLines.shift();
-      }
+      for (const line of lines) this.onStderrLine(line);
     });
+    child.stderr.on('end', () => {
+      if (partial) this.onStderrLine(partial);
+      partial = '';
+    });
+  }
+
+  onStderrLine(line) {
+    if (this.faultReport === null && FAULT_REPORT_START.test(line)) {
+      this.faultReport = this.stderrLines.slice(-LINES_BEFORE_REPORT);
+    }
+    if (this.faultReport !== null && this.faultReport.length < MOST_REPORT_LINES) this.faultReport.push(line);
+    this.stderrLines.push(line);
+    if (this.stderrLines.length > STDERR_RING) this.stderrLines.shift();
+  }
+
+  /** The sidecar died of `signal`: faulthandler's report of every thread (or the end of stderr) to our stderr. */
+  printCrashReport(signal) {
+    const report = this.faultReport ?? this.stderrLines.slice(-CRASH_TAIL_LINES);
+    const what = this.faultReport ? "faulthandler's report, after the last lines before it" : 'the last lines';
+    process.stderr.write(
+      `\nnoodl-sidecar (pid ${this.child.pid}) died of ${signal}; ${what} of its stderr:\n` +
+        `${report.join('\n')}\n(end of the sidecar's stderr)\n`,
+    );
   }
 
   get nativeAcceleration() {
