@@ -126,8 +126,9 @@ class _CallFuture(asyncio.Future[CallResult]):
     def cancel(self, msg: Any | None = None) -> bool:
         if not super().cancel(msg):
             return False
-        if self.job is not None:
-            self.pool._abandoned(self.job)
+        job, self.job = self.job, None
+        if job is not None:
+            self.pool._abandoned(job)
         return True
 
 
@@ -139,7 +140,7 @@ class _Job:
     def __init__(
         self,
         data: bytes,
-        future: asyncio.Future[CallResult],
+        future: _CallFuture,
         host: HostHandler | None,
         limit: float,
         ended: CallEnded | None = None,
@@ -462,7 +463,13 @@ class PythonPool:
 
     @staticmethod
     def _tell(job: _Job) -> None:
-        """Hand the ended call's future to its ``ended`` callback (once; never for a cancelled call)."""
+        """The call is over: hand its future to its ``ended`` callback (once; never for a cancelled
+        call), and unlink the job from its future and its host handler. The future and the job refer
+        to each other, and the handler and the callback to the caller's run: left linked, every ended
+        call left that whole run for the cycle collector instead of being freed at once (~30 objects a
+        call, collected in pauses of tens of milliseconds)."""
+        job.future.job = None
+        job.host = None
         ended, job.ended = job.ended, None
         if ended is None or job.future.cancelled():
             return
