@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import signal
 import time
+import types
 from pathlib import Path
 
 import pytest
 
 from sidecar.python_runtime import CallResult, PoolLimits, PythonLimitError, PythonPool
+from sidecar.python_runtime.worker_entry import WORKER_FILE
 from tests.python_runtime.conftest import PLANTED_SECRET
 
 
@@ -59,6 +62,67 @@ async def test_an_infinite_loop_hits_the_cpu_limit_and_the_pool_replaces_the_wor
     assert pool.replaced == 1
     assert await evaluate(pool, "6 * 7") == 42
     assert pool.started == 2
+
+
+async def test_each_call_gets_its_whole_cpu_allowance_after_others_spent_theirs(pool: PythonPool) -> None:
+    """The allowance (1 s here) is per call, though the worker reads its CPU time only now and then."""
+    burn = (
+        "import time\n"
+        "end = time.process_time() + 0.6\n"
+        "while time.process_time() < end:\n"
+        "    pass\n"
+        "outputs['pid'] = __import__('os').getpid()\n"
+    )
+    pids = [(await run(pool, burn)).effects[0][2] for _ in range(3)]  # 1.8 s of CPU in all
+
+    assert len(set(pids)) == 1  # one worker spent them
+    assert pool.replaced == 0
+
+
+def test_the_worker_reads_its_cpu_time_only_when_the_limit_set_may_be_too_close(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spec = importlib.util.spec_from_file_location("noodl_python_worker_under_test", WORKER_FILE)
+    assert spec is not None
+    assert spec.loader is not None
+    worker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(worker)
+    limits: list[tuple[int, int]] = []
+    fake_resource = types.SimpleNamespace(  # the test process's own limit stays as it is
+        RLIMIT_CPU=0,
+        RLIM_INFINITY=-1,
+        getrlimit=lambda _which: (-1, -1),
+        setrlimit=lambda _which, pair: limits.append(pair),
+    )
+    used = [10.2]
+    reads: list[float] = []
+    clock = [100.0]
+
+    def read_cpu_seconds() -> float:
+        reads.append(used[0])
+        return used[0]
+
+    monkeypatch.setattr(worker, "resource", fake_resource)
+    monkeypatch.setattr(worker, "_cpu_seconds", read_cpu_seconds)
+    monkeypatch.setattr(worker.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(worker.os, "cpu_count", lambda: 2)
+    allowance = worker._CpuAllowance(1.0)
+
+    allowance.renew()  # 10.2 s used: calls may run to 12 s (whole seconds, at least 1 s ahead)
+    for _ in range(100):  # quick calls: 0.3 s of CPU could not have been used in the time passed
+        clock[0] += 0.001
+        allowance.renew()
+    clock[0] += 0.4  # now up to 1 s may have been used (two processors): read again
+    used[0] = 10.5
+    allowance.renew()
+    clock[0] += 0.001
+    used[0] = 11.3
+    allowance.renew()  # the bound still holds (10.5 + 0.002 + 1 <= 12): the limit stays, unread
+    clock[0] += 0.5
+    allowance.renew()  # 10.5 + 1.0 + 1 > 12: read, 11.3 used, calls may run to 13 s
+
+    assert reads == [10.2, 10.5, 11.3]
+    assert limits == [(12, -1), (13, -1)]
 
 
 async def test_a_sleeping_call_hits_the_wall_time_limit_and_the_worker_is_killed(pool: PythonPool) -> None:
