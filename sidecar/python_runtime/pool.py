@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import itertools
 import os
 import select
 import signal
@@ -52,7 +53,7 @@ _STDERR_TAIL = 2000
 # How long a caller may wait on the loop's thread for a call's answer (``PythonPool.wait_briefly``) while
 # the loop has nothing else to do; the JavaScript engine waits as long for a script on its thread.
 QUICK_WAIT_SECONDS = 0.002
-_MOST_QUEUED_LOOKED_AT = 64
+_MOST_QUEUED_LOOKED_AT = 1024
 # Environment variables a worker may inherit: locale, time zone, search paths. Nothing else.
 _ENV_ALLOWED = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "SYSTEMROOT", "PYTHONHASHSEED")
 
@@ -256,7 +257,7 @@ class _Worker:
         loop = self._loop
         ready = getattr(loop, "_ready", None)
         poller = self._poller if self._poller is not None else self._make_poller()
-        if ready is None or not poller or _has_work(ready):
+        if ready is None or not poller or self.pool._ready.has_work(ready):
             return
         deadline = loop.time() + seconds
         timers = getattr(loop, "_scheduled", None)
@@ -274,7 +275,7 @@ class _Worker:
             except Exception as error:  # as the loop reports a callback's failure
                 loop.call_exception_handler({"message": "a Python call's answer failed", "exception": error})
                 return
-            if _has_work(ready):
+            if self.pool._ready.has_work(ready):
                 return  # handling it handed work to the loop (a host request's task)
 
     def _make_poller(self) -> Any:
@@ -362,13 +363,29 @@ async def _serve_host(host: HostHandler | None, request: Any) -> dict[str, Any]:
         return {"ok": False, "error": getattr(error, "message", None) or str(error) or type(error).__name__}
 
 
-def _has_work(ready: collections.deque[asyncio.Handle]) -> bool:
-    """Whether the loop has callbacks to run. A cancelled one stays queued until the loop's next turn
-    (a run cancels its frame's handle when it runs the frame at once), so they are looked through; a
-    long queue counts as work without a look (runs that never yield leave one each)."""
-    if len(ready) > _MOST_QUEUED_LOOKED_AT:
-        return True
-    return any(not handle.cancelled() for handle in ready)
+class _ReadyQueue:
+    """Tells whether the loop has callbacks to run. A cancelled one stays queued until the loop's next
+    turn (a run cancels its frame's handle when it runs the frame at once), and runs that never yield
+    leave one each, so the queue is looked through, but only past the part already seen cancelled:
+    the loop takes handles from the left and adds them on the right, and a cancelled one stays so."""
+
+    __slots__ = ("_cancelled", "_first")
+
+    def __init__(self) -> None:
+        self._first: asyncio.Handle | None = None  # the leftmost handle at the last look
+        self._cancelled = 0  # how many from the left were cancelled then
+
+    def has_work(self, ready: collections.deque[asyncio.Handle]) -> bool:
+        queued = len(ready)
+        if queued > _MOST_QUEUED_LOOKED_AT:
+            return True
+        seen = self._cancelled if queued and ready[0] is self._first and queued >= self._cancelled else 0
+        for handle in itertools.islice(ready, seen, None):
+            if not handle.cancelled():
+                return True
+        self._first = ready[0] if queued else None
+        self._cancelled = queued
+        return False
 
 
 def _plain(value: Any) -> Any:
@@ -400,6 +417,7 @@ class PythonPool:
         self._starting = 0
         self._queue: collections.deque[_Job] = collections.deque()  # calls waiting for a worker
         self._background: set[asyncio.Task[Any]] = set()
+        self._ready = _ReadyQueue()  # whether the loop has work (``_Worker.wait_for``)
         self._closed = False
         self.started = 0  # workers started since the pool was made
         # One packer for every call (packb makes one a call); it forgets a message it failed to pack.

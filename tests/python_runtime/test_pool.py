@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import importlib.util
 import os
 import signal
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from sidecar.python_runtime import CallResult, PoolLimits, PythonLimitError, PythonPool
+from sidecar.python_runtime.pool import _ReadyQueue
 from sidecar.python_runtime.worker_entry import WORKER_FILE
 from tests.python_runtime.conftest import PLANTED_SECRET
 
@@ -123,6 +125,36 @@ def test_the_worker_reads_its_cpu_time_only_when_the_limit_set_may_be_too_close(
 
     assert reads == [10.2, 10.5, 11.3]
     assert limits == [(12, -1), (13, -1)]
+
+
+def test_a_callback_queued_among_cancelled_ones_counts_as_the_loops_work() -> None:
+    """A call's answer is waited for on the loop's thread only while the loop has nothing to run; the
+    cancelled handles runs leave queued are looked through once, not at every wait."""
+    loop = asyncio.new_event_loop()
+    try:
+
+        def handle(cancelled: bool) -> asyncio.Handle:
+            made = asyncio.Handle(print, (), loop)
+            if cancelled:
+                made.cancel()
+            return made
+
+        queue = _ReadyQueue()
+        ready = collections.deque([handle(True), handle(True)])
+        idle = [queue.has_work(ready)]
+        ready.append(handle(True))
+        idle.append(queue.has_work(ready))
+        ready.append(handle(False))
+        behind_cancelled = queue.has_work(ready)
+        ready.clear()  # the loop ran them
+        ready.extend([handle(False), handle(True)])
+        after_a_turn = queue.has_work(ready)
+    finally:
+        loop.close()
+
+    assert idle == [False, False]
+    assert behind_cancelled
+    assert after_a_turn
 
 
 async def test_a_sleeping_call_hits_the_wall_time_limit_and_the_worker_is_killed(pool: PythonPool) -> None:
