@@ -285,12 +285,12 @@ class RunContext:
             self._waiter = (future, wait)
 
     def wait_briefly(self) -> None:
-        """At the end of the run's first piece of work, before its task yields to the loop: the latest
-        expected work that can wait on the loop's thread (a Python call) waits there briefly for its
-        end, while the loop has nothing else to do. An answer that comes in that time continues the run
-        now, in this piece, as the loop's callback would in a piece of its own, so a short run settles
-        without turns of the loop (the answer's and the task's wake-up); a run that goes on to another
-        such call waits for that one in turn."""
+        """Before the run's task yields to the loop: the latest expected work that can wait on the
+        loop's thread (a Python call) waits there briefly for its end, while the loop has nothing else
+        to do. An answer that comes in that time continues the run now, in a piece of its work as the
+        loop's callback would, so a short run settles without turns of the loop (the answer's and the
+        task's wake-up); a run that goes on to another such call waits for that one in turn. It runs
+        outside the run's pieces of work: a piece that pauses (for a script) leaves no wait behind."""
         while self._waiter is not None and not self.settled:
             future, wait = self._waiter
             self._waiter = None

@@ -158,6 +158,8 @@ class Runtime:
                 timer = debug.timeout(ctx, limit, lambda: self._time_out(ctx, limit))
         try:
             ctx.strand.run(self._start_or_fail, ctx, component)
+            if not ctx.settled:
+                ctx.wait_briefly()  # a quick answer (a Python call's) continues the run without the loop
             response = await ctx.result
         finally:
             if timer is not None:
@@ -208,8 +210,6 @@ class Runtime:
                 self._templates[component.name] = self._capture(ctx, component, instance)
         self._send_request(ctx, request_node)
         ctx.run_frames_now(MAX_FRAMES_AT_START)
-        # A quick answer (a Python call's) continues the run in this piece of its work, without the loop.
-        ctx.wait_briefly()
 
     def _capture(
         self, ctx: RunContext, component: ComponentDef, instance: ComponentInstance

@@ -328,6 +328,50 @@ async def test_a_quick_answer_settles_the_run_without_a_turn_of_the_loop(pool: P
     assert any(settled_at_once)
 
 
+async def test_two_python_functions_in_a_row_are_both_waited_for_without_the_loop(pool: PythonPool) -> None:
+    def step(node_id: str, script: str) -> Any:
+        ports = [
+            {"name": "out-x", "plug": "output", "type": "*"},
+            {"name": "out-done", "plug": "output", "type": "signal"},
+        ]
+        return node(node_id, "PythonFunction", {"script": script}, ports=ports)
+
+    graph = export(
+        component(
+            "f",
+            [
+                request_node(),
+                step("one", "outputs['x'] = inputs['a'] * 10\nsend_signal('done')\n"),
+                step("two", "outputs['x'] = inputs['x'] + 1\nsend_signal('done')\n"),
+                response_node(),
+            ],
+            [
+                conn("req", "pm-a", "one", "in-a"),
+                conn("req", "receive", "one", "run"),
+                conn("one", "out-x", "two", "in-x"),
+                conn("one", "out-done", "two", "run"),
+                conn("two", "out-x", "resp", "pm-x"),
+                conn("two", "out-done", "resp", "send"),
+            ],
+        )
+    )
+    runtime = Runtime.from_export(graph, python=pool, timeout_seconds=20.0)
+    request = make_request({"a": 4})
+    await runtime.run("f", request)  # a warm worker
+
+    settled_at_once = []
+    for _ in range(20):
+        await asyncio.sleep(0)
+        run = HandDriven(runtime.run("f", request))
+        settled_at_once.append(run.response is not None)
+        response = await run
+        assert response.body == '{"result":{"x":41}}'
+        if settled_at_once[-1]:
+            break
+
+    assert any(settled_at_once)
+
+
 async def test_a_run_with_loop_work_waiting_goes_on_through_the_loop(pool: PythonPool) -> None:
     """A callback ready on the loop is not held up by that wait: the run yields to the loop at once."""
     script = "outputs['sum'] = inputs['a'] + inputs['b']\nsend_signal('done')\n"
