@@ -380,7 +380,7 @@ class _ReadyQueue:
         if queued > _MOST_QUEUED_LOOKED_AT:
             return True
         seen = self._cancelled if queued and ready[0] is self._first and queued >= self._cancelled else 0
-        for handle in itertools.islice(ready, seen, None):
+        for handle in itertools.islice(reversed(ready), queued - seen):  # the ones added since
             if not handle.cancelled():
                 return True
         self._first = ready[0] if queued else None
