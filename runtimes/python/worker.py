@@ -572,6 +572,8 @@ class Worker:
         self._stdout = _LineCapture("info")
         self._stderr = _LineCapture("error")
         self._unpacker = msgpack.Unpacker(raw=False, max_buffer_size=256 * 1024 * 1024)
+        # One packer for every answer (packb makes one each time); it forgets one it failed to pack.
+        self._packer = msgpack.Packer(default=_plain, use_bin_type=True)
         self._packs = _Packs()
         sys.modules["noodl"] = _noodl_module(self._host)
 
@@ -610,7 +612,7 @@ class Worker:
 
     def _send(self, answer: dict[str, Any]) -> None:
         try:
-            data = msgpack.packb(answer, default=_plain, use_bin_type=True)
+            data = self._packer.pack(answer)
         except (TypeError, ValueError, OverflowError) as error:
             data = msgpack.packb(
                 {

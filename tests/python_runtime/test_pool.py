@@ -157,6 +157,25 @@ def test_a_callback_queued_among_cancelled_ones_counts_as_the_loops_work() -> No
     assert after_a_turn
 
 
+async def test_an_answer_that_cannot_be_sent_fails_and_the_next_answer_is_whole(pool: PythonPool) -> None:
+    unsendable = (
+        "class NoText:\n"
+        "    def __str__(self):\n"
+        "        raise ValueError('no text')\n"
+        "outputs['fine'] = 'x' * 1000\n"
+        "outputs['bad'] = NoText()\n"
+    )
+
+    failed = await run(pool, unsendable)
+    after = await run(pool, "outputs['n'] = inputs['n']\n", n=7)
+
+    assert not failed.ok
+    assert failed.error is not None
+    assert "could not be sent" in failed.error
+    assert after.ok
+    assert after.effects == [["set", "n", 7]]  # nothing of the failed answer was left in the packer
+
+
 async def test_a_sleeping_call_hits_the_wall_time_limit_and_the_worker_is_killed(pool: PythonPool) -> None:
     started = time.monotonic()
     with pytest.raises(PythonLimitError, match="time limit"):
