@@ -5,17 +5,19 @@ The sidecar never runs user Python in its own interpreter. It starts this file i
 speaks msgpack over the child's stdin and stdout: one map per call in, one map per answer out.
 
 A call (``op`` ``"function"``, ``"expression"``, ``"transform"`` or ``"template"``) carries the
-source, the input values and a CPU allowance in seconds. While it runs, user code may ask the sidecar
+source and the input values. While it runs, user code may ask the sidecar
 for records through the ``noodl`` module: the worker writes ``{"host": [op, args]}`` and blocks on
 the answer ``{"ok", "result" | "error"}`` before the call's own answer goes out. The answer carries
 ``ok``, the effects the code had in order (``["set", name, value]``, ``["signal", name]``), the
 ``result`` of an expression, transform or template, the captured ``logs``
 (``{"level", "message"}`` from ``print``, ``sys.stderr`` and ``logging``), the ``error`` with a
-traceback trimmed to the user's code, and the worker's resident memory (``rss``) so the pool can
+traceback trimmed to the user's code, and now and then the worker's resident memory (``rss``: with
+the first answer, every 16th, and after any call that ran for a millisecond or more) so the pool can
 recycle a worker that grows.
 
-Limits: the memory limit (``RLIMIT_AS``) is set once at start, soft and hard, so user code cannot
-raise it; the CPU allowance is set per call as the soft ``RLIMIT_CPU`` (the kernel ends the process
+Limits, given at start (``--memory-bytes``, ``--cpu-seconds``): the memory limit (``RLIMIT_AS``) is set
+once, soft and hard, so user code cannot raise it; the CPU allowance of each call is kept as the soft
+``RLIMIT_CPU`` (the kernel ends the process
 with SIGXCPU when it is spent). Both exist on Linux and macOS; elsewhere (Windows) the ``resource``
 module is missing and only the pool's wall-time limit applies. A ``MemoryError`` is answered with
 ``limit: "memory"`` and the worker exits, so the pool replaces it with a fresh one.
@@ -36,6 +38,7 @@ import math
 import os
 import re
 import sys
+import time
 import traceback
 import types
 from collections.abc import Callable
@@ -49,6 +52,10 @@ except ImportError:  # Windows: no rlimits, the pool's wall-time limit is the on
     resource = None  # type: ignore[assignment]
 
 _COMPILED_CACHE_SIZE = 256
+# The resident memory goes with every this many answers, and with an answer to a call that took this
+# long (only a call that runs a while can touch much memory); the pool retires a worker that grew.
+_RSS_EVERY_CALLS = 16
+_RSS_AFTER_SECONDS = 0.001
 _FILENAME = "<python node>"
 _READ_SIZE = 1 << 16
 
@@ -159,21 +166,38 @@ def _cpu_seconds() -> float:
     return float(usage.ru_utime + usage.ru_stime)
 
 
-_cpu_soft_set: int | None = None  # the soft RLIMIT_CPU this worker set last (whole seconds)
+class _CpuAllowance:
+    """Each call may use ``seconds`` of CPU: before it, the soft ``RLIMIT_CPU`` is put at least that far
+    above the CPU the worker used so far, rounded up to whole seconds (the limit's unit), so a call
+    gets between ``seconds`` and one second more.
 
+    Reading the CPU used is a system call, which most calls skip: since the last reading the worker
+    cannot have used more CPU than the time passed times its processors (threads included), so while
+    the limit set then stays far enough ahead by that bound, it still allows the call its share."""
 
-def _allow_cpu(seconds: float) -> None:
-    global _cpu_soft_set
-    if resource is None or seconds <= 0:
-        return
-    soft = math.ceil(_cpu_seconds() + seconds)
-    if soft == _cpu_soft_set:
-        return  # most calls of a busy worker land in the same whole second: no system call
-    _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
-    if hard != resource.RLIM_INFINITY:
-        soft = min(soft, hard)
-    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
-    _cpu_soft_set = soft
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.processors = os.cpu_count() or 1
+        self.soft: int | None = None  # the soft limit set last (whole seconds)
+        self.read_at = 0.0  # monotonic time just before the last reading of the CPU used
+        self.used = 0.0  # the CPU seconds used at that reading
+
+    def renew(self) -> None:
+        if resource is None or self.seconds <= 0:
+            return
+        now = time.monotonic()
+        most_used = self.used + (now - self.read_at) * self.processors
+        if self.soft is not None and most_used + self.seconds <= self.soft:
+            return
+        self.read_at, self.used = now, _cpu_seconds()
+        soft = math.ceil(self.used + self.seconds)
+        if soft == self.soft:
+            return  # most calls of a busy worker land in the same whole second: no system call
+        _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        if hard != resource.RLIM_INFINITY:
+            soft = min(soft, hard)
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+        self.soft = soft
 
 
 _statm_fd: int | None = None
@@ -538,14 +562,18 @@ class _Packs:
 
 
 class Worker:
-    def __init__(self, read_fd: int, write_fd: int) -> None:
+    def __init__(self, read_fd: int, write_fd: int, cpu_seconds: float = 0.0) -> None:
         self._read_fd = read_fd
         self._write_fd = write_fd
+        self._cpu = _CpuAllowance(cpu_seconds)
+        self._calls = 0
         self._cache: dict[tuple[str, str], Any] = {}
         self._loop: Any = None  # an event loop for async user code, made on its first coroutine
         self._stdout = _LineCapture("info")
         self._stderr = _LineCapture("error")
         self._unpacker = msgpack.Unpacker(raw=False, max_buffer_size=256 * 1024 * 1024)
+        # One packer for every answer (packb makes one each time); it forgets one it failed to pack.
+        self._packer = msgpack.Packer(default=_plain, use_bin_type=True)
         self._packs = _Packs()
         sys.modules["noodl"] = _noodl_module(self._host)
 
@@ -584,7 +612,7 @@ class Worker:
 
     def _send(self, answer: dict[str, Any]) -> None:
         try:
-            data = msgpack.packb(answer, default=_plain, use_bin_type=True)
+            data = self._packer.pack(answer)
         except (TypeError, ValueError, OverflowError) as error:
             data = msgpack.packb(
                 {
@@ -614,8 +642,9 @@ class Worker:
         exit_after = False
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = self._stdout, self._stderr
+        started = time.perf_counter()
         try:
-            _allow_cpu(float(message.get("cpu") or 0))
+            self._cpu.renew()
             answer["result"] = self._run(message, call)
         except MemoryError:
             call.effects.clear()
@@ -630,7 +659,9 @@ class Worker:
             _current = None
         answer["effects"] = call.effects
         answer["logs"] = call.logs
-        answer["rss"] = _rss_bytes()
+        self._calls += 1
+        if self._calls % _RSS_EVERY_CALLS == 1 or time.perf_counter() - started >= _RSS_AFTER_SECONDS:
+            answer["rss"] = _rss_bytes()  # a system call: not with every quick answer
         return answer, exit_after
 
     def _run(self, message: dict[str, Any], call: _Call) -> Any:
@@ -719,10 +750,13 @@ def _set_limits(memory_bytes: int) -> None:
 
 def main(argv: list[str]) -> int:
     memory_bytes = 0
+    cpu_seconds = 0.0
     paths = []
     for arg in argv:
         if arg.startswith("--memory-bytes="):
             memory_bytes = int(arg.split("=", 1)[1])
+        elif arg.startswith("--cpu-seconds="):
+            cpu_seconds = float(arg.split("=", 1)[1])
         elif arg.startswith("--path="):
             paths.append(arg.split("=", 1)[1])
     sys.path[:0] = paths  # the backend's own packages come before everything else
@@ -732,7 +766,7 @@ def main(argv: list[str]) -> int:
     root = logging.getLogger()
     root.handlers[:] = [_LogHandler()]
     root.setLevel(logging.INFO)
-    worker = Worker(read_fd, write_fd)
+    worker = Worker(read_fd, write_fd, cpu_seconds)
     _set_limits(memory_bytes)
     return worker.serve()
 

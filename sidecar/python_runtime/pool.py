@@ -29,7 +29,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import itertools
 import os
+import select
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
@@ -48,6 +50,10 @@ _READ_SIZE = 1 << 16
 # sidecar cannot decode). The same bound as a message of the editor's protocol.
 _MAX_ANSWER_BYTES = 64 * _MIB
 _STDERR_TAIL = 2000
+# How long a caller may wait on the loop's thread for a call's answer (``PythonPool.wait_briefly``) while
+# the loop has nothing else to do; the JavaScript engine waits as long for a script on its thread.
+QUICK_WAIT_SECONDS = 0.002
+_MOST_QUEUED_LOOKED_AT = 1024
 # Environment variables a worker may inherit: locale, time zone, search paths. Nothing else.
 _ENV_ALLOWED = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "SYSTEMROOT", "PYTHONHASHSEED")
 
@@ -126,8 +132,9 @@ class _CallFuture(asyncio.Future[CallResult]):
     def cancel(self, msg: Any | None = None) -> bool:
         if not super().cancel(msg):
             return False
-        if self.job is not None:
-            self.pool._abandoned(self.job)
+        job, self.job = self.job, None
+        if job is not None:
+            self.pool._abandoned(job)
         return True
 
 
@@ -139,7 +146,7 @@ class _Job:
     def __init__(
         self,
         data: bytes,
-        future: asyncio.Future[CallResult],
+        future: _CallFuture,
         host: HostHandler | None,
         limit: float,
         ended: CallEnded | None = None,
@@ -183,6 +190,9 @@ class _Worker:
         self.removed = False  # out of the pool's count of live workers
         self._unsent = bytearray()
         self._loop = asyncio.get_running_loop()
+        # This worker's output and the loop's own selector, for waiting on the loop's thread; made on
+        # the first wait, False where the loop has no selector to watch (see ``wait_for``).
+        self._poller: Any = None
         os.set_blocking(to_worker, False)
         os.set_blocking(from_worker, False)
         self._loop.add_reader(from_worker, self._readable)
@@ -238,6 +248,48 @@ class _Worker:
             self._unsent += data[written:]
             self._loop.add_writer(self.to_worker, self._writable)
 
+    def wait_for(self, job: _Job, seconds: float) -> None:
+        """Wait on this thread, up to ``seconds``, for ``job``'s answer while the loop has nothing else to
+        do, and handle what comes as the loop's reader callback would. The wait ends at once when the
+        loop has callbacks ready or a timer due, when anything else the loop watches is ready (its
+        selector's own descriptor is watched too: a request, another worker's answer, a thread's wake-up),
+        and when the call asks the sidecar for records (served by a task)."""
+        loop = self._loop
+        ready = getattr(loop, "_ready", None)
+        poller = self._poller if self._poller is not None else self._make_poller()
+        if ready is None or not poller or self.pool._ready.has_work(ready):
+            return
+        deadline = loop.time() + seconds
+        timers = getattr(loop, "_scheduled", None)
+        if timers:
+            deadline = min(deadline, timers[0].when())
+        while self.job is job and not self.detached:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            events = poller.poll(remaining * 1000)
+            if not any(fd == self.from_worker for fd, _event in events):
+                return  # the time is up, or the loop has other work
+            try:
+                self._readable()
+            except Exception as error:  # as the loop reports a callback's failure
+                loop.call_exception_handler({"message": "a Python call's answer failed", "exception": error})
+                return
+            if self.pool._ready.has_work(ready):
+                return  # handling it handed work to the loop (a host request's task)
+
+    def _make_poller(self) -> Any:
+        selector = getattr(self._loop, "_selector", None)
+        fileno = getattr(selector, "fileno", None)
+        if fileno is None or not hasattr(select, "poll"):  # a loop without a selector (Windows' proactor)
+            self._poller = False
+            return False
+        poller = select.poll()
+        poller.register(self.from_worker, select.POLLIN)
+        poller.register(fileno(), select.POLLIN)
+        self._poller = poller
+        return poller
+
     def _writable(self) -> None:
         try:
             written = os.write(self.to_worker, self._unsent)
@@ -285,6 +337,7 @@ class _Worker:
         if self.detached:
             return
         self.detached = True
+        self._poller = False
         if self.watchdog is not None:
             self.watchdog.cancel()
             self.watchdog = None
@@ -308,6 +361,31 @@ async def _serve_host(host: HostHandler | None, request: Any) -> dict[str, Any]:
         raise
     except Exception as error:
         return {"ok": False, "error": getattr(error, "message", None) or str(error) or type(error).__name__}
+
+
+class _ReadyQueue:
+    """Tells whether the loop has callbacks to run. A cancelled one stays queued until the loop's next
+    turn (a run cancels its frame's handle when it runs the frame at once), and runs that never yield
+    leave one each, so the queue is looked through, but only past the part already seen cancelled:
+    the loop takes handles from the left and adds them on the right, and a cancelled one stays so."""
+
+    __slots__ = ("_cancelled", "_first")
+
+    def __init__(self) -> None:
+        self._first: asyncio.Handle | None = None  # the leftmost handle at the last look
+        self._cancelled = 0  # how many from the left were cancelled then
+
+    def has_work(self, ready: collections.deque[asyncio.Handle]) -> bool:
+        queued = len(ready)
+        if queued > _MOST_QUEUED_LOOKED_AT:
+            return True
+        seen = self._cancelled if queued and ready[0] is self._first and queued >= self._cancelled else 0
+        for handle in itertools.islice(reversed(ready), queued - seen):  # the ones added since
+            if not handle.cancelled():
+                return True
+        self._first = ready[0] if queued else None
+        self._cancelled = queued
+        return False
 
 
 def _plain(value: Any) -> Any:
@@ -339,8 +417,11 @@ class PythonPool:
         self._starting = 0
         self._queue: collections.deque[_Job] = collections.deque()  # calls waiting for a worker
         self._background: set[asyncio.Task[Any]] = set()
+        self._ready = _ReadyQueue()  # whether the loop has work (``_Worker.wait_for``)
         self._closed = False
         self.started = 0  # workers started since the pool was made
+        # One packer for every call (packb makes one a call); it forgets a message it failed to pack.
+        self._packer = msgpack.Packer(use_bin_type=True, default=_plain)
         self.replaced = 0  # workers killed because a call failed them
 
     async def call(
@@ -358,6 +439,7 @@ class PythonPool:
         wall_seconds: float | None = None,
         host: HostHandler | None = None,
         ended: CallEnded | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> asyncio.Future[CallResult]:
         """``call`` as a future: the message goes to an idle worker at once (else it waits its turn),
         and the loop's reader callback settles the future. Cancelling the future kills the worker of a
@@ -365,8 +447,10 @@ class PythonPool:
 
         ``ended``, when given, is called with the future once it has a result or an error (not when
         it is cancelled): in the same loop turn as the answer is read, after the worker is back in
-        the pool; a call that fails before it is sent is reported on the loop's next turn."""
-        loop = asyncio.get_running_loop()
+        the pool; a call that fails before it is sent is reported on the loop's next turn. ``loop``:
+        the running loop, when the caller has it at hand (looking it up costs a system call)."""
+        if loop is None:
+            loop = asyncio.get_running_loop()
         future = _CallFuture(self, loop)
         if self._closed:
             future.set_exception(PythonLimitError("the Python runtime is shut down"))
@@ -376,8 +460,7 @@ class PythonPool:
         ceiling = self.limits.wall_seconds
         limit = ceiling if wall_seconds is None else min(wall_seconds, ceiling)
         try:
-            call = {**message, "cpu": self.limits.cpu_seconds}
-            data = msgpack.packb(call, use_bin_type=True, default=_plain)
+            data = self._packer.pack(message)
         except (TypeError, ValueError, OverflowError) as error:
             future.set_exception(error)
             if ended is not None:
@@ -456,13 +539,30 @@ class PythonPool:
             self._tell(job)
 
     @staticmethod
+    def wait_briefly(future: asyncio.Future[Any], seconds: float = QUICK_WAIT_SECONDS) -> None:
+        """Wait on the loop's thread, up to ``seconds``, for the answer to ``future``'s call (from
+        ``submit``) while the loop has nothing else to do. An answer that comes is handled now, as the
+        loop's reader callback would handle it (the call's ``ended`` callback runs before this
+        returns), sparing the caller the loop's turns; otherwise the call goes on as before."""
+        job = future.job if isinstance(future, _CallFuture) else None
+        worker = job.worker if job is not None else None
+        if job is not None and worker is not None:  # it runs (not waiting for a worker, not ended)
+            worker.wait_for(job, seconds)
+
+    @staticmethod
     def _fail(job: _Job, error: BaseException) -> None:
         if not job.future.done():
             job.future.set_exception(error)
 
     @staticmethod
     def _tell(job: _Job) -> None:
-        """Hand the ended call's future to its ``ended`` callback (once; never for a cancelled call)."""
+        """The call is over: hand its future to its ``ended`` callback (once; never for a cancelled
+        call), and unlink the job from its future and its host handler. The future and the job refer
+        to each other, and the handler and the callback to the caller's run: left linked, every ended
+        call left that whole run for the cycle collector instead of being freed at once (~30 objects a
+        call, collected in pauses of tens of milliseconds)."""
+        job.future.job = None
+        job.host = None
         ended, job.ended = job.ended, None
         if ended is None or job.future.cancelled():
             return
@@ -489,12 +589,14 @@ class PythonPool:
 
     def _still_fresh(self, worker: _Worker, answer: dict[str, Any]) -> bool:
         worker.runs += 1
-        rss = int(answer.get("rss") or 0)
-        if worker.baseline_rss is None:
-            worker.baseline_rss = rss
         if worker.runs >= self.limits.max_runs:
             log.info("python worker recycled", pid=worker.pid, runs=worker.runs)
             return False
+        rss = answer.get("rss")  # not with every answer (the worker says when)
+        if not isinstance(rss, int):
+            return True
+        if worker.baseline_rss is None:
+            worker.baseline_rss = rss
         if rss - worker.baseline_rss > self.limits.max_growth_bytes:
             log.info("python worker recycled", pid=worker.pid, rss=rss, baseline=worker.baseline_rss)
             return False
@@ -544,6 +646,7 @@ class PythonPool:
             process = await asyncio.create_subprocess_exec(
                 *self.command,
                 f"--memory-bytes={self.limits.memory_bytes}",
+                f"--cpu-seconds={self.limits.cpu_seconds}",
                 *(f"--path={path}" for path in self.import_paths),
                 stdin=child_input,
                 stdout=child_output,

@@ -104,6 +104,8 @@ class RunContext:
         self.frame_number = 0
         self._tasks: set[asyncio.Future[Any]] = set()
         self._task_owners: dict[asyncio.Future[Any], str] = {}  # pending tasks a node said it waits on
+        # The latest expected work that can wait for its end on the loop's thread (``wait_briefly``).
+        self._waiter: tuple[asyncio.Future[Any], Callable[[asyncio.Future[Any]], None]] | None = None
         # Error scopes (Workflow Try/Catch): a node listed here hands its failures to the handler.
         # The handler gets (message, node id, stack).
         self.error_scopes: dict[object, Callable[[str, str, str], None]] = {}
@@ -267,12 +269,33 @@ class RunContext:
 
         task.add_done_callback(finished)
 
-    def expect(self, future: asyncio.Future[Any], owner: str | None = None) -> None:
+    def expect(
+        self,
+        future: asyncio.Future[Any],
+        owner: str | None = None,
+        wait: Callable[[asyncio.Future[Any]], None] | None = None,
+    ) -> None:
         """Node work whose owner reports its end through ``answered`` in the loop turn it ends (a
-        Python call), rather than through a done callback a turn later; cancelled with the run."""
+        Python call), rather than through a done callback a turn later; cancelled with the run.
+        ``wait(future)``: waits briefly on the loop's thread for its end (``wait_briefly``)."""
         self._tasks.add(future)
         if owner is not None:
             self._task_owners[future] = owner
+        if wait is not None:
+            self._waiter = (future, wait)
+
+    def wait_briefly(self) -> None:
+        """Before the run's task yields to the loop: the latest expected work that can wait on the
+        loop's thread (a Python call) waits there briefly for its end, while the loop has nothing else
+        to do. An answer that comes in that time continues the run now, in a piece of its work as the
+        loop's callback would, so a short run settles without turns of the loop (the answer's and the
+        task's wake-up); a run that goes on to another such call waits for that one in turn. It runs
+        outside the run's pieces of work: a piece that pauses (for a script) leaves no wait behind."""
+        while self._waiter is not None and not self.settled:
+            future, wait = self._waiter
+            self._waiter = None
+            if future in self._tasks:
+                wait(future)
 
     def answered(
         self, done: Callable[[Any, BaseException | None], None], future: asyncio.Future[Any]

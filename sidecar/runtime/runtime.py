@@ -158,6 +158,8 @@ class Runtime:
                 timer = debug.timeout(ctx, limit, lambda: self._time_out(ctx, limit))
         try:
             ctx.strand.run(self._start_or_fail, ctx, component)
+            if not ctx.settled:
+                ctx.wait_briefly()  # a quick answer (a Python call's) continues the run without the loop
             response = await ctx.result
         finally:
             if timer is not None:

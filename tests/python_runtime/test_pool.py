@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import collections
+import importlib.util
 import os
 import signal
 import time
+import types
 from pathlib import Path
 
 import pytest
 
 from sidecar.python_runtime import CallResult, PoolLimits, PythonLimitError, PythonPool
+from sidecar.python_runtime.pool import _ReadyQueue
+from sidecar.python_runtime.worker_entry import WORKER_FILE
 from tests.python_runtime.conftest import PLANTED_SECRET
 
 
@@ -59,6 +64,116 @@ async def test_an_infinite_loop_hits_the_cpu_limit_and_the_pool_replaces_the_wor
     assert pool.replaced == 1
     assert await evaluate(pool, "6 * 7") == 42
     assert pool.started == 2
+
+
+async def test_each_call_gets_its_whole_cpu_allowance_after_others_spent_theirs(pool: PythonPool) -> None:
+    """The allowance (1 s here) is per call, though the worker reads its CPU time only now and then."""
+    burn = (
+        "import time\n"
+        "end = time.process_time() + 0.6\n"
+        "while time.process_time() < end:\n"
+        "    pass\n"
+        "outputs['pid'] = __import__('os').getpid()\n"
+    )
+    pids = [(await run(pool, burn)).effects[0][2] for _ in range(3)]  # 1.8 s of CPU in all
+
+    assert len(set(pids)) == 1  # one worker spent them
+    assert pool.replaced == 0
+
+
+def test_the_worker_reads_its_cpu_time_only_when_the_limit_set_may_be_too_close(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spec = importlib.util.spec_from_file_location("noodl_python_worker_under_test", WORKER_FILE)
+    assert spec is not None
+    assert spec.loader is not None
+    worker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(worker)
+    limits: list[tuple[int, int]] = []
+    fake_resource = types.SimpleNamespace(  # the test process's own limit stays as it is
+        RLIMIT_CPU=0,
+        RLIM_INFINITY=-1,
+        getrlimit=lambda _which: (-1, -1),
+        setrlimit=lambda _which, pair: limits.append(pair),
+    )
+    used = [10.2]
+    reads: list[float] = []
+    clock = [100.0]
+
+    def read_cpu_seconds() -> float:
+        reads.append(used[0])
+        return used[0]
+
+    monkeypatch.setattr(worker, "resource", fake_resource)
+    monkeypatch.setattr(worker, "_cpu_seconds", read_cpu_seconds)
+    monkeypatch.setattr(worker.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(worker.os, "cpu_count", lambda: 2)
+    allowance = worker._CpuAllowance(1.0)
+
+    allowance.renew()  # 10.2 s used: calls may run to 12 s (whole seconds, at least 1 s ahead)
+    for _ in range(100):  # quick calls: 0.3 s of CPU could not have been used in the time passed
+        clock[0] += 0.001
+        allowance.renew()
+    clock[0] += 0.4  # now up to 1 s may have been used (two processors): read again
+    used[0] = 10.5
+    allowance.renew()
+    clock[0] += 0.001
+    used[0] = 11.3
+    allowance.renew()  # the bound still holds (10.5 + 0.002 + 1 <= 12): the limit stays, unread
+    clock[0] += 0.5
+    allowance.renew()  # 10.5 + 1.0 + 1 > 12: read, 11.3 used, calls may run to 13 s
+
+    assert reads == [10.2, 10.5, 11.3]
+    assert limits == [(12, -1), (13, -1)]
+
+
+def test_a_callback_queued_among_cancelled_ones_counts_as_the_loops_work() -> None:
+    """A call's answer is waited for on the loop's thread only while the loop has nothing to run; the
+    cancelled handles runs leave queued are looked through once, not at every wait."""
+    loop = asyncio.new_event_loop()
+    try:
+
+        def handle(cancelled: bool) -> asyncio.Handle:
+            made = asyncio.Handle(print, (), loop)
+            if cancelled:
+                made.cancel()
+            return made
+
+        queue = _ReadyQueue()
+        ready = collections.deque([handle(True), handle(True)])
+        idle = [queue.has_work(ready)]
+        ready.append(handle(True))
+        idle.append(queue.has_work(ready))
+        ready.append(handle(False))
+        behind_cancelled = queue.has_work(ready)
+        ready.clear()  # the loop ran them
+        ready.extend([handle(False), handle(True)])
+        after_a_turn = queue.has_work(ready)
+    finally:
+        loop.close()
+
+    assert idle == [False, False]
+    assert behind_cancelled
+    assert after_a_turn
+
+
+async def test_an_answer_that_cannot_be_sent_fails_and_the_next_answer_is_whole(pool: PythonPool) -> None:
+    unsendable = (
+        "class NoText:\n"
+        "    def __str__(self):\n"
+        "        raise ValueError('no text')\n"
+        "outputs['fine'] = 'x' * 1000\n"
+        "outputs['bad'] = NoText()\n"
+    )
+
+    failed = await run(pool, unsendable)
+    after = await run(pool, "outputs['n'] = inputs['n']\n", n=7)
+
+    assert not failed.ok
+    assert failed.error is not None
+    assert "could not be sent" in failed.error
+    assert after.ok
+    assert after.effects == [["set", "n", 7]]  # nothing of the failed answer was left in the packer
 
 
 async def test_a_sleeping_call_hits_the_wall_time_limit_and_the_worker_is_killed(pool: PythonPool) -> None:

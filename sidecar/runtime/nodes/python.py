@@ -98,10 +98,11 @@ def call_worker(node: Node, message: dict[str, Any], answered: Any) -> None:
     # The message is written now; the pool's reader callback hands the answer straight to the run
     # (``RunContext.answered``), which goes on in that same loop turn: no task or done callback.
     ctx = node.ctx
-    future = _pool(node).submit(
-        message, host=records_host(ctx), ended=functools.partial(ctx.answered, answered)
+    pool = _pool(node)
+    future = pool.submit(
+        message, host=records_host(ctx), ended=functools.partial(ctx.answered, answered), loop=ctx.loop
     )
-    ctx.expect(future, owner=node.id)
+    ctx.expect(future, owner=node.id, wait=pool.wait_briefly)
 
 
 def record_log_lines(node: Node, lines: list[dict[str, str]]) -> None:
