@@ -78,6 +78,7 @@
         ├── AdminCredentialMissingError 401 admin route without any admin credential (not counted)
         ├── HostNotAllowedError       403 Host header not this backend (DNS rebinding)
         ├── BodyTooLargeError         413
+        ├── BodyTimeoutError          408 (124) a body that stopped arriving (slow trickle): connection closed
         ├── InvalidJsonBodyError      400 (107)
         ├── UnreadableBodyError       400 broken chunked or compressed body
         ├── RouteNotFoundError        404
@@ -464,6 +465,19 @@ class BodyTooLargeError(WebError):
 
     def __init__(self) -> None:
         super().__init__("Request body too large")
+
+
+class BodyTimeoutError(WebError, TimeoutError):
+    """A request body that arrives slower than the door's minimum rate (``sidecar.web.body_deadline``):
+    Parse's TIMEOUT, and the connection is closed. Also a ``TimeoutError``, which is what aiohttp expects
+    of a body read that gave up: after the answer it stops draining the body instead of logging it as an
+    unhandled exception."""
+
+    http_status = 408
+    code = 124
+
+    def __init__(self) -> None:
+        super().__init__("The request body arrived too slowly")
 
 
 class InvalidJsonBodyError(WebError):
