@@ -52,7 +52,8 @@
         ├── FunctionNotFoundError     404 no /#__cloud__/<name> component
         ├── FunctionTimeoutError      504 function/timeout, for the doors
         ├── FunctionCancelledError    499 function/cancelled: execution:cancel stopped the run
-        └── ScriptError               a JavaScript node failed; ScriptLimitError: time or memory limit
+        ├── ScriptError               a JavaScript node failed; ScriptLimitError: time or memory limit
+        └── EgressRefusedError        a script's request to an address the egress policy refuses
     HistoryError (SidecarError)       execution history and live events
         ├── ExecutionNotFoundError    404
         ├── InvalidHistoryQueryError  -32602 / 400 a query, cursor or Last-Event-ID never widened
@@ -392,6 +393,13 @@ class ScriptError(GraphRuntimeError):
 
 class ScriptLimitError(ScriptError):
     """A script hit its time or memory limit; the run fails instead of hanging."""
+
+
+class EgressRefusedError(GraphRuntimeError):
+    """A ``fetch`` or REST request to an address the egress policy refuses (``sidecar.runtime.egress``):
+    a cloud metadata endpoint, the sidecar's own port, or, deployed, a private address."""
+
+    code = "function/egress-refused"
 
 
 class InvalidFileNameError(StoreError):

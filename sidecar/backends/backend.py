@@ -29,6 +29,7 @@ from sidecar import preload
 from sidecar.errors import RequestFailedError, SidecarError
 from sidecar.lazy import Lazy
 from sidecar.private_files import private_dir
+from sidecar.runtime import egress
 
 log = structlog.get_logger("sidecar.backends")
 
@@ -496,6 +497,7 @@ class Backend:
             ) from exc
         self._runner = runner
         self.port = int(runner.addresses[0][1])
+        egress.listening(self.port)  # the backend's own functions may not call it
 
     def _editor_services(self) -> Any:
         """The services behind the editor's settings routes (``sidecar.web.routes_editor``)."""
@@ -543,6 +545,7 @@ class Backend:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+            egress.stopped_listening(self.port)
         if self.triggers is not None:
             await self.triggers.close()
             self.triggers = None
