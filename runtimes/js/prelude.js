@@ -363,9 +363,13 @@ globalThis.__noodl = (function () {
 
   // A limit hit inside an async script surfaces as a rejection; report it apart from user errors.
   // QuickJS throws null when it cannot even allocate its "out of memory" error (a script filling
-  // memory with small objects), so a thrown null is taken for the memory limit too.
+  // memory with small objects), and by then the script's memory is freed, so nothing tells that null
+  // from a script's own `throw null`. A null is taken for the memory limit unless the node's script
+  // could throw or reject it itself (its text says `throw` or `reject`): then it is an ordinary error.
+  var userNullFns = Object.create(null);  // fnId → its script could throw or reject null itself
+  var userNullNodes = Object.create(null);  // nodeKey → the script the node last ran could
   function describeError(nodeKey, e) {
-    if (e === null) return ["limit", nodeKey, "out of memory"];
+    if (e === null && !userNullNodes[nodeKey]) return ["limit", nodeKey, "out of memory"];
     var internal = typeof InternalError !== "undefined" && e instanceof InternalError;
     if (internal && (e.message === "interrupted" || e.message === "out of memory")) return ["limit", nodeKey, e.message];
     // The whole text (for logs and the history), and the error's own message (for Try/Catch's `message`).
@@ -868,12 +872,14 @@ globalThis.__noodl = (function () {
       fns[fnId] = frozenFunction(new Kind("Inputs", "Outputs", "Noodl", "Component", "console", script));
       if (sync) syncFns[fnId] = true;
       if (mayChangeObjects(script)) mutatingFns[fnId] = true;
+      if (/\b(?:throw|reject)\b/.test(script)) userNullFns[fnId] = true;
     },
     runFunction: function (id, fnId, nodeKey, inputsJson, signalsJson, usesNoodl) {
       var run = runs[id];
       if (usesNoodl && !run.noodl) run.noodl = makeNoodl(run);
       var inputs = decode(run, inputsJson);
       if (mutatingFns[fnId]) watchInputs(run, nodeKey, inputs);
+      if (userNullFns[fnId] !== userNullNodes[nodeKey]) userNullNodes[nodeKey] = userNullFns[fnId];
       var outputs = makeOutputs(run, nodeKey, signalList(signalsJson));
       run.currentNode = nodeKey;  // the node whose timers the script starts
       if (syncFns[fnId]) {
