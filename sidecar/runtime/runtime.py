@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import secrets
 import string
 import time
@@ -102,6 +103,10 @@ class Runtime:
             records=records,
             config=config,
             http=http,
+            # What Noodl.getProjectSettings() and Noodl.getMetaData() answer, as in CloudRunner: the
+            # export's own `settings` and `metadata` objects (metadata also gives filters the schema).
+            settings_json=json.dumps(export.settings),
+            metadata_json=json.dumps(export.metadata),
             js_changes_builtins=may_change_builtins(_strings_in(export)),
             python=python,
             ai=ai,

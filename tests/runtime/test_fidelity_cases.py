@@ -33,6 +33,8 @@ What the kinds state about the real runner:
   echo server and points the export at it.
 - run-tasks-start: Run Tasks first starts about half its items (its start loop compares with the
   shrinking queue), so with Stop On Failure a first failure leaves the rest unstarted.
+- noodl-settings-metadata: `Noodl.getProjectSettings()` is the export's `settings` object and
+  `Noodl.getMetaData([key])` its `metadata` (or one key of it); an export without them gives `{}`.
 """
 
 from __future__ import annotations
