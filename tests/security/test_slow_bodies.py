@@ -8,12 +8,11 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
 
-from sidecar.backends.backend import Backend, BackendSpec
+from sidecar.backends.backend import Backend
 from sidecar.web import body_deadline
 from tests.security.conftest import ADMIN, APP, BACKEND_ID, TOKEN, answer
 from tests.security.test_door_limits import create_webhook
@@ -35,19 +34,13 @@ ROUTES = [
 
 
 @pytest.fixture
-async def quick_deadline_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Backend]:
+def quick_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A window of 0.5 s (set before the ``backend`` fixture starts the door that reads it)."""
     monkeypatch.setattr(body_deadline, "BODY_WINDOW_SECONDS", WINDOW)
     monkeypatch.setattr(body_deadline, "BODY_MIN_BYTES_PER_SECOND", MIN_RATE)
-    served = Backend(BackendSpec(data_dir=tmp_path, backend_id=BACKEND_ID, name="Sec", admin_token=TOKEN))
-    await served.start()
-    yield served
-    await served.stop()
 
 
-@pytest.fixture
-async def quick_http(quick_deadline_backend: Backend) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(f"http://127.0.0.1:{quick_deadline_backend.port}") as session:
-        yield session
+pytestmark = pytest.mark.usefixtures("quick_deadline")
 
 
 async def trickle(port: int, method: str, path: str, head_extra: str = "") -> tuple[bytes, float]:
@@ -61,10 +54,17 @@ async def trickle(port: int, method: str, path: str, head_extra: str = "") -> tu
             "Content-Length: 1000\r\n\r\n{".encode()
         )
         await writer.drain()
-        answered = b""
 
         async def read_answer() -> bytes:
-            return await reader.read()  # to the end: the server must close the connection
+            """To the end: the server must close the connection (a reset once the answer is in, as the
+            client is still sending, is a close too)."""
+            received = b""
+            try:
+                while chunk := await reader.read(65536):
+                    received += chunk
+            except ConnectionResetError:
+                pass
+            return received
 
         reading = asyncio.ensure_future(read_answer())
         try:
@@ -84,20 +84,18 @@ async def trickle(port: int, method: str, path: str, head_extra: str = "") -> tu
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
 async def test_a_trickled_body_is_answered_408_and_closed(
-    quick_deadline_backend: Backend, quick_http: aiohttp.ClientSession, method: str, path: str
+    backend: Backend, http: aiohttp.ClientSession, method: str, path: str
 ) -> None:
     """Red team: before, each such connection was held for as long as the client kept trickling."""
-    secret = await create_webhook(quick_http)
-    answered, elapsed = await trickle(
-        quick_deadline_backend.port, method, path, f"X-Webhook-Token: {secret}\r\n"
-    )
+    secret = await create_webhook(http)
+    answered, elapsed = await trickle(backend.port, method, path, f"X-Webhook-Token: {secret}\r\n")
     assert answered.startswith(b"HTTP/1.1 408"), answered[:200]
     assert json.loads(answered.split(b"\r\n\r\n", 1)[1]) == TIMED_OUT
     assert elapsed < 8  # the trickle would have gone on for 10 s
 
 
-async def test_a_body_that_never_starts_is_answered_408(quick_deadline_backend: Backend) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", quick_deadline_backend.port)
+async def test_a_body_that_never_starts_is_answered_408(backend: Backend) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", backend.port)
     try:
         writer.write(
             b"POST /classes/Slow HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Parse-Application-Id: "
@@ -111,7 +109,7 @@ async def test_a_body_that_never_starts_is_answered_408(quick_deadline_backend: 
     assert answered.startswith(b"HTTP/1.1 408")
 
 
-async def test_a_large_upload_at_an_ordinary_pace_passes(quick_http: aiohttp.ClientSession) -> None:
+async def test_a_large_upload_at_an_ordinary_pace_passes(http: aiohttp.ClientSession) -> None:
     """4 MB in 64 KiB pieces at ~1 MB/s: many windows long, every window well over the minimum rate."""
     piece = b"x" * (64 * 1024)
 
@@ -121,7 +119,7 @@ async def test_a_large_upload_at_an_ordinary_pace_passes(quick_http: aiohttp.Cli
             yield piece
 
     status, body = await answer(
-        await quick_http.post(
+        await http.post(
             "/files/big.bin",
             data=paced(),
             headers={**APP, **ADMIN, "Content-Type": "application/octet-stream"},
@@ -132,7 +130,7 @@ async def test_a_large_upload_at_an_ordinary_pace_passes(quick_http: aiohttp.Cli
 
 
 async def test_a_whole_body_sent_with_its_headers_is_answered_as_before(
-    quick_http: aiohttp.ClientSession,
+    http: aiohttp.ClientSession,
 ) -> None:
-    status, body = await answer(await quick_http.post("/classes/Fast", json={"n": 1}, headers=APP))
+    status, body = await answer(await http.post("/classes/Fast", json={"n": 1}, headers=APP))
     assert status == 201, body
