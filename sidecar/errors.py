@@ -52,7 +52,8 @@
         ├── FunctionNotFoundError     404 no /#__cloud__/<name> component
         ├── FunctionTimeoutError      504 function/timeout, for the doors
         ├── FunctionCancelledError    499 function/cancelled: execution:cancel stopped the run
-        └── ScriptError               a JavaScript node failed; ScriptLimitError: time or memory limit
+        ├── ScriptError               a JavaScript node failed; ScriptLimitError: time or memory limit
+        └── EgressRefusedError        a script's request to an address the egress policy refuses
     HistoryError (SidecarError)       execution history and live events
         ├── ExecutionNotFoundError    404
         ├── InvalidHistoryQueryError  -32602 / 400 a query, cursor or Last-Event-ID never widened
@@ -78,6 +79,7 @@
         ├── AdminCredentialMissingError 401 admin route without any admin credential (not counted)
         ├── HostNotAllowedError       403 Host header not this backend (DNS rebinding)
         ├── BodyTooLargeError         413
+        ├── BodyTimeoutError          408 (124) a body that stopped arriving (slow trickle): connection closed
         ├── InvalidJsonBodyError      400 (107)
         ├── UnreadableBodyError       400 broken chunked or compressed body
         ├── RouteNotFoundError        404
@@ -393,6 +395,13 @@ class ScriptLimitError(ScriptError):
     """A script hit its time or memory limit; the run fails instead of hanging."""
 
 
+class EgressRefusedError(GraphRuntimeError):
+    """A ``fetch`` or REST request to an address the egress policy refuses (``sidecar.runtime.egress``):
+    a cloud metadata endpoint, the sidecar's own port, or, deployed, a private address."""
+
+    code = "function/egress-refused"
+
+
 class InvalidFileNameError(StoreError):
     """A file name Parse refuses (empty, too long, or with characters outside its allowed set)."""
 
@@ -464,6 +473,19 @@ class BodyTooLargeError(WebError):
 
     def __init__(self) -> None:
         super().__init__("Request body too large")
+
+
+class BodyTimeoutError(WebError, TimeoutError):
+    """A request body that arrives slower than the door's minimum rate (``sidecar.web.body_deadline``):
+    Parse's TIMEOUT, and the connection is closed. Also a ``TimeoutError``, which is what aiohttp expects
+    of a body read that gave up: after the answer it stops draining the body instead of logging it as an
+    unhandled exception."""
+
+    http_status = 408
+    code = 124
+
+    def __init__(self) -> None:
+        super().__init__("The request body arrived too slowly")
 
 
 class InvalidJsonBodyError(WebError):

@@ -25,6 +25,7 @@ from sidecar.backends.project_dir import adopt_project
 from sidecar.backends.registry import ensure_admin_token
 from sidecar.errors import UnsafeBindError
 from sidecar.private_files import private_dir
+from sidecar.runtime import egress
 from sidecar.web.settings import is_loopback
 
 log = structlog.get_logger("sidecar.serve")
@@ -84,6 +85,7 @@ async def serve(config: ServeConfig) -> int:
         # A generated token nobody knows would leave the port open to the network in practice.
         raise UnsafeBindError(f"refusing to bind {config.host} without an admin token (pass --token)")
     private_dir(config.data_dir)
+    egress.configure(egress.deployed_policy())  # a served backend keeps its functions off private networks
     project = adopt_project(config.project_dir, config.data_dir)  # before the backend reads security.json
     spec = BackendSpec(
         data_dir=config.data_dir,

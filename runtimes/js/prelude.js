@@ -370,9 +370,13 @@ globalThis.__noodl = (function () {
 
   // A limit hit inside an async script surfaces as a rejection; report it apart from user errors.
   // QuickJS throws null when it cannot even allocate its "out of memory" error (a script filling
-  // memory with small objects), so a thrown null is taken for the memory limit too.
+  // memory with small objects), and by then the script's memory is freed, so nothing tells that null
+  // from a script's own `throw null`. A null is taken for the memory limit unless the node's script
+  // could throw or reject it itself (its text says `throw` or `reject`): then it is an ordinary error.
+  var userNullFns = Object.create(null);  // fnId → its script could throw or reject null itself
+  var userNullNodes = Object.create(null);  // nodeKey → the script the node last ran could
   function describeError(nodeKey, e) {
-    if (e === null) return ["limit", nodeKey, "out of memory"];
+    if (e === null && !userNullNodes[nodeKey]) return ["limit", nodeKey, "out of memory"];
     var internal = typeof InternalError !== "undefined" && e instanceof InternalError;
     if (internal && (e.message === "interrupted" || e.message === "out of memory")) return ["limit", nodeKey, e.message];
     // An engine error without even its message was made as memory ran out (errors.js's stack writer
@@ -940,6 +944,7 @@ globalThis.__noodl = (function () {
       fns[fnId] = frozenFunction(new Kind("Inputs", "Outputs", "Noodl", "Component", "console", script));
       if (sync) syncFns[fnId] = true;
       if (mayChangeObjects(script)) mutatingFns[fnId] = true;
+      if (/\b(?:throw|reject)\b/.test(script)) userNullFns[fnId] = true;
     },
     runFunction: function (id, fnId, nodeKey, inputsJson, signalsJson, usesNoodl, modelsJson, settingsJson,
       metadataJson) {
@@ -949,6 +954,7 @@ globalThis.__noodl = (function () {
       if (usesNoodl && !run.noodl) run.noodl = makeNoodl(run);
       var inputs = decode(run, inputsJson);
       if (mutatingFns[fnId]) watchInputs(run, nodeKey, inputs);
+      if (userNullFns[fnId] !== userNullNodes[nodeKey]) userNullNodes[nodeKey] = userNullFns[fnId];
       var outputs = outputsOf(nodeKey, signalsJson);
       run.currentNode = nodeKey;  // the node whose timers the script starts
       if (syncFns[fnId]) {

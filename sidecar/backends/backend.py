@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import errno
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from sidecar import preload
 from sidecar.errors import RequestFailedError, SidecarError
 from sidecar.lazy import Lazy
 from sidecar.private_files import private_dir
+from sidecar.runtime import egress
 
 log = structlog.get_logger("sidecar.backends")
 
@@ -55,6 +57,10 @@ class BackendStartError(RequestFailedError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, data={"code": self.code})
+
+
+class PortInUseError(BackendStartError):
+    """The backend's port is taken by another program (or another sidecar's backend)."""
 
 
 @dataclass(frozen=True)
@@ -491,11 +497,11 @@ class Backend:
             await site.start()
         except OSError as exc:
             await runner.cleanup()
-            raise BackendStartError(
-                f"cannot listen on {self.spec.host}:{self.spec.port}: {exc.strerror}"
-            ) from exc
+            failure = PortInUseError if exc.errno == errno.EADDRINUSE else BackendStartError
+            raise failure(f"cannot listen on {self.spec.host}:{self.spec.port}: {exc.strerror}") from exc
         self._runner = runner
         self.port = int(runner.addresses[0][1])
+        egress.listening(self.port)  # the backend's own functions may not call it
 
     def _editor_services(self) -> Any:
         """The services behind the editor's settings routes (``sidecar.web.routes_editor``)."""
@@ -543,6 +549,7 @@ class Backend:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+            egress.stopped_listening(self.port)
         if self.triggers is not None:
             await self.triggers.close()
             self.triggers = None

@@ -231,6 +231,7 @@ dropped) and takes every secret from the environment:
 | `NOODL_HOST` | no | interface (default 0.0.0.0) |
 | `NOODL_DATA_DIR` | no | data directory (default /data) |
 | `NOODL_LOG_LEVEL` | no | debug, info (default), warning, error |
+| `NOODL_EGRESS_ALLOW` | no | private addresses, networks or names functions may call (comma-separated) |
 
 A master-key-only config parameter's variable holds JSON (a number, object, quoted string) or plain text
 (a string). A credential is also found under its provider's usual variable (`ANTHROPIC_API_KEY`,

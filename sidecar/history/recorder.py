@@ -256,7 +256,9 @@ class RunRecorder:
         try:
             assert self._execution is not None
             event = event_build.step_progress_event(
-                self._backend_id, self._execution.workflow_id, step.row(StepStatus.RUNNING, step.start_seq),
+                self._backend_id,
+                self._execution.workflow_id,
+                step.row(StepStatus.RUNNING, step.start_seq),
                 self._scrubber.value(dict(progress)),
             )
             self._publish(event)

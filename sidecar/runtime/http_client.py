@@ -1,5 +1,5 @@
 """Outbound HTTP for the REST node and for ``fetch`` in Function code: small ports and an aiohttp
-implementation (imported lazily)."""
+implementation (imported lazily) whose sessions keep to the egress policy (:mod:`sidecar.runtime.egress`)."""
 
 from __future__ import annotations
 
@@ -60,9 +60,11 @@ class AiohttpClient:
     ) -> HttpResult:
         import aiohttp  # slow import: only when a REST node actually fetches
 
+        from sidecar.runtime.egress import client_session
+
         timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
         async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
+            client_session(timeout) as session,
             # No body, no Content-Type (aiohttp would add application/octet-stream; fetch adds none).
             session.request(
                 method,
@@ -90,10 +92,12 @@ class AiohttpClient:
         text up to ``max_body_bytes`` (more raises :class:`ResponseTooLarge`)."""
         import aiohttp
 
+        from sidecar.runtime.egress import client_session
+
         timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
         data = body.encode("utf-8") if body is not None else None
         async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
+            client_session(timeout) as session,
             session.request(method, url, headers=list(headers), data=data) as response,
         ):
             raw = await response.content.read(max_body_bytes + 1)

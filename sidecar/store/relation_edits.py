@@ -31,8 +31,7 @@ class RelationEdits:
         targets: Sequence[Mapping[str, Any]],
         caller: CallerContext,
     ) -> SaveResult:
-        body = {key: {"__op": "AddRelation", "objects": list(targets)}}
-        return await self.save(class_name, object_id, body, caller)
+        return await self.save(class_name, object_id, _relation_op("AddRelation", key, targets), caller)
 
     async def remove_relation(
         self: _Saves,
@@ -42,5 +41,9 @@ class RelationEdits:
         targets: Sequence[Mapping[str, Any]],
         caller: CallerContext,
     ) -> SaveResult:
-        body = {key: {"__op": "RemoveRelation", "objects": list(targets)}}
-        return await self.save(class_name, object_id, body, caller)
+        return await self.save(class_name, object_id, _relation_op("RemoveRelation", key, targets), caller)
+
+
+def _relation_op(op: str, key: str, targets: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The save body of one relation operation: ``{key: {"__op": op, "objects": [pointers]}}``."""
+    return {key: {"__op": op, "objects": list(targets)}}

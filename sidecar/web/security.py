@@ -5,6 +5,7 @@
 - CORS on every response, ``OPTIONS`` on any path → 204 without credentials;
 - the body limit of every route (:mod:`sidecar.web.limits`): a declared length over it → 413 before a
   byte is read, a chunked body cut at it while read;
+- the body's minimum rate (:mod:`sidecar.web.body_deadline`): a body trickled slower → 408, closed;
 - failed credentials counted on every route (:mod:`sidecar.web.limiter`): 429 once a client is over;
 - every error leaves in its wire shape (:mod:`sidecar.web.wire`); an unexpected exception is logged and
   answered 500.
@@ -28,6 +29,7 @@ from sidecar.errors import (
     TooManyAttemptsError,
     UnreadableBodyError,
 )
+from sidecar.web.body_deadline import watch_body
 from sidecar.web.limiter import CREDENTIAL_FAILED, FAILED_CREDENTIALS, CredentialLimiter
 from sidecar.web.limits import BodyLimits
 from sidecar.web.settings import WebSettings, is_loopback
@@ -76,6 +78,15 @@ def door_middleware(settings: WebSettings, limiter: CredentialLimiter) -> Middle
                 return error_response(BodyTooLargeError())
             if limit != limits.default:  # the app's client_max_size is the default; uploads get theirs
                 request = request.clone(client_max_size=limit)
+            watch = watch_body(request.content)
+            if watch is not None:
+                try:
+                    response = await answer_in_wire_shape(request, handler, limiter)
+                finally:
+                    watch.stop()
+                if watch.expired:
+                    response.force_close()  # the rest of the body is not worth waiting for
+                return response
         return await answer_in_wire_shape(request, handler, limiter)
 
     return door

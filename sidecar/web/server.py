@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from sidecar.runtime import egress
 from sidecar.web.settings import WebSettings
 
 IDLE_CONNECTION_SECONDS = 60.0
@@ -30,6 +31,7 @@ class RunningServer:
     async def stop(self) -> None:
         """Stop listening, end open SSE streams, release the app (the store stays open)."""
         await self.runner.cleanup()
+        egress.stopped_listening(self.port)
 
 
 async def start_server(app: web.Application, settings: WebSettings) -> RunningServer:
@@ -43,4 +45,6 @@ async def start_server(app: web.Application, settings: WebSettings) -> RunningSe
     except BaseException:
         await runner.cleanup()
         raise
-    return RunningServer(runner, runner.addresses[0][1])
+    port = runner.addresses[0][1]
+    egress.listening(port)  # scripts run by this process may not call it
+    return RunningServer(runner, port)

@@ -281,8 +281,6 @@ class _Named:
 # ---- the same over the method table ------------------------------------------------------------------
 
 
-
-
 @pytest.fixture
 async def manager(tmp_path: Path) -> AsyncIterator[BackendManager]:
     async with backend_manager(tmp_path) as managed:

@@ -24,8 +24,6 @@ TOKEN = "admin-token-for-credential-tests-01"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 
 
-
-
 @pytest.fixture
 async def manager(tmp_path: Path) -> AsyncIterator[BackendManager]:
     async with backend_manager(tmp_path / "backends") as managed:

@@ -88,6 +88,13 @@ def master(port: int, method: str, path: str, body: Any = None) -> Any:
     return call(port, method, path, body, **{"X-Parse-Master-Key": TOKEN})
 
 
+def fans_of(port: int, item_id: str) -> Any:
+    """The users in the ``fans`` relation of an Item, as the admin reads them."""
+    item = {"__type": "Pointer", "className": "Item", "objectId": item_id}
+    where = json.dumps({"$relatedTo": {"object": item, "key": "fans"}})
+    return master(port, "GET", "/classes/_User?where=" + urllib.parse.quote(where))
+
+
 def migrate(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*SIDECAR, "migrate", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120
@@ -169,25 +176,7 @@ def test_a_populated_backend_is_served_the_same_from_postgres(tmp_path: Path, pg
         )
         uploaded = upload(port, "notes.txt", b"kept on disk")
         before = master(port, "GET", f"/classes/Item/{item['objectId']}")
-        fans = master(
-            port,
-            "GET",
-            "/classes/_User?where="
-            + urllib.parse.quote(
-                json.dumps(
-                    {
-                        "$relatedTo": {
-                            "object": {
-                                "__type": "Pointer",
-                                "className": "Item",
-                                "objectId": item["objectId"],
-                            },
-                            "key": "fans",
-                        }
-                    }
-                )
-            ),
-        )
+        fans = fans_of(port, item["objectId"])
     asyncio.run(seed_runs(data_dir))
 
     url = new_schema_url(pg_server)
@@ -225,28 +214,7 @@ def test_a_populated_backend_is_served_the_same_from_postgres(tmp_path: Path, pg
         assert download(f"http://127.0.0.1:{port}/files/{APP_ID}/{uploaded['name']}") == b"kept on disk"
     with serving(tmp_path, tmp_path / "replica", url) as port:  # a fresh directory: all from PostgreSQL
         assert master(port, "GET", f"/classes/Item/{item['objectId']}") == before
-        assert (
-            master(
-                port,
-                "GET",
-                "/classes/_User?where="
-                + urllib.parse.quote(
-                    json.dumps(
-                        {
-                            "$relatedTo": {
-                                "object": {
-                                    "__type": "Pointer",
-                                    "className": "Item",
-                                    "objectId": item["objectId"],
-                                },
-                                "key": "fans",
-                            }
-                        }
-                    )
-                ),
-            )
-            == fans
-        )
+        assert fans_of(port, item["objectId"]) == fans
         me = call(port, "GET", "/users/me", **{"X-Parse-Session-Token": user["sessionToken"]})
         assert me["username"] == "ada"
         login = call(port, "POST", "/login", {"username": "ada", "password": "lovelace-1815"})

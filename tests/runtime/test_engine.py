@@ -176,6 +176,27 @@ async def test_a_script_that_throws_is_logged_and_the_run_ends_by_timeout() -> N
     assert '"code":"function/timeout"' in body
 
 
+@pytest.mark.parametrize(
+    "script",
+    [
+        "throw null",
+        "throw undefined",
+        "await 0; throw null",
+        "await Promise.reject(null)",
+        "return Promise.reject(null)",
+    ],
+)
+async def test_a_thrown_null_is_an_ordinary_error_not_the_memory_limit(script: str) -> None:
+    """QuickJS's own out-of-memory null is told apart from a script's: this one can throw or reject."""
+    nodes = [function_node(script), response_node()]
+    connections = [conn("req", "receive", "fn", "run"), conn("fn", "out-Done", "resp", "send")]
+
+    status, body = await run_graph(nodes, connections, timeout_seconds=0.1)
+
+    assert status == 504, body  # logged, and the run ends by timeout as after any throw
+    assert '"code":"function/timeout"' in body
+
+
 async def test_infinite_loops_hit_the_time_limit_and_fail_the_run_quickly() -> None:
     engine = JsEngine(JsLimits(call_seconds=0.1, run_seconds=0.2))
     nodes = [function_node("while (true) {}"), response_node()]

@@ -39,6 +39,8 @@ What the kinds state about the real runner:
 - node-globals: the Node globals a Function's code finds (Buffer, URL, URLSearchParams,
   TextEncoder/TextDecoder, structuredClone, crypto, AbortController, setImmediate, process, global)
   and the global object's own keys.
+- noodl-settings-metadata: `Noodl.getProjectSettings()` is the export's `settings` object and
+  `Noodl.getMetaData([key])` its `metadata` (or one key of it); an export without them gives `{}`.
 """
 
 from __future__ import annotations

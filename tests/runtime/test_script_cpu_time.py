@@ -18,8 +18,7 @@ from sidecar.runtime import jsengine as jsengine_module
 from tests.runtime.graphs import conn, function_node, response_node, run_graph
 
 AWAITING = (
-    "await Promise.resolve(); await new Promise((resolve) => resolve()); "
-    "Outputs.x = 'done'; Outputs.Done();"
+    "await Promise.resolve(); await new Promise((resolve) => resolve()); Outputs.x = 'done'; Outputs.Done();"
 )
 
 

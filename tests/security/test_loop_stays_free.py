@@ -33,8 +33,16 @@ SPINNING = export(component("spin", [request_node(), function_node("while (true)
 def base(tmp_path: Path) -> Iterator[str]:
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "sidecar", "serve",
-            "--data-dir", str(tmp_path / BACKEND_ID), "--backend-id", BACKEND_ID, "--token", TOKEN,
+            sys.executable,
+            "-m",
+            "sidecar",
+            "serve",
+            "--data-dir",
+            str(tmp_path / BACKEND_ID),
+            "--backend-id",
+            BACKEND_ID,
+            "--token",
+            TOKEN,
         ],
         cwd=PROJECT_ROOT,
         stdin=subprocess.DEVNULL,

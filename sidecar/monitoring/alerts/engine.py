@@ -361,4 +361,3 @@ class AlertEngine:
             log.warning("alert state unreadable, starting without it", error=repr(error))
             self._open.clear()
             self._history.clear()
-

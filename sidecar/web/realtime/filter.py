@@ -8,6 +8,7 @@ refused when the subscription is made, never silently ignored.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -18,6 +19,16 @@ from sidecar.store.query_limits import check_where
 Predicate = Callable[[Mapping[str, Any]], bool]
 LOOP_MATCH_SECONDS = 0.05
 """A filter's regex on one record: change frames are matched on the event loop, which must stay free."""
+LOOP_REGEX_SECONDS = 0.1
+REGEX_WINDOW_SECONDS = 1.0
+SLOW_MATCH_SECONDS = 0.001
+"""Every filter's slow regex matching together, in the whole process: at most ``LOOP_REGEX_SECONDS`` of
+CPU in each ``REGEX_WINDOW_SECONDS``, counting only matches that took over ``SLOW_MATCH_SECONDS`` (an
+ordinary filter's match takes microseconds, however many subscribers there are). One bad filter costs its
+client's subscriptions after ``LOOP_MATCH_SECONDS`` once; without a shared bound, many clients (or one
+re-subscribing from many connections) would each cost that again. A match once the window's time is
+spent fails at once, as one that ran out would. CPU time, so that a busy machine's scheduling does not
+count as the regex's own."""
 _MISSING = object()
 _ORDERING: dict[str, Callable[[Any, Any], bool]] = {
     "$lt": lambda a, b: a < b,
@@ -32,8 +43,31 @@ class UnsupportedFilterError(ValueError):
 
 
 class FilterTimeoutError(Exception):
-    """A filter's regex ran out of its ``LOOP_MATCH_SECONDS`` on a record: the hub drops the subscriber's
-    filters, so one subscription costs the loop that time once, not on every change of every copy of it."""
+    """A filter's regex ran out of its ``LOOP_MATCH_SECONDS`` on a record (or of the loop's shared
+    ``LOOP_REGEX_SECONDS``): the hub drops the subscriber's filters, so one subscription costs the loop
+    that time once, not on every change of every copy of it."""
+
+
+class _RegexBudget:
+    """The time the loop's realtime regex matching may still take in the current window."""
+
+    __slots__ = ("_left", "_window_ends")
+
+    def __init__(self) -> None:
+        self._window_ends = 0.0
+        self._left = 0.0
+
+    def allowance(self, now: float) -> float:
+        if now >= self._window_ends:
+            self._window_ends = now + REGEX_WINDOW_SECONDS
+            self._left = LOOP_REGEX_SECONDS
+        return min(LOOP_MATCH_SECONDS, self._left)
+
+    def spend(self, seconds: float) -> None:
+        self._left -= seconds
+
+
+_LOOP_BUDGET = _RegexBudget()
 
 
 def compile_filter(where: Any) -> Predicate:
@@ -197,7 +231,8 @@ def translate_regex(pattern: str) -> str:
 
 def _regex(pattern: Any, options: Any) -> Callable[[Any], bool]:
     """Checked and compiled as the store's ``$regex`` is; a match runs on the event loop, so it stops after
-    ``LOOP_MATCH_SECONDS`` and raises ``FilterTimeoutError`` (the record is not delivered)."""
+    ``LOOP_MATCH_SECONDS`` (or what is left of the loop's shared budget) and raises ``FilterTimeoutError``
+    (the record is not delivered)."""
     if not isinstance(pattern, str) or not isinstance(options, str) or set(options) - set("imxs"):
         raise UnsupportedFilterError("bad regex")
     try:
@@ -208,9 +243,17 @@ def _regex(pattern: Any, options: Any) -> Callable[[Any], bool]:
     def test(actual: Any) -> bool:
         if not isinstance(actual, str):
             return False
+        allowance = _LOOP_BUDGET.allowance(time.monotonic())
+        if allowance <= 0:
+            raise FilterTimeoutError(pattern)
+        started = time.thread_time()
         try:
-            return compiled.search(actual, timeout=LOOP_MATCH_SECONDS) is not None
+            return compiled.search(actual, timeout=allowance) is not None
         except TimeoutError as exc:
             raise FilterTimeoutError(pattern) from exc
+        finally:
+            spent = time.thread_time() - started
+            if spent > SLOW_MATCH_SECONDS:
+                _LOOP_BUDGET.spend(spent)
 
     return test
