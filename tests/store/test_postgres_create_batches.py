@@ -148,3 +148,16 @@ async def test_a_group_lost_with_its_connection_is_not_sent_again(pool: HeldPool
         "ConnectionResetError",
     ]
     assert len(pool.sent) == 3
+
+
+async def test_a_group_stopped_by_the_statement_timeout_is_not_sent_again(pool: HeldPool) -> None:
+    group = batches(pool, [])
+    writes = [asyncio.create_task(group.write(pending(f"id{n}"))) for n in range(4)]
+    await settle(pool, 2)
+    pool.end(0)
+    pool.end(1)
+    await settle(pool, 3)
+    pool.end(2, asyncpg.QueryCanceledError("canceling statement due to statement timeout"))
+    results = await asyncio.gather(*writes, return_exceptions=True)
+    assert [type(result).__name__ for result in results[2:]] == ["QueryCanceledError"] * 2
+    assert len(pool.sent) == 3

@@ -10,8 +10,9 @@ implicit transaction. Each create is answered only once that statement has commi
 
 PostgreSQL refuses a statement whole: when a group fails with an error of PostgreSQL's own (a duplicate
 ``objectId``, a value it cannot take) nothing of it was written, and its creates are sent again one by one,
-so each gets its own answer. Any other failure (the connection lost mid-statement) is every create's
-answer: whether it committed is unknown, and sending it again could write it twice.
+so each gets its own answer. The statement timeout is every create's answer (each alone would wait as
+long), and so is any other failure (the connection lost mid-statement): whether it committed is unknown,
+and sending it again could write it twice.
 """
 
 from __future__ import annotations
@@ -142,6 +143,8 @@ class CreateBatches:
         try:
             try:
                 await self._send(group)
+            except asyncpg.QueryCanceledError:
+                raise  # the server is too slow for the group: one at a time, each would wait as long
             except asyncpg.PostgresError:
                 if len(group) == 1:
                     raise
