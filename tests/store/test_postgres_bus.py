@@ -150,3 +150,18 @@ async def test_creates_announced_together_are_split_across_notifications_by_size
     await _until(seen, 30)
     assert sorted(e.object_id for e in seen) == sorted(m.object_id for m in made)
     assert all(e.record["text"] == str(e.record["n"]) * 3_000 for e in seen)
+
+
+async def test_a_create_stores_its_document_as_written_not_as_answered(
+    pair: tuple[PostgresRecordStore, PostgresRecordStore],
+) -> None:
+    first, _ = pair
+    fields = {"n": {"type": "Number"}, "tags": {"type": "Relation", "targetClass": "Tag"}}
+    await first.create_class("Item", {"fields": fields})
+    made = await asyncio.gather(*(first.create("Item", {"n": n}, MASTER) for n in range(5)))
+    assert all(m.object["tags"] == {"__type": "Relation", "className": "Tag"} for m in made)  # answered
+    for created in made:
+        doc = await first.pool.fetchval(
+            "SELECT doc FROM noodl_records WHERE object_id = $1", created.object_id
+        )
+        assert "tags" not in doc  # a relation lives in noodl_relations; its document holds no copy

@@ -128,15 +128,18 @@ class _NeedsTransaction(Exception):
 
 
 class _InsertRecorder:
-    """Stands in for the connection while a create is tried as one statement: it keeps the one row INSERT
-    to send later; any other call means the create needs a transaction."""
+    """Stands in for the connection while a create is tried as one statement: it keeps the one row INSERT's
+    row to send later; any other call means the create needs a transaction."""
 
     def __init__(self) -> None:
-        self.insert: tuple[str, tuple[Any, ...]] | None = None
+        self.row: tuple[Any, ...] | None = None
 
     async def execute(self, statement: str, *args: Any) -> str:
-        if self.insert is None and statement == INSERT:
-            self.insert = (statement, args)
+        if self.row is None and statement == INSERT:
+            try:  # the document as it is now (the create goes on to decorate it for its answer)
+                self.row = create_batches.row(args)
+            except orjson.JSONEncodeError as exc:  # a lone surrogate: PostgreSQL's JSON cannot hold it
+                raise InvalidJsonError(f"invalid value: {exc}") from exc
             return "INSERT 0 1"
         raise _NeedsTransaction
 
@@ -704,17 +707,11 @@ class PostgresRecordStore(RelationEdits, RealtimeFilters):
             result, events = await self._create(tx, class_name, body)
         except _NeedsTransaction:
             return None
-        if tx.wrote_schema or recorder.insert is None:
-            return None
-        try:
-            row = create_batches.row(recorder.insert[1])
-        except orjson.JSONEncodeError as exc:  # a lone surrogate: PostgreSQL's JSON cannot hold it either
-            raise InvalidJsonError(f"invalid value: {exc}") from exc
         announced = notify.event_text(self.replica_id, events)
-        if announced is None:
+        if tx.wrote_schema or recorder.row is None or announced is None:
             return None
         try:
-            await self._creates.write(PendingCreate(row, events, announced))
+            await self._creates.write(PendingCreate(recorder.row, events, announced))
         except asyncpg.UniqueViolationError as exc:
             raise _unique_error(exc, class_name, result.object_id) from exc
         except asyncpg.QueryCanceledError as exc:
