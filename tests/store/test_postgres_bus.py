@@ -110,3 +110,58 @@ async def test_the_bus_listens_again_after_the_server_drops_its_connection(
     made = await first.create("Item", {"n": 1}, MASTER)
     await _until(seen, 1)
     assert [e.object_id for e in seen] == [made.object_id]
+
+
+async def test_creates_sent_together_share_announcements_and_each_reaches_the_other_replica(
+    pair: tuple[PostgresRecordStore, PostgresRecordStore],
+) -> None:
+    import asyncpg
+
+    first, second = pair
+    seen: list[ChangeEvent] = []
+    second.subscribe(seen.append)
+    await first.create("Item", {"n": -1}, MASTER)  # the class exists: each create is one row of a group
+    await _until(seen, 1)
+    seen.clear()
+    heard: list[str] = []
+    listening = await asyncpg.connect(first.url)
+    await listening.add_listener("noodl_changes", lambda *args: heard.append(args[3]))
+    try:
+        made = await asyncio.gather(*(first.create("Item", {"n": n}, MASTER) for n in range(40)))
+        await _until(seen, 40)
+    finally:
+        await listening.close()
+    assert sorted(e.object_id for e in seen) == sorted(m.object_id for m in made)
+    assert sorted(e.record["n"] for e in seen) == list(range(40))
+    assert len(heard) < 40  # creates written together were announced together
+
+
+async def test_creates_announced_together_are_split_across_notifications_by_size(
+    pair: tuple[PostgresRecordStore, PostgresRecordStore],
+) -> None:
+    first, second = pair
+    seen: list[ChangeEvent] = []
+    second.subscribe(seen.append)
+    await first.create("Item", {"n": -1, "text": ""}, MASTER)
+    await _until(seen, 1)
+    seen.clear()
+    bodies = [{"n": n, "text": str(n) * 3_000} for n in range(30)]  # two or so to a notification
+    made = await asyncio.gather(*(first.create("Item", body, MASTER) for body in bodies))
+    await _until(seen, 30)
+    assert sorted(e.object_id for e in seen) == sorted(m.object_id for m in made)
+    assert all(e.record["text"] == str(e.record["n"]) * 3_000 for e in seen)
+
+
+async def test_a_create_stores_its_document_as_written_not_as_answered(
+    pair: tuple[PostgresRecordStore, PostgresRecordStore],
+) -> None:
+    first, _ = pair
+    fields = {"n": {"type": "Number"}, "tags": {"type": "Relation", "targetClass": "Tag"}}
+    await first.create_class("Item", {"fields": fields})
+    made = await asyncio.gather(*(first.create("Item", {"n": n}, MASTER) for n in range(5)))
+    assert all(m.object["tags"] == {"__type": "Relation", "className": "Tag"} for m in made)  # answered
+    for created in made:
+        doc = await first.pool.fetchval(
+            "SELECT doc FROM noodl_records WHERE object_id = $1", created.object_id
+        )
+        assert "tags" not in doc  # a relation lives in noodl_relations; its document holds no copy

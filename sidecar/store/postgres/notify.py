@@ -49,10 +49,31 @@ def new_replica_id() -> str:
     return uuid.uuid4().hex
 
 
-def one_statement_payload(origin: str, events: Sequence[ChangeEvent]) -> str | None:
-    """The notification payload for ``events`` when it fits one notification, else None."""
-    body = orjson.dumps({"o": origin, "e": [event.to_wire() for event in events]}).decode()
-    return body if len(body.encode()) <= MAX_PAYLOAD else None
+def event_text(origin: str, events: Sequence[ChangeEvent]) -> bytes | None:
+    """``events`` as they are listed in an announcement, when one announcement of them alone fits a
+    notification (:func:`packed` joins several such texts), else None."""
+    body = b",".join(orjson.dumps(event.to_wire()) for event in events)
+    return body if _HEAD + len(origin) + len(body) <= MAX_PAYLOAD else None
+
+
+_HEAD = len(b'{"o":"","e":[]}')
+
+
+def packed(origin: str, texts: Sequence[bytes]) -> list[str]:
+    """Notification payloads announcing ``texts`` (from :func:`event_text`) in order, as few as fit."""
+    head = b'{"o":"' + origin.encode() + b'","e":['
+    payloads: list[str] = []
+    current: list[bytes] = []
+    size = len(head) + 2
+    for text in texts:
+        if current and size + 1 + len(text) > MAX_PAYLOAD:
+            payloads.append((head + b",".join(current) + b"]}").decode())
+            current, size = [], len(head) + 2
+        size += len(text) + (1 if current else 0)
+        current.append(text)
+    if current:
+        payloads.append((head + b",".join(current) + b"]}").decode())
+    return payloads
 
 
 async def announce(

@@ -66,8 +66,9 @@ from sidecar.store.interface import (
 )
 from sidecar.store.matcher import RecordMatcher
 from sidecar.store.names import validate_class_name
-from sidecar.store.postgres import notify
+from sidecar.store.postgres import create_batches, notify
 from sidecar.store.postgres import where as pgwhere
+from sidecar.store.postgres.create_batches import INSERT, CreateBatches, PendingCreate
 from sidecar.store.postgres.pool import ConnectionPool
 from sidecar.store.postgres.tables import BOOTSTRAP, UNIQUE_ERRORS
 from sidecar.store.postgres.where import RECORDS, RELATIONS, Params
@@ -127,15 +128,18 @@ class _NeedsTransaction(Exception):
 
 
 class _InsertRecorder:
-    """Stands in for the connection while a create is tried as one statement: it keeps the one row INSERT
-    to send later; any other call means the create needs a transaction."""
+    """Stands in for the connection while a create is tried as one statement: it keeps the one row INSERT's
+    row to send later; any other call means the create needs a transaction."""
 
     def __init__(self) -> None:
-        self.insert: tuple[str, tuple[Any, ...]] | None = None
+        self.row: tuple[Any, ...] | None = None
 
     async def execute(self, statement: str, *args: Any) -> str:
-        if self.insert is None and statement.startswith(f"INSERT INTO {RECORDS} "):
-            self.insert = (statement, args)
+        if self.row is None and statement == INSERT:
+            try:  # the document as it is now (the create goes on to decorate it for its answer)
+                self.row = create_batches.row(args)
+            except orjson.JSONEncodeError as exc:  # a lone surrogate: PostgreSQL's JSON cannot hold it
+                raise InvalidJsonError(f"invalid value: {exc}") from exc
             return "INSERT 0 1"
         raise _NeedsTransaction
 
@@ -323,6 +327,9 @@ class PostgresRecordStore(RelationEdits, RealtimeFilters):
         self._matcher = RecordMatcher()
         self._change_claims: ChangeClaimWriter | None = None
         self._claimed_triggers: Callable[[ChangeEvent], Sequence[str]] = _no_triggers
+        self._file_fields_of: dict[str, ClassSchema] | None = None
+        self._file_fields = False
+        self._creates = CreateBatches(pool, self.replica_id, self._claims_statement, self._publish)
 
     @classmethod
     async def open(
@@ -391,6 +398,7 @@ class PostgresRecordStore(RelationEdits, RealtimeFilters):
         await self._listener.add_channel(channel, handler)
 
     async def close(self) -> None:
+        await self._creates.close()
         if self._listener is not None:
             await self._listener.close()
         await self._pool.close()
@@ -412,7 +420,11 @@ class PostgresRecordStore(RelationEdits, RealtimeFilters):
         return self._schemas
 
     def has_file_fields(self) -> bool:
-        return any(f.type == "File" for c in self._schemas.values() for f in c.fields.values())
+        schemas = self._schemas
+        if self._file_fields_of is not schemas:  # the door asks on every request: once per schema set
+            self._file_fields_of = schemas
+            self._file_fields = any(f.type == "File" for c in schemas.values() for f in c.fields.values())
+        return self._file_fields
 
     def claim_changes(
         self, writer: ChangeClaimWriter, triggers_for: Callable[[ChangeEvent], Sequence[str]]
@@ -447,9 +459,21 @@ class PostgresRecordStore(RelationEdits, RealtimeFilters):
                 else:
                     merged.pop(name, None)
             self._schemas = merged
+        self._publish(events)
+        return result
+
+    def _claims_statement(self, events: Sequence[ChangeEvent], first: int) -> tuple[str, list[Any]] | None:
+        """The statement claiming ``events``' database-change fires, beside a group of creates."""
+        if self._change_claims is None:
+            return None
+        return self._change_claims.insert_statement(
+            [(event, self._claimed_triggers(event)) for event in events], first
+        )
+
+    def _publish(self, events: Events) -> None:
+        """After the commit: this replica's triggers, then every subscriber."""
         self._local_bus.emit(events)
         self._bus.emit(events)
-        return result
 
     async def _claim_fires(
         self, connection: asyncpg.Connection, writer: ChangeClaimWriter, events: Events
@@ -673,40 +697,27 @@ class PostgresRecordStore(RelationEdits, RealtimeFilters):
     ) -> CreateResult | None:
         """The common create (known class, known fields, no relations) as one statement that inserts the
         row, claims its database-change fires and announces it: one round trip instead of four (BEGIN,
-        INSERT, NOTIFY, COMMIT). ``None`` when
-        the create needs more (a new field, a relation, a large announcement): the caller then runs it in a
-        transaction. Validation errors are raised as they are, nothing having been written."""
+        INSERT, NOTIFY, COMMIT), shared with the creates written at the same time (:mod:`.create_batches`).
+        ``None`` when the create needs more (a new field, a relation, a large announcement): the caller
+        then runs it in a transaction. Validation errors are raised as they are, nothing having been
+        written."""
         recorder = _InsertRecorder()
         tx = _Tx(recorder, dict(self._schemas), caller, self._allow_class_creation, self._session_lifetime)
         try:
             result, events = await self._create(tx, class_name, body)
         except _NeedsTransaction:
             return None
-        announcement = notify.one_statement_payload(self.replica_id, events)
-        if tx.wrote_schema or recorder.insert is None or announcement is None:
+        announced = notify.event_text(self.replica_id, events)
+        if tx.wrote_schema or recorder.row is None or announced is None:
             return None
-        statement, inserted = recorder.insert
-        args = (*inserted, notify.CHANGES, announcement)
-        # Its database-change fires are claimed in the same statement (a data-modifying WITH always runs).
-        claims = ""
-        if self._change_claims is not None:
-            claimed = [(event, self._claimed_triggers(event)) for event in events]
-            claiming = self._change_claims.insert_statement(claimed, len(args) + 1)
-            if claiming is not None:
-                claims = f", claimed AS ({claiming[0]})"
-                args = (*args, *claiming[1])
         try:
-            await self._pool.execute(
-                f"WITH written AS ({statement} RETURNING 1){claims} "
-                f"SELECT pg_notify(${len(inserted) + 1}, ${len(inserted) + 2}) FROM written",
-                *args,
-            )
+            await self._creates.write(PendingCreate(recorder.row, events, announced))
         except asyncpg.UniqueViolationError as exc:
             raise _unique_error(exc, class_name, result.object_id) from exc
+        except asyncpg.QueryCanceledError as exc:
+            raise InvalidQueryError("The query took too long and was stopped.") from exc
         except asyncpg.DataError as exc:
             raise InvalidJsonError(f"invalid value: {exc}") from exc
-        self._local_bus.emit(events)
-        self._bus.emit(events)
         return result
 
     async def _create(self, tx: _Tx, class_name: str, body: Mapping[str, Any]) -> tuple[CreateResult, Events]:
@@ -747,8 +758,7 @@ class PostgresRecordStore(RelationEdits, RealtimeFilters):
             doc["ACL"] = stored_acl
         try:
             await tx.connection.execute(
-                f"INSERT INTO {RECORDS} (class_name, object_id, created_at, updated_at, doc, rperm, wperm, "
-                "secret) VALUES ($1, $2, $3, $3, $4, $5, $6, $7)",
+                INSERT,
                 class_name,
                 object_id,
                 now,
