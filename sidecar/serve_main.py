@@ -85,7 +85,8 @@ async def serve(config: ServeConfig) -> int:
         # A generated token nobody knows would leave the port open to the network in practice.
         raise UnsafeBindError(f"refusing to bind {config.host} without an admin token (pass --token)")
     private_dir(config.data_dir)
-    egress.configure(egress.deployed_policy())  # a served backend keeps its functions off private networks
+    # A backend served to other machines keeps its functions off private networks.
+    egress.configure(egress.policy_for_serve(is_loopback(config.host)))
     project = adopt_project(config.project_dir, config.data_dir)  # before the backend reads security.json
     spec = BackendSpec(
         data_dir=config.data_dir,

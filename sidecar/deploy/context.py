@@ -154,6 +154,7 @@ RUN mkdir -p /data && chown {USER_ID}:{USER_ID} /data && chmod 0700 /data \\
  && chmod 0755 /app/bin/start /app/bin/healthcheck
 
 ENV NOODL_DATA_DIR=/data \\
+    NOODL_EGRESS=deployed \\
     NOODL_BUNDLE_DIR=/app/bundle \\
     NOODL_HOST=0.0.0.0 \\
     PORT={CONTAINER_PORT}

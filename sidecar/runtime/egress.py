@@ -6,13 +6,14 @@ the two aiohttp pieces that hold every outbound request of the runtime to it.
   the machine's cloud credentials; and this process's own listening ports on a local address (the
   backends' doors with their admin routes, the dashboard): a function never calls the sidecar that
   runs it, whatever credential it holds.
-- **Deployed** (``serve``: a container, the deploy bundle, a server): every address that is not
-  globally routable is refused too (loopback, link-local, private, shared/CGNAT, unspecified, reserved),
-  so a function cannot reach the database, the cluster or the host behind the backend. The
-  ``NOODL_EGRESS_ALLOW`` environment variable lists exceptions, comma-separated: addresses, networks
-  (``10.0.0.0/8``) or host names. The metadata endpoints stay refused even when listed.
-- **Local editor** (``stdio``): localhost and the local network stay reachable (a function calls the
-  developer's local APIs), except the two always-refused kinds.
+- **Deployed** (``serve`` bound to an address other machines reach, or ``NOODL_EGRESS=deployed``, which
+  the container image sets): every address that is not globally routable is refused too (loopback,
+  link-local, private, shared/CGNAT, unspecified, reserved), so a function cannot reach the database,
+  the cluster or the host behind the backend. The ``NOODL_EGRESS_ALLOW`` environment variable lists
+  exceptions, comma-separated: addresses, networks (``10.0.0.0/8``) or host names. The metadata
+  endpoints stay refused even when listed.
+- **Local** (``stdio`` for the editor, a ``serve`` bound to loopback): localhost and the local network
+  stay reachable (a function calls the developer's local APIs), except the two always-refused kinds.
 
 A name is resolved once, by the session's resolver; its addresses are checked and the connection is
 made to a checked one, so a name that answers an allowed address for a check and a refused one for the
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
 Address = IPv4Address | IPv6Address
 ALLOW_ENV = "NOODL_EGRESS_ALLOW"
+MODE_ENV = "NOODL_EGRESS"
 METADATA_ADDRESSES = frozenset(
     ip_address(text) for text in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
 )
@@ -99,6 +101,16 @@ def configure(policy: EgressPolicy) -> None:
 
 def deployed_policy() -> EgressPolicy:
     return EgressPolicy.from_allow_list(os.environ.get(ALLOW_ENV, ""), deployed=True)
+
+
+def policy_for_serve(host_is_loopback: bool) -> EgressPolicy:
+    """``serve``'s policy: deployed when its door is reachable from other machines, or when
+    ``NOODL_EGRESS=deployed`` says so (the container image sets it); a ``serve`` bound to loopback is a
+    developer's local server (the editor's launcher, ``scripts/demo --serve``), whose functions call
+    local APIs as in the editor."""
+    if not host_is_loopback or os.environ.get(MODE_ENV, "") == "deployed":
+        return deployed_policy()
+    return EgressPolicy.from_allow_list(os.environ.get(ALLOW_ENV, ""), deployed=False)
 
 
 def current() -> EgressPolicy:

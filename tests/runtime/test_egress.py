@@ -110,6 +110,24 @@ def test_serve_reads_the_allow_list_from_the_environment(monkeypatch: pytest.Mon
     assert policy.refusal(ip_address("8.8.8.8"), 443) is None
 
 
+@pytest.mark.parametrize(
+    ("loopback", "mode", "deployed"),
+    [(True, "", False), (False, "", True), (True, "deployed", True), (False, "local", True)],
+)
+def test_serve_is_deployed_when_other_machines_reach_it_or_when_told(
+    monkeypatch: pytest.MonkeyPatch, loopback: bool, mode: str, deployed: bool
+) -> None:
+    # A serve on loopback is a developer's local server (the editor's launcher, demo --serve): its
+    # functions call local APIs. Bound wider, or told so by the container image, it is deployed.
+    monkeypatch.setenv("NOODL_EGRESS", mode)
+    monkeypatch.setenv("NOODL_EGRESS_ALLOW", "10.1.0.0/16")
+    policy = egress.policy_for_serve(host_is_loopback=loopback)
+    assert policy.deployed is deployed
+    assert (policy.refusal(ip_address("127.0.0.1"), 8080) is None) is not deployed
+    assert policy.refusal(ip_address("10.1.2.3"), 5432) is None
+    assert policy.refusal(ip_address("169.254.169.254"), 80) is not None
+
+
 async def test_the_sidecars_own_port_is_refused_in_the_editor_mode(upstream: str) -> None:
     egress.listening(port_of(upstream))
     for url in (
