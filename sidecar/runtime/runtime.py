@@ -156,14 +156,16 @@ class Runtime:
         timer: Any = None
         if limit > 0:
             ctx.deadline = ctx.loop.time() + limit
-            if debug is None:
-                timer = ctx.loop.call_later(limit, self._time_out, ctx, limit)
-            else:
+            if debug is not None:
                 timer = debug.timeout(ctx, limit, lambda: self._time_out(ctx, limit))
         try:
             ctx.strand.run(self._start_or_fail, ctx, component)
             if not ctx.settled:
                 ctx.wait_briefly()  # a quick answer (a Python call's) continues the run without the loop
+            # A run that answered within its first step (most do) never needed a timer; one that goes
+            # on gets it now, due at the same deadline (it could not have fired before the loop's turn).
+            if timer is None and ctx.deadline is not None and not ctx.settled:
+                timer = ctx.loop.call_at(ctx.deadline, self._time_out, ctx, limit)
             response = await ctx.result
         finally:
             if timer is not None:

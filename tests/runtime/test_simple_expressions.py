@@ -91,10 +91,52 @@ def test_nan_and_infinity_follow_javascript() -> None:
 
 
 def test_anything_else_is_left_to_the_engine() -> None:
-    for source in ("a * b + max(a, b)", "a.b + 1", "x + pi", "010 + x", "-x", "x % 2", "x == y", "'a' + x"):
+    sources = ("a.b + 1", "x + pi", "010 + x", "--x", "+x", "x == y", "'a' + x", "max(a", "(a + b", "a b")
+    for source in sources:
         assert compile_simple(source, ("a", "b", "x", "y")) is None, source
     add = compile_simple("x + y", ("x", "y"))
     assert add is not None
     for args in ([1, "2"], [True, 1], [None, 1], [[1], 2], [2**60, 1], [1, 2**53 + 2]):
         assert add(args) is NOT_SIMPLE, args
     assert compile_simple("x / y", ("x", "y"))([1, 0]) is NOT_SIMPLE  # type: ignore[misc]
+
+
+# Expressions built from what the evaluator reads: inputs, literals, Math helpers, unary minus, every
+# binary operator at every precedence, parentheses.
+_LEAVES = st.sampled_from(["a", "b", "c", "0", "1", "2.5", "7", "0.1"])
+
+
+def _combine(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    binary = st.tuples(children, st.sampled_from([*OPERATORS, "%"]), children).map(" ".join)
+    call = st.tuples(st.sampled_from(["min", "max", "abs"]), st.lists(children, max_size=3)).map(
+        lambda parts: f"{parts[0]}({', '.join(parts[1])})"
+    )
+    grouped = children.map(lambda text: f"({text})")
+    negated = children.map(lambda text: f"- {text}")
+    return st.one_of(binary, grouped, negated, call)
+
+
+expressions = st.recursive(_LEAVES, _combine, max_leaves=6)
+
+
+@settings(max_examples=600, deadline=None)
+@given(expressions, st.lists(numbers, min_size=3, max_size=3))
+def test_compound_expressions_give_the_engines_answer_or_defer(source: str, args: list[Any]) -> None:
+    params = ("a", "b", "c")
+    evaluate = compile_simple(source, params)
+    assert evaluate is not None, source
+    result = evaluate(args)
+    if result is not NOT_SIMPLE:
+        assert same_js_value(result, engine_result(source, params, args)), (source, args, result)
+
+
+def test_compound_arithmetic_and_math_helpers_are_evaluated_here() -> None:
+    evaluate = compile_simple("a * b + max(a, b)", ("a", "b"))
+    assert evaluate is not None
+    assert evaluate([6, 7]) == 49
+    assert compile_simple("(a + b) * 2 - -c % 4", ("a", "b", "c"))([1, 2, 5]) == 7  # type: ignore[misc]
+    assert compile_simple("min(a, b) === abs(-a)", ("a", "b"))([3, 4]) is True  # type: ignore[misc]
+    assert math.isnan(compile_simple("max(a, b)", ("a", "b"))([math.nan, 1]))  # type: ignore[misc]
+    assert math.copysign(1, compile_simple("-a", ("a",))([0])) == -1  # type: ignore[misc]
+    assert math.copysign(1, compile_simple("a % 2", ("a",))([-4])) == -1  # type: ignore[misc]
+    assert compile_simple("max(a, b)", ("a", "b"))([1, "2"]) is NOT_SIMPLE  # type: ignore[misc]
