@@ -81,11 +81,6 @@ class BackendStatus(WireModel):
     running: bool
     port: int | None = None
     endpoint: str | None = None
-    port_taken: int | None = Field(
-        None,
-        description="backend:start only: the port config.json held, which another program had taken; "
-        "the sidecar had chosen it, so the backend moved to `port` (now in config.json)",
-    )
     pid: int | None = None
     persistence: Persistence
     workflows: WorkflowStatus | None = None

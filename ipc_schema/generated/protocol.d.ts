@@ -56,8 +56,6 @@ export interface BackendStatus {
   running: boolean;
   port?: number | null;
   endpoint?: string | null;
-  /** backend:start only: the port config.json held, which another program had taken; the sidecar had chosen it, so the backend moved to `port` (now in config.json) */
-  portTaken?: number | null;
   pid?: number | null;
   persistence: Persistence;
   workflows?: WorkflowStatus | null;

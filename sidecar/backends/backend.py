@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import errno
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -57,10 +56,6 @@ class BackendStartError(RequestFailedError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, data={"code": self.code})
-
-
-class PortInUseError(BackendStartError):
-    """The backend's port is taken by another program (or another sidecar's backend)."""
 
 
 @dataclass(frozen=True)
@@ -497,8 +492,9 @@ class Backend:
             await site.start()
         except OSError as exc:
             await runner.cleanup()
-            failure = PortInUseError if exc.errno == errno.EADDRINUSE else BackendStartError
-            raise failure(f"cannot listen on {self.spec.host}:{self.spec.port}: {exc.strerror}") from exc
+            raise BackendStartError(
+                f"cannot listen on {self.spec.host}:{self.spec.port}: {exc.strerror}"
+            ) from exc
         self._runner = runner
         self.port = int(runner.addresses[0][1])
         egress.listening(self.port)  # the backend's own functions may not call it

@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 
-from sidecar.backends.backend import Backend, BackendSpec, BackendState, PortInUseError, persistence_json
+from sidecar.backends.backend import Backend, BackendSpec, BackendState, persistence_json
 from sidecar.backends.read_only import ReadOnlyProjects
 from sidecar.backends.registry import (
     BackendConfig,
@@ -24,9 +24,6 @@ from sidecar.backends.registry import (
 )
 from sidecar.errors import RequestFailedError
 
-PORT_MOVES = 3
-"""How many times a start moves a taken automatic port before it gives up (each move picks a port that
-was free a moment before, so more than one means a race lost again)."""
 log = structlog.get_logger("sidecar.backends")
 
 CollectionChanged = Callable[[dict[str, Any]], None]
@@ -121,30 +118,16 @@ class BackendManager:
         config = self.registry.require(backend_id)
         if backend_id in self._running:
             return self.status(backend_id)
-        taken: list[int] = []
-        while True:
-            backend = Backend(self._spec(config, ephemeral), self.bus)
-            backend.writable_check = lambda action: self.require_writable(backend_id, action)
-            try:
-                await backend.start()
-                break
-            except PortInUseError:
-                # Another program (or another editor window's sidecar, which picked the same free port
-                # for a new backend) holds it: a port the sidecar chose moves; one the user chose fails.
-                if not self.registry.port_is_automatic(config) or len(taken) >= PORT_MOVES:
-                    self._failed[backend_id] = backend
-                    raise
-                taken.append(config.port)
-                config = self.registry.move_port(backend_id)
-            except Exception:
-                self._failed[backend_id] = backend
-                raise
+        backend = Backend(self._spec(config, ephemeral), self.bus)
+        backend.writable_check = lambda action: self.require_writable(backend_id, action)
+        try:
+            await backend.start()
+        except Exception:
+            self._failed[backend_id] = backend
+            raise
         self._failed.pop(backend_id, None)
         self._running[backend_id] = backend
-        status = self.status(backend_id)
-        if taken:
-            status["portTaken"] = taken[0]
-        return status
+        return self.status(backend_id)
 
     async def stop(self, backend_id: str) -> dict[str, Any]:
         self.registry.require(backend_id)

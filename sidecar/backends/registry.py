@@ -36,8 +36,6 @@ from sidecar.private_files import private_dir
 
 log = structlog.get_logger("sidecar.backends")
 
-AUTO_PORT_FILE = "auto-port.json"
-"""The port the sidecar picked for a backend, ``{"port": N}`` (see ``BackendRegistry.port_is_automatic``)."""
 FIRST_PORT = 8578  # 8577 stays reserved for the legacy cloud-function server
 LAST_PORT = 65535
 _ID_PATTERN = re.compile(r"^backend_[0-9a-z]{1,32}$")
@@ -192,7 +190,6 @@ class BackendRegistry:
             for sub in ("data", "workflows", "files"):
                 private_dir(staging / sub)
             write_json_atomic(staging / "config.json", config.to_json())
-            write_json_atomic(staging / AUTO_PORT_FILE, {"port": config.port})
             write_json_atomic(staging / "schema.json", {"tables": []})
             write_json_atomic(staging / "secrets.json", {"adminToken": secrets.token_urlsafe(32)}, mode=0o600)
             os.rename(staging, self.root / backend_id)
@@ -212,32 +209,6 @@ class BackendRegistry:
             stored = config.to_json()
         stored["projectIds"] = list(dict.fromkeys(project_ids))
         write_json_atomic(path, stored)
-        return BackendConfig.from_json(stored)
-
-    def port_is_automatic(self, config: BackendConfig) -> bool:
-        """Whether the backend's port is the one the sidecar picked (``auto-port.json``, the service's
-        own file beside the editor's config.json). A port edited by hand, or a backend from before the
-        file, is the user's choice and is kept."""
-        try:
-            picked = json.loads((self.data_dir(config.id) / AUTO_PORT_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return False
-        return isinstance(picked, dict) and picked.get("port") == config.port
-
-    def move_port(self, backend_id: str) -> BackendConfig:
-        """Give a backend whose automatic port is taken another free one (one no backend of the registry
-        uses), written to config.json (its other keys kept as they are) and to ``auto-port.json``."""
-        config = self.require(backend_id)
-        port = pick_port([config.port, *(other.port for other in self.list())])
-        folder = self.data_dir(backend_id)
-        try:
-            stored: dict[str, Any] = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            stored = config.to_json()
-        stored["port"] = port
-        write_json_atomic(folder / AUTO_PORT_FILE, {"port": port})
-        write_json_atomic(folder / "config.json", stored)
-        log.info("backend_port_moved", backend_id=backend_id, taken=config.port, port=port)
         return BackendConfig.from_json(stored)
 
     def delete(self, backend_id: str) -> None:
