@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from sidecar.store import SqliteRecordStore
 from sidecar.web import FunctionInvoker, WebSettings, build_app
+from sidecar.web.realtime import filter as realtime_filter
 from tests.postgres import open_store
 
 APP_ID = "backend_test"
@@ -70,3 +71,10 @@ def app_headers(**extra: str) -> dict[str, str]:
 
 def master_headers(**extra: str) -> dict[str, str]:
     return app_headers(**{"X-Parse-Master-Key": MASTER_KEY, **extra})
+
+
+@pytest.fixture(autouse=True)
+def fresh_realtime_regex_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with the process's realtime regex budget whole: a test's deliberately slow
+    filters must not spend the time of the next test's (the budget is per second, per process)."""
+    monkeypatch.setattr(realtime_filter, "_LOOP_BUDGET", realtime_filter._RegexBudget())

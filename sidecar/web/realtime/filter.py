@@ -61,7 +61,9 @@ class _RegexBudget:
         if now >= self._window_ends:
             self._window_ends = now + REGEX_WINDOW_SECONDS
             self._left = LOOP_REGEX_SECONDS
-        return min(LOOP_MATCH_SECONDS, self._left)
+        # A match gets its whole time while any of the window's is left (the window may then overrun by
+        # one match): a sliver of leftover time would fail an ordinary filter's quick match.
+        return LOOP_MATCH_SECONDS if self._left > 0 else 0.0
 
     def spend(self, seconds: float) -> None:
         self._left -= seconds
