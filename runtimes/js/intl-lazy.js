@@ -1,43 +1,12 @@
 // Stand-ins for `Intl` and the locale-aware built-in methods that compile intl.js on first use.
 // A context is made for every few runs; most never format a number for a locale, so the 1,000 lines
 // of intl.js are compiled (a few ms) only in a context whose script asks. The host puts intl.js's
-// text in `__intlSource` just before this file; it is taken from the global at once. What intl.js
-// returns is frozen when the context's built-ins are (lockdown in prelude.js), so a run cannot
-// leave a changed Intl to the next run of a reused context.
+// text in `__intlSource` just before the parts; lazy-source.js's loader takes it and freezes what
+// intl.js returns in a context whose built-ins are frozen.
 "use strict";
 
 (function () {
-  var source = globalThis.__intlSource;
-  delete globalThis.__intlSource;
-  var compile = Function;
-  var objectPrototype = Object.prototype;
-  var loaded = null;
-
-  function freezeOwnGraph(root) {
-    // Freezes what intl.js made, following own properties only (never the shared prototypes).
-    var seen = new Set();
-    var pending = [root];
-    while (pending.length) {
-      var value = pending.pop();
-      if (value === null || (typeof value !== "object" && typeof value !== "function") || seen.has(value)) continue;
-      seen.add(value);
-      Reflect.ownKeys(value).forEach(function (key) {
-        var descriptor = Object.getOwnPropertyDescriptor(value, key);
-        if ("value" in descriptor) pending.push(descriptor.value);
-        else pending.push(descriptor.get, descriptor.set);
-      });
-    }
-    seen.forEach(function (value) { Object.freeze(value); });
-  }
-
-  function load() {
-    if (loaded === null) {
-      var made = compile(source)();
-      if (Object.isFrozen(objectPrototype)) freezeOwnGraph(made);  // a context reused by later runs
-      loaded = made;
-    }
-    return loaded;
-  }
+  var load = globalThis.__lazySource("__intlSource");
 
   function stand(target, name, pick) {
     var fn = { [name]: function () { return load()[pick].apply(this, arguments); } }[name];

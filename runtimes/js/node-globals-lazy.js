@@ -1,45 +1,13 @@
 // Stand-ins for the Node globals of node-globals.js, which is compiled on a script's first use of
 // one of them (`typeof URL` included): most runs never touch them, and compiling that file would
 // about double the cost of making a context. The host puts the file's text in
-// `__nodeGlobalsSource` just before this file; it is taken from the global at once. What the file
-// returns is frozen when the context's built-ins are (lockdown in prelude.js), so a run cannot leave
-// a changed Buffer or URL to the next run of a reused context.
+// `__nodeGlobalsSource` just before the parts; lazy-source.js's loader takes it and freezes what the
+// file returns in a context whose built-ins are frozen.
 "use strict";
 
 (function () {
   var G = globalThis;
-  var source = G.__nodeGlobalsSource;
-  delete G.__nodeGlobalsSource;
-  var compile = Function;
-  var objectPrototype = Object.prototype;
-  var made = null;
-
-  function freezeMade(root) {
-    // Freezes what node-globals.js made, following own properties only: the shared built-ins it
-    // reaches through prototypes are frozen by lockdown already.
-    var seen = new Set();
-    var pending = [root];
-    while (pending.length) {
-      var value = pending.pop();
-      if (value === null || (typeof value !== "object" && typeof value !== "function") || seen.has(value)) continue;
-      seen.add(value);
-      Reflect.ownKeys(value).forEach(function (key) {
-        var d = Object.getOwnPropertyDescriptor(value, key);
-        if ("value" in d) pending.push(d.value);
-        else pending.push(d.get, d.set);
-      });
-    }
-    seen.forEach(function (value) { Object.freeze(value); });
-  }
-
-  function load() {
-    if (made === null) {
-      var globals = compile(source)();
-      if (Object.isFrozen(objectPrototype)) freezeMade(globals);  // a context reused by later runs
-      made = globals;
-    }
-    return made;
-  }
+  var load = G.__lazySource("__nodeGlobalsSource");
 
   // [name, enumerable]: Node lists structuredClone, crypto and the immediates among the global
   // object's keys, and not the constructors.

@@ -23,6 +23,7 @@ globalThis.__noodl = (function () {
   // errors.js words engine errors as V8 does; it reads callee names from the scripts compiled here.
   var errorHooks = globalThis.__noodlErrors;
   delete globalThis.__noodlErrors;
+  delete globalThis.__lazySource;  // lazy-source.js's loader, used by the lazily compiled parts
   var registerScript = errorHooks.register;
   // The bridge's own JSON: a script that replaces JSON's methods in its run does not see its traffic.
   var jsonParse = errorHooks.jsonParse;  // not errors.js's wrappers, which reword user errors

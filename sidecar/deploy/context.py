@@ -41,6 +41,7 @@ _SOURCE_PACKAGES = ("sidecar", "ipc_schema")
 _PRELUDE_FILES = tuple(
     Path("runtimes") / "js" / name
     for name in (
+        "lazy-source.js",
         "intl.js",
         "intl-lazy.js",
         "web.js",

@@ -41,7 +41,14 @@ NODE_GLOBALS_SOURCE_PATH = PRELUDE_PATH.with_name("node-globals.js")
 ERROR_WORDS_SOURCE_PATH = PRELUDE_PATH.with_name("error-words.js")
 PRELUDE_PARTS = tuple(
     PRELUDE_PATH.with_name(name)
-    for name in ("intl-lazy.js", "web.js", "node-globals-lazy.js", "errors.js", "prelude.js")
+    for name in (
+        "lazy-source.js",
+        "intl-lazy.js",
+        "web.js",
+        "node-globals-lazy.js",
+        "errors.js",
+        "prelude.js",
+    )
 )
 
 
