@@ -38,6 +38,7 @@ from sidecar.history.interface import LightView
 from sidecar.history.pg_schema import BOOTSTRAP, BOOTSTRAP_LOCK, RUNNER_PREFIX, SEARCH_BODY
 from sidecar.history.query import Dialect, ExecutionQuery, compile_filters, compile_list, encode_cursor
 from sidecar.history.rows import ExecutionRow, StepRow, WriteBatch, now_ms
+from sidecar.store.postgres.pool import bootstrap
 
 T = TypeVar("T")
 
@@ -218,10 +219,7 @@ class PostgresHistoryStore:
             raise HistoryStorageError(f"cannot open the execution history on PostgreSQL: {error}") from error
         store = cls(pool, runner, url)
         try:
-            async with pool.acquire() as connection, connection.transaction():
-                await connection.execute("SELECT pg_advisory_xact_lock($1)", BOOTSTRAP_LOCK)
-                for statement in BOOTSTRAP:
-                    await connection.execute(statement)
+            await bootstrap(pool, BOOTSTRAP_LOCK, BOOTSTRAP)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             await pool.close()
             raise HistoryStorageError(f"cannot create the execution history tables: {error}") from error

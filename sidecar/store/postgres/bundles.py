@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import structlog
 
-from sidecar.store.postgres.pool import Database
+from sidecar.store.postgres.pool import Database, bootstrap
 
 log = structlog.get_logger("sidecar.store.postgres.bundles")
 
@@ -57,10 +57,7 @@ class PostgresBundles:
     async def attach(self, workflows_now: Callable[[], Any]) -> None:
         """Bring the replica's ``WorkflowSet`` (``workflows_now()``: a reload makes a new one) in line with
         the database, store its folder-only bundles, and keep it in line as other replicas deploy."""
-        async with self._pool.acquire() as connection, connection.transaction():
-            await connection.execute("SELECT pg_advisory_xact_lock(727100023)")
-            for statement in BOOTSTRAP:
-                await connection.execute(statement)
+        await bootstrap(self._pool, 727100023, BOOTSTRAP)
         self._workflows = workflows_now
         workflows = workflows_now()
         workflows.share = self

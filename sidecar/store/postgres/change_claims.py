@@ -24,9 +24,8 @@ import asyncpg
 import orjson
 
 from sidecar.store.interface import ChangeAction, ChangeEvent, JsonObject
-from sidecar.store.postgres.fire_claims import DEFAULT_LEASE
-from sidecar.store.postgres.notify import new_replica_id
-from sidecar.store.postgres.pool import Database
+from sidecar.store.postgres.fire_claims import LeasedClaims
+from sidecar.store.postgres.pool import bootstrap
 
 TABLE = "noodl_change_claims"
 BOOTSTRAP = (
@@ -57,23 +56,11 @@ class ClaimedChange:
         return ((self.trigger_id, self.claim_id),)
 
 
-class PostgresChangeClaims:
+class PostgresChangeClaims(LeasedClaims):
     """:class:`sidecar.triggers.ports.ChangeClaims` on the backend's PostgreSQL database."""
 
-    def __init__(self, pool: Database, *, lease: timedelta = DEFAULT_LEASE) -> None:
-        self._pool = pool
-        self.lease = lease
-        self.replica_id = new_replica_id()
-
     async def prepare(self) -> None:
-        async with self._pool.acquire() as connection, connection.transaction():
-            await connection.execute("SELECT pg_advisory_xact_lock(727100023)")
-            for statement in BOOTSTRAP:
-                await connection.execute(statement)
-
-    @property
-    def lease_seconds(self) -> float:
-        return self.lease.total_seconds()
+        await bootstrap(self._pool, 727100023, BOOTSTRAP)
 
     async def record(
         self, connection: asyncpg.Connection, claimed: Sequence[tuple[ChangeEvent, Sequence[str]]]

@@ -17,8 +17,10 @@ import os
 from collections.abc import Mapping
 from datetime import timedelta
 
+import asyncpg
+
 from sidecar.store.postgres.notify import new_replica_id
-from sidecar.store.postgres.pool import Database
+from sidecar.store.postgres.pool import Database, bootstrap
 
 DEFAULT_LEASE = timedelta(minutes=5)
 LEASE_SETTING = "NOODL_FIRE_LEASE_SECONDS"
@@ -49,22 +51,25 @@ def lease_from_env(environ: Mapping[str, str] = os.environ) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-class PostgresFireClaims:
-    """:class:`sidecar.triggers.ports.FireClaims` on the backend's PostgreSQL database."""
+class LeasedClaims:
+    """What the claim tables of schedule fires and database changes share: the pool, the lease a claim
+    holds before another replica may take it over, and this replica's id (who claimed)."""
 
     def __init__(self, pool: Database, *, lease: timedelta = DEFAULT_LEASE) -> None:
         self._pool = pool
         self.lease = lease
         self.replica_id = new_replica_id()
 
+    @property
+    def lease_seconds(self) -> float:
+        return self.lease.total_seconds()
+
+
+class PostgresFireClaims(LeasedClaims):
+    """:class:`sidecar.triggers.ports.FireClaims` on the backend's PostgreSQL database."""
+
     async def prepare(self) -> None:
-        async with self._pool.acquire() as connection, connection.transaction():
-            await connection.execute("SELECT pg_advisory_xact_lock(727100022)")
-            for statement in BOOTSTRAP:
-                await connection.execute(statement)
-            await connection.execute(
-                "DELETE FROM noodl_fire_claims WHERE done AND lease_until < now() - $1::interval", KEEP_DONE
-            )
+        await bootstrap(self._pool, 727100022, BOOTSTRAP, then=_forget_old_fires)
 
     async def claim(self, trigger_id: str, slot: float) -> bool:
         won = await self._pool.fetchval(
@@ -79,10 +84,6 @@ class PostgresFireClaims:
             self.lease,
         )
         return bool(won)
-
-    @property
-    def lease_seconds(self) -> float:
-        return self.lease.total_seconds()
 
     async def renew(self, trigger_id: str, slot: float) -> bool:
         renewed = await self._pool.fetchval(
@@ -106,3 +107,9 @@ class PostgresFireClaims:
             "ORDER BY slot LIMIT 100"
         )
         return [(row["trigger_id"], float(row["slot"])) for row in rows]
+
+
+async def _forget_old_fires(connection: asyncpg.Connection) -> None:
+    await connection.execute(
+        "DELETE FROM noodl_fire_claims WHERE done AND lease_until < now() - $1::interval", KEEP_DONE
+    )

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 import asyncpg
@@ -40,6 +40,23 @@ class Database(Protocol):
     async def fetchval(self, query: str, *args: Any) -> Any: ...
 
     async def execute(self, query: str, *args: Any) -> str: ...
+
+
+async def bootstrap(
+    pool: Database,
+    lock_key: int,
+    statements: Iterable[str],
+    then: Callable[[asyncpg.Connection], Awaitable[object]] | None = None,
+) -> None:
+    """Run a set of tables' ``CREATE … IF NOT EXISTS`` statements in one transaction under the advisory
+    lock ``lock_key``: replicas starting together would otherwise race on them. ``then`` runs in the same
+    transaction, after them (a clean-up that must not meet another replica's bootstrap)."""
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute("SELECT pg_advisory_xact_lock($1)", lock_key)
+        for statement in statements:
+            await connection.execute(statement)
+        if then is not None:
+            await then(connection)
 
 
 class PoolClosedError(asyncpg.InterfaceError):  # type: ignore[misc]  # asyncpg has no type stubs

@@ -69,7 +69,7 @@ from sidecar.store.names import validate_class_name
 from sidecar.store.postgres import create_batches, notify
 from sidecar.store.postgres import where as pgwhere
 from sidecar.store.postgres.create_batches import INSERT, CreateBatches, PendingCreate
-from sidecar.store.postgres.pool import ConnectionPool
+from sidecar.store.postgres.pool import ConnectionPool, bootstrap
 from sidecar.store.postgres.tables import BOOTSTRAP, UNIQUE_ERRORS
 from sidecar.store.postgres.where import RECORDS, RELATIONS, Params
 from sidecar.store.reads import include_paths, pointers_in, present, presenter, swap_included
@@ -349,11 +349,7 @@ class PostgresRecordStore(RelationEdits, RealtimeFilters):
             init=_init_connection,
             server_settings={"statement_timeout": str(int(read_time_limit * 1000))},
         )
-        async with pool.acquire() as connection, connection.transaction():
-            # One bootstrap at a time: replicas starting together would race on CREATE … IF NOT EXISTS.
-            await connection.execute("SELECT pg_advisory_xact_lock(727100021)")
-            for statement in (*BOOTSTRAP, *notify.BOOTSTRAP):
-                await connection.execute(statement)
+        await bootstrap(pool, 727100021, (*BOOTSTRAP, *notify.BOOTSTRAP))
         store = cls(
             pool,
             {},
