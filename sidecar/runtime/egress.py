@@ -23,9 +23,10 @@ resolve) is checked by a client middleware, which also sees every redirect hop.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import TYPE_CHECKING
@@ -99,18 +100,13 @@ def configure(policy: EgressPolicy) -> None:
     _policy = policy
 
 
-def deployed_policy() -> EgressPolicy:
-    return EgressPolicy.from_allow_list(os.environ.get(ALLOW_ENV, ""), deployed=True)
-
-
 def policy_for_serve(host_is_loopback: bool) -> EgressPolicy:
     """``serve``'s policy: deployed when its door is reachable from other machines, or when
     ``NOODL_EGRESS=deployed`` says so (the container image sets it); a ``serve`` bound to loopback is a
     developer's local server (the editor's launcher, ``scripts/demo --serve``), whose functions call
     local APIs as in the editor."""
-    if not host_is_loopback or os.environ.get(MODE_ENV, "") == "deployed":
-        return deployed_policy()
-    return EgressPolicy.from_allow_list(os.environ.get(ALLOW_ENV, ""), deployed=False)
+    deployed = not host_is_loopback or os.environ.get(MODE_ENV, "") == "deployed"
+    return EgressPolicy.from_allow_list(os.environ.get(ALLOW_ENV, ""), deployed=deployed)
 
 
 def current() -> EgressPolicy:
@@ -155,31 +151,37 @@ def client_session(timeout: aiohttp.ClientTimeout) -> aiohttp.ClientSession:
             raise _refuse(host, reason)
         return await handler(request)
 
-    connector = aiohttp.TCPConnector(resolver=_checked_resolver(policy))
+    connector = aiohttp.TCPConnector(resolver=_checked_resolver_class()(policy))
     return aiohttp.ClientSession(timeout=timeout, connector=connector, middlewares=(check_literal,))
 
 
-def _checked_resolver(policy: EgressPolicy) -> AbstractResolver:
+@functools.cache
+def _checked_resolver_class() -> Callable[[EgressPolicy], AbstractResolver]:
+    """The resolver class, made once (aiohttp is imported only when a request is made)."""
     from aiohttp.resolver import DefaultResolver
 
     class CheckedResolver(DefaultResolver):  # type: ignore[misc,valid-type]
         """The default resolver's addresses, less the refused ones; none left refuses the request."""
 
+        def __init__(self, policy: EgressPolicy) -> None:
+            super().__init__()
+            self._policy = policy
+
         async def resolve(
             self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
         ) -> list[ResolveResult]:
-            reason = policy.name_refusal(host)
+            reason = self._policy.name_refusal(host)
             if reason is not None:
                 raise _refuse(host, reason)
             found: Iterable[ResolveResult] = await super().resolve(host, port, family)
             kept: list[ResolveResult] = []
             for result in found:
                 address = _literal(result["host"])
-                reason = "not an IP address" if address is None else policy.refusal(address, port, host)
+                reason = "not an IP address" if address is None else self._policy.refusal(address, port, host)
                 if reason is None:
                     kept.append(result)
             if not kept:
                 raise _refuse(host, reason or "no address")
             return kept
 
-    return CheckedResolver()
+    return CheckedResolver

@@ -102,7 +102,7 @@ async def test_the_allow_list_opens_a_private_address_to_a_deployed_backend(
 
 def test_serve_reads_the_allow_list_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NOODL_EGRESS_ALLOW", "10.1.0.0/16,db.internal")
-    policy = egress.deployed_policy()
+    policy = egress.policy_for_serve(host_is_loopback=False)
     assert policy.deployed
     assert policy.refusal(ip_address("10.1.2.3"), 5432) is None
     assert policy.refusal(ip_address("10.2.0.1"), 5432) is not None
