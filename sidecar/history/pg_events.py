@@ -32,11 +32,12 @@ from sidecar.errors import HistoryStorageError
 from sidecar.events import EventBus, EventKind, ExecutionEvent
 from sidecar.history.pg_schema import RUNNER_PREFIX
 from sidecar.history.postgres_store import PostgresHistoryStore
+from sidecar.store.postgres import notify
 
 log = structlog.get_logger()
 
 CHANNEL = "noodl_history_events"
-MAX_PAYLOAD = 7_900
+MAX_PAYLOAD = notify.MAX_PAYLOAD
 LOG_KEEP = timedelta(minutes=5)
 _RELAYED = frozenset({EventKind.STARTED, EventKind.STEP, EventKind.FINISHED})
 _IDS = ("backendId", "executionId", "workflowId", "seq")
@@ -50,26 +51,8 @@ def _encoded(event: ExecutionEvent) -> bytes:
 def payloads(origin: str, events: list[ExecutionEvent]) -> list[bytes | tuple[bytes]]:
     """``events`` packed in order into notification payloads of at most ``MAX_PAYLOAD`` bytes; an event
     too large for one on its own comes as a 1-tuple of its whole payload (to be logged, sent by id)."""
-    head = b'{"o":"' + origin.encode() + b'","e":['
-    packed: list[bytes | tuple[bytes]] = []
-    current: list[bytes] = []
-    size = len(head) + 2
-    for event in events:
-        body = _encoded(event)
-        if len(head) + len(body) + 2 > MAX_PAYLOAD:
-            if current:
-                packed.append(head + b",".join(current) + b"]}")
-                current, size = [], len(head) + 2
-            packed.append((head + body + b"]}",))
-            continue
-        if size + len(body) + 1 > MAX_PAYLOAD:
-            packed.append(head + b",".join(current) + b"]}")
-            current, size = [], len(head) + 2
-        current.append(body)
-        size += len(body) + 1
-    if current:
-        packed.append(head + b",".join(current) + b"]}")
-    return packed
+    packed = notify.pack(origin, (_encoded(event) for event in events))
+    return [(payload,) if len(payload) > MAX_PAYLOAD else payload for payload in packed]
 
 
 def decode(backend_id: str, wire: dict[str, Any]) -> ExecutionEvent:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -59,21 +59,28 @@ def event_text(origin: str, events: Sequence[ChangeEvent]) -> bytes | None:
 _HEAD = len(b'{"o":"","e":[]}')
 
 
-def packed(origin: str, texts: Sequence[bytes]) -> list[str]:
-    """Notification payloads announcing ``texts`` (from :func:`event_text`) in order, as few as fit."""
+def pack(origin: str, bodies: Iterable[bytes]) -> list[bytes]:
+    """``{"o": origin, "e": [...]}`` payloads holding the JSON ``bodies`` in order, as few as fit in
+    ``MAX_PAYLOAD`` bytes each; a body too large to share one stands in a payload of its own, which is
+    then over the limit (the caller decides what to send instead)."""
     head = b'{"o":"' + origin.encode() + b'","e":['
-    payloads: list[str] = []
+    payloads: list[bytes] = []
     current: list[bytes] = []
     size = len(head) + 2
-    for text in texts:
-        if current and size + 1 + len(text) > MAX_PAYLOAD:
-            payloads.append((head + b",".join(current) + b"]}").decode())
+    for body in bodies:
+        if current and size + 1 + len(body) > MAX_PAYLOAD:
+            payloads.append(head + b",".join(current) + b"]}")
             current, size = [], len(head) + 2
-        size += len(text) + (1 if current else 0)
-        current.append(text)
+        size += len(body) + (1 if current else 0)
+        current.append(body)
     if current:
-        payloads.append((head + b",".join(current) + b"]}").decode())
+        payloads.append(head + b",".join(current) + b"]}")
     return payloads
+
+
+def packed(origin: str, texts: Sequence[bytes]) -> list[str]:
+    """Notification payloads announcing ``texts`` (from :func:`event_text`) in order, as few as fit."""
+    return [payload.decode() for payload in pack(origin, texts)]
 
 
 async def announce(
